@@ -1,0 +1,8 @@
+//! LocalForge engine: recipes parsed and validated, planned into a DAG, run by a
+//! tokio scheduler over native and plugin tools, and recorded in SQLite.
+//! Pure Rust; the Python binding lives in `bindings` behind the `python` feature.
+
+pub mod diag;
+pub mod template;
+pub mod plan;
+pub mod recipe;

@@ -1,0 +1,156 @@
+//! Reading typed fields out of YAML nodes, collecting every problem found.
+
+use super::yaml::{Node, NodeValue};
+use crate::diag::{did_you_mean, list_names, Diagnostic};
+
+/// Collects diagnostics for one file while it is read.
+pub struct Reader<'a> {
+    pub file: &'a str,
+    pub diags: Vec<Diagnostic>,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(file: &'a str) -> Self {
+        Reader { file, diags: Vec::new() }
+    }
+
+    pub fn error(&mut self, node: &Node, message: impl Into<String>, hint: Option<String>) {
+        self.diags.push(Diagnostic::new(message).in_file(self.file).at(node.line, node.col).maybe_hint(hint));
+    }
+
+    /// Report keys of `map` that are not in `allowed`, with a suggestion.
+    pub fn check_keys(&mut self, map: &Node, allowed: &[&str], what: &str) {
+        for (k, _) in map.as_map().unwrap_or_default() {
+            let key = k.key_text();
+            if !allowed.contains(&key.as_str()) {
+                let hint = did_you_mean(&key, allowed.iter().copied())
+                    .or_else(|| Some(format!("{what} keys are {}", list_names(allowed))));
+                self.error(k, format!("unknown key `{key}` in {what}"), hint);
+            }
+        }
+    }
+
+    /// A mapping node, or an error saying what was found instead.
+    pub fn expect_map<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n Node> {
+        if node.as_map().is_some() {
+            Some(node)
+        } else {
+            self.error(node, format!("{what} must be a mapping, found {}", node.kind()), None);
+            None
+        }
+    }
+
+    pub fn expect_seq<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [Node]> {
+        match node.as_seq() {
+            Some(items) => Some(items),
+            None => {
+                self.error(node, format!("{what} must be a list, found {}", node.kind()), Some(format!("write `{what}` as a YAML list: one `- ` item per line")));
+                None
+            }
+        }
+    }
+
+    /// Text field; numbers and booleans are accepted as their text (e.g. `version: 1.0`).
+    pub fn text(&mut self, map: &Node, key: &str, what: &str, required: bool) -> Option<String> {
+        let Some(node) = map.get(key) else {
+            if required {
+                self.error(map, format!("{what} is missing required key `{key}`"), None);
+            }
+            return None;
+        };
+        match &node.value {
+            NodeValue::Str(s) => Some(s.clone()),
+            NodeValue::Int(_) | NodeValue::Float(_) | NodeValue::Bool(_) => Some(node.key_text()),
+            NodeValue::Null if !required => None,
+            _ => {
+                self.error(node, format!("`{key}` in {what} must be text, found {}", node.kind()), None);
+                None
+            }
+        }
+    }
+
+    pub fn boolean(&mut self, map: &Node, key: &str, what: &str) -> Option<bool> {
+        let node = map.get(key)?;
+        match &node.value {
+            NodeValue::Bool(b) => Some(*b),
+            NodeValue::Null => None,
+            NodeValue::Str(s) => match s.to_ascii_lowercase().as_str() {
+                "yes" | "on" | "true" => Some(true),
+                "no" | "off" | "false" => Some(false),
+                _ => {
+                    self.error(node, format!("`{key}` in {what} must be true or false, found `{s}`"), None);
+                    None
+                }
+            },
+            _ => {
+                self.error(node, format!("`{key}` in {what} must be true or false, found {}", node.kind()), None);
+                None
+            }
+        }
+    }
+
+    /// A number `>= min`.
+    pub fn number(&mut self, map: &Node, key: &str, what: &str, min: f64) -> Option<f64> {
+        let node = map.get(key)?;
+        let value = match &node.value {
+            NodeValue::Int(i) => Some(*i as f64),
+            NodeValue::Float(f) if f.is_finite() => Some(*f),
+            NodeValue::Str(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
+            NodeValue::Null => return None,
+            _ => None,
+        };
+        match value {
+            Some(v) if v >= min => Some(v),
+            _ => {
+                self.error(node, format!("`{key}` in {what} must be a number of at least {min}, found {}", shown(node)), None);
+                None
+            }
+        }
+    }
+
+    pub fn count(&mut self, map: &Node, key: &str, what: &str) -> Option<u32> {
+        let node = map.get(key)?;
+        let value = match &node.value {
+            NodeValue::Int(i) => u32::try_from(*i).ok(),
+            NodeValue::Str(s) => s.trim().parse::<u32>().ok(),
+            NodeValue::Null => return None,
+            _ => None,
+        };
+        if value.is_none() {
+            self.error(node, format!("`{key}` in {what} must be a whole number of 0 or more, found {}", shown(node)), None);
+        }
+        value
+    }
+
+    /// A list of texts; a single text is taken as a list of one.
+    pub fn text_list(&mut self, map: &Node, key: &str, what: &str) -> Option<Vec<String>> {
+        let node = map.get(key)?;
+        match &node.value {
+            NodeValue::Null => Some(Vec::new()),
+            NodeValue::Str(s) => Some(vec![s.clone()]),
+            NodeValue::Seq(items) => {
+                let mut out = Vec::new();
+                for item in items {
+                    match item.as_str() {
+                        Some(s) => out.push(s.to_string()),
+                        None => self.error(item, format!("`{key}` in {what} must list texts, found {}", item.kind()), None),
+                    }
+                }
+                Some(out)
+            }
+            _ => {
+                self.error(node, format!("`{key}` in {what} must be a list of texts, found {}", node.kind()), None);
+                None
+            }
+        }
+    }
+}
+
+/// A node shown in a message: its text for scalars, its kind otherwise.
+pub fn shown(node: &Node) -> String {
+    match &node.value {
+        NodeValue::Str(s) => format!("`{s}`"),
+        NodeValue::Int(_) | NodeValue::Float(_) | NodeValue::Bool(_) => format!("`{}`", node.key_text()),
+        _ => node.kind().to_string(),
+    }
+}

@@ -1,0 +1,196 @@
+//! Typed recipe inputs: converting what the caller gave to the declared type.
+
+use super::model::{InputSpec, InputType, Recipe};
+use crate::diag::{did_you_mean, list_names, Diagnostic};
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
+
+/// Convert a value to the input type; text (as from `--input k=v`) is parsed.
+pub fn convert(ty: InputType, value: &Value) -> Result<Value, String> {
+    match (ty, value) {
+        (_, Value::String(s)) => convert_text(ty, s),
+        (InputType::String, Value::Number(n)) => Ok(Value::String(n.to_string())),
+        (InputType::Number, Value::Number(_)) => Ok(value.clone()),
+        (InputType::Integer, Value::Number(n)) => match n.as_i64() {
+            Some(i) => Ok(Value::from(i)),
+            None => match n.as_f64() {
+                Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Value::from(f as i64)),
+                _ => Err(format!("expected a whole number, got `{n}`")),
+            },
+        },
+        (InputType::Boolean, Value::Bool(_)) | (InputType::List, Value::Array(_)) | (InputType::Object, Value::Object(_)) => {
+            Ok(value.clone())
+        }
+        (ty, other) => Err(format!("expected {}, got {}", describe(ty), kind(other))),
+    }
+}
+
+/// Convert text to the input type.
+pub fn convert_text(ty: InputType, s: &str) -> Result<Value, String> {
+    let t = s.trim();
+    match ty {
+        InputType::String => Ok(Value::String(s.to_string())),
+        InputType::Path => Ok(Value::String(expand_home(s))),
+        InputType::Number => {
+            if let Ok(i) = t.parse::<i64>() {
+                return Ok(Value::from(i));
+            }
+            t.parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Value::Number)
+                .ok_or_else(|| format!("expected a number, got `{s}`"))
+        }
+        InputType::Integer => t.parse::<i64>().map(Value::from).map_err(|_| format!("expected a whole number, got `{s}`")),
+        InputType::Boolean => match t.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "y" | "on" | "1" => Ok(Value::Bool(true)),
+            "false" | "no" | "n" | "off" | "0" => Ok(Value::Bool(false)),
+            _ => Err(format!("expected true or false, got `{s}`")),
+        },
+        InputType::List => {
+            if t.starts_with('[') {
+                return parse_json_like(t)
+                    .filter(Value::is_array)
+                    .ok_or_else(|| format!("expected a list, got `{s}` (not a valid JSON list)"));
+            }
+            Ok(Value::Array(
+                t.split(',').map(str::trim).filter(|x| !x.is_empty()).map(|x| Value::String(x.to_string())).collect(),
+            ))
+        }
+        InputType::Object => parse_json_like(t)
+            .filter(Value::is_object)
+            .ok_or_else(|| format!("expected a JSON object like {{\"key\": \"value\"}}, got `{s}`")),
+    }
+}
+
+/// JSON, or a Python-style literal with single quotes (as 0.x accepted).
+fn parse_json_like(t: &str) -> Option<Value> {
+    serde_json::from_str(t).ok().or_else(|| {
+        let swapped = t.replace('\'', "\"").replace("True", "true").replace("False", "false").replace("None", "null");
+        serde_json::from_str(&swapped).ok()
+    })
+}
+
+fn expand_home(s: &str) -> String {
+    match (s.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => std::path::Path::new(&home).join(rest).to_string_lossy().into_owned(),
+        _ => s.to_string(),
+    }
+}
+
+fn describe(ty: InputType) -> &'static str {
+    match ty {
+        InputType::String => "text",
+        InputType::Path => "a path (text)",
+        InputType::Number => "a number",
+        InputType::Integer => "a whole number",
+        InputType::Boolean => "true or false",
+        InputType::List => "a list",
+        InputType::Object => "a mapping",
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing (null)",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "text",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+/// Whether `value` is among `choices` (numbers compare by value).
+pub fn in_choices(value: &Value, choices: &[Value]) -> bool {
+    choices.iter().any(|c| c == value || matches!((c.as_f64(), value.as_f64()), (Some(a), Some(b)) if a == b))
+}
+
+fn shown(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Check one value against a spec: type, then choices.
+pub fn check(spec: &InputSpec, value: &Value) -> Result<Value, String> {
+    let converted = convert(spec.ty, value)?;
+    if let Some(choices) = &spec.choices {
+        if !in_choices(&converted, choices) {
+            let names: Vec<String> = choices.iter().map(shown).collect();
+            return Err(format!("`{}` is not one of the choices {}", shown(&converted), list_names(&names)));
+        }
+    }
+    Ok(converted)
+}
+
+/// The run's inputs: given values converted, defaults filled in, every problem reported.
+pub fn bind(recipe: &Recipe, given: &IndexMap<String, Value>) -> Result<Map<String, Value>, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let names: Vec<&str> = recipe.inputs.iter().map(|i| i.name.as_str()).collect();
+    for key in given.keys() {
+        if !names.contains(&key.as_str()) {
+            let hint = did_you_mean(key, names.iter().copied())
+                .unwrap_or_else(|| format!("this recipe's inputs are {}", list_names(&names)));
+            diags.push(Diagnostic::new(format!("unknown input `{key}` for recipe `{}`", recipe.name)).hint(hint));
+        }
+    }
+    let mut out = Map::new();
+    for spec in &recipe.inputs {
+        match (given.get(&spec.name), &spec.default) {
+            (Some(v), _) => match check(spec, v) {
+                Ok(v) => {
+                    out.insert(spec.name.clone(), v);
+                }
+                Err(e) => diags.push(
+                    Diagnostic::new(format!("input `{}`: {e}", spec.name))
+                        .hint(format!("pass it as `--input {}=VALUE` with {}", spec.name, describe(spec.ty))),
+                ),
+            },
+            (None, Some(default)) => {
+                out.insert(spec.name.clone(), default.clone());
+            }
+            (None, None) if spec.required => diags.push(
+                Diagnostic::new(format!("missing required input `{}`", spec.name)).hint(format!(
+                    "pass it as `--input {}=VALUE`{}",
+                    spec.name,
+                    spec.description.as_ref().map(|d| format!(" ({d})")).unwrap_or_default()
+                )),
+            ),
+            (None, None) => {
+                out.insert(spec.name.clone(), Value::Null);
+            }
+        }
+    }
+    if diags.is_empty() {
+        Ok(out)
+    } else {
+        Err(diags)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn text_converts_to_declared_types() {
+        assert_eq!(convert_text(InputType::Integer, "42").unwrap(), json!(42));
+        assert_eq!(convert_text(InputType::Number, "2.5").unwrap(), json!(2.5));
+        assert_eq!(convert_text(InputType::Boolean, "yes").unwrap(), json!(true));
+        assert_eq!(convert_text(InputType::List, "a, b,c").unwrap(), json!(["a", "b", "c"]));
+        assert_eq!(convert_text(InputType::List, "['a', 'b']").unwrap(), json!(["a", "b"]));
+        assert_eq!(convert_text(InputType::Object, r#"{"k": 1}"#).unwrap(), json!({"k": 1}));
+        assert!(convert_text(InputType::Integer, "4.5").is_err());
+        assert!(convert_text(InputType::Boolean, "maybe").is_err());
+    }
+
+    #[test]
+    fn values_of_the_wrong_kind_are_refused() {
+        assert!(convert(InputType::Integer, &json!([1])).is_err());
+        assert_eq!(convert(InputType::Integer, &json!(3.0)).unwrap(), json!(3));
+        assert!(convert(InputType::Boolean, &json!(1)).is_err());
+    }
+}

@@ -1,0 +1,210 @@
+//! Checks that need more than the file: tools and actions, references between
+//! steps and inputs, and the plan.
+
+use super::model::{trigger_target, Recipe, SiteRef, Step, StepKind};
+use crate::diag::{did_you_mean, list_names, Diagnostic};
+use std::collections::HashMap;
+
+/// What the validator needs to know about tools.
+pub trait ToolCatalog {
+    /// The actions of `tool`, or `None` when no such tool exists.
+    fn actions(&self, tool: &str) -> Option<Vec<String>>;
+    /// Every tool name (for suggestions).
+    fn tool_names(&self) -> Vec<String>;
+    /// Why `tool` cannot be used here (a failed import, say), if it cannot.
+    fn unavailable(&self, _tool: &str) -> Option<String> {
+        None
+    }
+}
+
+const ROOTS: &[&str] = &["inputs", "steps", "config", "templates", "workflow", "temp_dir", "timestamp"];
+const WORKFLOW_KEYS: &[&str] = &["run_id", "run_dir", "name"];
+/// Names minijinja itself defines, or that templates define locally.
+const BUILTINS: &[&str] = &["loop", "range", "dict", "namespace", "debug", "lipsum", "cycler", "joiner", "self", "super", "caller", "varargs", "kwargs", "none", "true", "false"];
+
+/// Every problem in a parsed recipe, besides those found while parsing.
+pub fn validate(recipe: &Recipe, tools: &dyn ToolCatalog) -> Vec<Diagnostic> {
+    let mut v = Validator { recipe, tools, diags: Vec::new() };
+    v.unique_ids();
+    let sequential = recipe.steps.iter().all(|s| s.depends_on.is_none());
+    for (i, step) in recipe.steps.iter().enumerate() {
+        v.step(step, &Place::Top { index: i, sequential });
+        if let StepKind::Refinement { trigger, steps } = &step.kind {
+            let target = trigger_target(trigger);
+            if recipe.step(target).is_none() {
+                let ids = recipe.steps.iter().map(|s| s.id.as_str());
+                v.error(step.line, step.col, format!("refinement step `{}` is triggered by unknown step `{target}`", step.id), did_you_mean(target, ids));
+            }
+            for child in steps {
+                v.step(child, &Place::Refinement);
+            }
+        }
+        for child in step.refinement.iter().flatten() {
+            v.step(child, &Place::Refinement);
+        }
+    }
+    for child in &recipe.refinement {
+        v.step(child, &Place::Refinement);
+    }
+    if let Err(diags) = crate::plan::build(recipe) {
+        v.diags.extend(diags);
+    }
+    v.diags.sort_by_key(|d| (d.line, d.column));
+    v.diags
+}
+
+#[derive(Clone)]
+enum Place {
+    Top { index: usize, sequential: bool },
+    Refinement,
+    /// Inside a batch: the owner's place, and the sub-steps before this one.
+    Batch { owner: Box<Place>, earlier: Vec<String> },
+}
+
+struct Validator<'a> {
+    recipe: &'a Recipe,
+    tools: &'a dyn ToolCatalog,
+    diags: Vec<Diagnostic>,
+}
+
+impl<'a> Validator<'a> {
+    fn error(&mut self, line: usize, col: usize, message: String, hint: Option<String>) {
+        self.diags.push(Diagnostic::new(message).in_file(&self.recipe.file).at(line, col).maybe_hint(hint));
+    }
+
+    fn unique_ids(&mut self) {
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        let all: Vec<&Step> = self.recipe.all_steps().collect();
+        for step in all {
+            if let Some(first) = seen.insert(&step.id, step.line) {
+                self.error(step.line, step.col, format!("duplicate step id `{}` (first used on line {first})", step.id), Some("step ids must be unique; rename one".into()));
+            }
+        }
+    }
+
+    fn step(&mut self, step: &Step, place: &Place) {
+        if let StepKind::Tool { tool, action } = &step.kind {
+            self.tool(step, tool, action);
+        }
+        for r in &step.refs {
+            self.reference(step, r, place);
+        }
+        if let Some(subs) = &step.batch {
+            let mut seen: Vec<String> = Vec::new();
+            for sub in subs {
+                if seen.contains(&sub.id) {
+                    self.error(sub.line, sub.col, format!("duplicate id `{}` in `workflow_steps` of step `{}`", sub.id, step.id), None);
+                }
+                self.step(sub, &Place::Batch { owner: Box::new(place.clone()), earlier: seen.clone() });
+                seen.push(sub.id.clone());
+            }
+        }
+    }
+
+    fn tool(&mut self, step: &Step, tool: &str, action: &str) {
+        if tool.is_empty() || action.is_empty() {
+            return; // already reported as missing
+        }
+        match self.tools.actions(tool) {
+            None => {
+                let names = self.tools.tool_names();
+                let hint = did_you_mean(tool, names.iter().map(String::as_str)).unwrap_or_else(|| format!("available tools: {}", list_names(&names)));
+                self.error(step.line, step.col, format!("step `{}` uses unknown tool `{tool}`", step.id), Some(hint));
+            }
+            Some(actions) => {
+                if let Some(why) = self.tools.unavailable(tool) {
+                    self.error(step.line, step.col, format!("step `{}` uses tool `{tool}`, which cannot be used here: {why}", step.id), None);
+                } else if !actions.iter().any(|a| a == action) {
+                    let hint = did_you_mean(action, actions.iter().map(String::as_str)).unwrap_or_else(|| format!("`{tool}` actions: {}", list_names(&actions)));
+                    self.error(step.line, step.col, format!("tool `{tool}` has no action `{action}` (step `{}`)", step.id), Some(hint));
+                }
+            }
+        }
+    }
+
+    fn reference(&mut self, step: &Step, site: &SiteRef, place: &Place) {
+        let r = &site.reference;
+        if r.guarded {
+            return;
+        }
+        let (line, col) = (site.line, site.col);
+        let root = r.root();
+        let batch_earlier = match place {
+            Place::Batch { earlier, .. } => Some(earlier),
+            _ => None,
+        };
+        if BUILTINS.contains(&root) {
+            return;
+        }
+        match root {
+            "inputs" => {
+                let Some(name) = r.part(1) else { return };
+                let names: Vec<&str> = self.recipe.inputs.iter().map(|i| i.name.as_str()).collect();
+                if !names.contains(&name) {
+                    let hint = did_you_mean(name, names.iter().copied()).unwrap_or_else(|| format!("declared inputs: {}", list_names(&names)));
+                    self.error(line, col, format!("step `{}` uses undeclared input `inputs.{name}`", step.id), Some(hint));
+                }
+            }
+            "config" | "templates" => {
+                let Some(key) = r.part(1) else { return };
+                let map = if root == "config" { &self.recipe.config } else { &self.recipe.templates };
+                if !map.contains_key(key) {
+                    let keys: Vec<&str> = map.keys().map(String::as_str).collect();
+                    self.error(line, col, format!("step `{}` uses `{root}.{key}`, which the recipe does not define", step.id), did_you_mean(key, keys.iter().copied()).or_else(|| Some(format!("`{root}` has {}", list_names(&keys)))));
+                }
+            }
+            "workflow" => {
+                if let Some(key) = r.part(1).filter(|k| !WORKFLOW_KEYS.contains(k)) {
+                    self.error(line, col, format!("step `{}` uses unknown `workflow.{key}`", step.id), Some(format!("`workflow` has {}", list_names(WORKFLOW_KEYS))));
+                }
+            }
+            "steps" => {
+                let Some(target) = r.part(1) else { return };
+                self.step_reference(step, target, place, line, col);
+            }
+            "temp_dir" | "timestamp" => {}
+            "item" | "item_index" if batch_earlier.is_some() => {}
+            other if batch_earlier.is_some_and(|e| e.iter().any(|x| x == other)) => {}
+            other => {
+                let mut names: Vec<&str> = ROOTS.to_vec();
+                if let Some(e) = batch_earlier {
+                    names.extend(["item", "item_index"]);
+                    names.extend(e.iter().map(String::as_str));
+                }
+                let hint = did_you_mean(other, names.iter().copied()).unwrap_or_else(|| format!("templates can use {}", list_names(&names)));
+                self.error(line, col, format!("step `{}` uses unknown name `{other}` in a template", step.id), Some(hint));
+            }
+        }
+    }
+
+    fn step_reference(&mut self, step: &Step, target: &str, place: &Place, line: usize, col: usize) {
+        let mut place = place;
+        if let Place::Batch { owner, earlier } = place {
+            if earlier.iter().any(|e| e == target) {
+                return;
+            }
+            place = owner;
+        }
+        let steps = &self.recipe.steps;
+        let known = self.recipe.all_steps().any(|s| s.id == target);
+        if !known {
+            let ids: Vec<&str> = self.recipe.all_steps().map(|s| s.id.as_str()).collect();
+            let hint = did_you_mean(target, ids.iter().copied()).unwrap_or_else(|| format!("step ids: {}", list_names(&ids)));
+            self.error(line, col, format!("step `{}` refers to unknown step `steps.{target}`", step.id), Some(hint));
+            return;
+        }
+        let Place::Top { index, sequential } = place else { return };
+        if target == steps[*index].id {
+            self.error(line, col, format!("step `{}` refers to its own outputs (`steps.{target}`)", step.id), Some("a step can only read the outputs of steps that ran before it".into()));
+            return;
+        }
+        if *sequential {
+            if let Some(j) = steps.iter().position(|s| s.id == target && !s.is_refinement()) {
+                if j > *index {
+                    self.error(line, col, format!("step `{}` refers to `steps.{target}`, which runs after it (forward reference)", step.id),
+                        Some(format!("move `{target}` before `{}`, or add `depends_on: [{target}]` to make the order explicit", steps[*index].id)));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Templates: the minijinja environment, the run's scope, rendering and static scans.
+
+mod env;
+pub mod refs;
+mod render;
+pub mod scope;
+
+pub use env::{env, to_value};
+pub use refs::{references, Reference};
+pub use render::{has_template, render_condition, render_str, render_text, render_value, single_expression, RenderError};
+pub use scope::{ItemScope, RunScope, Scope, StepTable};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,71 @@
+use super::*;
+use serde_json::json;
+use std::sync::Arc;
+
+fn scope() -> Scope {
+    let steps = Arc::new(StepTable::default());
+    steps.set("list", "completed", &json!({"files": ["a.txt", "b.txt"], "count": 2}));
+    Scope::new(Arc::new(RunScope {
+        inputs: to_value(&json!({"name": "world", "n": 3})),
+        config: to_value(&json!({"max_iterations": 3})),
+        templates: to_value(&json!({"greet": "hi"})),
+        workflow: to_value(&json!({"run_id": "r1", "run_dir": "/tmp/r1", "name": "t"})),
+        temp_dir: to_value(&json!("/tmp/r1/temp")),
+        steps,
+    }))
+}
+
+#[test]
+fn whole_expression_keeps_native_type() {
+    let s = scope();
+    assert_eq!(render_str("{{ steps.list.outputs.files }}", &s).unwrap(), json!(["a.txt", "b.txt"]));
+    assert_eq!(render_str("{{ inputs.n }}", &s).unwrap(), json!(3));
+    assert_eq!(render_str(" {{ inputs.n + 1 }} ", &s).unwrap(), json!(4));
+}
+
+#[test]
+fn text_around_expression_gives_text_and_json_for_containers() {
+    let s = scope();
+    assert_eq!(render_str("hello {{ inputs.name }}", &s).unwrap(), json!("hello world"));
+    assert_eq!(render_str("files={{ steps.list.outputs.files }}", &s).unwrap(), json!(r#"files=["a.txt","b.txt"]"#));
+}
+
+#[test]
+fn unknown_output_key_names_existing_keys() {
+    let e = render_str("{{ steps.list.outputs.filez }}", &scope()).unwrap_err();
+    assert_eq!(
+        e.message,
+        "`steps.list.outputs.filez` is undefined; `steps.list.outputs` has `files`, `count` (in `{{ steps.list.outputs.filez }}`)"
+    );
+}
+
+#[test]
+fn unknown_step_lists_finished_steps() {
+    let e = render_str("x {{ steps.ghost.outputs.path }}", &scope()).unwrap_err();
+    assert!(e.message.starts_with("`steps.ghost` is undefined; steps finished so far: `list`"), "{}", e.message);
+}
+
+#[test]
+fn unknown_input_is_an_error_not_none() {
+    let e = render_str("{{ inputs.missing }}", &scope()).unwrap_err();
+    assert!(e.message.contains("`inputs.missing` is undefined; `inputs` has `name`, `n`"), "{}", e.message);
+}
+
+#[test]
+fn default_opts_out() {
+    assert_eq!(render_str("{{ inputs.missing | default('x') }}", &scope()).unwrap(), json!("x"));
+}
+
+#[test]
+fn conditions() {
+    let s = scope();
+    assert!(render_condition("{{ inputs.n > 2 }}", &s).unwrap());
+    assert!(!render_condition("{{ steps.list.outputs.count == 5 }}", &s).unwrap());
+    assert!(!render_condition("false", &s).unwrap());
+}
+
+#[test]
+fn nested_values_render() {
+    let v = render_value(&json!({"a": ["{{ inputs.n }}", {"b": "{{ templates.greet }}!"}]}), &scope()).unwrap();
+    assert_eq!(v, json!({"a": [3, {"b": "hi!"}]}));
+}
