@@ -6,3 +6,5 @@ pub mod diag;
 pub mod template;
 pub mod plan;
 pub mod recipe;
+pub mod tools;
+pub mod store;

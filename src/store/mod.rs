@@ -1,0 +1,218 @@
+//! Run history in SQLite: one row per run, one per step attempt, and events.
+//!
+//! Writes go through one writer thread that owns the connection and commits
+//! whatever has queued up in a single transaction (group commit): a step costs
+//! two prepared statements, not a commit of its own. WAL mode and a busy
+//! timeout let several runs share one database file.
+
+mod query;
+mod schema;
+
+pub use query::{list_runs, run_detail, EventRow, RunDetail, RunSummary, StepRow};
+
+use rusqlite::{params, Connection};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+#[error("history database `{path}`: {message}")]
+pub struct StoreError {
+    pub path: String,
+    pub message: String,
+}
+
+/// The run row written when a run starts.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub run_id: String,
+    pub recipe: String,
+    pub recipe_path: String,
+    pub recipe_hash: String,
+    pub inputs: String,
+    pub run_dir: String,
+    pub started_at: String,
+}
+
+enum Op {
+    BeginRun(NewRun, SyncSender<Result<(), String>>),
+    StepStarted { run_id: String, step_id: String, attempt: u32, tool: String, action: String, inputs: String, started_at: String },
+    StepFinished { run_id: String, step_id: String, attempt: u32, status: &'static str, outputs: Option<String>, error: Option<String>, detail: Option<String>, ended_at: String },
+    Event { run_id: String, step_id: Option<String>, ts: String, level: String, message: String },
+    FinishRun { run_id: String, status: &'static str, outputs: Option<String>, error: Option<String>, ended_at: String },
+    Flush(SyncSender<Result<(), String>>),
+}
+
+/// A handle to the history database, shared by a run's tasks.
+pub struct Store {
+    tx: Mutex<Sender<Op>>,
+    path: PathBuf,
+    /// The first write error, reported at the end of the run.
+    failure: Arc<Mutex<Option<String>>>,
+}
+
+impl Store {
+    /// Open (creating if needed) the database and start its writer thread.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let err = |message: String| StoreError { path: path.display().to_string(), message };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| err(format!("cannot create folder: {e}")))?;
+        }
+        let conn = schema::open(path).map_err(|e| err(e.to_string()))?;
+        let (tx, rx) = mpsc::channel();
+        let failure = Arc::new(Mutex::new(None));
+        let f = failure.clone();
+        std::thread::Builder::new()
+            .name("localforge-store".into())
+            .spawn(move || writer(conn, rx, f))
+            .map_err(|e| err(format!("cannot start writer thread: {e}")))?;
+        Ok(Store { tx: Mutex::new(tx), path: path.to_path_buf(), failure })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn send(&self, op: Op) {
+        let _ = self.tx.lock().expect("store sender").send(op);
+    }
+
+    fn sync(&self, make: impl FnOnce(SyncSender<Result<(), String>>) -> Op) -> Result<(), StoreError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(make(tx));
+        let r = rx.recv().unwrap_or_else(|_| Err("writer thread stopped".into()));
+        r.map_err(|message| StoreError { path: self.path.display().to_string(), message })
+    }
+
+    /// Write the run row, waiting until it is committed.
+    pub fn begin_run(&self, run: NewRun) -> Result<(), StoreError> {
+        self.sync(|tx| Op::BeginRun(run, tx))
+    }
+
+    pub fn step_started(&self, run_id: &str, step_id: &str, attempt: u32, tool: &str, action: &str, inputs: String, started_at: String) {
+        self.send(Op::StepStarted { run_id: run_id.into(), step_id: step_id.into(), attempt, tool: tool.into(), action: action.into(), inputs, started_at });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn step_finished(&self, run_id: &str, step_id: &str, attempt: u32, status: &'static str, outputs: Option<String>, error: Option<String>, detail: Option<String>, ended_at: String) {
+        self.send(Op::StepFinished { run_id: run_id.into(), step_id: step_id.into(), attempt, status, outputs, error, detail, ended_at });
+    }
+
+    pub fn event(&self, run_id: &str, step_id: Option<&str>, level: &str, message: &str) {
+        self.send(Op::Event { run_id: run_id.into(), step_id: step_id.map(Into::into), ts: now(), level: level.into(), message: message.into() });
+    }
+
+    pub fn finish_run(&self, run_id: &str, status: &'static str, outputs: Option<String>, error: Option<String>) {
+        self.send(Op::FinishRun { run_id: run_id.into(), status, outputs, error, ended_at: now() });
+    }
+
+    /// Wait until everything sent so far is committed; the first write error, if any.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.sync(Op::Flush)?;
+        match self.failure.lock().expect("store failure").clone() {
+            Some(message) => Err(StoreError { path: self.path.display().to_string(), message }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Current time, UTC, RFC 3339 with milliseconds (sorts as text).
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn writer(mut conn: Connection, rx: Receiver<Op>, failure: Arc<Mutex<Option<String>>>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < 20_000 {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        let result = commit(&mut conn, &batch);
+        if let Err(e) = &result {
+            failure.lock().expect("store failure").get_or_insert_with(|| e.to_string());
+        }
+        for op in batch {
+            match op {
+                Op::BeginRun(_, reply) | Op::Flush(reply) => {
+                    let _ = reply.send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Apply a batch in one transaction, retrying while another process holds the lock.
+fn commit(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<()> {
+    let mut tries = 0;
+    loop {
+        match apply(conn, batch) {
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::DatabaseBusy && tries < 10 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(50 * tries));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn apply(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for op in batch {
+        match op {
+            Op::BeginRun(r, _) => {
+                tx.prepare_cached(
+                    "INSERT INTO runs (run_id, recipe, recipe_path, recipe_hash, status, inputs, run_dir, started_at, pid, host)
+                     VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8, ?9)",
+                )?
+                .execute(params![r.run_id, r.recipe, r.recipe_path, r.recipe_hash, r.inputs, r.run_dir, r.started_at, std::process::id(), hostname()])?;
+            }
+            Op::StepStarted { run_id, step_id, attempt, tool, action, inputs, started_at } => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO steps (run_id, step_id, attempt, status, tool, action, inputs, started_at)
+                     VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7)",
+                )?
+                .execute(params![run_id, step_id, attempt, tool, action, inputs, started_at])?;
+            }
+            Op::StepFinished { run_id, step_id, attempt, status, outputs, error, detail, ended_at } => {
+                tx.prepare_cached(
+                    "UPDATE steps SET status = ?4, outputs = ?5, error = ?6, error_detail = ?7, ended_at = ?8
+                     WHERE run_id = ?1 AND step_id = ?2 AND attempt = ?3",
+                )?
+                .execute(params![run_id, step_id, attempt, status, outputs, error, detail, ended_at])?;
+            }
+            Op::Event { run_id, step_id, ts, level, message } => {
+                tx.prepare_cached("INSERT INTO events (run_id, step_id, ts, level, message) VALUES (?1, ?2, ?3, ?4, ?5)")?
+                    .execute(params![run_id, step_id, ts, level, message])?;
+            }
+            Op::FinishRun { run_id, status, outputs, error, ended_at } => {
+                tx.prepare_cached("UPDATE runs SET status = ?2, outputs = ?3, error = ?4, ended_at = ?5 WHERE run_id = ?1")?
+                    .execute(params![run_id, status, outputs, error, ended_at])?;
+                // Attempts still open when the run ends were stopped with it.
+                tx.prepare_cached("UPDATE steps SET status = 'cancelled', ended_at = ?2 WHERE run_id = ?1 AND status = 'running'")?
+                    .execute(params![run_id, ended_at])?;
+            }
+            Op::Flush(_) => {}
+        }
+    }
+    tx.commit()
+}
+
+/// This machine's name (runs are `interrupted` only if their process is gone from this host).
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it on success.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    if !ok {
+        return String::new();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,166 @@
+//! Reading history: recent runs, and one run in detail.
+
+use super::{hostname, schema};
+use rusqlite::{params, OptionalExtension, Row};
+use serde::Serialize;
+use std::path::Path;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub recipe: String,
+    pub status: String,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub duration_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRow {
+    pub step_id: String,
+    pub attempt: u32,
+    pub status: String,
+    pub tool: Option<String>,
+    pub action: Option<String>,
+    pub inputs: Option<serde_json::Value>,
+    pub outputs: Option<serde_json::Value>,
+    pub error: Option<String>,
+    pub error_detail: Option<String>,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRow {
+    pub step_id: Option<String>,
+    pub ts: String,
+    pub level: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunDetail {
+    #[serde(flatten)]
+    pub summary: RunSummary,
+    pub recipe_path: Option<String>,
+    pub recipe_hash: Option<String>,
+    pub inputs: Option<serde_json::Value>,
+    pub outputs: Option<serde_json::Value>,
+    pub error: Option<String>,
+    pub run_dir: Option<String>,
+    pub steps: Vec<StepRow>,
+    pub events: Vec<EventRow>,
+}
+
+fn duration(start: &str, end: Option<&str>) -> Option<f64> {
+    let s = chrono::DateTime::parse_from_rfc3339(start).ok()?;
+    let e = chrono::DateTime::parse_from_rfc3339(end?).ok()?;
+    Some((e - s).num_milliseconds() as f64 / 1000.0)
+}
+
+fn json(text: Option<String>) -> Option<serde_json::Value> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+}
+
+/// Whether a `running` run's process is gone (same host, pid no longer alive).
+fn is_orphaned(pid: Option<i64>, host: Option<&str>) -> bool {
+    let (Some(pid), Some(host)) = (pid, host) else { return false };
+    if host != hostname() {
+        return false;
+    }
+    if pid as u32 == std::process::id() {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists.
+    let exists = unsafe { libc::kill(pid as i32, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    !exists
+}
+
+fn summary(row: &Row) -> rusqlite::Result<(RunSummary, Option<i64>, Option<String>)> {
+    let started_at: String = row.get("started_at")?;
+    let ended_at: Option<String> = row.get("ended_at")?;
+    Ok((
+        RunSummary {
+            run_id: row.get("run_id")?,
+            recipe: row.get("recipe")?,
+            status: row.get("status")?,
+            duration_s: duration(&started_at, ended_at.as_deref()),
+            started_at,
+            ended_at,
+        },
+        row.get("pid")?,
+        row.get("host")?,
+    ))
+}
+
+/// A run left `running` by a process that no longer exists is recorded as `interrupted`.
+fn settle(conn: &rusqlite::Connection, s: &mut RunSummary, pid: Option<i64>, host: Option<&str>) -> rusqlite::Result<()> {
+    if s.status == "running" && is_orphaned(pid, host) {
+        conn.execute("UPDATE runs SET status = 'interrupted' WHERE run_id = ?1 AND status = 'running'", params![s.run_id])?;
+        conn.execute("UPDATE steps SET status = 'interrupted' WHERE run_id = ?1 AND status = 'running'", params![s.run_id])?;
+        s.status = "interrupted".into();
+    }
+    Ok(())
+}
+
+/// The newest `limit` runs, newest first.
+pub fn list_runs(path: &Path, limit: usize) -> rusqlite::Result<Vec<RunSummary>> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let conn = schema::open(path)?;
+    let mut stmt = conn.prepare(
+        "SELECT run_id, recipe, status, started_at, ended_at, pid, host FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?1",
+    )?;
+    let rows = stmt.query_map(params![limit as i64], summary)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (mut s, pid, host) in rows {
+        settle(&conn, &mut s, pid, host.as_deref())?;
+        out.push(s);
+    }
+    Ok(out)
+}
+
+/// One run with every step attempt and event; `None` if no such run.
+pub fn run_detail(path: &Path, run_id: &str) -> rusqlite::Result<Option<RunDetail>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let conn = schema::open(path)?;
+    let row = conn
+        .query_row("SELECT * FROM runs WHERE run_id = ?1", params![run_id], |row| {
+            let (s, pid, host) = summary(row)?;
+            Ok((s, pid, host, row.get::<_, Option<String>>("recipe_path")?, row.get::<_, Option<String>>("recipe_hash")?,
+                row.get::<_, Option<String>>("inputs")?, row.get::<_, Option<String>>("outputs")?,
+                row.get::<_, Option<String>>("error")?, row.get::<_, Option<String>>("run_dir")?))
+        })
+        .optional()?;
+    let Some((mut s, pid, host, recipe_path, recipe_hash, inputs, outputs, error, run_dir)) = row else { return Ok(None) };
+    settle(&conn, &mut s, pid, host.as_deref())?;
+    let mut stmt = conn.prepare(
+        "SELECT step_id, attempt, status, tool, action, inputs, outputs, error, error_detail, started_at, ended_at
+         FROM steps WHERE run_id = ?1 ORDER BY started_at, attempt",
+    )?;
+    let steps = stmt
+        .query_map(params![run_id], |r| {
+            Ok(StepRow {
+                step_id: r.get(0)?,
+                attempt: r.get(1)?,
+                status: r.get(2)?,
+                tool: r.get(3)?,
+                action: r.get(4)?,
+                inputs: json(r.get(5)?),
+                outputs: json(r.get(6)?),
+                error: r.get(7)?,
+                error_detail: r.get(8)?,
+                started_at: r.get(9)?,
+                ended_at: r.get(10)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut stmt = conn.prepare("SELECT step_id, ts, level, message FROM events WHERE run_id = ?1 ORDER BY id")?;
+    let events = stmt
+        .query_map(params![run_id], |r| Ok(EventRow { step_id: r.get(0)?, ts: r.get(1)?, level: r.get(2)?, message: r.get(3)? }))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(Some(RunDetail { summary: s, recipe_path, recipe_hash, inputs: json(inputs), outputs: json(outputs), error, run_dir, steps, events }))
+}

@@ -1,0 +1,61 @@
+//! Connection settings and the schema.
+
+use rusqlite::Connection;
+use std::path::Path;
+use std::time::Duration;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS runs (
+    run_id      TEXT PRIMARY KEY,
+    recipe      TEXT NOT NULL,
+    recipe_path TEXT,
+    recipe_hash TEXT,
+    status      TEXT NOT NULL,
+    inputs      TEXT,
+    outputs     TEXT,
+    error       TEXT,
+    run_dir     TEXT,
+    started_at  TEXT NOT NULL,
+    ended_at    TEXT,
+    pid         INTEGER,
+    host        TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_started_at ON runs (started_at);
+CREATE TABLE IF NOT EXISTS steps (
+    run_id       TEXT NOT NULL,
+    step_id      TEXT NOT NULL,
+    attempt      INTEGER NOT NULL,
+    status       TEXT NOT NULL,
+    tool         TEXT,
+    action       TEXT,
+    inputs       TEXT,
+    outputs      TEXT,
+    error        TEXT,
+    error_detail TEXT,
+    started_at   TEXT NOT NULL,
+    ended_at     TEXT,
+    PRIMARY KEY (run_id, step_id, attempt)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    id      INTEGER PRIMARY KEY,
+    run_id  TEXT NOT NULL,
+    step_id TEXT,
+    ts      TEXT NOT NULL,
+    level   TEXT NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_run ON events (run_id);
+";
+
+/// Open with WAL, a generous busy timeout, and the schema in place.
+pub fn open(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(30))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version < 1 {
+        conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = 1; COMMIT;"))?;
+    }
+    Ok(conn)
+}

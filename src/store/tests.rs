@@ -1,0 +1,78 @@
+use super::*;
+
+fn new_run(id: &str) -> NewRun {
+    NewRun {
+        run_id: id.into(),
+        recipe: "r".into(),
+        recipe_path: "/r.yaml".into(),
+        recipe_hash: "h".into(),
+        inputs: "{}".into(),
+        run_dir: "/runs/x".into(),
+        started_at: now(),
+    }
+}
+
+#[test]
+fn a_run_and_its_steps_round_trip() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("h.db");
+    let store = Store::open(&db).unwrap();
+    store.begin_run(new_run("run1")).unwrap();
+    store.step_started("run1", "a", 1, "file_ops", "write", r#"{"path":"x"}"#.into(), now());
+    store.step_finished("run1", "a", 1, "failed", None, Some("boom".into()), Some("trace".into()), now());
+    store.step_started("run1", "a", 2, "file_ops", "write", "{}".into(), now());
+    store.step_finished("run1", "a", 2, "completed", Some(r#"{"path":"x"}"#.into()), None, None, now());
+    store.event("run1", Some("a"), "INFO", "hello");
+    store.finish_run("run1", "completed", Some("{}".into()), None);
+    store.flush().unwrap();
+    let runs = list_runs(&db, 10).unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].status, "completed");
+    let d = run_detail(&db, "run1").unwrap().unwrap();
+    assert_eq!(d.steps.len(), 2);
+    assert_eq!(d.steps[0].error.as_deref(), Some("boom"));
+    assert_eq!(d.steps[1].outputs.as_ref().unwrap()["path"], "x");
+    assert_eq!(d.events[0].message, "hello");
+}
+
+#[test]
+fn a_running_run_whose_process_is_gone_is_interrupted() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("h.db");
+    let store = Store::open(&db).unwrap();
+    store.begin_run(new_run("run2")).unwrap();
+    store.flush().unwrap();
+    // Pretend another, dead, process wrote it.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute("UPDATE runs SET pid = 999999999", []).unwrap();
+    let runs = list_runs(&db, 10).unwrap();
+    assert_eq!(runs[0].status, "interrupted");
+}
+
+#[test]
+fn two_writers_share_one_database() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("h.db");
+    let handles: Vec<_> = (0..2)
+        .map(|w| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                let store = Store::open(&db).unwrap();
+                let id = format!("w{w}");
+                store.begin_run(new_run(&id)).unwrap();
+                for i in 0..500 {
+                    store.step_started(&id, &format!("s{i}"), 1, "t", "a", "{}".into(), now());
+                    store.step_finished(&id, &format!("s{i}"), 1, "completed", None, None, None, now());
+                }
+                store.finish_run(&id, "completed", None, None);
+                store.flush().unwrap();
+            })
+        })
+        .collect();
+    handles.into_iter().for_each(|h| h.join().unwrap());
+    for w in 0..2 {
+        let detail = run_detail(&db, &format!("w{w}")).unwrap().unwrap();
+        assert_eq!(detail.steps.len(), 500);
+        assert_eq!(detail.summary.status, "completed");
+    }
+}

@@ -1,0 +1,194 @@
+//! `file_ops`: copy, move, delete, mkdir, copy_multiple, list, read, write.
+
+use super::{need_str, opt_bool, opt_f64, opt_str, Outputs, Tool, ToolCtx, ToolError, ToolKind};
+use serde_json::{json, Value};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+pub struct FileOps;
+
+const ACTIONS: &[&str] = &["copy", "move", "delete", "mkdir", "copy_multiple", "list", "read", "write"];
+
+#[async_trait::async_trait]
+impl Tool for FileOps {
+    fn name(&self) -> &str {
+        "file_ops"
+    }
+    fn actions(&self) -> Vec<String> {
+        ACTIONS.iter().map(|s| s.to_string()).collect()
+    }
+    fn kind(&self) -> ToolKind {
+        ToolKind::Native
+    }
+    fn description(&self) -> String {
+        "Copy, move, delete, list, read and write files".into()
+    }
+
+    async fn call(&self, action: &str, inputs: Outputs, _ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+        let what = format!("file_ops.{action}");
+        let value = match action {
+            "write" => write(&inputs, &what)?,
+            "read" => read(&inputs, &what)?,
+            "copy" => {
+                let (src, dst) = (need_str(&inputs, "source", &what)?, need_str(&inputs, "destination", &what)?);
+                let dst = copy_file(Path::new(src), Path::new(dst), &what)?;
+                json!({"source": src, "destination": dst})
+            }
+            "move" => {
+                let (src, dst) = (need_str(&inputs, "source", &what)?, need_str(&inputs, "destination", &what)?);
+                let dst = move_path(Path::new(src), Path::new(dst), &what)?;
+                json!({"source": src, "destination": dst})
+            }
+            "delete" => {
+                let path = need_str(&inputs, "path", &what)?;
+                let p = Path::new(path);
+                let existed = p.symlink_metadata().is_ok();
+                let r = if p.is_dir() && !p.is_symlink() { fs::remove_dir_all(p) } else if existed { fs::remove_file(p) } else { Ok(()) };
+                r.map_err(|e| io(&what, path, e))?;
+                json!({"deleted": path, "existed": existed})
+            }
+            "mkdir" => {
+                let path = need_str(&inputs, "path", &what)?;
+                fs::create_dir_all(path).map_err(|e| io(&what, path, e))?;
+                json!({"created": path, "path": path})
+            }
+            "copy_multiple" => copy_multiple(&inputs, &what)?,
+            "list" => list(&inputs, &what)?,
+            other => return Err(ToolError::failed(format!("file_ops has no action `{other}`; actions: {}", ACTIONS.join(", ")))),
+        };
+        match value {
+            Value::Object(m) => Ok(m),
+            _ => unreachable!("file_ops actions return mappings"),
+        }
+    }
+}
+
+fn io(what: &str, path: impl AsRef<Path>, e: std::io::Error) -> ToolError {
+    ToolError::failed(format!("{what}: `{}`: {e}", path.as_ref().display()))
+}
+
+fn ensure_parent(path: &Path, what: &str) -> Result<(), ToolError> {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => fs::create_dir_all(parent).map_err(|e| io(what, parent, e)),
+        _ => Ok(()),
+    }
+}
+
+fn write(inputs: &Outputs, what: &str) -> Result<Value, ToolError> {
+    let path = need_str(inputs, "path", what)?;
+    let content = match inputs.get("content") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => serde_json::to_string_pretty(other).unwrap_or_default(),
+    };
+    let p = Path::new(path);
+    ensure_parent(p, what)?;
+    if opt_bool(inputs, "append").unwrap_or(false) {
+        use std::io::Write;
+        let mut f = fs::OpenOptions::new().create(true).append(true).open(p).map_err(|e| io(what, p, e))?;
+        f.write_all(content.as_bytes()).map_err(|e| io(what, p, e))?;
+    } else {
+        fs::write(p, content.as_bytes()).map_err(|e| io(what, p, e))?;
+    }
+    Ok(json!({"path": path, "bytes": content.len()}))
+}
+
+fn read(inputs: &Outputs, what: &str) -> Result<Value, ToolError> {
+    let path = need_str(inputs, "path", what)?;
+    let max = opt_f64(inputs, "max_bytes").unwrap_or(100_000.0).max(0.0) as usize;
+    let bytes = fs::read(path).map_err(|e| io(what, path, e))?;
+    let size = bytes.len();
+    let mut text = String::from_utf8_lossy(&bytes).into_owned();
+    if text.len() > max {
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    Ok(json!({"content": text, "path": path, "size": size, "truncated": size > max}))
+}
+
+/// Copy a file; a destination that is an existing folder receives the file by name.
+fn copy_file(src: &Path, dst: &Path, what: &str) -> Result<String, ToolError> {
+    if src.is_dir() {
+        return Err(ToolError::failed(format!("{what}: `{}` is a folder; copy files, or `move` the folder", src.display())));
+    }
+    let dst = into_dir(src, dst);
+    ensure_parent(&dst, what)?;
+    fs::copy(src, &dst).map_err(|e| io(what, src, e))?;
+    Ok(dst.to_string_lossy().into_owned())
+}
+
+fn into_dir(src: &Path, dst: &Path) -> PathBuf {
+    match (dst.is_dir(), src.file_name()) {
+        (true, Some(name)) => dst.join(name),
+        _ => dst.to_path_buf(),
+    }
+}
+
+fn move_path(src: &Path, dst: &Path, what: &str) -> Result<String, ToolError> {
+    if src.symlink_metadata().is_err() {
+        return Err(ToolError::failed(format!("{what}: `{}` does not exist", src.display())));
+    }
+    let dst = into_dir(src, dst);
+    ensure_parent(&dst, what)?;
+    if fs::rename(src, &dst).is_err() {
+        // Across file systems: copy, then remove the source.
+        if src.is_dir() {
+            return Err(ToolError::failed(format!("{what}: cannot move folder `{}` across file systems", src.display())));
+        }
+        fs::copy(src, &dst).map_err(|e| io(what, src, e))?;
+        fs::remove_file(src).map_err(|e| io(what, src, e))?;
+    }
+    Ok(dst.to_string_lossy().into_owned())
+}
+
+/// `copies: [{source, destination}]`, or `sources: [...]` with a `destination` folder.
+fn copy_multiple(inputs: &Outputs, what: &str) -> Result<Value, ToolError> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    match inputs.get("copies") {
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                let get = |k: &str| item.get(k).and_then(Value::as_str).map(str::to_string);
+                match (get("source"), get("destination")) {
+                    (Some(s), Some(d)) => pairs.push((s, d)),
+                    _ => return Err(ToolError::failed(format!("{what}: item {i} of `copies` needs `source` and `destination`"))),
+                }
+            }
+        }
+        Some(other) => return Err(ToolError::failed(format!("{what}: `copies` must be a list, got {other}"))),
+        None => {
+            let dest = need_str(inputs, "destination", what)?;
+            let sources = match inputs.get("sources") {
+                Some(Value::Array(a)) => a.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect::<Vec<_>>(),
+                Some(other) => return Err(ToolError::failed(format!("{what}: `sources` must be a list, got {other}"))),
+                None => return Err(ToolError::failed(format!("{what} needs `copies` (a list of source/destination) or `sources` with `destination`"))),
+            };
+            fs::create_dir_all(dest).map_err(|e| io(what, dest, e))?;
+            pairs.extend(sources.into_iter().map(|s| (s, dest.to_string())));
+        }
+    }
+    let mut copies = Vec::with_capacity(pairs.len());
+    for (s, d) in &pairs {
+        let dst = copy_file(Path::new(s), Path::new(d), what)?;
+        copies.push(json!({"source": s, "destination": dst}));
+    }
+    Ok(json!({"count": copies.len(), "copies": copies}))
+}
+
+fn list(inputs: &Outputs, what: &str) -> Result<Value, ToolError> {
+    let dir = opt_str(inputs, "path").unwrap_or_else(|| ".".into());
+    let pattern = opt_str(inputs, "pattern").unwrap_or_else(|| "*".into());
+    if !Path::new(&dir).is_dir() {
+        return Err(ToolError::failed(format!("{what}: `{dir}` is not a folder")));
+    }
+    let full = Path::new(&dir).join(&pattern);
+    let paths = glob::glob(&full.to_string_lossy()).map_err(|e| ToolError::failed(format!("{what}: bad pattern `{pattern}`: {e}")))?;
+    let mut files: Vec<String> = paths.filter_map(Result::ok).map(|p| p.to_string_lossy().into_owned()).collect();
+    files.sort();
+    Ok(json!({"count": files.len(), "files": files}))
+}
+
+#[cfg(test)]
+mod tests;

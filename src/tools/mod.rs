@@ -1,0 +1,210 @@
+//! Tools: the one trait the engine calls, the registry, and the native tools.
+
+mod file_ops;
+mod process;
+mod script;
+
+use crate::recipe::ToolCatalog;
+use indexmap::IndexMap;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+pub use file_ops::FileOps;
+pub use process::{run_process, ProcessOutput, ProcessSpec};
+pub use script::Script;
+
+/// Inputs and outputs of a tool call.
+pub type Outputs = Map<String, Value>;
+
+/// Where a tool comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ToolKind {
+    Native,
+    Python,
+    Yaml,
+}
+
+/// How a tool call failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ToolError {
+    /// The tool reported a failure; `detail` holds a traceback or log tail for the history.
+    #[error("{message}")]
+    Failed { message: String, detail: Option<String> },
+    /// The call was stopped (Ctrl-C, SIGTERM, or a step timeout).
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl ToolError {
+    pub fn failed(message: impl Into<String>) -> Self {
+        ToolError::Failed { message: message.into(), detail: None }
+    }
+}
+
+/// Log sink a tool writes to: `(level, message)`.
+pub type LogFn = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
+/// What a tool call knows about its run.
+#[derive(Clone)]
+pub struct ToolCtx {
+    pub run_id: String,
+    pub run_dir: PathBuf,
+    pub temp_dir: PathBuf,
+    pub step_id: String,
+    /// Cancelled when the step must stop (run cancelled or step timeout).
+    pub cancel: CancellationToken,
+    pub log: LogFn,
+}
+
+impl ToolCtx {
+    pub fn log(&self, level: &str, message: &str) {
+        (self.log)(level, message)
+    }
+}
+
+/// A tool: named actions taking a mapping of inputs and giving a mapping of outputs.
+#[async_trait::async_trait]
+pub trait Tool: Send + Sync {
+    fn name(&self) -> &str;
+    fn actions(&self) -> Vec<String>;
+    fn kind(&self) -> ToolKind;
+    fn description(&self) -> String {
+        String::new()
+    }
+    /// Where the tool is defined (a file, or "built-in").
+    fn source(&self) -> String {
+        "built-in".into()
+    }
+    /// What this tool needs that the machine lacks (empty when usable).
+    fn missing(&self) -> Vec<String> {
+        Vec::new()
+    }
+    async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError>;
+}
+
+/// A tool that could not be loaded, kept so `list-tools` and validation can say why.
+#[derive(Debug, Clone, Serialize)]
+pub struct BrokenTool {
+    pub name: String,
+    pub source: String,
+    pub error: String,
+}
+
+/// Every tool the engine can call, by name.
+#[derive(Default, Clone)]
+pub struct Registry {
+    tools: IndexMap<String, Arc<dyn Tool>>,
+    broken: IndexMap<String, BrokenTool>,
+}
+
+/// The actions `batch` offers; the engine runs them itself.
+pub const BATCH_ACTIONS: &[&str] = &["foreach"];
+
+impl Registry {
+    /// The native tools: `file_ops`, `script` (and `batch`, run by the engine).
+    pub fn native() -> Self {
+        let mut r = Registry::default();
+        for tool in [Arc::new(FileOps) as Arc<dyn Tool>, Arc::new(Script)] {
+            r.add(tool).expect("native tools have distinct names");
+        }
+        r
+    }
+
+    /// Add a tool. A second tool of the same name is refused with both sources.
+    pub fn add(&mut self, tool: Arc<dyn Tool>) -> Result<(), String> {
+        let name = tool.name().to_string();
+        if name == "batch" {
+            return Err(format!("tool name `batch` is reserved for the engine (from {})", tool.source()));
+        }
+        if let Some(existing) = self.tools.get(&name) {
+            return Err(format!("tool `{name}` from {} clashes with `{name}` from {}", tool.source(), existing.source()));
+        }
+        self.broken.shift_remove(&name);
+        self.tools.insert(name, tool);
+        Ok(())
+    }
+
+    pub fn add_broken(&mut self, broken: BrokenTool) {
+        if !self.tools.contains_key(&broken.name) {
+            self.broken.insert(broken.name.clone(), broken);
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Tool>> {
+        self.tools.get(name)
+    }
+
+    pub fn tools(&self) -> impl Iterator<Item = &Arc<dyn Tool>> {
+        self.tools.values()
+    }
+
+    pub fn broken(&self) -> impl Iterator<Item = &BrokenTool> {
+        self.broken.values()
+    }
+}
+
+impl ToolCatalog for Registry {
+    fn actions(&self, tool: &str) -> Option<Vec<String>> {
+        if tool == "batch" {
+            return Some(BATCH_ACTIONS.iter().map(|s| s.to_string()).collect());
+        }
+        self.tools.get(tool).map(|t| t.actions()).or_else(|| self.broken.get(tool).map(|_| Vec::new()))
+    }
+
+    fn tool_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.tools.keys().cloned().collect();
+        names.push("batch".into());
+        names.sort();
+        names
+    }
+
+    fn unavailable(&self, tool: &str) -> Option<String> {
+        if let Some(b) = self.broken.get(tool) {
+            return Some(format!("it failed to load from {}: {}", b.source, b.error));
+        }
+        let missing = self.tools.get(tool)?.missing();
+        (!missing.is_empty()).then(|| format!("missing {}", missing.join(", ")))
+    }
+}
+
+/// Required text input, or a clear error naming tool, action and key.
+pub fn need_str<'a>(inputs: &'a Outputs, key: &str, what: &str) -> Result<&'a str, ToolError> {
+    match inputs.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s),
+        Some(Value::String(_)) => Err(ToolError::failed(format!("{what}: `{key}` is empty"))),
+        Some(other) => Err(ToolError::failed(format!("{what}: `{key}` must be text, got {other}"))),
+        None => Err(ToolError::failed(format!("{what} needs input `{key}`"))),
+    }
+}
+
+/// Optional text input (numbers and booleans become their text).
+pub fn opt_str(inputs: &Outputs, key: &str) -> Option<String> {
+    match inputs.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+/// Optional boolean input; text like "true"/"yes" is accepted.
+pub fn opt_bool(inputs: &Outputs, key: &str) -> Option<bool> {
+    match inputs.get(key)? {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => Some(matches!(s.to_ascii_lowercase().as_str(), "true" | "yes" | "1" | "on")),
+        Value::Number(n) => Some(n.as_f64() != Some(0.0)),
+        _ => None,
+    }
+}
+
+/// Optional number input; text is parsed.
+pub fn opt_f64(inputs: &Outputs, key: &str) -> Option<f64> {
+    match inputs.get(key)? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}

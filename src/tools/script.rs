@@ -1,0 +1,88 @@
+//! `script.run`: run a script file or a command. A non-zero exit fails the step
+//! (so `retry` works) unless `allow_failure: true` keeps 0.x's report-only behaviour.
+
+use super::process::{run_process, tail, ProcessSpec};
+use super::{opt_bool, opt_str, Outputs, Tool, ToolCtx, ToolError, ToolKind};
+use serde_json::Value;
+use std::path::Path;
+
+pub struct Script;
+
+#[async_trait::async_trait]
+impl Tool for Script {
+    fn name(&self) -> &str {
+        "script"
+    }
+    fn actions(&self) -> Vec<String> {
+        vec!["run".into()]
+    }
+    fn kind(&self) -> ToolKind {
+        ToolKind::Native
+    }
+    fn description(&self) -> String {
+        "Run a script file (.py, .sh, executable) or a command; non-zero exit fails the step".into()
+    }
+
+    async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+        if action != "run" {
+            return Err(ToolError::failed(format!("script has no action `{action}`")));
+        }
+        let spec = build_spec(&inputs, ctx)?;
+        let shown = spec.argv.join(" ");
+        ctx.log("INFO", &format!("running {shown}"));
+        let out = run_process(&spec, &ctx.cancel).await?;
+        let success = out.code == 0;
+        if !success && !opt_bool(&inputs, "allow_failure").unwrap_or(false) {
+            let stderr = tail(&out.stderr, 20, 2000);
+            let detail = if stderr.is_empty() { tail(&out.stdout, 10, 1000) } else { stderr };
+            return Err(ToolError::Failed {
+                message: format!("script exited with code {}: {}", out.code, if detail.is_empty() { "(no output)".into() } else { detail }),
+                detail: Some(out.stderr),
+            });
+        }
+        let mut o = Outputs::new();
+        o.insert("stdout".into(), Value::String(out.stdout));
+        o.insert("stderr".into(), Value::String(out.stderr));
+        o.insert("return_code".into(), Value::from(out.code));
+        o.insert("success".into(), Value::Bool(success));
+        Ok(o)
+    }
+}
+
+fn build_spec(inputs: &Outputs, ctx: &ToolCtx) -> Result<ProcessSpec, ToolError> {
+    let args: Vec<String> = match inputs.get("args") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) => a.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect(),
+        Some(Value::String(s)) => shlex::split(s).ok_or_else(|| ToolError::failed(format!("script.run: cannot split `args` {s:?} into words")))?,
+        Some(other) => return Err(ToolError::failed(format!("script.run: `args` must be a list, got {other}"))),
+    };
+    let mut argv = match (inputs.get("script"), inputs.get("command")) {
+        (Some(Value::String(script)), _) => {
+            let path = Path::new(script);
+            if !path.exists() {
+                return Err(ToolError::failed(format!("script.run: script not found: {script}")));
+            }
+            interpreter(path)
+        }
+        (_, Some(Value::String(command))) => vec!["sh".into(), "-c".into(), command.clone(), "sh".into()],
+        (_, Some(Value::Array(words))) => words.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect(),
+        _ => return Err(ToolError::failed("script.run needs `script` (a file) or `command` (text or a list of words)")),
+    };
+    argv.extend(args);
+    let cwd = opt_str(inputs, "working_dir").or_else(|| opt_str(inputs, "cwd")).map(Into::into).unwrap_or_else(|| ctx.temp_dir.clone());
+    let env = match inputs.get("env") {
+        Some(Value::Object(m)) => m.iter().map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect(),
+        _ => Default::default(),
+    };
+    Ok(ProcessSpec { argv, cwd: Some(cwd), env, stdin: opt_str(inputs, "stdin") })
+}
+
+/// How 0.x ran a script: Python files with this Python, shell files with bash.
+fn interpreter(path: &Path) -> Vec<String> {
+    let p = path.to_string_lossy().into_owned();
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("py") => vec![std::env::var("LOCALFORGE_PYTHON").unwrap_or_else(|_| "python3".into()), p],
+        Some("sh") | Some("bash") => vec!["bash".into(), p],
+        _ => vec![p],
+    }
+}
