@@ -8,3 +8,6 @@ pub mod plan;
 pub mod recipe;
 pub mod tools;
 pub mod store;
+pub mod config;
+pub mod exec;
+pub mod engine;

@@ -17,6 +17,7 @@ fn build() -> Environment<'static> {
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env.set_recursion_limit(64);
+    env.set_syntax(minijinja::syntax::SyntaxConfig::builder().keep_trailing_newline(true).build().expect("default syntax"));
     env.set_formatter(|out, state, value| match value.kind() {
         ValueKind::Seq | ValueKind::Map | ValueKind::Iterable => {
             let text = serde_json::to_string(value).map_err(|e| Error::new(ErrorKind::BadSerialization, e.to_string()))?;

@@ -24,8 +24,7 @@ pub fn has_template(s: &str) -> bool {
 
 /// The inner expression when `s` is exactly one `{{ expression }}`.
 pub fn single_expression(s: &str) -> Option<&str> {
-    let t = s.trim();
-    let inner = t.strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = s.strip_prefix("{{")?.strip_suffix("}}")?;
     if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") {
         return None;
     }

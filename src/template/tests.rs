@@ -20,7 +20,8 @@ fn whole_expression_keeps_native_type() {
     let s = scope();
     assert_eq!(render_str("{{ steps.list.outputs.files }}", &s).unwrap(), json!(["a.txt", "b.txt"]));
     assert_eq!(render_str("{{ inputs.n }}", &s).unwrap(), json!(3));
-    assert_eq!(render_str(" {{ inputs.n + 1 }} ", &s).unwrap(), json!(4));
+    assert_eq!(render_str("{{ inputs.n + 1 }}", &s).unwrap(), json!(4));
+    assert_eq!(render_str("{{ inputs.n }}\n", &s).unwrap(), json!("3\n"));
 }
 
 #[test]

@@ -1,0 +1,246 @@
+//! Configuration: `./localforge.yaml`, else `~/.localforge/config.yaml`, else
+//! defaults (the 0.x format), with `LOCALFORGE_*` environment overrides.
+
+use crate::diag::Diagnostic;
+use crate::recipe::yaml;
+use serde_json::{json, Map, Value};
+use std::path::{Path, PathBuf};
+
+/// Environment variables that override single settings, and the key each sets.
+pub const ENV_OVERRIDES: &[(&str, &str)] = &[
+    ("LOCALFORGE_WORKSPACE", "workspace"),
+    ("LOCALFORGE_OUTPUT_DIR", "output_dir"),
+    ("LOCALFORGE_RUN_DIR", "run_dir"),
+    ("LOCALFORGE_DB_PATH", "persistence.db_path"),
+    ("LOCALFORGE_PERSISTENCE", "persistence.enabled"),
+    ("LOCALFORGE_OLLAMA_HOST", "services.ollama.host"),
+    ("LOCALFORGE_OLLAMA_MODEL", "services.ollama.default_model"),
+    ("LOCALFORGE_SD_HOST", "services.sd.host"),
+    ("LOCALFORGE_SD_TIMEOUT", "services.sd.timeout"),
+    ("LOCALFORGE_COMFYUI_HOST", "services.comfyui.host"),
+    ("LOCALFORGE_BLENDER_PATH", "services.blender.path"),
+    ("LOCALFORGE_FFMPEG_PATH", "services.ffmpeg.path"),
+    ("LOCALFORGE_MAX_PARALLEL", "max_parallel"),
+];
+
+fn defaults() -> Value {
+    json!({
+        "workspace": "~/localforge-workspace",
+        "output_dir": "~/localforge-workspace/output",
+        "run_dir": "~/localforge-workspace/runs",
+        "tool_dirs": [],
+        "services": {
+            "ollama": {"host": "http://localhost:11434", "default_model": "llama3.2:3b", "timeout": 60},
+            "sd": {"host": "http://localhost:7860", "timeout": 120},
+            "comfyui": {"host": "http://localhost:8188"},
+            "blender": {"path": null},
+            "ffmpeg": {"path": "ffmpeg"},
+            "musicgen": {"venv_dir": null},
+            "acestep": {"venv_dir": null}
+        },
+        "persistence": {"enabled": true, "db_path": "~/.localforge/runs.db"}
+    })
+}
+
+/// The merged configuration and the file it came from.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub raw: Value,
+    pub file: Option<PathBuf>,
+}
+
+impl Config {
+    /// Find and load the configuration for a process started in `cwd`.
+    pub fn load(cwd: &Path) -> Result<Config, Diagnostic> {
+        let explicit = std::env::var_os("LOCALFORGE_CONFIG").map(PathBuf::from);
+        let candidates = explicit.clone().into_iter().chain([cwd.join("localforge.yaml"), home().join(".localforge").join("config.yaml")]);
+        for path in candidates {
+            if path.is_file() {
+                return Config::from_file(&path);
+            }
+        }
+        if let Some(p) = explicit {
+            return Err(Diagnostic::new("configuration file named by LOCALFORGE_CONFIG does not exist").in_file(p.display().to_string()));
+        }
+        Config::from_value(None, None)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Config, Diagnostic> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| Diagnostic::new(format!("cannot read configuration: {e}")).in_file(&file))?;
+        let node = yaml::parse(&text).map_err(|d| d.in_file(&file))?;
+        Config::from_value(node.as_ref(), Some(path))
+    }
+
+    fn from_value(node: Option<&yaml::Node>, path: Option<&Path>) -> Result<Config, Diagnostic> {
+        let file = path.map(|p| p.display().to_string()).unwrap_or_default();
+        let mut raw = defaults();
+        if let Some(node) = node.filter(|n| !n.is_null()) {
+            if node.as_map().is_none() {
+                return Err(Diagnostic::new(format!("configuration must be a mapping, found {}", node.kind())).in_file(&file).at(node.line, node.col));
+            }
+            check_types(node, &file)?;
+            merge(&mut raw, node.to_json());
+        }
+        for (var, key) in ENV_OVERRIDES {
+            if let Ok(v) = std::env::var(var) {
+                set_path(&mut raw, key, env_value(key, &v).map_err(|m| Diagnostic::new(format!("environment variable {var}: {m}")))?);
+            }
+        }
+        Ok(Config { raw, file: path.map(Path::to_path_buf) })
+    }
+
+    /// A value by dotted key (`services.ollama.host`).
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        key.split('.').try_fold(&self.raw, |v, k| v.get(k)).filter(|v| !v.is_null())
+    }
+
+    fn path_of(&self, key: &str) -> PathBuf {
+        expand(self.get(key).and_then(Value::as_str).unwrap_or("."))
+    }
+
+    pub fn workspace(&self) -> PathBuf {
+        self.path_of("workspace")
+    }
+    pub fn run_dir(&self) -> PathBuf {
+        self.path_of("run_dir")
+    }
+    pub fn db_path(&self) -> PathBuf {
+        self.path_of("persistence.db_path")
+    }
+    pub fn persistence_enabled(&self) -> bool {
+        self.get("persistence.enabled").and_then(Value::as_bool).unwrap_or(true)
+    }
+    pub fn service(&self, name: &str) -> Map<String, Value> {
+        self.get(&format!("services.{name}")).and_then(Value::as_object).cloned().unwrap_or_default()
+    }
+    /// User tool folders: `tool_dirs` from the config, then `~/.localforge/tools`.
+    pub fn tool_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = self.get("tool_dirs").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(expand).collect();
+        dirs.push(home().join(".localforge").join("tools"));
+        dirs
+    }
+}
+
+/// Settings with a fixed type are checked, so a typo fails with file, line and key.
+fn check_types(node: &yaml::Node, file: &str) -> Result<(), Diagnostic> {
+    let bad = |n: &yaml::Node, key: &str, want: &str| {
+        Diagnostic::new(format!("configuration key `{key}` must be {want}, found {}", n.kind())).in_file(file).at(n.line, n.col)
+    };
+    for key in ["workspace", "output_dir", "run_dir"] {
+        if let Some(n) = node.get(key).filter(|n| n.as_str().is_none()) {
+            return Err(bad(n, key, "a path (text)"));
+        }
+    }
+    if let Some(n) = node.get("tool_dirs").filter(|n| !n.is_null()) {
+        if n.as_seq().is_none_or(|s| s.iter().any(|i| i.as_str().is_none())) {
+            return Err(bad(n, "tool_dirs", "a list of folders"));
+        }
+    }
+    for section in ["services", "persistence", "resources"] {
+        if let Some(n) = node.get(section).filter(|n| !n.is_null() && n.as_map().is_none()) {
+            return Err(bad(n, section, "a mapping"));
+        }
+    }
+    if let Some(p) = node.get("persistence") {
+        if let Some(n) = p.get("enabled").filter(|n| !matches!(n.value, yaml::NodeValue::Bool(_))) {
+            return Err(bad(n, "persistence.enabled", "true or false"));
+        }
+        if let Some(n) = p.get("db_path").filter(|n| n.as_str().is_none()) {
+            return Err(bad(n, "persistence.db_path", "a path (text)"));
+        }
+    }
+    for (name, svc) in node.get("services").and_then(yaml::Node::as_map).unwrap_or_default() {
+        if !svc.is_null() && svc.as_map().is_none() {
+            return Err(bad(svc, &format!("services.{}", name.key_text()), "a mapping"));
+        }
+    }
+    Ok(())
+}
+
+fn env_value(key: &str, v: &str) -> Result<Value, String> {
+    Ok(match key {
+        "persistence.enabled" => match v.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Value::Bool(true),
+            "0" | "false" | "no" | "off" => Value::Bool(false),
+            _ => return Err(format!("expected true or false, got `{v}`")),
+        },
+        "services.sd.timeout" | "max_parallel" => v.parse::<u64>().map(Value::from).map_err(|_| format!("expected a whole number, got `{v}`"))?,
+        _ => Value::String(v.to_string()),
+    })
+}
+
+fn merge(base: &mut Value, over: Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) if slot.is_object() && v.is_object() => merge(slot, v),
+                    _ => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+fn set_path(root: &mut Value, key: &str, value: Value) {
+    let mut cur = root;
+    let parts: Vec<&str> = key.split('.').collect();
+    for part in &parts[..parts.len() - 1] {
+        if !cur.get(*part).is_some_and(Value::is_object) {
+            cur[*part] = json!({});
+        }
+        cur = &mut cur[*part];
+    }
+    cur[parts[parts.len() - 1]] = value;
+}
+
+pub fn home() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"))
+}
+
+/// `~` and `$VARS` expanded, made absolute.
+pub fn expand(p: &str) -> PathBuf {
+    let mut s = p.to_string();
+    if let Some(rest) = s.strip_prefix("~/") {
+        s = home().join(rest).to_string_lossy().into_owned();
+    } else if s == "~" {
+        s = home().to_string_lossy().into_owned();
+    }
+    if s.contains('$') {
+        for (k, v) in std::env::vars() {
+            s = s.replace(&format!("${{{k}}}"), &v);
+        }
+    }
+    std::path::absolute(&s).unwrap_or_else(|_| PathBuf::from(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_values_merge_over_defaults() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("localforge.yaml");
+        std::fs::write(&f, "run_dir: /tmp/x/runs\nservices:\n  ollama:\n    host: http://h:1\n").unwrap();
+        let c = Config::from_file(&f).unwrap();
+        assert_eq!(c.run_dir(), PathBuf::from("/tmp/x/runs"));
+        assert_eq!(c.service("ollama")["host"], "http://h:1");
+        assert_eq!(c.service("ollama")["default_model"], "llama3.2:3b");
+        assert!(c.persistence_enabled());
+    }
+
+    #[test]
+    fn malformed_config_names_file_line_and_key() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("localforge.yaml");
+        std::fs::write(&f, "workspace: /w\npersistence:\n  enabled: maybe\n").unwrap();
+        let e = Config::from_file(&f).unwrap_err();
+        assert_eq!(e.line, Some(3));
+        assert!(e.message.contains("`persistence.enabled` must be true or false"), "{}", e.message);
+    }
+}

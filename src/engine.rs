@@ -1,0 +1,36 @@
+//! The engine's front door: check a recipe, prepare a run, run it.
+
+use crate::diag::Diagnostic;
+use crate::plan::{self, Plan};
+use crate::recipe::{self, Recipe};
+use crate::tools::Registry;
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
+use std::path::Path;
+use std::sync::Arc;
+
+/// A recipe ready to run: valid, inputs bound, plan made.
+pub struct Prepared {
+    pub recipe: Arc<Recipe>,
+    pub plan: Plan,
+    pub inputs: Map<String, Value>,
+}
+
+/// Parse and validate a recipe file against the tools; every problem at once.
+pub fn check(path: &Path, tools: &Registry) -> Result<Recipe, Vec<Diagnostic>> {
+    let (recipe, mut diags) = recipe::load(path)?;
+    diags.extend(recipe::validate(&recipe, tools));
+    if diags.is_empty() {
+        Ok(recipe)
+    } else {
+        Err(diags)
+    }
+}
+
+/// Check the recipe, bind the inputs, and plan the run.
+pub fn prepare(path: &Path, given: &IndexMap<String, Value>, tools: &Registry) -> Result<Prepared, Vec<Diagnostic>> {
+    let recipe = check(path, tools)?;
+    let inputs = recipe::inputs::bind(&recipe, given).map_err(|ds| ds.into_iter().map(|d| d.in_file(&recipe.file)).collect::<Vec<_>>())?;
+    let plan = plan::build(&recipe)?;
+    Ok(Prepared { recipe: Arc::new(recipe), plan, inputs })
+}

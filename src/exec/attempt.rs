@@ -1,0 +1,257 @@
+//! One step: `when`, attempts with retry and refinement, gates, and history rows.
+
+use super::report::{StepReport, StepStatus};
+use super::runner::Run;
+use crate::recipe::{OnFailure, Step, StepKind};
+use crate::store::now;
+use crate::template::{render_condition, render_value, Scope};
+use crate::tools::{Outputs, ToolCtx, ToolError};
+use serde_json::Value;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Grace for a tool to stop after its step's timeout before it is abandoned.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Why an attempt did not succeed.
+pub(super) enum Fail {
+    Failed { message: String, detail: Option<String>, outputs: Outputs },
+    Cancelled,
+}
+
+impl Fail {
+    pub fn msg(message: impl Into<String>) -> Self {
+        Fail::Failed { message: message.into(), detail: None, outputs: Outputs::new() }
+    }
+}
+
+impl From<ToolError> for Fail {
+    fn from(e: ToolError) -> Self {
+        match e {
+            ToolError::Failed { message, detail } => Fail::Failed { message, detail, outputs: Outputs::new() },
+            ToolError::Cancelled => Fail::Cancelled,
+        }
+    }
+}
+
+type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+impl Run {
+    /// Run a step to its final status, applying its `on_failure` policy.
+    /// `record_id` is the id its history rows carry.
+    pub(super) fn run_step<'a>(self: &'a Arc<Self>, step: &'a Step, scope: &'a Scope, record_id: &'a str) -> BoxFut<'a, StepReport> {
+        Box::pin(async move {
+            let started_at = now();
+            if let Some(when) = &step.when {
+                match render_condition(when, scope) {
+                    Ok(false) => {
+                        self.progress.step_skipped(record_id, &format!("`when` is false ({when})"));
+                        return StepReport { status: StepStatus::Skipped, outputs: Outputs::new(), error: None, attempts: 0, started_at: Some(started_at.clone()), ended_at: Some(started_at) };
+                    }
+                    Ok(true) => {}
+                    Err(e) => return self.finish(step, record_id, started_at, 0, Err(Fail::msg(format!("`when`: {e}")))),
+                }
+            }
+            let max_attempts = if step.on_failure == OnFailure::Retry { 1 + step.retry_count } else { 1 };
+            let mut attempt = 0;
+            let mut result;
+            loop {
+                attempt += 1;
+                result = self.attempt(step, scope, record_id, attempt).await;
+                match &result {
+                    Err(Fail::Failed { message, .. }) if attempt < max_attempts => {
+                        let delay = step.retry_delay * 2f64.powi(attempt as i32 - 1);
+                        self.progress.note(&format!("{record_id}: attempt {attempt} failed ({message}); retrying{}", if delay > 0.0 { format!(" in {delay:.1}s") } else { String::new() }));
+                        if delay > 0.0 {
+                            tokio::select! {
+                                _ = tokio::time::sleep(Duration::from_secs_f64(delay)) => {}
+                                _ = self.cancel.cancelled() => { result = Err(Fail::Cancelled); break; }
+                            }
+                        }
+                    }
+                    _ => break,
+                }
+            }
+            if step.on_failure == OnFailure::Refine && matches!(result, Err(Fail::Failed { .. })) {
+                let (r, n) = self.refine(step, scope, record_id, attempt, result).await;
+                result = r;
+                attempt = n;
+            }
+            self.finish(step, record_id, started_at, attempt, result)
+        })
+    }
+
+    fn finish(&self, step: &Step, record_id: &str, started_at: String, attempts: u32, result: Result<Outputs, Fail>) -> StepReport {
+        let ended_at = Some(now());
+        let (status, outputs, error) = match result {
+            Ok(outputs) => (StepStatus::Completed, outputs, None),
+            Err(Fail::Cancelled) => (StepStatus::Cancelled, Outputs::new(), Some("cancelled".to_string())),
+            Err(Fail::Failed { message, .. }) if step.on_failure == OnFailure::Skip => {
+                self.progress.step_skipped(record_id, &format!("failed, `on_failure: skip`: {message}"));
+                (StepStatus::Skipped, Outputs::new(), Some(message))
+            }
+            Err(Fail::Failed { message, .. }) => (StepStatus::Failed, Outputs::new(), Some(message)),
+        };
+        StepReport { status, outputs, error, attempts, started_at: Some(started_at), ended_at }
+    }
+
+    /// Refinement: run the refinement steps, then the failed step again, until
+    /// it passes or `config.max_iterations` is used up.
+    async fn refine(self: &Arc<Self>, step: &Step, scope: &Scope, record_id: &str, mut attempt: u32, mut result: Result<Outputs, Fail>) -> (Result<Outputs, Fail>, u32) {
+        let Some(refinement) = self.recipe.refinement_for(&step.id) else {
+            if let Err(Fail::Failed { message, .. }) = &mut result {
+                message.push_str(" (on_failure is `refine` but no refinement steps are defined)");
+            }
+            return (result, attempt);
+        };
+        for iteration in 1..=self.recipe.max_iterations {
+            if let Err(Fail::Failed { outputs, .. }) = &result {
+                // Refinement steps can read the failed attempt's outputs (e.g. `failures`).
+                self.steps.set(&step.id, "failed", &Value::Object(outputs.clone()));
+            }
+            self.progress.note(&format!("{record_id}: refinement {iteration}/{}", self.recipe.max_iterations));
+            for r in refinement {
+                let rec = format!("{}#{iteration}", r.id);
+                let report = self.run_step(r, scope, &rec).await;
+                self.steps.set(&r.id, report.status.as_str(), &Value::Object(report.outputs.clone()));
+                match report.status {
+                    StepStatus::Completed | StepStatus::Skipped => {}
+                    StepStatus::Cancelled => return (Err(Fail::Cancelled), attempt),
+                    _ => return (Err(Fail::msg(format!("refinement step `{}` failed: {}", r.id, report.error.unwrap_or_default()))), attempt),
+                }
+            }
+            attempt += 1;
+            result = self.attempt(step, scope, record_id, attempt).await;
+            if !matches!(result, Err(Fail::Failed { .. })) {
+                return (result, attempt);
+            }
+        }
+        if let Err(Fail::Failed { message, .. }) = &mut result {
+            *message = format!("{message} (still failing after {} refinement iterations)", self.recipe.max_iterations);
+        }
+        (result, attempt)
+    }
+
+    /// One attempt: render inputs, call the tool within the step's timeout,
+    /// check the gate, and write the attempt's history row.
+    async fn attempt(self: &Arc<Self>, step: &Step, scope: &Scope, record_id: &str, attempt: u32) -> Result<Outputs, Fail> {
+        let (tool, action) = match &step.kind {
+            StepKind::Tool { tool, action } => (tool.as_str(), action.as_str()),
+            StepKind::Approval { .. } => ("approval_gate", ""),
+            StepKind::Refinement { .. } => return Err(Fail::msg("refinement steps run only when triggered")),
+        };
+        let label = if action.is_empty() { tool.to_string() } else { format!("{tool}.{action}") };
+        let started = Instant::now();
+        let started_at = now();
+        let rendered = render_value(&Value::Object(step.inputs.clone()), scope);
+        let inputs_text = match &rendered {
+            Ok(v) => v.to_string(),
+            Err(_) => Value::Object(step.inputs.clone()).to_string(),
+        };
+        if let Some(store) = &self.store {
+            store.step_started(&self.run_id, record_id, attempt, tool, action, inputs_text, started_at);
+        }
+        self.progress.step_started(record_id, &label);
+        let result = match rendered {
+            Err(e) => Err(Fail::msg(format!("cannot render inputs: {e}"))),
+            Ok(Value::Object(inputs)) => self.call(step, scope, record_id, tool, action, inputs).await,
+            Ok(_) => unreachable!("a mapping renders to a mapping"),
+        };
+        let result = result.and_then(|outputs| gate(step, outputs));
+        self.record(record_id, attempt, &result);
+        match &result {
+            Ok(_) => self.progress.step_completed(record_id, started.elapsed()),
+            Err(Fail::Failed { message, .. }) => self.progress.step_failed(record_id, message),
+            Err(Fail::Cancelled) => self.progress.step_failed(record_id, "cancelled"),
+        }
+        result
+    }
+
+    fn record(&self, record_id: &str, attempt: u32, result: &Result<Outputs, Fail>) {
+        let Some(store) = &self.store else { return };
+        let (status, outputs, error, detail) = match result {
+            Ok(o) => ("completed", Some(Value::Object(o.clone()).to_string()), None, None),
+            Err(Fail::Failed { message, detail, outputs }) => {
+                let o = (!outputs.is_empty()).then(|| Value::Object(outputs.clone()).to_string());
+                ("failed", o, Some(message.clone()), detail.clone())
+            }
+            Err(Fail::Cancelled) => ("cancelled", None, Some("cancelled".into()), None),
+        };
+        store.step_finished(&self.run_id, record_id, attempt, status, outputs, error, detail, now());
+    }
+
+    /// Call the step's tool (or the engine's own batch / approval), bounded by the step's timeout.
+    async fn call(self: &Arc<Self>, step: &Step, scope: &Scope, record_id: &str, tool: &str, action: &str, inputs: Outputs) -> Result<Outputs, Fail> {
+        let step_cancel = self.cancel.child_token();
+        let ctx = self.tool_ctx(record_id, step_cancel.clone());
+        let fut: BoxFut<'_, Result<Outputs, Fail>> = match &step.kind {
+            StepKind::Approval { message, options, default_action } => Box::pin(self.approval(record_id, message, options, default_action, scope)),
+            _ if tool == "batch" => Box::pin(self.batch(step, scope, record_id, inputs, step_cancel.clone())),
+            _ => {
+                let t = self.tools.get(tool).cloned().ok_or_else(|| Fail::msg(format!("unknown tool `{tool}`")))?;
+                let action = action.to_string();
+                Box::pin(async move { t.call(&action, inputs, &ctx).await.map_err(Fail::from) })
+            }
+        };
+        let mut fut = fut;
+        let timeout = step.timeout.map(Duration::from_secs_f64);
+        tokio::select! {
+            r = &mut fut => r,
+            _ = sleep_opt(timeout) => {
+                step_cancel.cancel();
+                let _ = tokio::time::timeout(STOP_GRACE, &mut fut).await;
+                Err(Fail::msg(format!("step `{record_id}` timed out after {}s", step.timeout.unwrap_or_default())))
+            }
+            _ = self.cancel.cancelled() => {
+                let _ = tokio::time::timeout(STOP_GRACE, &mut fut).await;
+                Err(Fail::Cancelled)
+            }
+        }
+    }
+
+    pub(super) fn tool_ctx(&self, record_id: &str, cancel: tokio_util::sync::CancellationToken) -> ToolCtx {
+        let store = self.store.clone();
+        let run_id = self.run_id.clone();
+        let step_id = record_id.to_string();
+        let progress = self.progress;
+        ToolCtx {
+            run_id: self.run_id.clone(),
+            run_dir: self.run_dir.clone(),
+            temp_dir: self.temp_dir.clone(),
+            step_id: record_id.to_string(),
+            cancel,
+            log: Arc::new(move |level: &str, message: &str| {
+                if level != "DEBUG" {
+                    progress.note(&format!("  {step_id}: {message}"));
+                }
+                if let Some(s) = &store {
+                    s.event(&run_id, Some(&step_id), level, message);
+                }
+            }),
+        }
+    }
+}
+
+async fn sleep_opt(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// `gate: true`: outputs saying `passed: false` fail the step with their `failures`.
+fn gate(step: &Step, outputs: Outputs) -> Result<Outputs, Fail> {
+    let failed_check = outputs.get("passed") == Some(&Value::Bool(false));
+    if !(failed_check && (step.gate || step.on_failure == OnFailure::Refine)) {
+        return Ok(outputs);
+    }
+    let failures = match outputs.get("failures") {
+        Some(Value::Array(items)) => items.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect::<Vec<_>>().join("; "),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => "no failures listed".into(),
+    };
+    Err(Fail::Failed { message: format!("gate failed: {failures}"), detail: None, outputs })
+}

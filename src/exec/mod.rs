@@ -1,0 +1,17 @@
+//! Running a recipe: the step loop, failure policies, approval gates,
+//! `batch.foreach`, cleanup, history, and cancellation.
+
+mod approval;
+mod attempt;
+mod batch;
+mod cleanup;
+mod progress;
+mod report;
+mod runner;
+
+pub use progress::Progress;
+pub use report::{RunReport, RunStatus, StepReport, StepStatus};
+pub use runner::{run, RunOptions};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,77 @@
+//! What a run reports: the `run --json` shape of CLI.md.
+
+use indexmap::IndexMap;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Completed,
+    Failed,
+    Skipped,
+    Cancelled,
+    NotRun,
+}
+
+impl StepStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Completed => "completed",
+            StepStatus::Failed => "failed",
+            StepStatus::Skipped => "skipped",
+            StepStatus::Cancelled => "cancelled",
+            StepStatus::NotRun => "not_run",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepReport {
+    pub status: StepStatus,
+    pub outputs: Map<String, Value>,
+    pub error: Option<String>,
+    pub attempts: u32,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+}
+
+impl StepReport {
+    pub fn not_run() -> Self {
+        StepReport { status: StepStatus::NotRun, outputs: Map::new(), error: None, attempts: 0, started_at: None, ended_at: None }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub run_id: String,
+    pub recipe: String,
+    pub status: RunStatus,
+    pub outputs: Map<String, Value>,
+    pub steps: IndexMap<String, StepReport>,
+    pub run_dir: String,
+    pub error: Option<String>,
+    pub started_at: String,
+    pub ended_at: String,
+    pub duration_s: f64,
+    /// Problems that did not change the result (a cleanup error, history not written).
+    pub warnings: Vec<String>,
+}

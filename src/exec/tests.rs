@@ -1,0 +1,362 @@
+//! End-to-end runs of small recipes through the engine, with a real history file.
+
+use super::*;
+use crate::engine::prepare;
+use crate::store::{run_detail, Store};
+use crate::tools::{Outputs, Registry, Tool, ToolCtx, ToolError, ToolKind};
+use indexmap::IndexMap;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// A test tool: `check` passes once the file at `path` holds at least `min` lines.
+struct Checker;
+
+#[async_trait::async_trait]
+impl Tool for Checker {
+    fn name(&self) -> &str {
+        "checker"
+    }
+    fn actions(&self) -> Vec<String> {
+        vec!["check".into()]
+    }
+    fn kind(&self) -> ToolKind {
+        ToolKind::Native
+    }
+    async fn call(&self, _action: &str, inputs: Outputs, _ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+        let path = inputs["path"].as_str().unwrap();
+        let lines = std::fs::read_to_string(path).unwrap_or_default().lines().count();
+        let min = inputs["min"].as_u64().unwrap() as usize;
+        let passed = lines >= min;
+        Ok(json!({"passed": passed, "lines": lines, "failures": if passed { json!([]) } else { json!([format!("only {lines} lines")]) }})
+            .as_object()
+            .unwrap()
+            .clone())
+    }
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+    tools: Arc<Registry>,
+}
+
+impl Env {
+    fn new() -> Self {
+        let mut tools = Registry::native();
+        tools.add(Arc::new(Checker)).unwrap();
+        Env { dir: tempfile::tempdir().unwrap(), tools: Arc::new(tools) }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn db(&self) -> PathBuf {
+        self.path("history.db")
+    }
+
+    async fn run_with(&self, yaml: &str, inputs: &[(&str, &str)], cancel: CancellationToken) -> RunReport {
+        let file = self.path("recipe.yaml");
+        std::fs::write(&file, yaml.replace("$DIR", &self.dir.path().display().to_string())).unwrap();
+        let given: IndexMap<String, Value> = inputs.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+        let p = match prepare(&file, &given, &self.tools) {
+            Ok(p) => p,
+            Err(d) => panic!("invalid recipe: {d:?}"),
+        };
+        let store = Arc::new(Store::open(&self.db()).unwrap());
+        let opts = RunOptions { run_root: self.path("runs"), store: Some(store), auto_approve: true, progress: Progress { quiet: std::env::var("LF_TEST_VERBOSE").is_err() }, cancel };
+        run(p.recipe, p.plan, p.inputs, self.tools.clone(), opts).await.unwrap()
+    }
+
+    async fn run(&self, yaml: &str) -> RunReport {
+        self.run_with(yaml, &[], CancellationToken::new()).await
+    }
+}
+
+fn read(p: impl AsRef<Path>) -> String {
+    std::fs::read_to_string(p).unwrap()
+}
+
+#[tokio::test]
+async fn chain_writes_files_and_history() {
+    let env = Env::new();
+    let r = env
+        .run(
+            r#"
+name: chain
+inputs: [{name: greeting, default: hi}]
+outputs: {last: "{{ steps.b.outputs.path }}"}
+steps:
+  - id: a
+    tool: file_ops
+    action: write
+    inputs: {path: "{{ temp_dir }}/a.txt", content: "{{ inputs.greeting }}"}
+  - id: b
+    tool: file_ops
+    action: write
+    inputs: {path: "{{ temp_dir }}/b.txt", content: "prev={{ steps.a.outputs.path | basename }}"}
+"#,
+        )
+        .await;
+    assert_eq!(r.status, RunStatus::Completed, "{:?}", r.error);
+    let last = r.outputs["last"].as_str().unwrap();
+    assert_eq!(read(last), "prev=a.txt");
+    assert!(last.starts_with(&format!("{}/{}/temp/", env.path("runs").display(), r.run_id)));
+    let d = run_detail(&env.db(), &r.run_id).unwrap().unwrap();
+    assert_eq!(d.summary.status, "completed");
+    assert_eq!(d.steps.iter().map(|s| s.step_id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(d.steps[0].inputs.as_ref().unwrap()["content"], "hi");
+}
+
+#[tokio::test]
+async fn retry_runs_a_failing_script_again() {
+    let env = Env::new();
+    let r = env
+        .run(
+            r#"
+name: retry
+steps:
+  - id: flaky
+    tool: script
+    action: run
+    on_failure: retry
+    retry_count: 2
+    inputs:
+      command: "echo x >> $DIR/count; test $(wc -l < $DIR/count) -ge 3 || { echo not yet >&2; exit 1; }"
+"#,
+        )
+        .await;
+    assert_eq!(r.status, RunStatus::Completed, "{:?}", r.error);
+    assert_eq!(r.steps["flaky"].attempts, 3);
+    let d = run_detail(&env.db(), &r.run_id).unwrap().unwrap();
+    let statuses: Vec<_> = d.steps.iter().map(|s| s.status.as_str()).collect();
+    assert_eq!(statuses, ["failed", "failed", "completed"]);
+    assert!(d.steps[0].error.as_ref().unwrap().contains("exited with code 1: not yet"));
+}
+
+#[tokio::test]
+async fn abort_stops_the_run_and_runs_failure_cleanup() {
+    let env = Env::new();
+    let r = env
+        .run(
+            r#"
+name: abort
+steps:
+  - id: bad
+    tool: script
+    action: run
+    inputs: {command: "exit 4"}
+  - id: never
+    tool: file_ops
+    action: mkdir
+    inputs: {path: "$DIR/never"}
+cleanup:
+  on_failure:
+    - {action: move, source: "{{ workflow.run_dir }}", destination: "$DIR/failed-run"}
+"#,
+        )
+        .await;
+    assert_eq!(r.status, RunStatus::Failed);
+    assert_eq!(r.steps["bad"].status, StepStatus::Failed);
+    assert_eq!(r.steps["never"].status, StepStatus::NotRun);
+    assert!(!env.path("never").exists());
+    assert!(env.path("failed-run/temp").is_dir());
+    assert_eq!(run_detail(&env.db(), &r.run_id).unwrap().unwrap().summary.status, "failed");
+}
+
+#[tokio::test]
+async fn skip_goes_on_and_when_false_skips() {
+    let env = Env::new();
+    let r = env
+        .run(
+            r#"
+name: skip
+inputs: [{name: flag, type: boolean, default: false}]
+steps:
+  - id: bad
+    tool: script
+    action: run
+    on_failure: skip
+    inputs: {command: "exit 1"}
+  - id: maybe
+    when: "{{ inputs.flag }}"
+    tool: file_ops
+    action: mkdir
+    inputs: {path: "$DIR/maybe"}
+  - id: after
+    tool: file_ops
+    action: mkdir
+    inputs: {path: "$DIR/after"}
+"#,
+        )
+        .await;
+    assert_eq!(r.status, RunStatus::Completed);
+    assert_eq!(r.steps["bad"].status, StepStatus::Skipped);
+    assert!(r.steps["bad"].error.is_some());
+    assert_eq!(r.steps["maybe"].status, StepStatus::Skipped);
+    assert!(!env.path("maybe").exists());
+    assert!(env.path("after").is_dir());
+}
+
+#[tokio::test]
+async fn gate_failure_triggers_refinement_until_it_passes() {
+    let env = Env::new();
+    let r = env
+        .run(
+            r#"
+name: refine
+config: {max_iterations: 5}
+steps:
+  - id: check
+    tool: checker
+    action: check
+    gate: true
+    on_failure: refine
+    inputs: {path: "$DIR/lines.txt", min: 3}
+    refinement:
+      steps:
+        - id: add_line
+          tool: file_ops
+          action: write
+          inputs: {path: "$DIR/lines.txt", append: true, content: "{{ steps.check.outputs.lines }}\n"}
+"#,
+        )
+        .await;
+    assert_eq!(r.status, RunStatus::Completed, "{:?}", r.error);
+    assert_eq!(r.steps["check"].attempts, 4);
+    assert_eq!(read(env.path("lines.txt")), "0\n1\n2\n");
+    assert_eq!(r.steps["check"].outputs["lines"], 3);
+}
+
+#[tokio::test]
+async fn refinement_gives_up_after_max_iterations() {
+    let env = Env::new();
+    let r = env
+        .run(
+            r#"
+name: refine
+config: {max_iterations: 2}
+steps:
+  - id: check
+    tool: checker
+    action: check
+    gate: true
+    on_failure: refine
+    inputs: {path: "$DIR/none.txt", min: 3}
+  - id: fix
+    type: refinement
+    trigger: check.failed
+    steps:
+      - {id: noop, tool: file_ops, action: mkdir, inputs: {path: "$DIR/d"}}
+"#,
+        )
+        .await;
+    assert_eq!(r.status, RunStatus::Failed);
+    let err = r.steps["check"].error.as_deref().unwrap();
+    assert!(err.contains("gate failed: only 0 lines") && err.contains("after 2 refinement iterations"), "{err}");
+}
+
+#[tokio::test]
+async fn timeout_stops_the_step() {
+    let env = Env::new();
+    let start = std::time::Instant::now();
+    let r = env
+        .run("name: t\nsteps:\n  - id: slow\n    tool: script\n    action: run\n    timeout: 0.5\n    inputs: {command: 'sleep 30'}\n")
+        .await;
+    assert_eq!(r.status, RunStatus::Failed);
+    assert!(r.steps["slow"].error.as_deref().unwrap().contains("timed out after 0.5s"));
+    assert!(start.elapsed().as_secs() < 10);
+}
+
+#[tokio::test]
+async fn list_output_reaches_batch_and_copy_multiple_as_a_list() {
+    let env = Env::new();
+    std::fs::create_dir(env.path("src")).unwrap();
+    for n in ["b.txt", "a.txt"] {
+        std::fs::write(env.path("src").join(n), n).unwrap();
+    }
+    let r = env
+        .run(
+            r#"
+name: lists
+steps:
+  - id: ls
+    tool: file_ops
+    action: list
+    inputs: {path: "$DIR/src", pattern: "*.txt"}
+  - id: each
+    tool: batch
+    action: foreach
+    inputs:
+      items: "{{ steps.ls.outputs.files }}"
+      workflow_steps:
+        - id: up
+          tool: file_ops
+          action: read
+          inputs: {path: "{{ item }}"}
+        - id: out
+          tool: file_ops
+          action: write
+          inputs: {path: "$DIR/out/{{ item_index }}-{{ item | basename }}", content: "{{ up.outputs.content | upper }}"}
+  - id: copy
+    tool: file_ops
+    action: copy_multiple
+    inputs: {sources: "{{ steps.ls.outputs.files }}", destination: "$DIR/copies"}
+"#,
+        )
+        .await;
+    assert_eq!(r.status, RunStatus::Completed, "{:?}", r.error);
+    assert_eq!(read(env.path("out/0-a.txt")), "A.TXT");
+    assert_eq!(read(env.path("out/1-b.txt")), "B.TXT");
+    assert_eq!(r.steps["each"].outputs["count"], 2);
+    assert_eq!(r.steps["each"].outputs["results"][1]["outputs"]["out"]["path"], json!(env.path("out/1-b.txt")));
+    assert_eq!(r.steps["copy"].outputs["count"], 2);
+    assert_eq!(read(env.path("copies/b.txt")), "b.txt");
+}
+
+#[tokio::test]
+async fn cancel_marks_run_and_step_cancelled() {
+    let env = Env::new();
+    let cancel = CancellationToken::new();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        c.cancel();
+    });
+    let r = env
+        .run_with(
+            "name: c\nsteps:\n  - id: slow\n    tool: script\n    action: run\n    inputs: {command: 'sleep 30'}\n  - id: next\n    tool: file_ops\n    action: mkdir\n    inputs: {path: '$DIR/n'}\n",
+            &[],
+            cancel,
+        )
+        .await;
+    assert_eq!(r.status, RunStatus::Cancelled);
+    assert_eq!(r.steps["slow"].status, StepStatus::Cancelled);
+    assert_eq!(r.steps["next"].status, StepStatus::NotRun);
+    let d = run_detail(&env.db(), &r.run_id).unwrap().unwrap();
+    assert_eq!(d.summary.status, "cancelled");
+    assert_eq!(d.steps[0].status, "cancelled");
+}
+
+#[tokio::test]
+async fn undefined_output_key_fails_the_step_with_the_keys_that_exist() {
+    let env = Env::new();
+    let r = env
+        .run("name: u\nsteps:\n  - id: a\n    tool: file_ops\n    action: mkdir\n    inputs: {path: '$DIR/a'}\n  - id: b\n    tool: file_ops\n    action: mkdir\n    inputs: {path: '{{ steps.a.outputs.dir }}'}\n")
+        .await;
+    assert_eq!(r.status, RunStatus::Failed);
+    let e = r.steps["b"].error.as_deref().unwrap();
+    assert!(e.contains("`steps.a.outputs.dir` is undefined; `steps.a.outputs` has `created`, `path`"), "{e}");
+}
+
+#[tokio::test]
+async fn approval_gate_takes_the_default_without_a_terminal() {
+    let env = Env::new();
+    let r = env
+        .run("name: a\nsteps:\n  - id: ok\n    type: approval_gate\n    message: 'Go on?'\n    options: [yes-go, reject]\n  - id: after\n    tool: file_ops\n    action: mkdir\n    inputs: {path: '$DIR/{{ steps.ok.outputs.selection }}'}\n")
+        .await;
+    assert_eq!(r.status, RunStatus::Completed, "{:?}", r.error);
+    assert_eq!(r.steps["ok"].outputs["auto"], true);
+    assert!(env.path("yes-go").is_dir());
+}
