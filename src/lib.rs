@@ -2,12 +2,15 @@
 //! tokio scheduler over native and plugin tools, and recorded in SQLite.
 //! Pure Rust; the Python binding lives in `bindings` behind the `python` feature.
 
+pub mod config;
 pub mod diag;
-pub mod template;
+pub mod engine;
+pub mod exec;
 pub mod plan;
 pub mod recipe;
-pub mod tools;
 pub mod store;
-pub mod config;
-pub mod exec;
-pub mod engine;
+pub mod template;
+pub mod tools;
+
+#[cfg(feature = "python")]
+mod bindings;

@@ -77,7 +77,9 @@ impl Config {
         let mut raw = defaults();
         if let Some(node) = node.filter(|n| !n.is_null()) {
             if node.as_map().is_none() {
-                return Err(Diagnostic::new(format!("configuration must be a mapping, found {}", node.kind())).in_file(&file).at(node.line, node.col));
+                return Err(Diagnostic::new(format!("configuration must be a mapping, found {}", node.kind()))
+                    .in_file(&file)
+                    .at(node.line, node.col));
             }
             check_types(node, &file)?;
             merge(&mut raw, node.to_json());
@@ -116,7 +118,8 @@ impl Config {
     }
     /// User tool folders: `tool_dirs` from the config, then `~/.localforge/tools`.
     pub fn tool_dirs(&self) -> Vec<PathBuf> {
-        let mut dirs: Vec<PathBuf> = self.get("tool_dirs").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(expand).collect();
+        let mut dirs: Vec<PathBuf> =
+            self.get("tool_dirs").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(expand).collect();
         dirs.push(home().join(".localforge").join("tools"));
         dirs
     }
@@ -165,7 +168,9 @@ fn env_value(key: &str, v: &str) -> Result<Value, String> {
             "0" | "false" | "no" | "off" => Value::Bool(false),
             _ => return Err(format!("expected true or false, got `{v}`")),
         },
-        "services.sd.timeout" | "max_parallel" => v.parse::<u64>().map(Value::from).map_err(|_| format!("expected a whole number, got `{v}`"))?,
+        "services.sd.timeout" | "max_parallel" => {
+            v.parse::<u64>().map(Value::from).map_err(|_| format!("expected a whole number, got `{v}`"))?
+        }
         _ => Value::String(v.to_string()),
     })
 }

@@ -12,7 +12,14 @@ use std::io::{BufRead, IsTerminal, Write};
 const REJECTIONS: &[&str] = &["reject", "abort", "cancel", "deny", "no", "stop"];
 
 impl Run {
-    pub(super) async fn approval(&self, record_id: &str, message: &str, options: &[String], default_action: &str, scope: &Scope) -> Result<Outputs, Fail> {
+    pub(super) async fn approval(
+        &self,
+        record_id: &str,
+        message: &str,
+        options: &[String],
+        default_action: &str,
+        scope: &Scope,
+    ) -> Result<Outputs, Fail> {
         let text = render_text(message, scope).map_err(|e| Fail::msg(format!("approval message: {e}")))?;
         let interactive = !self.auto_approve && std::io::stdin().is_terminal();
         let (selection, auto) = if interactive {
@@ -28,7 +35,12 @@ impl Run {
             (default_action.to_string(), true)
         };
         if let Some(store) = &self.store {
-            store.event(&self.run_id, Some(record_id), "INFO", &format!("approval: `{selection}` selected{}", if auto { " automatically" } else { "" }));
+            store.event(
+                &self.run_id,
+                Some(record_id),
+                "INFO",
+                &format!("approval: `{selection}` selected{}", if auto { " automatically" } else { "" }),
+            );
         }
         if REJECTIONS.contains(&selection.to_ascii_lowercase().as_str()) {
             return Err(Fail::Failed {

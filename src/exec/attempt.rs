@@ -48,7 +48,14 @@ impl Run {
                 match render_condition(when, scope) {
                     Ok(false) => {
                         self.progress.step_skipped(record_id, &format!("`when` is false ({when})"));
-                        return StepReport { status: StepStatus::Skipped, outputs: Outputs::new(), error: None, attempts: 0, started_at: Some(started_at.clone()), ended_at: Some(started_at) };
+                        return StepReport {
+                            status: StepStatus::Skipped,
+                            outputs: Outputs::new(),
+                            error: None,
+                            attempts: 0,
+                            started_at: Some(started_at.clone()),
+                            ended_at: Some(started_at),
+                        };
                     }
                     Ok(true) => {}
                     Err(e) => return self.finish(step, record_id, started_at, 0, Err(Fail::msg(format!("`when`: {e}")))),
@@ -63,7 +70,10 @@ impl Run {
                 match &result {
                     Err(Fail::Failed { message, .. }) if attempt < max_attempts => {
                         let delay = step.retry_delay * 2f64.powi(attempt as i32 - 1);
-                        self.progress.note(&format!("{record_id}: attempt {attempt} failed ({message}); retrying{}", if delay > 0.0 { format!(" in {delay:.1}s") } else { String::new() }));
+                        self.progress.note(&format!(
+                            "{record_id}: attempt {attempt} failed ({message}); retrying{}",
+                            if delay > 0.0 { format!(" in {delay:.1}s") } else { String::new() }
+                        ));
                         if delay > 0.0 {
                             tokio::select! {
                                 _ = tokio::time::sleep(Duration::from_secs_f64(delay)) => {}
@@ -99,7 +109,14 @@ impl Run {
 
     /// Refinement: run the refinement steps, then the failed step again, until
     /// it passes or `config.max_iterations` is used up.
-    async fn refine(self: &Arc<Self>, step: &Step, scope: &Scope, record_id: &str, mut attempt: u32, mut result: Result<Outputs, Fail>) -> (Result<Outputs, Fail>, u32) {
+    async fn refine(
+        self: &Arc<Self>,
+        step: &Step,
+        scope: &Scope,
+        record_id: &str,
+        mut attempt: u32,
+        mut result: Result<Outputs, Fail>,
+    ) -> (Result<Outputs, Fail>, u32) {
         let Some(refinement) = self.recipe.refinement_for(&step.id) else {
             if let Err(Fail::Failed { message, .. }) = &mut result {
                 message.push_str(" (on_failure is `refine` but no refinement steps are defined)");
@@ -119,7 +136,12 @@ impl Run {
                 match report.status {
                     StepStatus::Completed | StepStatus::Skipped => {}
                     StepStatus::Cancelled => return (Err(Fail::Cancelled), attempt),
-                    _ => return (Err(Fail::msg(format!("refinement step `{}` failed: {}", r.id, report.error.unwrap_or_default()))), attempt),
+                    _ => {
+                        return (
+                            Err(Fail::msg(format!("refinement step `{}` failed: {}", r.id, report.error.unwrap_or_default()))),
+                            attempt,
+                        )
+                    }
                 }
             }
             attempt += 1;
@@ -151,7 +173,7 @@ impl Run {
             Err(_) => Value::Object(step.inputs.clone()).to_string(),
         };
         if let Some(store) = &self.store {
-            store.step_started(&self.run_id, record_id, attempt, tool, action, inputs_text, started_at);
+            store.step_started(self.attempt_key(record_id, attempt), tool, action, inputs_text, started_at);
         }
         self.progress.step_started(record_id, &label);
         let result = match rendered {
@@ -179,15 +201,25 @@ impl Run {
             }
             Err(Fail::Cancelled) => ("cancelled", None, Some("cancelled".into()), None),
         };
-        store.step_finished(&self.run_id, record_id, attempt, status, outputs, error, detail, now());
+        store.step_finished(self.attempt_key(record_id, attempt), status, outputs, error, detail, now());
     }
 
     /// Call the step's tool (or the engine's own batch / approval), bounded by the step's timeout.
-    async fn call(self: &Arc<Self>, step: &Step, scope: &Scope, record_id: &str, tool: &str, action: &str, inputs: Outputs) -> Result<Outputs, Fail> {
+    async fn call(
+        self: &Arc<Self>,
+        step: &Step,
+        scope: &Scope,
+        record_id: &str,
+        tool: &str,
+        action: &str,
+        inputs: Outputs,
+    ) -> Result<Outputs, Fail> {
         let step_cancel = self.cancel.child_token();
         let ctx = self.tool_ctx(record_id, step_cancel.clone());
         let fut: BoxFut<'_, Result<Outputs, Fail>> = match &step.kind {
-            StepKind::Approval { message, options, default_action } => Box::pin(self.approval(record_id, message, options, default_action, scope)),
+            StepKind::Approval { message, options, default_action } => {
+                Box::pin(self.approval(record_id, message, options, default_action, scope))
+            }
             _ if tool == "batch" => Box::pin(self.batch(step, scope, record_id, inputs, step_cancel.clone())),
             _ => {
                 let t = self.tools.get(tool).cloned().ok_or_else(|| Fail::msg(format!("unknown tool `{tool}`")))?;
@@ -209,6 +241,10 @@ impl Run {
                 Err(Fail::Cancelled)
             }
         }
+    }
+
+    fn attempt_key(&self, record_id: &str, attempt: u32) -> crate::store::Attempt {
+        crate::store::Attempt { run_id: self.run_id.clone(), step_id: record_id.to_string(), attempt }
     }
 
     pub(super) fn tool_ctx(&self, record_id: &str, cancel: tokio_util::sync::CancellationToken) -> ToolCtx {
@@ -248,7 +284,9 @@ fn gate(step: &Step, outputs: Outputs) -> Result<Outputs, Fail> {
         return Ok(outputs);
     }
     let failures = match outputs.get("failures") {
-        Some(Value::Array(items)) => items.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect::<Vec<_>>().join("; "),
+        Some(Value::Array(items)) => {
+            items.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect::<Vec<_>>().join("; ")
+        }
         Some(Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
         None => "no failures listed".into(),

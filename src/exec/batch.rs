@@ -12,7 +12,14 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 impl Run {
-    pub(super) async fn batch(self: &Arc<Self>, step: &Step, scope: &Scope, record_id: &str, inputs: Outputs, cancel: CancellationToken) -> Result<Outputs, Fail> {
+    pub(super) async fn batch(
+        self: &Arc<Self>,
+        step: &Step,
+        scope: &Scope,
+        record_id: &str,
+        inputs: Outputs,
+        cancel: CancellationToken,
+    ) -> Result<Outputs, Fail> {
         let items = items(inputs.get("items")).map_err(Fail::msg)?;
         let subs = step.batch.as_deref().unwrap_or_default();
         let mut results = Vec::with_capacity(items.len());
@@ -20,7 +27,8 @@ impl Run {
             if cancel.is_cancelled() {
                 return Err(Fail::Cancelled);
             }
-            let mut item_scope = ItemScope { item: crate::template::to_value(item), item_index: MjValue::from(index), substeps: Default::default() };
+            let mut item_scope =
+                ItemScope { item: crate::template::to_value(item), item_index: MjValue::from(index), substeps: Default::default() };
             let mut outputs = serde_json::Map::new();
             for sub in subs {
                 let sub_scope = scope.with_item(Arc::new(ItemScope {

@@ -21,7 +21,13 @@ impl Run {
             CleanupAction::Delete { path } => {
                 let p = render(path)?;
                 let path = Path::new(&p);
-                let r = if path.is_dir() { std::fs::remove_dir_all(path) } else if path.exists() { std::fs::remove_file(path) } else { Ok(()) };
+                let r = if path.is_dir() {
+                    std::fs::remove_dir_all(path)
+                } else if path.exists() {
+                    std::fs::remove_file(path)
+                } else {
+                    Ok(())
+                };
                 r.map_err(|e| format!("delete `{p}`: {e}"))
             }
             CleanupAction::Preserve { path, reason } => {

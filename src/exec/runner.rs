@@ -61,7 +61,13 @@ fn new_run_id() -> String {
 
 /// Run a validated recipe with bound inputs. `Err` only when the run cannot start
 /// (run folder or history row cannot be created).
-pub async fn run(recipe: Arc<Recipe>, plan: Plan, inputs: Map<String, Value>, tools: Arc<Registry>, opts: RunOptions) -> Result<RunReport, String> {
+pub async fn run(
+    recipe: Arc<Recipe>,
+    plan: Plan,
+    inputs: Map<String, Value>,
+    tools: Arc<Registry>,
+    opts: RunOptions,
+) -> Result<RunReport, String> {
     let run_id = new_run_id();
     let run_dir = opts.run_root.join(&run_id);
     let temp_dir = run_dir.join("temp");
@@ -81,14 +87,14 @@ pub async fn run(recipe: Arc<Recipe>, plan: Plan, inputs: Map<String, Value>, to
             .map_err(|e| e.to_string())?;
     }
     let steps = Arc::new(StepTable::default());
-    let scope = Scope::new(Arc::new(RunScope {
-        inputs: to_value(&Value::Object(inputs)),
-        config: to_value(&Value::Object(recipe.config.clone())),
-        templates: to_value(&Value::Object(recipe.templates.clone())),
-        workflow: to_value(&json!({"run_id": run_id, "run_dir": run_dir, "name": recipe.name})),
-        temp_dir: to_value(&json!(temp_dir)),
-        steps: steps.clone(),
-    }));
+    let scope = Scope::new(RunScope::new(
+        to_value(&Value::Object(inputs)),
+        to_value(&Value::Object(recipe.config.clone())),
+        recipe.templates.clone(),
+        to_value(&json!({"run_id": run_id, "run_dir": run_dir, "name": recipe.name})),
+        to_value(&json!(temp_dir)),
+        steps.clone(),
+    ));
     let cancel = opts.cancel.child_token();
     let timed_out = Arc::new(std::sync::atomic::AtomicBool::new(false));
     if let Some(minutes) = recipe.timeout_minutes.filter(|m| *m > 0.0) {
@@ -148,7 +154,9 @@ pub async fn run(recipe: Arc<Recipe>, plan: Plan, inputs: Map<String, Value>, to
     };
     let error = match status {
         RunStatus::Cancelled => Some("run cancelled (interrupted)".to_string()),
-        RunStatus::Failed if timed_out => Some(format!("run exceeded `config.timeout_minutes` ({} min)", recipe.timeout_minutes.unwrap_or(0.0))),
+        RunStatus::Failed if timed_out => {
+            Some(format!("run exceeded `config.timeout_minutes` ({} min)", recipe.timeout_minutes.unwrap_or(0.0)))
+        }
         _ => failure,
     };
     run.cleanup(status == RunStatus::Completed);

@@ -65,7 +65,13 @@ impl Env {
             Err(d) => panic!("invalid recipe: {d:?}"),
         };
         let store = Arc::new(Store::open(&self.db()).unwrap());
-        let opts = RunOptions { run_root: self.path("runs"), store: Some(store), auto_approve: true, progress: Progress { quiet: std::env::var("LF_TEST_VERBOSE").is_err() }, cancel };
+        let opts = RunOptions {
+            run_root: self.path("runs"),
+            store: Some(store),
+            auto_approve: true,
+            progress: Progress { quiet: std::env::var("LF_TEST_VERBOSE").is_err() },
+            cancel,
+        };
         run(p.recipe, p.plan, p.inputs, self.tools.clone(), opts).await.unwrap()
     }
 

@@ -123,11 +123,10 @@ fn find_cycle(steps: &[Step], deps: &[Vec<usize>]) -> Option<Diagnostic> {
     let names: Vec<String> = path.iter().chain(std::iter::once(&path[0])).map(|&i| format!("`{}`", steps[i].id)).collect();
     let (from, to) = (path[path.len() - 1], path[0]);
     let first = &steps[path[0]];
-    Some(
-        Diagnostic::new(format!("steps form a cycle: {}", names.join(" → ")))
-            .at(first.line, first.col)
-            .hint(format!("cut one edge, e.g. make `{}` not wait for `{}` (its `depends_on` or its `steps.{}` references)", steps[to].id, steps[from].id, steps[from].id)),
-    )
+    Some(Diagnostic::new(format!("steps form a cycle: {}", names.join(" → "))).at(first.line, first.col).hint(format!(
+        "cut one edge, e.g. make `{}` not wait for `{}` (its `depends_on` or its `steps.{}` references)",
+        steps[to].id, steps[from].id, steps[from].id
+    )))
 }
 
 /// A simple cycle through the first member, by depth-first search inside the component.

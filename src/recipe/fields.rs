@@ -23,8 +23,7 @@ impl<'a> Reader<'a> {
         for (k, _) in map.as_map().unwrap_or_default() {
             let key = k.key_text();
             if !allowed.contains(&key.as_str()) {
-                let hint = did_you_mean(&key, allowed.iter().copied())
-                    .or_else(|| Some(format!("{what} keys are {}", list_names(allowed))));
+                let hint = did_you_mean(&key, allowed.iter().copied()).or_else(|| Some(format!("{what} keys are {}", list_names(allowed))));
                 self.error(k, format!("unknown key `{key}` in {what}"), hint);
             }
         }
@@ -44,7 +43,11 @@ impl<'a> Reader<'a> {
         match node.as_seq() {
             Some(items) => Some(items),
             None => {
-                self.error(node, format!("{what} must be a list, found {}", node.kind()), Some(format!("write `{what}` as a YAML list: one `- ` item per line")));
+                self.error(
+                    node,
+                    format!("{what} must be a list, found {}", node.kind()),
+                    Some(format!("write `{what}` as a YAML list: one `- ` item per line")),
+                );
                 None
             }
         }

@@ -53,9 +53,7 @@ pub fn convert_text(ty: InputType, s: &str) -> Result<Value, String> {
                     .filter(Value::is_array)
                     .ok_or_else(|| format!("expected a list, got `{s}` (not a valid JSON list)"));
             }
-            Ok(Value::Array(
-                t.split(',').map(str::trim).filter(|x| !x.is_empty()).map(|x| Value::String(x.to_string())).collect(),
-            ))
+            Ok(Value::Array(t.split(',').map(str::trim).filter(|x| !x.is_empty()).map(|x| Value::String(x.to_string())).collect()))
         }
         InputType::Object => parse_json_like(t)
             .filter(Value::is_object)
@@ -131,8 +129,8 @@ pub fn bind(recipe: &Recipe, given: &IndexMap<String, Value>) -> Result<Map<Stri
     let names: Vec<&str> = recipe.inputs.iter().map(|i| i.name.as_str()).collect();
     for key in given.keys() {
         if !names.contains(&key.as_str()) {
-            let hint = did_you_mean(key, names.iter().copied())
-                .unwrap_or_else(|| format!("this recipe's inputs are {}", list_names(&names)));
+            let hint =
+                did_you_mean(key, names.iter().copied()).unwrap_or_else(|| format!("this recipe's inputs are {}", list_names(&names)));
             diags.push(Diagnostic::new(format!("unknown input `{key}` for recipe `{}`", recipe.name)).hint(hint));
         }
     }
@@ -143,21 +141,20 @@ pub fn bind(recipe: &Recipe, given: &IndexMap<String, Value>) -> Result<Map<Stri
                 Ok(v) => {
                     out.insert(spec.name.clone(), v);
                 }
-                Err(e) => diags.push(
-                    Diagnostic::new(format!("input `{}`: {e}", spec.name))
-                        .hint(format!("pass it as `--input {}=VALUE` with {}", spec.name, describe(spec.ty))),
-                ),
+                Err(e) => diags.push(Diagnostic::new(format!("input `{}`: {e}", spec.name)).hint(format!(
+                    "pass it as `--input {}=VALUE` with {}",
+                    spec.name,
+                    describe(spec.ty)
+                ))),
             },
             (None, Some(default)) => {
                 out.insert(spec.name.clone(), default.clone());
             }
-            (None, None) if spec.required => diags.push(
-                Diagnostic::new(format!("missing required input `{}`", spec.name)).hint(format!(
-                    "pass it as `--input {}=VALUE`{}",
-                    spec.name,
-                    spec.description.as_ref().map(|d| format!(" ({d})")).unwrap_or_default()
-                )),
-            ),
+            (None, None) if spec.required => diags.push(Diagnostic::new(format!("missing required input `{}`", spec.name)).hint(format!(
+                "pass it as `--input {}=VALUE`{}",
+                spec.name,
+                spec.description.as_ref().map(|d| format!(" ({d})")).unwrap_or_default()
+            ))),
             (None, None) => {
                 out.insert(spec.name.clone(), Value::Null);
             }

@@ -9,17 +9,16 @@ use crate::diag::{did_you_mean, list_names, Diagnostic};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
-const TOP_KEYS: &[&str] = &[
-    "name", "version", "description", "inputs", "outputs", "config", "templates", "steps", "refinement", "cleanup",
-    "resources",
-];
+const TOP_KEYS: &[&str] =
+    &["name", "version", "description", "inputs", "outputs", "config", "templates", "steps", "refinement", "cleanup", "resources"];
 const INPUT_KEYS: &[&str] = &["name", "type", "required", "default", "description", "choices"];
 
 /// Read and parse a recipe file. Diagnostics name `file` as given.
 pub fn load(path: &Path) -> Result<(Recipe, Vec<Diagnostic>), Vec<Diagnostic>> {
     let file = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| {
-        let hint = (e.kind() == std::io::ErrorKind::NotFound).then(|| "check the path; `localforge list` shows the recipes it knows".to_string());
+        let hint =
+            (e.kind() == std::io::ErrorKind::NotFound).then(|| "check the path; `localforge list` shows the recipes it knows".to_string());
         vec![Diagnostic::new(format!("cannot read recipe: {e}")).in_file(&file).maybe_hint(hint)]
     })?;
     let text = std::str::from_utf8(&bytes).map_err(|e| {
@@ -85,7 +84,7 @@ pub fn parse_str(text: &str, file: &str) -> Result<(Recipe, Vec<Diagnostic>), Ve
         description: r.text(&root, "description", "the recipe", false),
         inputs: root.get("inputs").map(|n| r.input_specs(n)).unwrap_or_default(),
         outputs: root.get("outputs").and_then(|n| r.outputs(n)),
-        config: config.map(|c| json_map(c)).unwrap_or_default(),
+        config: config.map(json_map).unwrap_or_default(),
         templates: root.get("templates").and_then(|t| r.expect_map(t, "`templates`")).map(json_map).unwrap_or_default(),
         refinement: root.get("refinement").map(|n| r.recipe_refinement(n)).unwrap_or_default(),
         cleanup: root.get("cleanup").map(|n| r.cleanup(n)).unwrap_or_default(),
@@ -164,7 +163,11 @@ impl Reader<'_> {
             }
             yaml::NodeValue::Null => None,
             _ => {
-                self.error(node, format!("`outputs` must be a list (documentation) or a mapping of name: template, found {}", node.kind()), None);
+                self.error(
+                    node,
+                    format!("`outputs` must be a list (documentation) or a mapping of name: template, found {}", node.kind()),
+                    None,
+                );
                 None
             }
         }

@@ -7,9 +7,27 @@ use crate::diag::{did_you_mean, list_names};
 use crate::template::references;
 
 const STEP_KEYS: &[&str] = &[
-    "id", "name", "description", "type", "tool", "action", "inputs", "on_failure", "retry_count", "retry_delay",
-    "gate", "refinement", "depends_on", "when", "timeout", "resources", "message", "options", "default_action",
-    "trigger", "steps",
+    "id",
+    "name",
+    "description",
+    "type",
+    "tool",
+    "action",
+    "inputs",
+    "on_failure",
+    "retry_count",
+    "retry_delay",
+    "gate",
+    "refinement",
+    "depends_on",
+    "when",
+    "timeout",
+    "resources",
+    "message",
+    "options",
+    "default_action",
+    "trigger",
+    "steps",
 ];
 const STEP_TYPES: &[&str] = &["tool", "approval_gate", "refinement"];
 const RESOURCE_KEYS: &[&str] = &["gpu", "vram_gb", "ram_gb", "cpu"];
@@ -30,15 +48,21 @@ impl Reader<'_> {
 
     fn step(&mut self, node: &Node, index: usize, list: &str, nest: Nest) -> Option<Step> {
         if node.as_map().is_none() {
-            self.error(node, format!("item {index} of `{list}` must be a mapping (a step), found {}", node.kind()),
-                Some("a step looks like `- id: my_step` followed by `tool:`, `action:` and `inputs:`".into()));
+            self.error(
+                node,
+                format!("item {index} of `{list}` must be a mapping (a step), found {}", node.kind()),
+                Some("a step looks like `- id: my_step` followed by `tool:`, `action:` and `inputs:`".into()),
+            );
             return None;
         }
         let id = self.text(node, "id", &format!("item {index} of `{list}`"), true)?;
         let what = format!("step `{id}`");
         if !valid_id(&id) {
-            self.error(node.get("id").unwrap_or(node), format!("invalid step id `{id}`"),
-                Some("ids start with a letter or `_` and hold only letters, digits, `_` and `-`".into()));
+            self.error(
+                node.get("id").unwrap_or(node),
+                format!("invalid step id `{id}`"),
+                Some("ids start with a letter or `_` and hold only letters, digits, `_` and `-`".into()),
+            );
         }
         self.check_keys(node, STEP_KEYS, &what);
         let name = self.text(node, "name", &what, false).unwrap_or_else(|| id.clone());
@@ -57,8 +81,11 @@ impl Reader<'_> {
                 }
                 for key in ["message", "options", "default_action", "trigger", "steps"] {
                     if let Some(k) = node.get(key) {
-                        self.error(k, format!("`{key}` does not apply to tool {what}"),
-                            Some(format!("`{key}` belongs to `type: approval_gate` or `type: refinement` steps")));
+                        self.error(
+                            k,
+                            format!("`{key}` does not apply to tool {what}"),
+                            Some(format!("`{key}` belongs to `type: approval_gate` or `type: refinement` steps")),
+                        );
                     }
                 }
                 StepKind::Tool { tool, action }
@@ -76,7 +103,8 @@ impl Reader<'_> {
                 StepKind::Refinement { trigger, steps }
             }
             other => {
-                let hint = did_you_mean(other, STEP_TYPES.iter().copied()).unwrap_or_else(|| format!("step types are {}", list_names(STEP_TYPES)));
+                let hint =
+                    did_you_mean(other, STEP_TYPES.iter().copied()).unwrap_or_else(|| format!("step types are {}", list_names(STEP_TYPES)));
                 self.error(node.get("type").unwrap_or(node), format!("unknown step type `{other}` in {what}"), Some(hint));
                 return None;
             }
@@ -122,11 +150,15 @@ impl Reader<'_> {
 
     fn approval(&mut self, node: &Node, what: &str) -> StepKind {
         let message = self.text(node, "message", what, false).unwrap_or_else(|| "Approve to continue?".into());
-        let options = self.text_list(node, "options", what).filter(|o| !o.is_empty()).unwrap_or_else(|| vec!["approve".into(), "reject".into()]);
+        let options =
+            self.text_list(node, "options", what).filter(|o| !o.is_empty()).unwrap_or_else(|| vec!["approve".into(), "reject".into()]);
         let default_action = self.text(node, "default_action", what, false).unwrap_or_else(|| options[0].clone());
         if !options.contains(&default_action) {
-            self.error(node.get("default_action").unwrap_or(node), format!("`default_action` `{default_action}` of {what} is not among its options"),
-                Some(format!("options are {}", list_names(&options))));
+            self.error(
+                node.get("default_action").unwrap_or(node),
+                format!("`default_action` `{default_action}` of {what} is not among its options"),
+                Some(format!("options are {}", list_names(&options))),
+            );
         }
         for key in ["tool", "action", "trigger", "steps"] {
             if let Some(k) = node.get(key) {
@@ -142,7 +174,11 @@ impl Reader<'_> {
             return Vec::new();
         };
         if inputs.get("items").is_none() {
-            self.error(inputs, format!("batch.foreach {what} is missing `inputs.items`"), Some("`items` is a list, or a template that gives one".into()));
+            self.error(
+                inputs,
+                format!("batch.foreach {what} is missing `inputs.items`"),
+                Some("`items` is a list, or a template that gives one".into()),
+            );
         }
         match inputs.get("workflow_steps") {
             Some(ws) => {

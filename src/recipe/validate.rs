@@ -20,7 +20,24 @@ pub trait ToolCatalog {
 const ROOTS: &[&str] = &["inputs", "steps", "config", "templates", "workflow", "temp_dir", "timestamp"];
 const WORKFLOW_KEYS: &[&str] = &["run_id", "run_dir", "name"];
 /// Names minijinja itself defines, or that templates define locally.
-const BUILTINS: &[&str] = &["loop", "range", "dict", "namespace", "debug", "lipsum", "cycler", "joiner", "self", "super", "caller", "varargs", "kwargs", "none", "true", "false"];
+const BUILTINS: &[&str] = &[
+    "loop",
+    "range",
+    "dict",
+    "namespace",
+    "debug",
+    "lipsum",
+    "cycler",
+    "joiner",
+    "self",
+    "super",
+    "caller",
+    "varargs",
+    "kwargs",
+    "none",
+    "true",
+    "false",
+];
 
 /// Every problem in a parsed recipe, besides those found while parsing.
 pub fn validate(recipe: &Recipe, tools: &dyn ToolCatalog) -> Vec<Diagnostic> {
@@ -33,7 +50,12 @@ pub fn validate(recipe: &Recipe, tools: &dyn ToolCatalog) -> Vec<Diagnostic> {
             let target = trigger_target(trigger);
             if recipe.step(target).is_none() {
                 let ids = recipe.steps.iter().map(|s| s.id.as_str());
-                v.error(step.line, step.col, format!("refinement step `{}` is triggered by unknown step `{target}`", step.id), did_you_mean(target, ids));
+                v.error(
+                    step.line,
+                    step.col,
+                    format!("refinement step `{}` is triggered by unknown step `{target}`", step.id),
+                    did_you_mean(target, ids),
+                );
             }
             for child in steps {
                 v.step(child, &Place::Refinement);
@@ -55,10 +77,16 @@ pub fn validate(recipe: &Recipe, tools: &dyn ToolCatalog) -> Vec<Diagnostic> {
 
 #[derive(Clone)]
 enum Place {
-    Top { index: usize, sequential: bool },
+    Top {
+        index: usize,
+        sequential: bool,
+    },
     Refinement,
     /// Inside a batch: the owner's place, and the sub-steps before this one.
-    Batch { owner: Box<Place>, earlier: Vec<String> },
+    Batch {
+        owner: Box<Place>,
+        earlier: Vec<String>,
+    },
 }
 
 struct Validator<'a> {
@@ -77,7 +105,12 @@ impl<'a> Validator<'a> {
         let all: Vec<&Step> = self.recipe.all_steps().collect();
         for step in all {
             if let Some(first) = seen.insert(&step.id, step.line) {
-                self.error(step.line, step.col, format!("duplicate step id `{}` (first used on line {first})", step.id), Some("step ids must be unique; rename one".into()));
+                self.error(
+                    step.line,
+                    step.col,
+                    format!("duplicate step id `{}` (first used on line {first})", step.id),
+                    Some("step ids must be unique; rename one".into()),
+                );
             }
         }
     }
@@ -108,14 +141,21 @@ impl<'a> Validator<'a> {
         match self.tools.actions(tool) {
             None => {
                 let names = self.tools.tool_names();
-                let hint = did_you_mean(tool, names.iter().map(String::as_str)).unwrap_or_else(|| format!("available tools: {}", list_names(&names)));
+                let hint = did_you_mean(tool, names.iter().map(String::as_str))
+                    .unwrap_or_else(|| format!("available tools: {}", list_names(&names)));
                 self.error(step.line, step.col, format!("step `{}` uses unknown tool `{tool}`", step.id), Some(hint));
             }
             Some(actions) => {
                 if let Some(why) = self.tools.unavailable(tool) {
-                    self.error(step.line, step.col, format!("step `{}` uses tool `{tool}`, which cannot be used here: {why}", step.id), None);
+                    self.error(
+                        step.line,
+                        step.col,
+                        format!("step `{}` uses tool `{tool}`, which cannot be used here: {why}", step.id),
+                        None,
+                    );
                 } else if !actions.iter().any(|a| a == action) {
-                    let hint = did_you_mean(action, actions.iter().map(String::as_str)).unwrap_or_else(|| format!("`{tool}` actions: {}", list_names(&actions)));
+                    let hint = did_you_mean(action, actions.iter().map(String::as_str))
+                        .unwrap_or_else(|| format!("`{tool}` actions: {}", list_names(&actions)));
                     self.error(step.line, step.col, format!("tool `{tool}` has no action `{action}` (step `{}`)", step.id), Some(hint));
                 }
             }
@@ -141,7 +181,8 @@ impl<'a> Validator<'a> {
                 let Some(name) = r.part(1) else { return };
                 let names: Vec<&str> = self.recipe.inputs.iter().map(|i| i.name.as_str()).collect();
                 if !names.contains(&name) {
-                    let hint = did_you_mean(name, names.iter().copied()).unwrap_or_else(|| format!("declared inputs: {}", list_names(&names)));
+                    let hint =
+                        did_you_mean(name, names.iter().copied()).unwrap_or_else(|| format!("declared inputs: {}", list_names(&names)));
                     self.error(line, col, format!("step `{}` uses undeclared input `inputs.{name}`", step.id), Some(hint));
                 }
             }
@@ -150,12 +191,22 @@ impl<'a> Validator<'a> {
                 let map = if root == "config" { &self.recipe.config } else { &self.recipe.templates };
                 if !map.contains_key(key) {
                     let keys: Vec<&str> = map.keys().map(String::as_str).collect();
-                    self.error(line, col, format!("step `{}` uses `{root}.{key}`, which the recipe does not define", step.id), did_you_mean(key, keys.iter().copied()).or_else(|| Some(format!("`{root}` has {}", list_names(&keys)))));
+                    self.error(
+                        line,
+                        col,
+                        format!("step `{}` uses `{root}.{key}`, which the recipe does not define", step.id),
+                        did_you_mean(key, keys.iter().copied()).or_else(|| Some(format!("`{root}` has {}", list_names(&keys)))),
+                    );
                 }
             }
             "workflow" => {
                 if let Some(key) = r.part(1).filter(|k| !WORKFLOW_KEYS.contains(k)) {
-                    self.error(line, col, format!("step `{}` uses unknown `workflow.{key}`", step.id), Some(format!("`workflow` has {}", list_names(WORKFLOW_KEYS))));
+                    self.error(
+                        line,
+                        col,
+                        format!("step `{}` uses unknown `workflow.{key}`", step.id),
+                        Some(format!("`workflow` has {}", list_names(WORKFLOW_KEYS))),
+                    );
                 }
             }
             "steps" => {
@@ -171,7 +222,8 @@ impl<'a> Validator<'a> {
                     names.extend(["item", "item_index"]);
                     names.extend(e.iter().map(String::as_str));
                 }
-                let hint = did_you_mean(other, names.iter().copied()).unwrap_or_else(|| format!("templates can use {}", list_names(&names)));
+                let hint =
+                    did_you_mean(other, names.iter().copied()).unwrap_or_else(|| format!("templates can use {}", list_names(&names)));
                 self.error(line, col, format!("step `{}` uses unknown name `{other}` in a template", step.id), Some(hint));
             }
         }
@@ -195,14 +247,26 @@ impl<'a> Validator<'a> {
         }
         let Place::Top { index, sequential } = place else { return };
         if target == steps[*index].id {
-            self.error(line, col, format!("step `{}` refers to its own outputs (`steps.{target}`)", step.id), Some("a step can only read the outputs of steps that ran before it".into()));
+            self.error(
+                line,
+                col,
+                format!("step `{}` refers to its own outputs (`steps.{target}`)", step.id),
+                Some("a step can only read the outputs of steps that ran before it".into()),
+            );
             return;
         }
         if *sequential {
             if let Some(j) = steps.iter().position(|s| s.id == target && !s.is_refinement()) {
                 if j > *index {
-                    self.error(line, col, format!("step `{}` refers to `steps.{target}`, which runs after it (forward reference)", step.id),
-                        Some(format!("move `{target}` before `{}`, or add `depends_on: [{target}]` to make the order explicit", steps[*index].id)));
+                    self.error(
+                        line,
+                        col,
+                        format!("step `{}` refers to `steps.{target}`, which runs after it (forward reference)", step.id),
+                        Some(format!(
+                            "move `{target}` before `{}`, or add `depends_on: [{target}]` to make the order explicit",
+                            steps[*index].id
+                        )),
+                    );
                 }
             }
         }

@@ -40,10 +40,7 @@ impl Node {
     pub fn new(value: NodeValue, line: usize, col: usize) -> Self {
         let size = 1 + match &value {
             NodeValue::Seq(items) => items.iter().map(|n| n.size).fold(0usize, usize::saturating_add),
-            NodeValue::Map(pairs) => pairs
-                .iter()
-                .map(|(k, v)| k.size.saturating_add(v.size))
-                .fold(0usize, usize::saturating_add),
+            NodeValue::Map(pairs) => pairs.iter().map(|(k, v)| k.size.saturating_add(v.size)).fold(0usize, usize::saturating_add),
             _ => 0,
         };
         Node { value, line, col, size }
@@ -124,10 +121,8 @@ pub fn parse(text: &str) -> Result<Option<Node>, Diagnostic> {
     let mut builder = Builder::default();
     let mut docs = 0usize;
     for item in Parser::new_from_str(text) {
-        let (event, span) = item.map_err(|e| {
-            Diagnostic::new(format!("YAML syntax error: {}", e.info()))
-                .at(e.marker().line(), e.marker().col() + 1)
-        })?;
+        let (event, span) =
+            item.map_err(|e| Diagnostic::new(format!("YAML syntax error: {}", e.info())).at(e.marker().line(), e.marker().col() + 1))?;
         if let Event::DocumentStart(_) = event {
             docs += 1;
             if docs > 1 {
@@ -160,11 +155,8 @@ impl Builder {
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 let is_str_tag = tag.as_ref().is_some_and(|t| t.suffix == "str");
-                let value = if style == ScalarStyle::Plain && !is_str_tag {
-                    resolve_plain(&text)
-                } else {
-                    NodeValue::Str(text.into_owned())
-                };
+                let value =
+                    if style == ScalarStyle::Plain && !is_str_tag { resolve_plain(&text) } else { NodeValue::Str(text.into_owned()) };
                 self.finish(Node::new(value, line, col), anchor)?;
             }
             Event::SequenceStart(anchor, _) => {
@@ -184,9 +176,7 @@ impl Builder {
                 self.finish(node.0, node.1)?;
             }
             Event::Alias(id) => {
-                let node = self.anchors.get(&id).ok_or_else(|| {
-                    Diagnostic::new("alias refers to an unknown anchor").at(line, col)
-                })?;
+                let node = self.anchors.get(&id).ok_or_else(|| Diagnostic::new("alias refers to an unknown anchor").at(line, col))?;
                 if self.total.saturating_add(node.size) > NODE_BUDGET {
                     return Err(alias_bomb(line, col));
                 }
@@ -228,13 +218,9 @@ impl Builder {
                 None => *key = Some(node),
                 Some(k) => {
                     if let Some((prev, _)) = pairs.iter().find(|(p, _)| p.value == k.value) {
-                        return Err(Diagnostic::new(format!(
-                            "duplicate key `{}` (first defined on line {})",
-                            k.key_text(),
-                            prev.line
-                        ))
-                        .at(k.line, k.col)
-                        .hint("each key may appear once in a mapping; remove or rename one"));
+                        return Err(Diagnostic::new(format!("duplicate key `{}` (first defined on line {})", k.key_text(), prev.line))
+                            .at(k.line, k.col)
+                            .hint("each key may appear once in a mapping; remove or rename one"));
                     }
                     pairs.push((k, node));
                 }

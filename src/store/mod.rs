@@ -35,12 +35,45 @@ pub struct NewRun {
     pub started_at: String,
 }
 
+/// Which attempt of which step of which run a row is about.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub run_id: String,
+    pub step_id: String,
+    pub attempt: u32,
+}
+
 enum Op {
     BeginRun(NewRun, SyncSender<Result<(), String>>),
-    StepStarted { run_id: String, step_id: String, attempt: u32, tool: String, action: String, inputs: String, started_at: String },
-    StepFinished { run_id: String, step_id: String, attempt: u32, status: &'static str, outputs: Option<String>, error: Option<String>, detail: Option<String>, ended_at: String },
-    Event { run_id: String, step_id: Option<String>, ts: String, level: String, message: String },
-    FinishRun { run_id: String, status: &'static str, outputs: Option<String>, error: Option<String>, ended_at: String },
+    StepStarted {
+        at: Attempt,
+        tool: String,
+        action: String,
+        inputs: String,
+        started_at: String,
+    },
+    StepFinished {
+        at: Attempt,
+        status: &'static str,
+        outputs: Option<String>,
+        error: Option<String>,
+        detail: Option<String>,
+        ended_at: String,
+    },
+    Event {
+        run_id: String,
+        step_id: Option<String>,
+        ts: String,
+        level: String,
+        message: String,
+    },
+    FinishRun {
+        run_id: String,
+        status: &'static str,
+        outputs: Option<String>,
+        error: Option<String>,
+        ended_at: String,
+    },
     Flush(SyncSender<Result<(), String>>),
 }
 
@@ -90,17 +123,30 @@ impl Store {
         self.sync(|tx| Op::BeginRun(run, tx))
     }
 
-    pub fn step_started(&self, run_id: &str, step_id: &str, attempt: u32, tool: &str, action: &str, inputs: String, started_at: String) {
-        self.send(Op::StepStarted { run_id: run_id.into(), step_id: step_id.into(), attempt, tool: tool.into(), action: action.into(), inputs, started_at });
+    pub fn step_started(&self, at: Attempt, tool: &str, action: &str, inputs: String, started_at: String) {
+        self.send(Op::StepStarted { at, tool: tool.into(), action: action.into(), inputs, started_at });
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub fn step_finished(&self, run_id: &str, step_id: &str, attempt: u32, status: &'static str, outputs: Option<String>, error: Option<String>, detail: Option<String>, ended_at: String) {
-        self.send(Op::StepFinished { run_id: run_id.into(), step_id: step_id.into(), attempt, status, outputs, error, detail, ended_at });
+    pub fn step_finished(
+        &self,
+        at: Attempt,
+        status: &'static str,
+        outputs: Option<String>,
+        error: Option<String>,
+        detail: Option<String>,
+        ended_at: String,
+    ) {
+        self.send(Op::StepFinished { at, status, outputs, error, detail, ended_at });
     }
 
     pub fn event(&self, run_id: &str, step_id: Option<&str>, level: &str, message: &str) {
-        self.send(Op::Event { run_id: run_id.into(), step_id: step_id.map(Into::into), ts: now(), level: level.into(), message: message.into() });
+        self.send(Op::Event {
+            run_id: run_id.into(),
+            step_id: step_id.map(Into::into),
+            ts: now(),
+            level: level.into(),
+            message: message.into(),
+        });
     }
 
     pub fn finish_run(&self, run_id: &str, status: &'static str, outputs: Option<String>, error: Option<String>) {
@@ -169,21 +215,31 @@ fn apply(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<()> {
                     "INSERT INTO runs (run_id, recipe, recipe_path, recipe_hash, status, inputs, run_dir, started_at, pid, host)
                      VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8, ?9)",
                 )?
-                .execute(params![r.run_id, r.recipe, r.recipe_path, r.recipe_hash, r.inputs, r.run_dir, r.started_at, std::process::id(), hostname()])?;
+                .execute(params![
+                    r.run_id,
+                    r.recipe,
+                    r.recipe_path,
+                    r.recipe_hash,
+                    r.inputs,
+                    r.run_dir,
+                    r.started_at,
+                    std::process::id(),
+                    hostname()
+                ])?;
             }
-            Op::StepStarted { run_id, step_id, attempt, tool, action, inputs, started_at } => {
+            Op::StepStarted { at, tool, action, inputs, started_at } => {
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO steps (run_id, step_id, attempt, status, tool, action, inputs, started_at)
                      VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7)",
                 )?
-                .execute(params![run_id, step_id, attempt, tool, action, inputs, started_at])?;
+                .execute(params![at.run_id, at.step_id, at.attempt, tool, action, inputs, started_at])?;
             }
-            Op::StepFinished { run_id, step_id, attempt, status, outputs, error, detail, ended_at } => {
+            Op::StepFinished { at, status, outputs, error, detail, ended_at } => {
                 tx.prepare_cached(
                     "UPDATE steps SET status = ?4, outputs = ?5, error = ?6, error_detail = ?7, ended_at = ?8
                      WHERE run_id = ?1 AND step_id = ?2 AND attempt = ?3",
                 )?
-                .execute(params![run_id, step_id, attempt, status, outputs, error, detail, ended_at])?;
+                .execute(params![at.run_id, at.step_id, at.attempt, status, outputs, error, detail, ended_at])?;
             }
             Op::Event { run_id, step_id, ts, level, message } => {
                 tx.prepare_cached("INSERT INTO events (run_id, step_id, ts, level, message) VALUES (?1, ?2, ?3, ?4, ?5)")?

@@ -130,9 +130,17 @@ pub fn run_detail(path: &Path, run_id: &str) -> rusqlite::Result<Option<RunDetai
     let row = conn
         .query_row("SELECT * FROM runs WHERE run_id = ?1", params![run_id], |row| {
             let (s, pid, host) = summary(row)?;
-            Ok((s, pid, host, row.get::<_, Option<String>>("recipe_path")?, row.get::<_, Option<String>>("recipe_hash")?,
-                row.get::<_, Option<String>>("inputs")?, row.get::<_, Option<String>>("outputs")?,
-                row.get::<_, Option<String>>("error")?, row.get::<_, Option<String>>("run_dir")?))
+            Ok((
+                s,
+                pid,
+                host,
+                row.get::<_, Option<String>>("recipe_path")?,
+                row.get::<_, Option<String>>("recipe_hash")?,
+                row.get::<_, Option<String>>("inputs")?,
+                row.get::<_, Option<String>>("outputs")?,
+                row.get::<_, Option<String>>("error")?,
+                row.get::<_, Option<String>>("run_dir")?,
+            ))
         })
         .optional()?;
     let Some((mut s, pid, host, recipe_path, recipe_hash, inputs, outputs, error, run_dir)) = row else { return Ok(None) };
@@ -162,5 +170,15 @@ pub fn run_detail(path: &Path, run_id: &str) -> rusqlite::Result<Option<RunDetai
     let events = stmt
         .query_map(params![run_id], |r| Ok(EventRow { step_id: r.get(0)?, ts: r.get(1)?, level: r.get(2)?, message: r.get(3)? }))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(Some(RunDetail { summary: s, recipe_path, recipe_hash, inputs: json(inputs), outputs: json(outputs), error, run_dir, steps, events }))
+    Ok(Some(RunDetail {
+        summary: s,
+        recipe_path,
+        recipe_hash,
+        inputs: json(inputs),
+        outputs: json(outputs),
+        error,
+        run_dir,
+        steps,
+        events,
+    }))
 }

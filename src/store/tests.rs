@@ -1,5 +1,9 @@
 use super::*;
 
+fn at(run: &str, step: &str, attempt: u32) -> Attempt {
+    Attempt { run_id: run.into(), step_id: step.into(), attempt }
+}
+
 fn new_run(id: &str) -> NewRun {
     NewRun {
         run_id: id.into(),
@@ -18,10 +22,10 @@ fn a_run_and_its_steps_round_trip() {
     let db = d.path().join("h.db");
     let store = Store::open(&db).unwrap();
     store.begin_run(new_run("run1")).unwrap();
-    store.step_started("run1", "a", 1, "file_ops", "write", r#"{"path":"x"}"#.into(), now());
-    store.step_finished("run1", "a", 1, "failed", None, Some("boom".into()), Some("trace".into()), now());
-    store.step_started("run1", "a", 2, "file_ops", "write", "{}".into(), now());
-    store.step_finished("run1", "a", 2, "completed", Some(r#"{"path":"x"}"#.into()), None, None, now());
+    store.step_started(at("run1", "a", 1), "file_ops", "write", r#"{"path":"x"}"#.into(), now());
+    store.step_finished(at("run1", "a", 1), "failed", None, Some("boom".into()), Some("trace".into()), now());
+    store.step_started(at("run1", "a", 2), "file_ops", "write", "{}".into(), now());
+    store.step_finished(at("run1", "a", 2), "completed", Some(r#"{"path":"x"}"#.into()), None, None, now());
     store.event("run1", Some("a"), "INFO", "hello");
     store.finish_run("run1", "completed", Some("{}".into()), None);
     store.flush().unwrap();
@@ -61,8 +65,8 @@ fn two_writers_share_one_database() {
                 let id = format!("w{w}");
                 store.begin_run(new_run(&id)).unwrap();
                 for i in 0..500 {
-                    store.step_started(&id, &format!("s{i}"), 1, "t", "a", "{}".into(), now());
-                    store.step_finished(&id, &format!("s{i}"), 1, "completed", None, None, None, now());
+                    store.step_started(at(&id, &format!("s{i}"), 1), "t", "a", "{}".into(), now());
+                    store.step_finished(at(&id, &format!("s{i}"), 1), "completed", None, None, None, now());
                 }
                 store.finish_run(&id, "completed", None, None);
                 store.flush().unwrap();

@@ -28,21 +28,15 @@ fn build() -> Environment<'static> {
     });
     env.add_filter("stem", |p: &str| path_part(p, |p| p.file_stem()));
     env.add_filter("basename", |p: &str| path_part(p, |p| p.file_name()));
-    env.add_filter("dirname", |p: &str| {
-        Path::new(p).parent().map(|d| d.to_string_lossy().into_owned()).unwrap_or_default()
-    });
-    env.add_filter("suffix", |p: &str| {
-        Path::new(p).extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default()
-    });
+    env.add_filter("dirname", |p: &str| Path::new(p).parent().map(|d| d.to_string_lossy().into_owned()).unwrap_or_default());
+    env.add_filter("suffix", |p: &str| Path::new(p).extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default());
     env.add_filter("abspath", |p: &str| -> Result<String, Error> {
         std::path::absolute(p)
             .map(|a| a.to_string_lossy().into_owned())
             .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("abspath of `{p}`: {e}")))
     });
     env.add_filter("shell_quote", |s: &str| -> Result<String, Error> {
-        shlex::try_quote(s)
-            .map(|q| q.into_owned())
-            .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("cannot shell-quote: {e}")))
+        shlex::try_quote(s).map(|q| q.into_owned()).map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("cannot shell-quote: {e}")))
     });
     env
 }

@@ -31,10 +31,7 @@ pub fn references(text: &str) -> Result<Vec<Reference>, String> {
     }
     let guarded = text.contains("default") || text.contains("defined");
     let vars = match single_expression(text) {
-        Some(expr) => env()
-            .compile_expression_owned(expr.to_string())
-            .map_err(|e| detail(&e))?
-            .undeclared_variables(true),
+        Some(expr) => env().compile_expression_owned(expr.to_string()).map_err(|e| detail(&e))?.undeclared_variables(true),
         None => env().template_from_str(text).map_err(|e| detail(&e))?.undeclared_variables(true),
     };
     let mut refs: Vec<Reference> = vars.into_iter().map(|path| Reference { path, guarded }).collect();

@@ -63,10 +63,7 @@ pub fn render_str(s: &str, scope: &Scope) -> Result<Json, RenderError> {
         }
         return to_json(s, &value);
     }
-    env()
-        .render_str(s, root.clone())
-        .map(Json::String)
-        .map_err(|e| runtime_error(s, &e, &root))
+    env().render_str(s, root.clone()).map(Json::String).map_err(|e| runtime_error(s, &e, &root))
 }
 
 /// Render to text (for messages, paths and conditions that must be text).
@@ -101,7 +98,10 @@ fn to_json(template: &str, value: &Value) -> Result<Json, RenderError> {
 }
 
 fn syntax_error(template: &str, e: &minijinja::Error) -> RenderError {
-    RenderError { template: template.to_string(), message: format!("template syntax error in `{template}`: {}", e.detail().unwrap_or(&e.to_string())) }
+    RenderError {
+        template: template.to_string(),
+        message: format!("template syntax error in `{template}`: {}", e.detail().unwrap_or(&e.to_string())),
+    }
 }
 
 fn runtime_error(template: &str, e: &minijinja::Error, root: &Value) -> RenderError {
@@ -117,6 +117,9 @@ fn runtime_error(template: &str, e: &minijinja::Error, root: &Value) -> RenderEr
 
 /// Find which dotted name in the template does not exist, and say what does.
 fn undefined_error(template: &str, root: &Value) -> RenderError {
+    if let Some(inner) = super::scope::TEMPLATE_ERROR.with(|e| e.borrow_mut().take()) {
+        return RenderError { template: template.to_string(), message: inner };
+    }
     let paths = super::refs::references(template).unwrap_or_default();
     for path in paths {
         if let Some(message) = explain_missing(&path.path, root) {

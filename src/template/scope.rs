@@ -18,10 +18,7 @@ pub struct StepTable {
 impl StepTable {
     /// Record a step's status and outputs (replacing an earlier attempt's).
     pub fn set(&self, id: &str, status: &str, outputs: &serde_json::Value) {
-        let entry = Value::from_pairs([
-            ("status", Value::from(status)),
-            ("outputs", super::to_value(outputs)),
-        ]);
+        let entry = Value::from_pairs([("status", Value::from(status)), ("outputs", super::to_value(outputs))]);
         self.entries.write().expect("step table poisoned").insert(id.to_string(), entry);
     }
 
@@ -43,6 +40,72 @@ pub struct RunScope {
     pub workflow: Value,
     pub temp_dir: Value,
     pub steps: Arc<StepTable>,
+}
+
+impl RunScope {
+    /// The run's scope; `templates` entries are rendered when read, so they can
+    /// use inputs, config and the outputs of steps that have run.
+    pub fn new(
+        inputs: Value,
+        config: Value,
+        templates: serde_json::Map<String, serde_json::Value>,
+        workflow: Value,
+        temp_dir: Value,
+        steps: Arc<StepTable>,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|me| RunScope {
+            inputs,
+            config,
+            templates: Value::from_object(TemplatesView { raw: templates, run: me.clone() }),
+            workflow,
+            temp_dir,
+            steps,
+        })
+    }
+}
+
+thread_local! {
+    static TEMPLATE_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Why the last `templates.X` could not be rendered (read by the undefined-name diagnosis).
+    pub(super) static TEMPLATE_ERROR: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// `templates`: the recipe's reusable strings, rendered on access.
+#[derive(Debug)]
+struct TemplatesView {
+    raw: serde_json::Map<String, serde_json::Value>,
+    run: std::sync::Weak<RunScope>,
+}
+
+impl Object for TemplatesView {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let name = key.as_str()?;
+        let raw = self.raw.get(name)?;
+        let run = self.run.upgrade()?;
+        let depth = TEMPLATE_DEPTH.with(|d| d.get());
+        if depth > 8 {
+            TEMPLATE_ERROR.with(|e| *e.borrow_mut() = Some(format!("`templates.{name}` refers to templates in a loop")));
+            return None;
+        }
+        TEMPLATE_DEPTH.with(|d| d.set(depth + 1));
+        let rendered = super::render_value(raw, &Scope::new(run));
+        TEMPLATE_DEPTH.with(|d| d.set(depth));
+        match rendered {
+            Ok(v) => Some(super::to_value(&v)),
+            Err(e) => {
+                TEMPLATE_ERROR.with(|slot| *slot.borrow_mut() = Some(format!("`templates.{name}`: {}", e.message)));
+                None
+            }
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.raw.keys().map(|k| Value::from(k.as_str())).collect())
+    }
 }
 
 /// The per-item scope inside `batch.foreach`.

@@ -5,14 +5,15 @@ use std::sync::Arc;
 fn scope() -> Scope {
     let steps = Arc::new(StepTable::default());
     steps.set("list", "completed", &json!({"files": ["a.txt", "b.txt"], "count": 2}));
-    Scope::new(Arc::new(RunScope {
-        inputs: to_value(&json!({"name": "world", "n": 3})),
-        config: to_value(&json!({"max_iterations": 3})),
-        templates: to_value(&json!({"greet": "hi"})),
-        workflow: to_value(&json!({"run_id": "r1", "run_dir": "/tmp/r1", "name": "t"})),
-        temp_dir: to_value(&json!("/tmp/r1/temp")),
+    let templates = json!({"greet": "hi", "hello": "{{ templates.greet }} {{ inputs.name }}", "bad": "{{ inputs.nope }}"});
+    Scope::new(RunScope::new(
+        to_value(&json!({"name": "world", "n": 3})),
+        to_value(&json!({"max_iterations": 3})),
+        templates.as_object().unwrap().clone(),
+        to_value(&json!({"run_id": "r1", "run_dir": "/tmp/r1", "name": "t"})),
+        to_value(&json!("/tmp/r1/temp")),
         steps,
-    }))
+    ))
 }
 
 #[test]
@@ -69,4 +70,11 @@ fn conditions() {
 fn nested_values_render() {
     let v = render_value(&json!({"a": ["{{ inputs.n }}", {"b": "{{ templates.greet }}!"}]}), &scope()).unwrap();
     assert_eq!(v, json!({"a": [3, {"b": "hi!"}]}));
+}
+
+#[test]
+fn templates_are_rendered_when_used() {
+    assert_eq!(render_str("{{ templates.hello }}!", &scope()).unwrap(), json!("hi world!"));
+    let e = render_str("{{ templates.bad }}", &scope()).unwrap_err();
+    assert!(e.message.starts_with("`templates.bad`: `inputs.nope` is undefined"), "{}", e.message);
 }

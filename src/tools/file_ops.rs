@@ -43,7 +43,13 @@ impl Tool for FileOps {
                 let path = need_str(&inputs, "path", &what)?;
                 let p = Path::new(path);
                 let existed = p.symlink_metadata().is_ok();
-                let r = if p.is_dir() && !p.is_symlink() { fs::remove_dir_all(p) } else if existed { fs::remove_file(p) } else { Ok(()) };
+                let r = if p.is_dir() && !p.is_symlink() {
+                    fs::remove_dir_all(p)
+                } else if existed {
+                    fs::remove_file(p)
+                } else {
+                    Ok(())
+                };
                 r.map_err(|e| io(&what, path, e))?;
                 json!({"deleted": path, "existed": existed})
             }
@@ -161,9 +167,15 @@ fn copy_multiple(inputs: &Outputs, what: &str) -> Result<Value, ToolError> {
         None => {
             let dest = need_str(inputs, "destination", what)?;
             let sources = match inputs.get("sources") {
-                Some(Value::Array(a)) => a.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect::<Vec<_>>(),
+                Some(Value::Array(a)) => {
+                    a.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect::<Vec<_>>()
+                }
                 Some(other) => return Err(ToolError::failed(format!("{what}: `sources` must be a list, got {other}"))),
-                None => return Err(ToolError::failed(format!("{what} needs `copies` (a list of source/destination) or `sources` with `destination`"))),
+                None => {
+                    return Err(ToolError::failed(format!(
+                        "{what} needs `copies` (a list of source/destination) or `sources` with `destination`"
+                    )))
+                }
             };
             fs::create_dir_all(dest).map_err(|e| io(what, dest, e))?;
             pairs.extend(sources.into_iter().map(|s| (s, dest.to_string())));

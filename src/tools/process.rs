@@ -83,10 +83,8 @@ pub async fn run_process(spec: &ProcessSpec, cancel: &CancellationToken) -> Resu
     }
     let out = Arc::new(Mutex::new(Vec::new()));
     let err = Arc::new(Mutex::new(Vec::new()));
-    let readers = [
-        child.stdout.take().map(|s| tokio::spawn(pump(s, out.clone()))),
-        child.stderr.take().map(|s| tokio::spawn(pump(s, err.clone()))),
-    ];
+    let readers =
+        [child.stdout.take().map(|s| tokio::spawn(pump(s, out.clone()))), child.stderr.take().map(|s| tokio::spawn(pump(s, err.clone())))];
     let status = tokio::select! {
         status = child.wait() => status.map_err(|e| ToolError::failed(format!("waiting for `{program}`: {e}")))?,
         _ = cancel.cancelled() => {

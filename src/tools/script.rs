@@ -53,7 +53,9 @@ fn build_spec(inputs: &Outputs, ctx: &ToolCtx) -> Result<ProcessSpec, ToolError>
     let args: Vec<String> = match inputs.get("args") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(a)) => a.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect(),
-        Some(Value::String(s)) => shlex::split(s).ok_or_else(|| ToolError::failed(format!("script.run: cannot split `args` {s:?} into words")))?,
+        Some(Value::String(s)) => {
+            shlex::split(s).ok_or_else(|| ToolError::failed(format!("script.run: cannot split `args` {s:?} into words")))?
+        }
         Some(other) => return Err(ToolError::failed(format!("script.run: `args` must be a list, got {other}"))),
     };
     let mut argv = match (inputs.get("script"), inputs.get("command")) {
@@ -71,7 +73,9 @@ fn build_spec(inputs: &Outputs, ctx: &ToolCtx) -> Result<ProcessSpec, ToolError>
     argv.extend(args);
     let cwd = opt_str(inputs, "working_dir").or_else(|| opt_str(inputs, "cwd")).map(Into::into).unwrap_or_else(|| ctx.temp_dir.clone());
     let env = match inputs.get("env") {
-        Some(Value::Object(m)) => m.iter().map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect(),
+        Some(Value::Object(m)) => {
+            m.iter().map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect()
+        }
         _ => Default::default(),
     };
     Ok(ProcessSpec { argv, cwd: Some(cwd), env, stdin: opt_str(inputs, "stdin") })

@@ -1,0 +1,3 @@
+from localforge.cli import main
+
+raise SystemExit(main())

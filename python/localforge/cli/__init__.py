@@ -1,0 +1,59 @@
+"""`python -m localforge` / `localforge`: the command line.
+
+Exit codes: 0 success, 1 the work failed, 2 bad usage or invalid recipe/input,
+130 interrupted. Data goes to stdout (JSON with `--json`), everything else to
+stderr. Subcommand modules are imported only when used, so `--help` stays fast.
+"""
+
+import sys
+
+USAGE = """\
+usage: localforge <command> [options]
+
+Run recipes of local AI workers on this machine.
+
+commands:
+  run RECIPE        run a recipe (-i k=v, -y/--auto-approve, --json, --dry-run, --list-inputs)
+  validate RECIPE…  check recipes without running them
+  list [DIR]        recipes: the built-in ones and ./recipes, or those under DIR
+  list-tools        every tool with its actions and whether it can be used here
+  history           past runs (-n N, --json); `history show RUN_ID` for one run
+
+options:
+  -h, --help        show this help (also `localforge <command> --help`)
+  --version         print the version
+
+exit codes: 0 success, 1 the work failed, 2 invalid usage/recipe/input, 130 interrupted
+"""
+
+COMMANDS = {
+    "run": "localforge.cli.run",
+    "validate": "localforge.cli.validate",
+    "list": "localforge.cli.list_recipes",
+    "list-tools": "localforge.cli.list_tools",
+    "history": "localforge.cli.history",
+}
+
+
+def main(argv=None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        sys.stdout.write(USAGE)
+        return 0 if args else 2
+    if args[0] == "--version":
+        from localforge import __version__
+
+        print(f"localforge {__version__}")
+        return 0
+    name = args[0]
+    if name not in COMMANDS:
+        from localforge.cli.output import error, suggest
+
+        error(f"unknown command `{name}`", hint=suggest(name, COMMANDS) or "run `localforge --help` for the commands")
+        return 2
+    import importlib
+
+    from localforge.cli import output
+
+    module = importlib.import_module(COMMANDS[name])
+    return output.guard(module.main, args[1:])

@@ -1,0 +1,14 @@
+"""argparse with the CLI's own exit code (2) and error style."""
+
+import argparse
+
+from localforge.cli.output import UsageError
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message, hint=f"run `localforge {self.prog.split()[-1]} --help` for usage")
+
+
+def parser(command: str, description: str) -> Parser:
+    return Parser(prog=f"localforge {command}", description=description)

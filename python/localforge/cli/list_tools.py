@@ -1,0 +1,24 @@
+"""`localforge list-tools`: every tool, its kind, actions and availability."""
+
+from localforge.cli.args import parser
+from localforge.cli.output import EXIT_OK, print_json
+
+
+def main(args) -> int:
+    p = parser("list-tools", "List every tool with its actions and whether it can be used here.")
+    p.add_argument("--json", action="store_true")
+    ns = p.parse_args(args)
+    from localforge import _core
+
+    tools = _core.list_tools()
+    if ns.json:
+        print_json(tools)
+        return EXIT_OK
+    for t in tools:
+        mark = "✓" if t["available"] else "✗"
+        print(f"{mark} {t['name']} [{t['kind']}]  {', '.join(t['actions'])}")
+        if t.get("description"):
+            print(f"    {t['description']}")
+        for m in t["missing"]:
+            print(f"    missing: {m}")
+    return EXIT_OK

@@ -1,0 +1,41 @@
+"""Finding recipes: by path, or by name among the built-in ones and ./recipes."""
+
+from pathlib import Path
+
+from localforge._paths import data_dir
+from localforge.cli.output import UsageError, suggest
+
+
+def roots():
+    """Folders searched for recipes: the built-in recipes, then ./recipes."""
+    out = [data_dir("recipes")]
+    local = Path.cwd() / "recipes"
+    if local.is_dir() and local.resolve() != out[0].resolve():
+        out.append(local)
+    return out
+
+
+def find_all(root: Path):
+    """Every recipe file under `root`, sorted (skipping TEMPLATE.yaml)."""
+    files = [p for ext in ("*.yaml", "*.yml") for p in root.rglob(ext)]
+    return sorted(p for p in files if p.name != "TEMPLATE.yaml")
+
+
+def resolve(name: str) -> Path:
+    """A path as given, or a recipe name like `hello-localforge` or `examples/batch-resize`."""
+    path = Path(name)
+    if path.exists():
+        if path.is_dir():
+            raise UsageError(f"`{name}` is a folder, not a recipe file", hint="pass a .yaml file; `localforge list` shows recipes")
+        return path
+    known = {}
+    for root in roots():
+        for f in find_all(root):
+            rel = f.relative_to(root).with_suffix("").as_posix()
+            known.setdefault(rel, f)
+            known.setdefault(f.stem, f)
+    key = name[:-5] if name.endswith(".yaml") else name
+    if key in known:
+        return known[key]
+    hint = suggest(key, known) or "`localforge list` shows the recipes it knows"
+    raise UsageError(f"recipe `{name}` not found (no such file, and no built-in recipe of that name)", hint=hint)

@@ -1,0 +1,109 @@
+"""`localforge run RECIPE`: run a recipe, or show its inputs or plan."""
+
+import os
+import signal
+import sys
+
+from localforge.cli.args import parser
+from localforge.cli.output import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, diagnostics, print_json
+from localforge.cli.recipes import resolve
+
+EXIT_BY_STATUS = {"completed": EXIT_OK, "failed": EXIT_FAILED, "cancelled": EXIT_INTERRUPTED}
+
+
+def _inputs(pairs):
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"`--input {pair}` is not KEY=VALUE", hint="write inputs as `-i name=value`")
+        out[key.strip()] = value
+    return out
+
+
+def _sigterm_as_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(args) -> int:
+    p = parser("run", "Run a recipe: every step, in order, recorded in the history.")
+    p.add_argument("recipe", help="recipe file, or the name of a built-in recipe")
+    p.add_argument("-i", "--input", action="append", default=[], metavar="KEY=VALUE", help="an input value (repeatable)")
+    p.add_argument("-y", "--auto-approve", action="store_true", help="take the default at every approval gate")
+    p.add_argument("--list-inputs", action="store_true", help="show the recipe's inputs and exit")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    p.add_argument("--dry-run", action="store_true", help="validate and print the plan without running")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    ns = p.parse_args(args)
+    path = resolve(ns.recipe)
+    inputs = _inputs(ns.input)
+
+    from localforge import _core, errors
+
+    try:
+        if ns.list_inputs:
+            return _list_inputs(_core, path, ns.json)
+        if ns.dry_run:
+            return _dry_run(_core.plan_recipe(str(path), inputs), ns.json)
+        os.environ.setdefault("LOCALFORGE_PYTHON", sys.executable)
+        signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+        report = _core.run_recipe(str(path), inputs, auto_approve=ns.auto_approve, quiet=ns.quiet)
+    except errors.RecipeError as e:
+        if not ns.json:
+            raise
+        diagnostics(e.errors)
+        print_json({"status": "invalid", "error": str(e), "errors": e.errors})
+        return EXIT_USAGE
+    if ns.json:
+        print_json(report)
+    else:
+        _summary(report)
+    return EXIT_BY_STATUS.get(report["status"], EXIT_FAILED)
+
+
+def _list_inputs(core, path, as_json) -> int:
+    info = core.recipe_info(str(path))
+    if info is None:
+        core.validate([str(path)])  # raises nothing; report through validate's messages
+        raise UsageError(f"`{path}` is not a readable recipe", hint=f"run `localforge validate {path}`")
+    if as_json:
+        print_json(info["inputs"])
+        return EXIT_OK
+    if not info["inputs"]:
+        print(f"{info['name']} takes no inputs")
+    for i in info["inputs"]:
+        flags = "required" if i["required"] else f"default: {i['default']!r}" if i["default"] is not None else "optional"
+        choices = f"  choices: {', '.join(map(str, i['choices']))}" if i.get("choices") else ""
+        desc = f"  {i['description']}" if i.get("description") else ""
+        print(f"{i['name']} ({i['type']}, {flags}){desc}{choices}")
+    return EXIT_OK
+
+
+def _dry_run(plan, as_json) -> int:
+    if as_json:
+        print_json(plan)
+        return EXIT_OK
+    print(f"plan for {plan['recipe']} ({'sequential' if plan['sequential'] else 'DAG'}), inputs: {plan['inputs']}")
+    by_id = {s["id"]: s for s in plan["steps"]}
+    for n, level in enumerate(plan["levels"], 1):
+        print(f"level {n}:")
+        for sid in level:
+            s = by_id[sid]
+            what = f"{s['tool']}.{s['action']}" if s["action"] else s["tool"]
+            after = f"  after {', '.join(s['depends_on'])}" if s["depends_on"] else ""
+            res = f"  reserves {s['resources']}" if s["resources"] else ""
+            print(f"  {sid}  {what}{after}{res}")
+    return EXIT_OK
+
+
+def _summary(report) -> None:
+    print(f"{report['status']}: {report['recipe']}  run {report['run_id']}  ({report['duration_s']:.2f}s)")
+    print(f"run folder: {report['run_dir']}")
+    if report.get("error"):
+        print(f"error: {report['error']}")
+    if report["outputs"]:
+        print("outputs:")
+        for k, v in report["outputs"].items():
+            print(f"  {k}: {v}")
+    for w in report.get("warnings", []):
+        print(f"warning: {w}", file=sys.stderr)

@@ -1,0 +1,16 @@
+"""Exceptions raised by LocalForge. Every one derives from `LocalForgeError`.
+
+`RecipeError` (and its subclass `InputError`) carry `.errors`: a list of dicts
+with `file`, `line`, `column`, `message` and `hint`, one per problem found.
+"""
+
+from localforge._core import (
+    ConfigError,
+    InputError,
+    LocalForgeError,
+    RecipeError,
+    RunError,
+    StoreError,
+)
+
+__all__ = ["ConfigError", "InputError", "LocalForgeError", "RecipeError", "RunError", "StoreError"]

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Every test LocalForge has: formatting and lints, the Rust engine on its own
+# (cargo test, no Python), then the Python layer (pytest) against the built
+# extension. Needs only Rust (cargo, with rustfmt and clippy) and Python >= 3.9.
+#
+# The Rust build is cached outside the checkout (CARGO_TARGET_DIR, default
+# ~/.cache/localforge/target) so fresh clones on the same machine reuse it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/localforge/target}"
+PYTHON="${PYTHON:-python3}"
+
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "python environment (.venv)"
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check "maturin>=1.9.4,<2" "pytest>=8" "pytest-timeout>=2.3" "ruff>=0.6"
+
+step "cargo fmt --check"
+cargo fmt --check
+
+step "cargo clippy (engine, and with the python binding)"
+cargo clippy --all-targets -- -D warnings
+cargo clippy --all-targets --features python -- -D warnings
+
+step "cargo test (the engine, without Python)"
+cargo test
+
+step "ruff"
+.venv/bin/ruff check python tests benches
+.venv/bin/ruff format --check python tests benches
+
+step "build the extension into .venv (maturin develop)"
+VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop -q
+
+step "pytest"
+.venv/bin/python -m pytest

@@ -1,0 +1,56 @@
+//! Engine errors as `localforge.errors` exception classes.
+
+use crate::diag::Diagnostic;
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+create_exception!(errors, LocalForgeError, PyException, "Base class of every LocalForge error.");
+create_exception!(errors, RecipeError, LocalForgeError, "A recipe is invalid; `.errors` lists each problem with file, line and column.");
+create_exception!(errors, InputError, RecipeError, "Run inputs do not fit the recipe's declared inputs.");
+create_exception!(errors, ConfigError, LocalForgeError, "The configuration file or environment is malformed.");
+create_exception!(errors, StoreError, LocalForgeError, "The history database cannot be used.");
+create_exception!(errors, RunError, LocalForgeError, "A run could not be started.");
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("LocalForgeError", py.get_type::<LocalForgeError>())?;
+    m.add("RecipeError", py.get_type::<RecipeError>())?;
+    m.add("InputError", py.get_type::<InputError>())?;
+    m.add("ConfigError", py.get_type::<ConfigError>())?;
+    m.add("StoreError", py.get_type::<StoreError>())?;
+    m.add("RunError", py.get_type::<RunError>())?;
+    Ok(())
+}
+
+pub fn diag_dict<'py>(py: Python<'py>, d: &Diagnostic) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    dict.set_item("file", &d.file)?;
+    dict.set_item("line", d.line)?;
+    dict.set_item("column", d.column)?;
+    dict.set_item("message", &d.message)?;
+    dict.set_item("hint", &d.hint)?;
+    Ok(dict)
+}
+
+/// A `RecipeError` (or `InputError`) whose `.errors` holds the diagnostics.
+pub fn recipe_error(py: Python<'_>, diags: &[Diagnostic], input: bool) -> PyErr {
+    let text = crate::diag::Diagnostics(diags.to_vec()).to_string();
+    let err = if input { InputError::new_err(text) } else { RecipeError::new_err(text) };
+    let list: Vec<_> = diags.iter().filter_map(|d| diag_dict(py, d).ok()).collect();
+    let _ = err.value(py).setattr("errors", list);
+    err
+}
+
+pub fn config_error(py: Python<'_>, d: &Diagnostic) -> PyErr {
+    let err = ConfigError::new_err(d.to_string());
+    if let Ok(dict) = diag_dict(py, d) {
+        let _ = err.value(py).setattr("errors", vec![dict]);
+    }
+    err
+}
+
+pub fn store_error(e: impl std::fmt::Display) -> PyErr {
+    StoreError::new_err(e.to_string())
+}

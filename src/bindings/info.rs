@@ -1,0 +1,90 @@
+//! Quick reads for the CLI: validation, recipe summaries, tools, history, config.
+
+use super::cwd;
+use super::errors::{config_error, diag_dict, store_error};
+use crate::config::Config;
+use crate::recipe::{self, ToolCatalog};
+use crate::store;
+use crate::tools::Registry;
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+use pythonize::pythonize;
+use serde_json::json;
+use std::path::PathBuf;
+
+/// Check recipe files; a list of problems (dicts with file, line, column, message, hint), empty when all are valid.
+#[pyfunction]
+pub fn validate<'py>(py: Python<'py>, paths: Vec<PathBuf>) -> PyResult<Bound<'py, PyList>> {
+    let tools = Registry::native();
+    let diags = py.detach(|| paths.iter().flat_map(|p| crate::engine::check(p, &tools).err().unwrap_or_default()).collect::<Vec<_>>());
+    let dicts = diags.iter().map(|d| diag_dict(py, d)).collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, dicts)
+}
+
+/// Name, description, version and declared inputs of a recipe, without full validation.
+/// `None` for a file that is not a readable recipe.
+#[pyfunction]
+pub fn recipe_info<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let Ok((r, _)) = py.detach(|| recipe::load(&path)) else { return Ok(None) };
+    let doc = json!({"name": r.name, "description": r.description, "version": r.version, "inputs": r.inputs, "steps": r.steps.len()});
+    Ok(Some(pythonize(py, &doc)?))
+}
+
+/// Every tool with its kind, actions and availability (the `list-tools --json` shape).
+#[pyfunction]
+pub fn list_tools<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    let reg = Registry::native();
+    let mut out: Vec<serde_json::Value> = reg
+        .tools()
+        .map(|t| {
+            let missing = t.missing();
+            json!({"name": t.name(), "kind": t.kind(), "actions": t.actions(), "available": missing.is_empty(), "missing": missing,
+                   "source": t.source(), "description": t.description()})
+        })
+        .collect();
+    out.push(json!({"name": "batch", "kind": "native", "actions": reg.actions("batch"), "available": true, "missing": [],
+                    "source": "built-in", "description": "Run sub-steps once per item of a list"}));
+    for b in reg.broken() {
+        out.push(json!({"name": b.name, "kind": "python", "actions": [], "available": false, "missing": [b.error], "source": b.source, "description": ""}));
+    }
+    out.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    Ok(pythonize(py, &out)?)
+}
+
+fn db_path(py: Python<'_>) -> PyResult<PathBuf> {
+    let config = Config::load(&cwd()).map_err(|d| config_error(py, &d))?;
+    Ok(config.db_path())
+}
+
+/// The newest runs, newest first (the `history --json` shape).
+#[pyfunction]
+#[pyo3(signature = (limit=20))]
+pub fn history<'py>(py: Python<'py>, limit: usize) -> PyResult<Bound<'py, PyAny>> {
+    let db = db_path(py)?;
+    let runs = py.detach(|| store::list_runs(&db, limit)).map_err(store_error)?;
+    Ok(pythonize(py, &runs)?)
+}
+
+/// One run with its step attempts and events; `None` if there is no such run.
+#[pyfunction]
+pub fn history_show<'py>(py: Python<'py>, run_id: String) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let db = db_path(py)?;
+    let detail = py.detach(|| store::run_detail(&db, &run_id)).map_err(store_error)?;
+    detail.map(|d| pythonize(py, &d).map_err(PyErr::from)).transpose()
+}
+
+/// The merged configuration (`raw`), its file, and the resolved paths.
+#[pyfunction]
+pub fn config<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    let c = Config::load(&cwd()).map_err(|d| config_error(py, &d))?;
+    let doc = json!({
+        "raw": c.raw,
+        "file": c.file,
+        "workspace": c.workspace(),
+        "run_dir": c.run_dir(),
+        "db_path": c.db_path(),
+        "persistence_enabled": c.persistence_enabled(),
+        "tool_dirs": c.tool_dirs(),
+    });
+    Ok(pythonize(py, &doc)?)
+}

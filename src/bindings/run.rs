@@ -1,0 +1,118 @@
+//! `run_recipe` and `plan_recipe`: the long calls, made with the GIL released.
+
+use super::errors::{config_error, recipe_error, store_error, RunError};
+use super::{cwd, runtime};
+use crate::config::Config;
+use crate::diag::Diagnostic;
+use crate::engine::{self, Prepared};
+use crate::exec::{self, Progress, RunOptions};
+use crate::store::Store;
+use crate::tools::Registry;
+use indexmap::IndexMap;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use pythonize::{depythonize, pythonize};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+fn prepare(py: Python<'_>, path: &std::path::Path, inputs: Option<&Bound<'_, PyDict>>, tools: &Registry) -> PyResult<Prepared> {
+    let given: IndexMap<String, Value> = match inputs {
+        Some(d) => depythonize(d.as_any())?,
+        None => IndexMap::new(),
+    };
+    let path = path.to_path_buf();
+    py.detach(|| engine::prepare(&path, &given, tools)).map_err(|diags| {
+        // Input problems carry no line; recipe problems do.
+        let input_only = diags.iter().all(|d: &Diagnostic| d.line.is_none() && d.message.contains("input"));
+        recipe_error(py, &diags, input_only)
+    })
+}
+
+/// Run a recipe and return the `run --json` document as a dict.
+///
+/// Ctrl-C (KeyboardInterrupt) or SIGTERM while it runs stops the running
+/// steps and their processes, runs `cleanup.on_failure`, records the run as
+/// `cancelled`, and returns normally with `status == "cancelled"`.
+#[pyfunction]
+#[pyo3(signature = (path, inputs=None, auto_approve=false, quiet=false))]
+pub fn run_recipe<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    inputs: Option<&Bound<'py, PyDict>>,
+    auto_approve: bool,
+    quiet: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let config = Config::load(&cwd()).map_err(|d| config_error(py, &d))?;
+    let tools = Arc::new(Registry::native());
+    let p = prepare(py, &path, inputs, &tools)?;
+    let store = match config.persistence_enabled() {
+        true => Some(Arc::new(py.detach(|| Store::open(&config.db_path())).map_err(store_error)?)),
+        false => None,
+    };
+    let cancel = CancellationToken::new();
+    let opts = RunOptions { run_root: config.run_dir(), store, auto_approve, progress: Progress { quiet }, cancel: cancel.clone() };
+    let (tx, rx) = std::sync::mpsc::channel();
+    runtime().spawn(async move {
+        let report = exec::run(p.recipe, p.plan, p.inputs, tools, opts).await;
+        let _ = tx.send(report);
+    });
+    let mut rx = rx;
+    let report = loop {
+        let (received, back) = py.detach(move || (rx.recv_timeout(Duration::from_millis(100)), rx));
+        rx = back;
+        match received {
+            Ok(report) => break report,
+            Err(RecvTimeoutError::Timeout) => {
+                if py.check_signals().is_err() {
+                    // KeyboardInterrupt (or SIGTERM turned into one by the CLI): stop the run, keep waiting for it.
+                    cancel.cancel();
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => return Err(RunError::new_err("the engine stopped without a result (this is a bug)")),
+        }
+    };
+    let report = report.map_err(RunError::new_err)?;
+    Ok(pythonize(py, &report)?)
+}
+
+/// The plan of a recipe without running it (`run --dry-run`): levels, order, each step's tool and resources.
+#[pyfunction]
+#[pyo3(signature = (path, inputs=None))]
+pub fn plan_recipe<'py>(py: Python<'py>, path: PathBuf, inputs: Option<&Bound<'py, PyDict>>) -> PyResult<Bound<'py, PyAny>> {
+    let tools = Registry::native();
+    let p = prepare(py, &path, inputs, &tools)?;
+    let steps = &p.recipe.steps;
+    let levels: Vec<Vec<&str>> = p.plan.levels().iter().map(|l| l.iter().map(|&i| steps[i].id.as_str()).collect()).collect();
+    let detail: Vec<Value> = p
+        .plan
+        .order
+        .iter()
+        .map(|&i| {
+            let s = &steps[i];
+            let (tool, action) = s.tool_action().unwrap_or(("approval_gate", ""));
+            json!({
+                "id": s.id,
+                "tool": tool,
+                "action": action,
+                "depends_on": p.plan.deps[i].iter().map(|&d| steps[d].id.as_str()).collect::<Vec<_>>(),
+                "resources": s.resources.clone().or_else(|| p.recipe.resources.clone()),
+                "on_failure": s.on_failure,
+                "when": s.when,
+            })
+        })
+        .collect();
+    let doc = json!({
+        "recipe": p.recipe.name,
+        "valid": true,
+        "sequential": p.plan.sequential,
+        "inputs": p.inputs,
+        "levels": levels,
+        "steps": detail,
+        "cannot_fit": [],
+    });
+    Ok(pythonize(py, &doc)?)
+}
