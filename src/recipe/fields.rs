@@ -46,7 +46,7 @@ impl<'a> Reader<'a> {
                 self.error(
                     node,
                     format!("{what} must be a list, found {}", node.kind()),
-                    Some(format!("write `{what}` as a YAML list: one `- ` item per line")),
+                    Some(format!("write {what} as a YAML list: one `- ` item per line")),
                 );
                 None
             }

@@ -65,7 +65,7 @@ pub fn parse_str(text: &str, file: &str) -> Result<(Recipe, Vec<Diagnostic>), Ve
     let timeout_minutes = config.and_then(|c| r.number(c, "timeout_minutes", "`config`", 0.0));
     let steps = match root.get("steps") {
         Some(s) => {
-            let steps = r.steps(s, "steps", Nest::Top);
+            let steps = r.steps(s, "`steps`", Nest::Top);
             if s.as_seq().is_some_and(<[Node]>::is_empty) {
                 r.error(s, "`steps` is empty; the recipe would do nothing", None);
             }
@@ -106,7 +106,7 @@ fn json_map(node: &Node) -> serde_json::Map<String, serde_json::Value> {
 
 impl Reader<'_> {
     fn input_specs(&mut self, node: &Node) -> Vec<InputSpec> {
-        let Some(items) = self.expect_seq(node, "inputs") else { return Vec::new() };
+        let Some(items) = self.expect_seq(node, "`inputs`") else { return Vec::new() };
         let mut specs: Vec<InputSpec> = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let what = format!("input {}", i + 1);
@@ -142,7 +142,7 @@ impl Reader<'_> {
             if let Some(d) = item.get("default").filter(|d| !d.is_null()) {
                 match inputs::check(&spec, &d.to_json()) {
                     Ok(v) => spec.default = Some(v),
-                    Err(e) => self.error(d, format!("default of {what} does not fit its type `{}`: {e}", ty.name()), None),
+                    Err(e) => self.error(d, format!("default of {what} (type `{}`): {e}", ty.name()), None),
                 }
             }
             specs.push(spec);
@@ -189,8 +189,8 @@ impl Reader<'_> {
         let Some(node) = self.expect_map(node, "`cleanup`") else { return Cleanup::default() };
         self.check_keys(node, &["on_success", "on_failure"], "`cleanup`");
         Cleanup {
-            on_success: node.get("on_success").map(|n| self.cleanup_actions(n, "cleanup.on_success")).unwrap_or_default(),
-            on_failure: node.get("on_failure").map(|n| self.cleanup_actions(n, "cleanup.on_failure")).unwrap_or_default(),
+            on_success: node.get("on_success").map(|n| self.cleanup_actions(n, "`cleanup.on_success`")).unwrap_or_default(),
+            on_failure: node.get("on_failure").map(|n| self.cleanup_actions(n, "`cleanup.on_failure`")).unwrap_or_default(),
         }
     }
 
@@ -198,7 +198,7 @@ impl Reader<'_> {
         let Some(items) = self.expect_seq(node, what) else { return Vec::new() };
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
-            let w = format!("item {} of `{what}`", i + 1);
+            let w = format!("item {} of {what}", i + 1);
             if self.expect_map(item, &w).is_none() {
                 continue;
             }

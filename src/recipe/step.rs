@@ -50,12 +50,12 @@ impl Reader<'_> {
         if node.as_map().is_none() {
             self.error(
                 node,
-                format!("item {index} of `{list}` must be a mapping (a step), found {}", node.kind()),
+                format!("item {index} of {list} must be a mapping (a step), found {}", node.kind()),
                 Some("a step looks like `- id: my_step` followed by `tool:`, `action:` and `inputs:`".into()),
             );
             return None;
         }
-        let id = self.text(node, "id", &format!("item {index} of `{list}`"), true)?;
+        let id = self.text(node, "id", &format!("item {index} of {list}"), true)?;
         let what = format!("step `{id}`");
         if !valid_id(&id) {
             self.error(
