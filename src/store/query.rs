@@ -147,7 +147,7 @@ pub fn run_detail(path: &Path, run_id: &str) -> rusqlite::Result<Option<RunDetai
     settle(&conn, &mut s, pid, host.as_deref())?;
     let mut stmt = conn.prepare(
         "SELECT step_id, attempt, status, tool, action, inputs, outputs, error, error_detail, started_at, ended_at
-         FROM steps WHERE run_id = ?1 ORDER BY started_at, attempt",
+         FROM steps WHERE run_id = ?1 ORDER BY rowid",
     )?;
     let steps = stmt
         .query_map(params![run_id], |r| {

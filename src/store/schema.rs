@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS steps (
     started_at   TEXT NOT NULL,
     ended_at     TEXT,
     PRIMARY KEY (run_id, step_id, attempt)
-) WITHOUT ROWID;
+);
 CREATE TABLE IF NOT EXISTS events (
     id      INTEGER PRIMARY KEY,
     run_id  TEXT NOT NULL,

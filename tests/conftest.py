@@ -1,0 +1,73 @@
+"""Shared fixtures: every test runs the real CLI in a scratch HOME and folder,
+so history databases and run folders never touch the developer's own."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures"
+
+
+@pytest.fixture
+def lf(tmp_path, monkeypatch):
+    """Run `python -m localforge ...` in an isolated environment."""
+    home = tmp_path / "home"
+    work = tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCALFORGE_")}
+    env.update(HOME=str(home), NO_COLOR="1", PYTHONUNBUFFERED="1")
+    monkeypatch.chdir(work)
+
+    class Runner:
+        def __init__(self):
+            self.home, self.work, self.env = home, work, env
+            self.db = home / ".localforge" / "runs.db"
+            self.runs = home / "localforge-workspace" / "runs"
+
+        def __call__(self, *args, input=None, timeout=120, check=None):
+            proc = subprocess.run(
+                [sys.executable, "-m", "localforge", *map(str, args)],
+                cwd=work,
+                env=env,
+                input=input,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+            if check is not None:
+                assert proc.returncode == check, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+            assert "Traceback" not in proc.stderr, proc.stderr
+            return proc
+
+        def popen(self, *args):
+            return subprocess.Popen(
+                [sys.executable, "-m", "localforge", *map(str, args)],
+                cwd=work,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+
+        def write(self, name, text):
+            path = work / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            return path
+
+    return Runner()
+
+
+def process_alive(pid: int) -> bool:
+    """Running, and not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return not stat.rsplit(") ", 1)[1].startswith("Z")

@@ -1,0 +1,114 @@
+"""Every malformed recipe in the corpus: exit 2, a message naming the file and
+the problem, no traceback, and nothing run."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES
+
+BAD = FIXTURES / "recipes" / "bad"
+
+# file -> a phrase its message must contain
+EXPECTED = {
+    "alias-bomb.yaml": "alias bomb",
+    "approval-default-not-an-option.yaml": "is not among its options",
+    "bad-on-failure.yaml": "invalid `on_failure` value `retyr`",
+    "bad-timeout.yaml": "`timeout` in step `a` must be a number",
+    "batch-without-workflow-steps.yaml": "missing `inputs.workflow_steps`",
+    "binary-garbage.yaml": "not UTF-8 text",
+    "comments-only.yaml": "the recipe file is empty",
+    "cycle.yaml": "steps form a cycle: `a` → `b` → `c` → `a`",
+    "default-not-a-choice.yaml": "`medium` is not one of the choices",
+    "default-wrong-type.yaml": "default of input `count` (type `integer`)",
+    "duplicate-ids.yaml": "duplicate step id `a`",
+    "duplicate-key.yaml": "duplicate key `name`",
+    "empty-steps.yaml": "`steps` is empty",
+    "empty.yaml": "the recipe file is empty",
+    "forward-reference.yaml": "(forward reference)",
+    "inputs-not-mapping.yaml": "`inputs` of step `a` must be a mapping",
+    "invalid-id.yaml": "invalid step id `1st step`",
+    "missing-name.yaml": "missing required key `name`",
+    "missing-steps.yaml": "missing required key `steps`",
+    "negative-retry-count.yaml": "`retry_count` in step `a` must be a whole number",
+    "nul-bytes.yaml": "NUL bytes",
+    "refinement-unknown-trigger.yaml": "triggered by unknown step `gen`",
+    "self-dependency.yaml": "step `a` depends on itself",
+    "step-not-mapping.yaml": "must be a mapping (a step)",
+    "steps-not-list.yaml": "`steps` must be a list",
+    "template-syntax.yaml": "template syntax error",
+    "top-level-list.yaml": "must be a YAML mapping at the top level",
+    "top-level-scalar.yaml": "must be a YAML mapping at the top level",
+    "two-documents.yaml": "more than one YAML document",
+    "undefined-input.yaml": "undeclared input `inputs.nme`",
+    "unknown-action.yaml": "tool `file_ops` has no action `cpy`",
+    "unknown-cleanup-action.yaml": "unknown cleanup action `delet`",
+    "unknown-dependency.yaml": "depends on unknown step `prepare`",
+    "unknown-input-type.yaml": "unknown type `strng`",
+    "unknown-root-name.yaml": "unknown name `input`",
+    "unknown-step-key.yaml": "unknown key `inptus`",
+    "unknown-step-reference.yaml": "unknown step `steps.ghost`",
+    "unknown-tool.yaml": "unknown tool `file_op`",
+    "unknown-top-level-key.yaml": "unknown key `stpes`",
+    "yaml-syntax.yaml": "YAML syntax error",
+}
+
+HINTS = {
+    "unknown-tool.yaml": "did you mean `file_ops`?",
+    "unknown-action.yaml": "did you mean `copy`?",
+    "unknown-top-level-key.yaml": "did you mean `steps`?",
+    "bad-on-failure.yaml": "did you mean `retry`?",
+}
+
+
+def test_the_corpus_is_covered():
+    files = sorted(p.name for p in BAD.iterdir())
+    assert len(files) >= 25
+    assert files == sorted(EXPECTED), "add the new file's expected message to EXPECTED"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_run_rejects_bad_recipe(lf, name):
+    path = BAD / name
+    proc = lf("run", path, timeout=10, check=2)
+    assert str(path) in proc.stderr
+    assert EXPECTED[name] in proc.stderr
+    if name in HINTS:
+        assert HINTS[name] in proc.stderr
+    assert proc.stdout == ""
+    assert not lf.db.exists(), "an invalid recipe must not create a run"
+
+
+@pytest.mark.parametrize("name", ["cycle.yaml", "unknown-tool.yaml", "yaml-syntax.yaml"])
+def test_validate_json_gives_positions(lf, name):
+    proc = lf("validate", BAD / name, "--json", check=2)
+    doc = json.loads(proc.stdout)
+    assert doc["valid"] is False
+    first = doc["errors"][0]
+    assert first["file"] == str(BAD / name)
+    assert isinstance(first["line"], int) and isinstance(first["column"], int)
+    assert EXPECTED[name] in " ".join(e["message"] for e in doc["errors"])
+
+
+def test_run_json_reports_invalid_recipe_on_stdout(lf):
+    proc = lf("run", BAD / "unknown-tool.yaml", "--json", check=2)
+    doc = json.loads(proc.stdout)
+    assert doc["status"] == "invalid"
+    assert doc["errors"][0]["hint"] == "did you mean `file_ops`?"
+
+
+def test_every_problem_is_reported_at_once(lf):
+    path = lf.write(
+        "many.yaml",
+        "name: many\nstpes: []\nsteps:\n  - id: a\n    tool: file_op\n    action: x\n  - id: a\n    tool: file_ops\n    action: cpy\n",
+    )
+    proc = lf("validate", path, check=2)
+    for phrase in ("unknown key `stpes`", "unknown tool `file_op`", "duplicate step id `a`", "no action `cpy`"):
+        assert phrase in proc.stderr
+    assert "4 problems in 1 recipe" in proc.stderr
+
+
+def test_validate_accepts_good_recipes(lf):
+    proc = lf("validate", Path(__file__).parent.parent / "recipes" / "getting-started" / "hello-localforge.yaml", check=0)
+    assert proc.stdout.startswith("✓ ")

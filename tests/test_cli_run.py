@@ -1,0 +1,145 @@
+"""`localforge run` end to end through the real CLI: outputs, JSON shape,
+inputs, history rows, exit codes."""
+
+import json
+import sqlite3
+from pathlib import Path
+
+from conftest import REPO
+
+HELLO = REPO / "recipes" / "getting-started" / "hello-localforge.yaml"
+
+
+def test_hello_localforge_writes_its_report(lf):
+    proc = lf("run", HELLO, "-i", "name=Ada", "-i", "languages=en,es", "--json", check=0)
+    doc = json.loads(proc.stdout)
+    assert doc["status"] == "completed"
+    assert set(doc) >= {"run_id", "status", "outputs", "steps", "run_dir", "error"}
+    report = Path(doc["outputs"]["report"])
+    text = report.read_text()
+    assert "# Hello, Ada!" in text
+    assert "- greeting-en.txt" in text and "- greeting-es.txt" in text
+    assert (report.parent / "greeting-es.txt").read_text() == "Hola, Ada!\n"
+    assert doc["outputs"]["greetings"] == 2
+    assert Path(doc["run_dir"]).name == doc["run_id"]
+    assert not (Path(doc["run_dir"]) / "temp").exists(), "cleanup.on_success deletes temp_dir"
+    step = doc["steps"]["greet"]
+    assert step["status"] == "completed" and step["attempts"] == 1 and step["error"] is None
+    assert step["started_at"] <= step["ended_at"]
+    assert "▶ greet" in proc.stderr, "progress goes to stderr"
+
+
+def test_history_has_a_row_per_run_and_step(lf):
+    doc = json.loads(lf("run", HELLO, "--json", "-q", check=0).stdout)
+    con = sqlite3.connect(lf.db)
+    (status, recipe) = con.execute("SELECT status, recipe FROM runs WHERE run_id = ?", (doc["run_id"],)).fetchone()
+    assert (status, recipe) == ("completed", "hello-localforge")
+    steps = [r[0] for r in con.execute("SELECT step_id FROM steps WHERE run_id = ? ORDER BY rowid", (doc["run_id"],))]
+    assert steps[0] == "workspace" and "greet[2].write" in steps and steps[-1] == "check"
+    listing = json.loads(lf("history", "--json", check=0).stdout)
+    assert listing[0]["run_id"] == doc["run_id"] and listing[0]["duration_s"] >= 0
+    shown = lf("history", "show", doc["run_id"], check=0).stdout
+    assert "hello-localforge — completed" in shown and "greet[1].write" in shown
+
+
+def test_run_by_name_and_list_inputs(lf):
+    proc = lf("run", "hello-localforge", "--list-inputs", check=0)
+    assert "name (string, default: 'world')" in proc.stdout
+    assert "languages (list" in proc.stdout
+
+
+def test_bad_input_values_exit_2_before_anything_runs(lf):
+    rec = lf.write(
+        "typed.yaml",
+        "name: typed\ninputs:\n  - {name: n, type: integer, required: true}\n  - {name: mode, choices: [a, b], default: a}\n"
+        "steps:\n  - {id: s, tool: file_ops, action: mkdir, inputs: {path: '{{ temp_dir }}/{{ inputs.n }}'}}\n",
+    )
+    proc = lf("run", rec, "-i", "n=abc", "-i", "mode=c", "-i", "nn=1", check=2)
+    assert "input `n`: expected a whole number, got `abc`" in proc.stderr
+    assert "`c` is not one of the choices `a`, `b`" in proc.stderr
+    assert "unknown input `nn`" in proc.stderr and "did you mean `n`?" in proc.stderr
+    missing = lf("run", rec, check=2)
+    assert "missing required input `n`" in missing.stderr
+    assert not lf.db.exists()
+    ok = json.loads(lf("run", rec, "-i", "n=7", "--json", check=0).stdout)
+    assert ok["steps"]["s"]["outputs"]["created"].endswith("/temp/7")
+
+
+def test_failed_step_exits_1_with_the_error(lf):
+    rec = lf.write("fail.yaml", "name: fail\nsteps:\n  - {id: s, tool: script, action: run, inputs: {command: 'echo boom >&2; exit 3'}}\n")
+    proc = lf("run", rec, "--json", check=1)
+    doc = json.loads(proc.stdout)
+    assert doc["status"] == "failed"
+    assert doc["steps"]["s"]["error"] == "script exited with code 3: boom"
+    assert "step `s` failed" in doc["error"]
+
+
+def test_dry_run_prints_the_plan_without_running(lf):
+    rec = lf.write(
+        "dag.yaml",
+        "name: dag\nsteps:\n"
+        "  - {id: a, depends_on: [], tool: file_ops, action: mkdir, inputs: {path: /tmp/lf-a}}\n"
+        "  - {id: b, depends_on: [], tool: file_ops, action: mkdir, inputs: {path: /tmp/lf-b}, resources: {gpu: true, vram_gb: 4}}\n"
+        "  - {id: c, depends_on: [a, b], tool: file_ops, action: mkdir, inputs: {path: /tmp/lf-c}}\n",
+    )
+    doc = json.loads(lf("run", rec, "--dry-run", "--json", check=0).stdout)
+    assert doc["levels"] == [["a", "b"], ["c"]]
+    assert doc["steps"][1]["resources"]["vram_gb"] == 4
+    assert not lf.db.exists()
+    text = lf("run", rec, "--dry-run", check=0).stdout
+    assert "level 2:" in text and "c  file_ops.mkdir  after a, b" in text
+
+
+def test_usage_errors_exit_2(lf):
+    assert "unknown command `rn`" in lf("rn", check=2).stderr
+    assert "did you mean `run`?" in lf("rn", check=2).stderr
+    assert "is not KEY=VALUE" in lf("run", HELLO, "-i", "novalue", check=2).stderr
+    assert "recipe `nope` not found" in lf("run", "nope", check=2).stderr
+    assert lf(check=2).stdout.startswith("usage: localforge")
+    assert lf("--help", check=0).stdout.startswith("usage: localforge")
+
+
+def test_malformed_config_names_file_line_and_key(lf):
+    (lf.work / "localforge.yaml").write_text("persistence:\n  enabled: maybe\n")
+    proc = lf("run", HELLO, check=2)
+    assert "localforge.yaml:2:12: configuration key `persistence.enabled` must be true or false" in proc.stderr
+
+
+def test_config_and_environment_choose_where_runs_go(lf):
+    (lf.work / "localforge.yaml").write_text(f"run_dir: {lf.work / 'my-runs'}\npersistence:\n  db_path: {lf.work / 'h.db'}\n")
+    doc = json.loads(lf("run", HELLO, "--json", "-q", check=0).stdout)
+    assert Path(doc["run_dir"]).parent == lf.work / "my-runs"
+    assert (lf.work / "h.db").exists()
+    lf.env["LOCALFORGE_PERSISTENCE"] = "false"
+    lf.env["LOCALFORGE_RUN_DIR"] = str(lf.work / "env-runs")
+    doc = json.loads(lf("run", HELLO, "--json", "-q", check=0).stdout)
+    assert Path(doc["run_dir"]).parent == lf.work / "env-runs"
+    con = sqlite3.connect(lf.work / "h.db")
+    assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 1, "persistence off writes no history"
+
+
+def test_list_and_list_tools(lf):
+    out = lf("list", check=0).stdout
+    assert "getting-started/" in out and "hello-localforge" in out
+    tools = json.loads(lf("list-tools", "--json", check=0).stdout)
+    by_name = {t["name"]: t for t in tools}
+    assert by_name["file_ops"]["kind"] == "native"
+    assert "copy_multiple" in by_name["file_ops"]["actions"]
+    assert by_name["batch"]["actions"] == ["foreach"]
+    assert all(t["available"] for t in tools)
+
+
+def test_list_into_a_closed_pipe_prints_no_traceback(lf):
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        f"{sys.executable} -m localforge list-tools | head -c 5",
+        shell=True,
+        cwd=lf.work,
+        env=lf.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "Traceback" not in proc.stderr and "Error" not in proc.stderr
