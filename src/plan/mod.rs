@@ -61,7 +61,9 @@ pub fn build(recipe: &Recipe) -> Result<Plan, Vec<Diagnostic>> {
     let steps = &recipe.steps;
     let file = recipe.file.as_str();
     let runnable = |s: &Step| !s.is_refinement();
-    let index_of = |id: &str| steps.iter().position(|s| s.id == id && runnable(s));
+    let by_id: std::collections::HashMap<&str, usize> =
+        steps.iter().enumerate().rev().filter(|(_, s)| runnable(s)).map(|(i, s)| (s.id.as_str(), i)).collect();
+    let index_of = |id: &str| by_id.get(id).copied();
     let sequential = steps.iter().all(|s| s.depends_on.is_none());
     let mut diags = Vec::new();
     let mut deps: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];

@@ -41,7 +41,14 @@ const BUILTINS: &[&str] = &[
 
 /// Every problem in a parsed recipe, besides those found while parsing.
 pub fn validate(recipe: &Recipe, tools: &dyn ToolCatalog) -> Vec<Diagnostic> {
-    let mut v = Validator { recipe, tools, diags: Vec::new() };
+    let mut ids: HashMap<&str, Option<usize>> = recipe.all_steps().map(|s| (s.id.as_str(), None)).collect();
+    for (i, s) in recipe.steps.iter().enumerate().filter(|(_, s)| !s.is_refinement()) {
+        let slot = ids.entry(s.id.as_str()).or_default();
+        if slot.is_none() {
+            *slot = Some(i); // the first of duplicate ids; duplicates are reported separately
+        }
+    }
+    let mut v = Validator { recipe, tools, diags: Vec::new(), ids };
     v.unique_ids();
     let sequential = recipe.steps.iter().all(|s| s.depends_on.is_none());
     for (i, step) in recipe.steps.iter().enumerate() {
@@ -93,6 +100,8 @@ struct Validator<'a> {
     recipe: &'a Recipe,
     tools: &'a dyn ToolCatalog,
     diags: Vec<Diagnostic>,
+    /// Every step id: its index among top-level runnable steps, if it is one.
+    ids: HashMap<&'a str, Option<usize>>,
 }
 
 impl<'a> Validator<'a> {
@@ -238,13 +247,12 @@ impl<'a> Validator<'a> {
             place = owner;
         }
         let steps = &self.recipe.steps;
-        let known = self.recipe.all_steps().any(|s| s.id == target);
-        if !known {
+        let Some(&top_index) = self.ids.get(target) else {
             let ids: Vec<&str> = self.recipe.all_steps().map(|s| s.id.as_str()).collect();
             let hint = did_you_mean(target, ids.iter().copied()).unwrap_or_else(|| format!("step ids: {}", list_names(&ids)));
             self.error(line, col, format!("step `{}` refers to unknown step `steps.{target}`", step.id), Some(hint));
             return;
-        }
+        };
         let Place::Top { index, sequential } = place else { return };
         if target == steps[*index].id {
             self.error(
@@ -256,7 +264,7 @@ impl<'a> Validator<'a> {
             return;
         }
         if *sequential {
-            if let Some(j) = steps.iter().position(|s| s.id == target && !s.is_refinement()) {
+            if let Some(j) = top_index {
                 if j > *index {
                     self.error(
                         line,

@@ -168,12 +168,23 @@ pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// How long the writer gathers operations before committing them together.
+/// A run that ends calls `flush`, which commits at once.
+const GATHER: Duration = Duration::from_millis(5);
+const MAX_BATCH: usize = 20_000;
+
 fn writer(mut conn: Connection, rx: Receiver<Op>, failure: Arc<Mutex<Option<String>>>) {
     while let Ok(first) = rx.recv() {
+        let deadline = std::time::Instant::now() + GATHER;
+        let mut urgent = first.is_sync();
         let mut batch = vec![first];
-        while batch.len() < 20_000 {
-            match rx.try_recv() {
-                Ok(op) => batch.push(op),
+        while !urgent && batch.len() < MAX_BATCH {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(op) => {
+                    urgent = op.is_sync();
+                    batch.push(op);
+                }
                 Err(_) => break,
             }
         }
@@ -189,6 +200,13 @@ fn writer(mut conn: Connection, rx: Receiver<Op>, failure: Arc<Mutex<Option<Stri
                 _ => {}
             }
         }
+    }
+}
+
+impl Op {
+    /// Someone waits for this one: commit without gathering more.
+    fn is_sync(&self) -> bool {
+        matches!(self, Op::BeginRun(..) | Op::Flush(_))
     }
 }
 

@@ -75,7 +75,8 @@ fn io(what: &str, path: impl AsRef<Path>, e: std::io::Error) -> ToolError {
 
 fn ensure_parent(path: &Path, what: &str) -> Result<(), ToolError> {
     match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => fs::create_dir_all(parent).map_err(|e| io(what, parent, e)),
+        // A stat is cheaper than the failing mkdir that create_dir_all tries first.
+        Some(parent) if !parent.as_os_str().is_empty() && !parent.is_dir() => fs::create_dir_all(parent).map_err(|e| io(what, parent, e)),
         _ => Ok(()),
     }
 }

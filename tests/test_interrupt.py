@@ -1,0 +1,69 @@
+"""Ctrl-C and SIGTERM during a run: child and grandchild processes stopped,
+`cleanup.on_failure` run, the run recorded `cancelled`, exit 130."""
+
+import json
+import signal
+import sqlite3
+import time
+
+import pytest
+
+from conftest import process_alive
+
+RECIPE = """\
+name: interruptible
+steps:
+  - id: sleeper
+    tool: script
+    action: run
+    inputs:
+      command: "sleep 300 & echo $! > {pidfile}; echo $$ > {shpidfile}; wait"
+  - id: after
+    tool: file_ops
+    action: mkdir
+    inputs: {{path: "{marker}"}}
+cleanup:
+  on_failure:
+    - action: move
+      source: "{{{{ temp_dir }}}}"
+      destination: "{moved}"
+"""
+
+
+def _wait_for(path, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if path.exists() and path.read_text().strip():
+            return int(path.read_text())
+        time.sleep(0.05)
+    raise AssertionError(f"{path} never appeared")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupt_stops_every_process_and_records_cancelled(lf, sig):
+    w = lf.work
+    rec = lf.write(
+        "r.yaml",
+        RECIPE.format(pidfile=w / "grandchild.pid", shpidfile=w / "child.pid", marker=w / "after", moved=w / "kept-temp"),
+    )
+    proc = lf.popen("run", rec, "--json")
+    grandchild = _wait_for(w / "grandchild.pid")
+    child = _wait_for(w / "child.pid")
+    assert process_alive(grandchild)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    doc = json.loads(out)
+    assert doc["status"] == "cancelled"
+    assert doc["steps"]["sleeper"]["status"] == "cancelled"
+    assert doc["steps"]["after"]["status"] == "not_run"
+    assert not (w / "after").exists()
+    assert (w / "kept-temp").is_dir(), "cleanup.on_failure ran"
+    time.sleep(0.2)
+    assert not process_alive(child), "the script's shell survived"
+    assert not process_alive(grandchild), "the script's background child survived"
+    con = sqlite3.connect(lf.db)
+    assert con.execute("SELECT status FROM runs WHERE run_id = ?", (doc["run_id"],)).fetchone()[0] == "cancelled"
+    steps = con.execute("SELECT status FROM steps WHERE run_id = ?", (doc["run_id"],)).fetchall()
+    assert steps == [("cancelled",)]
