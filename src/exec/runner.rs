@@ -6,7 +6,7 @@ use super::report::{RunReport, RunStatus, StepReport, StepStatus};
 use crate::plan::Plan;
 use crate::recipe::Recipe;
 use crate::store::{now, NewRun, Store};
-use crate::template::{render_value, to_value, RunScope, Scope, StepTable};
+use crate::template::{render_value, to_value, RunParts, RunScope, Scope, StepTable};
 use crate::tools::Registry;
 use indexmap::IndexMap;
 use serde_json::{json, Map, Value};
@@ -87,14 +87,14 @@ pub async fn run(
             .map_err(|e| e.to_string())?;
     }
     let steps = Arc::new(StepTable::default());
-    let scope = Scope::new(RunScope::new(
-        to_value(&Value::Object(inputs)),
-        to_value(&Value::Object(recipe.config.clone())),
-        recipe.templates.clone(),
-        to_value(&json!({"run_id": run_id, "run_dir": run_dir, "name": recipe.name})),
-        to_value(&json!(temp_dir)),
-        steps.clone(),
-    ));
+    let parts = RunParts {
+        inputs: to_value(&Value::Object(inputs)),
+        config: to_value(&Value::Object(recipe.config.clone())),
+        templates: recipe.templates.clone(),
+        workflow: to_value(&json!({"run_id": run_id, "run_dir": run_dir, "name": recipe.name})),
+        temp_dir: to_value(&json!(temp_dir)),
+    };
+    let scope = Scope::new(RunScope::new(parts, steps.clone()));
     let cancel = opts.cancel.child_token();
     let timed_out = Arc::new(std::sync::atomic::AtomicBool::new(false));
     if let Some(minutes) = recipe.timeout_minutes.filter(|m| *m > 0.0) {

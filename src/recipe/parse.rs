@@ -76,19 +76,25 @@ pub fn parse_str(text: &str, file: &str) -> Result<(Recipe, Vec<Diagnostic>), Ve
             Vec::new()
         }
     };
+    let outputs = root.get("outputs").and_then(|n| r.outputs(n));
+    let templates = root.get("templates").and_then(|t| r.expect_map(t, "`templates`")).map(json_map).unwrap_or_default();
+    let refinement = root.get("refinement").map(|n| r.recipe_refinement(n)).unwrap_or_default();
+    let cleanup = root.get("cleanup").map(|n| r.cleanup(n)).unwrap_or_default();
+    let inputs = root.get("inputs").map(|n| r.input_specs(n)).unwrap_or_default();
+    let resources = root.get("resources").and_then(|n| r.resources(n, "the recipe"));
     let recipe = Recipe {
         file: file.to_string(),
         path: file.into(),
         hash: String::new(),
         version: r.text(&root, "version", "the recipe", false),
         description: r.text(&root, "description", "the recipe", false),
-        inputs: root.get("inputs").map(|n| r.input_specs(n)).unwrap_or_default(),
-        outputs: root.get("outputs").and_then(|n| r.outputs(n)),
+        inputs,
+        outputs,
         config: config.map(json_map).unwrap_or_default(),
-        templates: root.get("templates").and_then(|t| r.expect_map(t, "`templates`")).map(json_map).unwrap_or_default(),
-        refinement: root.get("refinement").map(|n| r.recipe_refinement(n)).unwrap_or_default(),
-        cleanup: root.get("cleanup").map(|n| r.cleanup(n)).unwrap_or_default(),
-        resources: root.get("resources").and_then(|n| r.resources(n, "the recipe")),
+        templates,
+        refinement,
+        cleanup,
+        resources,
         name,
         steps,
         max_iterations,

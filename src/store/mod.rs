@@ -11,9 +11,10 @@ mod schema;
 pub use query::{list_runs, run_detail, EventRow, RunDetail, RunSummary, StepRow};
 
 use rusqlite::{params, Connection};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{self, SyncSender};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +42,12 @@ pub struct Attempt {
     pub run_id: String,
     pub step_id: String,
     pub attempt: u32,
+}
+
+impl Attempt {
+    fn key(&self) -> (&str, &str, u32) {
+        (&self.run_id, &self.step_id, self.attempt)
+    }
 }
 
 enum Op {
@@ -79,7 +86,7 @@ enum Op {
 
 /// A handle to the history database, shared by a run's tasks.
 pub struct Store {
-    tx: Mutex<Sender<Op>>,
+    queue: Arc<Queue>,
     path: PathBuf,
     /// The first write error, reported at the end of the run.
     failure: Arc<Mutex<Option<String>>>,
@@ -93,14 +100,14 @@ impl Store {
             std::fs::create_dir_all(parent).map_err(|e| err(format!("cannot create folder: {e}")))?;
         }
         let conn = schema::open(path).map_err(|e| err(e.to_string()))?;
-        let (tx, rx) = mpsc::channel();
-        let failure = Arc::new(Mutex::new(None));
+        let queue = Arc::new(Queue::default());
+        let (q, failure) = (queue.clone(), Arc::new(Mutex::new(None)));
         let f = failure.clone();
         std::thread::Builder::new()
             .name("localforge-store".into())
-            .spawn(move || writer(conn, rx, f))
+            .spawn(move || writer(conn, q, f))
             .map_err(|e| err(format!("cannot start writer thread: {e}")))?;
-        Ok(Store { tx: Mutex::new(tx), path: path.to_path_buf(), failure })
+        Ok(Store { queue, path: path.to_path_buf(), failure })
     }
 
     pub fn path(&self) -> &Path {
@@ -108,7 +115,7 @@ impl Store {
     }
 
     fn send(&self, op: Op) {
-        let _ = self.tx.lock().expect("store sender").send(op);
+        self.queue.push(op);
     }
 
     fn sync(&self, make: impl FnOnce(SyncSender<Result<(), String>>) -> Op) -> Result<(), StoreError> {
@@ -173,21 +180,70 @@ pub fn now() -> String {
 const GATHER: Duration = Duration::from_millis(5);
 const MAX_BATCH: usize = 20_000;
 
-fn writer(mut conn: Connection, rx: Receiver<Op>, failure: Arc<Mutex<Option<String>>>) {
-    while let Ok(first) = rx.recv() {
-        let deadline = std::time::Instant::now() + GATHER;
-        let mut urgent = first.is_sync();
-        let mut batch = vec![first];
-        while !urgent && batch.len() < MAX_BATCH {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(op) => {
-                    urgent = op.is_sync();
-                    batch.push(op);
-                }
-                Err(_) => break,
-            }
+/// Operations waiting for the writer. Senders wake the writer only when the
+/// queue was empty or someone waits for a commit, so a fast run costs one
+/// wake-up per batch rather than one per row.
+#[derive(Default)]
+struct Queue {
+    pending: Mutex<Pending>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct Pending {
+    ops: Vec<Op>,
+    /// An operation in `ops` is waited for (commit without gathering more).
+    urgent: bool,
+    closed: bool,
+}
+
+impl Queue {
+    fn push(&self, op: Op) {
+        let mut p = self.pending.lock().expect("store queue");
+        let wake = p.ops.is_empty() || op.is_sync();
+        p.urgent |= op.is_sync();
+        p.ops.push(op);
+        drop(p);
+        if wake {
+            self.ready.notify_one();
         }
+    }
+
+    fn close(&self) {
+        self.pending.lock().expect("store queue").closed = true;
+        self.ready.notify_one();
+    }
+
+    /// The next batch, or `None` once closed and drained.
+    fn take(&self) -> Option<Vec<Op>> {
+        let mut p = self.pending.lock().expect("store queue");
+        while p.ops.is_empty() {
+            if p.closed {
+                return None;
+            }
+            p = self.ready.wait(p).expect("store queue");
+        }
+        let deadline = std::time::Instant::now() + GATHER;
+        while !p.urgent && !p.closed && p.ops.len() < MAX_BATCH {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            p = self.ready.wait_timeout(p, left).expect("store queue").0;
+        }
+        p.urgent = false;
+        Some(std::mem::take(&mut p.ops))
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.queue.close();
+    }
+}
+
+fn writer(mut conn: Connection, queue: Arc<Queue>, failure: Arc<Mutex<Option<String>>>) {
+    while let Some(batch) = queue.take() {
         let result = commit(&mut conn, &batch);
         if let Err(e) = &result {
             failure.lock().expect("store failure").get_or_insert_with(|| e.to_string());
@@ -225,9 +281,29 @@ fn commit(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<()> {
 }
 
 fn apply(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<()> {
+    // An attempt that started and finished within this batch becomes one INSERT.
+    let finished: std::collections::HashSet<(&str, &str, u32)> = batch
+        .iter()
+        .filter_map(|op| match op {
+            Op::StepFinished { at, .. } => Some(at.key()),
+            _ => None,
+        })
+        .collect();
+    let mut started: HashMap<(&str, &str, u32), &Op> = HashMap::new();
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     for op in batch {
         match op {
+            Op::StepStarted { at, .. } if finished.contains(&at.key()) => {
+                started.insert(at.key(), op);
+            }
+            Op::StepFinished { at, status, outputs, error, detail, ended_at } if started.contains_key(&at.key()) => {
+                let Some(Op::StepStarted { tool, action, inputs, started_at, .. }) = started.remove(&at.key()) else { unreachable!() };
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO steps (run_id, step_id, attempt, status, tool, action, inputs, outputs, error, error_detail, started_at, ended_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )?
+                .execute(params![at.run_id, at.step_id, at.attempt, status, tool, action, inputs, outputs, error, detail, started_at, ended_at])?;
+            }
             Op::BeginRun(r, _) => {
                 tx.prepare_cached(
                     "INSERT INTO runs (run_id, recipe, recipe_path, recipe_hash, status, inputs, run_dir, started_at, pid, host)

@@ -80,3 +80,21 @@ fn two_writers_share_one_database() {
         assert_eq!(detail.summary.status, "completed");
     }
 }
+
+#[test]
+fn many_processes_can_create_one_database_at_once() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("new.db");
+    let handles: Vec<_> = (0..6)
+        .map(|w| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                let store = Store::open(&db).unwrap();
+                store.begin_run(new_run(&format!("c{w}"))).unwrap();
+                store.flush().unwrap();
+            })
+        })
+        .collect();
+    handles.into_iter().for_each(|h| h.join().unwrap());
+    assert_eq!(list_runs(&db, 10).unwrap().len(), 6);
+}

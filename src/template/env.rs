@@ -9,10 +9,10 @@ use std::sync::OnceLock;
 /// recipes use, and lists/mappings written as JSON when they appear inside text.
 pub fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
-    ENV.get_or_init(build)
+    ENV.get_or_init(new_env)
 }
 
-fn build() -> Environment<'static> {
+fn new_env() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);

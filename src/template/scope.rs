@@ -45,14 +45,8 @@ pub struct RunScope {
 impl RunScope {
     /// The run's scope; `templates` entries are rendered when read, so they can
     /// use inputs, config and the outputs of steps that have run.
-    pub fn new(
-        inputs: Value,
-        config: Value,
-        templates: serde_json::Map<String, serde_json::Value>,
-        workflow: Value,
-        temp_dir: Value,
-        steps: Arc<StepTable>,
-    ) -> Arc<Self> {
+    pub fn new(parts: RunParts, steps: Arc<StepTable>) -> Arc<Self> {
+        let RunParts { inputs, config, templates, workflow, temp_dir } = parts;
         Arc::new_cyclic(|me| RunScope {
             inputs,
             config,
@@ -106,6 +100,15 @@ impl Object for TemplatesView {
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         Enumerator::Values(self.raw.keys().map(|k| Value::from(k.as_str())).collect())
     }
+}
+
+/// The fixed values of a run's scope.
+pub struct RunParts {
+    pub inputs: Value,
+    pub config: Value,
+    pub templates: serde_json::Map<String, serde_json::Value>,
+    pub workflow: Value,
+    pub temp_dir: Value,
 }
 
 /// The per-item scope inside `batch.foreach`.

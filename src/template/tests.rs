@@ -6,14 +6,14 @@ fn scope() -> Scope {
     let steps = Arc::new(StepTable::default());
     steps.set("list", "completed", &json!({"files": ["a.txt", "b.txt"], "count": 2}));
     let templates = json!({"greet": "hi", "hello": "{{ templates.greet }} {{ inputs.name }}", "bad": "{{ inputs.nope }}"});
-    Scope::new(RunScope::new(
-        to_value(&json!({"name": "world", "n": 3})),
-        to_value(&json!({"max_iterations": 3})),
-        templates.as_object().unwrap().clone(),
-        to_value(&json!({"run_id": "r1", "run_dir": "/tmp/r1", "name": "t"})),
-        to_value(&json!("/tmp/r1/temp")),
-        steps,
-    ))
+    let parts = RunParts {
+        inputs: to_value(&json!({"name": "world", "n": 3})),
+        config: to_value(&json!({"max_iterations": 3})),
+        templates: templates.as_object().unwrap().clone(),
+        workflow: to_value(&json!({"run_id": "r1", "run_dir": "/tmp/r1", "name": "t"})),
+        temp_dir: to_value(&json!("/tmp/r1/temp")),
+    };
+    Scope::new(RunScope::new(parts, steps))
 }
 
 #[test]

@@ -1,7 +1,6 @@
 """Printing for the CLI: errors in one style, JSON on stdout, and the guard
 that turns user mistakes into messages and exit codes instead of tracebacks."""
 
-import json
 import os
 import sys
 
@@ -36,6 +35,8 @@ def diagnostics(errors) -> None:
 
 
 def print_json(doc) -> None:
+    import json
+
     sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()
 

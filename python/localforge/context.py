@@ -1,0 +1,56 @@
+"""The `ctx` object a Python tool's `handle(action, inputs, ctx)` receives.
+
+It offers what 0.x tools use: `temp_dir` and `run_dir` (pathlib.Path),
+`run_id`, `inputs`, `config` (the recipe's), `recipe`, `steps_output`,
+`current_step`, `log(message, level="INFO")` and `resolve(value)`.
+"""
+
+from pathlib import Path
+
+
+class ToolContext:
+    """Run information for one tool call. Built by the engine; cheap to create."""
+
+    __slots__ = ("_run", "_engine", "_steps_output", "temp_dir", "run_dir", "run_id", "current_step")
+
+    def __init__(self, run: dict, current_step: dict, engine):
+        self._run = run
+        self._engine = engine
+        self._steps_output = None
+        self.temp_dir = Path(run["temp_dir"])
+        self.run_dir = Path(run["run_dir"])
+        self.run_id = run["run_id"]
+        self.current_step = current_step
+
+    @property
+    def inputs(self) -> dict:
+        """The run's inputs, after defaults and type conversion."""
+        return self._run["inputs"]
+
+    @property
+    def config(self) -> dict:
+        """The recipe's `config` mapping."""
+        return self._run["config"]
+
+    @property
+    def recipe(self) -> dict:
+        """The recipe: name, version, description, config, templates, and the file."""
+        return self._run["recipe"]
+
+    @property
+    def steps_output(self) -> dict:
+        """Outputs of the steps that have finished, by step id."""
+        if self._steps_output is None:
+            self._steps_output = self._engine.steps_output()
+        return self._steps_output
+
+    def log(self, message, level: str = "INFO") -> None:
+        """Write to the run's log (stderr) and its history."""
+        self._engine.log(str(level).upper(), str(message))
+
+    def resolve(self, value):
+        """Render `{{ ... }}` templates in a value with the engine's own rules."""
+        return self._engine.resolve(value)
+
+    def __repr__(self):
+        return f"<ToolContext run={self.run_id} step={self.current_step.get('id')}>"
