@@ -54,3 +54,16 @@ class ToolContext:
 
     def __repr__(self):
         return f"<ToolContext run={self.run_id} step={self.current_step.get('id')}>"
+
+
+def plain(value):
+    """`value` as plain data the engine can store: paths become text, tuples and sets lists."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    raise TypeError(f"{type(value).__name__} is not storable data (use text, numbers, lists and dicts)")

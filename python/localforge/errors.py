@@ -11,6 +11,7 @@ from localforge._core import (
     RecipeError,
     RunError,
     StoreError,
+    TemplateError,
 )
 
-__all__ = ["ConfigError", "InputError", "LocalForgeError", "RecipeError", "RunError", "StoreError"]
+__all__ = ["ConfigError", "InputError", "LocalForgeError", "RecipeError", "RunError", "StoreError", "TemplateError"]

@@ -12,6 +12,7 @@ create_exception!(errors, InputError, RecipeError, "Run inputs do not fit the re
 create_exception!(errors, ConfigError, LocalForgeError, "The configuration file or environment is malformed.");
 create_exception!(errors, StoreError, LocalForgeError, "The history database cannot be used.");
 create_exception!(errors, RunError, LocalForgeError, "A run could not be started.");
+create_exception!(errors, TemplateError, LocalForgeError, "A template could not be rendered (`ctx.resolve`).");
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -21,6 +22,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ConfigError", py.get_type::<ConfigError>())?;
     m.add("StoreError", py.get_type::<StoreError>())?;
     m.add("RunError", py.get_type::<RunError>())?;
+    m.add("TemplateError", py.get_type::<TemplateError>())?;
     Ok(())
 }
 

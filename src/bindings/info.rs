@@ -5,7 +5,6 @@ use super::errors::{config_error, diag_dict, store_error};
 use crate::config::Config;
 use crate::recipe::{self, ToolCatalog};
 use crate::store;
-use crate::tools::Registry;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use pythonize::pythonize;
@@ -14,8 +13,14 @@ use std::path::PathBuf;
 
 /// Check recipe files; a list of problems (dicts with file, line, column, message, hint), empty when all are valid.
 #[pyfunction]
-pub fn validate<'py>(py: Python<'py>, paths: Vec<PathBuf>) -> PyResult<Bound<'py, PyList>> {
-    let tools = Registry::native();
+#[pyo3(signature = (paths, plugins=None, broken=None))]
+pub fn validate<'py>(
+    py: Python<'py>,
+    paths: Vec<PathBuf>,
+    plugins: Option<&Bound<'py, PyList>>,
+    broken: Option<&Bound<'py, PyList>>,
+) -> PyResult<Bound<'py, PyList>> {
+    let tools = super::registry(plugins, broken)?;
     let diags = py.detach(|| paths.iter().flat_map(|p| crate::engine::check(p, &tools).err().unwrap_or_default()).collect::<Vec<_>>());
     let dicts = diags.iter().map(|d| diag_dict(py, d)).collect::<PyResult<Vec<_>>>()?;
     PyList::new(py, dicts)
@@ -32,12 +37,18 @@ pub fn recipe_info<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Option<Bound
 
 /// Every tool with its kind, actions and availability (the `list-tools --json` shape).
 #[pyfunction]
-pub fn list_tools<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-    let reg = Registry::native();
+#[pyo3(signature = (plugins=None, broken=None))]
+pub fn list_tools<'py>(
+    py: Python<'py>,
+    plugins: Option<&Bound<'py, PyList>>,
+    broken: Option<&Bound<'py, PyList>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let reg = super::registry(plugins, broken)?;
     let mut out: Vec<serde_json::Value> = reg
         .tools()
         .map(|t| {
-            let missing = t.missing();
+            let mut missing = t.missing();
+            missing.extend(reg.clash(t.name()).map(str::to_string));
             json!({"name": t.name(), "kind": t.kind(), "actions": t.actions(), "available": missing.is_empty(), "missing": missing,
                    "source": t.source(), "description": t.description()})
         })

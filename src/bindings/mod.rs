@@ -3,10 +3,13 @@
 
 mod errors;
 mod info;
+mod pytool;
 mod run;
 
+use crate::tools::{BrokenTool, Registry};
 use pyo3::prelude::*;
-use std::sync::OnceLock;
+use pyo3::types::{PyDict, PyList};
+use std::sync::{Arc, OnceLock};
 
 /// The one tokio runtime for engine work started from Python.
 pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
@@ -18,6 +21,35 @@ pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
             .build()
             .expect("cannot start the tokio runtime")
     })
+}
+
+/// Native tools plus the Python plugins `localforge.plugins.discover` found.
+/// A plugin whose name is taken is kept as broken, naming both sources.
+pub(crate) fn registry(plugins: Option<&Bound<'_, PyList>>, broken: Option<&Bound<'_, PyList>>) -> PyResult<Registry> {
+    let mut reg = Registry::native();
+    for item in plugins.into_iter().flatten() {
+        let d = item.cast::<PyDict>()?;
+        let get = |k: &str| d.get_item(k).ok().flatten();
+        let text = |k: &str| get(k).and_then(|v| v.extract::<String>().ok()).unwrap_or_default();
+        let plugin = pytool::PyPlugin {
+            name: text("name"),
+            actions: get("actions").map(|a| a.extract()).transpose()?.unwrap_or_default(),
+            module: Arc::new(
+                get("module").map(|m| m.unbind()).ok_or_else(|| pyo3::exceptions::PyValueError::new_err("plugin without module"))?,
+            ),
+            source: text("source"),
+            description: text("description"),
+            missing: get("missing").map(|m| m.extract()).transpose()?.unwrap_or_default(),
+        };
+        // A clash is recorded by the registry and makes the name unusable, naming both files.
+        let _ = reg.add(Arc::new(plugin));
+    }
+    for item in broken.into_iter().flatten() {
+        let d = item.cast::<PyDict>()?;
+        let text = |k: &str| d.get_item(k).ok().flatten().and_then(|v| v.extract::<String>().ok()).unwrap_or_default();
+        reg.add_broken(BrokenTool { name: text("name"), source: text("source"), error: text("error") });
+    }
+    Ok(reg)
 }
 
 fn cwd() -> std::path::PathBuf {

@@ -10,7 +10,7 @@ use crate::store::Store;
 use crate::tools::Registry;
 use indexmap::IndexMap;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyList};
 use pythonize::{depythonize, pythonize};
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -38,16 +38,19 @@ fn prepare(py: Python<'_>, path: &std::path::Path, inputs: Option<&Bound<'_, PyD
 /// steps and their processes, runs `cleanup.on_failure`, records the run as
 /// `cancelled`, and returns normally with `status == "cancelled"`.
 #[pyfunction]
-#[pyo3(signature = (path, inputs=None, auto_approve=false, quiet=false))]
+#[pyo3(signature = (path, inputs=None, auto_approve=false, quiet=false, plugins=None, broken=None))]
+#[allow(clippy::too_many_arguments)]
 pub fn run_recipe<'py>(
     py: Python<'py>,
     path: PathBuf,
     inputs: Option<&Bound<'py, PyDict>>,
     auto_approve: bool,
     quiet: bool,
+    plugins: Option<&Bound<'py, PyList>>,
+    broken: Option<&Bound<'py, PyList>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let config = Config::load(&cwd()).map_err(|d| config_error(py, &d))?;
-    let tools = Arc::new(Registry::native());
+    let tools = Arc::new(super::registry(plugins, broken)?);
     let p = prepare(py, &path, inputs, &tools)?;
     let store = match config.persistence_enabled() {
         true => Some(Arc::new(py.detach(|| Store::open(&config.db_path())).map_err(store_error)?)),
@@ -81,9 +84,15 @@ pub fn run_recipe<'py>(
 
 /// The plan of a recipe without running it (`run --dry-run`): levels, order, each step's tool and resources.
 #[pyfunction]
-#[pyo3(signature = (path, inputs=None))]
-pub fn plan_recipe<'py>(py: Python<'py>, path: PathBuf, inputs: Option<&Bound<'py, PyDict>>) -> PyResult<Bound<'py, PyAny>> {
-    let tools = Registry::native();
+#[pyo3(signature = (path, inputs=None, plugins=None, broken=None))]
+pub fn plan_recipe<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    inputs: Option<&Bound<'py, PyDict>>,
+    plugins: Option<&Bound<'py, PyList>>,
+    broken: Option<&Bound<'py, PyList>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let tools = super::registry(plugins, broken)?;
     let p = prepare(py, &path, inputs, &tools)?;
     let steps = &p.recipe.steps;
     let levels: Vec<Vec<&str>> = p.plan.levels().iter().map(|l| l.iter().map(|&i| steps[i].id.as_str()).collect()).collect();

@@ -215,7 +215,7 @@ impl Run {
         inputs: Outputs,
     ) -> Result<Outputs, Fail> {
         let step_cancel = self.cancel.child_token();
-        let ctx = self.tool_ctx(record_id, step_cancel.clone());
+        let ctx = self.tool_ctx(record_id, step, scope, step_cancel.clone());
         let fut: BoxFut<'_, Result<Outputs, Fail>> = match &step.kind {
             StepKind::Approval { message, options, default_action } => {
                 Box::pin(self.approval(record_id, message, options, default_action, scope))
@@ -247,7 +247,7 @@ impl Run {
         crate::store::Attempt { run_id: self.run_id.clone(), step_id: record_id.to_string(), attempt }
     }
 
-    pub(super) fn tool_ctx(&self, record_id: &str, cancel: tokio_util::sync::CancellationToken) -> ToolCtx {
+    pub(super) fn tool_ctx(&self, record_id: &str, step: &Step, scope: &Scope, cancel: tokio_util::sync::CancellationToken) -> ToolCtx {
         let store = self.store.clone();
         let run_id = self.run_id.clone();
         let step_id = record_id.to_string();
@@ -257,6 +257,8 @@ impl Run {
             run_dir: self.run_dir.clone(),
             temp_dir: self.temp_dir.clone(),
             step_id: record_id.to_string(),
+            run: Some(Arc::new(super::view::View { info: self.info.clone(), scope: scope.clone(), steps: self.steps.clone() })),
+            step: serde_json::json!({"id": record_id, "name": step.name, "tool": step.tool_action().map(|t| t.0), "action": step.tool_action().map(|t| t.1)}),
             cancel,
             log: Arc::new(move |level: &str, message: &str| {
                 if level != "DEBUG" {

@@ -8,6 +8,7 @@ mod cleanup;
 mod progress;
 mod report;
 mod runner;
+mod view;
 
 pub use progress::Progress;
 pub use report::{RunReport, RunStatus, StepReport, StepStatus};

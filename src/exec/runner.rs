@@ -41,6 +41,8 @@ pub(super) struct Run {
     pub progress: Progress,
     pub auto_approve: bool,
     pub warnings: Mutex<Vec<String>>,
+    /// What plugins see of the run (`ctx.inputs`, `ctx.recipe`, ...), built once.
+    pub info: Arc<Value>,
 }
 
 impl Run {
@@ -87,6 +89,11 @@ pub async fn run(
             .map_err(|e| e.to_string())?;
     }
     let steps = Arc::new(StepTable::default());
+    let info = Arc::new(json!({
+        "run_id": run_id, "run_dir": run_dir, "temp_dir": temp_dir, "inputs": inputs, "config": recipe.config,
+        "recipe": {"name": recipe.name, "version": recipe.version, "description": recipe.description, "path": recipe.path,
+                   "config": recipe.config, "templates": recipe.templates, "steps": recipe.steps.iter().map(|s| s.id.as_str()).collect::<Vec<_>>()},
+    }));
     let parts = RunParts {
         inputs: to_value(&Value::Object(inputs)),
         config: to_value(&Value::Object(recipe.config.clone())),
@@ -124,6 +131,7 @@ pub async fn run(
         progress: opts.progress,
         auto_approve: opts.auto_approve,
         warnings: Mutex::new(Vec::new()),
+        info,
     });
     let clock = Instant::now();
     let mut reports: IndexMap<String, StepReport> =

@@ -26,6 +26,19 @@ impl StepTable {
         self.entries.read().expect("step table poisoned").get(id).cloned()
     }
 
+    /// Every finished step's outputs as JSON, by id (what plugins see as `ctx.steps_output`).
+    pub fn outputs_json(&self) -> serde_json::Value {
+        let entries = self.entries.read().expect("step table poisoned");
+        let map = entries
+            .iter()
+            .map(|(id, entry)| {
+                let outputs = entry.get_attr("outputs").ok().and_then(|o| serde_json::to_value(&o).ok()).unwrap_or_default();
+                (id.clone(), outputs)
+            })
+            .collect();
+        serde_json::Value::Object(map)
+    }
+
     pub fn ids(&self) -> Vec<String> {
         self.entries.read().expect("step table poisoned").keys().cloned().collect()
     }

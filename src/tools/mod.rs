@@ -48,6 +48,16 @@ impl ToolError {
 /// Log sink a tool writes to: `(level, message)`.
 pub type LogFn = Arc<dyn Fn(&str, &str) + Send + Sync>;
 
+/// What a plugin may ask of the run it is part of (the 0.x `ctx`).
+pub trait RunView: Send + Sync {
+    /// `{run_id, run_dir, temp_dir, inputs, config, recipe}`.
+    fn info(&self) -> Value;
+    /// Outputs of the steps that have finished, by id.
+    fn steps_output(&self) -> Value;
+    /// Render templates in `value` with the run's scope.
+    fn resolve(&self, value: &Value) -> Result<Value, String>;
+}
+
 /// What a tool call knows about its run.
 #[derive(Clone)]
 pub struct ToolCtx {
@@ -58,6 +68,10 @@ pub struct ToolCtx {
     /// Cancelled when the step must stop (run cancelled or step timeout).
     pub cancel: CancellationToken,
     pub log: LogFn,
+    /// The run, for plugins that read its inputs, outputs or templates.
+    pub run: Option<Arc<dyn RunView>>,
+    /// `{id, name, tool, action}` of the step being run.
+    pub step: Value,
 }
 
 impl ToolCtx {
@@ -99,6 +113,8 @@ pub struct BrokenTool {
 pub struct Registry {
     tools: IndexMap<String, Arc<dyn Tool>>,
     broken: IndexMap<String, BrokenTool>,
+    /// Names defined twice: the tool cannot be used until one is renamed.
+    clashes: IndexMap<String, String>,
 }
 
 /// The actions `batch` offers; the engine runs them itself.
@@ -121,7 +137,9 @@ impl Registry {
             return Err(format!("tool name `batch` is reserved for the engine (from {})", tool.source()));
         }
         if let Some(existing) = self.tools.get(&name) {
-            return Err(format!("tool `{name}` from {} clashes with `{name}` from {}", tool.source(), existing.source()));
+            let msg = format!("two tools are named `{name}`: {} and {}; rename one (its TOOL_NAME)", existing.source(), tool.source());
+            self.clashes.insert(name, msg.clone());
+            return Err(msg);
         }
         self.broken.shift_remove(&name);
         self.tools.insert(name, tool);
@@ -145,6 +163,11 @@ impl Registry {
     pub fn broken(&self) -> impl Iterator<Item = &BrokenTool> {
         self.broken.values()
     }
+
+    /// Why `name` is unusable because it is defined twice, if it is.
+    pub fn clash(&self, name: &str) -> Option<&str> {
+        self.clashes.get(name).map(String::as_str)
+    }
 }
 
 impl ToolCatalog for Registry {
@@ -163,6 +186,9 @@ impl ToolCatalog for Registry {
     }
 
     fn unavailable(&self, tool: &str) -> Option<String> {
+        if let Some(c) = self.clashes.get(tool) {
+            return Some(c.clone());
+        }
         if let Some(b) = self.broken.get(tool) {
             return Some(format!("it failed to load from {}: {}", b.source, b.error));
         }

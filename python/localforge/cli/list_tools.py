@@ -9,8 +9,10 @@ def main(args) -> int:
     p.add_argument("--json", action="store_true")
     ns = p.parse_args(args)
     from localforge import _core
+    from localforge.plugins import for_engine
 
-    tools = _core.list_tools()
+    plugins, broken = for_engine()
+    tools = _core.list_tools(plugins=plugins, broken=broken)
     if ns.json:
         print_json(tools)
         return EXIT_OK

@@ -12,8 +12,10 @@ def main(args) -> int:
     ns = p.parse_args(args)
     paths = [resolve(r) for r in ns.recipes]
     from localforge import _core
+    from localforge.plugins import for_engine
 
-    errors = _core.validate([str(p) for p in paths])
+    plugins, broken = for_engine()
+    errors = _core.validate([str(p) for p in paths], plugins=plugins, broken=broken)
     if ns.json:
         print_json({"valid": not errors, "errors": errors})
     else:

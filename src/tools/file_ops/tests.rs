@@ -10,6 +10,8 @@ fn ctx(dir: &Path) -> ToolCtx {
         step_id: "s".into(),
         cancel: Default::default(),
         log: Arc::new(|_, _| {}),
+        run: None,
+        step: Value::Null,
     }
 }
 

@@ -1,0 +1,123 @@
+"""Finding Python tool plugins (the 0.x contract: `TOOL_NAME`, `TOOL_ACTIONS`,
+`handle(action, inputs, ctx) -> dict`).
+
+Searched in order: this package's `tools/*_tool.py`; the folders in the
+config's `tool_dirs` and `~/.localforge/tools/`; installed packages that
+declare the `localforge.tools` entry-point group. User files load as
+submodules of `localforge.tools`, so 0.x relative imports such as
+`from ..engine.config import get_config` keep working. A module that fails to
+import does not hide the others: it is reported as broken with its error.
+"""
+
+import importlib
+import importlib.util
+import re
+import sys
+import traceback
+from pathlib import Path
+
+_NAME_RE = re.compile(r"""^TOOL_NAME\s*=\s*['"]([^'"]+)['"]""", re.M)
+GROUP = "localforge.tools"
+
+
+def _static_name(path: Path, fallback: str) -> str:
+    """TOOL_NAME read from the file's text, for naming a module that fails to import."""
+    try:
+        m = _NAME_RE.search(path.read_text(errors="replace"))
+    except OSError:
+        m = None
+    return m.group(1) if m else fallback
+
+
+def _check(module, source):
+    """(plugin dict, None) for a valid module, else (None, error text)."""
+    name = getattr(module, "TOOL_NAME", None)
+    actions = getattr(module, "TOOL_ACTIONS", None)
+    handle = getattr(module, "handle", None)
+    if not isinstance(name, str) or not name:
+        return None, "defines no TOOL_NAME (text)"
+    if not isinstance(actions, (list, tuple)) or not all(isinstance(a, str) for a in actions):
+        return None, "TOOL_ACTIONS must be a list of action names"
+    if not callable(handle):
+        return None, "defines no handle(action, inputs, ctx) function"
+    doc = (module.__doc__ or "").strip().splitlines()
+    plugin = {"name": name, "actions": list(actions), "module": module, "source": source, "description": doc[0] if doc else ""}
+    missing = getattr(module, "TOOL_MISSING", None)
+    if callable(missing):
+        plugin["missing"] = list(missing())
+    return plugin, None
+
+
+def _error_text(exc: BaseException) -> str:
+    last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    return f"import failed: {last}"
+
+
+def _load_file(path: Path, module_name: str):
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(module_name, None)
+        raise
+    return module
+
+
+def discover(tool_dirs=None):
+    """(plugins, broken): dicts for the engine. Later sources never replace
+    earlier ones; the engine reports a name clash naming both files."""
+    import localforge.tools as builtin_pkg
+
+    plugins, broken = [], []
+
+    def add(load, path, fallback_name, source):
+        try:
+            module = load()
+        except Exception as exc:  # a plugin's import error must not stop the others
+            broken.append(
+                {"name": _static_name(path, fallback_name) if path else fallback_name, "source": source, "error": _error_text(exc)}
+            )
+            return
+        plugin, error = _check(module, source)
+        if plugin:
+            plugins.append(plugin)
+        else:
+            broken.append({"name": getattr(module, "TOOL_NAME", None) or fallback_name, "source": source, "error": error})
+
+    builtin_dir = Path(builtin_pkg.__file__).parent
+    for path in sorted(builtin_dir.glob("*_tool.py")):
+        add(lambda p=path: importlib.import_module(f"localforge.tools.{p.stem}"), path, path.stem[:-5], str(path))
+
+    seen = {builtin_dir.resolve()}
+    for folder in tool_dirs or []:
+        folder = Path(folder)
+        if not folder.is_dir() or folder.resolve() in seen:
+            continue
+        seen.add(folder.resolve())
+        for path in sorted(folder.glob("*_tool.py")):
+            module_name = f"localforge.tools.{path.stem}"
+            if module_name in sys.modules:
+                module_name = f"localforge.tools._user_{abs(hash(str(path))):x}_{path.stem}"
+            add(lambda p=path, n=module_name: _load_file(p, n), path, path.stem[:-5], str(path))
+
+    for ep in _entry_points():
+        add(ep.load, None, ep.name, f"entry point `{ep.name}` ({ep.value})")
+    return plugins, broken
+
+
+def _entry_points():
+    from importlib.metadata import entry_points
+
+    eps = entry_points()
+    if hasattr(eps, "select"):
+        return list(eps.select(group=GROUP))
+    return list(eps.get(GROUP, []))  # Python 3.9
+
+
+def for_engine():
+    """Plugins and broken ones for the configured tool folders, as `_core` takes them."""
+    from localforge.engine.config import get_config
+
+    return discover(get_config().tool_dirs)

@@ -1,0 +1,138 @@
+//! Python tool plugins (the 0.x contract) as engine tools.
+//!
+//! `handle(action, inputs, ctx) -> dict` is called on a tokio blocking thread
+//! that attaches to the interpreter for the call only, so native steps and
+//! HTTP steps keep running beside it.
+
+use crate::tools::{Outputs, Tool, ToolCtx, ToolError, ToolKind};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+use pythonize::{depythonize, pythonize};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// A loaded plugin module.
+pub struct PyPlugin {
+    pub name: String,
+    pub actions: Vec<String>,
+    pub module: Arc<Py<PyAny>>,
+    pub source: String,
+    pub description: String,
+    /// What the plugin says it lacks (`TOOL_MISSING()`), e.g. an optional library.
+    pub missing: Vec<String>,
+}
+
+#[async_trait::async_trait]
+impl Tool for PyPlugin {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn actions(&self) -> Vec<String> {
+        self.actions.clone()
+    }
+    fn kind(&self) -> ToolKind {
+        ToolKind::Python
+    }
+    fn description(&self) -> String {
+        self.description.clone()
+    }
+    fn source(&self) -> String {
+        self.source.clone()
+    }
+    fn missing(&self) -> Vec<String> {
+        self.missing.clone()
+    }
+
+    async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+        let module = self.module.clone();
+        let (name, action, ctx) = (self.name.clone(), action.to_string(), ctx.clone());
+        let task = tokio::task::spawn_blocking(move || Python::attach(|py| call(py, &module, &name, &action, inputs, ctx)));
+        task.await.map_err(|e| ToolError::failed(format!("plugin thread failed: {e}")))?
+    }
+}
+
+fn call(py: Python<'_>, module: &Py<PyAny>, name: &str, action: &str, inputs: Outputs, ctx: ToolCtx) -> Result<Outputs, ToolError> {
+    let failed = |e: PyErr| py_failure(py, name, action, e);
+    let handle = module.bind(py).getattr("handle").map_err(failed)?;
+    let inputs = pythonize(py, &Value::Object(inputs)).map_err(|e| ToolError::failed(format!("inputs for `{name}.{action}`: {e}")))?;
+    let py_ctx = make_ctx(py, ctx).map_err(failed)?;
+    let result = handle.call1((action, inputs, py_ctx)).map_err(failed)?;
+    if !result.is_instance_of::<PyDict>() {
+        let kind = result.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+        return Err(ToolError::failed(format!("tool `{name}` action `{action}` returned {kind}, not a dict")));
+    }
+    let value: Value = match depythonize(&result) {
+        Ok(v) => v,
+        // Paths, tuples and the like: convert to plain data, then try again.
+        Err(_) => {
+            let unstorable =
+                |why: String| ToolError::failed(format!("tool `{name}` action `{action}` returned a value that cannot be stored: {why}"));
+            let plain = py
+                .import("localforge.context")
+                .and_then(|m| m.call_method1("plain", (&result,)))
+                .map_err(|e| unstorable(e.value(py).to_string()))?;
+            depythonize(&plain).map_err(|e| unstorable(e.to_string()))?
+        }
+    };
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(ToolError::failed(format!("tool `{name}` action `{action}` did not return a mapping"))),
+    }
+}
+
+/// The exception's type and message for the step, its traceback for the history.
+fn py_failure(py: Python<'_>, name: &str, action: &str, e: PyErr) -> ToolError {
+    let kind = e.get_type(py).name().map(|n| n.to_string()).unwrap_or_else(|_| "Exception".into());
+    let message = e.value(py).str().map(|s| s.to_string()).unwrap_or_default();
+    let traceback = py
+        .import("traceback")
+        .and_then(|tb| tb.call_method1("format_exception", (e.get_type(py), e.value(py), e.traceback(py))))
+        .and_then(|lines| PyString::new(py, "").call_method1("join", (lines,)))
+        .map(|s| s.to_string())
+        .ok();
+    let message = if message.is_empty() { kind } else { format!("{kind}: {message}") };
+    ToolError::Failed { message: format!("`{name}.{action}` raised {message}"), detail: traceback }
+}
+
+/// `localforge.context.ToolContext(run, current_step, engine)`.
+fn make_ctx<'py>(py: Python<'py>, ctx: ToolCtx) -> PyResult<Bound<'py, PyAny>> {
+    let run = match &ctx.run {
+        Some(r) => pythonize(py, &r.info())?,
+        None => pythonize(
+            py,
+            &serde_json::json!({"run_id": ctx.run_id, "run_dir": ctx.run_dir, "temp_dir": ctx.temp_dir,
+                                                   "inputs": {}, "config": {}, "recipe": {}}),
+        )?,
+    };
+    let step = pythonize(py, &ctx.step)?;
+    let engine = Bound::new(py, EngineHandle { ctx })?;
+    py.import("localforge.context")?.getattr("ToolContext")?.call1((run, step, engine))
+}
+
+/// The engine side of a plugin's `ctx`: log, resolve, steps_output.
+#[pyclass(module = "localforge._core", frozen)]
+pub struct EngineHandle {
+    ctx: ToolCtx,
+}
+
+#[pymethods]
+impl EngineHandle {
+    /// Write a line to the run's log and its history.
+    fn log(&self, level: &str, message: &str) {
+        self.ctx.log(level, message);
+    }
+
+    /// Render templates in `value` with the run's scope.
+    fn resolve<'py>(&self, py: Python<'py>, value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let v: Value = depythonize(value)?;
+        let Some(run) = &self.ctx.run else { return Ok(value.clone()) };
+        let out = run.resolve(&v).map_err(super::errors::TemplateError::new_err)?;
+        Ok(pythonize(py, &out)?)
+    }
+
+    /// Outputs of the steps that have finished, by id.
+    fn steps_output<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let v = self.ctx.run.as_ref().map(|r| r.steps_output()).unwrap_or_else(|| Value::Object(Default::default()));
+        Ok(pythonize(py, &v)?)
+    }
+}

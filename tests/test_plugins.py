@@ -1,0 +1,207 @@
+"""Python tool plugins in the 0.x style, found in the package's tools folder,
+a user folder and an installed entry point, run through real recipes."""
+
+import json
+import shutil
+import sqlite3
+
+import pytest
+
+from conftest import FIXTURES, REPO
+
+PLUGINS = FIXTURES / "plugins"
+PACKAGE_TOOLS = REPO / "python" / "localforge" / "tools"
+
+
+@pytest.fixture
+def user_tools(lf):
+    """~/.localforge/tools with the fixture plugins copied in."""
+    folder = lf.home / ".localforge" / "tools"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def _use(folder, *names):
+    for n in names:
+        shutil.copy(PLUGINS / f"{n}_tool.py", folder / f"{n}_tool.py")
+
+
+NOTES_RECIPE = """\
+name: notes-demo
+inputs:
+  - {name: who, default: Ada}
+config: {tone: warm}
+steps:
+  - id: first
+    tool: file_ops
+    action: list
+    inputs: {path: "{{ temp_dir }}"}
+  - id: note
+    tool: notes
+    action: write
+    inputs: {name: hello.txt, text: "hello {{ '{{' }} inputs.who {{ '}}' }}"}
+  - id: about
+    tool: notes
+    action: describe
+    inputs: {items: "{{ steps.note.outputs.words }}"}
+outputs:
+  about: "{{ steps.about.outputs }}"
+"""
+
+
+def test_user_folder_plugin_with_relative_imports_and_ctx(lf, user_tools):
+    _use(user_tools, "notes")
+    (lf.work / "localforge.yaml").write_text("services:\n  ollama:\n    host: http://127.0.0.1:9\n")
+    rec = lf.write("notes.yaml", NOTES_RECIPE)
+    proc = lf("run", rec, "--json", check=0)
+    doc = json.loads(proc.stdout)
+    note = doc["steps"]["note"]["outputs"]
+    assert note["chars"] == len("hello Ada") and note["words"] == ["hello", "Ada"], "ctx.resolve rendered the text"
+    about = doc["outputs"]["about"]
+    assert about["run_id"] == doc["run_id"]
+    assert about["run_dir_is_path"].endswith("Path")
+    assert about["recipe"] == "notes-demo" and about["recipe_config"] == {"tone": "warm"}
+    assert about["inputs"] == {"who": "Ada"}
+    assert about["step"] == "about" and about["previous"] == ["first", "note"]
+    assert about["ollama_host"] == "http://127.0.0.1:9", "get_config reads the same file as the engine"
+    assert about["list_in"] == ["hello", "Ada"] and about["list_type"] == "list", "a list arrives as a list"
+    assert "note: wrote hello.txt" in proc.stderr, "ctx.log reaches the run log"
+    con = sqlite3.connect(lf.db)
+    events = [r[0] for r in con.execute("SELECT message FROM events WHERE run_id = ? AND step_id = 'note'", (doc["run_id"],))]
+    assert "wrote hello.txt" in events, "ctx.log reaches the history"
+
+
+def test_plugin_in_the_package_tools_folder(lf):
+    target = PACKAGE_TOOLS / "zz_dropped_notes_tool.py"
+    shutil.copy(PLUGINS / "notes_tool.py", target)
+    try:
+        rec = lf.write("n.yaml", "name: n\nsteps:\n  - {id: w, tool: notes, action: write, inputs: {text: dropped}}\n")
+        doc = json.loads(lf("run", rec, "--json", "-q", check=0).stdout)
+        assert doc["steps"]["w"]["outputs"]["chars"] == 7
+        tools = {t["name"]: t for t in json.loads(lf("list-tools", "--json", check=0).stdout)}
+        assert tools["notes"]["kind"] == "python" and tools["notes"]["source"] == str(target)
+    finally:
+        target.unlink()
+
+
+def test_plugin_from_an_installed_entry_point(lf):
+    lf.env["PYTHONPATH"] = str(PLUGINS / "entry")
+    rec = lf.write("s.yaml", "name: s\nsteps:\n  - {id: s, tool: shout, action: upper, inputs: {text: hi}}\n")
+    doc = json.loads(lf("run", rec, "--json", "-q", check=0).stdout)
+    assert doc["steps"]["s"]["outputs"] == {"text": "HI!"}
+    tools = {t["name"]: t for t in json.loads(lf("list-tools", "--json", check=0).stdout)}
+    assert "entry point `shout`" in tools["shout"]["source"]
+
+
+def test_tool_dirs_from_config(lf):
+    folder = lf.work / "my-tools"
+    folder.mkdir()
+    _use(folder, "notes")
+    (lf.work / "localforge.yaml").write_text(f"tool_dirs: [{folder}]\n")
+    rec = lf.write("n.yaml", "name: n\nsteps:\n  - {id: w, tool: notes, action: write, inputs: {text: from config dir}}\n")
+    assert json.loads(lf("run", rec, "--json", "-q", check=0).stdout)["steps"]["w"]["outputs"]["chars"] == 15
+
+
+def test_validator_gate_failure_drives_a_refinement_loop(lf, user_tools):
+    _use(user_tools, "notes")
+    rec = lf.write(
+        "refine.yaml",
+        """\
+name: refine
+config: {max_iterations: 4}
+steps:
+  - id: check
+    tool: notes
+    action: check
+    gate: true
+    on_failure: refine
+    inputs: {name: draft.txt, min_lines: 3}
+    refinement:
+      steps:
+        - id: improve
+          tool: notes
+          action: append_line
+          inputs: {name: draft.txt, line: "line after {{ steps.check.outputs.lines }}"}
+""",
+    )
+    doc = json.loads(lf("run", rec, "--json", "-q", check=0).stdout)
+    assert doc["steps"]["check"]["status"] == "completed"
+    assert doc["steps"]["check"]["attempts"] == 4
+    assert doc["steps"]["check"]["outputs"]["lines"] == 3
+    con = sqlite3.connect(lf.db)
+    rows = con.execute("SELECT step_id, attempt, status, error FROM steps WHERE run_id = ? ORDER BY rowid", (doc["run_id"],)).fetchall()
+    assert rows[0] == ("check", 1, "failed", "gate failed: 0 of 3 lines")
+    assert [r[0] for r in rows] == ["check", "improve#1", "check", "improve#2", "check", "improve#3", "check"]
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        ("raise", "`misbehaving.raise` raised ValueError: the input was not to my liking"),
+        ("not_a_dict", "tool `misbehaving` action `not_a_dict` returned list, not a dict"),
+        ("unstorable", "returned a value that cannot be stored"),
+    ],
+)
+def test_misbehaving_plugins_fail_the_step_clearly(lf, user_tools, action, message):
+    _use(user_tools, "misbehaving")
+    rec = lf.write("m.yaml", f"name: m\nsteps:\n  - {{id: m, tool: misbehaving, action: {action}}}\n")
+    proc = lf("run", rec, "--json", check=1)
+    doc = json.loads(proc.stdout)
+    assert message in doc["steps"]["m"]["error"]
+    con = sqlite3.connect(lf.db)
+    status, error, detail = con.execute("SELECT status, error, error_detail FROM steps WHERE run_id = ?", (doc["run_id"],)).fetchone()
+    assert status == "failed" and message in error
+    assert con.execute("SELECT status FROM runs WHERE run_id = ?", (doc["run_id"],)).fetchone()[0] == "failed"
+    if action == "raise":
+        assert "Traceback (most recent call last)" in detail and "misbehaving_tool.py" in detail, "traceback kept in history"
+
+
+def test_a_hanging_plugin_is_stopped_by_the_step_timeout(lf, user_tools):
+    _use(user_tools, "misbehaving")
+    rec = lf.write(
+        "h.yaml",
+        "name: h\nsteps:\n  - {id: h, tool: misbehaving, action: hang, timeout: 1, inputs: {seconds: 30}}\n"
+        "  - {id: after, tool: file_ops, action: mkdir, inputs: {path: '{{ temp_dir }}/x'}}\n",
+    )
+    proc = lf("run", rec, "--json", check=1, timeout=25)
+    doc = json.loads(proc.stdout)
+    assert "timed out after 1s" in doc["steps"]["h"]["error"]
+    assert doc["steps"]["after"]["status"] == "not_run"
+    con = sqlite3.connect(lf.db)
+    assert con.execute("SELECT status FROM runs WHERE run_id = ?", (doc["run_id"],)).fetchone()[0] == "failed"
+    assert con.execute("SELECT status FROM steps WHERE run_id = ?", (doc["run_id"],)).fetchall() == [("failed",)]
+
+
+def test_a_plugin_that_fails_to_import(lf, user_tools):
+    _use(user_tools, "broken", "notes")
+    tools = {t["name"]: t for t in json.loads(lf("list-tools", "--json", check=0).stdout)}
+    assert tools["broken"]["available"] is False
+    assert "No module named 'a_module_that_does_not_exist'" in tools["broken"]["missing"][0]
+    assert tools["notes"]["available"] is True, "one broken plugin does not hide the others"
+    rec = lf.write("b.yaml", "name: b\nsteps:\n  - {id: b, tool: broken, action: run}\n")
+    proc = lf("run", rec, check=2)
+    assert "uses tool `broken`, which cannot be used here" in proc.stderr
+    assert "a_module_that_does_not_exist" in proc.stderr and str(user_tools / "broken_tool.py") in proc.stderr
+
+
+def test_a_plugin_cannot_silently_shadow_a_builtin(lf, user_tools):
+    _use(user_tools, "clash")
+    rec = lf.write("c.yaml", "name: c\nsteps:\n  - {id: c, tool: file_ops, action: copy, inputs: {source: a, destination: b}}\n")
+    proc = lf("validate", rec, check=2)
+    assert "two tools are named `file_ops`: built-in and " + str(user_tools / "clash_tool.py") in proc.stderr
+
+
+def test_get_config_surface(lf, tmp_path):
+    (lf.work / "localforge.yaml").write_text("services:\n  sd:\n    host: http://sd:1\n    timeout: 9\npersistence:\n  enabled: false\n")
+    lf.env["LOCALFORGE_OLLAMA_MODEL"] = "tiny:1b"
+    code = (
+        "from localforge.engine.config import get_config\n"
+        "c = get_config()\n"
+        "print(c.sd_host, c.sd_timeout, c.ollama_model, c.ollama_host, c.persistence_enabled, c.ffmpeg_path,"
+        " c.service('sd')['host'], c.get('services.sd.timeout'), c.run_dir.endswith('localforge-workspace/runs'))\n"
+    )
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], cwd=lf.work, env=lf.env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["http://sd:1", "9", "tiny:1b", "http://localhost:11434", "False", "ffmpeg", "http://sd:1", "9", "True"]
