@@ -15,7 +15,7 @@ step() { printf '\n== %s\n' "$*" >&2; }
 
 step "python environment (.venv)"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check "maturin>=1.9.4,<2" "pytest>=8" "pytest-timeout>=2.3" "ruff>=0.6"
+.venv/bin/python -m pip install -q --disable-pip-version-check "maturin>=1.9.4,<2" "pytest>=8" "pytest-timeout>=2.3" "ruff>=0.6" "Pillow>=10" "numpy>=1.24"
 
 step "cargo fmt --check"
 cargo fmt --check

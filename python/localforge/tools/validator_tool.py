@@ -1,0 +1,92 @@
+"""Quality gates for images: transparency, size, file size, seamless tiles (Pillow + numpy)."""
+
+from pathlib import Path
+
+from . import _imaging
+
+TOOL_NAME = "validator"
+TOOL_ACTIONS = ["check_image", "check_tileset", "check_sprites"]
+
+SEAMLESS = {"low": (40, 0.5), "medium": (30, 0.65), "high": (20, 0.8)}
+
+
+def TOOL_MISSING():
+    return _imaging.missing()
+
+
+def check_image(path, checks: dict) -> dict:
+    import numpy as np
+
+    p = Path(path)
+    image = _imaging.open_rgba(p)
+    arr = np.array(image)
+    failures = []
+    w, h = image.size
+    if checks.get("has_transparency") and not (arr[:, :, 3] < 255).any():
+        failures.append("no transparent pixels")
+    if checks.get("not_blank") and (arr[:, :, 3] == 0).all():
+        failures.append("image is fully transparent")
+    for key, value, op, label in (
+        ("min_width", w, "<", "width"),
+        ("min_height", h, "<", "height"),
+        ("max_width", w, ">", "width"),
+        ("max_height", h, ">", "height"),
+    ):
+        if key in checks and (value < checks[key] if op == "<" else value > checks[key]):
+            failures.append(f"{label} {value} {op} {checks[key]}")
+    if "size" in checks:
+        want = _imaging.parse_size({"size": checks["size"]})
+        if (w, h) != want:
+            failures.append(f"size {w}x{h} is not {want[0]}x{want[1]}")
+    if checks.get("square") and w != h:
+        failures.append(f"not square: {w}x{h}")
+    if "max_file_size_kb" in checks:
+        kb = p.stat().st_size / 1024
+        if kb > checks["max_file_size_kb"]:
+            failures.append(f"file {kb:.1f} KB > {checks['max_file_size_kb']} KB")
+    return {"passed": not failures, "failures": failures, "width": w, "height": h}
+
+
+def handle(action: str, inputs: dict, ctx) -> dict:
+    import numpy as np
+
+    if action == "check_image":
+        return check_image(inputs["image"], inputs.get("checks") or {})
+
+    if action == "check_tileset":
+        checks = inputs.get("checks") or {}
+        result = check_image(inputs["image"], {k: v for k, v in checks.items() if k in ("square", "size")})
+        image = _imaging.open_rgba(inputs["image"])
+        if "min_size" in checks and min(image.size) < checks["min_size"]:
+            result["failures"].append(f"size {image.width}x{image.height} < {checks['min_size']}")
+        score = _imaging.edge_match_score(
+            np.array(image)[:, :, :3], SEAMLESS.get(checks.get("seamless_threshold", "medium"), SEAMLESS["medium"])[0]
+        )
+        result["scores"] = {"seamless": score}
+        if checks.get("seamless"):
+            level = checks.get("seamless_threshold", "medium")
+            if level not in SEAMLESS:
+                raise ValueError(f"seamless_threshold is one of {', '.join(SEAMLESS)}")
+            if score < SEAMLESS[level][1]:
+                result["failures"].append(f"seamless score {score:.2f} < {SEAMLESS[level][1]} ({level})")
+        result["passed"] = not result["failures"]
+        return result
+
+    if action == "check_sprites":
+        folder = Path(inputs["images_dir"])
+        checks = inputs.get("checks") or {}
+        if isinstance(checks, list):
+            checks = {c: True for c in checks}
+        valid, scores, failures = [], {}, []
+        for path in sorted(folder.glob(inputs.get("pattern", "*.png"))):
+            r = check_image(path, checks)
+            scores[str(path)] = 1.0 if r["passed"] else 0.0
+            if r["passed"]:
+                valid.append(str(path))
+            else:
+                failures.append(f"{path.name}: {'; '.join(r['failures'])}")
+        if not scores:
+            failures.append(f"no images matching {inputs.get('pattern', '*.png')} in {folder}")
+        return {"passed": not failures, "failures": failures, "valid_images": valid, "quality_scores": scores}
+
+    raise ValueError(f"Unknown validator action: {action}")
