@@ -1,4 +1,4 @@
-//! The engine's front door: check a recipe, prepare a run, run it.
+//! The engine's front door: check a recipe, prepare a run.
 
 use crate::diag::Diagnostic;
 use crate::plan::{self, Plan};
@@ -18,7 +18,12 @@ pub struct Prepared {
 
 /// Parse and validate a recipe file against the tools; every problem at once.
 pub fn check(path: &Path, tools: &Registry) -> Result<Recipe, Vec<Diagnostic>> {
-    let (recipe, mut diags) = recipe::load(path)?;
+    let (recipe, diags) = recipe::load(path)?;
+    validated(recipe, diags, tools)
+}
+
+/// Finish checking a parsed recipe (`diags`: what parsing found) against the tools.
+pub fn validated(recipe: Recipe, mut diags: Vec<Diagnostic>, tools: &Registry) -> Result<Recipe, Vec<Diagnostic>> {
     diags.extend(recipe::validate(&recipe, tools));
     if diags.is_empty() {
         Ok(recipe)
@@ -27,10 +32,14 @@ pub fn check(path: &Path, tools: &Registry) -> Result<Recipe, Vec<Diagnostic>> {
     }
 }
 
-/// Check the recipe, bind the inputs, and plan the run.
-pub fn prepare(path: &Path, given: &IndexMap<String, Value>, tools: &Registry) -> Result<Prepared, Vec<Diagnostic>> {
-    let recipe = check(path, tools)?;
+/// Bind the inputs of a valid recipe and plan the run.
+pub fn bind(recipe: Recipe, given: &IndexMap<String, Value>) -> Result<Prepared, Vec<Diagnostic>> {
     let inputs = recipe::inputs::bind(&recipe, given).map_err(|ds| ds.into_iter().map(|d| d.in_file(&recipe.file)).collect::<Vec<_>>())?;
     let plan = plan::build(&recipe)?;
     Ok(Prepared { recipe: Arc::new(recipe), plan, inputs })
+}
+
+/// Check the recipe, bind the inputs, and plan the run.
+pub fn prepare(path: &Path, given: &IndexMap<String, Value>, tools: &Registry) -> Result<Prepared, Vec<Diagnostic>> {
+    bind(check(path, tools)?, given)
 }

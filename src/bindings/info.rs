@@ -13,15 +13,19 @@ use std::path::PathBuf;
 
 /// Check recipe files; a list of problems (dicts with file, line, column, message, hint), empty when all are valid.
 #[pyfunction]
-#[pyo3(signature = (paths, plugins=None, broken=None))]
-pub fn validate<'py>(
-    py: Python<'py>,
-    paths: Vec<PathBuf>,
-    plugins: Option<&Bound<'py, PyList>>,
-    broken: Option<&Bound<'py, PyList>>,
-) -> PyResult<Bound<'py, PyList>> {
-    let tools = super::registry(plugins, broken)?;
-    let diags = py.detach(|| paths.iter().flat_map(|p| crate::engine::check(p, &tools).err().unwrap_or_default()).collect::<Vec<_>>());
+/// `plugins`: a callable returning `(plugins, broken)`.
+#[pyo3(signature = (paths, plugins=None))]
+pub fn validate<'py>(py: Python<'py>, paths: Vec<PathBuf>, plugins: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyList>> {
+    // `validate` always looks at every plugin, so name clashes and broken plugins show up here
+    // even for recipes of native steps (which `run` checks without importing plugins).
+    let loaded: Vec<_> = py.detach(|| paths.iter().map(|p| recipe::load(p)).collect());
+    let tools = super::tools_for(["(every tool)"], plugins)?;
+    let diags = py.detach(|| {
+        loaded
+            .into_iter()
+            .flat_map(|l| l.and_then(|(r, d)| crate::engine::validated(r, d, &tools)).err().unwrap_or_default())
+            .collect::<Vec<_>>()
+    });
     let dicts = diags.iter().map(|d| diag_dict(py, d)).collect::<PyResult<Vec<_>>>()?;
     PyList::new(py, dicts)
 }
@@ -37,13 +41,10 @@ pub fn recipe_info<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Option<Bound
 
 /// Every tool with its kind, actions and availability (the `list-tools --json` shape).
 #[pyfunction]
-#[pyo3(signature = (plugins=None, broken=None))]
-pub fn list_tools<'py>(
-    py: Python<'py>,
-    plugins: Option<&Bound<'py, PyList>>,
-    broken: Option<&Bound<'py, PyList>>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let reg = super::registry(plugins, broken)?;
+/// `plugins`: a callable returning `(plugins, broken)`.
+#[pyo3(signature = (plugins=None))]
+pub fn list_tools<'py>(py: Python<'py>, plugins: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+    let reg = super::tools_for(["(every tool)"], plugins)?;
     let mut out: Vec<serde_json::Value> = reg
         .tools()
         .map(|t| {

@@ -52,6 +52,21 @@ pub(crate) fn registry(plugins: Option<&Bound<'_, PyList>>, broken: Option<&Boun
     Ok(reg)
 }
 
+/// Native tools, plus the Python plugins when `needed` names a tool that is
+/// not native: only then is `discover()` (`localforge.plugins.for_engine`)
+/// called, so recipes of native steps never import plugin modules.
+pub(crate) fn tools_for<'a>(needed: impl IntoIterator<Item = &'a str>, discover: Option<&Bound<'_, PyAny>>) -> PyResult<Registry> {
+    let native = Registry::native();
+    let needs_plugins = needed.into_iter().any(|t| t != "batch" && native.get(t).is_none());
+    match discover {
+        Some(d) if needs_plugins => {
+            let (plugins, broken): (Bound<'_, PyList>, Bound<'_, PyList>) = d.call0()?.extract()?;
+            registry(Some(&plugins), Some(&broken))
+        }
+        _ => Ok(native),
+    }
+}
+
 fn cwd() -> std::path::PathBuf {
     std::env::current_dir().unwrap_or_else(|_| ".".into())
 }

@@ -10,7 +10,7 @@ use crate::store::Store;
 use crate::tools::Registry;
 use indexmap::IndexMap;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::PyDict;
 use pythonize::{depythonize, pythonize};
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -19,17 +19,27 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-fn prepare(py: Python<'_>, path: &std::path::Path, inputs: Option<&Bound<'_, PyDict>>, tools: &Registry) -> PyResult<Prepared> {
+/// Load, check (with plugins discovered only if the recipe needs them), bind and plan.
+fn prepare(
+    py: Python<'_>,
+    path: &std::path::Path,
+    inputs: Option<&Bound<'_, PyDict>>,
+    discover: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(Prepared, Registry)> {
     let given: IndexMap<String, Value> = match inputs {
         Some(d) => depythonize(d.as_any())?,
         None => IndexMap::new(),
     };
     let path = path.to_path_buf();
-    py.detach(|| engine::prepare(&path, &given, tools)).map_err(|diags| {
-        // Input problems carry no line; recipe problems do.
-        let input_only = diags.iter().all(|d: &Diagnostic| d.line.is_none() && d.message.contains("input"));
+    let (recipe, diags) = py.detach(|| crate::recipe::load(&path)).map_err(|d| recipe_error(py, &d, false))?;
+    let tools = super::tools_for(recipe.tool_names(), discover)?;
+    let recipe = py.detach(|| engine::validated(recipe, diags, &tools)).map_err(|d| recipe_error(py, &d, false))?;
+    // Input problems carry no line; recipe problems do.
+    let prepared = py.detach(|| engine::bind(recipe, &given)).map_err(|diags| {
+        let input_only = diags.iter().all(|d: &Diagnostic| d.line.is_none());
         recipe_error(py, &diags, input_only)
-    })
+    })?;
+    Ok((prepared, tools))
 }
 
 /// Run a recipe and return the `run --json` document as a dict.
@@ -37,21 +47,22 @@ fn prepare(py: Python<'_>, path: &std::path::Path, inputs: Option<&Bound<'_, PyD
 /// Ctrl-C (KeyboardInterrupt) or SIGTERM while it runs stops the running
 /// steps and their processes, runs `cleanup.on_failure`, records the run as
 /// `cancelled`, and returns normally with `status == "cancelled"`.
+///
+/// `plugins`: a callable returning `(plugins, broken)`, called only when the
+/// recipe uses a tool that is not native.
 #[pyfunction]
-#[pyo3(signature = (path, inputs=None, auto_approve=false, quiet=false, plugins=None, broken=None))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (path, inputs=None, auto_approve=false, quiet=false, plugins=None))]
 pub fn run_recipe<'py>(
     py: Python<'py>,
     path: PathBuf,
     inputs: Option<&Bound<'py, PyDict>>,
     auto_approve: bool,
     quiet: bool,
-    plugins: Option<&Bound<'py, PyList>>,
-    broken: Option<&Bound<'py, PyList>>,
+    plugins: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let config = Config::load(&cwd()).map_err(|d| config_error(py, &d))?;
-    let tools = Arc::new(super::registry(plugins, broken)?);
-    let p = prepare(py, &path, inputs, &tools)?;
+    let (p, tools) = prepare(py, &path, inputs, plugins)?;
+    let tools = Arc::new(tools);
     let store = match config.persistence_enabled() {
         true => Some(Arc::new(py.detach(|| Store::open(&config.db_path())).map_err(store_error)?)),
         false => None,
@@ -84,16 +95,14 @@ pub fn run_recipe<'py>(
 
 /// The plan of a recipe without running it (`run --dry-run`): levels, order, each step's tool and resources.
 #[pyfunction]
-#[pyo3(signature = (path, inputs=None, plugins=None, broken=None))]
+#[pyo3(signature = (path, inputs=None, plugins=None))]
 pub fn plan_recipe<'py>(
     py: Python<'py>,
     path: PathBuf,
     inputs: Option<&Bound<'py, PyDict>>,
-    plugins: Option<&Bound<'py, PyList>>,
-    broken: Option<&Bound<'py, PyList>>,
+    plugins: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let tools = super::registry(plugins, broken)?;
-    let p = prepare(py, &path, inputs, &tools)?;
+    let (p, _) = prepare(py, &path, inputs, plugins)?;
     let steps = &p.recipe.steps;
     let levels: Vec<Vec<&str>> = p.plan.levels().iter().map(|l| l.iter().map(|&i| steps[i].id.as_str()).collect()).collect();
     let detail: Vec<Value> = p

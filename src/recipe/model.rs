@@ -36,6 +36,23 @@ impl Recipe {
         self.steps.iter().flat_map(|s| std::iter::once(s).chain(s.children())).chain(self.refinement.iter())
     }
 
+    /// Every tool name the recipe uses, batch sub-steps included.
+    pub fn tool_names(&self) -> std::collections::BTreeSet<&str> {
+        fn walk<'a>(s: &'a Step, out: &mut std::collections::BTreeSet<&'a str>) {
+            if let Some((tool, _)) = s.tool_action() {
+                out.insert(tool);
+            }
+            for sub in s.batch.iter().flatten().chain(s.children()) {
+                walk(sub, out);
+            }
+        }
+        let mut out = std::collections::BTreeSet::new();
+        for s in self.steps.iter().chain(&self.refinement) {
+            walk(s, &mut out);
+        }
+        out
+    }
+
     pub fn step(&self, id: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.id == id)
     }

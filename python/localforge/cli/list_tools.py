@@ -11,8 +11,7 @@ def main(args) -> int:
     from localforge import _core
     from localforge.plugins import for_engine
 
-    plugins, broken = for_engine()
-    tools = _core.list_tools(plugins=plugins, broken=broken)
+    tools = _core.list_tools(plugins=for_engine)
     if ns.json:
         print_json(tools)
         return EXIT_OK

@@ -41,15 +41,14 @@ def main(args) -> int:
     from localforge import _core, errors
     from localforge.plugins import for_engine
 
-    plugins, broken = for_engine()
     try:
         if ns.list_inputs:
             return _list_inputs(_core, path, ns.json)
         if ns.dry_run:
-            return _dry_run(_core.plan_recipe(str(path), inputs, plugins=plugins, broken=broken), ns.json)
+            return _dry_run(_core.plan_recipe(str(path), inputs, plugins=for_engine), ns.json)
         os.environ.setdefault("LOCALFORGE_PYTHON", sys.executable)
         signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
-        report = _core.run_recipe(str(path), inputs, auto_approve=ns.auto_approve, quiet=ns.quiet, plugins=plugins, broken=broken)
+        report = _core.run_recipe(str(path), inputs, auto_approve=ns.auto_approve, quiet=ns.quiet, plugins=for_engine)
     except errors.RecipeError as e:
         if not ns.json:
             raise

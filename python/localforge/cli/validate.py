@@ -14,8 +14,7 @@ def main(args) -> int:
     from localforge import _core
     from localforge.plugins import for_engine
 
-    plugins, broken = for_engine()
-    errors = _core.validate([str(p) for p in paths], plugins=plugins, broken=broken)
+    errors = _core.validate([str(p) for p in paths], plugins=for_engine)
     if ns.json:
         print_json({"valid": not errors, "errors": errors})
     else:
