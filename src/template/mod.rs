@@ -4,6 +4,7 @@ mod env;
 pub mod refs;
 mod render;
 pub mod scope;
+mod simple;
 
 pub use env::{env, to_value};
 pub use refs::{references, Reference};

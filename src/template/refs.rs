@@ -29,6 +29,18 @@ pub fn references(text: &str) -> Result<Vec<Reference>, String> {
     if !has_template(text) {
         return Ok(Vec::new());
     }
+    if let Some(parts) = super::simple::parse(text) {
+        let mut refs: Vec<Reference> = parts
+            .iter()
+            .filter_map(|p| match p {
+                super::simple::Part::Name(n) => Some(Reference { path: n.to_string(), guarded: false }),
+                super::simple::Part::Text(_) => None,
+            })
+            .collect();
+        refs.sort_by(|a, b| a.path.cmp(&b.path));
+        refs.dedup();
+        return Ok(refs);
+    }
     let guarded = text.contains("default") || text.contains("defined");
     let vars = match single_expression(text) {
         Some(expr) => env().compile_expression_owned(expr.to_string()).map_err(|e| detail(&e))?.undeclared_variables(true),

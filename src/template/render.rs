@@ -55,6 +55,15 @@ pub fn render_str(s: &str, scope: &Scope) -> Result<Json, RenderError> {
         return Ok(Json::String(s.to_string()));
     }
     let root = scope.value();
+    if let Some(parts) = super::simple::parse(s) {
+        let fast = match parts.as_slice() {
+            [super::simple::Part::Name(n)] => super::simple::lookup(&root, n).and_then(|v| serde_json::to_value(&v).ok()),
+            _ => super::simple::render(&parts, &root).map(Json::String),
+        };
+        if let Some(v) = fast {
+            return Ok(v);
+        }
+    }
     if let Some(expr) = single_expression(s) {
         let compiled = env().compile_expression_owned(expr.to_string()).map_err(|e| syntax_error(s, &e))?;
         let value = compiled.eval(root.clone()).map_err(|e| runtime_error(s, &e, &root))?;

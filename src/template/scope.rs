@@ -98,6 +98,7 @@ impl Object for TemplatesView {
             TEMPLATE_ERROR.with(|e| *e.borrow_mut() = Some(format!("`templates.{name}` refers to templates in a loop")));
             return None;
         }
+        TEMPLATE_ERROR.with(|e| e.borrow_mut().take()); // a stale error from an earlier lookup
         TEMPLATE_DEPTH.with(|d| d.set(depth + 1));
         let rendered = super::render_value(raw, &Scope::new(run));
         TEMPLATE_DEPTH.with(|d| d.set(depth));

@@ -78,3 +78,34 @@ fn templates_are_rendered_when_used() {
     let e = render_str("{{ templates.bad }}", &scope()).unwrap_err();
     assert!(e.message.starts_with("`templates.bad`: `inputs.nope` is undefined"), "{}", e.message);
 }
+
+/// The fast path for plain substitutions must render exactly as minijinja does.
+#[test]
+fn plain_substitutions_render_like_minijinja() {
+    let s = scope();
+    let root = s.value();
+    let cases = [
+        "{{ inputs.name }}",
+        "{{inputs.name}}",
+        "x {{ inputs.n }} y",
+        "{{ steps.list.outputs.files }}",
+        "files={{ steps.list.outputs.files }}",
+        "{{ steps.list.status }}/{{ steps.list.outputs.count }}\n",
+        "{{ workflow }}",
+        "a }} b",
+        "{{ config.max_iterations }}{{ temp_dir }}",
+        "{{ true }}",
+    ];
+    for case in cases {
+        let fast = render_str(case, &s).unwrap();
+        let reference = match single_expression(case) {
+            Some(expr) => serde_json::to_value(env().compile_expression(expr).unwrap().eval(root.clone()).unwrap()).unwrap(),
+            None => serde_json::Value::String(env().render_str(case, root.clone()).unwrap()),
+        };
+        assert_eq!(fast, reference, "{case}");
+    }
+    // Names that do not resolve give minijinja's own diagnosis.
+    assert!(render_str("x {{ inputs.missing }}", &s).unwrap_err().message.contains("`inputs.missing` is undefined"));
+    let refs = references("{{ steps.a.outputs.path }}-{{ inputs.x }}-{{ steps.a.outputs.path }}").unwrap();
+    assert_eq!(refs.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(), ["inputs.x", "steps.a.outputs.path"]);
+}
