@@ -75,7 +75,7 @@ def discover(tool_dirs=None):
     def add(load, path, fallback_name, source):
         try:
             module = load()
-        except Exception as exc:  # a plugin's import error must not stop the others
+        except (Exception, SystemExit) as exc:  # a plugin's import error must not stop the others
             broken.append(
                 {"name": _static_name(path, fallback_name) if path else fallback_name, "source": source, "error": _error_text(exc)}
             )
