@@ -1,10 +1,12 @@
 """Cost of calling a Python tool plugin, against a native tool.
 
-Two 1000-step recipes run through the real CLI: every step calls a trivial
-Python plugin (`noop.echo`, returns its inputs), or the native
-`file_ops.mkdir` on the (existing) temp folder. The difference of the medians,
-divided by the step count, is the per-call overhead of the Python path
-(thread hand-off, GIL, conversions, the `ctx` object), minus one mkdir.
+Recipes run through the real CLI where every step calls a trivial Python
+plugin (`noop.echo`, returns its inputs) or the native `file_ops.mkdir` on the
+(existing) temp folder, at two sizes. The slope between the sizes is the cost
+per step with start-up and plugin discovery taken out; the difference of the
+slopes is the per-call overhead of the Python path (thread hand-off, GIL,
+conversions, the `ctx` object), minus one mkdir. The fixed cost of discovering
+plugins (imports, entry points) is reported on its own.
 
     python benches/plugin_overhead.py [--steps 1000] [--repeat 5]
 """
@@ -54,16 +56,25 @@ def main():
         (tools / "noop_tool.py").write_text(PLUGIN)
         env = {k: v for k, v in os.environ.items() if not k.startswith("LOCALFORGE_") and k != "PYTHONDONTWRITEBYTECODE"}
         env["HOME"] = str(tmp / "home")
-        py = tmp / "python.yaml"
-        py.write_text(recipe(args.steps, "noop", "echo", "{value: '{{ temp_dir }}'}"))
-        native = tmp / "native.yaml"
-        native.write_text(recipe(args.steps, "file_ops", "mkdir", "{path: '{{ temp_dir }}'}"))
-        run(py, env), run(native, env)  # warm-up: bytecode caches, database
-        t_py = statistics.median(run(py, env) for _ in range(args.repeat))
-        t_native = statistics.median(run(native, env) for _ in range(args.repeat))
-        per_call = (t_py - t_native) / args.steps * 1e6
-        print("| steps | Python plugin | native tool | difference per call |\n|---|---|---|---|")
-        print(f"| {args.steps} | {t_py:.3f} s | {t_native:.3f} s | {per_call:.1f} µs |")
+        small = max(args.steps // 5, 1)
+        times = {}
+        for kind, tool, action, inputs in (
+            ("python", "noop", "echo", "{value: '{{ temp_dir }}'}"),
+            ("native", "file_ops", "mkdir", "{path: '{{ temp_dir }}'}"),
+        ):
+            for n in (small, args.steps):
+                path = tmp / f"{kind}-{n}.yaml"
+                path.write_text(recipe(n, tool, action, inputs))
+                run(path, env)  # warm-up: bytecode caches, database
+                times[kind, n] = statistics.median(run(path, env) for _ in range(args.repeat))
+        slope = {k: (times[k, args.steps] - times[k, small]) / (args.steps - small) * 1e6 for k in ("python", "native")}
+        fixed = (times["python", small] - slope["python"] * small / 1e6) - (times["native", small] - slope["native"] * small / 1e6)
+        print("| steps | Python plugin | native tool | per step: Python | per step: native | overhead per call | plugin discovery (once) |")
+        print("|---|---|---|---|---|---|---|")
+        print(
+            f"| {args.steps} | {times['python', args.steps]:.3f} s | {times['native', args.steps]:.3f} s | {slope['python']:.1f} µs "
+            f"| {slope['native']:.1f} µs | {slope['python'] - slope['native']:.1f} µs | {fixed * 1e3:.0f} ms |"
+        )
 
 
 if __name__ == "__main__":

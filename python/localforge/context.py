@@ -8,6 +8,13 @@ It offers what 0.x tools use: `temp_dir` and `run_dir` (pathlib.Path),
 from pathlib import Path
 
 
+def run_info(run: dict) -> dict:
+    """The run's fixed information, with paths as `pathlib.Path` (made once per run)."""
+    run["temp_dir"] = Path(run["temp_dir"])
+    run["run_dir"] = Path(run["run_dir"])
+    return run
+
+
 class ToolContext:
     """Run information for one tool call. Built by the engine; cheap to create."""
 
@@ -17,8 +24,8 @@ class ToolContext:
         self._run = run
         self._engine = engine
         self._steps_output = None
-        self.temp_dir = Path(run["temp_dir"])
-        self.run_dir = Path(run["run_dir"])
+        self.temp_dir = run["temp_dir"]
+        self.run_dir = run["run_dir"]
         self.run_id = run["run_id"]
         self.current_step = current_step
 

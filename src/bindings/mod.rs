@@ -3,6 +3,7 @@
 
 mod errors;
 mod info;
+mod pypool;
 mod pytool;
 mod run;
 

@@ -6,6 +6,7 @@
 
 use crate::tools::{Outputs, Tool, ToolCtx, ToolError, ToolKind};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString};
 use pythonize::{depythonize, pythonize};
 use serde_json::Value;
@@ -46,8 +47,8 @@ impl Tool for PyPlugin {
     async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
         let module = self.module.clone();
         let (name, action, ctx) = (self.name.clone(), action.to_string(), ctx.clone());
-        let task = tokio::task::spawn_blocking(move || Python::attach(|py| call(py, &module, &name, &action, inputs, ctx)));
-        task.await.map_err(|e| ToolError::failed(format!("plugin thread failed: {e}")))?
+        let task = super::pypool::run(move || Python::attach(|py| call(py, &module, &name, &action, inputs, ctx)));
+        task.await.unwrap_or_else(|| Err(ToolError::failed("the plugin's thread stopped without a result")))
     }
 }
 
@@ -69,7 +70,8 @@ fn call(py: Python<'_>, module: &Py<PyAny>, name: &str, action: &str, inputs: Ou
                 |why: String| ToolError::failed(format!("tool `{name}` action `{action}` returned a value that cannot be stored: {why}"));
             let plain = py
                 .import("localforge.context")
-                .and_then(|m| m.call_method1("plain", (&result,)))
+                .and_then(|_| PLAIN.import(py, "localforge.context", "plain"))
+                .and_then(|f| f.call1((&result,)))
                 .map_err(|e| unstorable(e.value(py).to_string()))?;
             depythonize(&plain).map_err(|e| unstorable(e.to_string()))?
         }
@@ -94,19 +96,36 @@ fn py_failure(py: Python<'_>, name: &str, action: &str, e: PyErr) -> ToolError {
     ToolError::Failed { message: format!("`{name}.{action}` raised {message}"), detail: traceback }
 }
 
+static TOOL_CONTEXT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static RUN_INFO: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static PLAIN: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// The run's info as Python objects, made once per run and shared by its calls.
+static RUN_CACHE: std::sync::Mutex<Option<(Arc<Value>, Py<PyAny>)>> = std::sync::Mutex::new(None);
+
+fn run_info<'py>(py: Python<'py>, ctx: &ToolCtx) -> PyResult<Bound<'py, PyAny>> {
+    let info = match &ctx.run {
+        Some(r) => r.info(),
+        None => Arc::new(serde_json::json!({"run_id": ctx.run_id, "run_dir": ctx.run_dir, "temp_dir": ctx.temp_dir,
+                                            "inputs": {}, "config": {}, "recipe": {}})),
+    };
+    let mut cache = RUN_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((key, obj)) = cache.as_ref() {
+        if Arc::ptr_eq(key, &info) {
+            return Ok(obj.bind(py).clone());
+        }
+    }
+    let obj = RUN_INFO.import(py, "localforge.context", "run_info")?.call1((pythonize(py, &*info)?,))?;
+    *cache = Some((info, obj.clone().unbind()));
+    Ok(obj)
+}
+
 /// `localforge.context.ToolContext(run, current_step, engine)`.
 fn make_ctx<'py>(py: Python<'py>, ctx: ToolCtx) -> PyResult<Bound<'py, PyAny>> {
-    let run = match &ctx.run {
-        Some(r) => pythonize(py, &r.info())?,
-        None => pythonize(
-            py,
-            &serde_json::json!({"run_id": ctx.run_id, "run_dir": ctx.run_dir, "temp_dir": ctx.temp_dir,
-                                                   "inputs": {}, "config": {}, "recipe": {}}),
-        )?,
-    };
+    let run = run_info(py, &ctx)?;
     let step = pythonize(py, &ctx.step)?;
     let engine = Bound::new(py, EngineHandle { ctx })?;
-    py.import("localforge.context")?.getattr("ToolContext")?.call1((run, step, engine))
+    TOOL_CONTEXT.import(py, "localforge.context", "ToolContext")?.call1((run, step, engine))
 }
 
 /// The engine side of a plugin's `ctx`: log, resolve, steps_output.

@@ -92,7 +92,7 @@ pub async fn run(
     let info = Arc::new(json!({
         "run_id": run_id, "run_dir": run_dir, "temp_dir": temp_dir, "inputs": inputs, "config": recipe.config,
         "recipe": {"name": recipe.name, "version": recipe.version, "description": recipe.description, "path": recipe.path,
-                   "config": recipe.config, "templates": recipe.templates, "steps": recipe.steps.iter().map(|s| s.id.as_str()).collect::<Vec<_>>()},
+                   "config": recipe.config, "templates": recipe.templates},
     }));
     let parts = RunParts {
         inputs: to_value(&Value::Object(inputs)),

@@ -12,8 +12,8 @@ pub(super) struct View {
 }
 
 impl RunView for View {
-    fn info(&self) -> Value {
-        (*self.info).clone()
+    fn info(&self) -> Arc<Value> {
+        self.info.clone()
     }
 
     fn steps_output(&self) -> Value {

@@ -50,8 +50,8 @@ pub type LogFn = Arc<dyn Fn(&str, &str) + Send + Sync>;
 
 /// What a plugin may ask of the run it is part of (the 0.x `ctx`).
 pub trait RunView: Send + Sync {
-    /// `{run_id, run_dir, temp_dir, inputs, config, recipe}`.
-    fn info(&self) -> Value;
+    /// `{run_id, run_dir, temp_dir, inputs, config, recipe}`; the same `Arc` for the whole run.
+    fn info(&self) -> Arc<Value>;
     /// Outputs of the steps that have finished, by id.
     fn steps_output(&self) -> Value;
     /// Render templates in `value` with the run's scope.

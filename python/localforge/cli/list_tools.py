@@ -9,7 +9,7 @@ def main(args) -> int:
     p.add_argument("--json", action="store_true")
     ns = p.parse_args(args)
     from localforge import _core
-    from localforge.plugins import for_engine
+    from localforge.cli.recipes import plugins as for_engine
 
     tools = _core.list_tools(plugins=for_engine)
     if ns.json:

@@ -18,6 +18,14 @@ def roots():
     return out
 
 
+def plugins():
+    """Python plugins for the engine; the engine calls this only when a recipe
+    needs a tool that is not native, so plain recipes never import plugin code."""
+    from localforge.plugins import for_engine
+
+    return for_engine()
+
+
 def find_all(root):
     """Every recipe file under `root`, sorted (skipping TEMPLATE.yaml)."""
     files = [p for ext in ("*.yaml", "*.yml") for p in root.rglob(ext)]

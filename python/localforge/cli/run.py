@@ -39,7 +39,7 @@ def main(args) -> int:
     inputs = _inputs(ns.input)
 
     from localforge import _core, errors
-    from localforge.plugins import for_engine
+    from localforge.cli.recipes import plugins as for_engine
 
     try:
         if ns.list_inputs:

@@ -12,7 +12,7 @@ def main(args) -> int:
     ns = p.parse_args(args)
     paths = [resolve(r) for r in ns.recipes]
     from localforge import _core
-    from localforge.plugins import for_engine
+    from localforge.cli.recipes import plugins as for_engine
 
     errors = _core.validate([str(p) for p in paths], plugins=for_engine)
     if ns.json:
