@@ -205,3 +205,10 @@ def test_get_config_surface(lf, tmp_path):
 
     out = subprocess.run([sys.executable, "-c", code], cwd=lf.work, env=lf.env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["http://sd:1", "9", "tiny:1b", "http://localhost:11434", "False", "ffmpeg", "http://sd:1", "9", "True"]
+
+
+def test_a_plugin_that_imports_threading_late_does_not_hang_exit(lf, user_tools):
+    _use(user_tools, "lateimport")
+    rec = lf.write("t.yaml", "name: t\nsteps:\n  - {id: t, tool: lateimport, action: run}\n")
+    doc = json.loads(lf("run", rec, "--json", "-q", check=0, timeout=30).stdout)
+    assert doc["steps"]["t"]["status"] == "completed"

@@ -65,9 +65,11 @@ def _load_file(path: Path, module_name: str):
     return module
 
 
-def discover(tool_dirs=None):
+def discover(tool_dirs=None, needed=None):
     """(plugins, broken): dicts for the engine. Later sources never replace
-    earlier ones; the engine reports a name clash naming both files."""
+    earlier ones; the engine reports a name clash naming both files. With
+    `needed` (tool names), installed entry points are scanned only when the
+    folders do not provide them all (the scan reads every installed package)."""
     import localforge.tools as builtin_pkg
 
     plugins, broken = [], []
@@ -102,6 +104,9 @@ def discover(tool_dirs=None):
                 module_name = f"localforge.tools._user_{abs(hash(str(path))):x}_{path.stem}"
             add(lambda p=path, n=module_name: _load_file(p, n), path, path.stem[:-5], str(path))
 
+    found = {p["name"] for p in plugins} | {b["name"] for b in broken}
+    if needed is not None and set(needed) <= found:
+        return plugins, broken
     for ep in _entry_points():
         add(ep.load, None, ep.name, f"entry point `{ep.name}` ({ep.value})")
     return plugins, broken
@@ -116,8 +121,8 @@ def _entry_points():
     return list(eps.get(GROUP, []))  # Python 3.9
 
 
-def for_engine():
+def for_engine(needed=None):
     """Plugins and broken ones for the configured tool folders, as `_core` takes them."""
     from localforge.engine.config import get_config
 
-    return discover(get_config().tool_dirs)
+    return discover(get_config().tool_dirs, needed)

@@ -56,12 +56,14 @@ pub(crate) fn registry(plugins: Option<&Bound<'_, PyList>>, broken: Option<&Boun
 /// Native tools, plus the Python plugins when `needed` names a tool that is
 /// not native: only then is `discover()` (`localforge.plugins.for_engine`)
 /// called, so recipes of native steps never import plugin modules.
-pub(crate) fn tools_for<'a>(needed: impl IntoIterator<Item = &'a str>, discover: Option<&Bound<'_, PyAny>>) -> PyResult<Registry> {
+/// `discover` receives the names it must find (`None`: every plugin, as for
+/// `validate` and `list-tools`), so it can skip slow sources once they are found.
+pub(crate) fn tools_for<'a>(needed: Option<impl IntoIterator<Item = &'a str>>, discover: Option<&Bound<'_, PyAny>>) -> PyResult<Registry> {
     let native = Registry::native();
-    let needs_plugins = needed.into_iter().any(|t| t != "batch" && native.get(t).is_none());
+    let wanted: Option<Vec<&str>> = needed.map(|n| n.into_iter().filter(|t| *t != "batch" && native.get(t).is_none()).collect());
     match discover {
-        Some(d) if needs_plugins => {
-            let (plugins, broken): (Bound<'_, PyList>, Bound<'_, PyList>) = d.call0()?.extract()?;
+        Some(d) if wanted.as_ref().is_none_or(|w| !w.is_empty()) => {
+            let (plugins, broken): (Bound<'_, PyList>, Bound<'_, PyList>) = d.call1((wanted,))?.extract()?;
             registry(Some(&plugins), Some(&broken))
         }
         _ => Ok(native),
@@ -75,6 +77,10 @@ fn cwd() -> std::path::PathBuf {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // `threading` must be first imported by the main thread: if a plugin's
+    // worker thread imported it first, Python would take that thread for the
+    // main one and wait for it forever at exit.
+    m.py().import("threading")?;
     errors::register(m)?;
     m.add_function(wrap_pyfunction!(run::run_recipe, m)?)?;
     m.add_function(wrap_pyfunction!(run::plan_recipe, m)?)?;

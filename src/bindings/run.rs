@@ -32,7 +32,7 @@ fn prepare(
     };
     let path = path.to_path_buf();
     let (recipe, diags) = py.detach(|| crate::recipe::load(&path)).map_err(|d| recipe_error(py, &d, false))?;
-    let tools = super::tools_for(recipe.tool_names(), discover)?;
+    let tools = super::tools_for(Some(recipe.tool_names()), discover)?;
     let recipe = py.detach(|| engine::validated(recipe, diags, &tools)).map_err(|d| recipe_error(py, &d, false))?;
     // Input problems carry no line; recipe problems do.
     let prepared = py.detach(|| engine::bind(recipe, &given)).map_err(|diags| {

@@ -18,12 +18,12 @@ def roots():
     return out
 
 
-def plugins():
+def plugins(needed=None):
     """Python plugins for the engine; the engine calls this only when a recipe
     needs a tool that is not native, so plain recipes never import plugin code."""
     from localforge.plugins import for_engine
 
-    return for_engine()
+    return for_engine(needed)
 
 
 def find_all(root):
