@@ -63,6 +63,10 @@ pub(crate) fn tools_for<'a>(needed: Option<impl IntoIterator<Item = &'a str>>, d
     let wanted: Option<Vec<&str>> = needed.map(|n| n.into_iter().filter(|t| *t != "batch" && native.get(t).is_none()).collect());
     match discover {
         Some(d) if wanted.as_ref().is_none_or(|w| !w.is_empty()) => {
+            // `threading` must be first imported by this (the main) thread: if a
+            // plugin's worker thread imported it first, Python would take that
+            // thread for the main one and wait for it forever at exit.
+            d.py().import("threading")?;
             let (plugins, broken): (Bound<'_, PyList>, Bound<'_, PyList>) = d.call1((wanted,))?.extract()?;
             registry(Some(&plugins), Some(&broken))
         }
@@ -77,10 +81,6 @@ fn cwd() -> std::path::PathBuf {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    // `threading` must be first imported by the main thread: if a plugin's
-    // worker thread imported it first, Python would take that thread for the
-    // main one and wait for it forever at exit.
-    m.py().import("threading")?;
     errors::register(m)?;
     m.add_function(wrap_pyfunction!(run::run_recipe, m)?)?;
     m.add_function(wrap_pyfunction!(run::plan_recipe, m)?)?;
