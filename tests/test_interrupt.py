@@ -67,3 +67,23 @@ def test_interrupt_stops_every_process_and_records_cancelled(lf, sig):
     assert con.execute("SELECT status FROM runs WHERE run_id = ?", (doc["run_id"],)).fetchone()[0] == "cancelled"
     steps = con.execute("SELECT status FROM steps WHERE run_id = ?", (doc["run_id"],)).fetchall()
     assert steps == [("cancelled",)]
+
+
+def test_a_run_whose_process_died_shows_as_interrupted(lf):
+    w = lf.work
+    rec = lf.write(
+        "k.yaml",
+        f"name: killed\nsteps:\n  - {{id: s, tool: script, action: run, inputs: {{command: 'echo $$ > {w}/sh.pid; sleep 300'}}}}\n",
+    )
+    proc = lf.popen("run", rec)
+    _wait_for(w / "sh.pid")
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    runs = json.loads(lf("history", "--json", check=0).stdout)
+    assert runs[0]["recipe"] == "killed" and runs[0]["status"] == "interrupted"
+    shown = json.loads(lf("history", "show", runs[0]["run_id"], "--json", check=0).stdout)
+    assert shown["steps"][0]["status"] == "interrupted"
+    # The script's process group outlives a SIGKILL of LocalForge; stop it here.
+    import os
+
+    os.killpg(os.getpgid(int((w / "sh.pid").read_text())), signal.SIGKILL)

@@ -130,7 +130,6 @@ pub fn plan_recipe<'py>(
         "inputs": p.inputs,
         "levels": levels,
         "steps": detail,
-        "cannot_fit": [],
     });
     Ok(pythonize(py, &doc)?)
 }
