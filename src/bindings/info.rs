@@ -19,7 +19,7 @@ pub fn validate<'py>(py: Python<'py>, paths: Vec<PathBuf>, plugins: Option<&Boun
     // `validate` always looks at every plugin, so name clashes and broken plugins show up here
     // even for recipes of native steps (which `run` checks without importing plugins).
     let loaded: Vec<_> = py.detach(|| paths.iter().map(|p| recipe::load(p)).collect());
-    let tools = super::tools_for(None::<[&str; 0]>, plugins)?;
+    let tools = super::tools_for(&super::load_config(py)?, None::<[&str; 0]>, plugins)?;
     let diags = py.detach(|| {
         loaded
             .into_iter()
@@ -44,7 +44,7 @@ pub fn recipe_info<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Option<Bound
 /// `plugins`: a callable returning `(plugins, broken)`.
 #[pyo3(signature = (plugins=None))]
 pub fn list_tools<'py>(py: Python<'py>, plugins: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
-    let reg = super::tools_for(None::<[&str; 0]>, plugins)?;
+    let reg = super::tools_for(&super::load_config(py)?, None::<[&str; 0]>, plugins)?;
     let mut out: Vec<serde_json::Value> = reg
         .tools()
         .map(|t| {

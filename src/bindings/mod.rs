@@ -7,6 +7,7 @@ mod pypool;
 mod pytool;
 mod run;
 
+use crate::config::Config;
 use crate::tools::{BrokenTool, Registry};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -26,8 +27,8 @@ pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
 
 /// Native tools plus the Python plugins `localforge.plugins.discover` found.
 /// A plugin whose name is taken is kept as broken, naming both sources.
-pub(crate) fn registry(plugins: Option<&Bound<'_, PyList>>, broken: Option<&Bound<'_, PyList>>) -> PyResult<Registry> {
-    let mut reg = Registry::native();
+pub(crate) fn registry(config: &Config, plugins: Option<&Bound<'_, PyList>>, broken: Option<&Bound<'_, PyList>>) -> PyResult<Registry> {
+    let mut reg = Registry::configured(config);
     for item in plugins.into_iter().flatten() {
         let d = item.cast::<PyDict>()?;
         let get = |k: &str| d.get_item(k).ok().flatten();
@@ -58,8 +59,12 @@ pub(crate) fn registry(plugins: Option<&Bound<'_, PyList>>, broken: Option<&Boun
 /// called, so recipes of native steps never import plugin modules.
 /// `discover` receives the names it must find (`None`: every plugin, as for
 /// `validate` and `list-tools`), so it can skip slow sources once they are found.
-pub(crate) fn tools_for<'a>(needed: Option<impl IntoIterator<Item = &'a str>>, discover: Option<&Bound<'_, PyAny>>) -> PyResult<Registry> {
-    let native = Registry::native();
+pub(crate) fn tools_for<'a>(
+    config: &Config,
+    needed: Option<impl IntoIterator<Item = &'a str>>,
+    discover: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Registry> {
+    let native = Registry::configured(config);
     let wanted: Option<Vec<&str>> = needed.map(|n| n.into_iter().filter(|t| *t != "batch" && native.get(t).is_none()).collect());
     match discover {
         Some(d) if wanted.as_ref().is_none_or(|w| !w.is_empty()) => {
@@ -68,7 +73,7 @@ pub(crate) fn tools_for<'a>(needed: Option<impl IntoIterator<Item = &'a str>>, d
             // thread for the main one and wait for it forever at exit.
             d.py().import("threading")?;
             let (plugins, broken): (Bound<'_, PyList>, Bound<'_, PyList>) = d.call1((wanted,))?.extract()?;
-            registry(Some(&plugins), Some(&broken))
+            registry(config, Some(&plugins), Some(&broken))
         }
         _ => Ok(native),
     }
@@ -76,6 +81,11 @@ pub(crate) fn tools_for<'a>(needed: Option<impl IntoIterator<Item = &'a str>>, d
 
 fn cwd() -> std::path::PathBuf {
     std::env::current_dir().unwrap_or_else(|_| ".".into())
+}
+
+/// The configuration for this process, or a `ConfigError` naming file, line and key.
+pub(crate) fn load_config(py: Python<'_>) -> PyResult<Config> {
+    Config::load(&cwd()).map_err(|d| errors::config_error(py, &d))
 }
 
 #[pymodule]

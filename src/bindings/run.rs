@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 /// Load, check (with plugins discovered only if the recipe needs them), bind and plan.
 fn prepare(
     py: Python<'_>,
+    config: &Config,
     path: &std::path::Path,
     inputs: Option<&Bound<'_, PyDict>>,
     discover: Option<&Bound<'_, PyAny>>,
@@ -32,7 +33,7 @@ fn prepare(
     };
     let path = path.to_path_buf();
     let (recipe, diags) = py.detach(|| crate::recipe::load(&path)).map_err(|d| recipe_error(py, &d, false))?;
-    let tools = super::tools_for(Some(recipe.tool_names()), discover)?;
+    let tools = super::tools_for(config, Some(recipe.tool_names()), discover)?;
     let recipe = py.detach(|| engine::validated(recipe, diags, &tools)).map_err(|d| recipe_error(py, &d, false))?;
     // Input problems carry no line; recipe problems do.
     let prepared = py.detach(|| engine::bind(recipe, &given)).map_err(|diags| {
@@ -61,7 +62,7 @@ pub fn run_recipe<'py>(
     plugins: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let config = Config::load(&cwd()).map_err(|d| config_error(py, &d))?;
-    let (p, tools) = prepare(py, &path, inputs, plugins)?;
+    let (p, tools) = prepare(py, &config, &path, inputs, plugins)?;
     let tools = Arc::new(tools);
     let store = match config.persistence_enabled() {
         true => Some(Arc::new(py.detach(|| Store::open(&config.db_path())).map_err(store_error)?)),
@@ -102,7 +103,8 @@ pub fn plan_recipe<'py>(
     inputs: Option<&Bound<'py, PyDict>>,
     plugins: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let (p, _) = prepare(py, &path, inputs, plugins)?;
+    let config = super::load_config(py)?;
+    let (p, _) = prepare(py, &config, &path, inputs, plugins)?;
     let steps = &p.recipe.steps;
     let levels: Vec<Vec<&str>> = p.plan.levels().iter().map(|l| l.iter().map(|&i| steps[i].id.as_str()).collect()).collect();
     let detail: Vec<Value> = p

@@ -257,6 +257,7 @@ impl Run {
             run_dir: self.run_dir.clone(),
             temp_dir: self.temp_dir.clone(),
             step_id: record_id.to_string(),
+            store: self.store.clone(),
             run: Some(Arc::new(super::view::View { info: self.info.clone(), scope: scope.clone(), steps: self.steps.clone() })),
             step: serde_json::json!({"id": record_id, "name": step.name, "tool": step.tool_action().map(|t| t.0), "action": step.tool_action().map(|t| t.1)}),
             cancel,

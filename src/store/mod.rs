@@ -36,6 +36,20 @@ pub struct NewRun {
     pub started_at: String,
 }
 
+/// One request to an LLM, kept with the step that made it.
+#[derive(Debug, Clone)]
+pub struct LlmCall {
+    pub run_id: String,
+    pub step_id: String,
+    pub service: String,
+    pub model: String,
+    pub prompt: String,
+    pub response: String,
+    pub prompt_tokens: Option<u64>,
+    pub completion_tokens: Option<u64>,
+    pub duration_s: f64,
+}
+
 /// Which attempt of which step of which run a row is about.
 #[derive(Debug, Clone)]
 pub struct Attempt {
@@ -82,6 +96,7 @@ enum Op {
         ended_at: String,
     },
     Flush(SyncSender<Result<(), String>>),
+    Llm(Box<LlmCall>, String),
 }
 
 /// A handle to the history database, shared by a run's tasks.
@@ -154,6 +169,10 @@ impl Store {
             level: level.into(),
             message: message.into(),
         });
+    }
+
+    pub fn llm_call(&self, call: LlmCall) {
+        self.send(Op::Llm(Box::new(call), now()));
     }
 
     pub fn finish_run(&self, run_id: &str, status: &'static str, outputs: Option<String>, error: Option<String>) {
@@ -345,6 +364,13 @@ fn apply(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<()> {
                 // Attempts still open when the run ends were stopped with it.
                 tx.prepare_cached("UPDATE steps SET status = 'cancelled', ended_at = ?2 WHERE run_id = ?1 AND status = 'running'")?
                     .execute(params![run_id, ended_at])?;
+            }
+            Op::Llm(c, ts) => {
+                tx.prepare_cached(
+                    "INSERT INTO llm_calls (run_id, step_id, ts, service, model, prompt, response, prompt_tokens, completion_tokens, duration_s)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )?
+                .execute(params![c.run_id, c.step_id, ts, c.service, c.model, c.prompt, c.response, c.prompt_tokens.map(|n| n as i64), c.completion_tokens.map(|n| n as i64), c.duration_s])?;
             }
             Op::Flush(_) => {}
         }

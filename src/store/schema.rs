@@ -45,7 +45,24 @@ CREATE TABLE IF NOT EXISTS events (
     message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_run ON events (run_id);
+CREATE TABLE IF NOT EXISTS llm_calls (
+    id                INTEGER PRIMARY KEY,
+    run_id            TEXT NOT NULL,
+    step_id           TEXT NOT NULL,
+    ts                TEXT NOT NULL,
+    service           TEXT NOT NULL,
+    model             TEXT NOT NULL,
+    prompt            TEXT NOT NULL,
+    response          TEXT NOT NULL,
+    prompt_tokens     INTEGER,
+    completion_tokens INTEGER,
+    duration_s        REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS llm_calls_run ON llm_calls (run_id);
 ";
+
+/// Bumped whenever SCHEMA gains a table or index (all statements are IF NOT EXISTS).
+const VERSION: i64 = 2;
 
 /// Open with WAL, a generous busy timeout, and the schema in place.
 pub fn open(path: &Path) -> rusqlite::Result<Connection> {
@@ -65,8 +82,8 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
     }
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if version < 1 {
-        conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = 1; COMMIT;"))?;
+    if version < VERSION {
+        conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {VERSION}; COMMIT;"))?;
     }
     Ok(conn)
 }

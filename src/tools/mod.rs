@@ -1,6 +1,7 @@
 //! Tools: the one trait the engine calls, the registry, and the native tools.
 
 mod file_ops;
+mod llm;
 mod process;
 mod script;
 
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 pub use file_ops::FileOps;
+pub use llm::Llm;
 pub use process::{run_process, ProcessOutput, ProcessSpec};
 pub use script::Script;
 
@@ -72,6 +74,8 @@ pub struct ToolCtx {
     pub run: Option<Arc<dyn RunView>>,
     /// `{id, name, tool, action}` of the step being run.
     pub step: Value,
+    /// The run's history, for tools that record more than their outputs (LLM calls).
+    pub store: Option<Arc<crate::store::Store>>,
 }
 
 impl ToolCtx {
@@ -131,6 +135,13 @@ impl Registry {
     }
 
     /// Add a tool. A second tool of the same name is refused with both sources.
+    /// Native tools that need the configuration: the file and script tools, and the LLM client.
+    pub fn configured(config: &crate::config::Config) -> Self {
+        let mut r = Registry::native();
+        r.add(Arc::new(Llm::new(config))).expect("native tools have distinct names");
+        r
+    }
+
     pub fn add(&mut self, tool: Arc<dyn Tool>) -> Result<(), String> {
         let name = tool.name().to_string();
         if name == "batch" {

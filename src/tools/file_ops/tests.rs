@@ -12,6 +12,7 @@ fn ctx(dir: &Path) -> ToolCtx {
         log: Arc::new(|_, _| {}),
         run: None,
         step: Value::Null,
+        store: None,
     }
 }
 

@@ -1,0 +1,189 @@
+//! `ollama`: text generation, chat and embeddings from a local LLM server.
+//!
+//! Speaks the Ollama API (`/api/generate`, `/api/chat`, `/api/embed`, streamed
+//! NDJSON) or the OpenAI-compatible one (`/v1/chat/completions`,
+//! `/v1/embeddings`; llama.cpp's `llama-server`, LM Studio, vLLM), chosen per
+//! service in the config (`services.NAME.api: ollama | openai`). One shared
+//! HTTP client and no lock: several steps can have requests in flight at once.
+
+mod errors;
+mod ollama;
+mod openai;
+
+use super::{opt_f64, opt_str, Outputs, Tool, ToolCtx, ToolError, ToolKind};
+use crate::config::Config;
+use serde_json::{json, Map, Value};
+use std::time::{Duration, Instant};
+
+pub struct Llm {
+    client: reqwest::Client,
+    services: Map<String, Value>,
+}
+
+/// Where and how one call goes.
+pub(crate) struct Target {
+    pub service: String,
+    pub host: String,
+    pub model: String,
+    pub api: Api,
+    /// No answer within this long is an error; `None` waits as long as the server works.
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Api {
+    Ollama,
+    OpenAi,
+}
+
+/// What a generation produced.
+pub(crate) struct Answer {
+    pub text: String,
+    pub prompt_tokens: Option<u64>,
+    pub completion_tokens: Option<u64>,
+    pub done_reason: Option<String>,
+}
+
+impl Llm {
+    pub fn new(config: &Config) -> Self {
+        let client = reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).build().expect("HTTP client");
+        let services = config.get("services").and_then(Value::as_object).cloned().unwrap_or_default();
+        Llm { client, services }
+    }
+
+    fn target(&self, inputs: &Outputs) -> Result<Target, ToolError> {
+        let service = opt_str(inputs, "service").unwrap_or_else(|| "ollama".into());
+        let cfg = self.services.get(&service).and_then(Value::as_object).cloned().ok_or_else(|| {
+            let names: Vec<&str> = self.services.keys().map(String::as_str).collect();
+            ToolError::failed(format!("no service `{service}` in the configuration (services: {})", names.join(", ")))
+        })?;
+        let get = |k: &str| opt_str(inputs, k).or_else(|| cfg.get(k).and_then(|v| v.as_str().map(str::to_string)));
+        let api = match get("api").as_deref() {
+            None | Some("ollama") => Api::Ollama,
+            Some("openai") | Some("openai-compatible") => Api::OpenAi,
+            Some(other) => return Err(ToolError::failed(format!("`services.{service}.api` is `{other}`; use `ollama` or `openai`"))),
+        };
+        let host = get("host").ok_or_else(|| ToolError::failed(format!("`services.{service}.host` is not set")))?;
+        let model = opt_str(inputs, "model")
+            .or_else(|| get("default_model"))
+            .or_else(|| get("model"))
+            .ok_or_else(|| ToolError::failed(format!("no model: pass `model`, or set `services.{service}.default_model`")))?;
+        let timeout = opt_f64(inputs, "timeout").or_else(|| cfg.get("timeout").and_then(Value::as_f64)).filter(|t| *t > 0.0);
+        Ok(Target { service, host: host.trim_end_matches('/').to_string(), model, api, timeout: timeout.map(Duration::from_secs_f64) })
+    }
+}
+
+#[async_trait::async_trait]
+impl Tool for Llm {
+    fn name(&self) -> &str {
+        "ollama"
+    }
+    fn actions(&self) -> Vec<String> {
+        ["generate", "chat", "embed"].map(String::from).to_vec()
+    }
+    fn kind(&self) -> ToolKind {
+        ToolKind::Native
+    }
+    fn description(&self) -> String {
+        "Generate text, chat and embed with a local LLM (Ollama or an OpenAI-compatible server)".into()
+    }
+
+    async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+        let target = self.target(&inputs)?;
+        let started = Instant::now();
+        let work = async {
+            match action {
+                "embed" => self.embed(&target, &inputs).await,
+                "generate" | "chat" => self.generate(action, &target, &inputs, ctx, started).await,
+                other => Err(ToolError::failed(format!("ollama has no action `{other}` (generate, chat, embed)"))),
+            }
+        };
+        match target.timeout {
+            Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| Err(errors::timed_out(&target, limit))),
+            None => work.await,
+        }
+    }
+}
+
+impl Llm {
+    async fn generate(&self, action: &str, t: &Target, inputs: &Outputs, ctx: &ToolCtx, started: Instant) -> Result<Outputs, ToolError> {
+        let messages = messages(action, inputs)?;
+        let format = inputs.get("format").filter(|f| !f.is_null()).cloned();
+        let options = inputs.get("options").filter(|o| o.is_object()).cloned();
+        let answer = match t.api {
+            Api::Ollama => ollama::chat(&self.client, t, &messages, format.as_ref(), options.as_ref()).await?,
+            Api::OpenAi => openai::chat(&self.client, t, &messages, format.as_ref(), options.as_ref()).await?,
+        };
+        let duration = started.elapsed().as_secs_f64();
+        let prompt_text = messages.iter().filter_map(|m| m["content"].as_str()).collect::<Vec<_>>().join("\n\n");
+        if let Some(store) = &ctx.store {
+            store.llm_call(crate::store::LlmCall {
+                run_id: ctx.run_id.clone(),
+                step_id: ctx.step_id.clone(),
+                service: t.service.clone(),
+                model: t.model.clone(),
+                prompt: prompt_text,
+                response: answer.text.clone(),
+                prompt_tokens: answer.prompt_tokens,
+                completion_tokens: answer.completion_tokens,
+                duration_s: duration,
+            });
+        }
+        let mut out = json!({
+            "response": answer.text,
+            "sd_prompt": answer.text,
+            "model": t.model,
+            "tokens": {"prompt": answer.prompt_tokens, "completion": answer.completion_tokens},
+            "duration_s": duration,
+            "done_reason": answer.done_reason,
+        });
+        if format.is_some() {
+            // Structured output: also give the parsed value, or fail saying why.
+            let parsed: Value = serde_json::from_str(answer.text.trim()).map_err(|e| {
+                ToolError::failed(format!(
+                    "`format` asked for JSON but the model answered text that is not JSON ({e}): {}",
+                    errors::short(&answer.text)
+                ))
+            })?;
+            out["json"] = parsed;
+        }
+        Ok(out.as_object().cloned().unwrap_or_default())
+    }
+
+    async fn embed(&self, t: &Target, inputs: &Outputs) -> Result<Outputs, ToolError> {
+        let input = match inputs.get("input").or_else(|| inputs.get("text")).or_else(|| inputs.get("prompt")) {
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(items)) => items.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect(),
+            _ => return Err(ToolError::failed("ollama.embed needs `input`: text or a list of texts")),
+        };
+        let embeddings = match t.api {
+            Api::Ollama => ollama::embed(&self.client, t, &input).await?,
+            Api::OpenAi => openai::embed(&self.client, t, &input).await?,
+        };
+        let dims = embeddings.first().map(Vec::len).unwrap_or(0);
+        Ok(json!({"embeddings": embeddings, "dimensions": dims, "model": t.model, "count": embeddings.len()})
+            .as_object()
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
+/// Chat messages: `messages` as given, else `system` + `prompt` (0.x's generate inputs).
+fn messages(action: &str, inputs: &Outputs) -> Result<Vec<Value>, ToolError> {
+    if let Some(Value::Array(m)) = inputs.get("messages") {
+        if m.iter().all(|x| x.get("role").is_some() && x.get("content").is_some()) {
+            return Ok(m.clone());
+        }
+        return Err(ToolError::failed(format!("ollama.{action}: every item of `messages` needs `role` and `content`")));
+    }
+    let prompt = opt_str(inputs, "prompt").ok_or_else(|| ToolError::failed(format!("ollama.{action} needs `prompt` (or `messages`)")))?;
+    let mut out = Vec::new();
+    if let Some(system) = opt_str(inputs, "system").filter(|s| !s.is_empty()) {
+        out.push(json!({"role": "system", "content": system}));
+    }
+    out.push(json!({"role": "user", "content": prompt}));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,81 @@
+//! OpenAI-compatible servers: `/v1/chat/completions`, `/v1/embeddings`, `/v1/models`.
+
+use super::errors;
+use super::{Answer, Target};
+use crate::tools::ToolError;
+use serde_json::{json, Value};
+
+pub(crate) async fn chat(
+    client: &reqwest::Client,
+    t: &Target,
+    messages: &[Value],
+    format: Option<&Value>,
+    options: Option<&Value>,
+) -> Result<Answer, ToolError> {
+    let mut body = json!({"model": t.model, "messages": messages, "stream": false});
+    match format {
+        Some(Value::String(s)) if s == "json" => body["response_format"] = json!({"type": "json_object"}),
+        Some(schema @ Value::Object(_)) => {
+            body["response_format"] = json!({"type": "json_schema", "json_schema": {"name": "output", "schema": schema}})
+        }
+        _ => {}
+    }
+    if let Some(Value::Object(o)) = options {
+        for (k, v) in o {
+            body[k] = v.clone(); // temperature, max_tokens, seed, ...
+        }
+    }
+    let v = post(client, t, "/v1/chat/completions", &body).await?;
+    let text = v.pointer("/choices/0/message/content").and_then(Value::as_str).ok_or_else(|| {
+        ToolError::failed(format!("`{}` answered without `choices[0].message.content`: {}", t.service, errors::short(&v.to_string())))
+    })?;
+    Ok(Answer {
+        text: text.to_string(),
+        prompt_tokens: v.pointer("/usage/prompt_tokens").and_then(Value::as_u64),
+        completion_tokens: v.pointer("/usage/completion_tokens").and_then(Value::as_u64),
+        done_reason: v.pointer("/choices/0/finish_reason").and_then(Value::as_str).map(str::to_string),
+    })
+}
+
+pub(crate) async fn embed(client: &reqwest::Client, t: &Target, input: &[String]) -> Result<Vec<Vec<f64>>, ToolError> {
+    let v = post(client, t, "/v1/embeddings", &json!({"model": t.model, "input": input})).await?;
+    let data = v
+        .get("data")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ToolError::failed(format!("`{}`: embeddings answer has no `data`", t.service)))?;
+    data.iter()
+        .map(|d| serde_json::from_value(d.get("embedding").cloned().unwrap_or_default()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| ToolError::failed(format!("`{}`: `data[].embedding` is not a list of numbers: {e}", t.service)))
+}
+
+async fn post(client: &reqwest::Client, t: &Target, path: &str, body: &Value) -> Result<Value, ToolError> {
+    let resp = client.post(format!("{}{path}", t.host)).json(body).send().await.map_err(|e| errors::transport(t, &e))?;
+    let status = resp.status();
+    let text = resp.text().await.map_err(|e| errors::transport(t, &e))?;
+    if !status.is_success() {
+        let unknown_model = status.as_u16() == 404 || text.contains("model_not_found") || text.contains("does not exist");
+        let models = if unknown_model { Some(models(client, t).await.unwrap_or_default()) } else { None };
+        return Err(errors::status(t, status.as_u16(), &text, models));
+    }
+    serde_json::from_str(&text)
+        .map_err(|e| ToolError::failed(format!("`{}` answered text that is not JSON ({e}): {}", t.service, errors::short(&text))))
+}
+
+/// Served models (`/v1/models`), for "model not found" messages.
+async fn models(client: &reqwest::Client, t: &Target) -> Result<Vec<String>, ToolError> {
+    let v: Value = client
+        .get(format!("{}/v1/models", t.host))
+        .send()
+        .await
+        .map_err(|e| errors::transport(t, &e))?
+        .json()
+        .await
+        .map_err(|e| errors::transport(t, &e))?;
+    Ok(v.get("data")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.get("id").and_then(Value::as_str).map(str::to_string))
+        .collect())
+}

@@ -1,0 +1,259 @@
+//! The LLM tool against stand-in servers started here on 127.0.0.1. Ollama and
+//! the OpenAI-compatible servers cannot run in tests (no weights), so each
+//! stand-in answers with the documented request and response shapes of its
+//! API, including streaming, errors, slow answers and dropped connections.
+
+use super::*;
+use crate::config::Config;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// What the stand-in sends back.
+struct Reply {
+    status: u16,
+    /// Written one after another with `gap_ms` between them (streaming).
+    chunks: Vec<String>,
+    delay_ms: u64,
+    gap_ms: u64,
+}
+
+fn reply(status: u16, body: &str) -> Reply {
+    Reply { status, chunks: vec![body.to_string()], delay_ms: 0, gap_ms: 0 }
+}
+
+type Handler = Arc<dyn Fn(&str, &Value) -> Reply + Send + Sync>;
+
+/// Serve `handler` on a free port; the bodies it received are logged.
+async fn stand_in(handler: Handler) -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let seen = log.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let (handler, seen) = (handler.clone(), seen.clone());
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let (head_end, content_len) = loop {
+                    let n = sock.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..p]).to_lowercase();
+                        let len =
+                            head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+                        break (p + 4, len);
+                    }
+                };
+                while buf.len() < head_end + content_len {
+                    let n = sock.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let body: Value = serde_json::from_slice(&buf[head_end..]).unwrap_or(Value::Null);
+                seen.lock().unwrap().push((path.clone(), body.clone()));
+                let r = handler(&path, &body);
+                tokio::time::sleep(Duration::from_millis(r.delay_ms)).await;
+                let status_line = format!("HTTP/1.1 {} X\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n", r.status);
+                let _ = sock.write_all(status_line.as_bytes()).await;
+                for c in r.chunks {
+                    let _ = sock.write_all(c.as_bytes()).await;
+                    let _ = sock.flush().await;
+                    tokio::time::sleep(Duration::from_millis(r.gap_ms)).await;
+                }
+            });
+        }
+    });
+    (format!("http://{addr}"), log)
+}
+
+fn tool(host: &str, api: &str, timeout: Option<f64>) -> Llm {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("c.yaml");
+    let t = timeout.map(|t| format!("\n    timeout: {t}")).unwrap_or_default();
+    std::fs::write(&f, format!("services:\n  ollama:\n    host: {host}\n    default_model: tiny:1b\n    api: {api}{t}\n")).unwrap();
+    Llm::new(&Config::from_file(&f).unwrap())
+}
+
+fn ctx() -> ToolCtx {
+    ToolCtx {
+        run_id: "r".into(),
+        run_dir: "/tmp".into(),
+        temp_dir: "/tmp".into(),
+        step_id: "s".into(),
+        cancel: Default::default(),
+        log: Arc::new(|_, _| {}),
+        run: None,
+        step: Value::Null,
+        store: None,
+    }
+}
+
+fn inputs(v: Value) -> Outputs {
+    v.as_object().unwrap().clone()
+}
+
+fn ndjson(pieces: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = pieces
+        .iter()
+        .map(|p| format!("{}\n", json!({"model": "tiny:1b", "message": {"role": "assistant", "content": p}, "done": false})))
+        .collect();
+    out.push(format!(
+        "{}\n",
+        json!({"model": "tiny:1b", "done": true, "done_reason": "stop", "prompt_eval_count": 5, "eval_count": 3, "total_duration": 1000})
+    ));
+    out
+}
+
+#[tokio::test]
+async fn generate_streams_ndjson_and_counts_tokens() {
+    let (host, log) = stand_in(Arc::new(|path, _| match path {
+        "/api/chat" => Reply { status: 200, chunks: ndjson(&["Hel", "lo", "!"]), delay_ms: 0, gap_ms: 20 },
+        _ => reply(404, "{}"),
+    }))
+    .await;
+    let out = tool(&host, "ollama", None).call("generate", inputs(json!({"prompt": "hi", "system": "be brief"})), &ctx()).await.unwrap();
+    assert_eq!(out["response"], "Hello!");
+    assert_eq!(out["sd_prompt"], "Hello!");
+    assert_eq!(out["tokens"], json!({"prompt": 5, "completion": 3}));
+    let (path, body) = log.lock().unwrap()[0].clone();
+    assert_eq!(path, "/api/chat");
+    assert_eq!(body["model"], "tiny:1b");
+    assert_eq!(body["stream"], true);
+    assert_eq!(body["messages"], json!([{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]));
+}
+
+#[tokio::test]
+async fn unknown_model_lists_the_installed_ones() {
+    let (host, _) = stand_in(Arc::new(|path, _| match path {
+        "/api/chat" => reply(404, r#"{"error":"model 'huge:70b' not found"}"#),
+        "/api/tags" => reply(200, r#"{"models":[{"name":"tiny:1b"},{"name":"llama3.2:3b"}]}"#),
+        _ => reply(404, "{}"),
+    }))
+    .await;
+    let e = tool(&host, "ollama", None).call("generate", inputs(json!({"prompt": "hi", "model": "huge:70b"})), &ctx()).await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "model `huge:70b` is not available on `ollama` at {host} (it has: tiny:1b, llama3.2:3b); pull it with `ollama pull huge:70b`"
+        )
+    );
+}
+
+#[tokio::test]
+async fn refused_connection_says_how_to_start_the_server() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port(); // closed again at once
+    let e = tool(&format!("http://127.0.0.1:{port}"), "ollama", None)
+        .call("generate", inputs(json!({"prompt": "hi"})), &ctx())
+        .await
+        .unwrap_err();
+    let m = e.to_string();
+    assert!(m.starts_with(&format!("cannot connect to `ollama` at http://127.0.0.1:{port}")), "{m}");
+    assert!(m.contains("start it with `ollama serve`"), "{m}");
+}
+
+#[tokio::test]
+async fn server_errors_slow_answers_and_dropped_streams() {
+    let (host, _) = stand_in(Arc::new(|_, body| match body["messages"][0]["content"].as_str() {
+        Some("500") => reply(500, r#"{"error":"out of memory"}"#),
+        Some("slow") => Reply { status: 200, chunks: ndjson(&["late"]), delay_ms: 3000, gap_ms: 0 },
+        _ => Reply { status: 200, chunks: ndjson(&["par", "tial"])[..2].to_vec(), delay_ms: 0, gap_ms: 0 },
+    }))
+    .await;
+    let t = tool(&host, "ollama", Some(0.5));
+    let e = t.call("generate", inputs(json!({"prompt": "500"})), &ctx()).await.unwrap_err();
+    assert_eq!(e.to_string(), format!("`ollama` at {host} answered HTTP 500: out of memory"));
+    let e = t.call("generate", inputs(json!({"prompt": "slow"})), &ctx()).await.unwrap_err();
+    assert!(e.to_string().starts_with(&format!("no complete answer from `ollama` at {host} within 0.5s")), "{e}");
+    let e = t.call("generate", inputs(json!({"prompt": "drop"})), &ctx()).await.unwrap_err();
+    assert!(e.to_string().contains("closed the stream before the answer was complete (7 characters received)"), "{e}");
+}
+
+#[tokio::test]
+async fn json_format_gives_the_parsed_value() {
+    let (host, log) = stand_in(Arc::new(|_, body| {
+        let answer = if body["format"] == "json" { r#"{"title": "x"}"# } else { "not json" };
+        Reply { status: 200, chunks: ndjson(&[answer]), delay_ms: 0, gap_ms: 0 }
+    }))
+    .await;
+    let t = tool(&host, "ollama", None);
+    let out = t.call("chat", inputs(json!({"messages": [{"role": "user", "content": "q"}], "format": "json"})), &ctx()).await.unwrap();
+    assert_eq!(out["json"], json!({"title": "x"}));
+    assert_eq!(log.lock().unwrap()[0].1["format"], "json");
+    let e = t.call("chat", inputs(json!({"prompt": "q", "format": {"type": "object"}})), &ctx()).await.unwrap_err();
+    assert!(e.to_string().contains("`format` asked for JSON but the model answered text that is not JSON"), "{e}");
+}
+
+#[tokio::test]
+async fn ollama_embeddings() {
+    let (host, log) = stand_in(Arc::new(|_, _| reply(200, r#"{"model":"tiny:1b","embeddings":[[0.1,0.2,0.3],[0.4,0.5,0.6]]}"#))).await;
+    let out = tool(&host, "ollama", None).call("embed", inputs(json!({"input": ["a", "b"]})), &ctx()).await.unwrap();
+    assert_eq!(out["dimensions"], 3);
+    assert_eq!(out["embeddings"][1], json!([0.4, 0.5, 0.6]));
+    assert_eq!(log.lock().unwrap()[0], ("/api/embed".to_string(), json!({"model": "tiny:1b", "input": ["a", "b"]})));
+}
+
+#[tokio::test]
+async fn openai_compatible_chat_embed_and_unknown_model() {
+    let (host, log) = stand_in(Arc::new(|path, body| match (path, body["model"].as_str()) {
+        ("/v1/models", _) => reply(200, r#"{"object":"list","data":[{"id":"smollm2"}]}"#),
+        (_, Some("nope")) => reply(404, r#"{"error":{"message":"The model `nope` does not exist","type":"invalid_request_error","code":"model_not_found"}}"#),
+        ("/v1/chat/completions", _) => reply(
+            200,
+            r#"{"id":"c1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"Paris"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":1,"total_tokens":10}}"#,
+        ),
+        ("/v1/embeddings", _) => reply(200, r#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[1.0,0.0]}]}"#),
+        _ => reply(404, "{}"),
+    }))
+    .await;
+    let t = tool(&host, "openai", None);
+    let out =
+        t.call("generate", inputs(json!({"prompt": "capital of France?", "format": "json", "options": {"temperature": 0}})), &ctx()).await;
+    assert!(out.unwrap_err().to_string().contains("not JSON"), "Paris is not JSON");
+    let out = t.call("generate", inputs(json!({"prompt": "capital of France?", "options": {"temperature": 0}})), &ctx()).await.unwrap();
+    assert_eq!((out["response"].as_str(), out["done_reason"].as_str()), (Some("Paris"), Some("stop")));
+    assert_eq!(out["tokens"], json!({"prompt": 9, "completion": 1}));
+    let sent =
+        log.lock().unwrap().iter().find(|(p, b)| p == "/v1/chat/completions" && b.get("response_format").is_none()).cloned().unwrap();
+    assert_eq!(sent.1["temperature"], 0);
+    let e = t.call("generate", inputs(json!({"prompt": "x", "model": "nope"})), &ctx()).await.unwrap_err();
+    assert_eq!(e.to_string(), format!("model `nope` is not available on `ollama` at {host} (it has: smollm2)"));
+    let emb = t.call("embed", inputs(json!({"input": "x"})), &ctx()).await.unwrap();
+    assert_eq!(emb["embeddings"], json!([[1.0, 0.0]]));
+}
+
+#[tokio::test]
+async fn several_requests_are_in_flight_at_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // The stand-in holds every request 600 ms and counts how many it holds at once.
+    let (now, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (n, p) = (now.clone(), peak.clone());
+    let (host, _) = stand_in(Arc::new(move |_, _| {
+        let current = n.fetch_add(1, Ordering::SeqCst) + 1;
+        p.fetch_max(current, Ordering::SeqCst);
+        let n = n.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(550)).await;
+            n.fetch_sub(1, Ordering::SeqCst);
+        });
+        Reply { status: 200, chunks: ndjson(&["ok"]), delay_ms: 600, gap_ms: 0 }
+    }))
+    .await;
+    let t = Arc::new(tool(&host, "ollama", None));
+    let calls = (0..4).map(|i| {
+        let t = t.clone();
+        async move { t.call("generate", inputs(json!({"prompt": format!("p{i}")})), &ctx()).await.unwrap() }
+    });
+    let outs = futures_util::future::join_all(calls).await;
+    assert!(outs.iter().all(|o| o["response"] == "ok"));
+    assert_eq!(peak.load(Ordering::SeqCst), 4, "the four requests were not all in flight together");
+}

@@ -1,0 +1,82 @@
+"""The `ollama` tool through the CLI against a stand-in Ollama server started
+here on 127.0.0.1: Ollama itself cannot run in tests (no model weights), so the
+stand-in answers `/api/chat` with the documented streamed NDJSON shape."""
+
+import json
+import sqlite3
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+
+class StandIn(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if body["model"] != "tiny:1b":
+            self._send(404, json.dumps({"error": f"model '{body['model']}' not found"}))
+            return
+        prompt = body["messages"][-1]["content"]
+        words = f"A haiku about {prompt}".split()
+        lines = [json.dumps({"model": "tiny:1b", "message": {"role": "assistant", "content": w + " "}, "done": False}) for w in words]
+        lines.append(
+            json.dumps({"model": "tiny:1b", "done": True, "done_reason": "stop", "prompt_eval_count": 11, "eval_count": len(words)})
+        )
+        self._send(200, "\n".join(lines) + "\n", "application/x-ndjson")
+
+    def do_GET(self):
+        self._send(200, json.dumps({"models": [{"name": "tiny:1b"}]}))
+
+    def _send(self, code, text, ctype="application/json"):
+        data = text.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def ollama():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), StandIn)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_generate_through_a_recipe_is_recorded(lf, ollama):
+    lf.env["LOCALFORGE_OLLAMA_HOST"] = ollama
+    lf.env["LOCALFORGE_OLLAMA_MODEL"] = "tiny:1b"
+    rec = lf.write(
+        "llm.yaml",
+        "name: llm\ninputs: [{name: topic, default: rivers}]\nsteps:\n"
+        "  - {id: poem, tool: ollama, action: generate, inputs: {prompt: '{{ inputs.topic }}', system: 'Write haiku.'}}\n"
+        "  - {id: save, tool: file_ops, action: write, inputs: {path: '{{ temp_dir }}/poem.txt', content: '{{ steps.poem.outputs.response }}'}}\n"
+        "outputs: {poem: '{{ steps.poem.outputs.sd_prompt }}', tokens: '{{ steps.poem.outputs.tokens.completion }}'}\n",
+    )
+    doc = json.loads(lf("run", rec, "--json", "-q", check=0).stdout)
+    assert doc["outputs"] == {"poem": "A haiku about rivers ", "tokens": 4}
+    con = sqlite3.connect(lf.db)
+    row = con.execute(
+        "SELECT step_id, model, prompt, response, prompt_tokens, completion_tokens FROM llm_calls WHERE run_id = ?", (doc["run_id"],)
+    ).fetchone()
+    assert row == ("poem", "tiny:1b", "Write haiku.\n\nrivers", "A haiku about rivers ", 11, 4)
+
+
+def test_unknown_model_and_stopped_server_are_clear(lf, ollama):
+    lf.env["LOCALFORGE_OLLAMA_HOST"] = ollama
+    rec = lf.write("m.yaml", "name: m\nsteps:\n  - {id: g, tool: ollama, action: generate, inputs: {prompt: hi, model: 'big:70b'}}\n")
+    doc = json.loads(lf("run", rec, "--json", "-q", check=1).stdout)
+    assert (
+        doc["steps"]["g"]["error"]
+        == f"model `big:70b` is not available on `ollama` at {ollama} (it has: tiny:1b); pull it with `ollama pull big:70b`"
+    )
+    lf.env["LOCALFORGE_OLLAMA_HOST"] = "http://127.0.0.1:9"
+    doc = json.loads(lf("run", rec, "--json", "-q", check=1).stdout)
+    assert "cannot connect to `ollama` at http://127.0.0.1:9" in doc["steps"]["g"]["error"]
+    assert "start it with `ollama serve`" in doc["steps"]["g"]["error"]
