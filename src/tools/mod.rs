@@ -4,6 +4,9 @@ mod file_ops;
 mod llm;
 mod process;
 mod script;
+mod sd;
+#[cfg(test)]
+pub(crate) mod stand_in;
 
 use crate::recipe::ToolCatalog;
 use indexmap::IndexMap;
@@ -17,6 +20,7 @@ pub use file_ops::FileOps;
 pub use llm::Llm;
 pub use process::{run_process, ProcessOutput, ProcessSpec};
 pub use script::Script;
+pub use sd::SdClient;
 
 /// Inputs and outputs of a tool call.
 pub type Outputs = Map<String, Value>;
@@ -135,10 +139,12 @@ impl Registry {
     }
 
     /// Add a tool. A second tool of the same name is refused with both sources.
-    /// Native tools that need the configuration: the file and script tools, and the LLM client.
+    /// Native tools that need the configuration: the file and script tools, and the LLM and Stable Diffusion clients.
     pub fn configured(config: &crate::config::Config) -> Self {
         let mut r = Registry::native();
-        r.add(Arc::new(Llm::new(config))).expect("native tools have distinct names");
+        for tool in [Arc::new(Llm::new(config)) as Arc<dyn Tool>, Arc::new(SdClient::new(config))] {
+            r.add(tool).expect("native tools have distinct names");
+        }
         r
     }
 

@@ -1,0 +1,256 @@
+//! `sd_client`: Stable Diffusion through the AUTOMATIC1111 WebUI API
+//! (`/sdapi/v1/txt2img`, `/img2img`, `/sd-models`). Images are saved into the
+//! run's temp folder; outputs keep 0.x's `primary` and `image_0..n`.
+
+use super::{need_str, opt_f64, opt_str, Outputs, Tool, ToolCtx, ToolError, ToolKind};
+use crate::config::Config;
+use base64::Engine as _;
+use serde_json::{json, Map, Value};
+use std::time::Duration;
+
+pub struct SdClient {
+    client: reqwest::Client,
+    host: String,
+    timeout: Option<Duration>,
+}
+
+/// Generation settings passed through to the API when given.
+const PASSTHROUGH: &[&str] = &[
+    "prompt",
+    "negative_prompt",
+    "width",
+    "height",
+    "steps",
+    "cfg_scale",
+    "seed",
+    "sampler_name",
+    "scheduler",
+    "batch_size",
+    "n_iter",
+    "denoising_strength",
+    "restore_faces",
+    "tiling",
+    "override_settings",
+];
+
+impl SdClient {
+    pub fn new(config: &Config) -> Self {
+        let sd = config.service("sd");
+        let host = sd.get("host").and_then(Value::as_str).unwrap_or("http://localhost:7860").trim_end_matches('/').to_string();
+        let timeout = sd.get("timeout").and_then(Value::as_f64).filter(|t| *t > 0.0).map(Duration::from_secs_f64);
+        let client = reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).build().expect("HTTP client");
+        SdClient { client, host, timeout }
+    }
+
+    async fn request(&self, host: &str, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value, ToolError> {
+        let mut req = self.client.request(method, format!("{host}{path}"));
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        if let Some(t) = self.timeout {
+            req = req.timeout(t);
+        }
+        let resp = req.send().await.map_err(|e| self.transport(host, &e))?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(|e| self.transport(host, &e))?;
+        if status.as_u16() == 404 {
+            return Err(ToolError::failed(format!("SD WebUI at {host} has no `{path}`: start it with `--api` (e.g. `./webui.sh --api`)")));
+        }
+        if !status.is_success() {
+            let detail = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| v.get("detail").or(v.get("error")).map(|d| d.as_str().map(str::to_string).unwrap_or_else(|| d.to_string())))
+                .unwrap_or_else(|| text.chars().take(300).collect());
+            return Err(ToolError::failed(format!("SD WebUI at {host} answered HTTP {}: {detail}", status.as_u16())));
+        }
+        serde_json::from_str(&text).map_err(|e| ToolError::failed(format!("SD WebUI at {host} answered text that is not JSON: {e}")))
+    }
+
+    fn transport(&self, host: &str, e: &reqwest::Error) -> ToolError {
+        if e.is_connect() {
+            ToolError::failed(format!("SD WebUI is not running at {host}: start it with `--api`, or set `services.sd.host`"))
+        } else if e.is_timeout() {
+            ToolError::failed(format!(
+                "SD WebUI at {host} did not answer within {}s; raise `services.sd.timeout`",
+                self.timeout.map(|t| t.as_secs_f64()).unwrap_or(0.0)
+            ))
+        } else {
+            ToolError::failed(format!("request to SD WebUI at {host} failed: {e}"))
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Tool for SdClient {
+    fn name(&self) -> &str {
+        "sd_client"
+    }
+    fn actions(&self) -> Vec<String> {
+        ["txt2img", "img2img", "get_models"].map(String::from).to_vec()
+    }
+    fn kind(&self) -> ToolKind {
+        ToolKind::Native
+    }
+    fn description(&self) -> String {
+        "Generate images with Stable Diffusion (AUTOMATIC1111 WebUI API)".into()
+    }
+
+    async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+        let host = opt_str(&inputs, "host").map(|h| h.trim_end_matches('/').to_string()).unwrap_or_else(|| self.host.clone());
+        match action {
+            "get_models" => {
+                let v = self.request(&host, reqwest::Method::GET, "/sdapi/v1/sd-models", None).await?;
+                let models: Vec<Value> = v.as_array().cloned().unwrap_or_default();
+                let names: Vec<Value> = models.iter().filter_map(|m| m.get("title").or(m.get("model_name")).cloned()).collect();
+                Ok(obj(json!({"models": models, "names": names, "count": names.len()})))
+            }
+            "txt2img" | "img2img" => {
+                let mut body = Map::new();
+                for key in PASSTHROUGH {
+                    if let Some(v) = inputs.get(*key).filter(|v| !v.is_null()) {
+                        body.insert((*key).to_string(), v.clone());
+                    }
+                }
+                if action == "txt2img" && !body.contains_key("prompt") {
+                    return Err(ToolError::failed("sd_client.txt2img needs `prompt`"));
+                }
+                if action == "img2img" {
+                    let path = need_str(&inputs, "init_image", "sd_client.img2img")
+                        .or_else(|_| need_str(&inputs, "input", "sd_client.img2img"))?;
+                    let bytes = std::fs::read(path).map_err(|e| ToolError::failed(format!("sd_client.img2img: `{path}`: {e}")))?;
+                    body.insert("init_images".into(), json!([base64::engine::general_purpose::STANDARD.encode(bytes)]));
+                    body.entry("denoising_strength").or_insert(json!(opt_f64(&inputs, "strength").unwrap_or(0.6)));
+                }
+                let v = self.request(&host, reqwest::Method::POST, &format!("/sdapi/v1/{action}"), Some(&Value::Object(body))).await?;
+                save_images(&v, &inputs, ctx)
+            }
+            other => Err(ToolError::failed(format!("sd_client has no action `{other}` (txt2img, img2img, get_models)"))),
+        }
+    }
+}
+
+/// Decode `images` (base64 PNGs) into files; outputs `primary`, `image_0..n`, `images`, `seed`.
+fn save_images(v: &Value, inputs: &Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+    let images = v
+        .get("images")
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| ToolError::failed("SD WebUI answered without images"))?;
+    let dir = opt_str(inputs, "output_dir").map(std::path::PathBuf::from).unwrap_or_else(|| ctx.temp_dir.clone());
+    std::fs::create_dir_all(&dir).map_err(|e| ToolError::failed(format!("sd_client: `{}`: {e}", dir.display())))?;
+    let stem = opt_str(inputs, "filename").unwrap_or_else(|| ctx.step_id.replace(['[', ']', '.', '#'], "_"));
+    let mut out = Map::new();
+    let mut paths = Vec::new();
+    for (i, img) in images.iter().enumerate() {
+        let b64 = img.as_str().unwrap_or_default();
+        let b64 = b64.split_once(',').map(|(_, d)| d).unwrap_or(b64); // "data:image/png;base64,..."
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|e| ToolError::failed(format!("SD WebUI sent image {i} that is not base64: {e}")))?;
+        let path = dir.join(format!("{stem}_{i}.png"));
+        std::fs::write(&path, bytes).map_err(|e| ToolError::failed(format!("sd_client: `{}`: {e}", path.display())))?;
+        let p = path.to_string_lossy().into_owned();
+        out.insert(format!("image_{i}"), json!(p));
+        paths.push(p);
+    }
+    out.insert("primary".into(), json!(paths[0]));
+    out.insert("count".into(), json!(paths.len()));
+    out.insert("images".into(), json!(paths));
+    let info: Option<Value> = v.get("info").and_then(Value::as_str).and_then(|s| serde_json::from_str(s).ok());
+    out.insert("seed".into(), info.as_ref().and_then(|i| i.get("seed")).cloned().unwrap_or(Value::Null));
+    Ok(out)
+}
+
+fn obj(v: Value) -> Outputs {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::stand_in::{ctx, reply, stand_in};
+    use std::sync::Arc;
+
+    fn tool(host: &str) -> SdClient {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.yaml");
+        std::fs::write(&f, format!("services:\n  sd:\n    host: {host}\n    timeout: 5\n")).unwrap();
+        SdClient::new(&Config::from_file(&f).unwrap())
+    }
+
+    const PNG_1PX: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+
+    #[tokio::test]
+    async fn txt2img_saves_every_image_and_img2img_sends_the_init_image() {
+        let (host, log) = stand_in(Arc::new(|path, body| match path {
+            "/sdapi/v1/txt2img" | "/sdapi/v1/img2img" => {
+                let n = body["batch_size"].as_u64().unwrap_or(1) as usize;
+                reply(200, &json!({"images": vec![PNG_1PX; n], "parameters": {}, "info": "{\"seed\": 1234}"}).to_string())
+            }
+            _ => reply(404, r#"{"detail":"Not Found"}"#),
+        }))
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let t = tool(&host);
+        let out = t
+            .call(
+                "txt2img",
+                json!({"prompt": "a red fox", "width": 512, "batch_size": 2, "output_dir": dir.path()}).as_object().unwrap().clone(),
+                &ctx(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(out["count"], 2);
+        assert_eq!(out["seed"], 1234);
+        let primary = out["primary"].as_str().unwrap();
+        assert_eq!(primary, out["image_0"].as_str().unwrap());
+        assert!(std::fs::read(primary).unwrap().starts_with(b"\x89PNG"));
+        let sent = log.lock().unwrap()[0].1.clone();
+        assert_eq!((sent["prompt"].as_str(), sent["width"].as_u64()), (Some("a red fox"), Some(512)));
+        let out2 = t
+            .call(
+                "img2img",
+                json!({"init_image": primary, "prompt": "snowy", "output_dir": dir.path()}).as_object().unwrap().clone(),
+                &ctx(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(out2["count"], 1);
+        let sent = log.lock().unwrap()[1].1.clone();
+        assert_eq!(sent["init_images"][0].as_str().unwrap(), PNG_1PX);
+        assert_eq!(sent["denoising_strength"], 0.6);
+    }
+
+    #[tokio::test]
+    async fn models_and_errors() {
+        let (host, _) = stand_in(Arc::new(|path, _| match path {
+            "/sdapi/v1/sd-models" => reply(200, r#"[{"title":"v1-5.safetensors [abc]","model_name":"v1-5"}]"#),
+            "/sdapi/v1/txt2img" => reply(500, r#"{"error":"OutOfMemoryError","detail":"CUDA out of memory"}"#),
+            _ => reply(404, "{}"),
+        }))
+        .await;
+        let t = tool(&host);
+        let m = t.call("get_models", Outputs::new(), &ctx()).await.unwrap();
+        assert_eq!(m["names"], json!(["v1-5.safetensors [abc]"]));
+        let e = t.call("txt2img", json!({"prompt": "x"}).as_object().unwrap().clone(), &ctx()).await.unwrap_err();
+        assert_eq!(e.to_string(), format!("SD WebUI at {host} answered HTTP 500: CUDA out of memory"));
+        let e = t.call("img2img", json!({"init_image": "/nonexistent.png"}).as_object().unwrap().clone(), &ctx()).await.unwrap_err();
+        assert!(e.to_string().starts_with("sd_client.img2img: `/nonexistent.png`"), "{e}");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let e = tool(&format!("http://127.0.0.1:{port}")).call("get_models", Outputs::new(), &ctx()).await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("SD WebUI is not running at http://127.0.0.1:{port}: start it with `--api`, or set `services.sd.host`")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_webui_without_api_says_so() {
+        let (host, _) = stand_in(Arc::new(|_, _| reply(404, r#"{"detail":"Not Found"}"#))).await;
+        let e = tool(&host).call("get_models", Outputs::new(), &ctx()).await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("SD WebUI at {host} has no `/sdapi/v1/sd-models`: start it with `--api` (e.g. `./webui.sh --api`)")
+        );
+    }
+}
