@@ -13,6 +13,15 @@ PYTHON="${PYTHON:-python3}"
 
 step() { printf '\n== %s\n' "$*" >&2; }
 
+step "programs the tests drive (Debian packages: ffmpeg)"
+if ! command -v ffmpeg >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg
+    else
+        echo "ffmpeg is not installed; its tests will be skipped (install it: apt install ffmpeg)" >&2
+    fi
+fi
+
 step "python environment (.venv)"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check "maturin>=1.9.4,<2" "pytest>=8" "pytest-timeout>=2.3" "ruff>=0.6" "Pillow>=10" "numpy>=1.24"

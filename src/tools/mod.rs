@@ -1,5 +1,6 @@
 //! Tools: the one trait the engine calls, the registry, and the native tools.
 
+mod ffmpeg;
 mod file_ops;
 mod llm;
 mod process;
@@ -16,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
+pub use ffmpeg::Ffmpeg;
 pub use file_ops::FileOps;
 pub use llm::Llm;
 pub use process::{run_process, ProcessOutput, ProcessSpec};
@@ -139,10 +141,10 @@ impl Registry {
     }
 
     /// Add a tool. A second tool of the same name is refused with both sources.
-    /// Native tools that need the configuration: the file and script tools, and the LLM and Stable Diffusion clients.
+    /// Native tools that need the configuration: the file and script tools, the LLM and Stable Diffusion clients, FFmpeg.
     pub fn configured(config: &crate::config::Config) -> Self {
         let mut r = Registry::native();
-        for tool in [Arc::new(Llm::new(config)) as Arc<dyn Tool>, Arc::new(SdClient::new(config))] {
+        for tool in [Arc::new(Llm::new(config)) as Arc<dyn Tool>, Arc::new(SdClient::new(config)), Arc::new(Ffmpeg::new(config))] {
             r.add(tool).expect("native tools have distinct names");
         }
         r

@@ -1,0 +1,143 @@
+//! `ffmpeg`: convert, normalize, loop, trim and measure audio (or video) with
+//! the FFmpeg programs on this machine. Argument lists, never shell text.
+
+use super::process::{run_process, tail, ProcessSpec};
+use super::{need_str, opt_f64, opt_str, Outputs, Tool, ToolCtx, ToolError, ToolKind};
+use crate::config::Config;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+pub struct Ffmpeg {
+    ffmpeg: String,
+    ffprobe: String,
+}
+
+impl Ffmpeg {
+    pub fn new(config: &Config) -> Self {
+        let ffmpeg = config.service("ffmpeg").get("path").and_then(Value::as_str).unwrap_or("ffmpeg").to_string();
+        // ffprobe ships beside ffmpeg.
+        let ffprobe = match Path::new(&ffmpeg).parent().filter(|p| !p.as_os_str().is_empty()) {
+            Some(dir) => dir.join("ffprobe").to_string_lossy().into_owned(),
+            None => "ffprobe".to_string(),
+        };
+        Ffmpeg { ffmpeg, ffprobe }
+    }
+
+    async fn run(&self, program: &str, args: Vec<String>, ctx: &ToolCtx) -> Result<String, ToolError> {
+        let mut argv = vec![program.to_string()];
+        argv.extend(args);
+        let spec = ProcessSpec { argv, cwd: Some(ctx.temp_dir.clone()), ..Default::default() };
+        let out = run_process(&spec, &ctx.cancel).await?;
+        if out.code != 0 {
+            return Err(ToolError::Failed {
+                message: format!("{program} exited with code {}: {}", out.code, tail(&out.stderr, 6, 800)),
+                detail: Some(out.stderr),
+            });
+        }
+        Ok(out.stdout)
+    }
+
+    async fn duration(&self, path: &str, ctx: &ToolCtx) -> Result<f64, ToolError> {
+        let args = ["-v", "error", "-show_entries", "format=duration", "-of", "default=noprint_wrappers=1:nokey=1", path];
+        let out = self.run(&self.ffprobe, args.map(String::from).to_vec(), ctx).await?;
+        out.trim().parse().map_err(|_| ToolError::failed(format!("ffprobe gave no duration for `{path}` (got `{}`)", out.trim())))
+    }
+}
+
+fn on_path(program: &str) -> bool {
+    if program.contains('/') {
+        return Path::new(program).is_file();
+    }
+    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+}
+
+#[async_trait::async_trait]
+impl Tool for Ffmpeg {
+    fn name(&self) -> &str {
+        "ffmpeg"
+    }
+    fn actions(&self) -> Vec<String> {
+        ["convert", "normalize", "loop", "trim", "get_duration"].map(String::from).to_vec()
+    }
+    fn kind(&self) -> ToolKind {
+        ToolKind::Native
+    }
+    fn description(&self) -> String {
+        "Convert, normalize, loop, trim and measure audio with FFmpeg".into()
+    }
+    fn missing(&self) -> Vec<String> {
+        [&self.ffmpeg, &self.ffprobe]
+            .into_iter()
+            .filter(|p| !on_path(p))
+            .map(|p| format!("`{p}` (install FFmpeg, e.g. `apt install ffmpeg`, or set `services.ffmpeg.path`)"))
+            .collect()
+    }
+
+    async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+        let what = format!("ffmpeg.{action}");
+        let input = need_str(&inputs, "input", &what)?.to_string();
+        if !Path::new(&input).is_file() {
+            return Err(ToolError::failed(format!("{what}: input `{input}` does not exist")));
+        }
+        if action == "get_duration" {
+            let d = self.duration(&input, ctx).await?;
+            return Ok(json!({"duration_s": d, "input": input}).as_object().cloned().unwrap_or_default());
+        }
+        let output = match opt_str(&inputs, "output") {
+            Some(o) => PathBuf::from(o),
+            None => ctx.temp_dir.join(format!("{}_{action}{}", stem(&input), suffix(&input))),
+        };
+        if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| ToolError::failed(format!("{what}: `{}`: {e}", parent.display())))?;
+        }
+        let mut args: Vec<String> = vec!["-hide_banner".into(), "-nostdin".into(), "-y".into()];
+        let num = |k: &str| opt_f64(&inputs, k);
+        match action {
+            "convert" => {
+                args.extend(["-i".into(), input.clone()]);
+                for (key, flag) in [("codec", "-c:a"), ("bitrate", "-b:a"), ("sample_rate", "-ar"), ("channels", "-ac")] {
+                    if let Some(v) = opt_str(&inputs, key) {
+                        args.extend([flag.to_string(), v]);
+                    }
+                }
+            }
+            "normalize" => {
+                let target = num("target_lufs").unwrap_or(-16.0);
+                args.extend(["-i".into(), input.clone(), "-af".into(), format!("loudnorm=I={target}:TP=-1.5:LRA=11")]);
+            }
+            "loop" => match (num("count"), num("duration")) {
+                (_, Some(d)) => args.extend(["-stream_loop".into(), "-1".into(), "-i".into(), input.clone(), "-t".into(), d.to_string()]),
+                (Some(n), None) if n >= 1.0 => {
+                    args.extend(["-stream_loop".into(), format!("{}", n as u64 - 1), "-i".into(), input.clone()])
+                }
+                _ => return Err(ToolError::failed(format!("{what} needs `count` (times to play, at least 1) or `duration` (seconds)"))),
+            },
+            "trim" => {
+                let start = num("start").unwrap_or(0.0);
+                args.extend(["-ss".into(), start.to_string(), "-i".into(), input.clone()]);
+                match (num("duration"), num("end")) {
+                    (Some(d), _) => args.extend(["-t".into(), d.to_string()]),
+                    (None, Some(e)) if e > start => args.extend(["-t".into(), (e - start).to_string()]),
+                    (None, Some(e)) => return Err(ToolError::failed(format!("{what}: `end` ({e}) must be after `start` ({start})"))),
+                    (None, None) => return Err(ToolError::failed(format!("{what} needs `duration` or `end` (seconds)"))),
+                }
+            }
+            other => {
+                return Err(ToolError::failed(format!("ffmpeg has no action `{other}` (convert, normalize, loop, trim, get_duration)")))
+            }
+        }
+        let out_text = output.to_string_lossy().into_owned();
+        args.push(out_text.clone());
+        self.run(&self.ffmpeg, args, ctx).await?;
+        let duration = self.duration(&out_text, ctx).await.ok();
+        Ok(json!({"output": out_text, "input": input, "duration_s": duration}).as_object().cloned().unwrap_or_default())
+    }
+}
+
+fn stem(p: &str) -> String {
+    Path::new(p).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "audio".into())
+}
+
+fn suffix(p: &str) -> String {
+    Path::new(p).extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_else(|| ".wav".into())
+}
