@@ -126,7 +126,8 @@ def test_list_and_list_tools(lf):
     assert by_name["file_ops"]["kind"] == "native"
     assert "copy_multiple" in by_name["file_ops"]["actions"]
     assert by_name["batch"]["actions"] == ["foreach"]
-    assert all(t["available"] for t in tools)
+    assert all(by_name[n]["available"] for n in ("file_ops", "script", "batch", "ollama", "sd_client"))
+    assert by_name["ffmpeg"]["available"] == bool(__import__("shutil").which("ffmpeg"))
 
 
 def test_list_into_a_closed_pipe_prints_no_traceback(lf):
