@@ -1,5 +1,6 @@
 //! Tools: the one trait the engine calls, the registry, and the native tools.
 
+mod comfyui;
 mod ffmpeg;
 mod file_ops;
 mod llm;
@@ -17,6 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
+pub use comfyui::ComfyUi;
 pub use ffmpeg::Ffmpeg;
 pub use file_ops::FileOps;
 pub use llm::Llm;
@@ -141,10 +143,15 @@ impl Registry {
     }
 
     /// Add a tool. A second tool of the same name is refused with both sources.
-    /// Native tools that need the configuration: the file and script tools, the LLM and Stable Diffusion clients, FFmpeg.
+    /// Native tools that need the configuration: the file and script tools, the LLM, Stable Diffusion and ComfyUI clients, FFmpeg.
     pub fn configured(config: &crate::config::Config) -> Self {
         let mut r = Registry::native();
-        for tool in [Arc::new(Llm::new(config)) as Arc<dyn Tool>, Arc::new(SdClient::new(config)), Arc::new(Ffmpeg::new(config))] {
+        for tool in [
+            Arc::new(Llm::new(config)) as Arc<dyn Tool>,
+            Arc::new(SdClient::new(config)),
+            Arc::new(ComfyUi::new(config)),
+            Arc::new(Ffmpeg::new(config)),
+        ] {
             r.add(tool).expect("native tools have distinct names");
         }
         r
