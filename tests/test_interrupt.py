@@ -77,6 +77,15 @@ def test_a_run_whose_process_died_shows_as_interrupted(lf):
     )
     proc = lf.popen("run", rec)
     _wait_for(w / "sh.pid")
+    # History rows are committed in batches a few milliseconds apart: wait for the step's row.
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        con = sqlite3.connect(lf.db)
+        running = con.execute("SELECT count(*) FROM steps WHERE status = 'running'").fetchone()[0]
+        con.close()
+        if running:
+            break
+        time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
     runs = json.loads(lf("history", "--json", check=0).stdout)
