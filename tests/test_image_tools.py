@@ -175,3 +175,21 @@ def test_without_pillow_the_tools_say_how_to_install(lf):
     for name in ("image_processor", "validator"):
         assert tools[name]["available"] is False
         assert tools[name]["missing"] == ["Pillow and numpy: pip install 'localforge[image]'"]
+
+
+def test_batch_resize_recipe_resizes_a_folder(lf):
+    from conftest import REPO
+
+    src = lf.work / "photos"
+    src.mkdir()
+    for i, color in enumerate([(255, 0, 0), (0, 0, 255), (0, 255, 0)]):
+        Image.new("RGB", (64, 48), color).save(src / f"p{i}.png")
+    (src / "notes.txt").write_text("not an image")
+    rec = REPO / "recipes" / "examples" / "batch-resize.yaml"
+    doc = json.loads(lf("run", rec, "-i", f"source={src}", "-i", "width=16", "-i", "height=12", "--json", "-q", check=0).stdout)
+    assert doc["outputs"]["count"] == 3
+    out = sorted((lf.runs / doc["run_id"] / "resized").iterdir())
+    assert [p.name for p in out] == ["p0.png", "p1.png", "p2.png"]
+    for p, color in zip(out, [(255, 0, 0), (0, 0, 255), (0, 255, 0)]):
+        im = Image.open(p).convert("RGB")
+        assert im.size == (16, 12) and im.getpixel((8, 6)) == color

@@ -20,7 +20,12 @@ class StandIn(BaseHTTPRequestHandler):
             self._send(404, json.dumps({"error": f"model '{body['model']}' not found"}))
             return
         prompt = body["messages"][-1]["content"]
-        words = f"A haiku about {prompt}".split()
+        if "format" in body:
+            words = ['{"keywords": ["rivers", "stones", "moss", "light", "time"]}']
+        elif "Review" in prompt:
+            words = ["1.", "`divide`", "does", "not", "check", "for", "zero."]
+        else:
+            words = f"A haiku about {prompt}".split()
         lines = [json.dumps({"model": "tiny:1b", "message": {"role": "assistant", "content": w + " "}, "done": False}) for w in words]
         lines.append(
             json.dumps({"model": "tiny:1b", "done": True, "done_reason": "stop", "prompt_eval_count": 11, "eval_count": len(words)})
@@ -80,3 +85,26 @@ def test_unknown_model_and_stopped_server_are_clear(lf, ollama):
     doc = json.loads(lf("run", rec, "--json", "-q", check=1).stdout)
     assert "cannot connect to `ollama` at http://127.0.0.1:9" in doc["steps"]["g"]["error"]
     assert "start it with `ollama serve`" in doc["steps"]["g"]["error"]
+
+
+def test_text_pipeline_and_code_review_recipes(lf, ollama, tmp_path):
+    from conftest import REPO
+
+    lf.env["LOCALFORGE_OLLAMA_HOST"] = ollama
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Rivers carve stone over long time. Moss grows where light falls.")
+    doc = json.loads(
+        lf(
+            "run", REPO / "recipes/examples/text-pipeline.yaml", "-i", f"file={notes}", "-i", "model=tiny:1b", "--json", "-q", check=0
+        ).stdout
+    )
+    assert doc["outputs"]["keywords"] == ["rivers", "stones", "moss", "light", "time"]
+    report = (lf.runs / doc["run_id"] / "summary.md").read_text()
+    assert report.startswith("# Summary of notes.txt") and "Keywords: rivers, stones, moss, light, time" in report
+    code = tmp_path / "calc.py"
+    code.write_text("def divide(a, b):\n    return a / b\n")
+    doc = json.loads(
+        lf("run", REPO / "recipes/examples/code-review.yaml", "-i", f"file={code}", "-i", "model=tiny:1b", "--json", "-q", check=0).stdout
+    )
+    review = (lf.runs / doc["run_id"] / "review-calc.md").read_text()
+    assert review.startswith(f"# Review of {code}") and "`divide` does not check for zero." in review
