@@ -25,7 +25,15 @@ pub(crate) async fn chat(
             body[k] = v.clone(); // temperature, max_tokens, seed, ...
         }
     }
-    let v = post(client, t, "/v1/chat/completions", &body).await?;
+    let v = match post(client, t, "/v1/chat/completions", &body).await {
+        // llama-cpp-python's server knows only `json_object` (with an optional
+        // `schema`), not OpenAI's `json_schema`: ask again in its form.
+        Err(e) if matches!(format, Some(Value::Object(_))) && e.to_string().contains("response_format") => {
+            body["response_format"] = json!({"type": "json_object", "schema": format});
+            post(client, t, "/v1/chat/completions", &body).await?
+        }
+        other => other?,
+    };
     let text = v.pointer("/choices/0/message/content").and_then(Value::as_str).ok_or_else(|| {
         ToolError::failed(format!("`{}` answered without `choices[0].message.content`: {}", t.service, errors::short(&v.to_string())))
     })?;

@@ -175,3 +175,21 @@ async fn several_requests_are_in_flight_at_once() {
     assert!(outs.iter().all(|o| o["response"] == "ok"));
     assert_eq!(peak.load(Ordering::SeqCst), 4, "the four requests were not all in flight together");
 }
+
+#[tokio::test]
+async fn a_schema_is_resent_as_json_object_when_the_server_wants_that() {
+    // llama-cpp-python's server rejects OpenAI's `json_schema` response format.
+    let (host, log) = stand_in(Arc::new(|_, body| match body["response_format"]["type"].as_str() {
+        Some("json_schema") => reply(500, r#"{"error":{"message":"response_format.type: Input should be 'text' or 'json_object'"}}"#),
+        _ => reply(
+            200,
+            r#"{"choices":[{"index":0,"message":{"role":"assistant","content":"{\"keywords\":[\"a\"]}"},"finish_reason":"stop"}]}"#,
+        ),
+    }))
+    .await;
+    let schema = json!({"type": "object", "properties": {"keywords": {"type": "array"}}});
+    let out = tool(&host, "openai", None).call("generate", inputs(json!({"prompt": "k", "format": schema})), &ctx()).await.unwrap();
+    assert_eq!(out["json"], json!({"keywords": ["a"]}));
+    let sent = log.lock().unwrap().clone();
+    assert_eq!(sent[1].1["response_format"], json!({"type": "json_object", "schema": schema}));
+}
