@@ -1,4 +1,5 @@
-//! A stand-in HTTP server for tool tests, on 127.0.0.1: services that cannot
+//! Test helpers for tools: a tool context, and a stand-in HTTP server on
+//! 127.0.0.1. Services that cannot
 //! run here (no model weights) are imitated with their documented request and
 //! response shapes. Bodies are written after `delay_ms`, chunk by chunk, and
 //! the connection is closed to end the answer.
@@ -79,10 +80,15 @@ pub async fn stand_in(handler: Handler) -> (String, Arc<Mutex<Vec<(String, Value
 
 /// A tool context for calling a tool directly in a test.
 pub fn ctx() -> ToolCtx {
+    ctx_in(&std::env::temp_dir())
+}
+
+/// A tool context whose run and temp folders are `dir`.
+pub fn ctx_in(dir: &std::path::Path) -> ToolCtx {
     ToolCtx {
         run_id: "r".into(),
-        run_dir: "/tmp".into(),
-        temp_dir: std::env::temp_dir(),
+        run_dir: dir.into(),
+        temp_dir: dir.into(),
         step_id: "s".into(),
         cancel: Default::default(),
         log: Arc::new(|_, _| {}),

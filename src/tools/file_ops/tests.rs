@@ -1,23 +1,8 @@
 use super::*;
-use crate::tools::ToolCtx;
-use std::sync::Arc;
-
-fn ctx(dir: &Path) -> ToolCtx {
-    ToolCtx {
-        run_id: "r".into(),
-        run_dir: dir.into(),
-        temp_dir: dir.into(),
-        step_id: "s".into(),
-        cancel: Default::default(),
-        log: Arc::new(|_, _| {}),
-        run: None,
-        step: Value::Null,
-        store: None,
-    }
-}
+use crate::tools::stand_in::ctx_in;
 
 async fn call(action: &str, inputs: Value, dir: &Path) -> Result<Outputs, ToolError> {
-    FileOps.call(action, inputs.as_object().unwrap().clone(), &ctx(dir)).await
+    FileOps.call(action, inputs.as_object().unwrap().clone(), &ctx_in(dir)).await
 }
 
 #[tokio::test]
