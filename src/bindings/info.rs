@@ -1,8 +1,6 @@
 //! Quick reads for the CLI: validation, recipe summaries, tools, history, config.
 
-use super::cwd;
-use super::errors::{config_error, diag_dict, store_error};
-use crate::config::Config;
+use super::errors::{diag_dict, store_error};
 use crate::recipe::{self, ToolCatalog};
 use crate::store;
 use pyo3::prelude::*;
@@ -57,14 +55,14 @@ pub fn list_tools<'py>(py: Python<'py>, plugins: Option<&Bound<'py, PyAny>>) -> 
     out.push(json!({"name": "batch", "kind": "native", "actions": reg.actions("batch"), "available": true, "missing": [],
                     "source": "built-in", "description": "Run sub-steps once per item of a list"}));
     for b in reg.broken() {
-        out.push(json!({"name": b.name, "kind": "python", "actions": [], "available": false, "missing": [b.error], "source": b.source, "description": ""}));
+        out.push(json!({"name": b.name, "kind": b.kind, "actions": [], "available": false, "missing": [b.error], "source": b.source, "description": ""}));
     }
     out.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     Ok(pythonize(py, &out)?)
 }
 
 fn db_path(py: Python<'_>) -> PyResult<PathBuf> {
-    let config = Config::load(&cwd()).map_err(|d| config_error(py, &d))?;
+    let config = super::load_config(py)?;
     Ok(config.db_path())
 }
 
@@ -88,7 +86,7 @@ pub fn history_show<'py>(py: Python<'py>, run_id: String) -> PyResult<Option<Bou
 /// The merged configuration (`raw`), its file, and the resolved paths.
 #[pyfunction]
 pub fn config<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-    let c = Config::load(&cwd()).map_err(|d| config_error(py, &d))?;
+    let c = super::load_config(py)?;
     let doc = json!({
         "raw": c.raw,
         "file": c.file,

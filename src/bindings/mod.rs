@@ -49,7 +49,12 @@ pub(crate) fn registry(config: &Config, plugins: Option<&Bound<'_, PyList>>, bro
     for item in broken.into_iter().flatten() {
         let d = item.cast::<PyDict>()?;
         let text = |k: &str| d.get_item(k).ok().flatten().and_then(|v| v.extract::<String>().ok()).unwrap_or_default();
-        reg.add_broken(BrokenTool { name: text("name"), source: text("source"), error: text("error") });
+        reg.add_broken(BrokenTool {
+            name: text("name"),
+            kind: crate::tools::ToolKind::Python,
+            source: text("source"),
+            error: text("error"),
+        });
     }
     Ok(reg)
 }
@@ -85,7 +90,11 @@ fn cwd() -> std::path::PathBuf {
 
 /// The configuration for this process, or a `ConfigError` naming file, line and key.
 pub(crate) fn load_config(py: Python<'_>) -> PyResult<Config> {
-    Config::load(&cwd()).map_err(|d| errors::config_error(py, &d))
+    let mut config = Config::load(&cwd()).map_err(|d| errors::config_error(py, &d))?;
+    // The shipped YAML tools live in the package's data folder.
+    let data: std::path::PathBuf = py.import("localforge._paths")?.call_method1("data_dir", ("data",))?.extract()?;
+    config.builtin_tools = Some(data.join("tools"));
+    Ok(config)
 }
 
 #[pymodule]

@@ -1,7 +1,7 @@
 //! `run_recipe` and `plan_recipe`: the long calls, made with the GIL released.
 
-use super::errors::{config_error, recipe_error, store_error, RunError};
-use super::{cwd, runtime};
+use super::errors::{recipe_error, store_error, RunError};
+use super::runtime;
 use crate::config::Config;
 use crate::diag::Diagnostic;
 use crate::engine::{self, Prepared};
@@ -61,7 +61,7 @@ pub fn run_recipe<'py>(
     quiet: bool,
     plugins: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let config = Config::load(&cwd()).map_err(|d| config_error(py, &d))?;
+    let config = super::load_config(py)?;
     let (p, tools) = prepare(py, &config, &path, inputs, plugins)?;
     let tools = Arc::new(tools);
     let store = match config.persistence_enabled() {

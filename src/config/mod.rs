@@ -47,6 +47,8 @@ fn defaults() -> Value {
 pub struct Config {
     pub raw: Value,
     pub file: Option<PathBuf>,
+    /// The YAML tool definitions shipped with LocalForge (`data/tools`), when known.
+    pub builtin_tools: Option<PathBuf>,
 }
 
 impl Config {
@@ -89,7 +91,7 @@ impl Config {
                 set_path(&mut raw, key, env_value(key, &v).map_err(|m| Diagnostic::new(format!("environment variable {var}: {m}")))?);
             }
         }
-        Ok(Config { raw, file: path.map(Path::to_path_buf) })
+        Ok(Config { raw, file: path.map(Path::to_path_buf), builtin_tools: None })
     }
 
     /// A value by dotted key (`services.ollama.host`).
@@ -116,6 +118,11 @@ impl Config {
     pub fn service(&self, name: &str) -> Map<String, Value> {
         self.get(&format!("services.{name}")).and_then(Value::as_object).cloned().unwrap_or_default()
     }
+    /// Where YAML tool definitions are read from: the shipped ones, then the user's folders.
+    pub fn yaml_tool_dirs(&self) -> Vec<PathBuf> {
+        self.builtin_tools.iter().cloned().chain(self.tool_dirs()).collect()
+    }
+
     /// User tool folders: `tool_dirs` from the config, then `~/.localforge/tools`.
     pub fn tool_dirs(&self) -> Vec<PathBuf> {
         let mut dirs: Vec<PathBuf> =

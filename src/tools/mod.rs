@@ -1,5 +1,6 @@
 //! Tools: the one trait the engine calls, the registry, and the native tools.
 
+pub mod cli;
 mod comfyui;
 mod ffmpeg;
 mod file_ops;
@@ -116,6 +117,7 @@ pub trait Tool: Send + Sync {
 #[derive(Debug, Clone, Serialize)]
 pub struct BrokenTool {
     pub name: String,
+    pub kind: ToolKind,
     pub source: String,
     pub error: String,
 }
@@ -153,6 +155,14 @@ impl Registry {
             Arc::new(Ffmpeg::new(config)),
         ] {
             r.add(tool).expect("native tools have distinct names");
+        }
+        let (yaml_tools, broken) = cli::load_dirs(&config.yaml_tool_dirs());
+        for t in yaml_tools {
+            let _ = r.add(Arc::new(t)); // a clash is recorded and named by the registry
+        }
+        for (file, error) in broken {
+            let name = std::path::Path::new(&file).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            r.add_broken(BrokenTool { name, kind: ToolKind::Yaml, source: file, error });
         }
         r
     }

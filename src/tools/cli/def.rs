@@ -1,0 +1,293 @@
+//! A YAML tool definition: any command-line program as a LocalForge tool.
+
+use crate::diag::{did_you_mean, list_names, Diagnostic};
+use crate::recipe::yaml::{self, Node, NodeValue};
+use crate::recipe::InputType;
+use indexmap::IndexMap;
+use serde_json::Value;
+use std::path::Path;
+
+const TOP_KEYS: &[&str] = &["name", "version", "type", "description", "actions", "requirements", "env"];
+const ACTION_KEYS: &[&str] = &["description", "command", "shell", "inputs", "outputs", "parse", "timeout", "cwd", "env"];
+const INPUT_KEYS: &[&str] = &["type", "required", "default", "choices", "description", "output"];
+const REQ_KEYS: &[&str] = &["binary", "install_hint", "min_vram_gb"];
+
+#[derive(Debug, Clone)]
+pub struct ToolDef {
+    pub name: String,
+    pub description: String,
+    pub file: String,
+    pub binary: Option<String>,
+    pub install_hint: Option<String>,
+    pub min_vram_gb: Option<f64>,
+    pub env: IndexMap<String, String>,
+    pub actions: IndexMap<String, ActionDef>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Words, each rendered on its own (a string command is split like a shell would, first).
+    Argv(Vec<String>),
+    /// `shell: true`: one text for `sh -c`, every value quoted.
+    Shell(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct ActionDef {
+    pub description: String,
+    pub command: Command,
+    pub inputs: IndexMap<String, InputDef>,
+    /// name -> (template, is a path that must exist afterwards)
+    pub outputs: IndexMap<String, (String, bool)>,
+    pub parse: Option<String>,
+    pub timeout: Option<f64>,
+    pub cwd: Option<String>,
+    pub env: IndexMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct InputDef {
+    pub ty: InputType,
+    pub required: bool,
+    pub default: Option<Value>,
+    pub choices: Option<Vec<Value>>,
+    pub description: Option<String>,
+    /// A path the command writes: it need not exist beforehand.
+    pub output: bool,
+}
+
+struct Reader<'a> {
+    file: &'a str,
+    diags: Vec<Diagnostic>,
+}
+
+impl Reader<'_> {
+    fn err(&mut self, n: &Node, msg: String, hint: Option<String>) {
+        self.diags.push(Diagnostic::new(msg).in_file(self.file).at(n.line, n.col).maybe_hint(hint));
+    }
+
+    fn keys(&mut self, n: &Node, allowed: &[&str], what: &str) {
+        for (k, _) in n.as_map().unwrap_or_default() {
+            let key = k.key_text();
+            if !allowed.contains(&key.as_str()) {
+                let hint = did_you_mean(&key, allowed.iter().copied()).or_else(|| Some(format!("{what} keys are {}", list_names(allowed))));
+                self.err(k, format!("unknown key `{key}` in {what}"), hint);
+            }
+        }
+    }
+
+    fn text(&mut self, n: &Node, key: &str, what: &str, required: bool) -> Option<String> {
+        match n.get(key) {
+            Some(v) => match &v.value {
+                NodeValue::Str(s) => Some(s.clone()),
+                NodeValue::Int(_) | NodeValue::Float(_) | NodeValue::Bool(_) => Some(v.key_text()),
+                _ => {
+                    self.err(v, format!("`{key}` in {what} must be text, found {}", v.kind()), None);
+                    None
+                }
+            },
+            None if required => {
+                self.err(n, format!("{what} is missing required key `{key}`"), None);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn env(&mut self, n: &Node, what: &str) -> IndexMap<String, String> {
+        let Some(e) = n.get("env") else { return IndexMap::new() };
+        let Some(map) = e.as_map() else {
+            self.err(e, format!("`env` in {what} must be a mapping of NAME: value"), None);
+            return IndexMap::new();
+        };
+        map.iter().map(|(k, v)| (k.key_text(), v.key_text())).collect()
+    }
+}
+
+/// Read a definition file; every problem at once, each with file, line and field.
+pub fn load(path: &Path) -> Result<ToolDef, Vec<Diagnostic>> {
+    let file = path.display().to_string();
+    let text =
+        std::fs::read_to_string(path).map_err(|e| vec![Diagnostic::new(format!("cannot read tool definition: {e}")).in_file(&file)])?;
+    parse(&text, &file)
+}
+
+pub fn parse(text: &str, file: &str) -> Result<ToolDef, Vec<Diagnostic>> {
+    let root = match yaml::parse(text) {
+        Err(d) => return Err(vec![d.in_file(file)]),
+        Ok(None) => return Err(vec![Diagnostic::new("the tool definition is empty").in_file(file)]),
+        Ok(Some(r)) if r.as_map().is_none() => {
+            return Err(vec![Diagnostic::new("a tool definition must be a mapping").in_file(file).at(r.line, r.col)])
+        }
+        Ok(Some(r)) => r,
+    };
+    let mut r = Reader { file, diags: Vec::new() };
+    r.keys(&root, TOP_KEYS, "the tool definition");
+    let name = r.text(&root, "name", "the tool definition", true).unwrap_or_default();
+    if let Some(t) = r.text(&root, "type", "the tool definition", false).filter(|t| t != "cli") {
+        let node = root.get("type").unwrap_or(&root).clone();
+        r.err(&node, format!("tool type `{t}` is not supported"), Some("YAML tools are `type: cli`".into()));
+    }
+    let (mut binary, mut install_hint, mut min_vram_gb) = (None, None, None);
+    if let Some(req) = root.get("requirements") {
+        r.keys(req, REQ_KEYS, "`requirements`");
+        binary = r.text(req, "binary", "`requirements`", false);
+        install_hint = r.text(req, "install_hint", "`requirements`", false);
+        min_vram_gb = req.get("min_vram_gb").and_then(|n| match n.value {
+            NodeValue::Int(i) => Some(i as f64),
+            NodeValue::Float(f) => Some(f),
+            _ => None,
+        });
+    }
+    let env = r.env(&root, "the tool definition");
+    let mut actions = IndexMap::new();
+    match root.get("actions").and_then(|a| a.as_map().map(|m| (a, m))) {
+        Some((_, map)) => {
+            for (k, node) in map {
+                let aname = k.key_text();
+                if let Some(a) = action(&mut r, node, &format!("action `{aname}`")) {
+                    actions.insert(aname, a);
+                }
+            }
+        }
+        None => {
+            let at = root.get("actions").unwrap_or(&root).clone();
+            r.err(&at, "the tool definition needs `actions`: a mapping of action name to its command".into(), None);
+        }
+    }
+    if !r.diags.is_empty() {
+        return Err(r.diags);
+    }
+    let description = root.get("description").map(Node::key_text).unwrap_or_default();
+    Ok(ToolDef { name, description, file: file.to_string(), binary, install_hint, min_vram_gb, env, actions })
+}
+
+fn action(r: &mut Reader<'_>, node: &Node, what: &str) -> Option<ActionDef> {
+    if node.as_map().is_none() {
+        r.err(node, format!("{what} must be a mapping with `command`"), None);
+        return None;
+    }
+    r.keys(node, ACTION_KEYS, what);
+    let shell = matches!(node.get("shell").map(|n| &n.value), Some(NodeValue::Bool(true)));
+    let command = match node.get("command") {
+        Some(Node { value: NodeValue::Str(s), .. }) if shell => Some(Command::Shell(s.clone())),
+        Some(n @ Node { value: NodeValue::Str(s), .. }) => match split_words(s) {
+            Some(words) if !words.is_empty() => Some(Command::Argv(words)),
+            _ => {
+                r.err(n, format!("`command` of {what} cannot be split into words (unbalanced quotes?)"), None);
+                None
+            }
+        },
+        Some(n @ Node { value: NodeValue::Seq(items), .. }) if !shell => {
+            if items.is_empty() {
+                r.err(n, format!("`command` of {what} is empty"), None);
+                None
+            } else {
+                Some(Command::Argv(items.iter().map(Node::key_text).collect()))
+            }
+        }
+        Some(n) => {
+            r.err(
+                n,
+                format!("`command` of {what} must be text or a list of words{}", if shell { " (text with `shell: true`)" } else { "" }),
+                None,
+            );
+            None
+        }
+        None => {
+            r.err(node, format!("{what} is missing required key `command`"), None);
+            None
+        }
+    };
+    let mut inputs = IndexMap::new();
+    for (k, spec) in node.get("inputs").and_then(Node::as_map).unwrap_or_default() {
+        let iname = k.key_text();
+        let w = format!("input `{iname}` of {what}");
+        if spec.as_map().is_none() {
+            r.err(spec, format!("{w} must be a mapping (type, required, default...)"), None);
+            continue;
+        }
+        r.keys(spec, INPUT_KEYS, &w);
+        let ty_text = r.text(spec, "type", &w, false).unwrap_or_else(|| "string".into());
+        let Some(ty) = InputType::parse(&ty_text) else {
+            let at = spec.get("type").unwrap_or(spec).clone();
+            r.err(&at, format!("unknown type `{ty_text}` for {w}"), did_you_mean(&ty_text, InputType::NAMES.iter().copied()));
+            continue;
+        };
+        let flag = |k: &str| matches!(spec.get(k).map(|n| &n.value), Some(NodeValue::Bool(true)));
+        inputs.insert(
+            iname,
+            InputDef {
+                ty,
+                required: flag("required"),
+                default: spec.get("default").filter(|d| !d.is_null()).map(Node::to_json),
+                choices: spec.get("choices").and_then(Node::as_seq).map(|c| c.iter().map(Node::to_json).collect()),
+                description: spec.get("description").map(Node::key_text),
+                output: flag("output"),
+            },
+        );
+    }
+    let mut outputs = IndexMap::new();
+    for (k, v) in node.get("outputs").and_then(Node::as_map).unwrap_or_default() {
+        match &v.value {
+            NodeValue::Str(s) => {
+                outputs.insert(k.key_text(), (s.clone(), false));
+            }
+            NodeValue::Map(_) => match v.get("path").and_then(Node::as_str) {
+                Some(p) => {
+                    outputs.insert(k.key_text(), (p.to_string(), true));
+                }
+                None => r.err(v, format!("output `{}` of {what}: a mapping output needs `path`", k.key_text()), None),
+            },
+            _ => r.err(v, format!("output `{}` of {what} must be a template, or {{path: template}} for a file", k.key_text()), None),
+        }
+    }
+    let parse = r.text(node, "parse", what, false);
+    if let Some(p) = parse.as_deref().filter(|p| !matches!(*p, "json" | "lines")) {
+        let at = node.get("parse").unwrap_or(node).clone();
+        r.err(&at, format!("`parse` of {what} is `{p}`; use `json` or `lines`"), None);
+    }
+    Some(ActionDef {
+        description: node.get("description").map(Node::key_text).unwrap_or_default(),
+        command: command?,
+        inputs,
+        outputs,
+        parse,
+        timeout: node.get("timeout").and_then(|t| match t.value {
+            NodeValue::Int(i) => Some(i as f64),
+            NodeValue::Float(f) => Some(f),
+            _ => None,
+        }),
+        cwd: node.get("cwd").map(Node::key_text),
+        env: r.env(node, what),
+    })
+}
+
+/// Split a command line into words like a shell would, keeping each
+/// `{{ ... }}` whole (its spaces do not split it).
+fn split_words(s: &str) -> Option<Vec<String>> {
+    let mut protected = String::with_capacity(s.len());
+    let mut blocks = Vec::new();
+    let mut rest = s;
+    while let Some(open) = rest.find("{{") {
+        let close = rest[open..].find("}}")? + open + 2;
+        protected.push_str(&rest[..open]);
+        protected.push_str(&format!("\u{1}{}\u{1}", blocks.len()));
+        blocks.push(&rest[open..close]);
+        rest = &rest[close..];
+    }
+    protected.push_str(rest);
+    let words = shlex::split(&protected)?;
+    Some(
+        words
+            .into_iter()
+            .map(|w| {
+                let mut out = w;
+                for (i, b) in blocks.iter().enumerate() {
+                    out = out.replace(&format!("\u{1}{i}\u{1}"), b);
+                }
+                out
+            })
+            .collect(),
+    )
+}

@@ -1,0 +1,81 @@
+//! Tools defined in YAML: a command-line program run with an argument list
+//! (never a shell, unless a definition says `shell: true`, and then every
+//! value is quoted), typed and checked inputs, declared outputs.
+
+mod def;
+mod run;
+
+pub use def::{load, parse, ToolDef};
+
+use super::{Outputs, Tool, ToolCtx, ToolError, ToolKind};
+use std::path::Path;
+
+/// A loaded YAML tool.
+pub struct CliTool {
+    pub def: ToolDef,
+}
+
+pub(crate) fn on_path(program: &str) -> bool {
+    if program.contains('/') {
+        return Path::new(program).is_file();
+    }
+    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+}
+
+#[async_trait::async_trait]
+impl Tool for CliTool {
+    fn name(&self) -> &str {
+        &self.def.name
+    }
+    fn actions(&self) -> Vec<String> {
+        self.def.actions.keys().cloned().collect()
+    }
+    fn kind(&self) -> ToolKind {
+        ToolKind::Yaml
+    }
+    fn description(&self) -> String {
+        self.def.description.clone()
+    }
+    fn source(&self) -> String {
+        self.def.file.clone()
+    }
+    fn missing(&self) -> Vec<String> {
+        match &self.def.binary {
+            Some(b) if !on_path(b) => vec![match &self.def.install_hint {
+                Some(h) => format!("`{b}` ({h})"),
+                None => format!("`{b}` (not on PATH)"),
+            }],
+            _ => Vec::new(),
+        }
+    }
+
+    async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+        let def =
+            self.def.actions.get(action).ok_or_else(|| {
+                ToolError::failed(format!("`{}` has no action `{action}` ({})", self.def.name, self.actions().join(", ")))
+            })?;
+        run::run(&self.def, action, def, inputs, ctx).await
+    }
+}
+
+/// Every `*.yaml` definition in `dirs`: the tools, and the files that failed with why.
+pub fn load_dirs(dirs: &[std::path::PathBuf]) -> (Vec<CliTool>, Vec<(String, String)>) {
+    let mut tools = Vec::new();
+    let mut broken = Vec::new();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else { continue };
+        let mut files: Vec<_> =
+            entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml")).collect();
+        files.sort();
+        for f in files {
+            match load(&f) {
+                Ok(def) => tools.push(CliTool { def }),
+                Err(diags) => broken.push((f.display().to_string(), crate::diag::Diagnostics(diags).to_string())),
+            }
+        }
+    }
+    (tools, broken)
+}
+
+#[cfg(test)]
+mod tests;

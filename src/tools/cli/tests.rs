@@ -1,0 +1,158 @@
+//! YAML tools: definitions, quoting and injection attempts, types, outputs,
+//! timeouts. Commands are coreutils, present wherever the tests run.
+
+use super::*;
+use crate::tools::stand_in::ctx_in;
+use serde_json::{json, Value};
+
+fn tool(yaml: &str) -> CliTool {
+    CliTool { def: parse(yaml, "t.yaml").unwrap_or_else(|d| panic!("{d:?}")) }
+}
+
+async fn call(t: &CliTool, action: &str, inputs: Value, dir: &std::path::Path) -> Result<crate::tools::Outputs, crate::tools::ToolError> {
+    t.call(action, inputs.as_object().unwrap().clone(), &ctx_in(dir)).await
+}
+
+const ECHO: &str = "name: echo\ntype: cli\nactions:\n  say:\n    command: [printf, '%s\\n', '{{ text }}']\n    inputs:\n      text: {type: string, required: true}\n";
+
+#[tokio::test]
+async fn values_never_reach_a_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = tool(ECHO);
+    for attack in ["x; touch PWNED", "$(touch PWNED)", "`touch PWNED`", "--output=/etc/passwd", "a\ntouch PWNED", "'\"; touch PWNED"] {
+        let out = call(&t, "say", json!({"text": attack}), dir.path()).await.unwrap();
+        assert_eq!(out["stdout"], format!("{attack}\n"), "one argument, printed as given");
+    }
+    assert!(!dir.path().join("PWNED").exists());
+}
+
+#[tokio::test]
+async fn a_string_command_is_split_into_words_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let t =
+        tool("name: s\nactions:\n  go:\n    command: \"printf '%s|%s\\n' 'two words' {{ x }}\"\n    inputs:\n      x: {type: string}\n");
+    let out = call(&t, "go", json!({"x": "a b; rm -rf /"}), dir.path()).await.unwrap();
+    assert_eq!(out["stdout"], "two words|a b; rm -rf /\n");
+}
+
+#[tokio::test]
+async fn shell_true_quotes_every_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = tool("name: sh\nactions:\n  up:\n    shell: true\n    command: \"printf '%s' {{ text }} | tr a-z A-Z\"\n    inputs:\n      text: {type: string}\n");
+    let out = call(&t, "up", json!({"text": "a; touch PWNED $(id)"}), dir.path()).await.unwrap();
+    assert_eq!(out["stdout"], "A; TOUCH PWNED $(ID)");
+    assert!(!dir.path().join("PWNED").exists());
+}
+
+#[tokio::test]
+async fn a_list_value_becomes_one_argument_per_item() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = tool("name: l\nactions:\n  go:\n    command: [printf, '<%s>', '{{ items }}']\n    inputs:\n      items: {type: list}\n");
+    let out = call(&t, "go", json!({"items": ["a b", "-c", "d"]}), dir.path()).await.unwrap();
+    assert_eq!(out["stdout"], "<a b><-c><d>");
+}
+
+#[tokio::test]
+async fn inputs_are_checked_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = tool(
+        "name: c\nactions:\n  go:\n    command: [touch, '{{ out }}']\n    inputs:\n      n: {type: integer, required: true}\n      mode: {choices: [fast, slow], default: fast}\n      src: {type: path}\n      out: {type: path, output: true, default: made.txt}\n",
+    );
+    let e =
+        call(&t, "go", json!({"n": "many", "mode": "medium", "src": "/no/such/file", "nn": 1}), dir.path()).await.unwrap_err().to_string();
+    assert!(e.starts_with("c.go: unknown input `nn` (did you mean `n`?)"), "{e}");
+    assert!(e.contains("input `n`: expected a whole number, got `many`"), "{e}");
+    assert!(e.contains("input `mode`: `medium` is not one of `fast`, `slow`"), "{e}");
+    assert!(e.contains("input `src`: `/no/such/file` does not exist"), "{e}");
+    assert!(!dir.path().join("made.txt").exists());
+    let e = call(&t, "go", json!({}), dir.path()).await.unwrap_err().to_string();
+    assert_eq!(e, "c.go: missing required input `n`");
+    call(&t, "go", json!({"n": 3}), dir.path()).await.unwrap();
+    assert!(dir.path().join("made.txt").exists(), "an output path need not exist beforehand; the temp folder is the working folder");
+}
+
+#[tokio::test]
+async fn declared_outputs_must_exist_and_stdout_can_be_parsed() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = tool(
+        "name: o\nactions:\n  make:\n    command: [sh, -c, 'test \"$0\" = yes && touch out.txt; echo done', '{{ really }}']\n    inputs:\n      really: {}\n    outputs:\n      file: {path: '{{ temp_dir }}/out.txt'}\n  json:\n    command: [printf, '{\"a\": [1, 2]}']\n    parse: json\n  lines:\n    command: [printf, 'x\\n\\ny\\n']\n    parse: lines\n",
+    );
+    let e = call(&t, "make", json!({"really": "no"}), dir.path()).await.unwrap_err().to_string();
+    assert_eq!(e, format!("o.make: declared output `file` (`{}/out.txt`) was not created by the command", dir.path().display()));
+    let out = call(&t, "make", json!({"really": "yes"}), dir.path()).await.unwrap();
+    assert_eq!(out["file"], json!(format!("{}/out.txt", dir.path().display())));
+    assert_eq!(out["return_code"], 0);
+    assert_eq!(call(&t, "json", json!({}), dir.path()).await.unwrap()["json"], json!({"a": [1, 2]}));
+    assert_eq!(call(&t, "lines", json!({}), dir.path()).await.unwrap()["lines"], json!(["x", "y"]));
+}
+
+#[tokio::test]
+async fn failures_missing_programs_and_timeouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = tool("name: f\nactions:\n  fail:\n    command: [sh, -c, 'echo bad input >&2; exit 3']\n");
+    assert_eq!(call(&t, "fail", json!({}), dir.path()).await.unwrap_err().to_string(), "f.fail: `sh` exited with code 3: bad input");
+    let t = tool("name: m\nrequirements:\n  binary: surely-not-installed-xyz\n  install_hint: apt install xyz\nactions:\n  go:\n    command: [surely-not-installed-xyz]\n");
+    assert_eq!(t.missing(), ["`surely-not-installed-xyz` (apt install xyz)"]);
+    let e = call(&t, "go", json!({}), dir.path()).await.unwrap_err().to_string();
+    assert!(e.starts_with("cannot start `surely-not-installed-xyz`"), "{e}");
+    let pidfile = dir.path().join("pid");
+    let t = tool(&format!(
+        "name: slow\nactions:\n  go:\n    timeout: 0.5\n    command: [sh, -c, 'sleep 30 & echo $! > {}; wait']\n",
+        pidfile.display()
+    ));
+    let e = call(&t, "go", json!({}), dir.path()).await.unwrap_err().to_string();
+    assert_eq!(e, "slow.go timed out after 0.5s; its processes were stopped");
+    let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_string();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(stat.is_empty() || stat.rsplit(") ").next().unwrap().starts_with('Z'), "grandchild {pid} survived the timeout");
+}
+
+#[test]
+fn malformed_definitions_say_file_line_and_field() {
+    let e = parse("name: x\nactons:\n  a: {command: [ls]}\n", "bad.yaml").unwrap_err();
+    let text: Vec<String> = e.iter().map(ToString::to_string).collect();
+    assert_eq!(text[0], "bad.yaml:2:1: unknown key `actons` in the tool definition\n  hint: did you mean `actions`?");
+    assert!(text[1].contains("needs `actions`"));
+    let e = parse("name: x\nactions:\n  a:\n    inputs:\n      n: {type: nummber}\n", "bad.yaml").unwrap_err();
+    let text: Vec<String> = e.iter().map(ToString::to_string).collect();
+    assert!(text.iter().any(|t| t.starts_with("bad.yaml:4:5: action `a` is missing required key `command`")), "{text:?}");
+    assert!(text.iter().any(|t| t.contains("unknown type `nummber`")), "{text:?}");
+    let e = parse("name: x\nactions:\n  a:\n    command: [ls]\n    parse: xml\n", "bad.yaml").unwrap_err();
+    assert_eq!(e[0].to_string(), "bad.yaml:5:12: `parse` of action `a` is `xml`; use `json` or `lines`");
+    let e = parse("name: x\nactions:\n  a:\n    command: \"ls 'unbalanced\"\n", "bad.yaml").unwrap_err();
+    assert!(e[0].message.contains("cannot be split into words"));
+    assert!(parse("", "empty.yaml").unwrap_err()[0].message.contains("empty"));
+}
+
+#[test]
+fn one_broken_definition_does_not_hide_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.yaml"), "name: a\nactions:\n  go: {command: [true]}\n").unwrap();
+    std::fs::write(dir.path().join("b.yaml"), "name: b\nactions: nope\n").unwrap();
+    let (tools, broken) = load_dirs(&[dir.path().to_path_buf()]);
+    assert_eq!(tools.len(), 1);
+    assert_eq!(broken.len(), 1);
+    assert!(broken[0].1.contains("b.yaml:2:"), "{}", broken[0].1);
+}
+
+#[test]
+fn every_shipped_definition_loads() {
+    let dir = std::path::Path::new("data/tools");
+    let (tools, broken) = load_dirs(&[dir.to_path_buf()]);
+    assert!(broken.is_empty(), "{broken:?}");
+    let names: Vec<&str> = tools.iter().map(|t| t.def.name.as_str()).collect();
+    assert!(names.len() >= 10, "{names:?}");
+    for want in ["whisper", "faster-whisper", "yt-dlp", "pandoc", "imagemagick", "imagemagick6", "tesseract", "ffprobe", "espeak-ng", "sox"]
+    {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+}
+
+#[tokio::test]
+async fn optional_flags_drop_out_when_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = tool("name: o\nactions:\n  go:\n    command: [printf, '<%s>', x, \"{{ ['--lang', lang] if lang else [] }}\"]\n    inputs:\n      lang: {default: ''}\n");
+    assert_eq!(call(&t, "go", json!({}), dir.path()).await.unwrap()["stdout"], "<x>");
+    assert_eq!(call(&t, "go", json!({"lang": "en"}), dir.path()).await.unwrap()["stdout"], "<x><--lang><en>");
+}
