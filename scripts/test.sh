@@ -16,7 +16,7 @@ step() { printf '\n== %s\n' "$*" >&2; }
 step "programs the tests drive (Debian packages)"
 # program -> package; installed when missing and this runs as root with apt.
 declare -A PACKAGES=([ffmpeg]=ffmpeg [pandoc]=pandoc [tesseract]=tesseract-ocr [convert]=imagemagick
-                     [espeak-ng]=espeak-ng [sox]=sox [yt-dlp]=yt-dlp)
+                     [espeak-ng]=espeak-ng [sox]=sox [yt-dlp]=yt-dlp [blender]=blender)
 missing=()
 for program in "${!PACKAGES[@]}"; do
     command -v "$program" >/dev/null || missing+=("${PACKAGES[$program]}")

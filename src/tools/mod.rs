@@ -1,5 +1,6 @@
 //! Tools: the one trait the engine calls, the registry, and the native tools.
 
+mod blender;
 pub mod cli;
 mod comfyui;
 mod ffmpeg;
@@ -19,6 +20,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
+pub use blender::Blender;
 pub use comfyui::ComfyUi;
 pub use ffmpeg::Ffmpeg;
 pub use file_ops::FileOps;
@@ -153,6 +155,7 @@ impl Registry {
             Arc::new(SdClient::new(config)),
             Arc::new(ComfyUi::new(config)),
             Arc::new(Ffmpeg::new(config)),
+            Arc::new(Blender::new(config)),
         ] {
             r.add(tool).expect("native tools have distinct names");
         }

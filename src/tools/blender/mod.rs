@@ -1,0 +1,122 @@
+//! `blender`: 3D work in Blender's background mode. Each action writes its
+//! arguments as JSON and runs the bundled driver script (`script.py`), which
+//! builds the scene, renders with Cycles on the CPU and reports back; a Python
+//! error in Blender fails the step with Blender's own message.
+
+use super::process::{run_process, tail, ProcessSpec};
+use super::{Outputs, Tool, ToolCtx, ToolError, ToolKind};
+use crate::config::Config;
+use serde_json::{json, Value};
+
+const SCRIPT: &str = include_str!("script.py");
+const ACTIONS: &[&str] = &[
+    "render",
+    "render_animation",
+    "create_primitive",
+    "create_text_3d",
+    "generate_texture",
+    "render_isometric",
+    "create_dice",
+    "create_dice_set",
+];
+
+pub struct Blender {
+    program: String,
+}
+
+impl Blender {
+    pub fn new(config: &Config) -> Self {
+        let configured = config.service("blender").get("path").and_then(Value::as_str).map(str::to_string);
+        Blender { program: configured.unwrap_or_else(|| "blender".into()) }
+    }
+}
+
+#[async_trait::async_trait]
+impl Tool for Blender {
+    fn name(&self) -> &str {
+        "blender"
+    }
+    fn actions(&self) -> Vec<String> {
+        ACTIONS.iter().map(|s| s.to_string()).collect()
+    }
+    fn kind(&self) -> ToolKind {
+        ToolKind::Native
+    }
+    fn description(&self) -> String {
+        "Render, model and texture with Blender in background mode".into()
+    }
+    fn missing(&self) -> Vec<String> {
+        if super::cli::on_path(&self.program) {
+            Vec::new()
+        } else {
+            vec![format!("`{}` (install Blender, e.g. `apt install blender`, or set `services.blender.path`)", self.program)]
+        }
+    }
+
+    async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+        if !ACTIONS.contains(&action) {
+            return Err(ToolError::failed(format!("blender has no action `{action}` ({})", ACTIONS.join(", "))));
+        }
+        let what = format!("blender.{action}");
+        let stem = ctx.step_id.replace(['[', ']', '.', '#'], "_");
+        let mut args = Value::Object(inputs);
+        args["action"] = json!(action);
+        if matches!(action, "render" | "render_animation") {
+            let p = args
+                .get("input")
+                .and_then(Value::as_str)
+                .ok_or_else(|| ToolError::failed(format!("{what} needs `input`: a .blend file")))?;
+            if !std::path::Path::new(p).is_file() {
+                return Err(ToolError::failed(format!("{what}: `{p}` does not exist")));
+            }
+        }
+        if action == "render_animation" {
+            if args.get("output_dir").and_then(Value::as_str).is_none() {
+                args["output_dir"] = json!(ctx.temp_dir.join(format!("{stem}_frames")));
+            }
+        } else if args.get("output").and_then(Value::as_str).is_none() {
+            args["output"] = json!(ctx.temp_dir.join(format!("{stem}_{action}.png")));
+        }
+        if matches!(action, "create_text_3d") && args.get("text").and_then(Value::as_str).is_none() {
+            return Err(ToolError::failed(format!("{what} needs `text`")));
+        }
+        let dir = &ctx.temp_dir;
+        std::fs::create_dir_all(dir).map_err(|e| ToolError::failed(format!("{what}: `{}`: {e}", dir.display())))?;
+        let script = dir.join(format!(".localforge_blender_{stem}.py"));
+        let args_file = dir.join(format!(".localforge_blender_{stem}.json"));
+        std::fs::write(&script, SCRIPT).map_err(|e| ToolError::failed(format!("{what}: {e}")))?;
+        std::fs::write(&args_file, args.to_string()).map_err(|e| ToolError::failed(format!("{what}: {e}")))?;
+        let argv = vec![
+            self.program.clone(),
+            "-b".into(),
+            "--factory-startup".into(),
+            "-noaudio".into(),
+            "--python-exit-code".into(),
+            "1".into(),
+            "--python".into(),
+            script.to_string_lossy().into_owned(),
+            "--".into(),
+            args_file.to_string_lossy().into_owned(),
+        ];
+        let out = run_process(&ProcessSpec { argv, cwd: Some(dir.clone()), ..Default::default() }, &ctx.cancel).await;
+        let _ = (std::fs::remove_file(&script), std::fs::remove_file(&args_file));
+        let out = out?;
+        let reported =
+            out.stdout.lines().find_map(|l| l.strip_prefix("LOCALFORGE_RESULT ")).and_then(|j| serde_json::from_str::<Value>(j).ok());
+        match (out.code, reported) {
+            (0, Some(Value::Object(map))) => Ok(map),
+            (code, _) => {
+                let all = format!("{}\n{}", out.stdout, out.stderr);
+                // The Python exception (`ValueError: ...`), not Blender's closing "Error: script failed".
+                let is_exception = |l: &&str| {
+                    let head = l.split(':').next().unwrap_or("");
+                    !l.starts_with("Error: script failed")
+                        && (head.ends_with("Error") || head.ends_with("Exception"))
+                        && !head.contains(' ')
+                };
+                let reason = all.lines().rev().map(str::trim).find(is_exception).map(str::to_string).unwrap_or_else(|| tail(&all, 5, 600));
+                Err(ToolError::Failed { message: format!("{what}: Blender failed (exit code {code}): {reason}"), detail: Some(all) })
+            }
+        }
+    }
+}

@@ -1,0 +1,222 @@
+# LocalForge's Blender driver: run as `blender -b --factory-startup --python
+# script.py --python-exit-code 1 -- ARGS.json`. Builds the scene the action asks
+# for, renders with Cycles on the CPU, and prints one `LOCALFORGE_RESULT {json}`
+# line. Any exception exits non-zero with its traceback on stderr.
+import json
+import math
+import sys
+
+import bpy
+
+args = json.load(open(sys.argv[sys.argv.index("--") + 1]))
+action = args["action"]
+result = {}
+
+
+def clear():
+    bpy.ops.object.select_all(action="SELECT")
+    bpy.ops.object.delete()
+
+
+def material(name, color, metallic=0.0, roughness=0.5):
+    m = bpy.data.materials.new(name)
+    m.use_nodes = True
+    bsdf = m.node_tree.nodes["Principled BSDF"]
+    bsdf.inputs["Base Color"].default_value = (*color, 1.0)
+    bsdf.inputs["Metallic"].default_value = metallic
+    bsdf.inputs["Roughness"].default_value = roughness
+    return m
+
+
+def rgb(value, default=(0.8, 0.2, 0.2)):
+    if not value:
+        return default
+    if isinstance(value, str):
+        h = value.lstrip("#")
+        return tuple(int(h[i : i + 2], 16) / 255 for i in (0, 2, 4))
+    return tuple(float(c) for c in value[:3])
+
+
+def look_at(obj, target):
+    from mathutils import Vector
+
+    direction = Vector(target) - obj.location
+    obj.rotation_euler = direction.to_track_quat("-Z", "Y").to_euler()
+
+
+def camera_and_light(distance=6.0, isometric=False, ortho_scale=4.0, target=(0, 0, 0)):
+    if isometric:
+        loc = (distance, -distance, distance * 0.8165)
+    else:
+        loc = (distance * 0.8, -distance, distance * 0.6)
+    bpy.ops.object.camera_add(location=loc)
+    cam = bpy.context.object
+    if isometric:
+        cam.data.type = "ORTHO"
+        cam.data.ortho_scale = ortho_scale
+    look_at(cam, target)
+    bpy.context.scene.camera = cam
+    bpy.ops.object.light_add(type="SUN", location=(4, -4, 8))
+    bpy.context.object.data.energy = 4.0
+    world = bpy.context.scene.world or bpy.data.worlds.new("World")
+    bpy.context.scene.world = world
+    world.use_nodes = True
+    world.node_tree.nodes["Background"].inputs["Color"].default_value = (*rgb(args.get("background"), (0.05, 0.05, 0.05)), 1.0)
+
+
+def settings():
+    scene = bpy.context.scene
+    scene.render.engine = "CYCLES"
+    scene.cycles.device = "CPU"
+    scene.cycles.samples = int(args.get("samples", 8))
+    scene.cycles.use_denoising = False
+    scene.render.resolution_x = int(args.get("width", 256))
+    scene.render.resolution_y = int(args.get("height", 256))
+    scene.render.resolution_percentage = 100
+    scene.render.image_settings.file_format = "PNG"
+    scene.view_settings.view_transform = "Standard"  # colours as asked, not Filmic's compressed ones
+    scene.render.film_transparent = bool(args.get("transparent", False))
+    if scene.render.film_transparent:
+        scene.render.image_settings.color_mode = "RGBA"
+
+
+def render_still(path):
+    settings()
+    bpy.context.scene.render.filepath = path
+    bpy.ops.render.render(write_still=True)
+    result["output"] = path
+
+
+def finish():
+    if args.get("save_blend"):
+        bpy.ops.wm.save_as_mainfile(filepath=args["save_blend"])
+        result["blend"] = args["save_blend"]
+    print("LOCALFORGE_RESULT " + json.dumps(result), flush=True)
+
+
+PRIMITIVES = {
+    "cube": lambda s: bpy.ops.mesh.primitive_cube_add(size=s),
+    "sphere": lambda s: bpy.ops.mesh.primitive_uv_sphere_add(radius=s / 2, segments=48, ring_count=24),
+    "cylinder": lambda s: bpy.ops.mesh.primitive_cylinder_add(radius=s / 2, depth=s),
+    "cone": lambda s: bpy.ops.mesh.primitive_cone_add(radius1=s / 2, depth=s),
+    "torus": lambda s: bpy.ops.mesh.primitive_torus_add(major_radius=s / 2, minor_radius=s / 6),
+    "monkey": lambda s: bpy.ops.mesh.primitive_monkey_add(size=s),
+}
+
+
+def add_primitive():
+    shape = args.get("shape", "cube")
+    if shape not in PRIMITIVES:
+        raise ValueError(f"unknown shape {shape!r}; shapes: {', '.join(PRIMITIVES)}")
+    PRIMITIVES[shape](float(args.get("size", 2.0)))
+    obj = bpy.context.object
+    if shape in ("sphere", "monkey", "torus"):
+        bpy.ops.object.shade_smooth()
+    obj.data.materials.append(material("lf", rgb(args.get("color")), float(args.get("metallic", 0.0))))
+    return obj
+
+
+PIPS = {1: [(0, 0)], 2: [(-1, -1), (1, 1)], 3: [(-1, -1), (0, 0), (1, 1)], 4: [(-1, -1), (-1, 1), (1, -1), (1, 1)],
+        5: [(-1, -1), (-1, 1), (0, 0), (1, -1), (1, 1)], 6: [(-1, -1), (-1, 0), (-1, 1), (1, -1), (1, 0), (1, 1)]}
+# Opposite faces add to 7: +Z 1, -Z 6, +X 2, -X 5, +Y 3, -Y 4.
+FACES = [((0, 0, 1), 1), ((0, 0, -1), 6), ((1, 0, 0), 2), ((-1, 0, 0), 5), ((0, 1, 0), 3), ((0, -1, 0), 4)]
+
+
+def add_die(offset=(0, 0, 0), color=(0.95, 0.95, 0.92), pip_color=(0.05, 0.05, 0.05), size=1.0):
+    bpy.ops.mesh.primitive_cube_add(size=size, location=offset)
+    die = bpy.context.object
+    bevel = die.modifiers.new("bevel", "BEVEL")
+    bevel.width = size * 0.08
+    bevel.segments = 4
+    die.data.materials.append(material("die", color, roughness=0.3))
+    pip_mat = material("pip", pip_color)
+    half, step, r = size / 2, size * 0.25, size * 0.08
+    pips = 0
+    for normal, value in FACES:
+        axis = [i for i in range(3) if normal[i] == 0]
+        for u, v in PIPS[value]:
+            loc = list(offset)
+            for i in range(3):
+                if normal[i]:
+                    loc[i] += normal[i] * half
+            loc[axis[0]] += u * step
+            loc[axis[1]] += v * step
+            bpy.ops.mesh.primitive_uv_sphere_add(radius=r, location=loc, segments=16, ring_count=8)
+            bpy.context.object.data.materials.append(pip_mat)
+            pips += 1
+    return pips
+
+
+clear()
+if action in ("render", "render_animation"):
+    bpy.ops.wm.open_mainfile(filepath=args["input"])
+    if args.get("camera_isometric"):
+        camera_and_light(isometric=True)
+    if action == "render":
+        bpy.context.scene.frame_set(int(args.get("frame", bpy.context.scene.frame_current)))
+        render_still(args["output"])
+    else:
+        settings()
+        scene = bpy.context.scene
+        scene.frame_start, scene.frame_end = int(args.get("start", scene.frame_start)), int(args.get("end", scene.frame_end))
+        scene.render.filepath = args["output_dir"].rstrip("/") + "/frame_"
+        bpy.ops.render.render(animation=True)
+        result["frames"] = [scene.render.frame_path(frame=f) for f in range(scene.frame_start, scene.frame_end + 1)]
+        result["output_dir"] = args["output_dir"]
+elif action == "create_primitive":
+    add_primitive()
+    camera_and_light()
+    render_still(args["output"])
+elif action == "render_isometric":
+    add_primitive()
+    camera_and_light(isometric=True, ortho_scale=float(args.get("size", 2.0)) * 2.2)
+    render_still(args["output"])
+elif action == "create_text_3d":
+    bpy.ops.object.text_add()
+    text = bpy.context.object
+    text.data.body = args["text"]
+    text.data.extrude = float(args.get("extrude", 0.15))
+    text.data.align_x = "CENTER"
+    text.data.align_y = "CENTER"
+    text.rotation_euler = (math.radians(90), 0, 0)
+    text.data.materials.append(material("text", rgb(args.get("color"), (0.9, 0.7, 0.1)), 0.6, 0.3))
+    camera_and_light(distance=max(4.0, len(args["text"]) * 0.9))
+    render_still(args["output"])
+elif action == "generate_texture":
+    kind = args.get("pattern", "noise")
+    nodes = {"noise": "ShaderNodeTexNoise", "voronoi": "ShaderNodeTexVoronoi", "wave": "ShaderNodeTexWave", "checker": "ShaderNodeTexChecker"}
+    if kind not in nodes:
+        raise ValueError(f"unknown pattern {kind!r}; patterns: {', '.join(nodes)}")
+    bpy.ops.mesh.primitive_plane_add(size=2)
+    plane = bpy.context.object
+    m = bpy.data.materials.new("tex")
+    m.use_nodes = True
+    tree = m.node_tree
+    emit = tree.nodes.new("ShaderNodeEmission")
+    tex = tree.nodes.new(nodes[kind])
+    if "Scale" in tex.inputs:
+        tex.inputs["Scale"].default_value = float(args.get("scale", 5.0))
+    ramp = tree.nodes.new("ShaderNodeValToRGB")
+    ramp.color_ramp.elements[0].color = (*rgb(args.get("color_a"), (0.1, 0.1, 0.1)), 1)
+    ramp.color_ramp.elements[1].color = (*rgb(args.get("color_b"), (0.9, 0.9, 0.9)), 1)
+    tree.links.new(tex.outputs["Distance" if kind == "voronoi" else "Fac"], ramp.inputs["Fac"])
+    tree.links.new(ramp.outputs["Color"], emit.inputs["Color"])
+    tree.links.new(emit.outputs["Emission"], tree.nodes["Material Output"].inputs["Surface"])
+    plane.data.materials.append(m)
+    bpy.ops.object.camera_add(location=(0, 0, 3))
+    cam = bpy.context.object
+    cam.data.type = "ORTHO"
+    cam.data.ortho_scale = 2.0
+    bpy.context.scene.camera = cam
+    render_still(args["output"])
+elif action in ("create_dice", "create_dice_set"):
+    count = int(args.get("count", 1)) if action == "create_dice_set" else 1
+    total = 0
+    for i in range(count):
+        total += add_die(offset=((i - (count - 1) / 2) * 1.5, 0, 0), color=rgb(args.get("color"), (0.95, 0.95, 0.92)), pip_color=rgb(args.get("pip_color"), (0.05, 0.05, 0.05)))
+    camera_and_light(distance=3.5 + count * 1.2, target=(0, 0, 0))
+    render_still(args["output"])
+    result.update({"dice": count, "pips": total})
+else:
+    raise ValueError(f"unknown action {action!r}")
+finish()
