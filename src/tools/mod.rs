@@ -6,6 +6,7 @@ mod comfyui;
 mod ffmpeg;
 mod file_ops;
 mod llm;
+mod music;
 mod process;
 mod script;
 mod sd;
@@ -25,6 +26,7 @@ pub use comfyui::ComfyUi;
 pub use ffmpeg::Ffmpeg;
 pub use file_ops::FileOps;
 pub use llm::Llm;
+pub use music::Music;
 pub use process::{run_process, ProcessOutput, ProcessSpec};
 pub use script::Script;
 pub use sd::SdClient;
@@ -156,6 +158,8 @@ impl Registry {
             Arc::new(ComfyUi::new(config)),
             Arc::new(Ffmpeg::new(config)),
             Arc::new(Blender::new(config)),
+            Arc::new(Music::musicgen(config)),
+            Arc::new(Music::acestep(config)),
         ] {
             r.add(tool).expect("native tools have distinct names");
         }
