@@ -19,7 +19,7 @@ class StandIn(BaseHTTPRequestHandler):
         if body["model"] != "tiny:1b":
             self._send(404, json.dumps({"error": f"model '{body['model']}' not found"}))
             return
-        prompt = body["messages"][-1]["content"]
+        prompt = body["prompt"] if "prompt" in body else body["messages"][-1]["content"]
         if "format" in body:
             words = ['{"keywords": ["rivers", "stones", "moss", "light", "time"]}']
         elif "Review" in prompt:

@@ -111,6 +111,12 @@ impl Llm {
         let format = inputs.get("format").filter(|f| !f.is_null()).cloned();
         let options = inputs.get("options").filter(|o| o.is_object()).cloned();
         let answer = match t.api {
+            // 0.x's generate: Ollama's `/api/generate` with `prompt` and `system`.
+            Api::Ollama if action == "generate" && !inputs.contains_key("messages") => {
+                let system = opt_str(inputs, "system").filter(|s| !s.is_empty());
+                let prompt = opt_str(inputs, "prompt").unwrap_or_default();
+                ollama::generate(&self.client, t, &prompt, system.as_deref(), format.as_ref(), options.as_ref()).await?
+            }
             Api::Ollama => ollama::chat(&self.client, t, &messages, format.as_ref(), options.as_ref()).await?,
             Api::OpenAi => openai::chat(&self.client, t, &messages, format.as_ref(), options.as_ref()).await?,
         };

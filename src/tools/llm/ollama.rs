@@ -20,7 +20,34 @@ pub(crate) async fn chat(
     if let Some(o) = options {
         body["options"] = o.clone();
     }
-    let resp = client.post(format!("{}/api/chat", t.host)).json(&body).send().await.map_err(|e| errors::transport(t, &e))?;
+    stream(client, t, "/api/chat", &body).await
+}
+
+/// `/api/generate`: one prompt (and an optional system prompt), streamed.
+pub(crate) async fn generate(
+    client: &reqwest::Client,
+    t: &Target,
+    prompt: &str,
+    system: Option<&str>,
+    format: Option<&Value>,
+    options: Option<&Value>,
+) -> Result<Answer, ToolError> {
+    let mut body = json!({"model": t.model, "prompt": prompt, "stream": true});
+    if let Some(s) = system {
+        body["system"] = json!(s);
+    }
+    if let Some(f) = format {
+        body["format"] = f.clone();
+    }
+    if let Some(o) = options {
+        body["options"] = o.clone();
+    }
+    stream(client, t, "/api/generate", &body).await
+}
+
+/// POST `body` to `path` and fold the NDJSON answer.
+async fn stream(client: &reqwest::Client, t: &Target, path: &str, body: &Value) -> Result<Answer, ToolError> {
+    let resp = client.post(format!("{}{path}", t.host)).json(body).send().await.map_err(|e| errors::transport(t, &e))?;
     let status = resp.status();
     if !status.is_success() {
         let text = resp.text().await.unwrap_or_default();

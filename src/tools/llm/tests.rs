@@ -35,7 +35,7 @@ fn ndjson(pieces: &[&str]) -> Vec<String> {
 #[tokio::test]
 async fn generate_streams_ndjson_and_counts_tokens() {
     let (host, log) = stand_in(Arc::new(|path, _| match path {
-        "/api/chat" => Reply { status: 200, chunks: ndjson(&["Hel", "lo", "!"]), delay_ms: 0, gap_ms: 20 },
+        "/api/generate" => Reply { status: 200, chunks: ndjson(&["Hel", "lo", "!"]), delay_ms: 0, gap_ms: 20 },
         _ => reply(404, "{}"),
     }))
     .await;
@@ -44,16 +44,14 @@ async fn generate_streams_ndjson_and_counts_tokens() {
     assert_eq!(out["sd_prompt"], "Hello!");
     assert_eq!(out["tokens"], json!({"prompt": 5, "completion": 3}));
     let (path, body) = log.lock().unwrap()[0].clone();
-    assert_eq!(path, "/api/chat");
-    assert_eq!(body["model"], "tiny:1b");
-    assert_eq!(body["stream"], true);
-    assert_eq!(body["messages"], json!([{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]));
+    assert_eq!(path, "/api/generate");
+    assert_eq!(body, json!({"model": "tiny:1b", "prompt": "hi", "system": "be brief", "stream": true}));
 }
 
 #[tokio::test]
 async fn unknown_model_lists_the_installed_ones() {
     let (host, _) = stand_in(Arc::new(|path, _| match path {
-        "/api/chat" => reply(404, r#"{"error":"model 'huge:70b' not found"}"#),
+        "/api/generate" | "/api/chat" => reply(404, r#"{"error":"model 'huge:70b' not found"}"#),
         "/api/tags" => reply(200, r#"{"models":[{"name":"tiny:1b"},{"name":"llama3.2:3b"}]}"#),
         _ => reply(404, "{}"),
     }))
@@ -81,7 +79,7 @@ async fn refused_connection_says_how_to_start_the_server() {
 
 #[tokio::test]
 async fn server_errors_slow_answers_and_dropped_streams() {
-    let (host, _) = stand_in(Arc::new(|_, body| match body["messages"][0]["content"].as_str() {
+    let (host, _) = stand_in(Arc::new(|_, body| match body["prompt"].as_str().or(body["messages"][0]["content"].as_str()) {
         Some("500") => reply(500, r#"{"error":"out of memory"}"#),
         Some("slow") => Reply { status: 200, chunks: ndjson(&["late"]), delay_ms: 3000, gap_ms: 0 },
         _ => Reply { status: 200, chunks: ndjson(&["par", "tial"])[..2].to_vec(), delay_ms: 0, gap_ms: 0 },
