@@ -74,3 +74,21 @@ pub(crate) fn status(t: &Target, code: u16, body: &str, models: Option<Vec<Strin
     }
     ToolError::failed(format!("`{}` at {} answered HTTP {code}: {detail}", t.service, t.host))
 }
+
+/// The model names a server lists at `path` (`{list_key: [{name_key: ...}]}`).
+pub(crate) async fn model_names(
+    client: &reqwest::Client,
+    t: &Target,
+    path: &str,
+    list_key: &str,
+    name_key: &str,
+) -> Result<Vec<String>, ToolError> {
+    let v: serde_json::Value =
+        client.get(format!("{}{path}", t.host)).send().await.map_err(|e| transport(t, &e))?.json().await.map_err(|e| transport(t, &e))?;
+    Ok(v.get(list_key)
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.get(name_key).and_then(serde_json::Value::as_str).map(str::to_string))
+        .collect())
+}

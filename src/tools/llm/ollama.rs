@@ -130,18 +130,5 @@ pub(crate) async fn embed(client: &reqwest::Client, t: &Target, input: &[String]
 
 /// Installed models (`/api/tags`), for "model not found" messages.
 pub(crate) async fn models(client: &reqwest::Client, t: &Target) -> Result<Vec<String>, ToolError> {
-    let v: Value = client
-        .get(format!("{}/api/tags", t.host))
-        .send()
-        .await
-        .map_err(|e| errors::transport(t, &e))?
-        .json()
-        .await
-        .map_err(|e| errors::transport(t, &e))?;
-    Ok(v.get("models")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|m| m.get("name").and_then(Value::as_str).map(str::to_string))
-        .collect())
+    errors::model_names(client, t, "/api/tags", "models", "name").await
 }

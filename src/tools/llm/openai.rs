@@ -72,18 +72,5 @@ async fn post(client: &reqwest::Client, t: &Target, path: &str, body: &Value) ->
 
 /// Served models (`/v1/models`), for "model not found" messages.
 async fn models(client: &reqwest::Client, t: &Target) -> Result<Vec<String>, ToolError> {
-    let v: Value = client
-        .get(format!("{}/v1/models", t.host))
-        .send()
-        .await
-        .map_err(|e| errors::transport(t, &e))?
-        .json()
-        .await
-        .map_err(|e| errors::transport(t, &e))?;
-    Ok(v.get("data")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|m| m.get("id").and_then(Value::as_str).map(str::to_string))
-        .collect())
+    errors::model_names(client, t, "/v1/models", "data", "id").await
 }
