@@ -19,6 +19,7 @@ EXPECTED = {
     "batch-without-workflow-steps.yaml": "missing `inputs.workflow_steps`",
     "binary-garbage.yaml": "not UTF-8 text",
     "comments-only.yaml": "the recipe file is empty",
+    "comma-in-flow-mapping.yaml": "unknown key `soft pads` in input `mood`",
     "cycle.yaml": "steps form a cycle: `a` → `b` → `c` → `a`",
     "default-not-a-choice.yaml": "`medium` is not one of the choices",
     "default-wrong-type.yaml": "default of input `count` (type `integer`)",
@@ -59,6 +60,7 @@ HINTS = {
     "unknown-action.yaml": "did you mean `copy`?",
     "unknown-top-level-key.yaml": "did you mean `steps`?",
     "bad-on-failure.yaml": "did you mean `retry`?",
+    "comma-in-flow-mapping.yaml": "a comma ends a value, so `soft pads` was read as a key: put the whole value in quotes",
 }
 
 

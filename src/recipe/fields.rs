@@ -20,10 +20,12 @@ impl<'a> Reader<'a> {
 
     /// Report keys of `map` that are not in `allowed`, with a suggestion.
     pub fn check_keys(&mut self, map: &Node, allowed: &[&str], what: &str) {
-        for (k, _) in map.as_map().unwrap_or_default() {
+        for (k, v) in map.as_map().unwrap_or_default() {
             let key = k.key_text();
             if !allowed.contains(&key.as_str()) {
-                let hint = did_you_mean(&key, allowed.iter().copied()).or_else(|| Some(format!("{what} keys are {}", list_names(allowed))));
+                let hint = did_you_mean(&key, allowed.iter().copied())
+                    .or_else(|| comma_split(&key, v))
+                    .or_else(|| Some(format!("{what} keys are {}", list_names(allowed))));
                 self.error(k, format!("unknown key `{key}` in {what}"), hint);
             }
         }
@@ -156,4 +158,11 @@ pub fn shown(node: &Node) -> String {
         NodeValue::Int(_) | NodeValue::Float(_) | NodeValue::Bool(_) => format!("`{}`", node.key_text()),
         _ => node.kind().to_string(),
     }
+}
+
+/// A key with no value and spaces in it is most often the tail of a value cut
+/// at a comma inside `{ ... }`: say so.
+pub fn comma_split(key: &str, value: &Node) -> Option<String> {
+    (value.is_null() && key.contains(' '))
+        .then(|| format!("inside `{{ ... }}` a comma ends a value, so `{key}` was read as a key: put the whole value in quotes"))
 }

@@ -1,6 +1,7 @@
 //! Recipes: YAML with positions, the model, parsing, inputs and validation.
 
 mod fields;
+pub use fields::comma_split;
 pub mod inputs;
 mod model;
 mod parse;

@@ -67,10 +67,12 @@ impl Reader<'_> {
     }
 
     fn keys(&mut self, n: &Node, allowed: &[&str], what: &str) {
-        for (k, _) in n.as_map().unwrap_or_default() {
+        for (k, v) in n.as_map().unwrap_or_default() {
             let key = k.key_text();
             if !allowed.contains(&key.as_str()) {
-                let hint = did_you_mean(&key, allowed.iter().copied()).or_else(|| Some(format!("{what} keys are {}", list_names(allowed))));
+                let hint = did_you_mean(&key, allowed.iter().copied())
+                    .or_else(|| crate::recipe::comma_split(&key, v))
+                    .or_else(|| Some(format!("{what} keys are {}", list_names(allowed))));
                 self.err(k, format!("unknown key `{key}` in {what}"), hint);
             }
         }
