@@ -46,7 +46,7 @@ impl Run {
             return Err(Fail::Failed {
                 message: format!("`{selection}` selected at approval gate `{record_id}`"),
                 detail: None,
-                outputs: json!({"selection": selection, "auto": auto}).as_object().cloned().unwrap_or_default(),
+                outputs: crate::tools::outputs(json!({"selection": selection, "auto": auto})),
             });
         }
         let mut out = Outputs::new();

@@ -132,7 +132,7 @@ impl Tool for ComfyUi {
         let host = opt_str(&inputs, "host").map(|h| h.trim_end_matches('/').to_string()).unwrap_or_else(|| self.host.clone());
         if action == "free" {
             self.json(&host, self.client.post(format!("{host}/free")).json(&json!({"unload_models": true, "free_memory": true}))).await?;
-            return Ok(json!({"freed": true}).as_object().cloned().unwrap_or_default());
+            return Ok(super::outputs(json!({"freed": true})));
         }
         if action != "run" {
             return Err(ToolError::failed(format!("comfyui has no action `{action}` (run, free)")));

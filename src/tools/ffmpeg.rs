@@ -1,7 +1,7 @@
 //! `ffmpeg`: convert, normalize, loop, trim and measure audio (or video) with
 //! the FFmpeg programs on this machine. Argument lists, never shell text.
 
-use super::process::{run_process, tail, ProcessSpec};
+use super::process::{on_path, run_process, tail, ProcessSpec};
 use super::{need_str, opt_f64, opt_str, Outputs, Tool, ToolCtx, ToolError, ToolKind};
 use crate::config::Config;
 use serde_json::{json, Value};
@@ -44,13 +44,6 @@ impl Ffmpeg {
     }
 }
 
-fn on_path(program: &str) -> bool {
-    if program.contains('/') {
-        return Path::new(program).is_file();
-    }
-    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
-}
-
 #[async_trait::async_trait]
 impl Tool for Ffmpeg {
     fn name(&self) -> &str {
@@ -81,7 +74,7 @@ impl Tool for Ffmpeg {
         }
         if action == "get_duration" {
             let d = self.duration(&input, ctx).await?;
-            return Ok(json!({"duration_s": d, "input": input}).as_object().cloned().unwrap_or_default());
+            return Ok(super::outputs(json!({"duration_s": d, "input": input})));
         }
         let output = match opt_str(&inputs, "output") {
             Some(o) => PathBuf::from(o),
@@ -130,7 +123,7 @@ impl Tool for Ffmpeg {
         args.push(out_text.clone());
         self.run(&self.ffmpeg, args, ctx).await?;
         let duration = self.duration(&out_text, ctx).await.ok();
-        Ok(json!({"output": out_text, "input": input, "duration_s": duration}).as_object().cloned().unwrap_or_default())
+        Ok(super::outputs(json!({"output": out_text, "input": input, "duration_s": duration})))
     }
 }
 

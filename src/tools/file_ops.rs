@@ -62,10 +62,7 @@ impl Tool for FileOps {
             "list" => list(&inputs, &what)?,
             other => return Err(ToolError::failed(format!("file_ops has no action `{other}`; actions: {}", ACTIONS.join(", ")))),
         };
-        match value {
-            Value::Object(m) => Ok(m),
-            _ => unreachable!("file_ops actions return mappings"),
-        }
+        Ok(super::outputs(value))
     }
 }
 

@@ -7,7 +7,7 @@ mod ffmpeg;
 mod file_ops;
 mod llm;
 mod music;
-mod process;
+pub(crate) mod process;
 mod script;
 mod sd;
 #[cfg(test)]
@@ -237,6 +237,14 @@ impl ToolCatalog for Registry {
         }
         let missing = self.tools.get(tool)?.missing();
         (!missing.is_empty()).then(|| format!("missing {}", missing.join(", ")))
+    }
+}
+
+/// A `json!({...})` mapping as tool outputs.
+pub fn outputs(v: Value) -> Outputs {
+    match v {
+        Value::Object(m) => m,
+        _ => Outputs::new(),
     }
 }
 

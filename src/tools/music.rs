@@ -153,6 +153,6 @@ impl Tool for Music {
         };
         let written =
             written.ok_or_else(|| ToolError::failed(format!("{service} finished but wrote no WAV for `{}`", output.display())))?;
-        Ok(json!({"output": written, "duration": duration, "prompt": prompt}).as_object().cloned().unwrap_or_default())
+        Ok(super::outputs(json!({"output": written, "duration": duration, "prompt": prompt})))
     }
 }

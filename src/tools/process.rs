@@ -56,6 +56,14 @@ fn signal_group(pgid: i32, sig: i32) {
     }
 }
 
+/// Whether `program` can be started: a path to a file, or a name found on PATH.
+pub fn on_path(program: &str) -> bool {
+    if program.contains('/') {
+        return std::path::Path::new(program).is_file();
+    }
+    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+}
+
 /// Run to completion, or stop the whole process group when `cancel` fires.
 pub async fn run_process(spec: &ProcessSpec, cancel: &CancellationToken) -> Result<ProcessOutput, ToolError> {
     let (program, args) = spec.argv.split_first().ok_or_else(|| ToolError::failed("empty command"))?;

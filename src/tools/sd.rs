@@ -102,7 +102,7 @@ impl Tool for SdClient {
                 let v = self.request(&host, reqwest::Method::GET, "/sdapi/v1/sd-models", None).await?;
                 let models: Vec<Value> = v.as_array().cloned().unwrap_or_default();
                 let names: Vec<Value> = models.iter().filter_map(|m| m.get("title").or(m.get("model_name")).cloned()).collect();
-                Ok(obj(json!({"models": models, "names": names, "count": names.len()})))
+                Ok(super::outputs(json!({"models": models, "names": names, "count": names.len()})))
             }
             "txt2img" | "img2img" => {
                 let mut body = Map::new();
@@ -159,10 +159,6 @@ fn save_images(v: &Value, inputs: &Outputs, ctx: &ToolCtx) -> Result<Outputs, To
     let info: Option<Value> = v.get("info").and_then(Value::as_str).and_then(|s| serde_json::from_str(s).ok());
     out.insert("seed".into(), info.as_ref().and_then(|i| i.get("seed")).cloned().unwrap_or(Value::Null));
     Ok(out)
-}
-
-fn obj(v: Value) -> Outputs {
-    v.as_object().cloned().unwrap_or_default()
 }
 
 #[cfg(test)]

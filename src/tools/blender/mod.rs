@@ -46,7 +46,7 @@ impl Tool for Blender {
         "Render, model and texture with Blender in background mode".into()
     }
     fn missing(&self) -> Vec<String> {
-        if super::cli::on_path(&self.program) {
+        if super::process::on_path(&self.program) {
             Vec::new()
         } else {
             vec![format!("`{}` (install Blender, e.g. `apt install blender`, or set `services.blender.path`)", self.program)]

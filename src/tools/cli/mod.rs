@@ -8,18 +8,10 @@ mod run;
 pub use def::{load, parse, ToolDef};
 
 use super::{Outputs, Tool, ToolCtx, ToolError, ToolKind};
-use std::path::Path;
 
 /// A loaded YAML tool.
 pub struct CliTool {
     pub def: ToolDef,
-}
-
-pub(crate) fn on_path(program: &str) -> bool {
-    if program.contains('/') {
-        return Path::new(program).is_file();
-    }
-    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
 }
 
 #[async_trait::async_trait]
@@ -41,7 +33,7 @@ impl Tool for CliTool {
     }
     fn missing(&self) -> Vec<String> {
         match &self.def.binary {
-            Some(b) if !on_path(b) => vec![match &self.def.install_hint {
+            Some(b) if !crate::tools::process::on_path(b) => vec![match &self.def.install_hint {
                 Some(h) => format!("`{b}` ({h})"),
                 None => format!("`{b}` (not on PATH)"),
             }],

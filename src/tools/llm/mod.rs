@@ -153,7 +153,7 @@ impl Llm {
             })?;
             out["json"] = parsed;
         }
-        Ok(out.as_object().cloned().unwrap_or_default())
+        Ok(crate::tools::outputs(out))
     }
 
     async fn embed(&self, t: &Target, inputs: &Outputs) -> Result<Outputs, ToolError> {
