@@ -9,6 +9,7 @@ pub mod exec;
 pub mod plan;
 pub mod recipe;
 pub mod store;
+pub mod system;
 pub mod template;
 pub mod tools;
 

@@ -76,13 +76,20 @@ def test_generate_through_a_recipe_is_recorded(lf, ollama):
 def test_unknown_model_and_stopped_server_are_clear(lf, ollama):
     lf.env["LOCALFORGE_OLLAMA_HOST"] = ollama
     rec = lf.write("m.yaml", "name: m\nsteps:\n  - {id: g, tool: ollama, action: generate, inputs: {prompt: hi, model: 'big:70b'}}\n")
-    doc = json.loads(lf("run", rec, "--json", "-q", check=1).stdout)
+    # Preflight catches both before the run starts (exit 2)...
+    err = lf("run", rec, "-q", check=2).stderr
+    assert f"step `g` uses model `big:70b`, which `ollama` at {ollama} does not have" in err
+    assert "hint: run `ollama pull big:70b`; installed: tiny:1b; run with --force to start anyway" in err
+    # ...and with --force the step itself says the same when it fails.
+    doc = json.loads(lf("run", rec, "--json", "-q", "--force", check=1).stdout)
     assert (
         doc["steps"]["g"]["error"]
         == f"model `big:70b` is not available on `ollama` at {ollama} (it has: tiny:1b); pull it with `ollama pull big:70b`"
     )
     lf.env["LOCALFORGE_OLLAMA_HOST"] = "http://127.0.0.1:9"
-    doc = json.loads(lf("run", rec, "--json", "-q", check=1).stdout)
+    err = lf("run", rec, "-q", check=2).stderr
+    assert "step `g` needs `ollama` at http://127.0.0.1:9, which is not running (connection refused (not running))" in err
+    doc = json.loads(lf("run", rec, "--json", "-q", "--force", check=1).stdout)
     assert "cannot connect to `ollama` at http://127.0.0.1:9" in doc["steps"]["g"]["error"]
     assert "start it with `ollama serve`" in doc["steps"]["g"]["error"]
 

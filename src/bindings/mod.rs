@@ -6,6 +6,7 @@ mod info;
 mod pypool;
 mod pytool;
 mod run;
+mod system;
 
 use crate::config::Config;
 use crate::tools::{BrokenTool, Registry};
@@ -109,5 +110,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(info::history, m)?)?;
     m.add_function(wrap_pyfunction!(info::history_show, m)?)?;
     m.add_function(wrap_pyfunction!(info::config, m)?)?;
+    m.add_function(wrap_pyfunction!(system::system_report, m)?)?;
+    m.add_function(wrap_pyfunction!(system::health_report, m)?)?;
     Ok(())
 }

@@ -43,6 +43,33 @@ fn prepare(
     Ok((prepared, tools))
 }
 
+/// Check what the recipe needs against the machine; unmet needs are a `RecipeError`
+/// (exit 2, before any step runs) unless `force`.
+fn preflight(
+    py: Python<'_>,
+    config: &Config,
+    p: &Prepared,
+    tools: &Registry,
+    force: bool,
+) -> PyResult<crate::system::preflight::Preflight> {
+    let probe = crate::system::Probe::machine();
+    let pf = py.detach(|| runtime().block_on(crate::system::preflight::run(config, &p.recipe, &p.inputs, tools, &probe)));
+    if !pf.problems.is_empty() && !force {
+        let mut diags = pf.problems.clone();
+        if let Some(last) = diags.last_mut() {
+            if last.hint.as_deref().is_none_or(|h| !h.contains("--force")) {
+                last.hint = Some(format!(
+                    "{}{}",
+                    last.hint.as_deref().map(|h| format!("{h}; ")).unwrap_or_default(),
+                    "run with --force to start anyway"
+                ));
+            }
+        }
+        return Err(recipe_error(py, &diags, false));
+    }
+    Ok(pf)
+}
+
 /// Run a recipe and return the `run --json` document as a dict.
 ///
 /// Ctrl-C (KeyboardInterrupt) or SIGTERM while it runs stops the running
@@ -52,7 +79,7 @@ fn prepare(
 /// `plugins`: a callable returning `(plugins, broken)`, called only when the
 /// recipe uses a tool that is not native.
 #[pyfunction]
-#[pyo3(signature = (path, inputs=None, auto_approve=false, quiet=false, plugins=None))]
+#[pyo3(signature = (path, inputs=None, auto_approve=false, quiet=false, plugins=None, force=false))]
 pub fn run_recipe<'py>(
     py: Python<'py>,
     path: PathBuf,
@@ -60,9 +87,16 @@ pub fn run_recipe<'py>(
     auto_approve: bool,
     quiet: bool,
     plugins: Option<&Bound<'py, PyAny>>,
+    force: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let config = super::load_config(py)?;
     let (p, tools) = prepare(py, &config, &path, inputs, plugins)?;
+    let pf = preflight(py, &config, &p, &tools, force)?;
+    if !quiet {
+        for note in &pf.notes {
+            eprintln!("preflight: {note}");
+        }
+    }
     let tools = Arc::new(tools);
     let store = match config.persistence_enabled() {
         true => Some(Arc::new(py.detach(|| Store::open(&config.db_path())).map_err(store_error)?)),
@@ -96,15 +130,18 @@ pub fn run_recipe<'py>(
 
 /// The plan of a recipe without running it (`run --dry-run`): levels, order, each step's tool and resources.
 #[pyfunction]
-#[pyo3(signature = (path, inputs=None, plugins=None))]
+#[pyo3(signature = (path, inputs=None, plugins=None, force=false))]
 pub fn plan_recipe<'py>(
     py: Python<'py>,
     path: PathBuf,
     inputs: Option<&Bound<'py, PyDict>>,
     plugins: Option<&Bound<'py, PyAny>>,
+    force: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let config = super::load_config(py)?;
-    let (p, _) = prepare(py, &config, &path, inputs, plugins)?;
+    let (p, tools) = prepare(py, &config, &path, inputs, plugins)?;
+    let pf = preflight(py, &config, &p, &tools, force)?;
+    let needs: std::collections::HashMap<&str, &crate::system::preflight::StepNeed> = pf.needs.iter().map(|n| (n.id.as_str(), n)).collect();
     let steps = &p.recipe.steps;
     let levels: Vec<Vec<&str>> = p.plan.levels().iter().map(|l| l.iter().map(|&i| steps[i].id.as_str()).collect()).collect();
     let detail: Vec<Value> = p
@@ -120,6 +157,7 @@ pub fn plan_recipe<'py>(
                 "action": action,
                 "depends_on": p.plan.deps[i].iter().map(|&d| steps[d].id.as_str()).collect::<Vec<_>>(),
                 "resources": s.resources.clone().or_else(|| p.recipe.resources.clone()),
+                "needs": needs.get(s.id.as_str()),
                 "on_failure": s.on_failure,
                 "when": s.when,
             })
@@ -132,6 +170,7 @@ pub fn plan_recipe<'py>(
         "inputs": p.inputs,
         "levels": levels,
         "steps": detail,
+        "preflight": {"ok": pf.problems.is_empty(), "forced": force && !pf.problems.is_empty(), "problems": pf.problems, "notes": pf.notes},
     });
     Ok(pythonize(py, &doc)?)
 }

@@ -21,6 +21,7 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("LOCALFORGE_BLENDER_PATH", "services.blender.path"),
     ("LOCALFORGE_FFMPEG_PATH", "services.ffmpeg.path"),
     ("LOCALFORGE_MAX_PARALLEL", "max_parallel"),
+    ("LOCALFORGE_VRAM_GB", "resources.vram_gb"),
 ];
 
 fn defaults() -> Value {
@@ -118,6 +119,19 @@ impl Config {
     pub fn service(&self, name: &str) -> Map<String, Value> {
         self.get(&format!("services.{name}")).and_then(Value::as_object).cloned().unwrap_or_default()
     }
+    /// `resources.vram_gb`: the VRAM to plan with instead of what NVML reports.
+    pub fn vram_override(&self) -> Option<f64> {
+        self.get("resources.vram_gb").and_then(Value::as_f64).filter(|v| *v >= 0.0)
+    }
+    /// `max_parallel`: how many steps may run at once (default: the number of cores).
+    pub fn max_parallel(&self) -> usize {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        self.get("max_parallel").and_then(Value::as_u64).map_or(cores, |n| n.max(1) as usize)
+    }
+    /// The shipped data folder (`data/`), when known.
+    pub fn data_dir(&self) -> Option<PathBuf> {
+        self.builtin_tools.as_deref().and_then(Path::parent).map(Path::to_path_buf)
+    }
     /// Where YAML tool definitions are read from: the shipped ones, then the user's folders.
     pub fn yaml_tool_dirs(&self) -> Vec<PathBuf> {
         self.builtin_tools.iter().cloned().chain(self.tool_dirs()).collect()
@@ -175,6 +189,7 @@ fn env_value(key: &str, v: &str) -> Result<Value, String> {
             "0" | "false" | "no" | "off" => Value::Bool(false),
             _ => return Err(format!("expected true or false, got `{v}`")),
         },
+        "resources.vram_gb" => v.parse::<f64>().map(Value::from).map_err(|_| format!("expected a number of GB, got `{v}`"))?,
         "services.sd.timeout" | "max_parallel" => {
             v.parse::<u64>().map(Value::from).map_err(|_| format!("expected a whole number, got `{v}`"))?
         }

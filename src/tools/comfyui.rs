@@ -3,7 +3,7 @@
 //! A run that is cancelled or times out sends `POST /interrupt`; `free` asks
 //! ComfyUI to unload its models (`POST /free`).
 
-use super::{opt_f64, opt_str, Outputs, Tool, ToolCtx, ToolError, ToolKind};
+use super::{opt_f64, opt_str, Needs, Outputs, Tool, ToolCtx, ToolError, ToolKind};
 use crate::config::Config;
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;
@@ -126,6 +126,10 @@ impl Tool for ComfyUi {
     }
     fn description(&self) -> String {
         "Run a ComfyUI workflow with values substituted and collect its images".into()
+    }
+
+    fn needs(&self, action: &str, _inputs: &Outputs) -> Needs {
+        Needs { service: Some("comfyui".into()), gpu: action == "run", ..Needs::default() }
     }
 
     async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {

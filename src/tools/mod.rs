@@ -114,7 +114,32 @@ pub trait Tool: Send + Sync {
     fn missing(&self) -> Vec<String> {
         Vec::new()
     }
+    /// What a call needs from the machine, judged from its inputs before the run
+    /// (inputs not known yet are absent): preflight and the resource ledger read it.
+    fn needs(&self, _action: &str, _inputs: &Outputs) -> Needs {
+        Needs::default()
+    }
+    /// Programs the tool runs, for `system` / `health`.
+    fn binaries(&self) -> Vec<String> {
+        Vec::new()
+    }
     async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError>;
+}
+
+/// What a tool call needs from the machine.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Needs {
+    /// The configured service it talks to (`services.NAME`).
+    pub service: Option<String>,
+    /// The LLM it loads (an Ollama tag or a server's model id), and the context asked for.
+    pub llm: Option<String>,
+    pub llm_context: Option<u32>,
+    /// An image it generates: width, height, checkpoint when named.
+    pub image: Option<(u32, u32, Option<String>)>,
+    /// Runs on the GPU (serialised with other GPU steps unless VRAM fits).
+    pub gpu: bool,
+    /// VRAM known without a profile (a YAML tool's `min_vram_gb`).
+    pub vram_gb: Option<f64>,
 }
 
 /// A tool that could not be loaded, kept so `list-tools` and validation can say why.

@@ -58,10 +58,18 @@ fn signal_group(pgid: i32, sig: i32) {
 
 /// Whether `program` can be started: a path to a file, or a name found on PATH.
 pub fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH").map_or(program.contains('/') && std::path::Path::new(program).is_file(), |p| which_in(program, &p).is_some())
+}
+
+/// Where `program` is found on `path_var` (a `PATH` value); a name with a `/` is taken as a path.
+pub fn which_in(program: &str, path_var: &std::ffi::OsStr) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |p: &std::path::Path| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
     if program.contains('/') {
-        return std::path::Path::new(program).is_file();
+        let p = std::path::PathBuf::from(program);
+        return runnable(&p).then_some(p);
     }
-    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+    std::env::split_paths(path_var).map(|d| d.join(program)).find(|p| runnable(p))
 }
 
 /// Run to completion, or stop the whole process group when `cancel` fires.

@@ -2,7 +2,7 @@
 //! (`/sdapi/v1/txt2img`, `/img2img`, `/sd-models`). Images are saved into the
 //! run's temp folder; outputs keep 0.x's `primary` and `image_0..n`.
 
-use super::{need_str, opt_f64, opt_str, Outputs, Tool, ToolCtx, ToolError, ToolKind};
+use super::{need_str, opt_f64, opt_str, Needs, Outputs, Tool, ToolCtx, ToolError, ToolKind};
 use crate::config::Config;
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
@@ -93,6 +93,22 @@ impl Tool for SdClient {
     }
     fn description(&self) -> String {
         "Generate images with Stable Diffusion (AUTOMATIC1111 WebUI API)".into()
+    }
+
+    fn needs(&self, action: &str, inputs: &Outputs) -> Needs {
+        let mut n = Needs { service: Some("sd".into()), ..Needs::default() };
+        if action != "get_models" {
+            let size = |k: &str| inputs.get(k).and_then(Value::as_u64).map_or(512, |v| v as u32);
+            let checkpoint = inputs
+                .get("override_settings")
+                .and_then(|o| o.get("sd_model_checkpoint"))
+                .or_else(|| inputs.get("model"))
+                .and_then(Value::as_str)
+                .map(String::from);
+            n.image = Some((size("width"), size("height"), checkpoint));
+            n.gpu = true;
+        }
+        n
     }
 
     async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {

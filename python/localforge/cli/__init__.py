@@ -13,11 +13,13 @@ usage: localforge <command> [options]
 Run recipes of local AI workers on this machine.
 
 commands:
-  run RECIPE        run a recipe (-i k=v, -y/--auto-approve, --json, --dry-run, --list-inputs)
+  run RECIPE        run a recipe (-i k=v, -y/--auto-approve, --json, --dry-run, --force, --list-inputs)
   validate RECIPE…  check recipes without running them
   list [DIR]        recipes: the built-in ones and ./recipes, or those under DIR
   list-tools        every tool with its actions and whether it can be used here
   history           past runs (-n N, --json); `history show RUN_ID` for one run
+  system            hardware, services, tools and the models that fit (--json)
+  health            services and tools: running/found, version (--json)
 
 options:
   -h, --help        show this help (also `localforge <command> --help`)
@@ -32,6 +34,8 @@ COMMANDS = {
     "list": "localforge.cli.list_recipes",
     "list-tools": "localforge.cli.list_tools",
     "history": "localforge.cli.history",
+    "system": "localforge.cli.system",
+    "health": "localforge.cli.health",
 }
 
 

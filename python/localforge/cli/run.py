@@ -33,6 +33,7 @@ def main(args) -> int:
     p.add_argument("--list-inputs", action="store_true", help="show the recipe's inputs and exit")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.add_argument("--dry-run", action="store_true", help="validate and print the plan without running")
+    p.add_argument("--force", action="store_true", help="run even if the preflight check finds unmet needs")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     ns = p.parse_args(args)
     path = resolve(ns.recipe)
@@ -45,10 +46,10 @@ def main(args) -> int:
         if ns.list_inputs:
             return _list_inputs(_core, path, ns.json)
         if ns.dry_run:
-            return _dry_run(_core.plan_recipe(str(path), inputs, plugins=for_engine), ns.json)
+            return _dry_run(_core.plan_recipe(str(path), inputs, plugins=for_engine, force=ns.force), ns.json)
         os.environ.setdefault("LOCALFORGE_PYTHON", sys.executable)
         signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
-        report = _core.run_recipe(str(path), inputs, auto_approve=ns.auto_approve, quiet=ns.quiet, plugins=for_engine)
+        report = _core.run_recipe(str(path), inputs, auto_approve=ns.auto_approve, quiet=ns.quiet, plugins=for_engine, force=ns.force)
     except errors.RecipeError as e:
         if not ns.json:
             raise
@@ -92,9 +93,29 @@ def _dry_run(plan, as_json) -> int:
             s = by_id[sid]
             what = f"{s['tool']}.{s['action']}" if s["action"] else s["tool"]
             after = f"  after {', '.join(s['depends_on'])}" if s["depends_on"] else ""
-            res = f"  reserves {s['resources']}" if s["resources"] else ""
-            print(f"  {sid}  {what}{after}{res}")
+            print(f"  {sid}  {what}{after}{_reserves(s)}")
+            for u in (s.get("needs") or {}).get("unknown", []):
+                print(f"      decided at run time: {u}")
+    pf = plan["preflight"]
+    for note in pf["notes"]:
+        print(f"note: {note}")
+    if pf["forced"]:
+        print(f"preflight: {len(pf['problems'])} unmet need(s), ignored (--force)")
     return EXIT_OK
+
+
+def _reserves(step) -> str:
+    need = step.get("needs") or {}
+    parts = []
+    if need.get("service"):
+        parts.append(f"service {need['service']}")
+    if need.get("model"):
+        parts.append(f"model {need['model']}")
+    if need.get("vram_gb") is not None:
+        parts.append(f"~{need['vram_gb']:.1f} GB VRAM ({need['basis']})" if need.get("basis") else f"~{need['vram_gb']:.1f} GB VRAM")
+    if need.get("ram_gb"):
+        parts.append(f"{need['ram_gb']} GB RAM")
+    return f"  reserves: {', '.join(parts)}" if parts else ""
 
 
 def _summary(report) -> None:

@@ -31,6 +31,12 @@ impl Tool for CliTool {
     fn source(&self) -> String {
         self.def.file.clone()
     }
+    fn needs(&self, _action: &str, _inputs: &crate::tools::Outputs) -> crate::tools::Needs {
+        crate::tools::Needs { gpu: self.def.min_vram_gb.is_some(), vram_gb: self.def.min_vram_gb, ..Default::default() }
+    }
+    fn binaries(&self) -> Vec<String> {
+        self.def.binary.iter().cloned().collect()
+    }
     fn missing(&self) -> Vec<String> {
         match &self.def.binary {
             Some(b) if !crate::tools::process::on_path(b) => vec![match &self.def.install_hint {

@@ -10,7 +10,7 @@ mod errors;
 mod ollama;
 mod openai;
 
-use super::{opt_f64, opt_str, Outputs, Tool, ToolCtx, ToolError, ToolKind};
+use super::{opt_f64, opt_str, Needs, Outputs, Tool, ToolCtx, ToolError, ToolKind};
 use crate::config::Config;
 use serde_json::{json, Map, Value};
 use std::time::{Duration, Instant};
@@ -86,6 +86,14 @@ impl Tool for Llm {
     }
     fn description(&self) -> String {
         "Generate text, chat and embed with a local LLM (Ollama or an OpenAI-compatible server)".into()
+    }
+
+    fn needs(&self, _action: &str, inputs: &Outputs) -> Needs {
+        let service = opt_str(inputs, "service").unwrap_or_else(|| "ollama".into());
+        let cfg = self.services.get(&service);
+        let model = opt_str(inputs, "model").or_else(|| cfg?.get("default_model")?.as_str().map(String::from));
+        let context = inputs.get("options").and_then(|o| o.get("num_ctx")).or_else(|| inputs.get("num_ctx")).and_then(Value::as_u64);
+        Needs { service: Some(service), llm: model, llm_context: context.map(|c| c as u32), gpu: true, ..Needs::default() }
     }
 
     async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {

@@ -1,0 +1,177 @@
+//! CPU, RAM and GPUs. NVML is loaded at run time: a machine without the NVIDIA
+//! driver simply has no NVIDIA GPU. Apple Silicon reports its unified memory.
+
+use serde::Serialize;
+use std::time::Duration;
+
+/// Bytes in the "GB" this crate reports: GiB, the unit GPU memory is sold in
+/// (a "24 GB" card has 24 GiB; `nvidia-smi` shows MiB).
+pub const GB: f64 = (1u64 << 30) as f64;
+
+/// NVML initialisation can stall on a wedged driver; after this, report no GPU.
+const NVML_DEADLINE: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Gpu {
+    pub name: String,
+    pub vram_total_gb: f64,
+    pub vram_free_gb: f64,
+    pub driver: Option<String>,
+    /// Memory shared with the CPU (Apple Silicon): the figures are the machine's RAM.
+    pub unified: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Hardware {
+    pub cpu: String,
+    pub cpu_cores: usize,
+    pub physical_cores: Option<usize>,
+    pub ram_gb: f64,
+    pub ram_available_gb: f64,
+    /// Total VRAM across GPUs, or `resources.vram_gb` from the config when set.
+    pub vram_gb: f64,
+    pub gpus: Vec<Gpu>,
+    /// Why there is no GPU, or what went wrong looking for one.
+    pub gpu_note: Option<String>,
+}
+
+impl Hardware {
+    /// Free VRAM of the roomiest GPU (a model is loaded on one card unless split).
+    pub fn best_free_vram(&self) -> Option<f64> {
+        self.gpus.iter().map(|g| g.vram_free_gb).reduce(f64::max)
+    }
+}
+
+/// Where GPUs come from: NVML on a real machine, a fixed list in tests.
+pub trait GpuSource: Send + Sync {
+    fn gpus(&self) -> Result<Vec<Gpu>, String>;
+}
+
+/// NVIDIA GPUs through NVML (`libnvidia-ml.so.1`, loaded when called).
+pub struct Nvml;
+
+impl GpuSource for Nvml {
+    fn gpus(&self) -> Result<Vec<Gpu>, String> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(nvml_gpus());
+        });
+        rx.recv_timeout(NVML_DEADLINE).unwrap_or_else(|_| Err(format!("NVML did not answer within {}s", NVML_DEADLINE.as_secs())))
+    }
+}
+
+fn nvml_gpus() -> Result<Vec<Gpu>, String> {
+    use nvml_wrapper::error::NvmlError;
+    let nvml = nvml_wrapper::Nvml::init().map_err(|e| match e {
+        NvmlError::LibloadingError(_) => "no NVIDIA driver (libnvidia-ml.so.1 not found)".to_string(),
+        NvmlError::DriverNotLoaded => "the NVIDIA driver is not loaded".to_string(),
+        e => format!("NVML: {e}"),
+    })?;
+    let driver = nvml.sys_driver_version().ok();
+    let count = nvml.device_count().map_err(|e| format!("NVML device count: {e}"))?;
+    let mut out = Vec::new();
+    for i in 0..count {
+        let dev = nvml.device_by_index(i).map_err(|e| format!("NVML GPU {i}: {e}"))?;
+        let mem = dev.memory_info().map_err(|e| format!("NVML GPU {i} memory: {e}"))?;
+        out.push(Gpu {
+            name: dev.name().unwrap_or_else(|_| format!("GPU {i}")),
+            vram_total_gb: round2(mem.total as f64 / GB),
+            vram_free_gb: round2(mem.free as f64 / GB),
+            driver: driver.clone(),
+            unified: false,
+        });
+    }
+    Ok(out)
+}
+
+pub fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// The machine's memory as one unified-memory GPU, where the platform has one.
+fn unified_gpu(os: &str, arch: &str, ram: f64, available: f64) -> Option<Gpu> {
+    (os == "macos" && arch == "aarch64").then(|| Gpu {
+        name: "Apple Silicon GPU (unified memory)".into(),
+        vram_total_gb: ram,
+        vram_free_gb: available,
+        driver: Some("Metal".into()),
+        unified: true,
+    })
+}
+
+/// Discover the machine. `vram_override` is the config's `resources.vram_gb`.
+pub fn discover(gpus: &dyn GpuSource, vram_override: Option<f64>) -> Hardware {
+    let mut sys = sysinfo::System::new().ok();
+    if let Some(s) = sys.as_mut() {
+        s.refresh_memory();
+        s.refresh_cpu_list(sysinfo::CpuRefreshKind::nothing());
+    }
+    let cpu_cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cpu = sys.as_ref().and_then(|s| s.cpus().first().map(|c| c.brand().trim().to_string())).filter(|b| !b.is_empty());
+    let (ram, available) = sys.as_ref().map(|s| (s.total_memory() as f64 / GB, s.available_memory() as f64 / GB)).unwrap_or((0.0, 0.0));
+    let (ram, available) = (round2(ram), round2(available));
+    let (gpus, gpu_note) = match gpus.gpus() {
+        Ok(list) if !list.is_empty() => (list, None),
+        Ok(_) => (Vec::new(), Some("NVML found no GPU".to_string())),
+        Err(e) => match unified_gpu(std::env::consts::OS, std::env::consts::ARCH, ram, available) {
+            Some(g) => (vec![g], None),
+            None => (Vec::new(), Some(e)),
+        },
+    };
+    assemble(
+        cpu.unwrap_or_else(|| "unknown CPU".into()),
+        cpu_cores,
+        sysinfo::System::physical_core_count().ok(),
+        ram,
+        available,
+        gpus,
+        gpu_note,
+        vram_override,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn assemble(
+    cpu: String,
+    cpu_cores: usize,
+    physical_cores: Option<usize>,
+    ram_gb: f64,
+    ram_available_gb: f64,
+    gpus: Vec<Gpu>,
+    gpu_note: Option<String>,
+    vram_override: Option<f64>,
+) -> Hardware {
+    let mut gpus = gpus;
+    if let (Some(gb), true) = (vram_override, gpus.is_empty()) {
+        // A planning budget for machines whose GPU LocalForge cannot see (or tests).
+        gpus.push(Gpu { name: "configured (resources.vram_gb)".into(), vram_total_gb: gb, vram_free_gb: gb, driver: None, unified: false });
+    }
+    let vram_gb = vram_override.unwrap_or_else(|| round2(gpus.iter().map(|g| g.vram_total_gb).sum()));
+    Hardware { cpu, cpu_cores, physical_cores, ram_gb, ram_available_gb, vram_gb, gpus, gpu_note }
+}
+
+#[cfg(test)]
+pub(crate) mod fake {
+    use super::*;
+
+    /// A machine faked at the NVML boundary.
+    pub struct FakeGpus(pub Result<Vec<Gpu>, String>);
+
+    impl GpuSource for FakeGpus {
+        fn gpus(&self) -> Result<Vec<Gpu>, String> {
+            self.0.clone()
+        }
+    }
+
+    pub fn gpu(name: &str, total: f64, free: f64) -> Gpu {
+        Gpu { name: name.into(), vram_total_gb: total, vram_free_gb: free, driver: Some("550.54".into()), unified: false }
+    }
+
+    #[test]
+    fn apple_silicon_reports_unified_memory_and_others_do_not() {
+        let g = unified_gpu("macos", "aarch64", 32.0, 20.0).unwrap();
+        assert!(g.unified && g.vram_total_gb == 32.0 && g.vram_free_gb == 20.0);
+        assert!(unified_gpu("macos", "x86_64", 32.0, 20.0).is_none());
+        assert!(unified_gpu("linux", "aarch64", 32.0, 20.0).is_none());
+    }
+}

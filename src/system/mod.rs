@@ -1,0 +1,107 @@
+//! Knowing the machine: hardware, services, command-line tools, model profiles,
+//! recommendations, and the preflight check a run makes before its first step.
+
+pub mod advice;
+pub mod binaries;
+pub mod hardware;
+pub mod preflight;
+pub mod profiles;
+pub mod services;
+
+use crate::config::Config;
+use advice::{Advice, Recommendation};
+use binaries::Found;
+use hardware::{GpuSource, Hardware};
+use indexmap::IndexMap;
+use profiles::{LlmSettings, Profiles};
+use serde::Serialize;
+use services::Service;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The `system --json` document.
+#[derive(Debug, Clone, Serialize)]
+pub struct SystemReport {
+    pub hardware: Hardware,
+    pub services: IndexMap<String, Service>,
+    pub tools: IndexMap<String, Found>,
+    pub recommendations: Vec<Recommendation>,
+    pub advice: Vec<Advice>,
+}
+
+/// The `health --json` document: services and tools only.
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    pub services: IndexMap<String, Service>,
+    pub tools: IndexMap<String, Found>,
+}
+
+/// Reads an environment variable.
+pub type EnvFn = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// What discovery reads from outside: the GPU source, `PATH`, the environment,
+/// the version cache, the probe deadline. Tests replace each.
+#[derive(Clone)]
+pub struct Probe {
+    pub gpus: Arc<dyn GpuSource>,
+    pub path_var: OsString,
+    pub env: EnvFn,
+    pub version_cache: Option<PathBuf>,
+    pub deadline: Duration,
+}
+
+impl Probe {
+    /// The real machine.
+    pub fn machine() -> Probe {
+        Probe {
+            gpus: Arc::new(hardware::Nvml),
+            path_var: std::env::var_os("PATH").unwrap_or_default(),
+            env: Arc::new(|k| std::env::var(k).ok()),
+            version_cache: Some(crate::config::home().join(".localforge").join("cache").join("tool-versions.json")),
+            deadline: services::PROBE_DEADLINE,
+        }
+    }
+
+    pub fn settings(&self) -> LlmSettings {
+        LlmSettings::from_env(|k| (self.env)(k))
+    }
+
+    pub async fn hardware(&self, config: &Config) -> Hardware {
+        let gpus = self.gpus.clone();
+        let vram = config.vram_override();
+        tokio::task::spawn_blocking(move || hardware::discover(gpus.as_ref(), vram))
+            .await
+            .unwrap_or_else(|_| hardware::discover(&NoGpu, vram))
+    }
+}
+
+struct NoGpu;
+impl GpuSource for NoGpu {
+    fn gpus(&self) -> Result<Vec<hardware::Gpu>, String> {
+        Err("GPU discovery failed".into())
+    }
+}
+
+/// Services and tools, probed at once.
+pub async fn health(config: &Config, probe: &Probe, extra_bins: Vec<String>) -> Health {
+    let wanted = binaries::wanted(config, extra_bins);
+    let (services, tools) = tokio::join!(
+        services::probe_all(config, probe.deadline),
+        binaries::find_all(wanted, probe.path_var.clone(), probe.version_cache.clone()),
+    );
+    Health { services, tools }
+}
+
+/// Everything: hardware, services and tools at once, then recommendations and advice.
+pub async fn report(config: &Config, profiles: &Profiles, probe: &Probe, extra_bins: Vec<String>) -> SystemReport {
+    let (hardware, health) = tokio::join!(probe.hardware(config), health(config, probe, extra_bins));
+    let settings = probe.settings();
+    let recommendations = advice::recommend(profiles, &hardware, &settings);
+    let advice = advice::tuning(profiles, &hardware, |k| (probe.env)(k));
+    SystemReport { hardware, services: health.services, tools: health.tools, recommendations, advice }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,349 @@
+//! Before the first step: what every step needs (service, model, VRAM), checked
+//! against this machine, with every problem reported at once and a fix for each.
+
+use super::advice::{best_llm, Budget};
+use super::hardware::Hardware;
+use super::profiles::{LlmSettings, Profiles};
+use super::services::{Service, ServiceKind};
+use crate::diag::Diagnostic;
+use crate::recipe::{Recipe, Step};
+use crate::template::{render_value, to_value, RunParts, RunScope, Scope, StepTable};
+use crate::tools::{Needs, Registry};
+use indexmap::IndexMap;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+/// What one step will hold while it runs, as far as is known before the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepNeed {
+    pub id: String,
+    pub tool: String,
+    pub service: Option<String>,
+    pub model: Option<String>,
+    pub gpu: bool,
+    pub vram_gb: Option<f64>,
+    pub ram_gb: Option<f64>,
+    pub cpu: u32,
+    /// How `vram_gb` was worked out.
+    pub basis: Option<String>,
+    /// What cannot be known before the run (a model named by an earlier step's output...).
+    pub unknown: Vec<String>,
+    #[serde(skip)]
+    pub line: usize,
+    #[serde(skip)]
+    pub col: usize,
+    #[serde(skip)]
+    llm_context: Option<u32>,
+}
+
+/// What preflight knows of the machine.
+#[derive(Debug, Clone, Default)]
+pub struct Machine {
+    pub hardware: Option<Hardware>,
+    pub services: IndexMap<String, Service>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Preflight {
+    pub needs: Vec<StepNeed>,
+    pub problems: Vec<Diagnostic>,
+    pub notes: Vec<String>,
+}
+
+/// The static scope: inputs, config and templates; `steps.*` are not known yet.
+fn static_scope(recipe: &Recipe, inputs: &Map<String, Value>) -> Scope {
+    let parts = RunParts {
+        inputs: to_value(&Value::Object(inputs.clone())),
+        config: to_value(&Value::Object(recipe.config.clone())),
+        templates: recipe.templates.clone(),
+        workflow: to_value(&json!({"run_id": "preflight", "name": recipe.name})),
+        temp_dir: to_value(&json!("/tmp")),
+    };
+    Scope::new(RunScope::new(parts, Arc::new(StepTable::default())))
+}
+
+/// Every tool step's needs (batch sub-steps included), from its inputs rendered as far as
+/// they can be, the tool's defaults, and the step's (or the recipe's) `resources`.
+pub fn step_needs(
+    recipe: &Recipe,
+    inputs: &Map<String, Value>,
+    tools: &Registry,
+    profiles: &Profiles,
+    settings: &LlmSettings,
+) -> Vec<StepNeed> {
+    let scope = static_scope(recipe, inputs);
+    let mut out = Vec::new();
+    for step in recipe.steps.iter().filter(|s| !s.is_refinement()) {
+        out.extend(need_of(step, &step.id, recipe, &scope, tools, profiles, settings));
+        for sub in step.batch.iter().flatten() {
+            out.extend(need_of(sub, &format!("{}.{}", step.id, sub.id), recipe, &scope, tools, profiles, settings));
+        }
+    }
+    out
+}
+
+fn need_of(
+    step: &Step,
+    id: &str,
+    recipe: &Recipe,
+    scope: &Scope,
+    tools: &Registry,
+    profiles: &Profiles,
+    settings: &LlmSettings,
+) -> Option<StepNeed> {
+    let (tool, action) = step.tool_action()?;
+    let mut unknown = Vec::new();
+    let mut rendered = Map::new();
+    for (k, v) in &step.inputs {
+        match render_value(v, scope) {
+            Ok(v) => {
+                rendered.insert(k.clone(), v);
+            }
+            Err(_) => unknown.push(format!("input `{k}` (known only at run time)")),
+        }
+    }
+    let needs = tools.get(tool).map(|t| t.needs(action, &rendered)).unwrap_or_default();
+    let declared = step.resources.clone().or_else(|| recipe.resources.clone()).unwrap_or_default();
+    let mut need = StepNeed {
+        id: id.to_string(),
+        tool: format!("{tool}.{action}"),
+        service: needs.service.clone(),
+        model: needs.llm.clone(),
+        gpu: declared.gpu.unwrap_or(needs.gpu),
+        vram_gb: None,
+        ram_gb: declared.ram_gb,
+        cpu: declared.cpu.unwrap_or(1),
+        basis: None,
+        unknown,
+        line: step.line,
+        col: step.col,
+        llm_context: needs.llm_context,
+    };
+    if let Some(v) = declared.vram_gb {
+        need.vram_gb = Some(v);
+        need.basis = Some("declared in `resources`".into());
+        need.gpu = declared.gpu.unwrap_or(v > 0.0);
+    } else {
+        vram_from_profiles(&mut need, &needs, profiles, settings);
+    }
+    Some(need)
+}
+
+fn vram_from_profiles(need: &mut StepNeed, needs: &Needs, profiles: &Profiles, settings: &LlmSettings) {
+    if let Some(model) = &needs.llm {
+        let s = LlmSettings { context: needs.llm_context.or(settings.context), ..settings.clone() };
+        match profiles.estimate_llm(model, &s) {
+            Some(e) => {
+                need.vram_gb = Some(e.total_gb);
+                need.basis = Some(match e.basis.as_str() {
+                    "formula" => format!(
+                        "{:.1} weights ({}) + {:.1} KV cache ({} ctx, {}) + {:.1} overhead",
+                        e.weights_gb, e.quant, e.kv_cache_gb, e.context, e.kv_type, e.overhead_gb
+                    ),
+                    b => b.to_string(),
+                });
+            }
+            None => need.unknown.push(format!("VRAM of `{model}` (no model profile; add it to ~/.localforge/model_profiles.yaml)")),
+        }
+    } else if let Some((w, h, checkpoint)) = &needs.image {
+        let p = checkpoint.as_deref().and_then(|c| profiles.image_for_checkpoint(c)).or_else(|| profiles.image_for_size(*w, *h));
+        if let Some(p) = p {
+            need.vram_gb = Some(Profiles::estimate_image(p, *w, *h));
+            need.basis = Some(format!("{} at {w}x{h}", p.family));
+        }
+    } else if let Some(v) = needs.vram_gb {
+        need.vram_gb = Some(v);
+        need.basis = Some("the tool's `min_vram_gb`".into());
+    }
+}
+
+/// Whether a service URL points at this machine (only then is its VRAM ours to check).
+pub fn is_local(url: &str) -> bool {
+    let rest = url.split("://").nth(1).unwrap_or(url);
+    let host = rest.split('/').next().unwrap_or("");
+    let host = if host.starts_with('[') {
+        host.split(']').next().unwrap_or("").trim_start_matches('[')
+    } else {
+        host.split(':').next().unwrap_or("")
+    };
+    matches!(host, "localhost" | "0.0.0.0" | "::1" | "") || host.starts_with("127.")
+}
+
+fn same_model(a: &str, b: &str) -> bool {
+    let norm = |m: &str| if m.contains(':') { m.to_string() } else { format!("{m}:latest") };
+    norm(a) == norm(b)
+}
+
+/// Check the needs against the machine. Problems fail the run (unless forced); notes are told.
+pub fn check(needs: Vec<StepNeed>, machine: &Machine, profiles: &Profiles, settings: &LlmSettings, file: &str) -> Preflight {
+    let mut problems = Vec::new();
+    let mut notes = Vec::new();
+    let at = |n: &StepNeed, msg: String| Diagnostic::new(msg).in_file(file).at(n.line, n.col);
+    // Services: one problem per service, naming every step that needs it.
+    let mut by_service: IndexMap<&str, Vec<&StepNeed>> = IndexMap::new();
+    for n in &needs {
+        if let Some(s) = &n.service {
+            by_service.entry(s.as_str()).or_default().push(n);
+        }
+    }
+    for (name, users) in &by_service {
+        let ids: Vec<String> = users.iter().map(|n| format!("`{}`", n.id)).collect();
+        let Some(svc) = machine.services.get(*name) else {
+            let names: Vec<&str> = machine.services.keys().map(String::as_str).collect();
+            problems.push(at(users[0], format!("step {} uses service `{name}`, which the configuration does not define", ids.join(", "))).hint(
+                format!("add `services.{name}` with a `host` (and `api: openai` for an OpenAI-compatible server) to localforge.yaml; configured: {}", names.join(", ")),
+            ));
+            continue;
+        };
+        if !svc.running {
+            let why = svc.error.clone().unwrap_or_else(|| "not reachable".into());
+            problems.push(
+                at(users[0], format!("{} {} `{name}` at {}, which is not running ({why})", plural(&ids), verb(&ids), svc.url))
+                    .maybe_hint(svc.hint.clone()),
+            );
+            continue;
+        }
+        for n in users {
+            let Some(model) = &n.model else { continue };
+            if svc.models.is_empty() || svc.models.iter().any(|m| same_model(m, model)) {
+                continue;
+            }
+            let hint = match svc.kind {
+                ServiceKind::Ollama => format!("run `ollama pull {model}`; installed: {}", svc.models.join(", ")),
+                _ => format!("the server offers: {}", svc.models.join(", ")),
+            };
+            problems.push(at(n, format!("step `{}` uses model `{model}`, which `{name}` at {} does not have", n.id, svc.url)).hint(hint));
+        }
+    }
+    // Memory.
+    if let Some(hw) = &machine.hardware {
+        for n in &needs {
+            let Some(gb) = n.vram_gb else { continue };
+            let svc = n.service.as_ref().and_then(|s| machine.services.get(s));
+            if svc.is_some_and(|s| !is_local(&s.url)) {
+                notes.push(format!(
+                    "step `{}`: {} runs on another machine ({}); its memory is not checked here",
+                    n.id,
+                    n.tool,
+                    svc.map(|s| s.url.as_str()).unwrap_or("")
+                ));
+                continue;
+            }
+            // Models Ollama has loaded are unloaded to make room; one already loaded needs nothing new.
+            let loaded = svc.map(|s| s.loaded.clone()).unwrap_or_default();
+            if n.model.as_ref().is_some_and(|m| loaded.iter().any(|l| same_model(&l.name, m))) {
+                continue;
+            }
+            let reclaimable: f64 = loaded.iter().map(|l| l.vram_gb).sum();
+            let budget = Budget::of(hw);
+            if budget.gpu {
+                let room = budget.gb + reclaimable;
+                if gb > room {
+                    problems.push(
+                        at(
+                            n,
+                            format!("step `{}`: {} needs ~{gb:.1} GB of VRAM{}; this GPU has {room:.1} GB free", n.id, what(n), basis(n)),
+                        )
+                        .hint(
+                            alternative(n, profiles, settings, Budget { gb: room, ..budget })
+                                + "; or run with --force to try anyway (it would spill into system RAM and run slowly, or fail)",
+                        ),
+                    );
+                }
+            } else if n.model.is_some() {
+                if gb > hw.ram_available_gb {
+                    problems.push(
+                        at(
+                            n,
+                            format!(
+                                "step `{}`: {} needs ~{gb:.1} GB{}; there is no GPU and {:.1} GB of RAM is available",
+                                n.id,
+                                what(n),
+                                basis(n),
+                                hw.ram_available_gb
+                            ),
+                        )
+                        .hint(alternative(n, profiles, settings, budget) + "; or run with --force to try anyway"),
+                    );
+                }
+            } else if n.gpu {
+                notes.push(format!(
+                    "step `{}`: {} needs ~{gb:.1} GB of VRAM and no GPU was found; on the CPU it will be slow",
+                    n.id,
+                    what(n)
+                ));
+            }
+        }
+    }
+    Preflight { needs, problems, notes }
+}
+
+fn plural(ids: &[String]) -> String {
+    format!("{} {}", if ids.len() == 1 { "step" } else { "steps" }, ids.join(", "))
+}
+fn verb(ids: &[String]) -> &'static str {
+    if ids.len() == 1 {
+        "needs"
+    } else {
+        "need"
+    }
+}
+fn what(n: &StepNeed) -> String {
+    n.model.as_ref().map_or_else(|| format!("`{}`", n.tool), |m| format!("`{m}`"))
+}
+fn basis(n: &StepNeed) -> String {
+    n.basis.as_ref().map_or_else(String::new, |b| format!(" ({b})"))
+}
+
+/// A model that would fit, or what else to change.
+fn alternative(n: &StepNeed, profiles: &Profiles, settings: &LlmSettings, budget: Budget) -> String {
+    let Some(model) = &n.model else {
+        return "generate smaller images, or use a lighter model".into();
+    };
+    let task = profiles.llm(model).and_then(|(p, _)| p.tasks.first().cloned()).unwrap_or_else(|| "general".into());
+    let s = LlmSettings { context: n.llm_context.or(settings.context), ..settings.clone() };
+    match best_llm(profiles, &task, budget, &s) {
+        Some((e, true)) => format!("`{}` fits (~{:.1} GB): set the step's `model: {}`", e.model, e.total_gb, e.model),
+        _ => format!("no {task} model in the profiles fits {:.1} GB", budget.gb),
+    }
+}
+
+/// The user's model profiles file (`~/.localforge/model_profiles.yaml`).
+pub fn user_profiles() -> std::path::PathBuf {
+    crate::config::home().join(".localforge").join("model_profiles.yaml")
+}
+
+/// Preflight for a bound recipe: find its needs, probe only the services they name
+/// (and the hardware only when a step holds memory), and check.
+pub async fn run(
+    config: &crate::config::Config,
+    recipe: &Recipe,
+    inputs: &Map<String, Value>,
+    tools: &Registry,
+    probe: &super::Probe,
+) -> Preflight {
+    let file = recipe.file.clone();
+    let profiles = match Profiles::load(config.data_dir().as_deref(), Some(&user_profiles())) {
+        Ok(p) => p,
+        Err(e) => {
+            let d = Diagnostic::new(format!("model profiles: {e}")).hint("fix the file, or move it away to use the shipped profiles");
+            return Preflight { problems: vec![d], ..Preflight::default() };
+        }
+    };
+    let settings = probe.settings();
+    let needs = step_needs(recipe, inputs, tools, &profiles, &settings);
+    let wanted: Vec<&str> = needs.iter().filter_map(|n| n.service.as_deref()).collect();
+    let list: Vec<_> = super::services::configured(config).into_iter().filter(|(name, _, _)| wanted.contains(&name.as_str())).collect();
+    let memory = needs.iter().any(|n| n.vram_gb.is_some());
+    let (hardware, services) = tokio::join!(
+        async {
+            match memory {
+                true => Some(probe.hardware(config).await),
+                false => None,
+            }
+        },
+        super::services::probe_list(list, probe.deadline),
+    );
+    check(needs, &Machine { hardware, services }, &profiles, &settings, &file)
+}

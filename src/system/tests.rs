@@ -1,0 +1,396 @@
+//! Discovery with the machine faked at its boundaries: NVML (a GPU list), HTTP
+//! (stand-in Ollama / SD / ComfyUI servers on 127.0.0.1 speaking their documented
+//! APIs, since the real ones need model weights), PATH (a folder of scripts).
+
+use super::advice::{recommend, tuning};
+use super::binaries::{find_all, version_in, wanted};
+use super::hardware::fake::{gpu, FakeGpus};
+use super::hardware::{discover, Gpu, GB};
+use super::preflight::{check, is_local, step_needs, Machine};
+use super::profiles::{LlmSettings, Profiles};
+use super::services::{probe_list, ServiceKind};
+use super::*;
+use crate::config::Config;
+use crate::tools::stand_in::{reply, stand_in, Reply};
+use serde_json::{json, Map};
+use std::time::Instant;
+
+fn config(yaml: &str) -> Config {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("localforge.yaml");
+    std::fs::write(&f, yaml).unwrap();
+    Config::from_file(&f).unwrap()
+}
+
+fn machine(gpus: Result<Vec<Gpu>, String>) -> Hardware {
+    discover(&FakeGpus(gpus), None)
+}
+
+fn rec<'a>(recs: &'a [advice::Recommendation], task: &str) -> &'a advice::Recommendation {
+    recs.iter().find(|r| r.task == task).unwrap()
+}
+
+fn f16() -> LlmSettings {
+    LlmSettings::default()
+}
+
+#[test]
+fn nvml_absent_means_no_gpu_and_cpu_sized_advice() {
+    let hw = machine(Err("no NVIDIA driver (libnvidia-ml.so.1 not found)".into()));
+    if !cfg!(all(target_os = "macos", target_arch = "aarch64")) {
+        assert!(hw.gpus.is_empty());
+        assert_eq!(hw.vram_gb, 0.0);
+        assert!(hw.gpu_note.as_deref().unwrap().contains("no NVIDIA driver"));
+    }
+    let recs = recommend(&Profiles::shipped(), &hw, &f16());
+    let general = rec(&recs, "general");
+    assert_eq!(general.runs_on, "cpu");
+    let (p, _) = Profiles::shipped().llm(&general.model).map(|(p, q)| (p.clone(), q)).unwrap();
+    assert!(p.params_b <= 8.5, "{general:?}");
+    let image = rec(&recs, "image_generation");
+    assert!(!image.fits && image.why.contains("no GPU"), "{image:?}");
+    assert_eq!(rec(&recs, "speech").runs_on, "cpu");
+}
+
+#[test]
+fn one_gpu_with_24_gb_free_gets_the_best_model_that_fits() {
+    let hw = machine(Ok(vec![gpu("NVIDIA GeForce RTX 4090", 24.0, 23.5)]));
+    assert_eq!((hw.gpus.len(), hw.vram_gb), (1, 24.0));
+    let recs = recommend(&Profiles::shipped(), &hw, &f16());
+    let general = rec(&recs, "general");
+    assert!(general.fits && general.runs_on == "gpu");
+    assert_eq!(general.model, "qwen2.5:32b", "{general:?}");
+    assert!(general.vram_gb <= 23.5 && general.why.contains("weights"), "{general:?}");
+    assert_eq!(rec(&recs, "code").model, "qwen2.5-coder:32b");
+    assert_eq!(rec(&recs, "image_generation").model, "flux-dev-fp8");
+    assert_eq!(rec(&recs, "speech").model, "whisper:large");
+}
+
+#[test]
+fn two_gpus_add_up_but_a_model_is_sized_for_the_roomier_card() {
+    let hw = machine(Ok(vec![gpu("RTX 3060", 12.0, 11.0), gpu("RTX 3090", 24.0, 6.0)]));
+    assert_eq!(hw.vram_gb, 36.0);
+    assert_eq!(hw.best_free_vram(), Some(11.0));
+    let general = rec(&recommend(&Profiles::shipped(), &hw, &f16()), "general").clone();
+    assert!(general.fits && general.vram_gb <= 11.0, "{general:?}");
+    // Quality ties (qwen3:8b, qwen2.5:14b, phi4) go to the one that leaves more room.
+    assert_eq!(general.model, "qwen3:8b");
+}
+
+#[test]
+fn little_free_vram_recommends_small_models_and_says_when_nothing_fits() {
+    let hw = machine(Ok(vec![gpu("RTX 4070", 12.0, 2.6)]));
+    let recs = recommend(&Profiles::shipped(), &hw, &f16());
+    let general = rec(&recs, "general");
+    assert!(general.fits && general.vram_gb <= 2.6, "{general:?}");
+    let vision = rec(&recs, "vision");
+    assert!(!vision.fits && vision.why.contains("nothing for vision fits"), "{vision:?}");
+    assert!(!rec(&recs, "image_generation").fits);
+}
+
+#[test]
+fn configured_vram_stands_in_for_a_gpu_nvml_cannot_see() {
+    let hw = discover(&FakeGpus(Err("no NVIDIA driver".into())), Some(12.0));
+    assert_eq!(hw.vram_gb, 12.0);
+    assert_eq!(hw.gpus[0].vram_free_gb, 12.0);
+}
+
+#[test]
+fn vram_estimates_are_within_15_percent_of_published_figures() {
+    // (tag, context, published total GiB, where it was published)
+    let published = [
+        ("llama3.1:8b", 8192, 6.2, "ollama/ollama#7622: memory.required.full=6.2 GiB, --ctx-size 8192"),
+        ("llama3.2:3b", 8192, 3.7, "ollama/ollama#8098: memory.required.full=3.7 GiB, ctx 2048x4 parallel"),
+        ("mistral:7b-instruct-q4_0", 2048, 4.8, "ollama/ollama#6348: memory.required.full=4.8 GiB, --ctx-size 2048"),
+        ("gemma2:9b", 8192, 8.4, "ollama/ollama#1495: memory.required.full=8.4 GiB, ctx 8192"),
+        // `ollama ps` prints decimal GB cut to a whole number at 10 GB and up: 42 GB = 42.0-42.99 GB, 39.1-40.0 GiB.
+        ("llama3:70b-instruct-q4_0", 2048, 42.5e9 / GB, "ollama docs/faq.md: `llama3:70b ... 42 GB 100% GPU`"),
+        ("qwen2.5-coder:14b", 4096, 9.5, "olafkfreund/nixos_config#816: 9.5/12 GB on an RTX 3060 (nvidia-smi)"),
+    ];
+    let profiles = Profiles::shipped();
+    for (tag, ctx, figure, source) in published {
+        let e = profiles.estimate_llm(tag, &LlmSettings { context: Some(ctx), kv_type: "f16".into() }).unwrap();
+        let off = (e.total_gb - figure) / figure;
+        assert!(off.abs() <= 0.15, "{tag}: estimated {:.2} GiB vs {figure:.2} published ({source}): {:+.0}%", e.total_gb, off * 100.0);
+    }
+}
+
+#[test]
+fn model_tags_resolve_to_profiles_and_their_quantisation() {
+    let p = Profiles::shipped();
+    let (prof, quant) = p.llm("llama3.1:8b-instruct-q8_0").unwrap();
+    assert_eq!((prof.name.as_str(), quant.as_str()), ("llama3.1:8b", "Q8_0"));
+    assert_eq!(p.llm("llama3.1").unwrap().0.name, "llama3.1:8b");
+    assert_eq!(p.llm("Mistral:latest").unwrap().1, "Q4_K_M");
+    assert_eq!(p.llm("qwen2.5-coder:7b-instruct-fp16").unwrap().1, "F16");
+    assert!(p.llm("my-finetune:7b").is_none());
+    let q8 = p.estimate_llm("llama3.1:8b-instruct-q8_0", &f16()).unwrap();
+    let q4 = p.estimate_llm("llama3.1:8b", &f16()).unwrap();
+    assert!(q8.weights_gb > 1.7 * q4.weights_gb, "{q8:?} {q4:?}");
+}
+
+#[test]
+fn the_kv_cache_type_changes_the_estimate_only_with_flash_attention() {
+    let env =
+        |pairs: &'static [(&'static str, &'static str)]| move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
+    let p = Profiles::shipped();
+    let off = LlmSettings::from_env(env(&[("OLLAMA_KV_CACHE_TYPE", "q8_0"), ("OLLAMA_CONTEXT_LENGTH", "32768")]));
+    let on = LlmSettings::from_env(env(&[
+        ("OLLAMA_KV_CACHE_TYPE", "q8_0"),
+        ("OLLAMA_FLASH_ATTENTION", "1"),
+        ("OLLAMA_CONTEXT_LENGTH", "32768"),
+    ]));
+    assert_eq!((off.kv_type.as_str(), on.kv_type.as_str(), on.context), ("f16", "q8_0", Some(32768)));
+    let (a, b) = (p.estimate_llm("llama3.1:8b", &off).unwrap(), p.estimate_llm("llama3.1:8b", &on).unwrap());
+    // Llama 3.1 8B at 32K: 4 GiB of f16 KV cache (ollama/ollama#6276).
+    assert!((a.kv_cache_gb - 4.0).abs() < 0.01, "{a:?}");
+    assert!((b.kv_cache_gb - 2.125).abs() < 0.01, "{b:?}");
+    let hw = machine(Ok(vec![gpu("RTX 4090", 24.0, 23.5)]));
+    let advice = tuning(&p, &hw, env(&[("OLLAMA_KV_CACHE_TYPE", "q8_0")]));
+    assert!(advice.iter().any(|a| a.setting == "OLLAMA_FLASH_ATTENTION=1" && a.why.contains("no effect")), "{advice:?}");
+    let advice = tuning(&p, &hw, env(&[]));
+    assert!(advice.iter().any(|a| a.setting == "OLLAMA_KV_CACHE_TYPE=q8_0"), "{advice:?}");
+    assert!(advice.iter().any(|a| a.setting == "OLLAMA_MAX_LOADED_MODELS=2"), "{advice:?}");
+    let big = machine(Ok(vec![gpu("RTX A6000", 48.0, 47.0)]));
+    let advice = tuning(&p, &big, env(&[]));
+    assert!(advice.iter().any(|a| a.setting == "OLLAMA_MAX_LOADED_MODELS=2" && a.why.contains("fit together")), "{advice:?}");
+    let small = machine(Ok(vec![gpu("GTX 1060", 6.0, 5.5)]));
+    assert!(tuning(&p, &small, env(&[])).iter().any(|a| a.setting == "OLLAMA_MAX_LOADED_MODELS=1"));
+}
+
+#[test]
+fn a_measured_figure_wins_and_user_profiles_replace_shipped_ones() {
+    let d = tempfile::tempdir().unwrap();
+    let user = d.path().join("model_profiles.yaml");
+    std::fs::write(
+        &user,
+        "llm:\n  - {name: \"llama3.1:8b\", params_b: 8.03, quant: Q4_K_M, layers: 32, kv_heads: 8, head_dim: 128, context: 131072,\n     tasks: [general], quality: 7, measured: {vram_gb: 6.0, context: 4096, source: my nvidia-smi}}\n",
+    )
+    .unwrap();
+    let p = Profiles::load(None, Some(&user)).unwrap();
+    let at4k = p.estimate_llm("llama3.1:8b", &f16()).unwrap();
+    assert_eq!((at4k.total_gb, at4k.basis.as_str()), (6.0, "measured: my nvidia-smi"));
+    let at8k = p.estimate_llm("llama3.1:8b", &LlmSettings { context: Some(8192), ..f16() }).unwrap();
+    assert_eq!(at8k.total_gb, 6.5); // + 0.5 GiB more KV cache
+    std::fs::write(&user, "llm:\n  - {name: x, params_b: 1}\n").unwrap();
+    let e = Profiles::load(None, Some(&user)).unwrap_err();
+    assert!(e.contains("model_profiles.yaml") && e.contains("missing field"), "{e}");
+}
+
+fn ollama_stand_in(path: &str) -> Reply {
+    match path {
+        "/api/version" => reply(200, r#"{"version":"0.12.3"}"#),
+        "/api/tags" => reply(200, r#"{"models":[{"name":"llama3.2:3b","size":2019393189},{"name":"qwen2.5-coder:7b","size":4683087332}]}"#),
+        "/api/ps" => reply(200, r#"{"models":[{"name":"llama3.2:3b","size":3900000000,"size_vram":3900000000}]}"#),
+        _ => reply(404, "{}"),
+    }
+}
+
+#[tokio::test]
+async fn services_up_report_version_models_and_loaded_models() {
+    let (ollama, _) = stand_in(Arc::new(|p, _| ollama_stand_in(p))).await;
+    let (comfy, _) = stand_in(Arc::new(|p, _| match p {
+        "/system_stats" => reply(200, r#"{"system":{"os":"posix","comfyui_version":"0.3.40"},"devices":[]}"#),
+        "/models/checkpoints" => reply(200, r#"["sd_xl_base_1.0.safetensors"]"#),
+        _ => reply(404, "{}"),
+    }))
+    .await;
+    let (sd, _) = stand_in(Arc::new(|p, _| match p {
+        "/sdapi/v1/sd-models" => reply(200, r#"[{"title":"v1-5 [abc]","model_name":"v1-5-pruned-emaonly"}]"#),
+        _ => reply(404, "{}"),
+    }))
+    .await;
+    let (llama_server, _) = stand_in(Arc::new(|p, _| match p {
+        "/v1/models" => reply(200, r#"{"object":"list","data":[{"id":"smollm2-135m"}]}"#),
+        _ => reply(404, "{}"),
+    }))
+    .await;
+    let list = vec![
+        ("ollama".into(), ServiceKind::Ollama, ollama.clone()),
+        ("comfyui".into(), ServiceKind::Comfyui, comfy),
+        ("sd".into(), ServiceKind::Sd, sd),
+        ("local".into(), ServiceKind::Openai, llama_server),
+    ];
+    let s = probe_list(list, Duration::from_secs(2)).await;
+    let o = &s["ollama"];
+    assert!(o.running && o.error.is_none());
+    assert_eq!(o.version.as_deref(), Some("0.12.3"));
+    assert_eq!(o.models, ["llama3.2:3b", "qwen2.5-coder:7b"]);
+    assert_eq!(o.loaded[0].name, "llama3.2:3b");
+    assert!((o.loaded[0].vram_gb - 3.63).abs() < 0.01);
+    assert_eq!(s["comfyui"].version.as_deref(), Some("0.3.40"));
+    assert_eq!(s["comfyui"].models, ["sd_xl_base_1.0.safetensors"]);
+    assert_eq!(s["sd"].models, ["v1-5-pruned-emaonly"]);
+    assert_eq!(s["local"].models, ["smollm2-135m"]);
+}
+
+#[tokio::test]
+async fn services_down_or_slow_are_reported_within_the_deadline() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = format!("http://{}", free.local_addr().unwrap());
+    drop(free);
+    let (slow, _) = stand_in(Arc::new(|_, _| Reply { delay_ms: 5000, ..reply(200, "{}") })).await;
+    let (no_api, _) = stand_in(Arc::new(|_, _| reply(404, "Not Found"))).await;
+    let list = vec![
+        ("ollama".into(), ServiceKind::Ollama, down.clone()),
+        ("comfyui".into(), ServiceKind::Comfyui, slow),
+        ("sd".into(), ServiceKind::Sd, no_api),
+    ];
+    let t = Instant::now();
+    let s = probe_list(list, Duration::from_millis(300)).await;
+    assert!(t.elapsed() < Duration::from_millis(1500), "took {:?}", t.elapsed());
+    assert!(!s["ollama"].running && s["ollama"].error.as_deref().unwrap().contains("refused"), "{:?}", s["ollama"]);
+    assert!(s["ollama"].hint.as_deref().unwrap().contains("ollama serve"));
+    assert!(!s["comfyui"].running && s["comfyui"].error.as_deref().unwrap().contains("no answer"), "{:?}", s["comfyui"]);
+    assert!(!s["sd"].running && s["sd"].hint.as_deref().unwrap().contains("--api"), "{:?}", s["sd"]);
+}
+
+#[tokio::test]
+async fn tools_present_and_absent_with_versions_read_once() {
+    let d = tempfile::tempdir().unwrap();
+    let calls = d.path().join("calls");
+    let script = format!("#!/bin/sh\necho x >> {}\necho 'pandoc 3.1.3'\necho 'Features: +server'\n", calls.display());
+    let pandoc = d.path().join("pandoc");
+    std::fs::write(&pandoc, script).unwrap();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(&pandoc).unwrap().permissions(), 0o755);
+    std::fs::set_permissions(&pandoc, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(d.path().join("convert"), "not executable").unwrap();
+    let cache = d.path().join("cache").join("versions.json");
+    let cfg = config("services: {}\n");
+    let list = || wanted(&cfg, vec!["pandoc".to_string(), "espeak-ng".to_string()]);
+    let found = find_all(list(), d.path().as_os_str().to_owned(), Some(cache.clone())).await;
+    assert_eq!(found["pandoc"].version.as_deref(), Some("3.1.3"));
+    assert!(found["pandoc"].found && found["pandoc"].path.as_deref().unwrap().ends_with("/pandoc"));
+    assert!(!found["blender"].found && found["blender"].version.is_none());
+    assert!(!found["imagemagick"].found, "a file without the executable bit is not a tool");
+    assert!(found.contains_key("espeak-ng"));
+    let again = find_all(list(), d.path().as_os_str().to_owned(), Some(cache)).await;
+    assert_eq!(again["pandoc"].version.as_deref(), Some("3.1.3"));
+    assert_eq!(std::fs::read_to_string(&calls).unwrap().lines().count(), 1, "the cached version is reused");
+}
+
+#[test]
+fn versions_are_read_from_the_usual_first_lines() {
+    assert_eq!(version_in("Blender 3.4.1").as_deref(), Some("3.4.1"));
+    assert_eq!(version_in("ffmpeg version 5.1.6-0+deb12u1 Copyright (c) 2000-2024").as_deref(), Some("5.1.6-0+deb12u1"));
+    assert_eq!(version_in("Version: ImageMagick 6.9.11-60 Q16 x86_64").as_deref(), Some("6.9.11-60"));
+    assert_eq!(version_in("2024.08.06").as_deref(), Some("2024.08.06"));
+    assert_eq!(version_in("tesseract 5.3.0").as_deref(), Some("5.3.0"));
+    assert_eq!(version_in("ffmpeg version n6.0 Copyright").as_deref(), Some("6.0"));
+    assert_eq!(version_in("no version here"), None);
+}
+
+#[test]
+fn local_hosts_are_recognised() {
+    assert!(is_local("http://localhost:11434") && is_local("http://127.0.0.1:7860/") && is_local("http://[::1]:8188"));
+    assert!(!is_local("http://gpu-box.lan:11434") && !is_local("http://10.0.0.5:7860"));
+}
+
+fn recipe(dir: &std::path::Path, text: &str) -> crate::recipe::Recipe {
+    let f = dir.join("r.yaml");
+    std::fs::write(&f, text).unwrap();
+    crate::recipe::load(&f).unwrap().0
+}
+
+const LLM_RECIPE: &str = "name: r\ninputs:\n  - {name: model, default: \"llama3.1:70b\"}\nsteps:\n  - id: draft\n    tool: ollama\n    action: generate\n    inputs: {prompt: hi, model: \"{{ inputs.model }}\"}\n  - id: picture\n    tool: sd_client\n    action: txt2img\n    inputs: {prompt: \"{{ steps.draft.outputs.response }}\", width: 1024, height: 1024}\n";
+
+fn preflight_of(hw: Hardware, services: IndexMap<String, Service>, inputs: Map<String, serde_json::Value>) -> preflight::Preflight {
+    let d = tempfile::tempdir().unwrap();
+    let r = recipe(d.path(), LLM_RECIPE);
+    let cfg = config("services: {}\n");
+    let tools = crate::tools::Registry::configured(&cfg);
+    let p = Profiles::shipped();
+    let needs = step_needs(&r, &inputs, &tools, &p, &f16());
+    check(needs, &Machine { hardware: Some(hw), services }, &p, &f16(), "r.yaml")
+}
+
+async fn services_with(ollama: &str) -> IndexMap<String, Service> {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = format!("http://{}", free.local_addr().unwrap());
+    drop(free);
+    probe_list(vec![("ollama".into(), ServiceKind::Ollama, ollama.into()), ("sd".into(), ServiceKind::Sd, down)], Duration::from_secs(1))
+        .await
+}
+
+#[tokio::test]
+async fn preflight_reports_every_unmet_need_at_once_with_a_fix() {
+    let (ollama, _) = stand_in(Arc::new(|p, _| ollama_stand_in(p))).await;
+    let services = services_with(&ollama).await;
+    let inputs = json!({"model": "llama3.1:70b"}).as_object().unwrap().clone();
+    let pf = preflight_of(machine(Ok(vec![gpu("RTX 4090", 24.0, 20.0)])), services, inputs);
+    let msgs: Vec<String> = pf.problems.iter().map(|d| format!("{} | {}", d.message, d.hint.clone().unwrap_or_default())).collect();
+    assert_eq!(pf.problems.len(), 3, "{msgs:#?}");
+    assert!(msgs.iter().any(|m| m.contains("`llama3.1:70b`, which `ollama`") && m.contains("ollama pull llama3.1:70b")), "{msgs:#?}");
+    // 20 GB free + 3.63 GB held by the loaded llama3.2:3b, which Ollama would unload.
+    let vram = msgs.iter().find(|m| m.contains("needs ~")).unwrap();
+    assert!(vram.contains("this GPU has 23.6 GB free") && vram.contains("fits") && vram.contains("--force"), "{vram}");
+    assert!(msgs.iter().any(|m| m.contains("step `picture` needs `sd`") && m.contains("--api")), "{msgs:#?}");
+    let picture = pf.needs.iter().find(|n| n.id == "picture").unwrap();
+    assert_eq!((picture.basis.as_deref(), picture.vram_gb), (Some("Stable Diffusion XL at 1024x1024"), Some(9.16)));
+    assert_eq!(pf.problems[0].line, Some(5));
+    assert!(picture.unknown.iter().any(|n| n.contains("input `prompt`")), "{picture:?}");
+}
+
+#[tokio::test]
+async fn preflight_passes_when_the_model_is_installed_and_fits() {
+    let (ollama, _) = stand_in(Arc::new(|p, _| ollama_stand_in(p))).await;
+    let mut services = services_with(&ollama).await;
+    services.shift_remove("sd");
+    let d = tempfile::tempdir().unwrap();
+    let r = recipe(
+        d.path(),
+        "name: r\nsteps:\n  - id: a\n    tool: ollama\n    action: chat\n    inputs: {prompt: hi, model: \"qwen2.5-coder:7b\"}\n",
+    );
+    let cfg = config("services: {}\n");
+    let tools = crate::tools::Registry::configured(&cfg);
+    let p = Profiles::shipped();
+    let needs = step_needs(&r, &Map::new(), &tools, &p, &f16());
+    assert_eq!(needs[0].model.as_deref(), Some("qwen2.5-coder:7b"));
+    let pf = check(
+        needs.clone(),
+        &Machine { hardware: Some(machine(Ok(vec![gpu("RTX 3060", 12.0, 11.0)]))), services: services.clone() },
+        &p,
+        &f16(),
+        "r",
+    );
+    assert!(pf.problems.is_empty(), "{:?}", pf.problems);
+    // Without a GPU it runs from RAM: only RAM is checked.
+    let cpu_only = machine(Err("no NVIDIA driver".into()));
+    let pf = check(needs, &Machine { hardware: Some(cpu_only.clone()), services }, &p, &f16(), "r");
+    assert_eq!(pf.problems.is_empty(), cpu_only.ram_available_gb >= 5.4, "{:?}", pf.problems);
+}
+
+#[test]
+fn this_machine_cores_and_ram_agree_with_the_os_and_nothing_hangs() {
+    let t = Instant::now();
+    let hw = discover(&hardware::Nvml, None);
+    assert!(t.elapsed() < Duration::from_secs(3), "discovery took {:?}", t.elapsed());
+    assert_eq!(hw.cpu_cores, std::thread::available_parallelism().unwrap().get());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let kb = |key: &str| meminfo.lines().find(|l| l.starts_with(key)).unwrap().split_whitespace().nth(1).unwrap().parse::<f64>().unwrap();
+    assert!((hw.ram_gb - kb("MemTotal:") * 1024.0 / GB).abs() < 0.05, "{} vs /proc/meminfo", hw.ram_gb);
+    assert!(hw.ram_available_gb > 0.0 && hw.ram_available_gb <= hw.ram_gb);
+    if !std::path::Path::new("/proc/driver/nvidia").exists() {
+        assert!(hw.gpus.is_empty(), "no NVIDIA driver here, yet {:?}", hw.gpus);
+        assert!(hw.gpu_note.is_some());
+    }
+}
+
+#[tokio::test]
+async fn the_whole_report_with_every_service_down_is_quick() {
+    let cfg = config("services:\n  ollama: {host: \"http://127.0.0.1:9\"}\n  sd: {host: \"http://127.0.0.1:9\"}\n  comfyui: {host: \"http://127.0.0.1:9\"}\n");
+    let d = tempfile::tempdir().unwrap();
+    let probe = Probe { version_cache: Some(d.path().join("v.json")), ..Probe::machine() };
+    let t = Instant::now();
+    let r = report(&cfg, &Profiles::shipped(), &probe, vec![]).await;
+    assert!(t.elapsed() < Duration::from_secs(6), "{:?}", t.elapsed());
+    assert!(r.services.values().all(|s| !s.running));
+    let doc = serde_json::to_value(&r).unwrap();
+    for key in ["cpu_cores", "ram_gb", "vram_gb", "gpus"] {
+        assert!(doc["hardware"].get(key).is_some(), "{key}");
+    }
+    for key in ["task", "model", "vram_gb", "fits", "why"] {
+        assert!(doc["recommendations"][0].get(key).is_some(), "{key}");
+    }
+    assert!(doc["services"]["ollama"].get("models").is_some() && doc["tools"]["ffmpeg"].get("found").is_some());
+}

@@ -1,0 +1,157 @@
+"""`system`, `health` and the preflight check of `run` through the CLI.
+
+Ollama cannot run here (no model weights): a stand-in started on 127.0.0.1
+answers `/api/version`, `/api/tags`, `/api/ps` and `/api/generate` with the
+shapes Ollama documents. A GPU is simulated with `resources.vram_gb` in the
+config, which is how a machine whose GPU LocalForge cannot see is planned for.
+"""
+
+import json
+import os
+import sqlite3
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+DOWN = "http://127.0.0.1:9"
+
+
+class FakeOllama(BaseHTTPRequestHandler):
+    calls = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        FakeOllama.calls.append(self.path)
+        docs = {
+            "/api/version": {"version": "0.12.3"},
+            "/api/tags": {"models": [{"name": "llama3.1:70b", "size": 42520413916}, {"name": "llama3.1:8b", "size": 4920753328}]},
+            "/api/ps": {"models": []},
+        }
+        self._send(200 if self.path in docs else 404, json.dumps(docs.get(self.path, {"error": "not found"})))
+
+    def do_POST(self):
+        FakeOllama.calls.append(self.path)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        done = {"model": body["model"], "response": "ok", "done": True, "eval_count": 1, "prompt_eval_count": 1}
+        self._send(200, json.dumps(done) + "\n")
+
+    def _send(self, code, text):
+        data = text.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def ollama():
+    FakeOllama.calls = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOllama)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def all_down(lf):
+    lf.write("localforge.yaml", f"services:\n  ollama: {{host: '{DOWN}'}}\n  sd: {{host: '{DOWN}'}}\n  comfyui: {{host: '{DOWN}'}}\n")
+
+
+def test_system_json_has_the_documented_shape_and_agrees_with_the_os(lf):
+    all_down(lf)
+    doc = json.loads(lf("system", "--json", check=0).stdout)
+    hw = doc["hardware"]
+    assert hw["cpu_cores"] == os.cpu_count()
+    meminfo = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+    assert abs(hw["ram_gb"] - int(meminfo["MemTotal"].split()[0]) / 2**20) < 0.05
+    if not Path("/proc/driver/nvidia").exists():
+        assert hw["gpus"] == [] and hw["vram_gb"] == 0
+    for name in ("ollama", "sd", "comfyui"):
+        s = doc["services"][name]
+        assert s["running"] is False and s["url"] == DOWN and s["version"] is None and s["models"] == []
+    assert set(doc["tools"]["ffmpeg"]) >= {"found", "path", "version"}
+    assert doc["tools"]["ffmpeg"]["found"] is True and doc["tools"]["ffmpeg"]["version"]
+    tasks = {r["task"] for r in doc["recommendations"]}
+    assert tasks >= {"general", "chat", "code", "vision", "summarization", "image_generation", "speech"}
+    assert all(set(r) >= {"task", "model", "vram_gb", "fits", "why"} for r in doc["recommendations"])
+
+
+def test_system_report_reads_like_a_report(lf):
+    all_down(lf)
+    out = lf("system", check=0).stdout
+    for heading in ("Hardware", "Services", "Tools", "Recommended models"):
+        assert f"\n{heading}\n" in out
+    assert "✗ ollama" in out and "ollama serve" in out
+
+
+def test_health_lists_services_and_tools(lf, ollama):
+    lf.write("localforge.yaml", f"services:\n  ollama: {{host: '{ollama}'}}\n  sd: {{host: '{DOWN}'}}\n")
+    doc = json.loads(lf("health", "--json", check=0).stdout)
+    assert set(doc) == {"services", "tools"}
+    assert doc["services"]["ollama"]["running"] and doc["services"]["ollama"]["version"] == "0.12.3"
+    assert doc["services"]["ollama"]["models"] == ["llama3.1:70b", "llama3.1:8b"]
+    assert not doc["services"]["sd"]["running"] and "--api" in doc["services"]["sd"]["hint"]
+    # YAML tools' programs are listed too.
+    assert "pandoc" in doc["tools"] and "espeak-ng" in doc["tools"]
+
+
+BIG = "name: big\nsteps:\n  - id: think\n    tool: ollama\n    action: generate\n    inputs: {prompt: hi, model: 'llama3.1:70b'}\n"
+
+
+def test_a_model_that_cannot_fit_fails_preflight_before_any_step(lf, ollama):
+    lf.write("localforge.yaml", f"services:\n  ollama: {{host: '{ollama}'}}\nresources: {{vram_gb: 24}}\n")
+    rec = lf.write("big.yaml", BIG)
+    proc = lf("run", rec, check=2)
+    assert "step `think`: `llama3.1:70b` needs ~43.5 GB of VRAM" in proc.stderr
+    assert "this GPU has 24.0 GB free" in proc.stderr
+    assert "hint: `qwen2.5:32b` fits (~20.6 GB): set the step's `model: qwen2.5:32b`" in proc.stderr
+    assert "--force" in proc.stderr
+    assert "/api/generate" not in FakeOllama.calls, "no step may run"
+    assert not lf.db.exists() or sqlite3.connect(lf.db).execute("SELECT count(*) FROM runs").fetchone() == (0,)
+    doc = json.loads(lf("run", rec, "--json", check=2).stdout)
+    assert doc["status"] == "invalid" and doc["errors"][0]["line"] == 3
+    # --force runs it anyway.
+    doc = json.loads(lf("run", rec, "--json", "--force", "-q", check=0).stdout)
+    assert doc["steps"]["think"]["outputs"]["response"] == "ok"
+
+
+def test_dry_run_shows_what_each_step_reserves_and_what_cannot_fit(lf, ollama):
+    lf.write("localforge.yaml", f"services:\n  ollama: {{host: '{ollama}'}}\nresources: {{vram_gb: 24}}\n")
+    rec = lf.write("big.yaml", BIG.replace("llama3.1:70b", "llama3.1:8b"))
+    plan = json.loads(lf("run", rec, "--dry-run", "--json", check=0).stdout)
+    need = plan["steps"][0]["needs"]
+    assert need["service"] == "ollama" and need["model"] == "llama3.1:8b" and 5.5 < need["vram_gb"] < 6.5
+    assert plan["preflight"] == {"ok": True, "forced": False, "problems": [], "notes": []}
+    out = lf("run", rec, "--dry-run", check=0).stdout
+    assert (
+        "reserves: service ollama, model llama3.1:8b, ~6.1 GB VRAM (4.6 weights (Q4_K_M) + 0.5 KV cache (4096 ctx, f16) + 1.0 overhead)"
+        in out
+    )
+    rec = lf.write("big2.yaml", BIG)
+    err = lf("run", rec, "--dry-run", check=2).stderr
+    assert "needs ~43.5 GB of VRAM" in err
+    plan = json.loads(lf("run", rec, "--dry-run", "--json", "--force", check=0).stdout)
+    assert plan["preflight"]["forced"] and "43.5 GB" in plan["preflight"]["problems"][0]["message"]
+
+
+def test_a_service_that_is_not_running_is_named_with_how_to_start_it(lf):
+    all_down(lf)
+    rec = lf.write(
+        "sd.yaml",
+        "name: sd\nsteps:\n  - {id: a, tool: sd_client, action: txt2img, inputs: {prompt: fox}}\n"
+        "  - {id: b, tool: sd_client, action: txt2img, inputs: {prompt: owl}}\n",
+    )
+    err = lf("run", rec, check=2).stderr
+    assert f"steps `a`, `b` need `sd` at {DOWN}, which is not running" in err
+    assert "start the SD WebUI with --api" in err
+
+
+def test_recipes_without_services_skip_the_probes(lf):
+    all_down(lf)
+    out = lf("run", "hello-localforge", "-q", check=0)
+    assert "preflight" not in out.stderr
