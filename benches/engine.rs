@@ -44,6 +44,8 @@ fn main() {
         auto_approve: true,
         progress: Progress { quiet: true },
         cancel: Default::default(),
+        resources: Default::default(),
+        resume: None,
     };
     let report = rt.block_on(run(p.recipe, p.plan, p.inputs, tools, opts)).unwrap();
     let t_run = t.elapsed();

@@ -8,6 +8,7 @@ pub mod engine;
 pub mod exec;
 pub mod plan;
 pub mod recipe;
+pub mod schedule;
 pub mod store;
 pub mod system;
 pub mod template;

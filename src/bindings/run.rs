@@ -103,7 +103,15 @@ pub fn run_recipe<'py>(
         false => None,
     };
     let cancel = CancellationToken::new();
-    let opts = RunOptions { run_root: config.run_dir(), store, auto_approve, progress: Progress { quiet }, cancel: cancel.clone() };
+    let opts = RunOptions {
+        run_root: config.run_dir(),
+        store,
+        auto_approve,
+        progress: Progress { quiet },
+        cancel: cancel.clone(),
+        resources: pf.resources(&config),
+        resume: None,
+    };
     let (tx, rx) = std::sync::mpsc::channel();
     runtime().spawn(async move {
         let report = exec::run(p.recipe, p.plan, p.inputs, tools, opts).await;

@@ -244,7 +244,8 @@ impl Run {
     }
 
     fn attempt_key(&self, record_id: &str, attempt: u32) -> crate::store::Attempt {
-        crate::store::Attempt { run_id: self.run_id.clone(), step_id: record_id.to_string(), attempt }
+        let base = self.attempt_base.get(record_id).copied().unwrap_or(0);
+        crate::store::Attempt { run_id: self.run_id.clone(), step_id: record_id.to_string(), attempt: base + attempt }
     }
 
     pub(super) fn tool_ctx(&self, record_id: &str, step: &Step, scope: &Scope, cancel: tokio_util::sync::CancellationToken) -> ToolCtx {

@@ -6,6 +6,7 @@ use super::runner::Run;
 use crate::recipe::Step;
 use crate::template::{ItemScope, Scope};
 use crate::tools::Outputs;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use minijinja::Value as MjValue;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -21,49 +22,88 @@ impl Run {
         cancel: CancellationToken,
     ) -> Result<Outputs, Fail> {
         let items = items(inputs.get("items")).map_err(Fail::msg)?;
+        let parallel = match inputs.get("parallel") {
+            None | Some(Value::Null) => 1,
+            Some(v) => v
+                .as_u64()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| Fail::msg(format!("batch.foreach: `parallel` must be a whole number of 1 or more, got {v}")))?
+                as usize,
+        };
         let subs = step.batch.as_deref().unwrap_or_default();
-        let mut results = Vec::with_capacity(items.len());
-        for (index, item) in items.iter().enumerate() {
-            if cancel.is_cancelled() {
-                return Err(Fail::Cancelled);
+        // Up to `parallel` items at once; after a failure no new item starts and the
+        // ones in flight finish (and are recorded). Results stay in item order.
+        let mut results: Vec<Option<Value>> = vec![None; items.len()];
+        let mut running = FuturesUnordered::new();
+        let mut next = 0;
+        let mut failure: Option<Fail> = None;
+        loop {
+            while failure.is_none() && running.len() < parallel && next < items.len() {
+                if cancel.is_cancelled() {
+                    failure = Some(Fail::Cancelled);
+                    break;
+                }
+                let index = next;
+                let item = &items[index];
+                running.push(async move { (index, self.item(subs, scope, record_id, index, item).await) });
+                next += 1;
             }
-            let mut item_scope =
-                ItemScope { item: crate::template::to_value(item), item_index: MjValue::from(index), substeps: Default::default() };
-            let mut outputs = serde_json::Map::new();
-            for sub in subs {
-                let sub_scope = scope.with_item(Arc::new(ItemScope {
-                    item: item_scope.item.clone(),
-                    item_index: item_scope.item_index.clone(),
-                    substeps: item_scope.substeps.clone(),
-                }));
-                let rec = format!("{record_id}[{index}].{}", sub.id);
-                let report = self.run_step(sub, &sub_scope, &rec).await;
-                match report.status {
-                    StepStatus::Completed | StepStatus::Skipped => {}
-                    StepStatus::Cancelled => return Err(Fail::Cancelled),
-                    _ => {
-                        return Err(Fail::msg(format!(
-                            "item {index} ({}): sub-step `{}` failed: {}",
-                            short(item),
-                            sub.id,
-                            report.error.unwrap_or_default()
-                        )))
+            let Some((index, r)) = running.next().await else { break };
+            match r {
+                Ok(v) => results[index] = Some(v),
+                Err(e) => {
+                    // The first failure in item order is the one reported.
+                    if failure.is_none() || matches!(failure, Some(Fail::Cancelled)) {
+                        failure = Some(e);
                     }
                 }
-                let entry = MjValue::from_pairs([
-                    ("status", MjValue::from(report.status.as_str())),
-                    ("outputs", crate::template::to_value(&Value::Object(report.outputs.clone()))),
-                ]);
-                item_scope.substeps.insert(sub.id.clone(), entry);
-                outputs.insert(sub.id.clone(), Value::Object(report.outputs));
             }
-            results.push(json!({"item": item, "index": index, "outputs": outputs}));
         }
+        drop(running);
+        if let Some(f) = failure {
+            return Err(f);
+        }
+        let results: Vec<Value> = results.into_iter().flatten().collect();
         let mut out = Outputs::new();
         out.insert("count".into(), json!(results.len()));
         out.insert("results".into(), Value::Array(results));
         out.insert("items_processed".into(), Value::Array(items));
         Ok(out)
+    }
+
+    /// One item: its sub-steps in order, each seeing the earlier ones' outputs.
+    async fn item(self: &Arc<Self>, subs: &[Step], scope: &Scope, record_id: &str, index: usize, item: &Value) -> Result<Value, Fail> {
+        let mut item_scope =
+            ItemScope { item: crate::template::to_value(item), item_index: MjValue::from(index), substeps: Default::default() };
+        let mut outputs = serde_json::Map::new();
+        for sub in subs {
+            let sub_scope = scope.with_item(Arc::new(ItemScope {
+                item: item_scope.item.clone(),
+                item_index: item_scope.item_index.clone(),
+                substeps: item_scope.substeps.clone(),
+            }));
+            let rec = format!("{record_id}[{index}].{}", sub.id);
+            let report = self.run_step(sub, &sub_scope, &rec).await;
+            match report.status {
+                StepStatus::Completed | StepStatus::Skipped => {}
+                StepStatus::Cancelled => return Err(Fail::Cancelled),
+                _ => {
+                    return Err(Fail::msg(format!(
+                        "item {index} ({}): sub-step `{}` failed: {}",
+                        short(item),
+                        sub.id,
+                        report.error.unwrap_or_default()
+                    )))
+                }
+            }
+            let entry = MjValue::from_pairs([
+                ("status", MjValue::from(report.status.as_str())),
+                ("outputs", crate::template::to_value(&Value::Object(report.outputs.clone()))),
+            ]);
+            item_scope.substeps.insert(sub.id.clone(), entry);
+            outputs.insert(sub.id.clone(), Value::Object(report.outputs));
+        }
+        Ok(json!({"item": item, "index": index, "outputs": outputs}))
     }
 }
 

@@ -12,7 +12,7 @@ mod view;
 
 pub use progress::Progress;
 pub use report::{RunReport, RunStatus, StepReport, StepStatus};
-pub use runner::{run, RunOptions};
+pub use runner::{run, Resume, RunOptions};
 
 #[cfg(test)]
 mod tests;

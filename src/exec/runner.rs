@@ -5,11 +5,14 @@ use super::progress::Progress;
 use super::report::{RunReport, RunStatus, StepReport, StepStatus};
 use crate::plan::Plan;
 use crate::recipe::Recipe;
+use crate::schedule::{priority, remaining_path, Ledger, Reservation, Resources};
 use crate::store::{now, NewRun, Store};
 use crate::template::{render_value, to_value, RunParts, RunScope, Scope, StepTable};
 use crate::tools::Registry;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use indexmap::IndexMap;
 use serde_json::{json, Map, Value};
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,6 +26,20 @@ pub struct RunOptions {
     pub progress: Progress,
     /// Cancelled on Ctrl-C / SIGTERM: running steps are stopped, the run is `cancelled`.
     pub cancel: CancellationToken,
+    /// What steps hold and what the machine offers.
+    pub resources: Resources,
+    /// Continue an earlier run instead of starting one.
+    pub resume: Option<Resume>,
+}
+
+/// An earlier run to continue: its id and folder, the steps it completed (not run
+/// again), and the attempts already recorded per step (new ones are numbered after).
+#[derive(Debug, Clone, Default)]
+pub struct Resume {
+    pub run_id: String,
+    pub run_dir: PathBuf,
+    pub done: HashMap<String, StepReport>,
+    pub attempts: HashMap<String, u32>,
 }
 
 /// State every step of one run shares.
@@ -43,6 +60,8 @@ pub(super) struct Run {
     pub warnings: Mutex<Vec<String>>,
     /// What plugins see of the run (`ctx.inputs`, `ctx.recipe`, ...), built once.
     pub info: Arc<Value>,
+    /// Attempts recorded before a resume, by record id: new attempts are numbered after them.
+    pub attempt_base: HashMap<String, u32>,
 }
 
 impl Run {
@@ -70,12 +89,16 @@ pub async fn run(
     tools: Arc<Registry>,
     opts: RunOptions,
 ) -> Result<RunReport, String> {
-    let run_id = new_run_id();
-    let run_dir = opts.run_root.join(&run_id);
+    let resume = opts.resume.clone().unwrap_or_default();
+    let resuming = opts.resume.is_some();
+    let run_id = if resuming { resume.run_id.clone() } else { new_run_id() };
+    let run_dir = if resuming { resume.run_dir.clone() } else { opts.run_root.join(&run_id) };
     let temp_dir = run_dir.join("temp");
     std::fs::create_dir_all(&temp_dir).map_err(|e| format!("cannot create run folder `{}`: {e}", temp_dir.display()))?;
     let started_at = now();
-    if let Some(store) = &opts.store {
+    if let (Some(store), true) = (&opts.store, resuming) {
+        store.resume_run(&run_id).map_err(|e| e.to_string())?;
+    } else if let Some(store) = &opts.store {
         store
             .begin_run(NewRun {
                 run_id: run_id.clone(),
@@ -132,27 +155,16 @@ pub async fn run(
         auto_approve: opts.auto_approve,
         warnings: Mutex::new(Vec::new()),
         info,
+        attempt_base: resume.attempts.clone(),
     });
     let clock = Instant::now();
     let mut reports: IndexMap<String, StepReport> =
         recipe.steps.iter().filter(|s| !s.is_refinement()).map(|s| (s.id.clone(), StepReport::not_run())).collect();
-    let mut failure: Option<String> = None;
-    for &i in &plan.order {
-        if cancel.is_cancelled() || failure.is_some() {
-            break;
-        }
-        let step = &recipe.steps[i];
-        let outcome = run.run_step(step, &run.scope, &step.id).await;
-        run.steps.set(&step.id, outcome.status.as_str(), &Value::Object(outcome.outputs.clone()));
-        if outcome.status == StepStatus::Failed {
-            failure = Some(format!("step `{}` failed: {}", step.id, outcome.error.clone().unwrap_or_default()));
-        }
-        reports.insert(step.id.clone(), outcome);
-    }
+    let failure = schedule(&run, &plan, &opts.resources, resume.done, &mut reports).await;
     let timed_out = timed_out.load(std::sync::atomic::Ordering::SeqCst);
     let ran_ok = !run.user_cancel.is_cancelled() && failure.is_none() && !timed_out;
     let (outputs, output_error) = run.render_outputs(ran_ok);
-    failure = failure.or(output_error);
+    let failure = failure.or(output_error);
     let status = if run.user_cancel.is_cancelled() {
         RunStatus::Cancelled
     } else if failure.is_some() || timed_out {
@@ -213,5 +225,156 @@ impl Run {
             }
         }
         (out, error)
+    }
+}
+
+/// The dispatch loop: start every ready step that fits beside the running ones,
+/// in priority order; on each finish release its resources and its dependents.
+/// A failure (`abort`) or cancellation stops new dispatches; running steps finish
+/// and are recorded. Returns the failure that ends the run, if any.
+async fn schedule(
+    run: &Arc<Run>,
+    plan: &Plan,
+    resources: &Resources,
+    done: HashMap<String, StepReport>,
+    reports: &mut IndexMap<String, StepReport>,
+) -> Option<String> {
+    let recipe = &run.recipe;
+    let steps = &recipe.steps;
+    let n = steps.len();
+    let remaining = remaining_path(plan);
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, ds) in plan.deps.iter().enumerate() {
+        for &d in ds {
+            dependents[d].push(i);
+        }
+    }
+    let mut waiting: Vec<usize> = plan.deps.iter().map(Vec::len).collect();
+    let mut ready: Vec<usize> = Vec::new();
+    let mut finished = vec![false; n];
+    let mut when_skipped: HashSet<&str> = HashSet::new();
+    let release = |i: usize, waiting: &mut Vec<usize>, ready: &mut Vec<usize>, finished: &mut Vec<bool>| {
+        finished[i] = true;
+        for &d in &dependents[i] {
+            waiting[d] -= 1;
+            if waiting[d] == 0 {
+                ready.push(d);
+            }
+        }
+    };
+    // Steps a resumed run completed before: their outputs stand, they are not run again.
+    let mut initial: Vec<usize> = plan.order.iter().copied().filter(|&i| waiting[i] == 0).collect();
+    for &i in &plan.order {
+        if let Some(prev) = done.get(&steps[i].id) {
+            run.steps.set(&steps[i].id, prev.status.as_str(), &Value::Object(prev.outputs.clone()));
+            run.progress.step_skipped(&steps[i].id, "completed before the resume");
+            reports.insert(steps[i].id.clone(), prev.clone());
+            initial.retain(|&j| j != i);
+            release(i, &mut waiting, &mut initial, &mut finished);
+        }
+    }
+    ready.extend(initial.into_iter().filter(|&i| !finished[i]));
+    let mut ledger = Ledger::new(resources.capacity.clone());
+    let mut loaded = resources.loaded.clone();
+    let mut running = FuturesUnordered::new();
+    let mut failure: Option<String> = None;
+    let mut stop = false;
+    loop {
+        stop |= run.cancel.is_cancelled();
+        if !stop {
+            let key = |i: usize, r: &Reservation| priority(r.model.as_deref(), &loaded, remaining[i], i);
+            let mut order: Vec<(usize, Reservation)> = ready.drain(..).map(|i| (i, resources.of(recipe, &steps[i]))).collect();
+            order.sort_by_key(|b| std::cmp::Reverse(key(b.0, &b.1)));
+            for (i, r) in order {
+                let step = &steps[i];
+                if let Some(skipped) = crate::plan::referenced_steps(step).into_iter().find(|id| when_skipped.contains(id)) {
+                    // `when` skipped a step whose outputs this one reads: skip it too.
+                    run.progress.step_skipped(&step.id, &format!("it reads the outputs of `{skipped}`, which was skipped"));
+                    let now = now();
+                    let report = StepReport {
+                        status: StepStatus::Skipped,
+                        outputs: Map::new(),
+                        error: None,
+                        attempts: 0,
+                        started_at: Some(now.clone()),
+                        ended_at: Some(now),
+                    };
+                    run.steps.set(&step.id, "skipped", &Value::Object(Map::new()));
+                    when_skipped.insert(step.id.as_str());
+                    reports.insert(step.id.clone(), report);
+                    release(i, &mut waiting, &mut ready, &mut finished);
+                    continue;
+                }
+                let alone = ledger.is_idle() && running.is_empty();
+                if !ledger.fits(&r) && !alone {
+                    ready.push(i);
+                    continue;
+                }
+                if let Some(why) = ledger.never_fits(&r) {
+                    run.warn(Some(&step.id), format!("step `{}` {why}; running it alone", step.id));
+                }
+                ledger.take(&r);
+                if let Some(m) = &r.model {
+                    loaded.insert(m.clone());
+                }
+                let run = run.clone();
+                running.push(async move {
+                    let report = run.run_step(step, &run.scope, &step.id).await;
+                    (i, r, report)
+                });
+            }
+        }
+        let Some((i, r, outcome)) = running.next().await else { break };
+        ledger.give(&r);
+        let step = &steps[i];
+        run.steps.set(&step.id, outcome.status.as_str(), &Value::Object(outcome.outputs.clone()));
+        match outcome.status {
+            StepStatus::Failed => {
+                failure.get_or_insert_with(|| format!("step `{}` failed: {}", step.id, outcome.error.clone().unwrap_or_default()));
+                stop = true;
+            }
+            StepStatus::Cancelled => stop = true,
+            StepStatus::Skipped if outcome.error.is_none() => {
+                when_skipped.insert(step.id.as_str());
+            }
+            _ => {}
+        }
+        reports.insert(step.id.clone(), outcome);
+        release(i, &mut waiting, &mut ready, &mut finished);
+    }
+    failure
+}
+
+impl Resume {
+    /// What a recorded run left: the steps whose last attempt completed, and the
+    /// attempt count of every record id. A step without a row did not run.
+    pub fn from_history(detail: &crate::store::RunDetail) -> Resume {
+        let mut done = HashMap::new();
+        let mut attempts: HashMap<String, u32> = HashMap::new();
+        let mut last: HashMap<&str, &crate::store::StepRow> = HashMap::new();
+        for row in &detail.steps {
+            let a = attempts.entry(row.step_id.clone()).or_insert(0);
+            *a = (*a).max(row.attempt);
+            if last.get(row.step_id.as_str()).is_none_or(|prev| prev.attempt <= row.attempt) {
+                last.insert(&row.step_id, row);
+            }
+        }
+        for (id, row) in last {
+            if row.status == "completed" {
+                let outputs = row.outputs.as_ref().and_then(Value::as_object).cloned().unwrap_or_default();
+                done.insert(
+                    id.to_string(),
+                    StepReport {
+                        status: StepStatus::Completed,
+                        outputs,
+                        error: None,
+                        attempts: row.attempt,
+                        started_at: Some(row.started_at.clone()),
+                        ended_at: row.ended_at.clone(),
+                    },
+                );
+            }
+        }
+        Resume { run_id: detail.summary.run_id.clone(), run_dir: detail.run_dir.clone().unwrap_or_default().into(), done, attempts }
     }
 }

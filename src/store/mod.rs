@@ -96,6 +96,7 @@ enum Op {
         ended_at: String,
     },
     Flush(SyncSender<Result<(), String>>),
+    ResumeRun(String, SyncSender<Result<(), String>>),
     Llm(Box<LlmCall>, String),
 }
 
@@ -173,6 +174,11 @@ impl Store {
 
     pub fn llm_call(&self, call: LlmCall) {
         self.send(Op::Llm(Box::new(call), now()));
+    }
+
+    /// Mark an ended run `running` again, owned by this process (`resume`).
+    pub fn resume_run(&self, run_id: &str) -> Result<(), StoreError> {
+        self.sync(|tx| Op::ResumeRun(run_id.to_string(), tx))
     }
 
     pub fn finish_run(&self, run_id: &str, status: &'static str, outputs: Option<String>, error: Option<String>) {
@@ -269,7 +275,7 @@ fn writer(mut conn: Connection, queue: Arc<Queue>, failure: Arc<Mutex<Option<Str
         }
         for op in batch {
             match op {
-                Op::BeginRun(_, reply) | Op::Flush(reply) => {
+                Op::BeginRun(_, reply) | Op::Flush(reply) | Op::ResumeRun(_, reply) => {
                     let _ = reply.send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
                 }
                 _ => {}
@@ -281,7 +287,7 @@ fn writer(mut conn: Connection, queue: Arc<Queue>, failure: Arc<Mutex<Option<Str
 impl Op {
     /// Someone waits for this one: commit without gathering more.
     fn is_sync(&self) -> bool {
-        matches!(self, Op::BeginRun(..) | Op::Flush(_))
+        matches!(self, Op::BeginRun(..) | Op::Flush(_) | Op::ResumeRun(..))
     }
 }
 
@@ -371,6 +377,10 @@ fn apply(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<()> {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )?
                 .execute(params![c.run_id, c.step_id, ts, c.service, c.model, c.prompt, c.response, c.prompt_tokens.map(|n| n as i64), c.completion_tokens.map(|n| n as i64), c.duration_s])?;
+            }
+            Op::ResumeRun(run_id, _) => {
+                tx.prepare_cached("UPDATE runs SET status = 'running', outputs = NULL, error = NULL, ended_at = NULL, pid = ?2, host = ?3 WHERE run_id = ?1")?
+                    .execute(params![run_id, std::process::id(), hostname()])?;
             }
             Op::Flush(_) => {}
         }

@@ -49,6 +49,42 @@ pub struct Preflight {
     pub needs: Vec<StepNeed>,
     pub problems: Vec<Diagnostic>,
     pub notes: Vec<String>,
+    /// What was found of the machine (only what the recipe's needs asked for).
+    #[serde(skip)]
+    pub machine: Machine,
+}
+
+impl Preflight {
+    /// What the scheduler plans with: `max_parallel` CPU slots, RAM available, the
+    /// VRAM this run can use (`resources.vram_gb`, else the roomiest GPU's free VRAM
+    /// plus what Ollama's loaded models would give back), and each step's reservation.
+    pub fn resources(&self, config: &crate::config::Config) -> crate::schedule::Resources {
+        use crate::schedule::{Capacity, Reservation, Resources};
+        let hw = self.machine.hardware.as_ref();
+        let reclaimable: f64 = self.machine.services.values().flat_map(|s| &s.loaded).map(|l| l.vram_gb).sum();
+        let vram = config.vram_override().or_else(|| hw.and_then(Hardware::best_free_vram).map(|f| f + reclaimable)).unwrap_or(0.0);
+        let capacity = Capacity { cpu: config.max_parallel() as u32, ram_gb: hw.map_or(0.0, |h| h.ram_available_gb), vram_gb: vram };
+        let key = |n: &StepNeed| n.model.as_ref().map(|m| format!("{}/{m}", n.service.as_deref().unwrap_or("")));
+        let per_step = self
+            .needs
+            .iter()
+            .filter(|n| !n.id.contains('.'))
+            .map(|n| {
+                let r = Reservation {
+                    cpu: n.cpu,
+                    ram_gb: n.ram_gb.unwrap_or(0.0),
+                    gpu: n.gpu,
+                    vram_gb: n.vram_gb,
+                    model: key(n),
+                    terminal: false,
+                };
+                (n.id.clone(), r)
+            })
+            .collect();
+        let loaded =
+            self.machine.services.iter().flat_map(|(name, s)| s.loaded.iter().map(move |l| format!("{name}/{}", l.name))).collect();
+        Resources { capacity, per_step, loaded }
+    }
 }
 
 /// The static scope: inputs, config and templates; `steps.*` are not known yet.
@@ -276,7 +312,7 @@ pub fn check(needs: Vec<StepNeed>, machine: &Machine, profiles: &Profiles, setti
             }
         }
     }
-    Preflight { needs, problems, notes }
+    Preflight { needs, problems, notes, machine: machine.clone() }
 }
 
 fn plural(ids: &[String]) -> String {

@@ -8,6 +8,7 @@ mod file_ops;
 mod llm;
 mod music;
 pub(crate) mod process;
+mod reaper;
 mod script;
 mod sd;
 #[cfg(test)]

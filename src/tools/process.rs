@@ -44,6 +44,7 @@ impl Drop for GroupGuard {
         if self.armed {
             signal_group(self.pgid, libc::SIGKILL);
         }
+        super::reaper::release(self.pgid);
     }
 }
 
@@ -91,6 +92,7 @@ pub async fn run_process(spec: &ProcessSpec, cancel: &CancellationToken) -> Resu
         ToolError::failed(format!("cannot start `{program}`: {e}{hint}"))
     })?;
     let mut guard = GroupGuard { pgid: child.id().map(|p| p as i32).unwrap_or(0), armed: true };
+    super::reaper::watch(guard.pgid);
     if let (Some(text), Some(mut stdin)) = (spec.stdin.clone(), child.stdin.take()) {
         tokio::spawn(async move {
             use tokio::io::AsyncWriteExt;

@@ -57,6 +57,17 @@ impl Env {
     }
 
     async fn run_with(&self, yaml: &str, inputs: &[(&str, &str)], cancel: CancellationToken) -> RunReport {
+        self.run_full(yaml, inputs, cancel, crate::schedule::Resources::default(), None).await
+    }
+
+    async fn run_full(
+        &self,
+        yaml: &str,
+        inputs: &[(&str, &str)],
+        cancel: CancellationToken,
+        resources: crate::schedule::Resources,
+        resume: Option<super::Resume>,
+    ) -> RunReport {
         let file = self.path("recipe.yaml");
         std::fs::write(&file, yaml.replace("$DIR", &self.dir.path().display().to_string())).unwrap();
         let given: IndexMap<String, Value> = inputs.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
@@ -71,6 +82,8 @@ impl Env {
             auto_approve: true,
             progress: Progress { quiet: std::env::var("LF_TEST_VERBOSE").is_err() },
             cancel,
+            resources,
+            resume,
         };
         run(p.recipe, p.plan, p.inputs, self.tools.clone(), opts).await.unwrap()
     }
@@ -366,3 +379,5 @@ async fn approval_gate_takes_the_default_without_a_terminal() {
     assert_eq!(r.steps["ok"].outputs["auto"], true);
     assert!(env.path("yes-go").is_dir());
 }
+
+mod parallel;

@@ -1,0 +1,106 @@
+//! Scheduling: which ready step runs next and whether it fits. The executor
+//! (`exec::runner`) owns the loop; this holds the pure parts: the resource
+//! ledger, each step's reservation, and the dispatch order.
+
+mod ledger;
+
+pub use ledger::{Capacity, Ledger, Reservation};
+
+use crate::plan::Plan;
+use crate::recipe::{Recipe, Step, StepKind};
+use std::collections::{HashMap, HashSet};
+
+/// What the scheduler plans with.
+#[derive(Debug, Clone)]
+pub struct Resources {
+    pub capacity: Capacity,
+    /// Reservations worked out before the run (tool defaults, model profiles), by step id.
+    /// A step without one holds what its `resources` declare, else one CPU slot.
+    pub per_step: HashMap<String, Reservation>,
+    /// Models already in memory (`service/model`, from Ollama's `/api/ps`).
+    pub loaded: HashSet<String>,
+}
+
+impl Default for Resources {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1);
+        Resources { capacity: Capacity { cpu: cores, ram_gb: 0.0, vram_gb: 0.0 }, per_step: HashMap::new(), loaded: HashSet::new() }
+    }
+}
+
+impl Resources {
+    /// The reservation of a step: worked out before the run, else declared, else one CPU slot.
+    pub fn of(&self, recipe: &Recipe, step: &Step) -> Reservation {
+        if let Some(r) = self.per_step.get(&step.id) {
+            return r.clone();
+        }
+        let mut r = declared(recipe, step);
+        r.terminal = matches!(step.kind, StepKind::Approval { .. });
+        r
+    }
+}
+
+/// A step's (or the recipe's) `resources`, as a reservation.
+pub fn declared(recipe: &Recipe, step: &Step) -> Reservation {
+    let d = step.resources.clone().or_else(|| recipe.resources.clone()).unwrap_or_default();
+    Reservation {
+        cpu: d.cpu.unwrap_or(1),
+        ram_gb: d.ram_gb.unwrap_or(0.0),
+        gpu: d.gpu.unwrap_or(false) || d.vram_gb.is_some_and(|v| v > 0.0),
+        vram_gb: d.vram_gb,
+        model: None,
+        terminal: matches!(step.kind, StepKind::Approval { .. }),
+    }
+}
+
+/// For each step, the number of steps on the longest path from it to the end (itself included).
+pub fn remaining_path(plan: &Plan) -> Vec<u32> {
+    let n = plan.deps.len();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, ds) in plan.deps.iter().enumerate() {
+        for &d in ds {
+            dependents[d].push(i);
+        }
+    }
+    let mut len = vec![1u32; n];
+    for &i in plan.order.iter().rev() {
+        len[i] = 1 + dependents[i].iter().map(|&j| len[j]).max().unwrap_or(0);
+    }
+    len
+}
+
+/// The longest chain of steps (by count), first to last.
+pub fn critical_path(plan: &Plan) -> Vec<usize> {
+    let len = remaining_path(plan);
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); plan.deps.len()];
+    for (i, ds) in plan.deps.iter().enumerate() {
+        for &d in ds {
+            dependents[d].push(i);
+        }
+    }
+    let Some(mut cur) = plan.order.iter().copied().filter(|&i| plan.deps[i].is_empty()).max_by_key(|&i| (len[i], std::cmp::Reverse(i)))
+    else {
+        return Vec::new();
+    };
+    let mut path = vec![cur];
+    while let Some(next) = dependents[cur].iter().copied().max_by_key(|&j| (len[j], std::cmp::Reverse(j))) {
+        path.push(next);
+        cur = next;
+    }
+    path
+}
+
+/// Dispatch order among ready steps: a step whose model is already loaded first,
+/// then steps without a model, then ones that would load a model; ties go to the
+/// longest remaining path, then file order.
+pub fn priority(model: Option<&str>, loaded: &HashSet<String>, remaining: u32, index: usize) -> (u8, u32, std::cmp::Reverse<usize>) {
+    let affinity = match model {
+        Some(m) if loaded.contains(m) => 2,
+        None => 1,
+        Some(_) => 0,
+    };
+    (affinity, remaining, std::cmp::Reverse(index))
+}
+
+#[cfg(test)]
+mod tests;
