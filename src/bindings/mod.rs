@@ -104,6 +104,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_function(wrap_pyfunction!(run::run_recipe, m)?)?;
     m.add_function(wrap_pyfunction!(run::plan_recipe, m)?)?;
+    m.add_function(wrap_pyfunction!(run::resume_run, m)?)?;
     m.add_function(wrap_pyfunction!(info::validate, m)?)?;
     m.add_function(wrap_pyfunction!(info::recipe_info, m)?)?;
     m.add_function(wrap_pyfunction!(info::list_tools, m)?)?;

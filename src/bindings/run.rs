@@ -97,6 +97,21 @@ pub fn run_recipe<'py>(
             eprintln!("preflight: {note}");
         }
     }
+    execute(py, &config, p, tools, &pf, auto_approve, quiet, None)
+}
+
+/// Run a prepared recipe on the engine's runtime, turning Ctrl-C / SIGTERM into cancellation.
+#[allow(clippy::too_many_arguments)]
+fn execute<'py>(
+    py: Python<'py>,
+    config: &Config,
+    p: Prepared,
+    tools: Registry,
+    pf: &crate::system::preflight::Preflight,
+    auto_approve: bool,
+    quiet: bool,
+    resume: Option<exec::Resume>,
+) -> PyResult<Bound<'py, PyAny>> {
     let tools = Arc::new(tools);
     let store = match config.persistence_enabled() {
         true => Some(Arc::new(py.detach(|| Store::open(&config.db_path())).map_err(store_error)?)),
@@ -109,8 +124,8 @@ pub fn run_recipe<'py>(
         auto_approve,
         progress: Progress { quiet },
         cancel: cancel.clone(),
-        resources: pf.resources(&config),
-        resume: None,
+        resources: pf.resources(config),
+        resume,
     };
     let (tx, rx) = std::sync::mpsc::channel();
     runtime().spawn(async move {
@@ -136,6 +151,57 @@ pub fn run_recipe<'py>(
     Ok(pythonize(py, &report)?)
 }
 
+/// Continue a failed, cancelled or interrupted run in its own folder and history row:
+/// completed steps keep their outputs and are not run again. The recipe file must be
+/// unchanged (same hash) unless `force`.
+#[pyfunction]
+#[pyo3(signature = (run_id, auto_approve=false, quiet=false, plugins=None, force=false))]
+pub fn resume_run<'py>(
+    py: Python<'py>,
+    run_id: String,
+    auto_approve: bool,
+    quiet: bool,
+    plugins: Option<&Bound<'py, PyAny>>,
+    force: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let config = super::load_config(py)?;
+    let refuse = |msg: String, hint: &str| recipe_error(py, &[Diagnostic::new(msg).hint(hint)], false);
+    let db = config.db_path();
+    let detail = py.detach(|| crate::store::run_detail(&db, &run_id)).map_err(store_error)?;
+    let Some(detail) = detail else {
+        return Err(refuse(format!("no run `{run_id}` in the history ({})", db.display()), "list runs with `localforge history`"));
+    };
+    match detail.summary.status.as_str() {
+        "completed" => {
+            return Err(refuse(format!("run `{run_id}` completed; there is nothing to resume"), "start a new run with `localforge run`"))
+        }
+        "running" => {
+            return Err(refuse(
+                format!("run `{run_id}` is still running (its process is alive)"),
+                "wait for it, or stop it with Ctrl-C / SIGTERM, then resume",
+            ))
+        }
+        _ => {}
+    }
+    let path = PathBuf::from(detail.recipe_path.clone().unwrap_or_default());
+    if !path.is_file() {
+        return Err(refuse(format!("the recipe of run `{run_id}` is gone: `{}`", path.display()), "put the recipe back where it was"));
+    }
+    let given: IndexMap<String, Value> =
+        detail.inputs.as_ref().and_then(Value::as_object).map(|m| m.clone().into_iter().collect()).unwrap_or_default();
+    let inputs = pythonize(py, &given)?;
+    let (p, tools) = prepare(py, &config, &path, Some(inputs.cast::<PyDict>()?), plugins)?;
+    if detail.recipe_hash.as_deref() != Some(p.recipe.hash.as_str()) && !force {
+        return Err(refuse(
+            format!("the recipe `{}` changed since run `{run_id}` started", path.display()),
+            "resume with --force to continue with the recipe as it is now, or start a new run",
+        ));
+    }
+    let pf = preflight(py, &config, &p, &tools, force)?;
+    let resume = exec::Resume::from_history(&detail);
+    execute(py, &config, p, tools, &pf, auto_approve, quiet, Some(resume))
+}
+
 /// The plan of a recipe without running it (`run --dry-run`): levels, order, each step's tool and resources.
 #[pyfunction]
 #[pyo3(signature = (path, inputs=None, plugins=None, force=false))]
@@ -150,6 +216,8 @@ pub fn plan_recipe<'py>(
     let (p, tools) = prepare(py, &config, &path, inputs, plugins)?;
     let pf = preflight(py, &config, &p, &tools, force)?;
     let needs: std::collections::HashMap<&str, &crate::system::preflight::StepNeed> = pf.needs.iter().map(|n| (n.id.as_str(), n)).collect();
+    let resources = pf.resources(&config);
+    let ledger = crate::schedule::Ledger::new(resources.capacity.clone());
     let steps = &p.recipe.steps;
     let levels: Vec<Vec<&str>> = p.plan.levels().iter().map(|l| l.iter().map(|&i| steps[i].id.as_str()).collect()).collect();
     let detail: Vec<Value> = p
@@ -166,6 +234,7 @@ pub fn plan_recipe<'py>(
                 "depends_on": p.plan.deps[i].iter().map(|&d| steps[d].id.as_str()).collect::<Vec<_>>(),
                 "resources": s.resources.clone().or_else(|| p.recipe.resources.clone()),
                 "needs": needs.get(s.id.as_str()),
+                "never_fits": ledger.never_fits(&resources.of(&p.recipe, s)),
                 "on_failure": s.on_failure,
                 "when": s.when,
             })
@@ -177,6 +246,8 @@ pub fn plan_recipe<'py>(
         "sequential": p.plan.sequential,
         "inputs": p.inputs,
         "levels": levels,
+        "critical_path": crate::schedule::critical_path(&p.plan).iter().map(|&i| steps[i].id.as_str()).collect::<Vec<_>>(),
+        "capacity": {"cpu": resources.capacity.cpu, "ram_gb": resources.capacity.ram_gb, "vram_gb": resources.capacity.vram_gb},
         "steps": detail,
         "preflight": {"ok": pf.problems.is_empty(), "forced": force && !pf.problems.is_empty(), "problems": pf.problems, "notes": pf.notes},
     });

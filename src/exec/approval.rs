@@ -24,11 +24,14 @@ impl Run {
         let interactive = !self.auto_approve && std::io::stdin().is_terminal();
         let (selection, auto) = if interactive {
             let (opts, default) = (options.to_vec(), default_action.to_string());
+            self.progress.prompting(true);
             let ask = tokio::task::spawn_blocking(move || ask(&text, &opts, &default));
-            tokio::select! {
-                r = ask => (r.map_err(|e| Fail::msg(format!("approval prompt failed: {e}")))?, false),
-                _ = self.cancel.cancelled() => return Err(Fail::Cancelled),
-            }
+            let answer = tokio::select! {
+                r = ask => r.map_err(|e| Fail::msg(format!("approval prompt failed: {e}"))),
+                _ = self.cancel.cancelled() => Err(Fail::Cancelled),
+            };
+            self.progress.prompting(false);
+            (answer?, false)
         } else {
             let why = if self.auto_approve { "--auto-approve" } else { "no terminal on standard input" };
             self.progress.note(&format!("{record_id}: {text} → `{default_action}` ({why})"));

@@ -185,8 +185,8 @@ impl Run {
         self.record(record_id, attempt, &result);
         match &result {
             Ok(_) => self.progress.step_completed(record_id, started.elapsed()),
-            Err(Fail::Failed { message, .. }) => self.progress.step_failed(record_id, message),
-            Err(Fail::Cancelled) => self.progress.step_failed(record_id, "cancelled"),
+            Err(Fail::Failed { message, .. }) => self.progress.step_failed(record_id, message, started.elapsed()),
+            Err(Fail::Cancelled) => self.progress.step_failed(record_id, "cancelled", started.elapsed()),
         }
         result
     }

@@ -335,7 +335,10 @@ fn basis(n: &StepNeed) -> String {
 /// A model that would fit, or what else to change.
 fn alternative(n: &StepNeed, profiles: &Profiles, settings: &LlmSettings, budget: Budget) -> String {
     let Some(model) = &n.model else {
-        return "generate smaller images, or use a lighter model".into();
+        return match n.basis.as_deref() {
+            Some(b) if b.starts_with("declared") => "lower the step's `resources.vram_gb`, or run it on a machine with more VRAM".into(),
+            _ => "generate smaller images, or use a lighter model".into(),
+        };
     };
     let task = profiles.llm(model).and_then(|(p, _)| p.tasks.first().cloned()).unwrap_or_else(|| "general".into());
     let s = LlmSettings { context: n.llm_context.or(settings.context), ..settings.clone() };

@@ -17,6 +17,7 @@ commands:
   validate RECIPE…  check recipes without running them
   list [DIR]        recipes: the built-in ones and ./recipes, or those under DIR
   list-tools        every tool with its actions and whether it can be used here
+  resume RUN_ID     continue a failed, cancelled or interrupted run (--force if the recipe changed)
   history           past runs (-n N, --json); `history show RUN_ID` for one run
   system            hardware, services, tools and the models that fit (--json)
   health            services and tools: running/found, version (--json)
@@ -34,6 +35,7 @@ COMMANDS = {
     "list": "localforge.cli.list_recipes",
     "list-tools": "localforge.cli.list_tools",
     "history": "localforge.cli.history",
+    "resume": "localforge.cli.resume",
     "system": "localforge.cli.system",
     "health": "localforge.cli.health",
 }

@@ -86,6 +86,11 @@ def _dry_run(plan, as_json) -> int:
         print_json(plan)
         return EXIT_OK
     print(f"plan for {plan['recipe']} ({'sequential' if plan['sequential'] else 'DAG'}), inputs: {plan['inputs']}")
+    cap = plan["capacity"]
+    vram = f", {cap['vram_gb']:.1f} GB VRAM" if cap["vram_gb"] else ", no GPU to plan with"
+    print(f"up to {cap['cpu']} steps at once{vram}")
+    if not plan["sequential"]:
+        print(f"critical path: {' → '.join(plan['critical_path'])}")
     by_id = {s["id"]: s for s in plan["steps"]}
     for n, level in enumerate(plan["levels"], 1):
         print(f"level {n}:")
@@ -94,6 +99,8 @@ def _dry_run(plan, as_json) -> int:
             what = f"{s['tool']}.{s['action']}" if s["action"] else s["tool"]
             after = f"  after {', '.join(s['depends_on'])}" if s["depends_on"] else ""
             print(f"  {sid}  {what}{after}{_reserves(s)}")
+            if s.get("never_fits"):
+                print(f"      can never fit: {s['never_fits']}")
             for u in (s.get("needs") or {}).get("unknown", []):
                 print(f"      decided at run time: {u}")
     pf = plan["preflight"]
