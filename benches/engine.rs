@@ -36,6 +36,12 @@ fn main() {
     let t_prepare = t.elapsed();
 
     let t = Instant::now();
+    let config = localforge::config::Config::load(dir.path()).unwrap();
+    let probe = localforge::system::Probe::machine();
+    let pf = rt.block_on(localforge::system::preflight::run(&config, &p.recipe, &p.inputs, &tools, &probe));
+    let t_preflight = t.elapsed();
+
+    let t = Instant::now();
     // LF_BENCH_NO_HISTORY=1 runs without the store, to see its share.
     let store = std::env::var_os("LF_BENCH_NO_HISTORY").is_none().then(|| Arc::new(Store::open(&dir.path().join("h.db")).unwrap()));
     let opts = RunOptions {
@@ -44,15 +50,16 @@ fn main() {
         auto_approve: true,
         progress: Progress { quiet: true },
         cancel: Default::default(),
-        resources: Default::default(),
+        resources: pf.resources(&config),
         resume: None,
     };
     let report = rt.block_on(run(p.recipe, p.plan, p.inputs, tools, opts)).unwrap();
     let t_run = t.elapsed();
     assert_eq!(report.status.as_str(), "completed", "{:?}", report.error);
     println!(
-        "steps={n} prepare={:.1}ms run={:.1}ms per_step={:.1}µs",
+        "steps={n} prepare={:.1}ms preflight={:.1}ms run={:.1}ms per_step={:.1}µs",
         t_prepare.as_secs_f64() * 1e3,
+        t_preflight.as_secs_f64() * 1e3,
         t_run.as_secs_f64() * 1e3,
         t_run.as_secs_f64() * 1e6 / n as f64
     );

@@ -43,3 +43,15 @@ fn self_and_unknown_dependencies() {
     assert!(e[0].message.contains("depends on itself"));
     assert!(e[1].message.contains("unknown step `bb`"));
 }
+
+#[test]
+fn when_and_batch_sub_step_references_make_edges_and_a_step_without_depends_on_follows_the_previous_one() {
+    let y = format!(
+        "name: t\nsteps:\n  - id: a\n    depends_on: []\n    {TOOL}\n  - id: b\n    depends_on: []\n    {TOOL}\n  - id: c\n    depends_on: []\n    when: \"{{{{ steps.a.outputs.created }}}}\"\n    {TOOL}\n  - id: d\n    depends_on: []\n    tool: batch\n    action: foreach\n    inputs:\n      items: [1]\n      workflow_steps:\n        - id: s\n          tool: file_ops\n          action: mkdir\n          inputs: {{path: '{{{{ steps.b.outputs.created }}}}'}}\n  - id: e\n    {TOOL}\n"
+    );
+    let p = plan(&y).unwrap();
+    assert_eq!(p.deps[2], vec![0], "`when` reads a");
+    assert_eq!(p.deps[3], vec![1], "a batch sub-step reads b");
+    assert_eq!(p.deps[4], vec![3], "no depends_on: after the step listed before it");
+    assert_eq!(p.levels(), vec![vec![0, 1], vec![2, 3], vec![4]]);
+}

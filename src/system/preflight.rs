@@ -129,9 +129,12 @@ fn need_of(
     settings: &LlmSettings,
 ) -> Option<StepNeed> {
     let (tool, action) = step.tool_action()?;
+    let t = tools.get(tool);
+    // A tool that needs nothing whatever its inputs (file_ops, script, ...) is not rendered here.
+    let needs_nothing = t.is_none_or(|t| t.needs(action, &Map::new()) == Needs::default());
     let mut unknown = Vec::new();
     let mut rendered = Map::new();
-    for (k, v) in &step.inputs {
+    for (k, v) in step.inputs.iter().filter(|_| !needs_nothing) {
         match render_value(v, scope) {
             Ok(v) => {
                 rendered.insert(k.clone(), v);
@@ -139,7 +142,7 @@ fn need_of(
             Err(_) => unknown.push(format!("input `{k}` (known only at run time)")),
         }
     }
-    let needs = tools.get(tool).map(|t| t.needs(action, &rendered)).unwrap_or_default();
+    let needs = t.map(|t| t.needs(action, &rendered)).unwrap_or_default();
     let declared = step.resources.clone().or_else(|| recipe.resources.clone()).unwrap_or_default();
     let mut need = StepNeed {
         id: id.to_string(),
