@@ -125,6 +125,11 @@ impl Progress {
         self.line(format_args!("✗ {id} {:.2}s: {error}", took.as_secs_f64()));
     }
 
+    /// A resumed run keeps a step that completed before.
+    pub fn step_kept(&self, id: &str) {
+        self.line(format_args!("✓ {id} (completed before; outputs from the history)"));
+    }
+
     pub fn step_skipped(&self, id: &str, why: &str) {
         self.line(format_args!("↷ {id} skipped: {why}"));
     }

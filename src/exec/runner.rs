@@ -267,7 +267,7 @@ async fn schedule(
     for &i in &plan.order {
         if let Some(prev) = done.get(&steps[i].id) {
             run.steps.set(&steps[i].id, prev.status.as_str(), &Value::Object(prev.outputs.clone()));
-            run.progress.step_skipped(&steps[i].id, "completed before the resume");
+            run.progress.step_kept(&steps[i].id);
             reports.insert(steps[i].id.clone(), prev.clone());
             initial.retain(|&j| j != i);
             release(i, &mut waiting, &mut initial, &mut finished);
