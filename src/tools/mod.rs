@@ -127,6 +127,15 @@ pub trait Tool: Send + Sync {
     async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError>;
 }
 
+/// `work`, unless the step is stopped first: then it is dropped at once (an HTTP
+/// request in flight is closed) and the call is `Cancelled`.
+pub async fn until_cancelled<T>(ctx: &ToolCtx, work: impl std::future::Future<Output = Result<T, ToolError>>) -> Result<T, ToolError> {
+    tokio::select! {
+        r = work => r,
+        _ = ctx.cancel.cancelled() => Err(ToolError::Cancelled),
+    }
+}
+
 /// What a tool call needs from the machine.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Needs {

@@ -137,8 +137,17 @@ impl Tool for SdClient {
                     body.insert("init_images".into(), json!([base64::engine::general_purpose::STANDARD.encode(bytes)]));
                     body.entry("denoising_strength").or_insert(json!(opt_f64(&inputs, "strength").unwrap_or(0.6)));
                 }
-                let v = self.request(&host, reqwest::Method::POST, &format!("/sdapi/v1/{action}"), Some(&Value::Object(body))).await?;
-                save_images(&v, &inputs, ctx)
+                let (path, body) = (format!("/sdapi/v1/{action}"), Value::Object(body));
+                let request = self.request(&host, reqwest::Method::POST, &path, Some(&body));
+                match super::until_cancelled(ctx, request).await {
+                    Err(ToolError::Cancelled) => {
+                        // Stop the generation too, not only our wait for it.
+                        let interrupt = self.request(&host, reqwest::Method::POST, "/sdapi/v1/interrupt", None);
+                        let _ = tokio::time::timeout(Duration::from_secs(2), interrupt).await;
+                        Err(ToolError::Cancelled)
+                    }
+                    r => save_images(&r?, &inputs, ctx),
+                }
             }
             other => Err(ToolError::failed(format!("sd_client has no action `{other}` (txt2img, img2img, get_models)"))),
         }
@@ -264,5 +273,26 @@ mod tests {
             e.to_string(),
             format!("SD WebUI at {host} has no `/sdapi/v1/sd-models`: start it with `--api` (e.g. `./webui.sh --api`)")
         );
+    }
+
+    #[tokio::test]
+    async fn a_stopped_generation_is_interrupted_on_the_server() {
+        let (host, log) = stand_in(Arc::new(|path, _| match path {
+            "/sdapi/v1/txt2img" => crate::tools::stand_in::Reply { delay_ms: 30_000, ..reply(200, "{}") },
+            _ => reply(200, "{}"),
+        }))
+        .await;
+        let c = ctx();
+        let stop = c.cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            stop.cancel();
+        });
+        let t = tool(&host);
+        let call = t.call("txt2img", json!({"prompt": "fox"}).as_object().unwrap().clone(), &c);
+        let r = tokio::time::timeout(Duration::from_secs(10), call).await.expect("the call did not stop");
+        assert!(matches!(r, Err(ToolError::Cancelled)), "{r:?}");
+        let paths: Vec<String> = log.lock().unwrap().iter().map(|(p, _)| p.clone()).collect();
+        assert_eq!(paths, ["/sdapi/v1/txt2img", "/sdapi/v1/interrupt"]);
     }
 }

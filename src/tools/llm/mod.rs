@@ -106,10 +106,13 @@ impl Tool for Llm {
                 other => Err(ToolError::failed(format!("ollama has no action `{other}` (generate, chat, embed)"))),
             }
         };
-        match target.timeout {
-            Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| Err(errors::timed_out(&target, limit))),
-            None => work.await,
-        }
+        let bounded = async {
+            match target.timeout {
+                Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| Err(errors::timed_out(&target, limit))),
+                None => work.await,
+            }
+        };
+        super::until_cancelled(ctx, bounded).await
     }
 }
 

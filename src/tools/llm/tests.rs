@@ -191,3 +191,19 @@ async fn a_schema_is_resent_as_json_object_when_the_server_wants_that() {
     let sent = log.lock().unwrap().clone();
     assert_eq!(sent[1].1["response_format"], json!({"type": "json_object", "schema": schema}));
 }
+
+#[tokio::test]
+async fn a_stopped_step_drops_its_request_at_once() {
+    let (host, _) = stand_in(Arc::new(|_, _| Reply { status: 200, chunks: ndjson(&["never"]), delay_ms: 30_000, gap_ms: 0 })).await;
+    let c = ctx();
+    let stop = c.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        stop.cancel();
+    });
+    let llm = tool(&host, "ollama", None);
+    let call = llm.call("generate", inputs(json!({"prompt": "hi"})), &c);
+    // Without cancellation the call would wait for the 30 s answer; the guard fails it instead.
+    let r = tokio::time::timeout(std::time::Duration::from_secs(10), call).await.expect("the call did not stop");
+    assert!(matches!(r, Err(ToolError::Cancelled)), "{r:?}");
+}
