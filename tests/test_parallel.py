@@ -130,3 +130,17 @@ def test_dry_run_shows_levels_critical_path_and_capacity(lf):
     assert "hint: lower the step's `resources.vram_gb`" in err
     out = lf("run", big, "--dry-run", "--force", check=0).stdout
     assert "can never fit: needs 40.0 GB of VRAM, the GPU has 12.0 GB" in out
+
+
+def test_resume_refuses_a_live_run_and_a_missing_recipe(lf):
+    rec = lf.write("dag.yaml", DAG.format(work=lf.work))
+    proc = lf.popen("run", rec)
+    _pid(lf.work / "left.pid")
+    run_id = _run_id(lf)
+    err = lf("resume", run_id, check=2).stderr
+    assert f"run `{run_id}` is still running" in err
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    rec.unlink()
+    err = lf("resume", run_id, check=2).stderr
+    assert f"the recipe of run `{run_id}` is gone: `{rec}`" in err and "put the recipe back" in err

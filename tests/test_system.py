@@ -155,3 +155,25 @@ def test_recipes_without_services_skip_the_probes(lf):
     all_down(lf)
     out = lf("run", "hello-localforge", "-q", check=0)
     assert "preflight" not in out.stderr
+
+
+def test_a_service_the_config_does_not_define_is_named_with_the_ones_it_does(lf):
+    all_down(lf)
+    rec = lf.write(
+        "x.yaml", "name: x\nsteps:\n  - {id: ask, tool: ollama, action: chat, inputs: {prompt: hi, service: gpubox, model: m}}\n"
+    )
+    err = lf("run", rec, check=2).stderr
+    assert "step `ask` uses service `gpubox`, which the configuration does not define" in err
+    assert "add `services.gpubox` with a `host`" in err and "configured: ollama, sd, comfyui" in err
+
+
+def test_a_broken_user_model_profile_file_is_named(lf):
+    all_down(lf)
+    (lf.home / ".localforge").mkdir(exist_ok=True)
+    bad = lf.home / ".localforge" / "model_profiles.yaml"
+    bad.write_text("llm:\n  - {name: mine, params_b: 7}\n")
+    err = lf("system", check=2).stderr
+    assert str(bad) in err and "missing field" in err
+    rec = lf.write("x.yaml", "name: x\nsteps:\n  - {id: ask, tool: ollama, action: chat, inputs: {prompt: hi}}\n")
+    err = lf("run", rec, check=2).stderr
+    assert "model profiles:" in err and str(bad) in err

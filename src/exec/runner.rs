@@ -243,12 +243,7 @@ async fn schedule(
     let steps = &recipe.steps;
     let n = steps.len();
     let remaining = remaining_path(plan);
-    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (i, ds) in plan.deps.iter().enumerate() {
-        for &d in ds {
-            dependents[d].push(i);
-        }
-    }
+    let dependents = plan.dependents();
     let mut waiting: Vec<usize> = plan.deps.iter().map(Vec::len).collect();
     let mut ready: Vec<usize> = Vec::new();
     let mut finished = vec![false; n];
@@ -269,7 +264,6 @@ async fn schedule(
             run.steps.set(&steps[i].id, prev.status.as_str(), &Value::Object(prev.outputs.clone()));
             run.progress.step_kept(&steps[i].id);
             reports.insert(steps[i].id.clone(), prev.clone());
-            initial.retain(|&j| j != i);
             release(i, &mut waiting, &mut initial, &mut finished);
         }
     }

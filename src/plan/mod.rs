@@ -20,6 +20,11 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// For each step index, the steps that wait for it.
+    pub fn dependents(&self) -> Vec<Vec<usize>> {
+        dependents_of(&self.deps)
+    }
+
     /// Steps grouped by level: every step's dependencies are in earlier levels.
     pub fn levels(&self) -> Vec<Vec<usize>> {
         let mut level = vec![0usize; self.deps.len()];
@@ -155,15 +160,20 @@ fn cycle_path(members: &[usize], deps: &[Vec<usize>]) -> Option<Vec<usize>> {
     dfs(members[0], members[0], members, deps, &mut path).then_some(path)
 }
 
+fn dependents_of(deps: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    let mut out: Vec<Vec<usize>> = vec![Vec::new(); deps.len()];
+    for (i, ds) in deps.iter().enumerate() {
+        for &d in ds {
+            out[d].push(i);
+        }
+    }
+    out
+}
+
 /// Kahn's algorithm, taking the earliest step in file order whenever several are ready.
 fn topo_order(steps: &[Step], deps: &[Vec<usize>]) -> Vec<usize> {
     let mut remaining: Vec<usize> = deps.iter().map(Vec::len).collect();
-    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
-    for (i, ds) in deps.iter().enumerate() {
-        for &d in ds {
-            dependents[d].push(i);
-        }
-    }
+    let dependents = dependents_of(deps);
     let mut ready: BinaryHeap<Reverse<usize>> =
         (0..steps.len()).filter(|&i| remaining[i] == 0 && !steps[i].is_refinement()).map(Reverse).collect();
     let mut order = Vec::with_capacity(steps.len());

@@ -55,14 +55,8 @@ pub fn declared(recipe: &Recipe, step: &Step) -> Reservation {
 
 /// For each step, the number of steps on the longest path from it to the end (itself included).
 pub fn remaining_path(plan: &Plan) -> Vec<u32> {
-    let n = plan.deps.len();
-    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (i, ds) in plan.deps.iter().enumerate() {
-        for &d in ds {
-            dependents[d].push(i);
-        }
-    }
-    let mut len = vec![1u32; n];
+    let dependents = plan.dependents();
+    let mut len = vec![1u32; plan.deps.len()];
     for &i in plan.order.iter().rev() {
         len[i] = 1 + dependents[i].iter().map(|&j| len[j]).max().unwrap_or(0);
     }
@@ -72,12 +66,7 @@ pub fn remaining_path(plan: &Plan) -> Vec<u32> {
 /// The longest chain of steps (by count), first to last.
 pub fn critical_path(plan: &Plan) -> Vec<usize> {
     let len = remaining_path(plan);
-    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); plan.deps.len()];
-    for (i, ds) in plan.deps.iter().enumerate() {
-        for &d in ds {
-            dependents[d].push(i);
-        }
-    }
+    let dependents = plan.dependents();
     let Some(mut cur) = plan.order.iter().copied().filter(|&i| plan.deps[i].is_empty()).max_by_key(|&i| (len[i], std::cmp::Reverse(i)))
     else {
         return Vec::new();

@@ -52,13 +52,9 @@ impl Budget {
 }
 
 fn breakdown(e: &LlmEstimate) -> String {
-    if e.basis == "formula" {
-        format!(
-            "~{:.1} GB = {:.1} weights ({}) + {:.1} KV cache ({} ctx, {}) + {:.1} overhead",
-            e.total_gb, e.weights_gb, e.quant, e.kv_cache_gb, e.context, e.kv_type, e.overhead_gb
-        )
-    } else {
-        format!("~{:.1} GB ({})", e.total_gb, e.basis)
+    match e.basis.as_str() {
+        "formula" => format!("~{:.1} GB = {}", e.total_gb, e.parts()),
+        _ => format!("~{:.1} GB ({})", e.total_gb, e.parts()),
     }
 }
 

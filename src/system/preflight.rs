@@ -41,7 +41,10 @@ pub struct StepNeed {
 #[derive(Debug, Clone, Default)]
 pub struct Machine {
     pub hardware: Option<Hardware>,
+    /// The services the recipe uses, probed.
     pub services: IndexMap<String, Service>,
+    /// Every service the configuration defines (with a host).
+    pub configured: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -175,13 +178,7 @@ fn vram_from_profiles(need: &mut StepNeed, needs: &Needs, profiles: &Profiles, s
         match profiles.estimate_llm(model, &s) {
             Some(e) => {
                 need.vram_gb = Some(e.total_gb);
-                need.basis = Some(match e.basis.as_str() {
-                    "formula" => format!(
-                        "{:.1} weights ({}) + {:.1} KV cache ({} ctx, {}) + {:.1} overhead",
-                        e.weights_gb, e.quant, e.kv_cache_gb, e.context, e.kv_type, e.overhead_gb
-                    ),
-                    b => b.to_string(),
-                });
+                need.basis = Some(e.parts());
             }
             None => need.unknown.push(format!("VRAM of `{model}` (no model profile; add it to ~/.localforge/model_profiles.yaml)")),
         }
@@ -229,9 +226,9 @@ pub fn check(needs: Vec<StepNeed>, machine: &Machine, profiles: &Profiles, setti
     for (name, users) in &by_service {
         let ids: Vec<String> = users.iter().map(|n| format!("`{}`", n.id)).collect();
         let Some(svc) = machine.services.get(*name) else {
-            let names: Vec<&str> = machine.services.keys().map(String::as_str).collect();
+            let names = machine.configured.join(", ");
             problems.push(at(users[0], format!("step {} uses service `{name}`, which the configuration does not define", ids.join(", "))).hint(
-                format!("add `services.{name}` with a `host` (and `api: openai` for an OpenAI-compatible server) to localforge.yaml; configured: {}", names.join(", ")),
+                format!("add `services.{name}` with a `host` (and `api: openai` for an OpenAI-compatible server) to localforge.yaml; configured: {names}"),
             ));
             continue;
         };
@@ -376,7 +373,9 @@ pub async fn run(
     let settings = probe.settings();
     let needs = step_needs(recipe, inputs, tools, &profiles, &settings);
     let wanted: Vec<&str> = needs.iter().filter_map(|n| n.service.as_deref()).collect();
-    let list: Vec<_> = super::services::configured(config).into_iter().filter(|(name, _, _)| wanted.contains(&name.as_str())).collect();
+    let all = super::services::configured(config);
+    let configured = all.iter().map(|(name, _, _)| name.clone()).collect();
+    let list: Vec<_> = all.into_iter().filter(|(name, _, _)| wanted.contains(&name.as_str())).collect();
     let memory = needs.iter().any(|n| n.vram_gb.is_some());
     let (hardware, services) = tokio::join!(
         async {
@@ -387,5 +386,5 @@ pub async fn run(
         },
         super::services::probe_list(list, probe.deadline),
     );
-    check(needs, &Machine { hardware, services }, &profiles, &settings, &file)
+    check(needs, &Machine { hardware, services, configured }, &profiles, &settings, &file)
 }

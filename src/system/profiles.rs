@@ -95,6 +95,19 @@ pub struct LlmEstimate {
     pub basis: String,
 }
 
+impl LlmEstimate {
+    /// What the figure is made of: the formula's parts, or where the measured figure comes from.
+    pub fn parts(&self) -> String {
+        match self.basis.as_str() {
+            "formula" => format!(
+                "{:.1} weights ({}) + {:.1} KV cache ({} ctx, {}) + {:.1} overhead",
+                self.weights_gb, self.quant, self.kv_cache_gb, self.context, self.kv_type, self.overhead_gb
+            ),
+            measured => measured.to_string(),
+        }
+    }
+}
+
 /// How the KV cache is stored and how long the context is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LlmSettings {

@@ -301,7 +301,7 @@ fn preflight_of(hw: Hardware, services: IndexMap<String, Service>, inputs: Map<S
     let tools = crate::tools::Registry::configured(&cfg);
     let p = Profiles::shipped();
     let needs = step_needs(&r, &inputs, &tools, &p, &f16());
-    check(needs, &Machine { hardware: Some(hw), services }, &p, &f16(), "r.yaml")
+    check(needs, &Machine { hardware: Some(hw), services, configured: vec![] }, &p, &f16(), "r.yaml")
 }
 
 async fn services_with(ollama: &str) -> IndexMap<String, Service> {
@@ -348,7 +348,7 @@ async fn preflight_passes_when_the_model_is_installed_and_fits() {
     assert_eq!(needs[0].model.as_deref(), Some("qwen2.5-coder:7b"));
     let pf = check(
         needs.clone(),
-        &Machine { hardware: Some(machine(Ok(vec![gpu("RTX 3060", 12.0, 11.0)]))), services: services.clone() },
+        &Machine { hardware: Some(machine(Ok(vec![gpu("RTX 3060", 12.0, 11.0)]))), services: services.clone(), configured: vec![] },
         &p,
         &f16(),
         "r",
@@ -356,7 +356,7 @@ async fn preflight_passes_when_the_model_is_installed_and_fits() {
     assert!(pf.problems.is_empty(), "{:?}", pf.problems);
     // Without a GPU it runs from RAM: only RAM is checked.
     let cpu_only = machine(Err("no NVIDIA driver".into()));
-    let pf = check(needs, &Machine { hardware: Some(cpu_only.clone()), services }, &p, &f16(), "r");
+    let pf = check(needs, &Machine { hardware: Some(cpu_only.clone()), services, configured: vec![] }, &p, &f16(), "r");
     assert_eq!(pf.problems.is_empty(), cpu_only.ram_available_gb >= 5.4, "{:?}", pf.problems);
 }
 

@@ -237,3 +237,12 @@ async fn a_loaded_model_goes_first_when_models_cannot_share_the_gpu() {
     assert!(s[1].0 < s[2].1 && s[2].0 < s[1].1, "the two x steps share the loaded model: {s:?}");
     assert!(s[0].0 >= s[1].1.max(s[2].1), "y waits for x to be unloaded: {s:?}");
 }
+
+#[tokio::test]
+async fn a_bad_parallel_value_fails_the_batch_step_with_what_to_write() {
+    let env = Env::new();
+    let yaml = "name: b\nsteps:\n  - id: each\n    tool: batch\n    action: foreach\n    inputs:\n      items: [a]\n      parallel: 0\n      workflow_steps:\n        - {id: s, tool: file_ops, action: mkdir, inputs: {path: '$DIR/x'}}\n";
+    let r = run_res(&env, yaml, resources(2, 0.0)).await;
+    assert_eq!(r.status, RunStatus::Failed);
+    assert!(r.error.as_deref().unwrap().contains("`parallel` must be a whole number of 1 or more, got 0"), "{:?}", r.error);
+}
