@@ -177,3 +177,15 @@ def test_a_broken_user_model_profile_file_is_named(lf):
     rec = lf.write("x.yaml", "name: x\nsteps:\n  - {id: ask, tool: ollama, action: chat, inputs: {prompt: hi}}\n")
     err = lf("run", rec, check=2).stderr
     assert "model profiles:" in err and str(bad) in err
+
+
+def test_a_configured_vram_budget_shows_as_a_gpu_and_sizes_the_advice(lf):
+    lf.write("localforge.yaml", f"services:\n  ollama: {{host: '{DOWN}'}}\nresources: {{vram_gb: 12}}\n")
+    out = lf("system", check=0).stdout
+    if Path("/proc/driver/nvidia").exists():
+        pytest.skip("a real NVIDIA GPU is reported instead of the configured budget")
+    assert "GPU   configured (resources.vram_gb): 12.0 GB VRAM, 12.0 GB free" in out
+    assert "OLLAMA_FLASH_ATTENTION=1" in out
+    doc = json.loads(lf("system", "--json", check=0).stdout)
+    general = next(r for r in doc["recommendations"] if r["task"] == "general")
+    assert general["runs_on"] == "gpu" and general["fits"] and general["vram_gb"] <= 12
