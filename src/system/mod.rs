@@ -97,10 +97,18 @@ pub async fn health(config: &Config, probe: &Probe, extra_bins: Vec<String>) -> 
 /// Everything: hardware, services and tools at once, then recommendations and advice.
 pub async fn report(config: &Config, profiles: &Profiles, probe: &Probe, extra_bins: Vec<String>) -> SystemReport {
     let (hardware, health) = tokio::join!(probe.hardware(config), health(config, probe, extra_bins));
-    let settings = probe.settings();
+    let settings = match ollama_version(&health.services) {
+        Some(v) => probe.settings().with_ollama_default(Some(v), hardware.vram_gb),
+        None => probe.settings(),
+    };
     let recommendations = advice::recommend(profiles, &hardware, &settings);
     let advice = advice::tuning(profiles, &hardware, |k| (probe.env)(k));
     SystemReport { hardware, services: health.services, tools: health.tools, recommendations, advice }
+}
+
+/// The version of the first running Ollama among `services`.
+pub fn ollama_version(services: &IndexMap<String, Service>) -> Option<&str> {
+    services.values().find(|s| s.running && s.kind == services::ServiceKind::Ollama).and_then(|s| s.version.as_deref())
 }
 
 #[cfg(test)]

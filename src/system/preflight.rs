@@ -386,5 +386,11 @@ pub async fn run(
         },
         super::services::probe_list(list, probe.deadline),
     );
+    // Ollama's own default context (by version and VRAM) sizes the KV cache when nothing sets it.
+    let settings = match super::ollama_version(&services) {
+        Some(v) => settings.with_ollama_default(Some(v), hardware.as_ref().map_or(0.0, |h| h.vram_gb)),
+        None => settings,
+    };
+    let needs = step_needs(recipe, inputs, tools, &profiles, &settings);
     check(needs, &Machine { hardware, services, configured }, &profiles, &settings, &file)
 }

@@ -137,6 +137,35 @@ impl LlmSettings {
     }
 }
 
+impl LlmSettings {
+    /// The context Ollama gives a model when nothing sets `num_ctx`, by its version:
+    /// 2048 before 0.6.7, 4096 until 0.15.5, then by total VRAM (ollama/ollama#13946):
+    /// 4096 under 23 GiB, 32768 under 47 GiB, 262144 above. Unknown version: 4096.
+    pub fn with_ollama_default(mut self, version: Option<&str>, vram_total_gb: f64) -> Self {
+        if self.context.is_none() {
+            let v = version.map(parse_version).unwrap_or((0, 6, 7));
+            self.context = Some(if v < (0, 6, 7) {
+                2048
+            } else if v < (0, 15, 5) {
+                4096
+            } else if vram_total_gb >= 47.0 {
+                262_144
+            } else if vram_total_gb >= 23.0 {
+                32_768
+            } else {
+                4096
+            });
+        }
+        self
+    }
+}
+
+/// `0.15.5`, `0.6.7-rc1`, `v0.12.3` → (major, minor, patch); unparsable parts are 0.
+fn parse_version(v: &str) -> (u32, u32, u32) {
+    let mut parts = v.trim().trim_start_matches('v').split(['.', '-']).map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
 pub fn truthy(v: &str) -> bool {
     matches!(v.trim().to_lowercase().as_str(), "1" | "true" | "yes" | "on")
 }

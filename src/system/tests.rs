@@ -394,3 +394,22 @@ async fn the_whole_report_with_every_service_down_is_quick() {
     }
     assert!(doc["services"]["ollama"].get("models").is_some() && doc["tools"]["ffmpeg"].get("found").is_some());
 }
+
+#[test]
+fn ollama_default_context_follows_its_version_and_the_vram() {
+    let d = |v: Option<&str>, vram: f64| LlmSettings::default().with_ollama_default(v, vram).context;
+    assert_eq!(d(Some("0.5.7"), 24.0), Some(2048));
+    assert_eq!(d(Some("0.12.3"), 24.0), Some(4096));
+    assert_eq!(d(Some("0.15.5"), 12.0), Some(4096));
+    assert_eq!(d(Some("0.15.5"), 24.0), Some(32_768));
+    assert_eq!(d(Some("v0.16.0-rc1"), 80.0), Some(262_144));
+    assert_eq!(d(None, 80.0), Some(4096));
+    let set = LlmSettings { context: Some(8192), ..LlmSettings::default() };
+    assert_eq!(set.with_ollama_default(Some("0.15.5"), 80.0).context, Some(8192), "OLLAMA_CONTEXT_LENGTH wins");
+    // On a 24 GB card a new Ollama loads llama3.1:8b with 32K context: 4 GiB of KV cache, not 0.5.
+    let p = Profiles::shipped();
+    let e = p.estimate_llm("llama3.1:8b", &LlmSettings::default().with_ollama_default(Some("0.15.5"), 24.0)).unwrap();
+    assert_eq!((e.context, e.kv_cache_gb), (32_768, 4.0));
+    let e = p.estimate_llm("gemma2:9b", &LlmSettings::default().with_ollama_default(Some("0.15.5"), 80.0)).unwrap();
+    assert_eq!(e.context, 8192, "capped at the model's own context");
+}
