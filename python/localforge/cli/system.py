@@ -41,7 +41,7 @@ def _hardware(hw) -> None:
     print(f"  CPU   {hw['cpu']} ({cores})")
     print(f"  RAM   {_gb(hw['ram_gb'])} ({_gb(hw['ram_available_gb'])} available)")
     if not hw["gpus"]:
-        print(f"  GPU   none ({hw['gpu_note']})" if hw.get("gpu_note") else "  GPU   none")
+        print(f"  GPU   none: {hw['gpu_note']}" if hw.get("gpu_note") else "  GPU   none")
     for g in hw["gpus"]:
         driver = f", driver {g['driver']}" if g.get("driver") else ""
         kind = "unified memory" if g.get("unified") else "VRAM"
