@@ -128,7 +128,19 @@ fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "no answer in time".into()
     } else if e.is_connect() {
-        "connection refused (not running)".into()
+        // Refused: nothing listens there. Otherwise (unknown host, no route) say what the system said.
+        let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+        let mut innermost = None;
+        while let Some(s) = source {
+            if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                    return "connection refused (not running)".into();
+                }
+            }
+            innermost = Some(s.to_string());
+            source = s.source();
+        }
+        format!("cannot connect: {}", innermost.unwrap_or_else(|| e.to_string()))
     } else {
         e.to_string()
     }

@@ -413,3 +413,12 @@ fn ollama_default_context_follows_its_version_and_the_vram() {
     let e = p.estimate_llm("gemma2:9b", &LlmSettings::default().with_ollama_default(Some("0.15.5"), 80.0)).unwrap();
     assert_eq!(e.context, 8192, "capped at the model's own context");
 }
+
+#[tokio::test]
+async fn an_unknown_host_is_not_called_refused() {
+    let s =
+        probe_list(vec![("ollama".into(), ServiceKind::Ollama, "http://no-such-host.invalid:11434".into())], Duration::from_secs(2)).await;
+    let e = s["ollama"].error.clone().unwrap();
+    assert!(e.starts_with("cannot connect") || e.contains("no answer"), "{e}");
+    assert!(!e.contains("refused"), "{e}");
+}
