@@ -4,7 +4,8 @@
 //! start Blender again.
 
 use crate::config::Config;
-use crate::tools::process::which_in;
+use crate::tools::process::{which_in, ProcessSpec};
+use crate::tools::run_process;
 use indexmap::IndexMap;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -121,10 +122,20 @@ fn write_cache(path: &Path, known: &HashMap<String, String>) {
 async fn version_of(path: &Path) -> Option<String> {
     let stem = path.file_name()?.to_string_lossy().to_string();
     let flag = if ["ffmpeg", "ffprobe", "magick", "convert"].contains(&stem.as_str()) { "-version" } else { "--version" };
-    let mut cmd = tokio::process::Command::new(path);
-    cmd.arg(flag).stdin(std::process::Stdio::null()).kill_on_drop(true).process_group(0);
-    let out = tokio::time::timeout(VERSION_DEADLINE, cmd.output()).await.ok()?.ok()?;
-    let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let spec = ProcessSpec { argv: vec![path.display().to_string(), flag.into()], ..ProcessSpec::default() };
+    // Through the same process handling as steps: its own group, stopped whole at the deadline.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let timer = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(VERSION_DEADLINE).await;
+            stop.cancel();
+        })
+    };
+    let out = run_process(&spec, &stop).await;
+    timer.abort();
+    let out = out.ok()?;
+    let text = format!("{}\n{}", out.stdout, out.stderr);
     text.lines().take(3).find_map(version_in)
 }
 
