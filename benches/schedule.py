@@ -1,6 +1,6 @@
 """Scheduler makespan against its lower bounds, through the real CLI.
 
-1. DAGs of `script` steps that sleep T seconds, widths 1, 4, 16, 64: each of
+1. DAGs of `script` steps that run `sleep T` (argv, no shell), widths 1, 4, 16, 64: each of
    `w` branches is two CPU steps in a chain (2T) beside one GPU step (T, 6 GB
    of VRAM), all joined by a last step. The lower bound is
    max(critical path, sum of the GPU steps' durations):
@@ -15,7 +15,7 @@
 Makespan is the run's own `duration_s` (engine start to end, no interpreter
 start-up).
 
-    python benches/schedule.py [--t 1.0] [--widths 1,4,16,64]
+    python benches/schedule.py [--t 1.0] [--widths 1,4,16,64] [--cases fits,GPU-bound]
 """
 
 import argparse
@@ -34,13 +34,13 @@ def dag(w: int, t: float) -> str:
     lines = ["name: makespan", "steps:"]
     for i in range(w):
         lines += [
-            f"  - {{id: c{i}a, tool: script, action: run, depends_on: [], inputs: {{command: 'sleep {t}'}}}}",
-            f"  - {{id: c{i}b, tool: script, action: run, depends_on: [c{i}a], inputs: {{command: 'sleep {t}'}}}}",
+            f"  - {{id: c{i}a, tool: script, action: run, depends_on: [], inputs: {{command: [sleep, '{t}']}}}}",
+            f"  - {{id: c{i}b, tool: script, action: run, depends_on: [c{i}a], inputs: {{command: [sleep, '{t}']}}}}",
             f"  - {{id: g{i}, tool: script, action: run, depends_on: [], resources: {{gpu: true, vram_gb: 6}},"
-            f" inputs: {{command: 'sleep {t}'}}}}",
+            f" inputs: {{command: [sleep, '{t}']}}}}",
         ]
     deps = ", ".join([f"c{i}b" for i in range(w)] + [f"g{i}" for i in range(w)])
-    lines.append(f"  - {{id: end, tool: script, action: run, depends_on: [{deps}], inputs: {{command: 'true'}}}}")
+    lines.append(f"  - {{id: end, tool: script, action: run, depends_on: [{deps}], inputs: {{command: [true]}}}}")
     return "\n".join(lines) + "\n"
 
 
@@ -92,6 +92,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--t", type=float, default=1.0)
     ap.add_argument("--widths", default="1,4,16,64")
+    ap.add_argument("--cases", default="fits,GPU-bound", help="which of fits, GPU-bound to run")
     ns = ap.parse_args()
     t = ns.t
     print("| width | case | bound (s) | makespan (s) | over bound |")
@@ -105,6 +106,8 @@ def main() -> None:
                 ("fits", f"max_parallel: {2 * w + 1}\nresources: {{vram_gb: {6 * w}}}\n", 2 * t),
                 ("GPU-bound", f"max_parallel: {2 * w + 1}\nresources: {{vram_gb: 8}}\n", max(2 * t, w * t)),
             ):
+                if case not in ns.cases.split(","):
+                    continue
                 took = run(home, recipe, config)["duration_s"]
                 print(f"| {w} | {case} | {bound:.2f} | {took:.2f} | {100 * (took - bound) / bound:+.1f}% |")
         server = ThreadingHTTPServer(("127.0.0.1", 0), Slots)

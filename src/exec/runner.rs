@@ -228,6 +228,41 @@ impl Run {
     }
 }
 
+type Started = std::pin::Pin<Box<dyn std::future::Future<Output = (usize, Reservation, StepReport)> + Send>>;
+
+/// Run step `i`, in this task (`inline`) or as a task of its own. A panic (a bug)
+/// fails the step instead of the run.
+fn start(run: Arc<Run>, i: usize, r: Reservation, inline: bool) -> Started {
+    use futures_util::FutureExt;
+    let bug = |e: &(dyn std::any::Any + Send)| {
+        let what = e.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| e.downcast_ref::<String>().cloned()).unwrap_or_default();
+        StepReport {
+            status: StepStatus::Failed,
+            error: Some(format!("the step stopped unexpectedly ({what}); this is a bug in LocalForge or the tool")),
+            ..StepReport::not_run()
+        }
+    };
+    let work = async move {
+        let step = &run.recipe.steps[i];
+        run.run_step(step, &run.scope, &step.id).await
+    };
+    if inline {
+        Box::pin(async move {
+            let report = std::panic::AssertUnwindSafe(work).catch_unwind().await.unwrap_or_else(|e| bug(&*e));
+            (i, r, report)
+        })
+    } else {
+        let task = tokio::spawn(work);
+        Box::pin(async move {
+            let report = task.await.unwrap_or_else(|e| match e.try_into_panic() {
+                Ok(p) => bug(&*p),
+                Err(e) => bug(&e.to_string()),
+            });
+            (i, r, report)
+        })
+    }
+}
+
 /// The dispatch loop: start every ready step that fits beside the running ones,
 /// in priority order; on each finish release its resources and its dependents.
 /// A failure (`abort`) or cancellation stops new dispatches; running steps finish
@@ -278,6 +313,7 @@ async fn schedule(
         if !stop {
             let key = |i: usize, r: &Reservation| priority(r.model.as_deref(), &loaded, remaining[i], i);
             let mut order: Vec<(usize, Reservation)> = ready.drain(..).map(|i| (i, resources.of(recipe, &steps[i]))).collect();
+            let mut started: Vec<(usize, Reservation)> = Vec::new();
             order.sort_by_key(|b| std::cmp::Reverse(key(b.0, &b.1)));
             for (i, r) in order {
                 let step = &steps[i];
@@ -311,11 +347,14 @@ async fn schedule(
                 if let Some(m) = &r.model {
                     loaded.insert(m.clone());
                 }
-                let run = run.clone();
-                running.push(async move {
-                    let report = run.run_step(step, &run.scope, &step.id).await;
-                    (i, r, report)
-                });
+                started.push((i, r));
+            }
+            // A step that runs alone runs in this task (no hand-over between threads: a
+            // chain stays as fast as a loop); steps that run together are each their own
+            // task, so blocking work in one native step does not hold up the others.
+            let alone = started.len() == 1 && running.is_empty();
+            for (i, r) in started.drain(..) {
+                running.push(start(run.clone(), i, r, alone));
             }
         }
         let Some((i, r, outcome)) = running.next().await else { break };

@@ -16,7 +16,7 @@ g=' '
 while IFS= read -r l; do
   case $l in
     +*) g="$g${l#+} " ;;
-    -*) n=' '; for x in $g; do [ "$x" = "${l#-}" ] || n="$n$x "; done; g=$n ;;
+    -*) x=${l#-}; case $g in *" $x "*) g="${g%%" $x "*} ${g#*" $x "}" ;; esac ;;
   esac
 done
 for x in $g; do kill -9 -"$x" 2>/dev/null; done"#;

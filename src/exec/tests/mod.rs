@@ -36,6 +36,25 @@ impl Tool for Checker {
     }
 }
 
+/// A test tool with a bug: it panics.
+struct Panics;
+
+#[async_trait::async_trait]
+impl Tool for Panics {
+    fn name(&self) -> &str {
+        "panics"
+    }
+    fn actions(&self) -> Vec<String> {
+        vec!["now".into()]
+    }
+    fn kind(&self) -> ToolKind {
+        ToolKind::Native
+    }
+    async fn call(&self, _action: &str, _inputs: Outputs, _ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+        panic!("a bug in the tool")
+    }
+}
+
 struct Env {
     dir: tempfile::TempDir,
     tools: Arc<Registry>,
@@ -45,6 +64,7 @@ impl Env {
     fn new() -> Self {
         let mut tools = Registry::native();
         tools.add(Arc::new(Checker)).unwrap();
+        tools.add(Arc::new(Panics)).unwrap();
         Env { dir: tempfile::tempdir().unwrap(), tools: Arc::new(tools) }
     }
 

@@ -246,3 +246,26 @@ async fn a_bad_parallel_value_fails_the_batch_step_with_what_to_write() {
     assert_eq!(r.status, RunStatus::Failed);
     assert!(r.error.as_deref().unwrap().contains("`parallel` must be a whole number of 1 or more, got 0"), "{:?}", r.error);
 }
+
+#[tokio::test]
+async fn a_tool_that_panics_fails_its_step_not_the_run_beside_it() {
+    let env = Env::new();
+    let yaml = format!(
+        "name: p\ncleanup:\n  on_failure: [{{action: delete, path: '$DIR/scratch'}}]\nsteps:\n  - id: mk\n    tool: file_ops\n    action: mkdir\n    depends_on: []\n    inputs: {{path: '$DIR/scratch'}}\n  - id: bug\n    tool: panics\n    action: now\n    depends_on: []\n{}",
+        span("beside", 0.3, "    depends_on: []\n")
+    );
+    let r = run_res(&env, &yaml, resources(4, 0.0)).await;
+    assert_eq!(r.status, RunStatus::Failed);
+    assert_eq!(r.steps["bug"].status, StepStatus::Failed);
+    assert!(r.steps["bug"].error.as_deref().unwrap().contains("stopped unexpectedly"), "{:?}", r.steps["bug"].error);
+    assert_eq!(r.steps["beside"].status, StepStatus::Completed);
+    assert!(!env.path("scratch").exists(), "cleanup ran");
+}
+
+#[tokio::test]
+async fn a_tool_that_panics_alone_fails_its_step_too() {
+    let env = Env::new();
+    let r = run_res(&env, "name: p\nsteps:\n  - {id: bug, tool: panics, action: now}\n", resources(4, 0.0)).await;
+    assert_eq!((r.status, r.steps["bug"].status), (RunStatus::Failed, StepStatus::Failed));
+    assert!(r.steps["bug"].error.as_deref().unwrap().contains("stopped unexpectedly (a bug in the tool)"), "{:?}", r.steps["bug"].error);
+}
