@@ -107,7 +107,9 @@ def _dry_run(plan, as_json) -> int:
     for note in pf["notes"]:
         print(f"note: {note}")
     if pf["forced"]:
-        print(f"preflight: {len(pf['problems'])} unmet need(s), ignored (--force)")
+        print(f"preflight: {len(pf['problems'])} unmet need(s), ignored (--force):")
+        for problem in pf["problems"]:
+            print(f"  {problem['message']}")
     return EXIT_OK
 
 
