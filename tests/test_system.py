@@ -189,3 +189,11 @@ def test_a_configured_vram_budget_shows_as_a_gpu_and_sizes_the_advice(lf):
     doc = json.loads(lf("system", "--json", check=0).stdout)
     general = next(r for r in doc["recommendations"] if r["task"] == "general")
     assert general["runs_on"] == "gpu" and general["fits"] and general["vram_gb"] <= 12
+
+
+def test_health_reads_like_a_report(lf, ollama):
+    lf.write("localforge.yaml", f"services:\n  ollama: {{host: '{ollama}'}}\n  sd: {{host: '{DOWN}'}}\n")
+    out = lf("health", check=0).stdout
+    assert f"✓ ollama       {ollama}" in out and "0.12.3  2 models" in out
+    assert f"✗ sd           {DOWN}" in out and "→ start the SD WebUI with --api" in out
+    assert "✓ ffmpeg" in out
