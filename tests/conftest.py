@@ -4,6 +4,7 @@ so history databases and run folders never touch the developer's own."""
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,13 @@ def process_alive(pid: int) -> bool:
     except OSError:
         return False
     return not stat.rsplit(") ", 1)[1].startswith("Z")
+
+
+def wait_for_pid(path, timeout=30) -> int:
+    """The process id a step writes to `path`, once it is there."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if path.exists() and path.read_text().strip():
+            return int(path.read_text())
+        time.sleep(0.05)
+    raise AssertionError(f"{path} never appeared")

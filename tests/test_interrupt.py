@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import process_alive
+from conftest import process_alive, wait_for_pid
 
 RECIPE = """\
 name: interruptible
@@ -30,15 +30,6 @@ cleanup:
 """
 
 
-def _wait_for(path, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if path.exists() and path.read_text().strip():
-            return int(path.read_text())
-        time.sleep(0.05)
-    raise AssertionError(f"{path} never appeared")
-
-
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_interrupt_stops_every_process_and_records_cancelled(lf, sig):
     w = lf.work
@@ -47,8 +38,8 @@ def test_interrupt_stops_every_process_and_records_cancelled(lf, sig):
         RECIPE.format(pidfile=w / "grandchild.pid", shpidfile=w / "child.pid", marker=w / "after", moved=w / "kept-temp"),
     )
     proc = lf.popen("run", rec, "--json")
-    grandchild = _wait_for(w / "grandchild.pid")
-    child = _wait_for(w / "child.pid")
+    grandchild = wait_for_pid(w / "grandchild.pid")
+    child = wait_for_pid(w / "child.pid")
     assert process_alive(grandchild)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
@@ -76,7 +67,7 @@ def test_a_run_whose_process_died_shows_as_interrupted(lf):
         f"name: killed\nsteps:\n  - {{id: s, tool: script, action: run, inputs: {{command: 'echo $$ > {w}/sh.pid; sleep 300'}}}}\n",
     )
     proc = lf.popen("run", rec)
-    _wait_for(w / "sh.pid")
+    wait_for_pid(w / "sh.pid")
     # History rows are committed in batches a few milliseconds apart: wait for the step's row.
     deadline = time.time() + 10
     while time.time() < deadline:

@@ -8,7 +8,7 @@ import signal
 import sqlite3
 import time
 
-from conftest import process_alive
+from conftest import process_alive, wait_for_pid
 
 DAG = """\
 name: fan-out
@@ -35,15 +35,6 @@ steps:
 """
 
 
-def _pid(path, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if path.exists() and path.read_text().strip():
-            return int(path.read_text())
-        time.sleep(0.05)
-    raise AssertionError(f"{path} never appeared")
-
-
 def _gone(pid, timeout=5.0):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -60,7 +51,7 @@ def _run_id(lf):
 def test_kill_9_leaves_no_process_behind_and_the_run_resumes(lf):
     rec = lf.write("dag.yaml", DAG.format(work=lf.work))
     proc = lf.popen("run", rec)
-    left, right = _pid(lf.work / "left.pid"), _pid(lf.work / "right.pid")
+    left, right = wait_for_pid(lf.work / "left.pid"), wait_for_pid(lf.work / "right.pid")
     assert process_alive(left) and process_alive(right), "both branches run at once"
     time.sleep(0.3)  # let the history commit `first`
     os.kill(proc.pid, signal.SIGKILL)
@@ -84,7 +75,7 @@ def test_kill_9_leaves_no_process_behind_and_the_run_resumes(lf):
 def test_ctrl_c_cancels_every_running_branch(lf):
     rec = lf.write("dag.yaml", DAG.format(work=lf.work))
     proc = lf.popen("run", rec, "--json")
-    left, right = _pid(lf.work / "left.pid"), _pid(lf.work / "right.pid")
+    left, right = wait_for_pid(lf.work / "left.pid"), wait_for_pid(lf.work / "right.pid")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
@@ -135,7 +126,7 @@ def test_dry_run_shows_levels_critical_path_and_capacity(lf):
 def test_resume_refuses_a_live_run_and_a_missing_recipe(lf):
     rec = lf.write("dag.yaml", DAG.format(work=lf.work))
     proc = lf.popen("run", rec)
-    _pid(lf.work / "left.pid")
+    wait_for_pid(lf.work / "left.pid")
     run_id = _run_id(lf)
     err = lf("resume", run_id, check=2).stderr
     assert f"run `{run_id}` is still running" in err

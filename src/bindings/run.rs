@@ -43,17 +43,23 @@ fn prepare(
     Ok((prepared, tools))
 }
 
-/// Check what the recipe needs against the machine; unmet needs are a `RecipeError`
-/// (exit 2, before any step runs) unless `force`.
+/// Check what the recipe needs against the machine; notes go to stderr unless `quiet`;
+/// unmet needs are a `RecipeError` (exit 2, before any step runs) unless `force`.
 fn preflight(
     py: Python<'_>,
     config: &Config,
     p: &Prepared,
     tools: &Registry,
     force: bool,
+    quiet: bool,
 ) -> PyResult<crate::system::preflight::Preflight> {
     let probe = crate::system::Probe::machine();
     let pf = py.detach(|| runtime().block_on(crate::system::preflight::run(config, &p.recipe, &p.inputs, tools, &probe)));
+    if !quiet {
+        for note in &pf.notes {
+            eprintln!("preflight: {note}");
+        }
+    }
     if !pf.problems.is_empty() && !force {
         let mut diags = pf.problems.clone();
         if let Some(last) = diags.last_mut() {
@@ -91,12 +97,7 @@ pub fn run_recipe<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let config = super::load_config(py)?;
     let (p, tools) = prepare(py, &config, &path, inputs, plugins)?;
-    let pf = preflight(py, &config, &p, &tools, force)?;
-    if !quiet {
-        for note in &pf.notes {
-            eprintln!("preflight: {note}");
-        }
-    }
+    let pf = preflight(py, &config, &p, &tools, force, quiet)?;
     execute(py, &config, p, tools, &pf, auto_approve, quiet, None)
 }
 
@@ -197,7 +198,7 @@ pub fn resume_run<'py>(
             "resume with --force to continue with the recipe as it is now, or start a new run",
         ));
     }
-    let pf = preflight(py, &config, &p, &tools, force)?;
+    let pf = preflight(py, &config, &p, &tools, force, quiet)?;
     let resume = exec::Resume::from_history(&detail);
     execute(py, &config, p, tools, &pf, auto_approve, quiet, Some(resume))
 }
@@ -214,7 +215,7 @@ pub fn plan_recipe<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let config = super::load_config(py)?;
     let (p, tools) = prepare(py, &config, &path, inputs, plugins)?;
-    let pf = preflight(py, &config, &p, &tools, force)?;
+    let pf = preflight(py, &config, &p, &tools, force, true)?;
     let needs: std::collections::HashMap<&str, &crate::system::preflight::StepNeed> = pf.needs.iter().map(|n| (n.id.as_str(), n)).collect();
     let resources = pf.resources(&config);
     let ledger = crate::schedule::Ledger::new(resources.capacity.clone());

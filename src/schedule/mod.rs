@@ -34,9 +34,7 @@ impl Resources {
         if let Some(r) = self.per_step.get(&step.id) {
             return r.clone();
         }
-        let mut r = declared(recipe, step);
-        r.terminal = matches!(step.kind, StepKind::Approval { .. });
-        r
+        declared(recipe, step)
     }
 }
 

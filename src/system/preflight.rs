@@ -254,6 +254,7 @@ pub fn check(needs: Vec<StepNeed>, machine: &Machine, profiles: &Profiles, setti
     }
     // Memory.
     if let Some(hw) = &machine.hardware {
+        let budget = Budget::of(hw);
         for n in &needs {
             let Some(gb) = n.vram_gb else { continue };
             let svc = n.service.as_ref().and_then(|s| machine.services.get(s));
@@ -272,7 +273,6 @@ pub fn check(needs: Vec<StepNeed>, machine: &Machine, profiles: &Profiles, setti
                 continue;
             }
             let reclaimable: f64 = loaded.iter().map(|l| l.vram_gb).sum();
-            let budget = Budget::of(hw);
             if budget.gpu {
                 let room = budget.gb + reclaimable;
                 if gb > room {

@@ -1,12 +1,7 @@
 """`localforge resume RUN_ID`: continue a failed, cancelled or interrupted run."""
 
-import os
-import signal
-import sys
-
 from localforge.cli.args import parser
-from localforge.cli.output import EXIT_USAGE, diagnostics, print_json
-from localforge.cli.run import EXIT_BY_STATUS, EXIT_FAILED, _sigterm_as_interrupt, _summary
+from localforge.cli.run import execute
 
 
 def main(args) -> int:
@@ -21,21 +16,10 @@ def main(args) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     ns = p.parse_args(args)
-    from localforge import _core, errors
+    from localforge import _core
     from localforge.cli.recipes import plugins as for_engine
 
-    os.environ.setdefault("LOCALFORGE_PYTHON", sys.executable)
-    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
-    try:
-        report = _core.resume_run(ns.run_id, auto_approve=ns.auto_approve, quiet=ns.quiet, plugins=for_engine, force=ns.force)
-    except errors.RecipeError as e:
-        if not ns.json:
-            raise
-        diagnostics(e.errors)
-        print_json({"status": "invalid", "error": str(e), "errors": e.errors})
-        return EXIT_USAGE
-    if ns.json:
-        print_json(report)
-    else:
-        _summary(report)
-    return EXIT_BY_STATUS.get(report["status"], EXIT_FAILED)
+    return execute(
+        lambda: _core.resume_run(ns.run_id, auto_approve=ns.auto_approve, quiet=ns.quiet, plugins=for_engine, force=ns.force),
+        ns.json,
+    )

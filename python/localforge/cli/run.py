@@ -47,20 +47,38 @@ def main(args) -> int:
             return _list_inputs(_core, path, ns.json)
         if ns.dry_run:
             return _dry_run(_core.plan_recipe(str(path), inputs, plugins=for_engine, force=ns.force), ns.json)
-        os.environ.setdefault("LOCALFORGE_PYTHON", sys.executable)
-        signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
-        report = _core.run_recipe(str(path), inputs, auto_approve=ns.auto_approve, quiet=ns.quiet, plugins=for_engine, force=ns.force)
     except errors.RecipeError as e:
-        if not ns.json:
-            raise
-        diagnostics(e.errors)
-        print_json({"status": "invalid", "error": str(e), "errors": e.errors})
-        return EXIT_USAGE
-    if ns.json:
+        return _invalid(e, ns.json)
+    return execute(
+        lambda: _core.run_recipe(str(path), inputs, auto_approve=ns.auto_approve, quiet=ns.quiet, plugins=for_engine, force=ns.force),
+        ns.json,
+    )
+
+
+def execute(start, as_json) -> int:
+    """Run `start()` (a run or a resume) with SIGTERM as Ctrl-C; print its report; its exit code."""
+    from localforge import errors
+
+    os.environ.setdefault("LOCALFORGE_PYTHON", sys.executable)
+    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    try:
+        report = start()
+    except errors.RecipeError as e:
+        return _invalid(e, as_json)
+    if as_json:
         print_json(report)
     else:
         _summary(report)
     return EXIT_BY_STATUS.get(report["status"], EXIT_FAILED)
+
+
+def _invalid(e, as_json) -> int:
+    """An invalid recipe, input or preflight: re-raised for the plain CLI, one JSON document with `--json`."""
+    if not as_json:
+        raise e
+    diagnostics(e.errors)
+    print_json({"status": "invalid", "error": str(e), "errors": e.errors})
+    return EXIT_USAGE
 
 
 def _list_inputs(core, path, as_json) -> int:
