@@ -14,12 +14,14 @@ PYTHON="${PYTHON:-python3}"
 step() { printf '\n== %s\n' "$*" >&2; }
 
 step "programs the tests drive (Debian packages)"
-# program -> package; installed when missing and this runs as root with apt.
+# program -> package; installed when missing and this runs as root with apt. A program is
+# known by what it says it is, not by its name on PATH: a `convert` that is not ImageMagick
+# (some machines ship a stand-in) does not count. Same check as tests/programs.py.
 declare -A PACKAGES=([ffmpeg]=ffmpeg [pandoc]=pandoc [tesseract]=tesseract-ocr [convert]=imagemagick
                      [espeak-ng]=espeak-ng [sox]=sox [yt-dlp]=yt-dlp [blender]=blender)
 missing=()
 for program in "${!PACKAGES[@]}"; do
-    command -v "$program" >/dev/null || missing+=("${PACKAGES[$program]}")
+    PYTHONPATH=tests "$PYTHON" -m programs "$program" >/dev/null 2>&1 || missing+=("${PACKAGES[$program]}")
 done
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -4,13 +4,14 @@ the pictures: sizes, and that the object is where and what colour it should be."
 
 import json
 import os
-import shutil
 
 import pytest
 
+from programs import real as real_program
+
 Image = pytest.importorskip("PIL.Image")
 
-if not shutil.which("blender"):
+if not real_program("blender"):
     if os.environ.get("LOCALFORGE_REQUIRE_TOOLS") == "1":
         raise RuntimeError("blender is required (LOCALFORGE_REQUIRE_TOOLS=1) but not on PATH")
     pytest.skip("blender is not installed", allow_module_level=True)

@@ -5,12 +5,13 @@ LOCALFORGE_REQUIRE_TOOLS=1 (as in CI), where a missing program is a failure."""
 import json
 import os
 import re
-import shutil
 import subprocess
 
 import pytest
 
-if not shutil.which("ffmpeg"):
+from programs import real as real_program
+
+if not real_program("ffmpeg"):
     if os.environ.get("LOCALFORGE_REQUIRE_TOOLS") == "1":
         raise RuntimeError("ffmpeg is required (LOCALFORGE_REQUIRE_TOOLS=1) but not on PATH")
     pytest.skip("ffmpeg is not installed", allow_module_level=True)

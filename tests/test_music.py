@@ -5,11 +5,12 @@ writes a real WAV (a tone) of the asked duration and records its arguments."""
 
 import json
 import os
-import shutil
 import sys
 import wave
 
 import pytest
+
+from programs import real as real_program
 
 STAND_IN = r"""
 import json, math, struct, sys, wave
@@ -74,7 +75,7 @@ def test_unconfigured_music_tools_fail_validation_with_the_setting_to_add(lf):
     assert "uses tool `musicgen`, which cannot be used here: missing `services.musicgen.venv_dir`" in proc.stderr
 
 
-@pytest.mark.skipif(not shutil.which("ffmpeg"), reason="ffmpeg is not installed")
+@pytest.mark.skipif(not real_program("ffmpeg"), reason="ffmpeg is not installed")
 def test_music_track_recipe(lf, tmp_path):
     from conftest import REPO
 

@@ -7,6 +7,8 @@ import subprocess
 
 import pytest
 
+from programs import real as real_program
+
 
 def _tools(lf):
     return {t["name"]: t for t in json.loads(lf("list-tools", "--json", check=0).stdout)}
@@ -29,9 +31,9 @@ def test_list_tools_shows_every_kind(lf):
         "espeak-ng",
         "sox",
     } <= set(yaml_tools)
-    assert yaml_tools["ffprobe"]["available"] == bool(shutil.which("ffprobe"))
+    assert yaml_tools["ffprobe"]["available"] == bool(real_program("ffprobe"))
     assert yaml_tools["pandoc"]["actions"] == ["convert"]
-    if not shutil.which("pandoc"):
+    if not real_program("pandoc"):
         assert yaml_tools["pandoc"]["missing"] == ["`pandoc` (apt install pandoc)"]
 
 
@@ -64,7 +66,7 @@ def test_a_missing_program_fails_before_the_run_with_the_install_hint(lf):
     assert not lf.db.exists()
 
 
-@pytest.mark.skipif(not shutil.which("ffmpeg"), reason="ffmpeg is not installed")
+@pytest.mark.skipif(not real_program("ffmpeg"), reason="ffmpeg is not installed")
 def test_shipped_ffprobe_reads_a_real_file(lf):
     tone = lf.work / "tone.wav"
     subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=2", str(tone)], check=True)
@@ -83,7 +85,7 @@ def test_shipped_ffprobe_reads_a_real_file(lf):
 def _need(*programs):
     import os
 
-    missing = [p for p in programs if not shutil.which(p)]
+    missing = [p for p in programs if not real_program(p)]
     if missing and os.environ.get("LOCALFORGE_REQUIRE_TOOLS") == "1":
         pytest.fail(f"required programs missing: {missing}")
     if missing:

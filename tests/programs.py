@@ -1,0 +1,43 @@
+"""Is a program on PATH really the program the tests drive? Known by what it
+says it is (`convert -version` names ImageMagick), not by its name: some
+machines ship a stand-in `convert`. scripts/test.sh uses the same check to
+decide what to install (`python -m programs NAME` exits 0 for the real one)."""
+
+import functools
+import re
+import shutil
+import subprocess
+import sys
+
+# program -> (version flag, what its first lines say)
+SIGNATURES = {
+    "ffmpeg": ("-version", r"^ffmpeg version"),
+    "ffprobe": ("-version", r"^ffprobe version"),
+    "pandoc": ("--version", r"^pandoc"),
+    "tesseract": ("--version", r"^tesseract"),
+    "convert": ("-version", r"ImageMagick"),
+    "magick": ("-version", r"ImageMagick"),
+    "espeak-ng": ("--version", r"eSpeak NG"),
+    "sox": ("--version", r"SoX"),
+    "yt-dlp": ("--version", r"^\d{4}\.\d"),
+    "blender": ("--version", r"^Blender \d"),
+}
+
+
+@functools.cache
+def real(program: str) -> bool:
+    """True when `program` is on PATH and says it is what its name promises."""
+    path = shutil.which(program)
+    if path is None:
+        return False
+    flag, pattern = SIGNATURES.get(program, ("--version", ""))
+    try:
+        proc = subprocess.run([path, flag], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    head = "\n".join((proc.stdout + "\n" + proc.stderr).splitlines()[:5])
+    return proc.returncode == 0 and re.search(pattern, head, re.MULTILINE) is not None
+
+
+if __name__ == "__main__":
+    sys.exit(0 if all(real(p) for p in sys.argv[1:]) else 1)
