@@ -44,7 +44,7 @@ def test_history_has_a_row_per_run_and_step(lf):
 
 def test_run_by_name_and_list_inputs(lf):
     proc = lf("run", "hello-localforge", "--list-inputs", check=0)
-    assert "name (string, default: 'world')" in proc.stdout
+    assert "name (string, default: world)" in proc.stdout
     assert "languages (list" in proc.stdout
 
 

@@ -41,6 +41,85 @@ def print_json(doc) -> None:
     sys.stdout.flush()
 
 
+# Values in human output: strings without quotes, short lists comma-separated,
+# longer ones one item a line, mappings as `key: value`. JSON output never
+# comes through here.
+INLINE_WIDTH = 60
+
+
+def _scalar(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value == "":
+        return '""'  # or it would not show at all
+    return str(value).rstrip("\n")
+
+
+def _nested(value) -> bool:
+    return isinstance(value, (list, tuple, dict))
+
+
+def inline(value, width=INLINE_WIDTH):
+    """`value` on one line, or None when it reads better on lines of its own
+    (multi-line text, a mapping, a list longer than `width` or of lists/mappings).
+    `width=None`: always one line (for a value inside parentheses)."""
+    if isinstance(value, dict):
+        if not value:
+            return "(none)"
+        if width is not None:
+            return None
+        return ", ".join(f"{k}: {inline(v, None)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return "(none)"
+        if width is None:
+            return ", ".join(inline(v, None) for v in value)
+        items = [_scalar(v) for v in value if not _nested(v)]
+        if len(items) < len(value) or any(", " in i or "\n" in i for i in items):
+            return None
+        joined = ", ".join(items)
+        return joined if len(joined) <= width else None
+    text = _scalar(value)
+    return text if width is None or "\n" not in text else None
+
+
+def _block(value, indent: str) -> list:
+    if isinstance(value, dict):
+        return [line for k, v in value.items() for line in field(k, v, indent).split("\n")]
+    if isinstance(value, (list, tuple)):
+        # Plain items one a line; when any item is a mapping, a list or
+        # multi-line text, every item starts with `- ` so each is told apart.
+        ones = [inline(item) for item in value]
+        bullet = "- " if any(_nested(item) or one is None for item, one in zip(value, ones)) else ""
+        lines = []
+        for item, one in zip(value, ones):
+            if one is not None:
+                lines.append(indent + bullet + one)
+            else:
+                sub = _block(item, indent + "  ")
+                lines += [indent + bullet + sub[0][len(indent) + 2 :]] + sub[1:]
+        return lines
+    return [indent + line for line in _scalar(value).split("\n")]
+
+
+def field(label, value, indent: str = "") -> str:
+    """`label: value` for people; a long list, a mapping or multi-line text
+    goes on the lines below, indented two more spaces."""
+    one = inline(value)
+    if one is not None:
+        return f"{indent}{label}: {one}"
+    return "\n".join([f"{indent}{label}:"] + _block(value, indent + "  "))
+
+
+def width() -> int:
+    """Columns to wrap human output at: `COLUMNS` if set, else the terminal's, else 100."""
+    import shutil
+
+    return max(40, shutil.get_terminal_size((100, 24)).columns)
+
+
 def suggest(word: str, options) -> str:
     import difflib
 

@@ -5,7 +5,7 @@ import signal
 import sys
 
 from localforge.cli.args import parser
-from localforge.cli.output import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, diagnostics, print_json
+from localforge.cli.output import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, diagnostics, field, inline, print_json
 from localforge.cli.recipes import resolve
 
 EXIT_BY_STATUS = {"completed": EXIT_OK, "failed": EXIT_FAILED, "cancelled": EXIT_INTERRUPTED}
@@ -92,8 +92,8 @@ def _list_inputs(core, path, as_json) -> int:
     if not info["inputs"]:
         print(f"{info['name']} takes no inputs")
     for i in info["inputs"]:
-        flags = "required" if i["required"] else f"default: {i['default']!r}" if i["default"] is not None else "optional"
-        choices = f"  choices: {', '.join(map(str, i['choices']))}" if i.get("choices") else ""
+        flags = "required" if i["required"] else f"default: {inline(i['default'], None)}" if i["default"] is not None else "optional"
+        choices = f"  choices: {inline(i['choices'], None)}" if i.get("choices") else ""
         desc = f"  {i['description']}" if i.get("description") else ""
         print(f"{i['name']} ({i['type']}, {flags}){desc}{choices}")
     return EXIT_OK
@@ -103,7 +103,8 @@ def _dry_run(plan, as_json) -> int:
     if as_json:
         print_json(plan)
         return EXIT_OK
-    print(f"plan for {plan['recipe']} ({'sequential' if plan['sequential'] else 'DAG'}), inputs: {plan['inputs']}")
+    print(f"plan for {plan['recipe']} ({'sequential' if plan['sequential'] else 'DAG'})")
+    print(field("inputs", plan["inputs"]))
     cap = plan["capacity"]
     vram = f", {cap['vram_gb']:.1f} GB VRAM" if cap["vram_gb"] else ", no GPU to plan with"
     print(f"up to {cap['cpu']} steps at once{vram}")
@@ -153,6 +154,6 @@ def _summary(report) -> None:
     if report["outputs"]:
         print("outputs:")
         for k, v in report["outputs"].items():
-            print(f"  {k}: {v}")
+            print(field(k, v, "  "))
     for w in report.get("warnings", []):
         print(f"warning: {w}", file=sys.stderr)

@@ -1,0 +1,66 @@
+"""What people read: human output of the CLI (lists and mappings written for
+people, not as Python reprs), recipes listed once with where they come from,
+`health`'s exit code, `system` wrapped to the terminal, the README's example."""
+
+import json
+
+LISTY = """\
+name: listy
+inputs:
+  - {name: folder, type: path, required: true}
+  - {name: tags, type: list, default: [red, green]}
+  - {name: greeting, default: hello}
+steps:
+  - id: find
+    tool: file_ops
+    action: list
+    inputs: {path: "{{ inputs.folder }}", pattern: "*.md"}
+outputs:
+  files: "{{ steps.find.outputs.files }}"
+  tags: "{{ inputs.tags }}"
+  count: "{{ steps.find.outputs.files | length }}"
+"""
+
+
+def notes(lf, names):
+    folder = lf.work / "notes"
+    folder.mkdir()
+    for name in names:
+        (folder / name).write_text("one two\n")
+    return folder
+
+
+def no_reprs(text):
+    for mark in ("['", "{'", "']", "'}", "[]", "{}"):
+        assert mark not in text, f"a Python repr ({mark}) in:\n{text}"
+
+
+def test_run_summary_prints_lists_for_people(lf):
+    folder = notes(lf, ["a.md", "b.md"])
+    rec = lf.write("listy.yaml", LISTY)
+    out = lf("run", rec, "-i", f"folder={folder}", "-q", check=0).stdout
+    no_reprs(out)
+    assert "  tags: red, green\n" in out
+    assert "  count: 2\n" in out
+    # Two long paths do not fit on one line: one a line, indented under the key.
+    assert f"  files:\n    {folder}/a.md\n    {folder}/b.md\n" in out
+    doc = json.loads(lf("run", rec, "-i", f"folder={folder}", "-q", "--json", check=0).stdout)
+    assert doc["outputs"]["tags"] == ["red", "green"], "JSON keeps the values as they are"
+
+
+def test_dry_run_prints_inputs_as_key_value_lines(lf):
+    folder = notes(lf, ["a.md"])
+    rec = lf.write("listy.yaml", LISTY)
+    out = lf("run", rec, "-i", f"folder={folder}", "--dry-run", check=0).stdout
+    no_reprs(out)
+    assert out.startswith(f"plan for listy (sequential)\ninputs:\n  folder: {folder}\n  tags: red, green\n  greeting: hello\n")
+    plan = json.loads(lf("run", rec, "-i", f"folder={folder}", "--dry-run", "--json", check=0).stdout)
+    assert plan["inputs"] == {"folder": str(folder), "tags": ["red", "green"], "greeting": "hello"}
+
+
+def test_list_inputs_shows_defaults_without_quotes_or_brackets(lf):
+    rec = lf.write("listy.yaml", LISTY)
+    out = lf("run", rec, "--list-inputs", check=0).stdout
+    no_reprs(out)
+    assert "tags (list, default: red, green)\n" in out
+    assert "greeting (string, default: hello)\n" in out
