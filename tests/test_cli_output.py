@@ -64,3 +64,48 @@ def test_list_inputs_shows_defaults_without_quotes_or_brackets(lf):
     no_reprs(out)
     assert "tags (list, default: red, green)\n" in out
     assert "greeting (string, default: hello)\n" in out
+
+
+def test_list_shows_each_recipe_once_with_its_source(lf):
+    from conftest import REPO
+
+    builtin = REPO / "python" / "localforge" / "recipes"
+    copy = lf.work / "recipes" / "examples" / "batch-resize.yaml"
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes((builtin / "examples" / "batch-resize.yaml").read_bytes())  # what `pip install .` leaves
+    lf.write(
+        "recipes/mine/fresh.yaml",
+        "name: fresh\ndescription: made here\nsteps:\n  - {id: a, tool: file_ops, action: mkdir, inputs: {path: x}}\n",
+    )
+    entries = json.loads(lf("list", "--json", check=0).stdout)
+    by_name = {}
+    for e in entries:
+        by_name.setdefault(e["name"], []).append(e)
+    assert [e["source"] for e in by_name["batch-resize"]] == ["built-in"], by_name["batch-resize"]
+    assert by_name["fresh"] == [
+        {
+            "name": "fresh",
+            "description": "made here",
+            "group": "mine",
+            "path": str(lf.work / "recipes/mine/fresh.yaml"),
+            "source": "./recipes",
+        }
+    ]
+    assert all(len(v) == 1 for v in by_name.values()), [k for k, v in by_name.items() if len(v) > 1]
+    out = lf("list", check=0).stdout
+    assert out.count("batch-resize") == 1
+    assert "\nexamples/  (built-in)\n" in out and "\nmine/  (./recipes)\n  fresh" in out
+    # A name finds the same file the listing shows.
+    assert lf("validate", "examples/batch-resize", check=0).stdout == f"✓ {builtin / 'examples' / 'batch-resize.yaml'}\n"
+    assert lf("validate", "fresh", check=0).stdout == f"✓ {lf.work / 'recipes/mine/fresh.yaml'}\n"
+    # A changed copy is a recipe of its own, shown as ./recipes.
+    copy.write_text(copy.read_text() + "# mine now\n")
+    sources = [e["source"] for e in json.loads(lf("list", "--json", check=0).stdout) if e["name"] == "batch-resize"]
+    assert sources == ["built-in", "./recipes"]
+
+
+def test_list_dir_marks_entries_with_the_folder_given(lf):
+    lf.write("elsewhere/one.yaml", "name: one\nsteps:\n  - {id: a, tool: file_ops, action: mkdir, inputs: {path: x}}\n")
+    entries = json.loads(lf("list", "elsewhere", "--json", check=0).stdout)
+    assert [(e["name"], e["source"]) for e in entries] == [("one", "elsewhere")]
+    assert "(elsewhere)\n  one" in lf("list", "elsewhere", check=0).stdout
