@@ -109,3 +109,24 @@ def test_list_dir_marks_entries_with_the_folder_given(lf):
     entries = json.loads(lf("list", "elsewhere", "--json", check=0).stdout)
     assert [(e["name"], e["source"]) for e in entries] == [("one", "elsewhere")]
     assert "(elsewhere)\n  one" in lf("list", "elsewhere", check=0).stdout
+
+
+def recommendations(out):
+    return out[out.index("Recommended models") :].splitlines()
+
+
+def test_system_recommendations_wrap_at_the_width(lf):
+    lf.write("localforge.yaml", "services:\n  ollama: {host: 'http://127.0.0.1:9'}\nresources: {vram_gb: 12}\n")
+    lf.env["COLUMNS"] = "60"
+    lines = recommendations(lf("system", check=0).stdout)
+    too_long = [line for line in lines if len(line) > 60]
+    assert not too_long, "\n".join(too_long)
+    text = " ".join(" ".join(lines).split())
+    assert "best general model for 12.0 GB free VRAM" in text, "wrapping keeps every word"
+    assert "OLLAMA_FLASH_ATTENTION=1" in text and "Ollama tuning" in text
+    # Not a terminal and no COLUMNS: 100 columns.
+    del lf.env["COLUMNS"]
+    lines = recommendations(lf("system", check=0).stdout)
+    assert max(map(len, lines)) <= 100 and max(map(len, lines)) > 60
+    wrapped = next(i for i, line in enumerate(lines) if "✓ general" in line) + 1
+    assert lines[wrapped].startswith(" " * 53) and lines[wrapped].strip(), "continuation lines sit under the text"

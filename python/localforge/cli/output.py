@@ -120,6 +120,21 @@ def width() -> int:
     return max(40, shutil.get_terminal_size((100, 24)).columns)
 
 
+def hanging(head: str, text: str, cols: int = None) -> str:
+    """`head` then `text` wrapped to `cols` (default `width()`), continuation
+    lines under the text; when that leaves too little room, the text goes on
+    the lines below `head`, indented six spaces."""
+    import textwrap
+
+    cols = cols or width()
+    if not text:
+        return head.rstrip()
+    if cols - len(head) >= 30:
+        return textwrap.fill(text, cols, initial_indent=head, subsequent_indent=" " * len(head), break_on_hyphens=False)
+    first = textwrap.fill(head.strip(), cols, initial_indent=head[: len(head) - len(head.lstrip())], subsequent_indent="    ")
+    return first + "\n" + textwrap.fill(text, cols, initial_indent=" " * 6, subsequent_indent=" " * 6, break_on_hyphens=False)
+
+
 def suggest(word: str, options) -> str:
     import difflib
 

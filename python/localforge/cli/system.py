@@ -1,7 +1,7 @@
 """`localforge system` and `localforge health`: what this machine has and can run."""
 
 from localforge.cli.args import parser
-from localforge.cli.output import EXIT_OK, print_json
+from localforge.cli.output import EXIT_OK, hanging, print_json, width
 
 
 def _gb(x) -> str:
@@ -49,15 +49,16 @@ def _hardware(hw) -> None:
 
 
 def _recommendations(recs, advice) -> None:
+    cols = width()
     print("Recommended models")
     for r in recs:
         mark = "✓" if r["fits"] else "✗"
-        print(f"  {mark} {r['task']:<17} {r['model']:<20} {_gb(r['vram_gb']):>8}  {r['why']}")
+        print(hanging(f"  {mark} {r['task']:<17} {r['model']:<20} {_gb(r['vram_gb']):>8}  ", r["why"], cols))
     if advice:
         print()
-        print("Ollama tuning (set in the environment Ollama starts with)")
+        print(hanging("", "Ollama tuning (set in the environment Ollama starts with)", cols))
         for a in advice:
-            print(f"  {a['setting']:<28} {a['why']}")
+            print(hanging(f"  {a['setting']:<28} ", a["why"], cols))
 
 
 def main(args) -> int:
