@@ -3,6 +3,10 @@ people, not as Python reprs), recipes listed once with where they come from,
 `health`'s exit code, `system` wrapped to the terminal, the README's example."""
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
 
 LISTY = """\
 name: listy
@@ -130,3 +134,61 @@ def test_system_recommendations_wrap_at_the_width(lf):
     assert max(map(len, lines)) <= 100 and max(map(len, lines)) > 60
     wrapped = next(i for i, line in enumerate(lines) if "✓ general" in line) + 1
     assert lines[wrapped].startswith(" " * 53) and lines[wrapped].strip(), "continuation lines sit under the text"
+
+
+CLOSED = "http://127.0.0.1:9"
+
+
+class Ollama(BaseHTTPRequestHandler):
+    """Answers the probes `health` makes, as a running Ollama would."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        docs = {"/api/version": {"version": "0.12.3"}, "/api/tags": {"models": []}, "/api/ps": {"models": []}}
+        data = json.dumps(docs.get(self.path, {})).encode()
+        self.send_response(200 if self.path in docs else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def ollama():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Ollama)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_health_exits_1_when_a_configured_service_is_down(lf):
+    lf.write("localforge.yaml", f"services:\n  ollama: {{host: '{CLOSED}'}}\n")
+    proc = lf("health", "--json", check=1)
+    doc = json.loads(proc.stdout)
+    assert doc["services"]["ollama"]["running"] is False
+    assert "`ollama` is configured but not running" in proc.stderr
+    human = lf("health", check=1)
+    assert f"✗ ollama       {CLOSED}" in human.stdout and "`ollama` is configured but not running" in human.stderr
+
+
+def test_health_exits_0_when_what_you_configured_runs(lf, ollama):
+    # The SD WebUI and ComfyUI are left at the built-in defaults: shown, not counted.
+    lf.write("localforge.yaml", f"services:\n  ollama: {{host: '{ollama}'}}\n")
+    proc = lf("health", "--json", check=0)
+    doc = json.loads(proc.stdout)
+    assert doc["services"]["ollama"]["running"] is True and set(doc["services"]) >= {"sd", "comfyui"}
+    assert proc.stderr == ""
+    # A service set by a variable is configured too.
+    lf.env["LOCALFORGE_SD_HOST"] = CLOSED
+    assert "`sd` is configured but not running" in lf("health", check=1).stderr
+
+
+def test_health_help_documents_the_exit_codes(lf):
+    out = lf("health", "--help", check=0).stdout
+    assert "exit codes:\n  0  every service you configured is running\n  1  a service you configured" in out
+    import localforge.cli.health as health
+
+    assert "Exit codes:" in health.__doc__ and "1  a service you configured is not running" in health.__doc__

@@ -91,7 +91,7 @@ def test_system_report_reads_like_a_report(lf):
 
 def test_health_lists_services_and_tools(lf, ollama):
     lf.write("localforge.yaml", f"services:\n  ollama: {{host: '{ollama}'}}\n  sd: {{host: '{DOWN}'}}\n")
-    doc = json.loads(lf("health", "--json", check=0).stdout)
+    doc = json.loads(lf("health", "--json", check=1).stdout)
     assert set(doc) == {"services", "tools"}
     assert doc["services"]["ollama"]["running"] and doc["services"]["ollama"]["version"] == "0.12.3"
     assert doc["services"]["ollama"]["models"] == ["llama3.1:70b", "llama3.1:8b"]
@@ -193,7 +193,7 @@ def test_a_configured_vram_budget_shows_as_a_gpu_and_sizes_the_advice(lf):
 
 def test_health_reads_like_a_report(lf, ollama):
     lf.write("localforge.yaml", f"services:\n  ollama: {{host: '{ollama}'}}\n  sd: {{host: '{DOWN}'}}\n")
-    out = lf("health", check=0).stdout
+    out = lf("health", check=1).stdout
     assert f"✓ ollama       {ollama}" in out and "0.12.3  2 models" in out
     assert f"✗ sd           {DOWN}" in out and "→ start the SD WebUI with --api" in out
     assert "✓ ffmpeg" in out

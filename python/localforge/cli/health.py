@@ -1,3 +1,77 @@
-"""`localforge health`: services and command-line tools."""
+"""`localforge health`: services (running, version) and command-line tools (found, version).
 
-from localforge.cli.system import health as main  # noqa: F401
+Exit codes:
+  0  every service you configured is running
+  1  a service you configured is not running
+  2  invalid usage or configuration
+
+A service you configured is one whose settings come from your configuration
+(`./localforge.yaml`, `~/.localforge/config.yaml`, `LOCALFORGE_*` variables)
+rather than the built-in defaults: with no configuration, Ollama, the SD WebUI
+and ComfyUI are still probed and shown, but one that is not running only shows
+as ✗. Tools that are not found never change the exit code.
+"""
+
+from localforge.cli.args import parser
+from localforge.cli.output import EXIT_FAILED, EXIT_OK, error, print_json
+from localforge.cli.system import _services, _tools
+
+EPILOG = """\
+exit codes:
+  0  every service you configured is running
+  1  a service you configured (localforge.yaml, ~/.localforge/config.yaml or a
+     LOCALFORGE_* variable) is not running; services left at the built-in
+     defaults and tools that are not found are shown, but do not count
+  2  invalid usage or configuration"""
+
+
+def _builtin_services(core) -> dict:
+    """The services as the engine sets them up with no configuration at all."""
+    import os
+    import tempfile
+
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("LOCALFORGE_")}
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            empty = os.path.join(scratch, "empty.yaml")
+            open(empty, "w").close()
+            os.environ["LOCALFORGE_CONFIG"] = empty
+            return core.config()["raw"].get("services") or {}
+    finally:
+        os.environ.pop("LOCALFORGE_CONFIG", None)
+        os.environ.update(saved)
+
+
+def configured_down(core, services) -> list:
+    """The services in `services` (a health report's) that are not running and
+    that the user configured: settings other than the built-in defaults."""
+    down = [name for name, s in services.items() if not s["running"]]
+    if not down:
+        return []
+    mine = core.config()["raw"].get("services") or {}
+    builtin = _builtin_services(core)
+    return [name for name in down if name not in builtin or mine.get(name) != builtin[name]]
+
+
+def main(args) -> int:
+    p = parser("health", "Services (running, version) and command-line tools (found, version).", epilog=EPILOG)
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    ns = p.parse_args(args)
+    from localforge import _core
+
+    report = _core.health_report()
+    if ns.json:
+        print_json(report)
+    else:
+        _services(report["services"])
+        print()
+        _tools(report["tools"])
+    down = configured_down(_core, report["services"])
+    if down:
+        names = ", ".join(f"`{n}`" for n in down)
+        error(
+            f"{names} {'is' if len(down) == 1 else 'are'} configured but not running",
+            hint="start it, or fix its `host` in the configuration",
+        )
+        return EXIT_FAILED
+    return EXIT_OK

@@ -1,4 +1,4 @@
-"""`localforge system` and `localforge health`: what this machine has and can run."""
+"""`localforge system`: what this machine has and can run (`health` shows its services and tools)."""
 
 from localforge.cli.args import parser
 from localforge.cli.output import EXIT_OK, hanging, print_json, width
@@ -79,20 +79,4 @@ def main(args) -> int:
     _tools(report["tools"])
     print()
     _recommendations(report["recommendations"], report["advice"])
-    return EXIT_OK
-
-
-def health(args) -> int:
-    p = parser("health", "Services (running, version) and command-line tools (found, version).")
-    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-    ns = p.parse_args(args)
-    from localforge import _core
-
-    report = _core.health_report()
-    if ns.json:
-        print_json(report)
-        return EXIT_OK
-    _services(report["services"])
-    print()
-    _tools(report["tools"])
     return EXIT_OK
