@@ -43,6 +43,12 @@ impl Diagnostic {
     }
 }
 
+/// Put problems in the order a reader meets them: by file, then line and column;
+/// problems without a place keep their order, after the placed ones of their file.
+pub fn in_file_order(diags: &mut [Diagnostic]) {
+    diags.sort_by_key(|d| (d.file.clone(), d.line.is_none(), d.line, d.column));
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.file, self.line, self.column) {

@@ -28,6 +28,7 @@ pub fn validated(recipe: Recipe, mut diags: Vec<Diagnostic>, tools: &Registry) -
     if diags.is_empty() {
         Ok(recipe)
     } else {
+        crate::diag::in_file_order(&mut diags);
         Err(diags)
     }
 }

@@ -16,6 +16,8 @@ fn every_bad_recipe_is_rejected_with_located_messages() {
     for file in &files {
         let diags = check(file, &tools).expect_err(&format!("{} was accepted", file.display()));
         assert!(!diags.is_empty());
+        let places: Vec<_> = diags.iter().filter_map(|d| d.line.map(|l| (l, d.column))).collect();
+        assert!(places.windows(2).all(|w| w[0] <= w[1]), "{}: problems not in file order: {places:?}", file.display());
         report.push_str(&format!("## {}\n", file.file_name().unwrap().to_string_lossy()));
         for d in &diags {
             assert_eq!(d.file.as_deref(), Some(file.to_str().unwrap()), "diagnostic without the file: {d}");

@@ -30,7 +30,9 @@ def real(program: str) -> bool:
     path = shutil.which(program)
     if path is None:
         return False
-    flag, pattern = SIGNATURES.get(program, ("--version", ""))
+    if program not in SIGNATURES:
+        return True  # nothing known to ask it (soxi has no version flag): found is enough
+    flag, pattern = SIGNATURES[program]
     try:
         proc = subprocess.run([path, flag], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired):

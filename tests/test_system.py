@@ -197,3 +197,26 @@ def test_health_reads_like_a_report(lf, ollama):
     assert f"✓ ollama       {ollama}" in out and "0.12.3  2 models" in out
     assert f"✗ sd           {DOWN}" in out and "→ start the SD WebUI with --api" in out
     assert "✓ ffmpeg" in out
+
+
+def test_an_impostor_convert_is_not_taken_for_imagemagick(lf):
+    """Some machines ship a stand-in `convert` that is not ImageMagick: `system`,
+    `list-tools` and validation know a program by what it says it is."""
+    bin_dir = lf.work / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "convert"
+    fake.write_text("#!/bin/sh\necho 'usage: convert FILE.png ppm:-'\n")
+    fake.chmod(0o755)
+    lf.env["PATH"] = f"{bin_dir}{os.pathsep}/usr/bin:/bin"
+    tools = json.loads(lf("system", "--json").stdout)["tools"]
+    assert tools["imagemagick"]["found"] is False
+    assert tools["imagemagick"]["path"] == str(fake)
+    assert "is not imagemagick" in tools["imagemagick"]["note"]
+    human = lf("system").stdout
+    assert f"`{fake}` is on PATH but is not imagemagick" in human
+    listed = {t["name"]: t for t in json.loads(lf("list-tools", "--json").stdout)}
+    assert listed["imagemagick6"]["available"] is False
+    assert f"`{fake}` is not the real program" in " ".join(listed["imagemagick6"]["missing"])
+    rec = lf.write("r.yaml", "name: r\nsteps:\n  - {id: a, tool: imagemagick6, action: resize, input: x.png, size: 2x2, output: y.png}\n")
+    proc = lf("validate", rec, check=2)
+    assert "is not the real program" in proc.stderr

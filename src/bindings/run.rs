@@ -220,6 +220,13 @@ pub fn plan_recipe<'py>(
     let resources = pf.resources(&config);
     let ledger = crate::schedule::Ledger::new(resources.capacity.clone());
     let steps = &p.recipe.steps;
+    // Estimated durations: this recipe's history where it has them, tool defaults otherwise.
+    let past = match config.persistence_enabled() {
+        true => crate::store::step_seconds(&config.db_path(), &p.recipe.name).unwrap_or_default(),
+        false => Default::default(),
+    };
+    let seconds: Vec<f64> = steps.iter().map(|s| crate::schedule::estimated_seconds(s, past.get(&s.id).copied())).collect();
+    let critical = crate::schedule::critical_path(&p.plan, &seconds);
     let levels: Vec<Vec<&str>> = p.plan.levels().iter().map(|l| l.iter().map(|&i| steps[i].id.as_str()).collect()).collect();
     let detail: Vec<Value> = p
         .plan
@@ -236,6 +243,7 @@ pub fn plan_recipe<'py>(
                 "resources": s.resources.clone().or_else(|| p.recipe.resources.clone()),
                 "needs": needs.get(s.id.as_str()),
                 "never_fits": ledger.never_fits(&resources.of(&p.recipe, s)),
+                "estimated_s": seconds[i],
                 "on_failure": s.on_failure,
                 "when": s.when,
             })
@@ -247,7 +255,8 @@ pub fn plan_recipe<'py>(
         "sequential": p.plan.sequential,
         "inputs": p.inputs,
         "levels": levels,
-        "critical_path": crate::schedule::critical_path(&p.plan).iter().map(|&i| steps[i].id.as_str()).collect::<Vec<_>>(),
+        "critical_path": critical.iter().map(|&i| steps[i].id.as_str()).collect::<Vec<_>>(),
+        "critical_path_s": critical.iter().map(|&i| seconds[i]).sum::<f64>(),
         "capacity": {"cpu": resources.capacity.cpu, "ram_gb": resources.capacity.ram_gb, "vram_gb": resources.capacity.vram_gb},
         "steps": detail,
         "preflight": {"ok": pf.problems.is_empty(), "forced": force && !pf.problems.is_empty(), "problems": pf.problems, "notes": pf.notes},

@@ -138,6 +138,12 @@ pub fn bind(recipe: &Recipe, given: &IndexMap<String, Value>) -> Result<Map<Stri
     for spec in &recipe.inputs {
         match (given.get(&spec.name), &spec.default) {
             (Some(v), _) => match check(spec, v) {
+                Ok(Value::String(p)) if spec.must_exist && !std::path::Path::new(&p).exists() => {
+                    diags.push(Diagnostic::new(format!("input `{}`: `{p}` does not exist", spec.name)).hint(format!(
+                        "pass a file or folder that exists{}; if the run creates it, declare the input with `must_exist: false`",
+                        if std::path::Path::new(&p).is_relative() { " (relative paths start from the folder you run in)" } else { "" }
+                    )))
+                }
                 Ok(v) => {
                     out.insert(spec.name.clone(), v);
                 }
@@ -189,5 +195,23 @@ mod tests {
         assert!(convert(InputType::Integer, &json!([1])).is_err());
         assert_eq!(convert(InputType::Integer, &json!(3.0)).unwrap(), json!(3));
         assert!(convert(InputType::Boolean, &json!(1)).is_err());
+    }
+
+    #[test]
+    fn a_path_the_caller_hands_in_must_exist() {
+        let text = "name: r\ninputs:\n  - {name: folder, type: path, required: true}\n  - {name: out, type: path, required: true, must_exist: false}\n  - {name: opt, type: path}\nsteps: []\n";
+        let (recipe, _) = crate::recipe::parse_str(text, "r.yaml").unwrap();
+        let given = |folder: &str| -> IndexMap<String, Value> {
+            [("folder", folder), ("out", "/nowhere/made-by-the-run"), ("opt", "/nowhere/either")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), json!(v)))
+                .collect()
+        };
+        let diags = bind(&recipe, &given("/no/such/folder")).unwrap_err();
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].message, "input `folder`: `/no/such/folder` does not exist");
+        assert!(diags[0].hint.as_deref().unwrap().contains("must_exist: false"));
+        let here = std::env::temp_dir();
+        assert!(bind(&recipe, &given(here.to_str().unwrap())).is_ok());
     }
 }

@@ -121,6 +121,9 @@ pub struct InputSpec {
     pub default: Option<Value>,
     pub description: Option<String>,
     pub choices: Option<Vec<Value>>,
+    /// A path that must exist when the run starts: a required `path` input without a
+    /// default, unless the spec says `must_exist: false` (a path the run creates).
+    pub must_exist: bool,
     #[serde(skip)]
     pub line: usize,
 }

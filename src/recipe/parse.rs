@@ -11,7 +11,7 @@ use std::path::Path;
 
 const TOP_KEYS: &[&str] =
     &["name", "version", "description", "inputs", "outputs", "config", "templates", "steps", "refinement", "cleanup", "resources"];
-const INPUT_KEYS: &[&str] = &["name", "type", "required", "default", "description", "choices"];
+const INPUT_KEYS: &[&str] = &["name", "type", "required", "default", "description", "choices", "must_exist"];
 
 /// Read and parse a recipe file. Diagnostics name `file` as given.
 pub fn load(path: &Path) -> Result<(Recipe, Vec<Diagnostic>), Vec<Diagnostic>> {
@@ -141,6 +141,7 @@ impl Reader<'_> {
                 description: self.text(item, "description", &what, false),
                 default: None,
                 choices,
+                must_exist: false,
                 line: item.line,
                 name,
                 ty,
@@ -151,6 +152,9 @@ impl Reader<'_> {
                     Err(e) => self.error(d, format!("default of {what} (type `{}`): {e}", ty.name()), None),
                 }
             }
+            // A path the caller must hand in names something that exists, unless the recipe says it is made by the run.
+            let made_by_run = self.boolean(item, "must_exist", &what).map(|b| !b);
+            spec.must_exist = ty == InputType::Path && !made_by_run.unwrap_or(!(spec.required && spec.default.is_none()));
             specs.push(spec);
         }
         specs

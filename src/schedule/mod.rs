@@ -61,20 +61,43 @@ pub fn remaining_path(plan: &Plan) -> Vec<u32> {
     len
 }
 
-/// The longest chain of steps (by count), first to last.
-pub fn critical_path(plan: &Plan) -> Vec<usize> {
-    let len = remaining_path(plan);
+/// The longest chain of steps by estimated duration (`seconds[i]` for step `i`), first to last.
+pub fn critical_path(plan: &Plan, seconds: &[f64]) -> Vec<usize> {
     let dependents = plan.dependents();
-    let Some(mut cur) = plan.order.iter().copied().filter(|&i| plan.deps[i].is_empty()).max_by_key(|&i| (len[i], std::cmp::Reverse(i)))
-    else {
+    // Longest time from each step to the end, itself included.
+    let mut rest = vec![0.0f64; plan.deps.len()];
+    for &i in plan.order.iter().rev() {
+        rest[i] = seconds[i] + dependents[i].iter().map(|&j| rest[j]).fold(0.0, f64::max);
+    }
+    let longest = |a: &usize, b: &usize| rest[*a].total_cmp(&rest[*b]).then(b.cmp(a));
+    let Some(mut cur) = plan.order.iter().copied().filter(|&i| plan.deps[i].is_empty()).max_by(longest) else {
         return Vec::new();
     };
     let mut path = vec![cur];
-    while let Some(next) = dependents[cur].iter().copied().max_by_key(|&j| (len[j], std::cmp::Reverse(j))) {
+    while let Some(next) = dependents[cur].iter().copied().max_by(longest) {
         path.push(next);
         cur = next;
     }
     path
+}
+
+/// How long a step is expected to take, in seconds: the median of its recent completed
+/// attempts in this recipe's history when there are any (`past`), else a rough figure
+/// for its tool (model work is slow, file work fast). Used to find the critical path.
+pub fn estimated_seconds(step: &Step, past: Option<f64>) -> f64 {
+    if let Some(s) = past {
+        return s;
+    }
+    match step.tool_action().map(|(tool, _)| tool) {
+        None => 0.0, // approval gates wait for a person, not for work
+        Some("file_ops") => 0.1,
+        Some("script") | Some("validator") | Some("image_processor") => 2.0,
+        Some("ffmpeg") => 5.0,
+        Some("ollama") | Some("sd_client") | Some("blender") => 30.0,
+        Some("comfyui") | Some("musicgen") | Some("acestep") => 60.0,
+        Some("batch") => 20.0,
+        Some(_) => 5.0, // YAML tools and plugins: a command-line program
+    }
 }
 
 /// Dispatch order among ready steps: a step whose model is already loaded first,

@@ -107,5 +107,9 @@ fn remaining_path_and_critical_path_of_a_diamond_with_a_tail() {
     // 0 → {1, 2}; 2 → 3; {1, 3} → 4; 5 alone
     let p = plan_of(vec![vec![], vec![0], vec![0], vec![2], vec![1, 3], vec![]]);
     assert_eq!(remaining_path(&p), [4, 2, 3, 2, 1, 1]);
-    assert_eq!(critical_path(&p), [0, 2, 3, 4]);
+    assert_eq!(critical_path(&p, &[1.0; 6]), [0, 2, 3, 4]);
+    // By time, not by count: a slow step on the short branch makes it the critical one.
+    assert_eq!(critical_path(&p, &[1.0, 60.0, 1.0, 1.0, 1.0, 1.0]), [0, 1, 4]);
+    // A slow step alone beats a long chain of quick ones.
+    assert_eq!(critical_path(&p, &[1.0, 1.0, 1.0, 1.0, 1.0, 30.0]), [5]);
 }

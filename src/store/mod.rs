@@ -8,7 +8,7 @@
 mod query;
 mod schema;
 
-pub use query::{list_runs, run_detail, EventRow, RunDetail, RunSummary, StepRow};
+pub use query::{list_runs, run_detail, step_seconds, EventRow, RunDetail, RunSummary, StepRow};
 
 use rusqlite::{params, Connection};
 use std::collections::HashMap;
@@ -379,8 +379,17 @@ fn apply(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<()> {
                 .execute(params![c.run_id, c.step_id, ts, c.service, c.model, c.prompt, c.response, c.prompt_tokens.map(|n| n as i64), c.completion_tokens.map(|n| n as i64), c.duration_s])?;
             }
             Op::ResumeRun(run_id, _) => {
-                tx.prepare_cached("UPDATE runs SET status = 'running', outputs = NULL, error = NULL, ended_at = NULL, pid = ?2, host = ?3 WHERE run_id = ?1")?
-                    .execute(params![run_id, std::process::id(), hostname()])?;
+                // The time the run ran so far is kept (`prior_s`); a run killed without an end
+                // time ran until its last recorded step.
+                tx.prepare_cached(
+                    "UPDATE runs SET prior_s = COALESCE(prior_s, 0) + MAX(0, 86400 * (
+                         julianday(COALESCE(ended_at, (SELECT MAX(COALESCE(s.ended_at, s.started_at)) FROM steps s WHERE s.run_id = ?1),
+                                            COALESCE(resumed_at, started_at)))
+                         - julianday(COALESCE(resumed_at, started_at)))),
+                       resumed_at = ?4, status = 'running', outputs = NULL, error = NULL, ended_at = NULL, pid = ?2, host = ?3
+                     WHERE run_id = ?1",
+                )?
+                .execute(params![run_id, std::process::id(), hostname(), now()])?;
             }
             Op::Flush(_) => {}
         }

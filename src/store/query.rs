@@ -79,12 +79,16 @@ fn is_orphaned(pid: Option<i64>, host: Option<&str>) -> bool {
 fn summary(row: &Row) -> rusqlite::Result<(RunSummary, Option<i64>, Option<String>)> {
     let started_at: String = row.get("started_at")?;
     let ended_at: Option<String> = row.get("ended_at")?;
+    // A resumed run's own running time: before the resume, plus since it.
+    let resumed_at: Option<String> = row.get("resumed_at")?;
+    let prior_s: Option<f64> = row.get("prior_s")?;
+    let ran = duration(resumed_at.as_deref().unwrap_or(&started_at), ended_at.as_deref()).map(|d| d + prior_s.unwrap_or(0.0));
     Ok((
         RunSummary {
             run_id: row.get("run_id")?,
             recipe: row.get("recipe")?,
             status: row.get("status")?,
-            duration_s: duration(&started_at, ended_at.as_deref()),
+            duration_s: ran.map(|d| (d * 1000.0).round() / 1000.0),
             started_at,
             ended_at,
         },
@@ -110,7 +114,7 @@ pub fn list_runs(path: &Path, limit: usize) -> rusqlite::Result<Vec<RunSummary>>
     }
     let conn = schema::open(path)?;
     let mut stmt = conn.prepare(
-        "SELECT run_id, recipe, status, started_at, ended_at, pid, host FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?1",
+        "SELECT run_id, recipe, status, started_at, ended_at, pid, host, resumed_at, prior_s FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?1",
     )?;
     let rows = stmt.query_map(params![limit as i64], summary)?.collect::<rusqlite::Result<Vec<_>>>()?;
     let mut out = Vec::with_capacity(rows.len());
@@ -181,4 +185,34 @@ pub fn run_detail(path: &Path, run_id: &str) -> rusqlite::Result<Option<RunDetai
         steps,
         events,
     }))
+}
+
+/// Median seconds of each step's recent completed attempts (up to the last 5) in runs of `recipe`.
+pub fn step_seconds(path: &Path, recipe: &str) -> rusqlite::Result<std::collections::HashMap<String, f64>> {
+    if !path.exists() {
+        return Ok(Default::default());
+    }
+    let conn = schema::open(path)?;
+    let mut stmt = conn.prepare(
+        "SELECT s.step_id, s.started_at, s.ended_at FROM steps s JOIN runs r ON r.run_id = s.run_id
+          WHERE r.recipe = ?1 AND s.status = 'completed' AND s.ended_at IS NOT NULL
+          ORDER BY s.started_at DESC LIMIT 2000",
+    )?;
+    let mut by_step: std::collections::HashMap<String, Vec<f64>> = std::collections::HashMap::new();
+    let rows = stmt.query_map(params![recipe], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?)))?;
+    for row in rows {
+        let (id, start, end) = row?;
+        let times = by_step.entry(id).or_default();
+        if let (true, Some(d)) = (times.len() < 5, duration(&start, end.as_deref())) {
+            times.push(d);
+        }
+    }
+    Ok(by_step
+        .into_iter()
+        .filter(|(_, t)| !t.is_empty())
+        .map(|(id, mut t)| {
+            t.sort_by(f64::total_cmp);
+            (id, t[t.len() / 2])
+        })
+        .collect())
 }

@@ -18,7 +18,9 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at  TEXT NOT NULL,
     ended_at    TEXT,
     pid         INTEGER,
-    host        TEXT
+    host        TEXT,
+    resumed_at  TEXT,
+    prior_s     REAL
 );
 CREATE INDEX IF NOT EXISTS runs_started_at ON runs (started_at);
 CREATE TABLE IF NOT EXISTS steps (
@@ -61,8 +63,13 @@ CREATE TABLE IF NOT EXISTS llm_calls (
 CREATE INDEX IF NOT EXISTS llm_calls_run ON llm_calls (run_id);
 ";
 
-/// Bumped whenever SCHEMA gains a table or index (all statements are IF NOT EXISTS).
-const VERSION: i64 = 2;
+/// Bumped whenever SCHEMA gains a table, index or column (tables and indexes are IF NOT
+/// EXISTS; columns added to an existing table are in COLUMNS).
+const VERSION: i64 = 3;
+
+/// Columns added after a table was first released: (table, column, type).
+/// `resumed_at` / `prior_s`: a resumed run's last start, and its running time before it.
+const COLUMNS: &[(&str, &str, &str)] = &[("runs", "resumed_at", "TEXT"), ("runs", "prior_s", "REAL")];
 
 /// Open with WAL, a generous busy timeout, and the schema in place.
 pub fn open(path: &Path) -> rusqlite::Result<Connection> {
@@ -83,7 +90,24 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version < VERSION {
-        conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {VERSION}; COMMIT;"))?;
+        conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA}"))?;
+        let migrated = add_columns(&conn).and_then(|_| conn.execute_batch(&format!("PRAGMA user_version = {VERSION}; COMMIT;")));
+        if migrated.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        migrated?;
     }
     Ok(conn)
+}
+
+/// Add the columns an older database lacks (inside the caller's transaction).
+fn add_columns(conn: &Connection) -> rusqlite::Result<()> {
+    for (table, column, ty) in COLUMNS {
+        let has: bool =
+            conn.query_row(&format!("SELECT count(*) FROM pragma_table_info('{table}') WHERE name = ?1"), [column], |r| r.get(0))?;
+        if !has {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {ty}"))?;
+        }
+    }
+    Ok(())
 }

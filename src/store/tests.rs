@@ -98,3 +98,41 @@ fn many_processes_can_create_one_database_at_once() {
     handles.into_iter().for_each(|h| h.join().unwrap());
     assert_eq!(list_runs(&db, 10).unwrap().len(), 6);
 }
+
+#[test]
+fn a_resumed_run_shows_its_own_running_time_not_the_gap() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("h.db");
+    let store = Store::open(&db).unwrap();
+    let mut run = new_run("run3");
+    run.started_at = "2026-01-01T10:00:00.000Z".into();
+    store.begin_run(run).unwrap();
+    store.flush().unwrap();
+    // The first part ran 2 s and failed; the resume comes an hour later.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute("UPDATE runs SET status = 'failed', ended_at = '2026-01-01T10:00:02.000Z'", []).unwrap();
+    store.resume_run("run3").unwrap();
+    let resumed: String = conn.query_row("SELECT resumed_at FROM runs", [], |r| r.get(0)).unwrap();
+    let end = chrono::DateTime::parse_from_rfc3339(&resumed).unwrap() + chrono::Duration::milliseconds(3500);
+    conn.execute("UPDATE runs SET status = 'completed', ended_at = ?1", [end.to_rfc3339()]).unwrap();
+    let runs = list_runs(&db, 10).unwrap();
+    assert_eq!(runs[0].duration_s, Some(5.5), "2 s before the resume + 3.5 s after");
+}
+
+#[test]
+fn an_older_database_gains_the_new_columns() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("h.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE runs (run_id TEXT PRIMARY KEY, recipe TEXT NOT NULL, recipe_path TEXT, recipe_hash TEXT, status TEXT NOT NULL,
+           inputs TEXT, outputs TEXT, error TEXT, run_dir TEXT, started_at TEXT NOT NULL, ended_at TEXT, pid INTEGER, host TEXT);
+         INSERT INTO runs (run_id, recipe, status, started_at, ended_at) VALUES ('old', 'r', 'completed', '2026-01-01T10:00:00.000Z', '2026-01-01T10:00:01.000Z');
+         PRAGMA user_version = 2;",
+    )
+    .unwrap();
+    drop(conn);
+    let _store = Store::open(&db).unwrap();
+    let runs = list_runs(&db, 10).unwrap();
+    assert_eq!((runs[0].run_id.as_str(), runs[0].duration_s), ("old", Some(1.0)));
+}

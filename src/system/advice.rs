@@ -147,7 +147,8 @@ fn speech(profiles: &Profiles, hw: &Hardware, budget: Budget) -> Option<Recommen
         return Some(Recommendation {
             task,
             model: p.name.clone(),
-            vram_gb: 0.0,
+            // Memory in RAM on the CPU, as for LLMs on the CPU: the profile's figure is an upper bound for int8.
+            vram_gb: p.vram_gb,
             fits: true,
             runs_on: "cpu".into(),
             why: format!("no GPU: faster-whisper (int8) runs `{}` on {} cores at about real time or better", p.name, hw.cpu_cores),

@@ -21,6 +21,47 @@ pub struct Found {
     pub found: bool,
     pub path: Option<String>,
     pub version: Option<String>,
+    /// Why a program on PATH does not count (it is not what its name says).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// What running a program's version flag told: its version, and whether it is
+/// the program its name promises (a `convert` that is not ImageMagick is not).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, Serialize)]
+pub struct Identity {
+    pub version: Option<String>,
+    pub genuine: bool,
+}
+
+/// How to recognise the programs LocalForge's tools run, by file name: the flag that
+/// makes them say what they are, and a text their first lines must contain. A name
+/// not listed is taken for what it says it is.
+pub fn signature(program: &str) -> Option<(&'static str, &'static str)> {
+    Some(match program {
+        "convert" | "magick" => ("-version", "ImageMagick"),
+        "ffmpeg" => ("-version", "ffmpeg version"),
+        "ffprobe" => ("-version", "ffprobe version"),
+        "blender" => ("--version", "Blender"),
+        "pandoc" => ("--version", "pandoc"),
+        "tesseract" => ("--version", "tesseract"),
+        "sox" => ("--version", "SoX"),
+        "espeak-ng" => ("--version", "eSpeak NG"),
+        _ => return None,
+    })
+}
+
+fn flag_for(program: &str) -> &'static str {
+    signature(program).map_or("--version", |(flag, _)| flag)
+}
+
+/// Read what a program printed for its version flag (`None`: it did not run).
+pub fn identity_from(program: &str, printed: Option<&str>) -> Identity {
+    let Some(text) = printed else { return Identity { version: None, genuine: signature(program).is_none() } };
+    let head: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).take(5).collect();
+    let genuine = signature(program).is_none_or(|(_, needle)| head.iter().any(|l| l.contains(needle)));
+    let version = if genuine { head.iter().take(3).find_map(|l| version_in(l)) } else { None };
+    Identity { version, genuine }
 }
 
 /// A tool to look for: the names its program goes by, in order of preference.
@@ -59,7 +100,7 @@ fn w(name: &str, programs: &[&str]) -> Wanted {
 
 /// Look every tool up on `path_var` and read its version; `cache` is a JSON file of known versions.
 pub async fn find_all(wanted: Vec<Wanted>, path_var: OsString, cache: Option<PathBuf>) -> IndexMap<String, Found> {
-    let mut known: HashMap<String, String> = cache.as_deref().and_then(read_cache).unwrap_or_default();
+    let mut known: HashMap<String, Identity> = cache.as_deref().and_then(read_cache).unwrap_or_default();
     let located: Vec<(String, Option<PathBuf>)> = wanted
         .into_iter()
         .map(|t| {
@@ -72,27 +113,80 @@ pub async fn find_all(wanted: Vec<Wanted>, path_var: OsString, cache: Option<Pat
         let cached = key.as_ref().and_then(|k| known.get(k).cloned());
         async move {
             match (path, cached) {
-                (Some(_), Some(v)) => (key, Some(v), false),
-                (Some(p), None) => (key, version_of(p).await, true),
+                (Some(_), Some(id)) => (key, Some(id), false),
+                (Some(p), None) => (key, Some(identify(p).await), true),
                 (None, _) => (None, None, false),
             }
         }
     });
-    let versions = futures_util::future::join_all(jobs).await;
+    let identities = futures_util::future::join_all(jobs).await;
     let mut dirty = false;
     let mut out = IndexMap::new();
-    for ((name, path), (key, version, fresh)) in located.into_iter().zip(versions) {
-        if let (true, Some(k), Some(v)) = (fresh, &key, &version) {
-            known.insert(k.clone(), v.clone());
+    for ((name, path), (key, id, fresh)) in located.into_iter().zip(identities) {
+        if let (true, Some(k), Some(id)) = (fresh, &key, &id) {
+            known.insert(k.clone(), id.clone());
             dirty = true;
         }
-        let found = path.is_some();
-        out.insert(name, Found { found, path: path.map(|p| p.display().to_string()), version });
+        let path = path.map(|p| p.display().to_string());
+        let found = match id {
+            Some(Identity { genuine: false, .. }) => {
+                let what = path.as_deref().unwrap_or_default();
+                let note = format!("`{what}` is on PATH but is not {name} (its version flag does not say so)");
+                Found { found: false, path, version: None, note: Some(note) }
+            }
+            Some(Identity { version, .. }) => Found { found: true, path, version, note: None },
+            None => Found { found: false, path, version: None, note: None },
+        };
+        out.insert(name, found);
     }
     if let (true, Some(c)) = (dirty, cache) {
         write_cache(&c, &known);
     }
     out
+}
+
+/// Whether the program at `path` is what its name says, for checks made outside an
+/// async context (a YAML tool's requirements): the same test and cache as `system`.
+pub fn genuine_blocking(path: &Path) -> bool {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let Some((flag, _)) = signature(&name) else { return true };
+    let cache = default_cache();
+    let key = cache_key(path);
+    let mut known = read_cache(&cache).unwrap_or_default();
+    if let Some(id) = key.as_ref().and_then(|k| known.get(k)) {
+        return id.genuine;
+    }
+    let id = identity_from(&name, output_blocking(path, flag).as_deref());
+    if let Some(k) = key {
+        known.insert(k, id.clone());
+        write_cache(&cache, &known);
+    }
+    id.genuine
+}
+
+/// The version cache `system` and tool checks share.
+pub fn default_cache() -> PathBuf {
+    crate::config::home().join(".localforge").join("cache").join("tool-versions.json")
+}
+
+/// `PROGRAM FLAG`'s stdout and stderr, or `None` when it cannot run or outlives the deadline.
+fn output_blocking(path: &Path, flag: &str) -> Option<String> {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(path).arg(flag).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().ok()?;
+    let start = std::time::Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if start.elapsed() < VERSION_DEADLINE => std::thread::sleep(Duration::from_millis(5)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+    let out = child.wait_with_output().ok()?;
+    Some(format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
 fn cache_key(path: &Path) -> Option<String> {
@@ -102,12 +196,13 @@ fn cache_key(path: &Path) -> Option<String> {
     Some(format!("{}|{}|{}", path.display(), meta.len(), mtime))
 }
 
-fn read_cache(path: &Path) -> Option<HashMap<String, String>> {
+/// Known identities; a file in an older or broken format counts as empty.
+fn read_cache(path: &Path) -> Option<HashMap<String, Identity>> {
     serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
 }
 
 /// Best effort: a cache that cannot be written only costs time on the next report.
-fn write_cache(path: &Path, known: &HashMap<String, String>) {
+fn write_cache(path: &Path, known: &HashMap<String, Identity>) {
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
@@ -117,12 +212,12 @@ fn write_cache(path: &Path, known: &HashMap<String, String>) {
     }
 }
 
-/// Run `PROGRAM --version` (or `-version`, which FFmpeg and ImageMagick use) and
-/// pick the version out of its first lines.
-async fn version_of(path: &Path) -> Option<String> {
-    let stem = path.file_name()?.to_string_lossy().to_string();
-    let flag = if ["ffmpeg", "ffprobe", "magick", "convert"].contains(&stem.as_str()) { "-version" } else { "--version" };
-    let spec = ProcessSpec { argv: vec![path.display().to_string(), flag.into()], ..ProcessSpec::default() };
+/// Run `PROGRAM --version` (or `-version`, which FFmpeg and ImageMagick use): its
+/// version, and whether it is the program its name promises. An unreadable version
+/// is an answer too (cached like the others, so an odd program is not run every time).
+async fn identify(path: &Path) -> Identity {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let spec = ProcessSpec { argv: vec![path.display().to_string(), flag_for(&name).into()], ..ProcessSpec::default() };
     // Through the same process handling as steps: its own group, stopped whole at the deadline.
     let stop = tokio_util::sync::CancellationToken::new();
     let timer = {
@@ -134,9 +229,8 @@ async fn version_of(path: &Path) -> Option<String> {
     };
     let out = run_process(&spec, &stop).await;
     timer.abort();
-    let out = out.ok()?;
-    let text = format!("{}\n{}", out.stdout, out.stderr);
-    text.lines().take(3).find_map(version_in)
+    let printed = out.ok().map(|o| format!("{}\n{}", o.stdout, o.stderr));
+    identity_from(&name, printed.as_deref())
 }
 
 /// The first word that looks like a version (`3.4.1`, `n6.0`, `2024.08.06`, `7.1.1-8`).

@@ -146,7 +146,7 @@ fn assemble(
         // A planning budget for machines whose GPU LocalForge cannot see (or tests).
         gpus.push(Gpu { name: "configured (resources.vram_gb)".into(), vram_total_gb: gb, vram_free_gb: gb, driver: None, unified: false });
     }
-    let vram_gb = vram_override.unwrap_or_else(|| round2(gpus.iter().map(|g| g.vram_total_gb).sum()));
+    let vram_gb = vram_override.unwrap_or_else(|| round2(gpus.iter().map(|g| g.vram_total_gb).fold(0.0, |a, b| a + b)));
     Hardware { cpu, cpu_cores, physical_cores, ram_gb, ram_available_gb, vram_gb, gpus, gpu_note }
 }
 

@@ -64,7 +64,7 @@ impl Preflight {
     pub fn resources(&self, config: &crate::config::Config) -> crate::schedule::Resources {
         use crate::schedule::{Capacity, Reservation, Resources};
         let hw = self.machine.hardware.as_ref();
-        let reclaimable: f64 = self.machine.services.values().flat_map(|s| &s.loaded).map(|l| l.vram_gb).sum();
+        let reclaimable: f64 = self.machine.services.values().flat_map(|s| &s.loaded).map(|l| l.vram_gb).fold(0.0, |a, b| a + b); // not sum(): an empty f64 sum is -0.0
         let vram = config.vram_override().or_else(|| hw.and_then(Hardware::best_free_vram).map(|f| f + reclaimable)).unwrap_or(0.0);
         let capacity = Capacity { cpu: config.max_parallel() as u32, ram_gb: hw.map_or(0.0, |h| h.ram_available_gb), vram_gb: vram };
         let key = |n: &StepNeed| n.model.as_ref().map(|m| format!("{}/{m}", n.service.as_deref().unwrap_or("")));
@@ -272,7 +272,7 @@ pub fn check(needs: Vec<StepNeed>, machine: &Machine, profiles: &Profiles, setti
             if n.model.as_ref().is_some_and(|m| loaded.iter().any(|l| same_model(&l.name, m))) {
                 continue;
             }
-            let reclaimable: f64 = loaded.iter().map(|l| l.vram_gb).sum();
+            let reclaimable: f64 = loaded.iter().map(|l| l.vram_gb).fold(0.0, |a, b| a + b); // not sum(): an empty f64 sum is -0.0
             if budget.gpu {
                 let room = budget.gb + reclaimable;
                 if gb > room {

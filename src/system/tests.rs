@@ -40,6 +40,8 @@ fn nvml_absent_means_no_gpu_and_cpu_sized_advice() {
     if !cfg!(all(target_os = "macos", target_arch = "aarch64")) {
         assert!(hw.gpus.is_empty());
         assert_eq!(hw.vram_gb, 0.0);
+        // No GPU is 0.0 GB of VRAM, not -0.0 (an empty f64 sum).
+        assert_eq!(serde_json::to_value(&hw).unwrap()["vram_gb"].to_string(), "0.0");
         assert!(hw.gpu_note.as_deref().unwrap().contains("no NVIDIA driver"));
     }
     let recs = recommend(&Profiles::shipped(), &hw, &f16());
@@ -50,6 +52,7 @@ fn nvml_absent_means_no_gpu_and_cpu_sized_advice() {
     let image = rec(&recs, "image_generation");
     assert!(!image.fits && image.why.contains("no GPU"), "{image:?}");
     assert_eq!(rec(&recs, "speech").runs_on, "cpu");
+    assert!(rec(&recs, "speech").vram_gb > 0.0, "a model on the CPU still takes memory");
 }
 
 #[test]
@@ -267,6 +270,35 @@ async fn tools_present_and_absent_with_versions_read_once() {
     let again = find_all(list(), d.path().as_os_str().to_owned(), Some(cache)).await;
     assert_eq!(again["pandoc"].version.as_deref(), Some("3.1.3"));
     assert_eq!(std::fs::read_to_string(&calls).unwrap().lines().count(), 1, "the cached version is reused");
+}
+
+#[tokio::test]
+async fn a_program_is_known_by_what_it_says_not_by_its_name() {
+    let d = tempfile::tempdir().unwrap();
+    let calls = d.path().join("calls");
+    // A stand-in `convert` (some machines ship one) that is not ImageMagick.
+    let script = format!("#!/bin/sh\necho x >> {}\necho 'usage: convert FILE.png ppm:-'\nexit 0\n", calls.display());
+    let fake = d.path().join("convert");
+    std::fs::write(&fake, script).unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let cache = d.path().join("v.json");
+    let cfg = config("services: {}\n");
+    for _ in 0..2 {
+        let found = find_all(wanted(&cfg, vec![]), d.path().as_os_str().to_owned(), Some(cache.clone())).await;
+        let im = &found["imagemagick"];
+        assert!(!im.found && im.version.is_none(), "{im:?}");
+        assert!(im.note.as_deref().unwrap().contains("is not imagemagick"), "{im:?}");
+    }
+    assert_eq!(std::fs::read_to_string(&calls).unwrap().lines().count(), 1, "the answer is cached, not asked again");
+    let impostor = super::binaries::identity_from("convert", Some("usage: convert FILE.png ppm:-\n"));
+    assert!(!impostor.genuine && impostor.version.is_none());
+    let real = super::binaries::identity_from("convert", Some("Version: ImageMagick 6.9.11-60 Q16 x86_64 2021-01-25\nCopyright: ..."));
+    assert!(real.genuine);
+    assert_eq!(real.version.as_deref(), Some("6.9.11-60"));
+    // A program whose name is not in the table is taken for what it says it is.
+    assert!(super::binaries::identity_from("whisper", Some("")).genuine);
+    // A known program that does not run is not that program.
+    assert!(!super::binaries::identity_from("ffmpeg", None).genuine);
 }
 
 #[test]

@@ -28,8 +28,7 @@ impl Tool for Script {
             return Err(ToolError::failed(format!("script has no action `{action}`")));
         }
         let spec = build_spec(&inputs, ctx)?;
-        let shown = spec.argv.join(" ");
-        ctx.log("INFO", &format!("running {shown}"));
+        ctx.log("INFO", &format!("running {}", shown(&spec.argv)));
         let out = run_process(&spec, &ctx.cancel).await?;
         let success = out.code == 0;
         if !success && !opt_bool(&inputs, "allow_failure").unwrap_or(false) {
@@ -47,6 +46,11 @@ impl Tool for Script {
         o.insert("success".into(), Value::Bool(success));
         Ok(o)
     }
+}
+
+/// A command line quoted as a shell would, so the log line can be pasted back into one.
+fn shown(argv: &[String]) -> String {
+    shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "))
 }
 
 fn build_spec(inputs: &Outputs, ctx: &ToolCtx) -> Result<ProcessSpec, ToolError> {
@@ -88,5 +92,14 @@ fn interpreter(path: &Path) -> Vec<String> {
         Some("py") => vec![std::env::var("LOCALFORGE_PYTHON").unwrap_or_else(|_| "python3".into()), p],
         Some("sh") | Some("bash") => vec!["bash".into(), p],
         _ => vec![p],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_running_line_quotes_words_as_a_shell_would() {
+        let argv: Vec<String> = ["sh", "-c", "echo oops >&2; exit 3", "sh"].map(String::from).to_vec();
+        assert_eq!(super::shown(&argv), "sh -c 'echo oops >&2; exit 3' sh");
     }
 }

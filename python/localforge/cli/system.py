@@ -31,6 +31,8 @@ def _tools(tools) -> None:
     for name, t in tools.items():
         if t["found"]:
             print(f"  ✓ {name:<20} {t['version'] or '?':<16} {t['path']}")
+        elif t.get("note"):
+            print(f"  ✗ {name:<20} {t['note']}")
         else:
             print(f"  ✗ {name:<20} not found")
 

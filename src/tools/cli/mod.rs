@@ -38,12 +38,17 @@ impl Tool for CliTool {
         self.def.binary.iter().cloned().collect()
     }
     fn missing(&self) -> Vec<String> {
-        match &self.def.binary {
-            Some(b) if !crate::tools::process::on_path(b) => vec![match &self.def.install_hint {
-                Some(h) => format!("`{b}` ({h})"),
-                None => format!("`{b}` (not on PATH)"),
-            }],
-            _ => Vec::new(),
+        let Some(b) = &self.def.binary else { return Vec::new() };
+        let fix = self.def.install_hint.as_deref();
+        let path_var = std::env::var_os("PATH").unwrap_or_default();
+        match crate::tools::process::which_in(b, &path_var) {
+            None => vec![format!("`{b}` ({})", fix.unwrap_or("not on PATH"))],
+            // Known by what it says it is: a stand-in `convert` is not ImageMagick.
+            Some(p) if !crate::system::binaries::genuine_blocking(&p) => {
+                let fix = fix.map(|h| format!("; {h}")).unwrap_or_default();
+                vec![format!("`{b}` (`{}` is not the real program{fix})", p.display())]
+            }
+            Some(_) => Vec::new(),
         }
     }
 
