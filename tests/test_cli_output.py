@@ -192,3 +192,20 @@ def test_health_help_documents_the_exit_codes(lf):
     import localforge.cli.health as health
 
     assert "Exit codes:" in health.__doc__ and "1  a service you configured is not running" in health.__doc__
+
+
+def test_the_readme_recipe_example_does_what_its_name_says(lf):
+    from conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("\n## Recipes\n") :]
+    example = section[section.index("```yaml\n") + 8 : section.index("\n```", section.index("```yaml\n"))]
+    rec = lf.write("example.yaml", example + "\n")
+    assert example.startswith("name: count-markdown-words\n")
+    folder = notes(lf, ["a.md", "b.md"])
+    (folder / "skip.txt").write_text("not markdown\n")
+    (folder / "b.md").write_text("three words here\n")
+    doc = json.loads(lf("run", rec, "-i", f"folder={folder}", "-q", "--json", check=0).stdout)
+    counts = {r["item"]: r["outputs"]["count"]["stdout"].split()[0] for r in doc["steps"]["each"]["outputs"]["results"]}
+    assert counts == {str(folder / "a.md"): "2", str(folder / "b.md"): "3"}
+    assert doc["outputs"] == {"counted": 2}
