@@ -209,3 +209,25 @@ def test_the_readme_recipe_example_does_what_its_name_says(lf):
     counts = {r["item"]: r["outputs"]["count"]["stdout"].split()[0] for r in doc["steps"]["each"]["outputs"]["results"]}
     assert counts == {str(folder / "a.md"): "2", str(folder / "b.md"): "3"}
     assert doc["outputs"] == {"counted": 2}
+
+
+def test_history_shows_a_resumed_runs_own_running_time(lf):
+    import time
+    from datetime import datetime
+
+    marker = lf.work / "marker"
+    rec = lf.write(
+        "flaky.yaml", f"name: flaky\nsteps:\n  - {{id: a, tool: script, action: run, inputs: {{command: 'test -f {marker}'}}}}\n"
+    )
+    run_id = json.loads(lf("run", rec, "--json", "-q", check=1).stdout)["run_id"]
+    time.sleep(2)
+    marker.write_text("")
+    assert json.loads(lf("resume", run_id, "--json", "-q", check=0).stdout)["status"] == "completed"
+    (row,) = json.loads(lf("history", "-n", "1", "--json", check=0).stdout)
+    span = (
+        datetime.fromisoformat(row["ended_at"].replace("Z", "+00:00")) - datetime.fromisoformat(row["started_at"].replace("Z", "+00:00"))
+    ).total_seconds()
+    assert span >= 2 and row["duration_s"] < 1.5, row
+    took = f"{row['duration_s']:.2f}s"
+    assert f"{run_id}  completed" in lf("history", check=0).stdout and took in lf("history", check=0).stdout
+    assert f", ran {took}\n" in lf("history", "show", run_id, check=0).stdout

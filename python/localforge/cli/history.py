@@ -41,7 +41,8 @@ def show(args) -> int:
         print_json(run)
         return EXIT_OK
     print(f"run {run['run_id']}: {run['recipe']} — {run['status']}")
-    print(f"  started {run['started_at']}, ended {run['ended_at'] or '-'}")
+    ran = f", ran {run['duration_s']:.2f}s" if run.get("duration_s") is not None else ""
+    print(f"  started {run['started_at']}, ended {run['ended_at'] or '-'}{ran}")
     if run.get("run_dir"):
         print(f"  folder {run['run_dir']}")
     if run.get("error"):
