@@ -15,7 +15,7 @@ PYTHON="${PYTHON:-python3}"
 MAX_MB=10
 OUT=dist
 
-step() { printf '\n== %s\n' "$*" >&2; }
+step() { printf '\n== [%ss] %s\n' "$SECONDS" "$*" >&2; }
 
 step "build tools (.venv-build: maturin with zig, auditwheel)"
 [ -x .venv-build/bin/python ] || "$PYTHON" -m venv .venv-build
@@ -33,6 +33,8 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 
 rm -rf "$OUT"
+# maturin finds zig as `python3 -m ziglang`: the build venv's python3 must come first.
+export PATH="$PWD/.venv-build/bin:$PATH"
 for target in "${targets[@]}"; do
     step "wheel for $target (release, zig linker, manylinux2014; several minutes on 2 cores the first time)"
     .venv-build/bin/maturin build --release --zig --compatibility manylinux2014 --target "$target" --out "$OUT"
@@ -46,7 +48,10 @@ status=0
 for wheel in "$OUT"/*.whl; do
     size=$(stat -c %s "$wheel")
     printf '%s: %.1f MB\n' "$(basename "$wheel")" "$(echo "$size / 1048576" | bc -l)"
-    .venv-build/bin/auditwheel show "$wheel" | tee /dev/stderr | grep -q 'is consistent with the following platform tag: "manylinux' \
+    # auditwheel wraps its report at the terminal width: read it as one line.
+    report=$(.venv-build/bin/auditwheel show "$wheel" | tr -s ' \n' ' ')
+    echo "$report" >&2
+    grep -q 'is consistent with the following platform tag: "manylinux' <<<"$report" \
         || { echo "error: $wheel has no manylinux tag" >&2; status=1; }
     [ "$size" -lt $((MAX_MB * 1048576)) ] || { echo "error: $wheel is over $MAX_MB MB" >&2; status=1; }
 done

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/localforge/target}"
 PYTHON="${PYTHON:-python3}"
 
-step() { printf '\n== %s\n' "$*" >&2; }
+step() { printf '\n== [%ss] %s\n' "$SECONDS" "$*" >&2; }
 
 step "programs the tests drive (Debian packages)"
 # program -> package; installed when missing and this runs as root with apt. A program is
@@ -58,8 +58,14 @@ step "ruff"
 .venv/bin/ruff check python tests benches
 .venv/bin/ruff format --check python tests benches
 
-step "build the extension into .venv (maturin develop)"
-VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop -q
+step "build the extension into .venv (maturin develop --release; shares the quick start's build)"
+# Release, like the wheel users get and like the README's `pip install .` (same
+# CARGO_TARGET_DIR): after the quick start, this step only relinks.
+VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop -q --release
+
+step "release wheel: manylinux, under 10 MB, installs and runs without Rust"
+bash scripts/build-wheels.sh x86_64-unknown-linux-gnu
+bash scripts/check-wheel.sh
 
 step "pytest"
 # As in an activated environment: programs installed into .venv (whisper-ctranslate2) are on PATH.

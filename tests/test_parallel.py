@@ -112,7 +112,7 @@ def test_dry_run_shows_levels_critical_path_and_capacity(lf):
     assert plan["critical_path"] == ["first", "left", "join"]
     assert plan["capacity"] == {"cpu": 3, "ram_gb": 0.0, "vram_gb": 12.0}
     out = lf("run", rec, "--dry-run", check=0).stdout
-    assert "critical path: first → left → join" in out and "up to 3 steps at once, 12.0 GB VRAM" in out
+    assert "estimated): first → left → join" in out and "up to 3 steps at once, 12.0 GB VRAM" in out
     big = lf.write(
         "big.yaml", "name: b\nsteps:\n  - {id: g, tool: script, action: run, resources: {vram_gb: 40}, inputs: {command: 'true'}}\n"
     )

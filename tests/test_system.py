@@ -220,3 +220,39 @@ def test_an_impostor_convert_is_not_taken_for_imagemagick(lf):
     rec = lf.write("r.yaml", "name: r\nsteps:\n  - {id: a, tool: imagemagick6, action: resize, input: x.png, size: 2x2, output: y.png}\n")
     proc = lf("validate", rec, check=2)
     assert "is not the real program" in proc.stderr
+
+
+CHAINS = """name: chains
+steps:
+  - {id: a, tool: file_ops, action: write, inputs: {path: a.txt, content: a}}
+  - {id: b1, tool: file_ops, action: write, inputs: {path: b1.txt, content: b}, depends_on: [a]}
+  - {id: b2, tool: file_ops, action: write, inputs: {path: b2.txt, content: b}, depends_on: [b1]}
+  - {id: b3, tool: file_ops, action: write, inputs: {path: b3.txt, content: b}, depends_on: [b2]}
+  - {id: c, tool: script, action: run, inputs: {command: "true"}, depends_on: [a]}
+"""
+
+
+def test_the_critical_path_is_the_longest_by_estimated_time_not_by_count(lf):
+    rec = lf.write("chains.yaml", CHAINS)
+    plan = json.loads(lf("run", rec, "--dry-run", "--json").stdout)
+    # No history yet: a command (~2 s) outweighs three file writes (~0.1 s each).
+    assert plan["critical_path"] == ["a", "c"]
+    assert plan["critical_path_s"] == pytest.approx(2.1)
+    assert "critical path (~2s estimated): a → c" in lf("run", rec, "--dry-run").stdout
+    # Once the recipe has run, its own history says how long each step takes.
+    lf("run", rec, "-q")
+    plan = json.loads(lf("run", rec, "--dry-run", "--json").stdout)
+    by_id = {s["id"]: s["estimated_s"] for s in plan["steps"]}
+    assert by_id["c"] < 2.0, by_id
+    assert sum(by_id[s] for s in plan["critical_path"]) == pytest.approx(plan["critical_path_s"])
+    assert plan["critical_path_s"] == pytest.approx(max(by_id["a"] + by_id["c"], by_id["a"] + by_id["b1"] + by_id["b2"] + by_id["b3"]))
+
+
+def test_dry_run_without_a_gpu_speaks_of_ram_not_vram(lf, ollama):
+    lf.write("localforge.yaml", f"services:\n  ollama: {{host: '{ollama}'}}\n")
+    rec = lf.write("small.yaml", BIG.replace("llama3.1:70b", "llama3.1:8b"))
+    out = lf("run", rec, "--dry-run", "--force", check=0).stdout
+    if "no GPU to plan with" not in out:
+        pytest.skip("this machine has a GPU")
+    assert "VRAM" not in out
+    assert "GB of RAM (no GPU)" in out

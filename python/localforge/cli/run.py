@@ -109,7 +109,7 @@ def _dry_run(plan, as_json) -> int:
     vram = f", {cap['vram_gb']:.1f} GB VRAM" if cap["vram_gb"] else ", no GPU to plan with"
     print(f"up to {cap['cpu']} steps at once{vram}")
     if not plan["sequential"]:
-        print(f"critical path: {' → '.join(plan['critical_path'])}")
+        print(f"critical path (~{_seconds(plan['critical_path_s'])} estimated): {' → '.join(plan['critical_path'])}")
     by_id = {s["id"]: s for s in plan["steps"]}
     for n, level in enumerate(plan["levels"], 1):
         print(f"level {n}:")
@@ -117,7 +117,7 @@ def _dry_run(plan, as_json) -> int:
             s = by_id[sid]
             what = f"{s['tool']}.{s['action']}" if s["action"] else s["tool"]
             after = f"  after {', '.join(s['depends_on'])}" if s["depends_on"] else ""
-            print(f"  {sid}  {what}{after}{_reserves(s)}")
+            print(f"  {sid}  {what}{after}{_reserves(s, gpu=bool(cap['vram_gb']))}")
             if s.get("never_fits"):
                 print(f"      can never fit: {s['never_fits']}")
             for u in (s.get("needs") or {}).get("unknown", []):
@@ -132,7 +132,12 @@ def _dry_run(plan, as_json) -> int:
     return EXIT_OK
 
 
-def _reserves(step) -> str:
+def _seconds(s) -> str:
+    return f"{s:.0f}s" if s < 120 else f"{s / 60:.0f} min"
+
+
+def _reserves(step, gpu) -> str:
+    """What a step holds; without a GPU a model's memory is RAM, not VRAM."""
     need = step.get("needs") or {}
     parts = []
     if need.get("service"):
@@ -140,7 +145,9 @@ def _reserves(step) -> str:
     if need.get("model"):
         parts.append(f"model {need['model']}")
     if need.get("vram_gb") is not None:
-        parts.append(f"~{need['vram_gb']:.1f} GB VRAM ({need['basis']})" if need.get("basis") else f"~{need['vram_gb']:.1f} GB VRAM")
+        memory = "VRAM" if gpu else "of RAM (no GPU)"
+        basis = f" ({need['basis']})" if need.get("basis") else ""
+        parts.append(f"~{need['vram_gb']:.1f} GB {memory}{basis}")
     if need.get("ram_gb"):
         parts.append(f"{need['ram_gb']} GB RAM")
     return f"  reserves: {', '.join(parts)}" if parts else ""
