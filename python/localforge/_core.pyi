@@ -11,6 +11,7 @@ class RecipeError(LocalForgeError):
     errors: list[dict[str, Any]]
 
 class InputError(RecipeError): ...
+class ResourceError(RecipeError): ...
 
 class ConfigError(LocalForgeError):
     errors: list[dict[str, Any]]

@@ -1,6 +1,7 @@
 """Exceptions raised by LocalForge. Every one derives from `LocalForgeError`.
 
-`RecipeError` (and its subclass `InputError`) carry `.errors`: a list of dicts
+`RecipeError` (and its subclasses `InputError` and `ResourceError`, the
+preflight refusal: every unmet need with its fix) carry `.errors`: a list of dicts
 with `file`, `line`, `column`, `message` and `hint`, one per problem found.
 """
 
@@ -9,9 +10,10 @@ from localforge._core import (
     InputError,
     LocalForgeError,
     RecipeError,
+    ResourceError,
     RunError,
     StoreError,
     TemplateError,
 )
 
-__all__ = ["ConfigError", "InputError", "LocalForgeError", "RecipeError", "RunError", "StoreError", "TemplateError"]
+__all__ = ["ConfigError", "InputError", "LocalForgeError", "RecipeError", "ResourceError", "RunError", "StoreError", "TemplateError"]

@@ -1,6 +1,7 @@
 //! Engine errors as `localforge.errors` exception classes.
 
 use crate::diag::Diagnostic;
+use crate::engine::EngineError;
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -9,6 +10,12 @@ use pyo3::types::PyDict;
 create_exception!(errors, LocalForgeError, PyException, "Base class of every LocalForge error.");
 create_exception!(errors, RecipeError, LocalForgeError, "A recipe is invalid; `.errors` lists each problem with file, line and column.");
 create_exception!(errors, InputError, RecipeError, "Run inputs do not fit the recipe's declared inputs.");
+create_exception!(
+    errors,
+    ResourceError,
+    RecipeError,
+    "Preflight refused the run: `.errors` lists every unmet need (service, model, memory) with its fix."
+);
 create_exception!(errors, ConfigError, LocalForgeError, "The configuration file or environment is malformed.");
 create_exception!(errors, StoreError, LocalForgeError, "The history database cannot be used.");
 create_exception!(errors, RunError, LocalForgeError, "A run could not be started.");
@@ -19,6 +26,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("LocalForgeError", py.get_type::<LocalForgeError>())?;
     m.add("RecipeError", py.get_type::<RecipeError>())?;
     m.add("InputError", py.get_type::<InputError>())?;
+    m.add("ResourceError", py.get_type::<ResourceError>())?;
     m.add("ConfigError", py.get_type::<ConfigError>())?;
     m.add("StoreError", py.get_type::<StoreError>())?;
     m.add("RunError", py.get_type::<RunError>())?;
@@ -36,13 +44,25 @@ pub fn diag_dict<'py>(py: Python<'py>, d: &Diagnostic) -> PyResult<Bound<'py, Py
     Ok(dict)
 }
 
-/// A `RecipeError` (or `InputError`) whose `.errors` holds the diagnostics.
-pub fn recipe_error(py: Python<'_>, diags: &[Diagnostic], input: bool) -> PyErr {
-    let text = crate::diag::Diagnostics(diags.to_vec()).to_string();
-    let err = if input { InputError::new_err(text) } else { RecipeError::new_err(text) };
+/// `err` with `.errors`: the diagnostics as dicts.
+fn with_errors(py: Python<'_>, err: PyErr, diags: &[Diagnostic]) -> PyErr {
     let list: Vec<_> = diags.iter().filter_map(|d| diag_dict(py, d).ok()).collect();
     let _ = err.value(py).setattr("errors", list);
     err
+}
+
+/// The one conversion of an engine error to its `localforge.errors` class.
+pub fn engine_error(py: Python<'_>, e: EngineError) -> PyErr {
+    let diags = e.diagnostics();
+    let text = e.to_string();
+    let err = match e {
+        EngineError::Recipe(_) | EngineError::Refused(_) => RecipeError::new_err(text),
+        EngineError::Input(_) => InputError::new_err(text),
+        EngineError::Resources(_) => ResourceError::new_err(text),
+        EngineError::Store(_) => StoreError::new_err(text),
+        EngineError::Run(_) => RunError::new_err(text),
+    };
+    with_errors(py, err, &diags)
 }
 
 pub fn config_error(py: Python<'_>, d: &Diagnostic) -> PyErr {

@@ -1,4 +1,10 @@
-//! The engine's front door: check a recipe, prepare a run.
+//! The engine's front door: check a recipe, prepare a run, and the run flow
+//! every front end shares (`flow`), with one error type (`error`).
+
+mod error;
+pub mod flow;
+
+pub use error::EngineError;
 
 use crate::diag::Diagnostic;
 use crate::plan::{self, Plan};

@@ -1,0 +1,198 @@
+//! The run flow every front door shares (CLI, Python API, later MCP and the
+//! dashboard): load and check a recipe, the preflight policy, starting a run,
+//! the checks before a resume, and the dry-run plan document. Front ends only
+//! convert values and errors; what a user can observe is decided here.
+
+use super::{EngineError, Prepared};
+use crate::config::Config;
+use crate::diag::Diagnostic;
+use crate::exec::{self, Progress, RunOptions, RunReport};
+use crate::recipe::Recipe;
+use crate::store::{RunDetail, Store};
+use crate::system::preflight::{Preflight, StepNeed};
+use crate::tools::Registry;
+use indexmap::IndexMap;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Read and parse a recipe (the tools it names are known after this, so a front end
+/// can find plugins for just those), with the problems parsing found.
+pub fn load(path: &Path) -> Result<(Recipe, Vec<Diagnostic>), EngineError> {
+    crate::recipe::load(path).map_err(EngineError::Recipe)
+}
+
+/// Check a loaded recipe against the tools, bind the inputs and plan the run.
+/// Input problems (no line) are `Input`; recipe problems are `Recipe`.
+pub fn ready(recipe: Recipe, diags: Vec<Diagnostic>, given: &IndexMap<String, Value>, tools: &Registry) -> Result<Prepared, EngineError> {
+    let recipe = super::validated(recipe, diags, tools).map_err(EngineError::Recipe)?;
+    super::bind(recipe, given).map_err(|diags| match diags.iter().all(|d| d.line.is_none()) {
+        true => EngineError::Input(diags),
+        false => EngineError::Recipe(diags),
+    })
+}
+
+/// What the recipe needs against the machine. Notes go to stderr unless `quiet`;
+/// unmet needs refuse the run (`Resources`, nothing runs) unless `force`.
+pub async fn preflight(config: &Config, p: &Prepared, tools: &Registry, force: bool, quiet: bool) -> Result<Preflight, EngineError> {
+    let probe = crate::system::Probe::machine();
+    let pf = crate::system::preflight::run(config, &p.recipe, &p.inputs, tools, &probe).await;
+    if !quiet {
+        for note in &pf.notes {
+            eprintln!("preflight: {note}");
+        }
+    }
+    if !pf.problems.is_empty() && !force {
+        let mut diags = pf.problems.clone();
+        if let Some(last) = diags.last_mut() {
+            if last.hint.as_deref().is_none_or(|h| !h.contains("--force")) {
+                let before = last.hint.as_deref().map(|h| format!("{h}; ")).unwrap_or_default();
+                last.hint = Some(format!("{before}run with --force to start anyway"));
+            }
+        }
+        return Err(EngineError::Resources(diags));
+    }
+    Ok(pf)
+}
+
+/// How a run is started.
+#[derive(Debug, Clone, Default)]
+pub struct Start {
+    pub auto_approve: bool,
+    pub quiet: bool,
+    /// Continue this earlier run instead of starting a new one.
+    pub resume: Option<exec::Resume>,
+}
+
+/// Run a prepared recipe to its end (or until `cancel`): history row, run folder, report.
+pub async fn execute(
+    config: &Config,
+    p: Prepared,
+    tools: Arc<Registry>,
+    pf: &Preflight,
+    start: Start,
+    cancel: CancellationToken,
+) -> Result<RunReport, EngineError> {
+    let store = match config.persistence_enabled() {
+        true => {
+            let db = config.db_path();
+            let opened = tokio::task::spawn_blocking(move || Store::open(&db)).await.map_err(|e| EngineError::Store(e.to_string()))?;
+            Some(Arc::new(opened.map_err(|e| EngineError::Store(e.to_string()))?))
+        }
+        false => None,
+    };
+    let opts = RunOptions {
+        run_root: config.run_dir(),
+        store,
+        auto_approve: start.auto_approve,
+        progress: Progress { quiet: start.quiet },
+        cancel,
+        resources: pf.resources(config),
+        resume: start.resume,
+    };
+    exec::run(p.recipe, p.plan, p.inputs, tools, opts).await.map_err(EngineError::Run)
+}
+
+/// An earlier run that can be resumed: its history, its recipe file and its inputs.
+pub struct ResumeTarget {
+    pub detail: RunDetail,
+    pub recipe: PathBuf,
+    pub inputs: IndexMap<String, Value>,
+}
+
+/// Find run `run_id` in the history and check it can be resumed: it exists, did
+/// not complete, is not running, and its recipe file is still there.
+pub fn resume_target(config: &Config, run_id: &str) -> Result<ResumeTarget, EngineError> {
+    let refuse = |msg: String, hint: &str| EngineError::Refused(Diagnostic::new(msg).hint(hint));
+    let db = config.db_path();
+    let detail = crate::store::run_detail(&db, run_id).map_err(|e| EngineError::Store(e.to_string()))?;
+    let Some(detail) = detail else {
+        return Err(refuse(format!("no run `{run_id}` in the history ({})", db.display()), "list runs with `localforge history`"));
+    };
+    match detail.summary.status.as_str() {
+        "completed" => {
+            return Err(refuse(format!("run `{run_id}` completed; there is nothing to resume"), "start a new run with `localforge run`"))
+        }
+        "running" => {
+            return Err(refuse(
+                format!("run `{run_id}` is still running (its process is alive)"),
+                "wait for it, or stop it with Ctrl-C / SIGTERM, then resume",
+            ))
+        }
+        _ => {}
+    }
+    let recipe = PathBuf::from(detail.recipe_path.clone().unwrap_or_default());
+    if !recipe.is_file() {
+        return Err(refuse(format!("the recipe of run `{run_id}` is gone: `{}`", recipe.display()), "put the recipe back where it was"));
+    }
+    let inputs = detail.inputs.as_ref().and_then(Value::as_object).map(|m| m.clone().into_iter().collect()).unwrap_or_default();
+    Ok(ResumeTarget { detail, recipe, inputs })
+}
+
+impl ResumeTarget {
+    /// How the run continues: refused if the recipe changed since the run started, unless `force`.
+    pub fn resume(&self, p: &Prepared, force: bool) -> Result<exec::Resume, EngineError> {
+        if self.detail.recipe_hash.as_deref() != Some(p.recipe.hash.as_str()) && !force {
+            return Err(EngineError::Refused(
+                Diagnostic::new(format!(
+                    "the recipe `{}` changed since run `{}` started",
+                    self.recipe.display(),
+                    self.detail.summary.run_id
+                ))
+                .hint("resume with --force to continue with the recipe as it is now, or start a new run"),
+            ));
+        }
+        Ok(exec::Resume::from_history(&self.detail))
+    }
+}
+
+/// The plan of a prepared recipe without running it (`run --dry-run`): levels, the
+/// critical path by estimated time, capacity, each step's tool, reservation and needs.
+pub fn plan_document(config: &Config, p: &Prepared, pf: &Preflight, force: bool) -> Value {
+    let needs: std::collections::HashMap<&str, &StepNeed> = pf.needs.iter().map(|n| (n.id.as_str(), n)).collect();
+    let resources = pf.resources(config);
+    let ledger = crate::schedule::Ledger::new(resources.capacity.clone());
+    let steps = &p.recipe.steps;
+    // Estimated durations: this recipe's history where it has them, tool defaults otherwise.
+    let past = match config.persistence_enabled() {
+        true => crate::store::step_seconds(&config.db_path(), &p.recipe.name).unwrap_or_default(),
+        false => Default::default(),
+    };
+    let seconds: Vec<f64> = steps.iter().map(|s| crate::schedule::estimated_seconds(s, past.get(&s.id).copied())).collect();
+    let critical = crate::schedule::critical_path(&p.plan, &seconds);
+    let levels: Vec<Vec<&str>> = p.plan.levels().iter().map(|l| l.iter().map(|&i| steps[i].id.as_str()).collect()).collect();
+    let detail: Vec<Value> = p
+        .plan
+        .order
+        .iter()
+        .map(|&i| {
+            let s = &steps[i];
+            let (tool, action) = s.tool_action().unwrap_or(("approval_gate", ""));
+            json!({
+                "id": s.id,
+                "tool": tool,
+                "action": action,
+                "depends_on": p.plan.deps[i].iter().map(|&d| steps[d].id.as_str()).collect::<Vec<_>>(),
+                "resources": s.resources.clone().or_else(|| p.recipe.resources.clone()),
+                "needs": needs.get(s.id.as_str()),
+                "never_fits": ledger.never_fits(&resources.of(&p.recipe, s)),
+                "estimated_s": seconds[i],
+                "on_failure": s.on_failure,
+                "when": s.when,
+            })
+        })
+        .collect();
+    json!({
+        "recipe": p.recipe.name,
+        "valid": true,
+        "sequential": p.plan.sequential,
+        "inputs": p.inputs,
+        "levels": levels,
+        "critical_path": critical.iter().map(|&i| steps[i].id.as_str()).collect::<Vec<_>>(),
+        "critical_path_s": critical.iter().map(|&i| seconds[i]).sum::<f64>(),
+        "capacity": {"cpu": resources.capacity.cpu, "ram_gb": resources.capacity.ram_gb, "vram_gb": resources.capacity.vram_gb},
+        "steps": detail,
+        "preflight": {"ok": pf.problems.is_empty(), "forced": force && !pf.problems.is_empty(), "problems": pf.problems, "notes": pf.notes},
+    })
+}
