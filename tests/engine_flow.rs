@@ -58,7 +58,7 @@ fn prepared(path: &Path, given: &IndexMap<String, Value>) -> (localforge::engine
 }
 
 fn quiet() -> Start {
-    Start { auto_approve: true, quiet: true, resume: None }
+    Start { auto_approve: true, quiet: true, ..Start::default() }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

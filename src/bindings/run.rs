@@ -73,7 +73,7 @@ pub fn run_recipe<'py>(
     let config = super::load_config(py)?;
     let (p, tools) = prepare(py, &config, &path, &given(inputs)?, plugins)?;
     let pf = preflight(py, &config, &p, &tools, force, quiet)?;
-    execute(py, config, p, tools, pf, Start { auto_approve, quiet, resume: None })
+    execute(py, config, p, tools, pf, Start { auto_approve, quiet, ..Start::default() })
 }
 
 /// Run on the engine's runtime; while waiting, a pending KeyboardInterrupt cancels the run.
@@ -128,7 +128,7 @@ pub fn resume_run<'py>(
     let (p, tools) = prepare(py, &config, &target.recipe, &target.inputs, plugins)?;
     let resume = target.resume(&p, force).map_err(|e| engine_error(py, e))?;
     let pf = preflight(py, &config, &p, &tools, force, quiet)?;
-    execute(py, config, p, tools, pf, Start { auto_approve, quiet, resume: Some(resume) })
+    execute(py, config, p, tools, pf, Start { auto_approve, quiet, resume: Some(resume), ..Start::default() })
 }
 
 /// The plan of a recipe without running it (`run --dry-run`): levels, order, each step's tool and resources.

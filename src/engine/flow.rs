@@ -57,12 +57,19 @@ pub async fn preflight(config: &Config, p: &Prepared, tools: &Registry, force: b
 }
 
 /// How a run is started.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Start {
     pub auto_approve: bool,
+    /// No progress lines on stderr.
     pub quiet: bool,
     /// Continue this earlier run instead of starting a new one.
     pub resume: Option<exec::Resume>,
+    /// The new run's id, when the caller needs it before the run starts (`exec::new_run_id`).
+    pub run_id: Option<String>,
+    /// Who hears the run's events besides the progress lines.
+    pub listeners: Vec<exec::Listener>,
+    /// Approval gates answered by the caller (`Answers::answer`), not on a terminal.
+    pub answers: Option<exec::Answers>,
 }
 
 /// Run a prepared recipe to its end (or until `cancel`): history row, run folder, report.
@@ -90,6 +97,9 @@ pub async fn execute(
         cancel,
         resources: pf.resources(config),
         resume: start.resume,
+        run_id: start.run_id,
+        listeners: start.listeners,
+        answers: start.answers,
     };
     exec::run(p.recipe, p.plan, p.inputs, tools, opts).await.map_err(EngineError::Run)
 }

@@ -47,7 +47,7 @@ impl Run {
             if let Some(when) = &step.when {
                 match render_condition(when, scope) {
                     Ok(false) => {
-                        self.progress.step_skipped(record_id, &format!("`when` is false ({when})"));
+                        self.events.step_skipped(record_id, &format!("`when` is false ({when})"));
                         return StepReport {
                             status: StepStatus::Skipped,
                             outputs: Outputs::new(),
@@ -70,7 +70,7 @@ impl Run {
                 match &result {
                     Err(Fail::Failed { message, .. }) if attempt < max_attempts => {
                         let delay = step.retry_delay * 2f64.powi(attempt as i32 - 1);
-                        self.progress.note(&format!(
+                        self.events.note(&format!(
                             "{record_id}: attempt {attempt} failed ({message}); retrying{}",
                             if delay > 0.0 { format!(" in {delay:.1}s") } else { String::new() }
                         ));
@@ -99,7 +99,7 @@ impl Run {
             Ok(outputs) => (StepStatus::Completed, outputs, None),
             Err(Fail::Cancelled) => (StepStatus::Cancelled, Outputs::new(), Some("cancelled".to_string())),
             Err(Fail::Failed { message, .. }) if step.on_failure == OnFailure::Skip => {
-                self.progress.step_skipped(record_id, &format!("failed, `on_failure: skip`: {message}"));
+                self.events.step_skipped(record_id, &format!("failed, `on_failure: skip`: {message}"));
                 (StepStatus::Skipped, Outputs::new(), Some(message))
             }
             Err(Fail::Failed { message, .. }) => (StepStatus::Failed, Outputs::new(), Some(message)),
@@ -128,7 +128,7 @@ impl Run {
                 // Refinement steps can read the failed attempt's outputs (e.g. `failures`).
                 self.steps.set(&step.id, "failed", &Value::Object(outputs.clone()));
             }
-            self.progress.note(&format!("{record_id}: refinement {iteration}/{}", self.recipe.max_iterations));
+            self.events.note(&format!("{record_id}: refinement {iteration}/{}", self.recipe.max_iterations));
             for r in refinement {
                 let rec = format!("{}#{iteration}", r.id);
                 let report = self.run_step(r, scope, &rec).await;
@@ -164,7 +164,6 @@ impl Run {
             StepKind::Approval { .. } => ("approval_gate", ""),
             StepKind::Refinement { .. } => return Err(Fail::msg("refinement steps run only when triggered")),
         };
-        let label = if action.is_empty() { tool.to_string() } else { format!("{tool}.{action}") };
         let started = Instant::now();
         let started_at = now();
         let rendered = render_value(&Value::Object(step.inputs.clone()), scope);
@@ -175,7 +174,8 @@ impl Run {
         if let Some(store) = &self.store {
             store.step_started(self.attempt_key(record_id, attempt), tool, action, inputs_text, started_at);
         }
-        self.progress.step_started(record_id, &label);
+        let number = self.attempt_key(record_id, attempt).attempt;
+        self.events.step_started(record_id, number, tool, action);
         let result = match rendered {
             Err(e) => Err(Fail::msg(format!("cannot render inputs: {e}"))),
             Ok(Value::Object(inputs)) => self.call(step, scope, record_id, tool, action, inputs).await,
@@ -183,11 +183,12 @@ impl Run {
         };
         let result = result.and_then(|outputs| gate(step, outputs));
         self.record(record_id, attempt, &result);
-        match &result {
-            Ok(_) => self.progress.step_completed(record_id, started.elapsed()),
-            Err(Fail::Failed { message, .. }) => self.progress.step_failed(record_id, message, started.elapsed()),
-            Err(Fail::Cancelled) => self.progress.step_failed(record_id, "cancelled", started.elapsed()),
-        }
+        let ended = match &result {
+            Ok(o) => Ok(o),
+            Err(Fail::Failed { message, .. }) => Err((message.as_str(), false)),
+            Err(Fail::Cancelled) => Err(("cancelled", true)),
+        };
+        self.events.step_finished(record_id, number, started.elapsed(), ended);
         result
     }
 
@@ -252,7 +253,7 @@ impl Run {
         let store = self.store.clone();
         let run_id = self.run_id.clone();
         let step_id = record_id.to_string();
-        let progress = self.progress;
+        let (events, for_progress, progress_step) = (self.events.clone(), self.events.clone(), record_id.to_string());
         ToolCtx {
             run_id: self.run_id.clone(),
             run_dir: self.run_dir.clone(),
@@ -262,10 +263,11 @@ impl Run {
             run: Some(Arc::new(super::view::View { info: self.info.clone(), scope: scope.clone(), steps: self.steps.clone() })),
             step: serde_json::json!({"id": record_id, "name": step.name, "tool": step.tool_action().map(|t| t.0), "action": step.tool_action().map(|t| t.1)}),
             cancel,
+            progress: Arc::new(move |done: Option<u64>, total: Option<u64>, unit: &str| {
+                for_progress.step_progress(&progress_step, done, total, unit);
+            }),
             log: Arc::new(move |level: &str, message: &str| {
-                if level != "DEBUG" {
-                    progress.note(&format!("  {step_id}: {message}"));
-                }
+                events.log(Some(&step_id), level, message);
                 if let Some(s) = &store {
                     s.event(&run_id, Some(&step_id), level, message);
                 }

@@ -37,6 +37,7 @@ impl Run {
         let mut running = FuturesUnordered::new();
         let mut next = 0;
         let mut failure: Option<Fail> = None;
+        let mut done = 0u64;
         loop {
             while failure.is_none() && running.len() < parallel && next < items.len() {
                 if cancel.is_cancelled() {
@@ -50,7 +51,11 @@ impl Run {
             }
             let Some((index, r)) = running.next().await else { break };
             match r {
-                Ok(v) => results[index] = Some(v),
+                Ok(v) => {
+                    results[index] = Some(v);
+                    done += 1;
+                    self.events.step_progress(record_id, Some(done), Some(items.len() as u64), "items");
+                }
                 Err(e) => {
                     // The first failure in item order is the one reported.
                     if failure.is_none() || matches!(failure, Some(Fail::Cancelled)) {

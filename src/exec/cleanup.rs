@@ -32,7 +32,7 @@ impl Run {
             }
             CleanupAction::Preserve { path, reason } => {
                 let p = render(path)?;
-                self.progress.note(&format!("kept {p}{}", reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()));
+                self.events.note(&format!("kept {p}{}", reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()));
                 Ok(())
             }
             CleanupAction::Move { source, destination } => {

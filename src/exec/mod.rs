@@ -5,14 +5,17 @@ mod approval;
 mod attempt;
 mod batch;
 mod cleanup;
+mod events;
 mod progress;
 mod report;
 mod runner;
 mod view;
 
+pub use approval::{Answer, Answers};
+pub use events::{Event, Listener};
 pub use progress::Progress;
 pub use report::{RunReport, RunStatus, StepReport, StepStatus};
-pub use runner::{run, Resume, RunOptions};
+pub use runner::{new_run_id, run, Resume, RunOptions};
 
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,7 @@
 //! time), and — when stderr is a terminal — a live line under them listing the
 //! steps running now with their elapsed time, redrawn four times a second.
 
+use super::events::Event;
 use indexmap::IndexMap;
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -106,35 +107,40 @@ impl Progress {
         }
     }
 
-    pub fn run_started(&self, recipe: &str, run_id: &str) {
-        self.line(format_args!("run {run_id}: {recipe}"));
-    }
-
-    pub fn step_started(&self, id: &str, what: &str) {
-        self.track(id, true);
-        self.line(format_args!("▶ {id} ({what})"));
-    }
-
-    pub fn step_completed(&self, id: &str, took: Duration) {
-        self.track(id, false);
-        self.line(format_args!("✓ {id} {:.2}s", took.as_secs_f64()));
-    }
-
-    pub fn step_failed(&self, id: &str, error: &str, took: Duration) {
-        self.track(id, false);
-        self.line(format_args!("✗ {id} {:.2}s: {error}", took.as_secs_f64()));
-    }
-
-    /// A resumed run keeps a step that completed before.
-    pub fn step_kept(&self, id: &str) {
-        self.line(format_args!("✓ {id} (completed before; outputs from the history)"));
-    }
-
-    pub fn step_skipped(&self, id: &str, why: &str) {
-        self.line(format_args!("↷ {id} skipped: {why}"));
-    }
-
-    pub fn note(&self, text: &str) {
-        self.line(format_args!("{text}"));
+    /// The progress line for an event (the CLI's view of a run).
+    pub fn on(&self, event: &Event) {
+        if self.quiet {
+            return;
+        }
+        match event {
+            Event::RunStarted { run_id, recipe, .. } => self.line(format_args!("run {run_id}: {recipe}")),
+            Event::StepStarted { step, tool, action, .. } => {
+                self.track(step, true);
+                match action.is_empty() {
+                    true => self.line(format_args!("▶ {step} ({tool})")),
+                    false => self.line(format_args!("▶ {step} ({tool}.{action})")),
+                }
+            }
+            Event::StepFinished { step, status, elapsed_s, error, .. } => match status.as_str() {
+                "completed" => {
+                    self.track(step, false);
+                    self.line(format_args!("✓ {step} {elapsed_s:.2}s"));
+                }
+                "kept" => self.line(format_args!("✓ {step} (completed before; outputs from the history)")),
+                "skipped" => self.line(format_args!("↷ {step} skipped: {}", error.as_deref().unwrap_or_default())),
+                _ => {
+                    self.track(step, false);
+                    self.line(format_args!("✗ {step} {elapsed_s:.2}s: {}", error.as_deref().unwrap_or_default()));
+                }
+            },
+            Event::StepLog { step: Some(step), level, message } if level != "DEBUG" => self.line(format_args!("  {step}: {message}")),
+            Event::StepLog { step: None, level, message } if level != "DEBUG" => self.line(format_args!("{message}")),
+            Event::Note { message } => self.line(format_args!("{message}")),
+            Event::RunFinished { run_id, status, duration_s, error } => match status.as_str() {
+                "completed" => self.line(format_args!("run {run_id} completed in {duration_s:.2}s")),
+                _ => self.line(format_args!("run {run_id} {status}: {}", error.as_deref().unwrap_or_default())),
+            },
+            Event::StepLog { .. } | Event::StepProgress { .. } | Event::ApprovalRequested { .. } => {}
+        }
     }
 }

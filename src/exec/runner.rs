@@ -1,6 +1,8 @@
 //! The run: set up the run folder and history row, run steps in plan order,
 //! then outputs, cleanup and the final history row.
 
+use super::approval::Answers;
+use super::events::{Emitter, Listener};
 use super::progress::Progress;
 use super::report::{RunReport, RunStatus, StepReport, StepStatus};
 use crate::plan::Plan;
@@ -30,6 +32,12 @@ pub struct RunOptions {
     pub resources: Resources,
     /// Continue an earlier run instead of starting one.
     pub resume: Option<Resume>,
+    /// The new run's id (made up when `None`); a resumed run keeps its own.
+    pub run_id: Option<String>,
+    /// Who else hears the run's events (the progress lines always do, unless quiet).
+    pub listeners: Vec<Listener>,
+    /// Approval gates are answered from outside (`Answers::answer`) instead of a terminal.
+    pub answers: Option<Answers>,
 }
 
 /// An earlier run to continue: its id and folder, the steps it completed (not run
@@ -55,8 +63,9 @@ pub(super) struct Run {
     /// Stops steps: the caller's cancel, or the recipe's `timeout_minutes`.
     pub cancel: CancellationToken,
     pub user_cancel: CancellationToken,
-    pub progress: Progress,
+    pub events: Emitter,
     pub auto_approve: bool,
+    pub answers: Option<Answers>,
     pub warnings: Mutex<Vec<String>>,
     /// What plugins see of the run (`ctx.inputs`, `ctx.recipe`, ...), built once.
     pub info: Arc<Value>,
@@ -66,7 +75,7 @@ pub(super) struct Run {
 
 impl Run {
     pub fn warn(&self, step: Option<&str>, message: String) {
-        self.progress.note(&format!("warning: {message}"));
+        self.events.note(&format!("warning: {message}"));
         if let Some(s) = &self.store {
             s.event(&self.run_id, step, "WARNING", &message);
         }
@@ -74,7 +83,8 @@ impl Run {
     }
 }
 
-fn new_run_id() -> String {
+/// A new run's id: its start time and three random bytes (`20261202-053307-8f490f`).
+pub fn new_run_id() -> String {
     let mut rand = [0u8; 3];
     let _ = getrandom::fill(&mut rand);
     format!("{}-{:02x}{:02x}{:02x}", chrono::Local::now().format("%Y%m%d-%H%M%S"), rand[0], rand[1], rand[2])
@@ -91,7 +101,7 @@ pub async fn run(
 ) -> Result<RunReport, String> {
     let resume = opts.resume.clone().unwrap_or_default();
     let resuming = opts.resume.is_some();
-    let run_id = if resuming { resume.run_id.clone() } else { new_run_id() };
+    let run_id = if resuming { resume.run_id.clone() } else { opts.run_id.clone().unwrap_or_else(new_run_id) };
     let run_dir = if resuming { resume.run_dir.clone() } else { opts.run_root.join(&run_id) };
     let temp_dir = run_dir.join("temp");
     std::fs::create_dir_all(&temp_dir).map_err(|e| format!("cannot create run folder `{}`: {e}", temp_dir.display()))?;
@@ -139,7 +149,8 @@ pub async fn run(
             }
         });
     }
-    opts.progress.run_started(&recipe.name, &run_id);
+    let events = Emitter::new(opts.progress, opts.listeners);
+    events.run_started(&recipe, &plan, &run_id, &run_dir, resuming);
     let run = Arc::new(Run {
         recipe: recipe.clone(),
         tools,
@@ -151,8 +162,9 @@ pub async fn run(
         steps,
         cancel: cancel.clone(),
         user_cancel: opts.cancel.clone(),
-        progress: opts.progress,
+        events,
         auto_approve: opts.auto_approve,
+        answers: opts.answers,
         warnings: Mutex::new(Vec::new()),
         info,
         attempt_base: resume.attempts.clone(),
@@ -188,10 +200,7 @@ pub async fn run(
             run.warnings.lock().expect("warnings").push(format!("history not fully written: {e}"));
         }
     }
-    match status {
-        RunStatus::Completed => run.progress.note(&format!("run {run_id} completed in {:.2}s", clock.elapsed().as_secs_f64())),
-        _ => run.progress.note(&format!("run {run_id} {}: {}", status.as_str(), error.as_deref().unwrap_or(""))),
-    }
+    run.events.run_finished(&run_id, status.as_str(), clock.elapsed(), error.as_deref());
     let warnings = std::mem::take(&mut *run.warnings.lock().expect("warnings"));
     Ok(RunReport {
         run_id,
@@ -297,7 +306,7 @@ async fn schedule(
     for &i in &plan.order {
         if let Some(prev) = done.get(&steps[i].id) {
             run.steps.set(&steps[i].id, prev.status.as_str(), &Value::Object(prev.outputs.clone()));
-            run.progress.step_kept(&steps[i].id);
+            run.events.step_kept(&steps[i].id, &prev.outputs);
             reports.insert(steps[i].id.clone(), prev.clone());
             release(i, &mut waiting, &mut initial, &mut finished);
         }
@@ -319,7 +328,7 @@ async fn schedule(
                 let step = &steps[i];
                 if let Some(skipped) = crate::plan::referenced_steps(step).into_iter().find(|id| when_skipped.contains(id)) {
                     // `when` skipped a step whose outputs this one reads: skip it too.
-                    run.progress.step_skipped(&step.id, &format!("it reads the outputs of `{skipped}`, which was skipped"));
+                    run.events.step_skipped(&step.id, &format!("it reads the outputs of `{skipped}`, which was skipped"));
                     let now = now();
                     let report = StepReport {
                         status: StepStatus::Skipped,

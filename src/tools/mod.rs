@@ -63,6 +63,8 @@ impl ToolError {
 
 /// Log sink a tool writes to: `(level, message)`.
 pub type LogFn = Arc<dyn Fn(&str, &str) + Send + Sync>;
+/// Reports a step's progress: done, total, unit.
+pub type ProgressFn = Arc<dyn Fn(Option<u64>, Option<u64>, &str) + Send + Sync>;
 
 /// What a plugin may ask of the run it is part of (the 0.x `ctx`).
 pub trait RunView: Send + Sync {
@@ -84,6 +86,8 @@ pub struct ToolCtx {
     /// Cancelled when the step must stop (run cancelled or step timeout).
     pub cancel: CancellationToken,
     pub log: LogFn,
+    /// Report progress: done of total (either may be unknown) in `unit`s (`tokens`, `items`, `steps`).
+    pub progress: ProgressFn,
     /// The run, for plugins that read its inputs, outputs or templates.
     pub run: Option<Arc<dyn RunView>>,
     /// `{id, name, tool, action}` of the step being run.
@@ -95,6 +99,9 @@ pub struct ToolCtx {
 impl ToolCtx {
     pub fn log(&self, level: &str, message: &str) {
         (self.log)(level, message)
+    }
+    pub fn progress(&self, done: Option<u64>, total: Option<u64>, unit: &str) {
+        (self.progress)(done, total, unit)
     }
 }
 

@@ -92,6 +92,7 @@ pub fn ctx_in(dir: &std::path::Path) -> ToolCtx {
         step_id: "s".into(),
         cancel: Default::default(),
         log: Arc::new(|_, _| {}),
+        progress: Arc::new(|_, _, _| {}),
         run: None,
         step: Value::Null,
         store: None,

@@ -58,6 +58,8 @@ impl Tool for Panics {
 struct Env {
     dir: tempfile::TempDir,
     tools: Arc<Registry>,
+    listeners: Vec<super::Listener>,
+    answers: Option<super::Answers>,
 }
 
 impl Env {
@@ -65,7 +67,7 @@ impl Env {
         let mut tools = Registry::native();
         tools.add(Arc::new(Checker)).unwrap();
         tools.add(Arc::new(Panics)).unwrap();
-        Env { dir: tempfile::tempdir().unwrap(), tools: Arc::new(tools) }
+        Env { dir: tempfile::tempdir().unwrap(), tools: Arc::new(tools), listeners: Vec::new(), answers: None }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -99,11 +101,14 @@ impl Env {
         let opts = RunOptions {
             run_root: self.path("runs"),
             store: Some(store),
-            auto_approve: true,
+            auto_approve: self.answers.is_none(),
             progress: Progress { quiet: std::env::var("LF_TEST_VERBOSE").is_err() },
             cancel,
             resources,
             resume,
+            run_id: None,
+            listeners: self.listeners.clone(),
+            answers: self.answers.clone(),
         };
         run(p.recipe, p.plan, p.inputs, self.tools.clone(), opts).await.unwrap()
     }
@@ -400,4 +405,5 @@ async fn approval_gate_takes_the_default_without_a_terminal() {
     assert!(env.path("yes-go").is_dir());
 }
 
+mod events;
 mod parallel;

@@ -28,6 +28,8 @@ pub(crate) struct Target {
     pub api: Api,
     /// No answer within this long is an error; `None` waits as long as the server works.
     pub timeout: Option<Duration>,
+    /// Where streamed answers report their tokens so far.
+    pub progress: Option<crate::tools::ProgressFn>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -69,7 +71,14 @@ impl Llm {
             .or_else(|| get("model"))
             .ok_or_else(|| ToolError::failed(format!("no model: pass `model`, or set `services.{service}.default_model`")))?;
         let timeout = opt_f64(inputs, "timeout").or_else(|| cfg.get("timeout").and_then(Value::as_f64)).filter(|t| *t > 0.0);
-        Ok(Target { service, host: host.trim_end_matches('/').to_string(), model, api, timeout: timeout.map(Duration::from_secs_f64) })
+        Ok(Target {
+            service,
+            host: host.trim_end_matches('/').to_string(),
+            model,
+            api,
+            timeout: timeout.map(Duration::from_secs_f64),
+            progress: None,
+        })
     }
 }
 
@@ -97,7 +106,7 @@ impl Tool for Llm {
     }
 
     async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
-        let target = self.target(&inputs)?;
+        let target = Target { progress: Some(ctx.progress.clone()), ..self.target(&inputs)? };
         let started = Instant::now();
         let work = async {
             match action {

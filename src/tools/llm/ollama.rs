@@ -59,11 +59,17 @@ async fn stream(client: &reqwest::Client, t: &Target, path: &str, body: &Value) 
     let mut buf: Vec<u8> = Vec::new();
     let mut answer = Answer { text: String::new(), prompt_tokens: None, completion_tokens: None, done_reason: None };
     let mut done = false;
+    let mut pieces = 0u64;
     while let Some(chunk) = stream.next().await {
         buf.extend_from_slice(&chunk.map_err(|e| errors::transport(t, &e))?);
         while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = buf.drain(..=pos).collect();
             done |= absorb(t, &line, &mut answer)?;
+            // One streamed line is one token; say so every 16, not every one.
+            pieces += 1;
+            if let (Some(report), 0) = (&t.progress, pieces % 16) {
+                report(Some(pieces), None, "tokens");
+            }
         }
     }
     if !buf.is_empty() {
