@@ -1,8 +1,49 @@
 """LocalForge: run recipes of local AI workers (Ollama, Stable Diffusion, Blender, FFmpeg, any CLI) on your own machine.
 
-The engine is Rust (`localforge._core`); this package is its Python face: the
-`python -m localforge` command line, the 0.x tool-plugin contract, and helpers.
-Importing it is cheap: the engine is loaded on first use.
+Use it from Python::
+
+    import localforge
+    result = localforge.run("hello-localforge", {"name": "you"})
+    print(result["status"], result["outputs"])
+
+`run` / `arun` (asyncio) / `start` (a `Run` handle with events, approvals and
+cancel), `resume`, `plan`, `validate`, `history`, `history_show`, `system`,
+`health`, `list_tools`, `list_recipes`: see `localforge.api` and docs/api.md.
+The engine is Rust (`localforge._core`), loaded on first use, so importing
+this package is cheap; the command line is `python -m localforge`.
 """
 
 __version__ = "0.1.0"
+
+_API = {
+    "Run",
+    "arun",
+    "health",
+    "history",
+    "history_show",
+    "list_recipes",
+    "list_tools",
+    "plan",
+    "recipe_info",
+    "resume",
+    "run",
+    "start",
+    "start_resume",
+    "system",
+    "validate",
+}
+
+
+def __getattr__(name):
+    if name in _API:
+        from localforge import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'localforge' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | _API)
+
+
+__all__ = sorted(_API)

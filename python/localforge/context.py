@@ -5,6 +5,7 @@ It offers what 0.x tools use: `temp_dir` and `run_dir` (pathlib.Path),
 `current_step`, `log(message, level="INFO")` and `resolve(value)`.
 """
 
+import threading
 from pathlib import Path
 
 
@@ -74,3 +75,54 @@ def plain(value):
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     raise TypeError(f"{type(value).__name__} is not storable data (use text, numbers, lists and dicts)")
+
+
+class _StepOutput:
+    """Stands in for `sys.stdout` once a plugin has run: what a plugin prints goes
+    to its step's log (stderr progress and the history), never to stdout, so
+    `run --json` stays one JSON document. Other threads write through unchanged."""
+
+    def __init__(self, real):
+        self._real = real
+
+    def write(self, text):
+        step = getattr(_current, "step", None)
+        if step is None:
+            return self._real.write(text)
+        step.pending += text
+        *lines, step.pending = step.pending.split("\n")
+        for line in lines:
+            step.ctx.log(line)
+        return len(text)
+
+    def flush(self):
+        if getattr(_current, "step", None) is None:
+            self._real.flush()
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+class _Printing:
+    __slots__ = ("ctx", "pending")
+
+    def __init__(self, ctx):
+        self.ctx, self.pending = ctx, ""
+
+
+_current = threading.local()
+
+
+def call_plugin(handle, action, inputs, ctx):
+    """`handle(action, inputs, ctx)` with the plugin's `print()` sent to its step's log."""
+    import sys
+
+    if not isinstance(sys.stdout, _StepOutput):
+        sys.stdout = _StepOutput(sys.stdout)
+    _current.step = printing = _Printing(ctx)
+    try:
+        return handle(action, inputs, ctx)
+    finally:
+        _current.step = None
+        if printing.pending:
+            ctx.log(printing.pending)

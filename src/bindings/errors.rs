@@ -7,19 +7,31 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-create_exception!(errors, LocalForgeError, PyException, "Base class of every LocalForge error.");
-create_exception!(errors, RecipeError, LocalForgeError, "A recipe is invalid; `.errors` lists each problem with file, line and column.");
-create_exception!(errors, InputError, RecipeError, "Run inputs do not fit the recipe's declared inputs.");
+create_exception!(localforge.errors, LocalForgeError, PyException, "Base class of every LocalForge error.");
 create_exception!(
-    errors,
+    localforge.errors,
+    RecipeError,
+    LocalForgeError,
+    "A recipe is invalid; `.errors` lists each problem with file, line and column."
+);
+create_exception!(localforge.errors, InputError, RecipeError, "Run inputs do not fit the recipe's declared inputs.");
+create_exception!(
+    localforge.errors,
     ResourceError,
     RecipeError,
     "Preflight refused the run: `.errors` lists every unmet need (service, model, memory) with its fix."
 );
-create_exception!(errors, ConfigError, LocalForgeError, "The configuration file or environment is malformed.");
-create_exception!(errors, StoreError, LocalForgeError, "The history database cannot be used.");
-create_exception!(errors, RunError, LocalForgeError, "A run could not be started.");
-create_exception!(errors, TemplateError, LocalForgeError, "A template could not be rendered (`ctx.resolve`).");
+create_exception!(localforge.errors, ConfigError, LocalForgeError, "The configuration file or environment is malformed.");
+create_exception!(localforge.errors, StoreError, LocalForgeError, "The history database cannot be used.");
+create_exception!(localforge.errors, RunError, LocalForgeError, "A run could not be started.");
+create_exception!(localforge.errors, TemplateError, LocalForgeError, "A template could not be rendered (`ctx.resolve`).");
+create_exception!(
+    localforge.errors,
+    ToolError,
+    LocalForgeError,
+    "A run failed (`check=True`): `.result` is the run's report, `.step` the step that failed, `.errors` its error."
+);
+create_exception!(localforge.errors, CancelledError, LocalForgeError, "A run was cancelled (`check=True`): `.result` is the run's report.");
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -31,6 +43,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("StoreError", py.get_type::<StoreError>())?;
     m.add("RunError", py.get_type::<RunError>())?;
     m.add("TemplateError", py.get_type::<TemplateError>())?;
+    m.add("ToolError", py.get_type::<ToolError>())?;
+    m.add("CancelledError", py.get_type::<CancelledError>())?;
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! `localforge.errors` classes, releases the GIL around engine work.
 
 mod errors;
+mod handle;
 mod info;
 mod pypool;
 mod pytool;
@@ -102,9 +103,12 @@ pub(crate) fn load_config(py: Python<'_>) -> PyResult<Config> {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
-    m.add_function(wrap_pyfunction!(run::run_recipe, m)?)?;
+    // asyncio futures of runs resolve on the engine's runtime.
+    let _ = pyo3_async_runtimes::tokio::init_with_runtime(runtime());
+    m.add_class::<handle::RunHandle>()?;
+    m.add_function(wrap_pyfunction!(run::start_run, m)?)?;
+    m.add_function(wrap_pyfunction!(run::start_resume, m)?)?;
     m.add_function(wrap_pyfunction!(run::plan_recipe, m)?)?;
-    m.add_function(wrap_pyfunction!(run::resume_run, m)?)?;
     m.add_function(wrap_pyfunction!(info::validate, m)?)?;
     m.add_function(wrap_pyfunction!(info::recipe_info, m)?)?;
     m.add_function(wrap_pyfunction!(info::list_tools, m)?)?;

@@ -57,7 +57,9 @@ fn call(py: Python<'_>, module: &Py<PyAny>, name: &str, action: &str, inputs: Ou
     let handle = module.bind(py).getattr("handle").map_err(failed)?;
     let inputs = pythonize(py, &Value::Object(inputs)).map_err(|e| ToolError::failed(format!("inputs for `{name}.{action}`: {e}")))?;
     let py_ctx = make_ctx(py, ctx).map_err(failed)?;
-    let result = handle.call1((action, inputs, py_ctx)).map_err(failed)?;
+    // Through `localforge.context.call_plugin`: what the plugin prints goes to the step's log.
+    let result =
+        CALL.import(py, "localforge.context", "call_plugin").and_then(|c| c.call1((handle, action, inputs, py_ctx))).map_err(failed)?;
     if !result.is_instance_of::<PyDict>() {
         let kind = result.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
         return Err(ToolError::failed(format!("tool `{name}` action `{action}` returned {kind}, not a dict")));
@@ -99,6 +101,7 @@ fn py_failure(py: Python<'_>, name: &str, action: &str, e: PyErr) -> ToolError {
 static TOOL_CONTEXT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static RUN_INFO: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static PLAIN: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static CALL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// The run's info as Python objects, made once per run and shared by its calls.
 static RUN_CACHE: std::sync::Mutex<Option<(Arc<Value>, Py<PyAny>)>> = std::sync::Mutex::new(None);

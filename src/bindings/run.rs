@@ -1,12 +1,14 @@
-//! `run_recipe`, `resume_run` and `plan_recipe`: the engine's run flow
+//! `start_run`, `start_resume` and `plan_recipe`: the engine's run flow
 //! (`engine::flow`) called with the GIL released. This file converts values and
-//! errors and turns Ctrl-C into cancellation; the engine decides the rest.
+//! errors; the engine decides the rest, and `RunHandle` watches the run.
 
-use super::errors::{engine_error, RunError};
+use super::errors::engine_error;
+use super::handle::{EventStream, RunHandle};
 use super::runtime;
 use crate::config::Config;
 use crate::engine::flow::{self, Start};
 use crate::engine::Prepared;
+use crate::system::preflight::Preflight;
 use crate::tools::Registry;
 use indexmap::IndexMap;
 use pyo3::prelude::*;
@@ -14,9 +16,7 @@ use pyo3::types::PyDict;
 use pythonize::{depythonize, pythonize};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// Load and check a recipe, with plugins discovered only if it names a tool that is not native.
@@ -51,84 +51,78 @@ fn preflight(
     py.detach(|| runtime().block_on(flow::preflight(config, p, tools, force, quiet))).map_err(|e| engine_error(py, e))
 }
 
-/// Run a recipe and return the `run --json` document as a dict.
-///
-/// Ctrl-C (KeyboardInterrupt) or SIGTERM while it runs stops the running
-/// steps and their processes, runs `cleanup.on_failure`, records the run as
-/// `cancelled`, and returns normally with `status == "cancelled"`.
-///
-/// `plugins`: a callable returning `(plugins, broken)`, called only when the
-/// recipe uses a tool that is not native.
-#[pyfunction]
-#[pyo3(signature = (path, inputs=None, auto_approve=false, quiet=false, plugins=None, force=false))]
-pub fn run_recipe<'py>(
-    py: Python<'py>,
-    path: PathBuf,
-    inputs: Option<&Bound<'py, PyDict>>,
+/// How a run started from Python is watched: progress lines, an event stream, approvals.
+struct Watch {
     auto_approve: bool,
     quiet: bool,
-    plugins: Option<&Bound<'py, PyAny>>,
+    events: bool,
+    answers: bool,
+}
+
+fn spawn(config: Config, p: Prepared, tools: Registry, pf: Preflight, w: Watch, resume: Option<crate::exec::Resume>) -> RunHandle {
+    let run_id = resume.as_ref().map(|r| r.run_id.clone()).unwrap_or_else(crate::exec::new_run_id);
+    let cancel = CancellationToken::new();
+    let answers = (w.answers && !w.auto_approve).then(crate::exec::Answers::default);
+    let stream = w.events.then(EventStream::new);
+    let start = Start {
+        auto_approve: w.auto_approve,
+        quiet: w.quiet,
+        resume,
+        run_id: Some(run_id.clone()),
+        listeners: stream.iter().map(EventStream::listener).collect(),
+        answers: answers.clone(),
+    };
+    let token = cancel.clone();
+    RunHandle::spawn(run_id, cancel, answers, stream, async move { flow::execute(&config, p, Arc::new(tools), &pf, start, token).await })
+}
+
+/// Check, preflight and start a recipe; the run goes on in the engine (`RunHandle`).
+///
+/// `plugins`: a callable returning `(plugins, broken)`, called only when the recipe
+/// uses a tool that is not native. `events`: stream the run's events to the handle.
+/// `answers`: approval gates wait for `RunHandle.approve` (else: the terminal, or the default).
+#[pyfunction]
+#[pyo3(signature = (path, inputs=None, auto_approve=false, quiet=false, plugins=None, force=false, events=false, answers=false))]
+#[allow(clippy::too_many_arguments)]
+pub fn start_run(
+    py: Python<'_>,
+    path: PathBuf,
+    inputs: Option<&Bound<'_, PyDict>>,
+    auto_approve: bool,
+    quiet: bool,
+    plugins: Option<&Bound<'_, PyAny>>,
     force: bool,
-) -> PyResult<Bound<'py, PyAny>> {
+    events: bool,
+    answers: bool,
+) -> PyResult<RunHandle> {
     let config = super::load_config(py)?;
     let (p, tools) = prepare(py, &config, &path, &given(inputs)?, plugins)?;
     let pf = preflight(py, &config, &p, &tools, force, quiet)?;
-    execute(py, config, p, tools, pf, Start { auto_approve, quiet, ..Start::default() })
-}
-
-/// Run on the engine's runtime; while waiting, a pending KeyboardInterrupt cancels the run.
-fn execute<'py>(
-    py: Python<'py>,
-    config: Config,
-    p: Prepared,
-    tools: Registry,
-    pf: crate::system::preflight::Preflight,
-    start: Start,
-) -> PyResult<Bound<'py, PyAny>> {
-    let cancel = CancellationToken::new();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let token = cancel.clone();
-    runtime().spawn(async move {
-        let _ = tx.send(flow::execute(&config, p, Arc::new(tools), &pf, start, token).await);
-    });
-    let mut rx = rx;
-    let report = loop {
-        let (received, back) = py.detach(move || (rx.recv_timeout(Duration::from_millis(100)), rx));
-        rx = back;
-        match received {
-            Ok(report) => break report,
-            Err(RecvTimeoutError::Timeout) => {
-                if py.check_signals().is_err() {
-                    // KeyboardInterrupt (or SIGTERM turned into one by the CLI): stop the run, keep waiting for it.
-                    cancel.cancel();
-                }
-            }
-            Err(RecvTimeoutError::Disconnected) => return Err(RunError::new_err("the engine stopped without a result (this is a bug)")),
-        }
-    };
-    let report = report.map_err(|e| engine_error(py, e))?;
-    Ok(pythonize(py, &report)?)
+    Ok(spawn(config, p, tools, pf, Watch { auto_approve, quiet, events, answers }, None))
 }
 
 /// Continue a failed, cancelled or interrupted run in its own folder and history row:
 /// completed steps keep their outputs and are not run again. The recipe file must be
 /// unchanged (same hash) unless `force`.
 #[pyfunction]
-#[pyo3(signature = (run_id, auto_approve=false, quiet=false, plugins=None, force=false))]
-pub fn resume_run<'py>(
-    py: Python<'py>,
+#[pyo3(signature = (run_id, auto_approve=false, quiet=false, plugins=None, force=false, events=false, answers=false))]
+#[allow(clippy::too_many_arguments)]
+pub fn start_resume(
+    py: Python<'_>,
     run_id: String,
     auto_approve: bool,
     quiet: bool,
-    plugins: Option<&Bound<'py, PyAny>>,
+    plugins: Option<&Bound<'_, PyAny>>,
     force: bool,
-) -> PyResult<Bound<'py, PyAny>> {
+    events: bool,
+    answers: bool,
+) -> PyResult<RunHandle> {
     let config = super::load_config(py)?;
     let target = py.detach(|| flow::resume_target(&config, &run_id)).map_err(|e| engine_error(py, e))?;
     let (p, tools) = prepare(py, &config, &target.recipe, &target.inputs, plugins)?;
     let resume = target.resume(&p, force).map_err(|e| engine_error(py, e))?;
     let pf = preflight(py, &config, &p, &tools, force, quiet)?;
-    execute(py, config, p, tools, pf, Start { auto_approve, quiet, resume: Some(resume), ..Start::default() })
+    Ok(spawn(config, p, tools, pf, Watch { auto_approve, quiet, events, answers }, Some(resume)))
 }
 
 /// The plan of a recipe without running it (`run --dry-run`): levels, order, each step's tool and resources.

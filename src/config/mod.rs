@@ -47,6 +47,8 @@ fn defaults() -> Value {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub raw: Value,
+    /// What the user set (the file and `LOCALFORGE_*` variables), without the defaults.
+    pub user: Value,
     pub file: Option<PathBuf>,
     /// The YAML tool definitions shipped with LocalForge (`data/tools`), when known.
     pub builtin_tools: Option<PathBuf>,
@@ -78,6 +80,7 @@ impl Config {
     fn from_value(node: Option<&yaml::Node>, path: Option<&Path>) -> Result<Config, Diagnostic> {
         let file = path.map(|p| p.display().to_string()).unwrap_or_default();
         let mut raw = defaults();
+        let mut user = Value::Object(Map::new());
         if let Some(node) = node.filter(|n| !n.is_null()) {
             if node.as_map().is_none() {
                 return Err(Diagnostic::new(format!("configuration must be a mapping, found {}", node.kind()))
@@ -86,13 +89,21 @@ impl Config {
             }
             check_types(node, &file)?;
             merge(&mut raw, node.to_json());
+            merge(&mut user, node.to_json());
         }
         for (var, key) in ENV_OVERRIDES {
             if let Ok(v) = std::env::var(var) {
-                set_path(&mut raw, key, env_value(key, &v).map_err(|m| Diagnostic::new(format!("environment variable {var}: {m}")))?);
+                let value = env_value(key, &v).map_err(|m| Diagnostic::new(format!("environment variable {var}: {m}")))?;
+                set_path(&mut user, key, value.clone());
+                set_path(&mut raw, key, value);
             }
         }
-        Ok(Config { raw, file: path.map(Path::to_path_buf), builtin_tools: None })
+        Ok(Config { raw, user, file: path.map(Path::to_path_buf), builtin_tools: None })
+    }
+
+    /// Whether the user set `key` (or something under it), not only the defaults.
+    pub fn user_set(&self, key: &str) -> bool {
+        key.split('.').try_fold(&self.user, |v, k| v.get(k)).is_some_and(|v| !v.is_null())
     }
 
     /// A value by dotted key (`services.ollama.host`).

@@ -38,6 +38,9 @@ pub struct Service {
     pub error: Option<String>,
     /// What to do when it is not running.
     pub hint: Option<String>,
+    /// Set in the user's configuration (file or `LOCALFORGE_*`), not only a built-in default:
+    /// `health` fails when such a service is down.
+    pub configured: bool,
     /// Installed model sizes (GB) where the service says (Ollama): a fallback estimate.
     #[serde(skip)]
     pub sizes: IndexMap<String, f64>,
@@ -54,6 +57,7 @@ impl Service {
             loaded: Vec::new(),
             error: None,
             hint: None,
+            configured: false,
             sizes: IndexMap::new(),
         }
     }
@@ -94,7 +98,11 @@ pub fn configured(config: &Config) -> Vec<(String, ServiceKind, String)> {
 
 /// Probe every configured service concurrently; each gets `deadline` in all.
 pub async fn probe_all(config: &Config, deadline: Duration) -> IndexMap<String, Service> {
-    probe_list(configured(config), deadline).await
+    let mut found = probe_list(configured(config), deadline).await;
+    for (name, svc) in found.iter_mut() {
+        svc.configured = config.user_set(&format!("services.{name}"));
+    }
+    found
 }
 
 pub async fn probe_list(list: Vec<(String, ServiceKind, String)>, deadline: Duration) -> IndexMap<String, Service> {

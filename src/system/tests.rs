@@ -454,3 +454,12 @@ async fn an_unknown_host_is_not_called_refused() {
     assert!(e.starts_with("cannot connect") || e.contains("no answer"), "{e}");
     assert!(!e.contains("refused"), "{e}");
 }
+
+#[tokio::test]
+async fn a_service_the_user_set_is_told_from_a_default_one() {
+    let cfg = config("services:\n  sd: {host: 'http://127.0.0.1:9'}\n");
+    let found = super::services::probe_all(&cfg, Duration::from_millis(300)).await;
+    assert!(found["sd"].configured, "set in the file");
+    assert!(!found["ollama"].configured && !found["comfyui"].configured, "built-in defaults only");
+    assert!(cfg.user_set("services.sd.host") && !cfg.user_set("services.ollama"));
+}

@@ -25,48 +25,27 @@ exit codes:
   2  invalid usage or configuration"""
 
 
-def _builtin_services(core) -> dict:
-    """The services as the engine sets them up with no configuration at all."""
-    import os
-    import tempfile
-
-    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("LOCALFORGE_")}
-    try:
-        with tempfile.TemporaryDirectory() as scratch:
-            empty = os.path.join(scratch, "empty.yaml")
-            open(empty, "w").close()
-            os.environ["LOCALFORGE_CONFIG"] = empty
-            return core.config()["raw"].get("services") or {}
-    finally:
-        os.environ.pop("LOCALFORGE_CONFIG", None)
-        os.environ.update(saved)
-
-
-def configured_down(core, services) -> list:
+def configured_down(services) -> list:
     """The services in `services` (a health report's) that are not running and
-    that the user configured: settings other than the built-in defaults."""
-    down = [name for name, s in services.items() if not s["running"]]
-    if not down:
-        return []
-    mine = core.config()["raw"].get("services") or {}
-    builtin = _builtin_services(core)
-    return [name for name in down if name not in builtin or mine.get(name) != builtin[name]]
+    that the user configured (`configured`: set in a file or a variable, not
+    only the built-in defaults)."""
+    return [name for name, s in services.items() if not s["running"] and s["configured"]]
 
 
 def main(args) -> int:
     p = parser("health", "Services (running, version) and command-line tools (found, version).", epilog=EPILOG)
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     ns = p.parse_args(args)
-    from localforge import _core
+    from localforge import api
 
-    report = _core.health_report()
+    report = api.health()
     if ns.json:
         print_json(report)
     else:
         _services(report["services"])
         print()
         _tools(report["tools"])
-    down = configured_down(_core, report["services"])
+    down = configured_down(report["services"])
     if down:
         names = ", ".join(f"`{n}`" for n in down)
         error(

@@ -13,9 +13,9 @@ def main(args) -> int:
     ns = p.parse_args(args)
     if ns.n < 1:
         raise UsageError("`-n` must be at least 1")
-    from localforge import _core
+    from localforge import api
 
-    runs = _core.history(ns.n)
+    runs = api.history(ns.n)
     if ns.json:
         print_json(runs)
         return EXIT_OK
@@ -32,9 +32,9 @@ def show(args) -> int:
     p.add_argument("run_id")
     p.add_argument("--json", action="store_true")
     ns = p.parse_args(args)
-    from localforge import _core
+    from localforge import api
 
-    run = _core.history_show(ns.run_id)
+    run = api.history_show(ns.run_id)
     if run is None:
         raise UsageError(f"no run `{ns.run_id}` in the history", hint="`localforge history` lists recent runs")
     if ns.json:

@@ -5,7 +5,6 @@ from pathlib import Path
 
 from localforge.cli.args import parser
 from localforge.cli.output import EXIT_OK, UsageError, print_json
-from localforge.cli.recipes import catalog
 
 
 def main(args) -> int:
@@ -13,29 +12,11 @@ def main(args) -> int:
     p.add_argument("dir", nargs="?", help="folder to search instead")
     p.add_argument("--json", action="store_true")
     ns = p.parse_args(args)
-    search = None
-    if ns.dir:
-        d = Path(ns.dir)
-        if not d.is_dir():
-            raise UsageError(f"`{ns.dir}` is not a folder")
-        search = [(d, ns.dir)]
-    from localforge import _core
+    if ns.dir and not Path(ns.dir).is_dir():
+        raise UsageError(f"`{ns.dir}` is not a folder")
+    from localforge import api
 
-    entries = []
-    for f, root, source in catalog(search):
-        info = _core.recipe_info(str(f))
-        if info is None:
-            continue
-        group = f.parent.relative_to(root).as_posix()
-        entries.append(
-            {
-                "name": info["name"],
-                "description": info.get("description") or "",
-                "group": "" if group == "." else group,
-                "path": str(f),
-                "source": source,
-            }
-        )
+    entries = api.list_recipes(ns.dir)
     if ns.json:
         print_json(entries)
         return EXIT_OK

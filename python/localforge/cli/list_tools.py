@@ -8,10 +8,9 @@ def main(args) -> int:
     p = parser("list-tools", "List every tool with its actions and whether it can be used here.")
     p.add_argument("--json", action="store_true")
     ns = p.parse_args(args)
-    from localforge import _core
-    from localforge.cli.recipes import plugins as for_engine
+    from localforge import api
 
-    tools = _core.list_tools(plugins=for_engine)
+    tools = api.list_tools()
     if ns.json:
         print_json(tools)
         return EXIT_OK

@@ -16,10 +16,6 @@ def main(args) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     ns = p.parse_args(args)
-    from localforge import _core
-    from localforge.cli.recipes import plugins as for_engine
+    from localforge import api
 
-    return execute(
-        lambda: _core.resume_run(ns.run_id, auto_approve=ns.auto_approve, quiet=ns.quiet, plugins=for_engine, force=ns.force),
-        ns.json,
-    )
+    return execute(lambda: api.resume(ns.run_id, auto_approve=ns.auto_approve, force=ns.force, quiet=ns.quiet), ns.json)

@@ -39,20 +39,16 @@ def main(args) -> int:
     path = resolve(ns.recipe)
     inputs = _inputs(ns.input)
 
-    from localforge import _core, errors
-    from localforge.cli.recipes import plugins as for_engine
+    from localforge import api, errors
 
     try:
         if ns.list_inputs:
-            return _list_inputs(_core, path, ns.json)
+            return _list_inputs(path, ns.json)
         if ns.dry_run:
-            return _dry_run(_core.plan_recipe(str(path), inputs, plugins=for_engine, force=ns.force), ns.json)
+            return _dry_run(api.plan(path, inputs, force=ns.force), ns.json)
     except errors.RecipeError as e:
         return _invalid(e, ns.json)
-    return execute(
-        lambda: _core.run_recipe(str(path), inputs, auto_approve=ns.auto_approve, quiet=ns.quiet, plugins=for_engine, force=ns.force),
-        ns.json,
-    )
+    return execute(lambda: api.run(path, inputs, auto_approve=ns.auto_approve, force=ns.force, quiet=ns.quiet), ns.json)
 
 
 def execute(start, as_json) -> int:
@@ -81,10 +77,11 @@ def _invalid(e, as_json) -> int:
     return EXIT_USAGE
 
 
-def _list_inputs(core, path, as_json) -> int:
-    info = core.recipe_info(str(path))
+def _list_inputs(path, as_json) -> int:
+    from localforge import api
+
+    info = api.recipe_info(path)
     if info is None:
-        core.validate([str(path)])  # raises nothing; report through validate's messages
         raise UsageError(f"`{path}` is not a readable recipe", hint=f"run `localforge validate {path}`")
     if as_json:
         print_json(info["inputs"])

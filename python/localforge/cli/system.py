@@ -67,9 +67,9 @@ def main(args) -> int:
     p = parser("system", "Hardware, services, tools and the models that fit this machine.")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     ns = p.parse_args(args)
-    from localforge import _core
+    from localforge import api
 
-    report = _core.system_report()
+    report = api.system()
     if ns.json:
         print_json(report)
         return EXIT_OK

@@ -11,10 +11,9 @@ def main(args) -> int:
     p.add_argument("--json", action="store_true", help="print {valid, errors} as JSON on stdout")
     ns = p.parse_args(args)
     paths = [resolve(r) for r in ns.recipes]
-    from localforge import _core
-    from localforge.cli.recipes import plugins as for_engine
+    from localforge import api
 
-    errors = _core.validate([str(p) for p in paths], plugins=for_engine)
+    errors = api.validate(*paths)
     if ns.json:
         print_json({"valid": not errors, "errors": errors})
     else:

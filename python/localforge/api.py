@@ -1,0 +1,389 @@
+"""The public Python API: run recipes from your own code, blocking or with
+asyncio, watch their events, answer approval gates, cancel them; and the
+reads the CLI makes (plan, validate, history, system, tools, recipes).
+
+Every front end — the `python -m localforge` CLI, the MCP server, the web
+dashboard — goes through these functions. Results are plain dicts described
+by the TypedDicts in `localforge.types`. Errors are `localforge.errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+from collections.abc import AsyncIterator, Iterator, Mapping
+from pathlib import Path
+from typing import Any, Callable, Optional, Union
+
+from localforge import errors
+
+Recipe = Union[str, "os.PathLike[str]"]
+OnEvent = Callable[[dict], Any]
+Approve = Callable[[dict], Union[bool, str]]
+
+
+def _core():
+    from localforge import _core
+
+    return _core
+
+
+def _plugins(needed=None):
+    """Python plugins, found only when a recipe names a tool that is not native."""
+    from localforge.plugins import for_engine
+
+    return for_engine(needed)
+
+
+def _recipe_path(recipe: Recipe) -> str:
+    """A recipe file, or a built-in / ./recipes recipe by name (`hello-localforge`)."""
+    from localforge import catalog
+
+    name = os.fspath(recipe)
+    if os.path.isdir(name):
+        raise _recipe_error(f"`{name}` is a folder, not a recipe file", "pass a .yaml file; `localforge list` shows recipes")
+    path = catalog.find(name)
+    if path is None:
+        raise _recipe_error(f"recipe `{name}` not found (no such file, and no built-in recipe of that name)", catalog.suggestion(name))
+    return path
+
+
+def _recipe_error(message: str, hint: str) -> errors.RecipeError:
+    e = errors.RecipeError(f"{message}\n  hint: {hint}")
+    e.errors = [{"file": None, "line": None, "column": None, "message": message, "hint": hint}]
+    return e
+
+
+def _inputs(inputs: Optional[Mapping[str, Any]]) -> dict:
+    """Values of the recipe's declared inputs: native values, or text as from `-i k=v`."""
+    return dict(inputs or {})
+
+
+class Run:
+    """A run going on in the engine (from `start` or `start_resume`).
+
+    `events()` iterates its events (a plain `for`, or `async for`), `approve()`
+    answers its approval gates, `cancel()` stops it, `wait()` / `await
+    wait_async()` return its report. The run goes on whether or not anyone reads
+    its events; they are kept until read.
+    """
+
+    def __init__(self, handle):
+        self._handle = handle
+
+    @property
+    def id(self) -> str:
+        """The run's id: its history row and its folder's name."""
+        return self._handle.id
+
+    def events(self) -> _Events:
+        """The run's events in order, each a dict with a `type` (see `localforge.types.Event`).
+        Ends after `run_finished`. Works with `for` and with `async for`."""
+        return _Events(self._handle)
+
+    def approve(self, step: str, answer: Union[bool, str] = True) -> str:
+        """Answer approval gate `step`: True (go on), False (its rejecting option), or an
+        option by name. Returns the option chosen; ValueError if `step` is not waiting."""
+        return self._handle.approve(step, answer)
+
+    def waiting_approvals(self) -> list:
+        """The approval gates waiting for an answer now."""
+        return self._handle.waiting_approvals()
+
+    def cancel(self) -> None:
+        """Stop the run: running steps and their processes stop, `cleanup.on_failure` runs,
+        the history says `cancelled`. Returns at once; `wait()` for the report."""
+        self._handle.cancel()
+
+    def done(self) -> bool:
+        return self._handle.done()
+
+    def wait(self, timeout: Optional[float] = None):
+        """The run's report once it ends (`None` if `timeout` seconds pass first).
+        Ctrl-C while waiting cancels the run, as in the CLI."""
+        return self._handle.wait(timeout)
+
+    async def wait_async(self):
+        """`wait()` for asyncio. Cancelling the awaiting task cancels the run and waits
+        for it to stop (its processes, cleanup and history) before re-raising."""
+        try:
+            return await self._handle.wait_async()
+        except asyncio.CancelledError:
+            self.cancel()
+            await asyncio.shield(self._handle.wait_async())
+            raise
+
+    def __repr__(self) -> str:
+        return f"<localforge.Run {self.id} ({'ended' if self.done() else 'running'})>"
+
+
+class _Events:
+    """Iterator over a run's events, sync or async."""
+
+    def __init__(self, handle):
+        self._handle = handle
+        self._buffer: list = []
+        self._ended = False
+
+    def __iter__(self) -> Iterator[dict]:
+        return self
+
+    def __next__(self) -> dict:
+        while not self._buffer:
+            if self._ended:
+                raise StopIteration
+            batch = self._handle.next_events(0.1)  # short waits, so Ctrl-C gets through
+            if batch is None:
+                self._ended = True
+            else:
+                self._buffer.extend(batch)
+        return self._buffer.pop(0)
+
+    def __aiter__(self) -> AsyncIterator[dict]:
+        return self
+
+    async def __anext__(self) -> dict:
+        while not self._buffer:
+            if self._ended:
+                raise StopAsyncIteration
+            batch = await self._handle.next_events_async()
+            if batch is None:
+                self._ended = True
+            else:
+                self._buffer.extend(batch)
+        return self._buffer.pop(0)
+
+
+def start(
+    recipe: Recipe,
+    inputs: Optional[Mapping[str, Any]] = None,
+    *,
+    auto_approve: bool = False,
+    force: bool = False,
+    quiet: bool = True,
+) -> Run:
+    """Check, preflight and start a recipe (a file, or a built-in recipe's name); return
+    at once with the running `Run`. Approval gates wait for `Run.approve` unless
+    `auto_approve`. Raises RecipeError / InputError / ResourceError before anything runs.
+    `quiet=False` also prints the CLI's progress lines on stderr."""
+    handle = _core().start_run(
+        _recipe_path(recipe), _inputs(inputs), auto_approve=auto_approve, quiet=quiet, plugins=_plugins, force=force,
+        events=True, answers=True,
+    )  # fmt: skip
+    return Run(handle)
+
+
+def start_resume(run_id: str, *, auto_approve: bool = False, force: bool = False, quiet: bool = True) -> Run:
+    """`start` for an earlier run that failed, was cancelled or interrupted (`resume`)."""
+    handle = _core().start_resume(run_id, auto_approve=auto_approve, quiet=quiet, plugins=_plugins, force=force, events=True, answers=True)
+    return Run(handle)
+
+
+def _follow(run: Run, on_event: Optional[OnEvent], approve: Optional[Approve]):
+    """Hand each event to `on_event`, answer gates with `approve`, then the report."""
+    try:
+        for event in run.events():
+            if on_event is not None:
+                on_event(event)
+            if approve is not None and event["type"] == "approval_requested":
+                run.approve(event["step"], approve(event))
+    except KeyboardInterrupt:
+        run.cancel()  # as in the CLI: stop the run, then report it
+    except BaseException:
+        run.cancel()
+        run.wait()
+        raise
+    return run.wait()
+
+
+def _checked(report: dict, check: bool) -> dict:
+    if check and report["status"] != "completed":
+        failed = next((sid for sid, s in report["steps"].items() if s["status"] == "failed"), None)
+        cls = errors.CancelledError if report["status"] == "cancelled" else errors.ToolError
+        e = cls(report.get("error") or f"run {report['run_id']} {report['status']}")
+        e.result, e.step = report, failed
+        e.errors = [{"file": None, "line": None, "column": None, "message": report.get("error") or "", "hint": None}]
+        raise e
+    return report
+
+
+def run(
+    recipe: Recipe,
+    inputs: Optional[Mapping[str, Any]] = None,
+    *,
+    auto_approve: bool = False,
+    force: bool = False,
+    on_event: Optional[OnEvent] = None,
+    approve: Optional[Approve] = None,
+    quiet: bool = True,
+    check: bool = False,
+) -> dict:
+    """Run a recipe (a file, or a built-in recipe's name) and return its report
+    (`localforge.types.RunResult`, the `run --json` document).
+
+    `on_event(event)` is called with every event, in order. `approve(event)` answers
+    approval gates (True, False or an option); without it, gates take their default
+    (`auto_approve`, or no terminal) or ask on the terminal. Ctrl-C stops the run as
+    in the CLI and the report says `cancelled`. `check=True` raises ToolError for a
+    failed run and CancelledError for a cancelled one."""
+    path = _recipe_path(recipe)
+    watch = on_event is not None or approve is not None
+    handle = _core().start_run(
+        path, _inputs(inputs), auto_approve=auto_approve, quiet=quiet, plugins=_plugins, force=force,
+        events=watch, answers=approve is not None,
+    )  # fmt: skip
+    report = _follow(Run(handle), on_event, approve) if watch else handle.wait()
+    return _checked(report, check)
+
+
+def resume(
+    run_id: str,
+    *,
+    auto_approve: bool = False,
+    force: bool = False,
+    on_event: Optional[OnEvent] = None,
+    approve: Optional[Approve] = None,
+    quiet: bool = True,
+    check: bool = False,
+) -> dict:
+    """Continue a failed, cancelled or interrupted run in its own folder and history row
+    (completed steps keep their outputs); `force` if its recipe changed. As `run`."""
+    watch = on_event is not None or approve is not None
+    handle = _core().start_resume(
+        run_id, auto_approve=auto_approve, quiet=quiet, plugins=_plugins, force=force, events=watch, answers=approve is not None
+    )
+    report = _follow(Run(handle), on_event, approve) if watch else handle.wait()
+    return _checked(report, check)
+
+
+async def arun(
+    recipe: Recipe,
+    inputs: Optional[Mapping[str, Any]] = None,
+    *,
+    auto_approve: bool = False,
+    force: bool = False,
+    on_event: Optional[OnEvent] = None,
+    approve: Optional[Approve] = None,
+    check: bool = False,
+) -> dict:
+    """`run` for asyncio: the engine works without holding the GIL or blocking the
+    event loop. `on_event` and `approve` may be coroutine functions. Cancelling the
+    task cancels the run (steps and their processes stopped, `cleanup.on_failure`
+    run, history `cancelled`) and re-raises `asyncio.CancelledError`."""
+    loop = asyncio.get_running_loop()
+    path = await loop.run_in_executor(None, _recipe_path, recipe)
+    handle = await loop.run_in_executor(
+        None,
+        lambda: _core().start_run(
+            path,
+            _inputs(inputs),
+            auto_approve=auto_approve,
+            quiet=True,
+            plugins=_plugins,
+            force=force,
+            events=on_event is not None or approve is not None,
+            answers=approve is not None,
+        ),  # fmt: skip
+    )
+    handle_run = Run(handle)
+    try:
+        if on_event is not None or approve is not None:
+            async for event in handle_run.events():
+                if on_event is not None and inspect.isawaitable(r := on_event(event)):
+                    await r
+                if approve is not None and event["type"] == "approval_requested":
+                    answer = approve(event)
+                    handle_run.approve(event["step"], await answer if inspect.isawaitable(answer) else answer)
+        report = await handle_run.wait_async()
+    except asyncio.CancelledError:
+        handle_run.cancel()
+        await asyncio.shield(handle.wait_async())
+        raise
+    return _checked(report, check)
+
+
+def plan(recipe: Recipe, inputs: Optional[Mapping[str, Any]] = None, *, force: bool = False) -> dict:
+    """What `run --dry-run` shows (`localforge.types.Plan`): levels, critical path,
+    capacity, each step's reservation and needs; preflight problems raise ResourceError
+    unless `force`."""
+    return _core().plan_recipe(_recipe_path(recipe), _inputs(inputs), plugins=_plugins, force=force)
+
+
+def validate(*recipes: Recipe) -> list:
+    """Every problem in the recipes (`localforge.types.Problem`: file, line, column,
+    message, hint); empty when all are valid."""
+    return _core().validate([_recipe_path(r) for r in recipes], plugins=_plugins)
+
+
+def history(limit: int = 20) -> list:
+    """The newest runs, newest first (`localforge.types.RunSummary`)."""
+    return _core().history(limit)
+
+
+def history_show(run_id: str) -> Optional[dict]:
+    """One run with its steps' attempts and events (`localforge.types.RunDetail`), or None."""
+    return _core().history_show(run_id)
+
+
+def system() -> dict:
+    """Hardware, services, tools, recommended models, tuning advice (`system --json`)."""
+    return _core().system_report()
+
+
+def health() -> dict:
+    """Services and command-line tools: running/found, version (`health --json`)."""
+    return _core().health_report()
+
+
+def list_tools() -> list:
+    """Every tool with its kind, actions and whether it can be used here."""
+    return _core().list_tools(plugins=_plugins)
+
+
+def recipe_info(recipe: Recipe) -> Optional[dict]:
+    """A recipe's name, description, version, inputs and step count, or None if unreadable."""
+    return _core().recipe_info(_recipe_path(recipe))
+
+
+def list_recipes(folder: Optional[Recipe] = None) -> list:
+    """Recipes (`localforge.types.RecipeEntry`): the built-in ones and ./recipes, each
+    once, or those under `folder`."""
+    from localforge import catalog
+
+    search = None if folder is None else [(Path(folder), os.fspath(folder))]
+    out = []
+    for f, root, source in catalog.catalog(search):
+        info = _core().recipe_info(str(f))
+        if info is None:
+            continue
+        group = f.parent.relative_to(root).as_posix()
+        out.append(
+            {
+                "name": info["name"],
+                "description": info.get("description") or "",
+                "group": "" if group == "." else group,
+                "path": str(f),
+                "source": source,
+            }
+        )
+    return out
+
+
+__all__ = [
+    "Run",
+    "arun",
+    "health",
+    "history",
+    "history_show",
+    "list_recipes",
+    "list_tools",
+    "plan",
+    "recipe_info",
+    "resume",
+    "run",
+    "start",
+    "start_resume",
+    "system",
+    "validate",
+]

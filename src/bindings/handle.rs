@@ -1,0 +1,222 @@
+//! `RunHandle`: a run started from Python and going on in the engine. Events
+//! stream to Python through a channel (the engine never waits for Python);
+//! waiting releases the GIL, and the async forms are asyncio futures on the
+//! engine's tokio runtime (pyo3-async-runtimes), so an event loop never blocks.
+
+use super::errors::{engine_error, RunError};
+use super::runtime;
+use crate::engine::EngineError;
+use crate::exec::{Answer, Answers, Event, Listener, RunReport};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyList, PyString};
+use pythonize::pythonize;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+type Outcome = Arc<Result<RunReport, EngineError>>;
+
+/// The events a run sends to its handle; closed when the run has ended.
+pub(crate) struct EventStream {
+    tx: Arc<Mutex<Option<mpsc::UnboundedSender<Event>>>>,
+    rx: mpsc::UnboundedReceiver<Event>,
+}
+
+impl EventStream {
+    pub(crate) fn new() -> EventStream {
+        let (tx, rx) = mpsc::unbounded_channel();
+        EventStream { tx: Arc::new(Mutex::new(Some(tx))), rx }
+    }
+
+    pub(crate) fn listener(&self) -> Listener {
+        let tx = self.tx.clone();
+        Arc::new(move |e: &Event| {
+            if let Some(tx) = tx.lock().expect("event stream").as_ref() {
+                let _ = tx.send(e.clone());
+            }
+        })
+    }
+}
+
+/// A run going on in the engine: its events, approvals, cancellation and result.
+#[pyclass(module = "localforge._core", frozen)]
+pub struct RunHandle {
+    run_id: String,
+    cancel: CancellationToken,
+    answers: Option<Answers>,
+    events: Option<Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Event>>>>,
+    outcome: watch::Receiver<Option<Outcome>>,
+}
+
+impl RunHandle {
+    /// Start `run` (the engine's `execute`) on the runtime; `events`: a stream to fill, if wanted.
+    pub(crate) fn spawn<F>(
+        run_id: String,
+        cancel: CancellationToken,
+        answers: Option<Answers>,
+        events: Option<EventStream>,
+        run: F,
+    ) -> RunHandle
+    where
+        F: Future<Output = Result<RunReport, EngineError>> + Send + 'static,
+    {
+        let (done_tx, outcome) = watch::channel(None);
+        let (sender, receiver) = match events {
+            Some(s) => (Some(s.tx), Some(Arc::new(tokio::sync::Mutex::new(s.rx)))),
+            None => (None, None),
+        };
+        runtime().spawn(async move {
+            let result = run.await;
+            // The stream ends with the run: a reader sees everything, then the end.
+            if let Some(tx) = sender {
+                tx.lock().expect("event stream").take();
+            }
+            let _ = done_tx.send(Some(Arc::new(result)));
+        });
+        RunHandle { run_id, cancel, answers, events: receiver, outcome }
+    }
+}
+
+fn report<'py>(py: Python<'py>, outcome: &Outcome) -> PyResult<Bound<'py, PyAny>> {
+    match outcome.as_ref() {
+        Ok(r) => Ok(pythonize(py, r)?),
+        Err(e) => Err(engine_error(py, e.clone())),
+    }
+}
+
+fn event_list<'py>(py: Python<'py>, events: Vec<Event>) -> PyResult<Bound<'py, PyList>> {
+    let items = events.iter().map(|e| pythonize(py, e)).collect::<Result<Vec<_>, _>>()?;
+    PyList::new(py, items)
+}
+
+/// Up to 256 waiting events; `None` once the run has ended and all were read.
+async fn next_batch(rx: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Event>>>, wait: Option<Duration>) -> Option<Vec<Event>> {
+    let mut rx = rx.lock().await;
+    let mut batch = Vec::new();
+    let got = match wait {
+        Some(d) => match tokio::time::timeout(d, rx.recv_many(&mut batch, 256)).await {
+            Ok(n) => n,
+            Err(_) => return Some(Vec::new()),
+        },
+        None => rx.recv_many(&mut batch, 256).await,
+    };
+    (got > 0).then_some(batch)
+}
+
+#[pymethods]
+impl RunHandle {
+    /// The run's id (its history row and run folder name).
+    #[getter]
+    fn id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// Stop the run: running steps and their processes are stopped, `cleanup.on_failure`
+    /// runs, and the history records it as `cancelled`. Returns at once.
+    fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    /// Whether the run has ended.
+    fn done(&self) -> bool {
+        self.outcome.borrow().is_some()
+    }
+
+    /// Answer the approval gate `step`: `True` (go on), `False` (take its rejecting
+    /// option), or one of its options by name. Returns the option chosen.
+    fn approve(&self, step: &str, answer: &Bound<'_, PyAny>) -> PyResult<String> {
+        let Some(answers) = &self.answers else {
+            return Err(PyValueError::new_err("this run takes approvals automatically (auto_approve) or on its terminal"));
+        };
+        let answer = if let Ok(b) = answer.cast::<PyBool>() {
+            if b.is_true() {
+                Answer::Yes
+            } else {
+                Answer::No
+            }
+        } else if let Ok(s) = answer.cast::<PyString>() {
+            Answer::Choice(s.to_string())
+        } else {
+            return Err(PyTypeError::new_err("answer with True, False or one of the gate's options"));
+        };
+        answers.answer(step, answer).map_err(PyValueError::new_err)
+    }
+
+    /// The approval gates waiting for an answer now.
+    fn waiting_approvals(&self) -> Vec<String> {
+        self.answers.as_ref().map(Answers::waiting).unwrap_or_default()
+    }
+
+    /// The next events (a list, empty if none came within `timeout` seconds), or `None`
+    /// once the run has ended and every event was read. Waits without the GIL.
+    #[pyo3(signature = (timeout=None))]
+    fn next_events<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Option<Bound<'py, PyList>>> {
+        let Some(rx) = self.events.clone() else { return Ok(None) };
+        let wait = timeout.map(|t| Duration::from_secs_f64(t.max(0.0)));
+        let batch = py.detach(|| runtime().block_on(next_batch(rx, wait)));
+        batch.map(|b| event_list(py, b)).transpose()
+    }
+
+    /// `next_events()` for asyncio: an awaitable of the next events, or `None` at the end.
+    fn next_events_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let rx = self.events.clone();
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let batch = match rx {
+                Some(rx) => next_batch(rx, None).await,
+                None => None,
+            };
+            Python::attach(|py| -> PyResult<Py<PyAny>> {
+                match batch {
+                    Some(b) => Ok(event_list(py, b)?.into_any().unbind()),
+                    None => Ok(py.None()),
+                }
+            })
+        })
+    }
+
+    /// Wait for the run to end and return its report (the `run --json` document).
+    /// `timeout`: seconds; `None` when it has not ended by then. Ctrl-C (KeyboardInterrupt)
+    /// while waiting cancels the run and keeps waiting for it to stop, as the CLI does.
+    #[pyo3(signature = (timeout=None))]
+    fn wait<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let deadline = timeout.map(|t| std::time::Instant::now() + Duration::from_secs_f64(t.max(0.0)));
+        loop {
+            if let Some(outcome) = self.outcome.borrow().clone() {
+                return report(py, &outcome).map(Some);
+            }
+            let step = match deadline {
+                Some(d) if std::time::Instant::now() >= d => return Ok(None),
+                Some(d) => d.saturating_duration_since(std::time::Instant::now()).min(Duration::from_millis(100)),
+                None => Duration::from_millis(100),
+            };
+            let mut rx = self.outcome.clone();
+            py.detach(|| runtime().block_on(async { tokio::time::timeout(step, rx.wait_for(Option::is_some)).await.map(|_| ()) })).ok();
+            if py.check_signals().is_err() {
+                // KeyboardInterrupt (or SIGTERM turned into one): stop the run, keep waiting for it.
+                self.cancel.cancel();
+            }
+        }
+    }
+
+    /// `wait()` for asyncio: an awaitable of the report.
+    fn wait_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let mut rx = self.outcome.clone();
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let outcome = rx.wait_for(Option::is_some).await.map(|o| o.clone()).ok().flatten();
+            Python::attach(|py| -> PyResult<Py<PyAny>> {
+                match outcome {
+                    Some(o) => Ok(report(py, &o)?.unbind()),
+                    None => Err(RunError::new_err("the engine stopped without a result (this is a bug)")),
+                }
+            })
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        let state = if self.done() { "ended" } else { "running" };
+        format!("<RunHandle {} ({state})>", self.run_id)
+    }
+}
