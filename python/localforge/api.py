@@ -17,10 +17,22 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
 from localforge import errors
+from localforge.types import (
+    Event,
+    HealthReport,
+    Plan,
+    Problem,
+    RecipeEntry,
+    RunDetail,
+    RunResult,
+    RunSummary,
+    SystemReport,
+    ToolInfo,
+)
 
 Recipe = Union[str, "os.PathLike[str]"]
-OnEvent = Callable[[dict], Any]
-Approve = Callable[[dict], Union[bool, str]]
+OnEvent = Callable[[Event], Any]
+Approve = Callable[[Event], Any]  # True, False or an option (or an awaitable of one, for arun)
 
 
 def _core():
@@ -87,7 +99,7 @@ class Run:
         option by name. Returns the option chosen; ValueError if `step` is not waiting."""
         return self._handle.approve(step, answer)
 
-    def waiting_approvals(self) -> list:
+    def waiting_approvals(self) -> list[str]:
         """The approval gates waiting for an answer now."""
         return self._handle.waiting_approvals()
 
@@ -99,12 +111,12 @@ class Run:
     def done(self) -> bool:
         return self._handle.done()
 
-    def wait(self, timeout: Optional[float] = None):
+    def wait(self, timeout: Optional[float] = None) -> Optional[RunResult]:
         """The run's report once it ends (`None` if `timeout` seconds pass first).
         Ctrl-C while waiting cancels the run, as in the CLI."""
         return self._handle.wait(timeout)
 
-    async def wait_async(self):
+    async def wait_async(self) -> RunResult:
         """`wait()` for asyncio. Cancelling the awaiting task cancels the run and waits
         for it to stop (its processes, cleanup and history) before re-raising."""
         try:
@@ -126,10 +138,10 @@ class _Events:
         self._buffer: list = []
         self._ended = False
 
-    def __iter__(self) -> Iterator[dict]:
+    def __iter__(self) -> Iterator[Event]:
         return self
 
-    def __next__(self) -> dict:
+    def __next__(self) -> Event:
         while not self._buffer:
             if self._ended:
                 raise StopIteration
@@ -140,10 +152,10 @@ class _Events:
                 self._buffer.extend(batch)
         return self._buffer.pop(0)
 
-    def __aiter__(self) -> AsyncIterator[dict]:
+    def __aiter__(self) -> AsyncIterator[Event]:
         return self
 
-    async def __anext__(self) -> dict:
+    async def __anext__(self) -> Event:
         while not self._buffer:
             if self._ended:
                 raise StopAsyncIteration
@@ -180,7 +192,7 @@ def start_resume(run_id: str, *, auto_approve: bool = False, force: bool = False
     return Run(handle)
 
 
-def _follow(run: Run, on_event: Optional[OnEvent], approve: Optional[Approve]):
+def _follow(run: Run, on_event: Optional[OnEvent], approve: Optional[Approve]) -> RunResult:
     """Hand each event to `on_event`, answer gates with `approve`, then the report."""
     try:
         for event in run.events():
@@ -197,7 +209,7 @@ def _follow(run: Run, on_event: Optional[OnEvent], approve: Optional[Approve]):
     return run.wait()
 
 
-def _checked(report: dict, check: bool) -> dict:
+def _checked(report: RunResult, check: bool) -> RunResult:
     if check and report["status"] != "completed":
         failed = next((sid for sid, s in report["steps"].items() if s["status"] == "failed"), None)
         cls = errors.CancelledError if report["status"] == "cancelled" else errors.ToolError
@@ -218,7 +230,7 @@ def run(
     approve: Optional[Approve] = None,
     quiet: bool = True,
     check: bool = False,
-) -> dict:
+) -> RunResult:
     """Run a recipe (a file, or a built-in recipe's name) and return its report
     (`localforge.types.RunResult`, the `run --json` document).
 
@@ -246,7 +258,7 @@ def resume(
     approve: Optional[Approve] = None,
     quiet: bool = True,
     check: bool = False,
-) -> dict:
+) -> RunResult:
     """Continue a failed, cancelled or interrupted run in its own folder and history row
     (completed steps keep their outputs); `force` if its recipe changed. As `run`."""
     watch = on_event is not None or approve is not None
@@ -266,7 +278,7 @@ async def arun(
     on_event: Optional[OnEvent] = None,
     approve: Optional[Approve] = None,
     check: bool = False,
-) -> dict:
+) -> RunResult:
     """`run` for asyncio: the engine works without holding the GIL or blocking the
     event loop. `on_event` and `approve` may be coroutine functions. Cancelling the
     task cancels the run (steps and their processes stopped, `cleanup.on_failure`
@@ -303,40 +315,40 @@ async def arun(
     return _checked(report, check)
 
 
-def plan(recipe: Recipe, inputs: Optional[Mapping[str, Any]] = None, *, force: bool = False) -> dict:
+def plan(recipe: Recipe, inputs: Optional[Mapping[str, Any]] = None, *, force: bool = False) -> Plan:
     """What `run --dry-run` shows (`localforge.types.Plan`): levels, critical path,
     capacity, each step's reservation and needs; preflight problems raise ResourceError
     unless `force`."""
     return _core().plan_recipe(_recipe_path(recipe), _inputs(inputs), plugins=_plugins, force=force)
 
 
-def validate(*recipes: Recipe) -> list:
+def validate(*recipes: Recipe) -> list[Problem]:
     """Every problem in the recipes (`localforge.types.Problem`: file, line, column,
     message, hint); empty when all are valid."""
     return _core().validate([_recipe_path(r) for r in recipes], plugins=_plugins)
 
 
-def history(limit: int = 20) -> list:
+def history(limit: int = 20) -> list[RunSummary]:
     """The newest runs, newest first (`localforge.types.RunSummary`)."""
     return _core().history(limit)
 
 
-def history_show(run_id: str) -> Optional[dict]:
+def history_show(run_id: str) -> Optional[RunDetail]:
     """One run with its steps' attempts and events (`localforge.types.RunDetail`), or None."""
     return _core().history_show(run_id)
 
 
-def system() -> dict:
+def system() -> SystemReport:
     """Hardware, services, tools, recommended models, tuning advice (`system --json`)."""
     return _core().system_report()
 
 
-def health() -> dict:
+def health() -> HealthReport:
     """Services and command-line tools: running/found, version (`health --json`)."""
     return _core().health_report()
 
 
-def list_tools() -> list:
+def list_tools() -> list[ToolInfo]:
     """Every tool with its kind, actions and whether it can be used here."""
     return _core().list_tools(plugins=_plugins)
 
@@ -346,7 +358,7 @@ def recipe_info(recipe: Recipe) -> Optional[dict]:
     return _core().recipe_info(_recipe_path(recipe))
 
 
-def list_recipes(folder: Optional[Recipe] = None) -> list:
+def list_recipes(folder: Optional[Recipe] = None) -> list[RecipeEntry]:
     """Recipes (`localforge.types.RecipeEntry`): the built-in ones and ./recipes, each
     once, or those under `folder`."""
     from localforge import catalog

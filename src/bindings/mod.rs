@@ -29,9 +29,9 @@ pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
 
 /// Native tools plus the Python plugins `localforge.plugins.discover` found.
 /// A plugin whose name is taken is kept as broken, naming both sources.
-pub(crate) fn registry(config: &Config, plugins: Option<&Bound<'_, PyList>>, broken: Option<&Bound<'_, PyList>>) -> PyResult<Registry> {
-    let mut reg = Registry::configured(config);
-    for item in plugins.into_iter().flatten() {
+fn registry(py: Python<'_>, config: &Config, plugins: &Bound<'_, PyList>, broken: &Bound<'_, PyList>) -> PyResult<Registry> {
+    let mut reg = py.detach(|| Registry::configured(config));
+    for item in plugins {
         let d = item.cast::<PyDict>()?;
         let get = |k: &str| d.get_item(k).ok().flatten();
         let text = |k: &str| get(k).and_then(|v| v.extract::<String>().ok()).unwrap_or_default();
@@ -48,7 +48,7 @@ pub(crate) fn registry(config: &Config, plugins: Option<&Bound<'_, PyList>>, bro
         // A clash is recorded by the registry and makes the name unusable, naming both files.
         let _ = reg.add(Arc::new(plugin));
     }
-    for item in broken.into_iter().flatten() {
+    for item in broken {
         let d = item.cast::<PyDict>()?;
         let text = |k: &str| d.get_item(k).ok().flatten().and_then(|v| v.extract::<String>().ok()).unwrap_or_default();
         reg.add_broken(BrokenTool {
@@ -71,7 +71,11 @@ pub(crate) fn tools_for<'a>(
     needed: Option<impl IntoIterator<Item = &'a str>>,
     discover: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Registry> {
-    let native = Registry::configured(config);
+    // Native and YAML tools load without the GIL: other Python threads (an asyncio loop) go on.
+    let native = match discover {
+        Some(d) => d.py().detach(|| Registry::configured(config)),
+        None => Registry::configured(config),
+    };
     let wanted: Option<Vec<&str>> = needed.map(|n| n.into_iter().filter(|t| *t != "batch" && native.get(t).is_none()).collect());
     match discover {
         Some(d) if wanted.as_ref().is_none_or(|w| !w.is_empty()) => {
@@ -80,7 +84,7 @@ pub(crate) fn tools_for<'a>(
             // thread for the main one and wait for it forever at exit.
             d.py().import("threading")?;
             let (plugins, broken): (Bound<'_, PyList>, Bound<'_, PyList>) = d.call1((wanted,))?.extract()?;
-            registry(config, Some(&plugins), Some(&broken))
+            registry(d.py(), config, &plugins, &broken)
         }
         _ => Ok(native),
     }
@@ -92,7 +96,7 @@ fn cwd() -> std::path::PathBuf {
 
 /// The configuration for this process, or a `ConfigError` naming file, line and key.
 pub(crate) fn load_config(py: Python<'_>) -> PyResult<Config> {
-    let mut config = Config::load(&cwd()).map_err(|d| errors::config_error(py, &d))?;
+    let mut config = py.detach(|| Config::load(&cwd())).map_err(|d| errors::config_error(py, &d))?;
     // The shipped YAML tools live in the package's data folder.
     let data: std::path::PathBuf = py.import("localforge._paths")?.call_method1("data_dir", ("data",))?.extract()?;
     config.builtin_tools = Some(data.join("tools"));

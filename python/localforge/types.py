@@ -1,0 +1,208 @@
+"""The shapes of what the API returns: plain dicts, described as TypedDicts so
+editors and type checkers know their keys. JSON output of the CLI has the same
+shapes (`run --json` is a `RunResult`, `history --json` a list of `RunSummary`).
+"""
+
+from typing import Any, Literal, Optional, TypedDict, Union
+
+Status = Literal["completed", "failed", "cancelled"]
+
+
+class StepResult(TypedDict):
+    status: Literal["completed", "failed", "cancelled", "skipped", "not_run"]
+    outputs: dict[str, Any]
+    error: Optional[str]
+    attempts: int
+    started_at: Optional[str]
+    ended_at: Optional[str]
+
+
+class RunResult(TypedDict):
+    """A run's report (`localforge.run`, `Run.wait`, `run --json`)."""
+
+    run_id: str
+    recipe: str
+    status: Status
+    outputs: dict[str, Any]
+    steps: dict[str, StepResult]
+    run_dir: str
+    error: Optional[str]
+    started_at: str
+    ended_at: str
+    duration_s: float
+    warnings: list[str]
+
+
+class Problem(TypedDict):
+    """One problem in a recipe, an input or a preflight check (`.errors` of an exception too)."""
+
+    file: Optional[str]
+    line: Optional[int]
+    column: Optional[int]
+    message: str
+    hint: Optional[str]
+
+
+class RunStarted(TypedDict):
+    type: Literal["run_started"]
+    run_id: str
+    recipe: str
+    run_dir: str
+    resumed: bool
+    plan: list[list[str]]
+
+
+class StepStarted(TypedDict):
+    type: Literal["step_started"]
+    step: str
+    attempt: int
+    tool: str
+    action: str
+
+
+class StepProgress(TypedDict):
+    type: Literal["step_progress"]
+    step: str
+    done: Optional[int]
+    total: Optional[int]
+    unit: str
+
+
+class StepLog(TypedDict):
+    type: Literal["step_log"]
+    step: Optional[str]
+    level: str
+    message: str
+
+
+class StepFinished(TypedDict):
+    type: Literal["step_finished"]
+    step: str
+    status: Literal["completed", "failed", "cancelled", "kept", "skipped"]
+    attempt: int
+    elapsed_s: float
+    outputs: dict[str, Any]
+    error: Optional[str]
+
+
+class ApprovalRequested(TypedDict):
+    type: Literal["approval_requested"]
+    step: str
+    message: str
+    options: list[str]
+    default: str
+
+
+class Note(TypedDict):
+    type: Literal["note"]
+    message: str
+
+
+class RunFinished(TypedDict):
+    type: Literal["run_finished"]
+    run_id: str
+    status: Status
+    duration_s: float
+    error: Optional[str]
+
+
+Event = Union[RunStarted, StepStarted, StepProgress, StepLog, StepFinished, ApprovalRequested, Note, RunFinished]
+
+
+class PlanStep(TypedDict):
+    id: str
+    tool: str
+    action: str
+    depends_on: list[str]
+    resources: Optional[dict[str, Any]]
+    needs: Optional[dict[str, Any]]
+    never_fits: Optional[str]
+    estimated_s: float
+    on_failure: str
+    when: Optional[str]
+
+
+class Plan(TypedDict):
+    """`localforge.plan` / `run --dry-run --json`."""
+
+    recipe: str
+    valid: bool
+    sequential: bool
+    inputs: dict[str, Any]
+    levels: list[list[str]]
+    critical_path: list[str]
+    critical_path_s: float
+    capacity: dict[str, float]
+    steps: list[PlanStep]
+    preflight: dict[str, Any]
+
+
+class RunSummary(TypedDict):
+    """A row of `localforge.history`."""
+
+    run_id: str
+    recipe: str
+    status: Literal["running", "completed", "failed", "cancelled", "interrupted"]
+    started_at: str
+    ended_at: Optional[str]
+    duration_s: Optional[float]
+
+
+class Attempt(TypedDict):
+    step_id: str
+    attempt: int
+    status: str
+    tool: Optional[str]
+    action: Optional[str]
+    inputs: Any
+    outputs: Any
+    error: Optional[str]
+    error_detail: Optional[str]
+    started_at: str
+    ended_at: Optional[str]
+
+
+class RunDetail(RunSummary):
+    """`localforge.history_show`: a run with every attempt and event."""
+
+    recipe_path: Optional[str]
+    recipe_hash: Optional[str]
+    inputs: Any
+    outputs: Any
+    error: Optional[str]
+    run_dir: Optional[str]
+    steps: list[Attempt]
+    events: list[dict[str, Any]]
+
+
+class ToolInfo(TypedDict):
+    name: str
+    kind: Literal["native", "python", "yaml"]
+    actions: list[str]
+    available: bool
+    missing: list[str]
+    source: str
+    description: str
+
+
+class RecipeEntry(TypedDict):
+    name: str
+    description: str
+    group: str
+    path: str
+    source: str
+
+
+class SystemReport(TypedDict):
+    """`localforge.system` (`system --json`)."""
+
+    hardware: dict[str, Any]
+    services: dict[str, dict[str, Any]]
+    tools: dict[str, dict[str, Any]]
+    recommendations: list[dict[str, Any]]
+    advice: list[dict[str, Any]]
+
+
+class HealthReport(TypedDict):
+    services: dict[str, dict[str, Any]]
+    tools: dict[str, dict[str, Any]]
