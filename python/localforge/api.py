@@ -10,6 +10,7 @@ by the TypedDicts in `localforge.types`. Errors are `localforge.errors`.
 from __future__ import annotations
 
 import asyncio
+import collections
 import inspect
 import os
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -135,7 +136,7 @@ class _Events:
 
     def __init__(self, handle):
         self._handle = handle
-        self._buffer: list = []
+        self._buffer: collections.deque = collections.deque()
         self._ended = False
 
     def __iter__(self) -> Iterator[Event]:
@@ -150,7 +151,7 @@ class _Events:
                 self._ended = True
             else:
                 self._buffer.extend(batch)
-        return self._buffer.pop(0)
+        return self._buffer.popleft()
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self
@@ -164,7 +165,7 @@ class _Events:
                 self._ended = True
             else:
                 self._buffer.extend(batch)
-        return self._buffer.pop(0)
+        return self._buffer.popleft()
 
 
 def start(
@@ -194,12 +195,17 @@ def start_resume(run_id: str, *, auto_approve: bool = False, force: bool = False
 
 def _follow(run: Run, on_event: Optional[OnEvent], approve: Optional[Approve]) -> RunResult:
     """Hand each event to `on_event`, answer gates with `approve`, then the report."""
+    handle = run._handle
     try:
-        for event in run.events():
+        # Batches straight from the handle: this loop runs once per event of every step.
+        while (batch := handle.next_events(0.1)) is not None:  # short waits, so Ctrl-C gets through
             if on_event is not None:
-                on_event(event)
-            if approve is not None and event["type"] == "approval_requested":
-                run.approve(event["step"], approve(event))
+                for event in batch:
+                    on_event(event)
+            if approve is not None:
+                for event in batch:
+                    if event["type"] == "approval_requested":
+                        run.approve(event["step"], approve(event))
     except KeyboardInterrupt:
         run.cancel()  # as in the CLI: stop the run, then report it
     except BaseException:

@@ -35,7 +35,8 @@ pub enum Event {
 }
 
 /// Receives every event of a run, on the engine's threads: it must not block.
-pub type Listener = Arc<dyn Fn(&Event) + Send + Sync>;
+/// (An `Arc`, so a listener that keeps events keeps them without copying.)
+pub type Listener = Arc<dyn Fn(&Arc<Event>) + Send + Sync>;
 
 /// Sends a run's events to the progress lines and the listeners.
 #[derive(Clone)]
@@ -69,8 +70,11 @@ impl Emitter {
 
     fn emit(&self, event: Event) {
         self.progress.on(&event);
-        for l in self.listeners.iter() {
-            l(&event);
+        if self.watched() {
+            let event = Arc::new(event);
+            for l in self.listeners.iter() {
+                l(&event);
+            }
         }
     }
 

@@ -187,16 +187,18 @@ pub fn run_detail(path: &Path, run_id: &str) -> rusqlite::Result<Option<RunDetai
     }))
 }
 
-/// Median seconds of each step's recent completed attempts (up to the last 5) in runs of `recipe`.
+/// Median seconds of each step's completed attempts in the last 5 runs of `recipe`
+/// (the newest 5 attempts per step): read through the runs' keys, so a long history costs nothing.
 pub fn step_seconds(path: &Path, recipe: &str) -> rusqlite::Result<std::collections::HashMap<String, f64>> {
     if !path.exists() {
         return Ok(Default::default());
     }
     let conn = schema::open(path)?;
     let mut stmt = conn.prepare(
-        "SELECT s.step_id, s.started_at, s.ended_at FROM steps s JOIN runs r ON r.run_id = s.run_id
-          WHERE r.recipe = ?1 AND s.status = 'completed' AND s.ended_at IS NOT NULL
-          ORDER BY s.started_at DESC LIMIT 2000",
+        "SELECT s.step_id, s.started_at, s.ended_at FROM steps s
+          WHERE s.run_id IN (SELECT run_id FROM runs WHERE recipe = ?1 ORDER BY started_at DESC LIMIT 5)
+            AND s.status = 'completed' AND s.ended_at IS NOT NULL
+          ORDER BY s.started_at DESC",
     )?;
     let mut by_step: std::collections::HashMap<String, Vec<f64>> = std::collections::HashMap::new();
     let rows = stmt.query_map(params![recipe], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?)))?;

@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS runs (
     prior_s     REAL
 );
 CREATE INDEX IF NOT EXISTS runs_started_at ON runs (started_at);
+CREATE INDEX IF NOT EXISTS runs_recipe ON runs (recipe, started_at);
 CREATE TABLE IF NOT EXISTS steps (
     run_id       TEXT NOT NULL,
     step_id      TEXT NOT NULL,
@@ -65,7 +66,7 @@ CREATE INDEX IF NOT EXISTS llm_calls_run ON llm_calls (run_id);
 
 /// Bumped whenever SCHEMA gains a table, index or column (tables and indexes are IF NOT
 /// EXISTS; columns added to an existing table are in COLUMNS).
-const VERSION: i64 = 3;
+const VERSION: i64 = 4;
 
 /// Columns added after a table was first released: (table, column, type).
 /// `resumed_at` / `prior_s`: a resumed run's last start, and its running time before it.

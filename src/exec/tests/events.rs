@@ -8,7 +8,7 @@ use std::time::Duration;
 fn recorder() -> (super::super::Listener, Arc<Mutex<Vec<Event>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
-    (Arc::new(move |e: &Event| sink.lock().unwrap().push(e.clone())), seen)
+    (Arc::new(move |e: &Arc<Event>| sink.lock().unwrap().push((**e).clone())), seen)
 }
 
 fn position(events: &[Event], want: impl Fn(&Event) -> bool) -> usize {
@@ -61,8 +61,8 @@ async fn an_approval_answered_no_from_outside_takes_the_no_branch() {
     env.listeners.push(listener);
     // Answer as a front end would, on the approval's event (from another thread, later).
     let asked = answers.clone();
-    env.listeners.push(Arc::new(move |e: &Event| {
-        if let Event::ApprovalRequested { step, .. } = e {
+    env.listeners.push(Arc::new(move |e: &Arc<Event>| {
+        if let Event::ApprovalRequested { step, .. } = &**e {
             let (a, step) = (asked.clone(), step.clone());
             std::thread::spawn(move || {
                 std::thread::sleep(Duration::from_millis(50));
