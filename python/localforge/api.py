@@ -9,9 +9,7 @@ by the TypedDicts in `localforge.types`. Errors are `localforge.errors`.
 
 from __future__ import annotations
 
-import asyncio
 import collections
-import inspect
 import os
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
@@ -120,6 +118,8 @@ class Run:
     async def wait_async(self) -> RunResult:
         """`wait()` for asyncio. Cancelling the awaiting task cancels the run and waits
         for it to stop (its processes, cleanup and history) before re-raising."""
+        import asyncio
+
         try:
             return await self._handle.wait_async()
         except asyncio.CancelledError:
@@ -289,6 +289,9 @@ async def arun(
     event loop. `on_event` and `approve` may be coroutine functions. Cancelling the
     task cancels the run (steps and their processes stopped, `cleanup.on_failure`
     run, history `cancelled`) and re-raises `asyncio.CancelledError`."""
+    import asyncio  # here, not at the top: the CLI never pays for importing it
+    import inspect
+
     loop = asyncio.get_running_loop()
     path = await loop.run_in_executor(None, _recipe_path, recipe)
     handle = await loop.run_in_executor(
