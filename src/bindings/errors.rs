@@ -73,6 +73,7 @@ pub fn engine_error(py: Python<'_>, e: EngineError) -> PyErr {
         EngineError::Recipe(_) | EngineError::Refused(_) => RecipeError::new_err(text),
         EngineError::Input(_) => InputError::new_err(text),
         EngineError::Resources(_) => ResourceError::new_err(text),
+        EngineError::Config(_) => ConfigError::new_err(text),
         EngineError::Store(_) => StoreError::new_err(text),
         EngineError::Run(_) => RunError::new_err(text),
     };
@@ -85,8 +86,4 @@ pub fn config_error(py: Python<'_>, d: &Diagnostic) -> PyErr {
         let _ = err.value(py).setattr("errors", vec![dict]);
     }
     err
-}
-
-pub fn store_error(e: impl std::fmt::Display) -> PyErr {
-    StoreError::new_err(e.to_string())
 }

@@ -1,8 +1,7 @@
-//! Quick reads for the CLI: validation, recipe summaries, tools, history, config.
+//! Quick reads (`engine::reads`) as Python values: validation, recipe summaries, tools, history, config.
 
-use super::errors::{diag_dict, store_error};
-use crate::recipe::{self, ToolCatalog};
-use crate::store;
+use super::errors::{diag_dict, engine_error};
+use crate::engine::reads;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use pythonize::pythonize;
@@ -16,14 +15,8 @@ use std::path::PathBuf;
 pub fn validate<'py>(py: Python<'py>, paths: Vec<PathBuf>, plugins: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyList>> {
     // `validate` always looks at every plugin, so name clashes and broken plugins show up here
     // even for recipes of native steps (which `run` checks without importing plugins).
-    let loaded: Vec<_> = py.detach(|| paths.iter().map(|p| recipe::load(p)).collect());
     let tools = super::tools_for(&super::load_config(py)?, None::<[&str; 0]>, plugins)?;
-    let diags = py.detach(|| {
-        loaded
-            .into_iter()
-            .flat_map(|l| l.and_then(|(r, d)| crate::engine::validated(r, d, &tools)).err().unwrap_or_default())
-            .collect::<Vec<_>>()
-    });
+    let diags = py.detach(|| reads::validate(&paths, &tools));
     let dicts = diags.iter().map(|d| diag_dict(py, d)).collect::<PyResult<Vec<_>>>()?;
     PyList::new(py, dicts)
 }
@@ -32,9 +25,8 @@ pub fn validate<'py>(py: Python<'py>, paths: Vec<PathBuf>, plugins: Option<&Boun
 /// `None` for a file that is not a readable recipe.
 #[pyfunction]
 pub fn recipe_info<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Option<Bound<'py, PyAny>>> {
-    let Ok((r, _)) = py.detach(|| recipe::load(&path)) else { return Ok(None) };
-    let doc = json!({"name": r.name, "description": r.description, "version": r.version, "inputs": r.inputs, "steps": r.steps.len()});
-    Ok(Some(pythonize(py, &doc)?))
+    let doc = py.detach(|| reads::recipe_summary(&path));
+    doc.map(|d| pythonize(py, &d).map_err(PyErr::from)).transpose()
 }
 
 /// Every tool with its kind, actions and availability (the `list-tools --json` shape).
@@ -43,43 +35,24 @@ pub fn recipe_info<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Option<Bound
 #[pyo3(signature = (plugins=None))]
 pub fn list_tools<'py>(py: Python<'py>, plugins: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
     let reg = super::tools_for(&super::load_config(py)?, None::<[&str; 0]>, plugins)?;
-    let mut out: Vec<serde_json::Value> = reg
-        .tools()
-        .map(|t| {
-            let mut missing = t.missing();
-            missing.extend(reg.clash(t.name()).map(str::to_string));
-            json!({"name": t.name(), "kind": t.kind(), "actions": t.actions(), "available": missing.is_empty(), "missing": missing,
-                   "source": t.source(), "description": t.description()})
-        })
-        .collect();
-    out.push(json!({"name": "batch", "kind": "native", "actions": reg.actions("batch"), "available": true, "missing": [],
-                    "source": "built-in", "description": "Run sub-steps once per item of a list"}));
-    for b in reg.broken() {
-        out.push(json!({"name": b.name, "kind": b.kind, "actions": [], "available": false, "missing": [b.error], "source": b.source, "description": ""}));
-    }
-    out.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
-    Ok(pythonize(py, &out)?)
-}
-
-fn db_path(py: Python<'_>) -> PyResult<PathBuf> {
-    let config = super::load_config(py)?;
-    Ok(config.db_path())
+    let list = py.detach(|| reads::tool_list(&reg));
+    Ok(pythonize(py, &list)?)
 }
 
 /// The newest runs, newest first (the `history --json` shape).
 #[pyfunction]
 #[pyo3(signature = (limit=20))]
 pub fn history<'py>(py: Python<'py>, limit: usize) -> PyResult<Bound<'py, PyAny>> {
-    let db = db_path(py)?;
-    let runs = py.detach(|| store::list_runs(&db, limit)).map_err(store_error)?;
+    let config = super::load_config(py)?;
+    let runs = py.detach(|| reads::history(&config, limit)).map_err(|e| engine_error(py, e))?;
     Ok(pythonize(py, &runs)?)
 }
 
 /// One run with its step attempts and events; `None` if there is no such run.
 #[pyfunction]
 pub fn history_show<'py>(py: Python<'py>, run_id: String) -> PyResult<Option<Bound<'py, PyAny>>> {
-    let db = db_path(py)?;
-    let detail = py.detach(|| store::run_detail(&db, &run_id)).map_err(store_error)?;
+    let config = super::load_config(py)?;
+    let detail = py.detach(|| reads::history_show(&config, &run_id)).map_err(|e| engine_error(py, e))?;
     detail.map(|d| pythonize(py, &d).map_err(PyErr::from)).transpose()
 }
 

@@ -18,6 +18,9 @@ pub enum EngineError {
     /// A resume that cannot go ahead (unknown, completed or live run, recipe gone or changed).
     #[error("{0}")]
     Refused(Diagnostic),
+    /// The configuration (or a data file it names, like the model profiles) is malformed.
+    #[error("{0}")]
+    Config(Diagnostic),
     /// The history database cannot be used.
     #[error("{0}")]
     Store(String),
@@ -31,7 +34,7 @@ impl EngineError {
     pub fn diagnostics(&self) -> Vec<Diagnostic> {
         match self {
             EngineError::Recipe(d) | EngineError::Input(d) | EngineError::Resources(d) => d.clone(),
-            EngineError::Refused(d) => vec![d.clone()],
+            EngineError::Refused(d) | EngineError::Config(d) => vec![d.clone()],
             EngineError::Store(_) | EngineError::Run(_) => Vec::new(),
         }
     }

@@ -101,7 +101,10 @@ pub async fn execute(
         listeners: start.listeners,
         answers: start.answers,
     };
-    exec::run(p.recipe, p.plan, p.inputs, tools, opts).await.map_err(EngineError::Run)
+    exec::run(p.recipe, p.plan, p.inputs, tools, opts).await.map_err(|e| match e {
+        exec::StartError::Store(s) => EngineError::Store(s.to_string()),
+        folder => EngineError::Run(folder.to_string()),
+    })
 }
 
 /// An earlier run that can be resumed: its history, its recipe file and its inputs.

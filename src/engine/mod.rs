@@ -3,6 +3,7 @@
 
 mod error;
 pub mod flow;
+pub mod reads;
 
 pub use error::EngineError;
 

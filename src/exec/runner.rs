@@ -90,6 +90,15 @@ pub fn new_run_id() -> String {
     format!("{}-{:02x}{:02x}{:02x}", chrono::Local::now().format("%Y%m%d-%H%M%S"), rand[0], rand[1], rand[2])
 }
 
+/// Why a run could not start.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create run folder `{path}`: {message}")]
+    Folder { path: String, message: String },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
 /// Run a validated recipe with bound inputs. `Err` only when the run cannot start
 /// (run folder or history row cannot be created).
 pub async fn run(
@@ -98,28 +107,26 @@ pub async fn run(
     inputs: Map<String, Value>,
     tools: Arc<Registry>,
     opts: RunOptions,
-) -> Result<RunReport, String> {
+) -> Result<RunReport, StartError> {
     let resume = opts.resume.clone().unwrap_or_default();
     let resuming = opts.resume.is_some();
     let run_id = if resuming { resume.run_id.clone() } else { opts.run_id.clone().unwrap_or_else(new_run_id) };
     let run_dir = if resuming { resume.run_dir.clone() } else { opts.run_root.join(&run_id) };
     let temp_dir = run_dir.join("temp");
-    std::fs::create_dir_all(&temp_dir).map_err(|e| format!("cannot create run folder `{}`: {e}", temp_dir.display()))?;
+    std::fs::create_dir_all(&temp_dir).map_err(|e| StartError::Folder { path: temp_dir.display().to_string(), message: e.to_string() })?;
     let started_at = now();
     if let (Some(store), true) = (&opts.store, resuming) {
-        store.resume_run(&run_id).map_err(|e| e.to_string())?;
+        store.resume_run(&run_id)?;
     } else if let Some(store) = &opts.store {
-        store
-            .begin_run(NewRun {
-                run_id: run_id.clone(),
-                recipe: recipe.name.clone(),
-                recipe_path: recipe.path.display().to_string(),
-                recipe_hash: recipe.hash.clone(),
-                inputs: Value::Object(inputs.clone()).to_string(),
-                run_dir: run_dir.display().to_string(),
-                started_at: started_at.clone(),
-            })
-            .map_err(|e| e.to_string())?;
+        store.begin_run(NewRun {
+            run_id: run_id.clone(),
+            recipe: recipe.name.clone(),
+            recipe_path: recipe.path.display().to_string(),
+            recipe_hash: recipe.hash.clone(),
+            inputs: Value::Object(inputs.clone()).to_string(),
+            run_dir: run_dir.display().to_string(),
+            started_at: started_at.clone(),
+        })?;
     }
     let steps = Arc::new(StepTable::default());
     let info = Arc::new(json!({

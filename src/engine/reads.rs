@@ -1,0 +1,72 @@
+//! What front ends read besides runs: validation of recipe files, a recipe's
+//! summary, the tool list, history, and the machine (`system`, `health`).
+//! Each returns the documented shape; front ends only convert it.
+
+use super::EngineError;
+use crate::config::Config;
+use crate::diag::Diagnostic;
+use crate::recipe::ToolCatalog;
+use crate::store::{RunDetail, RunSummary};
+use crate::system::{self, preflight::user_profiles, profiles::Profiles, Health, Probe, SystemReport};
+use crate::tools::Registry;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+/// Every problem in the recipe files, in file order; empty when all are valid.
+pub fn validate(paths: &[PathBuf], tools: &Registry) -> Vec<Diagnostic> {
+    paths.iter().flat_map(|p| crate::recipe::load(p).and_then(|(r, d)| super::validated(r, d, tools)).err().unwrap_or_default()).collect()
+}
+
+/// Name, description, version, declared inputs and step count of a recipe, without full
+/// validation; `None` for a file that is not a readable recipe.
+pub fn recipe_summary(path: &std::path::Path) -> Option<Value> {
+    let (r, _) = crate::recipe::load(path).ok()?;
+    Some(json!({"name": r.name, "description": r.description, "version": r.version, "inputs": r.inputs, "steps": r.steps.len()}))
+}
+
+/// Every tool with its kind, actions and availability (the `list-tools --json` shape), by name.
+pub fn tool_list(reg: &Registry) -> Vec<Value> {
+    let mut out: Vec<Value> = reg
+        .tools()
+        .map(|t| {
+            let mut missing = t.missing();
+            missing.extend(reg.clash(t.name()).map(str::to_string));
+            json!({"name": t.name(), "kind": t.kind(), "actions": t.actions(), "available": missing.is_empty(), "missing": missing,
+                   "source": t.source(), "description": t.description()})
+        })
+        .collect();
+    out.push(json!({"name": "batch", "kind": "native", "actions": reg.actions("batch"), "available": true, "missing": [],
+                    "source": "built-in", "description": "Run sub-steps once per item of a list"}));
+    for b in reg.broken() {
+        out.push(json!({"name": b.name, "kind": b.kind, "actions": [], "available": false, "missing": [b.error], "source": b.source, "description": ""}));
+    }
+    out.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    out
+}
+
+/// The newest `limit` runs, newest first.
+pub fn history(config: &Config, limit: usize) -> Result<Vec<RunSummary>, EngineError> {
+    crate::store::list_runs(&config.db_path(), limit).map_err(|e| EngineError::Store(e.to_string()))
+}
+
+/// One run with its attempts and events; `None` if there is no such run.
+pub fn history_show(config: &Config, run_id: &str) -> Result<Option<RunDetail>, EngineError> {
+    crate::store::run_detail(&config.db_path(), run_id).map_err(|e| EngineError::Store(e.to_string()))
+}
+
+/// The YAML tools' programs, so `system` and `health` list them too.
+fn tool_binaries(config: &Config) -> Vec<String> {
+    Registry::configured(config).tools().flat_map(|t| t.binaries()).collect()
+}
+
+/// Hardware, services, tools, recommended models and tuning advice (`system --json`).
+pub async fn system_report(config: &Config) -> Result<SystemReport, EngineError> {
+    let profiles = Profiles::load(config.data_dir().as_deref(), Some(&user_profiles()))
+        .map_err(|e| EngineError::Config(Diagnostic::new(format!("model profiles: {e}"))))?;
+    Ok(system::report(config, &profiles, &Probe::machine(), tool_binaries(config)).await)
+}
+
+/// Services and command-line tools (`health --json`).
+pub async fn health_report(config: &Config) -> Health {
+    system::health(config, &Probe::machine(), tool_binaries(config)).await
+}
