@@ -13,9 +13,30 @@ The engine is Rust (`localforge._core`), loaded on first use, so importing
 this package is cheap; the command line is `python -m localforge`.
 """
 
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
 
-_API = {
+if TYPE_CHECKING:  # what type checkers and editors see; at run time `__getattr__` loads the API on first use
+    from localforge.api import (
+        Run,
+        arun,
+        health,
+        history,
+        history_show,
+        list_recipes,
+        list_tools,
+        plan,
+        recipe_info,
+        resume,
+        run,
+        start,
+        start_resume,
+        system,
+        validate,
+    )
+
+__all__ = [
     "Run",
     "arun",
     "health",
@@ -31,7 +52,8 @@ _API = {
     "start_resume",
     "system",
     "validate",
-}
+]
+_API = frozenset(__all__)
 
 
 def __getattr__(name):
@@ -44,6 +66,3 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | _API)
-
-
-__all__ = sorted(_API)
