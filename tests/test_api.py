@@ -89,7 +89,7 @@ steps:
     assert report["run_id"] == run.id and report["status"] == "completed"
     assert report["steps"]["held"]["status"] == "completed" and report["steps"]["shipped"]["status"] == "skipped"
     assert (home / "held").is_dir() and not (home / "shipped").exists()
-    with pytest.raises(ValueError, match="step `ok` is not waiting for approval"):
+    with pytest.raises(LookupError, match="step `ok` is not waiting for approval"):
         run.approve("ok", True)
 
 
@@ -234,7 +234,11 @@ def test_a_plugin_that_prints_leaves_run_json_parseable(lf):
         "TOOL_NAME = 'chatty'\nTOOL_ACTIONS = ['talk']\n\n"
         "def handle(action, inputs, ctx):\n"
         "    print('hello from the plugin')\n"
+        "    import os, sys\n"
+        "    sys.stdout.writelines(['lines\\n', 'written\\n'])\n"
         "    print('no newline at the end', end='')\n"
+        "    sys.stdout.buffer.write(b'raw bytes to stdout\\n')\n"
+        "    os.system('echo from a child process')\n"
         "    return {'said': 2}\n"
     )
     rec = lf.write("r.yaml", "name: r\nsteps:\n  - {id: talk, tool: chatty, action: talk}\n")
@@ -243,7 +247,13 @@ def test_a_plugin_that_prints_leaves_run_json_parseable(lf):
     assert doc["steps"]["talk"]["outputs"] == {"said": 2}
     assert "talk: hello from the plugin" in proc.stderr and "talk: no newline at the end" in proc.stderr
     events = json.loads(lf("history", "show", doc["run_id"], "--json").stdout)["events"]
-    assert [e["message"] for e in events if e["step_id"] == "talk"] == ["hello from the plugin", "no newline at the end"]
+    assert [e["message"] for e in events if e["step_id"] == "talk"] == [
+        "hello from the plugin",
+        "lines",
+        "written",
+        "no newline at the end",
+    ]
+    assert "raw bytes to stdout" in proc.stderr and "from a child process" in proc.stderr, "what bypasses print() goes to stderr"
 
 
 def test_importing_localforge_stays_cheap():
@@ -283,3 +293,68 @@ def test_arun_with_async_callbacks_and_a_handle_read_with_async_for(home):
     assert seen[0] == "run_started" and "approval_requested" in seen and seen[-1] == "run_finished"
     assert streamed[0] == "run_started" and streamed[-1] == "run_finished"
     assert stopped["status"] == "failed" and "`stop` selected at approval gate `ok`" in stopped["error"]
+
+
+def test_events_have_the_keys_their_typed_dicts_declare(home):
+    import typing
+
+    from localforge import types
+
+    rec = write(
+        home,
+        "all.yaml",
+        "name: all\nsteps:\n  - {id: a, tool: batch, action: foreach, inputs: {items: [1, 2], workflow_steps: "
+        "[{id: w, tool: file_ops, action: write, inputs: {path: x, content: y}}]}}\n"
+        "  - {id: g, type: approval_gate, message: ok?, options: [go, stop], depends_on: [a]}\n"
+        "  - {id: s, tool: script, action: run, when: 'false', inputs: {command: 'true'}}\n",
+    )
+    seen = []
+    localforge.run(rec, on_event=seen.append, approve=lambda e: True)
+    by_type = {typing.get_type_hints(t)["type"].__args__[0]: t for t in typing.get_args(types.Event)}
+    assert {e["type"] for e in seen} >= {
+        "run_started",
+        "step_started",
+        "step_progress",
+        "step_finished",
+        "approval_requested",
+        "run_finished",
+    }
+    for event in seen:
+        assert set(event) == set(typing.get_type_hints(by_type[event["type"]])), event
+
+
+def test_an_exception_in_on_event_cancels_the_run_under_asyncio(home):
+    flag = home / "second.ran"
+    rec = write(
+        home,
+        "two.yaml",
+        f"name: two\nsteps:\n  - {{id: a, tool: script, action: run, inputs: {{command: 'sleep 0.3'}}}}\n"
+        f"  - {{id: b, tool: script, action: run, depends_on: [a], inputs: {{command: 'touch {flag}'}}}}\n",
+    )
+
+    def explode(event):
+        if event["type"] == "step_started":
+            raise RuntimeError("subscriber failed")
+
+    with pytest.raises(RuntimeError, match="subscriber failed"):
+        asyncio.run(localforge.arun(rec, on_event=explode))
+    assert localforge.history(1)[0]["status"] == "cancelled" and not flag.exists()
+
+
+def test_an_answer_to_a_withdrawn_gate_is_not_an_error(home):
+    rec = write(home, "gate.yaml", "name: gate\nsteps:\n  - {id: ok, type: approval_gate, message: 'Go?', options: [go, stop]}\n")
+    run = localforge.start(rec)
+    for event in run.events():
+        if event["type"] == "approval_requested":
+            run.cancel()
+            run.wait()
+            with pytest.raises(LookupError, match="not waiting"):
+                run.approve("ok", True)
+    with pytest.raises(ValueError, match="`maybe` is not an option"):
+        started = localforge.start(rec)
+        for event in started.events():
+            if event["type"] == "approval_requested":
+                try:
+                    started.approve("ok", "maybe")
+                finally:
+                    started.cancel()

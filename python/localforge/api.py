@@ -51,19 +51,12 @@ def _recipe_path(recipe: Recipe) -> str:
     """A recipe file, or a built-in / ./recipes recipe by name (`hello-localforge`)."""
     from localforge import catalog
 
-    name = os.fspath(recipe)
-    if os.path.isdir(name):
-        raise _recipe_error(f"`{name}` is a folder, not a recipe file", "pass a .yaml file; `localforge list` shows recipes")
-    path = catalog.find(name)
-    if path is None:
-        raise _recipe_error(f"recipe `{name}` not found (no such file, and no built-in recipe of that name)", catalog.suggestion(name))
-    return path
-
-
-def _recipe_error(message: str, hint: str) -> errors.RecipeError:
-    e = errors.RecipeError(f"{message}\n  hint: {hint}")
-    e.errors = [{"file": None, "line": None, "column": None, "message": message, "hint": hint}]
-    return e
+    try:
+        return catalog.resolve(os.fspath(recipe))
+    except catalog.NotFound as e:
+        err = errors.RecipeError(f"{e.message}\n  hint: {e.hint}")
+        err.errors = [{"file": None, "line": None, "column": None, "message": e.message, "hint": e.hint}]
+        raise err from None
 
 
 def _inputs(inputs: Optional[Mapping[str, Any]]) -> dict:
@@ -95,7 +88,9 @@ class Run:
 
     def approve(self, step: str, answer: Union[bool, str] = True) -> str:
         """Answer approval gate `step`: True (go on), False (its rejecting option), or an
-        option by name. Returns the option chosen; ValueError if `step` is not waiting."""
+        option by name. Returns the option chosen. LookupError if `step` is not waiting
+        (never asked, answered, or withdrawn because the run stopped); ValueError if
+        `answer` is not one of its options."""
         return self._handle.approve(step, answer)
 
     def waiting_approvals(self) -> list[str]:
@@ -205,7 +200,7 @@ def _follow(run: Run, on_event: Optional[OnEvent], approve: Optional[Approve]) -
             if approve is not None:
                 for event in batch:
                     if event["type"] == "approval_requested":
-                        run.approve(event["step"], approve(event))
+                        _answer(run, event, approve(event))
     except KeyboardInterrupt:
         run.cancel()  # as in the CLI: stop the run, then report it
     except BaseException:
@@ -213,6 +208,14 @@ def _follow(run: Run, on_event: Optional[OnEvent], approve: Optional[Approve]) -
         run.wait()
         raise
     return run.wait()
+
+
+def _answer(run: Run, event: Event, answer) -> None:
+    """Answer a gate; one withdrawn meanwhile (the run was cancelled or timed out) needs none."""
+    try:
+        run.approve(event["step"], answer)
+    except LookupError:
+        pass
 
 
 def _checked(report: RunResult, check: bool) -> RunResult:
@@ -283,45 +286,46 @@ async def arun(
     force: bool = False,
     on_event: Optional[OnEvent] = None,
     approve: Optional[Approve] = None,
+    quiet: bool = True,
     check: bool = False,
 ) -> RunResult:
     """`run` for asyncio: the engine works without holding the GIL or blocking the
     event loop. `on_event` and `approve` may be coroutine functions. Cancelling the
-    task cancels the run (steps and their processes stopped, `cleanup.on_failure`
-    run, history `cancelled`) and re-raises `asyncio.CancelledError`."""
+    task — even while the run is still starting — cancels the run (steps and their
+    processes stopped, `cleanup.on_failure` run, history `cancelled`) and re-raises
+    `asyncio.CancelledError`; so does an exception from `on_event` or `approve`."""
     import asyncio  # here, not at the top: the CLI never pays for importing it
     import inspect
 
-    loop = asyncio.get_running_loop()
-    path = await loop.run_in_executor(None, _recipe_path, recipe)
-    handle = await loop.run_in_executor(
-        None,
-        lambda: _core().start_run(
-            path,
-            _inputs(inputs),
-            auto_approve=auto_approve,
-            quiet=True,
-            plugins=_plugins,
-            force=force,
-            events=on_event is not None or approve is not None,
-            answers=approve is not None,
-        ),  # fmt: skip
-    )
-    handle_run = Run(handle)
+    watch = on_event is not None or approve is not None
+
+    def begin():
+        return _core().start_run(
+            _recipe_path(recipe), _inputs(inputs), auto_approve=auto_approve, quiet=quiet, plugins=_plugins, force=force,
+            events=watch, answers=approve is not None,
+        )  # fmt: skip
+
+    starting = asyncio.get_running_loop().run_in_executor(None, begin)
     try:
-        if on_event is not None or approve is not None:
-            async for event in handle_run.events():
-                if on_event is not None and inspect.isawaitable(r := on_event(event)):
-                    await r
+        handle = await asyncio.shield(starting)
+    except asyncio.CancelledError:
+        # Cancelled while the run starts (preflight can take seconds): stop it once it exists.
+        starting.add_done_callback(lambda f: f.cancelled() or f.exception() or f.result().cancel())
+        raise
+    run = Run(handle)
+    try:
+        if watch:
+            async for event in run.events():
+                if on_event is not None and inspect.isawaitable(done := on_event(event)):
+                    await done
                 if approve is not None and event["type"] == "approval_requested":
                     answer = approve(event)
-                    handle_run.approve(event["step"], await answer if inspect.isawaitable(answer) else answer)
-        report = await handle_run.wait_async()
-    except asyncio.CancelledError:
-        handle_run.cancel()
+                    _answer(run, event, await answer if inspect.isawaitable(answer) else answer)
+    except BaseException:
+        run.cancel()
         await asyncio.shield(handle.wait_async())
         raise
-    return _checked(report, check)
+    return _checked(await run.wait_async(), check)
 
 
 def plan(recipe: Recipe, inputs: Optional[Mapping[str, Any]] = None, *, force: bool = False) -> Plan:

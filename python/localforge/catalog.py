@@ -54,17 +54,31 @@ def names():
     return known
 
 
-def find(name: str):
-    """The file of a recipe path or name, or `None` (then `suggestion(name)` may help)."""
-    if os.path.exists(name):
-        return name
-    found = names().get(name[:-5] if name.endswith(".yaml") else name)
-    return str(found) if found is not None else None
-
-
-def suggestion(name: str) -> str:
+def did_you_mean(word: str, options) -> str:
+    """`did you mean `x`?` for the closest of `options`, or empty."""
     import difflib
 
+    match = difflib.get_close_matches(word, list(options), n=1)
+    return f"did you mean `{match[0]}`?" if match else ""
+
+
+class NotFound(Exception):
+    """No recipe by that path or name; `hint` says what there is."""
+
+    def __init__(self, message: str, hint: str):
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+
+def resolve(name: str) -> str:
+    """The file of a recipe path or name (`hello-localforge`, `examples/batch-resize`)."""
+    if os.path.isdir(name):
+        raise NotFound(f"`{name}` is a folder, not a recipe file", "pass a .yaml file; `localforge list` shows recipes")
+    if os.path.exists(name):
+        return name
+    known = names()
     key = name[:-5] if name.endswith(".yaml") else name
-    match = difflib.get_close_matches(key, list(names()), n=1)
-    return f"did you mean `{match[0]}`?" if match else "`localforge list` shows the recipes it knows"
+    if key in known:
+        return str(known[key])
+    hint = did_you_mean(key, known) or "`localforge list` shows the recipes it knows"
+    raise NotFound(f"recipe `{name}` not found (no such file, and no built-in recipe of that name)", hint)

@@ -79,8 +79,10 @@ def plain(value):
 
 class _StepOutput:
     """Stands in for `sys.stdout` once a plugin has run: what a plugin prints goes
-    to its step's log (stderr progress and the history), never to stdout, so
-    `run --json` stays one JSON document. Other threads write through unchanged."""
+    to its step's log (stderr progress, the history, `step_log` events) instead of
+    stdout. Other threads write through unchanged. (`run --json` also moves file
+    descriptor 1 to stderr while the run goes on, for output that bypasses
+    `sys.stdout`: a C library, a child process, `sys.stdout.buffer`.)"""
 
     def __init__(self, real):
         self._real = real
@@ -92,8 +94,13 @@ class _StepOutput:
         step.pending += text
         *lines, step.pending = step.pending.split("\n")
         for line in lines:
-            step.ctx.log(line)
+            if line.strip():
+                step.ctx.log(line)
         return len(text)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
 
     def flush(self):
         if getattr(_current, "step", None) is None:
@@ -119,10 +126,11 @@ def call_plugin(handle, action, inputs, ctx):
 
     if not isinstance(sys.stdout, _StepOutput):
         sys.stdout = _StepOutput(sys.stdout)
+    outer = getattr(_current, "step", None)
     _current.step = printing = _Printing(ctx)
     try:
         return handle(action, inputs, ctx)
     finally:
-        _current.step = None
-        if printing.pending:
+        _current.step = outer
+        if printing.pending.strip():
             ctx.log(printing.pending)

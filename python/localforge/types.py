@@ -70,7 +70,7 @@ class StepProgress(TypedDict):
 
 class StepLog(TypedDict):
     type: Literal["step_log"]
-    step: Optional[str]
+    step: str
     level: str
     message: str
 

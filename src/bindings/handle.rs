@@ -6,8 +6,8 @@
 use super::errors::{engine_error, RunError};
 use super::runtime;
 use crate::engine::EngineError;
-use crate::exec::{Answer, Answers, Event, Listener, RunReport};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use crate::exec::{Answer, AnswerError, Answers, Event, Listener, RunReport};
+use pyo3::exceptions::{PyLookupError, PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyList, PyString};
@@ -48,7 +48,7 @@ pub struct RunHandle {
     run_id: String,
     cancel: CancellationToken,
     answers: Option<Answers>,
-    events: Option<Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Arc<Event>>>>>,
+    events: Option<Arc<tokio::sync::Mutex<Inbox>>>,
     outcome: watch::Receiver<Option<Outcome>>,
 }
 
@@ -66,11 +66,15 @@ impl RunHandle {
     {
         let (done_tx, outcome) = watch::channel(None);
         let (sender, receiver) = match events {
-            Some(s) => (Some(s.tx), Some(Arc::new(tokio::sync::Mutex::new(s.rx)))),
+            Some(s) => (Some(s.tx), Some(Arc::new(tokio::sync::Mutex::new(Inbox { rx: s.rx, held: Vec::new() })))),
             None => (None, None),
         };
         runtime().spawn(async move {
-            let result = run.await;
+            // A panic in the engine is a bug, but a waiting caller still gets an answer.
+            let result = match futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(run)).await {
+                Ok(r) => r,
+                Err(_) => Err(EngineError::Run("the engine stopped without a result (this is a bug)".into())),
+            };
             // The stream ends with the run: a reader sees everything, then the end.
             if let Some(tx) = sender {
                 tx.lock().expect("event stream").take();
@@ -164,33 +168,69 @@ const BATCH: usize = 512;
 /// fuller batches cost the engine far less CPU than one wake-up per step.
 const GATHER: Duration = Duration::from_millis(10);
 
+/// A run's events on their way to Python, with those a cancelled reader had taken.
+pub(crate) struct Inbox {
+    rx: mpsc::UnboundedReceiver<Arc<Event>>,
+    /// Taken by a read that was cancelled (an asyncio task): handed out first next time.
+    held: Vec<Arc<Event>>,
+}
+
+/// Events for Python: a list, or `None` once the run has ended and all were read.
+/// Converted where pyo3-async-runtimes converts results, not on the engine's threads.
+struct Batch(Option<Vec<Arc<Event>>>);
+
+impl<'py> IntoPyObject<'py> for Batch {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match self.0 {
+            Some(events) => Ok(event_list(py, events)?.into_any()),
+            None => Ok(py.None().into_bound(py)),
+        }
+    }
+}
+
+/// A run's report for Python, or its error as a `localforge.errors` exception.
+struct Report(Outcome);
+
+impl<'py> IntoPyObject<'py> for Report {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        report(py, &self.0)
+    }
+}
+
 /// The next events (waiting up to `wait` for the first, then `GATHER` for more);
 /// empty when none came in time, `None` once the run has ended and all were read.
-async fn next_batch(rx: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Arc<Event>>>>, wait: Option<Duration>) -> Option<Vec<Arc<Event>>> {
-    let mut rx = rx.lock().await;
-    let mut batch = Vec::new();
-    let got = match wait {
-        Some(d) => match tokio::time::timeout(d, rx.recv_many(&mut batch, BATCH)).await {
-            Ok(n) => n,
-            Err(_) => return Some(Vec::new()),
-        },
-        None => rx.recv_many(&mut batch, BATCH).await,
-    };
-    if got == 0 {
-        return None;
-    }
-    // Gather by sleeping, then take what came: waiting on the channel instead would
-    // wake this thread once per event, a context switch the engine pays for.
-    if batch.len() < BATCH {
-        tokio::time::sleep(GATHER).await;
-        while batch.len() < BATCH {
+/// Events stay in the inbox until this returns: a read cancelled midway loses none.
+async fn next_batch(inbox: Arc<tokio::sync::Mutex<Inbox>>, wait: Option<Duration>) -> Option<Vec<Arc<Event>>> {
+    let read = async {
+        let mut inbox = inbox.lock().await;
+        if inbox.held.is_empty() {
+            let Inbox { rx, held } = &mut *inbox;
+            if rx.recv_many(held, BATCH).await == 0 {
+                return None;
+            }
+            // Gather by sleeping, then take what came: waiting on the channel instead would
+            // wake this thread once per event, a context switch the engine pays for.
+            tokio::time::sleep(GATHER).await;
+        }
+        let Inbox { rx, held } = &mut *inbox;
+        while held.len() < BATCH {
             match rx.try_recv() {
-                Ok(e) => batch.push(e),
+                Ok(e) => held.push(e),
                 Err(_) => break, // nothing more now, or the stream ended (shown on the next call)
             }
         }
+        Some(std::mem::take(held))
+    };
+    match wait {
+        Some(d) => tokio::time::timeout(d, read).await.unwrap_or_else(|_| Some(Vec::new())),
+        None => read.await,
     }
-    Some(batch)
 }
 
 #[pymethods]
@@ -213,7 +253,8 @@ impl RunHandle {
     }
 
     /// Answer the approval gate `step`: `True` (go on), `False` (take its rejecting
-    /// option), or one of its options by name. Returns the option chosen.
+    /// option), or one of its options by name. Returns the option chosen. LookupError:
+    /// `step` is not waiting (any more); ValueError: not one of its options.
     fn approve(&self, step: &str, answer: &Bound<'_, PyAny>) -> PyResult<String> {
         let Some(answers) = &self.answers else {
             return Err(PyValueError::new_err("this run takes approvals automatically (auto_approve) or on its terminal"));
@@ -229,7 +270,10 @@ impl RunHandle {
         } else {
             return Err(PyTypeError::new_err("answer with True, False or one of the gate's options"));
         };
-        answers.answer(step, answer).map_err(PyValueError::new_err)
+        answers.answer(step, answer).map_err(|e| match e {
+            AnswerError::NotWaiting(m) => PyLookupError::new_err(m),
+            AnswerError::NoSuchOption(m) => PyValueError::new_err(m),
+        })
     }
 
     /// The approval gates waiting for an answer now.
@@ -248,19 +292,14 @@ impl RunHandle {
     }
 
     /// `next_events()` for asyncio: an awaitable of the next events, or `None` at the end.
+    /// Cancelling it loses no event: the next read returns them.
     fn next_events_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let rx = self.events.clone();
+        let inbox = self.events.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let batch = match rx {
-                Some(rx) => next_batch(rx, None).await,
+            Ok(Batch(match inbox {
+                Some(inbox) => next_batch(inbox, None).await,
                 None => None,
-            };
-            Python::attach(|py| -> PyResult<Py<PyAny>> {
-                match batch {
-                    Some(b) => Ok(event_list(py, b)?.into_any().unbind()),
-                    None => Ok(py.None()),
-                }
-            })
+            }))
         })
     }
 
@@ -292,13 +331,10 @@ impl RunHandle {
     fn wait_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let mut rx = self.outcome.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let outcome = rx.wait_for(Option::is_some).await.map(|o| o.clone()).ok().flatten();
-            Python::attach(|py| -> PyResult<Py<PyAny>> {
-                match outcome {
-                    Some(o) => Ok(report(py, &o)?.unbind()),
-                    None => Err(RunError::new_err("the engine stopped without a result (this is a bug)")),
-                }
-            })
+            match rx.wait_for(Option::is_some).await.map(|o| o.clone()).ok().flatten() {
+                Some(outcome) => Ok(Report(outcome)),
+                None => Err(RunError::new_err("the engine stopped without a result (this is a bug)")),
+            }
         })
     }
 

@@ -15,16 +15,23 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use std::sync::{Arc, OnceLock};
 
-/// The one tokio runtime for engine work started from Python.
+/// The one tokio runtime for engine work started from Python, made on first use (not
+/// at import: a process forked after importing LocalForge gets threads of its own),
+/// and the one asyncio futures of runs resolve on.
 pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| {
+    static ASYNCIO: std::sync::Once = std::sync::Once::new();
+    let rt = RT.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .thread_name("localforge-engine")
             .build()
             .expect("cannot start the tokio runtime")
-    })
+    });
+    ASYNCIO.call_once(|| {
+        let _ = pyo3_async_runtimes::tokio::init_with_runtime(rt);
+    });
+    rt
 }
 
 /// Native tools plus the Python plugins `localforge.plugins.discover` found.
@@ -107,8 +114,6 @@ pub(crate) fn load_config(py: Python<'_>) -> PyResult<Config> {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
-    // asyncio futures of runs resolve on the engine's runtime.
-    let _ = pyo3_async_runtimes::tokio::init_with_runtime(runtime());
     m.add_class::<handle::RunHandle>()?;
     m.add_function(wrap_pyfunction!(run::start_run, m)?)?;
     m.add_function(wrap_pyfunction!(run::start_resume, m)?)?;

@@ -98,6 +98,8 @@ pub fn start_run(
     let config = super::load_config(py)?;
     let (p, tools) = prepare(py, &config, &path, &given(inputs)?, plugins)?;
     let pf = preflight(py, &config, &p, &tools, force, quiet)?;
+    // Ctrl-C during preflight (which can take seconds): stop here, before anything runs.
+    py.check_signals()?;
     Ok(spawn(config, p, tools, pf, Watch { auto_approve, quiet, events, answers }, None))
 }
 
@@ -122,6 +124,7 @@ pub fn start_resume(
     let (p, tools) = prepare(py, &config, &target.recipe, &target.inputs, plugins)?;
     let resume = target.resume(&p, force).map_err(|e| engine_error(py, e))?;
     let pf = preflight(py, &config, &p, &tools, force, quiet)?;
+    py.check_signals()?;
     Ok(spawn(config, p, tools, pf, Watch { auto_approve, quiet, events, answers }, Some(resume)))
 }
 

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 /// Every problem in the recipe files, in file order; empty when all are valid.
 pub fn validate(paths: &[PathBuf], tools: &Registry) -> Vec<Diagnostic> {
-    paths.iter().flat_map(|p| crate::recipe::load(p).and_then(|(r, d)| super::validated(r, d, tools)).err().unwrap_or_default()).collect()
+    paths.iter().flat_map(|p| super::check(p, tools).err().unwrap_or_default()).collect()
 }
 
 /// Name, description, version, declared inputs and step count of a recipe, without full

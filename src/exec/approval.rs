@@ -90,6 +90,15 @@ struct Pending {
     default: String,
 }
 
+/// Why an answer was not taken.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnswerError {
+    /// The gate is not waiting: never asked, already answered, or withdrawn (run cancelled).
+    NotWaiting(String),
+    /// The answer is not one of the gate's options.
+    NoSuchOption(String),
+}
+
 /// Approval gates waiting for an answer from a front end (`Run.approve` in Python).
 #[derive(Clone, Default)]
 pub struct Answers(Arc<Mutex<HashMap<String, Pending>>>);
@@ -114,7 +123,7 @@ impl Answers {
     }
 
     /// Answer the gate `step`; an error says which gates are waiting, or which options there are.
-    pub fn answer(&self, step: &str, answer: Answer) -> Result<String, String> {
+    pub fn answer(&self, step: &str, answer: Answer) -> Result<String, AnswerError> {
         let mut map = self.0.lock().expect("approvals");
         let Some(p) = map.get(step) else {
             let mut waiting: Vec<&String> = map.keys().collect();
@@ -123,7 +132,7 @@ impl Answers {
                 true => "none is waiting now".to_string(),
                 false => format!("waiting now: {}", waiting.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(", ")),
             };
-            return Err(format!("step `{step}` is not waiting for approval ({now})"));
+            return Err(AnswerError::NotWaiting(format!("step `{step}` is not waiting for approval ({now})")));
         };
         let rejects = |o: &String| REJECTIONS.contains(&o.to_ascii_lowercase().as_str());
         let selection = match answer {
@@ -132,11 +141,16 @@ impl Answers {
             Answer::No => p.options.iter().find(|o| rejects(o)).cloned().unwrap_or_else(|| "reject".into()),
             Answer::Choice(c) => match p.options.iter().find(|o| o.eq_ignore_ascii_case(&c)) {
                 Some(o) => o.clone(),
-                None => return Err(format!("`{c}` is not an option of approval gate `{step}` (options: {})", p.options.join(", "))),
+                None => {
+                    let options = p.options.join(", ");
+                    return Err(AnswerError::NoSuchOption(format!(
+                        "`{c}` is not an option of approval gate `{step}` (options: {options})"
+                    )));
+                }
             },
         };
         let p = map.remove(step).expect("present");
-        p.tx.send(selection.clone()).map_err(|_| format!("step `{step}` stopped waiting"))?;
+        p.tx.send(selection.clone()).map_err(|_| AnswerError::NotWaiting(format!("step `{step}` stopped waiting")))?;
         Ok(selection)
     }
 }

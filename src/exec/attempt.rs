@@ -267,7 +267,7 @@ impl Run {
                 for_progress.step_progress(&progress_step, done, total, unit);
             }),
             log: Arc::new(move |level: &str, message: &str| {
-                events.log(Some(&step_id), level, message);
+                events.log(&step_id, level, message);
                 if let Some(s) = &store {
                     s.event(&run_id, Some(&step_id), level, message);
                 }

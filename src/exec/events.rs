@@ -21,8 +21,8 @@ pub enum Event {
     StepStarted { step: String, attempt: u32, tool: String, action: String },
     /// What a tool knows of its progress: batch items done of total, LLM tokens so far, ...
     StepProgress { step: String, done: Option<u64>, total: Option<u64>, unit: String },
-    /// A log line of a step (a tool's own messages, a plugin's `print()`), or of the run.
-    StepLog { step: Option<String>, level: String, message: String },
+    /// A log line of a step: a tool's own messages, a plugin's `print()`.
+    StepLog { step: String, level: String, message: String },
     /// An attempt ended: `completed`, `failed` or `cancelled`; also `kept` (a resumed run's
     /// step that completed before) and `skipped` (with why, in `error`).
     StepFinished { step: String, status: String, attempt: u32, elapsed_s: f64, outputs: Map<String, Value>, error: Option<String> },
@@ -127,8 +127,8 @@ impl Emitter {
         });
     }
 
-    pub fn log(&self, step: Option<&str>, level: &str, message: &str) {
-        self.emit(Event::StepLog { step: step.map(Into::into), level: level.into(), message: message.into() });
+    pub fn log(&self, step: &str, level: &str, message: &str) {
+        self.emit(Event::StepLog { step: step.into(), level: level.into(), message: message.into() });
     }
 
     pub fn step_progress(&self, step: &str, done: Option<u64>, total: Option<u64>, unit: &str) {

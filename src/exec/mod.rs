@@ -11,7 +11,7 @@ mod report;
 mod runner;
 mod view;
 
-pub use approval::{Answer, Answers};
+pub use approval::{Answer, AnswerError, Answers};
 pub use events::{Event, Listener};
 pub use progress::Progress;
 pub use report::{RunReport, RunStatus, StepReport, StepStatus};

@@ -133,8 +133,7 @@ impl Progress {
                     self.line(format_args!("✗ {step} {elapsed_s:.2}s: {}", error.as_deref().unwrap_or_default()));
                 }
             },
-            Event::StepLog { step: Some(step), level, message } if level != "DEBUG" => self.line(format_args!("  {step}: {message}")),
-            Event::StepLog { step: None, level, message } if level != "DEBUG" => self.line(format_args!("{message}")),
+            Event::StepLog { step, level, message } if level != "DEBUG" => self.line(format_args!("  {step}: {message}")),
             Event::Note { message } => self.line(format_args!("{message}")),
             Event::RunFinished { run_id, status, duration_s, error } => match status.as_str() {
                 "completed" => self.line(format_args!("run {run_id} completed in {duration_s:.2}s")),

@@ -55,13 +55,14 @@ fn flag_for(program: &str) -> &'static str {
     signature(program).map_or("--version", |(flag, _)| flag)
 }
 
-/// Read what a program printed for its version flag (`None`: it did not run).
-pub fn identity_from(program: &str, printed: Option<&str>) -> Identity {
-    let Some(text) = printed else { return Identity { version: None, genuine: signature(program).is_none() } };
-    let head: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).take(5).collect();
+/// Read what a program printed for its version flag. `None` when it did not run or
+/// outlived the deadline: then nothing is known (a cold Blender on a busy machine),
+/// the program counts as present, and the answer is not cached.
+pub fn identity_from(program: &str, printed: Option<&str>) -> Option<Identity> {
+    let head: Vec<&str> = printed?.lines().filter(|l| !l.trim().is_empty()).take(5).collect();
     let genuine = signature(program).is_none_or(|(_, needle)| head.iter().any(|l| l.contains(needle)));
     let version = if genuine { head.iter().take(3).find_map(|l| version_in(l)) } else { None };
-    Identity { version, genuine }
+    Some(Identity { version, genuine })
 }
 
 /// A tool to look for: the names its program goes by, in order of preference.
@@ -114,7 +115,7 @@ pub async fn find_all(wanted: Vec<Wanted>, path_var: OsString, cache: Option<Pat
         async move {
             match (path, cached) {
                 (Some(_), Some(id)) => (key, Some(id), false),
-                (Some(p), None) => (key, Some(identify(p).await), true),
+                (Some(p), None) => (key, identify(p).await, true),
                 (None, _) => (None, None, false),
             }
         }
@@ -135,6 +136,8 @@ pub async fn find_all(wanted: Vec<Wanted>, path_var: OsString, cache: Option<Pat
                 Found { found: false, path, version: None, note: Some(note) }
             }
             Some(Identity { version, .. }) => Found { found: true, path, version, note: None },
+            // On PATH, but it did not answer in time: present, version unknown.
+            None if path.is_some() => Found { found: true, path, version: None, note: None },
             None => Found { found: false, path, version: None, note: None },
         };
         out.insert(name, found);
@@ -156,7 +159,7 @@ pub fn genuine_blocking(path: &Path) -> bool {
     if let Some(id) = key.as_ref().and_then(|k| known.get(k)) {
         return id.genuine;
     }
-    let id = identity_from(&name, output_blocking(path, flag).as_deref());
+    let Some(id) = identity_from(&name, output_blocking(path, flag).as_deref()) else { return true };
     if let Some(k) = key {
         known.insert(k, id.clone());
         write_cache(&cache, &known);
@@ -170,22 +173,24 @@ pub fn default_cache() -> PathBuf {
 }
 
 /// `PROGRAM FLAG`'s stdout and stderr, or `None` when it cannot run or outlives the deadline.
+/// The output is read while the program runs, so a talkative one cannot fill a pipe and stall.
 fn output_blocking(path: &Path, flag: &str) -> Option<String> {
     use std::process::{Command, Stdio};
-    let mut child = Command::new(path).arg(flag).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().ok()?;
-    let start = std::time::Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if start.elapsed() < VERSION_DEADLINE => std::thread::sleep(Duration::from_millis(5)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
+    let child = Command::new(path).arg(flag).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().ok()?;
+    let pid = child.id() as i32;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(VERSION_DEADLINE) {
+        Ok(out) => out.ok()?,
+        Err(_) => {
+            // SAFETY: `pid` is our child, not yet reaped (its waiter thread has not returned).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = rx.recv();
+            return None;
         }
-    }
-    let out = child.wait_with_output().ok()?;
+    };
     Some(format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
@@ -215,7 +220,7 @@ fn write_cache(path: &Path, known: &HashMap<String, Identity>) {
 /// Run `PROGRAM --version` (or `-version`, which FFmpeg and ImageMagick use): its
 /// version, and whether it is the program its name promises. An unreadable version
 /// is an answer too (cached like the others, so an odd program is not run every time).
-async fn identify(path: &Path) -> Identity {
+async fn identify(path: &Path) -> Option<Identity> {
     let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let spec = ProcessSpec { argv: vec![path.display().to_string(), flag_for(&name).into()], ..ProcessSpec::default() };
     // Through the same process handling as steps: its own group, stopped whole at the deadline.

@@ -59,7 +59,7 @@ impl Probe {
             gpus: Arc::new(hardware::Nvml),
             path_var: std::env::var_os("PATH").unwrap_or_default(),
             env: Arc::new(|k| std::env::var(k).ok()),
-            version_cache: Some(crate::config::home().join(".localforge").join("cache").join("tool-versions.json")),
+            version_cache: Some(binaries::default_cache()),
             deadline: services::PROBE_DEADLINE,
         }
     }

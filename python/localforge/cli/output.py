@@ -136,10 +136,9 @@ def hanging(head: str, text: str, cols: int = None) -> str:
 
 
 def suggest(word: str, options) -> str:
-    import difflib
+    from localforge.catalog import did_you_mean
 
-    match = difflib.get_close_matches(word, list(options), n=1)
-    return f"did you mean `{match[0]}`?" if match else ""
+    return did_you_mean(word, options)
 
 
 class UsageError(Exception):

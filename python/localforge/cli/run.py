@@ -1,5 +1,6 @@
 """`localforge run RECIPE`: run a recipe, or show its inputs or plan."""
 
+import contextlib
 import os
 import signal
 import sys
@@ -58,7 +59,8 @@ def execute(start, as_json) -> int:
     os.environ.setdefault("LOCALFORGE_PYTHON", sys.executable)
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:
-        report = start()
+        with _stdout_for_json_only(as_json):
+            report = start()
     except errors.RecipeError as e:
         return _invalid(e, as_json)
     if as_json:
@@ -66,6 +68,25 @@ def execute(start, as_json) -> int:
     else:
         _summary(report)
     return EXIT_BY_STATUS.get(report["status"], EXIT_FAILED)
+
+
+@contextlib.contextmanager
+def _stdout_for_json_only(as_json):
+    """With `--json`, stdout holds the one JSON document: while the run goes on, file
+    descriptor 1 points at stderr, so nothing a plugin, a C library or a child process
+    writes to it can land in the document."""
+    if not as_json:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _invalid(e, as_json) -> int:

@@ -83,5 +83,6 @@ async fn an_approval_answered_no_from_outside_takes_the_no_branch() {
 #[test]
 fn answers_name_what_is_wrong() {
     let answers = Answers::default();
-    assert_eq!(answers.answer("gate", Answer::Yes).unwrap_err(), "step `gate` is not waiting for approval (none is waiting now)");
+    let not_waiting = answers.answer("gate", Answer::Yes).unwrap_err();
+    assert_eq!(not_waiting, crate::exec::AnswerError::NotWaiting("step `gate` is not waiting for approval (none is waiting now)".into()));
 }
