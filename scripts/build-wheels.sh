@@ -8,6 +8,7 @@
 #
 # Usage: bash scripts/build-wheels.sh [TARGET...]   (default: every Linux target installed)
 set -euo pipefail
+shopt -s nullglob
 cd "$(dirname "$0")/.."
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/localforge/target}"
@@ -23,16 +24,20 @@ step "build tools (.venv-build: maturin with zig, auditwheel)"
 
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
+    installed=$(rustup target list --installed 2>/dev/null || true)
     for t in x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu; do
-        if rustup target list --installed 2>/dev/null | grep -qx "$t"; then
+        if grep -qx "$t" <<<"$installed"; then
             targets+=("$t")
         else
             echo "skipping $t: its Rust standard library is not installed (rustup target add $t)" >&2
         fi
     done
 fi
+[ ${#targets[@]} -gt 0 ] || { echo "error: no target to build a wheel for" >&2; exit 1; }
 
-rm -rf "$OUT"
+# This version's artifacts only: anything else the user keeps in dist/ stays.
+mkdir -p "$OUT"
+rm -f "$OUT"/localforge-*.whl "$OUT"/localforge-*.tar.gz
 # maturin finds zig as `python3 -m ziglang`: the build venv's python3 must come first.
 export PATH="$PWD/.venv-build/bin:$PATH"
 for target in "${targets[@]}"; do
@@ -45,11 +50,15 @@ step "sdist"
 
 step "check the wheels"
 status=0
-for wheel in "$OUT"/*.whl; do
+for wheel in "$OUT"/localforge-*.whl; do
     size=$(stat -c %s "$wheel")
-    printf '%s: %.1f MB\n' "$(basename "$wheel")" "$(echo "$size / 1048576" | bc -l)"
+    awk -v s="$size" -v w="$(basename "$wheel")" 'BEGIN { printf "%s: %.1f MB\n", w, s / 1048576 }'
     # auditwheel wraps its report at the terminal width: read it as one line.
-    report=$(.venv-build/bin/auditwheel show "$wheel" | tr -s ' \n' ' ')
+    if ! report=$(.venv-build/bin/auditwheel show "$wheel" 2>&1 | tr -s ' \n' ' '); then
+        echo "error: auditwheel could not read $wheel: $report" >&2
+        status=1
+        continue
+    fi
     echo "$report" >&2
     grep -q 'is consistent with the following platform tag: "manylinux' <<<"$report" \
         || { echo "error: $wheel has no manylinux tag" >&2; status=1; }
