@@ -10,6 +10,7 @@ by the TypedDicts in `localforge.types`. Errors are `localforge.errors`.
 from __future__ import annotations
 
 import collections
+import functools
 import os
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
@@ -210,6 +211,15 @@ def _follow(run: Run, on_event: Optional[OnEvent], approve: Optional[Approve]) -
     return run.wait()
 
 
+def _blocking(start, on_event: Optional[OnEvent], approve: Optional[Approve], check: bool) -> RunResult:
+    """Start a run (`start(events=..., answers=...)` gives its handle) and wait for its report,
+    following its events when someone listens."""
+    watch = on_event is not None or approve is not None
+    handle = start(events=watch, answers=approve is not None)
+    report = _follow(Run(handle), on_event, approve) if watch else handle.wait()
+    return _checked(report, check)
+
+
 def _answer(run: Run, event: Event, answer) -> None:
     """Answer a gate; one withdrawn meanwhile (the run was cancelled or timed out) needs none."""
     try:
@@ -248,14 +258,9 @@ def run(
     (`auto_approve`, or no terminal) or ask on the terminal. Ctrl-C stops the run as
     in the CLI and the report says `cancelled`. `check=True` raises ToolError for a
     failed run and CancelledError for a cancelled one."""
-    path = _recipe_path(recipe)
-    watch = on_event is not None or approve is not None
-    handle = _core().start_run(
-        path, _inputs(inputs), auto_approve=auto_approve, quiet=quiet, plugins=_plugins, force=force,
-        events=watch, answers=approve is not None,
-    )  # fmt: skip
-    report = _follow(Run(handle), on_event, approve) if watch else handle.wait()
-    return _checked(report, check)
+    path, given = _recipe_path(recipe), _inputs(inputs)
+    start = functools.partial(_core().start_run, path, given, auto_approve=auto_approve, quiet=quiet, plugins=_plugins, force=force)
+    return _blocking(start, on_event, approve, check)
 
 
 def resume(
@@ -270,12 +275,8 @@ def resume(
 ) -> RunResult:
     """Continue a failed, cancelled or interrupted run in its own folder and history row
     (completed steps keep their outputs); `force` if its recipe changed. As `run`."""
-    watch = on_event is not None or approve is not None
-    handle = _core().start_resume(
-        run_id, auto_approve=auto_approve, quiet=quiet, plugins=_plugins, force=force, events=watch, answers=approve is not None
-    )
-    report = _follow(Run(handle), on_event, approve) if watch else handle.wait()
-    return _checked(report, check)
+    start = functools.partial(_core().start_resume, run_id, auto_approve=auto_approve, quiet=quiet, plugins=_plugins, force=force)
+    return _blocking(start, on_event, approve, check)
 
 
 async def arun(
