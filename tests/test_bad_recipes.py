@@ -16,6 +16,7 @@ EXPECTED = {
     "approval-default-not-an-option.yaml": "is not among its options",
     "bad-on-failure.yaml": "invalid `on_failure` value `retyr`",
     "bad-timeout.yaml": "`timeout` in step `a` must be a number",
+    "batch-parallel-zero.yaml": "`parallel` must be a whole number of 1 or more, got 0",
     "batch-without-workflow-steps.yaml": "missing `inputs.workflow_steps`",
     "binary-garbage.yaml": "not UTF-8 text",
     "comments-only.yaml": "the recipe file is empty",
@@ -51,6 +52,7 @@ EXPECTED = {
     "unknown-step-key.yaml": "unknown key `inptus`",
     "unknown-step-reference.yaml": "unknown step `steps.ghost`",
     "unknown-tool.yaml": "unknown tool `file_op`",
+    "outputs-unknown-step.yaml": "recipe output reads `steps.fecth`, but there is no step `fecth`",
     "unknown-top-level-key.yaml": "unknown key `stpes`",
     "yaml-syntax.yaml": "YAML syntax error",
 }

@@ -144,3 +144,10 @@ def test_list_into_a_closed_pipe_prints_no_traceback(lf):
         timeout=60,
     )
     assert "Traceback" not in proc.stderr and "Error" not in proc.stderr
+
+
+def test_a_failed_run_says_why_on_stderr_not_stdout(lf):
+    rec = lf.write("fail.yaml", "name: fail\nsteps:\n  - {id: s, tool: script, action: run, inputs: {command: 'exit 3'}}\n")
+    proc = lf("run", rec, check=1)
+    assert "error: step `s` failed" in proc.stderr
+    assert "error" not in proc.stdout and proc.stdout.startswith("failed: fail")

@@ -19,6 +19,8 @@ pub struct Recipe {
     pub inputs: Vec<InputSpec>,
     /// The `outputs:` mapping to render after the run (a list is documentation only).
     pub outputs: Option<Map<String, Value>>,
+    /// What the `outputs:` templates read, where.
+    pub output_refs: Vec<SiteRef>,
     pub config: Map<String, Value>,
     pub templates: Map<String, Value>,
     pub steps: Vec<Step>,

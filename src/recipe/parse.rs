@@ -77,6 +77,11 @@ pub fn parse_str(text: &str, file: &str) -> Result<(Recipe, Vec<Diagnostic>), Ve
         }
     };
     let outputs = root.get("outputs").and_then(|n| r.outputs(n));
+    // What the `outputs:` templates read, with their places: checked before the run like a step's.
+    let mut output_refs = Vec::new();
+    if let Some(n) = root.get("outputs").filter(|_| outputs.is_some()) {
+        r.collect_refs(n, &mut output_refs, false);
+    }
     let templates = root.get("templates").and_then(|t| r.expect_map(t, "`templates`")).map(json_map).unwrap_or_default();
     let refinement = root.get("refinement").map(|n| r.recipe_refinement(n)).unwrap_or_default();
     let cleanup = root.get("cleanup").map(|n| r.cleanup(n)).unwrap_or_default();
@@ -90,6 +95,7 @@ pub fn parse_str(text: &str, file: &str) -> Result<(Recipe, Vec<Diagnostic>), Ve
         description: r.text(&root, "description", "the recipe", false),
         inputs,
         outputs,
+        output_refs,
         config: config.map(json_map).unwrap_or_default(),
         templates,
         refinement,

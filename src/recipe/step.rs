@@ -236,7 +236,7 @@ impl Reader<'_> {
     }
 
     /// Template references in every string under `node`, with syntax errors reported.
-    fn collect_refs(&mut self, node: &Node, out: &mut Vec<SiteRef>, skip_workflow_steps: bool) {
+    pub(super) fn collect_refs(&mut self, node: &Node, out: &mut Vec<SiteRef>, skip_workflow_steps: bool) {
         match &node.value {
             NodeValue::Str(s) => match references(s) {
                 Ok(refs) => out.extend(refs.into_iter().map(|reference| SiteRef { reference, line: node.line, col: node.col })),

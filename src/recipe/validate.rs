@@ -75,6 +75,7 @@ pub fn validate(recipe: &Recipe, tools: &dyn ToolCatalog) -> Vec<Diagnostic> {
     for child in &recipe.refinement {
         v.step(child, &Place::Refinement);
     }
+    v.outputs();
     if let Err(diags) = crate::plan::build(recipe) {
         v.diags.extend(diags);
     }
@@ -127,6 +128,9 @@ impl<'a> Validator<'a> {
     fn step(&mut self, step: &Step, place: &Place) {
         if let StepKind::Tool { tool, action } = &step.kind {
             self.tool(step, tool, action);
+            if tool == "batch" {
+                self.batch_parallel(step);
+            }
         }
         for r in &step.refs {
             self.reference(step, r, place);
@@ -140,6 +144,42 @@ impl<'a> Validator<'a> {
                 self.step(sub, &Place::Batch { owner: Box::new(place.clone()), earlier: seen.clone() });
                 seen.push(sub.id.clone());
             }
+        }
+    }
+
+    /// The recipe's `outputs:` read steps that exist (any step: outputs render after the run).
+    fn outputs(&mut self) {
+        for site in &self.recipe.output_refs {
+            let r = &site.reference;
+            let Some(target) = r.part(1).filter(|_| r.root() == "steps" && !r.guarded) else { continue };
+            if !self.ids.contains_key(target) {
+                let ids: Vec<&str> = self.recipe.steps.iter().map(|s| s.id.as_str()).collect();
+                let hint = did_you_mean(target, ids.iter().copied()).unwrap_or_else(|| format!("the steps are {}", list_names(&ids)));
+                self.error(
+                    site.line,
+                    site.col,
+                    format!("recipe output reads `steps.{target}`, but there is no step `{target}`"),
+                    Some(hint),
+                );
+            }
+        }
+    }
+
+    /// `batch.foreach` with a literal `parallel` below 1 can never run an item.
+    fn batch_parallel(&mut self, step: &Step) {
+        let Some(p) = step.inputs.get("parallel") else { return };
+        let bad = match p {
+            serde_json::Value::Number(n) => n.as_i64().is_none_or(|n| n < 1),
+            serde_json::Value::Bool(_) | serde_json::Value::Array(_) | serde_json::Value::Object(_) => true,
+            _ => false, // text: a template, or checked at run time
+        };
+        if bad {
+            self.error(
+                step.line,
+                step.col,
+                format!("step `{}`: `parallel` must be a whole number of 1 or more, got {p}", step.id),
+                Some("`parallel: 1` runs the items one after another; leave it out for the same".into()),
+            );
         }
     }
 

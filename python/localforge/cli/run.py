@@ -6,7 +6,18 @@ import signal
 import sys
 
 from localforge.cli.args import parser
-from localforge.cli.output import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, diagnostics, field, inline, print_json
+from localforge.cli.output import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    diagnostics,
+    error,
+    field,
+    inline,
+    print_json,
+)
 from localforge.cli.recipes import resolve
 
 EXIT_BY_STATUS = {"completed": EXIT_OK, "failed": EXIT_FAILED, "cancelled": EXIT_INTERRUPTED}
@@ -175,7 +186,7 @@ def _summary(report) -> None:
     print(f"{report['status']}: {report['recipe']}  run {report['run_id']}  ({report['duration_s']:.2f}s)")
     print(f"run folder: {report['run_dir']}")
     if report.get("error"):
-        print(f"error: {report['error']}")
+        error(report["error"])  # stderr: stdout is for data
     if report["outputs"]:
         print("outputs:")
         for k, v in report["outputs"].items():

@@ -240,8 +240,9 @@ async fn a_loaded_model_goes_first_when_models_cannot_share_the_gpu() {
 
 #[tokio::test]
 async fn a_bad_parallel_value_fails_the_batch_step_with_what_to_write() {
+    // A literal 0 is refused before the run (validation); one a template makes is caught here.
     let env = Env::new();
-    let yaml = "name: b\nsteps:\n  - id: each\n    tool: batch\n    action: foreach\n    inputs:\n      items: [a]\n      parallel: 0\n      workflow_steps:\n        - {id: s, tool: file_ops, action: mkdir, inputs: {path: '$DIR/x'}}\n";
+    let yaml = "name: b\nsteps:\n  - id: each\n    tool: batch\n    action: foreach\n    inputs:\n      items: [a]\n      parallel: '{{ 1 - 1 }}'\n      workflow_steps:\n        - {id: s, tool: file_ops, action: mkdir, inputs: {path: '$DIR/x'}}\n";
     let r = run_res(&env, yaml, resources(2, 0.0)).await;
     assert_eq!(r.status, RunStatus::Failed);
     assert!(r.error.as_deref().unwrap().contains("`parallel` must be a whole number of 1 or more, got 0"), "{:?}", r.error);
