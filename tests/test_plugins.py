@@ -4,13 +4,13 @@ a user folder and an installed entry point, run through real recipes."""
 import json
 import shutil
 import sqlite3
+from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, REPO
+from conftest import FIXTURES
 
 PLUGINS = FIXTURES / "plugins"
-PACKAGE_TOOLS = REPO / "python" / "localforge" / "tools"
 
 
 @pytest.fixture
@@ -71,17 +71,21 @@ def test_user_folder_plugin_with_relative_imports_and_ctx(lf, user_tools):
     assert "wrote hello.txt" in events, "ctx.log reaches the history"
 
 
-def test_plugin_in_the_package_tools_folder(lf):
-    target = PACKAGE_TOOLS / "zz_dropped_notes_tool.py"
+def test_plugin_in_the_package_tools_folder(lf, tmp_path):
+    # A copy of the installed package (editable or from a wheel) first on PYTHONPATH: the
+    # test drops its plugin there, never into the source tree or site-packages.
+    import localforge
+
+    copy = tmp_path / "pkg"
+    shutil.copytree(Path(localforge.__file__).resolve().parent, copy / "localforge", ignore=shutil.ignore_patterns("__pycache__"))
+    target = copy / "localforge" / "tools" / "zz_dropped_notes_tool.py"
     shutil.copy(PLUGINS / "notes_tool.py", target)
-    try:
-        rec = lf.write("n.yaml", "name: n\nsteps:\n  - {id: w, tool: notes, action: write, inputs: {text: dropped}}\n")
-        doc = json.loads(lf("run", rec, "--json", "-q", check=0).stdout)
-        assert doc["steps"]["w"]["outputs"]["chars"] == 7
-        tools = {t["name"]: t for t in json.loads(lf("list-tools", "--json", check=0).stdout)}
-        assert tools["notes"]["kind"] == "python" and tools["notes"]["source"] == str(target)
-    finally:
-        target.unlink()
+    lf.env["PYTHONPATH"] = str(copy)
+    rec = lf.write("n.yaml", "name: n\nsteps:\n  - {id: w, tool: notes, action: write, inputs: {text: dropped}}\n")
+    doc = json.loads(lf("run", rec, "--json", "-q", check=0).stdout)
+    assert doc["steps"]["w"]["outputs"]["chars"] == 7
+    tools = {t["name"]: t for t in json.loads(lf("list-tools", "--json", check=0).stdout)}
+    assert tools["notes"]["kind"] == "python" and tools["notes"]["source"] == str(target)
 
 
 def test_plugin_from_an_installed_entry_point(lf):
