@@ -396,20 +396,4 @@ def list_recipes(folder: Optional[Recipe] = None) -> list[RecipeEntry]:
     return out
 
 
-__all__ = [
-    "Run",
-    "arun",
-    "health",
-    "history",
-    "history_show",
-    "list_recipes",
-    "list_tools",
-    "plan",
-    "recipe_info",
-    "resume",
-    "run",
-    "start",
-    "start_resume",
-    "system",
-    "validate",
-]
+from localforge import __all__ as __all__  # noqa: E402  (the package lists the API it exports lazily)
