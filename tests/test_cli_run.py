@@ -2,10 +2,11 @@
 inputs, history rows, exit codes."""
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 
-from conftest import REPO
+from conftest import REPO, process_alive
 
 HELLO = REPO / "recipes" / "getting-started" / "hello-localforge.yaml"
 
@@ -151,3 +152,24 @@ def test_a_failed_run_says_why_on_stderr_not_stdout(lf):
     proc = lf("run", rec, check=1)
     assert "error: step `s` failed" in proc.stderr
     assert "error" not in proc.stdout and proc.stdout.startswith("failed: fail")
+
+
+def test_what_a_step_leaves_running_is_stopped_unless_it_detaches(lf):
+    pids = {}
+    for detach in ("false", "true"):
+        pidfile = lf.work / f"pid-{detach}"
+        rec = lf.write(
+            f"bg-{detach}.yaml",
+            f"name: bg\nsteps:\n  - {{id: s, tool: script, action: run, inputs: {{command: 'sleep 300 >/dev/null 2>&1 & echo $! > {pidfile}', detach: {detach}}}}}\n",
+        )
+        lf("run", rec, "-q", check=0)
+        pids[detach] = int(pidfile.read_text())
+    try:
+        assert not process_alive(pids["false"]), "a leftover background process was not stopped"
+        assert process_alive(pids["true"]), "`detach: true` keeps it running"
+    finally:
+        for pid in pids.values():
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass

@@ -23,6 +23,10 @@ pub struct ProcessSpec {
     pub cwd: Option<PathBuf>,
     pub env: BTreeMap<String, String>,
     pub stdin: Option<String>,
+    /// Leave what the program started in the background running when it exits
+    /// (a server a step starts on purpose). Otherwise the rest of its process group
+    /// is stopped when it exits, as CI runners do at the end of a job.
+    pub detach: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -118,6 +122,11 @@ pub async fn run_process(spec: &ProcessSpec, cancel: &CancellationToken) -> Resu
         }
     };
     guard.armed = false;
+    if spec.detach {
+        super::reaper::release(guard.pgid);
+    } else {
+        stop_leftovers(guard.pgid);
+    }
     for r in readers.into_iter().flatten() {
         if tokio::time::timeout(DRAIN, r).await.is_err() {
             break;
@@ -127,6 +136,24 @@ pub async fn run_process(spec: &ProcessSpec, cancel: &CancellationToken) -> Resu
     use std::os::unix::process::ExitStatusExt;
     let code = status.code().unwrap_or_else(|| -status.signal().unwrap_or(0));
     Ok(ProcessOutput { stdout: text(&out), stderr: text(&err), code })
+}
+
+/// What the program left running in its group (`sleep 300 &`): SIGTERM now, SIGKILL
+/// after the grace period for what ignored it. The group's id cannot be reused while
+/// any member lives, so the late signal reaches only stragglers of this step.
+fn stop_leftovers(pgid: i32) {
+    // SAFETY: signal 0 only checks whether the group still has members.
+    if pgid <= 0 || unsafe { libc::killpg(pgid, 0) } != 0 {
+        return;
+    }
+    signal_group(pgid, libc::SIGTERM);
+    tokio::spawn(async move {
+        tokio::time::sleep(GRACE).await;
+        // SAFETY: as above.
+        if unsafe { libc::killpg(pgid, 0) } == 0 {
+            signal_group(pgid, libc::SIGKILL);
+        }
+    });
 }
 
 async fn pump<R: tokio::io::AsyncRead + Unpin>(mut r: R, buf: Arc<Mutex<Vec<u8>>>) {
@@ -184,6 +211,21 @@ mod tests {
         let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(!alive(pid), "grandchild {pid} survived");
+    }
+
+    #[tokio::test]
+    async fn what_a_program_leaves_running_is_stopped_unless_detached() {
+        let dir = tempfile::tempdir().unwrap();
+        for detach in [false, true] {
+            let pidfile = dir.path().join(format!("pid-{detach}"));
+            let spec = ProcessSpec { detach, ..sh(&format!("sleep 300 > /dev/null 2>&1 & echo $! > {}", pidfile.display())) };
+            let out = run_process(&spec, &CancellationToken::new()).await.unwrap();
+            assert_eq!(out.code, 0);
+            let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            assert_eq!(alive(pid), detach, "detach: {detach}");
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
     }
 
     #[tokio::test]

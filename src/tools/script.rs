@@ -82,7 +82,8 @@ fn build_spec(inputs: &Outputs, ctx: &ToolCtx) -> Result<ProcessSpec, ToolError>
         }
         _ => Default::default(),
     };
-    Ok(ProcessSpec { argv, cwd: Some(cwd), env, stdin: opt_str(inputs, "stdin") })
+    let detach = opt_bool(inputs, "detach").unwrap_or(false);
+    Ok(ProcessSpec { argv, cwd: Some(cwd), env, stdin: opt_str(inputs, "stdin"), detach })
 }
 
 /// How 0.x ran a script: Python files with this Python, shell files with bash.
