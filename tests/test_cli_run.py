@@ -83,6 +83,11 @@ def test_dry_run_prints_the_plan_without_running(lf):
         "  - {id: b, depends_on: [], tool: file_ops, action: mkdir, inputs: {path: /tmp/lf-b}, resources: {gpu: true, vram_gb: 4}}\n"
         "  - {id: c, depends_on: [a, b], tool: file_ops, action: mkdir, inputs: {path: /tmp/lf-c}}\n",
     )
+    # Step `b` declares a GPU: on a machine without one that is refused before anything runs.
+    if not json.loads(lf("system", "--json").stdout)["hardware"]["gpus"]:
+        refused = json.loads(lf("run", rec, "--dry-run", "--json", check=2).stdout)
+        assert "step `b` declares a GPU in its `resources`, and this machine has none" in refused["errors"][0]["message"]
+    lf.write("localforge.yaml", "resources: {vram_gb: 8}\n")  # a GPU to plan with
     doc = json.loads(lf("run", rec, "--dry-run", "--json", check=0).stdout)
     assert doc["levels"] == [["a", "b"], ["c"]]
     assert doc["steps"][1]["resources"]["vram_gb"] == 4

@@ -35,6 +35,9 @@ pub struct StepNeed {
     pub col: usize,
     #[serde(skip)]
     llm_context: Option<u32>,
+    /// The step's (or recipe's) `resources` ask for a GPU.
+    #[serde(skip)]
+    declared_gpu: bool,
 }
 
 /// What preflight knows of the machine.
@@ -161,6 +164,7 @@ fn need_of(
         line: step.line,
         col: step.col,
         llm_context: needs.llm_context,
+        declared_gpu: declared.gpu == Some(true) || declared.vram_gb.is_some_and(|v| v > 0.0),
     };
     if let Some(v) = declared.vram_gb {
         need.vram_gb = Some(v);
@@ -256,6 +260,24 @@ pub fn check(needs: Vec<StepNeed>, machine: &Machine, profiles: &Profiles, setti
     if let Some(hw) = &machine.hardware {
         let budget = Budget::of(hw);
         for n in &needs {
+            if let Some(ram) = n.ram_gb.filter(|r| *r > hw.ram_gb) {
+                problems.push(
+                    at(
+                        n,
+                        format!("step `{}` declares {ram:.1} GB of RAM (`resources.ram_gb`); this machine has {:.1} GB", n.id, hw.ram_gb),
+                    )
+                    .hint(
+                        "lower the step's `resources.ram_gb`, or run it on a machine with more memory; or run with --force to try anyway",
+                    ),
+                );
+            }
+            if n.declared_gpu && !budget.gpu {
+                problems.push(at(n, format!("step `{}` declares a GPU in its `resources`, and this machine has none", n.id)).hint(
+                    "drop `gpu`/`vram_gb` from its `resources` to run it on the CPU, or set `resources.vram_gb` in the configuration \
+                     if LocalForge cannot see your GPU; or run with --force to try anyway",
+                ));
+                continue;
+            }
             let Some(gb) = n.vram_gb else { continue };
             let svc = n.service.as_ref().and_then(|s| machine.services.get(s));
             if svc.is_some_and(|s| !is_local(&s.url)) {
@@ -303,6 +325,21 @@ pub fn check(needs: Vec<StepNeed>, machine: &Machine, profiles: &Profiles, setti
                         .hint(alternative(n, profiles, settings, budget) + "; or run with --force to try anyway"),
                     );
                 }
+            } else if n.gpu && gb > hw.ram_available_gb {
+                // On the CPU its memory comes out of RAM: more than there is cannot work.
+                problems.push(
+                    at(
+                        n,
+                        format!(
+                            "step `{}`: {} needs ~{gb:.1} GB{}; there is no GPU and {:.1} GB of RAM is available",
+                            n.id,
+                            what(n),
+                            basis(n),
+                            hw.ram_available_gb
+                        ),
+                    )
+                    .hint("run it on a machine with a GPU; or run with --force to try anyway"),
+                );
             } else if n.gpu {
                 notes.push(format!(
                     "step `{}`: {} needs ~{gb:.1} GB of VRAM and no GPU was found; on the CPU it will be slow",

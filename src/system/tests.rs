@@ -464,3 +464,25 @@ async fn a_service_the_user_set_is_told_from_a_default_one() {
     assert!(!found["ollama"].configured && !found["comfyui"].configured, "built-in defaults only");
     assert!(cfg.user_set("services.sd.host") && !cfg.user_set("services.ollama"));
 }
+
+#[test]
+fn steps_that_can_never_fit_this_machine_are_refused() {
+    if cfg!(all(target_os = "macos", target_arch = "aarch64")) {
+        return; // Apple Silicon always has its unified-memory GPU
+    }
+    let d = tempfile::tempdir().unwrap();
+    let text = "name: r\nsteps:\n  - {id: big_ram, tool: script, action: run, resources: {ram_gb: 5000}, inputs: {command: 'true'}}\n  - {id: wants_gpu, tool: script, action: run, resources: {gpu: true, vram_gb: 500}, inputs: {command: 'true'}}\n  - {id: fine, tool: script, action: run, resources: {ram_gb: 1}, inputs: {command: 'true'}}\n";
+    let r = recipe(d.path(), text);
+    let cfg = config("services: {}\n");
+    let tools = crate::tools::Registry::configured(&cfg);
+    let p = Profiles::shipped();
+    let needs = step_needs(&r, &Map::new(), &tools, &p, &f16());
+    let hw = machine(Err("no NVIDIA driver".into()));
+    let pf = check(needs, &Machine { hardware: Some(hw), services: IndexMap::new(), configured: vec![] }, &p, &f16(), "r.yaml");
+    let messages: Vec<&str> = pf.problems.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(pf.problems.len(), 2, "{messages:?}");
+    assert!(messages[0].starts_with("step `big_ram` declares 5000.0 GB of RAM (`resources.ram_gb`); this machine has"), "{messages:?}");
+    assert_eq!(messages[1], "step `wants_gpu` declares a GPU in its `resources`, and this machine has none");
+    assert!(pf.problems.iter().all(|d| d.hint.as_deref().is_some_and(|h| h.contains("--force"))));
+    assert!(pf.problems.iter().all(|d| d.line.is_some()), "each names the step's line");
+}
