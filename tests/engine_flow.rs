@@ -134,3 +134,19 @@ async fn bad_inputs_and_bad_recipes_are_typed_errors() {
     assert_eq!((d[0].line, d[0].column), (Some(3), Some(5)));
     assert!(matches!(flow::load(&s.dir.join("absent.yaml")), Err(EngineError::Recipe(_))));
 }
+
+#[test]
+fn an_honest_16000_step_recipe_is_not_mistaken_for_an_alias_bomb() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut text = String::from("name: big\nsteps:\n");
+    for i in 0..16_000 {
+        let content = if i == 0 { "first".to_string() } else { format!("{{{{ steps.s{}.outputs.path }}}}", i - 1) };
+        text.push_str(&format!(
+            "  - {{id: s{i}, tool: file_ops, action: write, inputs: {{path: \"f{i}.txt\", content: \"{content}\"}}}}\n"
+        ));
+    }
+    let path = tmp.path().join("big.yaml");
+    std::fs::write(&path, text).unwrap();
+    let recipe = localforge::engine::check(&path, &Registry::native()).unwrap_or_else(|d| panic!("{:?}", &d[..d.len().min(3)]));
+    assert_eq!(recipe.steps.len(), 16_000);
+}

@@ -30,6 +30,7 @@ EXPECTED = {
     "empty.yaml": "the recipe file is empty",
     "forward-reference.yaml": "(forward reference)",
     "inputs-not-mapping.yaml": "`inputs` of step `a` must be a mapping",
+    "huge-retry-count.yaml": "`retry_count` in step `a` is `1000000000`, more than the most allowed (100)",
     "invalid-id.yaml": "invalid step id `1st step`",
     "missing-name.yaml": "missing required key `name`",
     "missing-steps.yaml": "missing required key `steps`",

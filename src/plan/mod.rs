@@ -3,7 +3,7 @@
 
 use crate::diag::{did_you_mean, Diagnostic};
 use crate::recipe::{Recipe, Step};
-use petgraph::algo::tarjan_scc;
+use petgraph::algo::kosaraju_scc;
 use petgraph::graph::DiGraph;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -122,7 +122,8 @@ fn find_cycle(steps: &[Step], deps: &[Vec<usize>]) -> Option<Diagnostic> {
             g.add_edge(nodes[d], nodes[i], ());
         }
     }
-    let mut scc = tarjan_scc(&g).into_iter().find(|c| c.len() > 1)?;
+    // Kosaraju, not Tarjan: petgraph's Tarjan recurses once per step of a chain and overflows the stack on long recipes.
+    let mut scc = kosaraju_scc(&g).into_iter().find(|c| c.len() > 1)?;
     scc.sort_by_key(|n| g[*n]);
     let members: Vec<usize> = scc.iter().map(|n| g[*n]).collect();
     // Walk the cycle from its first step in file order along dependency edges.

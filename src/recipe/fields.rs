@@ -94,8 +94,8 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A number `>= min`.
-    pub fn number(&mut self, map: &Node, key: &str, what: &str, min: f64) -> Option<f64> {
+    /// A number from `min` to `max`.
+    pub fn number(&mut self, map: &Node, key: &str, what: &str, min: f64, max: f64) -> Option<f64> {
         let node = map.get(key)?;
         let value = match &node.value {
             NodeValue::Int(i) => Some(*i as f64),
@@ -105,26 +105,47 @@ impl<'a> Reader<'a> {
             _ => None,
         };
         match value {
-            Some(v) if v >= min => Some(v),
+            Some(v) if v >= min && v <= max => Some(v),
+            Some(v) if v > max => {
+                self.error(
+                    node,
+                    format!("`{key}` in {what} is {}, more than the most allowed ({max})", shown(node)),
+                    Some(limit_hint(key)),
+                );
+                None
+            }
             _ => {
-                self.error(node, format!("`{key}` in {what} must be a number of at least {min}, found {}", shown(node)), None);
+                self.error(node, format!("`{key}` in {what} must be a number from {min} to {max}, found {}", shown(node)), None);
                 None
             }
         }
     }
 
-    pub fn count(&mut self, map: &Node, key: &str, what: &str) -> Option<u32> {
+    /// A whole number from 0 to `max` (`1e3` counts as 1000).
+    pub fn count(&mut self, map: &Node, key: &str, what: &str, max: u32) -> Option<u32> {
         let node = map.get(key)?;
         let value = match &node.value {
-            NodeValue::Int(i) => u32::try_from(*i).ok(),
-            NodeValue::Str(s) => s.trim().parse::<u32>().ok(),
+            NodeValue::Int(i) => Some(*i as f64),
+            NodeValue::Float(f) if f.is_finite() => Some(*f),
+            NodeValue::Str(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
             NodeValue::Null => return None,
             _ => None,
         };
-        if value.is_none() {
-            self.error(node, format!("`{key}` in {what} must be a whole number of 0 or more, found {}", shown(node)), None);
+        match value {
+            Some(v) if v >= 0.0 && v.fract() == 0.0 && v <= f64::from(max) => Some(v as u32),
+            Some(v) if v > f64::from(max) => {
+                self.error(
+                    node,
+                    format!("`{key}` in {what} is {}, more than the most allowed ({max})", shown(node)),
+                    Some(limit_hint(key)),
+                );
+                None
+            }
+            _ => {
+                self.error(node, format!("`{key}` in {what} must be a whole number from 0 to {max}, found {}", shown(node)), None);
+                None
+            }
         }
-        value
     }
 
     /// A list of texts; a single text is taken as a list of one.
@@ -165,4 +186,13 @@ pub fn shown(node: &Node) -> String {
 pub fn comma_split(key: &str, value: &Node) -> Option<String> {
     (value.is_null() && key.contains(' '))
         .then(|| format!("inside `{{ ... }}` a comma ends a value, so `{key}` was read as a key: put the whole value in quotes"))
+}
+
+/// What to do instead of a huge retry count, delay or timeout.
+fn limit_hint(key: &str) -> String {
+    match key {
+        "retry_count" => "a step that fails this often will not pass by retrying; fix it, or use `on_failure: skip`".into(),
+        "timeout" | "timeout_minutes" => "leave the limit out to wait as long as it takes".into(),
+        _ => format!("use a smaller `{key}`"),
+    }
 }

@@ -2,6 +2,7 @@
 
 use super::fields::Reader;
 use super::inputs;
+use super::limits;
 use super::model::{Cleanup, CleanupAction, InputSpec, InputType, Recipe};
 use super::step::Nest;
 use super::yaml::{self, Node};
@@ -61,8 +62,8 @@ pub fn parse_str(text: &str, file: &str) -> Result<(Recipe, Vec<Diagnostic>), Ve
     r.check_keys(&root, TOP_KEYS, "the recipe");
     let name = r.text(&root, "name", "the recipe", true).unwrap_or_default();
     let config = root.get("config").and_then(|c| r.expect_map(c, "`config`"));
-    let max_iterations = config.and_then(|c| r.count(c, "max_iterations", "`config`")).unwrap_or(3);
-    let timeout_minutes = config.and_then(|c| r.number(c, "timeout_minutes", "`config`", 0.0));
+    let max_iterations = config.and_then(|c| r.count(c, "max_iterations", "`config`", limits::MAX_ITERATIONS)).unwrap_or(3);
+    let timeout_minutes = config.and_then(|c| r.number(c, "timeout_minutes", "`config`", 0.0, limits::TIMEOUT_S / 60.0));
     let steps = match root.get("steps") {
         Some(s) => {
             let steps = r.steps(s, "`steps`", Nest::Top);

@@ -1,6 +1,7 @@
 //! Reading one step (and the steps nested in it) from its YAML node.
 
 use super::fields::{shown, Reader};
+use super::limits;
 use super::model::{OnFailure, Resources, SiteRef, Step, StepKind};
 use super::yaml::{Node, NodeValue};
 use crate::diag::{did_you_mean, list_names};
@@ -123,13 +124,13 @@ impl Reader<'_> {
             kind,
             inputs: inputs_node.map(|n| json_map_without(n, batch.is_some().then_some("workflow_steps"))).unwrap_or_default(),
             on_failure,
-            retry_count: self.count(node, "retry_count", &what).unwrap_or(1),
-            retry_delay: self.number(node, "retry_delay", &what, 0.0).unwrap_or(0.0),
+            retry_count: self.count(node, "retry_count", &what, limits::RETRY_COUNT).unwrap_or(1),
+            retry_delay: self.number(node, "retry_delay", &what, 0.0, limits::RETRY_DELAY_S).unwrap_or(0.0),
             gate: self.boolean(node, "gate", &what).unwrap_or(false),
             refinement,
             depends_on: self.text_list(node, "depends_on", &what),
             when: self.when(node, &what),
-            timeout: self.number(node, "timeout", &what, 0.001),
+            timeout: self.number(node, "timeout", &what, 0.001, limits::TIMEOUT_S),
             resources: node.get("resources").and_then(|r| self.resources(r, &what)),
             batch,
             refs: Vec::new(),
@@ -229,9 +230,9 @@ impl Reader<'_> {
         self.check_keys(node, RESOURCE_KEYS, &what);
         Some(Resources {
             gpu: self.boolean(node, "gpu", &what),
-            vram_gb: self.number(node, "vram_gb", &what, 0.0),
-            ram_gb: self.number(node, "ram_gb", &what, 0.0),
-            cpu: self.count(node, "cpu", &what),
+            vram_gb: self.number(node, "vram_gb", &what, 0.0, f64::MAX),
+            ram_gb: self.number(node, "ram_gb", &what, 0.0, f64::MAX),
+            cpu: self.count(node, "cpu", &what, u32::MAX),
         })
     }
 
