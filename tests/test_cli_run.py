@@ -178,3 +178,17 @@ def test_what_a_step_leaves_running_is_stopped_unless_it_detaches(lf):
                 os.kill(pid, 9)
             except ProcessLookupError:
                 pass
+
+
+def test_yaml_merge_keys_share_step_settings(lf):
+    rec = lf.write(
+        "merge.yaml",
+        "name: merge\nsteps:\n"
+        "  - &base {id: a, tool: script, action: run, timeout: 30, inputs: {command: 'echo a'}}\n"
+        "  - <<: *base\n"
+        "    id: b\n"
+        "    inputs: {command: 'echo b'}\n",
+    )
+    assert lf("validate", rec).returncode == 0
+    doc = json.loads(lf("run", rec, "--json", "-q").stdout)
+    assert doc["steps"]["a"]["outputs"]["stdout"] == "a\n" and doc["steps"]["b"]["outputs"]["stdout"] == "b\n"

@@ -178,7 +178,7 @@ impl Builder {
             Event::SequenceEnd | Event::MappingEnd => {
                 let node = match self.stack.pop() {
                     Some(Open::Seq { items, anchor, line, col }) => (Node::new(NodeValue::Seq(items), line, col), anchor),
-                    Some(Open::Map { pairs, anchor, line, col, .. }) => (Node::new(NodeValue::Map(pairs), line, col), anchor),
+                    Some(Open::Map { pairs, anchor, line, col, .. }) => (Node::new(NodeValue::Map(merge_keys(pairs)?), line, col), anchor),
                     None => return Ok(()),
                 };
                 self.finish(node.0, node.1)?;
@@ -231,6 +231,38 @@ impl Builder {
         }
         Ok(())
     }
+}
+
+/// YAML merge keys (`<<: *defaults`, or `<<: [*a, *b]`), as 0.x's loader resolved them:
+/// the merged mappings' entries are added where the mapping does not set the key itself
+/// (its own keys win; among several merged mappings, the first wins). Merged entries
+/// keep their positions, so an error in them points at the anchored mapping.
+fn merge_keys(pairs: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, Diagnostic> {
+    if !pairs.iter().any(|(k, _)| k.as_str() == Some("<<")) {
+        return Ok(pairs);
+    }
+    let (merges, mut own): (Vec<_>, Vec<_>) = pairs.into_iter().partition(|(k, _)| k.as_str() == Some("<<"));
+    let not_a_mapping = |n: &Node| {
+        Diagnostic::new(format!("`<<` (a merge key) takes a mapping or a list of mappings, found {}", n.kind()))
+            .at(n.line, n.col)
+            .hint("write `<<: *name` where `&name` marks a mapping, or `<<: [*a, *b]`")
+    };
+    for (_, value) in merges {
+        let sources: Vec<Node> = match value.value {
+            NodeValue::Map(_) => vec![value],
+            NodeValue::Seq(items) => items,
+            _ => return Err(not_a_mapping(&value)),
+        };
+        for source in sources {
+            let NodeValue::Map(entries) = source.value else { return Err(not_a_mapping(&source)) };
+            for (k, v) in entries {
+                if !own.iter().any(|(o, _)| o.value == k.value) {
+                    own.push((k, v));
+                }
+            }
+        }
+    }
+    Ok(own)
 }
 
 fn alias_bomb(line: usize, col: usize, budget: usize) -> Diagnostic {
@@ -322,6 +354,19 @@ mod tests {
         let text: String = (0..100_000).map(|i| format!("- {{id: s{i}, n: {i}}}\n")).collect();
         let n = parse(&text).unwrap().unwrap();
         assert!(matches!(&n.value, NodeValue::Seq(items) if items.len() == 100_000));
+    }
+
+    #[test]
+    fn merge_keys_add_what_the_mapping_does_not_set() {
+        let text = "defaults: &d {tool: script, action: run, timeout: 5}\nmore: &m {retry_count: 2, timeout: 9}\nstep:\n  <<: [*d, *m]\n  id: a\n  timeout: 7\n";
+        let n = parse(text).unwrap().unwrap();
+        let step = n.get("step").unwrap();
+        let keys: Vec<String> = step.as_map().unwrap().iter().map(|(k, _)| k.key_text()).collect();
+        assert_eq!(keys, ["id", "timeout", "tool", "action", "retry_count"]);
+        assert_eq!(step.get("timeout").unwrap().value, NodeValue::Int(7), "the mapping's own key wins");
+        assert_eq!(step.get("tool").unwrap().line, 1, "merged entries keep their place");
+        let e = parse("step:\n  <<: 3\n  id: a\n").unwrap_err();
+        assert!(e.message.contains("`<<` (a merge key) takes a mapping"), "{}", e.message);
     }
 
     #[test]
