@@ -256,3 +256,36 @@ def test_dry_run_without_a_gpu_speaks_of_ram_not_vram(lf, ollama):
         pytest.skip("this machine has a GPU")
     assert "VRAM" not in out
     assert "GB of RAM (no GPU)" in out
+
+
+def test_ctrl_c_interrupts_the_system_probes_at_once(lf):
+    """A program that hangs on `--version` (here a fake pandoc) holds `system` up to
+    the probe deadline; Ctrl-C stops it at once and leaves no process behind."""
+    import signal
+    import time
+
+    from conftest import process_alive
+
+    bin_dir = lf.work / "bin"
+    bin_dir.mkdir()
+    pidfile = lf.work / "pandoc.pid"
+    fake = bin_dir / "pandoc"
+    fake.write_text(f"#!/bin/sh\necho $$ > {pidfile}\nexec sleep 30\n")
+    fake.chmod(0o755)
+    lf.env["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+    proc = lf.popen("system")
+    deadline = time.monotonic() + 20
+    while not pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert pidfile.exists(), "the probe never started"
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    assert time.monotonic() - started < 2, "Ctrl-C waited for the probe's deadline"
+    assert "Traceback" not in err
+    pid = int(pidfile.read_text())
+    deadline = time.monotonic() + 5
+    while process_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not process_alive(pid), "the hanging probe was left running"

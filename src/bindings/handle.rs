@@ -319,7 +319,12 @@ impl RunHandle {
                 None => Duration::from_millis(100),
             };
             let mut rx = self.outcome.clone();
-            py.detach(|| runtime().block_on(async { tokio::time::timeout(step, rx.wait_for(Option::is_some)).await.map(|_| ()) })).ok();
+            let waited = py
+                .detach(|| runtime().block_on(async { tokio::time::timeout(step, rx.wait_for(Option::is_some)).await.map(|r| r.is_ok()) }));
+            if let Ok(false) = waited {
+                // The run's task is gone without an outcome (the runtime shut down).
+                return Err(RunError::new_err("the engine stopped without a result (this is a bug)"));
+            }
             if py.check_signals().is_err() {
                 // KeyboardInterrupt (or SIGTERM turned into one): stop the run, keep waiting for it.
                 self.cancel.cancel();

@@ -97,6 +97,26 @@ pub(crate) fn tools_for<'a>(
     }
 }
 
+/// Run `work` on the engine's runtime without the GIL, checking for Ctrl-C (or SIGTERM
+/// turned into it) every 100 ms: on one, `work` is dropped (its probes and the processes
+/// they started stop) and KeyboardInterrupt is raised.
+pub(crate) fn interruptible<F>(py: Python<'_>, work: F) -> PyResult<F::Output>
+where
+    F: std::future::Future + Send,
+    F::Output: Send,
+{
+    let mut work = std::pin::pin!(work);
+    loop {
+        // The timer is made inside the runtime (`async`): outside it there is no clock to use.
+        let step =
+            py.detach(|| runtime().block_on(async { tokio::time::timeout(std::time::Duration::from_millis(100), work.as_mut()).await }));
+        if let Ok(out) = step {
+            return Ok(out);
+        }
+        py.check_signals()?;
+    }
+}
+
 fn cwd() -> std::path::PathBuf {
     std::env::current_dir().unwrap_or_else(|_| ".".into())
 }

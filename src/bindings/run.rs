@@ -4,7 +4,6 @@
 
 use super::errors::engine_error;
 use super::handle::{EventStream, RunHandle};
-use super::runtime;
 use crate::config::Config;
 use crate::engine::flow::{self, Start};
 use crate::engine::Prepared;
@@ -48,7 +47,7 @@ fn preflight(
     force: bool,
     quiet: bool,
 ) -> PyResult<crate::system::preflight::Preflight> {
-    py.detach(|| runtime().block_on(flow::preflight(config, p, tools, force, quiet))).map_err(|e| engine_error(py, e))
+    super::interruptible(py, flow::preflight(config, p, tools, force, quiet))?.map_err(|e| engine_error(py, e))
 }
 
 /// How a run started from Python is watched: progress lines, an event stream, approvals.

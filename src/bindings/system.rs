@@ -1,7 +1,7 @@
 //! `system_report` and `health_report`: what this machine has (`engine::reads`), as dicts.
 
 use super::errors::engine_error;
-use super::{load_config, runtime};
+use super::{interruptible, load_config};
 use crate::engine::reads;
 use pyo3::prelude::*;
 use pythonize::pythonize;
@@ -10,7 +10,7 @@ use pythonize::pythonize;
 #[pyfunction]
 pub fn system_report(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     let config = load_config(py)?;
-    let report = py.detach(|| runtime().block_on(reads::system_report(&config))).map_err(|e| engine_error(py, e))?;
+    let report = interruptible(py, reads::system_report(&config))?.map_err(|e| engine_error(py, e))?;
     Ok(pythonize(py, &report)?)
 }
 
@@ -18,6 +18,6 @@ pub fn system_report(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 #[pyfunction]
 pub fn health_report(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     let config = load_config(py)?;
-    let report = py.detach(|| runtime().block_on(reads::health_report(&config)));
+    let report = interruptible(py, reads::health_report(&config))?;
     Ok(pythonize(py, &report)?)
 }
