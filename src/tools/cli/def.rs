@@ -172,7 +172,20 @@ fn action(r: &mut Reader<'_>, node: &Node, what: &str) -> Option<ActionDef> {
     r.keys(node, ACTION_KEYS, what);
     let shell = matches!(node.get("shell").map(|n| &n.value), Some(NodeValue::Bool(true)));
     let command = match node.get("command") {
-        Some(Node { value: NodeValue::Str(s), .. }) if shell => Some(Command::Shell(s.clone())),
+        Some(n @ Node { value: NodeValue::Str(s), .. }) if shell => match placeholder_in_quotes(s) {
+            // Every value is shell-quoted already: inside quotes of its own, a value like
+            // `x" ; touch y ; "` or `$(...)` would break out and run.
+            Some((placeholder, quote)) => {
+                let quotes = if quote == '\'' { "single" } else { "double" };
+                r.err(
+                    n,
+                    format!("`command` of {what}: `{placeholder}` sits inside {quotes} quotes, where a value could break out of them"),
+                    Some(format!("remove the quotes around `{placeholder}`: with `shell: true` every value is quoted already")),
+                );
+                None
+            }
+            None => Some(Command::Shell(s.clone())),
+        },
         Some(n @ Node { value: NodeValue::Str(s), .. }) => match split_words(s) {
             Some(words) if !words.is_empty() => Some(Command::Argv(words)),
             _ => {
@@ -263,6 +276,35 @@ fn action(r: &mut Reader<'_>, node: &Node, what: &str) -> Option<ActionDef> {
         cwd: node.get("cwd").map(Node::key_text),
         env: r.env(node, what),
     })
+}
+
+/// The first `{{ … }}` / `{% … %}` of a shell command that sits inside shell quotes,
+/// with the quote character. Template text itself may hold quotes; it is skipped whole.
+fn placeholder_in_quotes(cmd: &str) -> Option<(String, char)> {
+    let chars: Vec<char> = cmd.chars().collect();
+    let mut quote: Option<char> = None;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '{' && matches!(chars.get(i + 1), Some('{') | Some('%')) {
+            let close = if chars[i + 1] == '{' { '}' } else { '%' };
+            let end =
+                (i + 2..chars.len().saturating_sub(1)).find(|&j| chars[j] == close && chars[j + 1] == '}').map_or(chars.len(), |j| j + 2);
+            if let Some(q) = quote {
+                return Some((chars[i..end].iter().collect(), q));
+            }
+            i = end;
+            continue;
+        }
+        match (quote, c) {
+            (None, '\\') | (Some('"'), '\\') => i += 1, // the next character is escaped
+            (None, '\'') | (None, '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Split a command line into words like a shell would, keeping each

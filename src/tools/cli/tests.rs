@@ -156,3 +156,62 @@ async fn optional_flags_drop_out_when_empty() {
     assert_eq!(call(&t, "go", json!({}), dir.path()).await.unwrap()["stdout"], "<x>");
     assert_eq!(call(&t, "go", json!({"lang": "en"}), dir.path()).await.unwrap()["stdout"], "<x><--lang><en>");
 }
+
+#[test]
+fn a_placeholder_inside_shell_quotes_is_refused() {
+    for command in ["printf '%s' '{{ text }}'", "printf '%s' \"{{ text }}\"", "echo \"pre-{{ text }}-post\"", "echo 'a' \"{{ text }}\""] {
+        let yaml = format!(
+            "name: q\nactions:\n  go:\n    shell: true\n    command: {}\n    inputs:\n      text: {{type: string}}\n",
+            serde_json::to_string(command).unwrap()
+        );
+        let diags = parse(&yaml, "q.yaml").err().unwrap_or_else(|| panic!("accepted: {command}"));
+        assert!(diags[0].message.contains("`{{ text }}` sits inside"), "{command}: {diags:?}");
+        assert!(diags[0].hint.as_deref().unwrap().contains("remove the quotes"));
+    }
+    // Quotes that close before the placeholder, escaped quotes, and quotes inside the template are fine.
+    for command in [
+        "printf '%s\\n' {{ text }}",
+        "echo \\\"{{ text }}",
+        "printf '%s' {{ text | default('x y') }}",
+        "x='a' && printf '%s' --opt={{ text }}",
+    ] {
+        let yaml = format!(
+            "name: q\nactions:\n  go:\n    shell: true\n    command: {}\n    inputs:\n      text: {{type: string}}\n",
+            serde_json::to_string(command).unwrap()
+        );
+        assert!(parse(&yaml, "q.yaml").is_ok(), "refused: {command}");
+    }
+}
+
+#[tokio::test]
+async fn shell_true_resists_every_payload_in_every_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let payloads = [
+        "$(touch PWNED)",
+        "`touch PWNED`",
+        "x\" ; touch PWNED ; \"",
+        "x' ; touch PWNED ; '",
+        "; touch PWNED",
+        "a\ntouch PWNED",
+        "&& touch PWNED",
+        "| touch PWNED",
+        "$((1+1)) ${HOME}",
+        "*",
+        "-n",
+    ];
+    let positions =
+        [("alone", "printf '[%s]' {{ text }}"), ("glued", "printf '[%s]' --opt={{ text }}"), ("piped", "printf '[%s]' {{ text }} | cat")];
+    for (where_, command) in positions {
+        let yaml = format!(
+            "name: p\nactions:\n  go:\n    shell: true\n    command: {}\n    inputs:\n      text: {{type: string}}\n",
+            serde_json::to_string(command).unwrap()
+        );
+        let t = tool(&yaml);
+        for p in payloads {
+            let out = call(&t, "go", json!({"text": p}), dir.path()).await.unwrap();
+            let expected = if where_ == "glued" { format!("[--opt={p}]") } else { format!("[{p}]") };
+            assert_eq!(out["stdout"], expected, "{where_}: {p:?}");
+        }
+    }
+    assert!(!dir.path().join("PWNED").exists());
+}
