@@ -117,6 +117,13 @@ fn runtime_error(template: &str, e: &minijinja::Error, root: &Value) -> RenderEr
     match e.kind() {
         ErrorKind::UndefinedError => undefined_error(template, root),
         ErrorKind::SyntaxError => syntax_error(template, e),
+        ErrorKind::OutOfFuel => RenderError {
+            template: template.to_string(),
+            message: format!(
+                "`{template}` did too much work (more than {} template steps): a loop that runs far too long? Templates fill in values; do heavy work in a step",
+                super::env::FUEL
+            ),
+        },
         _ => RenderError {
             template: template.to_string(),
             message: format!("cannot render `{template}`: {}", e.detail().map(str::to_string).unwrap_or_else(|| e.to_string())),

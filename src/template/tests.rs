@@ -109,3 +109,14 @@ fn plain_substitutions_render_like_minijinja() {
     let refs = references("{{ steps.a.outputs.path }}-{{ inputs.x }}-{{ steps.a.outputs.path }}").unwrap();
     assert_eq!(refs.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(), ["inputs.x", "steps.a.outputs.path"]);
 }
+
+#[test]
+fn a_runaway_template_stops_quickly_with_a_clear_error() {
+    let s = scope();
+    let start = std::time::Instant::now();
+    let e = render_str("{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}", &s).unwrap_err();
+    assert!(e.message.contains("did too much work"), "{}", e.message);
+    assert!(start.elapsed() < std::time::Duration::from_secs(20), "took {:?}", start.elapsed());
+    // Ordinary templates are far below the limit.
+    assert_eq!(render_str("{% for i in range(1000) %}{{ i }}{% endfor %}", &s).unwrap().as_str().unwrap().len(), 2890);
+}
