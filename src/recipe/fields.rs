@@ -96,33 +96,18 @@ impl<'a> Reader<'a> {
 
     /// A number from `min` to `max`.
     pub fn number(&mut self, map: &Node, key: &str, what: &str, min: f64, max: f64) -> Option<f64> {
-        let node = map.get(key)?;
-        let value = match &node.value {
-            NodeValue::Int(i) => Some(*i as f64),
-            NodeValue::Float(f) if f.is_finite() => Some(*f),
-            NodeValue::Str(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
-            NodeValue::Null => return None,
-            _ => None,
-        };
-        match value {
-            Some(v) if v >= min && v <= max => Some(v),
-            Some(v) if v > max => {
-                self.error(
-                    node,
-                    format!("`{key}` in {what} is {}, more than the most allowed ({max})", shown(node)),
-                    Some(limit_hint(key)),
-                );
-                None
-            }
-            _ => {
-                self.error(node, format!("`{key}` in {what} must be a number from {min} to {max}, found {}", shown(node)), None);
-                None
-            }
-        }
+        self.bounded(map, key, what, max, |v| v >= min, &format!("a number from {min} to {max}"))
     }
 
     /// A whole number from 0 to `max` (`1e3` counts as 1000).
     pub fn count(&mut self, map: &Node, key: &str, what: &str, max: u32) -> Option<u32> {
+        let whole = |v: f64| v >= 0.0 && v.fract() == 0.0;
+        self.bounded(map, key, what, f64::from(max), whole, &format!("a whole number from 0 to {max}")).map(|v| v as u32)
+    }
+
+    /// The number at `key` (text that reads as one counts) if `fits` and not above `max`;
+    /// otherwise an error that says which: too large, or not `expected` at all.
+    fn bounded(&mut self, map: &Node, key: &str, what: &str, max: f64, fits: impl Fn(f64) -> bool, expected: &str) -> Option<f64> {
         let node = map.get(key)?;
         let value = match &node.value {
             NodeValue::Int(i) => Some(*i as f64),
@@ -132,17 +117,14 @@ impl<'a> Reader<'a> {
             _ => None,
         };
         match value {
-            Some(v) if v >= 0.0 && v.fract() == 0.0 && v <= f64::from(max) => Some(v as u32),
-            Some(v) if v > f64::from(max) => {
-                self.error(
-                    node,
-                    format!("`{key}` in {what} is {}, more than the most allowed ({max})", shown(node)),
-                    Some(limit_hint(key)),
-                );
+            Some(v) if fits(v) && v <= max => Some(v),
+            Some(v) if v > max => {
+                let message = format!("`{key}` in {what} is {}, more than the most allowed ({max})", shown(node));
+                self.error(node, message, Some(limit_hint(key)));
                 None
             }
             _ => {
-                self.error(node, format!("`{key}` in {what} must be a whole number from 0 to {max}, found {}", shown(node)), None);
+                self.error(node, format!("`{key}` in {what} must be {expected}, found {}", shown(node)), None);
                 None
             }
         }

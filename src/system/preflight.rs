@@ -309,24 +309,12 @@ pub fn check(needs: Vec<StepNeed>, machine: &Machine, profiles: &Profiles, setti
                         ),
                     );
                 }
-            } else if n.model.is_some() {
-                if gb > hw.ram_available_gb {
-                    problems.push(
-                        at(
-                            n,
-                            format!(
-                                "step `{}`: {} needs ~{gb:.1} GB{}; there is no GPU and {:.1} GB of RAM is available",
-                                n.id,
-                                what(n),
-                                basis(n),
-                                hw.ram_available_gb
-                            ),
-                        )
-                        .hint(alternative(n, profiles, settings, budget) + "; or run with --force to try anyway"),
-                    );
-                }
-            } else if n.gpu && gb > hw.ram_available_gb {
-                // On the CPU its memory comes out of RAM: more than there is cannot work.
+            } else if (n.model.is_some() || n.gpu) && gb > hw.ram_available_gb {
+                // On the CPU a step's memory comes out of RAM: more than there is cannot work.
+                let fix = match n.model {
+                    Some(_) => alternative(n, profiles, settings, budget),
+                    None => "run it on a machine with a GPU".into(),
+                };
                 problems.push(
                     at(
                         n,
@@ -338,9 +326,9 @@ pub fn check(needs: Vec<StepNeed>, machine: &Machine, profiles: &Profiles, setti
                             hw.ram_available_gb
                         ),
                     )
-                    .hint("run it on a machine with a GPU; or run with --force to try anyway"),
+                    .hint(fix + "; or run with --force to try anyway"),
                 );
-            } else if n.gpu {
+            } else if n.gpu && n.model.is_none() {
                 notes.push(format!(
                     "step `{}`: {} needs ~{gb:.1} GB of VRAM and no GPU was found; on the CPU it will be slow",
                     n.id,
