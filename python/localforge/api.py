@@ -357,6 +357,12 @@ def system() -> SystemReport:
     return _core().system_report()
 
 
+def config() -> dict:
+    """The merged configuration: `raw` (every setting, from the files and `LOCALFORGE_*`),
+    `file` (the file read, if any), `workspace`, `run_dir` and `db_path`."""
+    return _core().config()
+
+
 def health() -> HealthReport:
     """Services and command-line tools: running/found, version (`health --json`)."""
     return _core().health_report()

@@ -21,7 +21,8 @@ pub fn validate(paths: &[PathBuf], tools: &Registry) -> Vec<Diagnostic> {
 /// validation; `None` for a file that is not a readable recipe.
 pub fn recipe_summary(path: &std::path::Path) -> Option<Value> {
     let (r, _) = crate::recipe::load(path).ok()?;
-    Some(json!({"name": r.name, "description": r.description, "version": r.version, "inputs": r.inputs, "steps": r.steps.len()}))
+    Some(json!({"name": r.name, "description": r.description, "version": r.version, "inputs": r.inputs, "steps": r.steps.len(),
+                "outputs": r.outputs}))
 }
 
 /// Every tool with its kind, actions and availability (the `list-tools --json` shape), by name.

@@ -21,6 +21,7 @@ commands:
   history           past runs (-n N, --json); `history show RUN_ID` for one run
   system            hardware, services, tools and the models that fit (--json)
   health            services and tools: running/found, version (--json)
+  mcp               serve recipes and tools to MCP clients (stdio; --http); `mcp config --client C`
 
 options:
   -h, --help        show this help (also `localforge <command> --help`)
@@ -38,6 +39,7 @@ COMMANDS = {
     "resume": "localforge.cli.resume",
     "system": "localforge.cli.system",
     "health": "localforge.cli.health",
+    "mcp": "localforge.cli.mcp",
 }
 
 

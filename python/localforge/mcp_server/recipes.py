@@ -1,0 +1,125 @@
+"""The recipes this server offers, and the only files `run_recipe` may run: the
+built-in recipes, ./recipes where the server started, and the folders given
+with `--recipes DIR` or `mcp.recipe_folders` in the configuration. A path that
+leaves them (`..`, a link pointing out, an absolute path elsewhere) is refused."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from localforge import api
+from localforge.mcp_server import schemas
+
+
+class Refused(Exception):
+    """A recipe the server will not run; the message says why and what would do."""
+
+
+@dataclass
+class Recipe:
+    name: str  # its `name:`
+    tool: str  # its MCP tool name
+    path: Path
+    info: dict  # api.recipe_info: description, version, inputs, outputs, steps
+    source: str
+    key: str  # its path under its folder, without .yaml (`examples/batch-resize`)
+    input_schema: dict = field(default_factory=dict)
+    output_schema: dict = field(default_factory=dict)
+
+
+class Catalog:
+    """Recipes under the allowed folders, read again when a file changes."""
+
+    def __init__(self, folders: Optional[list] = None):
+        from localforge.catalog import roots
+
+        self.roots: list[tuple[Path, str]] = [(Path(r).resolve(), s) for r, s in roots()]
+        for f in folders or []:
+            p = Path(f).expanduser().resolve()
+            if not p.is_dir():
+                raise Refused(f"recipe folder `{f}` does not exist")
+            if all(p != r for r, _ in self.roots):
+                self.roots.append((p, str(f)))
+        self._parsed: dict[Path, tuple[tuple, Optional[dict]]] = {}
+
+    def _info(self, path: Path) -> Optional[dict]:
+        st = path.stat()
+        stamp = (st.st_mtime_ns, st.st_size)
+        cached = self._parsed.get(path)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, api.recipe_info(path))
+            self._parsed[path] = cached
+        return cached[1]
+
+    def all(self) -> list[Recipe]:
+        """Every recipe once (the first met wins a name; later ones are reported on stderr)."""
+        from localforge.catalog import catalog
+
+        out, names = [], {}
+        for f, root, source in catalog(self.roots):
+            info = self._info(f)
+            if info is None:
+                continue
+            r = Recipe(info["name"], schemas.tool_name(info["name"]), f, info, source, f.relative_to(root).with_suffix("").as_posix())
+            if r.tool in names:
+                print(f"localforge mcp: recipe {f} is not offered as a tool: {names[r.tool]} has the same name", file=sys.stderr)
+                continue
+            names[r.tool] = f
+            r.input_schema = schemas.inputs_schema(info["inputs"])
+            r.output_schema = schemas.run_schema(info.get("outputs"))
+            out.append(r)
+        return out
+
+    def by_tool(self, tool: str) -> Optional[Recipe]:
+        return next((r for r in self.all() if r.tool == tool), None)
+
+    def find(self, ref: str) -> Recipe:
+        """A recipe by name (`hello-localforge`), by folder key (`examples/batch-resize`), or by
+        path under the allowed folders. Anything else is Refused."""
+        ref = (ref or "").strip()
+        if not ref:
+            raise Refused("no recipe given: pass a recipe name (see `list_recipes`) or a path")
+        if "\0" in ref:
+            raise Refused("a recipe name cannot hold a NUL character")
+        recipes = self.all()
+        for r in recipes:
+            if ref in (r.name, r.key, r.key.rsplit("/", 1)[-1]):
+                return r
+        parts = Path(ref).parts
+        if ".." in parts:
+            raise Refused(f"`{ref}` leaves the recipe folders (`..`); run recipes by name, or by a path inside: {self.folders()}")
+        looks_like_path = os.sep in ref or ref.endswith((".yaml", ".yml"))
+        if not looks_like_path:
+            from localforge.catalog import did_you_mean
+
+            hint = did_you_mean(ref, [r.name for r in recipes]) or "`list_recipes` lists them"
+            raise Refused(f"no recipe named `{ref}`; {hint}")
+        candidates = [Path(ref)] if Path(ref).is_absolute() else [Path.cwd() / ref] + [root / ref for root, _ in self.roots]
+        for c in candidates:
+            real = c.resolve()
+            if not any(real.is_relative_to(root) for root, _ in self.roots):
+                continue
+            if not real.is_file():
+                continue
+            for r in recipes:
+                if r.path.resolve() == real:
+                    return r
+            info = api.recipe_info(real)
+            if info is None:
+                raise Refused(f"`{ref}` is not a readable recipe; `validate_recipe` says what is wrong")
+            return Recipe(info["name"], schemas.tool_name(info["name"]), real, info, "path", ref,
+                          schemas.inputs_schema(info["inputs"]), schemas.run_schema(info.get("outputs")))  # fmt: skip
+        if any(c.resolve().is_file() for c in candidates):
+            raise Refused(f"`{ref}` is outside the recipe folders ({self.folders()}); add its folder with `localforge mcp --recipes DIR`")
+        raise Refused(f"no recipe file `{ref}` in the recipe folders ({self.folders()})")
+
+    def folders(self) -> str:
+        return ", ".join(str(r) for r, _ in self.roots)
+
+    def allows(self, path: Path) -> bool:
+        real = path.resolve()
+        return any(real.is_relative_to(root) for root, _ in self.roots)

@@ -1,0 +1,338 @@
+"""The MCP server (`localforge mcp`), driven by the official MCP SDK's own client:
+over stdio as desktop clients launch it, and over Streamable HTTP with its token
+and Origin checks. Each test runs the server in a scratch HOME and folder."""
+
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import process_alive, wait_for_pid
+
+mcp = pytest.importorskip("mcp", reason="the MCP SDK (`localforge[mcp]`) needs Python 3.10+")
+anyio = pytest.importorskip("anyio")
+from mcp import Client, StdioServerParameters  # noqa: E402
+
+FIVE_STEPS = """\
+name: five-steps
+description: five quick steps, one after another
+inputs:
+  - {name: word, type: string, default: hi, description: what to write}
+  - {name: count, type: integer, default: 2}
+  - {name: mood, type: string, choices: [calm, loud], default: calm}
+  - {name: target, type: path, required: true, must_exist: false, description: where it goes}
+steps:
+  - {id: a, tool: file_ops, action: mkdir, inputs: {path: "{{ workflow.run_dir }}/out"}}
+  - {id: b, tool: file_ops, action: write, inputs: {path: "{{ workflow.run_dir }}/out/one.txt", content: "{{ inputs.word }}"}}
+  - {id: c, tool: file_ops, action: write, inputs: {path: "{{ workflow.run_dir }}/out/two.txt", content: "{{ inputs.count }}"}}
+  - {id: d, tool: file_ops, action: list, inputs: {path: "{{ workflow.run_dir }}/out"}}
+  - {id: e, tool: file_ops, action: read, inputs: {path: "{{ workflow.run_dir }}/out/one.txt"}}
+outputs:
+  text: "{{ steps.e.outputs.content }}"
+  files: "{{ steps.d.outputs.count }}"
+"""
+
+SLEEPER = """\
+name: sleeper
+steps:
+  - id: nap
+    tool: script
+    action: run
+    inputs:
+      command: "sleep 300 & echo $! > {pidfile}; echo $$ > {shpidfile}; wait"
+"""
+
+
+@pytest.fixture
+def server(lf):
+    """Stdio parameters that launch `python -m localforge mcp` in the scratch HOME, with
+    ./recipes holding the test recipes."""
+    lf.write("recipes/five-steps.yaml", FIVE_STEPS)
+    lf.write("recipes/sleeper.yaml", SLEEPER.format(pidfile=lf.work / "grandchild.pid", shpidfile=lf.work / "child.pid"))
+    lf.params = StdioServerParameters(command=sys.executable, args=["-m", "localforge", "mcp"], env=lf.env, cwd=str(lf.work))
+    return lf
+
+
+def run_rows(lf) -> list:
+    if not lf.db.exists():
+        return []
+    return sqlite3.connect(lf.db).execute("SELECT run_id, status FROM runs").fetchall()
+
+
+def go(fn):
+    return anyio.run(fn)
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"], ids=["2026-07-28", "handshake"])
+def test_stdio_lists_every_recipe_with_its_schema_and_runs_hello(server, mode):
+    from localforge import api
+
+    async def main():
+        async with Client(server.params, mode=mode) as c:
+            assert c.server_info.name == "localforge"
+            tools = {t.name: t for t in (await c.list_tools()).tools}
+            for fixed in ("list_tools", "list_recipes", "validate_recipe", "system_info", "get_run", "list_runs", "run_recipe",
+                          "resume_run", "cancel_run"):  # fmt: skip
+                assert fixed in tools
+            assert tools["list_runs"].annotations.read_only_hint is True
+            assert tools["run_recipe"].annotations.read_only_hint is False
+            assert tools["run_recipe"].annotations.destructive_hint is True
+
+            five = tools["recipe_five-steps"].input_schema
+            assert five["properties"]["word"] == {"type": "string", "description": "what to write", "default": "hi"}
+            assert five["properties"]["count"] == {"type": "integer", "default": 2}
+            assert five["properties"]["mood"]["enum"] == ["calm", "loud"]
+            assert five["required"] == ["target"]
+            out = tools["recipe_five-steps"].output_schema["properties"]["outputs"]["properties"]
+            assert set(out) == {"text", "files"}
+
+            result = await c.call_tool("run_recipe", {"recipe": "hello-localforge", "inputs": {"name": "Ada", "languages": ["en", "es"]}})
+            assert not result.is_error, result.content
+            s = result.structured_content
+            assert s["status"] == "completed" and s["outputs"]["greetings"] == 2
+            links = [b for b in result.content if b.type == "resource_link"]
+            report = next(b for b in links if b.uri.endswith("output/report.md"))
+            assert report.mime_type == "text/markdown"
+            read = await c.read_resource(report.uri)
+            assert "# Hello, Ada!" in read.contents[0].text
+            greeting = await c.read_resource(next(b.uri for b in links if b.uri.endswith("greeting-es.txt")))
+            assert greeting.contents[0].text == "Hola, Ada!\n"
+            run_doc = json.loads((await c.read_resource(f"localforge://runs/{s['run_id']}")).contents[0].text)
+            assert run_doc["status"] == "completed"
+            return tools, s["run_id"]
+
+    tools, run_id = go(main)
+    os.chdir(server.work)
+    os.environ["HOME"] = str(server.home)
+    try:
+        names = {r["name"] for r in api.list_recipes()}
+    finally:
+        os.environ["HOME"] = server.env["HOME"]
+    assert {f"recipe_{n}" for n in names} <= set(tools), "every recipe is a tool"
+    assert run_rows(server) == [(run_id, "completed")]
+
+
+def test_a_wrong_typed_input_is_a_tool_error_naming_it_and_starts_no_run(server):
+    async def main():
+        async with Client(server.params) as c:
+            bad = await c.call_tool("recipe_five-steps", {"target": "/tmp/x", "count": "many"})
+            assert bad.is_error
+            assert "`count`" in bad.content[0].text and "integer" in bad.content[0].text
+            missing = await c.call_tool("recipe_five-steps", {"word": "hey"})
+            assert missing.is_error and "target" in missing.content[0].text
+            unknown = await c.call_tool("run_recipe", {"recipe": "five-steps", "inputs": {"target": "x", "colour": "red"}})
+            assert unknown.is_error and "`colour`" in unknown.content[0].text
+            not_choice = await c.call_tool("recipe_five-steps", {"target": "x", "mood": "angry"})
+            assert not_choice.is_error and "`mood`" in not_choice.content[0].text
+
+    go(main)
+    assert run_rows(server) == []
+
+
+def test_progress_arrives_in_order_for_every_step(server):
+    seen = []
+
+    async def main():
+        async def progress(value, total, message):
+            seen.append((value, total, message))
+
+        async with Client(server.params) as c:
+            r = await c.call_tool("recipe_five-steps", {"target": "t", "word": "hello"}, progress_callback=progress)
+            assert not r.is_error, r.content
+            assert r.structured_content["outputs"] == {"text": "hello", "files": 2}
+
+    go(main)
+    assert len(seen) >= 5
+    values = [v for v, _, _ in seen]
+    assert values == sorted(values) and len(set(values)) == len(values), "strictly increasing"
+    assert all(t == 5 for _, t, _ in seen)
+    assert values[-1] >= 5
+    for step in "abcde":
+        assert any(m.startswith(f"{step} completed") for _, _, m in seen), step
+
+
+def test_a_cancelled_call_cancels_the_run_and_the_server_keeps_serving(server):
+    w = server.work
+
+    async def main():
+        async with Client(server.params) as c:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(c.call_tool, "run_recipe", {"recipe": "sleeper"})
+                await anyio.to_thread.run_sync(wait_for_pid, w / "grandchild.pid")
+                tg.cancel_scope.cancel()  # the SDK sends notifications/cancelled for the abandoned call
+            # the next call is served
+            hello = await c.call_tool("run_recipe", {"recipe": "hello-localforge"})
+            assert hello.structured_content["status"] == "completed"
+            runs = await c.call_tool("list_runs", {})
+            return {r["recipe"]: r["status"] for r in runs.structured_content["runs"]}
+
+    statuses = go(main)
+    assert statuses == {"sleeper": "cancelled", "hello-localforge": "completed"}
+    child, grandchild = wait_for_pid(w / "child.pid"), wait_for_pid(w / "grandchild.pid")
+    time.sleep(0.2)
+    assert not process_alive(child) and not process_alive(grandchild), "no process of the run is left"
+
+
+def test_recipe_paths_outside_the_recipe_folders_are_refused(server):
+    outside = server.home / "elsewhere.yaml"
+    outside.write_text("name: elsewhere\nsteps:\n  - {id: a, tool: file_ops, action: mkdir, inputs: {path: /tmp/x}}\n")
+    (server.work / "recipes" / "link.yaml").symlink_to(outside)
+
+    async def main():
+        async with Client(server.params) as c:
+            out = {}
+            for ref in [str(outside), "../home/elsewhere.yaml", "recipes/../../home/elsewhere.yaml", "../hello-localforge",
+                        "recipes/link.yaml", "no-such-recipe"]:  # fmt: skip
+                r = await c.call_tool("run_recipe", {"recipe": ref})
+                assert r.is_error, ref
+                out[ref] = r.content[0].text
+            ok = await c.call_tool("run_recipe", {"recipe": "recipes/five-steps.yaml", "inputs": {"target": "t"}})
+            assert not ok.is_error, ok.content
+            return out
+
+    out = go(main)
+    assert "outside the recipe folders" in out[str(outside)]
+    assert "`..`" in out["../home/elsewhere.yaml"] and "`..`" in out["../hello-localforge"]
+    assert "outside the recipe folders" in out["recipes/link.yaml"]
+    assert "no recipe named" in out["no-such-recipe"]
+    assert [s for _, s in run_rows(server)] == ["completed"]
+
+
+def test_validate_recipe_gives_every_problem_with_its_place(server):
+    async def main():
+        async with Client(server.params) as c:
+            r = await c.call_tool("validate_recipe", {"yaml": "name: x\nstpes: []\n"})
+            good = await c.call_tool("validate_recipe", {"recipe": "five-steps"})
+            return r.structured_content, good.structured_content
+
+    bad, good = go(main)
+    assert bad["valid"] is False
+    p = next(p for p in bad["problems"] if "stpes" in p["message"])
+    assert p["file"] == "<yaml>" and p["line"] == 2 and p["column"] == 1 and "steps" in p["hint"]
+    assert good == {"valid": True, "problems": []}
+
+
+def test_approval_gates_ask_through_elicitation(server):
+    server.write(
+        "recipes/gated.yaml",
+        "name: gated\nsteps:\n  - {id: ok, type: approval_gate, message: Go on?}\n"
+        "  - {id: after, tool: file_ops, action: mkdir, inputs: {path: '{{ workflow.run_dir }}/went-on'}}\n",
+    )
+    asked = []
+
+    async def elicit(ctx, params):
+        asked.append(params.message)
+        return mcp.types.ElicitResult(action="decline")
+
+    async def main():
+        async with Client(server.params, mode="legacy", elicitation_callback=elicit) as c:
+            return (await c.call_tool("recipe_gated", {})).structured_content
+
+    result = go(main)
+    assert asked == ["Go on?"]
+    assert result["steps"]["after"] != "completed"
+
+
+def test_without_the_sdk_mcp_says_how_to_install_it(lf, tmp_path):
+    # A Python where `mcp` cannot be imported: a sitecustomize that hides it.
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text(
+        "import importlib.metadata as m\n_v = m.version\n"
+        "def version(name):\n    if name == 'mcp': raise m.PackageNotFoundError(name)\n    return _v(name)\nm.version = version\n"
+    )
+    lf.env["PYTHONPATH"] = str(hide)
+    proc = lf("mcp", check=2)
+    assert "pip install 'localforge[mcp]'" in proc.stderr
+
+
+# -- Streamable HTTP ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def http_server(server):
+    log = server.work / "server.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "localforge", "mcp", "--http", "--port", "0"],
+            cwd=server.work, env=server.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+        )  # fmt: skip
+    url, deadline = None, time.time() + 60
+    while url is None and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        if m := re.search(r"serving (http://\S+/mcp)", log.read_text()):
+            url = m.group(1)
+    assert url, log.read_text()
+    token_file = server.home / ".localforge" / "mcp-token"
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    server.url, server.token = url, token_file.read_text().strip()
+    assert server.token in log.read_text(), "a new token is shown once"
+    yield server
+    proc.terminate()
+    proc.wait(timeout=30)
+    assert "Traceback" not in log.read_text(), log.read_text()
+
+
+def http_client(http, url):
+    from mcp.client.streamable_http import streamable_http_client
+
+    return streamable_http_client(url, http_client=http)
+
+
+def headers(token, **more):
+    return {"Authorization": f"Bearer {token}", **more}
+
+
+def test_http_twenty_concurrent_runs_each_get_their_own_row(http_server):
+    results = []
+
+    async def one(i):
+        import httpx2
+
+        async with httpx2.AsyncClient(headers=headers(http_server.token), timeout=120) as http:
+            async with Client(http_client(http, http_server.url)) as c:
+                r = await c.call_tool("run_recipe", {"recipe": "hello-localforge", "inputs": {"name": f"n{i}"}})
+                results.append(r.structured_content)
+
+    async def main():
+        async with anyio.create_task_group() as tg:
+            for i in range(20):
+                tg.start_soon(one, i)
+
+    go(main)
+    assert len(results) == 20 and all(r["status"] == "completed" for r in results)
+    rows = run_rows(http_server)
+    assert len(rows) == 20 and len({r for r, _ in rows}) == 20 and {s for _, s in rows} == {"completed"}
+    names = sorted(Path(r["outputs"]["report"]).read_text().splitlines()[0] for r in results)
+    assert names == sorted(f"# Hello, n{i}!" for i in range(20)), "each run had its own inputs"
+
+
+def test_http_wants_the_token_and_a_local_origin(http_server):
+    import httpx2
+
+    body = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    base = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-11-25"}
+    with httpx2.Client(timeout=30) as h:
+        assert h.post(http_server.url, json=body, headers=base).status_code == 401
+        wrong = h.post(http_server.url, json=body, headers={**base, "Authorization": "Bearer not-the-token-at-all"})
+        assert wrong.status_code == 401 and wrong.headers["www-authenticate"].startswith("Bearer")
+        foreign = {**base, "Authorization": f"Bearer {http_server.token}", "Origin": "http://evil.example.com"}
+        assert h.post(http_server.url, json=body, headers=foreign).status_code == 403
+
+    async def main():
+        async with httpx2.AsyncClient(headers=headers(http_server.token), timeout=120) as http:
+            async with Client(http_client(http, http_server.url), mode="legacy") as c:
+                assert "run_recipe" in {t.name for t in (await c.list_tools()).tools}
+
+    go(main)
+
+
+def test_http_refuses_a_remote_address_without_allow_remote(lf):
+    proc = lf("mcp", "--http", "--host", "0.0.0.0", check=2)
+    assert "--allow-remote" in proc.stderr
