@@ -76,3 +76,10 @@ esac
 step "pytest"
 # As in an activated environment: programs installed into .venv (whisper-ctranslate2) are on PATH.
 PATH="$PWD/.venv/bin:$PATH" .venv/bin/python -m pytest
+
+step "MCP conformance suite (@modelcontextprotocol/conformance, server mode, against localforge mcp --http)"
+if command -v npm >/dev/null && command -v node >/dev/null; then
+    bash tests/conformance/run.sh "$PWD/.venv/bin/python"
+else
+    echo "node/npm not found: the MCP conformance suite is skipped" >&2
+fi
