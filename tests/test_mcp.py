@@ -336,3 +336,78 @@ def test_http_wants_the_token_and_a_local_origin(http_server):
 def test_http_refuses_a_remote_address_without_allow_remote(lf):
     proc = lf("mcp", "--http", "--host", "0.0.0.0", check=2)
     assert "--allow-remote" in proc.stderr
+
+
+CHATTY_TOOL = """\
+TOOL_NAME = "chatty"
+TOOL_ACTIONS = ["talk"]
+
+
+def handle(action, inputs, ctx):
+    print("thinking about", inputs["topic"])
+    return {"said": inputs["topic"]}
+"""
+
+
+def test_the_step_log_arrives_as_mcp_log_messages(server):
+    tools = server.home / ".localforge" / "tools"
+    tools.mkdir(parents=True)
+    (tools / "chatty_tool.py").write_text(CHATTY_TOOL)
+    server.write("recipes/chat.yaml", "name: chat\nsteps:\n  - {id: t, tool: chatty, action: talk, inputs: {topic: owls}}\n")
+    logs = []
+
+    async def on_log(params):
+        logs.append((params.level, params.logger, params.data))
+
+    async def main():
+        async with Client(server.params, mode="legacy", logging_callback=on_log) as c:
+            r = await c.call_tool("recipe_chat", {})
+            assert r.structured_content["outputs"] == {} and r.structured_content["status"] == "completed"
+
+    go(main)
+    assert ("info", "localforge.t", "thinking about owls") in logs
+
+
+@pytest.mark.parametrize("client", ["claude-desktop", "claude-code", "cursor", "codex", "vscode"])
+def test_mcp_config_merges_into_the_clients_file_keeping_other_servers(lf, client):
+    lf.env["XDG_CONFIG_HOME"] = str(lf.home / ".config")
+    shown = lf("mcp", "config", "--client", client, check=0).stdout
+    assert "-m" in shown and "localforge" in shown and sys.executable in shown
+    path = {
+        "claude-desktop": lf.home / ".config" / "Claude" / "claude_desktop_config.json",
+        "claude-code": lf.work / ".mcp.json",
+        "cursor": lf.home / ".cursor" / "mcp.json",
+        "codex": lf.home / ".codex" / "config.toml",
+        "vscode": lf.work / ".vscode" / "mcp.json",
+    }[client]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if client == "codex":
+        path.write_text('model = "o4"\n\n[mcp_servers.other]\ncommand = "other"\n\n[mcp_servers.localforge]\ncommand = "old"\n')
+    else:
+        key = "servers" if client == "vscode" else "mcpServers"
+        path.write_text(json.dumps({"theme": "dark", key: {"other": {"command": "other"}, "localforge": {"command": "old"}}}))
+    old = path.read_text()
+    lf("mcp", "config", "--client", client, "--write", check=0)
+    text = path.read_text()
+    if client == "codex":
+        import tomllib
+
+        doc = tomllib.loads(text)
+        servers = doc["mcp_servers"]
+        assert doc["model"] == "o4"
+    else:
+        doc = json.loads(text)
+        servers = doc["servers" if client == "vscode" else "mcpServers"]
+        assert doc["theme"] == "dark"
+    assert servers["other"] == {"command": "other"}
+    assert servers["localforge"]["command"] == sys.executable and servers["localforge"]["args"] == ["-m", "localforge", "mcp"]
+    backups = list(path.parent.glob(path.name + ".*.bak"))
+    assert len(backups) == 1 and backups[0].read_text() == old
+
+
+def test_mcp_config_will_not_clobber_a_file_it_cannot_read(lf):
+    path = lf.work / ".mcp.json"
+    path.write_text('{"mcpServers": {// a comment\n}}')
+    proc = lf("mcp", "config", "--client", "claude-code", "--write", check=2)
+    assert "not plain JSON" in proc.stderr and "by hand" in proc.stderr
+    assert path.read_text() == '{"mcpServers": {// a comment\n}}'

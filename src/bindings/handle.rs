@@ -165,8 +165,11 @@ fn event_dict<'py>(py: Python<'py>, e: &Event) -> PyResult<Bound<'py, PyDict>> {
 /// Most events handed to Python at once.
 const BATCH: usize = 512;
 /// After the first event, how long to gather more before waking Python: fewer,
-/// fuller batches cost the engine far less CPU than one wake-up per step.
+/// fuller batches cost the engine far less CPU than one wake-up per step. Gathered
+/// in slices, so a batch that holds the run's last event goes at once: a short run
+/// is not kept waiting for events that cannot come.
 const GATHER: Duration = Duration::from_millis(10);
+const GATHER_SLICES: u32 = 5;
 
 /// A run's events on their way to Python, with those a cancelled reader had taken.
 pub(crate) struct Inbox {
@@ -203,28 +206,38 @@ impl<'py> IntoPyObject<'py> for Report {
     }
 }
 
+/// Take what is in the channel now, up to a batch.
+fn drain(rx: &mut mpsc::UnboundedReceiver<Arc<Event>>, held: &mut Vec<Arc<Event>>) {
+    while held.len() < BATCH {
+        match rx.try_recv() {
+            Ok(e) => held.push(e),
+            Err(_) => break, // nothing more now, or the stream ended (shown on the next call)
+        }
+    }
+}
+
 /// The next events (waiting up to `wait` for the first, then `GATHER` for more);
 /// empty when none came in time, `None` once the run has ended and all were read.
 /// Events stay in the inbox until this returns: a read cancelled midway loses none.
 async fn next_batch(inbox: Arc<tokio::sync::Mutex<Inbox>>, wait: Option<Duration>) -> Option<Vec<Arc<Event>>> {
     let read = async {
         let mut inbox = inbox.lock().await;
-        if inbox.held.is_empty() {
-            let Inbox { rx, held } = &mut *inbox;
+        let Inbox { rx, held } = &mut *inbox;
+        if held.is_empty() {
             if rx.recv_many(held, BATCH).await == 0 {
                 return None;
             }
             // Gather by sleeping, then take what came: waiting on the channel instead would
             // wake this thread once per event, a context switch the engine pays for.
-            tokio::time::sleep(GATHER).await;
-        }
-        let Inbox { rx, held } = &mut *inbox;
-        while held.len() < BATCH {
-            match rx.try_recv() {
-                Ok(e) => held.push(e),
-                Err(_) => break, // nothing more now, or the stream ended (shown on the next call)
+            for _ in 0..GATHER_SLICES {
+                if held.len() >= BATCH || matches!(held.last().map(|e| &**e), Some(Event::RunFinished { .. })) {
+                    break;
+                }
+                tokio::time::sleep(GATHER / GATHER_SLICES).await;
+                drain(rx, held);
             }
         }
+        drain(rx, held);
         Some(std::mem::take(held))
     };
     match wait {

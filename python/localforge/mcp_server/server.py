@@ -17,7 +17,7 @@ from mcp.shared.exceptions import MCPError
 from localforge import __version__
 from localforge.mcp_server import resources, runs
 from localforge.mcp_server.recipes import Catalog
-from localforge.mcp_server.tools import State, as_tool, specs
+from localforge.mcp_server.tools import TOOLS, State, as_tool, recipe_spec, specs
 
 INSTRUCTIONS = """\
 LocalForge runs recipes of local AI workers (Ollama, Stable Diffusion, ComfyUI, Blender, FFmpeg, Whisper, any CLI)
@@ -37,8 +37,10 @@ def build(folders: Optional[list] = None) -> Server:
         return types.ListToolsResult(tools=[as_tool(name, spec) for name, spec in table.items()])
 
     async def call_tool(ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
-        table = await anyio.to_thread.run_sync(specs, state)
-        spec = table.get(params.name)
+        spec = TOOLS.get(params.name)
+        if spec is None and params.name.startswith("recipe_"):
+            recipe = await anyio.to_thread.run_sync(state.catalog.by_tool, params.name)
+            spec = recipe_spec(recipe) if recipe else None
         if spec is None:
             raise MCPError(types.INVALID_PARAMS, f"unknown tool `{params.name}`; `tools/list` lists them")
         args = params.arguments or {}
