@@ -411,3 +411,91 @@ def test_mcp_config_will_not_clobber_a_file_it_cannot_read(lf):
     proc = lf("mcp", "config", "--client", "claude-code", "--write", check=2)
     assert "not plain JSON" in proc.stderr and "by hand" in proc.stderr
     assert path.read_text() == '{"mcpServers": {// a comment\n}}'
+
+
+PICTURE = """\
+name: picture
+steps:
+  - id: draw
+    tool: script
+    action: run
+    inputs:
+      command: >-
+        python3 -c "import base64, pathlib; pathlib.Path('{{ workflow.run_dir }}/dot.png').write_bytes(base64.b64decode(
+        'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=='))"
+"""
+
+
+def test_images_come_back_as_links_and_embedded(server):
+    server.write("recipes/picture.yaml", PICTURE)
+
+    async def main():
+        async with Client(server.params) as c:
+            r = await c.call_tool("recipe_picture", {})
+            assert not r.is_error, r.content
+            link = next(b for b in r.content if b.type == "resource_link")
+            image = next(b for b in r.content if b.type == "image")
+            blob = (await c.read_resource(link.uri)).contents[0]
+            return link, image, blob
+
+    link, image, blob = go(main)
+    assert link.uri.endswith("/files/dot.png") and link.mime_type == "image/png" and link.size == 70
+    assert image.mime_type == "image/png" and image.data == blob.blob
+
+
+def test_a_run_left_going_is_followed_and_cancelled_by_id(server):
+    w = server.work
+
+    async def main():
+        async with Client(server.params) as c:
+            started = await c.call_tool("run_recipe", {"recipe": "sleeper", "wait": False})
+            run_id = started.structured_content["run_id"]
+            assert started.structured_content["status"] == "running"
+            await anyio.to_thread.run_sync(wait_for_pid, w / "grandchild.pid")
+            live = await c.call_tool("get_run", {"run_id": run_id})
+            assert live.structured_content["status"] == "running" and live.structured_content["live"] is True
+            stopped = await c.call_tool("cancel_run", {"run_id": run_id})
+            again = await c.call_tool("cancel_run", {"run_id": run_id})
+            unknown = await c.call_tool("cancel_run", {"run_id": "no-such-run"})
+            return stopped.structured_content, again.structured_content, unknown
+
+    stopped, again, unknown = go(main)
+    assert stopped["status"] == "cancelled" and again["status"] == "cancelled"
+    assert unknown.is_error and "no run" in unknown.content[0].text
+    time.sleep(0.2)
+    assert not process_alive(wait_for_pid(w / "grandchild.pid"))
+    assert run_rows(server) == [(stopped["run_id"], "cancelled")]
+
+
+def test_resume_run_continues_a_failed_run(server):
+    flag = server.work / "flag"
+    server.write(
+        "recipes/flaky.yaml",
+        f"name: flaky\nsteps:\n  - {{id: one, tool: file_ops, action: mkdir, inputs: {{path: '{{{{ workflow.run_dir }}}}/one'}}}}\n"
+        f"  - {{id: two, tool: file_ops, action: read, inputs: {{path: '{flag}'}}}}\n",
+    )
+
+    async def main():
+        async with Client(server.params) as c:
+            failed = await c.call_tool("recipe_flaky", {})
+            assert failed.is_error and failed.structured_content["status"] == "failed"
+            assert failed.structured_content["steps"] == {"one": "completed", "two": "failed"}
+            flag.write_text("now it exists")
+            resumed = await c.call_tool("resume_run", {"run_id": failed.structured_content["run_id"]})
+            return failed.structured_content["run_id"], resumed
+
+    run_id, resumed = go(main)
+    assert not resumed.is_error, resumed.content
+    assert resumed.structured_content["run_id"] == run_id and resumed.structured_content["status"] == "completed"
+    assert run_rows(server) == [(run_id, "completed")]
+
+
+def test_http_token_file_must_hold_a_token(lf):
+    empty = lf.work / "token"
+    empty.write_text("")
+    proc = lf("mcp", "--http", "--token-file", empty, check=2)
+    assert "empty" in proc.stderr
+    proc = lf("mcp", "--http", "--token-file", lf.work / "missing", check=2)
+    assert "cannot read the token file" in proc.stderr
+    proc = lf("mcp", "--token-file", empty, check=2)
+    assert "--http" in proc.stderr
