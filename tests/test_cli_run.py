@@ -192,3 +192,25 @@ def test_yaml_merge_keys_share_step_settings(lf):
     assert lf("validate", rec).returncode == 0
     doc = json.loads(lf("run", rec, "--json", "-q").stdout)
     assert doc["steps"]["a"]["outputs"]["stdout"] == "a\n" and doc["steps"]["b"]["outputs"]["stdout"] == "b\n"
+
+
+def test_a_step_that_prints_a_lot_keeps_a_tail_and_the_whole_log_in_the_run_folder(lf):
+    """Issue 14 item 5: 20 MB of output no longer lives in memory, outputs and the
+    history; the step's outputs keep the last 64 KB and say where all of it is."""
+    rec = lf.write(
+        "loud.yaml",
+        "name: loud\nsteps:\n  - {id: s, tool: script, action: run, inputs: {command: 'seq 1 3000000; echo done'}}\n"
+        "  - {id: t, tool: file_ops, action: read, inputs: {path: '{{ steps.s.outputs.stdout_file }}'}}\n",
+    )
+    doc = json.loads(lf("run", rec, "--json", check=0).stdout)
+    out = doc["steps"]["s"]["outputs"]
+    full = "".join(f"{i}\n" for i in range(1, 3000001)) + "done\n"
+    assert out["stdout_bytes"] == len(full)
+    assert len(out["stdout"]) <= 64 * 1024 and out["stdout"].endswith("2999999\n3000000\ndone\n")
+    assert full.endswith(out["stdout"]) and out["stdout"][0] != "\n"
+    log = Path(out["stdout_file"])
+    assert log == Path(doc["run_dir"]) / "logs" / "s.stdout.log" and log.read_text() == full
+    assert "stderr_file" not in out, "a small stream stays whole, with no file"
+    shown = json.loads(lf("history", "show", doc["run_id"], "--json", check=0).stdout)
+    assert [(s["step_id"], s["status"]) for s in shown["steps"]] == [("s", "completed"), ("t", "completed")]
+    assert shown["steps"][0]["outputs"]["stdout_bytes"] == len(full)

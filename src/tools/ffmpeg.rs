@@ -26,7 +26,7 @@ impl Ffmpeg {
     async fn run(&self, program: &str, args: Vec<String>, ctx: &ToolCtx) -> Result<String, ToolError> {
         let mut argv = vec![program.to_string()];
         argv.extend(args);
-        let spec = ProcessSpec { argv, cwd: Some(ctx.temp_dir.clone()), ..Default::default() };
+        let spec = ProcessSpec { argv, cwd: Some(ctx.temp_dir.clone()), ..Default::default() }.logged_for(ctx);
         let out = run_process(&spec, &ctx.cancel).await?;
         if out.code != 0 {
             return Err(ToolError::Failed {
@@ -34,7 +34,7 @@ impl Ffmpeg {
                 detail: Some(out.stderr),
             });
         }
-        Ok(out.stdout)
+        out.full_stdout()
     }
 
     async fn duration(&self, path: &str, ctx: &ToolCtx) -> Result<f64, ToolError> {

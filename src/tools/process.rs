@@ -15,6 +15,9 @@ use tokio_util::sync::CancellationToken;
 const GRACE: Duration = Duration::from_secs(3);
 /// How long output is still read after the child exits (a grandchild may hold the pipe).
 const DRAIN: Duration = Duration::from_millis(300);
+/// Output kept in memory per stream: the last this many bytes. Beyond it the whole stream
+/// goes to a file (`ProcessSpec::log`), so memory stays flat whatever a program prints.
+pub const TAIL_BYTES: usize = 64 * 1024;
 
 /// A program to run: argv, never a shell string.
 #[derive(Debug, Clone, Default)]
@@ -27,14 +30,69 @@ pub struct ProcessSpec {
     /// (a server a step starts on purpose). Otherwise the rest of its process group
     /// is stopped when it exits, as CI runners do at the end of a job.
     pub detach: bool,
+    /// Where the whole output goes once it outgrows `TAIL_BYTES`: `<log>.stdout.log` and
+    /// `<log>.stderr.log` (made only then). Without it only the tail is kept.
+    pub log: Option<PathBuf>,
+}
+
+impl ProcessSpec {
+    /// Logs of a step's program in its run folder: `<run_dir>/logs/<step id>`.
+    pub fn logged_for(mut self, ctx: &super::ToolCtx) -> ProcessSpec {
+        let name: String = ctx.step_id.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+        self.log = Some(ctx.run_dir.join("logs").join(name));
+        self
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct ProcessOutput {
+    /// All of stdout, or its last `TAIL_BYTES` (from a line start) when it was longer.
     pub stdout: String,
     pub stderr: String,
     /// Exit code; `-signal` when killed by a signal.
     pub code: i32,
+    pub stdout_stream: Stream,
+    pub stderr_stream: Stream,
+}
+
+/// What became of one output stream: its size, and the file holding all of it when the
+/// text kept in memory is only its tail.
+#[derive(Debug, Clone, Default)]
+pub struct Stream {
+    pub bytes: u64,
+    pub truncated: bool,
+    pub file: Option<PathBuf>,
+}
+
+impl ProcessOutput {
+    /// All of stdout, read back from its log file when only the tail was kept (for a tool
+    /// that parses the output); an error when it was cut and no file holds it.
+    pub fn full_stdout(&self) -> Result<String, ToolError> {
+        match (&self.stdout_stream.file, self.stdout_stream.truncated) {
+            (_, false) => Ok(self.stdout.clone()),
+            (Some(f), true) => std::fs::read(f)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .map_err(|e| ToolError::failed(format!("reading the output back from {}: {e}", f.display()))),
+            (None, true) => Err(ToolError::failed(format!(
+                "the program printed {} bytes; only the last {TAIL_BYTES} were kept",
+                self.stdout_stream.bytes
+            ))),
+        }
+    }
+
+    /// `stdout`, `stderr` and, for a stream cut to its tail, `<name>_bytes` and `<name>_file`
+    /// (the whole output's path): what a step's outputs and history keep.
+    pub fn insert_into(self, outputs: &mut super::Outputs) {
+        use serde_json::Value;
+        for (name, text, stream) in [("stdout", self.stdout, self.stdout_stream), ("stderr", self.stderr, self.stderr_stream)] {
+            outputs.insert(name.into(), Value::String(text));
+            if stream.truncated {
+                outputs.insert(format!("{name}_bytes"), Value::from(stream.bytes));
+                outputs
+                    .insert(format!("{name}_file"), stream.file.map_or(Value::Null, |f| Value::String(f.to_string_lossy().into_owned())));
+            }
+        }
+    }
 }
 
 /// Kills the process group when dropped, unless it was reaped normally.
@@ -103,8 +161,8 @@ pub async fn run_process(spec: &ProcessSpec, cancel: &CancellationToken) -> Resu
             let _ = stdin.write_all(text.as_bytes()).await;
         });
     }
-    let out = Arc::new(Mutex::new(Vec::new()));
-    let err = Arc::new(Mutex::new(Vec::new()));
+    let out = Arc::new(Mutex::new(Capture::new(spec.log.as_ref().map(|l| with_suffix(l, ".stdout.log")))));
+    let err = Arc::new(Mutex::new(Capture::new(spec.log.as_ref().map(|l| with_suffix(l, ".stderr.log")))));
     let readers =
         [child.stdout.take().map(|s| tokio::spawn(pump(s, out.clone()))), child.stderr.take().map(|s| tokio::spawn(pump(s, err.clone())))];
     let status = tokio::select! {
@@ -132,10 +190,88 @@ pub async fn run_process(spec: &ProcessSpec, cancel: &CancellationToken) -> Resu
             break;
         }
     }
-    let text = |b: &Arc<Mutex<Vec<u8>>>| String::from_utf8_lossy(&b.lock().expect("output buffer")).into_owned();
     use std::os::unix::process::ExitStatusExt;
     let code = status.code().unwrap_or_else(|| -status.signal().unwrap_or(0));
-    Ok(ProcessOutput { stdout: text(&out), stderr: text(&err), code })
+    let (stdout, stdout_stream) = out.lock().expect("output buffer").finish();
+    let (stderr, stderr_stream) = err.lock().expect("output buffer").finish();
+    Ok(ProcessOutput { stdout, stderr, code, stdout_stream, stderr_stream })
+}
+
+fn with_suffix(base: &std::path::Path, suffix: &str) -> PathBuf {
+    let mut s = base.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// One output stream as it is read: the last `TAIL_BYTES` in memory and, once it
+/// outgrows them, all of it in a file.
+struct Capture {
+    tail: std::collections::VecDeque<u8>,
+    bytes: u64,
+    path: Option<PathBuf>,
+    file: Option<std::io::BufWriter<std::fs::File>>,
+    /// Why the file could not be written (the tail is still kept).
+    failed: Option<String>,
+    /// Taken by `finish`: what a straggling reader pushes later is dropped.
+    closed: bool,
+}
+
+impl Capture {
+    fn new(path: Option<PathBuf>) -> Capture {
+        Capture { tail: Default::default(), bytes: 0, path, file: None, failed: None, closed: false }
+    }
+
+    fn push(&mut self, chunk: &[u8]) {
+        use std::io::Write;
+        if self.closed {
+            return;
+        }
+        self.bytes += chunk.len() as u64;
+        if self.file.is_none() && self.failed.is_none() && self.tail.len() + chunk.len() > TAIL_BYTES {
+            if let Some(path) = &self.path {
+                let opened = path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|_| std::fs::File::create(path));
+                match opened {
+                    Ok(f) => {
+                        let mut w = std::io::BufWriter::with_capacity(256 * 1024, f);
+                        let (a, b) = self.tail.as_slices();
+                        if let Err(e) = w.write_all(a).and_then(|_| w.write_all(b)) {
+                            self.failed = Some(e.to_string());
+                        }
+                        self.file = Some(w);
+                    }
+                    Err(e) => self.failed = Some(format!("{}: {e}", path.display())),
+                }
+            }
+        }
+        if let Some(w) = &mut self.file {
+            if let Err(e) = w.write_all(chunk) {
+                self.failed = Some(e.to_string());
+                self.file = None;
+            }
+        }
+        let keep = &chunk[chunk.len().saturating_sub(TAIL_BYTES)..];
+        let over = (self.tail.len() + keep.len()).saturating_sub(TAIL_BYTES);
+        self.tail.drain(..over);
+        self.tail.extend(keep);
+    }
+
+    /// The text kept (cut at a line start when it is a tail) and what became of the stream.
+    fn finish(&mut self) -> (String, Stream) {
+        use std::io::Write;
+        self.closed = true;
+        let truncated = self.bytes > self.tail.len() as u64;
+        let flushed = self.file.take().is_some_and(|mut w| w.flush().is_ok());
+        let file = if flushed && self.failed.is_none() { self.path.clone() } else { None };
+        let bytes: Vec<u8> = self.tail.iter().copied().collect();
+        let mut text = String::from_utf8_lossy(&bytes).into_owned();
+        if truncated {
+            // Start at a whole line (and a whole character) when the tail holds one.
+            if let Some(nl) = text.find('\n').filter(|&i| i + 1 < text.len()) {
+                text.drain(..=nl);
+            }
+        }
+        (text, Stream { bytes: self.bytes, truncated, file })
+    }
 }
 
 /// What the program left running in its group (`sleep 300 &`): SIGTERM now, SIGKILL
@@ -156,13 +292,13 @@ fn stop_leftovers(pgid: i32) {
     });
 }
 
-async fn pump<R: tokio::io::AsyncRead + Unpin>(mut r: R, buf: Arc<Mutex<Vec<u8>>>) {
-    let mut chunk = [0u8; 8192];
+async fn pump<R: tokio::io::AsyncRead + Unpin>(mut r: R, buf: Arc<Mutex<Capture>>) {
+    let mut chunk = vec![0u8; 64 * 1024];
     while let Ok(n) = r.read(&mut chunk).await {
         if n == 0 {
             break;
         }
-        buf.lock().expect("output buffer").extend_from_slice(&chunk[..n]);
+        buf.lock().expect("output buffer").push(&chunk[..n]);
     }
 }
 
@@ -234,6 +370,30 @@ mod tests {
         let out = run_process(&sh("(sleep 5 &) ; echo done"), &CancellationToken::new()).await.unwrap();
         assert_eq!(out.stdout, "done\n");
         assert!(start.elapsed() < Duration::from_secs(3));
+    }
+
+    #[tokio::test]
+    async fn big_output_keeps_a_tail_in_memory_and_all_of_it_in_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = ProcessSpec { log: Some(dir.path().join("logs").join("step")), ..sh("seq 1 200000; echo small >&2") };
+        let out = run_process(&spec, &CancellationToken::new()).await.unwrap();
+        let full: String = (1..=200000).map(|i| format!("{i}\n")).collect();
+        assert!(out.stdout_stream.truncated && out.stdout_stream.bytes == full.len() as u64);
+        assert!(out.stdout.len() <= TAIL_BYTES && out.stdout.ends_with("199999\n200000\n"));
+        assert!(full.ends_with(&out.stdout) && full[..full.len() - out.stdout.len()].ends_with('\n'), "the tail starts at a line");
+        let file = out.stdout_stream.file.clone().unwrap();
+        assert_eq!(file, dir.path().join("logs").join("step.stdout.log"));
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), full);
+        assert_eq!(out.full_stdout().unwrap(), full);
+        assert_eq!((out.stderr.as_str(), out.stderr_stream.truncated, out.stderr_stream.file.is_none()), ("small\n", false, true));
+        assert!(!dir.path().join("logs").join("step.stderr.log").exists(), "a small stream makes no file");
+    }
+
+    #[tokio::test]
+    async fn without_a_log_file_only_the_tail_is_kept() {
+        let out = run_process(&sh("seq 1 100000"), &CancellationToken::new()).await.unwrap();
+        assert!(out.stdout_stream.truncated && out.stdout_stream.file.is_none() && out.stdout.len() <= TAIL_BYTES);
+        assert!(out.full_stdout().is_err());
     }
 
     /// Running and not a zombie waiting to be reaped.

@@ -40,9 +40,9 @@ impl Tool for Script {
             });
         }
         let mut o = Outputs::new();
-        o.insert("stdout".into(), Value::String(out.stdout));
-        o.insert("stderr".into(), Value::String(out.stderr));
-        o.insert("return_code".into(), Value::from(out.code));
+        let code = out.code;
+        out.insert_into(&mut o);
+        o.insert("return_code".into(), Value::from(code));
         o.insert("success".into(), Value::Bool(success));
         Ok(o)
     }
@@ -83,7 +83,7 @@ fn build_spec(inputs: &Outputs, ctx: &ToolCtx) -> Result<ProcessSpec, ToolError>
         _ => Default::default(),
     };
     let detach = opt_bool(inputs, "detach").unwrap_or(false);
-    Ok(ProcessSpec { argv, cwd: Some(cwd), env, stdin: opt_str(inputs, "stdin"), detach })
+    Ok(ProcessSpec { argv, cwd: Some(cwd), env, stdin: opt_str(inputs, "stdin"), detach, log: None }.logged_for(ctx))
 }
 
 /// How 0.x ran a script: Python files with this Python, shell files with bash.

@@ -34,7 +34,7 @@ pub(super) async fn run(tool: &ToolDef, name: &str, action: &ActionDef, given: O
     for (k, v) in tool.env.iter().chain(action.env.iter()) {
         envs.insert(k.clone(), render_text(&what, v, &scope)?);
     }
-    let spec = ProcessSpec { argv, cwd: Some(cwd), env: envs, ..Default::default() };
+    let spec = ProcessSpec { argv, cwd: Some(cwd), env: envs, ..Default::default() }.logged_for(ctx);
     let token = ctx.cancel.child_token();
     let out = match action.timeout {
         Some(secs) => {
@@ -73,18 +73,19 @@ pub(super) async fn run(tool: &ToolDef, name: &str, action: &ActionDef, given: O
     }
     match action.parse.as_deref() {
         Some("json") => {
-            let parsed: Value = serde_json::from_str(out.stdout.trim())
-                .map_err(|e| ToolError::failed(format!("{what}: output is not JSON ({e}): {}", tail(&out.stdout, 3, 300))))?;
+            let stdout = out.full_stdout()?;
+            let parsed: Value = serde_json::from_str(stdout.trim())
+                .map_err(|e| ToolError::failed(format!("{what}: output is not JSON ({e}): {}", tail(&stdout, 3, 300))))?;
             result.insert("json".into(), parsed);
         }
         Some("lines") => {
-            result.insert("lines".into(), json!(out.stdout.lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>()));
+            result.insert("lines".into(), json!(out.full_stdout()?.lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>()));
         }
         _ => {}
     }
-    result.insert("stdout".into(), Value::String(out.stdout));
-    result.insert("stderr".into(), Value::String(out.stderr));
-    result.insert("return_code".into(), json!(out.code));
+    let code = out.code;
+    out.insert_into(&mut result);
+    result.insert("return_code".into(), json!(code));
     Ok(result)
 }
 
