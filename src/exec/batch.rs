@@ -88,7 +88,14 @@ impl Run {
                 substeps: item_scope.substeps.clone(),
             }));
             let rec = format!("{record_id}[{index}].{}", sub.id);
-            let report = self.run_step(sub, &sub_scope, &rec).await;
+            let report = match self.kept_items.get(&rec) {
+                // Completed before a resume: its outputs stand (as for whole steps).
+                Some(prev) => {
+                    self.events.step_kept(&rec, &prev.outputs);
+                    prev.clone()
+                }
+                None => self.run_step(sub, &sub_scope, &rec).await,
+            };
             match report.status {
                 StepStatus::Completed | StepStatus::Skipped => {}
                 StepStatus::Cancelled => return Err(Fail::Cancelled),

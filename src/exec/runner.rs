@@ -71,6 +71,9 @@ pub(super) struct Run {
     pub info: Arc<Value>,
     /// Attempts recorded before a resume, by record id: new attempts are numbered after them.
     pub attempt_base: HashMap<String, u32>,
+    /// `batch.foreach` items' sub-steps a resumed run completed before (`STEP[i].SUB`):
+    /// kept, not run again, like whole steps.
+    pub kept_items: HashMap<String, StepReport>,
 }
 
 impl Run {
@@ -175,6 +178,7 @@ pub async fn run(
         warnings: Mutex::new(Vec::new()),
         info,
         attempt_base: resume.attempts.clone(),
+        kept_items: resume.done.iter().filter(|(id, _)| id.contains('[')).map(|(id, r)| (id.clone(), r.clone())).collect(),
     });
     let clock = Instant::now();
     let mut reports: IndexMap<String, StepReport> =

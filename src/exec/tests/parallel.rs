@@ -194,6 +194,26 @@ async fn resume_after_a_failure_reruns_only_what_did_not_complete() {
 }
 
 #[tokio::test]
+async fn resume_keeps_batch_items_that_completed() {
+    let env = Env::new();
+    // Item `c` fails until `fixed` exists; the others count their runs.
+    let yaml = "name: r\nsteps:\n  - id: each\n    tool: batch\n    action: foreach\n    inputs:\n      items: [a, b, c, d]\n      parallel: 2\n      workflow_steps:\n        - id: work\n          tool: script\n          action: run\n          inputs: {command: 'echo x >> $DIR/{{ item }}.count; [ {{ item }} != c ] || [ -e $DIR/fixed ] || exit 1; echo done-{{ item }}'}\n        - id: after\n          tool: script\n          action: run\n          inputs: {command: 'echo {{ work.outputs.stdout | trim }}'}\n";
+    let r = run_res(&env, yaml, resources(4, 0.0)).await;
+    assert_eq!(r.status, RunStatus::Failed);
+    std::fs::write(env.path("fixed"), "").unwrap();
+    let detail = run_detail(&env.db(), &r.run_id).unwrap().unwrap();
+    let again = env.run_full(yaml, &[], CancellationToken::new(), resources(4, 0.0), Some(Resume::from_history(&detail))).await;
+    assert_eq!(again.status, RunStatus::Completed, "{:?}", again.error);
+    let runs = |item: &str| read(env.path(&format!("{item}.count"))).lines().count();
+    assert_eq!(runs("a"), 1, "an item completed before the resume is not run again");
+    assert_eq!(runs("c"), 2);
+    assert!(runs("b") == 1 && (1..=2).contains(&runs("d")), "d may not have started before c failed");
+    let results = again.steps["each"].outputs["results"].as_array().unwrap();
+    let said: Vec<&str> = results.iter().map(|x| x["outputs"]["after"]["stdout"].as_str().unwrap().trim()).collect();
+    assert_eq!(said, ["done-a", "done-b", "done-c", "done-d"], "kept items' outputs come from the history");
+}
+
+#[tokio::test]
 async fn batch_parallel_runs_items_at_once_and_keeps_item_order() {
     let env = Env::new();
     // Every item waits until all four have started: only four at once can pass.
