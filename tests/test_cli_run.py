@@ -214,3 +214,19 @@ def test_a_step_that_prints_a_lot_keeps_a_tail_and_the_whole_log_in_the_run_fold
     shown = json.loads(lf("history", "show", doc["run_id"], "--json", check=0).stdout)
     assert [(s["step_id"], s["status"]) for s in shown["steps"]] == [("s", "completed"), ("t", "completed")]
     assert shown["steps"][0]["outputs"]["stdout_bytes"] == len(full)
+
+
+def test_a_history_database_deleted_mid_run_is_made_again_and_said(lf):
+    """Issue 14 item 6: the run no longer vanishes from the history."""
+    rec = lf.write(
+        "rm-db.yaml",
+        "name: rm-db\nsteps:\n  - {id: a, tool: file_ops, action: mkdir, inputs: {path: '{{ workflow.run_dir }}/x'}}\n"
+        f"  - {{id: b, tool: script, action: run, inputs: {{command: 'rm {lf.db}*; sleep 0.1'}}}}\n"
+        "  - {id: c, tool: file_ops, action: mkdir, inputs: {path: '{{ workflow.run_dir }}/y'}}\n",
+    )
+    proc = lf("run", rec, "--json", check=0)
+    doc = json.loads(proc.stdout)
+    assert "deleted or replaced during the run" in proc.stderr
+    assert any("made again with this run's rows" in w for w in doc["warnings"])
+    shown = json.loads(lf("history", "show", doc["run_id"], "--json", check=0).stdout)
+    assert shown["status"] == "completed" and [s["step_id"] for s in shown["steps"]] == ["a", "b", "c"]

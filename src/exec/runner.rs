@@ -180,6 +180,10 @@ pub async fn run(
         attempt_base: resume.attempts.clone(),
         kept_items: resume.done.iter().filter(|(id, _)| id.contains('[')).map(|(id, r)| (id.clone(), r.clone())).collect(),
     });
+    if let Some(store) = &run.store {
+        let events = run.events.clone();
+        store.on_note(Arc::new(move |m: &str| events.note(&format!("warning: {m}"))));
+    }
     let clock = Instant::now();
     let mut reports: IndexMap<String, StepReport> =
         recipe.steps.iter().filter(|s| !s.is_refinement()).map(|s| (s.id.clone(), StepReport::not_run())).collect();
@@ -210,6 +214,7 @@ pub async fn run(
         if let Err(e) = store.flush() {
             run.warnings.lock().expect("warnings").push(format!("history not fully written: {e}"));
         }
+        run.warnings.lock().expect("warnings").extend(store.take_notes());
     }
     run.events.run_finished(&run_id, status.as_str(), clock.elapsed(), error.as_deref());
     let warnings = std::mem::take(&mut *run.warnings.lock().expect("warnings"));

@@ -5,6 +5,7 @@
 //! two prepared statements, not a commit of its own. WAL mode and a busy
 //! timeout let several runs share one database file.
 
+mod guard;
 mod query;
 mod schema;
 
@@ -106,6 +107,8 @@ pub struct Store {
     path: PathBuf,
     /// The first write error, reported at the end of the run.
     failure: Arc<Mutex<Option<String>>>,
+    /// What the writer has to say (the database replaced, a lock waited for).
+    notes: Arc<guard::Notes>,
 }
 
 impl Store {
@@ -116,14 +119,27 @@ impl Store {
             std::fs::create_dir_all(parent).map_err(|e| err(format!("cannot create folder: {e}")))?;
         }
         let conn = schema::open(path).map_err(|e| err(e.to_string()))?;
+        // The writer waits for another process's lock in short turns, so it can say it waits.
+        conn.busy_timeout(WRITER_BUSY).map_err(|e| err(e.to_string()))?;
         let queue = Arc::new(Queue::default());
-        let (q, failure) = (queue.clone(), Arc::new(Mutex::new(None)));
+        let (q, failure, notes) = (queue.clone(), Arc::new(Mutex::new(None)), Arc::new(guard::Notes::default()));
+        let w = Writer { path: path.to_path_buf(), identity: guard::identity(path), runs: Default::default(), notes: notes.clone() };
         let f = failure.clone();
         std::thread::Builder::new()
             .name("localforge-store".into())
-            .spawn(move || writer(conn, q, f))
+            .spawn(move || w.run(conn, q, f))
             .map_err(|e| err(format!("cannot start writer thread: {e}")))?;
-        Ok(Store { queue, path: path.to_path_buf(), failure })
+        Ok(Store { queue, path: path.to_path_buf(), failure, notes })
+    }
+
+    /// Hear what the writer has to say as it happens (a run shows it as a note).
+    pub fn on_note(&self, f: guard::NoteListener) {
+        self.notes.listen(f);
+    }
+
+    /// What the writer said so far (a run's warnings), taken.
+    pub fn take_notes(&self) -> Vec<String> {
+        self.notes.take()
     }
 
     pub fn path(&self) -> &Path {
@@ -267,20 +283,62 @@ impl Drop for Store {
     }
 }
 
-fn writer(mut conn: Connection, queue: Arc<Queue>, failure: Arc<Mutex<Option<String>>>) {
-    while let Some(batch) = queue.take() {
-        let result = commit(&mut conn, &batch);
-        if let Err(e) = &result {
-            failure.lock().expect("store failure").get_or_insert_with(|| e.to_string());
-        }
-        for op in batch {
-            match op {
-                Op::BeginRun(_, reply) | Op::Flush(reply) | Op::ResumeRun(_, reply) => {
-                    let _ = reply.send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+/// The writer thread's state: the file it writes, which file that was when opened,
+/// and the runs it wrote rows for (to write again into a database made anew).
+struct Writer {
+    path: PathBuf,
+    identity: Option<(u64, u64)>,
+    runs: std::collections::BTreeSet<String>,
+    notes: Arc<guard::Notes>,
+}
+
+impl Writer {
+    fn run(mut self, mut conn: Connection, queue: Arc<Queue>, failure: Arc<Mutex<Option<String>>>) {
+        while let Some(batch) = queue.take() {
+            for op in &batch {
+                if let Op::BeginRun(r, _) = op {
+                    self.runs.insert(r.run_id.clone());
+                } else if let Op::ResumeRun(id, _) = op {
+                    self.runs.insert(id.clone());
                 }
-                _ => {}
+            }
+            let mut result = commit(&mut conn, &batch, &self.path, &self.notes);
+            if result.is_ok() && guard::identity(&self.path) != self.identity {
+                result = self.reopen(&mut conn);
+            }
+            if let Err(e) = &result {
+                failure.lock().expect("store failure").get_or_insert_with(|| e.to_string());
+            }
+            for op in batch {
+                match op {
+                    Op::BeginRun(_, reply) | Op::Flush(reply) | Op::ResumeRun(_, reply) => {
+                        let _ = reply.send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+                    }
+                    _ => {}
+                }
             }
         }
+    }
+
+    /// The database file was deleted or replaced while this run wrote to it: read this
+    /// run's rows from the old file (still readable through the open connection), close
+    /// it (which also removes its `-wal` and `-shm` files when it was the last user),
+    /// open what is at the path now (made anew if nothing is) and write the rows into it.
+    fn reopen(&mut self, conn: &mut Connection) -> rusqlite::Result<()> {
+        let rows = guard::read_runs(conn, &self.runs)?;
+        let fresh = Connection::open_in_memory()?;
+        drop(std::mem::replace(conn, fresh));
+        *conn = schema::open(&self.path)?;
+        conn.busy_timeout(WRITER_BUSY)?;
+        let tx = conn.unchecked_transaction()?;
+        let copied = guard::write_runs(&tx, &rows)?;
+        tx.commit()?;
+        self.identity = guard::identity(&self.path);
+        self.notes.say(format!(
+            "the history database {} was deleted or replaced during the run; it was made again with this run's rows ({copied} rows)",
+            self.path.display()
+        ));
+        Ok(())
     }
 }
 
@@ -291,14 +349,32 @@ impl Op {
     }
 }
 
-/// Apply a batch in one transaction, retrying while another process holds the lock.
-fn commit(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<()> {
-    let mut tries = 0;
+/// The writer's SQLite busy timeout: one turn of waiting for a lock.
+const WRITER_BUSY: Duration = Duration::from_secs(1);
+/// After this long waiting for another process's write lock, say so (and again each time as long).
+const LOCK_NOTE_AFTER: Duration = Duration::from_secs(3);
+/// Give up on a batch after waiting this long in all.
+const LOCK_GIVE_UP: Duration = Duration::from_secs(300);
+
+/// Apply a batch in one transaction, waiting while another process holds the lock
+/// (the connection's busy timeout waits first) and saying what waits on what.
+fn commit(conn: &mut Connection, batch: &[Op], path: &Path, notes: &guard::Notes) -> rusqlite::Result<()> {
+    let start = std::time::Instant::now();
+    let mut next_note = LOCK_NOTE_AFTER;
     loop {
         match apply(conn, batch) {
-            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::DatabaseBusy && tries < 10 => {
-                tries += 1;
-                std::thread::sleep(Duration::from_millis(50 * tries));
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::DatabaseBusy && start.elapsed() < LOCK_GIVE_UP => {
+                if start.elapsed() >= next_note {
+                    let who = guard::holders(path);
+                    let who = if who.is_empty() { "another process".to_string() } else { format!("another process ({})", who.join(", ")) };
+                    notes.say(format!(
+                        "the run's history is waiting for the write lock on {}, held by {who}, for {} s now; it goes on once that process lets go",
+                        path.display(),
+                        start.elapsed().as_secs()
+                    ));
+                    next_note += LOCK_NOTE_AFTER * 5;
+                }
+                std::thread::sleep(Duration::from_millis(50));
             }
             other => return other,
         }

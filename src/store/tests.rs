@@ -136,3 +136,56 @@ fn an_older_database_gains_the_new_columns() {
     let runs = list_runs(&db, 10).unwrap();
     assert_eq!((runs[0].run_id.as_str(), runs[0].duration_s), ("old", Some(1.0)));
 }
+
+#[test]
+fn a_database_deleted_during_a_run_is_made_again_with_the_runs_rows() {
+    for also_wal in [false, true] {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("h.db");
+        let store = Store::open(&db).unwrap();
+        store.begin_run(new_run("run1")).unwrap();
+        store.step_started(at("run1", "a", 1), "file_ops", "write", "{}".into(), now());
+        store.step_finished(at("run1", "a", 1), "completed", Some("{}".into()), None, None, now());
+        store.event("run1", Some("a"), "INFO", "before");
+        store.flush().unwrap();
+        // `rm runs.db` (or `rm runs.db*`) while the run goes on.
+        std::fs::remove_file(&db).unwrap();
+        if also_wal {
+            for suffix in ["-wal", "-shm"] {
+                let _ = std::fs::remove_file(d.path().join(format!("h.db{suffix}")));
+            }
+        }
+        store.step_started(at("run1", "b", 1), "file_ops", "write", "{}".into(), now());
+        store.step_finished(at("run1", "b", 1), "completed", Some("{}".into()), None, None, now());
+        store.event("run1", Some("b"), "INFO", "after");
+        store.finish_run("run1", "completed", Some("{}".into()), None);
+        store.flush().unwrap();
+        let notes = store.take_notes();
+        assert!(notes.len() == 1 && notes[0].contains("was deleted or replaced during the run"), "{notes:?}");
+        let detail = run_detail(&db, "run1").unwrap().expect("the run is in the new database");
+        assert_eq!(detail.summary.status, "completed", "also_wal: {also_wal}");
+        assert_eq!(detail.steps.iter().map(|s| s.step_id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(detail.events.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(), ["before", "after"]);
+    }
+}
+
+#[test]
+fn a_write_lock_held_elsewhere_is_waited_for_and_said() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("h.db");
+    let store = Store::open(&db).unwrap();
+    let heard = Arc::new(Mutex::new(Vec::<String>::new()));
+    let h = heard.clone();
+    store.on_note(Arc::new(move |m: &str| h.lock().unwrap().push(m.to_string())));
+    let other = rusqlite::Connection::open(&db).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(4500));
+        other.execute_batch("COMMIT").unwrap();
+    });
+    store.begin_run(new_run("run1")).unwrap();
+    release.join().unwrap();
+    let heard = heard.lock().unwrap().clone();
+    assert!(heard.iter().any(|m| m.contains("waiting for the write lock") && m.contains("h.db")), "{heard:?}");
+    assert_eq!(list_runs(&db, 10).unwrap().len(), 1);
+}
