@@ -47,6 +47,7 @@ EXPECTED = {
     "undefined-input.yaml": "undeclared input `inputs.nme`",
     "unknown-action.yaml": "tool `file_ops` has no action `cpy`",
     "unknown-cleanup-action.yaml": "unknown cleanup action `delet`",
+    "unknown-filter.yaml": "unknown template filter `uper`",
     "unknown-dependency.yaml": "depends on unknown step `prepare`",
     "unknown-input-type.yaml": "unknown type `strng`",
     "unknown-root-name.yaml": "unknown name `input`",
@@ -63,6 +64,7 @@ HINTS = {
     "unknown-action.yaml": "did you mean `copy`?",
     "unknown-top-level-key.yaml": "did you mean `steps`?",
     "bad-on-failure.yaml": "did you mean `retry`?",
+    "unknown-filter.yaml": "did you mean `upper`?",
     "comma-in-flow-mapping.yaml": "a comma ends a value, so `soft pads` was read as a key: put the whole value in quotes",
 }
 

@@ -240,7 +240,15 @@ impl Reader<'_> {
     pub(super) fn collect_refs(&mut self, node: &Node, out: &mut Vec<SiteRef>, skip_workflow_steps: bool) {
         match &node.value {
             NodeValue::Str(s) => match references(s) {
-                Ok(refs) => out.extend(refs.into_iter().map(|reference| SiteRef { reference, line: node.line, col: node.col })),
+                Ok(refs) => {
+                    out.extend(refs.into_iter().map(|reference| SiteRef { reference, line: node.line, col: node.col }));
+                    for (kind, name) in crate::template::refs::unknown_filters(s) {
+                        let hint = did_you_mean(&name, crate::template::refs::COMMON_FILTERS.iter().copied()).unwrap_or_else(|| {
+                            format!("the {kind}s are minijinja's built-in ones plus basename, stem, dirname, suffix, abspath, shell_quote")
+                        });
+                        self.error(node, format!("unknown template {kind} `{name}`"), Some(hint));
+                    }
+                }
                 Err(e) => self.error(node, format!("template syntax error: {e}"), Some(format!("in `{s}`"))),
             },
             NodeValue::Seq(items) => items.iter().for_each(|i| self.collect_refs(i, out, false)),

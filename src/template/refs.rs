@@ -51,6 +51,109 @@ pub fn references(text: &str) -> Result<Vec<Reference>, String> {
     Ok(refs)
 }
 
+/// Filters and tests `text` uses that the environment does not have, as
+/// `("filter" | "test", name)`. Read from the compiled instructions (minijinja's
+/// `unstable_machinery`, pinned to 3.1 in Cargo.toml): minijinja only notices an
+/// unknown filter when it renders, and a recipe's templates must fail validation.
+pub fn unknown_filters(text: &str) -> Vec<(&'static str, String)> {
+    use minijinja::machinery::{get_compiled_template, Instruction};
+    if !has_template(text) || super::simple::parse(text).is_some() {
+        return Vec::new();
+    }
+    let Ok(tmpl) = env().template_from_str(text) else { return Vec::new() };
+    let compiled = get_compiled_template(&tmpl);
+    let mut out = Vec::new();
+    for instructions in std::iter::once(&compiled.instructions).chain(compiled.blocks.values()) {
+        let mut i = 0;
+        while let Some(instr) = instructions.get(i) {
+            let found = match instr {
+                Instruction::ApplyFilter(name, ..) if !known("filter", name) => Some(("filter", name.to_string())),
+                Instruction::PerformTest(name, ..) if !known("test", name) => Some(("test", name.to_string())),
+                _ => None,
+            };
+            if let Some(f) = found.filter(|f| !out.contains(f)) {
+                out.push(f);
+            }
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Whether the environment has a filter or test by that name: rendering it on nothing
+/// fails with "unknown filter/test" only when it has none (answers are cached).
+fn known(kind: &'static str, name: &str) -> bool {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static SEEN: Mutex<Option<HashMap<(&'static str, String), bool>>> = Mutex::new(None);
+    let key = (kind, name.to_string());
+    if let Some(&k) = SEEN.lock().expect("filter cache").get_or_insert_with(HashMap::new).get(&key) {
+        return k;
+    }
+    let probe = if kind == "filter" { format!("{{{{ none | {name} }}}}") } else { format!("{{{{ none is {name} }}}}") };
+    let unknown = match env().render_str(&probe, ()) {
+        Err(e) => matches!(e.kind(), minijinja::ErrorKind::UnknownFilter | minijinja::ErrorKind::UnknownTest),
+        Ok(_) => false,
+    };
+    SEEN.lock().expect("filter cache").get_or_insert_with(HashMap::new).insert(key, !unknown);
+    !unknown
+}
+
+/// Filter names the environment has, for "did you mean" hints.
+pub const COMMON_FILTERS: &[&str] = &[
+    "abs",
+    "attr",
+    "batch",
+    "capitalize",
+    "count",
+    "d",
+    "default",
+    "dictsort",
+    "e",
+    "escape",
+    "first",
+    "float",
+    "indent",
+    "int",
+    "items",
+    "join",
+    "last",
+    "length",
+    "list",
+    "lower",
+    "map",
+    "max",
+    "min",
+    "pprint",
+    "reject",
+    "rejectattr",
+    "replace",
+    "reverse",
+    "round",
+    "safe",
+    "select",
+    "selectattr",
+    "slice",
+    "sort",
+    "split",
+    "string",
+    "sum",
+    "title",
+    "tojson",
+    "trim",
+    "unique",
+    "upper",
+    "urlencode",
+    "basename",
+    "stem",
+    "dirname",
+    "suffix",
+    "abspath",
+    "shell_quote",
+    "lines",
+    "bool",
+];
+
 fn detail(e: &minijinja::Error) -> String {
     match (e.detail(), e.line()) {
         (Some(d), Some(l)) if l > 1 => format!("{d} (template line {l})"),
@@ -69,6 +172,15 @@ mod tests {
         let paths: Vec<_> = r.iter().map(|r| r.path.as_str()).collect();
         assert_eq!(paths, ["inputs.x", "steps.a.outputs.path"]);
         assert!(!r[0].guarded);
+    }
+
+    #[test]
+    fn unknown_filters_and_tests_are_found_before_rendering() {
+        assert_eq!(unknown_filters("{{ inputs.x | shout }}"), [("filter", "shout".to_string())]);
+        assert_eq!(unknown_filters("{% for f in xs | sort %}{{ f | basename | loud }}{% endfor %}"), [("filter", "loud".to_string())]);
+        assert_eq!(unknown_filters("{% if x is evenish %}y{% endif %}"), [("test", "evenish".to_string())]);
+        assert!(unknown_filters("{{ x | upper | default('a') | basename }}{% if y is defined %}{% endif %}").is_empty());
+        assert!(unknown_filters("plain {{ steps.a.outputs.x }}").is_empty());
     }
 
     #[test]
