@@ -77,6 +77,9 @@ step "pytest"
 # As in an activated environment: programs installed into .venv (whisper-ctranslate2) are on PATH.
 PATH="$PWD/.venv/bin:$PATH" .venv/bin/python -m pytest
 
+step "fuzz smoke: the recipe loader and the template renderer, 30 s each (cargo-fuzz on nightly; skipped without it)"
+bash scripts/fuzz.sh 30
+
 step "MCP conformance suite (@modelcontextprotocol/conformance, server mode, against localforge mcp --http)"
 if command -v npm >/dev/null && command -v node >/dev/null; then
     bash tests/conformance/run.sh "$PWD/.venv/bin/python"
