@@ -194,3 +194,88 @@ def test_whisper_transcribes_speech_via_a_recipe(lf, tmp_path):
     )
     words = out["text"]["content"].lower()
     assert sum(w in words for w in ("quick", "brown", "fox", "lazy", "dog")) >= 4, words
+
+
+# The roadmap's own YAML tool definition (docs/ROADMAP.md of 0.x, phase 3), verbatim.
+ROADMAP_WHISPER = """\
+# localforge/data/tools/whisper.yaml
+name: whisper
+version: "1.0"
+type: cli
+description: "Speech-to-text transcription"
+
+actions:
+  transcribe:
+    command: "whisper {{inputs.audio_file}} --model {{inputs.model}} --output_dir {{inputs.output_dir}}"
+    inputs:
+      audio_file:
+        type: path
+        required: true
+        description: "Audio file to transcribe"
+      model:
+        type: string
+        default: "base"
+        choices: [tiny, base, small, medium, large]
+      output_dir:
+        type: path
+        default: "{{temp_dir}}"
+    outputs:
+      transcript: "{{inputs.output_dir}}/{{inputs.audio_file|stem}}.txt"
+
+requirements:
+  binary: whisper
+  install_hint: "pip install openai-whisper"
+  min_vram_gb: 2.0  # for 'base' model
+
+# More examples: yt-dlp, pandoc, ImageMagick, tesseract
+"""
+
+# A stand-in `whisper` (OpenAI Whisper's CLI needs model weights this machine cannot
+# download): it takes the same arguments and writes `<stem>.txt` into --output_dir.
+STAND_IN_WHISPER = """\
+#!/bin/sh
+audio="$1"; shift; out=.; model=
+while [ $# -gt 0 ]; do case "$1" in --output_dir) out="$2"; shift ;; --model) model="$2"; shift ;; esac; shift; done
+name=$(basename "$audio")
+echo "[$model] transcript of $name" > "$out/${name%.*}.txt"
+"""
+
+
+def test_the_roadmaps_whisper_definition_loads_and_runs_unchanged(lf):
+    """Issue 15 item 15: `{{inputs.x}}` placeholders, a `{{temp_dir}}` default and the
+    `stem` filter, in a user definition that replaces the shipped `whisper`."""
+    folder = lf.home / ".localforge" / "tools"
+    folder.mkdir(parents=True)
+    (folder / "whisper.yaml").write_text(ROADMAP_WHISPER)
+    bin_dir = lf.home / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "whisper").write_text(STAND_IN_WHISPER)
+    (bin_dir / "whisper").chmod(0o755)
+    lf.env["PATH"] = f"{bin_dir}:{lf.env['PATH']}"
+    (lf.work / "talk.wav").write_bytes(b"RIFF")
+    tools = _tools(lf)
+    assert tools["whisper"]["available"] and tools["whisper"]["source"] == str(folder / "whisper.yaml")
+    rec = lf.write(
+        "t.yaml",
+        "name: t\nsteps:\n  - {id: t, tool: whisper, action: transcribe, inputs: {audio_file: talk.wav, model: tiny}}\n"
+        "  - {id: r, tool: file_ops, action: read, inputs: {path: '{{ steps.t.outputs.transcript }}'}}\n",
+    )
+    doc = json.loads(lf("run", rec, "--json", "-q", check=0).stdout)
+    transcript = doc["steps"]["t"]["outputs"]["transcript"]
+    assert transcript == f"{doc['run_dir']}/temp/talk.txt"
+    assert doc["steps"]["r"]["outputs"]["content"] == "[tiny] transcript of talk.wav\n"
+
+
+def test_a_placeholder_naming_no_input_is_a_load_error_with_its_line(lf):
+    folder = lf.home / ".localforge" / "tools"
+    folder.mkdir(parents=True)
+    (folder / "typo.yaml").write_text(
+        "name: typo\nactions:\n  go:\n    command: 'echo {{inputs.audoi}}'\n    inputs:\n      audio: {required: true}\n"
+        "    outputs:\n      out: '{{ audio | stemm }}'\n"
+    )
+    tools = _tools(lf)
+    assert tools["typo"]["available"] is False
+    problems = "\n".join(tools["typo"]["missing"])
+    assert "typo.yaml:4:14: `command` of action `go` reads `inputs.audoi`, which is not one of its inputs" in problems
+    assert "did you mean `audio`?" in problems
+    assert "typo.yaml:8:12: output `out` of action `go`: unknown template filter `stemm`" in problems

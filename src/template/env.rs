@@ -33,6 +33,8 @@ fn new_env() -> Environment<'static> {
     });
     env.add_filter("stem", |p: &str| path_part(p, |p| p.file_stem()));
     env.add_filter("basename", |p: &str| path_part(p, |p| p.file_name()));
+    env.add_filter("name", |p: &str| path_part(p, |p| p.file_name())); // pathlib's name, as YAML tools write it
+    env.add_filter("parent", |p: &str| Path::new(p).parent().map(|d| d.to_string_lossy().into_owned()).unwrap_or_default());
     env.add_filter("dirname", |p: &str| Path::new(p).parent().map(|d| d.to_string_lossy().into_owned()).unwrap_or_default());
     env.add_filter("suffix", |p: &str| Path::new(p).extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default());
     env.add_filter("abspath", |p: &str| -> Result<String, Error> {

@@ -18,7 +18,7 @@ use crate::recipe::ToolCatalog;
 use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -206,8 +206,18 @@ impl Registry {
             r.add(tool).expect("native tools have distinct names");
         }
         let (yaml_tools, broken) = cli::load_dirs(&config.yaml_tool_dirs());
+        let built_in = config.builtin_tools.as_deref();
         for t in yaml_tools {
-            let _ = r.add(Arc::new(t)); // a clash is recorded and named by the registry
+            // Your own definition of a tool LocalForge ships as YAML replaces the shipped one
+            // (the roadmap's `whisper.yaml` in ~/.localforge/tools, say); any other clash is
+            // recorded and named by the registry.
+            let shipped = r.get(t.name()).is_some_and(|e| built_in.is_some_and(|b| Path::new(&e.source()).starts_with(b)));
+            let is_user = built_in.is_none_or(|b| !Path::new(&t.source()).starts_with(b));
+            if shipped && is_user {
+                r.tools.insert(t.name().to_string(), Arc::new(t));
+                continue;
+            }
+            let _ = r.add(Arc::new(t));
         }
         for (file, error) in broken {
             let name = std::path::Path::new(&file).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();

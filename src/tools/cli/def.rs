@@ -257,6 +257,7 @@ fn action(r: &mut Reader<'_>, node: &Node, what: &str) -> Option<ActionDef> {
             _ => r.err(v, format!("output `{}` of {what} must be a template, or {{path: template}} for a file", k.key_text()), None),
         }
     }
+    check_placeholders(r, node, what, &inputs);
     let parse = r.text(node, "parse", what, false);
     if let Some(p) = parse.as_deref().filter(|p| !matches!(*p, "json" | "lines")) {
         let at = node.get("parse").unwrap_or(node).clone();
@@ -276,6 +277,62 @@ fn action(r: &mut Reader<'_>, node: &Node, what: &str) -> Option<ActionDef> {
         cwd: node.get("cwd").map(Node::key_text),
         env: r.env(node, what),
     })
+}
+
+/// Every placeholder of an action names something it has: one of its inputs (`{{ file }}`
+/// or, as the roadmap's format writes it, `{{ inputs.file }}`), `temp_dir` or `run_dir`;
+/// its filters exist. Checked when the definition loads, so a typo is a load error with
+/// its line, never a failure halfway through a run.
+fn check_placeholders(r: &mut Reader<'_>, node: &Node, what: &str, inputs: &IndexMap<String, InputDef>) {
+    let mut sites: Vec<(&Node, String)> = Vec::new();
+    if let Some(c) = node.get("command") {
+        match &c.value {
+            NodeValue::Seq(items) => sites.extend(items.iter().map(|i| (i, "`command`".to_string()))),
+            _ => sites.push((c, "`command`".into())),
+        }
+    }
+    for key in ["cwd"] {
+        if let Some(n) = node.get(key) {
+            sites.push((n, format!("`{key}`")));
+        }
+    }
+    for (k, v) in node.get("env").and_then(Node::as_map).unwrap_or_default() {
+        sites.push((v, format!("`env.{}`", k.key_text())));
+    }
+    for (k, v) in node.get("outputs").and_then(Node::as_map).unwrap_or_default() {
+        sites.push((v.get("path").unwrap_or(v), format!("output `{}`", k.key_text())));
+    }
+    for (k, spec) in node.get("inputs").and_then(Node::as_map).unwrap_or_default() {
+        if let Some(d) = spec.get("default") {
+            sites.push((d, format!("the default of input `{}`", k.key_text())));
+        }
+    }
+    let names: Vec<&str> = inputs.keys().map(String::as_str).chain(["temp_dir", "run_dir"]).collect();
+    for (n, place) in sites {
+        let Some(text) = n.as_str() else { continue };
+        let refs = match crate::template::references(text) {
+            Ok(refs) => refs,
+            Err(e) => {
+                r.err(n, format!("{place} of {what}: template syntax error: {e}"), None);
+                continue;
+            }
+        };
+        for reference in refs {
+            let name = match reference.root() {
+                "inputs" => reference.part(1).unwrap_or(""),
+                root => root,
+            };
+            let known = if reference.root() == "inputs" { inputs.contains_key(name) } else { names.contains(&name) };
+            if !known {
+                let hint =
+                    did_you_mean(name, names.iter().copied()).unwrap_or_else(|| format!("it can use {}", crate::diag::list_names(&names)));
+                r.err(n, format!("{place} of {what} reads `{}`, which is not one of its inputs", reference.path), Some(hint));
+            }
+        }
+        for (kind, name) in crate::template::refs::unknown_filters(text) {
+            r.err(n, format!("{place} of {what}: unknown template {kind} `{name}`"), None);
+        }
+    }
 }
 
 /// The first `{{ … }}` / `{% … %}` of a shell command that sits inside shell quotes,

@@ -12,10 +12,14 @@ use std::time::Duration;
 
 pub(super) async fn run(tool: &ToolDef, name: &str, action: &ActionDef, given: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
     let what = format!("{}.{name}", tool.name);
-    let values = bind(&what, action, given)?;
+    let mut dirs = Map::new();
+    dirs.insert("temp_dir".into(), json!(ctx.temp_dir));
+    dirs.insert("run_dir".into(), json!(ctx.run_dir));
+    let values = bind(&what, action, given, &dirs)?;
+    // `{{ file }}` and `{{ inputs.file }}` (the roadmap's format) alike.
     let mut scope = values.clone();
-    scope.insert("temp_dir".into(), json!(ctx.temp_dir));
-    scope.insert("run_dir".into(), json!(ctx.run_dir));
+    scope.extend(dirs);
+    scope.insert("inputs".into(), Value::Object(values));
     let argv = match &action.command {
         Command::Argv(words) => {
             let mut argv = Vec::new();
@@ -90,7 +94,7 @@ pub(super) async fn run(tool: &ToolDef, name: &str, action: &ActionDef, given: O
 }
 
 /// The step's inputs checked against the action's declarations, defaults filled in.
-fn bind(what: &str, action: &ActionDef, given: Outputs) -> Result<Map<String, Value>, ToolError> {
+fn bind(what: &str, action: &ActionDef, given: Outputs, dirs: &Map<String, Value>) -> Result<Map<String, Value>, ToolError> {
     let mut problems = Vec::new();
     for key in given.keys() {
         if !action.inputs.contains_key(key) {
@@ -102,8 +106,13 @@ fn bind(what: &str, action: &ActionDef, given: Outputs) -> Result<Map<String, Va
     }
     let mut out = Map::new();
     for (name, spec) in &action.inputs {
-        let raw = match given.get(name).filter(|v| !v.is_null()).or(spec.default.as_ref()) {
+        let raw = match given.get(name).filter(|v| !v.is_null()) {
             Some(v) => v.clone(),
+            // A default may name the run's folders: `default: "{{ temp_dir }}"`.
+            None if spec.default.as_ref().and_then(Value::as_str).is_some_and(crate::template::has_template) => {
+                Value::String(render_text(what, spec.default.as_ref().and_then(Value::as_str).unwrap_or_default(), dirs)?)
+            }
+            None if spec.default.is_some() => spec.default.clone().unwrap_or(Value::Null),
             None if spec.required => {
                 problems.push(format!(
                     "missing required input `{name}`{}",
