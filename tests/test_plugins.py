@@ -216,3 +216,34 @@ def test_a_plugin_that_imports_threading_late_does_not_hang_exit(lf, user_tools)
     rec = lf.write("t.yaml", "name: t\nsteps:\n  - {id: t, tool: lateimport, action: run}\n")
     doc = json.loads(lf("run", rec, "--json", "-q", check=0, timeout=30).stdout)
     assert doc["steps"]["t"]["status"] == "completed"
+
+
+def test_a_helper_beside_a_plugin_imports_as_in_0x(lf, user_tools):
+    """Issue 15 item 4: 0.x helpers lived beside tools in `localforge.tools`."""
+    (user_tools / "_image_utils.py").write_text("def double(x):\n    return 2 * x\n")
+    (user_tools / "pair_tool.py").write_text(
+        "from ._image_utils import double\nfrom localforge.tools._image_utils import double as twice\n"
+        "TOOL_NAME = 'pair'\nTOOL_ACTIONS = ['go']\n\n"
+        "def handle(action, inputs, ctx):\n    return {'a': double(3), 'b': twice(4)}\n"
+    )
+    rec = lf.write("p.yaml", "name: p\nsteps:\n  - {id: p, tool: pair, action: go}\n")
+    doc = json.loads(lf("run", rec, "--json", check=0).stdout)
+    assert doc["steps"]["p"]["outputs"] == {"a": 6, "b": 8}
+
+
+def test_a_plugin_missing_a_0x_dependency_names_the_install_command(lf, user_tools, tmp_path):
+    """Issue 15 item 6: 0.x depended on requests and PyYAML; the `compat` extra brings them."""
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    for module in ("requests", "yaml"):  # as if not installed, whatever this machine has
+        (hide / f"{module}.py").write_text(f"raise ModuleNotFoundError(\"No module named '{module}'\", name='{module}')\n")
+    lf.env["PYTHONPATH"] = str(hide)
+    (user_tools / "web_tool.py").write_text(
+        "import requests\nTOOL_NAME = 'web'\nTOOL_ACTIONS = ['get']\n\ndef handle(a, i, c):\n    return {}\n"
+    )
+    (user_tools / "odd_tool.py").write_text(
+        "import numpyish_xyz\nTOOL_NAME = 'odd'\nTOOL_ACTIONS = ['go']\n\ndef handle(a, i, c):\n    return {}\n"
+    )
+    tools = {t["name"]: t for t in json.loads(lf("list-tools", "--json", check=0).stdout)}
+    assert "pip install 'localforge[compat]'" in tools["web"]["missing"][0]
+    assert "pip install numpyish_xyz" in tools["odd"]["missing"][0]

@@ -48,8 +48,18 @@ def _check(module, source):
     return plugin, None
 
 
+# Modules 0.x depended on, so its plugins import them freely: `localforge[compat]` brings them.
+COMPAT_MODULES = {"requests": "requests", "yaml": "PyYAML"}
+
+
 def _error_text(exc: BaseException) -> str:
     last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        top = exc.name.split(".")[0]
+        if top in COMPAT_MODULES:
+            return f"import failed: {last} (0.x installed {COMPAT_MODULES[top]} for its plugins: pip install 'localforge[compat]')"
+        if not top.startswith("localforge"):
+            return f"import failed: {last} (install it into this environment: pip install {top})"
     return f"import failed: {last}"
 
 
@@ -98,6 +108,10 @@ def discover(tool_dirs=None, needed=None):
         if not folder.is_dir() or folder.resolve() in seen:
             continue
         seen.add(folder.resolve())
+        # Helpers beside a plugin import as in 0.x, where they lived in the tools package:
+        # `from ._image_utils import x` and `from localforge.tools._image_utils import x`.
+        if str(folder) not in builtin_pkg.__path__:
+            builtin_pkg.__path__.append(str(folder))
         for path in sorted(folder.glob("*_tool.py")):
             module_name = f"localforge.tools.{path.stem}"
             if module_name in sys.modules:
