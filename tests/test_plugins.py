@@ -64,7 +64,8 @@ def test_user_folder_plugin_with_relative_imports_and_ctx(lf, user_tools):
     assert about["inputs"] == {"who": "Ada"}
     assert about["step"] == "about" and about["previous"] == ["first", "note"]
     assert about["ollama_host"] == "http://127.0.0.1:9", "get_config reads the same file as the engine"
-    assert about["list_in"] == ["hello", "Ada"] and about["list_type"] == "list", "a list arrives as a list"
+    # As 0.x rendered it: a templated input is text, a list its Python repr.
+    assert about["list_in"] == "['hello', 'Ada']" and about["list_type"] == "str", "a templated list arrives as 0.x's text"
     assert "note: wrote hello.txt" in proc.stderr, "ctx.log reaches the run log"
     con = sqlite3.connect(lf.db)
     events = [r[0] for r in con.execute("SELECT message FROM events WHERE run_id = ? AND step_id = 'note'", (doc["run_id"],))]
@@ -247,3 +248,97 @@ def test_a_plugin_missing_a_0x_dependency_names_the_install_command(lf, user_too
     tools = {t["name"]: t for t in json.loads(lf("list-tools", "--json", check=0).stdout)}
     assert "pip install 'localforge[compat]'" in tools["web"]["missing"][0]
     assert "pip install numpyish_xyz" in tools["odd"]["missing"][0]
+
+
+CTX_0X_TOOL = """\
+\"\"\"A plugin written for 0.x: every ctx attribute and method its WorkflowContext had.\"\"\"
+import datetime
+from pathlib import Path
+
+TOOL_NAME = "probe"
+TOOL_ACTIONS = ["look", "fix", "check"]
+
+
+def handle(action, inputs, ctx):
+    if action == "fix":
+        return {"fixed": True}
+    if action == "check":
+        n = ctx.iteration_count.get("checked", 0)
+        return {"passed": n >= 2, "n": n, "active": ctx.refinement_active, "failures": [] if n >= 2 else ["not yet"]}
+    ctx.cache = {"seen": 1}  # plugins cached things on ctx
+    ctx.set_step_output("injected", {"value": 41})
+    print("printed by a 0.x plugin")
+    return {
+        "n_plus_px": inputs["n"] + "px",
+        "literal_n": inputs["literal"],
+        "items": inputs["items"],
+        "current_step": ctx.current_step,
+        "recipe_steps": [s["id"] for s in ctx.recipe["steps"]],
+        "recipe_inputs": [i["name"] for i in ctx.recipe["inputs"]],
+        "templates": ctx.templates,
+        "errors": ctx.errors,
+        "iteration_count": ctx.iteration_count,
+        "refinement_active": ctx.refinement_active,
+        "start_time_is_datetime": isinstance(ctx.start_time, datetime.datetime),
+        "temp_is_path": isinstance(ctx.temp_dir, Path),
+        "first_outputs": ctx.steps_output["first"]["outputs"]["count"] == 0,
+        "evaluate": ctx._evaluate("inputs.count") + 1,
+        "injected": ctx.resolve("{{ steps.injected.outputs.value }}"),
+        "resolve_text": ctx.resolve("{{inputs.count}}"),
+        "resolve_unknown": ctx.resolve("{{item}}-{{ inputs.count }}"),
+        "resolve_nested": ctx.resolve({"a": ["{{inputs.count}}", 2]}),
+        "cached": ctx.cache,
+    }
+"""
+
+CTX_0X_RECIPE = """\
+name: ctx-0x
+inputs:
+  - {name: count, type: integer, default: 3}
+templates: {greet: "hi {{inputs.count}}"}
+steps:
+  - {id: first, tool: file_ops, action: list, inputs: {path: "{{ temp_dir }}"}}
+  - id: look
+    tool: probe
+    action: look
+    inputs: {n: "{{inputs.count}}", literal: 3, items: "{{ steps.first.outputs.files }}"}
+  - {id: after, tool: file_ops, action: mkdir, inputs: {path: "{{ workflow.run_dir }}/v{{ steps.injected.outputs.value | default(0) }}"}}
+  - {id: checked, tool: probe, action: check, gate: true, on_failure: refine, refinement: {steps: [{id: fixer, tool: probe, action: fix}]}}
+"""
+
+
+def test_a_0x_plugin_gets_the_whole_ctx_surface_and_0x_values(lf, user_tools):
+    """Issue 15 items 1 and 2."""
+    (user_tools / "probe_tool.py").write_text(CTX_0X_TOOL)
+    rec = lf.write("ctx.yaml", CTX_0X_RECIPE)
+    proc = lf("run", rec, "--json", check=0)
+    doc = json.loads(proc.stdout)  # stdout holds only the report: the plugin's print went to the log
+    out = doc["steps"]["look"]["outputs"]
+    assert out["n_plus_px"] == "3px" and out["literal_n"] == 3 and out["items"] == "[]"
+    assert out["current_step"] == "look"
+    assert out["recipe_steps"] == ["first", "look", "after", "checked"] and out["recipe_inputs"] == ["count"]
+    assert out["templates"] == {"greet": "hi {{inputs.count}}"} and out["errors"] == []
+    assert out["iteration_count"] == {} and out["refinement_active"] is False
+    assert out["start_time_is_datetime"] and out["temp_is_path"] and out["first_outputs"]
+    assert out["evaluate"] == 4 and out["injected"] == "41"
+    assert out["resolve_text"] == "3" and out["resolve_unknown"] == "{{item}}-3"
+    assert out["resolve_nested"] == {"a": ["3", 2]} and out["cached"] == {"seen": 1}
+    assert (Path(doc["run_dir"]) / "v41").is_dir(), "set_step_output feeds later templates"
+    checked = doc["steps"]["checked"]
+    assert checked["status"] == "completed" and checked["outputs"]["n"] == 2 and checked["outputs"]["active"] is True
+    assert "printed by a 0.x plugin" in proc.stderr and "Could not resolve 'item'" in proc.stderr
+
+
+def test_a_plugin_can_ask_for_native_values(lf, user_tools):
+    (user_tools / "typed_tool.py").write_text(
+        "TOOL_NAME = 'typed'\nTOOL_ACTIONS = ['go']\nTOOL_NATIVE_VALUES = True\n\n"
+        "def handle(action, inputs, ctx):\n"
+        "    return {'n': inputs['n'] + 1, 'kind': type(inputs['xs']).__name__, 'r': ctx.resolve('{{ inputs.count }}')}\n"
+    )
+    rec = lf.write(
+        "t.yaml",
+        "name: t\ninputs:\n  - {name: count, type: integer, default: 3}\n"
+        "steps:\n  - {id: t, tool: typed, action: go, inputs: {n: '{{ inputs.count }}', xs: '{{ [1, 2] }}'}}\n",
+    )
+    doc = json.loads(lf("run", rec, "--json", check=0).stdout)
+    assert doc["steps"]["t"]["outputs"] == {"n": 4, "kind": "list", "r": 3}

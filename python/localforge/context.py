@@ -1,34 +1,82 @@
-"""The `ctx` object a Python tool's `handle(action, inputs, ctx)` receives.
+"""The `ctx` object a Python tool's `handle(action, inputs, ctx)` receives: every
+attribute and method 0.x's `WorkflowContext` offered, with the same shapes.
 
-It offers what 0.x tools use: `temp_dir` and `run_dir` (pathlib.Path),
-`run_id`, `inputs`, `config` (the recipe's), `recipe`, `steps_output`,
-`current_step`, `log(message, level="INFO")` and `resolve(value)`.
+| attribute | what |
+|---|---|
+| `temp_dir`, `run_dir` | `pathlib.Path` |
+| `run_id` | the run's id |
+| `start_time` | `datetime.datetime` (local time) the run started |
+| `inputs` | the run's inputs |
+| `config`, `templates` | the recipe's `config:` and `templates:` mappings |
+| `recipe` | the recipe as its YAML says it (`name`, `inputs`, `steps`, ...), plus `path` |
+| `steps_output` | `{step_id: {"outputs": {...}}}` of the steps that have finished |
+| `current_step` | the step's id (a `batch.foreach` sub-step sees its batch step's id); `step` has the details |
+| `iteration_count` | `{failed_step_id: iteration}` of refinement loops so far |
+| `refinement_active` | whether a refinement loop is going on |
+| `errors` | a list of error texts (empty while steps run, as in 0.x) |
+| `log(message, level)`, `resolve(value)`, `set_step_output(id, outputs)`, `_evaluate(expr)` | as in 0.x |
+
+Plugins may set attributes of their own on it. Values follow 0.x unless the plugin's
+module says `TOOL_NATIVE_VALUES = True`: a templated input (`"{{ inputs.n }}"`) arrives
+as text, as 0.x rendered it (`"3"`, `"['a', 'b']"`), and `resolve` returns text and
+leaves a name it cannot evaluate as written. With `TOOL_NATIVE_VALUES = True` inputs
+keep their types (`3`, `['a', 'b']`) and `resolve` renders as the engine does.
 """
 
+import re
 import threading
+from datetime import datetime
 from pathlib import Path
+
+_PLACEHOLDER = re.compile(r"\{\{([^}]+)\}\}")
 
 
 def run_info(run: dict) -> dict:
     """The run's fixed information, with paths as `pathlib.Path` (made once per run)."""
     run["temp_dir"] = Path(run["temp_dir"])
     run["run_dir"] = Path(run["run_dir"])
+    started = run.get("started_at")
+    try:
+        run["start_time"] = datetime.fromisoformat(started.replace("Z", "+00:00")).astimezone().replace(tzinfo=None)
+    except (AttributeError, ValueError):
+        run["start_time"] = datetime.now()
     return run
+
+
+def text_0x(value) -> str:
+    """A value as 0.x's templates wrote it: Python's `str()` (`3`, `True`, `None`, `['a', 'b']`)."""
+    return value if isinstance(value, str) else str(value)
+
+
+def as_0x(raw, rendered):
+    """`rendered` inputs as 0.x gave them to plugins: what was a template in the recipe
+    (`raw`) becomes text; other values keep their YAML types."""
+    if isinstance(raw, str):
+        return text_0x(rendered) if "{{" in raw else rendered
+    if isinstance(raw, dict) and isinstance(rendered, dict):
+        return {k: as_0x(raw.get(k), v) for k, v in rendered.items()}
+    if isinstance(raw, list) and isinstance(rendered, list) and len(raw) == len(rendered):
+        return [as_0x(r, v) for r, v in zip(raw, rendered)]
+    return rendered
 
 
 class ToolContext:
     """Run information for one tool call. Built by the engine; cheap to create."""
 
-    __slots__ = ("_run", "_engine", "_steps_output", "temp_dir", "run_dir", "run_id", "current_step")
-
-    def __init__(self, run: dict, current_step: dict, engine):
+    def __init__(self, run: dict, current_step: dict, engine, native: bool = False):
         self._run = run
         self._engine = engine
         self._steps_output = None
+        self._native = native
         self.temp_dir = run["temp_dir"]
         self.run_dir = run["run_dir"]
         self.run_id = run["run_id"]
-        self.current_step = current_step
+        self.start_time = run["start_time"]
+        self.step = current_step
+        self.current_step = re.split(r"[\[#]", current_step.get("id") or "", maxsplit=1)[0]
+        self.iteration_count = dict(current_step.get("iteration_count") or {})
+        self.refinement_active = bool(current_step.get("refinement_active"))
+        self.errors = []
 
     @property
     def inputs(self) -> dict:
@@ -41,27 +89,64 @@ class ToolContext:
         return self._run["config"]
 
     @property
+    def templates(self) -> dict:
+        """The recipe's `templates` mapping, unrendered."""
+        return self._run["recipe"].get("templates") or {}
+
+    @property
     def recipe(self) -> dict:
-        """The recipe: name, version, description, config, templates, and the file."""
-        return self._run["recipe"]
+        """The recipe as its YAML says it (unrendered `steps`, `inputs` as a list, ...) and `path`."""
+        doc = self._run.get("_document")
+        if doc is None:
+            doc = dict(self._engine.recipe_document() or {})
+            for key, value in self._run["recipe"].items():
+                doc.setdefault(key, value)
+            self._run["_document"] = doc
+        return doc
 
     @property
     def steps_output(self) -> dict:
-        """Outputs of the steps that have finished, by step id."""
+        """`{step_id: {"outputs": {...}}}` of the steps that have finished."""
         if self._steps_output is None:
-            self._steps_output = self._engine.steps_output()
+            self._steps_output = {k: {"outputs": v} for k, v in self._engine.steps_output().items()}
         return self._steps_output
+
+    def set_step_output(self, step_id: str, outputs: dict) -> None:
+        """Record `outputs` as step `step_id`'s: later templates (`{{ steps.ID.outputs.K }}`) read them."""
+        self._engine.set_step_output(str(step_id), plain(outputs))
+        self._steps_output = None
 
     def log(self, message, level: str = "INFO") -> None:
         """Write to the run's log (stderr) and its history."""
         self._engine.log(str(level).upper(), str(message))
 
+    def _evaluate(self, expr: str):
+        """The value of one expression (`inputs.n`, `steps.a.outputs.files`); ValueError if unknown."""
+        return self._engine.evaluate(expr.strip())
+
     def resolve(self, value):
-        """Render `{{ ... }}` templates in a value with the engine's own rules."""
-        return self._engine.resolve(value)
+        """Render `{{ ... }}` in a value: as 0.x did (text; unknown names left as written, with a
+        warning), or with the engine's own rules for a plugin with `TOOL_NATIVE_VALUES = True`."""
+        if self._native:
+            return self._engine.resolve(value)
+        if isinstance(value, str):
+            return _PLACEHOLDER.sub(self._substitute, value)
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        return value
+
+    def _substitute(self, match) -> str:
+        expr = match.group(1).strip()
+        try:
+            return text_0x(self._evaluate(expr))
+        except Exception as e:  # 0.x: any failure leaves the placeholder as written
+            self.log(f"Could not resolve '{expr}': {e}", "WARNING")
+            return match.group(0)
 
     def __repr__(self):
-        return f"<ToolContext run={self.run_id} step={self.current_step.get('id')}>"
+        return f"<ToolContext run={self.run_id} step={self.current_step}>"
 
 
 def plain(value):
@@ -121,8 +206,15 @@ _current = threading.local()
 
 
 def call_plugin(handle, action, inputs, ctx):
-    """`handle(action, inputs, ctx)` with the plugin's `print()` sent to its step's log."""
+    """`handle(action, inputs, ctx)` with the plugin's `print()` sent to its step's log, and
+    inputs as 0.x gave them unless the plugin asks for native values."""
     import sys
+
+    module = sys.modules.get(getattr(handle, "__module__", None) or "")
+    if getattr(module, "TOOL_NATIVE_VALUES", False) is True:
+        ctx._native = True
+    else:
+        inputs = as_0x(ctx.step.get("inputs") or {}, inputs)
 
     if not isinstance(sys.stdout, _StepOutput):
         sys.stdout = _StepOutput(sys.stdout)

@@ -152,6 +152,33 @@ impl EngineHandle {
         Ok(pythonize(py, &out)?)
     }
 
+    /// The value of one template expression; ValueError naming it if it cannot be evaluated.
+    fn evaluate<'py>(&self, py: Python<'py>, expr: &str) -> PyResult<Bound<'py, PyAny>> {
+        let Some(run) = &self.ctx.run else { return Err(pyo3::exceptions::PyValueError::new_err(format!("Unknown variable: {expr}"))) };
+        let v = run.evaluate(expr).map_err(pyo3::exceptions::PyValueError::new_err)?;
+        Ok(pythonize(py, &v)?)
+    }
+
+    /// Record outputs for a step id: later templates and `steps_output` see them.
+    fn set_step_output(&self, step_id: &str, outputs: &Bound<'_, PyAny>) -> PyResult<()> {
+        let v: Value = depythonize(outputs)?;
+        if let Some(run) = &self.ctx.run {
+            run.set_output(step_id, &v);
+        }
+        Ok(())
+    }
+
+    /// The recipe file as its YAML says it (`steps`, `inputs`, ... unrendered), for 0.x's `ctx.recipe`.
+    fn recipe_document<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let info = self.ctx.run.as_ref().map(|r| r.info());
+        let path = info.as_ref().and_then(|i| i["recipe"]["path"].as_str().map(str::to_string));
+        let doc = py.detach(|| {
+            let text = std::fs::read_to_string(path?).ok()?;
+            crate::recipe::yaml::parse(&text).ok().flatten().map(|n| n.to_json())
+        });
+        Ok(pythonize(py, &doc.unwrap_or(Value::Null))?)
+    }
+
     /// Outputs of the steps that have finished, by id.
     fn steps_output<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let v = self.ctx.run.as_ref().map(|r| r.steps_output()).unwrap_or_else(|| Value::Object(Default::default()));

@@ -114,7 +114,7 @@ impl Run {
         step: &Step,
         scope: &Scope,
         record_id: &str,
-        mut attempt: u32,
+        attempt: u32,
         mut result: Result<Outputs, Fail>,
     ) -> (Result<Outputs, Fail>, u32) {
         let Some(refinement) = self.recipe.refinement_for(&step.id) else {
@@ -123,7 +123,29 @@ impl Run {
             }
             return (result, attempt);
         };
+        /// Counts a refinement as going on until dropped (also when the run is cancelled).
+        struct Active<'a>(&'a std::sync::Mutex<(std::collections::HashMap<String, u32>, usize)>);
+        impl Drop for Active<'_> {
+            fn drop(&mut self) {
+                self.0.lock().expect("refinement").1 -= 1;
+            }
+        }
+        self.refinement.lock().expect("refinement").1 += 1;
+        let _active = Active(&self.refinement);
+        self.refine_rounds(step, scope, record_id, attempt, result, refinement).await
+    }
+
+    async fn refine_rounds(
+        self: &Arc<Self>,
+        step: &Step,
+        scope: &Scope,
+        record_id: &str,
+        mut attempt: u32,
+        mut result: Result<Outputs, Fail>,
+        refinement: &[Step],
+    ) -> (Result<Outputs, Fail>, u32) {
         for iteration in 1..=self.recipe.max_iterations {
+            self.refinement.lock().expect("refinement").0.insert(step.id.clone(), iteration);
             if let Err(Fail::Failed { outputs, .. }) = &result {
                 // Refinement steps can read the failed attempt's outputs (e.g. `failures`).
                 self.steps.set(&step.id, "failed", &Value::Object(outputs.clone()));
@@ -261,7 +283,12 @@ impl Run {
             step_id: record_id.to_string(),
             store: self.store.clone(),
             run: Some(Arc::new(super::view::View { info: self.info.clone(), scope: scope.clone(), steps: self.steps.clone() })),
-            step: serde_json::json!({"id": record_id, "name": step.name, "tool": step.tool_action().map(|t| t.0), "action": step.tool_action().map(|t| t.1)}),
+            step: {
+                let (counts, active) = &*self.refinement.lock().expect("refinement");
+                serde_json::json!({"id": record_id, "name": step.name, "tool": step.tool_action().map(|t| t.0),
+                                   "action": step.tool_action().map(|t| t.1), "inputs": step.inputs,
+                                   "iteration_count": counts, "refinement_active": *active > 0})
+            },
             cancel,
             progress: Arc::new(move |done: Option<u64>, total: Option<u64>, unit: &str| {
                 for_progress.step_progress(&progress_step, done, total, unit);

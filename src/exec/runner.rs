@@ -74,6 +74,9 @@ pub(super) struct Run {
     /// `batch.foreach` items' sub-steps a resumed run completed before (`STEP[i].SUB`):
     /// kept, not run again, like whole steps.
     pub kept_items: HashMap<String, StepReport>,
+    /// Refinement so far, as 0.x plugins read it (`ctx.iteration_count`, `ctx.refinement_active`):
+    /// the iteration reached per refined step, and how many refinements are going on now.
+    pub refinement: Mutex<(HashMap<String, u32>, usize)>,
 }
 
 impl Run {
@@ -133,7 +136,7 @@ pub async fn run(
     }
     let steps = Arc::new(StepTable::default());
     let info = Arc::new(json!({
-        "run_id": run_id, "run_dir": run_dir, "temp_dir": temp_dir, "inputs": inputs, "config": recipe.config,
+        "run_id": run_id, "run_dir": run_dir, "temp_dir": temp_dir, "inputs": inputs, "config": recipe.config, "started_at": started_at,
         "recipe": {"name": recipe.name, "version": recipe.version, "description": recipe.description, "path": recipe.path,
                    "config": recipe.config, "templates": recipe.templates},
     }));
@@ -178,6 +181,7 @@ pub async fn run(
         warnings: Mutex::new(Vec::new()),
         info,
         attempt_base: resume.attempts.clone(),
+        refinement: Mutex::new((HashMap::new(), 0)),
         kept_items: resume.done.iter().filter(|(id, _)| id.contains('[')).map(|(id, r)| (id.clone(), r.clone())).collect(),
     });
     if let Some(store) = &run.store {

@@ -74,6 +74,10 @@ pub trait RunView: Send + Sync {
     fn steps_output(&self) -> Value;
     /// Render templates in `value` with the run's scope.
     fn resolve(&self, value: &Value) -> Result<Value, String>;
+    /// The value of one template expression (`inputs.n`, `steps.a.outputs.x | upper`).
+    fn evaluate(&self, expr: &str) -> Result<Value, String>;
+    /// Record `outputs` as step `id`'s (0.x's `ctx.set_step_output`): later templates read them.
+    fn set_output(&self, id: &str, outputs: &Value);
 }
 
 /// What a tool call knows about its run.
