@@ -41,6 +41,8 @@ def test_history_has_a_row_per_run_and_step(lf):
     assert listing[0]["run_id"] == doc["run_id"] and listing[0]["duration_s"] >= 0
     shown = lf("history", "show", doc["run_id"], check=0).stdout
     assert "hello-localforge — completed" in shown and "greet[1].write" in shown
+    lf("run", HELLO, "-q", check=0)
+    assert len(json.loads(lf("history", "--limit", "1", "--json", check=0).stdout)) == 1, "0.x's --limit"
 
 
 def test_run_by_name_and_list_inputs(lf):

@@ -92,7 +92,7 @@ def test_make_seamless_then_tileset_check_and_tile_preview(lf):
         "  - {id: after, tool: validator, action: check_tileset, inputs: {image: '{{ steps.fix.outputs.output }}', checks: {seamless: true, seamless_threshold: high, square: true, min_size: 16}}}\n"
         "  - {id: preview, tool: image_processor, action: tile_preview, inputs: {input: '{{ steps.fix.outputs.output }}', grid_size: 3}}\n",
     )
-    assert out["before"]["passed"] is False and "seamless score" in out["before"]["failures"][0]
+    assert out["before"]["passed"] is False and "Seamless score" in out["before"]["failures"][0]
     assert out["fix"]["seamless_score"] == 1.0
     fixed = np.array(Image.open(out["fix"]["output"]).convert("RGB")).astype(int)
     assert (fixed[:, 0] == fixed[:, -1]).all() and (fixed[0] == fixed[-1]).all(), "opposite edges now match"
@@ -193,3 +193,22 @@ def test_batch_resize_recipe_resizes_a_folder(lf):
     for p, color in zip(out, [(255, 0, 0), (0, 0, 255), (0, 255, 0)]):
         im = Image.open(p).convert("RGB")
         assert im.size == (16, 12) and im.getpixel((8, 6)) == color
+
+
+def test_check_tileset_scores_as_0x_did(lf):
+    """Issue 15 item 10: 0.x's own case — edges that match except the red channel, off by 50
+    on the left and right — scores 0.833 (0.x counted each channel on its own) and passes."""
+    import numpy as np
+    from PIL import Image
+
+    arr = np.full((64, 64, 3), 120, dtype=np.uint8)
+    arr[:, 0, 0] = 100
+    arr[:, -1, 0] = 150
+    path = lf.work / "tile.png"
+    Image.fromarray(arr).save(path)
+    rec = lf.write(
+        "t.yaml",
+        f"name: t\nsteps:\n  - {{id: c, tool: validator, action: check_tileset, inputs: {{image: '{path}', checks: {{seamless: true, seamless_threshold: high}}}}}}\n",
+    )
+    out = json.loads(lf("run", rec, "--json", check=0).stdout)["steps"]["c"]["outputs"]
+    assert round(out["scores"]["seamless"], 3) == 0.833 and out["passed"] is True

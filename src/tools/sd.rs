@@ -127,6 +127,22 @@ impl Tool for SdClient {
                         body.insert((*key).to_string(), v.clone());
                     }
                 }
+                // What 0.x sent when the recipe did not say: the same recipe makes the same kind of
+                // image whatever the WebUI's own defaults are. (0.x always sent seed -1, even over
+                // the recipe's own `seed`; a recipe's seed is kept here.)
+                for (key, value) in [
+                    ("width", json!(512)),
+                    ("height", json!(512)),
+                    ("steps", json!(20)),
+                    ("cfg_scale", json!(7.0)),
+                    ("sampler_name", json!("Euler a")),
+                    ("seed", json!(-1)),
+                    ("batch_size", json!(1)),
+                    ("n_iter", json!(1)),
+                    ("negative_prompt", json!("")),
+                ] {
+                    body.entry(key).or_insert(value);
+                }
                 if action == "txt2img" && !body.contains_key("prompt") {
                     return Err(ToolError::failed("sd_client.txt2img needs `prompt`"));
                 }
@@ -135,7 +151,7 @@ impl Tool for SdClient {
                         .or_else(|_| need_str(&inputs, "input", "sd_client.img2img"))?;
                     let bytes = std::fs::read(path).map_err(|e| ToolError::failed(format!("sd_client.img2img: `{path}`: {e}")))?;
                     body.insert("init_images".into(), json!([base64::engine::general_purpose::STANDARD.encode(bytes)]));
-                    body.entry("denoising_strength").or_insert(json!(opt_f64(&inputs, "strength").unwrap_or(0.6)));
+                    body.entry("denoising_strength").or_insert(json!(opt_f64(&inputs, "strength").unwrap_or(0.7)));
                 }
                 let (path, body) = (format!("/sdapi/v1/{action}"), Value::Object(body));
                 let request = self.request(&host, reqwest::Method::POST, &path, Some(&body));
@@ -228,6 +244,10 @@ mod tests {
         assert!(std::fs::read(primary).unwrap().starts_with(b"\x89PNG"));
         let sent = log.lock().unwrap()[0].1.clone();
         assert_eq!((sent["prompt"].as_str(), sent["width"].as_u64()), (Some("a red fox"), Some(512)));
+        // 0.x's defaults for what the recipe left out.
+        assert_eq!((sent["sampler_name"].as_str(), sent["seed"].as_i64(), sent["steps"].as_u64()), (Some("Euler a"), Some(-1), Some(20)));
+        assert_eq!((sent["height"].as_u64(), sent["cfg_scale"].as_f64(), sent["n_iter"].as_u64()), (Some(512), Some(7.0), Some(1)));
+        assert_eq!(sent["batch_size"], 2, "the recipe's own value wins");
         let out2 = t
             .call(
                 "img2img",
@@ -239,7 +259,7 @@ mod tests {
         assert_eq!(out2["count"], 1);
         let sent = log.lock().unwrap()[1].1.clone();
         assert_eq!(sent["init_images"][0].as_str().unwrap(), PNG_1PX);
-        assert_eq!(sent["denoising_strength"], 0.6);
+        assert_eq!(sent["denoising_strength"], 0.7, "0.x's default");
     }
 
     #[tokio::test]

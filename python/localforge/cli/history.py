@@ -8,7 +8,7 @@ def main(args) -> int:
     if args and args[0] == "show":
         return show(args[1:])
     p = parser("history", "Past runs, newest first. `localforge history show RUN_ID` for one run.")
-    p.add_argument("-n", type=int, default=20, metavar="N", help="how many runs (default 20)")
+    p.add_argument("-n", "--limit", type=int, default=20, metavar="N", dest="n", help="how many runs (default 20; --limit as in 0.x)")
     p.add_argument("--json", action="store_true")
     ns = p.parse_args(args)
     if ns.n < 1:

@@ -45,11 +45,12 @@ def parse_size(inputs, default=64):
 
 
 def edge_match_score(rgb, max_diff: int = 30) -> float:
-    """Share of pixels along opposite edges that match within `max_diff` (0..1):
-    1.0 means the tile wraps without visible seams."""
+    """Share of colour values along opposite edges that match within `max_diff` (0..1),
+    each channel of each pixel counted on its own, as 0.x scored it: 1.0 means the tile
+    wraps without visible seams."""
     import numpy as np
 
     arr = rgb.astype(int)
-    lr = np.abs(arr[:, 0, :] - arr[:, -1, :]).max(axis=-1) < max_diff
-    tb = np.abs(arr[0, :, :] - arr[-1, :, :]).max(axis=-1) < max_diff
+    lr = np.abs(arr[:, 0, :] - arr[:, -1, :]) < max_diff
+    tb = np.abs(arr[0, :, :] - arr[-1, :, :]) < max_diff
     return float((lr.mean() + tb.mean()) / 2)

@@ -54,23 +54,22 @@ def handle(action: str, inputs: dict, ctx) -> dict:
         return check_image(inputs["image"], inputs.get("checks") or {})
 
     if action == "check_tileset":
+        # 0.x's checks, order and wording: seamless, min_size, square (then the new `size`).
         checks = inputs.get("checks") or {}
-        result = check_image(inputs["image"], {k: v for k, v in checks.items() if k in ("square", "size")})
         image = _imaging.open_rgba(inputs["image"])
+        level = checks.get("seamless_threshold", "medium")
+        max_diff, min_score = SEAMLESS.get(level, SEAMLESS["medium"])  # 0.x: an unknown level is medium
+        score = _imaging.edge_match_score(np.array(image)[:, :, :3], max_diff)
+        failures = []
+        if checks.get("seamless") and score < min_score:
+            failures.append(f"Seamless score {score:.2f} < {min_score} (threshold: {level})")
         if "min_size" in checks and min(image.size) < checks["min_size"]:
-            result["failures"].append(f"size {image.width}x{image.height} < {checks['min_size']}")
-        score = _imaging.edge_match_score(
-            np.array(image)[:, :, :3], SEAMLESS.get(checks.get("seamless_threshold", "medium"), SEAMLESS["medium"])[0]
-        )
-        result["scores"] = {"seamless": score}
-        if checks.get("seamless"):
-            level = checks.get("seamless_threshold", "medium")
-            if level not in SEAMLESS:
-                raise ValueError(f"seamless_threshold is one of {', '.join(SEAMLESS)}")
-            if score < SEAMLESS[level][1]:
-                result["failures"].append(f"seamless score {score:.2f} < {SEAMLESS[level][1]} ({level})")
-        result["passed"] = not result["failures"]
-        return result
+            failures.append(f"Size {image.width}x{image.height} < {checks['min_size']}")
+        if checks.get("square") and image.width != image.height:
+            failures.append(f"Not square: {image.width}x{image.height}")
+        if "size" in checks:
+            failures += check_image(inputs["image"], {"size": checks["size"]})["failures"]
+        return {"passed": not failures, "failures": failures, "scores": {"seamless": score}, "width": image.width, "height": image.height}
 
     if action == "check_sprites":
         folder = Path(inputs["images_dir"])
