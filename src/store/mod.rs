@@ -6,6 +6,7 @@
 //! timeout let several runs share one database file.
 
 mod guard;
+mod legacy;
 mod query;
 mod schema;
 

@@ -98,6 +98,11 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
         }
         migrated?;
     }
+    // Runs LocalForge 0.x wrote into this file. A failure here must not stop a run: the
+    // 0.x tables stay as they are, and the next open tries again.
+    if let Err(e) = super::legacy::import(&conn) {
+        eprintln!("warning: the LocalForge 0.x runs in {} could not be read: {e}", path.display());
+    }
     Ok(conn)
 }
 

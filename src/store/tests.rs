@@ -189,3 +189,41 @@ fn a_write_lock_held_elsewhere_is_waited_for_and_said() {
     assert!(heard.iter().any(|m| m.contains("waiting for the write lock") && m.contains("h.db")), "{heard:?}");
     assert_eq!(list_runs(&db, 10).unwrap().len(), 1);
 }
+
+#[test]
+fn runs_localforge_0x_wrote_show_in_the_history_and_its_tables_are_kept() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("runs.db");
+    {
+        // The tables and rows 0.x's persistence layer wrote (its own schema, no WAL).
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute_batch(
+            "CREATE TABLE workflow_runs (id TEXT PRIMARY KEY, project_id TEXT, recipe_path TEXT NOT NULL, recipe_name TEXT,
+                 status TEXT DEFAULT 'pending', inputs TEXT DEFAULT '{}', outputs TEXT DEFAULT '{}', error_message TEXT,
+                 started_at TIMESTAMP, completed_at TIMESTAMP, created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, run_directory TEXT);
+             CREATE TABLE step_executions (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, step_id TEXT NOT NULL,
+                 step_name TEXT, status TEXT DEFAULT 'pending', inputs TEXT, outputs TEXT, error_message TEXT,
+                 started_at TIMESTAMP, completed_at TIMESTAMP, UNIQUE(run_id, step_id));
+             INSERT INTO workflow_runs VALUES ('a1b2c3d4', NULL, 'recipes/x.yaml', 'x', 'completed', '{\"n\": \"3\"}',
+                 '{\"s\": {\"outputs\": {\"k\": 1}}}', NULL, '2026-01-31 12:00:00', '2026-01-31 12:00:05', '2026-01-31 12:00:00', '/runs/zz');
+             INSERT INTO workflow_runs VALUES ('e5f6a7b8', NULL, 'y.yaml', 'y', 'running', '{}', '{}', NULL,
+                 '2026-02-01 09:00:00', NULL, '2026-02-01 09:00:00', '/runs/yy');
+             INSERT INTO step_executions (run_id, step_id, step_name, status, inputs, outputs, started_at, completed_at)
+                 VALUES ('a1b2c3d4', 's', 'S', 'completed', '{\"path\": \"{{inputs.n}}\"}', '{\"outputs\": {\"k\": 1}}',
+                         '2026-01-31 12:00:01', '2026-01-31 12:00:04');",
+        )
+        .unwrap();
+    }
+    let runs = list_runs(&db, 10).unwrap();
+    let shown: Vec<(&str, &str, &str)> = runs.iter().map(|r| (r.run_id.as_str(), r.recipe.as_str(), r.status.as_str())).collect();
+    assert_eq!(shown, [("e5f6a7b8", "y", "interrupted"), ("a1b2c3d4", "x", "completed")]);
+    let detail = run_detail(&db, "a1b2c3d4").unwrap().unwrap();
+    assert_eq!(detail.summary.started_at, "2026-01-31T12:00:00.000Z");
+    assert_eq!(detail.steps.len(), 1);
+    assert_eq!(detail.steps[0].outputs.as_ref().unwrap()["k"], 1, "0.x's `outputs` wrapper is taken off");
+    // Opened again: nothing doubles; 0.x's own tables are untouched.
+    assert_eq!(list_runs(&db, 10).unwrap().len(), 2);
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let kept: i64 = c.query_row("SELECT count(*) FROM workflow_runs", [], |r| r.get(0)).unwrap();
+    assert_eq!(kept, 2);
+}
