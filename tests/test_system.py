@@ -289,3 +289,16 @@ def test_ctrl_c_interrupts_the_system_probes_at_once(lf):
     while process_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not process_alive(pid), "the hanging probe was left running"
+
+
+def test_system_json_keeps_0x_keys(lf):
+    """Issue 15 item 13: agents written for 0.x read these keys."""
+    import platform
+
+    doc = json.loads(lf("system", "--json", check=0).stdout)
+    hw = doc["hardware"]
+    assert hw["platform"] == platform.system() and hw["arch"] == platform.machine()
+    assert ("gpu" in hw) and (hw["gpu"] is None) == (not hw["gpus"])
+    assert str(hw["vram_gb"]) != "-0.0"
+    assert doc["services"]["sd_webui"]["label"] == "SD WebUI" and doc["services"]["ollama"]["label"] == "Ollama"
+    assert doc["services"]["sd_webui"] == doc["services"]["sd"]

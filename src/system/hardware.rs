@@ -33,6 +33,11 @@ pub struct Hardware {
     pub gpus: Vec<Gpu>,
     /// Why there is no GPU, or what went wrong looking for one.
     pub gpu_note: Option<String>,
+    /// 0.x's keys, kept for agents that read them: Python's `platform.system()` and
+    /// `platform.machine()` names, and the first GPU's name (`None` without one).
+    pub platform: String,
+    pub arch: String,
+    pub gpu: Option<String>,
 }
 
 impl Hardware {
@@ -85,7 +90,7 @@ fn nvml_gpus() -> Result<Vec<Gpu>, String> {
 }
 
 pub fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
+    (x * 100.0).round() / 100.0 + 0.0 // `+ 0.0` turns -0.0 into 0.0
 }
 
 /// The machine's memory as one unified-memory GPU, where the platform has one.
@@ -147,7 +152,27 @@ fn assemble(
         gpus.push(Gpu { name: "configured (resources.vram_gb)".into(), vram_total_gb: gb, vram_free_gb: gb, driver: None, unified: false });
     }
     let vram_gb = vram_override.unwrap_or_else(|| round2(gpus.iter().map(|g| g.vram_total_gb).fold(0.0, |a, b| a + b)));
-    Hardware { cpu, cpu_cores, physical_cores, ram_gb, ram_available_gb, vram_gb, gpus, gpu_note }
+    let platform = match std::env::consts::OS {
+        "linux" => "Linux",
+        "macos" => "Darwin",
+        "windows" => "Windows",
+        other => other,
+    }
+    .to_string();
+    let gpu = gpus.first().map(|g| g.name.clone());
+    Hardware {
+        cpu,
+        cpu_cores,
+        physical_cores,
+        ram_gb,
+        ram_available_gb,
+        vram_gb,
+        gpus,
+        gpu_note,
+        platform,
+        arch: std::env::consts::ARCH.into(),
+        gpu,
+    }
 }
 
 #[cfg(test)]

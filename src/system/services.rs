@@ -30,6 +30,8 @@ pub struct Loaded {
 #[derive(Debug, Clone, Serialize)]
 pub struct Service {
     pub kind: ServiceKind,
+    /// Its name for people (0.x's `label`): "Ollama", "SD WebUI", ...
+    pub label: &'static str,
     pub running: bool,
     pub url: String,
     pub version: Option<String>,
@@ -48,8 +50,15 @@ pub struct Service {
 
 impl Service {
     fn new(kind: ServiceKind, url: &str) -> Self {
+        let label = match kind {
+            ServiceKind::Ollama => "Ollama",
+            ServiceKind::Openai => "OpenAI-compatible server",
+            ServiceKind::Sd => "SD WebUI",
+            ServiceKind::Comfyui => "ComfyUI",
+        };
         Service {
             kind,
+            label,
             running: false,
             url: url.to_string(),
             version: None,

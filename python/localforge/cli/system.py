@@ -71,6 +71,9 @@ def main(args) -> int:
 
     report = api.system()
     if ns.json:
+        # 0.x called the SD WebUI `sd_webui`: agents written for it still find it there.
+        if "sd" in report["services"]:
+            report["services"].setdefault("sd_webui", report["services"]["sd"])
         print_json(report)
         return EXIT_OK
     print("LocalForge system report\n")
