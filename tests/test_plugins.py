@@ -342,3 +342,23 @@ def test_a_plugin_can_ask_for_native_values(lf, user_tools):
     )
     doc = json.loads(lf("run", rec, "--json", check=0).stdout)
     assert doc["steps"]["t"]["outputs"] == {"n": 4, "kind": "list", "r": 3}
+
+
+def test_config_with_a_path_does_not_leak_into_the_process(lf, tmp_path):
+    """Issue 15 item 7."""
+    other = tmp_path / "other.yaml"
+    other.write_text("services:\n  sd:\n    host: http://other:2\n")
+    code = (
+        "import os\n"
+        "from localforge.engine.config import Config, get_config, reset_config\n"
+        f"c = Config({str(other)!r})\n"
+        "print(c.sd_host, 'LOCALFORGE_CONFIG' in os.environ)\n"
+        f"os.remove({str(other)!r})\n"
+        "reset_config()\n"
+        "print(get_config().sd_host)\n"
+    )
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], cwd=lf.work, env=lf.env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["http://other:2", "False", "http://localhost:7860"]

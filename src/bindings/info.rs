@@ -56,10 +56,15 @@ pub fn history_show<'py>(py: Python<'py>, run_id: String) -> PyResult<Option<Bou
     detail.map(|d| pythonize(py, &d).map_err(PyErr::from)).transpose()
 }
 
-/// The merged configuration (`raw`), its file, and the resolved paths.
+/// The merged configuration (`raw`), its file, and the resolved paths; `path` reads that
+/// file instead of searching (0.x's `Config(path)`), without touching the environment.
 #[pyfunction]
-pub fn config<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-    let c = super::load_config(py)?;
+#[pyo3(signature = (path=None))]
+pub fn config<'py>(py: Python<'py>, path: Option<std::path::PathBuf>) -> PyResult<Bound<'py, PyAny>> {
+    let c = match path {
+        Some(p) => py.detach(|| crate::config::Config::from_file(&p)).map_err(|d| super::errors::config_error(py, &d))?,
+        None => super::load_config(py)?,
+    };
     let doc = json!({
         "raw": c.raw,
         "file": c.file,

@@ -30,9 +30,8 @@ class Config:
     def __init__(self, config_path: Optional[Path] = None):
         from localforge import _core
 
-        if config_path is not None:
-            os.environ["LOCALFORGE_CONFIG"] = str(config_path)
-        doc = _core.config()
+        # That file for this object only: nothing leaks into the process's environment.
+        doc = _core.config(None if config_path is None else os.fspath(config_path))
         self._raw = doc["raw"]
         self.file = doc["file"]
         self._paths = doc
