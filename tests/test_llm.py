@@ -115,3 +115,22 @@ def test_text_pipeline_and_code_review_recipes(lf, ollama, tmp_path):
     )
     review = (lf.runs / doc["run_id"] / "review-calc.md").read_text()
     assert review.startswith(f"# Review of {code}") and "`divide` does not check for zero." in review
+
+
+def test_preflight_checks_the_host_a_step_names(lf, ollama):
+    """Issue 15 item 8: the configured Ollama is down, but the step names a live one
+    (a local stand-in speaking Ollama's HTTP API, started by the test)."""
+    lf.env["LOCALFORGE_OLLAMA_HOST"] = "http://127.0.0.1:9"
+    lf.env["LOCALFORGE_OLLAMA_MODEL"] = "tiny:1b"
+    rec = lf.write(
+        "h.yaml",
+        f"name: h\nsteps:\n  - {{id: p, tool: ollama, action: generate, inputs: {{prompt: rivers, host: '{ollama}'}}}}\n",
+    )
+    doc = json.loads(lf("run", rec, "--json", "-q", check=0).stdout)
+    assert doc["steps"]["p"]["outputs"]["response"] == "A haiku about rivers "
+    # And a step naming a dead host is refused before it runs, naming that host.
+    dead = lf.write(
+        "d.yaml", "name: d\nsteps:\n  - {id: p, tool: ollama, action: generate, inputs: {prompt: x, host: 'http://127.0.0.1:9'}}\n"
+    )
+    proc = lf("run", dead, check=2)
+    assert "ollama at http://127.0.0.1:9" in proc.stderr

@@ -20,6 +20,9 @@ pub struct StepNeed {
     pub id: String,
     pub tool: String,
     pub service: Option<String>,
+    /// The step's own host for its service (`host:` in its inputs), if it names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     pub model: Option<String>,
     pub gpu: bool,
     pub vram_gb: Option<f64>,
@@ -154,6 +157,7 @@ fn need_of(
         id: id.to_string(),
         tool: format!("{tool}.{action}"),
         service: needs.service.clone(),
+        host: needs.host.clone(),
         model: needs.llm.clone(),
         gpu: declared.gpu.unwrap_or(needs.gpu),
         vram_gb: None,
@@ -397,10 +401,8 @@ pub async fn run(
     };
     let settings = probe.settings();
     let needs = step_needs(recipe, inputs, tools, &profiles, &settings);
-    let wanted: Vec<&str> = needs.iter().filter_map(|n| n.service.as_deref()).collect();
     let all = super::services::configured(config);
-    let configured = all.iter().map(|(name, _, _)| name.clone()).collect();
-    let list: Vec<_> = all.into_iter().filter(|(name, _, _)| wanted.contains(&name.as_str())).collect();
+    let (list, configured) = probe_targets(&needs, all);
     let memory = needs.iter().any(|n| n.vram_gb.is_some());
     let (hardware, services) = tokio::join!(
         async {
@@ -416,6 +418,43 @@ pub async fn run(
         Some(v) => settings.with_ollama_default(Some(v), hardware.as_ref().map_or(0.0, |h| h.vram_gb)),
         None => settings,
     };
-    let needs = step_needs(recipe, inputs, tools, &profiles, &settings);
+    let needs = step_needs(recipe, inputs, tools, &profiles, &settings).into_iter().map(own_host).collect();
     check(needs, &Machine { hardware, services, configured }, &profiles, &settings, &file)
+}
+
+/// A step that names its own `host` talks to that server, not the configured one: it is
+/// checked as a service of its own, `NAME at HOST`.
+fn own_host(mut n: StepNeed) -> StepNeed {
+    if let (Some(s), Some(h)) = (&n.service, &n.host) {
+        n.service = Some(format!("{s} at {}", h.trim_end_matches('/')));
+    }
+    n
+}
+
+/// The services to probe for `needs` (the configured ones they use, and each step's own
+/// host as a service of the configured one's kind), and the names configured.
+fn probe_targets(needs: &[StepNeed], all: Vec<(String, ServiceKind, String)>) -> (Vec<(String, ServiceKind, String)>, Vec<String>) {
+    let configured: Vec<String> = all.iter().map(|(name, _, _)| name.clone()).collect();
+    let mut list: Vec<(String, ServiceKind, String)> = Vec::new();
+    for n in needs {
+        let Some(service) = &n.service else { continue };
+        let base = all.iter().find(|(name, _, _)| name == service);
+        let entry = match &n.host {
+            Some(h) => {
+                let kind = base.map(|b| b.1).unwrap_or(match service.as_str() {
+                    "sd" => ServiceKind::Sd,
+                    "comfyui" => ServiceKind::Comfyui,
+                    _ => ServiceKind::Ollama,
+                });
+                Some((own_host(n.clone()).service.unwrap_or_default(), kind, h.trim_end_matches('/').to_string()))
+            }
+            None => base.cloned(),
+        };
+        if let Some(e) = entry.filter(|e| !list.iter().any(|l| l.0 == e.0)) {
+            list.push(e);
+        }
+    }
+    let mut names = configured;
+    names.extend(list.iter().map(|l| l.0.clone()).filter(|n| n.contains(" at ")));
+    (list, names)
 }

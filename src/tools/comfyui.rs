@@ -128,8 +128,8 @@ impl Tool for ComfyUi {
         "Run a ComfyUI workflow with values substituted and collect its images".into()
     }
 
-    fn needs(&self, action: &str, _inputs: &Outputs) -> Needs {
-        Needs { service: Some("comfyui".into()), gpu: action == "run", ..Needs::default() }
+    fn needs(&self, action: &str, inputs: &Outputs) -> Needs {
+        Needs { service: Some("comfyui".into()), host: opt_str(inputs, "host"), gpu: action == "run", ..Needs::default() }
     }
 
     async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {

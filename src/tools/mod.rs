@@ -152,6 +152,8 @@ pub async fn until_cancelled<T>(ctx: &ToolCtx, work: impl std::future::Future<Ou
 pub struct Needs {
     /// The configured service it talks to (`services.NAME`).
     pub service: Option<String>,
+    /// The step's own `host` for that service, when it names one: preflight checks that one.
+    pub host: Option<String>,
     /// The LLM it loads (an Ollama tag or a server's model id), and the context asked for.
     pub llm: Option<String>,
     pub llm_context: Option<u32>,

@@ -96,7 +96,7 @@ impl Tool for SdClient {
     }
 
     fn needs(&self, action: &str, inputs: &Outputs) -> Needs {
-        let mut n = Needs { service: Some("sd".into()), ..Needs::default() };
+        let mut n = Needs { service: Some("sd".into()), host: super::opt_str(inputs, "host"), ..Needs::default() };
         if action != "get_models" {
             let size = |k: &str| inputs.get(k).and_then(Value::as_u64).map_or(512, |v| v as u32);
             let checkpoint = inputs

@@ -102,7 +102,8 @@ impl Tool for Llm {
         let cfg = self.services.get(&service);
         let model = opt_str(inputs, "model").or_else(|| cfg?.get("default_model")?.as_str().map(String::from));
         let context = inputs.get("options").and_then(|o| o.get("num_ctx")).or_else(|| inputs.get("num_ctx")).and_then(Value::as_u64);
-        Needs { service: Some(service), llm: model, llm_context: context.map(|c| c as u32), gpu: true, ..Needs::default() }
+        let host = opt_str(inputs, "host");
+        Needs { service: Some(service), host, llm: model, llm_context: context.map(|c| c as u32), gpu: true, ..Needs::default() }
     }
 
     async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
