@@ -231,3 +231,21 @@ def test_history_shows_a_resumed_runs_own_running_time(lf):
     took = f"{row['duration_s']:.2f}s"
     assert f"{run_id}  completed" in lf("history", check=0).stdout and took in lf("history", check=0).stdout
     assert f", ran {took}\n" in lf("history", "show", run_id, check=0).stdout
+
+
+def test_init_makes_a_workspace_a_config_and_a_recipes_folder(lf):
+    """Issue 15 item 12: 0.x's `init`, without overwriting a config that exists."""
+    ws = lf.home / "ws"
+    proc = lf("init", "--workspace", ws, check=0)
+    assert all((ws / d).is_dir() for d in ("output", "runs", "logs"))
+    config = lf.work / "localforge.yaml"
+    assert f'workspace: "{ws}"' in config.read_text() and "default_model:" in config.read_text()
+    assert (lf.work / "recipes" / "TEMPLATE.yaml").is_file()
+    assert "wrote" in proc.stdout
+    shown = json.loads(lf("system", "--json", check=0).stdout)  # the written file is a valid configuration
+    assert "ollama" in shown["services"]
+    again = lf("init", "--workspace", ws, check=2)
+    assert "exists already" in again.stderr and "--force" in again.stderr
+    config.write_text("# mine\n")
+    lf("init", "--workspace", ws, "--force", check=0)
+    assert [p.read_text() for p in lf.work.glob("localforge.yaml.*.bak")] == ["# mine\n"]

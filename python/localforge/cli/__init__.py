@@ -21,6 +21,7 @@ commands:
   history           past runs (-n N, --json); `history show RUN_ID` for one run
   system            hardware, services, tools and the models that fit (--json)
   health            services and tools: running/found, version (--json)
+  init              a workspace, a starter ./localforge.yaml and ./recipes (--workspace DIR, --force)
   mcp               serve recipes and tools to MCP clients (stdio; --http); `mcp config --client C`
 
 options:
@@ -40,6 +41,7 @@ COMMANDS = {
     "system": "localforge.cli.system",
     "health": "localforge.cli.health",
     "mcp": "localforge.cli.mcp",
+    "init": "localforge.cli.init",
 }
 
 
