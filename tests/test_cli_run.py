@@ -232,3 +232,18 @@ def test_a_history_database_deleted_mid_run_is_made_again_and_said(lf):
     assert any("made again with this run's rows" in w for w in doc["warnings"])
     shown = json.loads(lf("history", "show", doc["run_id"], "--json", check=0).stdout)
     assert shown["status"] == "completed" and [s["step_id"] for s in shown["steps"]] == ["a", "b", "c"]
+
+
+def test_0x_input_and_output_names_of_native_tools(lf):
+    """Issue 15 item 9 (part): names 0.x's file_ops and script took and gave."""
+    rec = lf.write(
+        "n.yaml",
+        "name: n\nsteps:\n"
+        "  - {id: w, tool: file_ops, action: write, inputs: {path: '{{ temp_dir }}/a.txt', content: hello world}}\n"
+        "  - {id: r, tool: file_ops, action: read, inputs: {path: '{{ steps.w.outputs.path }}', max_chars: 5}}\n"
+        "  - {id: s, tool: script, action: run, on_failure: skip, inputs: {command: 'sleep 30', timeout: 0.5}}\n",
+    )
+    doc = json.loads(lf("run", rec, "--json", timeout=20, check=0).stdout)
+    assert doc["steps"]["w"]["outputs"]["size"] == 11
+    assert doc["steps"]["r"]["outputs"]["content"] == "hello"
+    assert "timed out after 0.5 s" in doc["steps"]["s"]["error"]

@@ -74,7 +74,8 @@ impl Tool for Ffmpeg {
         }
         if action == "get_duration" {
             let d = self.duration(&input, ctx).await?;
-            return Ok(super::outputs(json!({"duration_s": d, "input": input})));
+            return Ok(super::outputs(json!({"duration_s": d, "duration": d, "input": input})));
+            // `duration`: 0.x's name
         }
         let output = match opt_str(&inputs, "output") {
             Some(o) => PathBuf::from(o),

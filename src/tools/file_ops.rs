@@ -94,12 +94,14 @@ fn write(inputs: &Outputs, what: &str) -> Result<Value, ToolError> {
     } else {
         fs::write(p, content.as_bytes()).map_err(|e| io(what, p, e))?;
     }
-    Ok(json!({"path": path, "bytes": content.len()}))
+    // `size`: what 0.x called it.
+    Ok(json!({"path": path, "bytes": content.len(), "size": content.len()}))
 }
 
 fn read(inputs: &Outputs, what: &str) -> Result<Value, ToolError> {
     let path = need_str(inputs, "path", what)?;
-    let max = opt_f64(inputs, "max_bytes").unwrap_or(100_000.0).max(0.0) as usize;
+    // `max_chars`: 0.x's name for the limit.
+    let max = opt_f64(inputs, "max_bytes").or_else(|| opt_f64(inputs, "max_chars")).unwrap_or(100_000.0).max(0.0) as usize;
     let bytes = fs::read(path).map_err(|e| io(what, path, e))?;
     let size = bytes.len();
     let mut text = String::from_utf8_lossy(&bytes).into_owned();

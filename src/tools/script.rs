@@ -29,7 +29,23 @@ impl Tool for Script {
         }
         let spec = build_spec(&inputs, ctx)?;
         ctx.log("INFO", &format!("running {}", shown(&spec.argv)));
-        let out = run_process(&spec, &ctx.cancel).await?;
+        // `timeout` (seconds), as 0.x's script tool took it: the program's processes are stopped.
+        let out = match super::opt_f64(&inputs, "timeout").filter(|t| *t > 0.0) {
+            Some(secs) => {
+                let token = ctx.cancel.child_token();
+                let run = run_process(&spec, &token);
+                tokio::pin!(run);
+                tokio::select! {
+                    r = &mut run => r?,
+                    _ = tokio::time::sleep(std::time::Duration::from_secs_f64(secs)) => {
+                        token.cancel();
+                        let _ = run.await;
+                        return Err(ToolError::failed(format!("script timed out after {secs} s; its processes were stopped")));
+                    }
+                }
+            }
+            None => run_process(&spec, &ctx.cancel).await?,
+        };
         let success = out.code == 0;
         if !success && !opt_bool(&inputs, "allow_failure").unwrap_or(false) {
             let stderr = tail(&out.stderr, 20, 2000);
