@@ -39,7 +39,7 @@ steps:
   - id: note
     tool: notes
     action: write
-    inputs: {name: hello.txt, text: "hello {{ '{{' }} inputs.who {{ '}}' }}"}
+    inputs: {name: hello.txt, text: "hello {{ inputs.who }}"}
   - id: about
     tool: notes
     action: describe
@@ -362,3 +362,38 @@ def test_config_with_a_path_does_not_leak_into_the_process(lf, tmp_path):
 
     out = subprocess.run([sys.executable, "-c", code], cwd=lf.work, env=lf.env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["http://other:2", "False", "http://localhost:7860"]
+
+
+BATCHY_TOOL = '''\
+"""A 0.x plugin that runs its own batches: it fills `{{item}}` itself, as 0.x's batch tool did."""
+import ast
+
+TOOL_NAME = "batchy"
+TOOL_ACTIONS = ["each"]
+
+
+def handle(action, inputs, ctx):
+    items = inputs["items"]
+    if isinstance(items, str):
+        items = ast.literal_eval(items)  # 0.x rendered a list as its repr
+    out = []
+    for i, item in enumerate(items):
+        for sub in inputs["workflow_steps"]:
+            text = sub["inputs"]["text"].replace("{{item}}", str(item)).replace("{{item_index}}", str(i))
+            out.append(ctx.resolve(text))
+    return {"results": out, "raw": ctx.resolve("{{item}}")}
+'''
+
+
+def test_a_0x_batch_style_plugin_fills_item_itself(lf, user_tools):
+    """Issue 15 item 5: `{{item}}` reaches a 0.x plugin as written; the rest is rendered."""
+    (user_tools / "batchy_tool.py").write_text(BATCHY_TOOL)
+    rec = lf.write(
+        "b.yaml",
+        "name: b\ninputs:\n  - {name: names, type: list, default: [ada, bob]}\n  - {name: greeting, default: hi}\n"
+        "steps:\n  - id: each\n    tool: batchy\n    action: each\n    inputs:\n      items: '{{inputs.names}}'\n"
+        "      workflow_steps:\n        - {id: say, tool: x, action: y, inputs: {text: '{{inputs.greeting}} {{item}} #{{item_index}}'}}\n",
+    )
+    assert lf("validate", rec, check=0).returncode == 0
+    doc = json.loads(lf("run", rec, "--json", check=0).stdout)
+    assert doc["steps"]["each"]["outputs"] == {"results": ["hi ada #0", "hi bob #1"], "raw": "{{item}}"}

@@ -48,18 +48,6 @@ def text_0x(value) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def as_0x(raw, rendered):
-    """`rendered` inputs as 0.x gave them to plugins: what was a template in the recipe
-    (`raw`) becomes text; other values keep their YAML types."""
-    if isinstance(raw, str):
-        return text_0x(rendered) if "{{" in raw else rendered
-    if isinstance(raw, dict) and isinstance(rendered, dict):
-        return {k: as_0x(raw.get(k), v) for k, v in rendered.items()}
-    if isinstance(raw, list) and isinstance(rendered, list) and len(raw) == len(rendered):
-        return [as_0x(r, v) for r, v in zip(raw, rendered)]
-    return rendered
-
-
 class ToolContext:
     """Run information for one tool call. Built by the engine; cheap to create."""
 
@@ -214,7 +202,9 @@ def call_plugin(handle, action, inputs, ctx):
     if getattr(module, "TOOL_NATIVE_VALUES", False) is True:
         ctx._native = True
     else:
-        inputs = as_0x(ctx.step.get("inputs") or {}, inputs)
+        # The engine passed the step's inputs as the recipe wrote them: rendered here as 0.x
+        # did (text; `{{item}}` and other names it does not know stay as written).
+        inputs = ctx.resolve(inputs)
 
     if not isinstance(sys.stdout, _StepOutput):
         sys.stdout = _StepOutput(sys.stdout)

@@ -21,6 +21,9 @@ pub struct PyPlugin {
     pub description: String,
     /// What the plugin says it lacks (`TOOL_MISSING()`), e.g. an optional library.
     pub missing: Vec<String>,
+    /// `TOOL_NATIVE_VALUES = True`: rendered by the engine, native values. Otherwise a 0.x
+    /// plugin: it renders its own inputs as 0.x did.
+    pub native: bool,
 }
 
 #[async_trait::async_trait]
@@ -42,6 +45,9 @@ impl Tool for PyPlugin {
     }
     fn missing(&self) -> Vec<String> {
         self.missing.clone()
+    }
+    fn renders_0x(&self) -> bool {
+        !self.native
     }
 
     async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {

@@ -188,7 +188,9 @@ impl Run {
         };
         let started = Instant::now();
         let started_at = now();
-        let rendered = render_value(&Value::Object(step.inputs.clone()), scope);
+        // A 0.x plugin renders its own inputs, as 0.x did (through its ctx).
+        let raw = step.tool_action().and_then(|(t, _)| self.tools.get(t)).is_some_and(|t| t.renders_0x());
+        let rendered = if raw { Ok(Value::Object(step.inputs.clone())) } else { render_value(&Value::Object(step.inputs.clone()), scope) };
         let inputs_text = match &rendered {
             Ok(v) => v.to_string(),
             Err(_) => Value::Object(step.inputs.clone()).to_string(),
@@ -286,7 +288,7 @@ impl Run {
             step: {
                 let (counts, active) = &*self.refinement.lock().expect("refinement");
                 serde_json::json!({"id": record_id, "name": step.name, "tool": step.tool_action().map(|t| t.0),
-                                   "action": step.tool_action().map(|t| t.1), "inputs": step.inputs,
+                                   "action": step.tool_action().map(|t| t.1),
                                    "iteration_count": counts, "refinement_active": *active > 0})
             },
             cancel,

@@ -15,6 +15,10 @@ pub trait ToolCatalog {
     fn unavailable(&self, _tool: &str) -> Option<String> {
         None
     }
+    /// The tool renders its inputs as 0.x did (a 0.x Python plugin): unknown names are its own.
+    fn renders_0x(&self, _tool: &str) -> bool {
+        false
+    }
 }
 
 const ROOTS: &[&str] = &["inputs", "steps", "config", "templates", "workflow", "temp_dir", "timestamp"];
@@ -265,6 +269,8 @@ impl<'a> Validator<'a> {
             "temp_dir" | "timestamp" => {}
             "item" | "item_index" if batch_earlier.is_some() => {}
             other if batch_earlier.is_some_and(|e| e.iter().any(|x| x == other)) => {}
+            // 0.x left a name it did not know as written; a 0.x plugin may resolve it itself.
+            _ if step.tool_action().is_some_and(|(t, _)| self.tools.renders_0x(t)) => {}
             other => {
                 let mut names: Vec<&str> = ROOTS.to_vec();
                 if let Some(e) = batch_earlier {

@@ -135,6 +135,12 @@ pub trait Tool: Send + Sync {
     fn binaries(&self) -> Vec<String> {
         Vec::new()
     }
+    /// A 0.x Python plugin: it gets its step's inputs as the recipe wrote them and renders
+    /// them as 0.x did (names it does not know, like `{{item}}` for a plugin that runs its
+    /// own batches, stay as written). Validation lets such names through for its steps.
+    fn renders_0x(&self) -> bool {
+        false
+    }
     async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError>;
 }
 
@@ -284,6 +290,10 @@ impl ToolCatalog for Registry {
         names.push("batch".into());
         names.sort();
         names
+    }
+
+    fn renders_0x(&self, tool: &str) -> bool {
+        self.tools.get(tool).is_some_and(|t| t.renders_0x())
     }
 
     fn unavailable(&self, tool: &str) -> Option<String> {
