@@ -397,3 +397,58 @@ def test_a_0x_batch_style_plugin_fills_item_itself(lf, user_tools):
     assert lf("validate", rec, check=0).returncode == 0
     doc = json.loads(lf("run", rec, "--json", check=0).stdout)
     assert doc["steps"]["each"]["outputs"] == {"results": ["hi ada #0", "hi bob #1"], "raw": "{{item}}"}
+
+
+MODULES_0X_TOOL = '''\
+"""A 0.x plugin importing every module 0.x offered plugins."""
+import warnings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from localforge.clients.sd_client import SDClient, is_sd_running
+    from localforge.engine.config import DEFAULTS, get_config, reset_config
+    from localforge.engine.persistence import get_persistence
+    from localforge.engine.runner import ToolRegistry, WorkflowRunner
+    from localforge.engine.system_info import SystemInfo
+    from localforge.tools import file_tool
+
+TOOL_NAME = "oldmods"
+TOOL_ACTIONS = ["go"]
+
+
+def handle(action, inputs, ctx):
+    reg = ToolRegistry()
+    target = str(ctx.temp_dir / "via-file-tool.txt")
+    file_tool.handle("write", {"path": target, "content": "x"}, ctx)
+    listed = reg.execute("file_ops", "list", {"path": str(ctx.temp_dir)}, ctx)
+    info = SystemInfo()
+    reset_config()
+    return {
+        "defaults_sd": DEFAULTS["services"]["sd"]["host"],
+        "config_sd": get_config().sd_host,
+        "tools": [t for t in ("file_ops", "script", "oldmods") if t in reg.available_tools()],
+        "listed": listed["files"],
+        "hardware": sorted(info.hardware),
+        "services": sorted(info.services),
+        "summary": sorted(info.summary()),
+        "sd_running": is_sd_running("http://127.0.0.1:9"),
+        "sd_models": SDClient("http://127.0.0.1:9").get_models(),
+        "history": [r["status"] for r in get_persistence().list_runs(limit=100)][:1],
+        "runner": type(WorkflowRunner(auto_approve=True)).__name__,
+    }
+'''
+
+
+def test_a_0x_plugin_imports_every_0x_module(lf, user_tools):
+    """Issue 15 item 3: thin, deprecated shims over the engine."""
+    (user_tools / "oldmods_tool.py").write_text(MODULES_0X_TOOL)
+    rec = lf.write("m.yaml", "name: m\nsteps:\n  - {id: m, tool: oldmods, action: go}\n")
+    doc = json.loads(lf("run", rec, "--json", timeout=60, check=0).stdout)
+    out = doc["steps"]["m"]["outputs"]
+    assert out["defaults_sd"] == "http://localhost:7860" and out["config_sd"] == "http://localhost:7860"
+    assert out["tools"] == ["file_ops", "script", "oldmods"]
+    assert [p.rsplit("/", 1)[1] for p in out["listed"]] == ["via-file-tool.txt"], "file_tool wrote, the registry listed"
+    assert out["hardware"] == ["arch", "cpu_cores", "gpu", "platform", "ram_gb", "vram_gb"]
+    assert out["services"] == ["comfyui", "ollama", "sd_webui"] and out["summary"] == ["hardware", "services", "tools"]
+    assert out["sd_running"] is False and out["sd_models"] == []
+    assert out["history"] == ["completed"] and out["runner"] == "WorkflowRunner"

@@ -46,6 +46,7 @@ __all__ = [
     "list_recipes",
     "list_tools",
     "plan",
+    "recipe_document",
     "recipe_info",
     "resume",
     "run",

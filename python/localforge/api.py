@@ -373,6 +373,12 @@ def list_tools() -> list[ToolInfo]:
     return _core().list_tools(plugins=_plugins)
 
 
+def recipe_document(recipe: Recipe) -> Optional[dict]:
+    """A recipe as its YAML says it (`name`, `inputs`, `steps`, ... nothing rendered or checked),
+    or None if it cannot be read as YAML."""
+    return _core().recipe_document(_recipe_path(recipe))
+
+
 def recipe_info(recipe: Recipe) -> Optional[dict]:
     """A recipe's name, description, version, inputs and step count, or None if unreadable."""
     return _core().recipe_info(_recipe_path(recipe))

@@ -30,7 +30,10 @@ def _static_name(path: Path, fallback: str) -> str:
 
 
 def _check(module, source):
-    """(plugin dict, None) for a valid module, else (None, error text)."""
+    """(plugin dict, None) for a valid module, else (None, error text); (None, None) for a
+    0.x module kept only to be imported (`LOCALFORGE_SHIM`)."""
+    if getattr(module, "LOCALFORGE_SHIM", False):
+        return None, None
     name = getattr(module, "TOOL_NAME", None)
     actions = getattr(module, "TOOL_ACTIONS", None)
     handle = getattr(module, "handle", None)
@@ -96,7 +99,7 @@ def discover(tool_dirs=None, needed=None):
         plugin, error = _check(module, source)
         if plugin:
             plugins.append(plugin)
-        else:
+        elif error:
             broken.append({"name": getattr(module, "TOOL_NAME", None) or fallback_name, "source": source, "error": error})
 
     builtin_dir = Path(builtin_pkg.__file__).parent

@@ -29,6 +29,22 @@ pub fn recipe_info<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Option<Bound
     doc.map(|d| pythonize(py, &d).map_err(PyErr::from)).transpose()
 }
 
+/// Every setting's built-in value (0.x's `localforge.engine.config.DEFAULTS`).
+#[pyfunction]
+pub fn config_defaults(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    Ok(pythonize(py, &crate::config::defaults())?)
+}
+
+/// A recipe file as its YAML says it (nothing rendered or checked); `None` if it cannot be read.
+#[pyfunction]
+pub fn recipe_document<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let doc = py.detach(|| {
+        let text = std::fs::read_to_string(&path).ok()?;
+        crate::recipe::yaml::parse(&text).ok().flatten().map(|n| n.to_json())
+    });
+    doc.map(|d| pythonize(py, &d).map_err(PyErr::from)).transpose()
+}
+
 /// Every tool with its kind, actions and availability (the `list-tools --json` shape).
 #[pyfunction]
 /// `plugins`: a callable returning `(plugins, broken)`.

@@ -141,6 +141,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run::plan_recipe, m)?)?;
     m.add_function(wrap_pyfunction!(info::validate, m)?)?;
     m.add_function(wrap_pyfunction!(info::recipe_info, m)?)?;
+    m.add_function(wrap_pyfunction!(info::recipe_document, m)?)?;
+    m.add_function(wrap_pyfunction!(info::config_defaults, m)?)?;
     m.add_function(wrap_pyfunction!(info::list_tools, m)?)?;
     m.add_function(wrap_pyfunction!(info::history, m)?)?;
     m.add_function(wrap_pyfunction!(info::history_show, m)?)?;

@@ -178,11 +178,10 @@ impl EngineHandle {
     fn recipe_document<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let info = self.ctx.run.as_ref().map(|r| r.info());
         let path = info.as_ref().and_then(|i| i["recipe"]["path"].as_str().map(str::to_string));
-        let doc = py.detach(|| {
-            let text = std::fs::read_to_string(path?).ok()?;
-            crate::recipe::yaml::parse(&text).ok().flatten().map(|n| n.to_json())
-        });
-        Ok(pythonize(py, &doc.unwrap_or(Value::Null))?)
+        match path {
+            Some(p) => Ok(super::info::recipe_document(py, p.into())?.unwrap_or_else(|| py.None().into_bound(py))),
+            None => Ok(py.None().into_bound(py)),
+        }
     }
 
     /// Outputs of the steps that have finished, by id.

@@ -24,7 +24,8 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("LOCALFORGE_VRAM_GB", "resources.vram_gb"),
 ];
 
-fn defaults() -> Value {
+/// Every setting's built-in value (0.x's `config.DEFAULTS`).
+pub fn defaults() -> Value {
     json!({
         "workspace": "~/localforge-workspace",
         "output_dir": "~/localforge-workspace/output",

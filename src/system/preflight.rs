@@ -243,8 +243,12 @@ pub fn check(needs: Vec<StepNeed>, machine: &Machine, profiles: &Profiles, setti
         if !svc.running {
             let why = svc.error.clone().unwrap_or_else(|| "not reachable".into());
             problems.push(
-                at(users[0], format!("{} {} `{name}` at {}, which is not running ({why})", plural(&ids), verb(&ids), svc.url))
-                    .maybe_hint(svc.hint.clone()),
+                {
+                    // A step's own host is in the name already (`ollama at http://...`).
+                    let place = if name.contains(" at ") { String::new() } else { format!(" at {}", svc.url) };
+                    at(users[0], format!("{} {} `{name}`{place}, which is not running ({why})", plural(&ids), verb(&ids)))
+                }
+                .maybe_hint(svc.hint.clone()),
             );
             continue;
         }

@@ -76,6 +76,12 @@ def main(args) -> int:
             report["services"].setdefault("sd_webui", report["services"]["sd"])
         print_json(report)
         return EXIT_OK
+    print_report(report)
+    return EXIT_OK
+
+
+def print_report(report) -> None:
+    """The report as text (also 0.x's `SystemInfo.format_report()`)."""
     print("LocalForge system report\n")
     _hardware(report["hardware"])
     print()
@@ -84,4 +90,3 @@ def main(args) -> int:
     _tools(report["tools"])
     print()
     _recommendations(report["recommendations"], report["advice"])
-    return EXIT_OK

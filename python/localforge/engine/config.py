@@ -105,6 +105,15 @@ class Config:
 _config: Optional[Config] = None
 
 
+def __getattr__(name):
+    # 0.x's `DEFAULTS`: every setting's built-in value, from the engine (a fresh copy each time).
+    if name == "DEFAULTS":
+        from localforge import _core
+
+        return _core.config_defaults()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def get_config(config_path: Optional[Path] = None) -> Config:
     """The process-wide configuration (loaded on first use)."""
     global _config

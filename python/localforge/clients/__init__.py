@@ -1,0 +1,1 @@
+"""0.x's service clients, kept for plugins that import them (deprecated)."""
