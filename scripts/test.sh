@@ -24,6 +24,8 @@ for program in "${!PACKAGES[@]}"; do
     PYTHONPATH=tests "$PYTHON" -m programs "$program" >/dev/null 2>&1 || missing+=("${PACKAGES[$program]}")
 done
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+# Debian's Blender runs on the system Python; its glTF exporter needs NumPy there.
+[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import numpy' 2>/dev/null || missing+=(python3-numpy)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         apt-get update -qq

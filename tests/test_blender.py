@@ -95,3 +95,21 @@ def test_the_3d_model_recipe_produces_real_renders(lf):
     iso = _img(outs["isometric"])
     assert iso.mode == "RGBA" and iso.getpixel((0, 0))[3] == 0
     assert os.path.getsize(outs["blend"]) > 10_000, "the .blend was saved"
+
+
+@pytest.mark.parametrize("ext, magic", [(".glb", b"glTF"), (".obj", b"# Blender")])
+def test_the_0x_3d_model_recipe_writes_its_mesh(lf, ext, magic):
+    """Issue 15 item 9: 0.x's own recipe, verbatim: `output_path` is the exported mesh,
+    `subdivisions` smooths it (more vertices than the plain sphere)."""
+    from conftest import FIXTURES
+
+    rec = FIXTURES / "recipes" / "0x" / "3d-model.yaml"
+    out = lf.work / f"sphere{ext}"
+    doc = json.loads(
+        lf("run", rec, "-i", "shape=sphere", "-i", f"output_path={out.name}", "--auto-approve", "--json", timeout=300, check=0).stdout
+    )
+    assert doc["steps"]["create"]["outputs"]["output"] == str(out) or doc["steps"]["create"]["outputs"]["output"].endswith(out.name)
+    assert out.read_bytes().startswith(magic)
+    flat = lf.work / f"flat{ext}"
+    lf("run", rec, "-i", "shape=sphere", "-i", f"output_path={flat.name}", "-i", "subdivisions=0", "--json", timeout=300, check=0)
+    assert out.stat().st_size > flat.stat().st_size * 2, "subdivisions made a smoother, bigger mesh"

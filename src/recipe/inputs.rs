@@ -123,6 +123,17 @@ pub fn check(spec: &InputSpec, value: &Value) -> Result<Value, String> {
     Ok(converted)
 }
 
+/// A relative `path` input from the folder the run was started in: every tool gets the same
+/// place whatever folder it works in (Blender runs in the run's temp folder, say).
+fn absolute(spec: &InputSpec, v: Value) -> Value {
+    match v {
+        Value::String(p) if spec.ty == InputType::Path && !p.is_empty() && std::path::Path::new(&p).is_relative() && !p.contains("{{") => {
+            std::path::absolute(&p).map(|a| Value::String(a.to_string_lossy().into_owned())).unwrap_or(Value::String(p))
+        }
+        other => other,
+    }
+}
+
 /// The run's inputs: given values converted, defaults filled in, every problem reported.
 pub fn bind(recipe: &Recipe, given: &IndexMap<String, Value>) -> Result<Map<String, Value>, Vec<Diagnostic>> {
     let mut diags = Vec::new();
@@ -145,7 +156,7 @@ pub fn bind(recipe: &Recipe, given: &IndexMap<String, Value>) -> Result<Map<Stri
                     )))
                 }
                 Ok(v) => {
-                    out.insert(spec.name.clone(), v);
+                    out.insert(spec.name.clone(), absolute(spec, v));
                 }
                 Err(e) => diags.push(Diagnostic::new(format!("input `{}`: {e}", spec.name)).hint(format!(
                     "pass it as `--input {}=VALUE` with {}",
@@ -154,7 +165,7 @@ pub fn bind(recipe: &Recipe, given: &IndexMap<String, Value>) -> Result<Map<Stri
                 ))),
             },
             (None, Some(default)) => {
-                out.insert(spec.name.clone(), default.clone());
+                out.insert(spec.name.clone(), absolute(spec, default.clone()));
             }
             (None, None) if spec.required => diags.push(Diagnostic::new(format!("missing required input `{}`", spec.name)).hint(format!(
                 "pass it as `--input {}=VALUE`{}",
@@ -195,6 +206,13 @@ mod tests {
         assert!(convert(InputType::Integer, &json!([1])).is_err());
         assert_eq!(convert(InputType::Integer, &json!(3.0)).unwrap(), json!(3));
         assert!(convert(InputType::Boolean, &json!(1)).is_err());
+    }
+
+    #[test]
+    fn an_output_path_named_so_need_not_exist() {
+        let text = "name: r\ninputs:\n  - {name: output_path, type: path, required: true}\n  - {name: out_dir, type: path, required: true}\nsteps: []\n";
+        let (r, _) = crate::recipe::parse_str(text, "r.yaml").unwrap();
+        assert!(r.inputs.iter().all(|i| !i.must_exist), "0.x recipes declare outputs as required path inputs");
     }
 
     #[test]

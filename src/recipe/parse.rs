@@ -159,9 +159,12 @@ impl Reader<'_> {
                     Err(e) => self.error(d, format!("default of {what} (type `{}`): {e}", ty.name()), None),
                 }
             }
-            // A path the caller must hand in names something that exists, unless the recipe says it is made by the run.
+            // A path the caller must hand in names something that exists, unless the recipe says it is
+            // made by the run — or its name says so (`output_path`, `out_dir`, `destination`: 0.x
+            // recipes declare their outputs as `type: path` inputs, with no `must_exist`).
             let made_by_run = self.boolean(item, "must_exist", &what).map(|b| !b);
-            spec.must_exist = ty == InputType::Path && !made_by_run.unwrap_or(!(spec.required && spec.default.is_none()));
+            let required_path = spec.required && spec.default.is_none() && !names_an_output(&spec.name);
+            spec.must_exist = ty == InputType::Path && !made_by_run.unwrap_or(!required_path);
             specs.push(spec);
         }
         specs
@@ -242,4 +245,17 @@ impl Reader<'_> {
         }
         out
     }
+}
+
+/// An input name that says the run makes the path: `output`, `output_path`, `out_dir`,
+/// `destination`, `save_to`, `report_output`, ...
+fn names_an_output(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.starts_with("output")
+        || n.starts_with("out_")
+        || n == "out"
+        || n.starts_with("dest")
+        || n.starts_with("save")
+        || n.ends_with("_output")
+        || n.ends_with("_out")
 }

@@ -24,6 +24,37 @@ pub struct Blender {
     program: String,
 }
 
+/// Mesh files a model action exports (0.x wrote these to `output_path`) rather than renders.
+const MESH: &[&str] = &["glb", "gltf", "fbx", "obj"];
+
+/// 0.x's input names, as this tool takes them: `blend_file` is `input`; `output_path` is
+/// `output`, or `export` for a mesh file (then nothing is rendered); `resolution: [w, h]` is
+/// `width`/`height`; `frame_start`/`frame_end` are `start`/`end`; `font_size` scales text;
+/// `texture_type` is `pattern`; `dice_type` and the rest are read by the script.
+fn compat_0x(action: &str, mut inputs: Outputs) -> Outputs {
+    let mut rename = |from: &str, to: &str| {
+        if let Some(v) = inputs.remove(from) {
+            inputs.entry(to.to_string()).or_insert(v);
+        }
+    };
+    rename("blend_file", "input");
+    rename("frame_start", "start");
+    rename("frame_end", "end");
+    rename("texture_type", "pattern");
+    if let Some(path) = inputs.remove("output_path") {
+        let ext = path.as_str().and_then(|p| std::path::Path::new(p).extension()).map(|e| e.to_string_lossy().to_ascii_lowercase());
+        let key = if ext.as_deref().is_some_and(|e| MESH.contains(&e)) && action != "render" { "export" } else { "output" };
+        inputs.entry(key.to_string()).or_insert(path);
+    }
+    if let Some(Value::Array(wh)) = inputs.remove("resolution") {
+        if let [w, h] = wh.as_slice() {
+            inputs.entry("width".to_string()).or_insert(w.clone());
+            inputs.entry("height".to_string()).or_insert(h.clone());
+        }
+    }
+    inputs
+}
+
 impl Blender {
     pub fn new(config: &Config) -> Self {
         let configured = config.service("blender").get("path").and_then(Value::as_str).map(str::to_string);
@@ -59,7 +90,8 @@ impl Tool for Blender {
         }
         let what = format!("blender.{action}");
         let stem = ctx.step_id.replace(['[', ']', '.', '#'], "_");
-        let mut args = Value::Object(inputs);
+        let program = super::opt_str(&inputs, "blender_path").unwrap_or_else(|| self.program.clone());
+        let mut args = Value::Object(compat_0x(action, inputs));
         args["action"] = json!(action);
         if matches!(action, "render" | "render_animation") {
             let p = args
@@ -74,7 +106,7 @@ impl Tool for Blender {
             if args.get("output_dir").and_then(Value::as_str).is_none() {
                 args["output_dir"] = json!(ctx.temp_dir.join(format!("{stem}_frames")));
             }
-        } else if args.get("output").and_then(Value::as_str).is_none() {
+        } else if args.get("output").and_then(Value::as_str).is_none() && args.get("export").and_then(Value::as_str).is_none() {
             args["output"] = json!(ctx.temp_dir.join(format!("{stem}_{action}.png")));
         }
         if matches!(action, "create_text_3d") && args.get("text").and_then(Value::as_str).is_none() {
@@ -87,7 +119,7 @@ impl Tool for Blender {
         std::fs::write(&script, SCRIPT).map_err(|e| ToolError::failed(format!("{what}: {e}")))?;
         std::fs::write(&args_file, args.to_string()).map_err(|e| ToolError::failed(format!("{what}: {e}")))?;
         let argv = vec![
-            self.program.clone(),
+            program,
             "-b".into(),
             "--factory-startup".into(),
             "-noaudio".into(),

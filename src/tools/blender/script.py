@@ -101,7 +101,38 @@ PRIMITIVES = {
     "cone": lambda s: bpy.ops.mesh.primitive_cone_add(radius1=s / 2, depth=s),
     "torus": lambda s: bpy.ops.mesh.primitive_torus_add(major_radius=s / 2, minor_radius=s / 6),
     "monkey": lambda s: bpy.ops.mesh.primitive_monkey_add(size=s),
+    "plane": lambda s: bpy.ops.mesh.primitive_plane_add(size=s),
 }
+
+
+def export(path):
+    """The scene's meshes to `path` (.glb/.gltf, .fbx, .obj by its extension), as 0.x did."""
+    import os
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
+    ext = os.path.splitext(path)[1].lower()
+    if ext in (".glb", ".gltf"):
+        bpy.ops.export_scene.gltf(filepath=path, export_format="GLB" if ext == ".glb" else "GLTF_SEPARATE", export_apply=True)
+    elif ext == ".fbx":
+        bpy.ops.export_scene.fbx(filepath=path)
+    elif ext == ".obj":
+        if hasattr(bpy.ops.wm, "obj_export"):
+            bpy.ops.wm.obj_export(filepath=path)
+        else:
+            bpy.ops.export_scene.obj(filepath=path)
+    else:
+        raise ValueError(f"cannot export {path!r}: use .glb, .gltf, .fbx or .obj")
+    result["output"] = path
+    result["model_path"] = path
+
+
+def output_or_export(**camera):
+    """Render the still `output` names, or export the model to `export` (0.x's `output_path`)."""
+    if args.get("export"):
+        export(args["export"])
+    else:
+        camera_and_light(**camera)
+        render_still(args["output"])
 
 
 def add_primitive():
@@ -110,6 +141,10 @@ def add_primitive():
         raise ValueError(f"unknown shape {shape!r}; shapes: {', '.join(PRIMITIVES)}")
     PRIMITIVES[shape](float(args.get("size", 2.0)))
     obj = bpy.context.object
+    levels = int(float(args.get("subdivisions", 0) or 0))
+    if levels > 0:  # 0.x's smoothness: a subdivision-surface modifier
+        mod = obj.modifiers.new("subdivisions", "SUBSURF")
+        mod.levels = mod.render_levels = levels
     if shape in ("sphere", "monkey", "torus"):
         bpy.ops.object.shade_smooth()
     obj.data.materials.append(material("lf", rgb(args.get("color")), float(args.get("metallic", 0.0))))
@@ -165,8 +200,7 @@ if action in ("render", "render_animation"):
         result["output_dir"] = args["output_dir"]
 elif action == "create_primitive":
     add_primitive()
-    camera_and_light()
-    render_still(args["output"])
+    output_or_export()
 elif action == "render_isometric":
     add_primitive()
     camera_and_light(isometric=True, ortho_scale=float(args.get("size", 2.0)) * 2.2)
@@ -176,15 +210,17 @@ elif action == "create_text_3d":
     text = bpy.context.object
     text.data.body = args["text"]
     text.data.extrude = float(args.get("extrude", 0.15))
+    text.data.size = float(args.get("font_size", 1.0))
     text.data.align_x = "CENTER"
     text.data.align_y = "CENTER"
     text.rotation_euler = (math.radians(90), 0, 0)
     text.data.materials.append(material("text", rgb(args.get("color"), (0.9, 0.7, 0.1)), 0.6, 0.3))
-    camera_and_light(distance=max(4.0, len(args["text"]) * 0.9))
-    render_still(args["output"])
+    output_or_export(distance=max(4.0, len(args["text"]) * 0.9))
 elif action == "generate_texture":
     kind = args.get("pattern", "noise")
-    nodes = {"noise": "ShaderNodeTexNoise", "voronoi": "ShaderNodeTexVoronoi", "wave": "ShaderNodeTexWave", "checker": "ShaderNodeTexChecker"}
+    kind = {"clouds": "noise", "marble": "wave", "wood": "wave"}.get(kind, kind)  # 0.x's texture types
+    nodes = {"noise": "ShaderNodeTexNoise", "voronoi": "ShaderNodeTexVoronoi", "wave": "ShaderNodeTexWave", "checker": "ShaderNodeTexChecker",
+             "brick": "ShaderNodeTexBrick"}
     if kind not in nodes:
         raise ValueError(f"unknown pattern {kind!r}; patterns: {', '.join(nodes)}")
     bpy.ops.mesh.primitive_plane_add(size=2)
@@ -214,8 +250,7 @@ elif action in ("create_dice", "create_dice_set"):
     total = 0
     for i in range(count):
         total += add_die(offset=((i - (count - 1) / 2) * 1.5, 0, 0), color=rgb(args.get("color"), (0.95, 0.95, 0.92)), pip_color=rgb(args.get("pip_color"), (0.05, 0.05, 0.05)))
-    camera_and_light(distance=3.5 + count * 1.2, target=(0, 0, 0))
-    render_still(args["output"])
+    output_or_export(distance=3.5 + count * 1.2, target=(0, 0, 0))
     result.update({"dice": count, "pips": total})
 else:
     raise ValueError(f"unknown action {action!r}")
