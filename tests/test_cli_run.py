@@ -247,3 +247,16 @@ def test_0x_input_and_output_names_of_native_tools(lf):
     assert doc["steps"]["w"]["outputs"]["size"] == 11
     assert doc["steps"]["r"]["outputs"]["content"] == "hello"
     assert "timed out after 0.5 s" in doc["steps"]["s"]["error"]
+
+
+def test_validate_warns_about_0x_script_steps(lf):
+    """Issue 15 item 16: a 0.x recipe's script step would now fail the run on a non-zero exit."""
+    rec = lf.write("old.yaml", "name: old\nsteps:\n  - {id: s, tool: script, action: run, inputs: {command: 'exit 1'}}\n")
+    proc = lf("validate", rec, check=0)
+    assert f"warning: {rec}:3:5: step `s`: a `script` step now fails" in proc.stderr and "allow_failure: true" in proc.stderr
+    doc = json.loads(lf("validate", rec, "--json", check=0).stdout)
+    assert doc["valid"] is True and doc["warnings"][0]["line"] == 3
+    new = lf.write(
+        "new.yaml", "name: new\nsteps:\n  - {id: s, tool: script, action: run, inputs: {command: 'exit 1', allow_failure: false}}\n"
+    )
+    assert json.loads(lf("validate", new, "--json", check=0).stdout)["warnings"] == []

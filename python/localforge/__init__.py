@@ -54,6 +54,7 @@ __all__ = [
     "start_resume",
     "system",
     "validate",
+    "validate_warnings",
 ]
 _API = frozenset(__all__)
 

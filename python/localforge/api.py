@@ -342,6 +342,12 @@ def validate(*recipes: Recipe) -> list[Problem]:
     return _core().validate([_recipe_path(r) for r in recipes], plugins=_plugins)
 
 
+def validate_warnings(*recipes: Recipe) -> list[Problem]:
+    """What recipes written for LocalForge 0.x would do differently here (a `script` step that
+    now fails on a non-zero exit, ...), each with its place and a hint; empty for new recipes."""
+    return _core().validate_warnings([_recipe_path(r) for r in recipes])
+
+
 def history(limit: int = 20) -> list[RunSummary]:
     """The newest runs, newest first (`localforge.types.RunSummary`)."""
     return _core().history(limit)

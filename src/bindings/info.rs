@@ -21,6 +21,14 @@ pub fn validate<'py>(py: Python<'py>, paths: Vec<PathBuf>, plugins: Option<&Boun
     PyList::new(py, dicts)
 }
 
+/// Warnings for recipes written for LocalForge 0.x (what would behave differently here).
+#[pyfunction]
+pub fn validate_warnings<'py>(py: Python<'py>, paths: Vec<PathBuf>) -> PyResult<Bound<'py, PyList>> {
+    let diags = py.detach(|| reads::validate_warnings(&paths));
+    let dicts = diags.iter().map(|d| diag_dict(py, d)).collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, dicts)
+}
+
 /// Name, description, version and declared inputs of a recipe, without full validation.
 /// `None` for a file that is not a readable recipe.
 #[pyfunction]

@@ -143,6 +143,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(info::recipe_info, m)?)?;
     m.add_function(wrap_pyfunction!(info::recipe_document, m)?)?;
     m.add_function(wrap_pyfunction!(info::config_defaults, m)?)?;
+    m.add_function(wrap_pyfunction!(info::validate_warnings, m)?)?;
     m.add_function(wrap_pyfunction!(info::list_tools, m)?)?;
     m.add_function(wrap_pyfunction!(info::history, m)?)?;
     m.add_function(wrap_pyfunction!(info::history_show, m)?)?;

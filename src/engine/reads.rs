@@ -17,6 +17,12 @@ pub fn validate(paths: &[PathBuf], tools: &Registry) -> Vec<Diagnostic> {
     paths.iter().flat_map(|p| super::check(p, tools).err().unwrap_or_default()).collect()
 }
 
+/// What recipes written for LocalForge 0.x would do differently here (warnings, not errors),
+/// for the recipes that load.
+pub fn validate_warnings(paths: &[PathBuf]) -> Vec<Diagnostic> {
+    paths.iter().filter_map(|p| crate::recipe::load(p).ok()).flat_map(|(r, _)| crate::recipe::compat::warnings_0x(&r)).collect()
+}
+
 /// Name, description, version, declared inputs and step count of a recipe, without full
 /// validation; `None` for a file that is not a readable recipe.
 pub fn recipe_summary(path: &std::path::Path) -> Option<Value> {

@@ -1,5 +1,6 @@
 //! Recipes: YAML with positions, the model, parsing, inputs and validation.
 
+pub mod compat;
 mod fields;
 pub use fields::comma_split;
 pub mod inputs;

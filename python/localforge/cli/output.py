@@ -23,6 +23,14 @@ def error(message: str, hint: str = None, causes=()) -> None:
     sys.stderr.write("\n".join(lines) + "\n")
 
 
+def warning(message: str, hint: str = None) -> None:
+    """`warning: message` and its `hint:`, on stderr."""
+    lines = [f"{_style('warning', '1;33')}: {message}"]
+    if hint:
+        lines.append(f"  {_style('hint', '1;36')}: {hint}")
+    sys.stderr.write("\n".join(lines) + "\n")
+
+
 def diagnostics(errors) -> None:
     """One `error:` block per problem, with file:line:column."""
     for d in errors:
