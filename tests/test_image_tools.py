@@ -272,3 +272,40 @@ def test_the_0x_tileset_recipe_makes_0xs_gate_decision(lf, tmp_path):
     assert round(gate["outputs"]["scores"]["seamless"], 2) == 0.83
     assert (lf.work / "grass_tile.png").is_file()
     assert doc["steps"]["finalize_preview"]["status"] in ("skipped", "failed", "completed")
+
+
+def test_the_0x_service_free_recipes_run_unchanged(lf):
+    """Issue 15: 0.x's hello-localforge and batch-resize, verbatim, with 0.x's outputs."""
+    from conftest import FIXTURES
+
+    hello = json.loads(lf("run", FIXTURES / "recipes" / "0x" / "hello-localforge.yaml", "--auto-approve", "--json", check=0).stdout)
+    listed = hello["steps"]["verify"]["outputs"]
+    assert [p.rsplit("/", 1)[1] for p in listed["files"]] == ["output"] and listed["count"] == 1
+    photos = lf.work / "photos"
+    photos.mkdir()
+    for i, size in enumerate([(40, 30), (20, 60)]):
+        Image.new("RGB", size, (i * 100, 50, 50)).save(photos / f"p{i}.png")
+    (photos / "notes.txt").write_text("not an image")
+    doc = json.loads(
+        lf(
+            "run",
+            FIXTURES / "recipes" / "0x" / "batch-resize.yaml",
+            "-i",
+            "input_dir=photos",
+            "-i",
+            "output_dir=thumbs",
+            "-i",
+            "width=16",
+            "-i",
+            "height=8",
+            "--auto-approve",
+            "--json",
+            check=0,
+        ).stdout  # fmt: skip
+    )
+    assert doc["steps"]["resize_batch"]["outputs"]["count"] == 2
+    out = sorted((lf.work / "thumbs").iterdir())
+    assert [p.name for p in out] == ["resized_0.png", "resized_1.png"]
+    for p in out:
+        with Image.open(p) as im:
+            assert im.size == (16, 8)
