@@ -70,7 +70,8 @@ steps:
   - {{id: length, tool: ffmpeg, action: get_duration, inputs: {{input: '{tone}'}}}}
   - {{id: stereo, tool: ffmpeg, action: convert, inputs: {{input: '{tone}', output: '{w}/stereo.wav', sample_rate: 44100, channels: 2}}}}
   - {{id: mp3, tool: ffmpeg, action: convert, inputs: {{input: '{tone}', output: '{w}/tone.mp3', codec: libmp3lame, bitrate: 96k}}}}
-  - {{id: long, tool: ffmpeg, action: loop, inputs: {{input: '{tone}', output: '{w}/three.wav', count: 3}}}}
+  - {{id: long, tool: ffmpeg, action: loop, inputs: {{input: '{tone}', output: '{w}/three.wav', count: 3, crossfade: 0}}}}
+  - {{id: faded, tool: ffmpeg, action: loop, inputs: {{input: '{tone}', output: '{w}/faded.wav', count: 3}}}}
   - {{id: cut, tool: ffmpeg, action: trim, inputs: {{input: '{{{{ steps.long.outputs.output }}}}', output: '{w}/cut.wav', start: 0.5, end: 2.0}}}}
   - {{id: loud, tool: ffmpeg, action: normalize, inputs: {{input: '{tone}', output: '{w}/loud.wav', target_lufs: -14}}}}
 """,
@@ -82,6 +83,7 @@ steps:
     assert (w / "tone.mp3").read_bytes()[:3] in (b"ID3", b"\xff\xfb", b"\xff\xf3")
     assert out["mp3"]["duration_s"] == pytest.approx(1.0, abs=0.1)
     assert _probe(w / "three.wav")[0] == pytest.approx(3.0, abs=0.02)
+    assert _probe(w / "faded.wav")[0] == pytest.approx(2.0, abs=0.05), "0.x's default: 0.5 s cross-fades between the copies"
     assert _probe(w / "cut.wav")[0] == pytest.approx(1.5, abs=0.02)
     assert _max_volume_db(w / "loud.wav") > _max_volume_db(tone) + 6, "normalizing a quiet tone to -14 LUFS makes it louder"
 

@@ -101,6 +101,20 @@ impl Tool for Ffmpeg {
             }
             "loop" => match (num("count"), num("duration")) {
                 (_, Some(d)) => args.extend(["-stream_loop".into(), "-1".into(), "-i".into(), input.clone(), "-t".into(), d.to_string()]),
+                // As 0.x did: the copies cross-fade into each other (0.5 s unless `crossfade` says).
+                (Some(n), None) if n >= 2.0 && num("crossfade").unwrap_or(0.5) > 0.0 => {
+                    let (n, fade) = (n as usize, num("crossfade").unwrap_or(0.5));
+                    for _ in 0..n {
+                        args.extend(["-i".into(), input.clone()]);
+                    }
+                    let mut graph = Vec::new();
+                    let mut last = "0:a".to_string();
+                    for i in 1..n {
+                        graph.push(format!("[{last}][{i}:a]acrossfade=d={fade}[x{i}]"));
+                        last = format!("x{i}");
+                    }
+                    args.extend(["-filter_complex".into(), graph.join(";"), "-map".into(), format!("[{last}]")]);
+                }
                 (Some(n), None) if n >= 1.0 => {
                     args.extend(["-stream_loop".into(), format!("{}", n as u64 - 1), "-i".into(), input.clone()])
                 }

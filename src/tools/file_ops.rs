@@ -87,15 +87,47 @@ fn write(inputs: &Outputs, what: &str) -> Result<Value, ToolError> {
     };
     let p = Path::new(path);
     ensure_parent(p, what)?;
+    let bytes = encode(&content, inputs, what)?;
     if opt_bool(inputs, "append").unwrap_or(false) {
         use std::io::Write;
         let mut f = fs::OpenOptions::new().create(true).append(true).open(p).map_err(|e| io(what, p, e))?;
-        f.write_all(content.as_bytes()).map_err(|e| io(what, p, e))?;
+        f.write_all(&bytes).map_err(|e| io(what, p, e))?;
     } else {
-        fs::write(p, content.as_bytes()).map_err(|e| io(what, p, e))?;
+        fs::write(p, &bytes).map_err(|e| io(what, p, e))?;
     }
     // `size`: what 0.x called it.
-    Ok(json!({"path": path, "bytes": content.len(), "size": content.len()}))
+    Ok(json!({"path": path, "bytes": bytes.len(), "size": bytes.len()}))
+}
+
+/// The text encodings `encoding` may name (0.x passed it to Python's `open`): UTF-8 (the
+/// default; bad bytes become U+FFFD), Latin-1 (every byte is a character) and ASCII.
+fn encoding(inputs: &Outputs, what: &str) -> Result<&'static str, ToolError> {
+    let name = opt_str(inputs, "encoding").unwrap_or_default().to_ascii_lowercase().replace(['-', '_'], "");
+    match name.as_str() {
+        "" | "utf8" => Ok("utf-8"),
+        "latin1" | "iso88591" | "l1" => Ok("latin-1"),
+        "ascii" | "usascii" => Ok("ascii"),
+        other => Err(ToolError::failed(format!("{what}: encoding `{other}` is not supported; use utf-8, latin-1 or ascii"))),
+    }
+}
+
+fn decode(bytes: &[u8], inputs: &Outputs, what: &str) -> Result<String, ToolError> {
+    Ok(match encoding(inputs, what)? {
+        "latin-1" => bytes.iter().map(|&b| b as char).collect(),
+        _ => String::from_utf8_lossy(bytes).into_owned(),
+    })
+}
+
+fn encode(text: &str, inputs: &Outputs, what: &str) -> Result<Vec<u8>, ToolError> {
+    let limit = match encoding(inputs, what)? {
+        "latin-1" => 0xFF,
+        "ascii" => 0x7F,
+        _ => return Ok(text.as_bytes().to_vec()),
+    };
+    text.chars()
+        .map(|c| u8::try_from(c as u32).ok().filter(|b| u32::from(*b) <= limit))
+        .collect::<Option<Vec<u8>>>()
+        .ok_or_else(|| ToolError::failed(format!("{what}: the content has characters the chosen encoding cannot hold")))
 }
 
 fn read(inputs: &Outputs, what: &str) -> Result<Value, ToolError> {
@@ -104,7 +136,7 @@ fn read(inputs: &Outputs, what: &str) -> Result<Value, ToolError> {
     let max = opt_f64(inputs, "max_bytes").or_else(|| opt_f64(inputs, "max_chars")).unwrap_or(100_000.0).max(0.0) as usize;
     let bytes = fs::read(path).map_err(|e| io(what, path, e))?;
     let size = bytes.len();
-    let mut text = String::from_utf8_lossy(&bytes).into_owned();
+    let mut text = decode(&bytes, inputs, what)?;
     if text.len() > max {
         let mut cut = max;
         while !text.is_char_boundary(cut) {

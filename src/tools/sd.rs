@@ -195,6 +195,7 @@ fn save_images(v: &Value, inputs: &Outputs, ctx: &ToolCtx) -> Result<Outputs, To
         paths.push(p);
     }
     out.insert("primary".into(), json!(paths[0]));
+    out.insert("image".into(), json!(paths[0])); // 0.x's img2img output
     out.insert("count".into(), json!(paths.len()));
     out.insert("images".into(), json!(paths));
     let info: Option<Value> = v.get("info").and_then(Value::as_str).and_then(|s| serde_json::from_str(s).ok());
