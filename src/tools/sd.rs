@@ -14,6 +14,9 @@ pub struct SdClient {
     timeout: Option<Duration>,
 }
 
+/// Inputs the tool itself reads, never sent to the API.
+const OWN_KEYS: &[&str] = &["host", "timeout", "output_dir", "filename", "init_image", "input", "strength", "model"];
+
 /// Generation settings passed through to the API when given.
 const PASSTHROUGH: &[&str] = &[
     "prompt",
@@ -147,6 +150,13 @@ impl Tool for SdClient {
                     return Err(ToolError::failed("sd_client.txt2img needs `prompt`"));
                 }
                 if action == "img2img" {
+                    // 0.x sent every other key of an img2img step to the API as it was
+                    // (`mask_blur`, `inpainting_fill`, ...): so does this.
+                    for (k, v) in &inputs {
+                        if !OWN_KEYS.contains(&k.as_str()) && !v.is_null() {
+                            body.entry(k.clone()).or_insert(v.clone());
+                        }
+                    }
                     let path = need_str(&inputs, "init_image", "sd_client.img2img")
                         .or_else(|_| need_str(&inputs, "input", "sd_client.img2img"))?;
                     let bytes = std::fs::read(path).map_err(|e| ToolError::failed(format!("sd_client.img2img: `{path}`: {e}")))?;
@@ -252,7 +262,7 @@ mod tests {
         let out2 = t
             .call(
                 "img2img",
-                json!({"init_image": primary, "prompt": "snowy", "output_dir": dir.path()}).as_object().unwrap().clone(),
+                json!({"init_image": primary, "prompt": "snowy", "output_dir": dir.path(), "mask_blur": 4}).as_object().unwrap().clone(),
                 &ctx(),
             )
             .await
@@ -261,6 +271,9 @@ mod tests {
         let sent = log.lock().unwrap()[1].1.clone();
         assert_eq!(sent["init_images"][0].as_str().unwrap(), PNG_1PX);
         assert_eq!(sent["denoising_strength"], 0.7, "0.x's default");
+        assert_eq!(sent["mask_blur"], 4, "other keys go to the API, as in 0.x");
+        assert!(sent.get("output_dir").is_none() && sent.get("init_image").is_none(), "the tool's own keys do not");
+        assert_eq!(out2["image"], out2["primary"]);
     }
 
     #[tokio::test]
