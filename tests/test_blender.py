@@ -113,3 +113,21 @@ def test_the_0x_3d_model_recipe_writes_its_mesh(lf, ext, magic):
     flat = lf.work / f"flat{ext}"
     lf("run", rec, "-i", "shape=sphere", "-i", f"output_path={flat.name}", "-i", "subdivisions=0", "--json", timeout=300, check=0)
     assert out.stat().st_size > flat.stat().st_size * 2, "subdivisions made a smoother, bigger mesh"
+
+
+def test_0x_blender_client_exports_through_the_engine(lf):
+    """Issue 15 item 3: 0.x's BlenderClient, over the blender tool."""
+    import subprocess
+    import sys
+
+    code = (
+        "import warnings\nwarnings.simplefilter('ignore', DeprecationWarning)\n"
+        "from localforge.clients.blender_client import BlenderClient\n"
+        "c = BlenderClient()\nprint(c.get_version())\n"
+        "print(c.create_primitive('cube', 'cube.obj', size=1.0, subdivisions=1))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=lf.work, env=lf.env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    version, path = out.stdout.splitlines()
+    assert version.startswith("Blender") and path.endswith("cube.obj")
+    assert (lf.work / "cube.obj").read_text().startswith("# Blender")
