@@ -131,3 +131,21 @@ def test_0x_blender_client_exports_through_the_engine(lf):
     version, path = out.stdout.splitlines()
     assert version.startswith("Blender") and path.endswith("cube.obj")
     assert (lf.work / "cube.obj").read_text().startswith("# Blender")
+
+
+def test_0x_dice_types_and_the_dice_set(lf):
+    """Issue 15 item 9: 0.x made d4 to d20 (`dice_type`) and a set keyed by die type."""
+    rec = lf.write(
+        "dice.yaml",
+        "name: dice\nsteps:\n"
+        "  - {id: d20, tool: blender, action: create_dice, inputs: {dice_type: d20, output_path: d20.obj}}\n"
+        "  - {id: set, tool: blender, action: create_dice_set, inputs: {output_dir: set}}\n",
+    )
+    doc = json.loads(lf("run", rec, "--json", timeout=300, check=0).stdout)
+    assert doc["status"] == "completed", doc.get("error")
+    d20 = (lf.work / "d20.obj").read_text()
+    assert sum(1 for line in d20.splitlines() if line.startswith("f ")) == 20, "an icosahedron: 20 faces"
+    out = doc["steps"]["set"]["outputs"]
+    for kind in ("d4", "d6", "d8", "d10", "d12", "d20"):
+        assert (lf.work / "set" / f"{kind}.glb").read_bytes()[:4] == b"glTF"
+        assert out[kind]["model_path"].endswith(f"set/{kind}.glb")

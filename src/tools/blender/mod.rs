@@ -46,6 +46,14 @@ fn compat_0x(action: &str, mut inputs: Outputs) -> Outputs {
         let key = if ext.as_deref().is_some_and(|e| MESH.contains(&e)) && action != "render" { "export" } else { "output" };
         inputs.entry(key.to_string()).or_insert(path);
     }
+    // Blender runs in the step's temp folder: a relative path means the folder the run started in.
+    for key in ["input", "output", "export", "output_dir"] {
+        if let Some(p) = inputs.get(key).and_then(Value::as_str).filter(|p| std::path::Path::new(p).is_relative()) {
+            if let Ok(abs) = std::path::absolute(p) {
+                inputs.insert(key.into(), json!(abs));
+            }
+        }
+    }
     if let Some(Value::Array(wh)) = inputs.remove("resolution") {
         if let [w, h] = wh.as_slice() {
             inputs.entry("width".to_string()).or_insert(w.clone());

@@ -182,6 +182,47 @@ def add_die(offset=(0, 0, 0), color=(0.95, 0.95, 0.92), pip_color=(0.05, 0.05, 0
     return pips
 
 
+PHI = (1 + 5 ** 0.5) / 2
+# The polyhedral dice 0.x made, by their vertices (a convex hull of each is the die).
+DICE_VERTICES = {
+    "d4": [(1, 1, 1), (1, -1, -1), (-1, 1, -1), (-1, -1, 1)],
+    "d8": [(1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1)],
+    "d10": [(0, 0, 1.1), (0, 0, -1.1)]
+    + [(math.cos(2 * math.pi * k / 10), math.sin(2 * math.pi * k / 10), 0.1 if k % 2 else -0.1) for k in range(10)],
+    "d12": [(x, y, z) for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)]
+    + [p for a in (-1, 1) for b in (-1, 1) for p in ((0, a / PHI, b * PHI), (a / PHI, b * PHI, 0), (a * PHI, 0, b / PHI))],
+    "d20": [p for a in (-1, 1) for b in (-1, 1) for p in ((0, a, b * PHI), (a, b * PHI, 0), (a * PHI, 0, b))],
+}
+
+
+def add_polyhedral_die(kind, offset=(0, 0, 0), size=1.0, color=(0.95, 0.95, 0.92)):
+    """A d4, d8, d10, d12 or d20: the convex hull of its vertices, scaled to `size`."""
+    import bmesh
+
+    verts = DICE_VERTICES[kind]
+    reach = max(math.sqrt(x * x + y * y + z * z) for x, y, z in verts)
+    mesh = bpy.data.meshes.new(kind)
+    bm = bmesh.new()
+    for x, y, z in verts:
+        bm.verts.new((x / reach * size / 2 + offset[0], y / reach * size / 2 + offset[1], z / reach * size / 2 + offset[2]))
+    bmesh.ops.convex_hull(bm, input=bm.verts)
+    bm.to_mesh(mesh)
+    bm.free()
+    obj = bpy.data.objects.new(kind, mesh)
+    bpy.context.collection.objects.link(obj)
+    obj.data.materials.append(material(kind, color, roughness=0.3))
+    return len(mesh.polygons)
+
+
+def add_any_die(kind, offset=(0, 0, 0), size=1.0, color=(0.95, 0.95, 0.92), pip_color=(0.05, 0.05, 0.05)):
+    if kind == "d6":
+        return add_die(offset=offset, color=color, pip_color=pip_color, size=size)
+    if kind not in DICE_VERTICES:
+        raise ValueError(f"unknown dice_type {kind!r}; dice: d4, d6, d8, d10, d12, d20")
+    add_polyhedral_die(kind, offset=offset, size=size, color=color)
+    return 0
+
+
 clear()
 if action in ("render", "render_animation"):
     bpy.ops.wm.open_mainfile(filepath=args["input"])
@@ -245,13 +286,29 @@ elif action == "generate_texture":
     cam.data.ortho_scale = 2.0
     bpy.context.scene.camera = cam
     render_still(args["output"])
+elif action == "create_dice_set" and args.get("output_dir"):
+    # 0.x's set: every die exported on its own, `d4.glb` ... `d20.glb`, keyed by its type.
+    import os
+
+    os.makedirs(args["output_dir"], exist_ok=True)
+    for kind in ("d4", "d6", "d8", "d10", "d12", "d20"):
+        clear()
+        add_any_die(kind, size=float(args.get("size", 1.0)))
+        path = os.path.join(args["output_dir"], f"{kind}.glb")
+        export(path)
+        result[kind] = {"model_path": path}
+    result.pop("output", None)
+    result.pop("model_path", None)
+    result["output_dir"] = args["output_dir"]
 elif action in ("create_dice", "create_dice_set"):
     count = int(args.get("count", 1)) if action == "create_dice_set" else 1
+    kind = str(args.get("dice_type", "d6")).lower()
     total = 0
     for i in range(count):
-        total += add_die(offset=((i - (count - 1) / 2) * 1.5, 0, 0), color=rgb(args.get("color"), (0.95, 0.95, 0.92)), pip_color=rgb(args.get("pip_color"), (0.05, 0.05, 0.05)))
+        total += add_any_die(kind, offset=((i - (count - 1) / 2) * 1.5, 0, 0), size=float(args.get("size", 1.0)),
+                             color=rgb(args.get("color"), (0.95, 0.95, 0.92)), pip_color=rgb(args.get("pip_color"), (0.05, 0.05, 0.05)))
     output_or_export(distance=3.5 + count * 1.2, target=(0, 0, 0))
-    result.update({"dice": count, "pips": total})
+    result.update({"dice": count, "pips": total, "dice_type": kind})
 else:
     raise ValueError(f"unknown action {action!r}")
 finish()
