@@ -21,6 +21,7 @@ commands:
   history           past runs (-n N, --json); `history show RUN_ID` for one run
   system            hardware, services, tools and the models that fit (--json)
   health            services and tools: running/found, version (--json)
+  agent-config generate  the agent config for this machine (--format claude|agents|cursor|gemini|generic, --output)
   init              a workspace, a starter ./localforge.yaml and ./recipes (--workspace DIR, --force)
   mcp               serve recipes and tools to MCP clients (stdio; --http); `mcp config --client C`
 
@@ -42,6 +43,7 @@ COMMANDS = {
     "health": "localforge.cli.health",
     "mcp": "localforge.cli.mcp",
     "init": "localforge.cli.init",
+    "agent-config": "localforge.cli.agent_config",
 }
 
 
