@@ -452,3 +452,18 @@ def test_a_0x_plugin_imports_every_0x_module(lf, user_tools):
     assert out["services"] == ["comfyui", "ollama", "sd_webui"] and out["summary"] == ["hardware", "services", "tools"]
     assert out["sd_running"] is False and out["sd_models"] == []
     assert out["history"] == ["completed"] and out["runner"] == "WorkflowRunner"
+
+
+def test_system_info_reads_the_engines_recommendations():
+    with pytest.warns(DeprecationWarning, match="localforge.system"):
+        from localforge.engine.system_info import SystemInfo
+    info = SystemInfo()
+    info._report = {
+        "recommendations": [
+            {"task": "general", "model": "llama3.2:3b", "vram_gb": 3.3, "fits": True, "runs_on": "gpu", "why": "fits"},
+            {"task": "image_generation", "model": "sdxl", "vram_gb": 9.5, "fits": True, "runs_on": "gpu", "why": "fits"},
+        ]
+    }
+    assert info.recommend_sd_config() == {"key": "sdxl", "label": "sdxl", "vram_gb": 9.5, "resolution": None}
+    assert info.can_run_model("llama3.2:3b") and not info.can_run_model("llama3.1:70b")
+    assert [r["model"] for r in info.recommend_models("general")] == ["llama3.2:3b"]

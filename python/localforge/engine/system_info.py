@@ -55,11 +55,13 @@ class SystemInfo:
         return any(r["model"] == model and r["fits"] for r in self.report["recommendations"])
 
     def recommend_sd_config(self) -> Optional[dict]:
-        images = [r for r in self.report["recommendations"] if r["task"] in ("image", "images", "sd") and r["fits"]]
+        """The engine's image-generation recommendation when it fits this machine (0.x's keys)."""
+        images = [r for r in self.report["recommendations"] if r["task"] == "image_generation" and r["fits"]]
         if not images:
             return None
         r = images[0]
-        return {"key": r["model"], "label": r["model"], "vram_gb": r["vram_gb"], "resolution": r.get("resolution")}
+        # 0.x's keys; the engine's recommendation names no resolution.
+        return {"key": r["model"], "label": r["model"], "vram_gb": r["vram_gb"], "resolution": None}
 
     def summary(self) -> dict:
         return {"hardware": self.hardware, "services": self.services, "tools": self.tools}
