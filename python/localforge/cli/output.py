@@ -31,15 +31,20 @@ def warning(message: str, hint: str = None) -> None:
     sys.stderr.write("\n".join(lines) + "\n")
 
 
+def located(d) -> str:
+    """A problem's message after its file:line:column, where it has them."""
+    where = d.get("file") or ""
+    if where and d.get("line"):
+        where += f":{d['line']}"
+        if d.get("column"):
+            where += f":{d['column']}"
+    return f"{where}: {d['message']}" if where else d["message"]
+
+
 def diagnostics(errors) -> None:
     """One `error:` block per problem, with file:line:column."""
     for d in errors:
-        where = d.get("file") or ""
-        if where and d.get("line"):
-            where += f":{d['line']}"
-            if d.get("column"):
-                where += f":{d['column']}"
-        error(f"{where}: {d['message']}" if where else d["message"], hint=d.get("hint"))
+        error(located(d), hint=d.get("hint"))
 
 
 def print_json(doc) -> None:

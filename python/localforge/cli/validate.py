@@ -1,7 +1,7 @@
 """`localforge validate RECIPE...`: check recipes without running them."""
 
 from localforge.cli.args import parser
-from localforge.cli.output import EXIT_OK, EXIT_USAGE, diagnostics, print_json, warning
+from localforge.cli.output import EXIT_OK, EXIT_USAGE, diagnostics, located, print_json, warning
 from localforge.cli.recipes import resolve
 
 
@@ -20,8 +20,7 @@ def main(args) -> int:
     else:
         diagnostics(errors)
         for w in warnings:
-            where = ":".join(str(x) for x in (w["file"], w["line"], w["column"]) if x)
-            warning(f"{where}: {w['message']}", hint=w.get("hint"))
+            warning(located(w), hint=w.get("hint"))
         bad = {e["file"] for e in errors}
         for path in paths:
             if str(path) not in bad:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -27,8 +27,8 @@ class Recipe:
     info: dict  # api.recipe_info: description, version, inputs, outputs, steps
     source: str
     key: str  # its path under its folder, without .yaml (`examples/batch-resize`)
-    input_schema: dict = field(default_factory=dict)
-    output_schema: dict = field(default_factory=dict)
+    input_schema: dict
+    output_schema: dict
 
 
 class Catalog:
@@ -44,14 +44,20 @@ class Catalog:
                 raise Refused(f"recipe folder `{f}` does not exist")
             if all(p != r for r, _ in self.roots):
                 self.roots.append((p, str(f)))
-        self._parsed: dict[Path, tuple[tuple, Optional[dict]]] = {}
+        self._parsed: dict[Path, tuple[tuple, Optional[Recipe]]] = {}
 
-    def _info(self, path: Path) -> Optional[dict]:
+    def _load(self, path: Path, source: str, key: str) -> Optional[Recipe]:
+        """The recipe in `path` with its schemas, parsed again only when the file changed."""
         st = path.stat()
         stamp = (st.st_mtime_ns, st.st_size)
         cached = self._parsed.get(path)
         if cached is None or cached[0] != stamp:
-            cached = (stamp, api.recipe_info(path))
+            info = api.recipe_info(path)
+            recipe = None
+            if info is not None:
+                recipe = Recipe(info["name"], schemas.tool_name(info["name"]), path, info, source, key,
+                                schemas.inputs_schema(info["inputs"]), schemas.run_schema(info.get("outputs")))  # fmt: skip
+            cached = (stamp, recipe)
             self._parsed[path] = cached
         return cached[1]
 
@@ -61,16 +67,13 @@ class Catalog:
 
         out, names = [], {}
         for f, root, source in catalog(self.roots):
-            info = self._info(f)
-            if info is None:
+            r = self._load(f, source, f.relative_to(root).with_suffix("").as_posix())
+            if r is None:
                 continue
-            r = Recipe(info["name"], schemas.tool_name(info["name"]), f, info, source, f.relative_to(root).with_suffix("").as_posix())
             if r.tool in names:
                 print(f"localforge mcp: recipe {f} is not offered as a tool: {names[r.tool]} has the same name", file=sys.stderr)
                 continue
             names[r.tool] = f
-            r.input_schema = schemas.inputs_schema(info["inputs"])
-            r.output_schema = schemas.run_schema(info.get("outputs"))
             out.append(r)
         return out
 
@@ -108,11 +111,10 @@ class Catalog:
             for r in recipes:
                 if r.path.resolve() == real:
                     return r
-            info = api.recipe_info(real)
-            if info is None:
+            recipe = self._load(real, "path", ref)
+            if recipe is None:
                 raise Refused(f"`{ref}` is not a readable recipe; `validate_recipe` says what is wrong")
-            return Recipe(info["name"], schemas.tool_name(info["name"]), real, info, "path", ref,
-                          schemas.inputs_schema(info["inputs"]), schemas.run_schema(info.get("outputs")))  # fmt: skip
+            return recipe
         if any(c.resolve().is_file() for c in candidates):
             raise Refused(f"`{ref}` is outside the recipe folders ({self.folders()}); add its folder with `localforge mcp --recipes DIR`")
         raise Refused(f"no recipe file `{ref}` in the recipe folders ({self.folders()})")

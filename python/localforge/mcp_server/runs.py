@@ -102,6 +102,12 @@ def tool_error(message: str, problems: Optional[list] = None) -> types.CallToolR
     return types.CallToolResult(content=[types.TextContent(text="\n".join(lines))], is_error=True)
 
 
+def invalid(head: str, problems: list) -> types.CallToolResult:
+    """Arguments that do not fit a tool's input schema: `head`, and each problem naming its input."""
+    message = f"{head}: {problems[0]}" if len(problems) == 1 else f"{head}:"
+    return tool_error(message, [{"message": p} for p in problems])
+
+
 def engine_error(e: errors.LocalForgeError) -> types.CallToolResult:
     kind = {
         errors.InputError: "invalid input",
@@ -224,7 +230,7 @@ async def follow(ctx, run: api.Run, settings: Settings, auto_approve: bool) -> d
     except BaseException:
         with anyio.CancelScope(shield=True):
             run.cancel()
-            await run._handle.wait_async()
+            await run.wait_async()
         raise
 
 

@@ -49,8 +49,7 @@ def build(folders: Optional[list] = None) -> Server:
 
             wrong = problems(spec.input, args)
             if wrong:
-                head = f"invalid arguments for `{params.name}`"
-                return runs.tool_error(f"{head}: {wrong[0]}" if len(wrong) == 1 else f"{head}:", [{"message": p} for p in wrong])
+                return runs.invalid(f"invalid arguments for `{params.name}`", wrong)
         result = await spec.handler(ctx, state, args)
         run_id = (result.structured_content or {}).get("run_id") if isinstance(result.structured_content, dict) else None
         if run_id:

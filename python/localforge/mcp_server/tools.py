@@ -164,8 +164,7 @@ async def launch(ctx, state: State, begin, recipe_name: str, options: dict) -> t
 async def run_named(ctx, state: State, recipe, inputs: dict, options: dict):
     problems = schemas.problems(recipe.input_schema, inputs)
     if problems:
-        head = f"invalid input for recipe `{recipe.name}`"
-        return runs.tool_error(f"{head}: {problems[0]}" if len(problems) == 1 else f"{head}:", [{"message": p} for p in problems])
+        return runs.invalid(f"invalid input for recipe `{recipe.name}`", problems)
 
     def begin():
         return api.start(str(recipe.path), inputs, auto_approve=options.get("auto_approve", False), force=options.get("force", False))
