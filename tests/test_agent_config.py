@@ -49,3 +49,8 @@ def test_merging_keeps_the_users_text_byte_for_byte(lf):
     lf("agent-config", "generate", "--output", target, check=0)
     second = target.read_text()
     assert second == first + mine_after, "the block is replaced in place; text before and after is kept"
+
+
+def test_bad_usage_says_what_to_type(lf):
+    assert "agent-config generate" in lf("agent-config", check=2).stderr
+    assert "invalid choice" in lf("agent-config", "generate", "--format", "clippy", check=2).stderr

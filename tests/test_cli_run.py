@@ -243,12 +243,14 @@ def test_0x_input_and_output_names_of_native_tools(lf):
         "  - {id: r, tool: file_ops, action: read, inputs: {path: '{{ steps.w.outputs.path }}', max_chars: 5}}\n"
         "  - {id: s, tool: script, action: run, on_failure: skip, inputs: {command: 'sleep 30', timeout: 0.5}}\n"
         "  - {id: l1, tool: file_ops, action: write, inputs: {path: '{{ temp_dir }}/l.txt', content: 'café', encoding: latin-1}}\n"
-        "  - {id: l2, tool: file_ops, action: read, inputs: {path: '{{ steps.l1.outputs.path }}', encoding: latin-1}}\n",
+        "  - {id: l2, tool: file_ops, action: read, inputs: {path: '{{ steps.l1.outputs.path }}', encoding: latin-1}}\n"
+        "  - {id: l3, tool: file_ops, action: read, on_failure: skip, inputs: {path: '{{ steps.l1.outputs.path }}', encoding: cp1252}}\n",
     )
     doc = json.loads(lf("run", rec, "--json", timeout=20, check=0).stdout)
     assert doc["steps"]["w"]["outputs"]["size"] == 11
     assert doc["steps"]["r"]["outputs"]["content"] == "hello"
     assert "timed out after 0.5 s" in doc["steps"]["s"]["error"]
+    assert "encoding `cp1252` is not supported; use utf-8, latin-1 or ascii" in doc["steps"]["l3"]["error"]
     assert doc["steps"]["l1"]["outputs"]["size"] == 4 and doc["steps"]["l2"]["outputs"]["content"] == "café", "latin-1 both ways"
 
 
