@@ -143,3 +143,14 @@ def test_text_pipeline_and_code_review_recipes(configured, tmp_path):
     )
     review = (lf.runs / doc["run_id"] / "review-calc.md").read_text()
     assert review.startswith(f"# Review of {code}") and len(review) > len(f"# Review of {code}") + 20
+
+
+def test_the_llama_cpp_seed_verifies_against_the_real_server(configured):
+    """`seed verify add-llama-cpp-server` reaches the server through the configured service
+    (`api: openai`), and `seed check` counts it as provided."""
+    lf = configured
+    out = json.loads(lf("seed", "verify", "add-llama-cpp-server", "--json", check=0).stdout)
+    assert out["ok"] and out["checks"][0]["url"].endswith("/v1/models"), out
+    report = json.loads(lf("seed", "check", "add-llama-cpp-server", "--json").stdout)
+    service = next(i for i in report["provides"] if i["kind"] == "service")
+    assert service["ok"] and "OpenAI-compatible server" in service["found"], report

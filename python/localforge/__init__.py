@@ -8,7 +8,8 @@ Use it from Python::
 
 `run` / `arun` (asyncio) / `start` (a `Run` handle with events, approvals and
 cancel), `resume`, `plan`, `validate`, `history`, `history_show`, `system`,
-`health`, `list_tools`, `list_recipes`: see `localforge.api` and docs/api.md.
+`health`, `list_tools`, `list_recipes`, `model_table`, `parse_yaml`,
+`render_template`: see `localforge.api` and docs/api.md.
 The engine is Rust (`localforge._core`), loaded on first use, so importing
 this package is cheap; the command line is `python -m localforge`.
 """
@@ -26,8 +27,11 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time `__getattr_
         history_show,
         list_recipes,
         list_tools,
+        model_table,
+        parse_yaml,
         plan,
         recipe_info,
+        render_template,
         resume,
         run,
         start,
@@ -45,9 +49,12 @@ __all__ = [
     "history_show",
     "list_recipes",
     "list_tools",
+    "model_table",
+    "parse_yaml",
     "plan",
     "recipe_document",
     "recipe_info",
+    "render_template",
     "resume",
     "run",
     "start",

@@ -28,7 +28,21 @@ def machine() -> dict:
     for r in api.list_recipes():
         info = api.recipe_info(r["path"]) or {}
         recipes.append({"name": r["name"], "description": r["description"], "inputs": info.get("inputs") or []})
-    return {"tools": api.list_tools(), "recipes": recipes, "system": api.system()}
+    facts = {"tools": api.list_tools(), "recipes": recipes}
+    return with_seeds(facts, seed_facts=None)
+
+
+def with_seeds(facts: dict, seed_facts: Optional[dict]) -> dict:
+    """`facts` with `system` (when absent) and the seeds' statuses: from this machine, or
+    from `seed_facts` (a fixed machine profile) when given."""
+    from localforge import seed
+
+    seeds, _ = seed.load_all()
+    if seed_facts is None:
+        seed_facts = seed.facts(seeds)
+    facts = {**facts, "system": facts.get("system") or seed_facts["system"]}
+    facts["seeds"] = [{"id": s.id, "title": s.meta["title"], "status": seed.status(s, seed_facts)} for s in seeds]
+    return facts
 
 
 def _inputs(inputs: list) -> str:
@@ -98,6 +112,12 @@ def block(fmt: str, facts: dict, detail: bool = True) -> str:
             lines.append(
                 f"- {r['task']}: `{r['model']}` (~{r['vram_gb']:.1f} GB{', does not fit' if not r['fits'] else ''}, on the {r.get('runs_on') or 'GPU'})"
             )
+    todo = [s for s in facts.get("seeds") or [] if s["status"] != "done"]
+    if todo:
+        lines += ["", "## Make this machine better", "", "Playbooks (`python -m localforge seed show ID` prints one filled in for this machine;",
+                  "`seed check ID --json` says what is missing, `seed verify ID` checks the result):"]  # fmt: skip
+        for s in todo:
+            lines.append(f"- `{s['id']}` ({s['status']}): {s['title']}")
     lines += ["", END, ""]
     return "\n".join(lines)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import collections
 import functools
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
@@ -358,9 +358,30 @@ def history_show(run_id: str) -> Optional[RunDetail]:
     return _core().history_show(run_id)
 
 
-def system() -> SystemReport:
-    """Hardware, services, tools, recommended models, tuning advice (`system --json`)."""
-    return _core().system_report()
+def system(binaries: Optional[Sequence[str]] = None) -> SystemReport:
+    """Hardware, services, tools, recommended models, tuning advice (`system --json`);
+    `binaries` are looked up too, with their versions, under `tools`."""
+    return _core().system_report(list(binaries) if binaries else None)
+
+
+def model_table() -> list[dict]:
+    """Every LLM LocalForge has a profile of, measured against this machine, smallest first:
+    `model`, `tasks`, `params_b`, `quant`, `context`, `vram_gb`, `kv_cache_gb` (by cache
+    type: f16, q8_0, q4_0), `fits`, `runs_on`."""
+    return _core().model_table()
+
+
+def parse_yaml(text: str) -> dict:
+    """A YAML text as `{"value": ..., "positions": {json_pointer: [line, column]}}`, or
+    `{"error": {"message", "line", "column", "hint"}}` when it is not valid YAML. The same
+    parser as recipes (no PyYAML needed)."""
+    return _core().parse_yaml(text)
+
+
+def render_template(text: str, context: Mapping[str, Any]) -> str:
+    """Render `text` with `context` in the recipes' template environment (minijinja, strict
+    about undefined names). Raises `localforge.errors.TemplateError` naming the line."""
+    return _core().render_template(text, dict(context))
 
 
 def config() -> dict:

@@ -53,6 +53,39 @@ pub fn recipe_document<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Option<B
     doc.map(|d| pythonize(py, &d).map_err(PyErr::from)).transpose()
 }
 
+/// A YAML text as `{"value", "positions"}` — positions maps each node's JSON Pointer to
+/// `[line, column]` — or `{"error": {line, column, message, hint}}` when it does not parse.
+#[pyfunction]
+pub fn parse_yaml<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+    let doc = py.detach(|| match crate::recipe::yaml::parse(text) {
+        Ok(node) => {
+            let positions: serde_json::Map<String, serde_json::Value> = node
+                .as_ref()
+                .map(crate::recipe::yaml::positions)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(p, line, col)| (p, json!([line, col])))
+                .collect();
+            json!({"value": node.map(|n| n.to_json()), "positions": positions})
+        }
+        Err(d) => json!({"error": d}),
+    });
+    Ok(pythonize(py, &doc)?)
+}
+
+/// Render a document (a seed's Markdown) with `context` in the recipes' template environment.
+#[pyfunction]
+pub fn render_template<'py>(py: Python<'py>, text: &str, context: &Bound<'py, PyAny>) -> PyResult<String> {
+    let ctx: serde_json::Value = pythonize::depythonize(context)?;
+    py.detach(|| crate::template::render_document(text, &ctx)).map_err(|d| {
+        let msg = match d.line {
+            Some(line) => format!("line {line}: {}", d.message),
+            None => d.message.clone(),
+        };
+        super::errors::TemplateError::new_err(msg)
+    })
+}
+
 /// Every tool with its kind, actions and availability (the `list-tools --json` shape).
 #[pyfunction]
 /// `plugins`: a callable returning `(plugins, broken)`.

@@ -150,5 +150,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(info::config, m)?)?;
     m.add_function(wrap_pyfunction!(system::system_report, m)?)?;
     m.add_function(wrap_pyfunction!(system::health_report, m)?)?;
+    m.add_function(wrap_pyfunction!(system::model_table, m)?)?;
+    m.add_function(wrap_pyfunction!(info::parse_yaml, m)?)?;
+    m.add_function(wrap_pyfunction!(info::render_template, m)?)?;
     Ok(())
 }

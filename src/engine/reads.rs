@@ -66,11 +66,31 @@ fn tool_binaries(config: &Config) -> Vec<String> {
     Registry::configured(config).tools().flat_map(|t| t.binaries()).collect()
 }
 
-/// Hardware, services, tools, recommended models and tuning advice (`system --json`).
-pub async fn system_report(config: &Config) -> Result<SystemReport, EngineError> {
-    let profiles = Profiles::load(config.data_dir().as_deref(), Some(&user_profiles()))
-        .map_err(|e| EngineError::Config(Diagnostic::new(format!("model profiles: {e}"))))?;
-    Ok(system::report(config, &profiles, &Probe::machine(), tool_binaries(config)).await)
+fn profiles(config: &Config) -> Result<Profiles, EngineError> {
+    Profiles::load(config.data_dir().as_deref(), Some(&user_profiles()))
+        .map_err(|e| EngineError::Config(Diagnostic::new(format!("model profiles: {e}"))))
+}
+
+/// Hardware, services, tools, recommended models and tuning advice (`system --json`);
+/// `binaries` are looked up too (with their versions) beside the tools' own programs.
+pub async fn system_report(config: &Config, binaries: Vec<String>) -> Result<SystemReport, EngineError> {
+    let profiles = profiles(config)?;
+    let mut wanted = tool_binaries(config);
+    wanted.extend(binaries);
+    Ok(system::report(config, &profiles, &Probe::machine(), wanted).await)
+}
+
+/// Every LLM profile measured against this machine (memory, KV cache by type, fit).
+pub async fn model_table(config: &Config) -> Result<Vec<system::advice::ModelFit>, EngineError> {
+    let profiles = profiles(config)?;
+    let probe = Probe::machine();
+    let (hw, services) = tokio::join!(probe.hardware(config), system::services::probe_all(config, probe.deadline));
+    // The settings `system` recommends with: a running Ollama's default context counts.
+    let settings = match system::ollama_version(&services) {
+        Some(v) => probe.settings().with_ollama_default(Some(v), hw.vram_gb),
+        None => probe.settings(),
+    };
+    Ok(system::advice::model_table(&profiles, &hw, &settings))
 }
 
 /// Services and command-line tools (`health --json`).

@@ -122,6 +122,27 @@ impl Node {
     }
 }
 
+/// Where every node of `node` starts, keyed by its JSON Pointer (RFC 6901; `""` is the
+/// root), in document order: how front ends that check a YAML document against a JSON
+/// Schema name the line of each problem.
+pub fn positions(node: &Node) -> Vec<(String, usize, usize)> {
+    fn walk(node: &Node, pointer: String, out: &mut Vec<(String, usize, usize)>) {
+        out.push((pointer.clone(), node.line, node.col));
+        match &node.value {
+            NodeValue::Seq(items) => items.iter().enumerate().for_each(|(i, n)| walk(n, format!("{pointer}/{i}"), out)),
+            NodeValue::Map(pairs) => {
+                for (k, v) in pairs {
+                    walk(v, format!("{pointer}/{}", k.key_text().replace('~', "~0").replace('/', "~1")), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(node, String::new(), &mut out);
+    out
+}
+
 /// Parse one YAML document. `Ok(None)` for a file with no document (empty or only comments).
 pub fn parse(text: &str) -> Result<Option<Node>, Diagnostic> {
     let mut builder = Builder { budget: alias_budget(), ..Builder::default() };
@@ -307,6 +328,16 @@ fn resolve_plain(s: &str) -> NodeValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn positions_are_json_pointers_with_lines() {
+        let n = parse("id: x\nrequires:\n  binaries: [git, a/b]\n").unwrap().unwrap();
+        let p = positions(&n);
+        assert_eq!(p[0], (String::new(), 1, 1));
+        assert!(p.contains(&("/requires/binaries/1".into(), 3, 19)), "{p:?}");
+        let n = parse("'a/b': {'~c': 1}\n").unwrap().unwrap();
+        assert_eq!(positions(&n)[2].0, "/a~1b/~0c");
+    }
 
     #[test]
     fn scalars_follow_the_core_schema() {

@@ -79,6 +79,54 @@ pub fn best_llm(profiles: &Profiles, task: &str, budget: Budget, settings: &LlmS
     }
 }
 
+/// One LLM profile measured against this machine: its memory at the machine's settings,
+/// what the KV cache takes at each cache type, and whether it fits.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelFit {
+    pub model: String,
+    pub tasks: Vec<String>,
+    pub params_b: f64,
+    pub quant: String,
+    pub context: u32,
+    pub vram_gb: f64,
+    /// KV cache in GB by `OLLAMA_KV_CACHE_TYPE` (`f16`, `q8_0`, `q4_0`) at `context`.
+    pub kv_cache_gb: indexmap::IndexMap<String, f64>,
+    pub fits: bool,
+    /// `gpu`, or `cpu` when it runs from RAM.
+    pub runs_on: String,
+}
+
+/// Every LLM profile with its memory and fit on this machine, smallest first: what the
+/// seeds quote ("your GPU has 12 GB free: qwen2.5:14b fits (~10.3 GB)").
+pub fn model_table(profiles: &Profiles, hw: &Hardware, settings: &LlmSettings) -> Vec<ModelFit> {
+    let budget = Budget::of(hw);
+    let mut out: Vec<ModelFit> = profiles
+        .llm
+        .iter()
+        .map(|p| {
+            let ctx = settings.context.unwrap_or(profiles.default_context).min(p.context);
+            let e = profiles.estimate_profile(p, &p.quant, ctx, &settings.kv_type);
+            let kv_cache_gb = ["f16", "q8_0", "q4_0"]
+                .iter()
+                .map(|k| (k.to_string(), profiles.estimate_profile(p, &p.quant, ctx, k).kv_cache_gb))
+                .collect();
+            ModelFit {
+                model: p.name.clone(),
+                tasks: p.tasks.clone(),
+                params_b: p.params_b,
+                quant: e.quant,
+                context: ctx,
+                vram_gb: e.total_gb,
+                kv_cache_gb,
+                fits: e.total_gb <= budget.gb && p.params_b <= budget.max_params_b,
+                runs_on: if budget.gpu { "gpu" } else { "cpu" }.into(),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.vram_gb.total_cmp(&b.vram_gb).then_with(|| a.model.cmp(&b.model)));
+    out
+}
+
 pub fn recommend(profiles: &Profiles, hw: &Hardware, settings: &LlmSettings) -> Vec<Recommendation> {
     let budget = Budget::of(hw);
     let runs_on = if budget.gpu { "gpu" } else { "cpu" }.to_string();

@@ -70,6 +70,22 @@ fn one_gpu_with_24_gb_free_gets_the_best_model_that_fits() {
 }
 
 #[test]
+fn the_model_table_lists_every_profile_with_its_fit_and_kv_cache_by_type() {
+    let profiles = Profiles::shipped();
+    let hw = machine(Ok(vec![gpu("RTX 3060", 12.0, 11.5)]));
+    let table = advice::model_table(&profiles, &hw, &f16());
+    assert_eq!(table.len(), profiles.llm.len());
+    assert!(table.windows(2).all(|w| w[0].vram_gb <= w[1].vram_gb), "smallest first");
+    for m in &table {
+        assert_eq!(m.fits, m.vram_gb <= 11.5, "{m:?}");
+        assert!(m.kv_cache_gb["q8_0"] < m.kv_cache_gb["f16"] && m.kv_cache_gb["q4_0"] < m.kv_cache_gb["q8_0"], "{m:?}");
+    }
+    let best = rec(&recommend(&profiles, &hw, &f16()), "general").clone();
+    let row = table.iter().find(|m| m.model == best.model).unwrap();
+    assert_eq!((row.vram_gb, row.fits), (best.vram_gb, true), "the table agrees with the recommendation");
+}
+
+#[test]
 fn two_gpus_add_up_but_a_model_is_sized_for_the_roomier_card() {
     let hw = machine(Ok(vec![gpu("RTX 3060", 12.0, 11.0), gpu("RTX 3090", 24.0, 6.0)]));
     assert_eq!(hw.vram_gb, 36.0);

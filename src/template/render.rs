@@ -99,6 +99,20 @@ pub fn render_condition(s: &str, scope: &Scope) -> Result<bool, RenderError> {
     })
 }
 
+/// Render a whole document (a seed's Markdown, say) with `context` as its names, in the
+/// recipes' environment. Errors carry the line of the document they happened on.
+pub fn render_document(text: &str, context: &Json) -> Result<String, crate::diag::Diagnostic> {
+    let root = super::env::to_value(context);
+    env().render_str(text, root).map_err(|e| {
+        let detail = e.detail().map(str::to_string).unwrap_or_else(|| e.kind().to_string());
+        let d = crate::diag::Diagnostic::new(format!("template: {detail}"));
+        match e.line() {
+            Some(line) => d.at(line, 1),
+            None => d,
+        }
+    })
+}
+
 fn to_json(template: &str, value: &Value) -> Result<Json, RenderError> {
     serde_json::to_value(value).map_err(|e| RenderError {
         template: template.to_string(),

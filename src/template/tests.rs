@@ -120,3 +120,12 @@ fn a_runaway_template_stops_quickly_with_a_clear_error() {
     // Ordinary templates are far below the limit.
     assert_eq!(render_str("{% for i in range(1000) %}{{ i }}{% endfor %}", &s).unwrap().as_str().unwrap().len(), 2890);
 }
+
+#[test]
+fn documents_render_with_their_context_and_errors_name_the_line() {
+    let ctx = serde_json::json!({"hw": {"ram_gb": 16.0}, "models": [{"model": "a", "fits": true}, {"model": "b", "fits": false}]});
+    let text = "RAM {{ hw.ram_gb }} GB\n{% for m in models if m.fits %}- {{ m.model }}\n{% endfor %}";
+    assert_eq!(super::render_document(text, &ctx).unwrap(), "RAM 16.0 GB\n- a\n");
+    let e = super::render_document("ok\n\n{{ hw.vram_gb }}\n", &ctx).unwrap_err();
+    assert_eq!(e.line, Some(3), "{e:?}");
+}

@@ -1,0 +1,55 @@
+"""Regenerate the example agent configs in agent-configs/ from the fixed machine profile
+agent-configs/profile.json (see its `about`), with the shipped recipes and seeds, so the
+examples show what `localforge agent-config generate` writes without depending on the
+machine that builds them.
+
+    python scripts/agent_configs.py           # rewrite the examples
+    python scripts/agent_configs.py --check   # exit 1 if they are stale (tests run this)
+"""
+
+import json
+import sys
+from pathlib import Path
+
+from localforge import agentconfig, api
+from localforge._paths import data_dir
+
+HERE = Path(__file__).resolve().parent.parent / "agent-configs"
+
+
+def examples() -> dict:
+    profile = json.loads((HERE / "profile.json").read_text(encoding="utf-8"))
+    recipes = []
+    for r in api.list_recipes(data_dir("recipes")):
+        info = api.recipe_info(r["path"]) or {}
+        recipes.append({"name": r["name"], "description": r["description"], "inputs": info.get("inputs") or []})
+    seed_facts = {
+        "system": profile["system"],
+        "tools": {t["name"]: t for t in profile["list_tools"]},
+        "python": profile["python"],
+        "disk_free_gb": profile["disk_free_gb"],
+        "os": profile["os"],
+        "env": profile["env"],
+    }
+    facts = agentconfig.with_seeds({"tools": profile["list_tools"], "recipes": recipes, "system": profile["system"]}, seed_facts)
+    return {name: agentconfig.generate(fmt, facts) for fmt, (name, _, _) in agentconfig.FORMATS.items()}
+
+
+def main(argv) -> int:
+    stale = []
+    for name, text in examples().items():
+        path = HERE / name
+        if "--check" in argv:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                stale.append(name)
+        else:
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path}")
+    if stale:
+        print(f"stale: {', '.join(stale)} — run `python scripts/agent_configs.py`", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
