@@ -203,7 +203,8 @@ def test_asyncio_runs_side_by_side_and_cancelling_tasks_cancels_their_runs(home)
         tick = asyncio.create_task(ticker())
         tasks = [asyncio.create_task(localforge.arun(rec, {"n": n})) for n in range(10)]
         # Cancel three once their steps' processes are running.
-        while not all((home / f"{n}.pid").exists() for n in range(3)):
+        # (A file that exists may not hold its pid yet: the shell creates it, then writes.)
+        while not all((home / f"{n}.pid").exists() and (home / f"{n}.pid").read_text().strip() for n in range(3)):
             await asyncio.sleep(0.01)
         for t in tasks[:3]:
             t.cancel()
