@@ -26,6 +26,14 @@ done
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 # Debian's Blender runs on the system Python; its glTF exporter needs NumPy there.
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import numpy' 2>/dev/null || missing+=(python3-numpy)
+# What the shipped registry's examples run (tests/test_registry.py), and git for registries.
+declare -A REGISTRY=([optipng]=optipng [pngquant]=pngquant [cwebp]=webp [rsvg-convert]=librsvg2-bin
+                     [exiftool]=libimage-exiftool-perl [dot]=graphviz [qpdf]=qpdf [pdftotext]=poppler-utils
+                     [gs]=ghostscript [flac]=flac [lame]=lame [opusenc]=opus-tools [jq]=jq [mediainfo]=mediainfo
+                     [html2text]=html2text [git]=git)
+for program in "${!REGISTRY[@]}"; do
+    command -v "$program" >/dev/null || missing+=("${REGISTRY[$program]}")
+done
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         apt-get update -qq

@@ -378,6 +378,13 @@ def parse_yaml(text: str) -> dict:
     return _core().parse_yaml(text)
 
 
+def tool_definition(path: Recipe) -> dict:
+    """A YAML tool definition checked with the same checker as local YAML tools:
+    `{"problems": [...]}` (file, line, column, message, hint), plus `name` and `document`
+    (the YAML as JSON) when it is valid."""
+    return _core().tool_definition(os.fspath(path))
+
+
 def render_template(text: str, context: Mapping[str, Any]) -> str:
     """Render `text` with `context` in the recipes' template environment (minijinja, strict
     about undefined names). Raises `localforge.errors.TemplateError` naming the line."""

@@ -86,6 +86,13 @@ pub fn render_template<'py>(py: Python<'py>, text: &str, context: &Bound<'py, Py
     })
 }
 
+/// A YAML tool definition checked with the same checker as local YAML tools.
+#[pyfunction]
+pub fn tool_definition<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyAny>> {
+    let doc = py.detach(|| reads::tool_definition(&path));
+    Ok(pythonize(py, &doc)?)
+}
+
 /// Every tool with its kind, actions and availability (the `list-tools --json` shape).
 #[pyfunction]
 /// `plugins`: a callable returning `(plugins, broken)`.

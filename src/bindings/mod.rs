@@ -153,5 +153,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(system::model_table, m)?)?;
     m.add_function(wrap_pyfunction!(info::parse_yaml, m)?)?;
     m.add_function(wrap_pyfunction!(info::render_template, m)?)?;
+    m.add_function(wrap_pyfunction!(info::tool_definition, m)?)?;
     Ok(())
 }

@@ -51,6 +51,19 @@ pub fn tool_list(reg: &Registry) -> Vec<Value> {
     out
 }
 
+/// A YAML tool definition checked as `list-tools` and `run` would load it: `{"problems": [..]}`
+/// with file, line and hint for each, and, when it is valid, its `name` and the `document`
+/// as JSON (what registries index and show).
+pub fn tool_definition(path: &std::path::Path) -> Value {
+    match crate::tools::cli::load(path) {
+        Ok(def) => {
+            let doc = std::fs::read_to_string(path).ok().and_then(|t| crate::recipe::yaml::parse(&t).ok().flatten()).map(|n| n.to_json());
+            json!({"problems": [], "name": def.name, "document": doc})
+        }
+        Err(diags) => json!({"problems": diags}),
+    }
+}
+
 /// The newest `limit` runs, newest first.
 pub fn history(config: &Config, limit: usize) -> Result<Vec<RunSummary>, EngineError> {
     crate::store::list_runs(&config.db_path(), limit).map_err(|e| EngineError::Store(e.to_string()))

@@ -22,6 +22,7 @@ commands:
   system            hardware, services, tools and the models that fit (--json)
   health            services and tools: running/found, version (--json)
   agent-config generate  the agent config for this machine (--format claude|agents|cursor|gemini|generic, --output)
+  tools             share YAML tools: search, info, install, list --installed, update, remove, publish, index
   seed              playbooks that make this machine better: list, show TOPIC, check TOPIC, verify TOPIC, export
   init              a workspace, a starter ./localforge.yaml and ./recipes (--workspace DIR, --force)
   mcp               serve recipes and tools to MCP clients (stdio; --http); `mcp config --client C`
@@ -46,6 +47,7 @@ COMMANDS = {
     "init": "localforge.cli.init",
     "agent-config": "localforge.cli.agent_config",
     "seed": "localforge.cli.seed",
+    "tools": "localforge.cli.tools",
 }
 
 

@@ -7,10 +7,15 @@ use indexmap::IndexMap;
 use serde_json::Value;
 use std::path::Path;
 
-const TOP_KEYS: &[&str] = &["name", "version", "type", "description", "actions", "requirements", "env"];
+/// `tags` to `example` are what a registry lists and checks (docs/registry.md); running the
+/// tool ignores them.
+const TOP_KEYS: &[&str] =
+    &["name", "version", "type", "description", "actions", "requirements", "env", "tags", "license", "author", "homepage", "example"];
+const EXAMPLE_KEYS: &[&str] = &["action", "inputs", "files", "expect"];
+const EXPECT_KEYS: &[&str] = &["files", "outputs"];
 const ACTION_KEYS: &[&str] = &["description", "command", "shell", "inputs", "outputs", "parse", "timeout", "cwd", "env"];
 const INPUT_KEYS: &[&str] = &["type", "required", "default", "choices", "description", "output"];
-const REQ_KEYS: &[&str] = &["binary", "install_hint", "min_vram_gb"];
+const REQ_KEYS: &[&str] = &["binary", "install_hint", "install_hints", "min_vram_gb"];
 
 #[derive(Debug, Clone)]
 pub struct ToolDef {
@@ -157,11 +162,58 @@ pub fn parse(text: &str, file: &str) -> Result<ToolDef, Vec<Diagnostic>> {
             r.err(&at, "the tool definition needs `actions`: a mapping of action name to its command".into(), None);
         }
     }
+    if let Some(ex) = root.get("example") {
+        example(&mut r, ex, &actions);
+    }
     if !r.diags.is_empty() {
         return Err(r.diags);
     }
     let description = root.get("description").map(Node::key_text).unwrap_or_default();
     Ok(ToolDef { name, description, file: file.to_string(), binary, install_hint, min_vram_gb, env, actions })
+}
+
+/// `example`: one call of an action, with the files it reads written first, and what it
+/// must produce; `tools publish` and the registry's CI run it against the real program.
+fn example(r: &mut Reader<'_>, ex: &Node, actions: &IndexMap<String, ActionDef>) {
+    if ex.as_map().is_none() {
+        r.err(ex, "`example` must be a mapping with `action`, `inputs`, `files` and `expect`".into(), None);
+        return;
+    }
+    r.keys(ex, EXAMPLE_KEYS, "`example`");
+    match r.text(ex, "action", "`example`", true) {
+        Some(a) if !actions.contains_key(&a) => {
+            let at = ex.get("action").unwrap_or(ex).clone();
+            r.err(
+                &at,
+                format!("`example` calls action `{a}`, which the definition does not have"),
+                did_you_mean(&a, actions.keys().map(String::as_str)),
+            );
+        }
+        _ => {}
+    }
+    for key in ["inputs", "files"] {
+        if let Some(n) = ex.get(key).filter(|n| n.as_map().is_none()) {
+            r.err(n, format!("`example.{key}` must be a mapping"), None);
+        }
+    }
+    if let Some(files) = ex.get("files").and_then(Node::as_map) {
+        for (k, v) in files {
+            let name = k.key_text();
+            if name.is_empty() || name.starts_with('/') || name.split('/').any(|p| p == ".." || p.is_empty()) {
+                r.err(k, format!("`example.files` name `{name}` must be a relative path inside the example's folder"), None);
+            }
+            if v.as_str().is_none() {
+                r.err(v, format!("`example.files.{name}` must be text (or `base64:` followed by the bytes in base64)"), None);
+            }
+        }
+    }
+    if let Some(expect) = ex.get("expect") {
+        if expect.as_map().is_none() {
+            r.err(expect, "`example.expect` must be a mapping with `files` and/or `outputs`".into(), None);
+        } else {
+            r.keys(expect, EXPECT_KEYS, "`example.expect`");
+        }
+    }
 }
 
 fn action(r: &mut Reader<'_>, node: &Node, what: &str) -> Option<ActionDef> {

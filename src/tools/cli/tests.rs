@@ -215,3 +215,17 @@ async fn shell_true_resists_every_payload_in_every_position() {
     }
     assert!(!dir.path().join("PWNED").exists());
 }
+
+#[test]
+fn registry_metadata_and_examples_are_checked() {
+    let ok = "name: x\ntags: [a]\nlicense: MIT\nauthor: me\nrequirements: {binary: ls, install_hints: {debian: apt install coreutils}}\n\
+              actions:\n  a: {command: [ls, '{{ p }}'], inputs: {p: {type: path}}}\n\
+              example: {action: a, inputs: {p: in.txt}, files: {in.txt: hi}, expect: {files: {}}}\n";
+    assert!(parse(ok, "x.yaml").is_ok());
+    let e = parse(&ok.replace("action: a,", "action: b,"), "x.yaml").unwrap_err();
+    assert!(e[0].message.contains("calls action `b`") && e[0].line == Some(8), "{e:?}");
+    let e = parse(&ok.replace("in.txt: hi", "../up.txt: hi"), "x.yaml").unwrap_err();
+    assert!(e[0].message.contains("relative path inside"), "{e:?}");
+    let e = parse(&ok.replace("expect: {files: {}}", "expect: {stdout: x}"), "x.yaml").unwrap_err();
+    assert!(e[0].message.contains("unknown key `stdout` in `example.expect`"), "{e:?}");
+}

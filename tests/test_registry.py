@@ -1,0 +1,364 @@
+"""The tool registry (issue 17): search, install, update, remove and publish against a
+registry served three ways — a local git repository (cloned with the real `git`), a plain
+folder, and a local HTTP server on 127.0.0.1 — the shipped registry/ (every definition
+valid, every example run against the real program), and the tampering refusals."""
+
+import functools
+import hashlib
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+GREET = """\
+name: greet
+version: "{version}"
+type: cli
+description: Say hello through echo ({version})
+tags: [text, demo]
+license: MIT
+author: tests
+requirements:
+  binary: echo
+  install_hint: apt install coreutils
+actions:
+  say:
+    command: [echo, "hello {{{{ who }}}} from {version}"]
+    inputs:
+      who: {{type: string, default: world}}
+example:
+  action: say
+  inputs: {{who: registry}}
+  expect:
+    outputs: {{stdout: "hello registry from {version}"}}
+"""
+
+
+def git(*args, cwd=None):
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def add_version(root: Path, version: str, text: str = None, name: str = "greet") -> Path:
+    path = root / "tools" / name / version / f"{name}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text or GREET.format(version=version))
+    return path
+
+
+class Served:
+    """A registry folder, and how the config names it for each kind of source."""
+
+    def __init__(self, kind, root, lf):
+        self.kind, self.root, self.lf = kind, root, lf
+        self.server = None
+        if kind == "http":
+            handler = functools.partial(QuietHandler, directory=str(root))
+            self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+            threading.Thread(target=self.server.serve_forever, daemon=True).start()
+            spec = {"http": f"http://127.0.0.1:{self.server.server_address[1]}"}
+        else:
+            spec = {kind: str(root)}
+        (lf.work / "localforge.yaml").write_text(json.dumps({"registries": {"test": spec}}) + "\n")
+
+    def publish_change(self):
+        """Rebuild the index, and commit it for git (then fetch it again)."""
+        self.lf("tools", "index", self.root, check=0)
+        if self.kind == "git":
+            git("add", "-A", cwd=self.root)
+            git("commit", "-qm", "update", cwd=self.root)
+        if self.kind != "folder":
+            self.lf("tools", "update-index", "test", check=0)
+
+    def close(self):
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(params=["folder", "git", "http"])
+def served(request, lf, tmp_path):
+    root = tmp_path / "registry"
+    add_version(root, "1.0.0")
+    lf("tools", "index", root, check=0)
+    if request.param == "git":
+        git("init", "-q", "-b", "main", cwd=root)
+        git("add", "-A", cwd=root)
+        git("commit", "-qm", "registry", cwd=root)
+    s = Served(request.param, root, lf)
+    yield s
+    s.close()
+
+
+def test_search_install_update_remove(served):
+    lf = served.lf
+    hits = json.loads(lf("tools", "search", "greet", "--registry", "test", "--json", check=0).stdout)["results"]
+    assert hits[0]["name"] == "greet" and hits[0]["binaries_present"] and hits[0]["registry"] == "test"
+    info = json.loads(lf("tools", "info", "greet", "--registry", "test", "--json", check=0).stdout)
+    assert info["commands"] == ["say: echo hello {{ who }} from 1.0.0"] and info["installed"] is None
+    proc = lf("tools", "install", "greet@1.0.0", "--registry", "test", "-y", check=0)
+    assert "echo hello {{ who }} from 1.0.0" in proc.stderr, "the command lines are shown before installing"
+    target = lf.home / ".localforge" / "tools" / "greet.yaml"
+    lock = json.loads((target.parent / "installed.json").read_text())["tools"]["greet"]
+    assert lock["version"] == "1.0.0" and lock["sha256"] == hashlib.sha256(target.read_bytes()).hexdigest() and lock["registry"] == "test"
+    tools = {t["name"]: t for t in json.loads(lf("list-tools", "--json", check=0).stdout)}
+    assert tools["greet"]["available"]
+    # A newer version appears upstream.
+    add_version(served.root, "1.1.0")
+    served.publish_change()
+    out = json.loads(lf("tools", "update", "-y", "--json", check=0).stdout)["results"]
+    assert out == [{"name": "greet", "version": "1.1.0", "updated": True, "previous": "1.0.0"}]
+    assert "from 1.1.0" in target.read_text()
+    # A local edit is not overwritten without --force.
+    target.write_text(target.read_text().replace("Say hello", "Say hi"))
+    add_version(served.root, "1.2.0")
+    served.publish_change()
+    assert "changed locally" in lf("tools", "update", "greet", "-y", check=1).stdout
+    assert "Say hi" in target.read_text()
+    listed = json.loads(lf("tools", "list", "--installed", "--json", check=0).stdout)["installed"]
+    assert listed[0]["name"] == "greet" and listed[0]["changed"]
+    lf("tools", "update", "greet", "-y", "--force", check=0)
+    assert "from 1.2.0" in target.read_text()
+    lf("tools", "remove", "greet", check=0)
+    assert not target.exists() and json.loads((target.parent / "installed.json").read_text())["tools"] == {}
+    assert "was not installed from a registry" in lf("tools", "remove", "greet", check=2).stderr
+
+
+def test_a_git_registry_works_offline_from_its_last_fetch(lf, tmp_path):
+    root = tmp_path / "upstream"
+    add_version(root, "1.0.0")
+    lf("tools", "index", root, check=0)
+    git("init", "-q", "-b", "main", cwd=root)
+    git("add", "-A", cwd=root)
+    git("commit", "-qm", "registry", cwd=root)
+    Served("git", root, lf)
+    lf("tools", "search", "greet", "--registry", "test", check=0)
+    assert (lf.home / ".localforge" / "registries" / "test" / ".git").is_dir(), "cloned with git"
+    shutil.rmtree(root)
+    proc = lf("tools", "update-index", "test", check=0)
+    assert "could not refresh" in proc.stdout and "using the copy fetched" in proc.stdout
+    assert lf("tools", "install", "greet", "--registry", "test", "-y", check=0)
+
+
+def test_publish_commits_the_definition_on_a_new_branch(lf, tmp_path):
+    upstream = tmp_path / "upstream"
+    add_version(upstream, "1.0.0")
+    lf("tools", "index", upstream, check=0)
+    git("init", "-q", "-b", "main", cwd=upstream)
+    git("add", "-A", cwd=upstream)
+    git("commit", "-qm", "registry", cwd=upstream)
+    clone = tmp_path / "clone"
+    git("clone", "-q", str(upstream), str(clone))
+    mine = lf.write("wave.yaml", GREET.replace("greet", "wave").format(version="0.1.0"))
+    out = json.loads(lf("tools", "publish", mine, "--registry", clone, "--version", "2.0.0", "--json", check=0).stdout)
+    assert out["branch"] == "add-wave-2.0.0" and not out["example"]["skipped"] and out["example"]["ok"]
+    branch = subprocess.run(["git", "-C", str(clone), "branch", "--show-current"], capture_output=True, text=True).stdout.strip()
+    assert branch == "add-wave-2.0.0"
+    log = subprocess.run(["git", "-C", str(clone), "log", "-1", "--format=%H %s", "--name-only"], capture_output=True, text=True).stdout
+    assert log.startswith(f"{out['commit']} Add wave 2.0.0") and "tools/wave/2.0.0/wave.yaml" in log and "index.json" in log
+    index = json.loads((clone / "index.json").read_text())
+    assert [(e["name"], e["version"]) for e in index["tools"]] == [("greet", "1.0.0"), ("wave", "2.0.0")]
+    assert 'version: "2.0.0"' in (clone / "tools/wave/2.0.0/wave.yaml").read_text()
+    # A failing example is not published.
+    bad = lf.write("bad.yaml", GREET.replace("greet", "badex").replace("hello registry", "goodbye").format(version="1.0.0"))
+    git("checkout", "-q", "main", cwd=clone)
+    proc = lf("tools", "publish", bad, "--registry", clone, check=1)
+    assert "the example of badex failed" in proc.stderr
+    assert not (clone / "tools/badex").exists()
+
+
+def test_the_shipped_registry_is_valid_and_its_examples_run(lf):
+    from localforge import api
+    from localforge.tool_registry.example import run_example
+
+    lf("tools", "index", REPO / "registry", "--check", check=0)
+    paths = sorted((REPO / "registry" / "tools").glob("*/*/*.yaml"))
+    assert len(paths) >= 12
+    ran, failed = [], []
+    for path in paths:
+        doc = api.tool_definition(path)
+        assert doc["problems"] == [], doc["problems"]
+        assert doc["document"].get("example"), f"{path.name} has an example"
+        result = run_example(path.read_bytes(), doc["document"])
+        if not result["skipped"]:
+            (ran if result["ok"] else failed).append((doc["name"], result["detail"]))
+    assert not failed, failed
+    if os.environ.get("LOCALFORGE_REQUIRE_TOOLS") == "1":
+        assert len(ran) >= 10, ran
+
+
+def test_install_from_the_community_registry_then_a_recipe_uses_it(lf):
+    if not shutil.which("jq"):
+        pytest.skip("jq is not installed")
+    hits = json.loads(lf("tools", "search", "json", "query", "--json", check=0).stdout)["results"]
+    assert hits[0]["name"] == "jq" and hits[0]["registry"] == "community"
+    lf("tools", "install", "jq", "-y", check=0)
+    data = lf.write("data.json", '{"items": [{"name": "a"}, {"name": "b"}]}')
+    recipe = lf.write(
+        "names.yaml",
+        "name: names\ninputs:\n  - {name: file, type: path, required: true}\nsteps:\n"
+        "  - {id: q, tool: jq, action: query, inputs: {input: '{{ inputs.file }}', filter: '[.items[].name]'}}\n"
+        "outputs:\n  names: '{{ steps.q.outputs.json }}'\n",
+    )
+    doc = json.loads(lf("run", recipe, "-i", f"file={data}", "--json", "-q", check=0).stdout)
+    assert doc["outputs"]["names"] == ["a", "b"]
+
+
+def test_missing_binaries_still_install_with_the_hint(lf, tmp_path):
+    root = tmp_path / "reg"
+    add_version(root, "1.0.0", GREET.format(version="1.0.0").replace("binary: echo", "binary: no-such-program-xyz"))
+    lf("tools", "index", root, check=0)
+    Served("folder", root, lf)
+    proc = lf("tools", "install", "greet", "-y", "--registry", "test", check=0)
+    assert "cannot run until you install `no-such-program-xyz`: apt install coreutils" in proc.stderr
+    tools = {t["name"]: t for t in json.loads(lf("list-tools", "--json", check=0).stdout)}
+    assert not tools["greet"]["available"]
+
+
+# --- tampering: each refused with a clear message, and nothing written ---------------------
+
+
+@pytest.fixture
+def folder_registry(lf, tmp_path):
+    root = tmp_path / "reg"
+    add_version(root, "1.0.0")
+    lf("tools", "index", root, check=0)
+    Served("folder", root, lf)
+    return root
+
+
+def _nothing_written(lf):
+    tools = lf.home / ".localforge" / "tools"
+    assert not (tools / "greet.yaml").exists() and not [p for p in tools.glob("*.yaml")]
+    lock = tools / "installed.json"
+    assert not lock.exists() or json.loads(lock.read_text())["tools"] == {}
+
+
+def _set_entry(root: Path, **changes):
+    index = json.loads((root / "index.json").read_text())
+    index["tools"][0].update(changes)
+    (root / "index.json").write_text(json.dumps(index))
+
+
+def test_bytes_that_differ_from_the_index_are_refused(lf, folder_registry):
+    path = folder_registry / "tools/greet/1.0.0/greet.yaml"
+    path.write_text(path.read_text().replace("echo", "echo", 1) + "# changed after indexing\n")
+    proc = lf("tools", "install", "greet", "-y", "--registry", "test", check=1)
+    assert "does not match the index" in proc.stderr
+    _nothing_written(lf)
+
+
+@pytest.mark.parametrize("ref", ["../evil", "/etc/passwd", "a/b", "greet@../1"])
+def test_names_with_paths_are_refused(lf, folder_registry, ref):
+    proc = lf("tools", "install", ref, "-y", "--registry", "test", check=2)
+    assert "is not allowed" in proc.stderr
+    _nothing_written(lf)
+
+
+def test_an_index_pointing_outside_the_registry_is_refused(lf, folder_registry):
+    _set_entry(folder_registry, path="/etc/passwd")
+    assert "not a LocalForge registry index" in lf("tools", "install", "greet", "-y", "--registry", "test", check=1).stderr
+    _set_entry(folder_registry, path="tools/greet/1.0.0/../../other/1.0.0/greet.yaml")
+    proc = lf("tools", "install", "greet", "-y", "--registry", "test", check=1)
+    assert "not a LocalForge registry index" in proc.stderr or "not tools/greet/1.0.0/greet.yaml" in proc.stderr
+    _nothing_written(lf)
+
+
+def test_a_symlinked_definition_is_refused(lf, folder_registry, tmp_path):
+    path = folder_registry / "tools/greet/1.0.0/greet.yaml"
+    outside = tmp_path / "outside.yaml"
+    shutil.move(path, outside)
+    path.symlink_to(outside)
+    proc = lf("tools", "install", "greet", "-y", "--registry", "test", check=1)
+    assert "is a symbolic link" in proc.stderr
+    _nothing_written(lf)
+
+
+def test_a_50_mb_definition_is_refused_unread(lf, folder_registry):
+    path = folder_registry / "tools/greet/1.0.0/greet.yaml"
+    with open(path, "a") as f:
+        f.write(("#" * 1023 + "\n") * 50 * 1024)
+    _set_entry(folder_registry, sha256=hashlib.sha256(path.read_bytes()).hexdigest(), size=path.stat().st_size)
+    proc = lf("tools", "install", "greet", "-y", "--registry", "test", check=1)
+    assert "52.4 MB; a tool definition may be at most 256 KiB" in proc.stderr
+    _nothing_written(lf)
+
+
+def test_a_yaml_bomb_is_refused(lf, folder_registry):
+    path = folder_registry / "tools/greet/1.0.0/greet.yaml"
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(8)
+    )
+    path.write_text(bomb)
+    _set_entry(folder_registry, sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+    proc = lf("tools", "install", "greet", "-y", "--registry", "test", check=2, timeout=60)
+    assert "is not a valid tool definition" in proc.stderr and "alias" in proc.stderr
+    _nothing_written(lf)
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (("      who: {type: string, default: world}", "      who: {type: string, default: 'x; rm -rf ~'}"), "holds shell syntax"),
+        (("      who: {type: string, default: world}", "      who: {type: string, default: '$(id)'}"), "holds shell syntax"),
+        (('    command: [echo, "hello {{ who }} from 1.0.0"]', '    command: [bash, -c, "echo {{ who }}"]'), "runs `bash`, a shell"),
+        (('    command: [echo, "hello {{ who }} from 1.0.0"]', '    shell: true\n    command: "echo {{ who }}"'), "uses `shell: true`"),
+    ],
+)
+def test_shell_in_a_shared_definition_is_refused(lf, folder_registry, change, words):
+    path = folder_registry / "tools/greet/1.0.0/greet.yaml"
+    text = path.read_text()
+    assert change[0] in text
+    path.write_text(text.replace(change[0], change[1]))
+    _set_entry(folder_registry, sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+    proc = lf("tools", "install", "greet", "-y", "--registry", "test", check=1)
+    assert words in proc.stderr, proc.stderr
+    _nothing_written(lf)
+
+
+def test_an_interrupted_install_leaves_the_previous_version(lf, folder_registry, monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(lf.home))
+    from localforge.tool_registry import installer, sources
+
+    src = sources.Source("test", "folder", str(folder_registry))
+    _, entry = installer.find([src], "greet")
+    installer.install(src, entry, tmp_path / "s1")
+    target = installer.tool_dir() / "greet.yaml"
+    before, lock_before = target.read_bytes(), (target.parent / "installed.json").read_bytes()
+    add_version(folder_registry, "1.1.0")
+    lf("tools", "index", folder_registry, check=0)
+    _, newer = installer.find([src], "greet")
+    assert newer["version"] == "1.1.0"
+    real_replace = os.replace
+
+    def interrupted(a, b):
+        if str(b).endswith("greet.yaml"):
+            raise KeyboardInterrupt
+        return real_replace(a, b)
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        installer.install(src, newer, tmp_path / "s2")
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert target.read_bytes() == before and (target.parent / "installed.json").read_bytes() == lock_before
+    assert [p.name for p in target.parent.iterdir() if p.name.startswith(".greet")] == [], "no temporary file left"
+
+
+def test_bad_usage(lf):
+    assert "unknown tools command `instal`" in lf("tools", "instal", "x", check=2).stderr
+    assert "no tool `nosuchtool`" in lf("tools", "install", "nosuchtool", "-y", check=2).stderr
+    assert "no registry `nope`" in lf("tools", "search", "x", "--registry", "nope", check=2).stderr
+    proc = lf("tools", "install", "jq", check=2)
+    assert "confirm with -y" in proc.stderr
