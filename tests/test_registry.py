@@ -73,8 +73,7 @@ class Served:
         if self.kind == "git":
             git("add", "-A", cwd=self.root)
             git("commit", "-qm", "update", cwd=self.root)
-        if self.kind != "folder":
-            self.lf("tools", "update-index", "test", check=0)
+        # (`tools update` fetches git and HTTP registries again by itself.)
 
     def close(self):
         if self.server:

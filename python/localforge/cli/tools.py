@@ -229,8 +229,14 @@ def cmd_update(args, scratch) -> int:
         if not rows:
             raise UsageError(f"`{ns.name}` was not installed from a registry", hint="`localforge tools list --installed`")
     results, failed = [], False
+    fresh = {}
     for r in rows:
-        src, entry = installer.find(sources.pick(r["registry"]), r["name"])
+        if r["registry"] not in fresh:  # look at the registry as it is now (offline: its last copy)
+            fresh[r["registry"]] = sources.pick(r["registry"])
+            for src in fresh[r["registry"]]:
+                src.ensure(refresh=True)
+            _notes(fresh[r["registry"]])
+        src, entry = installer.find(fresh[r["registry"]], r["name"])
         if version_key(entry["version"]) <= version_key(r["version"]):
             results.append({"name": r["name"], "version": r["version"], "updated": False, "why": "up to date"})
             continue
