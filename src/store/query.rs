@@ -50,6 +50,21 @@ pub struct RunDetail {
     pub run_dir: Option<String>,
     pub steps: Vec<StepRow>,
     pub events: Vec<EventRow>,
+    /// The LLM calls of its steps, in order: prompt, response, model, tokens, seconds.
+    pub llm_calls: Vec<LlmCallRow>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LlmCallRow {
+    pub step_id: String,
+    pub ts: String,
+    pub service: String,
+    pub model: String,
+    pub prompt: String,
+    pub response: String,
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+    pub duration_s: f64,
 }
 
 fn duration(start: &str, end: Option<&str>) -> Option<f64> {
@@ -174,8 +189,28 @@ pub fn run_detail(path: &Path, run_id: &str) -> rusqlite::Result<Option<RunDetai
     let events = stmt
         .query_map(params![run_id], |r| Ok(EventRow { step_id: r.get(0)?, ts: r.get(1)?, level: r.get(2)?, message: r.get(3)? }))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut stmt = conn.prepare(
+        "SELECT step_id, ts, service, model, prompt, response, prompt_tokens, completion_tokens, duration_s
+         FROM llm_calls WHERE run_id = ?1 ORDER BY id",
+    )?;
+    let llm_calls = stmt
+        .query_map(params![run_id], |r| {
+            Ok(LlmCallRow {
+                step_id: r.get(0)?,
+                ts: r.get(1)?,
+                service: r.get(2)?,
+                model: r.get(3)?,
+                prompt: r.get(4)?,
+                response: r.get(5)?,
+                prompt_tokens: r.get(6)?,
+                completion_tokens: r.get(7)?,
+                duration_s: r.get(8)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(Some(RunDetail {
         summary: s,
+        llm_calls,
         recipe_path,
         recipe_hash,
         inputs: json(inputs),

@@ -26,6 +26,7 @@ commands:
   seed              playbooks that make this machine better: list, show TOPIC, check TOPIC, verify TOPIC, export
   init              a workspace, a starter ./localforge.yaml and ./recipes (--workspace DIR, --force)
   mcp               serve recipes and tools to MCP clients (stdio; --http); `mcp config --client C`
+  ui                the web dashboard on 127.0.0.1: runs live, their files, the machine, start/cancel/approve
 
 options:
   -h, --help        show this help (also `localforge <command> --help`)
@@ -48,6 +49,7 @@ COMMANDS = {
     "agent-config": "localforge.cli.agent_config",
     "seed": "localforge.cli.seed",
     "tools": "localforge.cli.tools",
+    "ui": "localforge.cli.ui",
 }
 
 

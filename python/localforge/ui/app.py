@@ -1,0 +1,201 @@
+"""The dashboard's ASGI app (Starlette): the page, its JSON API, server-sent events of runs,
+and the runs' files. Reads are GETs; start, cancel, resume and approve are POSTs that
+`security.Guard` lets through only with the token and the CSRF token."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from localforge import api, errors
+from localforge.ui.runs import TERMINAL, Runs, inside
+from localforge.ui.security import Guard
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def _problem(e: Exception, status: int = 400) -> JSONResponse:
+    return JSONResponse({"error": str(e), "errors": getattr(e, "errors", None) or []}, status_code=status)
+
+
+def create_app(token: str, allow_remote: bool = False) -> Guard:
+    runs = Runs()
+    system_cache: dict = {}
+
+    async def index(request: Request) -> Response:
+        return FileResponse(STATIC / "index.html", headers={"cache-control": "no-store"})
+
+    async def list_runs(request: Request) -> Response:
+        q = request.query_params
+        limit = min(int(q.get("limit") or 100), 1000)
+        rows = await asyncio.to_thread(runs.summaries, limit, q.get("status") or None, q.get("recipe") or None)
+        return JSONResponse({"runs": rows})
+
+    async def run_detail(request: Request) -> Response:
+        d = await asyncio.to_thread(runs.detail, request.path_params["run_id"])
+        return JSONResponse(d) if d else JSONResponse({"error": "no such run"}, status_code=404)
+
+    async def run_events(request: Request) -> Response:
+        """Server-sent events: the engine's events for a run started here; for any other
+        run, a `snapshot` whenever its history row changes, until it ends."""
+        run_id = request.path_params["run_id"]
+
+        async def stream():
+            a = runs.active.get(run_id)
+            if a is not None:
+                n = 0
+                while True:
+                    for event in a.events[n:]:
+                        yield f"data: {json.dumps(event, default=str)}\n\n"
+                    n = len(a.events)
+                    if a.finished and n == len(a.events):
+                        return
+                    if await request.is_disconnected():
+                        return
+                    await a.wait_past(n, 15)
+                    if len(a.events) == n:
+                        yield ": keep-alive\n\n"
+            last = None
+            while not await request.is_disconnected():
+                d = await asyncio.to_thread(api.history_show, run_id)
+                if d is None:
+                    yield f"data: {json.dumps({'type': 'gone'})}\n\n"
+                    return
+                mark = (d["status"], len(d["steps"]), [s["status"] for s in d["steps"]])
+                if mark != last:
+                    last = mark
+                    yield f"data: {json.dumps({'type': 'snapshot', 'status': d['status']})}\n\n"
+                if d["status"] in TERMINAL:
+                    return
+                await asyncio.sleep(1.0)
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"cache-control": "no-store"})
+
+    async def run_file(request: Request) -> Response:
+        d = await asyncio.to_thread(api.history_show, request.path_params["run_id"])
+        path = inside(d["run_dir"], request.path_params["path"]) if d and d.get("run_dir") else None
+        if path is None:
+            return JSONResponse({"error": "no such file in the run's folder"}, status_code=404)
+        download = request.query_params.get("download") == "1"
+        return FileResponse(path, filename=path.name if download else None, content_disposition_type="attachment" if download else "inline")
+
+    async def system(request: Request) -> Response:
+        if not system_cache or time.monotonic() - system_cache["at"] > 10 or request.query_params.get("fresh"):
+            system_cache.update(at=time.monotonic(), report=await asyncio.to_thread(api.system))
+        return JSONResponse(system_cache["report"])
+
+    async def recipes(request: Request) -> Response:
+        def read():
+            out = []
+            for r in api.list_recipes():
+                info = api.recipe_info(r["path"]) or {}
+                out.append({**r, "inputs": info.get("inputs") or [], "steps": info.get("steps")})
+            return out
+
+        return JSONResponse({"recipes": await asyncio.to_thread(read)})
+
+    async def body(request: Request) -> dict:
+        try:
+            doc = await request.json()
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict):
+            raise ValueError("the body must be a JSON object")
+        return doc
+
+    async def start(request: Request) -> Response:
+        try:
+            doc = await body(request)
+            recipe = doc.get("recipe")
+            if not isinstance(recipe, str) or not recipe:
+                raise ValueError("`recipe` (a path or a recipe's name) is required")
+            inputs = doc.get("inputs") or {}
+            if not isinstance(inputs, dict):
+                raise ValueError("`inputs` must be an object")
+            run_id = await asyncio.to_thread(runs.start, recipe, inputs, asyncio.get_running_loop())
+        except (ValueError, errors.RecipeError) as e:
+            return _problem(e)
+        except errors.LocalForgeError as e:
+            return _problem(e, 500)
+        return JSONResponse({"run_id": run_id}, status_code=201)
+
+    async def cancel(request: Request) -> Response:
+        run_id = request.path_params["run_id"]
+        if runs.cancel(run_id):
+            return JSONResponse({"run_id": run_id, "cancelling": True})
+        d = await asyncio.to_thread(api.history_show, run_id)
+        if d is None:
+            return JSONResponse({"error": "no such run"}, status_code=404)
+        if d["status"] in TERMINAL:
+            return JSONResponse({"error": f"the run has already ended ({d['status']})"}, status_code=409)
+        return JSONResponse({"error": "this run was started outside the dashboard; stop it where it runs (Ctrl-C)"}, status_code=409)
+
+    async def resume(request: Request) -> Response:
+        try:
+            run_id = await asyncio.to_thread(runs.resume, request.path_params["run_id"], asyncio.get_running_loop())
+        except errors.RecipeError as e:
+            return _problem(e, 409)
+        except errors.LocalForgeError as e:
+            return _problem(e, 500)
+        return JSONResponse({"run_id": run_id})
+
+    async def approve(request: Request) -> Response:
+        run_id = request.path_params["run_id"]
+        a = runs.active.get(run_id)
+        try:
+            doc = await body(request)
+            if a is None:
+                raise LookupError("only runs started from this dashboard can be answered here")
+            chosen = a.run.approve(str(doc.get("step")), doc.get("answer", True))
+        except (LookupError, ValueError) as e:
+            return _problem(e, 409 if isinstance(e, LookupError) else 400)
+        return JSONResponse({"run_id": run_id, "step": doc.get("step"), "chosen": chosen})
+
+    async def step_log(request: Request) -> Response:
+        d = await asyncio.to_thread(api.history_show, request.path_params["run_id"])
+        if not d or not d.get("run_dir"):
+            return JSONResponse({"error": "no such run"}, status_code=404)
+        step = request.path_params["step"]
+        out = {}
+        for stream in ("stdout", "stderr"):
+            path = inside(d["run_dir"], f"logs/{step}.{stream}.log")
+            if path is not None:
+                data = path.read_bytes()
+                out[stream] = data[-65536:].decode("utf-8", "replace")
+        out["events"] = [e for e in d.get("events") or [] if e.get("step_id") == step]
+        return JSONResponse(out)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        await asyncio.to_thread(runs.stop_all)
+
+    app = Starlette(
+        routes=[
+            Route("/", index),
+            Route("/api/runs", list_runs),
+            Route("/api/runs", start, methods=["POST"]),
+            Route("/api/runs/{run_id}", run_detail),
+            Route("/api/runs/{run_id}/events", run_events),
+            Route("/api/runs/{run_id}/log/{step}", step_log),
+            Route("/api/runs/{run_id}/cancel", cancel, methods=["POST"]),
+            Route("/api/runs/{run_id}/resume", resume, methods=["POST"]),
+            Route("/api/runs/{run_id}/approve", approve, methods=["POST"]),
+            Route("/api/system", system),
+            Route("/api/recipes", recipes),
+            Route("/files/{run_id}/{path:path}", run_file),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.runs = runs
+    return Guard(app, token, allow_remote=allow_remote)

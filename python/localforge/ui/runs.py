@@ -1,0 +1,185 @@
+"""The runs the dashboard started, with their events fanned out to every page watching, and
+what a page shows of any run (from history): its plan as a DAG, attempts, LLM calls, files.
+Everything goes through `localforge.api`."""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from localforge import api
+
+TERMINAL = {"completed", "failed", "cancelled", "interrupted"}
+KINDS = {
+    "image": {".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".bmp"},
+    "audio": {".wav", ".mp3", ".ogg", ".opus", ".flac", ".m4a"},
+    "video": {".mp4", ".webm", ".mov", ".mkv"},
+    "markdown": {".md"},
+    "json": {".json"},
+    "text": {".txt", ".log", ".csv", ".yaml", ".yml", ".py", ".sh", ".srt", ".vtt", ".html"},
+    "model": {".glb", ".gltf", ".obj", ".stl", ".blend", ".fbx"},
+}
+MAX_FILES = 500
+
+
+class Active:
+    """A run started from the dashboard: its handle, every event so far, and the pages
+    waiting for the next one."""
+
+    def __init__(self, run: api.Run, loop: asyncio.AbstractEventLoop):
+        self.run, self.loop = run, loop
+        self.events: list[dict] = []
+        self.approvals: dict[str, dict] = {}
+        self._changed = asyncio.Event()
+        threading.Thread(target=self._pump, name=f"ui-events-{run.id}", daemon=True).start()
+
+    def _pump(self) -> None:
+        for event in self.run.events():
+            self.loop.call_soon_threadsafe(self._add, event)
+        self.loop.call_soon_threadsafe(self._add, None)
+
+    def _add(self, event: Optional[dict]) -> None:
+        if event is not None:
+            self.events.append(event)
+            if event.get("type") == "approval_requested":
+                self.approvals[event["step"]] = event
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_past(self, n: int, timeout: float) -> None:
+        if len(self.events) <= n and not self.finished:
+            changed = self._changed
+            try:
+                await asyncio.wait_for(changed.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.events) and self.events[-1].get("type") == "run_finished"
+
+    def waiting(self) -> list[dict]:
+        waiting = set(self.run.waiting_approvals())
+        return [e for step, e in self.approvals.items() if step in waiting]
+
+
+class Runs:
+    def __init__(self):
+        self.active: dict[str, Active] = {}
+        self._plans: dict[str, Any] = {}
+
+    def start(self, recipe: str, inputs: dict, loop: asyncio.AbstractEventLoop) -> str:
+        """Check, preflight and start (on a worker thread: preflight probes services)."""
+        run = api.start(recipe, inputs)
+        self.active[run.id] = Active(run, loop)
+        return run.id
+
+    def resume(self, run_id: str, loop: asyncio.AbstractEventLoop) -> str:
+        run = api.start_resume(run_id)
+        self.active[run.id] = Active(run, loop)
+        return run.id
+
+    def cancel(self, run_id: str) -> bool:
+        a = self.active.get(run_id)
+        if not a or a.run.done():
+            return False
+        a.run.cancel()
+        return True
+
+    def stop_all(self) -> None:
+        """On shutdown: cancel what is still running and wait for it to stop."""
+        for a in self.active.values():
+            if not a.run.done():
+                a.run.cancel()
+        for a in self.active.values():
+            a.run.wait(30)
+
+    # --- what pages show ------------------------------------------------------------
+
+    def summaries(self, limit: int, status: Optional[str], recipe: Optional[str]) -> list[dict]:
+        rows = []
+        for r in api.history(limit):
+            if (status and r["status"] != status) or (recipe and r["recipe"] != recipe):
+                continue
+            d = api.history_show(r["run_id"]) or {}
+            done = {s["step_id"].split("[")[0] for s in d.get("steps") or [] if s["status"] in ("completed", "skipped")}
+            total = self._total(d)
+            rows.append({**r, "steps_done": len(done), "steps_total": max(total, len(done)), "live": r["run_id"] in self.active})
+        return rows
+
+    def _total(self, detail: dict) -> int:
+        path = detail.get("recipe_path")
+        info = api.recipe_info(path) if path and os.path.exists(path) else None
+        return (info or {}).get("steps") or len({s["step_id"].split("[")[0] for s in detail.get("steps") or []})
+
+    def plan(self, detail: dict) -> Optional[dict]:
+        """The run's DAG and what each step reserves, from its recipe and inputs."""
+        key = f"{detail['run_id']}:{detail.get('recipe_hash')}"
+        if key not in self._plans:
+            path = detail.get("recipe_path")
+            try:
+                p = api.plan(path, detail.get("inputs") or {}, force=True) if path and os.path.exists(path) else None
+            except Exception as e:  # noqa: BLE001 - a recipe changed or gone since: show the run without its DAG
+                p = {"error": str(e)}
+            self._plans[key] = p
+        return self._plans[key]
+
+    def detail(self, run_id: str) -> Optional[dict]:
+        d = api.history_show(run_id)
+        a = self.active.get(run_id)
+        # The history row of a run started a moment ago may not be written yet (the store
+        # commits in groups): give it a few seconds rather than calling the run unknown.
+        deadline = time.monotonic() + 5
+        while d is None and a is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            d = api.history_show(run_id)
+        if d is None:
+            return None
+        d["live"] = bool(a and not a.run.done())
+        d["waiting"] = [{"step": e["step"], "message": e.get("message"), "options": e.get("options")} for e in a.waiting()] if a else []
+        d["plan"] = self.plan(d)
+        d["files"] = files(d.get("run_dir"))
+        return d
+
+
+def files(run_dir: Optional[str]) -> list[dict]:
+    """The files a run made (its temp folder left out), each with its kind for the gallery."""
+    if not run_dir or not os.path.isdir(run_dir):
+        return []
+    root = Path(run_dir)
+    out = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if rel.parts[0] == "temp" or not path.is_file() or path.is_symlink():
+            continue
+        ext = path.suffix.lower()
+        kind = next((k for k, exts in KINDS.items() if ext in exts), "other")
+        stat = path.stat()
+        out.append(
+            {
+                "path": rel.as_posix(),
+                "kind": kind,
+                "bytes": stat.st_size,
+                "mime": mimetypes.guess_type(path.name)[0],
+                "mtime": stat.st_mtime,
+            }
+        )
+        if len(out) >= MAX_FILES:
+            break
+    return out
+
+
+def inside(run_dir: str, rel: str) -> Optional[Path]:
+    """`run_dir/rel` when it is a plain file inside the run folder (no `..`, no link out)."""
+    if not rel or rel.startswith("/") or "\\" in rel or any(p in ("..", "") for p in rel.split("/")):
+        return None
+    root = Path(run_dir).resolve()
+    path = (root / rel).resolve()
+    if root not in path.parents or not path.is_file():
+        return None
+    return path

@@ -1,0 +1,101 @@
+"""Who may use the dashboard: a token (in the URL once, as Jupyter does, then an HttpOnly
+cookie), a Host header naming this server (DNS rebinding), and for every POST a CSRF
+token (double-submit cookie + header), a same-origin `Origin`, and a JSON body."""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+import stat
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse
+
+TOKEN_COOKIE, CSRF_COOKIE, CSRF_HEADER = "lf_token", "lf_csrf", "x-csrf-token"
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+def token_file() -> Path:
+    return Path(os.path.expanduser("~/.localforge/ui-token"))
+
+
+def load_or_make_token() -> str:
+    """The dashboard's token, kept in ~/.localforge/ui-token (mode 0600) across restarts."""
+    path = token_file()
+    try:
+        text = path.read_text().strip()
+        if text and stat.S_IMODE(path.stat().st_mode) & 0o077 == 0:
+            return text
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text + "\n")
+    os.chmod(path, 0o600)
+    return text
+
+
+class Guard:
+    """ASGI middleware doing every check before a route sees the request."""
+
+    def __init__(self, app, token: str, allow_remote: bool = False):
+        self.app, self.token, self.allow_remote = app, token, allow_remote
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        from starlette.requests import Request
+
+        request = Request(scope)
+        refused = self.check(request)
+        if refused is not None:
+            return await refused(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+    def _same(self, given: str) -> bool:
+        return bool(given) and hmac.compare_digest(given.encode(), self.token.encode())
+
+    def check(self, request):
+        host = (request.headers.get("host") or "").rsplit(":", 1)[0]
+        if not self.allow_remote and host not in LOOPBACK:
+            return PlainTextResponse(f"Host `{host}` is not this server", status_code=421)
+        path = request.url.path
+        if path.startswith("/static/"):
+            return None  # the page's own JS and CSS: nothing secret
+        given = request.query_params.get("token")
+        if given is not None and request.method == "GET":
+            if not self._same(given):
+                return PlainTextResponse("wrong token", status_code=403)
+            # Trade the token in the URL for cookies, and drop it from the address bar.
+            rest = {k: v for k, v in request.query_params.items() if k != "token"}
+            response = RedirectResponse(path + (f"?{urlencode(rest)}" if rest else ""), status_code=303)
+            response.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="strict", path="/")
+            response.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(24), httponly=False, samesite="strict", path="/")
+            return response
+        bearer = request.headers.get("authorization", "")
+        authed = self._same(request.cookies.get(TOKEN_COOKIE, "")) or (bearer.startswith("Bearer ") and self._same(bearer[7:]))
+        if not authed:
+            if path.startswith("/api/") or request.method != "GET":
+                return JSONResponse({"error": "no token: open the address `localforge ui` printed (it carries the token)"}, status_code=403)
+            return PlainTextResponse(
+                "LocalForge: open the address `localforge ui` printed; it carries the token (also in ~/.localforge/ui-token).",
+                status_code=403,
+            )
+        if request.method not in ("GET", "HEAD"):
+            origin = request.headers.get("origin")
+            if origin is not None:
+                o = urlsplit(origin)
+                if o.netloc != request.headers.get("host"):
+                    return JSONResponse({"error": f"cross-origin request from {origin} refused"}, status_code=403)
+            csrf = request.headers.get(CSRF_HEADER, "")
+            cookie = request.cookies.get(CSRF_COOKIE, "")
+            via_bearer = bearer.startswith("Bearer ") and self._same(bearer[7:])
+            if not via_bearer and not (csrf and cookie and hmac.compare_digest(csrf, cookie)):
+                return JSONResponse({"error": "missing or wrong CSRF token"}, status_code=403)
+            if "application/json" not in request.headers.get("content-type", ""):
+                return JSONResponse({"error": "actions take a JSON body"}, status_code=415)
+        return None

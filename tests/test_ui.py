@@ -1,0 +1,284 @@
+"""The web dashboard (issue 18) in a real browser: Playwright (PyPI) driving Debian's
+`chromium` (Playwright's own browser downloads cannot be reached here), against
+`localforge ui` started as a subprocess on 127.0.0.1 in a scratch home. Without
+Playwright or chromium the browser tests are skipped unless LOCALFORGE_REQUIRE_TOOLS=1."""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, process_alive
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytest.importorskip("starlette")
+
+HELLO_IMAGE = """\
+name: hello-image
+description: Greet and draw a small picture (FFmpeg, no services)
+inputs:
+  - {name: name, type: string, default: world}
+  - {name: color, type: string, default: orange, choices: [orange, teal, purple]}
+steps:
+  - id: greet
+    tool: file_ops
+    action: write
+    inputs: {path: "{{ workflow.run_dir }}/greeting.md", content: "# Hello, {{ inputs.name }}!\\n"}
+  - id: picture
+    tool: script
+    action: run
+    inputs:
+      command: "ffmpeg -loglevel error -y -f lavfi -i color=c={{ inputs.color }}:s=96x64 -frames:v 1 {{ workflow.run_dir }}/picture.png"
+"""
+SLEEPY = """\
+name: sleepy
+description: Sleeps until cancelled
+inputs:
+  - {name: pidfile, type: string, required: true}
+steps:
+  - id: nap
+    tool: script
+    action: run
+    inputs: {command: "sleep 300 & echo $! > {{ inputs.pidfile }}; wait"}
+"""
+GATED = """\
+name: gated
+description: Asks before writing
+steps:
+  - id: ask
+    type: approval_gate
+    message: Write the file?
+    options: [approve, reject]
+    default_action: reject
+  - id: write
+    tool: file_ops
+    action: write
+    inputs: {path: "{{ workflow.run_dir }}/approved.txt", content: "yes\\n"}
+"""
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def ui(lf):
+    (lf.work / "recipes").mkdir()
+    for name, text in (("hello-image", HELLO_IMAGE), ("sleepy", SLEEPY), ("gated", GATED)):
+        (lf.work / "recipes" / f"{name}.yaml").write_text(text)
+    port = _port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "localforge", "ui", "--port", str(port)],
+        cwd=lf.work,
+        env=lf.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = proc.stdout.readline()
+    m = re.search(r"(http://127\.0\.0\.1:\d+)/\?token=(\S+)", line)
+    assert m, line + proc.stderr.read()
+
+    class Server:
+        base, token, lf_ = m.group(1), m.group(2), lf
+
+        def get(self, path, headers=None):
+            return _request(self.base + path, headers=headers or {})
+
+        def post(self, path, body=None, headers=None):
+            return _request(self.base + path, data=json.dumps(body or {}).encode(), headers=headers or {}, method="POST")
+
+    yield Server()
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    proc.stdout.close()
+    proc.stderr.close()
+
+
+def _request(url, data=None, headers=None, method="GET"):
+    req = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        with e:
+            return e.code, e.read()
+
+
+# --- security: no browser needed ---------------------------------------------------------
+
+
+def test_every_action_needs_the_token_and_csrf(ui):
+    json_body = {"Content-Type": "application/json"}
+    for path in ("/api/runs", "/api/runs/x/cancel", "/api/runs/x/resume", "/api/runs/x/approve"):
+        assert ui.post(path, {"recipe": "sleepy"}, json_body)[0] == 403, path
+    assert ui.get("/api/runs")[0] == 403 and ui.get("/")[0] == 403
+    assert ui.get("/?token=wrong")[0] == 403
+    # With the cookie but without the CSRF header (what a forged form would send): refused.
+    cookie = {"Cookie": f"lf_token={ui.token}; lf_csrf=abc", **json_body}
+    assert ui.post("/api/runs", {"recipe": "hello-image"}, cookie)[0] == 403
+    # Cross-origin, even with both tokens: refused.
+    forged = {**cookie, "X-CSRF-Token": "abc", "Origin": "http://evil.example"}
+    assert ui.post("/api/runs", {"recipe": "hello-image"}, forged)[0] == 403
+    # Same origin, both tokens: accepted.
+    ok = {**cookie, "X-CSRF-Token": "abc", "Origin": ui.base}
+    status, body = ui.post("/api/runs", {"recipe": "hello-image"}, ok)
+    assert status == 201, body
+    # A foreign Host (DNS rebinding) is refused before anything else.
+    assert ui.get("/api/runs", {"Host": "evil.example", "Authorization": f"Bearer {ui.token}"})[0] == 421
+
+
+def test_asset_paths_cannot_leave_the_run_folder(ui, lf):
+    auth = {"Authorization": f"Bearer {ui.token}", "Content-Type": "application/json"}
+    status, body = ui.post("/api/runs", {"recipe": "hello-image"}, auth)
+    run_id = json.loads(body)["run_id"]
+    deadline = time.time() + 60
+    while json.loads(ui.get(f"/api/runs/{run_id}", auth)[1]).get("status", "running") == "running" and time.time() < deadline:
+        time.sleep(0.2)
+    assert ui.get(f"/files/{run_id}/picture.png", auth)[0] == 200
+    (lf.home / "secret.txt").write_text("secret")
+    run_dir = lf.runs / run_id
+    (run_dir / "link.txt").symlink_to(lf.home / "secret.txt")
+    for bad in (
+        "../../../secret.txt",
+        "..%2F..%2F..%2Fsecret.txt",
+        "%2e%2e/%2e%2e/secret.txt",
+        "link.txt",
+        "/etc/passwd",
+        "output/../../x",
+    ):
+        status, body = ui.get(f"/files/{run_id}/{bad}", auth)
+        assert status == 404 and b"secret" not in body, bad
+
+
+# --- in the browser ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def page(ui):
+    if not CHROMIUM:
+        if os.environ.get("LOCALFORGE_REQUIRE_TOOLS") == "1":
+            raise RuntimeError("chromium is required (LOCALFORGE_REQUIRE_TOOLS=1)")
+        pytest.skip("chromium is not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        pg = context.new_page()
+        pg.set_default_timeout(60_000)
+        pg.goto(f"{ui.base}/?token={ui.token}")
+        pg.wait_for_selector("#runs")
+        yield pg
+        context.close()
+        browser.close()
+
+
+def _start_from_form(page, recipe, fill=None):
+    page.click("a[data-nav=recipes]")
+    page.click(f"tr[data-recipe='{recipe}'] a.button")
+    page.wait_for_selector("#run-form")
+    for name, value in (fill or {}).items():
+        field = page.locator(f"#in-{name}")
+        if field.evaluate("e => e.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)
+    page.click("#start")
+    page.wait_for_url(re.compile(r"#/runs/\d{8}-\d{6}-[0-9a-f]+$"))
+    return page.url.rsplit("/", 1)[1]
+
+
+def test_start_from_the_form_watch_it_go_green_and_see_its_image(page, ui):
+    page.goto(f"{ui.base}/#/runs")
+    run_id = _start_from_form(page, "hello-image", {"name": "browser"})
+    page.wait_for_selector("#run-status [data-status=completed]")
+    for step in ("greet", "picture"):
+        assert page.get_attribute(f"g.node[data-step={step}]", "data-status") == "completed"
+    page.click("#assets-link")
+    img = page.wait_for_selector("img.asset[alt='picture.png']")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=img)
+    assert img.evaluate("img => img.naturalWidth") == 96
+    assert "Hello, browser!" in page.inner_text("[data-file='greeting.md']")
+    page.goto(f"{ui.base}/#/runs")
+    page.wait_for_selector(f"tr[data-run='{run_id}'] [data-status=completed]")
+
+
+def test_steps_turn_green_live(page, ui, lf):
+    """The page updates from server-sent events: a step still running is blue, then green."""
+    gate = lf.work / "go"
+    (lf.work / "recipes" / "slow.yaml").write_text(
+        "name: slow\nsteps:\n"
+        f"  - {{id: wait, tool: script, action: run, inputs: {{command: 'while [ ! -e {gate} ]; do sleep 0.1; done'}}}}\n"
+        "  - {id: after, tool: file_ops, action: write, inputs: {path: '{{ workflow.run_dir }}/done.txt', content: done}}\n"
+    )
+    _start_from_form(page, "slow")
+    page.wait_for_selector("g.node[data-step=wait][data-status=running]")
+    assert page.get_attribute("g.node[data-step=after]", "data-status") == "pending"
+    gate.write_text("")
+    page.wait_for_selector("g.node[data-step=after][data-status=completed]")
+    page.wait_for_selector("#run-status [data-status=completed]")
+
+
+def test_cancel_a_sleeping_run_from_the_page(page, ui, lf):
+    pidfile = lf.work / "sleep.pid"
+    _start_from_form(page, "sleepy", {"pidfile": str(pidfile)})
+    page.wait_for_selector("g.node[data-step=nap][data-status=running]")
+    deadline = time.time() + 30
+    while not (pidfile.exists() and pidfile.read_text().strip()) and time.time() < deadline:
+        time.sleep(0.05)
+    pid = int(pidfile.read_text())
+    page.click("#cancel")
+    page.wait_for_selector("#run-status [data-status=cancelled]")
+    deadline = time.time() + 10
+    while process_alive(pid) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not process_alive(pid), "the step's child process was stopped"
+
+
+def test_answer_an_approval_gate_from_the_page(page, ui, lf):
+    run_id = _start_from_form(page, "gated")
+    page.wait_for_selector("[data-approve=ask][data-answer=approve]").click()
+    page.wait_for_selector("#run-status [data-status=completed]")
+    assert (lf.runs / run_id / "approved.txt").read_text() == "yes\n"
+
+
+def test_screenshot_of_a_batch_resize_run(page, ui, lf, tmp_path):
+    """The README's screenshot: the run page of batch-resize. With LOCALFORGE_UPDATE_SCREENSHOTS=1
+    it is written to docs/screenshots/ (checked in); otherwise to a scratch folder."""
+    image = pytest.importorskip("PIL.Image")
+    pics = lf.work / "pictures"
+    pics.mkdir()
+    for i, color in enumerate(["#e8590c", "#1c7ed6", "#2f9e44", "#ae3ec9", "#f08c00", "#0ca678"]):
+        image.new("RGB", (640, 480), color).save(pics / f"photo-{i}.png")
+    run_id = _start_from_form(page, "batch-resize", {"source": str(pics), "width": "128"})
+    page.wait_for_selector("#run-status [data-status=completed]")
+    page.wait_for_selector("svg.gantt")
+    out = REPO / "docs" / "screenshots" if os.environ.get("LOCALFORGE_UPDATE_SCREENSHOTS") == "1" else tmp_path
+    out.mkdir(parents=True, exist_ok=True)
+    shot = out / "run-page.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+    page.click("#assets-link")
+    page.wait_for_selector("img.asset")
+    assert len(page.query_selector_all("img.asset")) >= 6
+    assert Path(lf.runs / run_id).is_dir()
+
+
+def test_a_remote_address_needs_allow_remote(lf):
+    proc = lf("ui", "--host", "0.0.0.0", "--port", "0", check=2)
+    assert "--host 0.0.0.0 is not a loopback address" in proc.stderr and "--allow-remote" in proc.stderr
