@@ -129,11 +129,15 @@ def test_verify_runs_the_checks_of_every_seed_that_is_done_here(lf):
     for seed_id in done:
         out = json.loads(lf("seed", "verify", seed_id, "--json", check=0, timeout=300).stdout)
         assert out["ok"] and out["checks"], out
-    ready = [r["id"] for r in doc["seeds"] if r["status"] == "ready" and r["id"] in ("add-comfyui", "optimize-sd-webui")]
-    for seed_id in ready:
-        proc = lf("seed", "verify", seed_id, "--json", check=1)
-        checks = json.loads(proc.stdout)["checks"]
-        assert checks and all(not c["ok"] and c["detail"] for c in checks), checks
+    # Prerequisites met but not done: every check still runs and reports (on this machine the
+    # services these seeds set up are not running, so their checks say why they fail).
+    for seed_id in [r["id"] for r in doc["seeds"] if r["status"] == "ready"]:
+        proc = lf("seed", "verify", seed_id, "--json", timeout=300)
+        out = json.loads(proc.stdout)
+        assert proc.returncode == (0 if out["ok"] else 1) and out["checks"], out
+        assert all(c["ok"] or c["detail"] for c in out["checks"]), out
+        if seed_id in ("add-comfyui", "optimize-sd-webui"):
+            assert not out["ok"], "ComfyUI and the SD WebUI are not running where the tests run"
 
 
 def test_check_says_what_is_missing_with_the_fix(lf):

@@ -282,3 +282,10 @@ def test_screenshot_of_a_batch_resize_run(page, ui, lf, tmp_path):
 def test_a_remote_address_needs_allow_remote(lf):
     proc = lf("ui", "--host", "0.0.0.0", "--port", "0", check=2)
     assert "--host 0.0.0.0 is not a loopback address" in proc.stderr and "--allow-remote" in proc.stderr
+
+
+def test_without_the_ui_extra_it_says_what_to_install(lf):
+    code = "import sys; sys.modules['uvicorn'] = None; from localforge.cli import main; sys.exit(main(['ui']))"
+    proc = subprocess.run([sys.executable, "-c", code], env=lf.env, cwd=lf.work, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "the dashboard needs uvicorn" in proc.stderr and "pip install 'localforge[ui]'" in proc.stderr
+    assert "Traceback" not in proc.stderr
