@@ -45,6 +45,7 @@ fn main() {
     // LF_BENCH_NO_HISTORY=1 runs without the store, to see its share.
     let store = std::env::var_os("LF_BENCH_NO_HISTORY").is_none().then(|| Arc::new(Store::open(&dir.path().join("h.db")).unwrap()));
     let opts = RunOptions {
+        cache: None,
         run_root: dir.path().join("runs"),
         store,
         auto_approve: true,

@@ -2,6 +2,7 @@
 //! tokio scheduler over native and plugin tools, and recorded in SQLite.
 //! Pure Rust; the Python binding lives in `bindings` behind the `python` feature.
 
+pub mod cache;
 pub mod config;
 pub mod diag;
 pub mod engine;

@@ -27,6 +27,8 @@ def test_two_long_runs_share_one_database(lf, tmp_path):
         assert doc["status"] == "completed"
         (status,) = con.execute("SELECT status FROM runs WHERE run_id = ?", (doc["run_id"],)).fetchone()
         assert status == "completed"
-        (n,) = con.execute("SELECT count(*) FROM steps WHERE run_id = ? AND status = 'completed'", (doc["run_id"],)).fetchone()
+        # Both runs fill the same step cache keys at once: each step either ran or came
+        # from the other run's entries, and every one is recorded.
+        (n,) = con.execute("SELECT count(*) FROM steps WHERE run_id = ? AND status IN ('completed', 'cached')", (doc["run_id"],)).fetchone()
         assert n == 1000
     assert docs[0]["run_id"] != docs[1]["run_id"]

@@ -171,14 +171,18 @@ def start(
     auto_approve: bool = False,
     force: bool = False,
     quiet: bool = True,
+    cache: bool = True,
+    refresh: Sequence[str] = (),
 ) -> Run:
     """Check, preflight and start a recipe (a file, or a built-in recipe's name); return
     at once with the running `Run`. Approval gates wait for `Run.approve` unless
     `auto_approve`. Raises RecipeError / InputError / ResourceError before anything runs.
-    `quiet=False` also prints the CLI's progress lines on stderr."""
+    `quiet=False` also prints the CLI's progress lines on stderr. `cache=False` takes
+    nothing from the step cache (`run --no-cache`); `refresh` names steps that run again,
+    with every step after them (`run --refresh`)."""
     handle = _core().start_run(
         _recipe_path(recipe), _inputs(inputs), auto_approve=auto_approve, quiet=quiet, plugins=_plugins, force=force,
-        events=True, answers=True,
+        events=True, answers=True, no_cache=not cache, refresh=list(refresh),
     )  # fmt: skip
     return Run(handle)
 
@@ -249,6 +253,8 @@ def run(
     approve: Optional[Approve] = None,
     quiet: bool = True,
     check: bool = False,
+    cache: bool = True,
+    refresh: Sequence[str] = (),
 ) -> RunResult:
     """Run a recipe (a file, or a built-in recipe's name) and return its report
     (`localforge.types.RunResult`, the `run --json` document).
@@ -257,9 +263,12 @@ def run(
     approval gates (True, False or an option); without it, gates take their default
     (`auto_approve`, or no terminal) or ask on the terminal. Ctrl-C stops the run as
     in the CLI and the report says `cancelled`. `check=True` raises ToolError for a
-    failed run and CancelledError for a cancelled one."""
+    failed run and CancelledError for a cancelled one. `cache` and `refresh` as in `start`."""
     path, given = _recipe_path(recipe), _inputs(inputs)
-    start = functools.partial(_core().start_run, path, given, auto_approve=auto_approve, quiet=quiet, plugins=_plugins, force=force)
+    start = functools.partial(
+        _core().start_run, path, given, auto_approve=auto_approve, quiet=quiet, plugins=_plugins, force=force,
+        no_cache=not cache, refresh=list(refresh),
+    )  # fmt: skip
     return _blocking(start, on_event, approve, check)
 
 
@@ -289,6 +298,8 @@ async def arun(
     approve: Optional[Approve] = None,
     quiet: bool = True,
     check: bool = False,
+    cache: bool = True,
+    refresh: Sequence[str] = (),
 ) -> RunResult:
     """`run` for asyncio: the engine works without holding the GIL or blocking the
     event loop. `on_event` and `approve` may be coroutine functions. Cancelling the
@@ -303,7 +314,7 @@ async def arun(
     def begin():
         return _core().start_run(
             _recipe_path(recipe), _inputs(inputs), auto_approve=auto_approve, quiet=quiet, plugins=_plugins, force=force,
-            events=watch, answers=approve is not None,
+            events=watch, answers=approve is not None, no_cache=not cache, refresh=list(refresh),
         )  # fmt: skip
 
     starting = asyncio.get_running_loop().run_in_executor(None, begin)
@@ -329,11 +340,15 @@ async def arun(
     return _checked(await run.wait_async(), check)
 
 
-def plan(recipe: Recipe, inputs: Optional[Mapping[str, Any]] = None, *, force: bool = False) -> Plan:
+def plan(
+    recipe: Recipe, inputs: Optional[Mapping[str, Any]] = None, *, force: bool = False, cache: bool = True, refresh: Sequence[str] = ()
+) -> Plan:
     """What `run --dry-run` shows (`localforge.types.Plan`): levels, critical path,
-    capacity, each step's reservation and needs; preflight problems raise ResourceError
-    unless `force`."""
-    return _core().plan_recipe(_recipe_path(recipe), _inputs(inputs), plugins=_plugins, force=force)
+    capacity, each step's reservation and needs, and `cache` (would the step cache serve
+    it: hit, miss, off, unknown); preflight problems raise ResourceError unless `force`."""
+    return _core().plan_recipe(
+        _recipe_path(recipe), _inputs(inputs), plugins=_plugins, force=force, no_cache=not cache, refresh=list(refresh)
+    )
 
 
 def validate(*recipes: Recipe) -> list[Problem]:
@@ -376,6 +391,18 @@ def parse_yaml(text: str) -> dict:
     `{"error": {"message", "line", "column", "hint"}}` when it is not valid YAML. The same
     parser as recipes (no PyYAML needed)."""
     return _core().parse_yaml(text)
+
+
+def cache_stats() -> dict:
+    """The step cache (docs/cache.md): `dir`, `entries`, `bytes` (each stored file once),
+    `max_bytes` (`cache.max_gb`), `oldest_use`, `newest_use`, `by_tool`."""
+    return _core().cache_stats()
+
+
+def cache_clear(older_than_s: Optional[float] = None) -> int:
+    """Remove step cache entries — all, or those not used for `older_than_s` seconds —
+    and the files only they held; returns how many entries were removed."""
+    return _core().cache_clear(older_than_s)
 
 
 def tool_definition(path: Recipe) -> dict:

@@ -45,7 +45,8 @@ def _check(module, source):
         return None, "defines no handle(action, inputs, ctx) function"
     doc = (module.__doc__ or "").strip().splitlines()
     plugin = {"name": name, "actions": list(actions), "module": module, "source": source, "description": doc[0] if doc else "",
-              "native": getattr(module, "TOOL_NATIVE_VALUES", False) is True}  # fmt: skip
+              "native": getattr(module, "TOOL_NATIVE_VALUES", False) is True,
+              "deterministic": getattr(module, "TOOL_DETERMINISTIC", False) is True}  # fmt: skip
     missing = getattr(module, "TOOL_MISSING", None)
     if callable(missing):
         plugin["missing"] = list(missing())

@@ -120,6 +120,7 @@ class PlanStep(TypedDict):
     estimated_s: float
     on_failure: str
     when: Optional[str]
+    cache: dict[str, Any]  # {"cache": "hit" | "miss" | "off" | "unknown", "from": run id, "why": ...}
 
 
 class Plan(TypedDict):

@@ -93,6 +93,23 @@ pub fn tool_definition<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'p
     Ok(pythonize(py, &doc)?)
 }
 
+/// The step cache: entries, bytes, limit, oldest and newest use, entries per tool.
+#[pyfunction]
+pub fn cache_stats<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    let store = crate::cache::store_of(&super::load_config(py)?);
+    let stats = py.detach(|| store.stats());
+    Ok(pythonize(py, &stats)?)
+}
+
+/// Remove step cache entries (all, or those unused for `older_than_s` seconds); how many.
+#[pyfunction]
+#[pyo3(signature = (older_than_s=None))]
+pub fn cache_clear(py: Python<'_>, older_than_s: Option<f64>) -> PyResult<usize> {
+    let store = crate::cache::store_of(&super::load_config(py)?);
+    py.detach(|| store.clear(older_than_s.map(std::time::Duration::from_secs_f64)))
+        .map_err(|e| super::errors::StoreError::new_err(format!("cannot clear the step cache in {}: {e}", store.root.display())))
+}
+
 /// Every tool with its kind, actions and availability (the `list-tools --json` shape).
 #[pyfunction]
 /// `plugins`: a callable returning `(plugins, broken)`.

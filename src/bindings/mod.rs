@@ -52,6 +52,7 @@ fn registry(py: Python<'_>, config: &Config, plugins: &Bound<'_, PyList>, broken
             description: text("description"),
             missing: get("missing").map(|m| m.extract()).transpose()?.unwrap_or_default(),
             native: get("native").map(|m| m.extract()).transpose()?.unwrap_or(false),
+            deterministic: get("deterministic").map(|m| m.extract()).transpose()?.unwrap_or(false),
         };
         // A clash is recorded by the registry and makes the name unusable, naming both files.
         let _ = reg.add(Arc::new(plugin));
@@ -154,5 +155,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(info::parse_yaml, m)?)?;
     m.add_function(wrap_pyfunction!(info::render_template, m)?)?;
     m.add_function(wrap_pyfunction!(info::tool_definition, m)?)?;
+    m.add_function(wrap_pyfunction!(info::cache_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(info::cache_clear, m)?)?;
     Ok(())
 }

@@ -24,6 +24,8 @@ pub struct PyPlugin {
     /// `TOOL_NATIVE_VALUES = True`: rendered by the engine, native values. Otherwise a 0.x
     /// plugin: it renders its own inputs as 0.x did.
     pub native: bool,
+    /// `TOOL_DETERMINISTIC = True`: the step cache may serve its calls.
+    pub deterministic: bool,
 }
 
 #[async_trait::async_trait]
@@ -48,6 +50,16 @@ impl Tool for PyPlugin {
     }
     fn renders_0x(&self) -> bool {
         !self.native
+    }
+    /// The plugin file's hash (a changed plugin invalidates its cached steps).
+    fn fingerprint(&self) -> String {
+        let hash =
+            std::fs::read(&self.source).map(|b| crate::cache::key::hex(&<sha2::Sha256 as sha2::Digest>::digest(&b))).unwrap_or_default();
+        format!("python:{}:{hash}", self.name)
+    }
+    /// `TOOL_DETERMINISTIC = True` in the plugin (LocalForge's image_processor says so).
+    fn deterministic(&self, _action: &str, _inputs: &Outputs) -> bool {
+        self.deterministic
     }
 
     async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {

@@ -56,6 +56,8 @@ struct Watch {
     quiet: bool,
     events: bool,
     answers: bool,
+    no_cache: bool,
+    refresh: Vec<String>,
 }
 
 fn spawn(config: Config, p: Prepared, tools: Registry, pf: Preflight, w: Watch, resume: Option<crate::exec::Resume>) -> RunHandle {
@@ -70,6 +72,8 @@ fn spawn(config: Config, p: Prepared, tools: Registry, pf: Preflight, w: Watch, 
         run_id: Some(run_id.clone()),
         listeners: stream.iter().map(EventStream::listener).collect(),
         answers: answers.clone(),
+        no_cache: w.no_cache,
+        refresh: w.refresh,
     };
     let token = cancel.clone();
     RunHandle::spawn(run_id, cancel, answers, stream, async move { flow::execute(&config, p, Arc::new(tools), &pf, start, token).await })
@@ -80,8 +84,9 @@ fn spawn(config: Config, p: Prepared, tools: Registry, pf: Preflight, w: Watch, 
 /// `plugins`: a callable returning `(plugins, broken)`, called only when the recipe
 /// uses a tool that is not native. `events`: stream the run's events to the handle.
 /// `answers`: approval gates wait for `RunHandle.approve` (else: the terminal, or the default).
+/// `no_cache`: nothing from the step cache; `refresh`: these steps and those after them run.
 #[pyfunction]
-#[pyo3(signature = (path, inputs=None, auto_approve=false, quiet=false, plugins=None, force=false, events=false, answers=false))]
+#[pyo3(signature = (path, inputs=None, auto_approve=false, quiet=false, plugins=None, force=false, events=false, answers=false, no_cache=false, refresh=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn start_run(
     py: Python<'_>,
@@ -93,13 +98,16 @@ pub fn start_run(
     force: bool,
     events: bool,
     answers: bool,
+    no_cache: bool,
+    refresh: Option<Vec<String>>,
 ) -> PyResult<RunHandle> {
     let config = super::load_config(py)?;
     let (p, tools) = prepare(py, &config, &path, &given(inputs)?, plugins)?;
     let pf = preflight(py, &config, &p, &tools, force, quiet)?;
     // Ctrl-C during preflight (which can take seconds): stop here, before anything runs.
     py.check_signals()?;
-    Ok(spawn(config, p, tools, pf, Watch { auto_approve, quiet, events, answers }, None))
+    let refresh = refresh.unwrap_or_default();
+    Ok(spawn(config, p, tools, pf, Watch { auto_approve, quiet, events, answers, no_cache, refresh }, None))
 }
 
 /// Continue a failed, cancelled or interrupted run in its own folder and history row:
@@ -124,22 +132,36 @@ pub fn start_resume(
     let resume = target.resume(&p, force).map_err(|e| engine_error(py, e))?;
     let pf = preflight(py, &config, &p, &tools, force, quiet)?;
     py.check_signals()?;
-    Ok(spawn(config, p, tools, pf, Watch { auto_approve, quiet, events, answers }, Some(resume)))
+    let watch = Watch { auto_approve, quiet, events, answers, no_cache: false, refresh: Vec::new() };
+    Ok(spawn(config, p, tools, pf, watch, Some(resume)))
 }
 
 /// The plan of a recipe without running it (`run --dry-run`): levels, order, each step's tool and resources.
 #[pyfunction]
-#[pyo3(signature = (path, inputs=None, plugins=None, force=false))]
+#[pyo3(signature = (path, inputs=None, plugins=None, force=false, no_cache=false, refresh=None))]
 pub fn plan_recipe<'py>(
     py: Python<'py>,
     path: PathBuf,
     inputs: Option<&Bound<'py, PyDict>>,
     plugins: Option<&Bound<'py, PyAny>>,
     force: bool,
+    no_cache: bool,
+    refresh: Option<Vec<String>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let config = super::load_config(py)?;
     let (p, tools) = prepare(py, &config, &path, &given(inputs)?, plugins)?;
     let pf = preflight(py, &config, &p, &tools, force, true)?;
-    let doc = py.detach(|| flow::plan_document(&config, &p, &pf, force));
+    let mut doc = py.detach(|| flow::plan_document(&config, &p, &pf, force));
+    // Which steps the step cache would serve (the dry run asks the services for model identities).
+    let cache = crate::cache::Cache::from_config(&config, no_cache, refresh.unwrap_or_default());
+    let verdicts = super::interruptible(py, crate::cache::preview::preview(cache.as_deref(), &p.recipe, &p.plan, &p.inputs, &tools))?;
+    if let Some(steps) = doc.get_mut("steps").and_then(serde_json::Value::as_array_mut) {
+        for s in steps {
+            let id = s.get("id").and_then(serde_json::Value::as_str).unwrap_or_default().to_string();
+            if let (Some(v), Some(obj)) = (verdicts.get(&id), s.as_object_mut()) {
+                obj.insert("cache".into(), v.clone());
+            }
+        }
+    }
     Ok(pythonize(py, &doc)?)
 }

@@ -70,6 +70,10 @@ pub struct Start {
     pub listeners: Vec<exec::Listener>,
     /// Approval gates answered by the caller (`Answers::answer`), not on a terminal.
     pub answers: Option<exec::Answers>,
+    /// `run --no-cache`: nothing taken from the step cache and nothing stored.
+    pub no_cache: bool,
+    /// `run --refresh STEP`: these steps and every step after them run (and refresh the cache).
+    pub refresh: Vec<String>,
 }
 
 /// Run a prepared recipe to its end (or until `cancel`): history row, run folder, report.
@@ -89,7 +93,14 @@ pub async fn execute(
         }
         false => None,
     };
+    if let Some(unknown) = start.refresh.iter().find(|r| !p.recipe.steps.iter().any(|s| &s.id == *r)) {
+        let ids: Vec<&str> = p.recipe.steps.iter().map(|s| s.id.as_str()).collect();
+        return Err(EngineError::Input(vec![Diagnostic::new(format!("--refresh names step `{unknown}`, which the recipe does not have"))
+            .hint(crate::diag::did_you_mean(unknown, ids.iter().copied()).unwrap_or_else(|| format!("steps: {}", ids.join(", "))))]));
+    }
+    let cache = crate::cache::Cache::from_config(config, start.no_cache, start.refresh.clone());
     let opts = RunOptions {
+        cache,
         run_root: config.run_dir(),
         store,
         auto_approve: start.auto_approve,

@@ -200,9 +200,28 @@ impl Run {
         }
         let number = self.attempt_key(record_id, attempt).attempt;
         self.events.step_started(record_id, number, tool, action);
+        let (key, hit) = match &rendered {
+            Ok(Value::Object(inputs)) if !raw => self.cache_probe(step, record_id, tool, action, inputs).await,
+            _ => (None, None),
+        };
+        if let Some(hit) = hit {
+            return self.served(step, record_id, attempt, number, started, hit);
+        }
         let result = match rendered {
             Err(e) => Err(Fail::msg(format!("cannot render inputs: {e}"))),
-            Ok(Value::Object(inputs)) => self.call(step, scope, record_id, tool, action, inputs).await,
+            Ok(Value::Object(inputs)) => {
+                // The files it was given: they do not count as made by it when it is stored.
+                let read: Option<std::collections::HashSet<String>> = key.as_ref().map(|_| {
+                    let mut v = Vec::new();
+                    crate::cache::key::strings(&Value::Object(inputs.clone()), &mut v);
+                    v.into_iter().map(|p| p.trim().to_string()).filter(|p| std::path::Path::new(p).exists()).collect()
+                });
+                let result = self.call(step, scope, record_id, tool, action, inputs).await;
+                if let (Some(key), Some(read), Ok(outputs)) = (&key, read, &result) {
+                    self.cache_put(key, record_id, tool, action, outputs, read).await;
+                }
+                result
+            }
             Ok(_) => unreachable!("a mapping renders to a mapping"),
         };
         let result = result.and_then(|outputs| gate(step, outputs));
@@ -214,6 +233,108 @@ impl Run {
         };
         self.events.step_finished(record_id, number, started.elapsed(), ended);
         result
+    }
+
+    /// The cache key of this call when the step is cached (docs/cache.md), and the entry
+    /// for it with its files restored into this run's folder when there is one (not for a
+    /// step `--refresh` names, or one after it). Key, lookup and restore run in one blocking
+    /// task: on a chain of small steps the thread hand-offs cost more than the work.
+    async fn cache_probe(
+        &self,
+        step: &Step,
+        record_id: &str,
+        tool: &str,
+        action: &str,
+        inputs: &Outputs,
+    ) -> (Option<String>, Option<(Outputs, String)>) {
+        let Some(cache) = self.cache.clone() else { return (None, None) };
+        if tool == "batch" || matches!(step.kind, StepKind::Approval { .. }) {
+            return (None, None);
+        }
+        let Some(t) = self.tools.get(tool).cloned() else { return (None, None) };
+        if !crate::cache::wanted(step.cache, self.recipe.cache, t.deterministic(action, inputs)) {
+            return (None, None);
+        }
+        let identity = match t.identity(action, inputs).await {
+            Ok(i) => i,
+            Err(e) => {
+                self.events.note(&format!("{record_id}: not taken from the step cache: {e}"));
+                return (None, None);
+            }
+        };
+        let top = record_id.split(['[', '#']).next().unwrap_or(record_id);
+        let look = !self.refreshed.contains(top);
+        let (fingerprint, run_dir) = (t.fingerprint(), self.run_dir.clone());
+        let (tool, action, inputs) = (tool.to_string(), action.to_string(), inputs.clone());
+        let probed = tokio::task::spawn_blocking(move || {
+            let key = crate::cache::key::key(&crate::cache::key::KeyParts {
+                tool: &tool,
+                action: &action,
+                fingerprint: &fingerprint,
+                inputs: &inputs,
+                identity: identity.as_ref(),
+                run_dir: &run_dir,
+                known: None,
+            })?;
+            let hit = look
+                .then(|| cache.store.lookup(&key))
+                .flatten()
+                .and_then(|entry| cache.store.restore(&entry, &run_dir).ok().map(|o| (o, entry.run_id)));
+            Ok::<_, String>((key, hit))
+        })
+        .await;
+        match probed {
+            Ok(Ok((key, hit))) => (Some(key), hit),
+            Ok(Err(e)) => {
+                self.events.note(&format!("{record_id}: not cached: {e}"));
+                (None, None)
+            }
+            Err(_) => (None, None),
+        }
+    }
+
+    /// Record a cached attempt and hand its outputs on (through the step's gate, as a run would).
+    fn served(
+        &self,
+        step: &Step,
+        record_id: &str,
+        attempt: u32,
+        number: u32,
+        started: Instant,
+        hit: (Outputs, String),
+    ) -> Result<Outputs, Fail> {
+        let (outputs, from) = hit;
+        if let Some(store) = &self.store {
+            store.step_cached(self.attempt_key(record_id, attempt), Value::Object(outputs.clone()).to_string(), from.clone(), now());
+        }
+        self.events.step_cached(record_id, number, started.elapsed(), &outputs, &from);
+        gate(step, outputs)
+    }
+
+    /// Keep a successful call's outputs and files; a failure to store is a warning, not a failed step.
+    async fn cache_put(
+        &self,
+        key: &str,
+        record_id: &str,
+        tool: &str,
+        action: &str,
+        outputs: &Outputs,
+        read: std::collections::HashSet<String>,
+    ) {
+        let Some(cache) = self.cache.clone() else { return };
+        let (key, ids) = (key.to_string(), (self.run_id.clone(), record_id.to_string(), tool.to_string(), action.to_string()));
+        let (outputs, run_dir) = (outputs.clone(), self.run_dir.clone());
+        let stored = tokio::task::spawn_blocking(move || {
+            let put = cache.store.put(&key, (&ids.0, &ids.1, &ids.2, &ids.3), &outputs, &run_dir, &read);
+            if put.is_ok() {
+                cache.stored.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            put
+        })
+        .await;
+        if let Ok(Err(e)) = stored {
+            self.events.note(&format!("warning: {record_id}: could not store it in the step cache: {e}"));
+        }
     }
 
     fn record(&self, record_id: &str, attempt: u32, result: &Result<Outputs, Fail>) {

@@ -110,6 +110,20 @@ impl Emitter {
         self.emit(Event::StepFinished { step: step.into(), status: status.into(), attempt, elapsed_s: took.as_secs_f64(), outputs, error });
     }
 
+    /// An attempt served by the step cache (outputs and files from run `from`).
+    pub fn step_cached(&self, step: &str, attempt: u32, took: Duration, outputs: &Outputs, from: &str) {
+        let outputs = if self.watched() { summary(outputs) } else { Map::new() };
+        let _ = from; // in the history (`cached_from`); the event says only that it was cached
+        self.emit(Event::StepFinished {
+            step: step.into(),
+            status: "cached".into(),
+            attempt,
+            elapsed_s: took.as_secs_f64(),
+            outputs,
+            error: None,
+        });
+    }
+
     /// A resumed run keeps a step that completed before.
     pub fn step_kept(&self, step: &str, outputs: &Outputs) {
         let outputs = if self.watched() { summary(outputs) } else { Map::new() };

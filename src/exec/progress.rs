@@ -127,6 +127,10 @@ impl Progress {
                     self.line(format_args!("✓ {step} {elapsed_s:.2}s"));
                 }
                 "kept" => self.line(format_args!("✓ {step} (completed before; outputs from the history)")),
+                "cached" => {
+                    self.track(step, false);
+                    self.line(format_args!("✓ {step} (from the step cache)"));
+                }
                 "skipped" => self.line(format_args!("↷ {step} skipped: {}", error.as_deref().unwrap_or_default())),
                 _ => {
                     self.track(step, false);

@@ -38,6 +38,21 @@ pub struct RunOptions {
     pub listeners: Vec<Listener>,
     /// Approval gates are answered from outside (`Answers::answer`) instead of a terminal.
     pub answers: Option<Answers>,
+    /// The step cache, unless it is off (`cache.enabled: false`, `run --no-cache`).
+    pub cache: Option<Arc<crate::cache::Cache>>,
+}
+
+/// The steps named and every step that waits for them, directly or not.
+fn refreshed(recipe: &Recipe, plan: &Plan, names: &[String]) -> std::collections::HashSet<String> {
+    let dependents = plan.dependents();
+    let mut todo: Vec<usize> = recipe.steps.iter().enumerate().filter(|(_, s)| names.contains(&s.id)).map(|(i, _)| i).collect();
+    let mut out = std::collections::HashSet::new();
+    while let Some(i) = todo.pop() {
+        if out.insert(recipe.steps[i].id.clone()) {
+            todo.extend(dependents.get(i).into_iter().flatten().copied());
+        }
+    }
+    out
 }
 
 /// An earlier run to continue: its id and folder, the steps it completed (not run
@@ -77,6 +92,9 @@ pub(super) struct Run {
     /// Refinement so far, as 0.x plugins read it (`ctx.iteration_count`, `ctx.refinement_active`):
     /// the iteration reached per refined step, and how many refinements are going on now.
     pub refinement: Mutex<(HashMap<String, u32>, usize)>,
+    pub cache: Option<Arc<crate::cache::Cache>>,
+    /// Steps `--refresh` names and every step after them: run, not taken from the cache.
+    pub refreshed: std::collections::HashSet<String>,
 }
 
 impl Run {
@@ -183,6 +201,8 @@ pub async fn run(
         attempt_base: resume.attempts.clone(),
         refinement: Mutex::new((HashMap::new(), 0)),
         kept_items: resume.done.iter().filter(|(id, _)| id.contains('[')).map(|(id, r)| (id.clone(), r.clone())).collect(),
+        refreshed: opts.cache.as_ref().map(|c| refreshed(&recipe, &plan, &c.refresh)).unwrap_or_default(),
+        cache: opts.cache.clone(),
     });
     if let Some(store) = &run.store {
         let events = run.events.clone();
@@ -192,6 +212,12 @@ pub async fn run(
     let mut reports: IndexMap<String, StepReport> =
         recipe.steps.iter().filter(|s| !s.is_refinement()).map(|s| (s.id.clone(), StepReport::not_run())).collect();
     let failure = schedule(&run, &plan, &opts.resources, resume.done, &mut reports).await;
+    if let Some(cache) = run.cache.clone().filter(|c| c.stored.swap(false, std::sync::atomic::Ordering::SeqCst)) {
+        // Keep the store under `cache.max_gb`, once per run.
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || cache.store.evict()).await {
+            run.events.note(&format!("warning: step cache eviction failed: {e}"));
+        }
+    }
     let timed_out = timed_out.load(std::sync::atomic::Ordering::SeqCst);
     let ran_ok = !run.user_cancel.is_cancelled() && failure.is_none() && !timed_out;
     let (outputs, output_error) = run.render_outputs(ran_ok);
@@ -422,7 +448,7 @@ impl Resume {
             }
         }
         for (id, row) in last {
-            if row.status == "completed" {
+            if row.status == "completed" || row.status == "cached" {
                 let outputs = row.outputs.as_ref().and_then(Value::as_object).cloned().unwrap_or_default();
                 done.insert(
                     id.to_string(),

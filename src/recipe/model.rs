@@ -30,6 +30,8 @@ pub struct Recipe {
     pub resources: Option<Resources>,
     pub max_iterations: u32,
     pub timeout_minutes: Option<f64>,
+    /// `cache: false` turns the step cache off for every step that does not say otherwise.
+    pub cache: Option<bool>,
 }
 
 impl Recipe {
@@ -168,6 +170,8 @@ pub struct Step {
     pub when: Option<String>,
     pub timeout: Option<f64>,
     pub resources: Option<Resources>,
+    /// `cache: true | false`: always / never take this step from the step cache.
+    pub cache: Option<bool>,
     /// `batch.foreach` sub-steps, rendered per item.
     pub batch: Option<Vec<Step>>,
     /// Template references with their positions, for checks before the run.

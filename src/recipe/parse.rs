@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use std::path::Path;
 
 const TOP_KEYS: &[&str] =
-    &["name", "version", "description", "inputs", "outputs", "config", "templates", "steps", "refinement", "cleanup", "resources"];
+    &["name", "version", "description", "inputs", "outputs", "config", "templates", "steps", "refinement", "cleanup", "resources", "cache"];
 const INPUT_KEYS: &[&str] = &["name", "type", "required", "default", "description", "choices", "must_exist"];
 
 /// Read and parse a recipe file. Diagnostics name `file` as given.
@@ -88,7 +88,9 @@ pub fn parse_str(text: &str, file: &str) -> Result<(Recipe, Vec<Diagnostic>), Ve
     let cleanup = root.get("cleanup").map(|n| r.cleanup(n)).unwrap_or_default();
     let inputs = root.get("inputs").map(|n| r.input_specs(n)).unwrap_or_default();
     let resources = root.get("resources").and_then(|n| r.resources(n, "the recipe"));
+    let cache = r.boolean(&root, "cache", "the recipe");
     let recipe = Recipe {
+        cache,
         file: file.to_string(),
         path: file.into(),
         hash: String::new(),

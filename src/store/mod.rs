@@ -82,6 +82,8 @@ enum Op {
         error: Option<String>,
         detail: Option<String>,
         ended_at: String,
+        /// A `cached` attempt: the run whose attempt gave the outputs.
+        cached_from: Option<String>,
     },
     Event {
         run_id: String,
@@ -176,7 +178,20 @@ impl Store {
         detail: Option<String>,
         ended_at: String,
     ) {
-        self.send(Op::StepFinished { at, status, outputs, error, detail, ended_at });
+        self.send(Op::StepFinished { at, status, outputs, error, detail, ended_at, cached_from: None });
+    }
+
+    /// An attempt served by the step cache: status `cached`, with the run it came from.
+    pub fn step_cached(&self, at: Attempt, outputs: String, cached_from: String, ended_at: String) {
+        self.send(Op::StepFinished {
+            at,
+            status: "cached",
+            outputs: Some(outputs),
+            error: None,
+            detail: None,
+            ended_at,
+            cached_from: Some(cached_from),
+        });
     }
 
     pub fn event(&self, run_id: &str, step_id: Option<&str>, level: &str, message: &str) {
@@ -398,13 +413,13 @@ fn apply(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<()> {
             Op::StepStarted { at, .. } if finished.contains(&at.key()) => {
                 started.insert(at.key(), op);
             }
-            Op::StepFinished { at, status, outputs, error, detail, ended_at } if started.contains_key(&at.key()) => {
+            Op::StepFinished { at, status, outputs, error, detail, ended_at, cached_from } if started.contains_key(&at.key()) => {
                 let Some(Op::StepStarted { tool, action, inputs, started_at, .. }) = started.remove(&at.key()) else { unreachable!() };
                 tx.prepare_cached(
-                    "INSERT OR REPLACE INTO steps (run_id, step_id, attempt, status, tool, action, inputs, outputs, error, error_detail, started_at, ended_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    "INSERT OR REPLACE INTO steps (run_id, step_id, attempt, status, tool, action, inputs, outputs, error, error_detail, started_at, ended_at, cached_from)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 )?
-                .execute(params![at.run_id, at.step_id, at.attempt, status, tool, action, inputs, outputs, error, detail, started_at, ended_at])?;
+                .execute(params![at.run_id, at.step_id, at.attempt, status, tool, action, inputs, outputs, error, detail, started_at, ended_at, cached_from])?;
             }
             Op::BeginRun(r, _) => {
                 tx.prepare_cached(
@@ -430,12 +445,22 @@ fn apply(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<()> {
                 )?
                 .execute(params![at.run_id, at.step_id, at.attempt, tool, action, inputs, started_at])?;
             }
-            Op::StepFinished { at, status, outputs, error, detail, ended_at } => {
+            Op::StepFinished { at, status, outputs, error, detail, ended_at, cached_from } => {
                 tx.prepare_cached(
-                    "UPDATE steps SET status = ?4, outputs = ?5, error = ?6, error_detail = ?7, ended_at = ?8
+                    "UPDATE steps SET status = ?4, outputs = ?5, error = ?6, error_detail = ?7, ended_at = ?8, cached_from = ?9
                      WHERE run_id = ?1 AND step_id = ?2 AND attempt = ?3",
                 )?
-                .execute(params![at.run_id, at.step_id, at.attempt, status, outputs, error, detail, ended_at])?;
+                .execute(params![
+                    at.run_id,
+                    at.step_id,
+                    at.attempt,
+                    status,
+                    outputs,
+                    error,
+                    detail,
+                    ended_at,
+                    cached_from
+                ])?;
             }
             Op::Event { run_id, step_id, ts, level, message } => {
                 tx.prepare_cached("INSERT INTO events (run_id, step_id, ts, level, message) VALUES (?1, ?2, ?3, ?4, ?5)")?

@@ -28,6 +28,8 @@ pub struct StepRow {
     pub error_detail: Option<String>,
     pub started_at: String,
     pub ended_at: Option<String>,
+    /// Served by the step cache from this run's attempt.
+    pub cached_from: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -165,7 +167,7 @@ pub fn run_detail(path: &Path, run_id: &str) -> rusqlite::Result<Option<RunDetai
     let Some((mut s, pid, host, recipe_path, recipe_hash, inputs, outputs, error, run_dir)) = row else { return Ok(None) };
     settle(&conn, &mut s, pid, host.as_deref())?;
     let mut stmt = conn.prepare(
-        "SELECT step_id, attempt, status, tool, action, inputs, outputs, error, error_detail, started_at, ended_at
+        "SELECT step_id, attempt, status, tool, action, inputs, outputs, error, error_detail, started_at, ended_at, cached_from
          FROM steps WHERE run_id = ?1 ORDER BY rowid",
     )?;
     let steps = stmt
@@ -182,6 +184,7 @@ pub fn run_detail(path: &Path, run_id: &str) -> rusqlite::Result<Option<RunDetai
                 error_detail: r.get(8)?,
                 started_at: r.get(9)?,
                 ended_at: r.get(10)?,
+                cached_from: r.get(11)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS steps (
     error_detail TEXT,
     started_at   TEXT NOT NULL,
     ended_at     TEXT,
+    cached_from  TEXT,
     PRIMARY KEY (run_id, step_id, attempt)
 );
 CREATE TABLE IF NOT EXISTS events (
@@ -66,11 +67,12 @@ CREATE INDEX IF NOT EXISTS llm_calls_run ON llm_calls (run_id);
 
 /// Bumped whenever SCHEMA gains a table, index or column (tables and indexes are IF NOT
 /// EXISTS; columns added to an existing table are in COLUMNS).
-const VERSION: i64 = 4;
+const VERSION: i64 = 5;
 
 /// Columns added after a table was first released: (table, column, type).
 /// `resumed_at` / `prior_s`: a resumed run's last start, and its running time before it.
-const COLUMNS: &[(&str, &str, &str)] = &[("runs", "resumed_at", "TEXT"), ("runs", "prior_s", "REAL")];
+/// `cached_from`: the run an attempt served by the step cache came from.
+const COLUMNS: &[(&str, &str, &str)] = &[("runs", "resumed_at", "TEXT"), ("runs", "prior_s", "REAL"), ("steps", "cached_from", "TEXT")];
 
 /// Open with WAL, a generous busy timeout, and the schema in place.
 pub fn open(path: &Path) -> rusqlite::Result<Connection> {

@@ -58,6 +58,9 @@ impl Tool for Ffmpeg {
     fn description(&self) -> String {
         "Convert, normalize, loop, trim and measure audio with FFmpeg".into()
     }
+    fn deterministic(&self, _action: &str, _inputs: &Outputs) -> bool {
+        true
+    }
     fn missing(&self) -> Vec<String> {
         [&self.ffmpeg, &self.ffprobe]
             .into_iter()

@@ -141,6 +141,22 @@ pub trait Tool: Send + Sync {
     fn renders_0x(&self) -> bool {
         false
     }
+    /// The tool's own version, part of every cache key: LocalForge's version for native
+    /// tools; the definition's or plugin file's hash for YAML tools and Python plugins.
+    fn fingerprint(&self) -> String {
+        format!("{}@{}", self.name(), env!("CARGO_PKG_VERSION"))
+    }
+    /// Whether this call gives the same result for the same inputs and files, so the step
+    /// cache may serve it (a step's own `cache:` overrides this).
+    fn deterministic(&self, _action: &str, _inputs: &Outputs) -> bool {
+        false
+    }
+    /// What identifies the model a call uses (Ollama's digest, the SD checkpoint's hash),
+    /// for the cache key; `None` when there is no model. An error means the identity could
+    /// not be learned, and the step is then not taken from the cache.
+    async fn identity(&self, _action: &str, _inputs: &Outputs) -> Result<Option<Value>, String> {
+        Ok(None)
+    }
     async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError>;
 }
 

@@ -97,6 +97,19 @@ impl Tool for SdClient {
     fn description(&self) -> String {
         "Generate images with Stable Diffusion (AUTOMATIC1111 WebUI API)".into()
     }
+    /// Only with a fixed `seed` (the WebUI's default, -1, is a new one each time).
+    fn deterministic(&self, action: &str, inputs: &Outputs) -> bool {
+        action != "get_models" && inputs.get("seed").and_then(Value::as_i64).is_some_and(|s| s >= 0)
+    }
+    /// The checkpoint that will be loaded: `model` if the step names one, else the WebUI's
+    /// current one, with the hash the WebUI reports for it (`/sdapi/v1/options`).
+    async fn identity(&self, _action: &str, inputs: &Outputs) -> Result<Option<Value>, String> {
+        let host = super::opt_str(inputs, "host").unwrap_or_else(|| self.host.clone());
+        let options = self.request(&host, reqwest::Method::GET, "/sdapi/v1/options", None).await.map_err(|e| e.to_string())?;
+        let current = options.get("sd_model_checkpoint").cloned().unwrap_or(Value::Null);
+        let hash = options.get("sd_checkpoint_hash").cloned().unwrap_or(Value::Null);
+        Ok(Some(serde_json::json!({"model": inputs.get("model").cloned().unwrap_or(current), "loaded_hash": hash})))
+    }
 
     fn needs(&self, action: &str, inputs: &Outputs) -> Needs {
         let mut n = Needs { service: Some("sd".into()), host: super::opt_str(inputs, "host"), ..Needs::default() };

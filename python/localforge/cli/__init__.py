@@ -13,7 +13,7 @@ usage: localforge <command> [options]
 Run recipes of local AI workers on this machine.
 
 commands:
-  run RECIPE        run a recipe (-i k=v, -y/--auto-approve, --json, --dry-run, --force, --list-inputs)
+  run RECIPE        run a recipe (-i k=v, -y/--auto-approve, --json, --dry-run, --force, --list-inputs, --no-cache, --refresh STEP)
   validate RECIPE…  check recipes without running them
   list [DIR]        recipes: the built-in ones and ./recipes, or those under DIR
   list-tools        every tool with its actions and whether it can be used here
@@ -26,6 +26,7 @@ commands:
   seed              playbooks that make this machine better: list, show TOPIC, check TOPIC, verify TOPIC, export
   init              a workspace, a starter ./localforge.yaml and ./recipes (--workspace DIR, --force)
   mcp               serve recipes and tools to MCP clients (stdio; --http); `mcp config --client C`
+  cache stats|clear the step cache: what it holds (--json); clear it (--older-than 30d)
   ui                the web dashboard on 127.0.0.1: runs live, their files, the machine, start/cancel/approve
 
 options:
@@ -50,6 +51,7 @@ COMMANDS = {
     "seed": "localforge.cli.seed",
     "tools": "localforge.cli.tools",
     "ui": "localforge.cli.ui",
+    "cache": "localforge.cli.cache",
 }
 
 

@@ -47,6 +47,8 @@ def main(args) -> int:
     p.add_argument("--dry-run", action="store_true", help="validate and print the plan without running")
     p.add_argument("--force", action="store_true", help="run even if the preflight check finds unmet needs")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--no-cache", action="store_true", help="take nothing from the step cache (and store nothing)")
+    p.add_argument("--refresh", action="append", default=[], metavar="STEP", help="run STEP and every step after it again (repeatable)")
     ns = p.parse_args(args)
     path = resolve(ns.recipe)
     inputs = _inputs(ns.input)
@@ -57,10 +59,15 @@ def main(args) -> int:
         if ns.list_inputs:
             return _list_inputs(path, ns.json)
         if ns.dry_run:
-            return _dry_run(api.plan(path, inputs, force=ns.force), ns.json)
+            return _dry_run(api.plan(path, inputs, force=ns.force, cache=not ns.no_cache, refresh=ns.refresh), ns.json)
     except errors.RecipeError as e:
         return _invalid(e, ns.json)
-    return execute(lambda: api.run(path, inputs, auto_approve=ns.auto_approve, force=ns.force, quiet=ns.quiet), ns.json)
+    return execute(
+        lambda: api.run(
+            path, inputs, auto_approve=ns.auto_approve, force=ns.force, quiet=ns.quiet, cache=not ns.no_cache, refresh=ns.refresh
+        ),
+        ns.json,
+    )
 
 
 def execute(start, as_json) -> int:
@@ -146,7 +153,7 @@ def _dry_run(plan, as_json) -> int:
             s = by_id[sid]
             what = f"{s['tool']}.{s['action']}" if s["action"] else s["tool"]
             after = f"  after {', '.join(s['depends_on'])}" if s["depends_on"] else ""
-            print(f"  {sid}  {what}{after}{_reserves(s, gpu=bool(cap['vram_gb']))}")
+            print(f"  {sid}  {what}{after}{_reserves(s, gpu=bool(cap['vram_gb']))}{_cached(s.get('cache'))}")
             if s.get("never_fits"):
                 print(f"      can never fit: {s['never_fits']}")
             for u in (s.get("needs") or {}).get("unknown", []):
@@ -159,6 +166,17 @@ def _dry_run(plan, as_json) -> int:
         for problem in pf["problems"]:
             print(f"  {problem['message']}")
     return EXIT_OK
+
+
+def _cached(verdict) -> str:
+    """What the step cache would do, for the plan's line of a step."""
+    if not verdict:
+        return ""
+    return {
+        "hit": f"  [from the cache: run {verdict.get('from')}]",
+        "miss": "  [runs; then cached]",
+        "unknown": "  [cache: known once earlier steps ran]",
+    }.get(verdict["cache"], "")
 
 
 def _seconds(s) -> str:

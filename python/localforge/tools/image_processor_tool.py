@@ -6,6 +6,8 @@ from pathlib import Path
 from . import _imaging
 
 TOOL_NAME = "image_processor"
+# Same inputs and files, same result: the step cache may serve its calls.
+TOOL_DETERMINISTIC = True
 TOOL_ACTIONS = [
     "remove_bg",
     "resize",

@@ -99,6 +99,7 @@ impl Env {
         };
         let store = Arc::new(Store::open(&self.db()).unwrap());
         let opts = RunOptions {
+            cache: None,
             run_root: self.path("runs"),
             store: Some(store),
             auto_approve: self.answers.is_none(),

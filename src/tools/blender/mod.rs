@@ -84,6 +84,9 @@ impl Tool for Blender {
     fn description(&self) -> String {
         "Render, model and texture with Blender in background mode".into()
     }
+    fn deterministic(&self, _action: &str, _inputs: &crate::tools::Outputs) -> bool {
+        true
+    }
     fn missing(&self) -> Vec<String> {
         if super::process::on_path(&self.program) {
             Vec::new()

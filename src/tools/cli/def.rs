@@ -5,12 +5,26 @@ use crate::recipe::yaml::{self, Node, NodeValue};
 use crate::recipe::InputType;
 use indexmap::IndexMap;
 use serde_json::Value;
+use sha2::Digest;
 use std::path::Path;
 
 /// `tags` to `example` are what a registry lists and checks (docs/registry.md); running the
 /// tool ignores them.
-const TOP_KEYS: &[&str] =
-    &["name", "version", "type", "description", "actions", "requirements", "env", "tags", "license", "author", "homepage", "example"];
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "version",
+    "type",
+    "description",
+    "actions",
+    "requirements",
+    "env",
+    "tags",
+    "license",
+    "author",
+    "homepage",
+    "example",
+    "deterministic",
+];
 const EXAMPLE_KEYS: &[&str] = &["action", "inputs", "files", "expect"];
 const EXPECT_KEYS: &[&str] = &["files", "outputs"];
 const ACTION_KEYS: &[&str] = &["description", "command", "shell", "inputs", "outputs", "parse", "timeout", "cwd", "env"];
@@ -27,6 +41,10 @@ pub struct ToolDef {
     pub min_vram_gb: Option<f64>,
     pub env: IndexMap<String, String>,
     pub actions: IndexMap<String, ActionDef>,
+    /// `deterministic: true`: the same inputs and files give the same outputs (the step cache serves it).
+    pub deterministic: bool,
+    /// SHA-256 of the definition's text: the tool's version in cache keys.
+    pub hash: String,
 }
 
 #[derive(Debug, Clone)]
@@ -169,7 +187,9 @@ pub fn parse(text: &str, file: &str) -> Result<ToolDef, Vec<Diagnostic>> {
         return Err(r.diags);
     }
     let description = root.get("description").map(Node::key_text).unwrap_or_default();
-    Ok(ToolDef { name, description, file: file.to_string(), binary, install_hint, min_vram_gb, env, actions })
+    let deterministic = matches!(root.get("deterministic").map(|n| &n.value), Some(NodeValue::Bool(true)));
+    let hash = crate::cache::key::hex(&sha2::Sha256::digest(text.as_bytes()));
+    Ok(ToolDef { name, description, file: file.to_string(), binary, install_hint, min_vram_gb, env, actions, deterministic, hash })
 }
 
 /// `example`: one call of an action, with the files it reads written first, and what it

@@ -31,6 +31,12 @@ impl Tool for CliTool {
     fn source(&self) -> String {
         self.def.file.clone()
     }
+    fn fingerprint(&self) -> String {
+        format!("yaml:{}", self.def.hash)
+    }
+    fn deterministic(&self, _action: &str, _inputs: &crate::tools::Outputs) -> bool {
+        self.def.deterministic
+    }
     fn needs(&self, _action: &str, _inputs: &crate::tools::Outputs) -> crate::tools::Needs {
         crate::tools::Needs { gpu: self.def.min_vram_gb.is_some(), vram_gb: self.def.min_vram_gb, ..Default::default() }
     }

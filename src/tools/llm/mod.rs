@@ -97,6 +97,25 @@ impl Tool for Llm {
         "Generate text, chat and embed with a local LLM (Ollama or an OpenAI-compatible server)".into()
     }
 
+    /// Embeddings always; a generation only with `temperature: 0` or a fixed `seed` in `options`.
+    fn deterministic(&self, action: &str, inputs: &Outputs) -> bool {
+        let options = inputs.get("options");
+        let opt = |k: &str| options.and_then(|o| o.get(k)).or_else(|| inputs.get(k)).filter(|v| !v.is_null());
+        action == "embed"
+            || opt("temperature").and_then(Value::as_f64) == Some(0.0)
+            || opt("seed").and_then(Value::as_i64).is_some_and(|s| s >= 0)
+    }
+
+    /// The model's digest as the server reports it (Ollama's `/api/tags`); for an
+    /// OpenAI-compatible server, the model's id and the server's address.
+    async fn identity(&self, _action: &str, inputs: &Outputs) -> Result<Option<Value>, String> {
+        let t = self.target(inputs).map_err(|e| e.to_string())?;
+        match t.api {
+            Api::Ollama => ollama::digest(&self.client, &t).await.map(|d| Some(serde_json::json!({"model": t.model, "digest": d}))),
+            Api::OpenAi => Ok(Some(serde_json::json!({"model": t.model, "server": t.host}))),
+        }
+    }
+
     fn needs(&self, _action: &str, inputs: &Outputs) -> Needs {
         let service = opt_str(inputs, "service").unwrap_or_else(|| "ollama".into());
         let cfg = self.services.get(&service);

@@ -1,0 +1,116 @@
+//! `run --dry-run`: which steps the cache would serve. Steps are looked at in run order
+//! with a stand-in run folder; a hit's outputs (and the hashes of the files it would
+//! restore) are what later steps see, so a chain of hits is found whole. A step after a
+//! miss cannot be known before it runs.
+
+use super::key::{key, localize, KeyParts};
+use super::Cache;
+use crate::plan::Plan;
+use crate::recipe::{Recipe, StepKind};
+use crate::template::{render_value, to_value, RunParts, RunScope, Scope, StepTable};
+use crate::tools::Registry;
+use indexmap::IndexMap;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// For each step id: `{"cache": "hit" | "miss" | "off" | "unknown", "from": run id, "why": ...}`.
+pub async fn preview(
+    cache: Option<&Cache>,
+    recipe: &Recipe,
+    plan: &Plan,
+    inputs: &Map<String, Value>,
+    tools: &Registry,
+) -> IndexMap<String, Value> {
+    let mut out = IndexMap::new();
+    let Some(cache) = cache else {
+        for s in &recipe.steps {
+            out.insert(s.id.clone(), json!({"cache": "off", "why": "the step cache is off (--no-cache or cache.enabled: false)"}));
+        }
+        return out;
+    };
+    let run_dir = PathBuf::from("/localforge-dry-run/run");
+    let steps = Arc::new(StepTable::default());
+    let parts = RunParts {
+        inputs: to_value(&Value::Object(inputs.clone())),
+        config: to_value(&Value::Object(recipe.config.clone())),
+        templates: recipe.templates.clone(),
+        workflow: to_value(&json!({"run_id": "dry-run", "run_dir": run_dir, "name": recipe.name})),
+        temp_dir: to_value(&json!(run_dir.join("temp"))),
+    };
+    let scope = Scope::new(RunScope::new(parts, steps.clone()));
+    let mut known: HashMap<String, String> = HashMap::new();
+    for &i in &plan.order {
+        let s = &recipe.steps[i];
+        let verdict = match (&s.kind, s.tool_action()) {
+            (StepKind::Tool { .. }, Some(("batch", _))) => json!({"cache": "off", "why": "each item's steps are cached on their own"}),
+            (StepKind::Tool { .. }, Some((tool, action))) => {
+                look(cache, recipe, s, tool, action, &scope, &run_dir, &mut known, &steps, tools).await
+            }
+            _ => json!({"cache": "off", "why": "approval gates always ask"}),
+        };
+        out.insert(s.id.clone(), verdict);
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn look(
+    cache: &Cache,
+    recipe: &Recipe,
+    s: &crate::recipe::Step,
+    tool: &str,
+    action: &str,
+    scope: &Scope,
+    run_dir: &std::path::Path,
+    known: &mut HashMap<String, String>,
+    steps: &StepTable,
+    tools: &Registry,
+) -> Value {
+    let Some(t) = tools.get(tool) else { return json!({"cache": "off", "why": format!("no tool `{tool}`")}) };
+    if t.renders_0x() {
+        return json!({"cache": "off", "why": "a 0.x plugin renders its own inputs"});
+    }
+    let inputs = match render_value(&Value::Object(s.inputs.clone()), scope) {
+        Ok(Value::Object(m)) => m,
+        // Not renderable yet: still "off" when the inputs as written already say so.
+        _ if !super::wanted(s.cache, recipe.cache, t.deterministic(action, &s.inputs)) => {
+            return json!({"cache": "off", "why": format!("{tool}.{action} is not cached unless the step says `cache: true`")})
+        }
+        _ => return json!({"cache": "unknown", "why": "its inputs depend on steps that will run first"}),
+    };
+    if !super::wanted(s.cache, recipe.cache, t.deterministic(action, &inputs)) {
+        return json!({"cache": "off", "why": format!("{tool}.{action} is not cached unless the step says `cache: true`")});
+    }
+    if cache.refresh.contains(&s.id) {
+        return json!({"cache": "miss", "why": "--refresh"});
+    }
+    let identity = match t.identity(action, &inputs).await {
+        Ok(i) => i,
+        Err(e) => return json!({"cache": "unknown", "why": e}),
+    };
+    let fingerprint = t.fingerprint();
+    let k = match key(&KeyParts {
+        tool,
+        action,
+        fingerprint: &fingerprint,
+        inputs: &inputs,
+        identity: identity.as_ref(),
+        run_dir,
+        known: Some(known),
+    }) {
+        Ok(k) => k,
+        Err(e) => return json!({"cache": "off", "why": e}),
+    };
+    match cache.store.peek(&k) {
+        Some(entry) => {
+            for f in &entry.files {
+                known.insert(format!("{{run_dir}}/{}", f.rel), f.sha256.clone());
+            }
+            steps.set(&s.id, "completed", &localize(&entry.outputs, &run_dir.to_string_lossy()));
+            json!({"cache": "hit", "from": entry.run_id})
+        }
+        None => json!({"cache": "miss"}),
+    }
+}

@@ -1,0 +1,319 @@
+//! The content-addressed store under `~/.localforge/cache/` (or `cache.dir`):
+//!
+//! ```text
+//! objects/<aa>/<sha256>     file contents, once each (deduplicated by hash)
+//! entries/<kk>/<key>.json   a step's outputs and the files it made (relative path → hash)
+//! tmp/                      files being written (renamed into place when complete)
+//! ```
+//!
+//! An entry is written last, to a temporary file renamed into place, so a crash mid-write
+//! leaves at most unreferenced objects (removed by the next eviction), never an entry that
+//! is served half. Files are copied in and out with `std::fs::copy`, which on Linux uses
+//! `copy_file_range`: a reflink on filesystems that share extents (btrfs, XFS), a plain copy
+//! elsewhere. Not hard links: a later step that edits a restored file would edit the cache.
+
+use super::key::{file_hash, hex, localize, normalize, strings};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EntryFile {
+    /// Path relative to the run folder.
+    pub rel: String,
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    pub key: String,
+    pub run_id: String,
+    pub step_id: String,
+    pub tool: String,
+    pub action: String,
+    pub created: String,
+    /// The outputs with the run folder written `{run_dir}`.
+    pub outputs: Value,
+    pub files: Vec<EntryFile>,
+    pub bytes: u64,
+}
+
+pub struct Store {
+    pub root: PathBuf,
+    pub max_bytes: u64,
+}
+
+/// How long an object no entry names yet is kept: long enough for any entry being written.
+const OBJECT_GRACE: Duration = Duration::from_secs(600);
+
+fn tmp_name(dir: &Path, stem: &str) -> PathBuf {
+    let mut r = [0u8; 8];
+    let _ = getrandom::fill(&mut r);
+    dir.join(format!(".{stem}.{}.{}", std::process::id(), hex(&r)))
+}
+
+fn write_atomic(path: &Path, tmp_dir: &Path, data: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(tmp_dir)?;
+    std::fs::create_dir_all(path.parent().unwrap_or(tmp_dir))?;
+    let tmp = tmp_name(tmp_dir, "entry");
+    let result = (|| {
+        // No fsync: an entry cut short by a power cut fails to parse or names an object of
+        // the wrong size, and `lookup` drops it; syncing every step's entry cost 15 ms each.
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(data)?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+impl Store {
+    fn entry_path(&self, key: &str) -> PathBuf {
+        self.root.join("entries").join(&key[..2]).join(format!("{key}.json"))
+    }
+
+    fn object_path(&self, hash: &str) -> PathBuf {
+        self.root.join("objects").join(&hash[..2]).join(hash)
+    }
+
+    /// The complete entry of `key` without counting it as used (`run --dry-run`).
+    pub fn peek(&self, key: &str) -> Option<Entry> {
+        let entry: Entry = serde_json::from_slice(&std::fs::read(self.entry_path(key)).ok()?).ok()?;
+        let complete = entry.key == key
+            && entry.files.iter().all(|f| std::fs::metadata(self.object_path(&f.sha256)).is_ok_and(|m| m.len() == f.bytes));
+        complete.then_some(entry)
+    }
+
+    /// The entry of `key`, when it and every object it names are complete; a broken entry
+    /// (unreadable, or an object missing or of the wrong size) is removed and not served.
+    pub fn lookup(&self, key: &str) -> Option<Entry> {
+        let path = self.entry_path(key);
+        let text = std::fs::read(&path).ok()?;
+        let entry: Entry = match serde_json::from_slice(&text) {
+            Ok(e) => e,
+            Err(_) => {
+                let _ = std::fs::remove_file(&path);
+                return None;
+            }
+        };
+        let complete = entry.key == key
+            && entry.files.iter().all(|f| std::fs::metadata(self.object_path(&f.sha256)).is_ok_and(|m| m.len() == f.bytes));
+        if !complete {
+            let _ = std::fs::remove_file(&path);
+            return None;
+        }
+        // Recently used: eviction goes by the entry file's modification time.
+        if let Ok(f) = std::fs::File::options().append(true).open(&path) {
+            let _ = f.set_modified(SystemTime::now());
+        }
+        Some(entry)
+    }
+
+    /// Put the entry's files into `run_dir` and return its outputs for this run.
+    pub fn restore(&self, entry: &Entry, run_dir: &Path) -> std::io::Result<Map<String, Value>> {
+        for f in &entry.files {
+            let dest = run_dir.join(&f.rel);
+            if let Some(parent) = dest.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            let tmp = tmp_name(dest.parent().unwrap_or(run_dir), "restore");
+            std::fs::copy(self.object_path(&f.sha256), &tmp)?;
+            std::fs::rename(&tmp, &dest)?;
+        }
+        match localize(&entry.outputs, &run_dir.to_string_lossy()) {
+            Value::Object(m) => Ok(m),
+            _ => Ok(Map::new()),
+        }
+    }
+
+    /// Store a step's outputs and the files they name inside `run_dir`. `Ok(false)` when
+    /// the step made files outside the run folder that a hit could not give back (it is
+    /// then not cached); `inputs` are the paths it read, which do not count as made.
+    pub fn put(
+        &self,
+        key: &str,
+        (run_id, step_id, tool, action): (&str, &str, &str, &str),
+        outputs: &Map<String, Value>,
+        run_dir: &Path,
+        inputs: &HashSet<String>,
+    ) -> std::io::Result<bool> {
+        let mut paths = Vec::new();
+        strings(&Value::Object(outputs.clone()), &mut paths);
+        let mut files: Vec<EntryFile> = Vec::new();
+        let tmp_dir = self.root.join("tmp");
+        std::fs::create_dir_all(&tmp_dir)?;
+        let mut seen = HashSet::new();
+        for p in paths {
+            // A path a program printed (`stdout`) ends with its newline.
+            let p = p.trim().to_string();
+            let path = Path::new(&p);
+            if !path.is_absolute() || !path.exists() || inputs.contains(&p) {
+                continue;
+            }
+            let Ok(rel) = path.strip_prefix(run_dir) else {
+                return Ok(false); // made outside the run folder: a hit could not make it again
+            };
+            if rel.as_os_str().is_empty() || rel == Path::new("temp") {
+                continue; // the run folder itself is not something one step made
+            }
+            let mut found = Vec::new();
+            collect(path, &mut found)?;
+            for file in found {
+                let rel_file = file.strip_prefix(run_dir).unwrap_or(rel).to_string_lossy().to_string();
+                if !seen.insert(rel_file.clone()) {
+                    continue;
+                }
+                let hash = file_hash(&file)?;
+                let object = self.object_path(&hash);
+                if object.exists() {
+                    // Fresh again, so a concurrent eviction's grace period covers it too.
+                    if let Ok(f) = std::fs::File::options().append(true).open(&object) {
+                        let _ = f.set_modified(SystemTime::now());
+                    }
+                } else {
+                    std::fs::create_dir_all(object.parent().unwrap_or(&tmp_dir))?;
+                    let tmp = tmp_name(&tmp_dir, "object");
+                    std::fs::copy(&file, &tmp)?;
+                    std::fs::rename(&tmp, &object)?;
+                }
+                files.push(EntryFile { rel: rel_file, sha256: hash, bytes: std::fs::metadata(&object)?.len() });
+            }
+        }
+        let entry = Entry {
+            key: key.to_string(),
+            run_id: run_id.to_string(),
+            step_id: step_id.to_string(),
+            tool: tool.to_string(),
+            action: action.to_string(),
+            created: crate::store::now(),
+            outputs: normalize(&Value::Object(outputs.clone()), &run_dir.to_string_lossy()),
+            bytes: files.iter().map(|f| f.bytes).sum(),
+            files,
+        };
+        let data = serde_json::to_vec(&entry).map_err(std::io::Error::other)?;
+        write_atomic(&self.entry_path(key), &tmp_dir, &data)?;
+        Ok(true)
+    }
+
+    fn entries(&self) -> Vec<(PathBuf, SystemTime, Entry)> {
+        let mut out = Vec::new();
+        let Ok(dirs) = std::fs::read_dir(self.root.join("entries")) else { return out };
+        for d in dirs.flatten() {
+            for f in std::fs::read_dir(d.path()).into_iter().flatten().flatten() {
+                let p = f.path();
+                if p.extension().is_none_or(|e| e != "json") {
+                    continue;
+                }
+                let Ok(text) = std::fs::read(&p) else { continue };
+                let Ok(entry) = serde_json::from_slice::<Entry>(&text) else { continue };
+                let used = f.metadata().and_then(|m| m.modified()).unwrap_or(SystemTime::UNIX_EPOCH);
+                out.push((p, used, entry));
+            }
+        }
+        out
+    }
+
+    /// Remove least recently used entries until what they hold fits `max_bytes`, then
+    /// objects no entry names and temporary files older than an hour (a crash's leftovers).
+    pub fn evict(&self) -> std::io::Result<u64> {
+        let mut entries = self.entries();
+        entries.sort_by_key(|(_, used, _)| *used);
+        let mut total: u64 = self.object_bytes(&entries);
+        let mut removed = 0;
+        while total > self.max_bytes && !entries.is_empty() {
+            let (path, _, _) = entries.remove(0);
+            std::fs::remove_file(&path)?;
+            removed += 1;
+            total = self.object_bytes(&entries);
+        }
+        self.collect_garbage(&entries)?;
+        Ok(removed)
+    }
+
+    fn object_bytes(&self, entries: &[(PathBuf, SystemTime, Entry)]) -> u64 {
+        let mut seen = HashSet::new();
+        entries.iter().flat_map(|(_, _, e)| e.files.iter()).filter(|f| seen.insert(f.sha256.clone())).map(|f| f.bytes).sum()
+    }
+
+    /// Objects no entry names are removed once they are older than `OBJECT_GRACE`: a younger
+    /// one may belong to an entry another step or run is writing right now.
+    fn collect_garbage(&self, entries: &[(PathBuf, SystemTime, Entry)]) -> std::io::Result<()> {
+        self.collect_garbage_older_than(entries, OBJECT_GRACE)
+    }
+
+    fn collect_garbage_older_than(&self, entries: &[(PathBuf, SystemTime, Entry)], grace: Duration) -> std::io::Result<()> {
+        let live: HashSet<&str> = entries.iter().flat_map(|(_, _, e)| e.files.iter().map(|f| f.sha256.as_str())).collect();
+        let cutoff = SystemTime::now() - grace;
+        for d in std::fs::read_dir(self.root.join("objects")).into_iter().flatten().flatten() {
+            for f in std::fs::read_dir(d.path()).into_iter().flatten().flatten() {
+                let old = f.metadata().and_then(|m| m.modified()).is_ok_and(|t| t <= cutoff);
+                if old && !live.contains(f.file_name().to_string_lossy().as_ref()) {
+                    let _ = std::fs::remove_file(f.path());
+                }
+            }
+        }
+        let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+        for f in std::fs::read_dir(self.root.join("tmp")).into_iter().flatten().flatten() {
+            if f.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < hour_ago) {
+                let _ = std::fs::remove_file(f.path());
+            }
+        }
+        Ok(())
+    }
+
+    /// Entries, the bytes their files take (each object once), oldest and newest use.
+    pub fn stats(&self) -> Value {
+        let entries = self.entries();
+        let used: Vec<SystemTime> = entries.iter().map(|(_, t, _)| *t).collect();
+        let iso = |t: Option<&SystemTime>| t.map(|t| chrono::DateTime::<chrono::Utc>::from(*t).to_rfc3339());
+        serde_json::json!({
+            "dir": self.root,
+            "entries": entries.len(),
+            "bytes": self.object_bytes(&entries),
+            "max_bytes": self.max_bytes,
+            "oldest_use": iso(used.iter().min()),
+            "newest_use": iso(used.iter().max()),
+            "by_tool": entries.iter().fold(Map::new(), |mut m, (_, _, e)| {
+                let n = m.get(&e.tool).and_then(Value::as_u64).unwrap_or(0);
+                m.insert(e.tool.clone(), Value::from(n + 1));
+                m
+            }),
+        })
+    }
+
+    /// Remove every entry (or those not used for `older_than`), then unreferenced objects.
+    pub fn clear(&self, older_than: Option<Duration>) -> std::io::Result<usize> {
+        let cutoff = older_than.map(|d| SystemTime::now() - d);
+        let mut kept = Vec::new();
+        let mut removed = 0;
+        for (path, used, entry) in self.entries() {
+            if cutoff.is_none_or(|c| used < c) {
+                std::fs::remove_file(&path)?;
+                removed += 1;
+            } else {
+                kept.push((path, used, entry));
+            }
+        }
+        // `cache clear` is asked for by a person: unreferenced objects go now.
+        self.collect_garbage_older_than(&kept, Duration::ZERO)?;
+        Ok(removed)
+    }
+}
+
+fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let meta = std::fs::symlink_metadata(path)?;
+    if meta.is_dir() {
+        for e in std::fs::read_dir(path)? {
+            collect(&e?.path(), out)?;
+        }
+    } else if meta.is_file() {
+        out.push(path.to_path_buf());
+    }
+    Ok(())
+}
