@@ -276,3 +276,16 @@ def test_dry_run_says_which_steps_would_come_from_the_cache(branches, lf):
     assert {k: v["cache"] for k, v in plan().items()} == {"a": "miss", "b": "unknown", "c": "hit", "note": "off"}
     text = lf("run", lf.work / "branches.yaml", "-i", f"first={first}", "-i", f"second={second}", "--dry-run", check=0).stdout
     assert f"c  counted.copy  [from the cache: run {doc['run_id']}]" in text
+
+
+def test_two_runs_filling_the_same_keys_at_once_both_succeed(branches, lf):
+    run, first, second = branches
+    recipe = lf.work / "branches.yaml"
+    procs = [lf.popen("run", recipe, "-i", f"first={first}", "-i", f"second={second}", "--json", "-q") for _ in range(4)]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0 and json.loads(out)["status"] == "completed", err
+    stats = json.loads(lf("cache", "stats", "--json", check=0).stdout)
+    assert stats["entries"] == 3 and stats["by_tool"] == {"counted": 3}, stats
+    _, ran, steps = run()
+    assert ran == ["note"] and all(steps[k]["status"] == "cached" for k in "abc"), "the store stayed consistent"
