@@ -272,6 +272,11 @@ def test_dry_run_says_which_steps_would_come_from_the_cache(branches, lf):
     verdicts = plan()
     assert {k: v["cache"] for k, v in verdicts.items()} == {"a": "hit", "b": "hit", "c": "hit", "note": "off"}
     assert verdicts["b"]["from"] == doc["run_id"], "b's key, from a's cached file, matches the real run's"
+    proc = lf(
+        "run", lf.work / "branches.yaml", "-i", f"first={first}", "-i", f"second={second}", "--dry-run", "--json", "--refresh", "a", check=0
+    )
+    refreshed = {s["id"]: s["cache"]["cache"] for s in json.loads(proc.stdout)["steps"]}
+    assert refreshed == {"a": "miss", "b": "miss", "c": "hit", "note": "off"}, "--refresh a runs a and what depends on it"
     first.write_text("changed\n")
     assert {k: v["cache"] for k, v in plan().items()} == {"a": "miss", "b": "unknown", "c": "hit", "note": "off"}
     text = lf("run", lf.work / "branches.yaml", "-i", f"first={first}", "-i", f"second={second}", "--dry-run", check=0).stdout

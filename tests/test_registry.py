@@ -314,6 +314,10 @@ def test_a_yaml_bomb_is_refused(lf, folder_registry):
         (("      who: {type: string, default: world}", "      who: {type: string, default: '$(id)'}"), "holds shell syntax"),
         (('    command: [echo, "hello {{ who }} from 1.0.0"]', '    command: [bash, -c, "echo {{ who }}"]'), "runs `bash`, a shell"),
         (('    command: [echo, "hello {{ who }} from 1.0.0"]', '    shell: true\n    command: "echo {{ who }}"'), "uses `shell: true`"),
+        (('    command: [echo, "hello {{ who }} from 1.0.0"]', """    command: "'bash' -c 'id > /tmp/x'\""""), "runs `bash`, a shell"),
+        (('    command: [echo, "hello {{ who }} from 1.0.0"]', '    command: " bash -c id"'), "runs `bash`, a shell"),
+        (('    command: [echo, "hello {{ who }} from 1.0.0"]', "    command: [python3, -c, 'import os']"), "with code in its arguments"),
+        (('    command: [echo, "hello {{ who }} from 1.0.0"]', "    command: [timeout, '5', sh, -c, id]"), "which runs another program"),
     ],
 )
 def test_shell_in_a_shared_definition_is_refused(lf, folder_registry, change, words):

@@ -130,7 +130,11 @@ def test_every_action_needs_the_token_and_csrf(ui):
     assert ui.get("/api/runs")[0] == 403 and ui.get("/")[0] == 403
     assert ui.get("/?token=wrong")[0] == 403
     # With the cookie but without the CSRF header (what a forged form would send): refused.
-    cookie = {"Cookie": f"lf_token={ui.token}; lf_csrf=abc", **json_body}
+    port = ui.base.rsplit(":", 1)[1]
+    cookie = {"Cookie": f"lf_token_{port}={ui.token}; lf_csrf_{port}=abc", **json_body}
+    # The cookies are named per port: a token cookie of another port's server is not this one's.
+    other = {"Cookie": f"lf_token_1={ui.token}; lf_csrf_1=abc", "X-CSRF-Token": "abc", "Origin": ui.base, **json_body}
+    assert ui.post("/api/runs", {"recipe": "hello-image"}, other)[0] == 403
     assert ui.post("/api/runs", {"recipe": "hello-image"}, cookie)[0] == 403
     # Cross-origin, even with both tokens: refused.
     forged = {**cookie, "X-CSRF-Token": "abc", "Origin": "http://evil.example"}
@@ -154,6 +158,15 @@ def test_asset_paths_cannot_leave_the_run_folder(ui, lf):
     (lf.home / "secret.txt").write_text("secret")
     run_dir = lf.runs / run_id
     (run_dir / "link.txt").symlink_to(lf.home / "secret.txt")
+    # What a run wrote is served sandboxed: an SVG or HTML an LLM made cannot run script here.
+    (run_dir / "logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')
+    (run_dir / "page.html").write_text("<script>fetch('/api/runs')</script>")
+    req = urllib.request.Request(f"{ui.base}/files/{run_id}/logo.svg", headers=auth)
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert r.headers["Content-Security-Policy"].startswith("sandbox") and r.headers["X-Content-Type-Options"] == "nosniff"
+    req = urllib.request.Request(f"{ui.base}/files/{run_id}/page.html", headers=auth)
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert r.headers["Content-Disposition"].startswith("attachment"), "markup is only downloaded"
     for bad in (
         "../../../secret.txt",
         "..%2F..%2F..%2Fsecret.txt",

@@ -51,11 +51,31 @@ impl Tool for PyPlugin {
     fn renders_0x(&self) -> bool {
         !self.native
     }
-    /// The plugin file's hash (a changed plugin invalidates its cached steps).
+    /// LocalForge's version and every `.py` file beside the plugin (the helpers it imports
+    /// live there): a changed plugin or helper invalidates its cached steps.
     fn fingerprint(&self) -> String {
-        let hash =
-            std::fs::read(&self.source).map(|b| crate::cache::key::hex(&<sha2::Sha256 as sha2::Digest>::digest(&b))).unwrap_or_default();
-        format!("python:{}:{hash}", self.name)
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(env!("CARGO_PKG_VERSION").as_bytes());
+        let path = std::path::Path::new(&self.source);
+        let mut files: Vec<std::path::PathBuf> = path
+            .parent()
+            .and_then(|d| std::fs::read_dir(d).ok())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "py"))
+            .collect();
+        if files.is_empty() {
+            files.push(path.to_path_buf());
+        }
+        files.sort();
+        for f in files {
+            h.update(f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default().as_bytes());
+            h.update(std::fs::read(&f).unwrap_or_default());
+        }
+        format!("python:{}:{}", self.name, crate::cache::key::hex(&h.finalize()))
     }
     /// `TOOL_DETERMINISTIC = True` in the plugin (LocalForge's image_processor says so).
     fn deterministic(&self, _action: &str, _inputs: &Outputs) -> bool {

@@ -31,8 +31,15 @@ pub struct KeyParts<'a> {
 
 /// The key, or why the step cannot be cached (an input file that cannot be read, a folder too big).
 pub fn key(parts: &KeyParts<'_>) -> Result<String, String> {
+    key_and_files(parts).map(|(k, _)| k)
+}
+
+/// The key, and the content hash of every existing path the inputs name (by the path as
+/// written): storing compares them again to tell what the step changed from what it read.
+pub fn key_and_files(parts: &KeyParts<'_>) -> Result<(String, std::collections::HashMap<String, String>), String> {
     let run_dir = parts.run_dir.to_string_lossy();
     let mut files = Map::new();
+    let mut seen = std::collections::HashMap::new();
     let mut paths = Vec::new();
     strings(&Value::Object(parts.inputs.clone()), &mut paths);
     for p in paths {
@@ -43,6 +50,7 @@ pub fn key(parts: &KeyParts<'_>) -> Result<String, String> {
         }
         let normalized = normalize_str(&p, &run_dir);
         if let Some(hash) = content_hash(path)? {
+            seen.insert(p.clone(), hash.clone());
             files.insert(normalized, Value::String(hash));
         } else if let Some(hash) = parts.known.and_then(|k| k.get(&normalized)) {
             files.insert(normalized, Value::String(hash.clone()));
@@ -57,7 +65,7 @@ pub fn key(parts: &KeyParts<'_>) -> Result<String, String> {
         "files": files,
         "identity": parts.identity,
     });
-    Ok(hex(&Sha256::digest(doc.to_string().as_bytes())))
+    Ok((hex(&Sha256::digest(doc.to_string().as_bytes())), seen))
 }
 
 pub fn hex(bytes: &[u8]) -> String {

@@ -41,12 +41,18 @@ pub async fn preview(
     };
     let scope = Scope::new(RunScope::new(parts, steps.clone()));
     let mut known: HashMap<String, String> = HashMap::new();
+    let refreshed = crate::exec::refreshed(recipe, plan, &cache.refresh);
     for &i in &plan.order {
         let s = &recipe.steps[i];
         let verdict = match (&s.kind, s.tool_action()) {
             (StepKind::Tool { .. }, Some(("batch", _))) => json!({"cache": "off", "why": "each item's steps are cached on their own"}),
             (StepKind::Tool { .. }, Some((tool, action))) => {
-                look(cache, recipe, s, tool, action, &scope, &run_dir, &mut known, &steps, tools).await
+                let cached_at_all =
+                    tools.get(tool).is_some_and(|t| super::wanted(s.cache, recipe.cache, t.deterministic(action, &s.inputs)));
+                match refreshed.contains(&s.id) {
+                    true if cached_at_all => json!({"cache": "miss", "why": "--refresh (this step or one it depends on)"}),
+                    _ => look(cache, recipe, s, tool, action, &scope, &run_dir, &mut known, &steps, tools).await,
+                }
             }
             _ => json!({"cache": "off", "why": "approval gates always ask"}),
         };
@@ -82,9 +88,6 @@ async fn look(
     };
     if !super::wanted(s.cache, recipe.cache, t.deterministic(action, &inputs)) {
         return json!({"cache": "off", "why": format!("{tool}.{action} is not cached unless the step says `cache: true`")});
-    }
-    if cache.refresh.contains(&s.id) {
-        return json!({"cache": "miss", "why": "--refresh"});
     }
     let identity = match t.identity(action, &inputs).await {
         Ok(i) => i,

@@ -133,15 +133,16 @@ impl Store {
     }
 
     /// Store a step's outputs and the files they name inside `run_dir`. `Ok(false)` when
-    /// the step made files outside the run folder that a hit could not give back (it is
-    /// then not cached); `inputs` are the paths it read, which do not count as made.
+    /// the step made or changed files outside the run folder that a hit could not give back
+    /// (it is then not cached). `read` holds the content hash, taken for the key, of every
+    /// path it was given: such a path still holding that content was only read, not made.
     pub fn put(
         &self,
         key: &str,
         (run_id, step_id, tool, action): (&str, &str, &str, &str),
         outputs: &Map<String, Value>,
         run_dir: &Path,
-        inputs: &HashSet<String>,
+        read: &std::collections::HashMap<String, String>,
     ) -> std::io::Result<bool> {
         let mut paths = Vec::new();
         strings(&Value::Object(outputs.clone()), &mut paths);
@@ -153,8 +154,14 @@ impl Store {
             // A path a program printed (`stdout`) ends with its newline.
             let p = p.trim().to_string();
             let path = Path::new(&p);
-            if !path.is_absolute() || !path.exists() || inputs.contains(&p) {
+            if !path.is_absolute() || !path.exists() {
                 continue;
+            }
+            if let Some(before) = read.get(&p) {
+                let now = super::key::content_hash(path).map_err(std::io::Error::other)?;
+                if now.as_deref() == Some(before.as_str()) {
+                    continue; // given to the step and left as it was
+                }
             }
             let Ok(rel) = path.strip_prefix(run_dir) else {
                 return Ok(false); // made outside the run folder: a hit could not make it again
@@ -169,17 +176,26 @@ impl Store {
                 if !seen.insert(rel_file.clone()) {
                     continue;
                 }
-                let hash = file_hash(&file)?;
+                // Copy first and name the object by the copy's hash: a file that changes
+                // meanwhile cannot put other bytes under a hash.
+                let tmp = tmp_name(&tmp_dir, "object");
+                std::fs::copy(&file, &tmp)?;
+                let hash = match file_hash(&tmp) {
+                    Ok(h) => h,
+                    Err(e) => {
+                        let _ = std::fs::remove_file(&tmp);
+                        return Err(e);
+                    }
+                };
                 let object = self.object_path(&hash);
                 if object.exists() {
+                    let _ = std::fs::remove_file(&tmp);
                     // Fresh again, so a concurrent eviction's grace period covers it too.
                     if let Ok(f) = std::fs::File::options().append(true).open(&object) {
                         let _ = f.set_modified(SystemTime::now());
                     }
                 } else {
                     std::fs::create_dir_all(object.parent().unwrap_or(&tmp_dir))?;
-                    let tmp = tmp_name(&tmp_dir, "object");
-                    std::fs::copy(&file, &tmp)?;
                     std::fs::rename(&tmp, &object)?;
                 }
                 files.push(EntryFile { rel: rel_file, sha256: hash, bytes: std::fs::metadata(&object)?.len() });
@@ -202,6 +218,11 @@ impl Store {
     }
 
     fn entries(&self) -> Vec<(PathBuf, SystemTime, Entry)> {
+        self.entries_sized().into_iter().map(|(p, t, e, _)| (p, t, e)).collect()
+    }
+
+    /// Every readable entry with its last use and its own file's size.
+    fn entries_sized(&self) -> Vec<(PathBuf, SystemTime, Entry, u64)> {
         let mut out = Vec::new();
         let Ok(dirs) = std::fs::read_dir(self.root.join("entries")) else { return out };
         for d in dirs.flatten() {
@@ -212,27 +233,45 @@ impl Store {
                 }
                 let Ok(text) = std::fs::read(&p) else { continue };
                 let Ok(entry) = serde_json::from_slice::<Entry>(&text) else { continue };
-                let used = f.metadata().and_then(|m| m.modified()).unwrap_or(SystemTime::UNIX_EPOCH);
-                out.push((p, used, entry));
+                let meta = f.metadata().ok();
+                let used = meta.as_ref().and_then(|m| m.modified().ok()).unwrap_or(SystemTime::UNIX_EPOCH);
+                out.push((p, used, entry, meta.map_or(0, |m| m.len())));
             }
         }
         out
     }
 
-    /// Remove least recently used entries until what they hold fits `max_bytes`, then
-    /// objects no entry names and temporary files older than an hour (a crash's leftovers).
+    /// Remove least recently used entries until they fit `max_bytes` — their own files
+    /// (outputs such as LLM text live there) and the objects they name, each counted once —
+    /// then objects no entry names and temporary files older than an hour (a crash's leftovers).
     pub fn evict(&self) -> std::io::Result<u64> {
-        let mut entries = self.entries();
-        entries.sort_by_key(|(_, used, _)| *used);
-        let mut total: u64 = self.object_bytes(&entries);
-        let mut removed = 0;
-        while total > self.max_bytes && !entries.is_empty() {
-            let (path, _, _) = entries.remove(0);
-            std::fs::remove_file(&path)?;
-            removed += 1;
-            total = self.object_bytes(&entries);
+        let mut entries = self.entries_sized();
+        entries.sort_by_key(|(_, used, _, _)| *used);
+        let mut refs: std::collections::HashMap<String, (u32, u64)> = std::collections::HashMap::new();
+        for (_, _, e, _) in &entries {
+            for f in &e.files {
+                refs.entry(f.sha256.clone()).or_insert((0, f.bytes)).0 += 1;
+            }
         }
-        self.collect_garbage(&entries)?;
+        let mut total: u64 = refs.values().map(|(_, b)| b).sum::<u64>() + entries.iter().map(|(_, _, _, n)| n).sum::<u64>();
+        let mut removed = 0;
+        let mut kept = std::collections::VecDeque::from(entries);
+        while total > self.max_bytes {
+            let Some((path, _, entry, own)) = kept.pop_front() else { break };
+            gone(std::fs::remove_file(&path))?;
+            removed += 1;
+            total -= own;
+            for f in &entry.files {
+                if let Some(r) = refs.get_mut(&f.sha256) {
+                    r.0 -= 1;
+                    if r.0 == 0 {
+                        total -= r.1;
+                    }
+                }
+            }
+        }
+        let kept: Vec<(PathBuf, SystemTime, Entry)> = kept.into_iter().map(|(p, t, e, _)| (p, t, e)).collect();
+        self.collect_garbage(&kept)?;
         Ok(removed)
     }
 
@@ -269,13 +308,15 @@ impl Store {
 
     /// Entries, the bytes their files take (each object once), oldest and newest use.
     pub fn stats(&self) -> Value {
-        let entries = self.entries();
+        let sized = self.entries_sized();
+        let own: u64 = sized.iter().map(|(_, _, _, n)| n).sum();
+        let entries: Vec<(PathBuf, SystemTime, Entry)> = sized.into_iter().map(|(p, t, e, _)| (p, t, e)).collect();
         let used: Vec<SystemTime> = entries.iter().map(|(_, t, _)| *t).collect();
         let iso = |t: Option<&SystemTime>| t.map(|t| chrono::DateTime::<chrono::Utc>::from(*t).to_rfc3339());
         serde_json::json!({
             "dir": self.root,
             "entries": entries.len(),
-            "bytes": self.object_bytes(&entries),
+            "bytes": self.object_bytes(&entries) + own,
             "max_bytes": self.max_bytes,
             "oldest_use": iso(used.iter().min()),
             "newest_use": iso(used.iter().max()),
@@ -294,7 +335,7 @@ impl Store {
         let mut removed = 0;
         for (path, used, entry) in self.entries() {
             if cutoff.is_none_or(|c| used < c) {
-                std::fs::remove_file(&path)?;
+                gone(std::fs::remove_file(&path))?;
                 removed += 1;
             } else {
                 kept.push((path, used, entry));
@@ -303,6 +344,14 @@ impl Store {
         // `cache clear` is asked for by a person: unreferenced objects go now.
         self.collect_garbage_older_than(&kept, Duration::ZERO)?;
         Ok(removed)
+    }
+}
+
+/// A file another run removed first is as good as removed.
+fn gone(r: std::io::Result<()>) -> std::io::Result<()> {
+    match r {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
     }
 }
 

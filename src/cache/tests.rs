@@ -1,7 +1,7 @@
 use super::key::{key, KeyParts};
 use super::store::Store;
 use serde_json::{json, Map, Value};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::Path;
 
 fn inputs(v: Value) -> Map<String, Value> {
@@ -50,7 +50,7 @@ fn put_lookup_restore_and_a_broken_entry_is_not_served() {
     std::fs::create_dir_all(run.join("out")).unwrap();
     std::fs::write(run.join("out/a.png"), b"png bytes").unwrap();
     let outputs = inputs(json!({"output": format!("{}/out/a.png", run.display()), "n": 3}));
-    assert!(store.put("ab12", ("r1", "s", "t", "a"), &outputs, &run, &HashSet::new()).unwrap());
+    assert!(store.put("ab12", ("r1", "s", "t", "a"), &outputs, &run, &HashMap::new()).unwrap());
     let run2 = dir.path().join("run2");
     let entry = store.lookup("ab12").unwrap();
     let restored = store.restore(&entry, &run2).unwrap();
@@ -77,27 +77,27 @@ fn files_made_outside_the_run_folder_are_not_cached() {
     let outside = dir.path().join("elsewhere.txt");
     std::fs::write(&outside, "x").unwrap();
     let outputs = inputs(json!({"path": outside}));
-    assert!(!store.put("ef56", ("r", "s", "t", "a"), &outputs, &run, &HashSet::new()).unwrap());
-    let read: HashSet<String> = [outside.display().to_string()].into();
+    assert!(!store.put("ef56", ("r", "s", "t", "a"), &outputs, &run, &HashMap::new()).unwrap());
+    let read: HashMap<String, String> = [(outside.display().to_string(), super::key::file_hash(&outside).unwrap())].into();
     assert!(store.put("ef56", ("r", "s", "t", "a"), &outputs, &run, &read).unwrap(), "an input file it only read is fine");
 }
 
 #[test]
 fn eviction_keeps_the_store_under_its_limit_least_recently_used_first() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store { root: dir.path().join("cache"), max_bytes: 2500 };
+    let store = Store { root: dir.path().join("cache"), max_bytes: 3000 }; // two entries: 2 × 1000 bytes of files and their own JSON
     let run = dir.path().join("run");
     std::fs::create_dir_all(&run).unwrap();
     for (i, key) in ["aa01", "aa02", "aa03", "aa04"].iter().enumerate() {
         let f = run.join(format!("f{i}"));
         std::fs::write(&f, vec![i as u8; 1000]).unwrap();
-        store.put(key, ("r", "s", "t", "a"), &inputs(json!({"f": f})), &run, &HashSet::new()).unwrap();
+        store.put(key, ("r", "s", "t", "a"), &inputs(json!({"f": f})), &run, &HashMap::new()).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(store.lookup("aa01").is_some(), "used just now: the newest");
     store.evict().unwrap();
     let stats = store.stats();
-    assert!(stats["bytes"].as_u64().unwrap() <= 2500, "{stats}");
+    assert!(stats["bytes"].as_u64().unwrap() <= 3000, "{stats}");
     assert!(store.lookup("aa01").is_some() && store.lookup("aa04").is_some());
     assert!(store.lookup("aa02").is_none() && store.lookup("aa03").is_none());
     let objects = || -> usize {
@@ -115,4 +115,27 @@ fn the_step_decides_then_the_recipe_then_the_tool() {
     assert!(!wanted(Some(false), None, true));
     assert!(!wanted(None, Some(false), true));
     assert!(wanted(None, None, true) && !wanted(None, Some(true), false));
+}
+
+#[test]
+fn a_path_it_was_given_and_changed_counts_as_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store { root: dir.path().join("cache"), max_bytes: u64::MAX };
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let given = run.join("page.txt");
+    std::fs::write(&given, "before").unwrap();
+    let read: HashMap<String, String> = [(given.display().to_string(), super::key::file_hash(&given).unwrap())].into();
+    std::fs::write(&given, "after").unwrap(); // the step edited it in place
+    assert!(store.put("ab99", ("r", "s", "t", "a"), &inputs(json!({"path": given})), &run, &read).unwrap());
+    let entry = store.lookup("ab99").unwrap();
+    assert_eq!(entry.files.len(), 1, "kept, so a hit restores the edited file");
+    let outside = dir.path().join("site.txt");
+    std::fs::write(&outside, "before").unwrap();
+    let read: HashMap<String, String> = [(outside.display().to_string(), super::key::file_hash(&outside).unwrap())].into();
+    std::fs::write(&outside, "after").unwrap();
+    assert!(
+        !store.put("ab98", ("r", "s", "t", "a"), &inputs(json!({"path": outside})), &run, &read).unwrap(),
+        "changed outside the run folder: not cached"
+    );
 }

@@ -7,6 +7,7 @@ use crate::store::now;
 use crate::template::{render_condition, render_value, Scope};
 use crate::tools::{Outputs, ToolCtx, ToolError};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -205,26 +206,18 @@ impl Run {
             _ => (None, None),
         };
         if let Some(hit) = hit {
-            return self.served(step, record_id, attempt, number, started, hit);
+            return self.served(record_id, attempt, number, started, hit);
         }
         let result = match rendered {
             Err(e) => Err(Fail::msg(format!("cannot render inputs: {e}"))),
-            Ok(Value::Object(inputs)) => {
-                // The files it was given: they do not count as made by it when it is stored.
-                let read: Option<std::collections::HashSet<String>> = key.as_ref().map(|_| {
-                    let mut v = Vec::new();
-                    crate::cache::key::strings(&Value::Object(inputs.clone()), &mut v);
-                    v.into_iter().map(|p| p.trim().to_string()).filter(|p| std::path::Path::new(p).exists()).collect()
-                });
-                let result = self.call(step, scope, record_id, tool, action, inputs).await;
-                if let (Some(key), Some(read), Ok(outputs)) = (&key, read, &result) {
-                    self.cache_put(key, record_id, tool, action, outputs, read).await;
-                }
-                result
-            }
+            Ok(Value::Object(inputs)) => self.call(step, scope, record_id, tool, action, inputs).await,
             Ok(_) => unreachable!("a mapping renders to a mapping"),
         };
         let result = result.and_then(|outputs| gate(step, outputs));
+        // Only what passed its gate is kept: a hit is then always a step that succeeded.
+        if let (Some((key, read)), Ok(outputs)) = (key, &result) {
+            self.cache_put(&key, record_id, tool, action, outputs, read).await;
+        }
         self.record(record_id, attempt, &result);
         let ended = match &result {
             Ok(o) => Ok(o),
@@ -239,6 +232,7 @@ impl Run {
     /// for it with its files restored into this run's folder when there is one (not for a
     /// step `--refresh` names, or one after it). Key, lookup and restore run in one blocking
     /// task: on a chain of small steps the thread hand-offs cost more than the work.
+    #[allow(clippy::type_complexity)]
     async fn cache_probe(
         &self,
         step: &Step,
@@ -246,7 +240,7 @@ impl Run {
         tool: &str,
         action: &str,
         inputs: &Outputs,
-    ) -> (Option<String>, Option<(Outputs, String)>) {
+    ) -> (Option<(String, HashMap<String, String>)>, Option<(Outputs, String)>) {
         let Some(cache) = self.cache.clone() else { return (None, None) };
         if tool == "batch" || matches!(step.kind, StepKind::Approval { .. }) {
             return (None, None);
@@ -266,8 +260,9 @@ impl Run {
         let look = !self.refreshed.contains(top);
         let (fingerprint, run_dir) = (t.fingerprint(), self.run_dir.clone());
         let (tool, action, inputs) = (tool.to_string(), action.to_string(), inputs.clone());
+        let gate_step = step.clone();
         let probed = tokio::task::spawn_blocking(move || {
-            let key = crate::cache::key::key(&crate::cache::key::KeyParts {
+            let (key, read) = crate::cache::key::key_and_files(&crate::cache::key::KeyParts {
                 tool: &tool,
                 action: &action,
                 fingerprint: &fingerprint,
@@ -276,11 +271,13 @@ impl Run {
                 run_dir: &run_dir,
                 known: None,
             })?;
+            // An entry whose outputs would fail the step's gate is not served (it runs instead).
             let hit = look
                 .then(|| cache.store.lookup(&key))
                 .flatten()
+                .filter(|e| e.outputs.as_object().is_some_and(|o| gate(&gate_step, o.clone()).is_ok()))
                 .and_then(|entry| cache.store.restore(&entry, &run_dir).ok().map(|o| (o, entry.run_id)));
-            Ok::<_, String>((key, hit))
+            Ok::<_, String>(((key, read), hit))
         })
         .await;
         match probed {
@@ -293,34 +290,18 @@ impl Run {
         }
     }
 
-    /// Record a cached attempt and hand its outputs on (through the step's gate, as a run would).
-    fn served(
-        &self,
-        step: &Step,
-        record_id: &str,
-        attempt: u32,
-        number: u32,
-        started: Instant,
-        hit: (Outputs, String),
-    ) -> Result<Outputs, Fail> {
+    /// Record a cached attempt and hand its outputs on (they passed the step's gate when stored).
+    fn served(&self, record_id: &str, attempt: u32, number: u32, started: Instant, hit: (Outputs, String)) -> Result<Outputs, Fail> {
         let (outputs, from) = hit;
         if let Some(store) = &self.store {
             store.step_cached(self.attempt_key(record_id, attempt), Value::Object(outputs.clone()).to_string(), from.clone(), now());
         }
         self.events.step_cached(record_id, number, started.elapsed(), &outputs, &from);
-        gate(step, outputs)
+        Ok(outputs)
     }
 
     /// Keep a successful call's outputs and files; a failure to store is a warning, not a failed step.
-    async fn cache_put(
-        &self,
-        key: &str,
-        record_id: &str,
-        tool: &str,
-        action: &str,
-        outputs: &Outputs,
-        read: std::collections::HashSet<String>,
-    ) {
+    async fn cache_put(&self, key: &str, record_id: &str, tool: &str, action: &str, outputs: &Outputs, read: HashMap<String, String>) {
         let Some(cache) = self.cache.clone() else { return };
         let (key, ids) = (key.to_string(), (self.run_id.clone(), record_id.to_string(), tool.to_string(), action.to_string()));
         let (outputs, run_dir) = (outputs.clone(), self.run_dir.clone());

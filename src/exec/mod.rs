@@ -15,7 +15,7 @@ pub use approval::{Answer, AnswerError, Answers};
 pub use events::{Event, Listener};
 pub use progress::Progress;
 pub use report::{RunReport, RunStatus, StepReport, StepStatus};
-pub use runner::{new_run_id, run, Resume, RunOptions, StartError};
+pub use runner::{new_run_id, refreshed, run, Resume, RunOptions, StartError};
 
 #[cfg(test)]
 mod tests;

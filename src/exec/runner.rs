@@ -43,7 +43,7 @@ pub struct RunOptions {
 }
 
 /// The steps named and every step that waits for them, directly or not.
-fn refreshed(recipe: &Recipe, plan: &Plan, names: &[String]) -> std::collections::HashSet<String> {
+pub fn refreshed(recipe: &Recipe, plan: &Plan, names: &[String]) -> std::collections::HashSet<String> {
     let dependents = plan.dependents();
     let mut todo: Vec<usize> = recipe.steps.iter().enumerate().filter(|(_, s)| names.contains(&s.id)).map(|(i, _)| i).collect();
     let mut out = std::collections::HashSet::new();

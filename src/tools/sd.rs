@@ -101,14 +101,30 @@ impl Tool for SdClient {
     fn deterministic(&self, action: &str, inputs: &Outputs) -> bool {
         action != "get_models" && inputs.get("seed").and_then(Value::as_i64).is_some_and(|s| s >= 0)
     }
-    /// The checkpoint that will be loaded: `model` if the step names one, else the WebUI's
-    /// current one, with the hash the WebUI reports for it (`/sdapi/v1/options`).
+    /// The checkpoint the call will use — `model` if the step names one, else the WebUI's
+    /// loaded one (`/sdapi/v1/options`) — with the hash the WebUI lists for that file
+    /// (`/sdapi/v1/sd-models`: `sha256`, else the short `hash`).
     async fn identity(&self, _action: &str, inputs: &Outputs) -> Result<Option<Value>, String> {
         let host = super::opt_str(inputs, "host").unwrap_or_else(|| self.host.clone());
-        let options = self.request(&host, reqwest::Method::GET, "/sdapi/v1/options", None).await.map_err(|e| e.to_string())?;
-        let current = options.get("sd_model_checkpoint").cloned().unwrap_or(Value::Null);
-        let hash = options.get("sd_checkpoint_hash").cloned().unwrap_or(Value::Null);
-        Ok(Some(serde_json::json!({"model": inputs.get("model").cloned().unwrap_or(current), "loaded_hash": hash})))
+        let named = super::opt_str(inputs, "model");
+        let model = match named {
+            Some(m) => m,
+            None => {
+                let options = self.request(&host, reqwest::Method::GET, "/sdapi/v1/options", None).await.map_err(|e| e.to_string())?;
+                options.get("sd_model_checkpoint").and_then(Value::as_str).unwrap_or_default().to_string()
+            }
+        };
+        let models = self.request(&host, reqwest::Method::GET, "/sdapi/v1/sd-models", None).await.map_err(|e| e.to_string())?;
+        let found = models.as_array().into_iter().flatten().find(|m| {
+            ["title", "model_name", "filename"]
+                .iter()
+                .any(|k| m.get(*k).and_then(Value::as_str).is_some_and(|v| v == model || v.starts_with(&model)))
+        });
+        let hash = found.and_then(|m| m.get("sha256").filter(|v| !v.is_null()).or_else(|| m.get("hash"))).and_then(Value::as_str);
+        match hash {
+            Some(h) => Ok(Some(serde_json::json!({"model": model, "hash": h}))),
+            None => Err(format!("the SD WebUI at {host} lists no hash for checkpoint `{model}`")),
+        }
     }
 
     fn needs(&self, action: &str, inputs: &Outputs) -> Needs {

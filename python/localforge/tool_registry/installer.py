@@ -114,7 +114,13 @@ def commands(doc: dict) -> list[str]:
     out = []
     for aname, action in (doc.get("actions") or {}).items():
         cmd = action.get("command")
-        out.append(f"{aname}: {' '.join(map(str, cmd)) if isinstance(cmd, list) else cmd}")
+        line = f"{aname}: {' '.join(map(str, cmd)) if isinstance(cmd, list) else cmd}"
+        env = {**(doc.get("env") or {}), **(action.get("env") or {})}
+        if env:
+            line += f"  (env: {', '.join(f'{k}={v}' for k, v in env.items())})"
+        if action.get("cwd"):
+            line += f"  (in {action['cwd']})"
+        out.append(line)
     return out
 
 

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 from pathlib import Path
 from typing import Any, Optional
 
@@ -21,6 +22,30 @@ NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 VERSION = re.compile(r"^[0-9][0-9A-Za-z.+-]{0,31}$")
 SCHEMA = data_dir("data") / "schemas" / "registry-index.schema.json"
 SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "fish", "csh", "tcsh", "env", "cmd", "powershell", "pwsh", "busybox"}
+# Programs that run another program given in their arguments.
+WRAPPERS = {
+    "timeout",
+    "nice",
+    "nohup",
+    "xargs",
+    "stdbuf",
+    "sudo",
+    "doas",
+    "setsid",
+    "chroot",
+    "unbuffer",
+    "watch",
+    "time",
+    "ionice",
+    "taskset",
+    "flock",
+    "script",
+}
+# Interpreters, and the flags that make them run code given in the arguments.
+INTERPRETERS = re.compile(
+    r"^(python[0-9.]*|pypy[0-9.]*|perl[0-9.]*|ruby|node|nodejs|deno|bun|awk|gawk|mawk|nawk|lua[0-9.]*|php[0-9.]*|Rscript|tclsh|osascript)$"
+)
+CODE_FLAGS = {"-c", "-e", "-E", "--eval", "-r", "--exec", "-x"}
 INJECTION = re.compile(r"\$\(|`|;|&&|\|\||\||\n|\$\{")
 
 
@@ -38,8 +63,12 @@ def sha256(data: bytes) -> str:
 
 
 def version_key(v: str) -> tuple:
-    """`1.10.0` > `1.9.2`; numeric parts compare as numbers, the rest as text."""
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[.+-]", v))
+    """Semantic-version order: `1.10.0` > `1.9.2`; a pre-release is older than its release
+    (`1.0.0-rc1` < `1.0.0`); build metadata (`+build`) does not count."""
+    core, _, pre = v.split("+", 1)[0].partition("-")
+    parts = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in core.split("."))
+    pre_key = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split(".")) if pre else ()
+    return (parts, 0 if pre else 1, pre_key)
 
 
 def check_name(name: str, what: str = "tool name") -> str:
@@ -111,9 +140,20 @@ def policy(doc: dict, label: str) -> None:
         if action.get("shell"):
             raise RegistryError(f"{label}: action `{aname}` uses `shell: true`", "registry definitions run an argv list, never a shell")
         command = action.get("command")
-        first = (command[0] if isinstance(command, list) and command else str(command or "").split(" ")[0]).strip()
-        if os.path.basename(first) in SHELLS:
+        try:
+            argv = [str(a) for a in command] if isinstance(command, list) else shlex.split(str(command or ""))
+        except ValueError:
+            raise RegistryError(f"{label}: action `{aname}`'s command cannot be split into words")
+        names = [os.path.basename(a.strip()) for a in argv]
+        first = names[0] if names else ""
+        if first in SHELLS:
             raise RegistryError(f"{label}: action `{aname}` runs `{first}`, a shell", "call the program itself with its arguments")
+        if first in WRAPPERS:
+            raise RegistryError(f"{label}: action `{aname}` runs `{first}`, which runs another program", "call the program itself")
+        if INTERPRETERS.match(first) and any(a in CODE_FLAGS or a.startswith(("-c", "-e")) and len(a) <= 3 for a in argv[1:]):
+            raise RegistryError(
+                f"{label}: action `{aname}` runs `{first}` with code in its arguments", "ship a program to run, not inline code"
+            )
         for iname, spec in (action.get("inputs") or {}).items():
             default = (spec or {}).get("default") if isinstance(spec, dict) else None
             for value in default if isinstance(default, list) else [default]:

@@ -130,8 +130,8 @@ class Source:
                 )
         try:
             doc = json.loads(data)
-        except ValueError as e:
-            raise RegistryError(f"registry `{self.name}`: {INDEX} is not JSON ({e})")
+        except (ValueError, RecursionError) as e:
+            raise RegistryError(f"registry `{self.name}`: {INDEX} is not JSON ({type(e).__name__}: {e})")
         return check_index(doc, f"registry `{self.name}`")
 
     def read(self, rel: str) -> bytes:

@@ -8,6 +8,8 @@ from . import _imaging
 TOOL_NAME = "image_processor"
 # Same inputs and files, same result: the step cache may serve its calls.
 TOOL_DETERMINISTIC = True
+# Rendered by the engine (native values), as the step cache needs to key its calls.
+TOOL_NATIVE_VALUES = True
 TOOL_ACTIONS = [
     "remove_bg",
     "resize",

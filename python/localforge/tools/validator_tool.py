@@ -7,6 +7,8 @@ from . import _imaging
 TOOL_NAME = "validator"
 # Same inputs and files, same result: the step cache may serve its calls.
 TOOL_DETERMINISTIC = True
+# Rendered by the engine (native values), as the step cache needs to key its calls.
+TOOL_NATIVE_VALUES = True
 TOOL_ACTIONS = ["check_image", "check_tileset", "check_sprites"]
 
 SEAMLESS = {"low": (40, 0.5), "medium": (30, 0.65), "high": (20, 0.8)}

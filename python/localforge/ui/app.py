@@ -85,8 +85,16 @@ def create_app(token: str, allow_remote: bool = False) -> Guard:
         path = inside(d["run_dir"], request.path_params["path"]) if d and d.get("run_dir") else None
         if path is None:
             return JSONResponse({"error": "no such file in the run's folder"}, status_code=404)
-        download = request.query_params.get("download") == "1"
-        return FileResponse(path, filename=path.name if download else None, content_disposition_type="attachment" if download else "inline")
+        # What a run made is not trusted: an SVG or HTML an LLM wrote must not run script on
+        # the dashboard's origin. Served sandboxed (no script, no same origin), never sniffed,
+        # and markup types only as downloads.
+        risky = path.suffix.lower() in {".html", ".htm", ".xhtml", ".xml", ".svg", ".svgz", ".js", ".mjs"}
+        download = request.query_params.get("download") == "1" or (risky and path.suffix.lower() != ".svg")
+        headers = {"content-security-policy": "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'",
+                   "x-content-type-options": "nosniff", "cache-control": "no-store"}  # fmt: skip
+        return FileResponse(
+            path, filename=path.name if download else None, content_disposition_type="attachment" if download else "inline", headers=headers
+        )
 
     async def system(request: Request) -> Response:
         if not system_cache or time.monotonic() - system_cache["at"] > 10 or request.query_params.get("fresh"):

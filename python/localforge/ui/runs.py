@@ -107,7 +107,7 @@ class Runs:
             if (status and r["status"] != status) or (recipe and r["recipe"] != recipe):
                 continue
             d = api.history_show(r["run_id"]) or {}
-            done = {s["step_id"].split("[")[0] for s in d.get("steps") or [] if s["status"] in ("completed", "skipped")}
+            done = {s["step_id"].split("[")[0] for s in d.get("steps") or [] if s["status"] in ("completed", "cached", "skipped")}
             total = self._total(d)
             rows.append({**r, "steps_done": len(done), "steps_total": max(total, len(done)), "live": r["run_id"] in self.active})
         return rows

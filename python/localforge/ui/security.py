@@ -13,7 +13,17 @@ from urllib.parse import urlencode, urlsplit
 
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse
 
-TOKEN_COOKIE, CSRF_COOKIE, CSRF_HEADER = "lf_token", "lf_csrf", "x-csrf-token"
+CSRF_HEADER = "x-csrf-token"
+
+
+def cookie_names(host_header: str) -> tuple[str, str]:
+    """Cookies ignore ports: named per port, so another app on 127.0.0.1 never receives
+    this server's token and two dashboards on two ports do not overwrite each other's."""
+    port = host_header.rsplit(":", 1)[1] if ":" in host_header and not host_header.endswith("]") else "80"
+    port = "".join(c for c in port if c.isdigit()) or "80"
+    return f"lf_token_{port}", f"lf_csrf_{port}"
+
+
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
@@ -64,6 +74,7 @@ class Guard:
         if not self.allow_remote and host not in LOOPBACK:
             return PlainTextResponse(f"Host `{host}` is not this server", status_code=421)
         path = request.url.path
+        token_cookie, csrf_cookie = cookie_names(request.headers.get("host") or "")
         if path.startswith("/static/"):
             return None  # the page's own JS and CSS: nothing secret
         given = request.query_params.get("token")
@@ -73,11 +84,11 @@ class Guard:
             # Trade the token in the URL for cookies, and drop it from the address bar.
             rest = {k: v for k, v in request.query_params.items() if k != "token"}
             response = RedirectResponse(path + (f"?{urlencode(rest)}" if rest else ""), status_code=303)
-            response.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="strict", path="/")
-            response.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(24), httponly=False, samesite="strict", path="/")
+            response.set_cookie(token_cookie, self.token, httponly=True, samesite="strict", path="/")
+            response.set_cookie(csrf_cookie, secrets.token_urlsafe(24), httponly=False, samesite="strict", path="/")
             return response
         bearer = request.headers.get("authorization", "")
-        authed = self._same(request.cookies.get(TOKEN_COOKIE, "")) or (bearer.startswith("Bearer ") and self._same(bearer[7:]))
+        authed = self._same(request.cookies.get(token_cookie, "")) or (bearer.startswith("Bearer ") and self._same(bearer[7:]))
         if not authed:
             if path.startswith("/api/") or request.method != "GET":
                 return JSONResponse({"error": "no token: open the address `localforge ui` printed (it carries the token)"}, status_code=403)
@@ -92,7 +103,7 @@ class Guard:
                 if o.netloc != request.headers.get("host"):
                     return JSONResponse({"error": f"cross-origin request from {origin} refused"}, status_code=403)
             csrf = request.headers.get(CSRF_HEADER, "")
-            cookie = request.cookies.get(CSRF_COOKIE, "")
+            cookie = request.cookies.get(csrf_cookie, "")
             via_bearer = bearer.startswith("Bearer ") and self._same(bearer[7:])
             if not via_bearer and not (csrf and cookie and hmac.compare_digest(csrf, cookie)):
                 return JSONResponse({"error": "missing or wrong CSRF token"}, status_code=403)

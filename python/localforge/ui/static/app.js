@@ -20,7 +20,7 @@ async function api(path, body) {
   if (body !== undefined) {
     opts.method = "POST";
     opts.headers["Content-Type"] = "application/json";
-    opts.headers["X-CSRF-Token"] = cookie("lf_csrf");
+    opts.headers["X-CSRF-Token"] = cookie(`lf_csrf_${location.port || "80"}`);
     opts.body = JSON.stringify(body);
   }
   const r = await fetch(path, opts);
