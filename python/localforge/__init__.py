@@ -9,7 +9,7 @@ Use it from Python::
 `run` / `arun` (asyncio) / `start` (a `Run` handle with events, approvals and
 cancel), `resume`, `plan`, `validate`, `history`, `history_show`, `system`,
 `health`, `list_tools`, `list_recipes`, `model_table`, `parse_yaml`,
-`render_template`: see `localforge.api` and docs/api.md.
+`render_template`, `tool_definition`, `cache_stats`, `cache_clear`: see `localforge.api` and docs/api.md.
 The engine is Rust (`localforge._core`), loaded on first use, so importing
 this package is cheap; the command line is `python -m localforge`.
 """
@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time `__getattr_
     from localforge.api import (
         Run,
         arun,
+        cache_clear,
+        cache_stats,
         health,
         history,
         history_show,
@@ -37,12 +39,15 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time `__getattr_
         start,
         start_resume,
         system,
+        tool_definition,
         validate,
     )
 
 __all__ = [
     "Run",
     "arun",
+    "cache_clear",
+    "cache_stats",
     "config",
     "health",
     "history",
@@ -60,6 +65,7 @@ __all__ = [
     "start",
     "start_resume",
     "system",
+    "tool_definition",
     "validate",
     "validate_warnings",
 ]
