@@ -135,6 +135,29 @@ def test_a_wrong_typed_input_is_a_tool_error_naming_it_and_starts_no_run(server)
     assert run_rows(server) == []
 
 
+def test_run_recipe_takes_the_cache_options(server):
+    server.write(
+        "recipes/cached.yaml", "name: cached\nsteps:\n  - {id: a, tool: script, action: run, cache: true, inputs: {command: 'echo hi'}}\n"
+    )
+
+    async def main():
+        async with Client(server.params) as c:
+            tools = {t.name: t for t in (await c.list_tools()).tools}
+            assert {"cache", "refresh"} <= set(tools["run_recipe"].input_schema["properties"])
+            for args in ({}, {}, {"cache": False}, {"refresh": ["a"]}):
+                result = await c.call_tool("run_recipe", {"recipe": "cached", **args})
+                assert not result.is_error, result.content[0].text
+
+    go(main)
+    statuses = [
+        r[0]
+        for r in sqlite3.connect(server.db).execute(
+            "SELECT s.status FROM steps s JOIN runs r USING (run_id) ORDER BY r.started_at, s.rowid"
+        )
+    ]
+    assert statuses == ["completed", "cached", "completed", "completed"]
+
+
 def test_progress_arrives_in_order_for_every_step(server):
     seen = []
 

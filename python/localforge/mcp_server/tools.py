@@ -31,6 +31,11 @@ RUN_OPTIONS = {
     "wait": {"type": "boolean", "default": True, "description": "wait for the run to end (false: return its id at once; `get_run` follows it)"},
     "force": {"type": "boolean", "default": False, "description": "start even if preflight finds this machine short of what the recipe declares"},
 }  # fmt: skip
+# The step cache (docs/cache.md): only for starting a run.
+CACHE_OPTIONS = {
+    "cache": {"type": "boolean", "default": True, "description": "take unchanged deterministic steps from the step cache (false: run every step)"},
+    "refresh": {"type": "array", "items": {"type": "string"}, "default": [], "description": "steps to run again even if cached, with every step after them"},
+}  # fmt: skip
 
 
 @dataclass
@@ -167,7 +172,10 @@ async def run_named(ctx, state: State, recipe, inputs: dict, options: dict):
         return runs.invalid(f"invalid input for recipe `{recipe.name}`", problems)
 
     def begin():
-        return api.start(str(recipe.path), inputs, auto_approve=options.get("auto_approve", False), force=options.get("force", False))
+        return api.start(
+            str(recipe.path), inputs, auto_approve=options.get("auto_approve", False), force=options.get("force", False),
+            cache=options.get("cache", True), refresh=options.get("refresh") or (),
+        )  # fmt: skip
 
     return await launch(ctx, state, begin, recipe.name, options)
 
@@ -259,7 +267,7 @@ TOOLS: dict[str, Spec] = {
         "Run a recipe by name (`list_recipes`) or by path inside the recipe folders, with its inputs. Returns its outputs, status and files (as resource links). Progress is reported per step when the call carries a progress token.",
         {"type": "object", "properties": {"recipe": {"type": "string", "description": "a recipe name or a path in the recipe folders"},
                                           "inputs": {"type": "object", "description": "the recipe's inputs by name (see its input schema in `list_recipes`)"},
-                                          **RUN_OPTIONS}, "required": ["recipe"], "additionalProperties": False},  # fmt: skip
+                                          **RUN_OPTIONS, **CACHE_OPTIONS}, "required": ["recipe"], "additionalProperties": False},  # fmt: skip
         schemas.run_schema(), RUNS, run_recipe,
     ),
     "resume_run": Spec(

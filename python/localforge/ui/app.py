@@ -129,7 +129,7 @@ def create_app(token: str, allow_remote: bool = False) -> Guard:
             inputs = doc.get("inputs") or {}
             if not isinstance(inputs, dict):
                 raise ValueError("`inputs` must be an object")
-            run_id = await asyncio.to_thread(runs.start, recipe, inputs, asyncio.get_running_loop())
+            run_id = await asyncio.to_thread(runs.start, recipe, inputs, asyncio.get_running_loop(), doc.get("cache", True) is not False)
         except (ValueError, errors.RecipeError) as e:
             return _problem(e)
         except errors.LocalForgeError as e:

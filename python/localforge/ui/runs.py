@@ -73,9 +73,9 @@ class Runs:
         self.active: dict[str, Active] = {}
         self._plans: dict[str, Any] = {}
 
-    def start(self, recipe: str, inputs: dict, loop: asyncio.AbstractEventLoop) -> str:
+    def start(self, recipe: str, inputs: dict, loop: asyncio.AbstractEventLoop, cache: bool = True) -> str:
         """Check, preflight and start (on a worker thread: preflight probes services)."""
-        run = api.start(recipe, inputs)
+        run = api.start(recipe, inputs, cache=cache)
         self.active[run.id] = Active(run, loop)
         return run.id
 

@@ -292,6 +292,7 @@ async function formPage(name) {
   if (!r) throw new Error(`no recipe ${name}`);
   view.innerHTML = `<h1>Run ${esc(r.name)}</h1><p class="muted">${esc(r.description || "")}</p>
     <form id="run-form" class="panel">${r.inputs.map(field).join("") || `<p class="muted">This recipe takes no inputs.</p>`}
+    <div class="field"><label><input type="checkbox" id="use-cache" checked> take unchanged steps from the step cache</label></div>
     <button id="start" class="primary" type="submit">Start</button></form>`;
   document.getElementById("run-form").onsubmit = async ev => {
     ev.preventDefault();
@@ -307,7 +308,10 @@ async function formPage(name) {
     }
     const btn = document.getElementById("start");
     btn.disabled = true;
-    try { const res = await api("/api/runs", {recipe: r.path, inputs}); location.hash = `#/runs/${res.run_id}`; }
+    try {
+      const res = await api("/api/runs", {recipe: r.path, inputs, cache: document.getElementById("use-cache").checked});
+      location.hash = `#/runs/${res.run_id}`;
+    }
     catch (e) { btn.disabled = false; fail(e); }
   };
 }
