@@ -12,11 +12,14 @@ pub struct Diagnostic {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// The JSON Pointer (RFC 6901) of the node in the file the problem is about, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<Box<str>>,
 }
 
 impl Diagnostic {
     pub fn new(message: impl Into<String>) -> Self {
-        Diagnostic { file: None, line: None, column: None, message: message.into(), hint: None }
+        Diagnostic { file: None, line: None, column: None, message: message.into(), hint: None, pointer: None }
     }
 
     pub fn at(mut self, line: usize, column: usize) -> Self {

@@ -119,3 +119,29 @@ def test_every_problem_is_reported_at_once(lf):
 def test_validate_accepts_good_recipes(lf):
     proc = lf("validate", Path(__file__).parent.parent / "recipes" / "getting-started" / "hello-localforge.yaml", check=0)
     assert proc.stdout.startswith("✓ ")
+
+
+def test_validate_json_points_at_the_node_of_each_problem():
+    """`validate --json` problems carry the JSON Pointer of the node they are about (for
+    agents and editors), and every pointer names a node of the file."""
+    import json
+    import subprocess
+    import sys
+
+    from localforge import api
+
+    corpus = sorted((FIXTURES / "recipes" / "bad").glob("*.yaml"))
+    pointed = 0
+    for path in corpus:
+        proc = subprocess.run([sys.executable, "-m", "localforge", "validate", str(path), "--json"], capture_output=True, text=True)
+        doc = api.parse_yaml(path.read_text(encoding="utf-8", errors="replace"))
+        if "positions" not in doc:
+            continue  # not YAML at all: nothing to point into
+        for e in json.loads(proc.stdout)["errors"]:
+            if e.get("line") and e.get("file") == str(path):
+                assert e.get("pointer") in doc["positions"], (path.name, e)
+                pointed += 1
+    assert pointed > 20
+    unknown = FIXTURES / "recipes" / "bad" / "unknown-step-key.yaml"
+    out = subprocess.run([sys.executable, "-m", "localforge", "validate", str(unknown), "--json"], capture_output=True, text=True).stdout
+    assert [e["pointer"] for e in json.loads(out)["errors"]] == ["/steps/0/inptus"], "the unknown key itself"

@@ -55,6 +55,9 @@ pub fn diag_dict<'py>(py: Python<'py>, d: &Diagnostic) -> PyResult<Bound<'py, Py
     dict.set_item("column", d.column)?;
     dict.set_item("message", &d.message)?;
     dict.set_item("hint", &d.hint)?;
+    if let Some(p) = &d.pointer {
+        dict.set_item("pointer", p.as_ref())?;
+    }
     Ok(dict)
 }
 

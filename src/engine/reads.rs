@@ -12,9 +12,26 @@ use crate::tools::Registry;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
-/// Every problem in the recipe files, in file order; empty when all are valid.
+/// Every problem in the recipe files, in file order; empty when all are valid. Each
+/// problem with a place also carries the JSON Pointer of the node it is about.
 pub fn validate(paths: &[PathBuf], tools: &Registry) -> Vec<Diagnostic> {
-    paths.iter().flat_map(|p| super::check(p, tools).err().unwrap_or_default()).collect()
+    paths
+        .iter()
+        .flat_map(|p| {
+            let mut diags = super::check(p, tools).err().unwrap_or_default();
+            let positions = std::fs::read_to_string(p)
+                .ok()
+                .and_then(|t| crate::recipe::yaml::parse(&t).ok().flatten())
+                .map(|n| crate::recipe::yaml::positions(&n))
+                .unwrap_or_default();
+            for d in &mut diags {
+                if let (Some(line), Some(col)) = (d.line, d.column) {
+                    d.pointer = crate::recipe::yaml::pointer_at(&positions, line, col, &d.message).map(String::into_boxed_str);
+                }
+            }
+            diags
+        })
+        .collect()
 }
 
 /// What recipes written for LocalForge 0.x would do differently here (warnings, not errors),

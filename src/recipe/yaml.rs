@@ -132,7 +132,10 @@ pub fn positions(node: &Node) -> Vec<(String, usize, usize)> {
             NodeValue::Seq(items) => items.iter().enumerate().for_each(|(i, n)| walk(n, format!("{pointer}/{i}"), out)),
             NodeValue::Map(pairs) => {
                 for (k, v) in pairs {
-                    walk(v, format!("{pointer}/{}", k.key_text().replace('~', "~0").replace('/', "~1")), out);
+                    let at = format!("{pointer}/{}", k.key_text().replace('~', "~0").replace('/', "~1"));
+                    // The key's own place too (a problem with a key points at it), before its value's.
+                    out.push((at.clone(), k.line, k.col));
+                    walk(v, at, out);
                 }
             }
             _ => {}
@@ -141,6 +144,19 @@ pub fn positions(node: &Node) -> Vec<(String, usize, usize)> {
     let mut out = Vec::new();
     walk(node, String::new(), &mut out);
     out
+}
+
+/// The JSON Pointer of the node a problem at `line`:`col` is about: the node (or mapping
+/// key) starting exactly there — a mapping and its first key start at the same place: the
+/// key when the message names it (`` `tol` ``), else the mapping — otherwise the last one
+/// starting before it.
+pub fn pointer_at(positions: &[(String, usize, usize)], line: usize, col: usize, message: &str) -> Option<String> {
+    let exact: Vec<&String> = positions.iter().filter(|(_, l, c)| (*l, *c) == (line, col)).map(|(p, _, _)| p).collect();
+    let named = |p: &String| p.rsplit('/').next().is_some_and(|seg| !seg.is_empty() && message.contains(&format!("`{seg}`")));
+    if let Some(p) = exact.iter().copied().find(|p| named(p)).or(exact.first().copied()) {
+        return Some(p.clone());
+    }
+    positions.iter().filter(|(_, l, c)| (*l, *c) <= (line, col)).max_by_key(|(_, l, c)| (*l, *c)).map(|(p, _, _)| p.clone())
 }
 
 /// Parse one YAML document. `Ok(None)` for a file with no document (empty or only comments).
@@ -336,7 +352,14 @@ mod tests {
         assert_eq!(p[0], (String::new(), 1, 1));
         assert!(p.contains(&("/requires/binaries/1".into(), 3, 19)), "{p:?}");
         let n = parse("'a/b': {'~c': 1}\n").unwrap().unwrap();
-        assert_eq!(positions(&n)[2].0, "/a~1b/~0c");
+        assert!(positions(&n).iter().any(|(p, _, _)| p == "/a~1b/~0c"));
+        // A problem at a key, or inside a scalar, points at that node.
+        let n = parse("steps:\n  - id: a\n    tol: x\n").unwrap().unwrap();
+        let p = positions(&n);
+        assert_eq!(pointer_at(&p, 3, 5, "unknown key `tol`").as_deref(), Some("/steps/0/tol"), "{p:?}");
+        assert_eq!(pointer_at(&p, 2, 11, "x").as_deref(), Some("/steps/0/id"));
+        assert_eq!(pointer_at(&p, 2, 5, "step `a` is missing required key `tool`").as_deref(), Some("/steps/0"), "the mapping");
+        assert_eq!(pointer_at(&p, 2, 5, "unknown key `id`").as_deref(), Some("/steps/0/id"), "its first key");
     }
 
     #[test]
