@@ -288,6 +288,9 @@ def test_skills_export_writes_valid_skill_folders(lf, tmp_path):
         assert all(isinstance(v, str) for v in front["metadata"].values())
         assert "## Commands" in text and f"seed verify {folder.name}" in text
     lf("seed", "export", "--format", "skills", out, "--seed", "whisper", check=0)
+    bad = lf.write("bad-seed.md", BROKEN["wrong-type.md"][0])
+    proc = lf("seed", "export", "--format", "skills", out, "--seed", bad, check=2)
+    assert f"{bad}:9" in proc.stderr, "a malformed seed named on the command line is reported, not a traceback"
     assert lf("seed", "export", "--format", "zip", out, check=2).stderr
 
 

@@ -19,7 +19,13 @@ def main(args) -> int:
             suggest(args[0], commands) if args else None
         ) or "commands: list, show TOPIC, check TOPIC, verify TOPIC, export --format skills DIR"
         raise UsageError(USAGE if not args else f"unknown seed command `{args[0]}`", hint=hint)
-    return commands[args[0]](args[1:])
+    from localforge import seed
+
+    try:
+        return commands[args[0]](args[1:])
+    except seed.InvalidSeed as e:  # a seed file (named, or rendered) that does not follow the format
+        diagnostics(e.errors)
+        return EXIT_USAGE
 
 
 def _pick(topic: str):
@@ -33,9 +39,13 @@ def _pick(topic: str):
         raise UsageError(str(e), hint=e.hint)
 
 
-def _invalid(e) -> int:
-    diagnostics(e.errors)
-    return EXIT_USAGE
+def _one(command: str, description: str, args):
+    """`localforge seed COMMAND TOPIC [--json]`: the parsed arguments and the seed."""
+    p = parser(f"seed {command}", description)
+    p.add_argument("topic")
+    p.add_argument("--json", action="store_true")
+    ns = p.parse_args(args)
+    return ns, _pick(ns.topic)
 
 
 def list_(args) -> int:
@@ -74,15 +84,12 @@ def show(args) -> int:
     p.add_argument("--markdown", action="store_true", help="the filled-in Markdown, not styled for a terminal")
     p.add_argument("--json", action="store_true", help="{id, title, status, markdown, ...} as JSON")
     ns = p.parse_args(args)
-    try:
-        s = _pick(ns.topic)
-        if ns.raw:
-            sys.stdout.write(s.raw)
-            return EXIT_OK
-        facts = seed.facts([s], models=True)
-        text = seed.render(s, facts)
-    except seed.InvalidSeed as e:
-        return _invalid(e)
+    s = _pick(ns.topic)
+    if ns.raw:
+        sys.stdout.write(s.raw)
+        return EXIT_OK
+    facts = seed.facts([s], models=True)
+    text = seed.render(s, facts)
     if ns.json:
         print_json(
             {"id": s.id, "title": s.meta["title"], "status": seed.status(s, facts), "meta": s.meta, "path": str(s.path), "markdown": text}
@@ -117,14 +124,7 @@ def terminal(markdown: str) -> str:
 def check(args) -> int:
     from localforge import seed
 
-    p = parser("seed check", "Each prerequisite of a seed, and each thing it provides, met or not, with the fix.")
-    p.add_argument("topic")
-    p.add_argument("--json", action="store_true")
-    ns = p.parse_args(args)
-    try:
-        s = _pick(ns.topic)
-    except seed.InvalidSeed as e:
-        return _invalid(e)
+    ns, s = _one("check", "Each prerequisite of a seed, and each thing it provides, met or not, with the fix.", args)
     report = seed.check(s, seed.facts([s]))
     if ns.json:
         print_json(report)
@@ -146,14 +146,7 @@ def check(args) -> int:
 def verify(args) -> int:
     from localforge import seed
 
-    p = parser("seed verify", "Run a seed's checks (commands without a shell, HTTP requests), each with its deadline.")
-    p.add_argument("topic")
-    p.add_argument("--json", action="store_true")
-    ns = p.parse_args(args)
-    try:
-        s = _pick(ns.topic)
-    except seed.InvalidSeed as e:
-        return _invalid(e)
+    ns, s = _one("verify", "Run a seed's checks (commands without a shell, HTTP requests), each with its deadline.", args)
     results = seed.verify(s, seed.facts([s]))
     ok = all(r["ok"] for r in results)
     if ns.json:
@@ -188,8 +181,6 @@ def export(args) -> int:
         raise UsageError(f"{folder} is not a folder")
     try:
         written = skills.export(selected, seed.facts(selected, models=True), folder)
-    except seed.InvalidSeed as e:
-        return _invalid(e)
     except OSError as e:
         error(f"cannot write the skills into {folder}: {e.strerror or e}")
         return EXIT_FAILED
