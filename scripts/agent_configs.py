@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from localforge import agentconfig, api
+from localforge import agentconfig
 from localforge._paths import data_dir
 
 HERE = Path(__file__).resolve().parent.parent / "agent-configs"
@@ -19,10 +19,7 @@ HERE = Path(__file__).resolve().parent.parent / "agent-configs"
 
 def examples() -> dict:
     profile = json.loads((HERE / "profile.json").read_text(encoding="utf-8"))
-    recipes = []
-    for r in api.list_recipes(data_dir("recipes")):
-        info = api.recipe_info(r["path"]) or {}
-        recipes.append({"name": r["name"], "description": r["description"], "inputs": info.get("inputs") or []})
+    recipes = agentconfig.recipes(data_dir("recipes"))
     seed_facts = {
         "system": profile["system"],
         "tools": {t["name"]: t for t in profile["list_tools"]},

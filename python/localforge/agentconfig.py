@@ -20,16 +20,22 @@ FORMATS = {
 }
 
 
+def recipes(folder=None) -> list:
+    """The recipes (`api.list_recipes(folder)`) with their declared inputs, as `block` lists them."""
+    from localforge import api
+
+    out = []
+    for r in api.list_recipes(folder):
+        info = api.recipe_info(r["path"]) or {}
+        out.append({"name": r["name"], "description": r["description"], "inputs": info.get("inputs") or []})
+    return out
+
+
 def machine() -> dict:
     """What the engine reports about this machine, as `generate` reads it."""
     from localforge import api
 
-    recipes = []
-    for r in api.list_recipes():
-        info = api.recipe_info(r["path"]) or {}
-        recipes.append({"name": r["name"], "description": r["description"], "inputs": info.get("inputs") or []})
-    facts = {"tools": api.list_tools(), "recipes": recipes}
-    return with_seeds(facts, seed_facts=None)
+    return with_seeds({"tools": api.list_tools(), "recipes": recipes()}, seed_facts=None)
 
 
 def with_seeds(facts: dict, seed_facts: Optional[dict]) -> dict:

@@ -53,6 +53,7 @@ fn registry(py: Python<'_>, config: &Config, plugins: &Bound<'_, PyList>, broken
             missing: get("missing").map(|m| m.extract()).transpose()?.unwrap_or_default(),
             native: get("native").map(|m| m.extract()).transpose()?.unwrap_or(false),
             deterministic: get("deterministic").map(|m| m.extract()).transpose()?.unwrap_or(false),
+            fingerprint: Default::default(),
         };
         // A clash is recorded by the registry and makes the name unusable, naming both files.
         let _ = reg.add(Arc::new(plugin));

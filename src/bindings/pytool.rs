@@ -26,6 +26,36 @@ pub struct PyPlugin {
     pub native: bool,
     /// `TOOL_DETERMINISTIC = True`: the step cache may serve its calls.
     pub deterministic: bool,
+    /// Worked out on first use: the module is imported once, so its code does not change under it.
+    pub fingerprint: std::sync::OnceLock<String>,
+}
+
+impl PyPlugin {
+    /// LocalForge's version and every `.py` file beside the plugin (the helpers it imports).
+    fn files_hash(&self) -> String {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(env!("CARGO_PKG_VERSION").as_bytes());
+        let path = std::path::Path::new(&self.source);
+        let mut files: Vec<std::path::PathBuf> = path
+            .parent()
+            .and_then(|d| std::fs::read_dir(d).ok())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "py"))
+            .collect();
+        if files.is_empty() {
+            files.push(path.to_path_buf());
+        }
+        files.sort();
+        for f in files {
+            h.update(f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default().as_bytes());
+            h.update(std::fs::read(&f).unwrap_or_default());
+        }
+        format!("python:{}:{}", self.name, crate::cache::key::hex(&h.finalize()))
+    }
 }
 
 #[async_trait::async_trait]
@@ -54,28 +84,7 @@ impl Tool for PyPlugin {
     /// LocalForge's version and every `.py` file beside the plugin (the helpers it imports
     /// live there): a changed plugin or helper invalidates its cached steps.
     fn fingerprint(&self) -> String {
-        use sha2::Digest;
-        let mut h = sha2::Sha256::new();
-        h.update(env!("CARGO_PKG_VERSION").as_bytes());
-        let path = std::path::Path::new(&self.source);
-        let mut files: Vec<std::path::PathBuf> = path
-            .parent()
-            .and_then(|d| std::fs::read_dir(d).ok())
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "py"))
-            .collect();
-        if files.is_empty() {
-            files.push(path.to_path_buf());
-        }
-        files.sort();
-        for f in files {
-            h.update(f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default().as_bytes());
-            h.update(std::fs::read(&f).unwrap_or_default());
-        }
-        format!("python:{}:{}", self.name, crate::cache::key::hex(&h.finalize()))
+        self.fingerprint.get_or_init(|| self.files_hash()).clone()
     }
     /// `TOOL_DETERMINISTIC = True` in the plugin (LocalForge's image_processor says so).
     fn deterministic(&self, _action: &str, _inputs: &Outputs) -> bool {

@@ -82,37 +82,39 @@ impl Store {
         self.root.join("objects").join(&hash[..2]).join(hash)
     }
 
-    /// The complete entry of `key` without counting it as used (`run --dry-run`).
-    pub fn peek(&self, key: &str) -> Option<Entry> {
-        let entry: Entry = serde_json::from_slice(&std::fs::read(self.entry_path(key)).ok()?).ok()?;
+    /// The entry of `key` as it is on disk: `Ok(None)` when there is none, `Err(())` when it
+    /// is broken (unreadable, or an object missing or of the wrong size).
+    fn read_entry(&self, key: &str) -> Result<Option<Entry>, ()> {
+        let Ok(text) = std::fs::read(self.entry_path(key)) else { return Ok(None) };
+        let entry: Entry = serde_json::from_slice(&text).map_err(|_| ())?;
         let complete = entry.key == key
             && entry.files.iter().all(|f| std::fs::metadata(self.object_path(&f.sha256)).is_ok_and(|m| m.len() == f.bytes));
-        complete.then_some(entry)
+        complete.then_some(Some(entry)).ok_or(())
+    }
+
+    /// The complete entry of `key` without counting it as used (`run --dry-run`).
+    pub fn peek(&self, key: &str) -> Option<Entry> {
+        self.read_entry(key).ok().flatten()
     }
 
     /// The entry of `key`, when it and every object it names are complete; a broken entry
-    /// (unreadable, or an object missing or of the wrong size) is removed and not served.
+    /// is removed and not served.
     pub fn lookup(&self, key: &str) -> Option<Entry> {
         let path = self.entry_path(key);
-        let text = std::fs::read(&path).ok()?;
-        let entry: Entry = match serde_json::from_slice(&text) {
-            Ok(e) => e,
-            Err(_) => {
-                let _ = std::fs::remove_file(&path);
-                return None;
+        match self.read_entry(key) {
+            Ok(Some(entry)) => {
+                // Recently used: eviction goes by the entry file's modification time.
+                if let Ok(f) = std::fs::File::options().append(true).open(&path) {
+                    let _ = f.set_modified(SystemTime::now());
+                }
+                Some(entry)
             }
-        };
-        let complete = entry.key == key
-            && entry.files.iter().all(|f| std::fs::metadata(self.object_path(&f.sha256)).is_ok_and(|m| m.len() == f.bytes));
-        if !complete {
-            let _ = std::fs::remove_file(&path);
-            return None;
+            Ok(None) => None,
+            Err(()) => {
+                let _ = std::fs::remove_file(&path);
+                None
+            }
         }
-        // Recently used: eviction goes by the entry file's modification time.
-        if let Ok(f) = std::fs::File::options().append(true).open(&path) {
-            let _ = f.set_modified(SystemTime::now());
-        }
-        Some(entry)
     }
 
     /// Put the entry's files into `run_dir` and return its outputs for this run.

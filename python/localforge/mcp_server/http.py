@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import os
-import secrets
 import sys
 from pathlib import Path
 from typing import Optional
@@ -49,13 +47,9 @@ def load_token(token_file: Optional[str]) -> tuple[str, bool]:
         token = path.read_text(encoding="utf-8").strip()
         if len(token) >= 16:
             return token, False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(token + "\n")
-    os.chmod(path, 0o600)
-    return token, True
+    from localforge._secret import write_new
+
+    return write_new(path), True
 
 
 class BearerAuth:

@@ -40,13 +40,9 @@ def load_or_make_token() -> str:
             return text
     except OSError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text + "\n")
-    os.chmod(path, 0o600)
-    return text
+    from localforge._secret import write_new
+
+    return write_new(path)
 
 
 class Guard:
