@@ -32,7 +32,7 @@ declare -A REGISTRY=([optipng]=optipng [pngquant]=pngquant [cwebp]=webp [rsvg-co
                      [gs]=ghostscript [flac]=flac [lame]=lame [opusenc]=opus-tools [jq]=jq [mediainfo]=mediainfo
                      [html2text]=html2text [git]=git [chromium]=chromium)
 for program in "${!REGISTRY[@]}"; do
-    command -v "$program" >/dev/null || missing+=("${REGISTRY[$program]}")
+    PYTHONPATH=tests "$PYTHON" -m programs "$program" >/dev/null 2>&1 || missing+=("${REGISTRY[$program]}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -21,6 +21,24 @@ SIGNATURES = {
     "sox": ("--version", r"SoX"),
     "yt-dlp": ("--version", r"^\d{4}\.\d"),
     "blender": ("--version", r"^Blender \d"),
+    # The registry's examples (tests/test_registry.py), git, and the dashboard's browser.
+    "optipng": ("--version", r"^OptiPNG"),
+    "pngquant": ("--version", r"^\d+\.\d+"),
+    "cwebp": ("-version", r"^\d+\.\d+"),
+    "rsvg-convert": ("--version", r"^rsvg-convert"),
+    "exiftool": ("-ver", r"^\d+\.\d+"),
+    "dot": ("-V", r"graphviz"),
+    "qpdf": ("--version", r"^qpdf version"),
+    "pdftotext": ("-v", r"^pdftotext version"),
+    "gs": ("--version", r"^\d+\.\d+"),
+    "flac": ("--version", r"^flac \d"),
+    "lame": ("--version", r"^LAME"),
+    "opusenc": ("--version", r"^opusenc opus-tools"),
+    "jq": ("--version", r"^jq-\d"),
+    "mediainfo": ("--version", r"^MediaInfo"),
+    "html2text": ("-version", r"html2text"),
+    "git": ("--version", r"^git version"),
+    "chromium": ("--version", r"^Chromium \d"),
 }
 
 
