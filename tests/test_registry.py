@@ -169,6 +169,15 @@ def test_publish_commits_the_definition_on_a_new_branch(lf, tmp_path):
     index = json.loads((clone / "index.json").read_text())
     assert [(e["name"], e["version"]) for e in index["tools"]] == [("greet", "1.0.0"), ("wave", "2.0.0")]
     assert 'version: "2.0.0"' in (clone / "tools/wave/2.0.0/wave.yaml").read_text()
+    # The same version again, a folder that is not a clone, uncommitted changes: each refused, saying why.
+    git("checkout", "-q", "main", cwd=clone)
+    git("branch", "-q", "-D", "add-wave-2.0.0", cwd=clone)
+    same = lf.write("greet-again.yaml", GREET.format(version="1.0.0"))
+    assert "greet 1.0.0 is already in the registry" in lf("tools", "publish", same, "--registry", clone, check=1).stderr
+    assert "is not a git clone of a registry" in lf("tools", "publish", mine, "--registry", tmp_path, check=1).stderr
+    (clone / "stray.txt").write_text("x")
+    assert "has uncommitted changes" in lf("tools", "publish", mine, "--registry", clone, "--version", "3.0.0", check=1).stderr
+    (clone / "stray.txt").unlink()
     # A failing example is not published.
     bad = lf.write("bad.yaml", GREET.replace("greet", "badex").replace("hello registry", "goodbye").format(version="1.0.0"))
     git("checkout", "-q", "main", cwd=clone)
