@@ -56,6 +56,8 @@ step "python environment (.venv)"
 # The dashboard's browser tests: Playwright's Python package driving Debian's chromium
 # (Playwright's own browser downloads are not used).
 .venv/bin/python -m pip install -q --disable-pip-version-check "playwright>=1.45" "starlette>=0.36" "uvicorn>=0.27"
+# The Ray executor's tests: a two-node Ray cluster of local processes (localforge[ray]).
+.venv/bin/python -m pip install -q --disable-pip-version-check "ray>=2.9"
 
 step "cargo fmt --check"
 cargo fmt --check

@@ -33,6 +33,8 @@ from localforge.types import (
 Recipe = Union[str, "os.PathLike[str]"]
 OnEvent = Callable[[Event], Any]
 Approve = Callable[[Event], Any]  # True, False or an option (or an awaitable of one, for arun)
+# Where steps run: "local", "ray", "ray:ADDRESS", an executor object, or None (the configuration's).
+Executor = Optional[Union[str, Any]]
 
 
 def _core():
@@ -173,24 +175,45 @@ def start(
     quiet: bool = True,
     cache: bool = True,
     refresh: Sequence[str] = (),
+    executor: Executor = None,
 ) -> Run:
     """Check, preflight and start a recipe (a file, or a built-in recipe's name); return
     at once with the running `Run`. Approval gates wait for `Run.approve` unless
     `auto_approve`. Raises RecipeError / InputError / ResourceError before anything runs.
     `quiet=False` also prints the CLI's progress lines on stderr. `cache=False` takes
     nothing from the step cache (`run --no-cache`); `refresh` names steps that run again,
-    with every step after them (`run --refresh`)."""
+    with every step after them (`run --refresh`). `executor`: where the steps run —
+    `"local"`, `"ray"`, `"ray:ADDRESS"` (`localforge.executors`); None: the configuration's
+    `executor`, else this machine."""
     handle = _core().start_run(
         _recipe_path(recipe), _inputs(inputs), auto_approve=auto_approve, quiet=quiet, plugins=_plugins, force=force,
-        events=True, answers=True, no_cache=not cache, refresh=list(refresh),
+        events=True, answers=True, no_cache=not cache, refresh=list(refresh), executor=_executor(executor),
     )  # fmt: skip
     return Run(handle)
 
 
-def start_resume(run_id: str, *, auto_approve: bool = False, force: bool = False, quiet: bool = True) -> Run:
+def start_resume(run_id: str, *, auto_approve: bool = False, force: bool = False, quiet: bool = True, executor: Executor = None) -> Run:
     """`start` for an earlier run that failed, was cancelled or interrupted (`resume`)."""
-    handle = _core().start_resume(run_id, auto_approve=auto_approve, quiet=quiet, plugins=_plugins, force=force, events=True, answers=True)
+    handle = _core().start_resume(
+        run_id, auto_approve=auto_approve, quiet=quiet, plugins=_plugins, force=force, events=True, answers=True,
+        executor=_executor(executor),
+    )  # fmt: skip
     return Run(handle)
+
+
+def _executor(spec: Executor):
+    from localforge import executors
+
+    return executors.resolve(spec)
+
+
+def call_step(request: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict:
+    """Run one step's tool call on this machine for a run driven from another one (the Ray
+    executor's worker side). `request` is what the driver's engine sends: tool, action, the
+    tool's fingerprint (a different version here refuses the call), run and step ids, the
+    run's folders (already this machine's paths). Returns `{"outputs", "logs"}`, or
+    `{"error", "detail", "logs"}`, or `{"cancelled": True}`."""
+    return _core().call_tool(dict(request), dict(inputs), plugins=_plugins)
 
 
 def _follow(run: Run, on_event: Optional[OnEvent], approve: Optional[Approve]) -> RunResult:
@@ -255,6 +278,7 @@ def run(
     check: bool = False,
     cache: bool = True,
     refresh: Sequence[str] = (),
+    executor: Executor = None,
 ) -> RunResult:
     """Run a recipe (a file, or a built-in recipe's name) and return its report
     (`localforge.types.RunResult`, the `run --json` document).
@@ -263,11 +287,11 @@ def run(
     approval gates (True, False or an option); without it, gates take their default
     (`auto_approve`, or no terminal) or ask on the terminal. Ctrl-C stops the run as
     in the CLI and the report says `cancelled`. `check=True` raises ToolError for a
-    failed run and CancelledError for a cancelled one. `cache` and `refresh` as in `start`."""
+    failed run and CancelledError for a cancelled one. `cache`, `refresh` and `executor` as in `start`."""
     path, given = _recipe_path(recipe), _inputs(inputs)
     start = functools.partial(
         _core().start_run, path, given, auto_approve=auto_approve, quiet=quiet, plugins=_plugins, force=force,
-        no_cache=not cache, refresh=list(refresh),
+        no_cache=not cache, refresh=list(refresh), executor=_executor(executor),
     )  # fmt: skip
     return _blocking(start, on_event, approve, check)
 
@@ -281,10 +305,14 @@ def resume(
     approve: Optional[Approve] = None,
     quiet: bool = True,
     check: bool = False,
+    executor: Executor = None,
 ) -> RunResult:
     """Continue a failed, cancelled or interrupted run in its own folder and history row
     (completed steps keep their outputs); `force` if its recipe changed. As `run`."""
-    start = functools.partial(_core().start_resume, run_id, auto_approve=auto_approve, quiet=quiet, plugins=_plugins, force=force)
+    start = functools.partial(
+        _core().start_resume, run_id, auto_approve=auto_approve, quiet=quiet, plugins=_plugins, force=force,
+        executor=_executor(executor),
+    )  # fmt: skip
     return _blocking(start, on_event, approve, check)
 
 
@@ -300,6 +328,7 @@ async def arun(
     check: bool = False,
     cache: bool = True,
     refresh: Sequence[str] = (),
+    executor: Executor = None,
 ) -> RunResult:
     """`run` for asyncio: the engine works without holding the GIL or blocking the
     event loop. `on_event` and `approve` may be coroutine functions. Cancelling the
@@ -315,6 +344,7 @@ async def arun(
         return _core().start_run(
             _recipe_path(recipe), _inputs(inputs), auto_approve=auto_approve, quiet=quiet, plugins=_plugins, force=force,
             events=watch, answers=approve is not None, no_cache=not cache, refresh=list(refresh),
+            executor=_executor(executor),
         )  # fmt: skip
 
     starting = asyncio.get_running_loop().run_in_executor(None, begin)

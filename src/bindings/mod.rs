@@ -6,6 +6,7 @@ mod handle;
 mod info;
 mod pypool;
 mod pytool;
+mod remote;
 mod run;
 mod system;
 
@@ -141,6 +142,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run::start_run, m)?)?;
     m.add_function(wrap_pyfunction!(run::start_resume, m)?)?;
     m.add_function(wrap_pyfunction!(run::plan_recipe, m)?)?;
+    m.add_function(wrap_pyfunction!(remote::call_tool, m)?)?;
+    m.add_class::<remote::CallDone>()?;
     m.add_function(wrap_pyfunction!(info::validate, m)?)?;
     m.add_function(wrap_pyfunction!(info::recipe_info, m)?)?;
     m.add_function(wrap_pyfunction!(info::recipe_document, m)?)?;

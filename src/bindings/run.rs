@@ -4,6 +4,7 @@
 
 use super::errors::engine_error;
 use super::handle::{EventStream, RunHandle};
+use super::remote::PyExecutor;
 use crate::config::Config;
 use crate::engine::flow::{self, Start};
 use crate::engine::Prepared;
@@ -19,15 +20,20 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// Load and check a recipe, with plugins discovered only if it names a tool that is not native.
+/// With an executor, every tool's calls go to it (`tools::remote`).
 fn prepare(
     py: Python<'_>,
     config: &Config,
     path: &Path,
     given: &IndexMap<String, Value>,
     discover: Option<&Bound<'_, PyAny>>,
+    executor: Option<&Arc<PyExecutor>>,
 ) -> PyResult<(Prepared, Registry)> {
     let (recipe, diags) = py.detach(|| flow::load(path)).map_err(|e| engine_error(py, e))?;
-    let tools = super::tools_for(config, Some(recipe.tool_names()), discover)?;
+    let mut tools = super::tools_for(config, Some(recipe.tool_names()), discover)?;
+    if let Some(e) = executor {
+        tools = tools.remote(e.clone());
+    }
     let prepared = py.detach(|| flow::ready(recipe, diags, given, &tools)).map_err(|e| engine_error(py, e))?;
     Ok((prepared, tools))
 }
@@ -46,8 +52,9 @@ fn preflight(
     tools: &Registry,
     force: bool,
     quiet: bool,
+    remote: bool,
 ) -> PyResult<crate::system::preflight::Preflight> {
-    super::interruptible(py, flow::preflight(config, p, tools, force, quiet))?.map_err(|e| engine_error(py, e))
+    super::interruptible(py, flow::preflight(config, p, tools, force, quiet, remote))?.map_err(|e| engine_error(py, e))
 }
 
 /// How a run started from Python is watched: progress lines, an event stream, approvals.
@@ -58,6 +65,11 @@ struct Watch {
     answers: bool,
     no_cache: bool,
     refresh: Vec<String>,
+    executor: Option<Arc<PyExecutor>>,
+}
+
+fn executor(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Arc<PyExecutor>>> {
+    obj.filter(|o| !o.is_none()).map(|o| PyExecutor::new(o).map(Arc::new)).transpose()
 }
 
 fn spawn(config: Config, p: Prepared, tools: Registry, pf: Preflight, w: Watch, resume: Option<crate::exec::Resume>) -> RunHandle {
@@ -74,6 +86,7 @@ fn spawn(config: Config, p: Prepared, tools: Registry, pf: Preflight, w: Watch, 
         answers: answers.clone(),
         no_cache: w.no_cache,
         refresh: w.refresh,
+        capacity: w.executor.as_ref().and_then(|e| e.capacity()),
     };
     let token = cancel.clone();
     RunHandle::spawn(run_id, cancel, answers, stream, async move { flow::execute(&config, p, Arc::new(tools), &pf, start, token).await })
@@ -85,8 +98,9 @@ fn spawn(config: Config, p: Prepared, tools: Registry, pf: Preflight, w: Watch, 
 /// uses a tool that is not native. `events`: stream the run's events to the handle.
 /// `answers`: approval gates wait for `RunHandle.approve` (else: the terminal, or the default).
 /// `no_cache`: nothing from the step cache; `refresh`: these steps and those after them run.
+/// `executor`: runs the steps' tool calls elsewhere (`localforge.executors`); None: here.
 #[pyfunction]
-#[pyo3(signature = (path, inputs=None, auto_approve=false, quiet=false, plugins=None, force=false, events=false, answers=false, no_cache=false, refresh=None))]
+#[pyo3(signature = (path, inputs=None, auto_approve=false, quiet=false, plugins=None, force=false, events=false, answers=false, no_cache=false, refresh=None, executor=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn start_run(
     py: Python<'_>,
@@ -100,21 +114,23 @@ pub fn start_run(
     answers: bool,
     no_cache: bool,
     refresh: Option<Vec<String>>,
+    executor: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<RunHandle> {
     let config = super::load_config(py)?;
-    let (p, tools) = prepare(py, &config, &path, &given(inputs)?, plugins)?;
-    let pf = preflight(py, &config, &p, &tools, force, quiet)?;
+    let executor = self::executor(executor)?;
+    let (p, tools) = prepare(py, &config, &path, &given(inputs)?, plugins, executor.as_ref())?;
+    let pf = preflight(py, &config, &p, &tools, force, quiet, executor.is_some())?;
     // Ctrl-C during preflight (which can take seconds): stop here, before anything runs.
     py.check_signals()?;
     let refresh = refresh.unwrap_or_default();
-    Ok(spawn(config, p, tools, pf, Watch { auto_approve, quiet, events, answers, no_cache, refresh }, None))
+    Ok(spawn(config, p, tools, pf, Watch { auto_approve, quiet, events, answers, no_cache, refresh, executor }, None))
 }
 
 /// Continue a failed, cancelled or interrupted run in its own folder and history row:
 /// completed steps keep their outputs and are not run again. The recipe file must be
 /// unchanged (same hash) unless `force`.
 #[pyfunction]
-#[pyo3(signature = (run_id, auto_approve=false, quiet=false, plugins=None, force=false, events=false, answers=false))]
+#[pyo3(signature = (run_id, auto_approve=false, quiet=false, plugins=None, force=false, events=false, answers=false, executor=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn start_resume(
     py: Python<'_>,
@@ -125,14 +141,16 @@ pub fn start_resume(
     force: bool,
     events: bool,
     answers: bool,
+    executor: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<RunHandle> {
     let config = super::load_config(py)?;
+    let executor = self::executor(executor)?;
     let target = py.detach(|| flow::resume_target(&config, &run_id)).map_err(|e| engine_error(py, e))?;
-    let (p, tools) = prepare(py, &config, &target.recipe, &target.inputs, plugins)?;
+    let (p, tools) = prepare(py, &config, &target.recipe, &target.inputs, plugins, executor.as_ref())?;
     let resume = target.resume(&p, force).map_err(|e| engine_error(py, e))?;
-    let pf = preflight(py, &config, &p, &tools, force, quiet)?;
+    let pf = preflight(py, &config, &p, &tools, force, quiet, executor.is_some())?;
     py.check_signals()?;
-    let watch = Watch { auto_approve, quiet, events, answers, no_cache: false, refresh: Vec::new() };
+    let watch = Watch { auto_approve, quiet, events, answers, no_cache: false, refresh: Vec::new(), executor };
     Ok(spawn(config, p, tools, pf, watch, Some(resume)))
 }
 
@@ -149,8 +167,8 @@ pub fn plan_recipe<'py>(
     refresh: Option<Vec<String>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let config = super::load_config(py)?;
-    let (p, tools) = prepare(py, &config, &path, &given(inputs)?, plugins)?;
-    let pf = preflight(py, &config, &p, &tools, force, true)?;
+    let (p, tools) = prepare(py, &config, &path, &given(inputs)?, plugins, None)?;
+    let pf = preflight(py, &config, &p, &tools, force, true, false)?;
     let mut doc = py.detach(|| flow::plan_document(&config, &p, &pf, force));
     // Which steps the step cache would serve (the dry run asks the services for model identities).
     let cache = crate::cache::Cache::from_config(&config, no_cache, refresh.unwrap_or_default());

@@ -22,6 +22,7 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("LOCALFORGE_FFMPEG_PATH", "services.ffmpeg.path"),
     ("LOCALFORGE_MAX_PARALLEL", "max_parallel"),
     ("LOCALFORGE_VRAM_GB", "resources.vram_gb"),
+    ("LOCALFORGE_EXECUTOR", "executor"),
 ];
 
 /// Every setting's built-in value (0.x's `config.DEFAULTS`).
@@ -172,6 +173,9 @@ fn check_types(node: &yaml::Node, file: &str) -> Result<(), Diagnostic> {
         if n.as_seq().is_none_or(|s| s.iter().any(|i| i.as_str().is_none())) {
             return Err(bad(n, "tool_dirs", "a list of folders"));
         }
+    }
+    if let Some(n) = node.get("executor").filter(|n| !n.is_null() && n.as_str().is_none() && n.as_map().is_none()) {
+        return Err(bad(n, "executor", "`local`, `ray`, `ray:ADDRESS` or a mapping (kind, address, shared_dir, inline_mb)"));
     }
     for section in ["services", "persistence", "resources"] {
         if let Some(n) = node.get(section).filter(|n| !n.is_null() && n.as_map().is_none()) {

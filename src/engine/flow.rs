@@ -34,9 +34,18 @@ pub fn ready(recipe: Recipe, diags: Vec<Diagnostic>, given: &IndexMap<String, Va
 }
 
 /// What the recipe needs against the machine. Notes go to stderr unless `quiet`;
-/// unmet needs refuse the run (`Resources`, nothing runs) unless `force`.
-pub async fn preflight(config: &Config, p: &Prepared, tools: &Registry, force: bool, quiet: bool) -> Result<Preflight, EngineError> {
-    let probe = crate::system::Probe::machine();
+/// unmet needs refuse the run (`Resources`, nothing runs) unless `force`. `remote`: an
+/// executor runs the steps elsewhere, so this machine's memory is not checked (the
+/// executor places each step on a node with room).
+pub async fn preflight(
+    config: &Config,
+    p: &Prepared,
+    tools: &Registry,
+    force: bool,
+    quiet: bool,
+    remote: bool,
+) -> Result<Preflight, EngineError> {
+    let probe = crate::system::Probe { steps_here: !remote, ..crate::system::Probe::machine() };
     let pf = crate::system::preflight::run(config, &p.recipe, &p.inputs, tools, &probe).await;
     if !quiet {
         for note in &pf.notes {
@@ -74,6 +83,9 @@ pub struct Start {
     pub no_cache: bool,
     /// `run --refresh STEP`: these steps and every step after them run (and refresh the cache).
     pub refresh: Vec<String>,
+    /// What the steps run on when an executor runs them elsewhere (a Ray cluster's
+    /// CPUs and VRAM): the ledger plans with it instead of this machine's.
+    pub capacity: Option<crate::schedule::Capacity>,
 }
 
 /// Run a prepared recipe to its end (or until `cancel`): history row, run folder, report.
@@ -99,6 +111,10 @@ pub async fn execute(
             .hint(crate::diag::did_you_mean(unknown, ids.iter().copied()).unwrap_or_else(|| format!("steps: {}", ids.join(", "))))]));
     }
     let cache = crate::cache::Cache::from_config(config, start.no_cache, start.refresh.clone());
+    let mut resources = pf.resources(config);
+    if let Some(capacity) = start.capacity {
+        resources.capacity = capacity;
+    }
     let opts = RunOptions {
         cache,
         run_root: config.run_dir(),
@@ -106,7 +122,7 @@ pub async fn execute(
         auto_approve: start.auto_approve,
         progress: Progress { quiet: start.quiet },
         cancel,
-        resources: pf.resources(config),
+        resources,
         resume: start.resume,
         run_id: start.run_id,
         listeners: start.listeners,

@@ -393,6 +393,11 @@ impl Run {
                                    "action": step.tool_action().map(|t| t.1),
                                    "iteration_count": counts, "refinement_active": *active > 0})
             },
+            // A `batch.foreach` item's sub-step holds what it declares (preflight's figures are for whole steps).
+            reservation: match record_id.contains('[') {
+                true => crate::schedule::declared(&self.recipe, step),
+                false => self.resources.of(&self.recipe, step),
+            },
             cancel,
             progress: Arc::new(move |done: Option<u64>, total: Option<u64>, unit: &str| {
                 for_progress.step_progress(&progress_step, done, total, unit);

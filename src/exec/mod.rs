@@ -9,7 +9,7 @@ mod events;
 mod progress;
 mod report;
 mod runner;
-mod view;
+pub mod view;
 
 pub use approval::{Answer, AnswerError, Answers};
 pub use events::{Event, Listener};

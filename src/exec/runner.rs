@@ -95,6 +95,8 @@ pub(super) struct Run {
     pub cache: Option<Arc<crate::cache::Cache>>,
     /// Steps `--refresh` names and every step after them: run, not taken from the cache.
     pub refreshed: std::collections::HashSet<String>,
+    /// Each step's reservation, handed to its tool call (an executor places the call by it).
+    pub resources: Resources,
 }
 
 impl Run {
@@ -203,6 +205,7 @@ pub async fn run(
         kept_items: resume.done.iter().filter(|(id, _)| id.contains('[')).map(|(id, r)| (id.clone(), r.clone())).collect(),
         refreshed: opts.cache.as_ref().map(|c| refreshed(&recipe, &plan, &c.refresh)).unwrap_or_default(),
         cache: opts.cache.clone(),
+        resources: opts.resources.clone(),
     });
     if let Some(store) = &run.store {
         let events = run.events.clone();

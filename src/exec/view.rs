@@ -32,3 +32,24 @@ impl RunView for View {
         self.steps.set(id, "completed", outputs);
     }
 }
+
+/// The run as a plugin sees it on another machine: rebuilt from the run's info (inputs,
+/// config, templates, folders) and the outputs of the steps finished so far, as the
+/// driver sent them. Templates render as on the driver; `set_output` stays local.
+pub fn detached(info: Value, steps: &Value) -> Arc<dyn RunView> {
+    use crate::template::{to_value, RunParts, RunScope};
+    let table = Arc::new(StepTable::default());
+    for (id, outputs) in steps.as_object().into_iter().flatten() {
+        table.set(id, "completed", outputs);
+    }
+    let recipe = &info["recipe"];
+    let parts = RunParts {
+        inputs: to_value(&info["inputs"]),
+        config: to_value(&info["config"]),
+        templates: recipe["templates"].as_object().cloned().unwrap_or_default(),
+        workflow: to_value(&serde_json::json!({"run_id": info["run_id"], "run_dir": info["run_dir"], "name": recipe["name"]})),
+        temp_dir: to_value(&info["temp_dir"]),
+    };
+    let scope = Scope::new(RunScope::new(parts, table.clone()));
+    Arc::new(View { info: Arc::new(info), scope, steps: table })
+}

@@ -50,6 +50,9 @@ pub struct Probe {
     pub env: EnvFn,
     pub version_cache: Option<PathBuf>,
     pub deadline: Duration,
+    /// Whether the steps run on this machine: when an executor runs them elsewhere, this
+    /// machine's memory says nothing about them and is not checked.
+    pub steps_here: bool,
 }
 
 impl Probe {
@@ -61,6 +64,7 @@ impl Probe {
             env: Arc::new(|k| std::env::var(k).ok()),
             version_cache: Some(binaries::default_cache()),
             deadline: services::PROBE_DEADLINE,
+            steps_here: true,
         }
     }
 

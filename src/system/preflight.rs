@@ -407,7 +407,7 @@ pub async fn run(
     let needs = step_needs(recipe, inputs, tools, &profiles, &settings);
     let all = super::services::configured(config);
     let (list, configured) = probe_targets(&needs, all);
-    let memory = needs.iter().any(|n| n.vram_gb.is_some());
+    let memory = probe.steps_here && needs.iter().any(|n| n.vram_gb.is_some());
     let (hardware, services) = tokio::join!(
         async {
             match memory {

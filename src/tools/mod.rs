@@ -9,6 +9,7 @@ mod llm;
 mod music;
 pub(crate) mod process;
 mod reaper;
+pub mod remote;
 mod script;
 mod sd;
 #[cfg(test)]
@@ -98,6 +99,9 @@ pub struct ToolCtx {
     pub step: Value,
     /// The run's history, for tools that record more than their outputs (LLM calls).
     pub store: Option<Arc<crate::store::Store>>,
+    /// What the step holds while it runs (CPU slots, RAM, GPU, VRAM): where an executor
+    /// runs the call elsewhere (`remote`), it asks the cluster for this much.
+    pub reservation: crate::schedule::Reservation,
 }
 
 impl ToolCtx {

@@ -96,5 +96,6 @@ pub fn ctx_in(dir: &std::path::Path) -> ToolCtx {
         run: None,
         step: Value::Null,
         store: None,
+        reservation: Default::default(),
     }
 }

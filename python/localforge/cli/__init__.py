@@ -13,7 +13,8 @@ usage: localforge <command> [options]
 Run recipes of local AI workers on this machine.
 
 commands:
-  run RECIPE        run a recipe (-i k=v, -y/--auto-approve, --json, --dry-run, --force, --list-inputs, --no-cache, --refresh STEP)
+  run RECIPE        run a recipe (-i k=v, -y/--auto-approve, --json, --dry-run, --force, --list-inputs, --no-cache, --refresh STEP,
+                    --executor ray[:ADDRESS])
   validate RECIPE…  check recipes without running them
   list [DIR]        recipes: the built-in ones and ./recipes, or those under DIR
   list-tools        every tool with its actions and whether it can be used here
@@ -28,6 +29,7 @@ commands:
   mcp               serve recipes and tools to MCP clients (stdio; --http); `mcp config --client C`
   cache stats|clear the step cache: what it holds (--json); clear it (--older-than 30d)
   ui                the web dashboard on 127.0.0.1: runs live, their files, the machine, start/cancel/approve
+  ray-node          start this machine as a Ray node for `run --executor ray` (--head | --address HOST:PORT)
 
 options:
   -h, --help        show this help (also `localforge <command> --help`)
@@ -52,6 +54,7 @@ COMMANDS = {
     "tools": "localforge.cli.tools",
     "ui": "localforge.cli.ui",
     "cache": "localforge.cli.cache",
+    "ray-node": "localforge.cli.ray_node",
 }
 
 

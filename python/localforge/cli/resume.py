@@ -1,7 +1,7 @@
 """`localforge resume RUN_ID`: continue a failed, cancelled or interrupted run."""
 
 from localforge.cli.args import parser
-from localforge.cli.run import execute
+from localforge.cli.run import add_executor, execute
 
 
 def main(args) -> int:
@@ -15,7 +15,10 @@ def main(args) -> int:
     p.add_argument("--force", action="store_true", help="resume even if the recipe file changed, or preflight finds unmet needs")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    add_executor(p)
     ns = p.parse_args(args)
     from localforge import api
 
-    return execute(lambda: api.resume(ns.run_id, auto_approve=ns.auto_approve, force=ns.force, quiet=ns.quiet), ns.json)
+    return execute(
+        lambda: api.resume(ns.run_id, auto_approve=ns.auto_approve, force=ns.force, quiet=ns.quiet, executor=ns.executor), ns.json
+    )

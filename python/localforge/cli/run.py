@@ -49,6 +49,7 @@ def main(args) -> int:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument("--no-cache", action="store_true", help="take nothing from the step cache (and store nothing)")
     p.add_argument("--refresh", action="append", default=[], metavar="STEP", help="run STEP and every step after it again (repeatable)")
+    add_executor(p)
     ns = p.parse_args(args)
     path = resolve(ns.recipe)
     inputs = _inputs(ns.input)
@@ -64,9 +65,25 @@ def main(args) -> int:
         return _invalid(e, ns.json)
     return execute(
         lambda: api.run(
-            path, inputs, auto_approve=ns.auto_approve, force=ns.force, quiet=ns.quiet, cache=not ns.no_cache, refresh=ns.refresh
-        ),
+            path,
+            inputs,
+            auto_approve=ns.auto_approve,
+            force=ns.force,
+            quiet=ns.quiet,
+            cache=not ns.no_cache,
+            refresh=ns.refresh,
+            executor=ns.executor,
+        ),  # fmt: skip
         ns.json,
+    )
+
+
+def add_executor(p) -> None:
+    p.add_argument(
+        "--executor",
+        metavar="local|ray[:ADDRESS]",
+        help="where the steps run: this machine (local), or a Ray cluster (ray: the one this machine is part of; "
+        "ray:HOST:6379). Default: the configuration's `executor`, else local",
     )
 
 
@@ -79,7 +96,7 @@ def execute(start, as_json) -> int:
     try:
         with _stdout_for_json_only(as_json):
             report = start()
-    except errors.RecipeError as e:
+    except (errors.RecipeError, errors.ConfigError) as e:
         return _invalid(e, as_json)
     if as_json:
         print_json(report)
@@ -108,7 +125,7 @@ def _stdout_for_json_only(as_json):
 
 
 def _invalid(e, as_json) -> int:
-    """An invalid recipe, input or preflight: re-raised for the plain CLI, one JSON document with `--json`."""
+    """An invalid recipe, input, preflight or executor: re-raised for the plain CLI, one JSON document with `--json`."""
     if not as_json:
         raise e
     diagnostics(e.errors)

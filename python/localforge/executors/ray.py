@@ -1,0 +1,220 @@
+"""The Ray executor: each step's tool call (each `batch.foreach` item's too) runs as a Ray
+task on a node that has what the step reserves.
+
+The engine keeps parsing, templates, the schedule, the step cache and the history; it
+hands each call to `submit`, which runs `worker.run_call` on the cluster with the step's
+reservation as Ray resources (`num_cpus`, `memory`, the custom `vram_gb` each node
+advertises, `num_gpus` for a GPU step of unknown VRAM) and answers through `done`.
+Ray does not retry (`max_retries=0`): the engine counts attempts as it does locally, and
+a retry after a worker died goes to another node.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import traceback
+from typing import Optional
+
+import localforge
+from localforge.executors import files, worker
+
+# Above Ray's own: a step that was asked to stop has this long before its worker is killed.
+CANCEL_GRACE_S = 3.0
+
+
+def _ray():
+    # Ray's own handler would print a stack dump on the SIGTERM that stops a run.
+    os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
+    try:
+        import ray
+    except ImportError:
+        from localforge.executors import unusable
+
+        raise unusable(
+            "`--executor ray` needs Ray, which is not installed",
+            "install it with `pip install 'localforge[ray]'` (on this machine and on every node)",
+        ) from None
+    return ray
+
+
+class RayExecutor:
+    """Runs tool calls on the Ray cluster at `address` ("auto": the one this machine is part of)."""
+
+    def __init__(self, address: Optional[str] = None, shared_dir: bool = False, inline_mb: float = 64):
+        ray = _ray()
+        self.address = address or "auto"
+        self.shared_dir = shared_dir
+        self.inline_mb = inline_mb
+        if not ray.is_initialized():
+            try:
+                _reachable(self.address)
+                ray.init(address=self.address, logging_level=logging.WARNING, log_to_driver=False)
+            except (ConnectionError, RuntimeError, ValueError, OSError) as e:
+                from localforge.executors import unusable
+
+                raise unusable(
+                    f"cannot reach a Ray cluster at `{self.address}`: {str(e).splitlines()[0] if str(e) else type(e).__name__}",
+                    "start one with `localforge ray-node --head` (then `localforge ray-node --address HEAD:6379` on the other "
+                    "machines), or name it: `--executor ray:HOST:6379`",
+                ) from None
+        self._task = ray.remote(max_retries=0, num_returns="streaming")(worker.run_call)
+        self._lock = threading.Lock()
+        # Steps whose worker died, by (run, step): the node to keep their retry away from.
+        self._avoid: dict[tuple[str, str], str] = {}
+
+    # -- what the engine asks -------------------------------------------------------------
+
+    def capacity(self) -> dict:
+        """The cluster's CPUs and VRAM, for the run's ledger (RAM is left to Ray)."""
+        res = _ray().cluster_resources()
+        return {"cpu": int(res.get("CPU", 1)), "ram_gb": 0.0, "vram_gb": float(res.get("vram_gb", 0.0))}
+
+    def submit(self, request: dict, inputs: dict, done) -> _Call:
+        call = _Call(self, request, inputs, done)
+        threading.Thread(target=call.run, name=f"localforge-ray-{request.get('step_id')}", daemon=True).start()
+        return call
+
+    # -- placement ------------------------------------------------------------------------
+
+    def _nodes(self) -> list[dict]:
+        return [n for n in _ray().nodes() if n.get("Alive")]
+
+    def options(self, request: dict) -> tuple[dict, Optional[str]]:
+        """Ray options for the step's reservation, or why no node can ever run it."""
+        r = request.get("reservation") or {}
+        nodes = self._nodes()
+        most = lambda key: max((n.get("Resources", {}).get(key, 0.0) for n in nodes), default=0.0)  # noqa: E731
+        opts: dict = {"num_cpus": min(max(int(r.get("cpu") or 0), 0), int(most("CPU")) or 1)}
+        vram = r.get("vram_gb") or 0.0
+        step = request.get("step_id")
+        if vram > 0:
+            if vram > most("vram_gb") + 1e-9:
+                return opts, (
+                    f"step `{step}` needs {vram:g} GB of VRAM and the largest node of the Ray cluster offers {most('vram_gb'):g} "
+                    "(its `vram_gb` resource): start a node with a larger GPU (`localforge ray-node`), or lower the step's `resources.vram_gb`"
+                )
+            opts["resources"] = {"vram_gb": vram}
+        elif r.get("gpu") and most("GPU") >= 1:
+            opts["num_gpus"] = 1
+        if r.get("ram_gb"):
+            opts["memory"] = int(r["ram_gb"] * 1024**3)
+        avoid = self._avoid.get((request.get("run_id"), step))
+        if avoid:
+            other = next((n for n in nodes if n["NodeID"] != avoid and _fits(n, opts)), None)
+            if other is not None:
+                from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+                opts["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node_id=other["NodeID"], soft=True)
+        return opts, None
+
+    def died_on(self, request: dict, node: Optional[str]) -> None:
+        if node:
+            with self._lock:
+                self._avoid[(request.get("run_id"), request.get("step_id"))] = node
+
+
+def _reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail at once when nothing listens at HOST:PORT (Ray itself would retry for minutes)."""
+    if address == "auto" or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"`{address}` is not HOST:PORT")
+    with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+        pass
+
+
+def _fits(node: dict, opts: dict) -> bool:
+    have = node.get("Resources", {})
+    want = {"CPU": opts.get("num_cpus", 0), "GPU": opts.get("num_gpus", 0), **opts.get("resources", {})}
+    return all(have.get(k, 0.0) >= v for k, v in want.items())
+
+
+class _Call:
+    """One tool call on the cluster: packed, submitted, awaited, its files landed here."""
+
+    def __init__(self, ex: RayExecutor, request: dict, inputs: dict, done):
+        self.ex, self.request, self.inputs, self.done = ex, request, inputs, done
+        self.lock = threading.Lock()
+        self.cancelled = False
+        self.gen = None
+        self.node: Optional[str] = None
+        self.finished = threading.Event()
+
+    def run(self) -> None:
+        try:
+            result = self._run()
+        except BaseException as e:  # anything unforeseen still answers the engine
+            result = {"error": f"the Ray executor failed: {type(e).__name__}: {e}", "detail": traceback.format_exc()}
+        finally:
+            self.finished.set()
+        self.done(result)
+
+    def _run(self) -> dict:
+        ray = _ray()
+        opts, problem = self.ex.options(self.request)
+        if problem:
+            return {"error": problem}
+        cwd = os.getcwd()
+        payload = {"version": localforge.__version__, "request": self.request, "inputs": self.inputs, "cwd": cwd,
+                   "limit_mb": self.ex.inline_mb}  # fmt: skip
+        if not self.ex.shared_dir:
+            roots = [self.request["run_dir"], self.request["temp_dir"], cwd]
+            try:
+                payload["shipment"] = files.pack(self.inputs, cwd, roots, self.ex.inline_mb)
+            except files.TooLarge as e:
+                return {"error": str(e)}
+        with self.lock:
+            if self.cancelled:
+                return {"cancelled": True}
+            self.gen = self.ex._task.options(**opts).remote(payload)
+        try:
+            self.node = ray.get(next(self.gen))["node"]
+            result = ray.get(next(self.gen))
+        except ray.exceptions.TaskCancelledError:
+            return {"cancelled": True}
+        except ray.exceptions.RayTaskError as e:
+            return self._raised(e)
+        except ray.exceptions.RayError as e:
+            if self.cancelled:
+                return {"cancelled": True}
+            self.ex.died_on(self.request, self.node)
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            return {"error": f"the Ray worker running it{self._where()} stopped: {first}"}
+        files.land(result.pop("files", None) or {})
+        return result
+
+    def _raised(self, e) -> dict:
+        text = str(e)
+        if "No module named 'localforge'" in text:
+            return {"error": f"LocalForge is not installed on a node of the Ray cluster{self._where()}: "
+                             f"`pip install 'localforge[ray]=={localforge.__version__}'` there"}  # fmt: skip
+        cause = getattr(e, "cause", None)
+        message = f"{type(cause).__name__}: {cause}" if cause is not None else text.strip().splitlines()[-1]
+        return {"error": f"the step's task failed on the Ray cluster{self._where()}: {message}", "detail": text}
+
+    def _where(self) -> str:
+        return f" (node {self.node[:12]})" if self.node else ""
+
+    def cancel(self) -> None:
+        """Stop the call: Ray interrupts it (the step's processes are stopped on the node);
+        a worker that has not stopped after `CANCEL_GRACE_S` is killed."""
+        with self.lock:
+            self.cancelled = True
+            gen = self.gen
+        if gen is None:
+            return
+        ray = _ray()
+        try:
+            ray.cancel(gen)
+        except Exception:
+            pass
+        if not self.finished.wait(CANCEL_GRACE_S):
+            try:
+                ray.cancel(gen, force=True)
+            except Exception:
+                pass
+            self.finished.wait(CANCEL_GRACE_S)

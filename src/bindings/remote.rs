@@ -1,0 +1,188 @@
+//! Executors written in Python (`localforge.executors`): the engine hands each tool call to
+//! the executor's `submit`, which answers later through a `CallDone` callback; and the
+//! other end, `call_tool`, which runs one tool call on a worker node.
+
+use super::pypool;
+use crate::schedule::Capacity;
+use crate::tools::remote::Executor;
+use crate::tools::{Outputs, Tool, ToolCtx, ToolError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use pythonize::{depythonize, pythonize};
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+
+/// A Python executor object: `submit(request, inputs, done) -> handle`, `handle.cancel()`,
+/// and `capacity()`.
+pub struct PyExecutor {
+    obj: Arc<Py<PyAny>>,
+    capacity: Option<Capacity>,
+}
+
+impl PyExecutor {
+    /// The executor, with the capacity it reports now (`capacity()`: a dict or None).
+    pub fn new(obj: &Bound<'_, PyAny>) -> PyResult<PyExecutor> {
+        let cap = obj.call_method0("capacity")?;
+        let capacity = match cap.is_none() {
+            true => None,
+            false => {
+                let v: Value = depythonize(&cap)?;
+                Some(Capacity {
+                    cpu: v["cpu"].as_u64().unwrap_or(1).max(1) as u32,
+                    ram_gb: v["ram_gb"].as_f64().unwrap_or(0.0),
+                    vram_gb: v["vram_gb"].as_f64().unwrap_or(0.0),
+                })
+            }
+        };
+        Ok(PyExecutor { obj: Arc::new(obj.clone().unbind()), capacity })
+    }
+
+    pub fn capacity(&self) -> Option<Capacity> {
+        self.capacity.clone()
+    }
+}
+
+/// The callback an executor calls once with the call's result:
+/// `{"outputs": {...}, "logs": [[level, message], ...]}` or `{"error": ..., "detail": ...}`.
+#[pyclass(module = "localforge._core", frozen)]
+pub struct CallDone {
+    tx: Mutex<Option<oneshot::Sender<Value>>>,
+}
+
+#[pymethods]
+impl CallDone {
+    fn __call__(&self, result: &Bound<'_, PyAny>) -> PyResult<()> {
+        let v: Value = depythonize(result)?;
+        if let Some(tx) = self.tx.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = tx.send(v);
+        }
+        Ok(())
+    }
+}
+
+fn py_failed(py: Python<'_>, what: &str, e: PyErr) -> ToolError {
+    let detail = e.traceback(py).and_then(|t| t.format().ok());
+    ToolError::Failed { message: format!("{what}: {}", e.value(py)), detail }
+}
+
+#[async_trait::async_trait]
+impl Executor for PyExecutor {
+    async fn call(&self, tool: &dyn Tool, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+        let r = &ctx.reservation;
+        let request = json!({
+            "tool": tool.name(), "action": action, "kind": tool.kind(), "fingerprint": tool.fingerprint(),
+            "run_id": ctx.run_id, "run_dir": ctx.run_dir, "temp_dir": ctx.temp_dir, "step_id": ctx.step_id, "step": ctx.step,
+            "reservation": {"cpu": r.cpu, "ram_gb": r.ram_gb, "gpu": r.gpu, "vram_gb": r.vram_gb},
+            "info": ctx.run.as_ref().map(|v| (*v.info()).clone()),
+            "steps": ctx.run.as_ref().map(|v| v.steps_output()),
+        });
+        let (tx, rx) = oneshot::channel();
+        let obj = self.obj.clone();
+        let submitted = pypool::run(move || {
+            Python::attach(|py| {
+                let done = Bound::new(py, CallDone { tx: Mutex::new(Some(tx)) })?;
+                let args = (pythonize(py, &request)?, pythonize(py, &Value::Object(inputs))?, done);
+                obj.call_method1(py, "submit", args)
+            })
+            .map_err(|e| Python::attach(|py| py_failed(py, "the executor could not start the call", e)))
+        });
+        let handle = submitted.await.unwrap_or_else(|| Err(ToolError::failed("the executor's thread stopped")))?;
+        tokio::select! {
+            r = rx => match r {
+                Ok(v) => result(v, ctx),
+                Err(_) => Err(ToolError::failed("the executor dropped the call without a result")),
+            },
+            _ = ctx.cancel.cancelled() => {
+                // Stop it there (its processes too) before the step counts as stopped.
+                let _ = pypool::run(move || Python::attach(|py| handle.call_method0(py, "cancel").map(|_| ()))).await;
+                Err(ToolError::Cancelled)
+            }
+        }
+    }
+
+    fn capacity(&self) -> Option<Capacity> {
+        self.capacity.clone()
+    }
+}
+
+/// A result dict as the call's outputs (or failure), its log lines replayed into the step's log.
+fn result(v: Value, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+    for line in v["logs"].as_array().into_iter().flatten() {
+        if let (Some(level), Some(message)) = (line[0].as_str(), line[1].as_str()) {
+            ctx.log(level, message);
+        }
+    }
+    if v["cancelled"].as_bool() == Some(true) {
+        return Err(ToolError::Cancelled);
+    }
+    if let Some(message) = v["error"].as_str() {
+        return Err(ToolError::Failed { message: message.to_string(), detail: v["detail"].as_str().map(str::to_string) });
+    }
+    match v.get("outputs") {
+        Some(Value::Object(m)) => Ok(m.clone()),
+        _ => Err(ToolError::failed("the executor returned no outputs")),
+    }
+}
+
+/// Run one tool call here, for a step whose run is driven from another machine:
+/// `request` as `PyExecutor` sends it (paths already made local). Returns the dict
+/// `CallDone` expects. The tool must be the driver's (same fingerprint): a node with
+/// another version of it, or without it, fails the call saying so.
+#[pyfunction]
+#[pyo3(signature = (request, inputs, plugins=None))]
+pub fn call_tool<'py>(
+    py: Python<'py>,
+    request: &Bound<'py, PyDict>,
+    inputs: &Bound<'py, PyDict>,
+    plugins: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let req: Value = depythonize(request.as_any())?;
+    let inputs: Outputs = depythonize(inputs.as_any())?;
+    let text = |k: &str| req[k].as_str().unwrap_or_default().to_string();
+    let (name, action) = (text("tool"), text("action"));
+    let config = super::load_config(py)?;
+    let tools = super::tools_for(&config, Some([name.as_str()]), plugins)?;
+    use crate::recipe::ToolCatalog;
+    let refuse = |message: String| pythonize(py, &json!({"error": message})).map_err(PyErr::from);
+    let Some(tool) = tools.get(&name).cloned() else {
+        let why = tools.unavailable(&name).unwrap_or_else(|| "it is not installed there".into());
+        return refuse(format!("this node cannot run tool `{name}`: {why}"));
+    };
+    if let Some(why) = tools.unavailable(&name) {
+        return refuse(format!("this node cannot run tool `{name}`: {why}"));
+    }
+    let wanted = text("fingerprint");
+    if !wanted.is_empty() && tool.fingerprint() != wanted {
+        return refuse(format!(
+            "tool `{name}` on this node is not the driver's ({} here, {wanted} there): install the same version of it on every node",
+            tool.fingerprint()
+        ));
+    }
+    let logs: Arc<Mutex<Vec<(String, String)>>> = Default::default();
+    let sink = logs.clone();
+    let ctx = ToolCtx {
+        run_id: text("run_id"),
+        run_dir: text("run_dir").into(),
+        temp_dir: text("temp_dir").into(),
+        step_id: text("step_id"),
+        cancel: Default::default(),
+        log: Arc::new(move |level: &str, message: &str| {
+            sink.lock().unwrap_or_else(|e| e.into_inner()).push((level.into(), message.into()))
+        }),
+        progress: Arc::new(|_, _, _| {}),
+        run: Some(crate::exec::view::detached(req["info"].clone(), &req["steps"])),
+        step: req["step"].clone(),
+        store: None,
+        reservation: Default::default(),
+    };
+    // Ctrl-C (a Ray cancel) drops the call: the processes it started are stopped.
+    let outcome = super::interruptible(py, async { tool.call(&action, inputs, &ctx).await })?;
+    let logs = std::mem::take(&mut *logs.lock().unwrap_or_else(|e| e.into_inner()));
+    let doc = match outcome {
+        Ok(outputs) => json!({"outputs": outputs, "logs": logs}),
+        Err(ToolError::Cancelled) => json!({"cancelled": true, "logs": logs}),
+        Err(ToolError::Failed { message, detail }) => json!({"error": message, "detail": detail, "logs": logs}),
+    };
+    Ok(pythonize(py, &doc)?)
+}

@@ -1,0 +1,135 @@
+//! Steps run elsewhere: every tool of a registry wrapped so that its calls go to an
+//! [`Executor`] (a Ray cluster, `localforge.executors.ray`) instead of running here.
+//!
+//! The engine keeps everything else — parsing, templates, the schedule and its ledger,
+//! the step cache, history, events — so a run's outputs and history are the same
+//! wherever its calls ran. A wrapped tool has the inner tool's name, actions, needs,
+//! fingerprint and cache rules; only `call` moves. `batch` and approval gates are the
+//! engine's own and never leave it: a `batch.foreach` item's sub-steps are separate
+//! calls, so items spread over the cluster.
+
+use super::{Needs, Outputs, Registry, Tool, ToolCtx, ToolError, ToolKind};
+use crate::schedule::Capacity;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Runs tool calls somewhere else.
+#[async_trait::async_trait]
+pub trait Executor: Send + Sync {
+    /// Run `tool.action` with `inputs` (already rendered) for the step `ctx` describes;
+    /// `ctx.reservation` is what the step holds, `ctx.cancel` stops it. The call's log
+    /// lines are written to `ctx.log` as they are for a local call.
+    async fn call(&self, tool: &dyn Tool, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError>;
+    /// What the executor offers in all (a cluster's CPUs, RAM and VRAM), planned with
+    /// instead of this machine's; `None` keeps this machine's.
+    fn capacity(&self) -> Option<Capacity> {
+        None
+    }
+}
+
+/// A tool whose calls an executor runs.
+pub struct RemoteTool {
+    inner: Arc<dyn Tool>,
+    executor: Arc<dyn Executor>,
+}
+
+#[async_trait::async_trait]
+impl Tool for RemoteTool {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn actions(&self) -> Vec<String> {
+        self.inner.actions()
+    }
+    fn kind(&self) -> ToolKind {
+        self.inner.kind()
+    }
+    fn description(&self) -> String {
+        self.inner.description()
+    }
+    fn source(&self) -> String {
+        self.inner.source()
+    }
+    /// Nothing: what a tool needs (a program, a library) must be on the node that runs it,
+    /// not here. A node that lacks it fails the call, saying what is missing.
+    fn missing(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn needs(&self, action: &str, inputs: &Outputs) -> Needs {
+        self.inner.needs(action, inputs)
+    }
+    fn binaries(&self) -> Vec<String> {
+        self.inner.binaries()
+    }
+    fn renders_0x(&self) -> bool {
+        self.inner.renders_0x()
+    }
+    fn fingerprint(&self) -> String {
+        self.inner.fingerprint()
+    }
+    fn deterministic(&self, action: &str, inputs: &Outputs) -> bool {
+        self.inner.deterministic(action, inputs)
+    }
+    async fn identity(&self, action: &str, inputs: &Outputs) -> Result<Option<Value>, String> {
+        self.inner.identity(action, inputs).await
+    }
+    async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+        self.executor.call(self.inner.as_ref(), action, inputs, ctx).await
+    }
+}
+
+impl Registry {
+    /// This registry with every tool's calls run by `executor`.
+    pub fn remote(mut self, executor: Arc<dyn Executor>) -> Registry {
+        for tool in self.tools.values_mut() {
+            *tool = Arc::new(RemoteTool { inner: tool.clone(), executor: executor.clone() });
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schedule::Reservation;
+    use std::sync::Mutex;
+
+    /// Runs each call on a thread of its own and records what it was asked.
+    #[derive(Default)]
+    struct Elsewhere {
+        seen: Mutex<Vec<(String, String, Reservation)>>,
+    }
+
+    #[async_trait::async_trait]
+    impl Executor for Elsewhere {
+        async fn call(&self, tool: &dyn Tool, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+            self.seen.lock().unwrap().push((tool.name().into(), action.into(), ctx.reservation.clone()));
+            ctx.log("INFO", "ran elsewhere");
+            let out = tool.call(action, inputs, ctx).await?;
+            Ok(out)
+        }
+        fn capacity(&self) -> Option<Capacity> {
+            Some(Capacity { cpu: 4, ram_gb: 0.0, vram_gb: 32.0 })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wrapped_tool_is_the_same_tool_whose_calls_the_executor_runs() {
+        let exec = Arc::new(Elsewhere::default());
+        let local = Registry::native();
+        let remote = Registry::native().remote(exec.clone());
+        for (a, b) in local.tools().zip(remote.tools()) {
+            assert_eq!((a.name(), a.actions(), a.fingerprint(), a.kind()), (b.name(), b.actions(), b.fingerprint(), b.kind()));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut ctx = crate::tools::stand_in::ctx_in(dir.path());
+        ctx.reservation = Reservation { cpu: 2, vram_gb: Some(16.0), gpu: true, ..Default::default() };
+        let path = dir.path().join("a.txt");
+        let inputs = crate::tools::outputs(serde_json::json!({"path": path, "content": "hi"}));
+        let out = remote.get("file_ops").unwrap().call("write", inputs, &ctx).await.unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "hi");
+        assert!(out.contains_key("path"), "{out:?}");
+        let seen = exec.seen.lock().unwrap();
+        assert_eq!(seen.as_slice(), &[("file_ops".into(), "write".into(), ctx.reservation.clone())]);
+    }
+}

@@ -1,0 +1,115 @@
+"""Executors without a cluster: choosing one, what happens without Ray, and how a step's
+files travel to a node and back (`localforge.executors.files`)."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from localforge import errors, executors
+from localforge.executors import files, worker
+
+
+def test_settings_from_text_and_mapping():
+    assert executors.settings("ray:10.0.0.5:6379") == {"kind": "ray", "address": "10.0.0.5:6379", "shared_dir": False, "inline_mb": 64}
+    assert executors.settings({"kind": "ray", "shared_dir": True, "inline_mb": 8})["shared_dir"] is True
+    assert executors.settings(None)["kind"] == "local"
+    assert executors.resolve("local") is None
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [("rey", "unknown executor `rey`"), ({"kind": "ray", "adress": "x"}, "unknown executor setting `adress`"),
+     ({"kind": "ray", "inline_mb": 0}, "inline_mb` must be a number of MB above 0"), (3, "must be text or a mapping")],
+)  # fmt: skip
+def test_bad_settings_say_what_is_wrong(spec, message):
+    with pytest.raises(errors.ConfigError, match=message):
+        executors.settings(spec)
+
+
+def test_without_ray_the_cli_says_how_to_install_it_exit_2(lf, tmp_path):
+    # A `ray` that cannot be imported, first on the path: as on a machine without Ray.
+    (tmp_path / "noray" / "ray").mkdir(parents=True)
+    (tmp_path / "noray" / "ray" / "__init__.py").write_text("raise ImportError('No module named ray')\n")
+    lf.env["PYTHONPATH"] = str(tmp_path / "noray")
+    r = lf.write("one.yaml", "name: one\nsteps:\n  - {id: a, tool: file_ops, action: list}\n")
+    proc = lf("run", r, "--executor", "ray", check=2)
+    assert "`--executor ray` needs Ray, which is not installed" in proc.stderr
+    assert "pip install 'localforge[ray]'" in proc.stderr
+    # The configuration's `executor` is used when --executor is not given.
+    lf.write("localforge.yaml", "executor: ray\n")
+    assert "needs Ray" in lf("run", r, check=2).stderr
+    lf.write("localforge.yaml", "executor: [ray]\n")
+    assert "configuration key `executor` must be" in lf("run", r, check=2).stderr
+
+
+def test_files_travel_to_the_node_and_back(tmp_path):
+    driver = tmp_path / "driver"
+    run_dir, cwd = driver / "runs" / "r1", driver / "work"
+    (run_dir / "temp").mkdir(parents=True)
+    cwd.mkdir()
+    (run_dir / "a.txt").write_text("alpha")
+    (cwd / "rel.txt").write_text("relative")
+    (cwd / "folder").mkdir()
+    (cwd / "folder" / "x.bin").write_bytes(b"\0\1")
+    inputs = {
+        "source": str(run_dir / "a.txt"),
+        "output": str(run_dir / "sub" / "new.txt"),  # its folder does not exist: not carried
+        "out2": str(run_dir / "b.txt"),
+        "relative": "rel.txt",
+        "folder": "folder",
+        "command": f"cat {run_dir}/a.txt > {run_dir}/c.txt; ls /usr/bin/env",
+        "words": "not a path",
+        "nested": [{"p": str(run_dir / "a.txt")}],
+    }
+    roots = [str(run_dir), str(run_dir / "temp"), str(cwd)]
+    shipment = files.pack(inputs, str(cwd), roots, limit_mb=1)
+    assert set(shipment["files"]) == {str(run_dir / "a.txt"), str(cwd / "rel.txt"), str(cwd / "folder" / "x.bin")}
+    assert str(run_dir / "sub" / "new.txt") not in shipment["paths"]
+    shipment = json.loads(json.dumps({**shipment, "files": {}})) | {"files": shipment["files"]}  # as Ray would carry it
+
+    node = tmp_path / "node"
+    node.mkdir()
+    scratch = files.Scratch(str(node), shipment)
+    local = scratch.inward(inputs)
+    assert local["source"] == f"{node}{run_dir}/a.txt" and Path(local["source"]).read_text() == "alpha"
+    assert local["command"] == f"cat {node}{run_dir}/a.txt > {node}{run_dir}/c.txt; ls /usr/bin/env"
+    assert local["relative"] == "rel.txt" and local["words"] == "not a path"
+    assert local["nested"][0]["p"] == local["source"]
+    # The step runs there: writes two files and changes none of those it was given.
+    with open(local["out2"], "w") as f:
+        f.write("beta")
+    os.makedirs(f"{node}{cwd}", exist_ok=True)
+    with open(f"{node}{run_dir}/c.txt", "w") as f:
+        f.write("gamma")
+    outputs = scratch.outward({"path": local["out2"], "log": f"wrote {local['out2']}"})
+    assert outputs == {"path": str(run_dir / "b.txt"), "log": f"wrote {run_dir / 'b.txt'}"}
+    made = scratch.changed(limit_mb=1)
+    assert made == {str(run_dir / "b.txt"): b"beta", str(run_dir / "c.txt"): b"gamma"}
+    files.land(made)
+    assert (run_dir / "b.txt").read_text() == "beta" and (run_dir / "c.txt").read_text() == "gamma"
+
+
+def test_a_file_over_inline_mb_names_the_setting_that_fixes_it(tmp_path):
+    (tmp_path / "big.bin").write_bytes(b"\0" * (2 * 1024 * 1024))
+    with pytest.raises(files.TooLarge, match=r"big.bin is 2.0 MB, over executor.inline_mb \(1 MB\).*shared_dir: true"):
+        files.pack({"input": str(tmp_path / "big.bin")}, str(tmp_path), [str(tmp_path)], limit_mb=1)
+
+
+def test_a_node_with_another_localforge_version_refuses_the_step():
+    payload = {"version": "0.0.0-elsewhere", "request": {}, "inputs": {}, "cwd": "/"}
+    result = worker._run(payload)
+    assert "this Ray node has LocalForge" in result["error"] and "pip install localforge==0.0.0-elsewhere" in result["error"]
+
+
+def test_a_node_with_another_version_of_a_tool_refuses_the_step(tmp_path):
+    from localforge import api
+
+    request = {"tool": "file_ops", "action": "read", "fingerprint": "file_ops@0.0.0", "run_id": "r", "run_dir": str(tmp_path),
+               "temp_dir": str(tmp_path), "step_id": "s", "step": {}, "info": {}, "steps": {}}  # fmt: skip
+    result = api.call_step(request, {"path": str(tmp_path)})
+    assert "tool `file_ops` on this node is not the driver's" in result["error"]
+    (tmp_path / "x.txt").write_text("hi")
+    ok = api.call_step({**request, "fingerprint": ""}, {"path": str(tmp_path / "x.txt")})
+    assert ok["outputs"]["content"] == "hi"

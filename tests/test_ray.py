@@ -1,0 +1,328 @@
+"""The Ray executor (`run --executor ray`) on a real Ray cluster of two nodes on this
+machine, started by `localforge ray-node` (`ray start`) and bound to 127.0.0.1: node A
+advertises `vram_gb: 8`, node B `vram_gb: 24`, two CPUs each. Runs are driven by the CLI
+in a process of its own, as an agent drives them.
+
+Skipped without Ray (`pip install 'localforge[ray]'`), except in CI
+(LOCALFORGE_REQUIRE_TOOLS=1), where a missing Ray is a failure."""
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, process_alive
+from raycluster import Cluster
+
+try:
+    import ray  # noqa: F401
+
+    HAVE_RAY = True
+except ImportError:
+    HAVE_RAY = False
+    if os.environ.get("LOCALFORGE_REQUIRE_TOOLS") == "1":
+        raise RuntimeError("Ray is required (LOCALFORGE_REQUIRE_TOOLS=1): pip install 'localforge[ray]'") from None
+
+pytestmark = [pytest.mark.skipif(not HAVE_RAY, reason="Ray is not installed"), pytest.mark.timeout(300)]
+PLUGINS = FIXTURES / "ray"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    c = Cluster(tmp_path_factory.mktemp("ray"), plugins=PLUGINS)
+    try:
+        c.start()
+        yield c
+    finally:
+        c.stop()
+
+
+@pytest.fixture
+def lfr(lf, cluster):
+    """The `lf` runner, its config naming the test plugin (the nodes read the same one)."""
+    (lf.work / "localforge.yaml").write_text(cluster.config.read_text())
+    for f in cluster.marks.iterdir():
+        f.unlink()
+    lf.env["LF_TEST_MARKS"] = str(cluster.marks)
+    return lf
+
+
+def run_json(lf, cluster, recipe, *extra, check=0):
+    proc = lf("run", recipe, "--json", "-q", "--executor", f"ray:{cluster.address}", *extra, check=check, timeout=240)
+    return json.loads(proc.stdout)
+
+
+def test_a_step_reserving_16_gb_runs_on_the_node_that_has_them(lfr, cluster):
+    r = lfr.write(
+        "big.yaml",
+        """
+name: big
+steps:
+  - id: small
+    tool: where
+    action: here
+  - id: big
+    tool: where
+    action: here
+    resources: {vram_gb: 16}
+""",
+    )
+    report = run_json(lfr, cluster, r)
+    assert report["status"] == "completed", report
+    assert report["steps"]["big"]["outputs"]["node"] == cluster.nodes["B"]
+    assert report["steps"]["small"]["outputs"]["node"] in cluster.nodes.values()
+
+
+def test_steps_that_do_not_fit_together_run_one_after_the_other(lfr, cluster):
+    r = lfr.write(
+        "two.yaml",
+        """
+name: two big
+steps:
+  - id: one
+    tool: where
+    action: here
+    depends_on: []
+    resources: {vram_gb: 16}
+    inputs: {seconds: 1.5}
+  - id: two
+    tool: where
+    action: here
+    depends_on: []
+    resources: {vram_gb: 16}
+    inputs: {seconds: 1.5}
+""",
+    )
+    report = run_json(lfr, cluster, r)
+    one, two = (report["steps"][s]["outputs"] for s in ("one", "two"))
+    assert one["node"] == two["node"] == cluster.nodes["B"]
+    first, second = sorted([one, two], key=lambda o: o["started"])
+    assert second["started"] >= first["ended"] - 0.01, (one, two)
+
+
+def test_a_200_item_batch_spreads_over_both_nodes(lfr, cluster):
+    r = lfr.write(
+        "fan.yaml",
+        """
+name: fan out
+inputs:
+  - {name: n, type: integer, default: 200}
+steps:
+  - id: each
+    tool: batch
+    action: foreach
+    inputs:
+      items: "{{ range(inputs.n) | list }}"
+      parallel: 8
+      workflow_steps:
+        - id: at
+          tool: where
+          action: here
+          inputs: {seconds: 0.05}
+""",
+    )
+    report = run_json(lfr, cluster, r)
+    assert report["status"] == "completed", report.get("error")
+    results = report["steps"]["each"]["outputs"]["results"]
+    assert len(results) == 200
+    used = {res["outputs"]["at"]["node"] for res in results}
+    assert used == set(cluster.nodes.values())
+
+
+FILES_RECIPE = """
+name: files
+inputs:
+  - {name: text, type: string, default: "one two three"}
+steps:
+  - id: write
+    tool: file_ops
+    action: write
+    inputs: {path: "{{workflow.run_dir}}/notes/a.txt", content: "{{inputs.text}}"}
+  - id: shout
+    tool: script
+    action: run
+    inputs:
+      command: "tr a-z A-Z < {{workflow.run_dir}}/notes/a.txt > {{workflow.run_dir}}/notes/b.txt && wc -w < {{workflow.run_dir}}/notes/b.txt"
+  - id: copy
+    tool: file_ops
+    action: copy
+    inputs: {source: "{{steps.write.outputs.path}}", destination: "{{workflow.run_dir}}/out/c.txt"}
+  - id: read
+    tool: file_ops
+    action: read
+    inputs: {path: "{{workflow.run_dir}}/notes/b.txt"}
+  - id: list
+    tool: file_ops
+    action: list
+    inputs: {path: "{{workflow.run_dir}}", pattern: "**/*.txt"}
+  - id: local_file
+    tool: file_ops
+    action: read
+    inputs: {path: "data/in.txt"}
+"""
+
+
+def _normalised(detail, run_dir):
+    """A run's history without what differs between any two runs: ids, times, its folder."""
+    text = json.dumps([{k: s[k] for k in ("step_id", "attempt", "status", "outputs", "error")} for s in detail["steps"]])
+    return json.loads(text.replace(str(run_dir), "RUN"))
+
+
+def _tree(run_dir):
+    return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(Path(run_dir).rglob("*")) if p.is_file()}
+
+
+def test_outputs_files_and_history_equal_a_local_run(lfr, cluster):
+    r = lfr.write("files.yaml", FILES_RECIPE)
+    lfr.write("data/in.txt", "from the driver's folder\n")
+    # Without the step cache: the second run would take its copy step from the first's.
+    local = json.loads(lfr("run", r, "--json", "-q", "--no-cache", "--executor", "local", check=0).stdout)
+    remote = run_json(lfr, cluster, r, "--no-cache")
+    assert local["status"] == remote["status"] == "completed", (local, remote)
+    shown = [json.loads(lfr("history", "show", rep["run_id"], "--json", check=0).stdout) for rep in (local, remote)]
+    assert _normalised(shown[0], local["run_dir"]) == _normalised(shown[1], remote["run_dir"])
+    assert _tree(local["run_dir"]) == _tree(remote["run_dir"])
+    assert remote["steps"]["local_file"]["outputs"]["content"] == "from the driver's folder\n"
+    assert remote["steps"]["shout"]["outputs"]["stdout"].strip() == "3"
+
+
+def test_a_killed_worker_fails_the_attempt_and_the_retry_completes_on_the_other_node(lfr, cluster):
+    r = lfr.write(
+        "flaky.yaml",
+        """
+name: flaky
+steps:
+  - id: flaky
+    tool: where
+    action: here
+    on_failure: retry
+    retry_count: 1
+    inputs: {key: flaky, hang_first: true}
+""",
+    )
+    proc = lfr.popen("run", r, "--json", "-q", "--executor", f"ray:{cluster.address}")
+    deadline = time.time() + 60
+    while not (marks := list(cluster.marks.glob("flaky.*"))) and time.time() < deadline:
+        time.sleep(0.1)
+    assert marks, "the step never started"
+    first_pid, first_node = int(marks[0].suffix[1:]), marks[0].read_text()
+    os.kill(first_pid, signal.SIGKILL)
+    out, err = proc.communicate(timeout=120)
+    report = json.loads(out)
+    assert report["status"] == "completed", (report, err)
+    step = report["steps"]["flaky"]
+    assert step["attempts"] == 2
+    assert step["outputs"]["node"] != first_node and step["outputs"]["node"] in cluster.nodes.values()
+    detail = json.loads(lfr("history", "show", report["run_id"], "--json", check=0).stdout)
+    first = next(s for s in detail["steps"] if s["attempt"] == 1)
+    assert first["status"] == "failed" and "Ray worker running it" in first["error"], first
+
+
+def test_cancel_leaves_no_task_or_process_on_either_node(lfr, cluster):
+    r = lfr.write(
+        "long.yaml",
+        """
+name: long
+steps:
+  - id: on_b
+    tool: script
+    action: run
+    depends_on: []
+    resources: {vram_gb: 16}
+    inputs: {command: "echo $$ > $LF_TEST_MARKS/b.pid; sleep 300 & wait"}
+  - id: on_a
+    tool: script
+    action: run
+    depends_on: []
+    resources: {vram_gb: 6}
+    inputs: {command: "echo $$ > $LF_TEST_MARKS/a.pid; sleep 300 & wait"}
+  - id: third
+    tool: script
+    action: run
+    depends_on: []
+    resources: {vram_gb: 6}
+    inputs: {command: "echo $$ > $LF_TEST_MARKS/c.pid; sleep 300 & wait"}
+""",
+    )
+    proc = lfr.popen("run", r, "-q", "--executor", f"ray:{cluster.address}")
+    pids = []
+    for name in ("a", "b", "c"):
+        path = cluster.marks / f"{name}.pid"
+        deadline = time.time() + 60
+        while not (path.exists() and path.read_text().strip()) and time.time() < deadline:
+            time.sleep(0.1)
+        pids.append(int(path.read_text()))
+    children = [int(c) for p in pids for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "SIGTERM received" not in err
+    deadline = time.time() + 15
+    while any(process_alive(p) for p in pids + children) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in pids + children if process_alive(p)]
+    deadline = time.time() + 30
+    while not cluster.idle() and time.time() < deadline:
+        time.sleep(0.5)
+    assert cluster.idle()
+
+
+def test_resume_after_the_driver_is_killed(lfr, cluster):
+    counter = lfr.work / "counter"
+    r = lfr.write(
+        "resume.yaml",
+        f"""
+name: resume
+steps:
+  - id: first
+    tool: script
+    action: run
+    inputs: {{command: "echo x >> {counter}"}}
+  - id: slow
+    tool: script
+    action: run
+    inputs: {{command: "test -f {lfr.work}/go || {{ echo $$ > $LF_TEST_MARKS/slow.pid; sleep 300; }}"}}
+""",
+    )
+    proc = lfr.popen("run", r, "-q", "--executor", f"ray:{cluster.address}")
+    path = cluster.marks / "slow.pid"
+    deadline = time.time() + 60
+    while not (path.exists() and path.read_text().strip()) and time.time() < deadline:
+        time.sleep(0.1)
+    assert path.exists(), proc.stderr.read() if proc.poll() is not None else "the slow step never started"
+    proc.kill()  # the driver dies; the history row stays `running` with its dead pid
+    proc.communicate()
+    (lfr.work / "go").touch()
+    run_id = json.loads(lfr("history", "--json", check=0).stdout)[0]["run_id"]
+    report = json.loads(lfr("resume", run_id, "--json", "-q", "--executor", f"ray:{cluster.address}", check=0, timeout=240).stdout)
+    assert report["status"] == "completed", report
+    assert counter.read_text() == "x\n"  # the first step is not run again
+
+
+def test_an_unreachable_cluster_is_a_clear_error_exit_2(lf):
+    r = lf.write("one.yaml", "name: one\nsteps:\n  - {id: a, tool: file_ops, action: list}\n")
+    proc = lf("run", r, "--executor", "ray:127.0.0.1:1", check=2, timeout=120)
+    assert "cannot reach a Ray cluster at `127.0.0.1:1`" in proc.stderr
+    assert "localforge ray-node --head" in proc.stderr
+    report = json.loads(lf("run", r, "--json", "--executor", "ray:127.0.0.1:1", check=2, timeout=120).stdout)
+    assert report["status"] == "invalid" and "cannot reach a Ray cluster" in report["error"]
+    assert lf("history", "--json", check=0).stdout.strip() == "[]"  # nothing was started
+
+
+def test_a_step_no_node_can_hold_fails_saying_so(lfr, cluster):
+    r = lfr.write(
+        "huge.yaml",
+        """
+name: huge
+steps:
+  - id: huge
+    tool: where
+    action: here
+    resources: {vram_gb: 40}
+""",
+    )
+    report = run_json(lfr, cluster, r, check=1)
+    assert "needs 40 GB of VRAM and the largest node of the Ray cluster offers 24" in report["steps"]["huge"]["error"]
