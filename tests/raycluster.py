@@ -25,7 +25,7 @@ class Cluster:
     def __init__(self, root: Path, plugins: Path, cpus: int = 2):
         self.root, self.cpus = root, cpus
         self.marks = root / "marks"
-        self.marks.mkdir()
+        self.marks.mkdir(parents=True)
         self.config = root / "localforge.yaml"
         self.config.write_text(f"tool_dirs: [{plugins}]\n")
         # A short folder: Ray's sockets live under it (a Unix socket path has ~107 bytes).
