@@ -9,6 +9,8 @@ Skipped without Ray (`pip install 'localforge[ray]'`), except in CI
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -162,6 +164,10 @@ steps:
     tool: file_ops
     action: read
     inputs: {path: "data/in.txt"}
+  - id: yaml_tool
+    tool: upper
+    action: file
+    inputs: {input: "{{steps.write.outputs.path}}", output: "{{workflow.run_dir}}/out/upper.txt"}
 """
 
 
@@ -187,6 +193,7 @@ def test_outputs_files_and_history_equal_a_local_run(lfr, cluster):
     assert _tree(local["run_dir"]) == _tree(remote["run_dir"])
     assert remote["steps"]["local_file"]["outputs"]["content"] == "from the driver's folder\n"
     assert remote["steps"]["shout"]["outputs"]["stdout"].strip() == "3"
+    assert (Path(remote["run_dir"]) / "out" / "upper.txt").read_text() == "ONE TWO THREE"
 
 
 def test_a_killed_worker_fails_the_attempt_and_the_retry_completes_on_the_other_node(lfr, cluster):
@@ -326,3 +333,18 @@ steps:
     )
     report = run_json(lfr, cluster, r, check=1)
     assert "needs 40 GB of VRAM and the largest node of the Ray cluster offers 24" in report["steps"]["huge"]["error"]
+
+
+def test_the_python_api_runs_on_the_cluster_sync_and_asyncio(lfr, cluster):
+    r = lfr.write("api.yaml", "name: api\nsteps:\n  - {id: big, tool: where, action: here, resources: {vram_gb: 16}}\n")
+    code = (
+        "import asyncio, json, sys, localforge\n"
+        "a = localforge.run(sys.argv[1], executor='ray:' + sys.argv[2])\n"
+        "b = asyncio.run(localforge.arun(sys.argv[1], executor='ray:' + sys.argv[2]))\n"
+        "print(json.dumps([a['steps']['big']['outputs']['node'], b['steps']['big']['outputs']['node']]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(r), cluster.address], cwd=lfr.work, env=lfr.env, capture_output=True, text=True, timeout=240
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == [cluster.nodes["B"], cluster.nodes["B"]]
