@@ -22,14 +22,48 @@ class TemplateError(LocalForgeError): ...
 
 PluginSource = Callable[[], tuple[list[dict[str, Any]], list[dict[str, Any]]]]
 
-def run_recipe(
+class RunHandle:
+    """A run going on in the engine (see `localforge.api.Run`)."""
+
+    @property
+    def id(self) -> str: ...
+    def wait(self, timeout: Optional[float] = None) -> Optional[dict[str, Any]]: ...
+    async def wait_async(self) -> dict[str, Any]: ...
+    def cancel(self) -> None: ...
+    def approve(self, step: str, answer: Any) -> str: ...
+    def waiting_approvals(self) -> list[str]: ...
+    def next_events(self, timeout: Optional[float] = None) -> Optional[list[dict[str, Any]]]: ...
+    async def next_events_async(self) -> Optional[list[dict[str, Any]]]: ...
+
+class CallDone:
+    """Given to an executor's `submit`: call it once with the call's result dict."""
+
+    def __call__(self, result: dict[str, Any]) -> None: ...
+
+def start_run(
     path: str | PathLike[str],
     inputs: Optional[dict[str, Any]] = None,
     auto_approve: bool = False,
     quiet: bool = False,
     plugins: Optional[PluginSource] = None,
     force: bool = False,
-) -> dict[str, Any]: ...
+    events: bool = False,
+    answers: bool = False,
+    no_cache: bool = False,
+    refresh: Optional[list[str]] = None,
+    executor: Any = None,
+) -> RunHandle: ...
+def start_resume(
+    run_id: str,
+    auto_approve: bool = False,
+    quiet: bool = False,
+    plugins: Optional[PluginSource] = None,
+    force: bool = False,
+    events: bool = False,
+    answers: bool = False,
+    executor: Any = None,
+) -> RunHandle: ...
+def call_tool(request: dict[str, Any], inputs: dict[str, Any], plugins: Optional[PluginSource] = None) -> dict[str, Any]: ...
 def plan_recipe(
     path: str | PathLike[str],
     inputs: Optional[dict[str, Any]] = None,
@@ -37,13 +71,6 @@ def plan_recipe(
     force: bool = False,
     no_cache: bool = False,
     refresh: Optional[list[str]] = None,
-) -> dict[str, Any]: ...
-def resume_run(
-    run_id: str,
-    auto_approve: bool = False,
-    quiet: bool = False,
-    plugins: Optional[PluginSource] = None,
-    force: bool = False,
 ) -> dict[str, Any]: ...
 def system_report(binaries: Optional[list[str]] = None) -> dict[str, Any]: ...
 def model_table() -> list[dict[str, Any]]: ...
