@@ -10,6 +10,7 @@ pub mod exec;
 pub mod plan;
 pub mod recipe;
 pub mod schedule;
+pub mod schema;
 pub mod store;
 pub mod system;
 pub mod template;

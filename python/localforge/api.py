@@ -459,9 +459,18 @@ def health() -> HealthReport:
     return _core().health_report()
 
 
-def list_tools() -> list[ToolInfo]:
-    """Every tool with its kind, actions and whether it can be used here."""
-    return _core().list_tools(plugins=_plugins)
+def list_tools(schema: bool = False) -> list[ToolInfo]:
+    """Every tool with its kind, actions and whether it can be used here; with `schema`,
+    also `inputs`: each action's input JSON Schema (None where the tool does not declare it)."""
+    return _core().list_tools(plugins=_plugins, schema=schema)
+
+
+def schema(kind: str = "recipe", local: bool = True) -> dict:
+    """The JSON Schema (draft 2020-12) of `kind`: `recipe`, `tool` (YAML tool definitions) or
+    `config` (localforge.yaml). The recipe schema is specialised to the tools usable here
+    (`tool` and `action` are theirs, each action's `inputs` typed) unless `local=False`,
+    which gives the one shipped in `localforge/data/schemas/`."""
+    return _core().schema_document(kind, local=local, plugins=_plugins)
 
 
 def recipe_document(recipe: Recipe) -> Optional[dict]:

@@ -112,12 +112,30 @@ pub fn cache_clear(py: Python<'_>, older_than_s: Option<f64>) -> PyResult<usize>
 
 /// Every tool with its kind, actions and availability (the `list-tools --json` shape).
 #[pyfunction]
-/// `plugins`: a callable returning `(plugins, broken)`.
-#[pyo3(signature = (plugins=None))]
-pub fn list_tools<'py>(py: Python<'py>, plugins: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+/// `plugins`: a callable returning `(plugins, broken)`; `schema`: each action's input schema too.
+#[pyo3(signature = (plugins=None, schema=false))]
+pub fn list_tools<'py>(py: Python<'py>, plugins: Option<&Bound<'py, PyAny>>, schema: bool) -> PyResult<Bound<'py, PyAny>> {
     let reg = super::tools_for(&super::load_config(py)?, None::<[&str; 0]>, plugins)?;
-    let list = py.detach(|| reads::tool_list(&reg));
+    let list = py.detach(|| reads::tool_list(&reg, schema));
     Ok(pythonize(py, &list)?)
+}
+
+/// The JSON Schema `kind` (`recipe`, `tool`, `config`); `local`: the recipe schema
+/// specialised to the tools usable here (plugins found with `plugins`).
+#[pyfunction]
+#[pyo3(signature = (kind, local=false, plugins=None))]
+pub fn schema_document<'py>(py: Python<'py>, kind: &str, local: bool, plugins: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+    let Some(doc) = crate::schema::document(kind) else {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!("no schema `{kind}`; schemas: {}", crate::schema::KINDS.join(", "))));
+    };
+    let doc = match local && kind == "recipe" {
+        true => {
+            let reg = super::tools_for(&super::load_config(py)?, None::<[&str; 0]>, plugins)?;
+            py.detach(|| crate::schema::specialise(doc, &reg))
+        }
+        false => doc,
+    };
+    Ok(pythonize(py, &doc)?)
 }
 
 /// The newest runs, newest first (the `history --json` shape).

@@ -150,6 +150,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(info::config_defaults, m)?)?;
     m.add_function(wrap_pyfunction!(info::validate_warnings, m)?)?;
     m.add_function(wrap_pyfunction!(info::list_tools, m)?)?;
+    m.add_function(wrap_pyfunction!(info::schema_document, m)?)?;
     m.add_function(wrap_pyfunction!(info::history, m)?)?;
     m.add_function(wrap_pyfunction!(info::history_show, m)?)?;
     m.add_function(wrap_pyfunction!(info::config, m)?)?;

@@ -1,6 +1,8 @@
 //! Configuration: `./localforge.yaml`, else `~/.localforge/config.yaml`, else
 //! defaults (the 0.x format), with `LOCALFORGE_*` environment overrides.
 
+pub mod keys;
+
 use crate::diag::Diagnostic;
 use crate::recipe::yaml;
 use serde_json::{json, Map, Value};

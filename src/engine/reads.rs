@@ -49,18 +49,37 @@ pub fn recipe_summary(path: &std::path::Path) -> Option<Value> {
 }
 
 /// Every tool with its kind, actions and availability (the `list-tools --json` shape), by name.
-pub fn tool_list(reg: &Registry) -> Vec<Value> {
+/// `schema`: each tool also gets `inputs`, the JSON Schema of each action's `inputs`
+/// (`null` where the tool does not declare them), so an agent can build calls from it.
+pub fn tool_list(reg: &Registry, schema: bool) -> Vec<Value> {
     let mut out: Vec<Value> = reg
         .tools()
         .map(|t| {
             let mut missing = t.missing();
             missing.extend(reg.clash(t.name()).map(str::to_string));
-            json!({"name": t.name(), "kind": t.kind(), "actions": t.actions(), "available": missing.is_empty(), "missing": missing,
-                   "source": t.source(), "description": t.description()})
+            let mut entry = json!({"name": t.name(), "kind": t.kind(), "actions": t.actions(), "available": missing.is_empty(),
+                                   "missing": missing, "source": t.source(), "description": t.description()});
+            if schema {
+                let inputs: serde_json::Map<String, Value> = t
+                    .actions()
+                    .into_iter()
+                    .map(|a| (a.clone(), t.inputs(&a).map_or(Value::Null, |i| crate::schema::input_schema(&i))))
+                    .collect();
+                entry["inputs"] = Value::Object(inputs);
+            }
+            entry
         })
         .collect();
-    out.push(json!({"name": "batch", "kind": "native", "actions": reg.actions("batch"), "available": true, "missing": [],
-                    "source": "built-in", "description": "Run sub-steps once per item of a list"}));
+    let mut batch = json!({"name": "batch", "kind": "native", "actions": reg.actions("batch"), "available": true, "missing": [],
+                           "source": "built-in", "description": "Run sub-steps once per item of a list"});
+    if schema {
+        let recipe = crate::schema::document("recipe").expect("the recipe schema");
+        let mut foreach = recipe["$defs"]["batchInputs"].clone();
+        // Self-contained: its steps are the recipe schema's steps.
+        foreach["properties"]["workflow_steps"]["items"] = json!({"type": "object", "required": ["id"]});
+        batch["inputs"] = json!({"foreach": foreach});
+    }
+    out.push(batch);
     for b in reg.broken() {
         out.push(json!({"name": b.name, "kind": b.kind, "actions": [], "available": false, "missing": [b.error], "source": b.source, "description": ""}));
     }

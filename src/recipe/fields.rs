@@ -19,13 +19,14 @@ impl<'a> Reader<'a> {
     }
 
     /// Report keys of `map` that are not in `allowed`, with a suggestion.
-    pub fn check_keys(&mut self, map: &Node, allowed: &[&str], what: &str) {
+    pub fn check_keys(&mut self, map: &Node, allowed: &[crate::schema::Key], what: &str) {
         for (k, v) in map.as_map().unwrap_or_default() {
             let key = k.key_text();
-            if !allowed.contains(&key.as_str()) {
-                let hint = did_you_mean(&key, allowed.iter().copied())
+            if !crate::schema::allows(allowed, &key) {
+                let names = crate::schema::names(allowed);
+                let hint = did_you_mean(&key, names.iter().copied())
                     .or_else(|| comma_split(&key, v))
-                    .or_else(|| Some(format!("{what} keys are {}", list_names(allowed))));
+                    .or_else(|| Some(format!("{what} keys are {}", list_names(&names))));
                 self.error(k, format!("unknown key `{key}` in {what}"), hint);
             }
         }

@@ -4,6 +4,7 @@ pub mod compat;
 mod fields;
 pub use fields::comma_split;
 pub mod inputs;
+pub mod keys;
 mod model;
 mod parse;
 mod step;

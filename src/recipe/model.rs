@@ -97,6 +97,12 @@ pub enum InputType {
 impl InputType {
     pub const NAMES: &'static [&'static str] = &["string", "number", "integer", "boolean", "path", "list", "object"];
 
+    /// Every spelling `parse` accepts (the names, then their aliases), for the schema.
+    pub const SPELLINGS: &'static [&'static str] = &[
+        "string", "number", "integer", "boolean", "path", "list", "object", "str", "text", "float", "int", "bool", "file", "array", "dict",
+        "mapping",
+    ];
+
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "string" | "str" | "text" => Self::String,

@@ -10,9 +10,7 @@ use crate::diag::{did_you_mean, list_names, Diagnostic};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
-const TOP_KEYS: &[&str] =
-    &["name", "version", "description", "inputs", "outputs", "config", "templates", "steps", "refinement", "cleanup", "resources", "cache"];
-const INPUT_KEYS: &[&str] = &["name", "type", "required", "default", "description", "choices", "must_exist"];
+use super::keys;
 
 /// Read and parse a recipe file. Diagnostics name `file` as given.
 pub fn load(path: &Path) -> Result<(Recipe, Vec<Diagnostic>), Vec<Diagnostic>> {
@@ -59,7 +57,7 @@ pub fn parse_str(text: &str, file: &str) -> Result<(Recipe, Vec<Diagnostic>), Ve
             .hint("start the file with `name:` and `steps:` keys")]);
     }
     let mut r = Reader::new(file);
-    r.check_keys(&root, TOP_KEYS, "the recipe");
+    r.check_keys(&root, keys::TOP, "the recipe");
     let name = r.text(&root, "name", "the recipe", true).unwrap_or_default();
     let config = root.get("config").and_then(|c| r.expect_map(c, "`config`"));
     let max_iterations = config.and_then(|c| r.count(c, "max_iterations", "`config`", limits::MAX_ITERATIONS)).unwrap_or(3);
@@ -130,7 +128,7 @@ impl Reader<'_> {
             }
             let Some(name) = self.text(item, "name", &what, true) else { continue };
             let what = format!("input `{name}`");
-            self.check_keys(item, INPUT_KEYS, &what);
+            self.check_keys(item, keys::INPUT, &what);
             if specs.iter().any(|s| s.name == name) {
                 self.error(item, format!("input `{name}` is declared twice"), None);
             }
@@ -197,7 +195,7 @@ impl Reader<'_> {
 
     fn recipe_refinement(&mut self, node: &Node) -> Vec<super::model::Step> {
         let Some(node) = self.expect_map(node, "`refinement`") else { return Vec::new() };
-        self.check_keys(node, &["steps", "max_iterations"], "`refinement`");
+        self.check_keys(node, keys::REFINEMENT, "`refinement`");
         match node.get("steps") {
             Some(s) => self.steps(s, "`refinement.steps`", Nest::Refinement),
             None => {
@@ -209,7 +207,7 @@ impl Reader<'_> {
 
     fn cleanup(&mut self, node: &Node) -> Cleanup {
         let Some(node) = self.expect_map(node, "`cleanup`") else { return Cleanup::default() };
-        self.check_keys(node, &["on_success", "on_failure"], "`cleanup`");
+        self.check_keys(node, keys::CLEANUP, "`cleanup`");
         Cleanup {
             on_success: node.get("on_success").map(|n| self.cleanup_actions(n, "`cleanup.on_success`")).unwrap_or_default(),
             on_failure: node.get("on_failure").map(|n| self.cleanup_actions(n, "`cleanup.on_failure`")).unwrap_or_default(),
@@ -224,7 +222,7 @@ impl Reader<'_> {
             if self.expect_map(item, &w).is_none() {
                 continue;
             }
-            self.check_keys(item, &["action", "path", "reason", "source", "destination"], &w);
+            self.check_keys(item, keys::CLEANUP_ACTION, &w);
             let action = self.text(item, "action", &w, true).unwrap_or_default();
             let a = match action.as_str() {
                 "delete" => self.text(item, "path", &w, true).map(|path| CleanupAction::Delete { path }),
@@ -237,8 +235,9 @@ impl Reader<'_> {
                 },
                 "" => None,
                 other => {
-                    let names = ["delete", "preserve", "move"];
-                    let hint = did_you_mean(other, names).unwrap_or_else(|| format!("cleanup actions are {}", list_names(&names)));
+                    let names = keys::CLEANUP_ACTIONS;
+                    let hint =
+                        did_you_mean(other, names.iter().copied()).unwrap_or_else(|| format!("cleanup actions are {}", list_names(names)));
                     self.error(item.get("action").unwrap_or(item), format!("unknown cleanup action `{other}`"), Some(hint));
                     None
                 }

@@ -7,32 +7,7 @@ use super::yaml::{Node, NodeValue};
 use crate::diag::{did_you_mean, list_names};
 use crate::template::references;
 
-const STEP_KEYS: &[&str] = &[
-    "id",
-    "name",
-    "description",
-    "type",
-    "tool",
-    "action",
-    "inputs",
-    "on_failure",
-    "retry_count",
-    "retry_delay",
-    "gate",
-    "refinement",
-    "depends_on",
-    "when",
-    "timeout",
-    "resources",
-    "cache",
-    "message",
-    "options",
-    "default_action",
-    "trigger",
-    "steps",
-];
-const STEP_TYPES: &[&str] = &["tool", "approval_gate", "refinement"];
-const RESOURCE_KEYS: &[&str] = &["gpu", "vram_gb", "ram_gb", "cpu"];
+use super::keys::{self, STEP_TYPES};
 
 /// Where a list of steps sits, for messages.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -66,7 +41,7 @@ impl Reader<'_> {
                 Some("ids start with a letter or `_` and hold only letters, digits, `_` and `-`".into()),
             );
         }
-        self.check_keys(node, STEP_KEYS, &what);
+        self.check_keys(node, keys::STEP, &what);
         let name = self.text(node, "name", &what, false).unwrap_or_else(|| id.clone());
         let ty = self.text(node, "type", &what, false).unwrap_or_else(|| "tool".into());
         let mut inputs_node = node.get("inputs").filter(|n| !n.is_null());
@@ -114,7 +89,7 @@ impl Reader<'_> {
         let on_failure = self.on_failure(node, &what);
         let refinement = node.get("refinement").and_then(|r| {
             let r = self.expect_map(r, &format!("`refinement` of {what}"))?;
-            self.check_keys(r, &["steps", "max_iterations"], &format!("`refinement` of {what}"));
+            self.check_keys(r, keys::REFINEMENT, &format!("`refinement` of {what}"));
             r.get("steps").map(|s| self.steps(s, &format!("`refinement.steps` of {what}"), Nest::Refinement))
         });
         if nest == Nest::Batch && node.get("depends_on").is_some() {
@@ -229,7 +204,7 @@ impl Reader<'_> {
     pub fn resources(&mut self, node: &Node, what: &str) -> Option<Resources> {
         let what = format!("`resources` of {what}");
         let node = self.expect_map(node, &what)?;
-        self.check_keys(node, RESOURCE_KEYS, &what);
+        self.check_keys(node, keys::RESOURCES, &what);
         Some(Resources {
             gpu: self.boolean(node, "gpu", &what),
             vram_gb: self.number(node, "vram_gb", &what, 0.0, f64::MAX),

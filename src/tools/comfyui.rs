@@ -132,6 +132,23 @@ impl Tool for ComfyUi {
         Needs { service: Some("comfyui".into()), host: opt_str(inputs, "host"), gpu: action == "run", ..Needs::default() }
     }
 
+    fn inputs(&self, action: &str) -> Option<super::ActionInputs> {
+        use crate::recipe::InputType::{Number as N, Object as O, Path as P, String as S};
+        let host = ("host", S, false, "ComfyUI's URL, instead of `services.comfyui.host`.");
+        let rows: Vec<(&str, crate::recipe::InputType, bool, &str)> = match action {
+            "run" => vec![
+                ("workflow", P, true, "The workflow in ComfyUI's API format: a file, or the graph itself."),
+                ("values", O, false, "Values to set in the graph before it runs (`NODE.input: value`)."),
+                ("output_dir", P, false, "Where the results are written (default: the run's folder)."),
+                ("poll_interval", N, false, "Seconds between progress checks."),
+                host,
+            ],
+            "free" => vec![host],
+            _ => return None,
+        };
+        Some(super::ActionInputs::of(&rows, false))
+    }
+
     async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
         let host = opt_str(&inputs, "host").map(|h| h.trim_end_matches('/').to_string()).unwrap_or_else(|| self.host.clone());
         if action == "free" {

@@ -69,6 +69,41 @@ impl Tool for Ffmpeg {
             .collect()
     }
 
+    fn inputs(&self, action: &str) -> Option<super::ActionInputs> {
+        use crate::recipe::InputType::{Integer as I, Number as N, Path as P, String as S};
+        let input = ("input", P, true, "The audio or video file.");
+        let output = ("output", P, false, "The file to write (default: in the run's temp folder, named after the input).");
+        let rows: Vec<(&str, crate::recipe::InputType, bool, &str)> = match action {
+            "convert" => vec![
+                input,
+                output,
+                ("format", S, false, "The output's format, when its suffix does not say (`mp3`, `wav`, `ogg`)."),
+                ("codec", S, false, "The audio codec (`-c:a`)."),
+                ("bitrate", S, false, "The audio bitrate (`-b:a`, e.g. `192k`)."),
+                ("sample_rate", I, false, "Samples per second (`-ar`)."),
+                ("channels", I, false, "Audio channels (`-ac`)."),
+            ],
+            "normalize" => vec![input, output, ("target_lufs", N, false, "Loudness to reach, in LUFS (default -16).")],
+            "loop" => vec![
+                input,
+                output,
+                ("count", I, false, "How many times to play it."),
+                ("duration", N, false, "Seconds to fill by looping."),
+                ("crossfade", N, false, "Seconds of crossfade between repeats (default 0.5)."),
+            ],
+            "trim" => vec![
+                input,
+                output,
+                ("start", N, false, "Where to start, in seconds (default 0)."),
+                ("duration", N, false, "How long, in seconds."),
+                ("end", N, false, "Where to end, in seconds."),
+            ],
+            "get_duration" => vec![input],
+            _ => return None,
+        };
+        Some(super::ActionInputs::of(&rows, false))
+    }
+
     async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
         let what = format!("ffmpeg.{action}");
         let input = need_str(&inputs, "input", &what)?.to_string();

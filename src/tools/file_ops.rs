@@ -31,6 +31,40 @@ impl Tool for FileOps {
         matches!(action, "copy" | "copy_multiple")
     }
 
+    fn inputs(&self, action: &str) -> Option<super::ActionInputs> {
+        use crate::recipe::InputType::{Boolean as B, Integer as I, List as L, Path as P, String as S};
+        let rows: &[(&str, crate::recipe::InputType, bool, &str)] = match action {
+            "copy" | "move" => {
+                &[("source", P, true, "The file or folder to copy."), ("destination", P, true, "Where to; its folder is made.")]
+            }
+            "delete" => &[("path", P, true, "The file or folder to delete.")],
+            "mkdir" => &[("path", P, true, "The folder to make (with its parents).")],
+            "copy_multiple" => &[
+                ("copies", L, false, "A list of {source, destination} pairs."),
+                ("sources", L, false, "Files to copy into `destination`."),
+                ("destination", P, false, "The folder `sources` are copied into."),
+            ],
+            "list" => &[
+                ("path", P, false, "The folder to list (default: the current one)."),
+                ("pattern", S, false, "A glob, e.g. `*.png` or `**/*.txt`."),
+            ],
+            "read" => &[
+                ("path", P, true, "The file to read."),
+                ("encoding", S, false, "`utf-8` (default), `latin-1`, `ascii` or `base64`."),
+                ("max_bytes", I, false, "Read at most this many bytes."),
+                ("max_chars", I, false, "Keep at most this many characters."),
+            ],
+            "write" => &[
+                ("path", P, true, "The file to write; its folder is made."),
+                ("content", S, true, "What to write (a value that is not text is written as JSON)."),
+                ("append", B, false, "Add to the end instead of replacing."),
+                ("encoding", S, false, "`utf-8` (default), `latin-1`, `ascii` or `base64`."),
+            ],
+            _ => return None,
+        };
+        Some(super::ActionInputs::of(rows, false))
+    }
+
     async fn call(&self, action: &str, inputs: Outputs, _ctx: &ToolCtx) -> Result<Outputs, ToolError> {
         let what = format!("file_ops.{action}");
         let value = match action {

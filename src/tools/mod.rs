@@ -161,7 +161,51 @@ pub trait Tool: Send + Sync {
     async fn identity(&self, _action: &str, _inputs: &Outputs) -> Result<Option<Value>, String> {
         Ok(None)
     }
+    /// The inputs `action` takes, for schemas and `list-tools --schema`; `None` when the
+    /// tool does not say (a Python plugin, an unknown action).
+    fn inputs(&self, _action: &str) -> Option<ActionInputs> {
+        None
+    }
     async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError>;
+}
+
+/// One input of an action, as a schema and `list-tools --schema` describe it.
+#[derive(Debug, Clone, Serialize)]
+pub struct InputDoc {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: crate::recipe::InputType,
+    pub required: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub choices: Option<Vec<Value>>,
+    pub description: String,
+}
+
+/// The inputs an action takes; `open`: it passes others on (to an API), so they are allowed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionInputs {
+    pub inputs: Vec<InputDoc>,
+    pub open: bool,
+}
+
+impl ActionInputs {
+    /// From `(name, type, required, description)` rows, as native tools declare them.
+    pub fn of(rows: &[(&str, crate::recipe::InputType, bool, &str)], open: bool) -> ActionInputs {
+        let inputs = rows
+            .iter()
+            .map(|(name, ty, required, description)| InputDoc {
+                name: name.to_string(),
+                ty: *ty,
+                required: *required,
+                default: None,
+                choices: None,
+                description: description.to_string(),
+            })
+            .collect();
+        ActionInputs { inputs, open }
+    }
 }
 
 /// `work`, unless the step is stopped first: then it is dropped at once (an HTTP

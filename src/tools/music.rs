@@ -88,6 +88,23 @@ impl Tool for Music {
         }
     }
 
+    fn inputs(&self, action: &str) -> Option<super::ActionInputs> {
+        use crate::recipe::InputType::{Integer as I, Number as N, Path as P, String as S};
+        (action == "generate").then(|| {
+            super::ActionInputs::of(
+                &[
+                    ("prompt", S, true, "What the music is like."),
+                    ("duration", N, false, "Seconds of music."),
+                    ("lyrics", S, false, "Lyrics to sing (ACE-Step)."),
+                    ("model", S, false, "The model size or name."),
+                    ("steps", I, false, "Sampling steps (ACE-Step)."),
+                    ("output", P, false, "The audio file to write."),
+                ],
+                false,
+            )
+        })
+    }
+
     async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
         let service = self.service();
         if action != "generate" {

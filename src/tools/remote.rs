@@ -73,6 +73,9 @@ impl Tool for RemoteTool {
     async fn identity(&self, action: &str, inputs: &Outputs) -> Result<Option<Value>, String> {
         self.inner.identity(action, inputs).await
     }
+    fn inputs(&self, action: &str) -> Option<super::ActionInputs> {
+        self.inner.inputs(action)
+    }
     async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
         self.executor.call(self.inner.as_ref(), action, inputs, ctx).await
     }

@@ -23,6 +23,28 @@ impl Tool for Script {
         "Run a script file (.py, .sh, executable) or a command; non-zero exit fails the step".into()
     }
 
+    fn inputs(&self, action: &str) -> Option<super::ActionInputs> {
+        use crate::recipe::InputType::{Boolean as B, List as L, Number as N, Object as O, Path as P, String as S};
+        // `command` is text or a list of words: a `list` input takes both.
+        (action == "run").then(|| {
+            super::ActionInputs::of(
+                &[
+                    ("command", L, false, "A shell line (`sh -c`), or a list of words run without a shell."),
+                    ("script", P, false, "A script file to run (by its `#!` line or its suffix)."),
+                    ("args", L, false, "Arguments after the command or script."),
+                    ("cwd", P, false, "The folder it runs in (default: the run's temp folder)."),
+                    ("working_dir", P, false, "Same as `cwd` (0.x)."),
+                    ("env", O, false, "Environment variables to add (NAME: value)."),
+                    ("stdin", S, false, "Text given on standard input."),
+                    ("timeout", N, false, "Seconds it may run."),
+                    ("allow_failure", B, false, "A non-zero exit does not fail the step."),
+                    ("detach", B, false, "Start it and go on; it is stopped when the run ends."),
+                ],
+                false,
+            )
+        })
+    }
+
     async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
         if action != "run" {
             return Err(ToolError::failed(format!("script has no action `{action}`")));

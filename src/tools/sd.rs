@@ -143,6 +143,39 @@ impl Tool for SdClient {
         n
     }
 
+    /// Other inputs are allowed: they go to the WebUI's API as they are.
+    fn inputs(&self, action: &str) -> Option<super::ActionInputs> {
+        use crate::recipe::InputType::{Integer as I, Number as N, Path as P, String as S};
+        let gen: [(&str, crate::recipe::InputType, bool, &str); 13] = [
+            ("prompt", S, true, "What to draw."),
+            ("negative_prompt", S, false, "What not to draw."),
+            ("width", I, false, "Width in pixels."),
+            ("height", I, false, "Height in pixels."),
+            ("steps", I, false, "Sampling steps."),
+            ("cfg_scale", N, false, "How closely to follow the prompt."),
+            ("sampler_name", S, false, "The sampler."),
+            ("seed", I, false, "The seed (-1: random)."),
+            ("batch_size", I, false, "Images per batch."),
+            ("n_iter", I, false, "Batches."),
+            ("model", S, false, "The checkpoint to use."),
+            ("output_dir", P, false, "Where the images are written (default: the run's folder)."),
+            ("filename", S, false, "The images' file name stem."),
+        ];
+        let rows: Vec<(&str, crate::recipe::InputType, bool, &str)> = match action {
+            "txt2img" => gen.to_vec(),
+            "img2img" => gen
+                .into_iter()
+                .chain([
+                    ("init_image", P, false, "The image to start from (`input` also works)."),
+                    ("strength", N, false, "How much to change it (0 to 1)."),
+                ])
+                .collect(),
+            "get_models" => vec![],
+            _ => return None,
+        };
+        Some(super::ActionInputs::of(&rows, action != "get_models"))
+    }
+
     async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
         let host = opt_str(&inputs, "host").map(|h| h.trim_end_matches('/').to_string()).unwrap_or_else(|| self.host.clone());
         match action {

@@ -16,6 +16,8 @@ commands:
   run RECIPE        run a recipe (-i k=v, -y/--auto-approve, --json, --dry-run, --force, --list-inputs, --no-cache, --refresh STEP,
                     --executor ray[:ADDRESS])
   validate RECIPE…  check recipes without running them
+  new NAME          a new recipe from a template, with its schema modeline (--from TEMPLATE)
+  schema KIND       the JSON Schema of recipes (for the tools here), YAML tools or the config (-o FILE)
   list [DIR]        recipes: the built-in ones and ./recipes, or those under DIR
   list-tools        every tool with its actions and whether it can be used here
   resume RUN_ID     continue a failed, cancelled or interrupted run (--force if the recipe changed)
@@ -41,6 +43,8 @@ exit codes: 0 success, 1 the work failed, 2 invalid usage/recipe/input, 130 inte
 COMMANDS = {
     "run": "localforge.cli.run",
     "validate": "localforge.cli.validate",
+    "new": "localforge.cli.new",
+    "schema": "localforge.cli.schema",
     "list": "localforge.cli.list_recipes",
     "list-tools": "localforge.cli.list_tools",
     "history": "localforge.cli.history",

@@ -8,28 +8,7 @@ use serde_json::Value;
 use sha2::Digest;
 use std::path::Path;
 
-/// `tags` to `example` are what a registry lists and checks (docs/registry.md); running the
-/// tool ignores them.
-const TOP_KEYS: &[&str] = &[
-    "name",
-    "version",
-    "type",
-    "description",
-    "actions",
-    "requirements",
-    "env",
-    "tags",
-    "license",
-    "author",
-    "homepage",
-    "example",
-    "deterministic",
-];
-const EXAMPLE_KEYS: &[&str] = &["action", "inputs", "files", "expect"];
-const EXPECT_KEYS: &[&str] = &["files", "outputs"];
-const ACTION_KEYS: &[&str] = &["description", "command", "shell", "inputs", "outputs", "parse", "timeout", "cwd", "env"];
-const INPUT_KEYS: &[&str] = &["type", "required", "default", "choices", "description", "output"];
-const REQ_KEYS: &[&str] = &["binary", "install_hint", "install_hints", "min_vram_gb"];
+use super::keys;
 
 #[derive(Debug, Clone)]
 pub struct ToolDef {
@@ -89,13 +68,14 @@ impl Reader<'_> {
         self.diags.push(Diagnostic::new(msg).in_file(self.file).at(n.line, n.col).maybe_hint(hint));
     }
 
-    fn keys(&mut self, n: &Node, allowed: &[&str], what: &str) {
+    fn keys(&mut self, n: &Node, allowed: &[crate::schema::Key], what: &str) {
         for (k, v) in n.as_map().unwrap_or_default() {
             let key = k.key_text();
-            if !allowed.contains(&key.as_str()) {
-                let hint = did_you_mean(&key, allowed.iter().copied())
+            if !crate::schema::allows(allowed, &key) {
+                let names = crate::schema::names(allowed);
+                let hint = did_you_mean(&key, names.iter().copied())
                     .or_else(|| crate::recipe::comma_split(&key, v))
-                    .or_else(|| Some(format!("{what} keys are {}", list_names(allowed))));
+                    .or_else(|| Some(format!("{what} keys are {}", list_names(&names))));
                 self.err(k, format!("unknown key `{key}` in {what}"), hint);
             }
         }
@@ -147,7 +127,7 @@ pub fn parse(text: &str, file: &str) -> Result<ToolDef, Vec<Diagnostic>> {
         Ok(Some(r)) => r,
     };
     let mut r = Reader { file, diags: Vec::new() };
-    r.keys(&root, TOP_KEYS, "the tool definition");
+    r.keys(&root, keys::TOP, "the tool definition");
     let name = r.text(&root, "name", "the tool definition", true).unwrap_or_default();
     if let Some(t) = r.text(&root, "type", "the tool definition", false).filter(|t| t != "cli") {
         let node = root.get("type").unwrap_or(&root).clone();
@@ -155,7 +135,7 @@ pub fn parse(text: &str, file: &str) -> Result<ToolDef, Vec<Diagnostic>> {
     }
     let (mut binary, mut install_hint, mut min_vram_gb) = (None, None, None);
     if let Some(req) = root.get("requirements") {
-        r.keys(req, REQ_KEYS, "`requirements`");
+        r.keys(req, keys::REQUIREMENTS, "`requirements`");
         binary = r.text(req, "binary", "`requirements`", false);
         install_hint = r.text(req, "install_hint", "`requirements`", false);
         min_vram_gb = req.get("min_vram_gb").and_then(|n| match n.value {
@@ -199,7 +179,7 @@ fn example(r: &mut Reader<'_>, ex: &Node, actions: &IndexMap<String, ActionDef>)
         r.err(ex, "`example` must be a mapping with `action`, `inputs`, `files` and `expect`".into(), None);
         return;
     }
-    r.keys(ex, EXAMPLE_KEYS, "`example`");
+    r.keys(ex, keys::EXAMPLE, "`example`");
     match r.text(ex, "action", "`example`", true) {
         Some(a) if !actions.contains_key(&a) => {
             let at = ex.get("action").unwrap_or(ex).clone();
@@ -231,7 +211,7 @@ fn example(r: &mut Reader<'_>, ex: &Node, actions: &IndexMap<String, ActionDef>)
         if expect.as_map().is_none() {
             r.err(expect, "`example.expect` must be a mapping with `files` and/or `outputs`".into(), None);
         } else {
-            r.keys(expect, EXPECT_KEYS, "`example.expect`");
+            r.keys(expect, keys::EXPECT, "`example.expect`");
         }
     }
 }
@@ -241,7 +221,7 @@ fn action(r: &mut Reader<'_>, node: &Node, what: &str) -> Option<ActionDef> {
         r.err(node, format!("{what} must be a mapping with `command`"), None);
         return None;
     }
-    r.keys(node, ACTION_KEYS, what);
+    r.keys(node, keys::ACTION, what);
     let shell = matches!(node.get("shell").map(|n| &n.value), Some(NodeValue::Bool(true)));
     let command = match node.get("command") {
         Some(n @ Node { value: NodeValue::Str(s), .. }) if shell => match placeholder_in_quotes(s) {
@@ -294,7 +274,7 @@ fn action(r: &mut Reader<'_>, node: &Node, what: &str) -> Option<ActionDef> {
             r.err(spec, format!("{w} must be a mapping (type, required, default...)"), None);
             continue;
         }
-        r.keys(spec, INPUT_KEYS, &w);
+        r.keys(spec, keys::INPUT, &w);
         let ty_text = r.text(spec, "type", &w, false).unwrap_or_else(|| "string".into());
         let Some(ty) = InputType::parse(&ty_text) else {
             let at = spec.get("type").unwrap_or(spec).clone();

@@ -3,6 +3,7 @@
 //! value is quoted), typed and checked inputs, declared outputs.
 
 mod def;
+pub mod keys;
 mod run;
 
 pub use def::{load, parse, ToolDef};
@@ -56,6 +57,24 @@ impl Tool for CliTool {
             }
             Some(_) => Vec::new(),
         }
+    }
+
+    /// As the definition declares them; an input it does not declare is refused.
+    fn inputs(&self, action: &str) -> Option<crate::tools::ActionInputs> {
+        let a = self.def.actions.get(action)?;
+        let inputs = a
+            .inputs
+            .iter()
+            .map(|(name, d)| crate::tools::InputDoc {
+                name: name.clone(),
+                ty: d.ty,
+                required: d.required,
+                default: d.default.clone(),
+                choices: d.choices.clone(),
+                description: d.description.clone().unwrap_or_default(),
+            })
+            .collect();
+        Some(crate::tools::ActionInputs { inputs, open: false })
     }
 
     async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {

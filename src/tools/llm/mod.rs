@@ -125,6 +125,37 @@ impl Tool for Llm {
         Needs { service: Some(service), host, llm: model, llm_context: context.map(|c| c as u32), gpu: true, ..Needs::default() }
     }
 
+    /// Other inputs are allowed: they go to the server as model options.
+    fn inputs(&self, action: &str) -> Option<crate::tools::ActionInputs> {
+        use crate::recipe::InputType::{Integer as I, List as L, Number as N, Object as O, String as S};
+        let common: [(&str, crate::recipe::InputType, bool, &str); 5] = [
+            ("model", S, false, "The model (an Ollama tag or a server's model id; default the service's `default_model`)."),
+            ("service", S, false, "The configured service to use (default `ollama`)."),
+            ("host", S, false, "The server's URL, instead of the service's."),
+            ("options", O, false, "Model options (`temperature`, `num_ctx`, ...)."),
+            ("timeout", N, false, "Seconds the request may take."),
+        ];
+        let own: Vec<(&str, crate::recipe::InputType, bool, &str)> = match action {
+            "generate" => vec![
+                ("prompt", S, true, "The prompt."),
+                ("system", S, false, "The system prompt."),
+                ("format", O, false, "`json`, or a JSON Schema the answer must follow."),
+                ("num_ctx", I, false, "The context length to load the model with."),
+            ],
+            "chat" => vec![
+                ("messages", L, false, "The conversation: a list of {role, content}."),
+                ("prompt", S, false, "One user message, when there is no `messages`."),
+                ("system", S, false, "The system prompt."),
+                ("format", O, false, "`json`, or a JSON Schema the answer must follow."),
+                ("num_ctx", I, false, "The context length to load the model with."),
+            ],
+            "embed" => vec![("input", S, false, "The text (or list of texts) to embed; `text` and `prompt` also work.")],
+            _ => return None,
+        };
+        let rows: Vec<_> = own.into_iter().chain(common).collect();
+        Some(crate::tools::ActionInputs::of(&rows, true))
+    }
+
     async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
         let target = Target { progress: Some(ctx.progress.clone()), ..self.target(&inputs)? };
         let started = Instant::now();
