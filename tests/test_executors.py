@@ -86,7 +86,8 @@ def test_files_travel_to_the_node_and_back(tmp_path):
     outputs = scratch.outward({"path": local["out2"], "log": f"wrote {local['out2']}"})
     assert outputs == {"path": str(run_dir / "b.txt"), "log": f"wrote {run_dir / 'b.txt'}"}
     made = scratch.changed(limit_mb=1)
-    assert made == {str(run_dir / "b.txt"): b"beta", str(run_dir / "c.txt"): b"gamma"}
+    assert made["files"] == {str(run_dir / "b.txt"): b"beta", str(run_dir / "c.txt"): b"gamma"}
+    assert made["dirs"] == [] and made["removed"] == []
     files.land(made)
     assert (run_dir / "b.txt").read_text() == "beta" and (run_dir / "c.txt").read_text() == "gamma"
 
@@ -113,3 +114,71 @@ def test_a_node_with_another_version_of_a_tool_refuses_the_step(tmp_path):
     (tmp_path / "x.txt").write_text("hi")
     ok = api.call_step({**request, "fingerprint": ""}, {"path": str(tmp_path / "x.txt")})
     assert ok["outputs"]["content"] == "hi"
+
+
+def test_prompts_programs_devices_and_the_root_do_not_travel(tmp_path):
+    run_dir, cwd = tmp_path / "run", tmp_path / "work"
+    run_dir.mkdir()
+    cwd.mkdir()
+    tool = tmp_path / "tool.sh"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    inputs = {"prompt": "/no_think Summarize this", "argv": ["/usr/bin/env", "python3", str(tool)], "out": "/dev/null",
+              "root": "/", "here": ".", "up": "..", "url": f"see https://host{run_dir}/x and backup:{run_dir}/y"}  # fmt: skip
+    assert files.named_paths(inputs, str(cwd), [str(run_dir), str(cwd)]) == set()
+
+
+def test_permissions_new_folders_and_deletions_come_back(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "go.sh").write_text("#!/bin/sh\necho hi\n")
+    (run_dir / "go.sh").chmod(0o750)
+    (run_dir / "old.txt").write_text("x")
+    inputs = {"script": str(run_dir / "go.sh"), "delete": str(run_dir / "old.txt"), "mkdir": str(run_dir / "made" / "deeper")}
+    shipment = files.pack(inputs, str(tmp_path), [str(run_dir)], limit_mb=1)
+    node = tmp_path / "node"
+    scratch = files.Scratch(str(node), shipment)
+    local = scratch.inward(inputs)
+    assert os.stat(local["script"]).st_mode & 0o777 == 0o750
+    os.unlink(local["delete"])
+    os.makedirs(local["mkdir"])
+    Path(local["script"]).write_text("#!/bin/sh\necho changed\n")  # same size? no matter: by content
+    changes = scratch.changed(limit_mb=1)
+    assert changes["removed"] == [str(run_dir / "old.txt")]
+    assert str(run_dir / "made" / "deeper") in changes["dirs"]
+    assert changes["modes"][str(run_dir / "go.sh")] == 0o750
+    files.land(changes)
+    assert not (run_dir / "old.txt").exists() and (run_dir / "made" / "deeper").is_dir()
+    assert (run_dir / "go.sh").read_text().endswith("changed\n") and os.stat(run_dir / "go.sh").st_mode & 0o777 == 0o750
+    assert not list(run_dir.glob(".localforge-part-*"))
+
+
+def test_an_edit_in_place_of_the_same_size_comes_back(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "a.txt").write_text("aaaa")
+    shipment = files.pack({"p": str(run_dir / "a.txt")}, str(tmp_path), [str(run_dir)], limit_mb=1)
+    scratch = files.Scratch(str(tmp_path / "node"), shipment)
+    local = scratch.inward({"p": str(run_dir / "a.txt")})["p"]
+    st = os.stat(local)
+    Path(local).write_text("bbbb")
+    os.utime(local, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size, same time
+    assert scratch.changed(limit_mb=1)["files"] == {str(run_dir / "a.txt"): b"bbbb"}
+
+
+def test_all_of_a_steps_files_are_bounded_too(tmp_path):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(10):
+        (folder / f"{i}.bin").write_bytes(b"\0" * (1024 * 1024))
+    with pytest.raises(files.TooLarge, match=r"more than 8 MB \(8 × executor.inline_mb\)"):
+        files.pack({"dir": str(folder)}, str(tmp_path), [str(tmp_path)], limit_mb=1)
+
+
+def test_shared_dir_and_address_are_read_as_the_config_writes_them():
+    assert executors.settings({"kind": "ray", "shared_dir": "no"})["shared_dir"] is False
+    assert executors.settings({"kind": "ray", "shared_dir": "yes"})["shared_dir"] is True
+    with pytest.raises(errors.ConfigError, match="shared_dir` must be true or false"):
+        executors.settings({"kind": "ray", "shared_dir": "maybe"})
+    with pytest.raises(errors.ConfigError, match="address` must be text"):
+        executors.settings({"kind": "ray", "address": 6379})

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +99,10 @@ def test_ffmpeg_errors_are_the_steps_error(lf, tmp_path):
     doc = json.loads(lf("run", rec, "--json", "-q", check=1).stdout)
     assert doc["steps"]["c"]["error"].startswith("ffmpeg exited with code 1:")
     assert "Invalid data found when processing input" in doc["steps"]["c"]["error"]
+
+
+def test_convert_format_names_the_container_and_the_suffix(lf, tone):
+    r = lf.write("fmt.yaml", f"name: fmt\nsteps:\n  - {{id: c, tool: ffmpeg, action: convert, inputs: {{input: {tone}, format: ogg}}}}\n")
+    report = json.loads(lf("run", r, "--json", "-q", check=0).stdout)
+    out = report["steps"]["c"]["outputs"]["output"]
+    assert out.endswith(".ogg") and Path(out).read_bytes()[:4] == b"OggS"

@@ -148,9 +148,12 @@ def test_new_writes_a_recipe_that_validates_and_runs(lf):
     # From a template: a built-in recipe, renamed, with the modeline.
     lf("new", "mine.yaml", "--from", "hello-localforge", check=0)
     text = (lf.work / "mine.yaml").read_text()
-    assert text.startswith("# yaml-language-server: $schema=") and "\nname: mine\n" in text
+    assert text.startswith("# yaml-language-server: $schema=") and '\nname: "mine"\n' in text
     assert check(SCHEMAS / "recipe.schema.json", lf.work / "mine.yaml").returncode == 0
     assert "not a recipe name" in lf("new", "bad name", check=2).stderr
+    # A name YAML would read as something else is written quoted.
+    lf("new", "null", check=0)
+    lf("validate", lf.work / "recipes" / "null.yaml", check=0)
 
 
 def test_every_shipped_recipe_carries_the_schema_modeline():
@@ -166,9 +169,25 @@ def test_list_tools_schema_gives_each_actions_inputs(lf):
     assert convert["required"] == ["input"] and "output" in convert["properties"] and "format" in convert["properties"]
     assert convert["additionalProperties"] is False
     write = tools["file_ops"]["inputs"]["write"]
-    assert set(write["required"]) == {"path", "content"}
+    assert write["required"] == ["path"] and write["properties"]["content"] == {
+        "description": "What to write (a value that is not text is written as JSON; none: an empty file)."
+    }
     pandoc = tools["pandoc"]["inputs"]
     assert all(v is None or v["type"] == "object" for v in pandoc.values())
     assert "workflow_steps" in tools["batch"]["inputs"]["foreach"]["properties"]
     # Without --schema the listing stays as it was.
     assert "inputs" not in json.loads(lf("list-tools", "--json", check=0).stdout)[0]
+
+
+def test_a_plugins_tool_inputs_reach_the_schemas(lf, tmp_path):
+    tools = {t["name"]: t for t in json.loads(lf("list-tools", "--json", "--schema", check=0).stdout)}
+    resize = tools["image_processor"]["inputs"]["resize"]
+    assert resize["required"] == ["input"] and resize["properties"]["method"]["anyOf"][0]["enum"] == ["lanczos", "bilinear", "nearest"]
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "odd_tool.py").write_text(
+        "TOOL_NAME = 'odd'\nTOOL_ACTIONS = ['go']\nTOOL_INPUTS = {'went': {}}\ndef handle(action, inputs, ctx):\n    return {}\n"
+    )
+    lf.write("localforge.yaml", f"tool_dirs: [{folder}]\n")
+    odd = next(t for t in json.loads(lf("list-tools", "--json", check=0).stdout) if t["name"] == "odd")
+    assert not odd["available"] and "TOOL_INPUTS names action `went`, which is not in TOOL_ACTIONS" in odd["missing"][0]

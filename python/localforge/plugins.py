@@ -50,7 +50,32 @@ def _check(module, source):
     missing = getattr(module, "TOOL_MISSING", None)
     if callable(missing):
         plugin["missing"] = list(missing())
+    inputs = getattr(module, "TOOL_INPUTS", None)
+    if inputs is not None:
+        problem = _inputs_problem(inputs, plugin["actions"])
+        if problem:
+            return None, problem
+        plugin["inputs"] = inputs
     return plugin, None
+
+
+INPUT_SPEC_KEYS = {"type", "required", "default", "choices", "description"}
+
+
+def _inputs_problem(inputs, actions):
+    """Why `TOOL_INPUTS` (action -> input name -> {type, required, default, choices,
+    description}, as a YAML tool's `inputs`) is malformed, or None."""
+    if not isinstance(inputs, dict):
+        return "TOOL_INPUTS must be a dict: action -> {input name -> {type, required, default, choices, description}}"
+    for action, specs in inputs.items():
+        if action not in actions:
+            return f"TOOL_INPUTS names action `{action}`, which is not in TOOL_ACTIONS"
+        if not isinstance(specs, dict):
+            return f"TOOL_INPUTS[{action!r}] must be a dict of input name -> spec"
+        for name, spec in specs.items():
+            if not isinstance(spec, dict) or set(spec) - INPUT_SPEC_KEYS:
+                return f"TOOL_INPUTS[{action!r}][{name!r}] must be a dict with keys among {', '.join(sorted(INPUT_SPEC_KEYS))}"
+    return None
 
 
 # Modules 0.x depended on, so its plugins import them freely: `localforge[compat]` brings them.

@@ -54,6 +54,7 @@ fn registry(py: Python<'_>, config: &Config, plugins: &Bound<'_, PyList>, broken
             missing: get("missing").map(|m| m.extract()).transpose()?.unwrap_or_default(),
             native: get("native").map(|m| m.extract()).transpose()?.unwrap_or(false),
             deterministic: get("deterministic").map(|m| m.extract()).transpose()?.unwrap_or(false),
+            inputs: get("inputs").map(|i| pythonize::depythonize(&i)).transpose()?,
             fingerprint: Default::default(),
         };
         // A clash is recorded by the registry and makes the name unusable, naming both files.

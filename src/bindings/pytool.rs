@@ -26,6 +26,8 @@ pub struct PyPlugin {
     pub native: bool,
     /// `TOOL_DETERMINISTIC = True`: the step cache may serve its calls.
     pub deterministic: bool,
+    /// `TOOL_INPUTS`: action -> input name -> {type, required, default, choices, description}.
+    pub inputs: Option<Value>,
     /// Worked out on first use: the module is imported once, so its code does not change under it.
     pub fingerprint: std::sync::OnceLock<String>,
 }
@@ -89,6 +91,24 @@ impl Tool for PyPlugin {
     /// `TOOL_DETERMINISTIC = True` in the plugin (LocalForge's image_processor says so).
     fn deterministic(&self, _action: &str, _inputs: &Outputs) -> bool {
         self.deterministic
+    }
+
+    /// As `TOOL_INPUTS` declares them (a plugin may read more: others are allowed).
+    fn inputs(&self, action: &str) -> Option<crate::tools::ActionInputs> {
+        let specs = self.inputs.as_ref()?.get(action)?.as_object()?;
+        let inputs = specs
+            .iter()
+            .map(|(name, spec)| crate::tools::InputDoc {
+                name: name.clone(),
+                ty: spec["type"].as_str().and_then(crate::recipe::InputType::parse).unwrap_or(crate::recipe::InputType::String),
+                required: spec["required"].as_bool().unwrap_or(false),
+                default: spec.get("default").filter(|d| !d.is_null()).cloned(),
+                choices: spec["choices"].as_array().cloned(),
+                description: spec["description"].as_str().unwrap_or_default().to_string(),
+                any: false,
+            })
+            .collect();
+        Some(crate::tools::ActionInputs { inputs, open: true })
     }
 
     async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {

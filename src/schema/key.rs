@@ -20,6 +20,8 @@ pub enum Shape {
     Word(&'static [&'static str]),
     /// true/false (also yes/no/on/off as text); null for unset.
     Bool,
+    /// true/false only (a YAML tool definition's flags: anything but `true` is false).
+    Flag,
     /// A number (or text that reads as one) from `min` to `max` (infinite: no bound); null for unset.
     Number { min: f64, max: f64 },
     /// A whole number from `min` to `max` (`u32::MAX`: no bound), or text that reads as one; null for unset.

@@ -141,6 +141,16 @@ fn tool() -> Value {
     root("tool", "LocalForge YAML tool", "A command-line program as a LocalForge tool: its actions, typed inputs and outputs.", body, defs)
 }
 
+/// The executor's settings, as `localforge.executors.settings` reads them (stricter than
+/// the recipe's numbers: `inline_mb` is a number above 0, `address` text).
+fn executor(keys: &[Key]) -> Value {
+    let mut s = shapes::object(keys, &[], false);
+    s["properties"]["inline_mb"]["type"] = json!("number");
+    s["properties"]["inline_mb"]["exclusiveMinimum"] = json!(0);
+    s["properties"]["address"]["type"] = json!(["string", "null"]);
+    s
+}
+
 fn config() -> Value {
     use crate::config::keys::*;
     let mut defs = Map::new();
@@ -157,7 +167,7 @@ fn config() -> Value {
         json!({"anyOf": [
             {"type": "string", "pattern": "^(local|ray)(:.+)?$"},
             {"type": "null"},
-            shapes::object(EXECUTOR, &[], false),
+            executor(EXECUTOR),
         ]}),
     );
     // Other keys are kept and ignored (0.x files carry their own): not an error.

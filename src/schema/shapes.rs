@@ -8,7 +8,7 @@ const NUMERIC: &str = r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*
 /// Text that reads as a whole number of 0 or more.
 const WHOLE: &str = r"^\s*\+?[0-9]+(\.0*)?([eE]\+?[0-9]+)?\s*$";
 /// The words the parser reads as true or false.
-const BOOLEAN_WORDS: &str = "^([Yy]([Ee][Ss])?|[Nn][Oo]?|[Oo][Nn]|[Oo][Ff][Ff]|[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])$";
+const BOOLEAN_WORDS: &str = "^([Yy][Ee][Ss]|[Nn][Oo]|[Oo][Nn]|[Oo][Ff][Ff]|[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])$";
 
 /// A mapping with exactly `keys` (`open`: other keys allowed too), `required` among them.
 pub fn object(keys: &[Key], required: &[&str], open: bool) -> Value {
@@ -43,6 +43,7 @@ pub fn shape(s: Shape, required: bool) -> Value {
             json!({"enum": all})
         }
         Shape::Bool => json!({"type": types(vec!["boolean", "string"]), "pattern": BOOLEAN_WORDS}),
+        Shape::Flag => json!({"type": types(vec!["boolean"])}),
         Shape::Number { min, max } => {
             let mut s = json!({"type": types(vec!["number", "string"]), "minimum": min, "pattern": NUMERIC});
             if max.is_finite() {

@@ -29,6 +29,7 @@ fn typed(ty: InputType) -> Value {
 
 fn input(d: &InputDoc) -> Value {
     let mut s = match &d.choices {
+        _ if d.any => json!({}),
         Some(c) => json!({"anyOf": [{"enum": c}, template()]}),
         None => typed(d.ty),
     };
@@ -39,7 +40,9 @@ fn input(d: &InputDoc) -> Value {
     if let Some(v) = &d.default {
         o.insert("default".into(), v.clone());
     }
-    o.insert("x-localforge-type".into(), json!(d.ty.name()));
+    if !d.any {
+        o.insert("x-localforge-type".into(), json!(d.ty.name()));
+    }
     s
 }
 

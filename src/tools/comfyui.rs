@@ -137,7 +137,7 @@ impl Tool for ComfyUi {
         let host = ("host", S, false, "ComfyUI's URL, instead of `services.comfyui.host`.");
         let rows: Vec<(&str, crate::recipe::InputType, bool, &str)> = match action {
             "run" => vec![
-                ("workflow", P, true, "The workflow in ComfyUI's API format: a file, or the graph itself."),
+                ("workflow", O, true, "The workflow in ComfyUI's API format: a file's path, or the graph itself."),
                 ("values", O, false, "Values to set in the graph before it runs (`NODE.input: value`)."),
                 ("output_dir", P, false, "Where the results are written (default: the run's folder)."),
                 ("poll_interval", N, false, "Seconds between progress checks."),

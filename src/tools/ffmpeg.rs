@@ -77,7 +77,7 @@ impl Tool for Ffmpeg {
             "convert" => vec![
                 input,
                 output,
-                ("format", S, false, "The output's format, when its suffix does not say (`mp3`, `wav`, `ogg`)."),
+                ("format", S, false, "The output's format (`-f`: `mp3`, `wav`, `ogg`, `flac`); without `output`, also its suffix."),
                 ("codec", S, false, "The audio codec (`-c:a`)."),
                 ("bitrate", S, false, "The audio bitrate (`-b:a`, e.g. `192k`)."),
                 ("sample_rate", I, false, "Samples per second (`-ar`)."),
@@ -115,9 +115,13 @@ impl Tool for Ffmpeg {
             return Ok(super::outputs(json!({"duration_s": d, "duration": d, "input": input})));
             // `duration`: 0.x's name
         }
+        let format = opt_str(&inputs, "format").filter(|_| action == "convert");
         let output = match opt_str(&inputs, "output") {
             Some(o) => PathBuf::from(o),
-            None => ctx.temp_dir.join(format!("{}_{action}{}", stem(&input), suffix(&input))),
+            None => {
+                let suffix = format.as_ref().map(|f| format!(".{f}")).unwrap_or_else(|| suffix(&input));
+                ctx.temp_dir.join(format!("{}_{action}{suffix}", stem(&input)))
+            }
         };
         if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| ToolError::failed(format!("{what}: `{}`: {e}", parent.display())))?;
@@ -131,6 +135,9 @@ impl Tool for Ffmpeg {
                     if let Some(v) = opt_str(&inputs, key) {
                         args.extend([flag.to_string(), v]);
                     }
+                }
+                if let Some(f) = &format {
+                    args.extend(["-f".to_string(), f.clone()]);
                 }
             }
             "normalize" => {

@@ -50,19 +50,23 @@ impl Tool for FileOps {
             ],
             "read" => &[
                 ("path", P, true, "The file to read."),
-                ("encoding", S, false, "`utf-8` (default), `latin-1`, `ascii` or `base64`."),
+                ("encoding", S, false, "`utf-8` (default), `latin-1` or `ascii`."),
                 ("max_bytes", I, false, "Read at most this many bytes."),
                 ("max_chars", I, false, "Keep at most this many characters."),
             ],
             "write" => &[
                 ("path", P, true, "The file to write; its folder is made."),
-                ("content", S, true, "What to write (a value that is not text is written as JSON)."),
+                ("content", S, false, "What to write (a value that is not text is written as JSON; none: an empty file)."),
                 ("append", B, false, "Add to the end instead of replacing."),
-                ("encoding", S, false, "`utf-8` (default), `latin-1`, `ascii` or `base64`."),
+                ("encoding", S, false, "`utf-8` (default), `latin-1` or `ascii`."),
             ],
             _ => return None,
         };
-        Some(super::ActionInputs::of(rows, false))
+        let mut inputs = super::ActionInputs::of(rows, false);
+        for i in inputs.inputs.iter_mut().filter(|i| action == "write" && i.name == "content") {
+            i.any = true;
+        }
+        Some(inputs)
     }
 
     async fn call(&self, action: &str, inputs: Outputs, _ctx: &ToolCtx) -> Result<Outputs, ToolError> {

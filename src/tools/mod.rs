@@ -181,6 +181,9 @@ pub struct InputDoc {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub choices: Option<Vec<Value>>,
     pub description: String,
+    /// Any value will do (no type is checked).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub any: bool,
 }
 
 /// The inputs an action takes; `open`: it passes others on (to an API), so they are allowed.
@@ -202,6 +205,7 @@ impl ActionInputs {
                 default: None,
                 choices: None,
                 description: description.to_string(),
+                any: false,
             })
             .collect();
         ActionInputs { inputs, open }

@@ -91,7 +91,7 @@ impl Tool for Music {
     fn inputs(&self, action: &str) -> Option<super::ActionInputs> {
         use crate::recipe::InputType::{Integer as I, Number as N, Path as P, String as S};
         (action == "generate").then(|| {
-            super::ActionInputs::of(
+            let mut a = super::ActionInputs::of(
                 &[
                     ("prompt", S, true, "What the music is like."),
                     ("duration", N, false, "Seconds of music."),
@@ -101,7 +101,17 @@ impl Tool for Music {
                     ("output", P, false, "The audio file to write."),
                 ],
                 false,
-            )
+            );
+            a.inputs.push(super::InputDoc {
+                name: format!("{}_dir", self.service()),
+                ty: crate::recipe::InputType::Path,
+                required: false,
+                default: None,
+                choices: None,
+                description: format!("The {} install (with its venv), instead of `services.{}.venv_dir`.", self.service(), self.service()),
+                any: false,
+            });
+            a
         })
     }
 

@@ -143,11 +143,12 @@ impl Tool for SdClient {
         n
     }
 
-    /// Other inputs are allowed: they go to the WebUI's API as they are.
     fn inputs(&self, action: &str) -> Option<super::ActionInputs> {
         use crate::recipe::InputType::{Integer as I, Number as N, Path as P, String as S};
-        let gen: [(&str, crate::recipe::InputType, bool, &str); 13] = [
-            ("prompt", S, true, "What to draw."),
+        let host = ("host", S, false, "The WebUI's URL, instead of `services.sd.host`.");
+        let gen: [(&str, crate::recipe::InputType, bool, &str); 14] = [
+            ("prompt", S, action == "txt2img", "What to draw."),
+            host,
             ("negative_prompt", S, false, "What not to draw."),
             ("width", I, false, "Width in pixels."),
             ("height", I, false, "Height in pixels."),
@@ -157,7 +158,7 @@ impl Tool for SdClient {
             ("seed", I, false, "The seed (-1: random)."),
             ("batch_size", I, false, "Images per batch."),
             ("n_iter", I, false, "Batches."),
-            ("model", S, false, "The checkpoint to use."),
+            ("model", S, false, "The checkpoint the WebUI has loaded, for the step cache's key (default: asked of the WebUI)."),
             ("output_dir", P, false, "Where the images are written (default: the run's folder)."),
             ("filename", S, false, "The images' file name stem."),
         ];
@@ -166,14 +167,31 @@ impl Tool for SdClient {
             "img2img" => gen
                 .into_iter()
                 .chain([
-                    ("init_image", P, false, "The image to start from (`input` also works)."),
+                    ("init_image", P, false, "The image to start from."),
+                    ("input", P, false, "The image to start from, when there is no `init_image` (0.x)."),
                     ("strength", N, false, "How much to change it (0 to 1)."),
                 ])
                 .collect(),
-            "get_models" => vec![],
+            "get_models" => vec![host],
             _ => return None,
         };
-        Some(super::ActionInputs::of(&rows, action != "get_models"))
+        // img2img sends every other input to the API as it is (as 0.x did); txt2img only these.
+        let mut a = super::ActionInputs::of(&rows, action == "img2img");
+        if action != "get_models" {
+            let declared: Vec<String> = a.inputs.iter().map(|i| i.name.clone()).collect();
+            for key in PASSTHROUGH.iter().chain(OWN_KEYS).filter(|k| !declared.iter().any(|d| d == *k)) {
+                a.inputs.push(super::InputDoc {
+                    name: key.to_string(),
+                    ty: S,
+                    required: false,
+                    default: None,
+                    choices: None,
+                    description: "Sent to the WebUI's API as it is.".into(),
+                    any: true,
+                });
+            }
+        }
+        Some(a)
     }
 
     async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {

@@ -1,6 +1,7 @@
 """`localforge new NAME`: a new recipe with the schema modeline editors read, from a
 skeleton that runs as it is, or from a template (a built-in recipe, or a file)."""
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ SKELETON = """\
 # {name}: made by `localforge new`. Check it with `localforge validate {file}`,
 # run it with `localforge run {file}`. Every key is described in the schema above:
 # your editor completes and explains them (YAML extension: redhat.vscode-yaml).
-name: {name}
+name: {quoted}
 description: What this recipe produces
 
 inputs:
@@ -68,10 +69,10 @@ def main(args) -> int:
     ns = p.parse_args(args)
     target = Path(ns.name)
     if target.suffix not in (".yaml", ".yml"):
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", ns.name):
-            raise UsageError(f"`{ns.name}` is not a recipe name", hint="use letters, digits, `-` and `_`, or give a path ending in .yaml")
         target = (Path("recipes") if Path("recipes").is_dir() else Path(".")) / f"{ns.name}.yaml"
     name = target.stem
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise UsageError(f"`{name}` is not a recipe name", hint="use letters, digits, `-`, `_` and `.` (a path may end in .yaml)")
     if target.exists() and not ns.force:
         raise UsageError(f"{target} exists", hint="choose another name, or --force to replace it")
     schema = str(schema_path())
@@ -80,10 +81,10 @@ def main(args) -> int:
 
         source = Path(resolve(ns.template))
         text = source.read_text(encoding="utf-8")
-        text = re.sub(r"(?m)^name:.*$", f"name: {name}", text, count=1)
+        text = re.sub(r"(?m)^name:.*$", lambda _: f"name: {json.dumps(name)}", text, count=1)
         text = with_modeline(text, schema)
     else:
-        text = SKELETON.format(modeline=MODELINE + schema, name=name, file=target)
+        text = SKELETON.format(modeline=MODELINE + schema, name=name, quoted=json.dumps(name), file=target)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     print(f"wrote {target}", file=sys.stderr)

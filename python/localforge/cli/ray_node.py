@@ -19,7 +19,9 @@ from localforge.cli.output import EXIT_OK, UsageError, print_json
 def command(ns, hardware: dict) -> list:
     """The `ray start` command line for this machine."""
     gpus = [g for g in hardware.get("gpus") or [] if not g.get("unified")]
-    vram = ns.vram_gb if ns.vram_gb is not None else round(sum(g["vram_free_gb"] for g in gpus), 2)
+    # The roomiest card's free VRAM: a step's memory is on one card, so a sum over cards
+    # would place a 40 GB step on two 24 GB cards. `--vram-gb` says otherwise.
+    vram = ns.vram_gb if ns.vram_gb is not None else round(max((g["vram_free_gb"] for g in gpus), default=0.0), 2)
     num_gpus = ns.num_gpus if ns.num_gpus is not None else len(gpus)
     argv = ["ray", "start"]
     if ns.head:
@@ -40,7 +42,7 @@ def main(args) -> int:
     where.add_argument("--head", action="store_true", help="start a new cluster here (its first node)")
     where.add_argument("--address", metavar="HOST:PORT", help="join the cluster whose head is at HOST:PORT")
     p.add_argument("--port", type=int, default=6379, help="the head's port (with --head; default 6379)")
-    p.add_argument("--vram-gb", type=float, metavar="GB", help="VRAM to advertise (default: the GPUs' free VRAM now)")
+    p.add_argument("--vram-gb", type=float, metavar="GB", help="VRAM to advertise (default: the roomiest GPU's free VRAM now)")
     p.add_argument("--num-gpus", type=int, metavar="N", help="GPUs to advertise (default: the NVIDIA GPUs found)")
     p.add_argument("--dry-run", action="store_true", help="print the `ray start` command instead of running it")
     p.add_argument("--json", action="store_true", help="with --dry-run: the command as a JSON list")

@@ -38,8 +38,10 @@ def settings(spec: Any) -> dict:
         spec = {"kind": kind, "address": address or None}
     if not isinstance(spec, dict):
         raise unusable(f"`executor` must be text or a mapping, got {type(spec).__name__}", "write `executor: local` or `executor: ray`")
-    out = {"kind": spec.get("kind") or "local", "address": spec.get("address"), "shared_dir": bool(spec.get("shared_dir", False)),
+    out = {"kind": spec.get("kind") or "local", "address": spec.get("address"), "shared_dir": _flag(spec.get("shared_dir", False)),
            "inline_mb": spec.get("inline_mb", 64)}  # fmt: skip
+    if out["address"] is not None and not isinstance(out["address"], str):
+        raise unusable(f"`executor.address` must be text (HOST:PORT), got {out['address']!r}", "e.g. `address: 10.0.0.5:6379`")
     if out["kind"] not in KINDS:
         from localforge.catalog import did_you_mean
 
@@ -50,6 +52,16 @@ def settings(spec: Any) -> dict:
     if not isinstance(out["inline_mb"], (int, float)) or isinstance(out["inline_mb"], bool) or out["inline_mb"] <= 0:
         raise unusable(f"`executor.inline_mb` must be a number of MB above 0, got {out['inline_mb']!r}", "e.g. `inline_mb: 64`")
     return out
+
+
+def _flag(value: Any) -> bool:
+    """true/false as the recipe parser reads them (yes/no/on/off too)."""
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    words = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+    if isinstance(value, str) and value.lower() in words:
+        return words[value.lower()]
+    raise unusable(f"`executor.shared_dir` must be true or false, got {value!r}", "write `shared_dir: true` or `shared_dir: false`")
 
 
 def resolve(spec: Any = None) -> Optional[Any]:

@@ -1,37 +1,50 @@
 """Files a step reads and writes, carried between the run's driver and the node that runs it.
 
-The driver finds the paths a step's inputs name — a whole input that is a path
-(absolute, or relative to the driver's folder), and absolute paths inside longer text
-(a script's command line) that lie in the run's folders or the driver's folder — and
-packs the files there. The worker writes them under a scratch folder at the same path
-(`/run/x.png` becomes `SCRATCH/run/x.png`), rewrites those paths in the inputs, and runs
-the step there. Files the step made or changed under the scratch folder come back and
-are written at their own path on the driver; paths in the outputs are rewritten back.
-So a step sees the same files at paths of the same shape, and its outputs and the run
-folder end up as a local run leaves them.
+What travels: the paths a step's inputs name —
+- a whole input that is an absolute path: a file (not a program: not executable), or a
+  file to be made whose folder exists, outside the system's folders (`/usr`, `/etc`,
+  `/dev`, ...); a folder only when it lies in the run's folders or the driver's folder;
+- a whole input that is a relative path of something in the driver's folder;
+- absolute paths inside longer text (a script's command line) in the run's folders or
+  the driver's folder.
+The worker writes them under a scratch folder at the same path (`/run/x.png` becomes
+`SCRATCH/run/x.png`), with their permissions, rewrites those paths in the inputs, and
+runs the step there. What the step made, changed or deleted under the scratch folder,
+and the folders it made, are done at their own paths on the driver; paths in the outputs
+are rewritten back. So a step sees the same files at paths of the same shape, and its
+outputs and the run folder end up as a local run leaves them.
 
 With `shared_dir` (the run folder is on storage every node mounts at the same path)
 nothing is carried and no path is rewritten.
 
-Pure Python, no Ray: tested on its own (tests/test_executor_files.py).
+Pure Python, no Ray: tested on its own (tests/test_executors.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import stat
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 MB = 1024 * 1024
+# All the files of one step together may be this many times `inline_mb`.
+TOTAL_FACTOR = 8
+# Folders of the system, not of the user's data: paths there are programs and devices.
+SYSTEM = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/nix", "/opt", "/proc", "/run", "/sbin", "/snap",
+          "/sys", "/usr", "/var/lib")  # fmt: skip
 
-# An absolute path inside longer text: starts at `/` after a space, quote, `=` or the start.
-_EMBEDDED = re.compile(r"(?:(?<=^)|(?<=[\s'\"=:(]))(/[^\s'\"`;|&<>()]+)")
+# An absolute path inside longer text: starts at `/` after a space, quote, `=`, `,` or the
+# start, not inside a URL or `host:/path`; ends before a space, quote or shell operator.
+_EMBEDDED = re.compile(r"(?:(?<=^)|(?<=[\s'\"=(,]))(/[^\s'\"`;|&<>(),]+)")
 
 
 class TooLarge(Exception):
-    """A file over the size that travels through the object store."""
+    """A file (or all of a step's files) over what travels through the object store."""
 
 
 def strings(value: Any) -> Iterator[str]:
@@ -40,7 +53,7 @@ def strings(value: Any) -> Iterator[str]:
         yield value
     elif isinstance(value, dict):
         for v in value.values():
-            yield from strings(value=v)
+            yield from strings(v)
     elif isinstance(value, (list, tuple)):
         for v in value:
             yield from strings(v)
@@ -61,48 +74,79 @@ def _under(path: str, roots: list[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
 
 
+def _plain_file(p: str) -> bool:
+    """A regular file that is not a program."""
+    try:
+        st = os.stat(p)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and not st.st_mode & 0o111
+
+
+def _whole(p: str, roots: list[str]) -> bool:
+    """Whether a whole input that is the absolute path `p` names the step's data."""
+    if _under(p, roots):
+        return p not in ("/",) and (os.path.exists(p) or os.path.isdir(os.path.dirname(p)))
+    if _under(p, list(SYSTEM)) or os.path.dirname(p) == "/":
+        return False
+    return _plain_file(p) or (not os.path.exists(p) and os.path.isdir(os.path.dirname(p)))
+
+
 def named_paths(inputs: dict, cwd: str, roots: list[str]) -> set[str]:
-    """The absolute paths the inputs name: whole inputs that are paths (that exist, or
-    whose folder exists), and absolute paths under `roots` inside longer text."""
+    """The absolute paths the inputs name (see the module's docstring)."""
     found: set[str] = set()
     for text in strings(inputs):
         if not text or len(text) > 4096 or "\n" in text or "\0" in text:
-            pass
-        elif text.startswith("/"):
+            continue
+        if text.startswith("/"):
             p = os.path.normpath(text)
-            if os.path.exists(p) or os.path.isdir(os.path.dirname(p)):
+            if _whole(p, roots):
                 found.add(p)
                 continue
-        elif not re.search(r"\s|://|\{\{", text) and os.path.exists(os.path.join(cwd, text)):
-            found.add(os.path.normpath(os.path.join(cwd, text)))
-            continue
+        elif not re.search(r"\s|://|\{\{", text):
+            p = os.path.normpath(os.path.join(cwd, text))
+            if p != cwd and _under(p, [cwd]) and os.path.exists(p):
+                found.add(p)
+                continue
         for m in _EMBEDDED.finditer(text):
-            p = os.path.normpath(m.group(1))
+            p = os.path.normpath(m.group(1).rstrip("."))
             if _under(p, roots) and (os.path.exists(p) or os.path.isdir(os.path.dirname(p))):
                 found.add(p)
     return found
 
 
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def pack(inputs: dict, cwd: str, roots: list[str], limit_mb: float) -> dict:
     """What travels to the worker: `files` (path -> bytes) of every file the inputs name
-    (a folder: the files in it), `dirs`, the folders that exist for them, and `paths`,
-    the paths to rewrite there. `roots`: the run folder, its temp folder, the driver's folder."""
+    (a folder: the files in it), their `modes`, `dirs`, the folders that exist for them,
+    and `paths`, the paths to rewrite there. `roots`: the run folder, its temp folder,
+    the driver's folder."""
     roots = [r for r in roots if len(r) > 1]
     named = named_paths(inputs, cwd, roots)
     files: dict[str, bytes] = {}
+    modes: dict[str, int] = {}
     dirs: set[str] = set(r for r in roots if os.path.isdir(r))
     total = 0
 
     def add(path: str) -> None:
         nonlocal total
-        size = os.path.getsize(path)
-        if size > limit_mb * MB:
+        st = os.stat(path)
+        if st.st_size > limit_mb * MB:
             raise TooLarge(
-                f"{path} is {size / MB:.1f} MB, over executor.inline_mb ({limit_mb:g} MB) that travels with a step: "
+                f"{path} is {st.st_size / MB:.1f} MB, over executor.inline_mb ({limit_mb:g} MB) that travels with a step: "
                 "put the run folder on storage every node mounts and set `executor.shared_dir: true`, or raise `executor.inline_mb`"
             )
-        total += size
+        total += st.st_size
+        if total > TOTAL_FACTOR * limit_mb * MB:
+            raise TooLarge(
+                f"the step's files come to more than {TOTAL_FACTOR * limit_mb:g} MB ({TOTAL_FACTOR} × executor.inline_mb) by {path}: "
+                "put the run folder on storage every node mounts and set `executor.shared_dir: true`, or name fewer files"
+            )
         files[path] = Path(path).read_bytes()
+        modes[path] = stat.S_IMODE(st.st_mode)
 
     for p in sorted(named):
         if os.path.isfile(p):
@@ -114,12 +158,12 @@ def pack(inputs: dict, cwd: str, roots: list[str], limit_mb: float) -> dict:
                 dirs.update(os.path.join(folder, d) for d in subdirs)
                 for n in names:
                     f = os.path.join(folder, n)
-                    if os.path.isfile(f):
+                    if os.path.isfile(f) and not os.path.islink(f):
                         add(f)
         else:
             dirs.add(os.path.dirname(p))
     # The paths rewritten on the worker: those named, and the folders themselves.
-    return {"files": files, "dirs": sorted(dirs), "paths": sorted(named | set(roots))}
+    return {"files": files, "modes": modes, "dirs": sorted(dirs), "paths": sorted(named | set(roots))}
 
 
 class Scratch:
@@ -127,17 +171,23 @@ class Scratch:
 
     def __init__(self, root: str, shipment: dict):
         self.root = root.rstrip("/")
-        self.written: dict[str, tuple[int, int]] = {}
+        self.shipped: dict[str, str] = {}
         for d in shipment["dirs"]:
             os.makedirs(self.local(d), exist_ok=True)
+        modes = shipment.get("modes") or {}
         for path, data in shipment["files"].items():
             local = self.local(path)
             os.makedirs(os.path.dirname(local), exist_ok=True)
             Path(local).write_bytes(data)
-            st = os.stat(local)
-            self.written[local] = (st.st_mtime_ns, st.st_size)
+            if path in modes:
+                os.chmod(local, modes[path])
+            self.shipped[local] = _digest(data)
+        # Every folder there before the step: those it makes are the others.
+        self.dirs = {folder for folder, _, _ in os.walk(self.root)}
         paths = sorted(shipment["paths"], key=len, reverse=True)
-        self._to_local = re.compile("|".join(re.escape(p) + r"(?=/|$|[^\w.-])" for p in paths)) if paths else None
+        # A driver's path, not inside a longer path, a URL or `host:/path`.
+        alternatives = "|".join(re.escape(p) + r"(?=/|$|[^\w.-])" for p in paths)
+        self._to_local = re.compile(r"(?<![\w.:/-])(?:" + alternatives + ")") if paths else None
         self._to_driver = re.compile(re.escape(self.root) + r"(?=/)")
 
     def local(self, path: str) -> str:
@@ -154,31 +204,59 @@ class Scratch:
         """`value` with local paths made the driver's again."""
         return rewrite(value, lambda s: self._to_driver.sub("", s))
 
-    def changed(self, limit_mb: float) -> dict[str, bytes]:
-        """Files made or changed under the scratch folder, by their driver's path."""
-        out: dict[str, bytes] = {}
-        for folder, _, names in os.walk(self.root):
+    def changed(self, limit_mb: float) -> dict:
+        """What the step did under the scratch folder, by the driver's paths: `files` made
+        or changed (bytes) with their `modes`, `dirs` made, and shipped files `removed`."""
+        files: dict[str, bytes] = {}
+        modes: dict[str, int] = {}
+        dirs: list[str] = []
+        seen: set[str] = set()
+        for folder, subdirs, names in os.walk(self.root):
+            for d in subdirs:
+                local = os.path.join(folder, d)
+                if local not in self.dirs and not os.path.islink(local):
+                    dirs.append(local[len(self.root) :])
             for n in names:
                 local = os.path.join(folder, n)
                 if not os.path.isfile(local) or os.path.islink(local):
                     continue
-                st = os.stat(local)
-                if self.written.get(local) == (st.st_mtime_ns, st.st_size):
+                seen.add(local)
+                data = Path(local).read_bytes()
+                if self.shipped.get(local) == _digest(data):
                     continue
-                if st.st_size > limit_mb * MB:
+                if len(data) > limit_mb * MB:
                     raise TooLarge(
-                        f"the step made {local[len(self.root) :]} ({st.st_size / MB:.1f} MB), over executor.inline_mb "
+                        f"the step made {local[len(self.root) :]} ({len(data) / MB:.1f} MB), over executor.inline_mb "
                         f"({limit_mb:g} MB) that comes back from a node: put the run folder on shared storage "
                         "(`executor.shared_dir: true`) or raise `executor.inline_mb`"
                     )
-                out[local[len(self.root) :]] = Path(local).read_bytes()
-        return out
+                files[local[len(self.root) :]] = data
+                modes[local[len(self.root) :]] = stat.S_IMODE(os.stat(local).st_mode)
+        removed = sorted(p[len(self.root) :] for p in self.shipped if p not in seen)
+        return {"files": files, "modes": modes, "dirs": sorted(dirs), "removed": removed}
 
 
-def land(files: dict[str, bytes]) -> None:
-    """Write the files a step made on a node at their paths here."""
-    for path, data in files.items():
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.localforge-part"
-        Path(tmp).write_bytes(data)
-        os.replace(tmp, path)
+def land(changes: dict) -> None:
+    """Do here what a step did on a node (`Scratch.changed`): folders made, files written
+    (each through a temporary file of its own, then renamed), shipped files it removed."""
+    for d in changes.get("dirs") or []:
+        os.makedirs(d, exist_ok=True)
+    modes = changes.get("modes") or {}
+    for path, data in (changes.get("files") or {}).items():
+        folder = os.path.dirname(path)
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".localforge-part-", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.chmod(tmp, modes.get(path, 0o644))
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+    for path in changes.get("removed") or []:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass

@@ -90,7 +90,8 @@ class RayExecutor:
         opts: dict = {"num_cpus": min(max(int(r.get("cpu") or 0), 0), int(most("CPU")) or 1)}
         vram = r.get("vram_gb") or 0.0
         step = request.get("step_id")
-        if vram > 0:
+        # A cluster that advertises no VRAM runs GPU steps where it can, as a machine without a GPU does.
+        if vram > 0 and most("vram_gb") > 0:
             if vram > most("vram_gb") + 1e-9:
                 return opts, (
                     f"step `{step}` needs {vram:g} GB of VRAM and the largest node of the Ray cluster offers {most('vram_gb'):g} "
@@ -101,6 +102,12 @@ class RayExecutor:
             opts["num_gpus"] = 1
         if r.get("ram_gb"):
             opts["memory"] = int(r["ram_gb"] * 1024**3)
+        if nodes and not any(_fits(n, opts) for n in nodes):
+            want = ", ".join(f"{k} {v:g}" for k, v in _wanted(opts).items() if v)
+            return (
+                opts,
+                f"no node of the Ray cluster has all that step `{step}` holds at once ({want}): start a node that does, or lower its `resources`",
+            )
         avoid = self._avoid.get((request.get("run_id"), step))
         if avoid:
             other = next((n for n in nodes if n["NodeID"] != avoid and _fits(n, opts)), None)
@@ -127,10 +134,14 @@ def _reachable(address: str, timeout: float = 5.0) -> None:
         pass
 
 
+def _wanted(opts: dict) -> dict:
+    return {"CPU": opts.get("num_cpus", 0), "GPU": opts.get("num_gpus", 0), "memory": opts.get("memory", 0), **opts.get("resources", {})}
+
+
 def _fits(node: dict, opts: dict) -> bool:
+    """Whether the node has, in all, what a task with `opts` asks for."""
     have = node.get("Resources", {})
-    want = {"CPU": opts.get("num_cpus", 0), "GPU": opts.get("num_gpus", 0), **opts.get("resources", {})}
-    return all(have.get(k, 0.0) >= v for k, v in want.items())
+    return all(have.get(k, 0.0) >= v for k, v in _wanted(opts).items() if v)
 
 
 class _Call:
@@ -155,6 +166,10 @@ class _Call:
 
     def _run(self) -> dict:
         ray = _ray()
+        if str(self.inputs.get("detach", "")).lower() in ("true", "yes", "on", "1"):
+            return {
+                "error": "`detach: true` starts a process that outlives its step, which a Ray node cannot keep: run this recipe locally"
+            }
         opts, problem = self.ex.options(self.request)
         if problem:
             return {"error": problem}
@@ -184,7 +199,7 @@ class _Call:
             self.ex.died_on(self.request, self.node)
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             return {"error": f"the Ray worker running it{self._where()} stopped: {first}"}
-        files.land(result.pop("files", None) or {})
+        files.land(result.pop("changes", None) or {})
         return result
 
     def _raised(self, e) -> dict:

@@ -2,7 +2,7 @@
 
 A generator: it first says where it runs (so a step whose worker dies is retried
 elsewhere), then runs the call and gives its result — the dict the engine's
-`CallDone` takes, plus the files the step made (`files.Scratch.changed`).
+`CallDone` takes, plus what the step did to files (`files.Scratch.changed`).
 """
 
 from __future__ import annotations
@@ -36,11 +36,11 @@ def _run(payload: dict) -> dict:
     root = tempfile.mkdtemp(prefix="localforge-step-")
     try:
         scratch = files.Scratch(root, shipment)
-        request = {**request, **{k: scratch.inward(request.get(k)) for k in ("run_dir", "temp_dir", "info")}}
+        request = {**request, **{k: scratch.inward(request.get(k)) for k in ("run_dir", "temp_dir", "info", "steps")}}
         local_cwd = scratch.local(cwd)
         os.makedirs(local_cwd, exist_ok=True)
         result = scratch.outward(_call(request, scratch.inward(inputs), local_cwd))
-        result["files"] = scratch.changed(payload["limit_mb"])
+        result["changes"] = scratch.changed(payload["limit_mb"])
         return result
     except files.TooLarge as e:
         return {"error": str(e)}

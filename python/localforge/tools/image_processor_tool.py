@@ -21,6 +21,68 @@ TOOL_ACTIONS = [
     "assemble_sheet",
 ]
 
+_IMAGE = {"type": "path", "required": True, "description": "The image (PNG, JPEG, ...)."}
+_OUTPUT = {"type": "path", "description": "The file to write (default: in the run's temp folder)."}
+_BG = {
+    "method": {
+        "type": "string",
+        "default": "auto",
+        "choices": ["auto", "color", "flood", "ai", "rembg"],
+        "description": "How the background is found.",
+    },
+    "tolerance": {"type": "integer", "default": 30, "description": "How far a colour may be from the background's and still count as it."},
+    "bg_color": {"type": "string", "description": "The background colour (`#ffffff`); default: the corners'."},
+}
+_FRAMES = {"type": "integer", "default": 4, "description": "Frames per animation."}
+_BOB = {"type": "integer", "default": 2, "description": "Pixels the sprite bobs up and down."}
+# What each action reads (`list-tools --schema`, the recipe schema for this machine).
+TOOL_INPUTS = {
+    "remove_bg": {"input": _IMAGE, "output": _OUTPUT, **_BG},
+    "resize": {
+        "input": _IMAGE,
+        "output": _OUTPUT,
+        "size": {"type": "string", "description": "`WxH` or one number for a square (instead of width and height)."},
+        "width": {"type": "integer", "default": 64, "description": "Width in pixels."},
+        "height": {"type": "integer", "description": "Height in pixels (default: the width)."},
+        "method": {
+            "type": "string",
+            "default": "lanczos",
+            "choices": ["lanczos", "bilinear", "nearest"],
+            "description": "How pixels are resampled.",
+        },
+    },
+    "batch_remove_bg": {
+        "input_dir": {"type": "path", "required": True, "description": "The folder of images."},
+        "output_dir": {"type": "path", "description": "Where the results go (default: the run's temp folder)."},
+        "pattern": {"type": "string", "default": "*.png", "description": "Which files, as a glob."},
+        **_BG,
+    },
+    "make_seamless": {
+        "input": _IMAGE,
+        "output": _OUTPUT,
+        "blend_width": {"type": "integer", "default": 8, "description": "Pixels blended at each edge."},
+    },
+    "tile_preview": {"input": _IMAGE, "output": _OUTPUT, "grid_size": {"type": "integer", "default": 3, "description": "Tiles per side."}},
+    "create_idle_animation": {"input": _IMAGE, "output": _OUTPUT, "frames": _FRAMES, "bob_pixels": _BOB},
+    "create_directional_sheet": {
+        "input": _IMAGE,
+        "output": _OUTPUT,
+        "directions": {
+            "type": "integer",
+            "default": 4,
+            "choices": [2, 4],
+            "description": "Rows: 2 (right, left) or 4 (down, left, right, up).",
+        },
+        "frames": _FRAMES,
+        "bob_pixels": _BOB,
+    },
+    "assemble_sheet": {
+        "inputs": {"type": "list", "required": True, "description": "The images, in order."},
+        "output": _OUTPUT,
+        "columns": {"type": "integer", "description": "Images per row (default: all in one row)."},
+    },
+}
+
 
 def TOOL_MISSING():
     return _imaging.missing()

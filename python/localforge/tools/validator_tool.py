@@ -13,6 +13,21 @@ TOOL_ACTIONS = ["check_image", "check_tileset", "check_sprites"]
 
 SEAMLESS = {"low": (40, 0.5), "medium": (30, 0.65), "high": (20, 0.8)}
 
+_CHECKS = {
+    "type": "object",
+    "description": "The checks: `has_transparency`, `not_blank`, `size`, `square`, `max_file_size_kb`, `seamless`, `seamless_threshold` (low/medium/high), ...",
+}
+# What each action reads (`list-tools --schema`, the recipe schema for this machine).
+TOOL_INPUTS = {
+    "check_image": {"image": {"type": "path", "required": True, "description": "The image to check."}, "checks": _CHECKS},
+    "check_tileset": {"image": {"type": "path", "required": True, "description": "The tile to check."}, "checks": _CHECKS},
+    "check_sprites": {
+        "images_dir": {"type": "path", "required": True, "description": "The folder of sprites."},
+        "pattern": {"type": "string", "default": "*.png", "description": "Which files, as a glob."},
+        "checks": _CHECKS,
+    },
+}
+
 
 def TOOL_MISSING():
     return _imaging.missing()

@@ -16,7 +16,7 @@ pub const TOP: &[Key] = &[
     Key::new("author", Shape::Text, "Who wrote the definition, for registries."),
     Key::new("homepage", Shape::Text, "The program's home page, for registries."),
     Key::new("example", Shape::Def("toolExample"), "One call a registry runs against the real program to check the definition."),
-    Key::new("deterministic", Shape::Bool, "Same inputs and files give the same result: the step cache may serve its calls."),
+    Key::new("deterministic", Shape::Flag, "Same inputs and files give the same result: the step cache may serve its calls."),
 ];
 
 pub const REQUIREMENTS: &[Key] = &[
@@ -37,7 +37,7 @@ pub const ACTION: &[Key] = &[
         Shape::Def("toolCommand"),
         "The command: a list of words (each a template), or text split into words; with `shell: true`, a shell line. Required.",
     ),
-    Key::new("shell", Shape::Bool, "Run `command` with `sh -c`; every value is shell-quoted."),
+    Key::new("shell", Shape::Flag, "Run `command` with `sh -c`; every value is shell-quoted."),
     Key::new("inputs", Shape::Def("toolInputs"), "The action's inputs, by name: type, required, default, choices."),
     Key::new("outputs", Shape::Def("toolOutputs"), "The action's outputs, by name: a template, or `{path: template}` for a file it makes."),
     Key::new("parse", Shape::Word(&["json", "lines"]), "Read standard output as JSON, or as a list of lines."),
@@ -48,11 +48,11 @@ pub const ACTION: &[Key] = &[
 
 pub const INPUT: &[Key] = &[
     Key::new("type", Shape::Word(crate::recipe::InputType::SPELLINGS), "The value's type (default `string`)."),
-    Key::new("required", Shape::Bool, "Whether a call must give it."),
+    Key::new("required", Shape::Flag, "Whether a call must give it."),
     Key::new("default", Shape::Any, "The value when none is given."),
     Key::new("choices", Shape::Any, "A list of the values allowed."),
     Key::new("description", Shape::Text, "What the input is for (hover text, `list-tools`)."),
-    Key::new("output", Shape::Bool, "The path is a file the command makes (its folder is created, and it is checked afterwards)."),
+    Key::new("output", Shape::Flag, "The path is a file the command makes (its folder is created, and it is checked afterwards)."),
 ];
 
 pub const EXAMPLE: &[Key] = &[

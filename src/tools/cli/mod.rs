@@ -72,6 +72,7 @@ impl Tool for CliTool {
                 default: d.default.clone(),
                 choices: d.choices.clone(),
                 description: d.description.clone().unwrap_or_default(),
+                any: false,
             })
             .collect();
         Some(crate::tools::ActionInputs { inputs, open: false })

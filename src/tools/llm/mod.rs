@@ -137,7 +137,7 @@ impl Tool for Llm {
         ];
         let own: Vec<(&str, crate::recipe::InputType, bool, &str)> = match action {
             "generate" => vec![
-                ("prompt", S, true, "The prompt."),
+                ("prompt", S, false, "The prompt (or `messages`)."),
                 ("system", S, false, "The system prompt."),
                 ("format", O, false, "`json`, or a JSON Schema the answer must follow."),
                 ("num_ctx", I, false, "The context length to load the model with."),
