@@ -92,6 +92,10 @@ def test_stdio_lists_every_recipe_with_its_schema_and_runs_hello(server, mode):
             out = tools["recipe_five-steps"].output_schema["properties"]["outputs"]["properties"]
             assert set(out) == {"text", "files"}
 
+            listed = (await c.call_tool("list_tools", {"schema": True})).structured_content["tools"]
+            write = next(t for t in listed if t["name"] == "file_ops")["inputs"]["write"]
+            assert write["required"] == ["path"] and "append" in write["properties"]
+
             result = await c.call_tool("run_recipe", {"recipe": "hello-localforge", "inputs": {"name": "Ada", "languages": ["en", "es"]}})
             assert not result.is_error, result.content
             s = result.structured_content

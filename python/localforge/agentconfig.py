@@ -92,7 +92,10 @@ def block(fmt: str, facts: dict, detail: bool = True) -> str:
     lines += [
         "- CLI: `python -m localforge run RECIPE -i key=value --auto-approve --json` (stdout: one JSON document;",
         "  exit 0 done, 1 a step failed — read `steps.ID.error`, 2 fix the recipe or inputs — `errors` says where).",
-        "- Check a recipe you write: `python -m localforge validate FILE --json`; continue a failed run: `python -m localforge resume RUN_ID --json`.",
+        "- Write a recipe: `python -m localforge new NAME` (a skeleton that runs); each action's inputs as JSON Schema:",
+        "  `python -m localforge list-tools --json --schema`; the recipe schema for this machine: `python -m localforge schema recipe`.",
+        "- Check a recipe you write: `python -m localforge validate FILE --json` (each problem with line, column and JSON Pointer);",
+        "  continue a failed run: `python -m localforge resume RUN_ID --json`.",
         "",
         "## Tools here",
     ]

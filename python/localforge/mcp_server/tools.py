@@ -76,7 +76,7 @@ async def off_loop(fn, *args):
 
 
 async def list_tools(ctx, state: State, args: dict):
-    tools = await off_loop(api.list_tools)
+    tools = await off_loop(api.list_tools, bool(args.get("schema")))
     if args.get("available_only"):
         tools = [t for t in tools if t["available"]]
     lines = [f"{'✓' if t['available'] else '✗'} {t['name']} ({t['kind']}): {', '.join(t['actions'])}" for t in tools]
@@ -230,8 +230,11 @@ STATUS = {"type": "string", "enum": ["running", "completed", "failed", "cancelle
 RUN_ID = {"run_id": {"type": "string", "description": "a run's id (`list_runs`)"}}
 TOOLS: dict[str, Spec] = {
     "list_tools": Spec(
-        "The tools LocalForge can use on this machine (native, Python plugins, YAML tools) with their actions and whether each is available here.",
-        {"type": "object", "properties": {"available_only": {"type": "boolean", "default": False}}, "additionalProperties": False},
+        "The tools LocalForge can use on this machine (native, Python plugins, YAML tools) with their actions and whether each is available here; "
+        "with `schema`, each action's `inputs` as a JSON Schema, to write recipe steps from.",
+        {"type": "object", "properties": {"available_only": {"type": "boolean", "default": False},
+                                          "schema": {"type": "boolean", "default": False, "description": "include each action's input JSON Schema"}},
+         "additionalProperties": False},  # fmt: skip
         {"type": "object", "properties": {"tools": {"type": "array", "items": OBJECT}}, "required": ["tools"]},
         READ, list_tools,
     ),
