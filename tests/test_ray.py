@@ -348,3 +348,23 @@ def test_the_python_api_runs_on_the_cluster_sync_and_asyncio(lfr, cluster):
     )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == [cluster.nodes["B"], cluster.nodes["B"]]
+
+
+def test_a_steps_log_reaches_the_driver_while_it_runs(lfr, cluster):
+    r = lfr.write("talk.yaml", "name: talk\nsteps:\n  - {id: talk, tool: where, action: here, inputs: {say: halfway, seconds: 2}}\n")
+    code = (
+        "import json, sys, time, localforge\n"
+        "seen = []\n"
+        "report = localforge.run(sys.argv[1], executor='ray:' + sys.argv[2], on_event=lambda e: seen.append((time.time(), e)))\n"
+        "said = next(t for t, e in seen if e['type'] == 'step_log' and e['message'].startswith('halfway'))\n"
+        "done = next(t for t, e in seen if e['type'] == 'step_finished')\n"
+        "print(json.dumps({'ahead': done - said, 'run_id': report['run_id'], 'status': report['status']}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(r), cluster.address], cwd=lfr.work, env=lfr.env, capture_output=True, text=True, timeout=240
+    )
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert got["status"] == "completed" and got["ahead"] > 1.5, got
+    events = json.loads(lfr("history", "show", got["run_id"], "--json", check=0).stdout)["events"]
+    assert any(e["message"].startswith("halfway from ") for e in events)

@@ -207,13 +207,22 @@ def _executor(spec: Executor):
     return executors.resolve(spec)
 
 
-def call_step(request: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict:
+def call_step(
+    request: Mapping[str, Any],
+    inputs: Mapping[str, Any],
+    *,
+    log: Optional[Callable[[str, str], Any]] = None,
+    progress: Optional[Callable[[Optional[int], Optional[int], str], Any]] = None,
+    stop: Optional[Callable[[], bool]] = None,
+) -> dict:
     """Run one step's tool call on this machine for a run driven from another one (the Ray
     executor's worker side). `request` is what the driver's engine sends: tool, action, the
     tool's fingerprint (a different version here refuses the call), run and step ids, the
     run's folders (already this machine's paths). Returns `{"outputs", "logs"}`, or
-    `{"error", "detail", "logs"}`, or `{"cancelled": True}`."""
-    return _core().call_tool(dict(request), dict(inputs), plugins=_plugins)
+    `{"error", "detail", "logs"}`, or `{"cancelled": True}`. `log(level, message)` and
+    `progress(done, total, unit)` hear the call as it goes (then `logs` stays empty);
+    `stop()`, asked every 100 ms, stops it (KeyboardInterrupt) and its processes."""
+    return _core().call_tool(dict(request), dict(inputs), plugins=_plugins, log=log, progress=progress, stop=stop)
 
 
 def _follow(run: Run, on_event: Optional[OnEvent], approve: Optional[Approve]) -> RunResult:

@@ -110,6 +110,16 @@ where
     F: std::future::Future + Send,
     F::Output: Send,
 {
+    interruptible_unless(py, work, |_| false)
+}
+
+/// `interruptible`, also stopped (KeyboardInterrupt) when `stop` says so: asked every
+/// 100 ms, for work on a thread Ctrl-C does not reach (a Ray task's).
+pub(crate) fn interruptible_unless<F>(py: Python<'_>, work: F, stop: impl Fn(Python<'_>) -> bool) -> PyResult<F::Output>
+where
+    F: std::future::Future + Send,
+    F::Output: Send,
+{
     let mut work = std::pin::pin!(work);
     loop {
         // The timer is made inside the runtime (`async`): outside it there is no clock to use.
@@ -119,6 +129,9 @@ where
             return Ok(out);
         }
         py.check_signals()?;
+        if stop(py) {
+            return Err(pyo3::exceptions::PyKeyboardInterrupt::new_err("stopped"));
+        }
     }
 }
 

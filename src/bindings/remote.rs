@@ -44,10 +44,13 @@ impl PyExecutor {
 }
 
 /// The callback an executor calls once with the call's result:
-/// `{"outputs": {...}, "logs": [[level, message], ...]}` or `{"error": ..., "detail": ...}`.
+/// `{"outputs": {...}, "logs": [[level, message], ...]}` or `{"error": ..., "detail": ...}`;
+/// before that, `log` and `progress` as the call goes on (into the step's log and events).
 #[pyclass(module = "localforge._core", frozen)]
 pub struct CallDone {
     tx: Mutex<Option<oneshot::Sender<Value>>>,
+    log: crate::tools::LogFn,
+    progress: crate::tools::ProgressFn,
 }
 
 #[pymethods]
@@ -58,6 +61,17 @@ impl CallDone {
             let _ = tx.send(v);
         }
         Ok(())
+    }
+
+    /// A line of the step's log, as the tool wrote it there.
+    fn log(&self, level: &str, message: &str) {
+        (self.log)(level, message)
+    }
+
+    /// The step's progress there: done of total (either may be unknown) in `unit`s.
+    #[pyo3(signature = (done, total, unit))]
+    fn progress(&self, done: Option<u64>, total: Option<u64>, unit: &str) {
+        (self.progress)(done, total, unit)
     }
 }
 
@@ -79,9 +93,10 @@ impl Executor for PyExecutor {
         });
         let (tx, rx) = oneshot::channel();
         let obj = self.obj.clone();
+        let (log, progress) = (ctx.log.clone(), ctx.progress.clone());
         let submitted = pypool::run(move || {
             Python::attach(|py| {
-                let done = Bound::new(py, CallDone { tx: Mutex::new(Some(tx)) })?;
+                let done = Bound::new(py, CallDone { tx: Mutex::new(Some(tx)), log, progress })?;
                 let args = (pythonize(py, &request)?, pythonize(py, &Value::Object(inputs))?, done);
                 obj.call_method1(py, "submit", args)
             })
@@ -129,13 +144,20 @@ fn result(v: Value, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
 /// `request` as `PyExecutor` sends it (paths already made local). Returns the dict
 /// `CallDone` expects. The tool must be the driver's (same fingerprint): a node with
 /// another version of it, or without it, fails the call saying so.
+///
+/// `log(level, message)` and `progress(done, total, unit)` hear the call as it goes
+/// (without `log`, the lines come back in the result's `logs`); `stop()` is asked every
+/// 100 ms whether to stop (as Ctrl-C is): the call is dropped and its processes stopped.
 #[pyfunction]
-#[pyo3(signature = (request, inputs, plugins=None))]
+#[pyo3(signature = (request, inputs, plugins=None, log=None, progress=None, stop=None))]
 pub fn call_tool<'py>(
     py: Python<'py>,
     request: &Bound<'py, PyDict>,
     inputs: &Bound<'py, PyDict>,
     plugins: Option<&Bound<'py, PyAny>>,
+    log: Option<Py<PyAny>>,
+    progress: Option<Py<PyAny>>,
+    stop: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let req: Value = depythonize(request.as_any())?;
     let inputs: Outputs = depythonize(inputs.as_any())?;
@@ -161,23 +183,40 @@ pub fn call_tool<'py>(
     }
     let logs: Arc<Mutex<Vec<(String, String)>>> = Default::default();
     let sink = logs.clone();
+    let log_fn: crate::tools::LogFn = match log {
+        Some(f) => Arc::new(move |level: &str, message: &str| {
+            Python::attach(|py| {
+                let _ = f.call1(py, (level, message));
+            })
+        }),
+        None => {
+            Arc::new(move |level: &str, message: &str| sink.lock().unwrap_or_else(|e| e.into_inner()).push((level.into(), message.into())))
+        }
+    };
+    let progress_fn: crate::tools::ProgressFn = match progress {
+        Some(f) => Arc::new(move |done: Option<u64>, total: Option<u64>, unit: &str| {
+            Python::attach(|py| {
+                let _ = f.call1(py, (done, total, unit));
+            })
+        }),
+        None => Arc::new(|_, _, _| {}),
+    };
     let ctx = ToolCtx {
         run_id: text("run_id"),
         run_dir: text("run_dir").into(),
         temp_dir: text("temp_dir").into(),
         step_id: text("step_id"),
         cancel: Default::default(),
-        log: Arc::new(move |level: &str, message: &str| {
-            sink.lock().unwrap_or_else(|e| e.into_inner()).push((level.into(), message.into()))
-        }),
-        progress: Arc::new(|_, _, _| {}),
+        log: log_fn,
+        progress: progress_fn,
         run: Some(crate::exec::view::detached(req["info"].clone(), &req["steps"])),
         step: req["step"].clone(),
         store: None,
         reservation: Default::default(),
     };
-    // Ctrl-C (a Ray cancel) drops the call: the processes it started are stopped.
-    let outcome = super::interruptible(py, async { tool.call(&action, inputs, &ctx).await })?;
+    // Ctrl-C (a Ray cancel) or `stop()` drops the call: the processes it started are stopped.
+    let stopped = move |py: Python<'_>| stop.as_ref().is_some_and(|f| f.call0(py).and_then(|v| v.bind(py).is_truthy()).unwrap_or(false));
+    let outcome = super::interruptible_unless(py, async { tool.call(&action, inputs, &ctx).await }, stopped)?;
     let logs = std::mem::take(&mut *logs.lock().unwrap_or_else(|e| e.into_inner()));
     let doc = match outcome {
         Ok(outputs) => json!({"outputs": outputs, "logs": logs}),

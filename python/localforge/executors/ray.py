@@ -188,7 +188,17 @@ class _Call:
             self.gen = self.ex._task.options(**opts).remote(payload)
         try:
             self.node = ray.get(next(self.gen))["node"]
-            result = ray.get(next(self.gen))
+            result = None
+            for ref in self.gen:  # the step's log and progress as they come, then its result
+                item = ray.get(ref)
+                if "log" in item:
+                    self.done.log(*item["log"])
+                elif "progress" in item:
+                    self.done.progress(*item["progress"])
+                else:
+                    result = item["result"]
+            if result is None:
+                return {"cancelled": True} if self.cancelled else {"error": "the Ray task ended without a result"}
         except ray.exceptions.TaskCancelledError:
             return {"cancelled": True}
         except ray.exceptions.RayTaskError as e:

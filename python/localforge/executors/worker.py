@@ -1,29 +1,64 @@
 """The Ray task that runs one step's tool call on a node of the cluster.
 
 A generator: it first says where it runs (so a step whose worker dies is retried
-elsewhere), then runs the call and gives its result — the dict the engine's
-`CallDone` takes, plus what the step did to files (`files.Scratch.changed`).
+elsewhere), then the step's log lines and progress as they come, then its result —
+the dict the engine's `CallDone` takes, plus what the step did to files
+(`files.Scratch.changed`).
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import socket
 import tempfile
+import threading
 
 import localforge
 from localforge.executors import files
 
 
 def run_call(payload: dict):
+    """Where it runs; then `{"log": [level, message]}` and `{"progress": [done, total, unit]}`
+    as the step goes; then `{"result": ...}`. The call runs on a thread of its own so its
+    lines can be given as they come; when the task is cancelled (KeyboardInterrupt here),
+    the call is told to stop and its processes are stopped before the task ends."""
     import ray
 
     yield {"node": ray.get_runtime_context().get_node_id(), "host": socket.gethostname(), "pid": os.getpid()}
-    yield _run(payload)
+    events: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    box: dict = {}
+
+    def work():
+        try:
+            box["result"] = _run(payload, events.put, stop)
+        except BaseException as e:  # noqa: BLE001 - handed to the task's thread below
+            box["error"] = e
+        finally:
+            events.put(None)
+
+    thread = threading.Thread(target=work, name="localforge-step", daemon=True)
+    thread.start()
+    try:
+        while True:
+            try:  # short waits: a cancel (KeyboardInterrupt) gets through at once
+                item = events.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if item is None:
+                break
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+    if "error" in box:
+        raise box["error"]
+    yield {"result": box["result"]}
 
 
-def _run(payload: dict) -> dict:
+def _run(payload: dict, emit=None, stop=None) -> dict:
     if payload["version"] != localforge.__version__:
         return {
             "error": f"this Ray node has LocalForge {localforge.__version__} and the run's driver {payload['version']}: "
@@ -31,15 +66,18 @@ def _run(payload: dict) -> dict:
         }
     request, inputs, cwd = payload["request"], payload["inputs"], payload["cwd"]
     shipment = payload.get("shipment")
+    hear = _listeners(emit, stop)
     if shipment is None:  # shared storage: the driver's paths are this node's paths
-        return _call(request, inputs, cwd if os.path.isdir(cwd) else None)
+        return _call(request, inputs, cwd if os.path.isdir(cwd) else None, hear)
     root = tempfile.mkdtemp(prefix="localforge-step-")
     try:
         scratch = files.Scratch(root, shipment)
         request = {**request, **{k: scratch.inward(request.get(k)) for k in ("run_dir", "temp_dir", "info", "steps")}}
         local_cwd = scratch.local(cwd)
         os.makedirs(local_cwd, exist_ok=True)
-        result = scratch.outward(_call(request, scratch.inward(inputs), local_cwd))
+        if emit is not None:  # the lines the step writes name the driver's paths
+            hear["log"] = lambda level, message: emit({"log": [level, scratch.outward(message)]})
+        result = scratch.outward(_call(request, scratch.inward(inputs), local_cwd, hear))
         result["changes"] = scratch.changed(payload["limit_mb"])
         return result
     except files.TooLarge as e:
@@ -48,13 +86,26 @@ def _run(payload: dict) -> dict:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _call(request: dict, inputs: dict, cwd: str | None) -> dict:
+def _listeners(emit, stop) -> dict:
+    """`call_step`'s log, progress and stop, sending what it hears through `emit`."""
+    if emit is None:
+        return {}
+    return {
+        "log": lambda level, message: emit({"log": [level, message]}),
+        "progress": lambda done, total, unit: emit({"progress": [done, total, unit]}),
+        "stop": stop.is_set if stop is not None else None,
+    }
+
+
+def _call(request: dict, inputs: dict, cwd: str | None, hear: dict) -> dict:
     from localforge import api
 
     before = os.getcwd()
     if cwd:
         os.chdir(cwd)
     try:
-        return api.call_step(request, inputs)
+        return api.call_step(request, inputs, **hear)
+    except KeyboardInterrupt:  # told to stop: the engine stopped the step's processes
+        return {"cancelled": True}
     finally:
         os.chdir(before)
