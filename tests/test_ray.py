@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -368,3 +369,32 @@ def test_a_steps_log_reaches_the_driver_while_it_runs(lfr, cluster):
     assert got["status"] == "completed" and got["ahead"] > 1.5, got
     events = json.loads(lfr("history", "show", got["run_id"], "--json", check=0).stdout)["events"]
     assert any(e["message"].startswith("halfway from ") for e in events)
+
+
+@pytest.fixture
+def ollama():
+    """The stand-in Ollama server of test_llm.py on 127.0.0.1 (Ollama itself needs model weights)."""
+    from http.server import ThreadingHTTPServer
+
+    from test_llm import StandIn
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), StandIn)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_llm_calls_a_step_makes_on_a_node_are_in_the_history(lfr, cluster, ollama):
+    plain = cluster.config.read_text()
+    with_llm = plain + f"services:\n  ollama: {{host: '{ollama}', default_model: 'tiny:1b'}}\n"
+    try:
+        cluster.config.write_text(with_llm)  # the nodes read it at each call
+        (lfr.work / "localforge.yaml").write_text(with_llm)
+        r = lfr.write("poem.yaml", "name: poem\nsteps:\n  - {id: poem, tool: ollama, action: generate, inputs: {prompt: rivers}}\n")
+        report = run_json(lfr, cluster, r)
+        assert report["steps"]["poem"]["outputs"]["response"] == "A haiku about rivers "
+        calls = json.loads(lfr("history", "show", report["run_id"], "--json", check=0).stdout)["llm_calls"]
+        assert [(c["step_id"], c["model"], c["completion_tokens"]) for c in calls] == [("poem", "tiny:1b", 4)]
+    finally:
+        cluster.config.write_text(plain)

@@ -121,11 +121,20 @@ impl Executor for PyExecutor {
     }
 }
 
-/// A result dict as the call's outputs (or failure), its log lines replayed into the step's log.
+/// A result dict as the call's outputs (or failure), its log lines replayed into the step's
+/// log and its LLM calls into the run's history, as this step's.
 fn result(v: Value, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
     for line in v["logs"].as_array().into_iter().flatten() {
         if let (Some(level), Some(message)) = (line[0].as_str(), line[1].as_str()) {
             ctx.log(level, message);
+        }
+    }
+    if let Some(record) = &ctx.llm_calls {
+        for call in v["llm_calls"].as_array().into_iter().flatten() {
+            if let Ok(mut call) = serde_json::from_value::<crate::store::LlmCall>(call.clone()) {
+                (call.run_id, call.step_id) = (ctx.run_id.clone(), ctx.step_id.clone());
+                record(call);
+            }
         }
     }
     if v["cancelled"].as_bool() == Some(true) {
@@ -183,6 +192,8 @@ pub fn call_tool<'py>(
     }
     let logs: Arc<Mutex<Vec<(String, String)>>> = Default::default();
     let sink = logs.clone();
+    let llm_calls: Arc<Mutex<Vec<crate::store::LlmCall>>> = Default::default();
+    let llm_sink = llm_calls.clone();
     let log_fn: crate::tools::LogFn = match log {
         Some(f) => Arc::new(move |level: &str, message: &str| {
             Python::attach(|py| {
@@ -211,17 +222,18 @@ pub fn call_tool<'py>(
         progress: progress_fn,
         run: Some(crate::exec::view::detached(req["info"].clone(), &req["steps"])),
         step: req["step"].clone(),
-        store: None,
+        llm_calls: Some(Arc::new(move |call| llm_sink.lock().unwrap_or_else(|e| e.into_inner()).push(call))),
         reservation: Default::default(),
     };
     // Ctrl-C (a Ray cancel) or `stop()` drops the call: the processes it started are stopped.
     let stopped = move |py: Python<'_>| stop.as_ref().is_some_and(|f| f.call0(py).and_then(|v| v.bind(py).is_truthy()).unwrap_or(false));
     let outcome = super::interruptible_unless(py, async { tool.call(&action, inputs, &ctx).await }, stopped)?;
     let logs = std::mem::take(&mut *logs.lock().unwrap_or_else(|e| e.into_inner()));
+    let llm = std::mem::take(&mut *llm_calls.lock().unwrap_or_else(|e| e.into_inner()));
     let doc = match outcome {
-        Ok(outputs) => json!({"outputs": outputs, "logs": logs}),
-        Err(ToolError::Cancelled) => json!({"cancelled": true, "logs": logs}),
-        Err(ToolError::Failed { message, detail }) => json!({"error": message, "detail": detail, "logs": logs}),
+        Ok(outputs) => json!({"outputs": outputs, "logs": logs, "llm_calls": llm}),
+        Err(ToolError::Cancelled) => json!({"cancelled": true, "logs": logs, "llm_calls": llm}),
+        Err(ToolError::Failed { message, detail }) => json!({"error": message, "detail": detail, "logs": logs, "llm_calls": llm}),
     };
     Ok(pythonize(py, &doc)?)
 }

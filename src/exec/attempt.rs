@@ -385,7 +385,7 @@ impl Run {
             run_dir: self.run_dir.clone(),
             temp_dir: self.temp_dir.clone(),
             step_id: record_id.to_string(),
-            store: self.store.clone(),
+            llm_calls: self.store.clone().map(|s| Arc::new(move |call| s.llm_call(call)) as crate::tools::LlmSink),
             run: Some(Arc::new(super::view::View { info: self.info.clone(), scope: scope.clone(), steps: self.steps.clone() })),
             step: {
                 let (counts, active) = &*self.refinement.lock().expect("refinement");

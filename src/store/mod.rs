@@ -39,7 +39,7 @@ pub struct NewRun {
 }
 
 /// One request to an LLM, kept with the step that made it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LlmCall {
     pub run_id: String,
     pub step_id: String,

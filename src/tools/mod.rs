@@ -62,6 +62,9 @@ impl ToolError {
     }
 }
 
+/// Takes the LLM calls a step makes, for the run's history.
+pub type LlmSink = Arc<dyn Fn(crate::store::LlmCall) + Send + Sync>;
+
 /// Log sink a tool writes to: `(level, message)`.
 pub type LogFn = Arc<dyn Fn(&str, &str) + Send + Sync>;
 /// Reports a step's progress: done, total, unit.
@@ -97,8 +100,8 @@ pub struct ToolCtx {
     pub run: Option<Arc<dyn RunView>>,
     /// `{id, name, tool, action}` of the step being run.
     pub step: Value,
-    /// The run's history, for tools that record more than their outputs (LLM calls).
-    pub store: Option<Arc<crate::store::Store>>,
+    /// Where a tool records the LLM calls it makes (the run's history), if anywhere.
+    pub llm_calls: Option<LlmSink>,
     /// What the step holds while it runs (CPU slots, RAM, GPU, VRAM): where an executor
     /// runs the call elsewhere (`remote`), it asks the cluster for this much.
     pub reservation: crate::schedule::Reservation,

@@ -95,7 +95,7 @@ pub fn ctx_in(dir: &std::path::Path) -> ToolCtx {
         progress: Arc::new(|_, _, _| {}),
         run: None,
         step: Value::Null,
-        store: None,
+        llm_calls: None,
         reservation: Default::default(),
     }
 }

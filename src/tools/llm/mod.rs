@@ -193,8 +193,8 @@ impl Llm {
         };
         let duration = started.elapsed().as_secs_f64();
         let prompt_text = messages.iter().filter_map(|m| m["content"].as_str()).collect::<Vec<_>>().join("\n\n");
-        if let Some(store) = &ctx.store {
-            store.llm_call(crate::store::LlmCall {
+        if let Some(record) = &ctx.llm_calls {
+            record(crate::store::LlmCall {
                 run_id: ctx.run_id.clone(),
                 step_id: ctx.step_id.clone(),
                 service: t.service.clone(),
