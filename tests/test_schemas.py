@@ -156,11 +156,13 @@ def test_new_writes_a_recipe_that_validates_and_runs(lf):
     lf("validate", lf.work / "recipes" / "null.yaml", check=0)
 
 
-def test_every_shipped_recipe_carries_the_schema_modeline():
-    for f in shipped_recipes():
-        first = f.read_text().splitlines()[0]
-        assert first.startswith("# yaml-language-server: $schema="), f
-        assert (f.parent / first.split("=", 1)[1]).resolve() == (SCHEMAS / "recipe.schema.json").resolve(), f
+def test_every_shipped_recipe_and_yaml_tool_carries_the_schema_modeline():
+    tools = sorted((PACKAGE / "data" / "tools").glob("*.yaml"))
+    for files, schema in ((shipped_recipes(), "recipe.schema.json"), (tools, "tool.schema.json")):
+        for f in files:
+            first = f.read_text().splitlines()[0]
+            assert first.startswith("# yaml-language-server: $schema="), f
+            assert (f.parent / first.split("=", 1)[1]).resolve() == (SCHEMAS / schema).resolve(), f
 
 
 def test_list_tools_schema_gives_each_actions_inputs(lf):
