@@ -214,15 +214,17 @@ def call_step(
     log: Optional[Callable[[str, str], Any]] = None,
     progress: Optional[Callable[[Optional[int], Optional[int], str], Any]] = None,
     stop: Optional[Callable[[], bool]] = None,
+    llm_call: Optional[Callable[[dict], Any]] = None,
 ) -> dict:
     """Run one step's tool call on this machine for a run driven from another one (the Ray
     executor's worker side). `request` is what the driver's engine sends: tool, action, the
     tool's fingerprint (a different version here refuses the call), run and step ids, the
     run's folders (already this machine's paths). Returns `{"outputs", "logs"}`, or
     `{"error", "detail", "logs"}`, or `{"cancelled": True}`. `log(level, message)` and
-    `progress(done, total, unit)` hear the call as it goes (then `logs` stays empty);
-    `stop()`, asked every 100 ms, stops it (KeyboardInterrupt) and its processes."""
-    return _core().call_tool(dict(request), dict(inputs), plugins=_plugins, log=log, progress=progress, stop=stop)
+    `progress(done, total, unit)` and `llm_call(call)` hear the call as it goes (then `logs`
+    and `llm_calls` stay empty); `stop()`, asked every 100 ms, stops it (KeyboardInterrupt)
+    and its processes."""
+    return _core().call_tool(dict(request), dict(inputs), plugins=_plugins, log=log, progress=progress, stop=stop, llm_call=llm_call)
 
 
 def _follow(run: Run, on_event: Optional[OnEvent], approve: Optional[Approve]) -> RunResult:

@@ -120,6 +120,9 @@ where
     F: std::future::Future + Send,
     F::Output: Send,
 {
+    // Declared first, dropped last: `work` dropped on a stop is dropped inside the runtime,
+    // so what it holds can still reach it (ComfyUI's `/interrupt` on drop).
+    let _runtime = runtime().enter();
     let mut work = std::pin::pin!(work);
     loop {
         // The timer is made inside the runtime (`async`): outside it there is no clock to use.

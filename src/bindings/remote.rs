@@ -51,6 +51,17 @@ pub struct CallDone {
     tx: Mutex<Option<oneshot::Sender<Value>>>,
     log: crate::tools::LogFn,
     progress: crate::tools::ProgressFn,
+    llm_calls: Option<crate::tools::LlmSink>,
+    /// The driver's run and step: an LLM call is recorded as theirs.
+    ids: (String, String),
+}
+
+impl CallDone {
+    /// Whether the engine still waits for this call (after a cancel it does not: what
+    /// comes later would land after the step ended).
+    fn waited_for(&self) -> bool {
+        self.tx.lock().unwrap_or_else(|e| e.into_inner()).as_ref().is_some_and(|tx| !tx.is_closed())
+    }
 }
 
 #[pymethods]
@@ -64,14 +75,28 @@ impl CallDone {
     }
 
     /// A line of the step's log, as the tool wrote it there.
-    fn log(&self, level: &str, message: &str) {
-        (self.log)(level, message)
+    fn log(&self, py: Python<'_>, level: &str, message: &str) {
+        if self.waited_for() {
+            py.detach(|| (self.log)(level, message))
+        }
     }
 
     /// The step's progress there: done of total (either may be unknown) in `unit`s.
     #[pyo3(signature = (done, total, unit))]
-    fn progress(&self, done: Option<u64>, total: Option<u64>, unit: &str) {
-        (self.progress)(done, total, unit)
+    fn progress(&self, py: Python<'_>, done: Option<u64>, total: Option<u64>, unit: &str) {
+        if self.waited_for() {
+            py.detach(|| (self.progress)(done, total, unit))
+        }
+    }
+
+    /// An LLM call the step made there (`call_tool`'s `llm_call` gives them), for the history.
+    fn llm_call(&self, py: Python<'_>, call: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mut call: crate::store::LlmCall = depythonize(call)?;
+        if let Some(record) = &self.llm_calls {
+            (call.run_id, call.step_id) = self.ids.clone();
+            py.detach(|| record(call));
+        }
+        Ok(())
     }
 }
 
@@ -93,10 +118,11 @@ impl Executor for PyExecutor {
         });
         let (tx, rx) = oneshot::channel();
         let obj = self.obj.clone();
-        let (log, progress) = (ctx.log.clone(), ctx.progress.clone());
+        let (log, progress, llm_calls) = (ctx.log.clone(), ctx.progress.clone(), ctx.llm_calls.clone());
+        let ids = (ctx.run_id.clone(), ctx.step_id.clone());
         let submitted = pypool::run(move || {
             Python::attach(|py| {
-                let done = Bound::new(py, CallDone { tx: Mutex::new(Some(tx)), log, progress })?;
+                let done = Bound::new(py, CallDone { tx: Mutex::new(Some(tx)), log, progress, llm_calls, ids })?;
                 let args = (pythonize(py, &request)?, pythonize(py, &Value::Object(inputs))?, done);
                 obj.call_method1(py, "submit", args)
             })
@@ -154,11 +180,13 @@ fn result(v: Value, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
 /// `CallDone` expects. The tool must be the driver's (same fingerprint): a node with
 /// another version of it, or without it, fails the call saying so.
 ///
-/// `log(level, message)` and `progress(done, total, unit)` hear the call as it goes
-/// (without `log`, the lines come back in the result's `logs`); `stop()` is asked every
-/// 100 ms whether to stop (as Ctrl-C is): the call is dropped and its processes stopped.
+/// `log(level, message)`, `progress(done, total, unit)` and `llm_call(call)` hear the call
+/// as it goes (without them, lines and LLM calls come back in the result's `logs` and
+/// `llm_calls`); `stop()` is asked every 100 ms whether to stop (as Ctrl-C is): the call is
+/// dropped and its processes stopped.
 #[pyfunction]
-#[pyo3(signature = (request, inputs, plugins=None, log=None, progress=None, stop=None))]
+#[pyo3(signature = (request, inputs, plugins=None, log=None, progress=None, stop=None, llm_call=None))]
+#[allow(clippy::too_many_arguments)]
 pub fn call_tool<'py>(
     py: Python<'py>,
     request: &Bound<'py, PyDict>,
@@ -167,6 +195,7 @@ pub fn call_tool<'py>(
     log: Option<Py<PyAny>>,
     progress: Option<Py<PyAny>>,
     stop: Option<Py<PyAny>>,
+    llm_call: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let req: Value = depythonize(request.as_any())?;
     let inputs: Outputs = depythonize(inputs.as_any())?;
@@ -222,7 +251,16 @@ pub fn call_tool<'py>(
         progress: progress_fn,
         run: Some(crate::exec::view::detached(req["info"].clone(), &req["steps"])),
         step: req["step"].clone(),
-        llm_calls: Some(Arc::new(move |call| llm_sink.lock().unwrap_or_else(|e| e.into_inner()).push(call))),
+        llm_calls: Some(match llm_call {
+            Some(f) => Arc::new(move |call| {
+                Python::attach(|py| {
+                    if let Ok(c) = pythonize(py, &call) {
+                        let _ = f.call1(py, (c,));
+                    }
+                })
+            }),
+            None => Arc::new(move |call| llm_sink.lock().unwrap_or_else(|e| e.into_inner()).push(call)),
+        }),
         reservation: Default::default(),
     };
     // Ctrl-C (a Ray cancel) or `stop()` drops the call: the processes it started are stopped.

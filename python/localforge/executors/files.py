@@ -221,15 +221,16 @@ class Scratch:
                 if not os.path.isfile(local) or os.path.islink(local):
                     continue
                 seen.add(local)
-                data = Path(local).read_bytes()
-                if self.shipped.get(local) == _digest(data):
-                    continue
-                if len(data) > limit_mb * MB:
+                size = os.path.getsize(local)
+                if size > limit_mb * MB:
                     raise TooLarge(
-                        f"the step made {local[len(self.root) :]} ({len(data) / MB:.1f} MB), over executor.inline_mb "
+                        f"the step made {local[len(self.root) :]} ({size / MB:.1f} MB), over executor.inline_mb "
                         f"({limit_mb:g} MB) that comes back from a node: put the run folder on shared storage "
                         "(`executor.shared_dir: true`) or raise `executor.inline_mb`"
                     )
+                data = Path(local).read_bytes()
+                if self.shipped.get(local) == _digest(data):
+                    continue
                 files[local[len(self.root) :]] = data
                 modes[local[len(self.root) :]] = stat.S_IMODE(os.stat(local).st_mode)
         removed = sorted(p[len(self.root) :] for p in self.shipped if p not in seen)

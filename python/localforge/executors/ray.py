@@ -195,6 +195,8 @@ class _Call:
                     self.done.log(*item["log"])
                 elif "progress" in item:
                     self.done.progress(*item["progress"])
+                elif "llm_call" in item:
+                    self.done.llm_call(item["llm_call"])
                 else:
                     result = item["result"]
             if result is None:

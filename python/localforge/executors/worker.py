@@ -40,8 +40,8 @@ def run_call(payload: dict):
             events.put(None)
 
     thread = threading.Thread(target=work, name="localforge-step", daemon=True)
-    thread.start()
     try:
+        thread.start()
         while True:
             try:  # short waits: a cancel (KeyboardInterrupt) gets through at once
                 item = events.get(timeout=0.2)
@@ -75,9 +75,12 @@ def _run(payload: dict, emit=None, stop=None) -> dict:
         request = {**request, **{k: scratch.inward(request.get(k)) for k in ("run_dir", "temp_dir", "info", "steps")}}
         local_cwd = scratch.local(cwd)
         os.makedirs(local_cwd, exist_ok=True)
-        if emit is not None:  # the lines the step writes name the driver's paths
+        if emit is not None:  # what the step says names the driver's paths
             hear["log"] = lambda level, message: emit({"log": [level, scratch.outward(message)]})
+            hear["llm_call"] = lambda call: emit({"llm_call": scratch.outward(call)})
         result = scratch.outward(_call(request, scratch.inward(inputs), local_cwd, hear))
+        if result.get("cancelled") or (stop is not None and stop.is_set()):
+            return result  # stopped: what it left behind is not the step's work
         result["changes"] = scratch.changed(payload["limit_mb"])
         return result
     except files.TooLarge as e:
@@ -93,6 +96,7 @@ def _listeners(emit, stop) -> dict:
     return {
         "log": lambda level, message: emit({"log": [level, message]}),
         "progress": lambda done, total, unit: emit({"progress": [done, total, unit]}),
+        "llm_call": lambda call: emit({"llm_call": call}),
         "stop": stop.is_set if stop is not None else None,
     }
 
