@@ -20,15 +20,8 @@ impl<'a> Reader<'a> {
 
     /// Report keys of `map` that are not in `allowed`, with a suggestion.
     pub fn check_keys(&mut self, map: &Node, allowed: &[crate::schema::Key], what: &str) {
-        for (k, v) in map.as_map().unwrap_or_default() {
-            let key = k.key_text();
-            if !crate::schema::allows(allowed, &key) {
-                let names = crate::schema::names(allowed);
-                let hint = did_you_mean(&key, names.iter().copied())
-                    .or_else(|| comma_split(&key, v))
-                    .or_else(|| Some(format!("{what} keys are {}", list_names(&names))));
-                self.error(k, format!("unknown key `{key}` in {what}"), hint);
-            }
+        for (k, message, hint) in unknown_keys(map, allowed, what) {
+            self.error(k, message, Some(hint));
         }
     }
 
@@ -164,9 +157,26 @@ pub fn shown(node: &Node) -> String {
     }
 }
 
+/// The keys of `map` that are not in `allowed` (recipes' and YAML tools' parsers alike):
+/// each key's node, the message, and a hint (the key meant, or those there are).
+pub fn unknown_keys<'n>(map: &'n Node, allowed: &[crate::schema::Key], what: &str) -> Vec<(&'n Node, String, String)> {
+    let mut out = Vec::new();
+    for (k, v) in map.as_map().unwrap_or_default() {
+        let key = k.key_text();
+        if !crate::schema::allows(allowed, &key) {
+            let names = crate::schema::names(allowed);
+            let hint = did_you_mean(&key, names.iter().copied())
+                .or_else(|| comma_split(&key, v))
+                .unwrap_or_else(|| format!("{what} keys are {}", list_names(&names)));
+            out.push((k, format!("unknown key `{key}` in {what}"), hint));
+        }
+    }
+    out
+}
+
 /// A key with no value and spaces in it is most often the tail of a value cut
 /// at a comma inside `{ ... }`: say so.
-pub fn comma_split(key: &str, value: &Node) -> Option<String> {
+fn comma_split(key: &str, value: &Node) -> Option<String> {
     (value.is_null() && key.contains(' '))
         .then(|| format!("inside `{{ ... }}` a comma ends a value, so `{key}` was read as a key: put the whole value in quotes"))
 }

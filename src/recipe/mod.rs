@@ -2,7 +2,7 @@
 
 pub mod compat;
 mod fields;
-pub use fields::comma_split;
+pub use fields::unknown_keys;
 pub mod inputs;
 pub mod keys;
 mod model;

@@ -1,6 +1,6 @@
 //! A YAML tool definition: any command-line program as a LocalForge tool.
 
-use crate::diag::{did_you_mean, list_names, Diagnostic};
+use crate::diag::{did_you_mean, Diagnostic};
 use crate::recipe::yaml::{self, Node, NodeValue};
 use crate::recipe::InputType;
 use indexmap::IndexMap;
@@ -69,15 +69,8 @@ impl Reader<'_> {
     }
 
     fn keys(&mut self, n: &Node, allowed: &[crate::schema::Key], what: &str) {
-        for (k, v) in n.as_map().unwrap_or_default() {
-            let key = k.key_text();
-            if !crate::schema::allows(allowed, &key) {
-                let names = crate::schema::names(allowed);
-                let hint = did_you_mean(&key, names.iter().copied())
-                    .or_else(|| crate::recipe::comma_split(&key, v))
-                    .or_else(|| Some(format!("{what} keys are {}", list_names(&names))));
-                self.err(k, format!("unknown key `{key}` in {what}"), hint);
-            }
+        for (k, message, hint) in crate::recipe::unknown_keys(n, allowed, what) {
+            self.err(k, message, Some(hint));
         }
     }
 
