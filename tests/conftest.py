@@ -1,10 +1,13 @@
 """Shared fixtures: every test runs the real CLI in a scratch HOME and folder,
 so history databases and run folders never touch the developer's own."""
 
+import contextlib
 import os
 import subprocess
 import sys
+import threading
 import time
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -63,6 +66,19 @@ def lf(tmp_path, monkeypatch):
             return path
 
     return Runner()
+
+
+@contextlib.contextmanager
+def serve(handler):
+    """A stand-in HTTP service on 127.0.0.1 answering with `handler` (a BaseHTTPRequestHandler
+    class), in a thread: its URL while the block runs."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def process_alive(pid: int) -> bool:

@@ -10,12 +10,13 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+
+from conftest import serve
 
 COUNTING_TOOL = """\
 name: counted
@@ -176,13 +177,10 @@ class Ollama(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def ollama(lf):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Ollama)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    lf.env["LOCALFORGE_OLLAMA_HOST"] = f"http://127.0.0.1:{server.server_address[1]}"
-    Ollama.calls, Ollama.digest = 0, "sha256:" + "a" * 64
-    yield Ollama
-    server.shutdown()
-    server.server_close()
+    with serve(Ollama) as url:
+        lf.env["LOCALFORGE_OLLAMA_HOST"] = url
+        Ollama.calls, Ollama.digest = 0, "sha256:" + "a" * 64
+        yield Ollama
 
 
 def _llm(lf, options):

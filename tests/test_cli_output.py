@@ -3,10 +3,11 @@ people, not as Python reprs), recipes listed once with where they come from,
 `health`'s exit code, `system` wrapped to the terminal, the README's example."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
+
+from conftest import serve
 
 LISTY = """\
 name: listy
@@ -157,11 +158,8 @@ class Ollama(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def ollama():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Ollama)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve(Ollama) as url:
+        yield url
 
 
 def test_health_exits_1_when_a_configured_service_is_down(lf):

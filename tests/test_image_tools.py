@@ -221,10 +221,9 @@ def test_the_0x_tileset_recipe_makes_0xs_gate_decision(lf, tmp_path):
     at `high` (0.83), so no refinement runs — as in 0.x."""
     import base64
     import io
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
-    from conftest import FIXTURES
+    from conftest import FIXTURES, serve
     from test_llm import StandIn as OllamaStandIn
 
     arr = np.full((512, 512, 3), 120, dtype=np.uint8)
@@ -253,20 +252,13 @@ def test_the_0x_tileset_recipe_makes_0xs_gate_decision(lf, tmp_path):
             self.rfile.read(int(self.headers["Content-Length"]))
             self._send({"images": [texture], "parameters": {}, "info": json.dumps({"seed": 7})})
 
-    servers = [ThreadingHTTPServer(("127.0.0.1", 0), h) for h in (OllamaStandIn, SdStandIn)]
-    for s in servers:
-        threading.Thread(target=s.serve_forever, daemon=True).start()
-    try:
-        lf.env["LOCALFORGE_OLLAMA_HOST"] = f"http://127.0.0.1:{servers[0].server_address[1]}"
+    with serve(OllamaStandIn) as ollama, serve(SdStandIn) as sd:
+        lf.env["LOCALFORGE_OLLAMA_HOST"] = ollama
         lf.env["LOCALFORGE_OLLAMA_MODEL"] = "tiny:1b"
-        lf.env["LOCALFORGE_SD_HOST"] = f"http://127.0.0.1:{servers[1].server_address[1]}"
+        lf.env["LOCALFORGE_SD_HOST"] = sd
         rec = FIXTURES / "recipes" / "0x" / "tileset.yaml"
         proc = lf("run", rec, "-i", "theme=grass", "-i", "output_path=grass_tile.png", "--auto-approve", "--json", timeout=120, check=0)
         doc = json.loads(proc.stdout)
-    finally:
-        for s in servers:
-            s.shutdown()
-            s.server_close()
     gate = doc["steps"]["validate_seamless"]
     assert gate["status"] == "completed" and gate["attempts"] == 1, "passed at once: no refinement"
     assert round(gate["outputs"]["scores"]["seamless"], 2) == 0.83

@@ -4,10 +4,11 @@ stand-in answers `/api/chat` with the documented streamed NDJSON shape."""
 
 import json
 import sqlite3
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
+
+from conftest import serve
 
 
 class StandIn(BaseHTTPRequestHandler):
@@ -46,12 +47,8 @@ class StandIn(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def ollama():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), StandIn)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve(StandIn) as url:
+        yield url
 
 
 def test_generate_through_a_recipe_is_recorded(lf, ollama):

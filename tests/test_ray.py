@@ -11,13 +11,12 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, process_alive
+from conftest import FIXTURES, process_alive, serve
 from raycluster import Cluster
 
 try:
@@ -336,6 +335,15 @@ steps:
     assert "needs 40 GB of VRAM and the largest node of the Ray cluster offers 24" in report["steps"]["huge"]["error"]
 
 
+def drive(lf, cluster, recipe, code):
+    """What Python `code` prints as JSON, run as a driver of its own with the recipe and the
+    cluster's address as `sys.argv[1:]`, in the `lf` runner's folder and environment."""
+    args = [sys.executable, "-c", code, str(recipe), cluster.address]
+    out = subprocess.run(args, cwd=lf.work, env=lf.env, capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
 def test_the_python_api_runs_on_the_cluster_sync_and_asyncio(lfr, cluster):
     r = lfr.write("api.yaml", "name: api\nsteps:\n  - {id: big, tool: where, action: here, resources: {vram_gb: 16}}\n")
     code = (
@@ -344,11 +352,7 @@ def test_the_python_api_runs_on_the_cluster_sync_and_asyncio(lfr, cluster):
         "b = asyncio.run(localforge.arun(sys.argv[1], executor='ray:' + sys.argv[2]))\n"
         "print(json.dumps([a['steps']['big']['outputs']['node'], b['steps']['big']['outputs']['node']]))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(r), cluster.address], cwd=lfr.work, env=lfr.env, capture_output=True, text=True, timeout=240
-    )
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout) == [cluster.nodes["B"], cluster.nodes["B"]]
+    assert drive(lfr, cluster, r, code) == [cluster.nodes["B"], cluster.nodes["B"]]
 
 
 def test_a_steps_log_reaches_the_driver_while_it_runs(lfr, cluster):
@@ -361,11 +365,7 @@ def test_a_steps_log_reaches_the_driver_while_it_runs(lfr, cluster):
         "done = next(t for t, e in seen if e['type'] == 'step_finished')\n"
         "print(json.dumps({'ahead': done - said, 'run_id': report['run_id'], 'status': report['status']}))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(r), cluster.address], cwd=lfr.work, env=lfr.env, capture_output=True, text=True, timeout=240
-    )
-    assert out.returncode == 0, out.stderr
-    got = json.loads(out.stdout)
+    got = drive(lfr, cluster, r, code)
     assert got["status"] == "completed" and got["ahead"] > 1.5, got
     events = json.loads(lfr("history", "show", got["run_id"], "--json", check=0).stdout)["events"]
     assert any(e["message"].startswith("halfway from ") for e in events)
@@ -374,15 +374,10 @@ def test_a_steps_log_reaches_the_driver_while_it_runs(lfr, cluster):
 @pytest.fixture
 def ollama():
     """The stand-in Ollama server of test_llm.py on 127.0.0.1 (Ollama itself needs model weights)."""
-    from http.server import ThreadingHTTPServer
-
     from test_llm import StandIn
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), StandIn)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve(StandIn) as url:
+        yield url
 
 
 def test_llm_calls_a_step_makes_on_a_node_are_in_the_history(lfr, cluster, ollama):

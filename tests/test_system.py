@@ -9,11 +9,12 @@ config, which is how a machine whose GPU LocalForge cannot see is planned for.
 import json
 import os
 import sqlite3
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+
+from conftest import serve
 
 DOWN = "http://127.0.0.1:9"
 
@@ -51,11 +52,8 @@ class FakeOllama(BaseHTTPRequestHandler):
 @pytest.fixture
 def ollama():
     FakeOllama.calls = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOllama)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve(FakeOllama) as url:
+        yield url
 
 
 def all_down(lf):
