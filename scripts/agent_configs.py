@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+from generated import write_or_check
+
 from localforge import agentconfig
 from localforge._paths import data_dir
 
@@ -33,19 +35,8 @@ def examples() -> dict:
 
 
 def main(argv) -> int:
-    stale = []
-    for name, text in examples().items():
-        path = HERE / name
-        if "--check" in argv:
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
-                stale.append(name)
-        else:
-            path.write_text(text, encoding="utf-8")
-            print(f"wrote {path}")
-    if stale:
-        print(f"stale: {', '.join(stale)} — run `python scripts/agent_configs.py`", file=sys.stderr)
-        return 1
-    return 0
+    files = {HERE / name: text for name, text in examples().items()}
+    return write_or_check(files, "--check" in argv, "scripts/agent_configs.py")
 
 
 if __name__ == "__main__":

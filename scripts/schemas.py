@@ -6,28 +6,17 @@ import json
 import sys
 from pathlib import Path
 
+from generated import write_or_check
+
 from localforge import api
 
 OUT = Path(__file__).resolve().parent.parent / "python" / "localforge" / "data" / "schemas"
 
 
 def main() -> int:
-    check = "--check" in sys.argv[1:]
-    stale = []
-    for kind in ("recipe", "tool", "config"):
-        path = OUT / f"{kind}.schema.json"
-        text = json.dumps(api.schema(kind, local=False), indent=2, ensure_ascii=False) + "\n"
-        if path.exists() and path.read_text(encoding="utf-8") == text:
-            continue
-        if check:
-            stale.append(path.name)
-        else:
-            path.write_text(text, encoding="utf-8")
-            print(f"wrote {path}")
-    if stale:
-        print(f"stale: {', '.join(stale)}; run `python scripts/schemas.py`", file=sys.stderr)
-        return 1
-    return 0
+    files = {OUT / f"{kind}.schema.json": json.dumps(api.schema(kind, local=False), indent=2, ensure_ascii=False) + "\n"
+             for kind in ("recipe", "tool", "config")}  # fmt: skip
+    return write_or_check(files, "--check" in sys.argv[1:], "scripts/schemas.py")
 
 
 if __name__ == "__main__":
