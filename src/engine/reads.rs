@@ -73,8 +73,7 @@ pub fn tool_list(reg: &Registry, schema: bool) -> Vec<Value> {
     let mut batch = json!({"name": "batch", "kind": "native", "actions": reg.actions("batch"), "available": true, "missing": [],
                            "source": "built-in", "description": "Run sub-steps once per item of a list"});
     if schema {
-        let recipe = crate::schema::document("recipe").expect("the recipe schema");
-        let mut foreach = recipe["$defs"]["batchInputs"].clone();
+        let mut foreach = crate::schema::batch_inputs();
         // Self-contained: its steps are the recipe schema's steps.
         foreach["properties"]["workflow_steps"]["items"] = json!({"type": "object", "required": ["id"]});
         batch["inputs"] = json!({"foreach": foreach});

@@ -41,6 +41,11 @@ fn root(kind: &str, title: &str, description: &str, body: Value, defs: Map<Strin
     doc
 }
 
+/// `batch.foreach`'s inputs (its `workflow_steps` are `$defs/batchStep` of the recipe schema).
+pub fn batch_inputs() -> Value {
+    shapes::object(crate::recipe::keys::BATCH_INPUTS, &["items", "workflow_steps"], true)
+}
+
 fn recipe() -> Value {
     use crate::recipe::keys::*;
     let mut defs = Map::new();
@@ -51,7 +56,7 @@ fn recipe() -> Value {
         json!({"allOf": [{"$ref": "#/$defs/step"}], "not": {"required": ["depends_on"]},
         "description": "A step of `workflow_steps`: they run in order for each item, so `depends_on` does not apply."}),
     );
-    defs.insert("batchInputs".into(), shapes::object(BATCH_INPUTS, &["items", "workflow_steps"], true));
+    defs.insert("batchInputs".into(), batch_inputs());
     defs.insert("refinement".into(), shapes::object(REFINEMENT, &["steps"], false));
     defs.insert("cleanup".into(), shapes::object(CLEANUP, &[], false));
     defs.insert("cleanupAction".into(), cleanup_action(CLEANUP_ACTION));
