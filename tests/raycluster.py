@@ -4,6 +4,7 @@ ray-node` (`ray start`) bound to 127.0.0.1, with a folder of its own."""
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -83,6 +84,7 @@ class Cluster:
                 except ProcessLookupError:
                     pass
             time.sleep(1)
+        shutil.rmtree(self.temp, ignore_errors=True)
 
     def _pids(self):
         for d in Path("/proc").iterdir():

@@ -182,3 +182,12 @@ def test_shared_dir_and_address_are_read_as_the_config_writes_them():
         executors.settings({"kind": "ray", "shared_dir": "maybe"})
     with pytest.raises(errors.ConfigError, match="address` must be text"):
         executors.settings({"kind": "ray", "address": 6379})
+
+
+def test_ray_node_says_what_it_would_start_and_refuses_negative_vram(lf):
+    argv = json.loads(lf("ray-node", "--head", "--port", "6390", "--vram-gb", "24", "--dry-run", "--json", check=0).stdout)
+    assert argv[:4] == ["ray", "start", "--head", "--port"] and argv[argv.index("--resources") + 1] == '{"vram_gb":24.0}'
+    joined = json.loads(lf("ray-node", "--address", "10.0.0.5:6379", "--dry-run", "--json", "--", "--num-cpus", "8", check=0).stdout)
+    assert joined[2:4] == ["--address", "10.0.0.5:6379"] and joined[-2:] == ["--num-cpus", "8"]
+    assert "--vram-gb must be 0 or more" in lf("ray-node", "--head", "--vram-gb", "-1", check=2).stderr
+    assert "--head" in lf("ray-node", check=2).stderr  # one of --head / --address is required

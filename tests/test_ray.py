@@ -335,6 +335,12 @@ steps:
     assert "needs 40 GB of VRAM and the largest node of the Ray cluster offers 24" in report["steps"]["huge"]["error"]
 
 
+def test_a_detached_process_is_refused_on_a_node(lfr, cluster):
+    r = lfr.write("bg.yaml", "name: bg\nsteps:\n  - {id: bg, tool: script, action: run, inputs: {command: 'sleep 30', detach: true}}\n")
+    report = run_json(lfr, cluster, r, check=1)
+    assert "`detach: true` starts a process that outlives its step, which a Ray node cannot keep" in report["steps"]["bg"]["error"]
+
+
 def drive(lf, cluster, recipe, code):
     """What Python `code` prints as JSON, run as a driver of its own with the recipe and the
     cluster's address as `sys.argv[1:]`, in the `lf` runner's folder and environment."""
