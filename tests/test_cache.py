@@ -217,6 +217,7 @@ def test_kill_9_during_a_cache_write_serves_no_broken_entry(lf):
     them (objects written, the entry not yet). The next run must not take a half-written
     entry: it runs the step again and gets every file."""
     counter = lf.work / "counter.txt"
+    lf.env["COUNTER"] = str(counter)  # a file the command names is one it reads: the key would change with it
     maker = lf.write(
         "make.py",
         "import sys, pathlib\nd = pathlib.Path(sys.argv[1]); d.mkdir()\n"
@@ -226,7 +227,7 @@ def test_kill_9_during_a_cache_write_serves_no_broken_entry(lf):
         "many.yaml",
         "name: many\nsteps:\n"
         "  - id: make\n    tool: script\n    action: run\n    cache: true\n"
-        f"    inputs: {{command: 'echo ran >> {counter}; python3 {maker} {{{{ workflow.run_dir }}}}/many'}}\n"
+        f"    inputs: {{command: 'echo ran >> \"$COUNTER\"; python3 {maker} {{{{ workflow.run_dir }}}}/many'}}\n"
         "outputs:\n  folder: '{{ steps.make.outputs.stdout | trim }}'\n",
     )
     cache = lf.home / ".localforge" / "cache"

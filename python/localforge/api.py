@@ -400,8 +400,9 @@ def validate(*recipes: Recipe) -> list[Problem]:
 
 def validate_warnings(*recipes: Recipe) -> list[Problem]:
     """What recipes written for LocalForge 0.x would do differently here (a `script` step that
-    now fails on a non-zero exit, ...), each with its place and a hint; empty for new recipes."""
-    return _core().validate_warnings([_recipe_path(r) for r in recipes])
+    now fails on a non-zero exit, ...), and `cache: true` on a step whose effects the step
+    cache cannot all see, each with its place and a hint."""
+    return _core().validate_warnings([_recipe_path(r) for r in recipes], plugins=_plugins)
 
 
 def history(limit: int = 20) -> list[RunSummary]:

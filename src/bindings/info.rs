@@ -21,10 +21,13 @@ pub fn validate<'py>(py: Python<'py>, paths: Vec<PathBuf>, plugins: Option<&Boun
     PyList::new(py, dicts)
 }
 
-/// Warnings for recipes written for LocalForge 0.x (what would behave differently here).
+/// Warnings: what recipes written for LocalForge 0.x would do differently here, and
+/// `cache: true` where the cache cannot see all a step does.
 #[pyfunction]
-pub fn validate_warnings<'py>(py: Python<'py>, paths: Vec<PathBuf>) -> PyResult<Bound<'py, PyList>> {
-    let diags = py.detach(|| reads::validate_warnings(&paths));
+#[pyo3(signature = (paths, plugins=None))]
+pub fn validate_warnings<'py>(py: Python<'py>, paths: Vec<PathBuf>, plugins: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyList>> {
+    let tools = super::tools_for(&super::load_config(py)?, None::<[&str; 0]>, plugins)?;
+    let diags = py.detach(|| reads::validate_warnings(&paths, &tools));
     let dicts = diags.iter().map(|d| diag_dict(py, d)).collect::<PyResult<Vec<_>>>()?;
     PyList::new(py, dicts)
 }

@@ -56,7 +56,7 @@ impl PyPlugin {
             h.update(f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default().as_bytes());
             h.update(std::fs::read(&f).unwrap_or_default());
         }
-        format!("python:{}:{}", self.name, crate::cache::key::hex(&h.finalize()))
+        format!("python:{}:{}", self.name, crate::cache::files::hex(&h.finalize()))
     }
 }
 

@@ -1,19 +1,40 @@
 //! The cache key of a step attempt (docs/cache.md): everything that decides what the step
-//! produces, hashed. Paths inside the run folder are written `{run_dir}/...` first, so the
-//! same step of another run has the same key; every existing file or folder the inputs name
-//! counts by its content (not its modification time).
+//! produces and that LocalForge can see, hashed. Paths inside the run folder are written
+//! `{run_dir}/...` first, so the same step of another run has the same key; every existing
+//! file or folder the inputs name — a whole value or a word inside text, absolute or
+//! relative to the step's working folder — counts by its content (not its modification
+//! time). The keys of the steps it comes after (a Merkle chain), the programs it runs and
+//! the environment it reads are part of it too.
 
+use super::files::{content_hash, hex, program_digest};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
-use std::io::Read;
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+pub use super::files::file_hash;
 
 /// Bumped when what goes into a key changes: every older entry stops matching.
-const KEY_FORMAT: u32 = 1;
-/// Most files a folder named by an input may hold before the step is not cached.
-const MAX_FILES_PER_FOLDER: usize = 10_000;
+const KEY_FORMAT: u32 = 2;
+/// Longest word of text taken as a possible path.
+const MAX_PATH_WORD: usize = 4096;
 
-/// What a key is made of, kept beside the entry for `cache stats` and debugging.
+/// What the call depends on beyond its inputs.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// Folders a relative path is read from: the step's working folder first, then
+    /// LocalForge's own (a tool started without a folder of its own reads from there).
+    pub bases: Vec<PathBuf>,
+    /// The programs the call runs, as written (`ffmpeg`, `/usr/bin/sh`): each counts by
+    /// the content of the file it resolves to on `PATH`.
+    pub programs: Vec<String>,
+    /// The environment variables the call reads, with their values (absent ones left out).
+    pub env: BTreeMap<String, String>,
+    /// `(step, digest)` of every step this one comes after: what they gave is part of the key.
+    pub upstream: Vec<(String, String)>,
+}
+
+/// What a key is made of.
 pub struct KeyParts<'a> {
     pub tool: &'a str,
     pub action: &'a str,
@@ -26,7 +47,8 @@ pub struct KeyParts<'a> {
     pub run_dir: &'a Path,
     /// Hashes of files that are not on disk yet but will be (`run --dry-run`: what cache
     /// hits before this step would restore), by path with the run folder as `{run_dir}`.
-    pub known: Option<&'a std::collections::HashMap<String, String>>,
+    pub known: Option<&'a HashMap<String, String>>,
+    pub context: &'a Context,
 }
 
 /// The key, or why the step cannot be cached (an input file that cannot be read, a folder too big).
@@ -34,28 +56,35 @@ pub fn key(parts: &KeyParts<'_>) -> Result<String, String> {
     key_and_files(parts).map(|(k, _)| k)
 }
 
-/// The key, and the content hash of every existing path the inputs name (by the path as
-/// written): storing compares them again to tell what the step changed from what it read.
-pub fn key_and_files(parts: &KeyParts<'_>) -> Result<(String, std::collections::HashMap<String, String>), String> {
+/// The key, and the content hash of every existing path the inputs name, by absolute path:
+/// after the step they are compared again, to tell what it changed from what it read.
+pub fn key_and_files(parts: &KeyParts<'_>) -> Result<(String, HashMap<String, String>), String> {
     let run_dir = parts.run_dir.to_string_lossy();
-    let mut files = Map::new();
-    let mut seen = std::collections::HashMap::new();
-    let mut paths = Vec::new();
-    strings(&Value::Object(parts.inputs.clone()), &mut paths);
-    for p in paths {
-        let p = p.trim().to_string();
-        let path = Path::new(&p);
-        if !path.is_absolute() || files.contains_key(&normalize_str(&p, &run_dir)) {
+    let mut files = BTreeMap::new();
+    let mut read = HashMap::new();
+    for (word, path) in named_paths(parts.inputs, &parts.context.bases) {
+        let normalized = normalize_str(&path.to_string_lossy(), &run_dir);
+        let label = format!("{}\u{0}{normalized}", normalize_str(&word, &run_dir));
+        if files.contains_key(&label) {
             continue;
         }
-        let normalized = normalize_str(&p, &run_dir);
-        if let Some(hash) = content_hash(path)? {
-            seen.insert(p.clone(), hash.clone());
-            files.insert(normalized, Value::String(hash));
+        let abs = path.to_string_lossy().to_string();
+        let hash = match read.get(&abs) {
+            Some(h) => Some(String::clone(h)),
+            None => content_hash(&path)?,
+        };
+        if let Some(hash) = hash {
+            read.insert(abs, hash.clone());
+            files.insert(label, hash);
         } else if let Some(hash) = parts.known.and_then(|k| k.get(&normalized)) {
-            files.insert(normalized, Value::String(hash.clone()));
+            files.insert(label, hash.clone());
         }
     }
+    let path_var = parts.context.env.get("PATH").map(std::ffi::OsString::from).or_else(|| std::env::var_os("PATH")).unwrap_or_default();
+    let programs: BTreeMap<&str, String> =
+        parts.context.programs.iter().map(|p| (p.as_str(), program_digest(p, &path_var).unwrap_or_else(|| "absent".into()))).collect();
+    let mut upstream = parts.context.upstream.clone();
+    upstream.sort();
     let doc = json!({
         "format": KEY_FORMAT,
         "tool": parts.tool,
@@ -64,12 +93,55 @@ pub fn key_and_files(parts: &KeyParts<'_>) -> Result<(String, std::collections::
         "inputs": normalize(&Value::Object(parts.inputs.clone()), &run_dir),
         "files": files,
         "identity": parts.identity,
+        "programs": programs,
+        "env": parts.context.env,
+        "upstream": upstream,
     });
-    Ok((hex(&Sha256::digest(doc.to_string().as_bytes())), seen))
+    Ok((hex(&Sha256::digest(doc.to_string().as_bytes())), read))
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// What a finished step hands to the keys of the steps after it: its own key (when it has
+/// one), its outputs and the digests of the steps before it.
+pub fn digest(key: Option<&str>, outputs: &Map<String, Value>, run_dir: &Path, upstream: &[(String, String)]) -> String {
+    let mut upstream = upstream.to_vec();
+    upstream.sort();
+    let doc = json!({"key": key, "outputs": normalize(&Value::Object(outputs.clone()), &run_dir.to_string_lossy()), "upstream": upstream});
+    hex(&Sha256::digest(doc.to_string().as_bytes()))
+}
+
+/// Every path the inputs may name, as `(word as written, path)`: each string whole, and
+/// each word of text (split at spaces, quotes, `=`, `:`, `,`, `;`, redirections and
+/// brackets), absolute, or relative to each of `bases`. Only those that exist count.
+pub fn named_paths(inputs: &Map<String, Value>, bases: &[PathBuf]) -> Vec<(String, PathBuf)> {
+    let mut texts = Vec::new();
+    strings(&Value::Object(inputs.clone()), &mut texts);
+    let mut words: Vec<String> = Vec::new();
+    for text in &texts {
+        let whole = text.trim();
+        words.push(whole.to_string());
+        if whole.contains(is_separator) {
+            words.extend(whole.split(is_separator).filter(|w| !w.is_empty()).map(str::to_string));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for w in words {
+        if w.is_empty() || w.len() > MAX_PATH_WORD || w.contains('\0') || !seen.insert(w.clone()) {
+            continue;
+        }
+        let p = Path::new(&w);
+        if p.is_absolute() {
+            out.push((w.clone(), p.to_path_buf()));
+        } else if !matches!(w.as_str(), "." | "..") {
+            // `.` and `..` are folders one rarely means (`find .`): a word naming a file is what counts.
+            out.extend(bases.iter().map(|b| (w.clone(), b.join(p))));
+        }
+    }
+    out
+}
+
+fn is_separator(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '\'' | '"' | '`' | '=' | ':' | ',' | ';' | '|' | '&' | '<' | '>' | '(' | ')' | '[' | ']' | '{' | '}')
 }
 
 /// Every string in a value (map keys left out).
@@ -92,7 +164,7 @@ pub fn localize(v: &Value, run_dir: &str) -> Value {
     map_strings(v, &|s| s.replace("{run_dir}", run_dir))
 }
 
-fn normalize_str(s: &str, run_dir: &str) -> String {
+pub fn normalize_str(s: &str, run_dir: &str) -> String {
     if run_dir.is_empty() {
         s.to_string()
     } else {
@@ -107,59 +179,4 @@ fn map_strings(v: &Value, f: &dyn Fn(&str) -> String) -> Value {
         Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), map_strings(x, f))).collect()),
         other => other.clone(),
     }
-}
-
-/// sha256 of a file's bytes, or of a folder's sorted (relative path, file hash) list;
-/// `None` when nothing is there.
-pub fn content_hash(path: &Path) -> Result<Option<String>, String> {
-    let Ok(meta) = std::fs::metadata(path) else { return Ok(None) };
-    if meta.is_file() {
-        return file_hash(path).map(Some).map_err(|e| format!("cannot read {}: {e}", path.display()));
-    }
-    if !meta.is_dir() {
-        return Ok(None);
-    }
-    let mut entries = Vec::new();
-    walk(path, path, &mut entries)?;
-    entries.sort();
-    let mut h = Sha256::new();
-    for (rel, hash) in &entries {
-        h.update(rel.as_bytes());
-        h.update([0]);
-        h.update(hash.as_bytes());
-        h.update([0]);
-    }
-    Ok(Some(format!("dir:{}", hex(&h.finalize()))))
-}
-
-fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) -> Result<(), String> {
-    let read = std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-    for entry in read.flatten() {
-        let p = entry.path();
-        let ty = entry.file_type().map_err(|e| e.to_string())?;
-        if ty.is_dir() {
-            walk(root, &p, out)?;
-        } else if ty.is_file() || (ty.is_symlink() && p.is_file()) {
-            if out.len() >= MAX_FILES_PER_FOLDER {
-                return Err(format!("{} holds more than {MAX_FILES_PER_FOLDER} files", root.display()));
-            }
-            let rel = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().to_string();
-            out.push((rel, file_hash(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?));
-        }
-    }
-    Ok(())
-}
-
-pub fn file_hash(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex(&h.finalize()))
 }

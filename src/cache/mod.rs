@@ -7,8 +7,12 @@
 //! says whether the call is deterministic (`Tool::deterministic`), and `cache: false` on
 //! the recipe or `cache.enabled: false` in the config turns caching off for all of it.
 
+pub mod capture;
+pub mod files;
 pub mod key;
+pub mod lint;
 pub mod preview;
+pub mod snapshot;
 pub mod store;
 
 use crate::config::{expand, Config};

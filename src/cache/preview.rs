@@ -41,17 +41,35 @@ pub async fn preview(
     };
     let scope = Scope::new(RunScope::new(parts, steps.clone()));
     let mut known: HashMap<String, String> = HashMap::new();
+    // What each step that would be served hands to the keys after it, as the run does.
+    let mut digests: HashMap<String, String> = HashMap::new();
     let refreshed = crate::exec::refreshed(recipe, plan, &cache.refresh);
     for &i in &plan.order {
         let s = &recipe.steps[i];
+        let deps: Vec<&str> = plan.deps[i].iter().map(|&d| recipe.steps[d].id.as_str()).collect();
+        let upstream: Option<Vec<(String, String)>> = deps.iter().map(|d| digests.get(*d).map(|h| (d.to_string(), h.clone()))).collect();
         let verdict = match (&s.kind, s.tool_action()) {
             (StepKind::Tool { .. }, Some(("batch", _))) => json!({"cache": "off", "why": "each item's steps are cached on their own"}),
             (StepKind::Tool { .. }, Some((tool, action))) => {
                 let cached_at_all =
                     tools.get(tool).is_some_and(|t| super::wanted(s.cache, recipe.cache, t.deterministic(action, &s.inputs)));
-                match refreshed.contains(&s.id) {
-                    true if cached_at_all => json!({"cache": "miss", "why": "--refresh (this step or one it depends on)"}),
-                    _ => look(cache, recipe, s, tool, action, &scope, &run_dir, &mut known, &steps, tools).await,
+                match (refreshed.contains(&s.id), upstream) {
+                    (true, _) if cached_at_all => json!({"cache": "miss", "why": "--refresh (this step or one it depends on)"}),
+                    (_, Some(upstream)) => {
+                        let ctx = Look { cache, recipe, scope: &scope, run_dir: &run_dir, steps: &steps, tools };
+                        let (verdict, digest) = look(&ctx, s, tool, action, &mut known, &upstream).await;
+                        if let Some(d) = digest {
+                            digests.insert(s.id.clone(), d);
+                        }
+                        verdict
+                    }
+                    (_, None) if !cached_at_all => {
+                        json!({"cache": "off", "why": format!("{tool}.{action} is not cached unless the step says `cache: true`")})
+                    }
+                    (_, None) => {
+                        let first = deps.iter().find(|d| !digests.contains_key(**d)).copied().unwrap_or_default();
+                        json!({"cache": "unknown", "why": format!("its key depends on what `{first}` gives, which runs first")})
+                    }
                 }
             }
             _ => json!({"cache": "off", "why": "approval gates always ask"}),
@@ -61,39 +79,48 @@ pub async fn preview(
     out
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What every step's look shares.
+struct Look<'a> {
+    cache: &'a Cache,
+    recipe: &'a Recipe,
+    scope: &'a Scope,
+    run_dir: &'a std::path::Path,
+    steps: &'a StepTable,
+    tools: &'a Registry,
+}
+
+/// A step's verdict, and on a hit the digest it hands to the steps after it.
 async fn look(
-    cache: &Cache,
-    recipe: &Recipe,
+    ctx: &Look<'_>,
     s: &crate::recipe::Step,
     tool: &str,
     action: &str,
-    scope: &Scope,
-    run_dir: &std::path::Path,
     known: &mut HashMap<String, String>,
-    steps: &StepTable,
-    tools: &Registry,
-) -> Value {
-    let Some(t) = tools.get(tool) else { return json!({"cache": "off", "why": format!("no tool `{tool}`")}) };
+    upstream: &[(String, String)],
+) -> (Value, Option<String>) {
+    let Look { cache, recipe, scope, run_dir, steps, tools } = *ctx;
+    let verdict = |v: Value| (v, None);
+    let Some(t) = tools.get(tool) else { return verdict(json!({"cache": "off", "why": format!("no tool `{tool}`")})) };
     if t.renders_0x() {
-        return json!({"cache": "off", "why": "a 0.x plugin renders its own inputs"});
+        return verdict(json!({"cache": "off", "why": "a 0.x plugin renders its own inputs"}));
     }
     let inputs = match render_value(&Value::Object(s.inputs.clone()), scope) {
         Ok(Value::Object(m)) => m,
         // Not renderable yet: still "off" when the inputs as written already say so.
         _ if !super::wanted(s.cache, recipe.cache, t.deterministic(action, &s.inputs)) => {
-            return json!({"cache": "off", "why": format!("{tool}.{action} is not cached unless the step says `cache: true`")})
+            return verdict(json!({"cache": "off", "why": format!("{tool}.{action} is not cached unless the step says `cache: true`")}))
         }
-        _ => return json!({"cache": "unknown", "why": "its inputs depend on steps that will run first"}),
+        _ => return verdict(json!({"cache": "unknown", "why": "its inputs depend on steps that will run first"})),
     };
     if !super::wanted(s.cache, recipe.cache, t.deterministic(action, &inputs)) {
-        return json!({"cache": "off", "why": format!("{tool}.{action} is not cached unless the step says `cache: true`")});
+        return verdict(json!({"cache": "off", "why": format!("{tool}.{action} is not cached unless the step says `cache: true`")}));
     }
     let identity = match t.identity(action, &inputs).await {
         Ok(i) => i,
-        Err(e) => return json!({"cache": "unknown", "why": e}),
+        Err(e) => return verdict(json!({"cache": "unknown", "why": e})),
     };
     let fingerprint = t.fingerprint();
+    let context = crate::exec::context_of(t.as_ref(), action, &inputs, &run_dir.join("temp"), upstream);
     let k = match key(&KeyParts {
         tool,
         action,
@@ -102,18 +129,22 @@ async fn look(
         identity: identity.as_ref(),
         run_dir,
         known: Some(known),
+        context: &context,
     }) {
         Ok(k) => k,
-        Err(e) => return json!({"cache": "off", "why": e}),
+        Err(e) => return verdict(json!({"cache": "off", "why": e})),
     };
     match cache.store.peek(&k) {
         Some(entry) => {
             for f in &entry.files {
                 known.insert(format!("{{run_dir}}/{}", f.rel), f.sha256.clone());
             }
-            steps.set(&s.id, "completed", &localize(&entry.outputs, &run_dir.to_string_lossy()));
-            json!({"cache": "hit", "from": entry.run_id})
+            let outputs = localize(&entry.outputs, &run_dir.to_string_lossy());
+            steps.set(&s.id, "completed", &outputs);
+            let d = super::key::digest(Some(&k), outputs.as_object().unwrap_or(&Map::new()), run_dir, upstream);
+            (json!({"cache": "hit", "from": entry.run_id}), Some(d))
         }
-        None => json!({"cache": "miss"}),
+        None => verdict(json!({"cache": "miss", "why": "no entry has this key: the first run, or something it depends on changed \
+             (its inputs, a file they name, a step before it, the tool or the program it runs)"})),
     }
 }

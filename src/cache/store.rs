@@ -12,7 +12,8 @@
 //! `copy_file_range`: a reflink on filesystems that share extents (btrfs, XFS), a plain copy
 //! elsewhere. Not hard links: a later step that edits a restored file would edit the cache.
 
-use super::key::{file_hash, hex, localize, normalize, strings};
+use super::files::{file_hash, hex};
+use super::key::{localize, normalize};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
@@ -40,6 +41,12 @@ pub struct Entry {
     pub outputs: Value,
     pub files: Vec<EntryFile>,
     pub bytes: u64,
+    /// Folders the step made (empty ones included), relative to the run folder.
+    #[serde(default)]
+    pub dirs: Vec<String>,
+    /// What the step removed from the run folder (a folder ends with `/`).
+    #[serde(default)]
+    pub removed: Vec<String>,
 }
 
 pub struct Store {
@@ -117,16 +124,51 @@ impl Store {
         }
     }
 
-    /// Put the entry's files into `run_dir` and return its outputs for this run.
-    pub fn restore(&self, entry: &Entry, run_dir: &Path) -> std::io::Result<Map<String, Value>> {
+    /// Put the entry's files into `run_dir`, make its folders, remove what the step removed,
+    /// and return its outputs for this run. Each object is checked against its SHA-256 as it
+    /// is copied (into a temporary file beside its place, renamed in only once all are
+    /// good): a bad one is deleted with the entry, nothing is restored, and the step runs.
+    pub fn restore(&self, entry: &Entry, run_dir: &Path) -> Result<Map<String, Value>, String> {
+        let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
+        let unstage = |staged: &[(PathBuf, PathBuf)]| staged.iter().for_each(|(tmp, _)| drop(std::fs::remove_file(tmp)));
         for f in &entry.files {
             let dest = run_dir.join(&f.rel);
-            if let Some(parent) = dest.parent() {
-                std::fs::create_dir_all(parent)?;
+            let parent = dest.parent().unwrap_or(run_dir).to_path_buf();
+            let tmp = tmp_name(&parent, "restore");
+            let copied = std::fs::create_dir_all(&parent)
+                .and_then(|_| std::fs::copy(self.object_path(&f.sha256), &tmp))
+                .and_then(|_| file_hash(&tmp));
+            staged.push((tmp, dest));
+            match copied {
+                Ok(hash) if hash == f.sha256 => {}
+                Ok(_) => {
+                    unstage(&staged);
+                    let _ = std::fs::remove_file(self.object_path(&f.sha256));
+                    let _ = std::fs::remove_file(self.entry_path(&entry.key));
+                    return Err(format!("the cached copy of `{}` is damaged (its SHA-256 does not match); removed", f.rel));
+                }
+                Err(e) => {
+                    unstage(&staged);
+                    return Err(format!("cannot restore `{}`: {e}", f.rel));
+                }
             }
-            let tmp = tmp_name(dest.parent().unwrap_or(run_dir), "restore");
-            std::fs::copy(self.object_path(&f.sha256), &tmp)?;
-            std::fs::rename(&tmp, &dest)?;
+        }
+        let placed = (|| {
+            for d in &entry.dirs {
+                std::fs::create_dir_all(run_dir.join(d))?;
+            }
+            for (tmp, dest) in &staged {
+                std::fs::rename(tmp, dest)?;
+            }
+            for r in &entry.removed {
+                let p = run_dir.join(r.trim_end_matches('/'));
+                gone(if r.ends_with('/') { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) })?;
+            }
+            Ok::<_, std::io::Error>(())
+        })();
+        if let Err(e) = placed {
+            unstage(&staged);
+            return Err(format!("cannot restore into the run folder: {e}"));
         }
         match localize(&entry.outputs, &run_dir.to_string_lossy()) {
             Value::Object(m) => Ok(m),
@@ -134,75 +176,66 @@ impl Store {
         }
     }
 
-    /// Store a step's outputs and the files they name inside `run_dir`. `Ok(false)` when
-    /// the step made or changed files outside the run folder that a hit could not give back
-    /// (it is then not cached). `read` holds the content hash, taken for the key, of every
-    /// path it was given: such a path still holding that content was only read, not made.
+    /// Store a step's outputs and what it made (`capture`): its files are copied into the
+    /// store, then the entry is written.
     pub fn put(
+        &self,
+        key: &str,
+        ids: (&str, &str, &str, &str),
+        outputs: &Map<String, Value>,
+        run_dir: &Path,
+        made: &super::capture::Made,
+    ) -> std::io::Result<()> {
+        let files = self.put_files(run_dir, made)?;
+        self.put_entry(key, ids, outputs, run_dir, made, files)
+    }
+
+    /// Copy what a step made into the store (as it is now: a later step may change it).
+    pub fn put_files(&self, run_dir: &Path, made: &super::capture::Made) -> std::io::Result<Vec<EntryFile>> {
+        let tmp_dir = self.root.join("tmp");
+        std::fs::create_dir_all(&tmp_dir)?;
+        let mut files: Vec<EntryFile> = Vec::new();
+        for rel in &made.files {
+            let file = run_dir.join(rel);
+            // Copy first and name the object by the copy's hash: a file that changes
+            // meanwhile cannot put other bytes under a hash.
+            let tmp = tmp_name(&tmp_dir, "object");
+            std::fs::copy(&file, &tmp)?;
+            let hash = match file_hash(&tmp) {
+                Ok(h) => h,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(e);
+                }
+            };
+            let object = self.object_path(&hash);
+            if object.exists() {
+                let _ = std::fs::remove_file(&tmp);
+                // Fresh again, so a concurrent eviction's grace period covers it too.
+                if let Ok(f) = std::fs::File::options().append(true).open(&object) {
+                    let _ = f.set_modified(SystemTime::now());
+                }
+            } else {
+                std::fs::create_dir_all(object.parent().unwrap_or(&tmp_dir))?;
+                std::fs::rename(&tmp, &object)?;
+            }
+            files.push(EntryFile { rel: rel.clone(), sha256: hash, bytes: std::fs::metadata(&object)?.len() });
+        }
+        Ok(files)
+    }
+
+    /// Write the entry of a step whose files `put_files` stored (those `made` still names).
+    pub fn put_entry(
         &self,
         key: &str,
         (run_id, step_id, tool, action): (&str, &str, &str, &str),
         outputs: &Map<String, Value>,
         run_dir: &Path,
-        read: &std::collections::HashMap<String, String>,
-    ) -> std::io::Result<bool> {
-        let mut paths = Vec::new();
-        strings(&Value::Object(outputs.clone()), &mut paths);
-        let mut files: Vec<EntryFile> = Vec::new();
+        made: &super::capture::Made,
+        mut files: Vec<EntryFile>,
+    ) -> std::io::Result<()> {
         let tmp_dir = self.root.join("tmp");
-        std::fs::create_dir_all(&tmp_dir)?;
-        let mut seen = HashSet::new();
-        for p in paths {
-            // A path a program printed (`stdout`) ends with its newline.
-            let p = p.trim().to_string();
-            let path = Path::new(&p);
-            if !path.is_absolute() || !path.exists() {
-                continue;
-            }
-            if let Some(before) = read.get(&p) {
-                let now = super::key::content_hash(path).map_err(std::io::Error::other)?;
-                if now.as_deref() == Some(before.as_str()) {
-                    continue; // given to the step and left as it was
-                }
-            }
-            let Ok(rel) = path.strip_prefix(run_dir) else {
-                return Ok(false); // made outside the run folder: a hit could not make it again
-            };
-            if rel.as_os_str().is_empty() || rel == Path::new("temp") {
-                continue; // the run folder itself is not something one step made
-            }
-            let mut found = Vec::new();
-            collect(path, &mut found)?;
-            for file in found {
-                let rel_file = file.strip_prefix(run_dir).unwrap_or(rel).to_string_lossy().to_string();
-                if !seen.insert(rel_file.clone()) {
-                    continue;
-                }
-                // Copy first and name the object by the copy's hash: a file that changes
-                // meanwhile cannot put other bytes under a hash.
-                let tmp = tmp_name(&tmp_dir, "object");
-                std::fs::copy(&file, &tmp)?;
-                let hash = match file_hash(&tmp) {
-                    Ok(h) => h,
-                    Err(e) => {
-                        let _ = std::fs::remove_file(&tmp);
-                        return Err(e);
-                    }
-                };
-                let object = self.object_path(&hash);
-                if object.exists() {
-                    let _ = std::fs::remove_file(&tmp);
-                    // Fresh again, so a concurrent eviction's grace period covers it too.
-                    if let Ok(f) = std::fs::File::options().append(true).open(&object) {
-                        let _ = f.set_modified(SystemTime::now());
-                    }
-                } else {
-                    std::fs::create_dir_all(object.parent().unwrap_or(&tmp_dir))?;
-                    std::fs::rename(&tmp, &object)?;
-                }
-                files.push(EntryFile { rel: rel_file, sha256: hash, bytes: std::fs::metadata(&object)?.len() });
-            }
-        }
+        files.retain(|f| made.files.contains(&f.rel));
         let entry = Entry {
             key: key.to_string(),
             run_id: run_id.to_string(),
@@ -213,10 +246,12 @@ impl Store {
             outputs: normalize(&Value::Object(outputs.clone()), &run_dir.to_string_lossy()),
             bytes: files.iter().map(|f| f.bytes).sum(),
             files,
+            dirs: made.dirs.clone(),
+            removed: made.removed.clone(),
         };
         let data = serde_json::to_vec(&entry).map_err(std::io::Error::other)?;
         write_atomic(&self.entry_path(key), &tmp_dir, &data)?;
-        Ok(true)
+        Ok(())
     }
 
     fn entries(&self) -> Vec<(PathBuf, SystemTime, Entry)> {
@@ -350,21 +385,9 @@ impl Store {
 }
 
 /// A file another run removed first is as good as removed.
-fn gone(r: std::io::Result<()>) -> std::io::Result<()> {
+pub(super) fn gone(r: std::io::Result<()>) -> std::io::Result<()> {
     match r {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         other => other,
     }
-}
-
-fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let meta = std::fs::symlink_metadata(path)?;
-    if meta.is_dir() {
-        for e in std::fs::read_dir(path)? {
-            collect(&e?.path(), out)?;
-        }
-    } else if meta.is_file() {
-        out.push(path.to_path_buf());
-    }
-    Ok(())
 }

@@ -1,4 +1,6 @@
-use super::key::{key, KeyParts};
+use super::capture::{capture, Made};
+use super::key::{key, Context, KeyParts};
+use super::snapshot;
 use super::store::Store;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -9,7 +11,11 @@ fn inputs(v: Value) -> Map<String, Value> {
 }
 
 fn k(inputs: &Map<String, Value>, run_dir: &Path) -> String {
-    key(&KeyParts { tool: "t", action: "a", fingerprint: "1", inputs, identity: None, run_dir, known: None }).unwrap()
+    kc(inputs, run_dir, &Context::default())
+}
+
+fn kc(inputs: &Map<String, Value>, run_dir: &Path, context: &Context) -> String {
+    key(&KeyParts { tool: "t", action: "a", fingerprint: "1", inputs, identity: None, run_dir, known: None, context }).unwrap()
 }
 
 #[test]
@@ -38,6 +44,7 @@ fn keys_ignore_the_run_folder_and_follow_file_content_not_mtime() {
         identity: Some(&json!("sha256:beef")),
         run_dir: &a,
         known: None,
+        context: &Context::default(),
     });
     assert_ne!(other.unwrap(), before, "a model's identity is part of the key");
 }
@@ -50,7 +57,8 @@ fn put_lookup_restore_and_a_broken_entry_is_not_served() {
     std::fs::create_dir_all(run.join("out")).unwrap();
     std::fs::write(run.join("out/a.png"), b"png bytes").unwrap();
     let outputs = inputs(json!({"output": format!("{}/out/a.png", run.display()), "n": 3}));
-    assert!(store.put("ab12", ("r1", "s", "t", "a"), &outputs, &run, &HashMap::new()).unwrap());
+    let made = capture(&outputs, &run, &HashMap::new(), &Default::default()).unwrap().made;
+    store.put("ab12", ("r1", "s", "t", "a"), &outputs, &run, &made).unwrap();
     let run2 = dir.path().join("run2");
     let entry = store.lookup("ab12").unwrap();
     let restored = store.restore(&entry, &run2).unwrap();
@@ -71,15 +79,19 @@ fn put_lookup_restore_and_a_broken_entry_is_not_served() {
 #[test]
 fn files_made_outside_the_run_folder_are_not_cached() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store { root: dir.path().join("cache"), max_bytes: u64::MAX };
     let run = dir.path().join("run");
     std::fs::create_dir_all(&run).unwrap();
     let outside = dir.path().join("elsewhere.txt");
     std::fs::write(&outside, "x").unwrap();
     let outputs = inputs(json!({"path": outside}));
-    assert!(!store.put("ef56", ("r", "s", "t", "a"), &outputs, &run, &HashMap::new()).unwrap());
+    let why = capture(&outputs, &run, &HashMap::new(), &Default::default()).unwrap_err();
+    assert!(why.contains("outside the run folder"), "{why}");
     let read: HashMap<String, String> = [(outside.display().to_string(), super::key::file_hash(&outside).unwrap())].into();
-    assert!(store.put("ef56", ("r", "s", "t", "a"), &outputs, &run, &read).unwrap(), "an input file it only read is fine");
+    assert_eq!(
+        capture(&outputs, &run, &read, &Default::default()).map(|c| c.made),
+        Ok(Made::default()),
+        "an input file it only read is fine"
+    );
 }
 
 #[test]
@@ -91,7 +103,9 @@ fn eviction_keeps_the_store_under_its_limit_least_recently_used_first() {
     for (i, key) in ["aa01", "aa02", "aa03", "aa04"].iter().enumerate() {
         let f = run.join(format!("f{i}"));
         std::fs::write(&f, vec![i as u8; 1000]).unwrap();
-        store.put(key, ("r", "s", "t", "a"), &inputs(json!({"f": f})), &run, &HashMap::new()).unwrap();
+        let outputs = inputs(json!({"f": f}));
+        let made = capture(&outputs, &run, &HashMap::new(), &Default::default()).unwrap().made;
+        store.put(key, ("r", "s", "t", "a"), &outputs, &run, &made).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(store.lookup("aa01").is_some(), "used just now: the newest");
@@ -120,22 +134,153 @@ fn the_step_decides_then_the_recipe_then_the_tool() {
 #[test]
 fn a_path_it_was_given_and_changed_counts_as_made() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store { root: dir.path().join("cache"), max_bytes: u64::MAX };
     let run = dir.path().join("run");
     std::fs::create_dir_all(&run).unwrap();
     let given = run.join("page.txt");
     std::fs::write(&given, "before").unwrap();
     let read: HashMap<String, String> = [(given.display().to_string(), super::key::file_hash(&given).unwrap())].into();
+    let before = snapshot::take(&run).unwrap();
     std::fs::write(&given, "after").unwrap(); // the step edited it in place
-    assert!(store.put("ab99", ("r", "s", "t", "a"), &inputs(json!({"path": given})), &run, &read).unwrap());
-    let entry = store.lookup("ab99").unwrap();
-    assert_eq!(entry.files.len(), 1, "kept, so a hit restores the edited file");
+    let changes = snapshot::changes(&before, &run).unwrap();
+    let made = capture(&inputs(json!({"path": given})), &run, &read, &changes).unwrap().made;
+    assert_eq!(made.files.iter().collect::<Vec<_>>(), ["page.txt"], "kept, so a hit restores the edited file");
     let outside = dir.path().join("site.txt");
     std::fs::write(&outside, "before").unwrap();
     let read: HashMap<String, String> = [(outside.display().to_string(), super::key::file_hash(&outside).unwrap())].into();
     std::fs::write(&outside, "after").unwrap();
-    assert!(
-        !store.put("ab98", ("r", "s", "t", "a"), &inputs(json!({"path": outside})), &run, &read).unwrap(),
-        "changed outside the run folder: not cached"
-    );
+    let why = capture(&inputs(json!({"path": outside})), &run, &read, &Default::default()).unwrap_err();
+    assert!(why.contains("changed while it ran"), "changed outside the run folder: not cached ({why})");
+}
+
+#[test]
+fn every_file_a_text_names_counts_absolute_or_relative_and_folders_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(work.join("data")).unwrap();
+    std::fs::create_dir_all(&run).unwrap();
+    let abs = dir.path().join("in.txt");
+    std::fs::write(&abs, "one").unwrap();
+    std::fs::write(work.join("rel.txt"), "one").unwrap();
+    std::fs::write(work.join("data/a"), "one").unwrap();
+    let context = Context { bases: vec![work.clone()], ..Default::default() };
+    let texts = [
+        json!({"command": format!("cat {} | wc -c", abs.display())}),
+        json!({"command": format!("tool --in={}", abs.display())}),
+        json!({"command": ["sh", "-c", format!("cat '{}'", abs.display())]}),
+        json!({"command": "cat rel.txt"}),
+        json!({"command": "ls data"}),
+    ];
+    for t in texts {
+        let i = inputs(t.clone());
+        let before = kc(&i, &run, &context);
+        for f in [abs.clone(), work.join("rel.txt"), work.join("data/a")] {
+            std::fs::write(&f, "two").unwrap();
+        }
+        assert_ne!(kc(&i, &run, &context), before, "{t}: a new content is a new key");
+        for f in [abs.clone(), work.join("rel.txt"), work.join("data/a")] {
+            std::fs::write(&f, "one").unwrap();
+        }
+        assert_eq!(kc(&i, &run, &context), before, "{t}: the old content, the old key");
+    }
+    std::fs::write(work.join("data/b"), "").unwrap();
+    let i = inputs(json!({"command": "ls data"}));
+    let with_b = kc(&i, &run, &context);
+    std::fs::remove_file(work.join("data/b")).unwrap();
+    assert_ne!(kc(&i, &run, &context), with_b, "a file added to a folder changes the key");
+}
+
+#[test]
+fn the_steps_before_the_programs_and_the_environment_are_part_of_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let i = inputs(json!({"x": 1}));
+    let base = Context::default();
+    let k0 = kc(&i, dir.path(), &base);
+    let up = |d: &str| Context { upstream: vec![("a".into(), d.into())], ..Default::default() };
+    assert_ne!(kc(&i, dir.path(), &up("1")), kc(&i, dir.path(), &up("2")), "another upstream result, another key");
+    let env = |v: &str| Context { env: [("MODE".to_string(), v.to_string())].into(), ..Default::default() };
+    assert_ne!(kc(&i, dir.path(), &env("production")), kc(&i, dir.path(), &env("dry-run")));
+    let prog = dir.path().join("prog");
+    std::fs::write(&prog, "#!/bin/sh\necho 1\n").unwrap();
+    let mut perms = std::fs::metadata(&prog).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&prog, perms).unwrap();
+    let with_prog = Context { programs: vec![prog.display().to_string()], ..Default::default() };
+    let v1 = kc(&i, dir.path(), &with_prog);
+    assert_ne!(v1, k0);
+    std::fs::write(&prog, "#!/bin/sh\necho 2\n").unwrap(); // upgraded: same size, new content
+    assert_ne!(kc(&i, dir.path(), &with_prog), v1, "a new version of the program, a new key");
+}
+
+#[test]
+fn the_listing_sees_side_files_edits_of_the_same_size_removals_and_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(run.join("temp")).unwrap();
+    std::fs::create_dir_all(run.join("logs")).unwrap();
+    std::fs::write(run.join("old.txt"), "aaaa").unwrap();
+    std::fs::write(run.join("gone.txt"), "x").unwrap();
+    let before = snapshot::take(&run).unwrap();
+    std::fs::write(run.join("old.txt"), "bbbb").unwrap(); // same size, same second
+    std::fs::write(run.join("temp/side.txt"), "data").unwrap();
+    std::fs::create_dir_all(run.join("empty/inner")).unwrap();
+    std::fs::remove_file(run.join("gone.txt")).unwrap();
+    std::fs::write(run.join("logs/step.stdout.log"), "engine's own").unwrap();
+    let c = snapshot::changes(&before, &run).unwrap();
+    assert_eq!(c.made, ["old.txt", "temp/side.txt"]);
+    assert_eq!(c.dirs, ["empty", "empty/inner"]);
+    assert_eq!(c.removed, ["gone.txt"]);
+    std::os::unix::fs::symlink("/etc/passwd", run.join("link")).unwrap();
+    let c = snapshot::changes(&before, &run).unwrap();
+    assert!(c.odd.is_some_and(|o| o.contains("link")), "a link is not kept: the step is not stored");
+}
+
+#[test]
+fn files_changed_beside_other_running_steps_are_named_or_unnamed() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let before = snapshot::take(&run).unwrap();
+    std::fs::write(run.join("mine.txt"), "m").unwrap();
+    std::fs::create_dir_all(run.join("theirs")).unwrap();
+    std::fs::write(run.join("theirs/t.txt"), "t").unwrap();
+    let changes = snapshot::changes(&before, &run).unwrap();
+    let outputs = inputs(json!({"path": run.join("mine.txt")}));
+    let c = capture(&outputs, &run, &HashMap::new(), &changes).unwrap();
+    assert_eq!(c.made.files.len(), 2, "alone, every change is its own");
+    assert_eq!(c.unnamed, ["theirs/t.txt", "theirs"], "what its outputs do not name");
+    let named = super::capture::named_in(&[&inputs(json!({"out": format!("{}/theirs", run.display())}))], &run);
+    assert_eq!(named, ["theirs"]);
+    let mut made = c.made.clone();
+    for u in &c.unnamed {
+        assert!(super::capture::claims(&named, u));
+        made.without(u);
+    }
+    assert_eq!(made.files.iter().collect::<Vec<_>>(), ["mine.txt"]);
+    assert!(made.dirs.is_empty());
+}
+
+#[test]
+fn a_damaged_object_of_the_same_size_is_removed_and_not_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store { root: dir.path().join("cache"), max_bytes: u64::MAX };
+    let run = dir.path().join("run1");
+    std::fs::create_dir_all(&run).unwrap();
+    let before = snapshot::take(&run).unwrap();
+    std::fs::write(run.join("a.txt"), b"good bytes").unwrap();
+    std::fs::write(run.join("b.txt"), b"more").unwrap();
+    let outputs = inputs(json!({"n": 1}));
+    let made = capture(&outputs, &run, &HashMap::new(), &snapshot::changes(&before, &run).unwrap()).unwrap().made;
+    store.put("ff00", ("r1", "s", "t", "a"), &outputs, &run, &made).unwrap();
+    let entry = store.lookup("ff00").unwrap();
+    assert_eq!(entry.files.len(), 2, "side files are kept");
+    let object = dir.path().join("cache/objects").join(&entry.files[0].sha256[..2]).join(&entry.files[0].sha256);
+    let mut bytes = std::fs::read(&object).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&object, bytes).unwrap();
+    let run2 = dir.path().join("run2");
+    let why = store.restore(&entry, &run2).unwrap_err();
+    assert!(why.contains("damaged"), "{why}");
+    assert!(!run2.join("a.txt").exists() && !run2.join("b.txt").exists(), "nothing restored");
+    assert!(!object.exists() && store.lookup("ff00").is_none(), "the object and its entry are gone");
 }

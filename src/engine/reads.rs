@@ -34,10 +34,18 @@ pub fn validate(paths: &[PathBuf], tools: &Registry) -> Vec<Diagnostic> {
         .collect()
 }
 
-/// What recipes written for LocalForge 0.x would do differently here (warnings, not errors),
-/// for the recipes that load.
-pub fn validate_warnings(paths: &[PathBuf]) -> Vec<Diagnostic> {
-    paths.iter().filter_map(|p| crate::recipe::load(p).ok()).flat_map(|(r, _)| crate::recipe::compat::warnings_0x(&r)).collect()
+/// What recipes written for LocalForge 0.x would do differently here, and `cache: true` on
+/// steps whose effects the cache cannot all see (warnings, not errors), for the recipes that load.
+pub fn validate_warnings(paths: &[PathBuf], tools: &Registry) -> Vec<Diagnostic> {
+    paths
+        .iter()
+        .filter_map(|p| crate::recipe::load(p).ok())
+        .flat_map(|(r, _)| {
+            let mut w = crate::recipe::compat::warnings_0x(&r);
+            w.extend(crate::cache::lint::warnings(&r, tools));
+            w
+        })
+        .collect()
 }
 
 /// Name, description, version, declared inputs and step count of a recipe, without full

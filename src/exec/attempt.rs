@@ -7,7 +7,6 @@ use crate::store::now;
 use crate::template::{render_condition, render_value, Scope};
 use crate::tools::{Outputs, ToolCtx, ToolError};
 use serde_json::Value;
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -155,6 +154,7 @@ impl Run {
             for r in refinement {
                 let rec = format!("{}#{iteration}", r.id);
                 let report = self.run_step(r, scope, &rec).await;
+                self.refined(record_id, &rec);
                 self.steps.set(&r.id, report.status.as_str(), &Value::Object(report.outputs.clone()));
                 match report.status {
                     StepStatus::Completed | StepStatus::Skipped => {}
@@ -201,22 +201,44 @@ impl Run {
         }
         let number = self.attempt_key(record_id, attempt).attempt;
         self.events.step_started(record_id, number, tool, action);
-        let (key, hit) = match &rendered {
-            Ok(Value::Object(inputs)) if !raw => self.cache_probe(step, record_id, tool, action, inputs).await,
-            _ => (None, None),
+        // A tool call (not a batch, nor an approval) is counted as running while it does,
+        // so that the cache can tell the files of steps that run together apart.
+        let running = (tool != "batch" && !matches!(step.kind, StepKind::Approval { .. })).then(|| self.activity.begin());
+        let upstream = self.upstream_of(record_id);
+        let probe = match &rendered {
+            Ok(Value::Object(inputs)) if !raw => self.cache_probe(step, record_id, tool, action, inputs, &upstream).await,
+            _ => super::cached::Probe::Off,
         };
-        if let Some(hit) = hit {
-            return self.served(record_id, attempt, number, started, hit);
-        }
+        let probe = match probe {
+            super::cached::Probe::Hit { key, outputs, from, restored } => {
+                if let Some(r) = running {
+                    r.finish(restored);
+                }
+                self.set_digest(record_id, Some(&key), &outputs, &upstream);
+                return self.served(record_id, attempt, number, started, (outputs, from));
+            }
+            other => other,
+        };
+        let given = rendered.as_ref().ok().and_then(Value::as_object).cloned().unwrap_or_default();
         let result = match rendered {
             Err(e) => Err(Fail::msg(format!("cannot render inputs: {e}"))),
             Ok(Value::Object(inputs)) => self.call(step, scope, record_id, tool, action, inputs).await,
             Ok(_) => unreachable!("a mapping renders to a mapping"),
         };
         let result = result.and_then(|outputs| gate(step, outputs));
+        // What it names in the run folder is its own, for the steps that ran beside it.
+        let beside = running.map(|r| {
+            let outputs = result.as_ref().ok();
+            r.finish(crate::cache::capture::named_in(&[&given].into_iter().chain(outputs).collect::<Vec<_>>(), &self.run_dir))
+        });
+        if let Ok(outputs) = &result {
+            self.set_digest(record_id, probe.key(), outputs, &upstream);
+        }
         // Only what passed its gate is kept: a hit is then always a step that succeeded.
-        if let (Some((key, read)), Ok(outputs)) = (key, &result) {
-            self.cache_put(&key, record_id, tool, action, outputs, read).await;
+        if let (super::cached::Probe::Miss { key, read, before }, Ok(outputs)) = (probe, &result) {
+            self.cache_put(&key, record_id, tool, action, outputs, read, before, beside.unwrap_or_default()).await;
+        } else if self.cache.is_some() {
+            self.resolve_pending();
         }
         self.record(record_id, attempt, &result);
         let ended = match &result {
@@ -226,96 +248,6 @@ impl Run {
         };
         self.events.step_finished(record_id, number, started.elapsed(), ended);
         result
-    }
-
-    /// The cache key of this call when the step is cached (docs/cache.md), and the entry
-    /// for it with its files restored into this run's folder when there is one (not for a
-    /// step `--refresh` names, or one after it). Key, lookup and restore run in one blocking
-    /// task: on a chain of small steps the thread hand-offs cost more than the work.
-    #[allow(clippy::type_complexity)]
-    async fn cache_probe(
-        &self,
-        step: &Step,
-        record_id: &str,
-        tool: &str,
-        action: &str,
-        inputs: &Outputs,
-    ) -> (Option<(String, HashMap<String, String>)>, Option<(Outputs, String)>) {
-        let Some(cache) = self.cache.clone() else { return (None, None) };
-        if tool == "batch" || matches!(step.kind, StepKind::Approval { .. }) {
-            return (None, None);
-        }
-        let Some(t) = self.tools.get(tool).cloned() else { return (None, None) };
-        if !crate::cache::wanted(step.cache, self.recipe.cache, t.deterministic(action, inputs)) {
-            return (None, None);
-        }
-        let identity = match t.identity(action, inputs).await {
-            Ok(i) => i,
-            Err(e) => {
-                self.events.note(&format!("{record_id}: not taken from the step cache: {e}"));
-                return (None, None);
-            }
-        };
-        let top = record_id.split(['[', '#']).next().unwrap_or(record_id);
-        let look = !self.refreshed.contains(top);
-        let (fingerprint, run_dir) = (t.fingerprint(), self.run_dir.clone());
-        let (tool, action, inputs) = (tool.to_string(), action.to_string(), inputs.clone());
-        let gate_step = step.clone();
-        let probed = tokio::task::spawn_blocking(move || {
-            let (key, read) = crate::cache::key::key_and_files(&crate::cache::key::KeyParts {
-                tool: &tool,
-                action: &action,
-                fingerprint: &fingerprint,
-                inputs: &inputs,
-                identity: identity.as_ref(),
-                run_dir: &run_dir,
-                known: None,
-            })?;
-            // An entry whose outputs would fail the step's gate is not served (it runs instead).
-            let hit = look
-                .then(|| cache.store.lookup(&key))
-                .flatten()
-                .filter(|e| e.outputs.as_object().is_some_and(|o| gate(&gate_step, o.clone()).is_ok()))
-                .and_then(|entry| cache.store.restore(&entry, &run_dir).ok().map(|o| (o, entry.run_id)));
-            Ok::<_, String>(((key, read), hit))
-        })
-        .await;
-        match probed {
-            Ok(Ok((key, hit))) => (Some(key), hit),
-            Ok(Err(e)) => {
-                self.events.note(&format!("{record_id}: not cached: {e}"));
-                (None, None)
-            }
-            Err(_) => (None, None),
-        }
-    }
-
-    /// Record a cached attempt and hand its outputs on (they passed the step's gate when stored).
-    fn served(&self, record_id: &str, attempt: u32, number: u32, started: Instant, hit: (Outputs, String)) -> Result<Outputs, Fail> {
-        let (outputs, from) = hit;
-        if let Some(store) = &self.store {
-            store.step_cached(self.attempt_key(record_id, attempt), Value::Object(outputs.clone()).to_string(), from.clone(), now());
-        }
-        self.events.step_cached(record_id, number, started.elapsed(), &outputs, &from);
-        Ok(outputs)
-    }
-
-    /// Keep a successful call's outputs and files; a failure to store is a warning, not a failed step.
-    async fn cache_put(&self, key: &str, record_id: &str, tool: &str, action: &str, outputs: &Outputs, read: HashMap<String, String>) {
-        let Some(cache) = self.cache.clone() else { return };
-        let (key, ids) = (key.to_string(), (self.run_id.clone(), record_id.to_string(), tool.to_string(), action.to_string()));
-        let (outputs, run_dir) = (outputs.clone(), self.run_dir.clone());
-        let stored = tokio::task::spawn_blocking(move || {
-            let put = cache.store.put(&key, (&ids.0, &ids.1, &ids.2, &ids.3), &outputs, &run_dir, &read);
-            if put.is_ok() {
-                cache.stored.store(true, std::sync::atomic::Ordering::SeqCst);
-            }
-            put
-        })
-        .await;
-        if let Ok(Err(e)) = stored {
-            self.events.note(&format!("warning: {record_id}: could not store it in the step cache: {e}"));
-        }
     }
 
     fn record(&self, record_id: &str, attempt: u32, result: &Result<Outputs, Fail>) {
@@ -370,7 +302,7 @@ impl Run {
         }
     }
 
-    fn attempt_key(&self, record_id: &str, attempt: u32) -> crate::store::Attempt {
+    pub(super) fn attempt_key(&self, record_id: &str, attempt: u32) -> crate::store::Attempt {
         let base = self.attempt_base.get(record_id).copied().unwrap_or(0);
         crate::store::Attempt { run_id: self.run_id.clone(), step_id: record_id.to_string(), attempt: base + attempt }
     }
@@ -420,7 +352,7 @@ async fn sleep_opt(d: Option<Duration>) {
 }
 
 /// `gate: true`: outputs saying `passed: false` fail the step with their `failures`.
-fn gate(step: &Step, outputs: Outputs) -> Result<Outputs, Fail> {
+pub(super) fn gate(step: &Step, outputs: Outputs) -> Result<Outputs, Fail> {
     let failed_check = outputs.get("passed") == Some(&Value::Bool(false));
     if !(failed_check && (step.gate || step.on_failure == OnFailure::Refine)) {
         return Ok(outputs);

@@ -4,6 +4,7 @@
 mod approval;
 mod attempt;
 mod batch;
+mod cached;
 mod cleanup;
 mod events;
 mod progress;
@@ -12,6 +13,7 @@ mod runner;
 pub mod view;
 
 pub use approval::{Answer, AnswerError, Answers};
+pub use cached::context_of;
 pub use events::{Event, Listener};
 pub use progress::Progress;
 pub use report::{RunReport, RunStatus, StepReport, StepStatus};

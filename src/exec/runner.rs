@@ -97,6 +97,12 @@ pub(super) struct Run {
     pub refreshed: std::collections::HashSet<String>,
     /// Each step's reservation, handed to its tool call (an executor places the call by it).
     pub resources: Resources,
+    /// The steps each step depends on, by id (the plan's edges).
+    pub upstream: HashMap<String, Vec<String>>,
+    /// What each finished record hands to the cache keys of the records after it.
+    pub digests: Mutex<HashMap<String, String>>,
+    /// The tool calls running now (the cache tells steps that ran together).
+    pub activity: super::cached::Activity,
 }
 
 impl Run {
@@ -206,6 +212,14 @@ pub async fn run(
         refreshed: opts.cache.as_ref().map(|c| refreshed(&recipe, &plan, &c.refresh)).unwrap_or_default(),
         cache: opts.cache.clone(),
         resources: opts.resources.clone(),
+        upstream: recipe
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.clone(), plan.deps[i].iter().map(|&d| recipe.steps[d].id.clone()).collect()))
+            .collect(),
+        digests: Mutex::new(HashMap::new()),
+        activity: Default::default(),
     });
     if let Some(store) = &run.store {
         let events = run.events.clone();
@@ -215,6 +229,7 @@ pub async fn run(
     let mut reports: IndexMap<String, StepReport> =
         recipe.steps.iter().filter(|s| !s.is_refinement()).map(|s| (s.id.clone(), StepReport::not_run())).collect();
     let failure = schedule(&run, &plan, &opts.resources, resume.done, &mut reports).await;
+    run.resolve_pending(); // every call has finished: each waiting entry is written or dropped
     if let Some(cache) = run.cache.clone().filter(|c| c.stored.swap(false, std::sync::atomic::Ordering::SeqCst)) {
         // Keep the store under `cache.max_gb`, once per run.
         if let Ok(Err(e)) = tokio::task::spawn_blocking(move || cache.store.evict()).await {

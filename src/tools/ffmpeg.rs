@@ -61,6 +61,9 @@ impl Tool for Ffmpeg {
     fn deterministic(&self, _action: &str, _inputs: &Outputs) -> bool {
         true
     }
+    fn reads(&self, _action: &str, _inputs: &Outputs) -> super::Reads {
+        super::Reads { programs: vec![self.ffmpeg.clone(), self.ffprobe.clone()], env: Vec::new() }
+    }
     fn missing(&self) -> Vec<String> {
         [&self.ffmpeg, &self.ffprobe]
             .into_iter()

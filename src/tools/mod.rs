@@ -10,7 +10,7 @@ mod music;
 pub(crate) mod process;
 mod reaper;
 pub mod remote;
-mod script;
+pub(crate) mod script;
 mod sd;
 #[cfg(test)]
 pub(crate) mod stand_in;
@@ -164,6 +164,11 @@ pub trait Tool: Send + Sync {
     async fn identity(&self, _action: &str, _inputs: &Outputs) -> Result<Option<Value>, String> {
         Ok(None)
     }
+    /// What a call reads besides its inputs and the files they name, for the cache key:
+    /// the programs it runs and the environment variables it reads.
+    fn reads(&self, _action: &str, _inputs: &Outputs) -> Reads {
+        Reads::default()
+    }
     /// The inputs `action` takes, for schemas and `list-tools --schema`; `None` when the
     /// tool does not say (a Python plugin, an unknown action).
     fn inputs(&self, _action: &str) -> Option<ActionInputs> {
@@ -240,6 +245,15 @@ pub struct Needs {
     pub gpu: bool,
     /// VRAM known without a profile (a YAML tool's `min_vram_gb`).
     pub vram_gb: Option<f64>,
+}
+
+/// What a call reads that its inputs do not show (`Tool::reads`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reads {
+    /// Programs, as a shell would look them up (`ffmpeg`) or by path.
+    pub programs: Vec<String>,
+    /// Environment variables, by name.
+    pub env: Vec<String>,
 }
 
 /// A tool that could not be loaded, kept so `list-tools` and validation can say why.

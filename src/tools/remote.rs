@@ -70,6 +70,9 @@ impl Tool for RemoteTool {
     fn deterministic(&self, action: &str, inputs: &Outputs) -> bool {
         self.inner.deterministic(action, inputs)
     }
+    fn reads(&self, action: &str, inputs: &Outputs) -> super::Reads {
+        self.inner.reads(action, inputs)
+    }
     async fn identity(&self, action: &str, inputs: &Outputs) -> Result<Option<Value>, String> {
         self.inner.identity(action, inputs).await
     }

@@ -87,6 +87,10 @@ impl Tool for Blender {
     fn deterministic(&self, _action: &str, _inputs: &crate::tools::Outputs) -> bool {
         true
     }
+    fn reads(&self, _action: &str, inputs: &crate::tools::Outputs) -> crate::tools::Reads {
+        let program = super::opt_str(inputs, "blender_path").unwrap_or_else(|| self.program.clone());
+        crate::tools::Reads { programs: vec![program], env: Vec::new() }
+    }
     fn missing(&self) -> Vec<String> {
         if super::process::on_path(&self.program) {
             Vec::new()

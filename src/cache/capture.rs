@@ -1,0 +1,133 @@
+//! Whether a finished step can be stored, and what a hit must give back: every file it
+//! made or changed in the run folder (named by its outputs or not), the folders it made
+//! and what it removed. It is not stored when a hit could not do what running it did — a
+//! file it read changed while it ran, something outside the run folder that its outputs
+//! name was made or changed, a link was made — or when steps running beside it make it
+//! impossible to tell its files from theirs. When in doubt, a step runs.
+
+use super::key::strings;
+use super::snapshot::Changes;
+use serde_json::{Map, Value};
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+
+/// What an entry keeps of a step, relative to the run folder.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Made {
+    pub files: BTreeSet<String>,
+    pub dirs: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+impl Made {
+    /// Leave out what another step running beside this one says is its own.
+    pub fn without(&mut self, rel: &str) {
+        let rel = rel.trim_end_matches('/');
+        let under = |p: &String| p.trim_end_matches('/') == rel || Path::new(p).starts_with(rel);
+        self.files.retain(|p| !under(p));
+        self.dirs.retain(|p| !under(p));
+        self.removed.retain(|p| !under(p));
+    }
+}
+
+/// What a step made, and which of the changes in the run folder while it ran it does not
+/// name (in its outputs or inputs): its own when it ran alone; when other steps ran beside
+/// it, each must be one of theirs, or the step is not stored.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Captured {
+    pub made: Made,
+    pub unnamed: Vec<String>,
+}
+
+/// What `put` stores for a step, or why it is not stored. `read`: the hash of every path
+/// the key read, taken before the step; `changes`: the run folder's difference over the step.
+pub fn capture(
+    outputs: &Map<String, Value>,
+    run_dir: &Path,
+    read: &HashMap<String, String>,
+    changes: &Changes,
+) -> Result<Captured, String> {
+    if let Some(odd) = &changes.odd {
+        return Err(odd.clone());
+    }
+    let mut made = Made { files: changes.made.iter().cloned().collect(), dirs: changes.dirs.clone(), removed: changes.removed.clone() };
+    // A file it read that changed while it ran: outside the run folder a hit cannot make
+    // that change again (and it may not be the step's doing at all).
+    for (path, before) in read {
+        let p = Path::new(path);
+        if p.starts_with(run_dir) {
+            continue; // the run folder's listing says what changed there
+        }
+        let now = super::files::content_hash(p)?;
+        if now.as_deref() != Some(before.as_str()) {
+            return Err(format!("`{path}`, which it reads, changed while it ran"));
+        }
+    }
+    // Paths its outputs name: inside the run folder they are kept (also when the listing
+    // saw no change: a hit must hand over what the outputs name); outside, only what it
+    // was given and left as it was.
+    let mut named = Vec::new();
+    let mut texts = Vec::new();
+    strings(&Value::Object(outputs.clone()), &mut texts);
+    for t in texts {
+        // A path a program printed (`stdout`) ends with its newline.
+        let t = t.trim();
+        let p = Path::new(t);
+        if !p.is_absolute() || !p.exists() {
+            continue;
+        }
+        match p.strip_prefix(run_dir) {
+            Ok(rel) if rel.as_os_str().is_empty() || rel == Path::new("temp") => {}
+            Ok(rel) => {
+                let rel = rel.to_string_lossy().to_string();
+                let mut found = Vec::new();
+                files_under(p, &mut found).map_err(|e| format!("cannot read {t}: {e}"))?;
+                for f in found {
+                    made.files.insert(f.strip_prefix(run_dir).unwrap_or(&f).to_string_lossy().to_string());
+                }
+                named.push(rel);
+            }
+            Err(_) if read.get(t).is_some_and(|h| super::files::content_hash(p).ok().flatten().as_ref() == Some(h)) => {}
+            Err(_) => return Err(format!("its outputs name `{t}`, outside the run folder, which a hit could not make again")),
+        }
+    }
+    let read_here: Vec<String> =
+        read.keys().filter_map(|p| Path::new(p).strip_prefix(run_dir).ok().map(|r| r.to_string_lossy().to_string())).collect();
+    named.extend(read_here);
+    let unnamed = changes.paths().filter(|p| !claims(&named, p)).cloned().collect();
+    Ok(Captured { made, unnamed })
+}
+
+/// Whether `rel` (a path in the run folder) is one of `named` or inside one of them.
+pub fn claims(named: &[String], rel: &str) -> bool {
+    let rel = rel.trim_end_matches('/');
+    named.iter().any(|n| rel == n || Path::new(rel).starts_with(n))
+}
+
+/// The paths in the run folder that a step's inputs and outputs name (whole values or
+/// words of text), relative to it: what a step running beside another says is its own.
+pub fn named_in(values: &[&Map<String, Value>], run_dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in values {
+        for (_, p) in super::key::named_paths(v, &[]) {
+            if let Ok(rel) = p.strip_prefix(run_dir) {
+                if !rel.as_os_str().is_empty() {
+                    out.push(rel.to_string_lossy().to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+fn files_under(path: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+    let meta = std::fs::symlink_metadata(path)?;
+    if meta.is_dir() {
+        for e in std::fs::read_dir(path)? {
+            files_under(&e?.path(), out)?;
+        }
+    } else if meta.is_file() {
+        out.push(path.to_path_buf());
+    }
+    Ok(())
+}

@@ -1,0 +1,101 @@
+//! Content digests: of a file, of a folder (its sorted relative paths with each file's
+//! hash), and of a program found on `PATH` (remembered for as long as the file's inode,
+//! size and times stay the same, so a 200 MB Blender is read once per process, not per step).
+
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Most files a folder named by an input may hold before the step is not cached.
+pub const MAX_FILES_PER_FOLDER: usize = 10_000;
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn file_hash(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    hash_reader(&mut f)
+}
+
+pub fn hash_reader(r: &mut dyn Read) -> std::io::Result<String> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex(&h.finalize()))
+}
+
+/// sha256 of a file's bytes, or of a folder's sorted (relative path, file hash) list;
+/// `None` when nothing is there. A folder is listed before anything is read, so one too
+/// big to hash costs a listing, not a read of everything in it.
+pub fn content_hash(path: &Path) -> Result<Option<String>, String> {
+    let Ok(meta) = std::fs::metadata(path) else { return Ok(None) };
+    if meta.is_file() {
+        return file_hash(path).map(Some).map_err(|e| format!("cannot read {}: {e}", path.display()));
+    }
+    if !meta.is_dir() {
+        return Ok(None);
+    }
+    let mut listed = Vec::new();
+    list(path, path, &mut listed)?;
+    listed.sort();
+    let mut h = Sha256::new();
+    for (rel, file) in &listed {
+        let hash = match file.as_os_str().is_empty() {
+            true => String::new(), // a folder
+            false => file_hash(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?,
+        };
+        h.update(rel.as_bytes());
+        h.update([0]);
+        h.update(hash.as_bytes());
+        h.update([0]);
+    }
+    Ok(Some(format!("dir:{}", hex(&h.finalize()))))
+}
+
+fn list(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<(), String> {
+    let read = std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    for entry in read.flatten() {
+        let p = entry.path();
+        let ty = entry.file_type().map_err(|e| e.to_string())?;
+        let rel = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().to_string();
+        if ty.is_dir() {
+            // An empty folder is part of what the folder holds too.
+            out.push((format!("{rel}/"), PathBuf::new()));
+            list(root, &p, out)?;
+        } else if ty.is_file() || (ty.is_symlink() && p.is_file()) {
+            out.push((rel, p));
+        }
+        if out.len() > MAX_FILES_PER_FOLDER {
+            return Err(format!("{} holds more than {MAX_FILES_PER_FOLDER} files", root.display()));
+        }
+    }
+    Ok(())
+}
+
+type Stamp = (PathBuf, u64, u64, u64, i64, i64, i64, i64);
+static PROGRAMS: Mutex<Option<HashMap<Stamp, String>>> = Mutex::new(None);
+
+/// The content digest of the program `word` runs (found on `path_var` as a shell would),
+/// with the path it resolves to; `None` when there is no such program.
+pub fn program_digest(word: &str, path_var: &std::ffi::OsStr) -> Option<String> {
+    let found = crate::tools::process::which_in(word, path_var)?;
+    let real = std::fs::canonicalize(&found).unwrap_or(found);
+    let m = std::fs::metadata(&real).ok()?;
+    let stamp: Stamp = (real.clone(), m.dev(), m.ino(), m.size(), m.mtime(), m.mtime_nsec(), m.ctime(), m.ctime_nsec());
+    if let Some(d) = PROGRAMS.lock().expect("programs").as_ref().and_then(|memo| memo.get(&stamp)) {
+        return Some(d.clone());
+    }
+    let digest = format!("{}:{}", real.display(), file_hash(&real).ok()?);
+    PROGRAMS.lock().expect("programs").get_or_insert_with(HashMap::new).insert(stamp, digest.clone());
+    Some(digest)
+}

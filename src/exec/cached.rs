@@ -1,0 +1,383 @@
+//! The step cache in the step loop (docs/cache.md): a step's key, its lookup and restore,
+//! what it made while it ran, and the digests each finished step hands to the keys of the
+//! steps after it (a Merkle chain: a step that ran again with a new result changes the key
+//! of every step after it, whatever those read of it).
+
+use super::runner::Run;
+use crate::cache::capture::Made;
+use crate::cache::key::{digest, Context, KeyParts};
+use crate::cache::snapshot::{self, Snapshot};
+use crate::recipe::{Step, StepKind};
+use crate::store::now;
+use crate::tools::Outputs;
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// What the cache said about an attempt.
+pub(super) enum Probe {
+    /// Not cached (off, not deterministic, a key that could not be made).
+    Off,
+    /// Served: its files (`restored`, relative to the run folder) are back there.
+    Hit { key: String, outputs: Outputs, from: String, restored: Vec<String> },
+    /// To run, then store: the key, the hashes of what it reads, the run folder before it.
+    Miss { key: String, read: HashMap<String, String>, before: Option<Snapshot> },
+}
+
+impl Probe {
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Probe::Off => None,
+            Probe::Hit { key, .. } | Probe::Miss { key, .. } => Some(key),
+        }
+    }
+}
+
+/// The tool calls running now and what ran beside each; what finished calls named in the
+/// run folder; and the entries waiting to be written until every call that ran beside
+/// their step has finished and said which of the files changed meanwhile are its own.
+#[derive(Default)]
+pub(super) struct Activity {
+    state: Mutex<State>,
+    next: AtomicU64,
+}
+
+#[derive(Default)]
+struct State {
+    running: HashMap<u64, HashSet<u64>>,
+    claims: HashMap<u64, Vec<String>>,
+    pending: Vec<Pending>,
+}
+
+/// A step's entry, its files already in the store, waiting on the calls that ran beside it.
+pub(super) struct Pending {
+    cache: Arc<crate::cache::Cache>,
+    key: String,
+    ids: (String, String, String, String),
+    outputs: Outputs,
+    run_dir: std::path::PathBuf,
+    made: Made,
+    files: Vec<crate::cache::store::EntryFile>,
+    unnamed: Vec<String>,
+    waits: HashSet<u64>,
+}
+
+/// One call, counted as running until `finish`ed or dropped.
+pub(super) struct Running<'a> {
+    activity: &'a Activity,
+    id: u64,
+}
+
+impl Activity {
+    pub fn begin(&self) -> Running<'_> {
+        let id = self.next.fetch_add(1, Ordering::SeqCst);
+        let mut state = self.state.lock().expect("activity");
+        let beside: HashSet<u64> = state.running.keys().copied().collect();
+        for others in state.running.values_mut() {
+            others.insert(id);
+        }
+        state.running.insert(id, beside);
+        Running { activity: self, id }
+    }
+
+    fn end(&self, id: u64, claims: Vec<String>) -> HashSet<u64> {
+        let mut state = self.state.lock().expect("activity");
+        state.claims.insert(id, claims);
+        state.running.remove(&id).unwrap_or_default()
+    }
+
+    /// Write every waiting entry whose neighbours have all finished: the changes its step
+    /// did not name are left out when a neighbour names them, and the step is not stored
+    /// when one is named by no one. Returns `(step, why it was not stored)`.
+    pub fn resolve(&self) -> Vec<(String, String)> {
+        let ready: Vec<Pending> = {
+            let mut state = self.state.lock().expect("activity");
+            let (ready, waiting) = std::mem::take(&mut state.pending)
+                .into_iter()
+                .partition(|p: &Pending| p.waits.iter().all(|w| state.claims.contains_key(w)));
+            state.pending = waiting;
+            let state = &*state;
+            ready
+                .into_iter()
+                .map(|mut p| {
+                    let theirs: Vec<String> = p.waits.iter().flat_map(|w| state.claims[w].iter().cloned()).collect();
+                    let mut orphan = None;
+                    for u in std::mem::take(&mut p.unnamed) {
+                        match crate::cache::capture::claims(&theirs, &u) {
+                            true => p.made.without(&u),
+                            false => orphan = orphan.or(Some(u)),
+                        }
+                    }
+                    p.unnamed = orphan.into_iter().collect();
+                    p
+                })
+                .collect()
+        };
+        let mut notes = Vec::new();
+        for p in ready {
+            if let Some(u) = p.unnamed.first() {
+                notes.push((
+                    p.ids.1.clone(),
+                    format!(
+                        "it ran beside other steps and `{}` changed in the run folder meanwhile, which neither it nor they name",
+                        u.trim_end_matches('/')
+                    ),
+                ));
+                continue;
+            }
+            let ids = (p.ids.0.as_str(), p.ids.1.as_str(), p.ids.2.as_str(), p.ids.3.as_str());
+            match p.cache.store.put_entry(&p.key, ids, &p.outputs, &p.run_dir, &p.made, p.files) {
+                Ok(()) => p.cache.stored.store(true, Ordering::SeqCst),
+                Err(e) => notes.push((p.ids.1.clone(), format!("could not store it: {e}"))),
+            }
+        }
+        notes
+    }
+
+    fn defer(&self, p: Pending) {
+        self.state.lock().expect("activity").pending.push(p);
+    }
+}
+
+impl Running<'_> {
+    /// The call ended, naming these paths in the run folder: the calls that ran beside it.
+    pub fn finish(self, claims: Vec<String>) -> HashSet<u64> {
+        let beside = self.activity.end(self.id, claims);
+        std::mem::forget(self);
+        beside
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.activity.end(self.id, Vec::new());
+    }
+}
+
+impl Run {
+    /// `(step, digest)` of what this record comes after: the steps it depends on (those
+    /// of its `batch.foreach` step, for a sub-step, and the earlier sub-steps of its item),
+    /// and the refinement steps run before this attempt.
+    pub(super) fn upstream_of(&self, record_id: &str) -> Vec<(String, String)> {
+        let top = record_id.split(['[', '#']).next().unwrap_or(record_id);
+        let digests = self.digests.lock().expect("digests");
+        let of = |id: &str| -> String {
+            digests.get(id).cloned().unwrap_or_else(|| {
+                // Not run in this process (kept from before a resume, skipped): what it gave.
+                let entry = self.steps.get(id).map(|v| v.to_string()).unwrap_or_default();
+                crate::cache::files::hex(&<sha2::Sha256 as sha2::Digest>::digest(entry.as_bytes()))
+            })
+        };
+        let mut out: Vec<(String, String)> = self.upstream.get(top).into_iter().flatten().map(|d| (d.clone(), of(d))).collect();
+        if let Some(item) = record_id.rfind("].").map(|i| &record_id[..i + 2]) {
+            out.extend(digests.iter().filter(|(k, _)| k.starts_with(item) && k.as_str() != record_id).map(|(k, v)| (k.clone(), v.clone())));
+        }
+        if let Some(refined) = digests.get(&format!("{record_id}@refined")) {
+            out.push(("@refined".into(), refined.clone()));
+        }
+        out
+    }
+
+    pub(super) fn set_digest(&self, record_id: &str, key: Option<&str>, outputs: &Outputs, upstream: &[(String, String)]) {
+        let d = digest(key, outputs, &self.run_dir, upstream);
+        self.digests.lock().expect("digests").insert(record_id.to_string(), d);
+    }
+
+    /// A refinement step of `record_id` finished: its next attempt comes after it.
+    pub(super) fn refined(&self, record_id: &str, refinement_record: &str) {
+        let mut digests = self.digests.lock().expect("digests");
+        let so_far = digests.get(&format!("{record_id}@refined")).cloned().unwrap_or_default();
+        let this = digests.get(refinement_record).cloned().unwrap_or_else(|| "skipped".into());
+        let chained =
+            crate::cache::files::hex(&<sha2::Sha256 as sha2::Digest>::digest(format!("{so_far}\0{refinement_record}\0{this}").as_bytes()));
+        digests.insert(format!("{record_id}@refined"), chained);
+    }
+
+    /// The cache key of this call when the step is cached, and the entry for it with its
+    /// files restored into this run's folder when there is one (not for a step `--refresh`
+    /// names, or one after it); on a miss, the run folder as it was. Key, lookup, restore and
+    /// listing run in one blocking task: on a chain of small steps the thread hand-offs cost
+    /// more than the work.
+    pub(super) async fn cache_probe(
+        &self,
+        step: &Step,
+        record_id: &str,
+        tool: &str,
+        action: &str,
+        inputs: &Outputs,
+        upstream: &[(String, String)],
+    ) -> Probe {
+        let Some(cache) = self.cache.clone() else { return Probe::Off };
+        // Refinement steps repair a failure: they always run.
+        if tool == "batch" || matches!(step.kind, StepKind::Approval { .. }) || record_id.contains('#') {
+            return Probe::Off;
+        }
+        let Some(t) = self.tools.get(tool).cloned() else { return Probe::Off };
+        if !crate::cache::wanted(step.cache, self.recipe.cache, t.deterministic(action, inputs)) {
+            return Probe::Off;
+        }
+        let identity = match t.identity(action, inputs).await {
+            Ok(i) => i,
+            Err(e) => {
+                self.events.note(&format!("{record_id}: not taken from the step cache: {e}"));
+                return Probe::Off;
+            }
+        };
+        let top = record_id.split(['[', '#']).next().unwrap_or(record_id);
+        let look = !self.refreshed.contains(top);
+        let context = context_of(t.as_ref(), action, inputs, &self.temp_dir, upstream);
+        let (fingerprint, run_dir) = (t.fingerprint(), self.run_dir.clone());
+        let (tool, action, inputs) = (tool.to_string(), action.to_string(), inputs.clone());
+        let gate_step = step.clone();
+        let probed = tokio::task::spawn_blocking(move || {
+            let (key, read) = crate::cache::key::key_and_files(&KeyParts {
+                tool: &tool,
+                action: &action,
+                fingerprint: &fingerprint,
+                inputs: &inputs,
+                identity: identity.as_ref(),
+                run_dir: &run_dir,
+                known: None,
+                context: &context,
+            })?;
+            // An entry whose outputs would fail the step's gate is not served (it runs instead).
+            let entry = look
+                .then(|| cache.store.lookup(&key))
+                .flatten()
+                .filter(|e| e.outputs.as_object().is_some_and(|o| super::attempt::gate(&gate_step, o.clone()).is_ok()));
+            let mut note = None;
+            if let Some(entry) = entry {
+                match cache.store.restore(&entry, &run_dir) {
+                    Ok(outputs) => {
+                        let restored = entry.files.iter().map(|f| f.rel.clone()).chain(entry.dirs.iter().cloned()).collect();
+                        return Ok((Probe::Hit { key, outputs, from: entry.run_id, restored }, None));
+                    }
+                    Err(e) => note = Some(e), // it runs instead
+                }
+            }
+            let before = match snapshot::take(&run_dir) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    note = Some(format!("not cached: {e}"));
+                    None
+                }
+            };
+            Ok::<_, String>((Probe::Miss { key, read, before }, note))
+        })
+        .await;
+        match probed {
+            Ok(Ok((probe, note))) => {
+                if let Some(n) = note {
+                    self.events.note(&format!("{record_id}: {n}"));
+                }
+                probe
+            }
+            Ok(Err(e)) => {
+                self.events.note(&format!("{record_id}: not cached: {e}"));
+                Probe::Off
+            }
+            Err(_) => Probe::Off,
+        }
+    }
+
+    /// Record a cached attempt and hand its outputs on (they passed the step's gate when stored).
+    pub(super) fn served(
+        &self,
+        record_id: &str,
+        attempt: u32,
+        number: u32,
+        started: Instant,
+        hit: (Outputs, String),
+    ) -> Result<Outputs, super::attempt::Fail> {
+        let (outputs, from) = hit;
+        if let Some(store) = &self.store {
+            store.step_cached(self.attempt_key(record_id, attempt), Value::Object(outputs.clone()).to_string(), from.clone(), now());
+        }
+        self.events.step_cached(record_id, number, started.elapsed(), &outputs, &from);
+        Ok(outputs)
+    }
+
+    /// Keep a successful call's outputs and what it made, when a hit could give all of it
+    /// back (`cache::capture`); otherwise say why it was not kept. Its files go into the
+    /// store now; when other calls ran beside it, the entry waits until they have all
+    /// finished (`Activity::resolve`). A failure to store is a warning, not a failed step.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn cache_put(
+        &self,
+        key: &str,
+        record_id: &str,
+        tool: &str,
+        action: &str,
+        outputs: &Outputs,
+        read: HashMap<String, String>,
+        before: Option<Snapshot>,
+        beside: HashSet<u64>,
+    ) {
+        let (Some(cache), Some(before)) = (self.cache.clone(), before) else { return };
+        let ids = (self.run_id.clone(), record_id.to_string(), tool.to_string(), action.to_string());
+        let (key, outputs, run_dir) = (key.to_string(), outputs.clone(), self.run_dir.clone());
+        let stored = tokio::task::spawn_blocking(move || {
+            let captured = snapshot::changes(&before, &run_dir)
+                .and_then(|changes| crate::cache::capture::capture(&outputs, &run_dir, &read, &changes));
+            let captured = match captured {
+                Ok(c) => c,
+                Err(why) => return Ok(Err(why)),
+            };
+            let files = cache.store.put_files(&run_dir, &captured.made)?;
+            let (made, unnamed) = (captured.made, captured.unnamed);
+            if beside.is_empty() || unnamed.is_empty() {
+                let ids = (ids.0.as_str(), ids.1.as_str(), ids.2.as_str(), ids.3.as_str());
+                cache.store.put_entry(&key, ids, &outputs, &run_dir, &made, files)?;
+                cache.stored.store(true, Ordering::SeqCst);
+                return Ok(Ok(None));
+            }
+            Ok::<_, std::io::Error>(Ok(Some(Pending { cache, key, ids, outputs, run_dir, made, files, unnamed, waits: beside })))
+        })
+        .await;
+        match stored {
+            Ok(Ok(Ok(Some(pending)))) => self.activity.defer(pending),
+            Ok(Ok(Err(why))) => self.events.note(&format!("{record_id}: not stored in the step cache: {why}")),
+            Ok(Err(e)) => self.events.note(&format!("warning: {record_id}: could not store it in the step cache: {e}")),
+            _ => {}
+        }
+        self.resolve_pending();
+    }
+
+    /// Write the entries whose neighbours have finished (`Activity::resolve`).
+    pub(super) fn resolve_pending(&self) {
+        for (step, why) in self.activity.resolve() {
+            self.events.note(&format!("{step}: not stored in the step cache: {why}"));
+        }
+    }
+}
+
+/// What a call reads besides its inputs, for its key: relative paths from the step's
+/// working folder (`cwd`, else the run's temp folder) and LocalForge's own; the programs
+/// and environment variables the tool names, with their values (a step's `env` input first).
+pub fn context_of(
+    t: &dyn crate::tools::Tool,
+    action: &str,
+    inputs: &Outputs,
+    temp_dir: &std::path::Path,
+    upstream: &[(String, String)],
+) -> Context {
+    let cwd = ["cwd", "working_dir"].iter().find_map(|k| inputs.get(*k).and_then(Value::as_str)).map(std::path::PathBuf::from);
+    let mut bases: Vec<std::path::PathBuf> = cwd.into_iter().chain([temp_dir.to_path_buf()]).collect();
+    bases.extend(std::env::current_dir().ok());
+    let reads = t.reads(action, inputs);
+    let given = inputs.get("env").and_then(Value::as_object);
+    let mut env = std::collections::BTreeMap::new();
+    for (k, v) in std::env::vars() {
+        if crate::tools::process::inherited(&reads.env, &k) {
+            env.insert(k, v);
+        }
+    }
+    for name in &reads.env {
+        if let Some(v) = given.and_then(|g| g.get(name)) {
+            env.insert(name.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
+        }
+    }
+    Context { bases, programs: reads.programs, env, upstream: upstream.to_vec() }
+}

@@ -1,0 +1,264 @@
+"""A cache hit is exactly what a fresh run gives (issue 27, item 1): side files come back,
+a path inside text counts by its content (absolute or relative, a file or a folder), a
+step that ran again changes the key of every step after it, a damaged object is not
+served, the environment a YAML tool reads and the program it runs are in the key, and a
+file changed while the step ran keeps it out of the cache. Each case runs the recipe, changes
+something, and compares the cached run with a `--no-cache` run of the same state.
+Steps count their runs in a file named by `$COUNTER` (an environment variable, so the
+counter itself is not something the steps read)."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def rr(lf):
+    counter = lf.work / "counter.txt"
+    lf.env["COUNTER"] = str(counter)
+
+    def run(recipe, *args, fresh=False):
+        if counter.exists():
+            counter.unlink()
+        extra = ["--no-cache"] if fresh else []
+        doc = json.loads(lf("run", recipe, "--json", "-q", *extra, *args, check=0).stdout)
+        assert doc["status"] == "completed", doc
+        history = json.loads(lf("history", "show", doc["run_id"], "--json", check=0).stdout)
+        ran = counter.read_text().split() if counter.exists() else []
+        return doc, ran, {s["step_id"]: s["status"] for s in history["steps"]}
+
+    run.lf = lf
+    return run
+
+
+def same_as_fresh(rr, recipe, *args):
+    """The cached run's outputs and run-folder files equal a --no-cache run's."""
+    cached, ran, statuses = rr(recipe, *args)
+    fresh, _, _ = rr(recipe, *args, fresh=True)
+    assert _outputs(cached) == _outputs(fresh), (cached["outputs"], fresh["outputs"])
+    assert _files(cached) == _files(fresh)
+    return cached, ran, statuses
+
+
+def _outputs(doc):
+    return json.loads(json.dumps(doc["outputs"]).replace(doc["run_dir"], "{run_dir}"))
+
+
+def _files(doc):
+    root = Path(doc["run_dir"])
+    return {
+        str(p.relative_to(root)): p.read_bytes() if p.is_file() else None
+        for p in root.rglob("*")
+        if not str(p.relative_to(root)).startswith("logs")
+    }
+
+
+def test_a_cached_steps_side_files_and_folders_come_back(rr, lf):
+    recipe = lf.write(
+        "side.yaml",
+        """\
+name: side
+steps:
+  - id: make
+    tool: script
+    action: run
+    cache: true
+    inputs:
+      command: >-
+        echo make >> "$COUNTER"; echo data > {{ workflow.run_dir }}/f.txt;
+        mkdir -p {{ workflow.run_dir }}/out/empty; echo deep > {{ workflow.run_dir }}/out/deep.txt;
+        echo in-temp > side.txt
+  - id: use
+    tool: script
+    action: run
+    depends_on: [make]
+    inputs:
+      command: "cat {{ workflow.run_dir }}/f.txt {{ workflow.run_dir }}/out/deep.txt {{ temp_dir }}/side.txt; ls {{ workflow.run_dir }}/out"
+outputs:
+  seen: "{{ steps.use.outputs.stdout }}"
+""",
+    )
+    first, ran, _ = rr(recipe)
+    assert ran == ["make"]
+    doc, ran, statuses = same_as_fresh(rr, recipe)
+    assert ran == [] and statuses["make"] == "cached", "served, not run"
+    assert doc["outputs"]["seen"].split() == ["data", "deep", "in-temp", "deep.txt", "empty"]
+    assert (Path(doc["run_dir"]) / "out" / "empty").is_dir(), "an empty folder it made comes back too"
+
+
+def test_a_path_inside_text_counts_by_content_absolute_relative_file_or_folder(rr, lf):
+    data = lf.work / "data"
+    data.mkdir()
+    f = lf.write("data/in.txt", "one\n")
+    recipe = lf.write(
+        "text.yaml",
+        """\
+name: text
+inputs:
+  - {name: f, type: path, required: true}
+  - {name: d, type: path, required: true}
+steps:
+  - {id: whole, tool: script, action: run, cache: true, inputs: {command: 'echo x >> "$COUNTER"; cat {{ inputs.f }}'}}
+  - {id: listed, tool: script, action: run, cache: true, inputs: {command: [cat, "{{ inputs.f }}"]}}
+  - {id: relative, tool: script, action: run, cache: true, inputs: {cwd: "{{ inputs.d }}", command: 'echo x >> "$COUNTER"; cat in.txt'}}
+  - {id: folder, tool: script, action: run, cache: true, inputs: {command: 'echo x >> "$COUNTER"; cat {{ inputs.d }}/*'}}
+outputs:
+  whole: "{{ steps.whole.outputs.stdout }}"
+  listed: "{{ steps.listed.outputs.stdout }}"
+  relative: "{{ steps.relative.outputs.stdout }}"
+  folder: "{{ steps.folder.outputs.stdout }}"
+""",
+    )
+    args = ("-i", f"f={f}", "-i", f"d={data}")
+    rr(recipe, *args)
+    _, ran, _ = rr(recipe, *args)
+    assert ran == [], "unchanged: all served"
+    stat = f.stat()
+    f.write_text("two\n")  # same size, same mtime: only the content says
+    os.utime(f, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    doc, ran, _ = same_as_fresh(rr, recipe, *args)
+    assert set(doc["outputs"].values()) == {"two\n"}
+    (data / "more.txt").write_text("three\n")  # a new file in the folder the last step names
+    doc, ran, statuses = same_as_fresh(rr, recipe, *args)
+    assert doc["outputs"]["folder"] == "two\nthree\n" and statuses["whole"] == "cached"
+
+
+def test_a_step_that_ran_again_changes_the_keys_after_it_two_levels_deep(rr, lf):
+    src = lf.write("src.txt", "v1\n")
+    recipe = lf.write(
+        "chain.yaml",
+        """\
+name: chain
+inputs:
+  - {name: src, type: path, required: true}
+steps:
+  - {id: copy, tool: file_ops, action: copy, inputs: {source: "{{ inputs.src }}", destination: "{{ workflow.run_dir }}/c1.txt"}}
+  - id: mid
+    tool: script
+    action: run
+    cache: true
+    depends_on: [copy]
+    inputs: {command: 'echo mid >> "$COUNTER"; cd {{ workflow.run_dir }} && cat c*.txt > m1.txt'}
+  - id: last
+    tool: script
+    action: run
+    cache: true
+    depends_on: [mid]
+    inputs: {command: 'echo last >> "$COUNTER"; cd {{ workflow.run_dir }} && cat m*.txt'}
+outputs:
+  result: "{{ steps.last.outputs.stdout }}"
+""",
+    )
+    rr(recipe, "-i", f"src={src}")
+    _, ran, _ = rr(recipe, "-i", f"src={src}")
+    assert ran == []
+    src.write_text("v2\n")  # edited in place: the copy runs again and writes the same path
+    doc, ran, statuses = same_as_fresh(rr, recipe, "-i", f"src={src}")
+    assert ran == ["mid", "last"] and doc["outputs"]["result"] == "v2\n", (ran, statuses)
+
+
+def test_a_damaged_object_is_removed_and_the_step_runs(rr, lf):
+    recipe = lf.write(
+        "obj.yaml",
+        """\
+name: obj
+steps:
+  - {id: make, tool: script, action: run, cache: true, inputs: {command: 'echo make >> "$COUNTER"; printf payload-bytes > {{ workflow.run_dir }}/p.bin'}}
+  - {id: use, tool: script, action: run, depends_on: [make], inputs: {command: "cat {{ workflow.run_dir }}/p.bin"}}
+outputs:
+  got: "{{ steps.use.outputs.stdout }}"
+""",
+    )
+    rr(recipe)
+    objects = [p for p in (lf.home / ".localforge" / "cache" / "objects").rglob("*") if p.is_file()]
+    assert len(objects) == 1
+    data = bytearray(objects[0].read_bytes())
+    data[0] ^= 0x20  # one flipped bit, same size
+    objects[0].write_bytes(bytes(data))
+    doc, ran, statuses = same_as_fresh(rr, recipe)
+    assert ran == ["make"] and statuses["make"] == "completed" and doc["outputs"]["got"] == "payload-bytes"
+    _, ran, statuses = rr(recipe)
+    assert ran == [] and statuses["make"] == "cached", "stored again, good this time"
+
+
+YAML_TOOL = """\
+name: moded
+type: cli
+description: Say the mode and the program's version (test tool)
+deterministic: true
+reads_env: [MODE]
+requirements: {{binary: {prog}}}
+actions:
+  say:
+    shell: true
+    command: 'echo x >> {counter}; echo "${{MODE:-production}} ${{SECRET:-none}}"; {prog}'
+    outputs: {{}}
+"""
+
+
+def test_a_yaml_tools_environment_and_program_are_in_its_key(rr, lf, tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    prog = bin_dir / "mytool"
+    prog.write_text("#!/bin/sh\necho v1\n")
+    prog.chmod(0o755)
+    lf.env["PATH"] = f"{bin_dir}:{lf.env['PATH']}"
+    tools = lf.home / ".localforge" / "tools"
+    tools.mkdir(parents=True)
+    (tools / "moded.yaml").write_text(YAML_TOOL.format(prog="mytool", counter=lf.work / "counter.txt"))
+    recipe = lf.write(
+        "moded.yaml",
+        "name: m\nsteps:\n  - {id: say, tool: moded, action: say}\noutputs:\n  said: '{{ steps.say.outputs.stdout }}'\n",
+    )
+    lf.env["SECRET"] = "s3"  # not declared: the program does not see it, so it cannot matter
+    first, _, _ = rr(recipe)
+    assert first["outputs"]["said"] == "production none\nv1\n"
+    _, ran, _ = rr(recipe)
+    assert ran == []
+    lf.env["MODE"] = "dry-run"
+    doc, ran, _ = same_as_fresh(rr, recipe)
+    assert doc["outputs"]["said"] == "dry-run none\nv1\n" and ran == ["x"]
+    prog.write_text("#!/bin/sh\necho v2\n")  # upgraded: same size
+    doc, ran, _ = same_as_fresh(rr, recipe)
+    assert doc["outputs"]["said"] == "dry-run none\nv2\n" and ran == ["x"]
+
+
+def test_a_file_changed_while_the_step_ran_keeps_it_out_of_the_cache(rr, lf):
+    log = lf.write("log.txt", "start\n")
+    recipe = lf.write(
+        "grow.yaml",
+        f"""\
+name: grow
+steps:
+  - {{id: grow, tool: script, action: run, cache: true, inputs: {{command: 'echo x >> "$COUNTER"; cat {log}; echo more >> {log}'}}}}
+""",
+    )
+    rr(recipe)
+    _, ran, statuses = rr(recipe)
+    assert ran == ["x"] and statuses["grow"] == "completed", "not stored: a hit could not make that change again"
+    proc = lf("run", recipe, check=0)
+    assert "grow: not stored in the step cache: " in proc.stderr and "which it reads, changed while it ran" in proc.stderr
+
+
+def test_dry_run_says_why_a_step_is_not_served(rr, lf):
+    src = lf.write("src.txt", "v1\n")
+    recipe = lf.write(
+        "why.yaml",
+        "name: why\ninputs:\n  - {name: src, type: path, required: true}\nsteps:\n"
+        "  - {id: copy, tool: file_ops, action: copy, inputs: {source: '{{ inputs.src }}', destination: '{{ workflow.run_dir }}/c.txt'}}\n"
+        "  - {id: after, tool: script, action: run, cache: true, depends_on: [copy], inputs: {command: 'cat {{ workflow.run_dir }}/c.txt'}}\n"
+        "  - {id: plain, tool: script, action: run, inputs: {command: 'true'}}\n",
+    )
+
+    def plan():
+        proc = lf("run", recipe, "-i", f"src={src}", "--dry-run", "--json", check=0)
+        return {s["id"]: s["cache"] for s in json.loads(proc.stdout)["steps"]}
+
+    verdicts = plan()
+    assert verdicts["copy"]["cache"] == "miss" and "no entry has this key" in verdicts["copy"]["why"]
+    assert verdicts["after"] == {"cache": "unknown", "why": "its key depends on what `copy` gives, which runs first"}
+    assert verdicts["plain"]["cache"] == "off" and "cache: true" in verdicts["plain"]["why"]
+    rr(recipe, "-i", f"src={src}")
+    assert [plan()[k]["cache"] for k in ("copy", "after")] == ["hit", "hit"]
