@@ -67,7 +67,7 @@ def _recipe(rng, pool):
         steps.append(
             {"id": f"s{i}", "tool": "script", "action": "run", "cache": True, "depends_on": [f"s{d}" for d in deps], "inputs": inputs}
         )
-    doc = {"name": "prop", "steps": steps, "outputs": {s["id"]: "{{ steps.%s.outputs.stdout }}" % s["id"] for s in steps}}
+    doc = {"name": "prop", "steps": steps, "outputs": {s["id"]: "{{ steps." + s["id"] + ".outputs.stdout }}" for s in steps}}
     return json.dumps(doc)  # JSON is YAML
 
 
