@@ -38,6 +38,11 @@ pub fn hash_reader(r: &mut dyn Read) -> std::io::Result<String> {
 /// `None` when nothing is there. A folder is listed before anything is read, so one too
 /// big to hash costs a listing, not a read of everything in it.
 pub fn content_hash(path: &Path) -> Result<Option<String>, String> {
+    content_hash_skipping(path, None)
+}
+
+/// `content_hash`, leaving out the folder `skip` (the engine's own logs in a run folder).
+pub fn content_hash_skipping(path: &Path, skip: Option<&Path>) -> Result<Option<String>, String> {
     let Ok(meta) = std::fs::metadata(path) else { return Ok(None) };
     if meta.is_file() {
         return file_hash(path).map(Some).map_err(|e| format!("cannot read {}: {e}", path.display()));
@@ -46,7 +51,7 @@ pub fn content_hash(path: &Path) -> Result<Option<String>, String> {
         return Ok(None);
     }
     let mut listed = Vec::new();
-    list(path, path, &mut listed)?;
+    list(path, path, skip, &mut listed)?;
     listed.sort();
     let mut h = Sha256::new();
     for (rel, file) in &listed {
@@ -62,16 +67,18 @@ pub fn content_hash(path: &Path) -> Result<Option<String>, String> {
     Ok(Some(format!("dir:{}", hex(&h.finalize()))))
 }
 
-fn list(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<(), String> {
+fn list(root: &Path, dir: &Path, skip: Option<&Path>, out: &mut Vec<(String, PathBuf)>) -> Result<(), String> {
     let read = std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
     for entry in read.flatten() {
         let p = entry.path();
         let ty = entry.file_type().map_err(|e| e.to_string())?;
         let rel = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().to_string();
-        if ty.is_dir() {
+        if ty.is_dir() && skip == Some(p.as_path()) {
+            continue;
+        } else if ty.is_dir() {
             // An empty folder is part of what the folder holds too.
             out.push((format!("{rel}/"), PathBuf::new()));
-            list(root, &p, out)?;
+            list(root, &p, skip, out)?;
         } else if ty.is_file() || (ty.is_symlink() && p.is_file()) {
             out.push((rel, p));
         }

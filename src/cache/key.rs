@@ -6,7 +6,7 @@
 //! time). The keys of the steps it comes after (a Merkle chain), the programs it runs and
 //! the environment it reads are part of it too.
 
-use super::files::{content_hash, hex, program_digest};
+use super::files::{content_hash_skipping, hex, program_digest};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
@@ -62,6 +62,8 @@ pub fn key_and_files(parts: &KeyParts<'_>) -> Result<(String, HashMap<String, St
     let run_dir = parts.run_dir.to_string_lossy();
     let mut files = BTreeMap::new();
     let mut read = HashMap::new();
+    // The engine's logs of each step's program are not something a step reads.
+    let logs = parts.run_dir.join("logs");
     for (word, path) in named_paths(parts.inputs, &parts.context.bases) {
         let normalized = normalize_str(&path.to_string_lossy(), &run_dir);
         let label = format!("{}\u{0}{normalized}", normalize_str(&word, &run_dir));
@@ -71,7 +73,7 @@ pub fn key_and_files(parts: &KeyParts<'_>) -> Result<(String, HashMap<String, St
         let abs = path.to_string_lossy().to_string();
         let hash = match read.get(&abs) {
             Some(h) => Some(String::clone(h)),
-            None => content_hash(&path)?,
+            None => content_hash_skipping(&path, Some(&logs))?,
         };
         if let Some(hash) = hash {
             read.insert(abs, hash.clone());

@@ -1,8 +1,10 @@
 //! What a step made, changed and removed in the run folder: the folder is listed (path,
-//! size, inode, times) before the step and again after it. A file written within a second
-//! before the first listing is also hashed then, since a timestamp that coarse could hide a
-//! rewrite of the same size right after it (git's "racy clean" problem). The engine's own
-//! `logs/` folder is left out.
+//! size, inode, times) before the step and again after it. File times are as coarse as the
+//! filesystem's clock (a few milliseconds on Linux, two seconds on FAT), so a rewrite of the
+//! same size in the same tick as the listing would keep every time the same — git's "racy
+//! clean" problem, solved as git does: a marker file written just before listing gives the
+//! filesystem's own time, and a file whose time is not older than the marker's is hashed
+//! too. The engine's own `logs/` folder (where the marker lives) is left out.
 
 use super::files::file_hash;
 use std::collections::{BTreeMap, BTreeSet};
@@ -13,8 +15,8 @@ use std::time::{Duration, SystemTime};
 /// Most entries a run folder may hold for a step in it to be cached: beyond, listing it
 /// twice per step costs more than a cache is worth.
 pub const MAX_ENTRIES: usize = 100_000;
-/// How recent a file's timestamp must be to be hashed as well as listed.
-const RACY: Duration = Duration::from_secs(1);
+/// The marker whose time is the filesystem's clock when a listing starts.
+const MARKER: &str = "logs/.localforge-clock";
 
 #[derive(Debug, Clone, PartialEq)]
 enum Kind {
@@ -61,13 +63,17 @@ impl Changes {
 }
 
 pub fn take(run_dir: &Path) -> Result<Snapshot, String> {
-    let started = SystemTime::now();
+    let marker = run_dir.join(MARKER);
+    let clock = std::fs::create_dir_all(marker.parent().unwrap_or(run_dir))
+        .and_then(|_| std::fs::write(&marker, b"x"))
+        .and_then(|_| std::fs::metadata(&marker))
+        .map(|m| at((m.mtime(), m.mtime_nsec())))
+        .map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
     let mut snap = Snapshot::default();
     list(run_dir, run_dir, &mut snap.entries)?;
-    let recent = started - RACY;
     for (rel, kind) in &snap.entries {
         if let Kind::File { mtime, ctime, .. } = kind {
-            if at(*mtime).max(at(*ctime)) >= recent {
+            if at(*mtime).max(at(*ctime)) >= clock {
                 if let Ok(h) = file_hash(&run_dir.join(rel)) {
                     snap.racy.insert(rel.clone(), h);
                 }
@@ -79,10 +85,14 @@ pub fn take(run_dir: &Path) -> Result<Snapshot, String> {
 
 /// What changed in `run_dir` since `before` was taken.
 pub fn changes(before: &Snapshot, run_dir: &Path) -> Result<Changes, String> {
-    let mut now = BTreeMap::new();
-    list(run_dir, run_dir, &mut now)?;
+    Ok(diff(before, &take(run_dir)?, run_dir))
+}
+
+/// What changed from `before` to `after` (both of `run_dir`; `after` the later).
+pub fn diff(before: &Snapshot, after: &Snapshot, run_dir: &Path) -> Changes {
+    let now = &after.entries;
     let mut c = Changes::default();
-    for (rel, kind) in &now {
+    for (rel, kind) in now {
         let old = before.entries.get(rel);
         match kind {
             Kind::Dir if old == Some(&Kind::Dir) => {}
@@ -105,7 +115,7 @@ pub fn changes(before: &Snapshot, run_dir: &Path) -> Result<Changes, String> {
         let dir = before.entries.get(rel) == Some(&Kind::Dir);
         c.removed.push(if dir { format!("{rel}/") } else { rel.clone() });
     }
-    Ok(c)
+    c
 }
 
 fn at((s, ns): (i64, i64)) -> SystemTime {
@@ -128,7 +138,8 @@ fn list(root: &Path, dir: &Path, out: &mut BTreeMap<String, Kind>) -> Result<(),
         if dir == root && rel == "logs" {
             continue; // the engine's own logs of each step's program
         }
-        let Ok(m) = std::fs::symlink_metadata(&p) else { continue }; // removed meanwhile
+        // Relative to the open folder (fstatat), not a walk of the whole path each time.
+        let Ok(m) = entry.metadata() else { continue }; // removed meanwhile
         let kind = if m.is_dir() {
             Kind::Dir
         } else if m.is_file() {

@@ -206,7 +206,10 @@ impl Run {
         let running = (tool != "batch" && !matches!(step.kind, StepKind::Approval { .. })).then(|| self.activity.begin());
         let upstream = self.upstream_of(record_id);
         let probe = match &rendered {
-            Ok(Value::Object(inputs)) if !raw => self.cache_probe(step, record_id, tool, action, inputs, &upstream).await,
+            Ok(Value::Object(inputs)) if !raw => {
+                let listing = running.as_ref().and_then(|r| r.listing.clone());
+                self.cache_probe(step, record_id, (tool, action), inputs, &upstream, listing).await
+            }
             _ => super::cached::Probe::Off,
         };
         let probe = match probe {

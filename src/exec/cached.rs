@@ -22,8 +22,9 @@ pub(super) enum Probe {
     Off,
     /// Served: its files (`restored`, relative to the run folder) are back there.
     Hit { key: String, outputs: Outputs, from: String, restored: Vec<String> },
-    /// To run, then store: the key, the hashes of what it reads, the run folder before it.
-    Miss { key: String, read: HashMap<String, String>, before: Option<Snapshot> },
+    /// To run, then store: the key, the hashes of what it reads, the run folder before it
+    /// (`None`: the tool changes nothing there but what its outputs name).
+    Miss { key: String, read: HashMap<String, String>, before: Option<Arc<Snapshot>> },
 }
 
 impl Probe {
@@ -42,6 +43,11 @@ impl Probe {
 pub(super) struct Activity {
     state: Mutex<State>,
     next: AtomicU64,
+    /// Bumped whenever a call begins or ends: a listing of the run folder taken at one
+    /// epoch still holds at the next when the only call begun meanwhile is the next step's.
+    epoch: AtomicU64,
+    /// The last listing a step took after it ran, with the epoch it was taken at.
+    listing: Mutex<Option<(u64, Arc<Snapshot>)>>,
 }
 
 #[derive(Default)]
@@ -68,6 +74,8 @@ pub(super) struct Pending {
 pub(super) struct Running<'a> {
     activity: &'a Activity,
     id: u64,
+    /// The run folder's listing from before this call, when the last one taken still holds.
+    pub listing: Option<Arc<Snapshot>>,
 }
 
 impl Activity {
@@ -78,11 +86,30 @@ impl Activity {
         for others in state.running.values_mut() {
             others.insert(id);
         }
+        let alone = beside.is_empty();
         state.running.insert(id, beside);
-        Running { activity: self, id }
+        let epoch = self.epoch.fetch_add(1, Ordering::SeqCst);
+        let listing = match &*self.listing.lock().expect("listing") {
+            Some((at, l)) if alone && *at == epoch => Some(l.clone()),
+            _ => None,
+        };
+        Running { activity: self, id, listing }
+    }
+
+    /// Keep `listing` for the next call, if nothing began or ended since `epoch`.
+    pub fn listed(&self, epoch: u64, listing: Arc<Snapshot>) {
+        let mut slot = self.listing.lock().expect("listing");
+        if self.epoch() == epoch {
+            *slot = Some((epoch, listing));
+        }
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
     }
 
     fn end(&self, id: u64, claims: Vec<String>) -> HashSet<u64> {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
         let mut state = self.state.lock().expect("activity");
         state.claims.insert(id, claims);
         state.running.remove(&id).unwrap_or_default()
@@ -204,10 +231,10 @@ impl Run {
         &self,
         step: &Step,
         record_id: &str,
-        tool: &str,
-        action: &str,
+        (tool, action): (&str, &str),
         inputs: &Outputs,
         upstream: &[(String, String)],
+        listing: Option<Arc<Snapshot>>,
     ) -> Probe {
         let Some(cache) = self.cache.clone() else { return Probe::Off };
         // Refinement steps repair a failure: they always run.
@@ -231,6 +258,7 @@ impl Run {
         let (fingerprint, run_dir) = (t.fingerprint(), self.run_dir.clone());
         let (tool, action, inputs) = (tool.to_string(), action.to_string(), inputs.clone());
         let gate_step = step.clone();
+        let only_outputs = t.writes_only_outputs(&action);
         let probed = tokio::task::spawn_blocking(move || {
             let (key, read) = crate::cache::key::key_and_files(&KeyParts {
                 tool: &tool,
@@ -257,14 +285,13 @@ impl Run {
                     Err(e) => note = Some(e), // it runs instead
                 }
             }
-            let before = match snapshot::take(&run_dir) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    note = Some(format!("not cached: {e}"));
-                    None
-                }
-            };
-            Ok::<_, String>((Probe::Miss { key, read, before }, note))
+            if only_outputs {
+                return Ok((Probe::Miss { key, read, before: None }, note));
+            }
+            match listing.map(Ok).unwrap_or_else(|| snapshot::take(&run_dir).map(Arc::new)) {
+                Ok(before) => Ok::<_, String>((Probe::Miss { key, read, before: Some(before) }, note)),
+                Err(e) => Ok((Probe::Off, Some(format!("not cached: {e}")))),
+            }
         })
         .await;
         match probed {
@@ -312,15 +339,25 @@ impl Run {
         action: &str,
         outputs: &Outputs,
         read: HashMap<String, String>,
-        before: Option<Snapshot>,
+        before: Option<Arc<Snapshot>>,
         beside: HashSet<u64>,
     ) {
-        let (Some(cache), Some(before)) = (self.cache.clone(), before) else { return };
+        let Some(cache) = self.cache.clone() else { return };
+        let epoch = self.activity.epoch();
+        let listed = Arc::new(Mutex::new(None));
+        let keep = listed.clone();
         let ids = (self.run_id.clone(), record_id.to_string(), tool.to_string(), action.to_string());
         let (key, outputs, run_dir) = (key.to_string(), outputs.clone(), self.run_dir.clone());
         let stored = tokio::task::spawn_blocking(move || {
-            let captured = snapshot::changes(&before, &run_dir)
-                .and_then(|changes| crate::cache::capture::capture(&outputs, &run_dir, &read, &changes));
+            let changes = match &before {
+                None => Ok(Default::default()),
+                Some(before) => snapshot::take(&run_dir).map(|after| {
+                    let changes = snapshot::diff(before, &after, &run_dir);
+                    *keep.lock().expect("listing") = Some(Arc::new(after));
+                    changes
+                }),
+            };
+            let captured = changes.and_then(|changes| crate::cache::capture::capture(&outputs, &run_dir, &read, &changes));
             let captured = match captured {
                 Ok(c) => c,
                 Err(why) => return Ok(Err(why)),
@@ -336,6 +373,9 @@ impl Run {
             Ok::<_, std::io::Error>(Ok(Some(Pending { cache, key, ids, outputs, run_dir, made, files, unnamed, waits: beside })))
         })
         .await;
+        if let Some(after) = listed.lock().expect("listing").take() {
+            self.activity.listed(epoch, after); // the next step's listing from before it, if nothing runs meanwhile
+        }
         match stored {
             Ok(Ok(Ok(Some(pending)))) => self.activity.defer(pending),
             Ok(Ok(Err(why))) => self.events.note(&format!("{record_id}: not stored in the step cache: {why}")),

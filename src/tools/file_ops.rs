@@ -23,6 +23,10 @@ impl Tool for FileOps {
     fn description(&self) -> String {
         "Copy, move, delete, list, read and write files".into()
     }
+    /// Not `move` and `delete`, which also take away what they are given.
+    fn writes_only_outputs(&self, action: &str) -> bool {
+        matches!(action, "write" | "copy" | "copy_multiple" | "mkdir" | "read" | "list")
+    }
     /// Copies only. `move` and `delete` change what they are given; `write`, `mkdir`, `read`
     /// and `list` cost less than a cache lookup and restore (measured on a 1000-step chain of
     /// `write`s: 0.08 s run, 0.33 s cached cold, 0.2 s served warm), so caching them would

@@ -164,6 +164,11 @@ pub trait Tool: Send + Sync {
     async fn identity(&self, _action: &str, _inputs: &Outputs) -> Result<Option<Value>, String> {
         Ok(None)
     }
+    /// The call changes nothing in the run folder but the paths its outputs name (a native
+    /// tool that knows what it writes): the cache then need not list the run folder around it.
+    fn writes_only_outputs(&self, _action: &str) -> bool {
+        false
+    }
     /// What a call reads besides its inputs and the files they name, for the cache key:
     /// the programs it runs and the environment variables it reads.
     fn reads(&self, _action: &str, _inputs: &Outputs) -> Reads {

@@ -70,6 +70,9 @@ impl Tool for RemoteTool {
     fn deterministic(&self, action: &str, inputs: &Outputs) -> bool {
         self.inner.deterministic(action, inputs)
     }
+    fn writes_only_outputs(&self, action: &str) -> bool {
+        self.inner.writes_only_outputs(action)
+    }
     fn reads(&self, action: &str, inputs: &Outputs) -> super::Reads {
         self.inner.reads(action, inputs)
     }

@@ -90,6 +90,10 @@ impl Tool for Llm {
     fn actions(&self) -> Vec<String> {
         ["generate", "chat", "embed"].map(String::from).to_vec()
     }
+    /// An answer, not a file.
+    fn writes_only_outputs(&self, _action: &str) -> bool {
+        true
+    }
     fn kind(&self) -> ToolKind {
         ToolKind::Native
     }
