@@ -48,6 +48,7 @@ EXPECTED = {
     "unknown-action.yaml": "tool `file_ops` has no action `cpy`",
     "unknown-cleanup-action.yaml": "unknown cleanup action `delet`",
     "unknown-filter.yaml": "unknown template filter `uper`",
+    "misspelled-step-key.yaml": "unknown key `retires` in step `a`",
     "unknown-dependency.yaml": "depends on unknown step `prepare`",
     "unknown-input-type.yaml": "unknown type `strng`",
     "unknown-root-name.yaml": "unknown name `input`",
@@ -65,6 +66,7 @@ HINTS = {
     "unknown-top-level-key.yaml": "did you mean `steps`?",
     "bad-on-failure.yaml": "did you mean `retry`?",
     "unknown-filter.yaml": "did you mean `upper`?",
+    "misspelled-step-key.yaml": "did you mean `retry_count`?",
     "comma-in-flow-mapping.yaml": "a comma ends a value, so `soft pads` was read as a key: put the whole value in quotes",
 }
 
