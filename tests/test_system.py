@@ -220,6 +220,38 @@ def test_an_impostor_convert_is_not_taken_for_imagemagick(lf):
     assert "is not the real program" in proc.stderr
 
 
+def test_a_declared_need_alone_is_checked(lf):
+    """`resources: {ram_gb: N}` alone, and `resources: {gpu: true}` alone on a machine
+    without a GPU, are refused before anything runs (exit 2, with the fix); `--force`
+    runs them anyway."""
+    rec = lf.write(
+        "ram.yaml",
+        "name: ram\nsteps:\n  - {id: big, tool: file_ops, action: write, resources: {ram_gb: 5000}, inputs: {path: ran.txt, content: x}}\n",
+    )
+    proc = lf("run", rec, check=2)
+    assert f"error: {rec}:3:5: step `big` declares 5000.0 GB of RAM (`resources.ram_gb`); this machine has " in proc.stderr
+    hint = "  hint: lower the step's `resources.ram_gb`, or run it on a machine with more memory; or run with --force to try anyway"
+    assert hint in proc.stderr
+    assert not (lf.work / "ran.txt").exists() and not lf.db.exists(), "nothing ran"
+    refused = json.loads(lf("run", rec, "--dry-run", "--json", check=2).stdout)
+    assert refused["errors"][0]["message"].startswith("step `big` declares 5000.0 GB of RAM")
+    lf("run", rec, "--force", "-q", check=0)
+    assert (lf.work / "ran.txt").read_text() == "x"
+    gpu = lf.write(
+        "gpu.yaml",
+        "name: gpu\nsteps:\n  - {id: g, tool: file_ops, action: write, resources: {gpu: true}, inputs: {path: gpu.txt, content: y}}\n",
+    )
+    if json.loads(lf("system", "--json").stdout)["hardware"]["gpus"]:
+        lf("run", gpu, "-q", check=0)  # a GPU here: nothing to refuse
+    else:
+        proc = lf("run", gpu, check=2)
+        assert f"error: {gpu}:3:5: step `g` declares a GPU in its `resources`, and this machine has none\n" in proc.stderr
+        assert "or run with --force to try anyway" in proc.stderr
+        assert not (lf.work / "gpu.txt").exists()
+        lf("run", gpu, "--force", "-q", check=0)
+    assert (lf.work / "gpu.txt").read_text() == "y"
+
+
 CHAINS = """name: chains
 steps:
   - {id: a, tool: file_ops, action: write, inputs: {path: a.txt, content: a}}

@@ -502,3 +502,50 @@ fn steps_that_can_never_fit_this_machine_are_refused() {
     assert!(pf.problems.iter().all(|d| d.hint.as_deref().is_some_and(|h| h.contains("--force"))));
     assert!(pf.problems.iter().all(|d| d.line.is_some()), "each names the step's line");
 }
+
+#[tokio::test]
+async fn a_declared_need_alone_is_checked_ram_or_gpu() {
+    if cfg!(all(target_os = "macos", target_arch = "aarch64")) {
+        return; // Apple Silicon always has its unified-memory GPU
+    }
+    let d = tempfile::tempdir().unwrap();
+    let cfg = config("services: {}\n");
+    let tools = crate::tools::Registry::configured(&cfg);
+    let no_gpu = Probe { gpus: Arc::new(FakeGpus(Err("no NVIDIA driver".into()))), ..Probe::machine() };
+    let run = |text: String, probe: Probe| {
+        let (r, cfg, tools) = (recipe(d.path(), &text), cfg.clone(), tools.clone());
+        async move { preflight::run(&cfg, &r, &Map::new(), &tools, &probe).await }
+    };
+    let step = |resources: &str| {
+        format!("name: r\nsteps:\n  - {{id: a, tool: script, action: run, resources: {resources}, inputs: {{command: 'true'}}}}\n")
+    };
+    // No VRAM figure anywhere: the machine is probed all the same.
+    let shown = |pf: preflight::Preflight| -> Vec<String> {
+        pf.problems.iter().map(|p| p.to_string().replace(&format!("{}/", d.path().display()), "")).collect()
+    };
+    let messages = shown(run(step("{ram_gb: 5000}"), no_gpu.clone()).await);
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(
+        messages[0].starts_with("r.yaml:3:5: step `a` declares 5000.0 GB of RAM (`resources.ram_gb`); this machine has"),
+        "{messages:?}"
+    );
+    assert!(messages[0].ends_with(
+        "hint: lower the step's `resources.ram_gb`, or run it on a machine with more memory; or run with --force to try anyway"
+    ));
+    let messages = shown(run(step("{gpu: true}"), no_gpu.clone()).await);
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(messages[0]
+        .starts_with("r.yaml:3:5: step `a` declares a GPU in its `resources`, and this machine has none\n  hint: drop `gpu`/`vram_gb`"));
+    // The recipe's own `resources` count for every step, a batch's sub-steps included.
+    let whole = "name: r\nresources: {gpu: true}\nsteps:\n  - {id: a, tool: script, action: run, inputs: {command: 'true'}}\n";
+    assert_eq!(run(whole.into(), no_gpu.clone()).await.problems.len(), 1);
+    let sub = "name: r\nsteps:\n  - id: b\n    tool: batch\n    action: foreach\n    inputs:\n      items: [1]\n      workflow_steps:\n        - {id: s, tool: script, action: run, resources: {ram_gb: 5000}, inputs: {command: 'true'}}\n";
+    let pf = run(sub.into(), no_gpu.clone()).await;
+    assert!(pf.problems.iter().any(|p| p.message.starts_with("step `b.s` declares 5000.0 GB of RAM")), "{:?}", pf.problems);
+    // A GPU here, RAM that fits: nothing to refuse.
+    let one_gpu = Probe { gpus: Arc::new(FakeGpus(Ok(vec![gpu("RTX 4090", 24.0, 20.0)]))), ..Probe::machine() };
+    assert!(run(step("{gpu: true, ram_gb: 0.5}"), one_gpu).await.problems.is_empty());
+    // Steps that run elsewhere (an executor's cluster) are not held to this machine.
+    let elsewhere = Probe { steps_here: false, ..no_gpu };
+    assert!(run(step("{gpu: true, ram_gb: 5000}"), elsewhere).await.problems.is_empty());
+}
