@@ -84,19 +84,49 @@ impl fmt::Display for Diagnostics {
     }
 }
 
-/// The closest candidate to `word`, for "did you mean" hints.
+/// The closest candidate to `word`, for "did you mean" hints. A candidate that `word`
+/// begins (or that begins `word`) comes first; then the fewest edits over the whole key
+/// (a swapped pair of letters is one edit), then the most similar by Jaro-Winkler. A
+/// key that counts something is also known by the plural it counts (`retry_count`:
+/// "retries"), so `retires` means `retry_count`, not `retry_delay`. A candidate is only
+/// offered when it is close: a prefix, at most a third of its letters to edit, or
+/// Jaro-Winkler above 0.8.
 pub fn did_you_mean<'a, I>(word: &str, candidates: I) -> Option<String>
 where
     I: IntoIterator<Item = &'a str>,
 {
-    let mut best: Option<(f64, &str)> = None;
+    let w = word.to_lowercase();
+    // (not a prefix, edits, -similarity): smaller is closer.
+    let mut best: Option<((bool, usize, f64), &str)> = None;
     for c in candidates {
-        let score = strsim::jaro_winkler(&word.to_lowercase(), &c.to_lowercase());
-        if score > 0.8 && best.is_none_or(|(s, _)| score > s) {
-            best = Some((score, c));
+        let lc = c.to_lowercase();
+        let prefix = w.len().min(lc.len()) >= 3 && (lc.starts_with(&w) || w.starts_with(&lc));
+        let edits = spoken(&lc).into_iter().map(|form| strsim::osa_distance(&w, &form)).min().unwrap_or(usize::MAX);
+        let similarity = strsim::jaro_winkler(&w, &lc);
+        let longest = w.chars().count().max(lc.chars().count());
+        if !(prefix || (edits <= (longest / 3).max(1) && edits < longest) || similarity > 0.8) {
+            continue;
+        }
+        let rank = (!prefix, edits, -similarity);
+        if best.as_ref().is_none_or(|(r, _)| rank.partial_cmp(r) == Some(std::cmp::Ordering::Less)) {
+            best = Some((rank, c));
         }
     }
     best.map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+/// The ways a key may be written from memory: the key itself, and for `X_count` the
+/// plural of `X` (`retry_count`: `retries`; `item_count`: `items`).
+fn spoken(key: &str) -> Vec<String> {
+    let mut forms = vec![key.to_string()];
+    if let Some(stem) = key.strip_suffix("_count").filter(|s| !s.is_empty()) {
+        let plural = match stem.strip_suffix('y') {
+            Some(head) if !head.ends_with(['a', 'e', 'i', 'o', 'u']) => format!("{head}ies"),
+            _ => format!("{stem}s"),
+        };
+        forms.push(plural);
+    }
+    forms
 }
 
 /// `a`, `b`, `c` — for messages that list what exists.
@@ -115,6 +145,29 @@ mod tests {
     fn suggests_close_words_only() {
         assert_eq!(did_you_mean("stpes", ["steps", "name"]).as_deref(), Some("did you mean `steps`?"));
         assert_eq!(did_you_mean("zzz", ["steps", "name"]), None);
+    }
+
+    #[test]
+    fn ranks_by_edits_over_the_whole_key_with_prefixes_first() {
+        let step_keys = ["id", "name", "on_failure", "retry_count", "retry_delay", "timeout", "depends_on", "resources", "cache"];
+        let hint = |w: &str| did_you_mean(w, step_keys);
+        // Jaro-Winkler alone says `retry_delay` (the shared `re` and the `e`); `retires` is `retries`.
+        assert_eq!(hint("retires").as_deref(), Some("did you mean `retry_count`?"));
+        assert_eq!(hint("retries").as_deref(), Some("did you mean `retry_count`?"));
+        assert_eq!(hint("retry_cont").as_deref(), Some("did you mean `retry_count`?"));
+        assert_eq!(hint("retry_dealy").as_deref(), Some("did you mean `retry_delay`?"));
+        assert_eq!(hint("retyr_delay").as_deref(), Some("did you mean `retry_delay`?"));
+        assert_eq!(hint("retry").as_deref(), Some("did you mean `retry_count`?"), "a prefix of both: the first");
+        assert_eq!(hint("timout").as_deref(), Some("did you mean `timeout`?"));
+        assert_eq!(hint("time").as_deref(), Some("did you mean `timeout`?"), "a prefix before a closer non-prefix (`name`)");
+        assert_eq!(hint("depend_on").as_deref(), Some("did you mean `depends_on`?"));
+        assert_eq!(hint("resource").as_deref(), Some("did you mean `resources`?"));
+        assert_eq!(hint("on_falure").as_deref(), Some("did you mean `on_failure`?"));
+        assert_eq!(hint("RETRY_COUNT").as_deref(), Some("did you mean `retry_count`?"));
+        assert_eq!(hint("quux"), None);
+        assert_eq!(did_you_mean("contnet", ["path", "content", "append", "encoding"]).as_deref(), Some("did you mean `content`?"));
+        assert_eq!(did_you_mean("fitler", ["input", "filter", "output"]).as_deref(), Some("did you mean `filter`?"));
+        assert_eq!(did_you_mean("nn", ["n"]).as_deref(), Some("did you mean `n`?"));
     }
 
     #[test]

@@ -42,6 +42,15 @@ SIGNATURES = {
 }
 
 
+# What a stand-in says instead of a version (src/system/binaries.rs, DISOWNING): an
+# answer with one of these is not the program, whatever name it prints beside it.
+DISOWNING = re.compile(
+    r"not installed|not found|no such|not available|cannot find|can't find|could not find|unable to find"
+    r"|unable to locate|is missing|stand-in|stands in for",
+    re.IGNORECASE,
+)
+
+
 @functools.cache
 def real(program: str) -> bool:
     """True when `program` is on PATH and says it is what its name promises."""
@@ -55,8 +64,8 @@ def real(program: str) -> bool:
         proc = subprocess.run([path, flag], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired):
         return False
-    head = "\n".join((proc.stdout + "\n" + proc.stderr).splitlines()[:5])
-    return proc.returncode == 0 and re.search(pattern, head, re.MULTILINE) is not None
+    head = "\n".join([line for line in (proc.stdout + "\n" + proc.stderr).splitlines() if line.strip()][:5])
+    return proc.returncode == 0 and re.search(pattern, head, re.MULTILINE) is not None and not DISOWNING.search(head)
 
 
 if __name__ == "__main__":

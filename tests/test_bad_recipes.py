@@ -48,6 +48,9 @@ EXPECTED = {
     "unknown-action.yaml": "tool `file_ops` has no action `cpy`",
     "unknown-cleanup-action.yaml": "unknown cleanup action `delet`",
     "unknown-filter.yaml": "unknown template filter `uper`",
+    "unknown-input.yaml": "`file_ops.write` has no input `contnet` (step `note`)",
+    "unknown-batch-sub-step-input.yaml": "`script.run` has no input `comand` (step `say`)",
+    "misspelled-step-key.yaml": "unknown key `retires` in step `a`",
     "unknown-dependency.yaml": "depends on unknown step `prepare`",
     "unknown-input-type.yaml": "unknown type `strng`",
     "unknown-root-name.yaml": "unknown name `input`",
@@ -65,6 +68,9 @@ HINTS = {
     "unknown-top-level-key.yaml": "did you mean `steps`?",
     "bad-on-failure.yaml": "did you mean `retry`?",
     "unknown-filter.yaml": "did you mean `upper`?",
+    "unknown-input.yaml": "did you mean `content`?",
+    "unknown-batch-sub-step-input.yaml": "did you mean `command`?",
+    "misspelled-step-key.yaml": "did you mean `retry_count`?",
     "comma-in-flow-mapping.yaml": "a comma ends a value, so `soft pads` was read as a key: put the whole value in quotes",
 }
 
@@ -145,3 +151,120 @@ def test_validate_json_points_at_the_node_of_each_problem():
     unknown = FIXTURES / "recipes" / "bad" / "unknown-step-key.yaml"
     out = subprocess.run([sys.executable, "-m", "localforge", "validate", str(unknown), "--json"], capture_output=True, text=True).stdout
     assert [e["pointer"] for e in json.loads(out)["errors"]] == ["/steps/0/inptus"], "the unknown key itself"
+
+
+FMT_TOOL = """\
+name: fmt
+type: cli
+actions:
+  pick:
+    command: [grep, "{{ filter }}", "{{ input }}"]
+    inputs:
+      input: {type: path, required: true}
+      filter: {type: string, default: "."}
+"""
+
+# Declares the inputs of `save`, not of `shout`.
+NOTES_PLUGIN = '''\
+"""Notes: save a line of text."""
+TOOL_NAME = "notes"
+TOOL_ACTIONS = ["save", "shout"]
+TOOL_INPUTS = {"save": {"text": {"type": "string", "required": True}, "name": {"type": "string", "default": "note.txt"}}}
+
+
+def handle(action, inputs, ctx):
+    path = ctx.temp_dir / inputs.get("name", "note.txt")
+    path.write_text(inputs.get("text", ""))
+    return {"path": str(path)}
+'''
+
+# A 0.x plugin: no TOOL_INPUTS, so its steps' inputs are its own business.
+OLD_PLUGIN = """\
+TOOL_NAME = "old"
+TOOL_ACTIONS = ["go"]
+
+
+def handle(action, inputs, ctx):
+    return {"got": sorted(inputs)}
+"""
+
+MISSPELLED = """\
+name: misspelled
+steps:
+  - id: w
+    tool: file_ops
+    action: write
+    inputs:
+      path: out.txt
+      contnet: hello
+  - {id: p, tool: fmt, action: pick, inputs: {input: out.txt, fitler: x}}
+  - {id: n, tool: notes, action: save, inputs: {tetx: hi}}
+  - id: each
+    tool: batch
+    action: foreach
+    inputs:
+      items: [a]
+      workflow_steps:
+        - {id: s, tool: script, action: run, inputs: {comand: "echo {{ item }}", allow_failure: false}}
+"""
+
+
+@pytest.fixture
+def tools(lf):
+    """~/.localforge/tools with a YAML tool, a plugin that declares TOOL_INPUTS and a 0.x one."""
+    folder = lf.home / ".localforge" / "tools"
+    folder.mkdir(parents=True)
+    (folder / "fmt.yaml").write_text(FMT_TOOL)
+    (folder / "notes_tool.py").write_text(NOTES_PLUGIN)
+    (folder / "old_tool.py").write_text(OLD_PLUGIN)
+    return folder
+
+
+def test_a_misspelled_input_never_passes(lf, tools):
+    """An input the step's tool action does not take — a native tool's, a YAML tool
+    action's, a batch sub-step's, a TOOL_INPUTS plugin's — is refused by `validate` and by
+    `run` before anything runs: exit 2, file:line:column, the name meant."""
+    rec = lf.write("r.yaml", MISSPELLED)
+    expected = (
+        f"error: {rec}:8:7: `file_ops.write` has no input `contnet` (step `w`)\n  hint: did you mean `content`?\n"
+        f"error: {rec}:9:63: `fmt.pick` has no input `fitler` (step `p`)\n  hint: did you mean `filter`?\n"
+        f"error: {rec}:10:49: `notes.save` has no input `tetx` (step `n`)\n  hint: did you mean `text`?\n"
+        f"error: {rec}:17:55: `script.run` has no input `comand` (step `s`)\n  hint: did you mean `command`?\n"
+    )
+    proc = lf("validate", rec, check=2)
+    assert proc.stderr.startswith(expected), proc.stderr
+    assert "4 problems in 1 recipe" in proc.stderr
+    doc = json.loads(lf("validate", rec, "--json", check=2).stdout)
+    assert [(e["line"], e["column"], e["pointer"]) for e in doc["errors"]] == [
+        (8, 7, "/steps/0/inputs/contnet"),
+        (9, 63, "/steps/1/inputs/fitler"),
+        (10, 49, "/steps/2/inputs/tetx"),
+        (17, 55, "/steps/3/inputs/workflow_steps/0/inputs/comand"),
+    ]
+    proc = lf("run", rec, check=2)
+    assert proc.stderr.startswith(expected), proc.stderr
+    assert not (lf.work / "out.txt").exists(), "nothing ran: no empty file written"
+    assert not lf.db.exists(), "an invalid recipe must not create a run"
+    refused = json.loads(lf("run", rec, "--json", check=2).stdout)
+    assert refused["status"] == "invalid" and refused["errors"][0]["hint"] == "did you mean `content`?"
+
+
+def test_inputs_a_tool_takes_pass_and_open_or_undeclared_ones_are_not_checked(lf, tools):
+    """What each tool really reads passes (0.x spellings it still accepts included); an
+    action that passes other inputs on (the LLM's model options), an action TOOL_INPUTS
+    leaves out and a 0.x plugin that declares nothing are not checked."""
+    rec = lf.write(
+        "ok.yaml",
+        "name: ok\nsteps:\n"
+        "  - {id: w, tool: file_ops, action: write, inputs: {path: out.txt, content: hello, append: false, encoding: utf-8}}\n"
+        "  - {id: s, tool: script, action: run, inputs: {command: [cat, out.txt], working_dir: '.', allow_failure: false}}\n"
+        "  - {id: n, tool: notes, action: save, inputs: {text: hi, name: n.txt}}\n"
+        "  - {id: loud, tool: notes, action: shout, inputs: {volume: 11}}\n"
+        "  - {id: o, tool: old, action: go, inputs: {whatever: 1, colour: red}}\n",
+    )
+    lf("validate", rec, check=0)
+    doc = json.loads(lf("run", rec, "--json", check=0).stdout)
+    assert doc["steps"]["s"]["outputs"]["stdout"].strip() == "hello"
+    assert doc["steps"]["o"]["outputs"]["got"] == ["colour", "whatever"]
+    llm = lf.write("llm.yaml", "name: llm\nsteps:\n  - {id: g, tool: ollama, action: generate, inputs: {prompt: hi, temperature: 0.2}}\n")
+    lf("validate", llm, check=0)

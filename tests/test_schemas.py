@@ -45,6 +45,8 @@ NOT_STRUCTURAL = {
     "unknown-step-reference.yaml": "a template names a step",
     "unknown-action.yaml": "the tools installed: the schema for this machine rejects it (below)",
     "unknown-tool.yaml": "the tools installed: the schema for this machine rejects it (below)",
+    "unknown-input.yaml": "the tools installed: the schema for this machine rejects it (below)",
+    "unknown-batch-sub-step-input.yaml": "the tools installed: the schema for this machine rejects it (below)",
 }
 # A YAML alias bomb: the engine's parser refuses it before anything else; a checker that
 # expands aliases (check-jsonschema's ruamel) would fill memory.
@@ -106,6 +108,10 @@ def test_the_schema_for_this_machine_rejects_unknown_tools_actions_and_wrong_typ
     assert proc.returncode == 1
     assert "'cpy' is not one of ['copy', 'move'," in proc.stdout
     assert "'file_op' is not one of" in proc.stdout
+    # An input the action does not take, a batch sub-step's too, as `validate` refuses it.
+    for name in ("unknown-input.yaml", "unknown-batch-sub-step-input.yaml"):
+        proc = check(local_schema, BAD / name)
+        assert proc.returncode == 1 and "Additional properties are not allowed" in proc.stdout, (name, proc.stdout)
     wrong = tmp_path / "wrong.yaml"
     wrong.write_text("name: w\nsteps:\n  - {id: c, tool: ffmpeg, action: convert, inputs: {input: a.wav, output: [a.mp3]}}\n")
     proc = check(local_schema, wrong)

@@ -220,6 +220,78 @@ def test_an_impostor_convert_is_not_taken_for_imagemagick(lf):
     assert "is not the real program" in proc.stderr
 
 
+# A stand-in `convert` that names ImageMagick in its answer: what it prints, how it exits.
+STAND_INS = [
+    ("convert: ImageMagick is not installed here, and this stand-in only prints a PNG", 1),
+    ("convert: ImageMagick not found; apt install imagemagick", 0),
+    ("Version: ImageMagick 6.9.11-60 Q16 x86_64", 1),
+    ("sh: ImageMagick: command not found", 127),
+    ("ImageMagick is not available on this machine", 0),
+    ("No such program: ImageMagick (install imagemagick)", 0),
+]
+
+
+@pytest.mark.parametrize(("said", "code"), STAND_INS, ids=[f"stand-in-{i + 1}" for i in range(len(STAND_INS))])
+def test_a_stand_in_that_names_the_program_is_not_the_program(lf, said, code):
+    """A `convert` whose answer names ImageMagick but that exits non-zero on its version
+    query, or says it is not installed, is not ImageMagick: not for `system`, not for
+    `list-tools`, not for the agent config."""
+    bin_dir = lf.work / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "convert"
+    fake.write_text(f"#!/bin/sh\necho '{said}' >&2\nexit {code}\n")
+    fake.chmod(0o755)
+    lf.env["PATH"] = f"{bin_dir}{os.pathsep}/usr/bin:/bin"
+    tools = json.loads(lf("system", "--json").stdout)["tools"]
+    assert tools["imagemagick"] == {
+        "found": False,
+        "path": str(fake),
+        "version": None,
+        "note": f"`{fake}` is on PATH but is not imagemagick (its version flag does not say so)",
+    }
+    human = lf("system").stdout
+    assert "✓ imagemagick" not in human and f"✗ imagemagick          `{fake}` is on PATH but is not imagemagick" in human
+    listed = {t["name"]: t for t in json.loads(lf("list-tools", "--json").stdout)}
+    assert listed["imagemagick6"]["available"] is False
+    assert listed["imagemagick6"]["missing"] == [f"`convert` (`{fake}` is not the real program; apt install imagemagick)"]
+    text = lf("agent-config", "generate", "--format", "agents", check=0).stdout
+    usable, _, not_yet = text.partition("Not usable yet")
+    assert "`imagemagick6`" not in usable.split("## Tools here")[1]
+    assert f"- `imagemagick6`: `convert` (`{fake}` is not the real program; apt install imagemagick)" in not_yet
+
+
+def test_a_declared_need_alone_is_checked(lf):
+    """`resources: {ram_gb: N}` alone, and `resources: {gpu: true}` alone on a machine
+    without a GPU, are refused before anything runs (exit 2, with the fix); `--force`
+    runs them anyway."""
+    rec = lf.write(
+        "ram.yaml",
+        "name: ram\nsteps:\n  - {id: big, tool: file_ops, action: write, resources: {ram_gb: 5000}, inputs: {path: ran.txt, content: x}}\n",
+    )
+    proc = lf("run", rec, check=2)
+    assert f"error: {rec}:3:5: step `big` declares 5000.0 GB of RAM (`resources.ram_gb`); this machine has " in proc.stderr
+    hint = "  hint: lower the step's `resources.ram_gb`, or run it on a machine with more memory; or run with --force to try anyway"
+    assert hint in proc.stderr
+    assert not (lf.work / "ran.txt").exists() and not lf.db.exists(), "nothing ran"
+    refused = json.loads(lf("run", rec, "--dry-run", "--json", check=2).stdout)
+    assert refused["errors"][0]["message"].startswith("step `big` declares 5000.0 GB of RAM")
+    lf("run", rec, "--force", "-q", check=0)
+    assert (lf.work / "ran.txt").read_text() == "x"
+    gpu = lf.write(
+        "gpu.yaml",
+        "name: gpu\nsteps:\n  - {id: g, tool: file_ops, action: write, resources: {gpu: true}, inputs: {path: gpu.txt, content: y}}\n",
+    )
+    if json.loads(lf("system", "--json").stdout)["hardware"]["gpus"]:
+        lf("run", gpu, "-q", check=0)  # a GPU here: nothing to refuse
+    else:
+        proc = lf("run", gpu, check=2)
+        assert f"error: {gpu}:3:5: step `g` declares a GPU in its `resources`, and this machine has none\n" in proc.stderr
+        assert "or run with --force to try anyway" in proc.stderr
+        assert not (lf.work / "gpu.txt").exists()
+        lf("run", gpu, "--force", "-q", check=0)
+    assert (lf.work / "gpu.txt").read_text() == "y"
+
+
 CHAINS = """name: chains
 steps:
   - {id: a, tool: file_ops, action: write, inputs: {path: a.txt, content: a}}

@@ -93,7 +93,8 @@ impl Tool for PyPlugin {
         self.deterministic
     }
 
-    /// As `TOOL_INPUTS` declares them (a plugin may read more: others are allowed).
+    /// As `TOOL_INPUTS` declares them: a step naming another input is refused, as for a
+    /// native or YAML tool. An action `TOOL_INPUTS` leaves out takes any input (0.x).
     fn inputs(&self, action: &str) -> Option<crate::tools::ActionInputs> {
         let specs = self.inputs.as_ref()?.get(action)?.as_object()?;
         let inputs = specs
@@ -108,7 +109,7 @@ impl Tool for PyPlugin {
                 any: false,
             })
             .collect();
-        Some(crate::tools::ActionInputs { inputs, open: true })
+        Some(crate::tools::ActionInputs { inputs, open: false })
     }
 
     async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {

@@ -166,6 +166,8 @@ pub struct Step {
     pub kind: StepKind,
     /// Inputs to render and pass to the tool (`workflow_steps` of a batch removed).
     pub inputs: Map<String, Value>,
+    /// Where each of `inputs` is named in the file, for the check against the tool's inputs.
+    pub input_keys: Vec<InputKey>,
     pub on_failure: OnFailure,
     pub retry_count: u32,
     pub retry_delay: f64,
@@ -207,6 +209,14 @@ impl Step {
     pub fn is_refinement(&self) -> bool {
         matches!(self.kind, StepKind::Refinement { .. })
     }
+}
+
+/// An input's name as a step writes it, and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputKey {
+    pub name: String,
+    pub line: usize,
+    pub col: usize,
 }
 
 /// A name a template reads, and where that template is in the file.

@@ -2,7 +2,7 @@
 
 use super::fields::{shown, Reader};
 use super::limits;
-use super::model::{OnFailure, Resources, SiteRef, Step, StepKind};
+use super::model::{InputKey, OnFailure, Resources, SiteRef, Step, StepKind};
 use super::yaml::{Node, NodeValue};
 use crate::diag::{did_you_mean, list_names};
 use crate::template::references;
@@ -99,6 +99,7 @@ impl Reader<'_> {
             name,
             kind,
             inputs: inputs_node.map(|n| json_map_without(n, batch.is_some().then_some("workflow_steps"))).unwrap_or_default(),
+            input_keys: inputs_node.map(|n| input_keys(n, batch.is_some().then_some("workflow_steps"))).unwrap_or_default(),
             on_failure,
             retry_count: self.count(node, "retry_count", &what, limits::RETRY_COUNT).unwrap_or(1),
             retry_delay: self.number(node, "retry_delay", &what, 0.0, limits::RETRY_DELAY_S).unwrap_or(0.0),
@@ -247,6 +248,15 @@ fn json_map_without(node: &Node, skip: Option<&str>) -> serde_json::Map<String, 
         .iter()
         .filter(|(k, _)| skip.is_none() || k.as_str() != skip)
         .map(|(k, v)| (k.key_text(), v.to_json()))
+        .collect()
+}
+
+fn input_keys(node: &Node, skip: Option<&str>) -> Vec<InputKey> {
+    node.as_map()
+        .unwrap_or_default()
+        .iter()
+        .filter(|(k, _)| skip.is_none() || k.as_str() != skip)
+        .map(|(k, _)| InputKey { name: k.key_text(), line: k.line, col: k.col })
         .collect()
 }
 

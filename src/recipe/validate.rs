@@ -19,6 +19,12 @@ pub trait ToolCatalog {
     fn renders_0x(&self, _tool: &str) -> bool {
         false
     }
+    /// Every input `action` of `tool` takes, when it takes no others: a step naming another
+    /// is refused. `None` when any input goes: the tool does not say (a 0.x plugin without
+    /// `TOOL_INPUTS`), or the action passes the others on (to an API).
+    fn inputs(&self, _tool: &str, _action: &str) -> Option<Vec<String>> {
+        None
+    }
 }
 
 const ROOTS: &[&str] = &["inputs", "steps", "config", "templates", "workflow", "temp_dir", "timestamp"];
@@ -206,12 +212,32 @@ impl<'a> Validator<'a> {
                         format!("step `{}` uses tool `{tool}`, which cannot be used here: {why}", step.id),
                         None,
                     );
-                } else if !actions.iter().any(|a| a == action) {
-                    let hint = did_you_mean(action, actions.iter().map(String::as_str))
-                        .unwrap_or_else(|| format!("`{tool}` actions: {}", list_names(&actions)));
-                    self.error(step.line, step.col, format!("tool `{tool}` has no action `{action}` (step `{}`)", step.id), Some(hint));
+                }
+                if !actions.iter().any(|a| a == action) {
+                    if self.tools.unavailable(tool).is_none() {
+                        let hint = did_you_mean(action, actions.iter().map(String::as_str))
+                            .unwrap_or_else(|| format!("`{tool}` actions: {}", list_names(&actions)));
+                        self.error(step.line, step.col, format!("tool `{tool}` has no action `{action}` (step `{}`)", step.id), Some(hint));
+                    }
+                } else {
+                    // Even when the tool cannot run here (its program is missing), what its
+                    // action takes is known: a misspelled input is told now, not after the install.
+                    self.inputs(step, tool, action);
                 }
             }
+        }
+    }
+
+    /// Inputs the action does not take: a misspelled one would otherwise be dropped
+    /// (`contnet:` writing an empty file) or fail only when the step starts.
+    fn inputs(&mut self, step: &Step, tool: &str, action: &str) {
+        let Some(names) = self.tools.inputs(tool, action) else { return };
+        for key in step.input_keys.iter().filter(|k| !names.contains(&k.name) && !crate::template::has_template(&k.name)) {
+            let hint = did_you_mean(&key.name, names.iter().map(String::as_str)).unwrap_or_else(|| match names.is_empty() {
+                true => format!("`{tool}.{action}` takes no inputs"),
+                false => format!("`{tool}.{action}` takes {}", list_names(&names)),
+            });
+            self.error(key.line, key.col, format!("`{tool}.{action}` has no input `{}` (step `{}`)", key.name, step.id), Some(hint));
         }
     }
 

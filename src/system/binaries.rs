@@ -55,12 +55,41 @@ fn flag_for(program: &str) -> &'static str {
     signature(program).map_or("--version", |(flag, _)| flag)
 }
 
-/// Read what a program printed for its version flag. `None` when it did not run or
-/// outlived the deadline: then nothing is known (a cold Blender on a busy machine),
-/// the program counts as present, and the answer is not cached.
-pub fn identity_from(program: &str, printed: Option<&str>) -> Option<Identity> {
-    let head: Vec<&str> = printed?.lines().filter(|l| !l.trim().is_empty()).take(5).collect();
-    let genuine = signature(program).is_none_or(|(_, needle)| head.iter().any(|l| l.contains(needle)));
+/// What a stand-in says instead of a version: a shell's "command not found", a shim's
+/// "ImageMagick is not installed here". An answer with one of these is not the program,
+/// whatever name it prints beside it.
+const DISOWNING: &[&str] = &[
+    "not installed",
+    "not found",
+    "no such",
+    "not available",
+    "cannot find",
+    "can't find",
+    "could not find",
+    "unable to find",
+    "unable to locate",
+    "is missing",
+    "stand-in",
+    "stands in for",
+];
+
+/// Whether a line of a version answer says the program is not there.
+pub fn disowns(line: &str) -> bool {
+    let line = line.to_lowercase();
+    DISOWNING.iter().any(|p| line.contains(p))
+}
+
+/// Read a program's answer to its version flag: what it printed and its exit code.
+/// `None` when it did not run or outlived the deadline: then nothing is known (a cold
+/// Blender on a busy machine), the program counts as present, and the answer is not
+/// cached. It is not the program when it says it is not installed (or exits 126/127, a
+/// shell's "cannot run" and "not found"), and, for a program whose answer is known
+/// (`signature`), when it exits non-zero or does not name itself in its first lines.
+pub fn identity_from(program: &str, answer: Option<(&str, i32)>) -> Option<Identity> {
+    let (printed, code) = answer?;
+    let head: Vec<&str> = printed.lines().filter(|l| !l.trim().is_empty()).take(5).collect();
+    let disowned = matches!(code, 126 | 127) || head.iter().any(|l| disowns(l));
+    let genuine = !disowned && signature(program).is_none_or(|(_, needle)| code == 0 && head.iter().any(|l| l.contains(needle)));
     let version = if genuine { head.iter().take(3).find_map(|l| version_in(l)) } else { None };
     Some(Identity { version, genuine })
 }
@@ -150,16 +179,19 @@ pub async fn find_all(wanted: Vec<Wanted>, path_var: OsString, cache: Option<Pat
 
 /// Whether the program at `path` is what its name says, for checks made outside an
 /// async context (a YAML tool's requirements): the same test and cache as `system`.
+/// A program not in `signature` is not run here (its version flag is a guess), but what
+/// `system` learned of it stands: a stand-in `system` saw through is not taken here either.
 pub fn genuine_blocking(path: &Path) -> bool {
     let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    let Some((flag, _)) = signature(&name) else { return true };
     let cache = default_cache();
     let key = cache_key(path);
     let mut known = read_cache(&cache).unwrap_or_default();
     if let Some(id) = key.as_ref().and_then(|k| known.get(k)) {
         return id.genuine;
     }
-    let Some(id) = identity_from(&name, output_blocking(path, flag).as_deref()) else { return true };
+    let Some((flag, _)) = signature(&name) else { return true };
+    let answer = output_blocking(path, flag);
+    let Some(id) = identity_from(&name, answer.as_ref().map(|(text, code)| (text.as_str(), *code))) else { return true };
     if let Some(k) = key {
         known.insert(k, id.clone());
         write_cache(&cache, &known);
@@ -172,9 +204,10 @@ pub fn default_cache() -> PathBuf {
     crate::config::home().join(".localforge").join("cache").join("tool-versions.json")
 }
 
-/// `PROGRAM FLAG`'s stdout and stderr, or `None` when it cannot run or outlives the deadline.
-/// The output is read while the program runs, so a talkative one cannot fill a pipe and stall.
-fn output_blocking(path: &Path, flag: &str) -> Option<String> {
+/// `PROGRAM FLAG`'s stdout and stderr and exit code (-1: killed), or `None` when it cannot
+/// run or outlives the deadline. The output is read while the program runs, so a
+/// talkative one cannot fill a pipe and stall.
+fn output_blocking(path: &Path, flag: &str) -> Option<(String, i32)> {
     use std::process::{Command, Stdio};
     let child = Command::new(path).arg(flag).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().ok()?;
     let pid = child.id() as i32;
@@ -191,7 +224,8 @@ fn output_blocking(path: &Path, flag: &str) -> Option<String> {
             return None;
         }
     };
-    Some(format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    Some((text, out.status.code().unwrap_or(-1)))
 }
 
 fn cache_key(path: &Path) -> Option<String> {
@@ -201,9 +235,20 @@ fn cache_key(path: &Path) -> Option<String> {
     Some(format!("{}|{}|{}", path.display(), meta.len(), mtime))
 }
 
+/// How identities are judged; a cache written under another rule is judged again (an
+/// earlier rule took a stand-in that named ImageMagick for ImageMagick).
+const CACHE_RULES: u32 = 2;
+
+#[derive(serde::Deserialize, Serialize)]
+struct CacheFile {
+    rules: u32,
+    known: HashMap<String, Identity>,
+}
+
 /// Known identities; a file in an older or broken format counts as empty.
 fn read_cache(path: &Path) -> Option<HashMap<String, Identity>> {
-    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+    let file: CacheFile = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    (file.rules == CACHE_RULES).then_some(file.known)
 }
 
 /// Best effort: a cache that cannot be written only costs time on the next report.
@@ -212,7 +257,8 @@ fn write_cache(path: &Path, known: &HashMap<String, Identity>) {
         let _ = std::fs::create_dir_all(dir);
     }
     let tmp = path.with_extension("tmp");
-    if std::fs::write(&tmp, serde_json::to_string_pretty(known).unwrap_or_default()).is_ok() {
+    let file = CacheFile { rules: CACHE_RULES, known: known.clone() };
+    if std::fs::write(&tmp, serde_json::to_string_pretty(&file).unwrap_or_default()).is_ok() {
         let _ = std::fs::rename(&tmp, path);
     }
 }
@@ -234,8 +280,8 @@ async fn identify(path: &Path) -> Option<Identity> {
     };
     let out = run_process(&spec, &stop).await;
     timer.abort();
-    let printed = out.ok().map(|o| format!("{}\n{}", o.stdout, o.stderr));
-    identity_from(&name, printed.as_deref())
+    let answer = out.ok().map(|o| (format!("{}\n{}", o.stdout, o.stderr), o.code));
+    identity_from(&name, answer.as_ref().map(|(text, code)| (text.as_str(), *code)))
 }
 
 /// The first word that looks like a version (`3.4.1`, `n6.0`, `2024.08.06`, `7.1.1-8`).

@@ -43,6 +43,13 @@ pub struct StepNeed {
     declared_gpu: bool,
 }
 
+impl StepNeed {
+    /// Whether the step holds memory or a GPU, so the machine's hardware must be known to check it.
+    fn holds_memory(&self) -> bool {
+        self.vram_gb.is_some() || self.ram_gb.is_some_and(|r| r > 0.0) || self.declared_gpu
+    }
+}
+
 /// What preflight knows of the machine.
 #[derive(Debug, Clone, Default)]
 pub struct Machine {
@@ -387,7 +394,7 @@ pub fn user_profiles() -> std::path::PathBuf {
 }
 
 /// Preflight for a bound recipe: find its needs, probe only the services they name
-/// (and the hardware only when a step holds memory), and check.
+/// (and the hardware only when a step holds memory or declares a GPU), and check.
 pub async fn run(
     config: &crate::config::Config,
     recipe: &Recipe,
@@ -407,7 +414,8 @@ pub async fn run(
     let needs = step_needs(recipe, inputs, tools, &profiles, &settings);
     let all = super::services::configured(config);
     let (list, configured) = probe_targets(&needs, all);
-    let memory = probe.steps_here && needs.iter().any(|n| n.vram_gb.is_some());
+    // Every declared need is checked: RAM alone and a GPU alone as much as VRAM.
+    let memory = probe.steps_here && needs.iter().any(StepNeed::holds_memory);
     let (hardware, services) = tokio::join!(
         async {
             match memory {

@@ -306,16 +306,65 @@ async fn a_program_is_known_by_what_it_says_not_by_its_name() {
         assert!(im.note.as_deref().unwrap().contains("is not imagemagick"), "{im:?}");
     }
     assert_eq!(std::fs::read_to_string(&calls).unwrap().lines().count(), 1, "the answer is cached, not asked again");
-    let impostor = super::binaries::identity_from("convert", Some("usage: convert FILE.png ppm:-\n")).unwrap();
+    let impostor = super::binaries::identity_from("convert", Some(("usage: convert FILE.png ppm:-\n", 0))).unwrap();
     assert!(!impostor.genuine && impostor.version.is_none());
-    let real =
-        super::binaries::identity_from("convert", Some("Version: ImageMagick 6.9.11-60 Q16 x86_64 2021-01-25\nCopyright: ...")).unwrap();
+    let real = super::binaries::identity_from("convert", Some(("Version: ImageMagick 6.9.11-60 Q16 x86_64 2021-01-25\nCopyright: ...", 0)))
+        .unwrap();
     assert!(real.genuine);
     assert_eq!(real.version.as_deref(), Some("6.9.11-60"));
     // A program whose name is not in the table is taken for what it says it is.
-    assert!(super::binaries::identity_from("whisper", Some("")).unwrap().genuine);
+    assert!(super::binaries::identity_from("whisper", Some(("", 0))).unwrap().genuine);
     // A program that did not answer (a cold start past the deadline) is unknown, not an impostor.
     assert_eq!(super::binaries::identity_from("ffmpeg", None), None);
+}
+
+#[test]
+fn a_stand_in_that_names_the_program_is_not_the_program() {
+    let genuine = |program: &str, printed: &str, code: i32| super::binaries::identity_from(program, Some((printed, code))).unwrap().genuine;
+    // Named in its answer, but it exits non-zero or says it is not there.
+    assert!(!genuine("convert", "convert: ImageMagick is not installed here, and this stand-in only prints a PNG", 1));
+    assert!(!genuine("convert", "ImageMagick is not installed here", 0), "saying so is enough, whatever the exit code");
+    assert!(!genuine("convert", "Version: ImageMagick 6.9.11-60 Q16", 1), "a non-zero exit on its version query");
+    assert!(!genuine("magick", "magick: command not found (install ImageMagick)", 127));
+    assert!(!genuine("ffmpeg", "ffmpeg version: not found; apt install ffmpeg", 0));
+    assert!(!genuine("blender", "Blender is not available on this machine", 0));
+    assert!(!genuine("pandoc", "pandoc: No such file or directory", 2));
+    assert!(!genuine("tesseract", "tesseract: cannot find the tesseract program; install tesseract-ocr", 0));
+    assert!(!genuine("sox", "This stands in for SoX: install sox", 0));
+    assert!(!genuine("espeak-ng", "eSpeak NG is missing. Could not find espeak-ng", 0));
+    // A program not in the table: a shell's "not found", or a shim saying so.
+    assert!(!genuine("whisper", "", 127));
+    assert!(!genuine("whisper", "pyenv: whisper: command not found", 1));
+    assert!(genuine("whisper", "usage: whisper [-h] audio\nwhisper: error: the following arguments are required: audio", 2));
+    // The real ones, as they answer.
+    assert!(genuine("ffmpeg", "ffmpeg version 5.1.6-0+deb12u1 Copyright (c) 2000-2024 the FFmpeg developers\nbuilt with gcc 12", 0));
+    assert!(genuine("convert", "WARNING: The convert command is deprecated in IMv7, use \"magick\"\nVersion: ImageMagick 7.1.1-8 Q16", 0));
+    assert!(genuine("tesseract", "tesseract 5.3.0\n leptonica-1.82.0\n Found AVX2\n Found AVX", 0));
+    assert!(genuine("espeak-ng", "eSpeak NG text-to-speech: 1.51  Data at: /usr/lib/x86_64-linux-gnu/espeak-ng-data", 0));
+    assert!(genuine("blender", "Blender 4.0.2\n\tbuild date: 2024-01-01", 0));
+}
+
+#[tokio::test]
+async fn a_stand_in_convert_that_says_imagemagick_is_not_installed_is_not_imagemagick() {
+    let d = tempfile::tempdir().unwrap();
+    let fake = d.path().join("convert");
+    std::fs::write(&fake, "#!/bin/sh\necho 'convert: ImageMagick is not installed here' >&2\nexit 1\n").unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let cache = d.path().join("v.json");
+    // An answer cached under the earlier rule (which took it for ImageMagick) is judged again.
+    let meta = std::fs::metadata(&fake).unwrap();
+    let mtime = meta.modified().unwrap().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let old_key = format!("{}|{}|{mtime}", fake.display(), meta.len());
+    std::fs::write(&cache, serde_json::to_string(&json!({old_key: {"version": null, "genuine": true}})).unwrap()).unwrap();
+    let found = find_all(wanted(&config("services: {}\n"), vec![]), d.path().as_os_str().to_owned(), Some(cache.clone())).await;
+    let im = &found["imagemagick"];
+    assert!(!im.found && im.version.is_none(), "{im:?}");
+    assert_eq!(
+        im.note.as_deref(),
+        Some(format!("`{}` is on PATH but is not imagemagick (its version flag does not say so)", fake.display()).as_str())
+    );
+    let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cache).unwrap()).unwrap();
+    assert_eq!(written["rules"], json!(2));
 }
 
 #[test]
@@ -501,4 +550,51 @@ fn steps_that_can_never_fit_this_machine_are_refused() {
     assert_eq!(messages[1], "step `wants_gpu` declares a GPU in its `resources`, and this machine has none");
     assert!(pf.problems.iter().all(|d| d.hint.as_deref().is_some_and(|h| h.contains("--force"))));
     assert!(pf.problems.iter().all(|d| d.line.is_some()), "each names the step's line");
+}
+
+#[tokio::test]
+async fn a_declared_need_alone_is_checked_ram_or_gpu() {
+    if cfg!(all(target_os = "macos", target_arch = "aarch64")) {
+        return; // Apple Silicon always has its unified-memory GPU
+    }
+    let d = tempfile::tempdir().unwrap();
+    let cfg = config("services: {}\n");
+    let tools = crate::tools::Registry::configured(&cfg);
+    let no_gpu = Probe { gpus: Arc::new(FakeGpus(Err("no NVIDIA driver".into()))), ..Probe::machine() };
+    let run = |text: String, probe: Probe| {
+        let (r, cfg, tools) = (recipe(d.path(), &text), cfg.clone(), tools.clone());
+        async move { preflight::run(&cfg, &r, &Map::new(), &tools, &probe).await }
+    };
+    let step = |resources: &str| {
+        format!("name: r\nsteps:\n  - {{id: a, tool: script, action: run, resources: {resources}, inputs: {{command: 'true'}}}}\n")
+    };
+    // No VRAM figure anywhere: the machine is probed all the same.
+    let shown = |pf: preflight::Preflight| -> Vec<String> {
+        pf.problems.iter().map(|p| p.to_string().replace(&format!("{}/", d.path().display()), "")).collect()
+    };
+    let messages = shown(run(step("{ram_gb: 5000}"), no_gpu.clone()).await);
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(
+        messages[0].starts_with("r.yaml:3:5: step `a` declares 5000.0 GB of RAM (`resources.ram_gb`); this machine has"),
+        "{messages:?}"
+    );
+    assert!(messages[0].ends_with(
+        "hint: lower the step's `resources.ram_gb`, or run it on a machine with more memory; or run with --force to try anyway"
+    ));
+    let messages = shown(run(step("{gpu: true}"), no_gpu.clone()).await);
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(messages[0]
+        .starts_with("r.yaml:3:5: step `a` declares a GPU in its `resources`, and this machine has none\n  hint: drop `gpu`/`vram_gb`"));
+    // The recipe's own `resources` count for every step, a batch's sub-steps included.
+    let whole = "name: r\nresources: {gpu: true}\nsteps:\n  - {id: a, tool: script, action: run, inputs: {command: 'true'}}\n";
+    assert_eq!(run(whole.into(), no_gpu.clone()).await.problems.len(), 1);
+    let sub = "name: r\nsteps:\n  - id: b\n    tool: batch\n    action: foreach\n    inputs:\n      items: [1]\n      workflow_steps:\n        - {id: s, tool: script, action: run, resources: {ram_gb: 5000}, inputs: {command: 'true'}}\n";
+    let pf = run(sub.into(), no_gpu.clone()).await;
+    assert!(pf.problems.iter().any(|p| p.message.starts_with("step `b.s` declares 5000.0 GB of RAM")), "{:?}", pf.problems);
+    // A GPU here, RAM that fits: nothing to refuse.
+    let one_gpu = Probe { gpus: Arc::new(FakeGpus(Ok(vec![gpu("RTX 4090", 24.0, 20.0)]))), ..Probe::machine() };
+    assert!(run(step("{gpu: true, ram_gb: 0.5}"), one_gpu).await.problems.is_empty());
+    // Steps that run elsewhere (an executor's cluster) are not held to this machine.
+    let elsewhere = Probe { steps_here: false, ..no_gpu };
+    assert!(run(step("{gpu: true, ram_gb: 5000}"), elsewhere).await.problems.is_empty());
 }

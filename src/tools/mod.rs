@@ -174,8 +174,10 @@ pub trait Tool: Send + Sync {
     fn reads(&self, _action: &str, _inputs: &Outputs) -> Reads {
         Reads::default()
     }
-    /// The inputs `action` takes, for schemas and `list-tools --schema`; `None` when the
-    /// tool does not say (a Python plugin, an unknown action).
+    /// The inputs `action` takes, for schemas, `list-tools --schema` and validation (a
+    /// step naming an input not here is refused unless `open`); `None` when the tool does
+    /// not say (a 0.x Python plugin without `TOOL_INPUTS`, an unknown action). Every name
+    /// the call reads belongs here, 0.x spellings it still accepts included.
     fn inputs(&self, _action: &str) -> Option<ActionInputs> {
         None
     }
@@ -384,6 +386,17 @@ impl ToolCatalog for Registry {
 
     fn renders_0x(&self, tool: &str) -> bool {
         self.tools.get(tool).is_some_and(|t| t.renders_0x())
+    }
+
+    /// From the action's table (`Tool::inputs`), unless it is open. `batch` is the engine's
+    /// own (`items`, `workflow_steps`, `parallel`), open as its schema is; a name defined
+    /// twice has no one table.
+    fn inputs(&self, tool: &str, action: &str) -> Option<Vec<String>> {
+        if self.clashes.contains_key(tool) {
+            return None;
+        }
+        let table = self.tools.get(tool)?.inputs(action)?;
+        (!table.open).then(|| table.inputs.into_iter().map(|i| i.name).collect())
     }
 
     fn unavailable(&self, tool: &str) -> Option<String> {
