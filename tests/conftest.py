@@ -68,6 +68,19 @@ def lf(tmp_path, monkeypatch):
     return Runner()
 
 
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """For the in-process Python API: a scratch HOME and working folder; LOCALFORGE_* settings from outside are dropped."""
+    for k in [k for k in os.environ if k.startswith("LOCALFORGE_")]:
+        monkeypatch.delenv(k)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work
+
+
 @contextlib.contextmanager
 def serve(handler):
     """A stand-in HTTP service on 127.0.0.1 answering with `handler` (a BaseHTTPRequestHandler

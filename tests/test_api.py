@@ -18,19 +18,6 @@ from conftest import process_alive
 from localforge import errors
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    """A scratch HOME and working folder; LOCALFORGE_* settings from outside are dropped."""
-    for k in [k for k in os.environ if k.startswith("LOCALFORGE_")]:
-        monkeypatch.delenv(k)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    (tmp_path / "home").mkdir()
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    return work
-
-
 def write(folder, name, text):
     path = folder / name
     path.write_text(text)

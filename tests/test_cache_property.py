@@ -15,24 +15,10 @@ import os
 import random
 from pathlib import Path
 
-import pytest
-
 import localforge
 
 CASES = 60
 ROUNDS = 4
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    for k in [k for k in os.environ if k.startswith("LOCALFORGE_")]:
-        monkeypatch.delenv(k)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    (tmp_path / "home").mkdir()
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    return work
 
 
 def _recipe(rng, pool):
