@@ -262,3 +262,20 @@ def test_dry_run_says_why_a_step_is_not_served(rr, lf):
     assert verdicts["plain"]["cache"] == "off" and "cache: true" in verdicts["plain"]["why"]
     rr(recipe, "-i", f"src={src}")
     assert [plan()[k]["cache"] for k in ("copy", "after")] == ["hit", "hit"]
+
+
+def test_validate_warns_about_cache_true_where_the_cache_cannot_see_all_a_step_does(lf):
+    recipe = lf.write(
+        "warn.yaml",
+        "name: warn\nsteps:\n"
+        "  - {id: copy, tool: file_ops, action: copy, cache: true, inputs: {source: a, destination: b}}\n"
+        "  - id: sh\n    tool: script\n    action: run\n    cache: true\n    inputs: {command: 'make all'}\n",
+    )
+    proc = lf("validate", recipe, check=0)
+    assert (
+        f"warning: {recipe}:4:5: step `sh`: `cache: true` on script.run, whose effects LocalForge cannot all see: "
+        "a hit gives back its outputs and what it changed in the run folder, not what it reads or writes anywhere else"
+    ) in proc.stderr
+    assert "step `copy`" not in proc.stderr, "a deterministic tool is no cause for a warning"
+    doc = json.loads(lf("validate", recipe, "--json", check=0).stdout)
+    assert doc["valid"] and [w["line"] for w in doc["warnings"]] == [4]

@@ -111,9 +111,10 @@ pub fn digest(key: Option<&str>, outputs: &Map<String, Value>, run_dir: &Path, u
     hex(&Sha256::digest(doc.to_string().as_bytes()))
 }
 
-/// Every path the inputs may name, as `(word as written, path)`: each string whole, and
-/// each word of text (split at spaces, quotes, `=`, `:`, `,`, `;`, redirections and
-/// brackets), absolute, or relative to each of `bases`. Only those that exist count.
+/// Every path the inputs may name, as `(word as written, path)`: each string whole, each
+/// word of text (split at spaces, quotes, `=`, `:`, `,`, `;`, redirections and brackets,
+/// and as a shell splits it, so a quoted path with spaces is one word), absolute, or
+/// relative to each of `bases`. Only those that exist count.
 pub fn named_paths(inputs: &Map<String, Value>, bases: &[PathBuf]) -> Vec<(String, PathBuf)> {
     let mut texts = Vec::new();
     strings(&Value::Object(inputs.clone()), &mut texts);
@@ -123,6 +124,11 @@ pub fn named_paths(inputs: &Map<String, Value>, bases: &[PathBuf]) -> Vec<(Strin
         words.push(whole.to_string());
         if whole.contains(is_separator) {
             words.extend(whole.split(is_separator).filter(|w| !w.is_empty()).map(str::to_string));
+            // As a shell reads it: a quoted path with spaces is one word (`cat "/a b/c.txt"`).
+            for w in shlex::split(whole).unwrap_or_default() {
+                words.extend(w.split_once('=').map(|(_, v)| v.to_string()));
+                words.push(w);
+            }
         }
     }
     let mut seen = std::collections::HashSet::new();

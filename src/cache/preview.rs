@@ -120,7 +120,8 @@ async fn look(
         Err(e) => return verdict(json!({"cache": "unknown", "why": e})),
     };
     let fingerprint = t.fingerprint();
-    let context = crate::exec::context_of(t.as_ref(), action, &inputs, &run_dir.join("temp"), upstream);
+    let temp = run_dir.join("temp");
+    let context = crate::exec::context_of(t.as_ref(), action, &inputs, &[Some(temp.as_path()), recipe.path.parent()], upstream);
     let k = match key(&KeyParts {
         tool,
         action,

@@ -47,6 +47,17 @@ pub struct Entry {
     /// What the step removed from the run folder (a folder ends with `/`).
     #[serde(default)]
     pub removed: Vec<String>,
+    /// SHA-256 of what a hit gives back (`Entry::digest`): an entry edited or damaged on
+    /// disk, its JSON still valid, is not served.
+    #[serde(default)]
+    pub sum: String,
+}
+
+impl Entry {
+    fn digest(&self) -> String {
+        let doc = serde_json::json!([self.key, self.outputs, self.files, self.dirs, self.removed]);
+        hex(&<sha2::Sha256 as sha2::Digest>::digest(doc.to_string().as_bytes()))
+    }
 }
 
 pub struct Store {
@@ -90,11 +101,13 @@ impl Store {
     }
 
     /// The entry of `key` as it is on disk: `Ok(None)` when there is none, `Err(())` when it
-    /// is broken (unreadable, or an object missing or of the wrong size).
+    /// is broken (unreadable, not what its checksum says, or an object missing or of the
+    /// wrong size).
     fn read_entry(&self, key: &str) -> Result<Option<Entry>, ()> {
         let Ok(text) = std::fs::read(self.entry_path(key)) else { return Ok(None) };
         let entry: Entry = serde_json::from_slice(&text).map_err(|_| ())?;
         let complete = entry.key == key
+            && entry.sum == entry.digest()
             && entry.files.iter().all(|f| std::fs::metadata(self.object_path(&f.sha256)).is_ok_and(|m| m.len() == f.bytes));
         complete.then_some(Some(entry)).ok_or(())
     }
@@ -248,7 +261,9 @@ impl Store {
             files,
             dirs: made.dirs.clone(),
             removed: made.removed.clone(),
+            sum: String::new(),
         };
+        let entry = Entry { sum: entry.digest(), ..entry };
         let data = serde_json::to_vec(&entry).map_err(std::io::Error::other)?;
         write_atomic(&self.entry_path(key), &tmp_dir, &data)?;
         Ok(())

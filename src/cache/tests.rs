@@ -163,6 +163,7 @@ fn every_file_a_text_names_counts_absolute_or_relative_and_folders_too() {
     std::fs::write(&abs, "one").unwrap();
     std::fs::write(work.join("rel.txt"), "one").unwrap();
     std::fs::write(work.join("data/a"), "one").unwrap();
+    std::fs::write(work.join("with space.txt"), "one").unwrap();
     let context = Context { bases: vec![work.clone()], ..Default::default() };
     let texts = [
         json!({"command": format!("cat {} | wc -c", abs.display())}),
@@ -170,15 +171,16 @@ fn every_file_a_text_names_counts_absolute_or_relative_and_folders_too() {
         json!({"command": ["sh", "-c", format!("cat '{}'", abs.display())]}),
         json!({"command": "cat rel.txt"}),
         json!({"command": "ls data"}),
+        json!({"command": format!("cat \"{}\"", work.join("with space.txt").display())}),
     ];
     for t in texts {
         let i = inputs(t.clone());
         let before = kc(&i, &run, &context);
-        for f in [abs.clone(), work.join("rel.txt"), work.join("data/a")] {
+        for f in [abs.clone(), work.join("rel.txt"), work.join("data/a"), work.join("with space.txt")] {
             std::fs::write(&f, "two").unwrap();
         }
         assert_ne!(kc(&i, &run, &context), before, "{t}: a new content is a new key");
-        for f in [abs.clone(), work.join("rel.txt"), work.join("data/a")] {
+        for f in [abs.clone(), work.join("rel.txt"), work.join("data/a"), work.join("with space.txt")] {
             std::fs::write(&f, "one").unwrap();
         }
         assert_eq!(kc(&i, &run, &context), before, "{t}: the old content, the old key");
@@ -283,4 +285,20 @@ fn a_damaged_object_of_the_same_size_is_removed_and_not_restored() {
     assert!(why.contains("damaged"), "{why}");
     assert!(!run2.join("a.txt").exists() && !run2.join("b.txt").exists(), "nothing restored");
     assert!(!object.exists() && store.lookup("ff00").is_none(), "the object and its entry are gone");
+}
+
+#[test]
+fn an_entry_edited_on_disk_is_not_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store { root: dir.path().join("cache"), max_bytes: u64::MAX };
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let outputs = inputs(json!({"answer": "production"}));
+    store.put("ee11", ("r", "s", "t", "a"), &outputs, &run, &Made::default()).unwrap();
+    assert!(store.lookup("ee11").is_some());
+    let path = dir.path().join("cache/entries/ee/ee11.json");
+    let text = std::fs::read_to_string(&path).unwrap().replace("production", "dry-run");
+    std::fs::write(&path, text).unwrap();
+    assert!(store.lookup("ee11").is_none(), "valid JSON, wrong checksum: dropped");
+    assert!(!path.exists());
 }

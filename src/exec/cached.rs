@@ -254,7 +254,8 @@ impl Run {
         };
         let top = record_id.split(['[', '#']).next().unwrap_or(record_id);
         let look = !self.refreshed.contains(top);
-        let context = context_of(t.as_ref(), action, inputs, &self.temp_dir, upstream);
+        let folders = [Some(self.temp_dir.as_path()), self.recipe.path.parent()];
+        let context = context_of(t.as_ref(), action, inputs, &folders, upstream);
         let (fingerprint, run_dir) = (t.fingerprint(), self.run_dir.clone());
         let (tool, action, inputs) = (tool.to_string(), action.to_string(), inputs.clone());
         let gate_step = step.clone();
@@ -394,18 +395,20 @@ impl Run {
 }
 
 /// What a call reads besides its inputs, for its key: relative paths from the step's
-/// working folder (`cwd`, else the run's temp folder) and LocalForge's own; the programs
-/// and environment variables the tool names, with their values (a step's `env` input first).
+/// working folder (`cwd`), then `folders` (the run's temp folder, the recipe's folder) and
+/// LocalForge's own; the programs and environment variables the tool names, with their
+/// values (a step's `env` input first).
 pub fn context_of(
     t: &dyn crate::tools::Tool,
     action: &str,
     inputs: &Outputs,
-    temp_dir: &std::path::Path,
+    folders: &[Option<&std::path::Path>],
     upstream: &[(String, String)],
 ) -> Context {
     let cwd = ["cwd", "working_dir"].iter().find_map(|k| inputs.get(*k).and_then(Value::as_str)).map(std::path::PathBuf::from);
-    let mut bases: Vec<std::path::PathBuf> = cwd.into_iter().chain([temp_dir.to_path_buf()]).collect();
+    let mut bases: Vec<std::path::PathBuf> = cwd.into_iter().chain(folders.iter().flatten().map(|f| f.to_path_buf())).collect();
     bases.extend(std::env::current_dir().ok());
+    bases.dedup();
     let reads = t.reads(action, inputs);
     let given = inputs.get("env").and_then(Value::as_object);
     let mut env = std::collections::BTreeMap::new();
