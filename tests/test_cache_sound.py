@@ -188,12 +188,11 @@ name: moded
 type: cli
 description: Say the mode and the program's version (test tool)
 deterministic: true
-reads_env: [MODE]
 requirements: {{binary: {prog}}}
 actions:
   say:
     shell: true
-    command: 'echo x >> {counter}; echo "${{MODE:-production}} ${{SECRET:-none}}"; {prog}'
+    command: 'echo x >> {counter}; echo "${{MODE:-production}}"; {prog}'
     outputs: {{}}
 """
 
@@ -212,17 +211,19 @@ def test_a_yaml_tools_environment_and_program_are_in_its_key(rr, lf, tmp_path):
         "moded.yaml",
         "name: m\nsteps:\n  - {id: say, tool: moded, action: say}\noutputs:\n  said: '{{ steps.say.outputs.stdout }}'\n",
     )
-    lf.env["SECRET"] = "s3"  # not declared: the program does not see it, so it cannot matter
     first, _, _ = rr(recipe)
-    assert first["outputs"]["said"] == "production none\nv1\n"
+    assert first["outputs"]["said"] == "production\nv1\n"
     _, ran, _ = rr(recipe)
     assert ran == []
-    lf.env["MODE"] = "dry-run"
+    lf.env["MODE"] = "dry-run"  # the program reads it from LocalForge's environment
     doc, ran, _ = same_as_fresh(rr, recipe)
-    assert doc["outputs"]["said"] == "dry-run none\nv1\n" and ran == ["x"]
+    assert doc["outputs"]["said"] == "dry-run\nv1\n" and ran == ["x"]
+    lf.env["TERM"] = "dumb"  # a terminal's own variable: no tool's result depends on it
+    _, ran, _ = rr(recipe)
+    assert ran == []
     prog.write_text("#!/bin/sh\necho v2\n")  # upgraded: same size
     doc, ran, _ = same_as_fresh(rr, recipe)
-    assert doc["outputs"]["said"] == "dry-run none\nv2\n" and ran == ["x"]
+    assert doc["outputs"]["said"] == "dry-run\nv2\n" and ran == ["x"]
 
 
 def test_a_file_changed_while_the_step_ran_keeps_it_out_of_the_cache(rr, lf):

@@ -19,24 +19,55 @@ pub struct Made {
     pub removed: Vec<String>,
 }
 
-impl Made {
-    /// Leave out what another step running beside this one says is its own.
-    pub fn without(&mut self, rel: &str) {
-        let rel = rel.trim_end_matches('/');
-        let under = |p: &String| p.trim_end_matches('/') == rel || Path::new(p).starts_with(rel);
-        self.files.retain(|p| !under(p));
-        self.dirs.retain(|p| !under(p));
-        self.removed.retain(|p| !under(p));
-    }
-}
-
-/// What a step made, and which of the changes in the run folder while it ran it does not
-/// name (in its outputs or inputs): its own when it ran alone; when other steps ran beside
-/// it, each must be one of theirs, or the step is not stored.
+/// What a step made, and the paths in the run folder it names (its outputs, what it read):
+/// alone, every change is its own; beside other steps, `attribute` sorts them out.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Captured {
     pub made: Made,
-    pub unnamed: Vec<String>,
+    pub named: Vec<String>,
+}
+
+/// A step's changes when other steps ran beside it: each changed path belongs to whichever
+/// names it most closely — the path itself, or the nearest folder above it — among the
+/// step (`own`) and the others (`theirs`). Theirs are left out; one no one names, or a file
+/// the step and another name alike, means the step is not stored (a folder both make is
+/// made either way).
+pub fn attribute(mut made: Made, own: &[String], theirs: &[String]) -> Result<Made, String> {
+    let changed: Vec<(String, bool)> = made
+        .files
+        .iter()
+        .map(|f| (f.clone(), false))
+        .chain(made.dirs.iter().map(|d| (d.clone(), true)))
+        .chain(made.removed.iter().map(|r| (r.clone(), r.ends_with('/'))))
+        .collect();
+    for (path, folder) in changed {
+        let rel = path.trim_end_matches('/');
+        let (mine, other) = (closest(own, rel), closest(theirs, rel));
+        if other > mine {
+            made.files.remove(&path);
+            made.dirs.retain(|d| d != &path);
+            made.removed.retain(|r| r != &path);
+        } else if mine == 0 {
+            return Err(format!(
+                "it ran beside other steps and `{rel}` changed in the run folder meanwhile, which neither it nor they name"
+            ));
+        } else if mine == other && !folder {
+            return Err(format!("it ran beside another step that names `{rel}` too, so it cannot be told whose it is"));
+        }
+    }
+    Ok(made)
+}
+
+/// How closely `claims` name `rel`: the depth of the deepest claim that is `rel` or a folder
+/// above it (0: none).
+fn closest(claims: &[String], rel: &str) -> usize {
+    claims
+        .iter()
+        .map(|c| c.trim_end_matches('/'))
+        .filter(|c| !c.is_empty() && (rel == *c || Path::new(rel).starts_with(c)))
+        .map(|c| Path::new(c).components().count())
+        .max()
+        .unwrap_or(0)
 }
 
 /// What `put` stores for a step, or why it is not stored. `read`: the hash of every path
@@ -80,10 +111,17 @@ pub fn capture(
             Ok(rel) if rel.as_os_str().is_empty() || rel == Path::new("temp") => {}
             Ok(rel) => {
                 let rel = rel.to_string_lossy().to_string();
-                let mut found = Vec::new();
-                files_under(p, &mut found).map_err(|e| format!("cannot read {t}: {e}"))?;
+                let (mut found, mut folders) = (Vec::new(), Vec::new());
+                files_under(p, &mut found, &mut folders).map_err(|e| format!("cannot read {t}: {e}"))?;
                 for f in found {
                     made.files.insert(f.strip_prefix(run_dir).unwrap_or(&f).to_string_lossy().to_string());
+                }
+                // A folder it names (`file_ops.mkdir`), empty ones under it too: a hit makes them.
+                for d in folders {
+                    let d = d.strip_prefix(run_dir).unwrap_or(&d).to_string_lossy().to_string();
+                    if !made.dirs.contains(&d) {
+                        made.dirs.push(d);
+                    }
                 }
                 named.push(rel);
             }
@@ -94,14 +132,7 @@ pub fn capture(
     let read_here: Vec<String> =
         read.keys().filter_map(|p| Path::new(p).strip_prefix(run_dir).ok().map(|r| r.to_string_lossy().to_string())).collect();
     named.extend(read_here);
-    let unnamed = changes.paths().filter(|p| !claims(&named, p)).cloned().collect();
-    Ok(Captured { made, unnamed })
-}
-
-/// Whether `rel` (a path in the run folder) is one of `named` or inside one of them.
-pub fn claims(named: &[String], rel: &str) -> bool {
-    let rel = rel.trim_end_matches('/');
-    named.iter().any(|n| rel == n || Path::new(rel).starts_with(n))
+    Ok(Captured { made, named })
 }
 
 /// The paths in the run folder that a step's inputs and outputs name (whole values or
@@ -120,11 +151,12 @@ pub fn named_in(values: &[&Map<String, Value>], run_dir: &Path) -> Vec<String> {
     out
 }
 
-fn files_under(path: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+fn files_under(path: &Path, out: &mut Vec<std::path::PathBuf>, folders: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
     let meta = std::fs::symlink_metadata(path)?;
     if meta.is_dir() {
+        folders.push(path.to_path_buf());
         for e in std::fs::read_dir(path)? {
-            files_under(&e?.path(), out)?;
+            files_under(&e?.path(), out, folders)?;
         }
     } else if meta.is_file() {
         out.push(path.to_path_buf());

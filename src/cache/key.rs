@@ -19,6 +19,59 @@ const KEY_FORMAT: u32 = 2;
 /// Longest word of text taken as a possible path.
 const MAX_PATH_WORD: usize = 4096;
 
+/// Variables that differ between two shells of the same person on the same machine, and
+/// that no tool's result should depend on: left out of a key that holds the environment.
+const VOLATILE_ENV: &[&str] = &[
+    "_",
+    "PWD",
+    "OLDPWD",
+    "SHLVL",
+    "TERM",
+    "TERM_PROGRAM",
+    "TERM_PROGRAM_VERSION",
+    "TERM_SESSION_ID",
+    "COLORTERM",
+    "COLUMNS",
+    "LINES",
+    "LS_COLORS",
+    "PS1",
+    "PS2",
+    "PS4",
+    "PROMPT_COMMAND",
+    "HISTFILE",
+    "HISTSIZE",
+    "HISTFILESIZE",
+    "HISTCONTROL",
+    "SSH_AUTH_SOCK",
+    "SSH_AGENT_PID",
+    "SSH_CLIENT",
+    "SSH_CONNECTION",
+    "SSH_TTY",
+    "GPG_TTY",
+    "DISPLAY",
+    "WAYLAND_DISPLAY",
+    "XAUTHORITY",
+    "WINDOWID",
+    "TMUX",
+    "TMUX_PANE",
+    "STY",
+    "DBUS_SESSION_BUS_ADDRESS",
+    "XDG_SESSION_ID",
+    "XDG_SESSION_TYPE",
+    "XDG_SESSION_CLASS",
+    "XDG_VTNR",
+    "XDG_SEAT",
+    "INVOCATION_ID",
+    "JOURNAL_STREAM",
+    "MAIL",
+];
+
+/// A variable left out of a key that holds the whole environment (`VOLATILE_ENV`, and the
+/// terminal programs' own `VSCODE_*`, `ITERM_*`, `KONSOLE_*`).
+pub fn volatile(name: &str) -> bool {
+    VOLATILE_ENV.contains(&name) || ["VSCODE_", "ITERM_", "KONSOLE_"].iter().any(|p| name.starts_with(p))
+}
+
 /// What the call depends on beyond its inputs.
 #[derive(Debug, Clone, Default)]
 pub struct Context {

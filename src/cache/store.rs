@@ -27,6 +27,10 @@ pub struct EntryFile {
     pub rel: String,
     pub sha256: String,
     pub bytes: u64,
+    /// Its permission bits (`0o755` for a script the step made runnable): objects are
+    /// shared by content, so the mode is the entry's.
+    #[serde(default)]
+    pub mode: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -150,6 +154,10 @@ impl Store {
             let tmp = tmp_name(&parent, "restore");
             let copied = std::fs::create_dir_all(&parent)
                 .and_then(|_| std::fs::copy(self.object_path(&f.sha256), &tmp))
+                .and_then(|_| match f.mode {
+                    0 => Ok(()),
+                    mode => std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(mode)),
+                })
                 .and_then(|_| file_hash(&tmp));
             staged.push((tmp, dest));
             match copied {
@@ -232,7 +240,8 @@ impl Store {
                 std::fs::create_dir_all(object.parent().unwrap_or(&tmp_dir))?;
                 std::fs::rename(&tmp, &object)?;
             }
-            files.push(EntryFile { rel: rel.clone(), sha256: hash, bytes: std::fs::metadata(&object)?.len() });
+            let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file)?.permissions()) & 0o7777;
+            files.push(EntryFile { rel: rel.clone(), sha256: hash, bytes: std::fs::metadata(&object)?.len(), mode });
         }
         Ok(files)
     }

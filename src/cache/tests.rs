@@ -238,28 +238,23 @@ fn the_listing_sees_side_files_edits_of_the_same_size_removals_and_folders() {
 }
 
 #[test]
-fn files_changed_beside_other_running_steps_are_named_or_unnamed() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = dir.path().join("run");
-    std::fs::create_dir_all(&run).unwrap();
-    let before = snapshot::take(&run).unwrap();
-    std::fs::write(run.join("mine.txt"), "m").unwrap();
-    std::fs::create_dir_all(run.join("theirs")).unwrap();
-    std::fs::write(run.join("theirs/t.txt"), "t").unwrap();
-    let changes = snapshot::changes(&before, &run).unwrap();
-    let outputs = inputs(json!({"path": run.join("mine.txt")}));
-    let c = capture(&outputs, &run, &HashMap::new(), &changes).unwrap();
-    assert_eq!(c.made.files.len(), 2, "alone, every change is its own");
-    assert_eq!(c.unnamed, ["theirs/t.txt", "theirs"], "what its outputs do not name");
-    let named = super::capture::named_in(&[&inputs(json!({"out": format!("{}/theirs", run.display())}))], &run);
-    assert_eq!(named, ["theirs"]);
-    let mut made = c.made.clone();
-    for u in &c.unnamed {
-        assert!(super::capture::claims(&named, u));
-        made.without(u);
-    }
-    assert_eq!(made.files.iter().collect::<Vec<_>>(), ["mine.txt"]);
-    assert!(made.dirs.is_empty());
+fn beside_other_steps_each_change_goes_to_whoever_names_it_most_closely() {
+    use super::capture::attribute;
+    let made = |files: &[&str], dirs: &[&str]| Made {
+        files: files.iter().map(|s| s.to_string()).collect(),
+        dirs: dirs.iter().map(|s| s.to_string()).collect(),
+        removed: Vec::new(),
+    };
+    let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    // Four items writing into one new folder, `mkdir -p out && echo > out/ITEM.txt`.
+    let mine = attribute(made(&["out/a.txt", "out/b.txt"], &["out"]), &v(&["out", "out/a.txt"]), &v(&["out", "out/b.txt"])).unwrap();
+    assert_eq!(mine, made(&["out/a.txt"], &["out"]), "its own file and the folder both make; not the neighbour's file");
+    let why = attribute(made(&["out/a.txt", "stray.txt"], &[]), &v(&["out/a.txt"]), &v(&["out/b.txt"])).unwrap_err();
+    assert!(why.contains("`stray.txt`") && why.contains("neither it nor they name"), "{why}");
+    let why = attribute(made(&["shared.txt"], &[]), &v(&["shared.txt"]), &v(&["shared.txt"])).unwrap_err();
+    assert!(why.contains("names `shared.txt` too"), "{why}");
+    let named = super::capture::named_in(&[&inputs(json!({"c": "mkdir -p /r/out && echo > /r/out/b.txt"}))], Path::new("/r"));
+    assert_eq!(named, ["out", "out/b.txt"], "words of text that do not exist yet count as named");
 }
 
 #[test]
@@ -301,4 +296,25 @@ fn an_entry_edited_on_disk_is_not_served() {
     std::fs::write(&path, text).unwrap();
     assert!(store.lookup("ee11").is_none(), "valid JSON, wrong checksum: dropped");
     assert!(!path.exists());
+}
+
+#[test]
+fn a_hit_gives_back_each_files_mode_and_the_folders_its_outputs_name() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store { root: dir.path().join("cache"), max_bytes: u64::MAX };
+    let run = dir.path().join("run1");
+    std::fs::create_dir_all(run.join("made/empty")).unwrap();
+    let before = snapshot::take(&run).unwrap();
+    std::fs::write(run.join("plain.sh"), "echo hi\n").unwrap();
+    std::fs::write(run.join("run.sh"), "echo hi\n").unwrap(); // the same content, runnable
+    std::fs::set_permissions(run.join("run.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let outputs = inputs(json!({"folder": run.join("made")}));
+    let made = capture(&outputs, &run, &HashMap::new(), &snapshot::changes(&before, &run).unwrap()).unwrap().made;
+    store.put("dd01", ("r", "s", "t", "a"), &outputs, &run, &made).unwrap();
+    let run2 = dir.path().join("run2");
+    store.restore(&store.lookup("dd01").unwrap(), &run2).unwrap();
+    let mode = |p: &str| std::fs::metadata(run2.join(p)).unwrap().permissions().mode() & 0o777;
+    assert_eq!((mode("run.sh"), mode("plain.sh") & 0o111), (0o755, 0));
+    assert!(run2.join("made/empty").is_dir(), "a folder the outputs name is made, with what is under it");
 }

@@ -230,16 +230,14 @@ impl Run {
         };
         let result = result.and_then(|outputs| gate(step, outputs));
         // What it names in the run folder is its own, for the steps that ran beside it.
-        let beside = running.map(|r| {
-            let outputs = result.as_ref().ok();
-            r.finish(crate::cache::capture::named_in(&[&given].into_iter().chain(outputs).collect::<Vec<_>>(), &self.run_dir))
-        });
+        let named = crate::cache::capture::named_in(&[&given].into_iter().chain(result.as_ref().ok()).collect::<Vec<_>>(), &self.run_dir);
+        let beside = running.map(|r| r.finish(named.clone())).unwrap_or_default();
         if let Ok(outputs) = &result {
             self.set_digest(record_id, probe.key(), outputs, &upstream);
         }
         // Only what passed its gate is kept: a hit is then always a step that succeeded.
         if let (super::cached::Probe::Miss { key, read, before }, Ok(outputs)) = (probe, &result) {
-            self.cache_put(&key, record_id, tool, action, outputs, read, before, beside.unwrap_or_default()).await;
+            self.cache_put(&key, record_id, tool, action, outputs, read, before, (beside, named)).await;
         } else if self.cache.is_some() {
             self.resolve_pending();
         }

@@ -66,7 +66,8 @@ pub(super) struct Pending {
     run_dir: std::path::PathBuf,
     made: Made,
     files: Vec<crate::cache::store::EntryFile>,
-    unnamed: Vec<String>,
+    /// The paths in the run folder the step names (inputs, outputs, what it read).
+    own: Vec<String>,
     waits: HashSet<u64>,
 }
 
@@ -115,47 +116,33 @@ impl Activity {
         state.running.remove(&id).unwrap_or_default()
     }
 
-    /// Write every waiting entry whose neighbours have all finished: the changes its step
-    /// did not name are left out when a neighbour names them, and the step is not stored
-    /// when one is named by no one. Returns `(step, why it was not stored)`.
+    /// Write every waiting entry whose neighbours have all finished, with what they name
+    /// left out (`capture::attribute`). Returns `(step, why it was not stored)`.
     pub fn resolve(&self) -> Vec<(String, String)> {
-        let ready: Vec<Pending> = {
+        let ready: Vec<(Pending, Vec<String>)> = {
             let mut state = self.state.lock().expect("activity");
-            let (ready, waiting) = std::mem::take(&mut state.pending)
-                .into_iter()
-                .partition(|p: &Pending| p.waits.iter().all(|w| state.claims.contains_key(w)));
+            let (ready, waiting): (Vec<Pending>, Vec<Pending>) =
+                std::mem::take(&mut state.pending).into_iter().partition(|p| p.waits.iter().all(|w| state.claims.contains_key(w)));
             state.pending = waiting;
-            let state = &*state;
             ready
                 .into_iter()
-                .map(|mut p| {
-                    let theirs: Vec<String> = p.waits.iter().flat_map(|w| state.claims[w].iter().cloned()).collect();
-                    let mut orphan = None;
-                    for u in std::mem::take(&mut p.unnamed) {
-                        match crate::cache::capture::claims(&theirs, &u) {
-                            true => p.made.without(&u),
-                            false => orphan = orphan.or(Some(u)),
-                        }
-                    }
-                    p.unnamed = orphan.into_iter().collect();
-                    p
+                .map(|p| {
+                    let theirs = p.waits.iter().flat_map(|w| state.claims[w].iter().cloned()).collect();
+                    (p, theirs)
                 })
                 .collect()
         };
         let mut notes = Vec::new();
-        for p in ready {
-            if let Some(u) = p.unnamed.first() {
-                notes.push((
-                    p.ids.1.clone(),
-                    format!(
-                        "it ran beside other steps and `{}` changed in the run folder meanwhile, which neither it nor they name",
-                        u.trim_end_matches('/')
-                    ),
-                ));
-                continue;
-            }
+        for (p, theirs) in ready {
+            let made = match crate::cache::capture::attribute(p.made, &p.own, &theirs) {
+                Ok(m) => m,
+                Err(why) => {
+                    notes.push((p.ids.1.clone(), why));
+                    continue;
+                }
+            };
             let ids = (p.ids.0.as_str(), p.ids.1.as_str(), p.ids.2.as_str(), p.ids.3.as_str());
-            match p.cache.store.put_entry(&p.key, ids, &p.outputs, &p.run_dir, &p.made, p.files) {
+            match p.cache.store.put_entry(&p.key, ids, &p.outputs, &p.run_dir, &made, p.files) {
                 Ok(()) => p.cache.stored.store(true, Ordering::SeqCst),
                 Err(e) => notes.push((p.ids.1.clone(), format!("could not store it: {e}"))),
             }
@@ -341,7 +328,7 @@ impl Run {
         outputs: &Outputs,
         read: HashMap<String, String>,
         before: Option<Arc<Snapshot>>,
-        beside: HashSet<u64>,
+        (beside, own): (HashSet<u64>, Vec<String>),
     ) {
         let Some(cache) = self.cache.clone() else { return };
         let epoch = self.activity.epoch();
@@ -364,14 +351,15 @@ impl Run {
                 Err(why) => return Ok(Err(why)),
             };
             let files = cache.store.put_files(&run_dir, &captured.made)?;
-            let (made, unnamed) = (captured.made, captured.unnamed);
-            if beside.is_empty() || unnamed.is_empty() {
+            let made = captured.made;
+            if beside.is_empty() {
                 let ids = (ids.0.as_str(), ids.1.as_str(), ids.2.as_str(), ids.3.as_str());
                 cache.store.put_entry(&key, ids, &outputs, &run_dir, &made, files)?;
                 cache.stored.store(true, Ordering::SeqCst);
                 return Ok(Ok(None));
             }
-            Ok::<_, std::io::Error>(Ok(Some(Pending { cache, key, ids, outputs, run_dir, made, files, unnamed, waits: beside })))
+            let own = own.into_iter().chain(captured.named).collect();
+            Ok::<_, std::io::Error>(Ok(Some(Pending { cache, key, ids, outputs, run_dir, made, files, own, waits: beside })))
         })
         .await;
         if let Some(after) = listed.lock().expect("listing").take() {
@@ -412,13 +400,15 @@ pub fn context_of(
     let reads = t.reads(action, inputs);
     let given = inputs.get("env").and_then(Value::as_object);
     let mut env = std::collections::BTreeMap::new();
+    let all = reads.env.iter().any(|n| n == "*");
     for (k, v) in std::env::vars() {
-        if crate::tools::process::inherited(&reads.env, &k) {
+        if (all && !crate::cache::key::volatile(&k)) || reads.env.contains(&k) {
             env.insert(k, v);
         }
     }
-    for name in &reads.env {
-        if let Some(v) = given.and_then(|g| g.get(name)) {
+    // What the step's own `env` input sets (it is in the inputs too; here it replaces LocalForge's).
+    for (name, v) in given.into_iter().flatten() {
+        if all || reads.env.contains(name) {
             env.insert(name.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
         }
     }

@@ -259,7 +259,8 @@ pub struct Needs {
 pub struct Reads {
     /// Programs, as a shell would look them up (`ffmpeg`) or by path.
     pub programs: Vec<String>,
-    /// Environment variables, by name.
+    /// Environment variables, by name; `*`: all of them but those that differ between two
+    /// shells of the same person (`cache::key::volatile`).
     pub env: Vec<String>,
 }
 

@@ -33,9 +33,6 @@ pub struct ProcessSpec {
     /// Where the whole output goes once it outgrows `TAIL_BYTES`: `<log>.stdout.log` and
     /// `<log>.stderr.log` (made only then). Without it only the tail is kept.
     pub log: Option<PathBuf>,
-    /// Only these variables (and `LC_*` when `LC_*` is named) are taken from LocalForge's
-    /// environment, besides `env`; `None`: all of it.
-    pub inherit: Option<Vec<String>>,
 }
 
 impl ProcessSpec {
@@ -127,11 +124,6 @@ pub fn on_path(program: &str) -> bool {
     std::env::var_os("PATH").map_or(program.contains('/') && std::path::Path::new(program).is_file(), |p| which_in(program, &p).is_some())
 }
 
-/// Whether `name` is among `names` (`LC_*` there stands for every locale variable).
-pub fn inherited(names: &[String], name: &str) -> bool {
-    names.iter().any(|n| n == name || (n == "LC_*" && name.starts_with("LC_")))
-}
-
 /// Where `program` is found on `path_var` (a `PATH` value); a name with a `/` is taken as a path.
 pub fn which_in(program: &str, path_var: &std::ffi::OsStr) -> Option<std::path::PathBuf> {
     use std::os::unix::fs::PermissionsExt;
@@ -147,10 +139,6 @@ pub fn which_in(program: &str, path_var: &std::ffi::OsStr) -> Option<std::path::
 pub async fn run_process(spec: &ProcessSpec, cancel: &CancellationToken) -> Result<ProcessOutput, ToolError> {
     let (program, args) = spec.argv.split_first().ok_or_else(|| ToolError::failed("empty command"))?;
     let mut cmd = Command::new(program);
-    if let Some(names) = &spec.inherit {
-        cmd.env_clear();
-        cmd.envs(std::env::vars_os().filter(|(k, _)| inherited(names, &k.to_string_lossy())));
-    }
     cmd.args(args)
         .envs(&spec.env)
         .stdin(if spec.stdin.is_some() { Stdio::piped() } else { Stdio::null() })

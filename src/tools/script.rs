@@ -45,29 +45,24 @@ impl Tool for Script {
         })
     }
 
-    /// The programs it starts that can be seen: the first word of a list, a script's
-    /// interpreter, and every word of a shell line that names a program on `PATH`; the
-    /// variables a shell line or its arguments name (`$MODE`, `${MODE}`), the locale and `PATH`.
+    /// The programs it starts that can be seen: a script's interpreter, the first word of a
+    /// list, and every word of a shell line or list word that names a program on `PATH` (a
+    /// wrapper such as `env` or `sh -c "..."` names the program it runs); and the whole
+    /// environment, which its program inherits.
     fn reads(&self, _action: &str, inputs: &Outputs) -> super::Reads {
-        let mut reads = super::Reads { env: ["PATH", "LANG", "LC_*", "TZ"].map(String::from).to_vec(), ..Default::default() };
-        let mut text = String::new();
+        let mut reads = super::Reads { env: vec!["*".into()], ..Default::default() };
         match (inputs.get("script"), inputs.get("command")) {
             (Some(Value::String(script)), _) => reads.programs.extend(interpreter(Path::new(script)).into_iter().take(1)),
             (_, Some(Value::String(command))) => {
                 reads.programs.push("sh".into());
                 reads.programs.extend(command_words(command));
-                text.push_str(command);
             }
             (_, Some(Value::Array(words))) => {
                 reads.programs.extend(words.first().and_then(Value::as_str).map(str::to_string));
-                words.iter().filter_map(Value::as_str).for_each(|w| text.push_str(w));
+                words.iter().filter_map(Value::as_str).for_each(|w| reads.programs.extend(command_words(w)));
             }
             _ => {}
         }
-        if let Some(Value::Array(args)) = inputs.get("args") {
-            args.iter().filter_map(Value::as_str).for_each(|w| text.push_str(w));
-        }
-        reads.env.extend(env_names(&text));
         reads
     }
 
@@ -147,7 +142,7 @@ fn build_spec(inputs: &Outputs, ctx: &ToolCtx) -> Result<ProcessSpec, ToolError>
         _ => Default::default(),
     };
     let detach = opt_bool(inputs, "detach").unwrap_or(false);
-    Ok(ProcessSpec { argv, cwd: Some(cwd), env, stdin: opt_str(inputs, "stdin"), detach, log: None, inherit: None }.logged_for(ctx))
+    Ok(ProcessSpec { argv, cwd: Some(cwd), env, stdin: opt_str(inputs, "stdin"), detach, log: None }.logged_for(ctx))
 }
 
 /// The words of a shell line that name a program on `PATH` (or by path): what it may run.
@@ -157,20 +152,6 @@ pub fn command_words(text: &str) -> Vec<String> {
     for w in text.split(|c: char| c.is_whitespace() || "'\"`;|&<>(){}$=".contains(c)) {
         if !w.is_empty() && !out.iter().any(|o| o == w) && super::process::which_in(w, &path_var).is_some() {
             out.push(w.to_string());
-        }
-    }
-    out
-}
-
-/// The environment variables a shell line names: `$NAME` and `${NAME...}`.
-pub fn env_names(text: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut rest = text;
-    while let Some(i) = rest.find('$') {
-        rest = &rest[i + 1..];
-        let name: String = rest.trim_start_matches('{').chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-        if !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()) && !out.contains(&name) {
-            out.push(name);
         }
     }
     out
@@ -189,8 +170,7 @@ fn interpreter(path: &Path) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn a_shell_line_names_its_programs_and_variables() {
-        assert_eq!(super::env_names("echo $MODE ${LEVEL:-1} $1 $$ \\$x"), ["MODE", "LEVEL", "x"]);
+    fn a_shell_line_names_its_programs() {
         let words = super::command_words("cat in.txt | sort > out.txt; nosuchprogram-xyz");
         assert!(words.contains(&"cat".to_string()) && words.contains(&"sort".to_string()), "{words:?}");
         assert!(!words.iter().any(|w| w.starts_with("nosuch") || w == "in.txt"), "{words:?}");

@@ -19,8 +19,6 @@ pub struct ToolDef {
     pub install_hint: Option<String>,
     pub min_vram_gb: Option<f64>,
     pub env: IndexMap<String, String>,
-    /// `reads_env`: variables the program takes from LocalForge's environment.
-    pub reads_env: Vec<String>,
     pub actions: IndexMap<String, ActionDef>,
     /// `deterministic: true`: the same inputs and files give the same outputs (the step cache serves it).
     pub deterministic: bool,
@@ -94,28 +92,6 @@ impl Reader<'_> {
         }
     }
 
-    /// A list of environment variable names (one name alone is a list of one).
-    fn names(&mut self, n: &Node, key: &str) -> Vec<String> {
-        let Some(v) = n.get(key) else { return Vec::new() };
-        let items: Vec<&Node> = match &v.value {
-            NodeValue::Seq(items) => items.iter().collect(),
-            NodeValue::Null => Vec::new(),
-            _ => vec![v],
-        };
-        let mut out = Vec::new();
-        for item in items {
-            match &item.value {
-                NodeValue::Str(s) if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => out.push(s.clone()),
-                _ => self.err(
-                    item,
-                    format!("`{key}` holds environment variable names (letters, digits, `_`), found `{}`", item.key_text()),
-                    None,
-                ),
-            }
-        }
-        out
-    }
-
     fn env(&mut self, n: &Node, what: &str) -> IndexMap<String, String> {
         let Some(e) = n.get("env") else { return IndexMap::new() };
         let Some(map) = e.as_map() else {
@@ -162,7 +138,6 @@ pub fn parse(text: &str, file: &str) -> Result<ToolDef, Vec<Diagnostic>> {
         });
     }
     let env = r.env(&root, "the tool definition");
-    let reads_env = r.names(&root, "reads_env");
     let mut actions = IndexMap::new();
     match root.get("actions").and_then(|a| a.as_map().map(|m| (a, m))) {
         Some((_, map)) => {
@@ -187,19 +162,7 @@ pub fn parse(text: &str, file: &str) -> Result<ToolDef, Vec<Diagnostic>> {
     let description = root.get("description").map(Node::key_text).unwrap_or_default();
     let deterministic = matches!(root.get("deterministic").map(|n| &n.value), Some(NodeValue::Bool(true)));
     let hash = crate::cache::files::hex(&sha2::Sha256::digest(text.as_bytes()));
-    Ok(ToolDef {
-        name,
-        description,
-        file: file.to_string(),
-        binary,
-        install_hint,
-        min_vram_gb,
-        env,
-        reads_env,
-        actions,
-        deterministic,
-        hash,
-    })
+    Ok(ToolDef { name, description, file: file.to_string(), binary, install_hint, min_vram_gb, env, actions, deterministic, hash })
 }
 
 /// `example`: one call of an action, with the files it reads written first, and what it

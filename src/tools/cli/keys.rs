@@ -16,8 +16,7 @@ pub const TOP: &[Key] = &[
     Key::new("author", Shape::Text, "Who wrote the definition, for registries."),
     Key::new("homepage", Shape::Text, "The program's home page, for registries."),
     Key::new("example", Shape::Def("toolExample"), "One call a registry runs against the real program to check the definition."),
-    Key::new("deterministic", Shape::Flag, "Same inputs and files give the same result: the step cache may serve its calls. Its program then sees only PATH, HOME, USER, LOGNAME, LANG, LANGUAGE, LC_*, TZ, TMPDIR, the names in `reads_env` and `env`."),
-    Key::new("reads_env", Shape::TextList, "Environment variables the program reads from LocalForge's environment: their values are part of the cache key."),
+    Key::new("deterministic", Shape::Flag, "Same inputs and files give the same result: the step cache may serve its calls."),
 ];
 
 pub const REQUIREMENTS: &[Key] = &[

@@ -10,10 +10,6 @@ pub use def::{load, parse, ToolDef};
 
 use super::{Outputs, Tool, ToolCtx, ToolError, ToolKind};
 
-/// What a `deterministic: true` tool's program sees of LocalForge's environment, besides
-/// its `reads_env` and `env`: all of it goes into the cache key.
-pub const BASE_ENV: &[&str] = &["PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "LC_*", "TZ", "TMPDIR"];
-
 /// A loaded YAML tool.
 pub struct CliTool {
     pub def: ToolDef,
@@ -44,20 +40,21 @@ impl Tool for CliTool {
     }
     fn reads(&self, action: &str, _inputs: &Outputs) -> crate::tools::Reads {
         let mut programs: Vec<String> = self.def.binary.iter().cloned().collect();
-        let mut env: Vec<String> = inherited(&self.def);
         if let Some(a) = self.def.actions.get(action) {
             match &a.command {
                 def::Command::Argv(words) => {
                     programs.extend(words.first().filter(|w| !crate::template::has_template(w)).cloned());
+                    // A wrapper (`env`, `sh -c "..."`) names the program it runs in its words.
+                    words.iter().for_each(|w| programs.extend(crate::tools::script::command_words(w)));
                 }
                 def::Command::Shell(text) => {
                     programs.push("sh".into());
                     programs.extend(crate::tools::script::command_words(text));
-                    env.extend(crate::tools::script::env_names(text));
                 }
             }
         }
-        crate::tools::Reads { programs, env }
+        // Its program inherits LocalForge's whole environment, and may read any of it.
+        crate::tools::Reads { programs, env: vec!["*".into()] }
     }
     fn needs(&self, _action: &str, _inputs: &crate::tools::Outputs) -> crate::tools::Needs {
         crate::tools::Needs { gpu: self.def.min_vram_gb.is_some(), vram_gb: self.def.min_vram_gb, ..Default::default() }
@@ -106,13 +103,6 @@ impl Tool for CliTool {
             })?;
         run::run(&self.def, action, def, inputs, ctx).await
     }
-}
-
-/// The variables a tool's program takes from LocalForge's environment: for a deterministic
-/// tool only `BASE_ENV` and its `reads_env` (the rest is not passed on, so the key holds all
-/// it can read); otherwise all of them, of which the key holds these.
-pub fn inherited(def: &ToolDef) -> Vec<String> {
-    BASE_ENV.iter().map(|s| s.to_string()).chain(def.reads_env.iter().cloned()).collect()
 }
 
 /// Every `*.yaml` definition in `dirs`: the tools, and the files that failed with why.

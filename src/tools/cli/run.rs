@@ -38,8 +38,7 @@ pub(super) async fn run(tool: &ToolDef, name: &str, action: &ActionDef, given: O
     for (k, v) in tool.env.iter().chain(action.env.iter()) {
         envs.insert(k.clone(), render_text(&what, v, &scope)?);
     }
-    let inherit = tool.deterministic.then(|| super::inherited(tool));
-    let spec = ProcessSpec { argv, cwd: Some(cwd), env: envs, inherit, ..Default::default() }.logged_for(ctx);
+    let spec = ProcessSpec { argv, cwd: Some(cwd), env: envs, ..Default::default() }.logged_for(ctx);
     let token = ctx.cancel.child_token();
     let out = match action.timeout {
         Some(secs) => {
