@@ -90,7 +90,10 @@ pub fn capture(
             continue; // the run folder's listing says what changed there
         }
         let now = super::files::content_hash(p)?;
-        if now.as_deref() != Some(before.as_str()) {
+        if before == super::key::ABSENT && now.is_some() {
+            return Err(format!("it made `{path}`, outside the run folder, which a hit could not make again"));
+        }
+        if before != super::key::ABSENT && now.as_deref() != Some(before.as_str()) {
             return Err(format!("`{path}`, which it reads, changed while it ran"));
         }
     }

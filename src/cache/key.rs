@@ -16,6 +16,8 @@ pub use super::files::file_hash;
 
 /// Bumped when what goes into a key changes: every older entry stops matching.
 const KEY_FORMAT: u32 = 2;
+/// What `key_and_files` says of a path the inputs name that does not exist.
+pub const ABSENT: &str = "absent";
 /// Longest word of text taken as a possible path.
 const MAX_PATH_WORD: usize = 4096;
 
@@ -66,10 +68,12 @@ const VOLATILE_ENV: &[&str] = &[
     "MAIL",
 ];
 
-/// A variable left out of a key that holds the whole environment (`VOLATILE_ENV`, and the
-/// terminal programs' own `VSCODE_*`, `ITERM_*`, `KONSOLE_*`).
+/// A variable left out of a key that holds the whole environment (`VOLATILE_ENV`, the
+/// terminal programs' own `VSCODE_*`, `ITERM_*`, `KONSOLE_*`, and LocalForge's own
+/// `LOCALFORGE_*`, which say where its services and programs are: those are in the key as
+/// the model's identity and the programs' content).
 pub fn volatile(name: &str) -> bool {
-    VOLATILE_ENV.contains(&name) || ["VSCODE_", "ITERM_", "KONSOLE_"].iter().any(|p| name.starts_with(p))
+    VOLATILE_ENV.contains(&name) || ["VSCODE_", "ITERM_", "KONSOLE_", "LOCALFORGE_"].iter().any(|p| name.starts_with(p))
 }
 
 /// What the call depends on beyond its inputs.
@@ -109,8 +113,9 @@ pub fn key(parts: &KeyParts<'_>) -> Result<String, String> {
     key_and_files(parts).map(|(k, _)| k)
 }
 
-/// The key, and the content hash of every existing path the inputs name, by absolute path:
-/// after the step they are compared again, to tell what it changed from what it read.
+/// The key, and the content hash of every existing path the inputs name, by absolute path
+/// (`ABSENT` for one outside the run folder that does not exist): after the step they are
+/// compared again, to tell what it changed from what it read.
 pub fn key_and_files(parts: &KeyParts<'_>) -> Result<(String, HashMap<String, String>), String> {
     let run_dir = parts.run_dir.to_string_lossy();
     let mut files = BTreeMap::new();
@@ -133,6 +138,9 @@ pub fn key_and_files(parts: &KeyParts<'_>) -> Result<(String, HashMap<String, St
             files.insert(label, hash);
         } else if let Some(hash) = parts.known.and_then(|k| k.get(&normalized)) {
             files.insert(label, hash.clone());
+        } else if !path.starts_with(parts.run_dir) && word.contains(['/', '.']) {
+            // Not there outside the run folder: if the step makes it, a hit could not.
+            read.insert(abs, ABSENT.into());
         }
     }
     let path_var = parts.context.env.get("PATH").map(std::ffi::OsString::from).or_else(|| std::env::var_os("PATH")).unwrap_or_default();

@@ -25,8 +25,8 @@ pub fn warnings(r: &Recipe, tools: &Registry) -> Vec<Diagnostic> {
                 s.id
             ))
             .hint(
-                "keep it only if the step reads nothing but its inputs, the files and programs they name and the variables \
-                 they name (`$NAME`), and writes only into the run folder; otherwise remove `cache: true`",
+                "keep it only if the step reads nothing but its inputs, the files they name, the programs it runs and its \
+                 environment, and writes only into the run folder; otherwise remove `cache: true`",
             )
         };
         out.push(d.in_file(&r.file).at(s.line, s.col));

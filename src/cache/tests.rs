@@ -318,3 +318,27 @@ fn a_hit_gives_back_each_files_mode_and_the_folders_its_outputs_name() {
     assert_eq!((mode("run.sh"), mode("plain.sh") & 0o111), (0o755, 0));
     assert!(run2.join("made/empty").is_dir(), "a folder the outputs name is made, with what is under it");
 }
+
+#[test]
+fn a_file_it_makes_outside_the_run_folder_keeps_it_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let out = dir.path().join("elsewhere/out.txt");
+    let i = inputs(json!({"command": format!("echo hi > {}", out.display())}));
+    let (_, read) = super::key::key_and_files(&KeyParts {
+        tool: "t",
+        action: "a",
+        fingerprint: "1",
+        inputs: &i,
+        identity: None,
+        run_dir: &run,
+        known: None,
+        context: &Context::default(),
+    })
+    .unwrap();
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    std::fs::write(&out, "hi").unwrap(); // what the step did
+    let why = capture(&Map::new(), &run, &read, &Default::default()).unwrap_err();
+    assert!(why.contains("outside the run folder"), "{why}");
+}

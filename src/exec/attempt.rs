@@ -222,6 +222,13 @@ impl Run {
             }
             other => other,
         };
+        // Not cached, but steps after it are: what it does to the run folder is part of its digest.
+        let effects = match (&probe, &running) {
+            (super::cached::Probe::Off, Some(r)) if self.feeds(record_id) => {
+                Some(self.effects_before(tool, action, r.listing.clone()).await)
+            }
+            _ => None,
+        };
         let given = rendered.as_ref().ok().and_then(Value::as_object).cloned().unwrap_or_default();
         let result = match rendered {
             Err(e) => Err(Fail::msg(format!("cannot render inputs: {e}"))),
@@ -233,6 +240,10 @@ impl Run {
         let named = crate::cache::capture::named_in(&[&given].into_iter().chain(result.as_ref().ok()).collect::<Vec<_>>(), &self.run_dir);
         let beside = running.map(|r| r.finish(named.clone())).unwrap_or_default();
         if let Ok(outputs) = &result {
+            let mut upstream = upstream.clone();
+            if let Some(e) = effects {
+                upstream.push(("@made".into(), self.effects_digest(e, outputs).await));
+            }
             self.set_digest(record_id, probe.key(), outputs, &upstream);
         }
         // Only what passed its gate is kept: a hit is then always a step that succeeded.

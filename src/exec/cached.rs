@@ -27,6 +27,15 @@ pub(super) enum Probe {
     Miss { key: String, read: HashMap<String, String>, before: Option<Arc<Snapshot>> },
 }
 
+/// How what an uncached step did to the run folder is seen, for the digest it hands on: a
+/// step after it must not be served a result made from what an earlier run of it wrote.
+pub(super) enum Effects {
+    /// The tool changes nothing but what its outputs name: their content says it.
+    Outputs,
+    /// The run folder as it was before the step.
+    Listed(Arc<Snapshot>),
+}
+
 impl Probe {
     pub fn key(&self) -> Option<&str> {
         match self {
@@ -197,6 +206,82 @@ impl Run {
     pub(super) fn set_digest(&self, record_id: &str, key: Option<&str>, outputs: &Outputs, upstream: &[(String, String)]) {
         let d = digest(key, outputs, &self.run_dir, upstream);
         self.digests.lock().expect("digests").insert(record_id.to_string(), d);
+    }
+
+    /// Whether an uncached step's effects must be seen: the cache is on and something comes
+    /// after it (a step that depends on it, a later sub-step of its item, the next attempt
+    /// of the step it refines).
+    pub(super) fn feeds(&self, record_id: &str) -> bool {
+        let top = record_id.split(['[', '#']).next().unwrap_or(record_id);
+        self.cache.is_some() && (record_id != top || self.feeds.contains(top))
+    }
+
+    /// Before an uncached step that `feeds` others runs: how its effects will be seen.
+    pub(super) async fn effects_before(&self, tool: &str, action: &str, listing: Option<Arc<Snapshot>>) -> Effects {
+        if self.tools.get(tool).is_some_and(|t| t.writes_only_outputs(action)) {
+            return Effects::Outputs;
+        }
+        let run_dir = self.run_dir.clone();
+        let taken = match listing {
+            Some(l) => Ok(l),
+            None => {
+                tokio::task::spawn_blocking(move || snapshot::take(&run_dir).map(Arc::new)).await.unwrap_or_else(|e| Err(e.to_string()))
+            }
+        };
+        match taken {
+            Ok(l) => Effects::Listed(l),
+            Err(_) => Effects::Outputs, // the digest is then made unique below
+        }
+    }
+
+    /// What an uncached step made, changed and removed in the run folder, by content: part
+    /// of its digest. Unknowable (a listing that failed) is a value no other run has.
+    pub(super) async fn effects_digest(&self, effects: Effects, outputs: &Outputs) -> String {
+        let (run_dir, outputs) = (self.run_dir.clone(), outputs.clone());
+        let epoch = self.activity.epoch();
+        let done = tokio::task::spawn_blocking(move || {
+            let mut parts: Vec<(String, String)> = Vec::new();
+            let mut after = None;
+            match effects {
+                Effects::Outputs => {
+                    let mut texts = Vec::new();
+                    crate::cache::key::strings(&Value::Object(outputs), &mut texts);
+                    for t in texts {
+                        let p = std::path::Path::new(t.trim());
+                        if p.is_absolute() && p.starts_with(&run_dir) {
+                            let hash = crate::cache::files::content_hash_skipping(p, Some(&run_dir.join("logs")))?;
+                            parts.push((t.trim().to_string(), hash.unwrap_or_default()));
+                        }
+                    }
+                }
+                Effects::Listed(before) => {
+                    let now = snapshot::take(&run_dir)?;
+                    let c = snapshot::diff(&before, &now, &run_dir);
+                    for f in &c.made {
+                        parts.push((f.clone(), crate::cache::files::file_hash(&run_dir.join(f)).map_err(|e| e.to_string())?));
+                    }
+                    parts.extend(c.dirs.iter().map(|d| (d.clone(), "dir".into())));
+                    parts.extend(c.removed.iter().map(|r| (r.clone(), "removed".into())));
+                    after = Some(Arc::new(now));
+                }
+            }
+            let doc = serde_json::to_string(&parts).unwrap_or_default();
+            Ok::<_, String>((crate::cache::files::hex(&<sha2::Sha256 as sha2::Digest>::digest(doc.as_bytes())), after))
+        })
+        .await;
+        match done {
+            Ok(Ok((d, after))) => {
+                if let Some(after) = after {
+                    self.activity.listed(epoch, after);
+                }
+                d
+            }
+            _ => {
+                let mut r = [0u8; 16];
+                let _ = getrandom::fill(&mut r);
+                crate::cache::files::hex(&r)
+            }
+        }
     }
 
     /// A refinement step of `record_id` finished: its next attempt comes after it.

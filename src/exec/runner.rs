@@ -99,6 +99,8 @@ pub(super) struct Run {
     pub resources: Resources,
     /// The steps each step depends on, by id (the plan's edges).
     pub upstream: HashMap<String, Vec<String>>,
+    /// The steps some other step depends on.
+    pub feeds: HashSet<String>,
     /// What each finished record hands to the cache keys of the records after it.
     pub digests: Mutex<HashMap<String, String>>,
     /// The tool calls running now (the cache tells steps that ran together).
@@ -218,6 +220,7 @@ pub async fn run(
             .enumerate()
             .map(|(i, s)| (s.id.clone(), plan.deps[i].iter().map(|&d| recipe.steps[d].id.clone()).collect()))
             .collect(),
+        feeds: plan.deps.iter().flatten().map(|&d| recipe.steps[d].id.clone()).collect(),
         digests: Mutex::new(HashMap::new()),
         activity: Default::default(),
     });
