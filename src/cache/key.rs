@@ -122,7 +122,7 @@ pub fn key_and_files(parts: &KeyParts<'_>) -> Result<(String, HashMap<String, St
     let mut read = HashMap::new();
     // The engine's logs of each step's program are not something a step reads.
     let logs = parts.run_dir.join("logs");
-    for (word, path) in named_paths(parts.inputs, &parts.context.bases) {
+    for (word, path) in named_paths(parts.inputs, &parts.context.bases, Some(&parts.context.env))? {
         let normalized = normalize_str(&path.to_string_lossy(), &run_dir);
         let label = format!("{}\u{0}{normalized}", normalize_str(&word, &run_dir));
         if files.contains_key(&label) {
@@ -175,8 +175,16 @@ pub fn digest(key: Option<&str>, outputs: &Map<String, Value>, run_dir: &Path, u
 /// Every path the inputs may name, as `(word as written, path)`: each string whole, each
 /// word of text (split at spaces, quotes, `=`, `:`, `,`, `;`, redirections and brackets,
 /// and as a shell splits it, so a quoted path with spaces is one word), absolute, or
-/// relative to each of `bases`. Only those that exist count.
-pub fn named_paths(inputs: &Map<String, Value>, bases: &[PathBuf]) -> Vec<(String, PathBuf)> {
+/// relative to each of `bases`. With `env` (a key's), words are also read as a shell would
+/// expand them: `~/` from `env`'s `HOME` (else LocalForge's), and a pattern (`*`, `?`) with
+/// a `/` or `.` in it names every path it matches. (Not `$NAME/...`: a file named through a
+/// variable is one a step may well write, a log or a counter, and would keep it out of the
+/// cache.) Only paths that exist count for the key; `Err` when a pattern matches too many.
+pub fn named_paths(
+    inputs: &Map<String, Value>,
+    bases: &[PathBuf],
+    env: Option<&BTreeMap<String, String>>,
+) -> Result<Vec<(String, PathBuf)>, String> {
     let mut texts = Vec::new();
     strings(&Value::Object(inputs.clone()), &mut texts);
     let mut words: Vec<String> = Vec::new();
@@ -198,15 +206,49 @@ pub fn named_paths(inputs: &Map<String, Value>, bases: &[PathBuf]) -> Vec<(Strin
         if w.is_empty() || w.len() > MAX_PATH_WORD || w.contains('\0') || !seen.insert(w.clone()) {
             continue;
         }
-        let p = Path::new(&w);
-        if p.is_absolute() {
-            out.push((w.clone(), p.to_path_buf()));
-        } else if !matches!(w.as_str(), "." | "..") {
-            // `.` and `..` are folders one rarely means (`find .`): a word naming a file is what counts.
-            out.extend(bases.iter().map(|b| (w.clone(), b.join(p))));
+        let mut forms = vec![w.clone()];
+        if let Some(env) = env {
+            let var = |name: &str| env.get(name).cloned().or_else(|| std::env::var(name).ok());
+            if let (Some(rest), Some(home)) = (w.strip_prefix("~/"), var("HOME")) {
+                forms.push(format!("{home}/{rest}"));
+            }
+        }
+        for f in forms {
+            let p = Path::new(&f);
+            let here: Vec<PathBuf> = if p.is_absolute() {
+                vec![p.to_path_buf()]
+            } else if matches!(f.as_str(), "." | "..") {
+                // `.` and `..` are folders one rarely means (`find .`): a word naming a file is what counts.
+                Vec::new()
+            } else {
+                bases.iter().map(|b| b.join(p)).collect()
+            };
+            for path in here {
+                let text = path.to_string_lossy();
+                let pattern = env.is_some() && text.contains(['*', '?']) && !text.contains("**") && f.contains(['/', '.']);
+                if pattern {
+                    out.extend(matches(&text)?.into_iter().map(|m| (w.clone(), m)));
+                }
+                out.push((w.clone(), path));
+            }
         }
     }
-    out
+    Ok(out)
+}
+
+/// Most paths one pattern in a text may match before the step is not cached.
+const MAX_MATCHES: usize = 1000;
+
+fn matches(pattern: &str) -> Result<Vec<PathBuf>, String> {
+    let Ok(found) = glob::glob(pattern) else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    for m in found.flatten() {
+        if out.len() == MAX_MATCHES {
+            return Err(format!("`{pattern}` matches more than {MAX_MATCHES} paths"));
+        }
+        out.push(m);
+    }
+    Ok(out)
 }
 
 fn is_separator(c: char) -> bool {

@@ -342,3 +342,26 @@ fn a_file_it_makes_outside_the_run_folder_keeps_it_out() {
     let why = capture(&Map::new(), &run, &read, &Default::default()).unwrap_err();
     assert!(why.contains("outside the run folder"), "{why}");
 }
+
+#[test]
+fn patterns_and_home_in_text_name_the_files_they_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("a.txt"), "one").unwrap();
+    let env: std::collections::BTreeMap<String, String> = [("HOME".to_string(), data.display().to_string())].into();
+    let context = Context { env, ..Default::default() };
+    for text in [format!("cat {}/*.txt", data.display()), format!("cat {}/?.txt", data.display()), "cat ~/a.txt".into()] {
+        let i = inputs(json!({ "command": text }));
+        let before = kc(&i, &run, &context);
+        std::fs::write(data.join("a.txt"), "two").unwrap();
+        assert_ne!(kc(&i, &run, &context), before, "{text}: new content, new key");
+        std::fs::write(data.join("a.txt"), "one").unwrap();
+    }
+    let i = inputs(json!({"command": format!("cat {}/*.txt", data.display())}));
+    let before = kc(&i, &run, &context);
+    std::fs::write(data.join("b.txt"), "").unwrap();
+    assert_ne!(kc(&i, &run, &context), before, "a new file the pattern matches: a new key");
+}
