@@ -305,3 +305,23 @@ outputs:
     src.write_text("two\n")
     doc, ran, _ = same_as_fresh(rr, recipe, "-i", f"src={src}")
     assert ran == ["x"] and doc["outputs"]["seen"] == "two\n"
+
+
+def test_a_yaml_tool_whose_script_was_upgraded_runs_again(rr, lf, tmp_path):
+    """The definition runs an interpreter on a script by its path: the script is the program."""
+    script = tmp_path / "tool.sh"
+    script.write_text("echo v1\n")
+    tools = lf.home / ".localforge" / "tools"
+    tools.mkdir(parents=True)
+    (tools / "scripted.yaml").write_text(
+        f"name: scripted\ntype: cli\ndescription: t\ndeterministic: true\nactions:\n  go:\n    command: [sh, {script}]\n    outputs: {{}}\n"
+    )
+    recipe = lf.write(
+        "s.yaml", "name: s\nsteps:\n  - {id: go, tool: scripted, action: go}\noutputs:\n  out: '{{ steps.go.outputs.stdout }}'\n"
+    )
+    rr(recipe)
+    _, _, statuses = rr(recipe)
+    assert statuses["go"] == "cached"
+    script.write_text("echo v2\n")  # upgraded, same size
+    doc, _, statuses = same_as_fresh(rr, recipe)
+    assert statuses["go"] == "completed" and doc["outputs"]["out"] == "v2\n"

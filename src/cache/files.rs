@@ -92,10 +92,14 @@ fn list(root: &Path, dir: &Path, skip: Option<&Path>, out: &mut Vec<(String, Pat
 type Stamp = (PathBuf, u64, u64, u64, i64, i64, i64, i64);
 static PROGRAMS: Mutex<Option<HashMap<Stamp, String>>> = Mutex::new(None);
 
-/// The content digest of the program `word` runs (found on `path_var` as a shell would),
-/// with the path it resolves to; `None` when there is no such program.
+/// The content digest of the program `word` runs (found on `path_var` as a shell would; a
+/// word with a `/` is that file, runnable or not: a script an interpreter reads), with the
+/// path it resolves to; `None` when there is no such program.
 pub fn program_digest(word: &str, path_var: &std::ffi::OsStr) -> Option<String> {
-    let found = crate::tools::process::which_in(word, path_var)?;
+    let found = match word.contains('/') {
+        true => Some(PathBuf::from(word)).filter(|p| p.is_file()),
+        false => crate::tools::process::which_in(word, path_var),
+    }?;
     let real = std::fs::canonicalize(&found).unwrap_or(found);
     let m = std::fs::metadata(&real).ok()?;
     let stamp: Stamp = (real.clone(), m.dev(), m.ino(), m.size(), m.mtime(), m.mtime_nsec(), m.ctime(), m.ctime_nsec());

@@ -44,8 +44,10 @@ impl Tool for CliTool {
             match &a.command {
                 def::Command::Argv(words) => {
                     programs.extend(words.first().filter(|w| !crate::template::has_template(w)).cloned());
-                    // A wrapper (`env`, `sh -c "..."`) names the program it runs in its words.
+                    // A wrapper (`env`, `sh -c "..."`) names the program it runs in its words, and
+                    // an interpreter the script it runs (`[python3, /opt/tool/run.py]`).
                     words.iter().for_each(|w| programs.extend(crate::tools::script::command_words(w)));
+                    programs.extend(words.iter().filter(|w| w.starts_with('/') && std::path::Path::new(w.as_str()).is_file()).cloned());
                 }
                 def::Command::Shell(text) => {
                     programs.push("sh".into());
