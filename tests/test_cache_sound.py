@@ -325,3 +325,41 @@ def test_a_yaml_tool_whose_script_was_upgraded_runs_again(rr, lf, tmp_path):
     script.write_text("echo v2\n")  # upgraded, same size
     doc, _, statuses = same_as_fresh(rr, recipe)
     assert statuses["go"] == "completed" and doc["outputs"]["out"] == "v2\n"
+
+
+def test_items_running_together_into_one_new_folder_each_keep_their_own_file(rr, lf):
+    """Four items at once, each writing its own file into a folder that none had. Each names
+    `out` and `out/ITEM.txt`, so each change goes to the item that names it most closely.
+    (Which items are served on the next run depends on timing: an item whose key is made
+    after a served neighbour restored its file into `out` sees a folder with other content.
+    What is served is always right.)"""
+    recipe = lf.write(
+        "fan.yaml",
+        """\
+name: fan
+steps:
+  - id: each
+    tool: batch
+    action: foreach
+    inputs:
+      items: [a, b, c, d]
+      parallel: 4
+      workflow_steps:
+        - id: w
+          tool: script
+          action: run
+          cache: true
+          inputs: {command: 'echo x >> "$COUNTER"; sleep 0.2; mkdir -p {{ workflow.run_dir }}/out && echo {{ item }} > {{ workflow.run_dir }}/out/{{ item }}.txt'}
+  - {id: all, tool: script, action: run, depends_on: [each], inputs: {command: "cat {{ workflow.run_dir }}/out/*.txt"}}
+outputs:
+  all: "{{ steps.all.outputs.stdout }}"
+""",
+    )
+    first, ran, _ = rr(recipe)
+    assert first["outputs"]["all"] == "a\nb\nc\nd\n" and len(ran) == 4
+    for _ in range(3):
+        doc, ran, _ = same_as_fresh(rr, recipe)
+        assert doc["outputs"]["all"] == "a\nb\nc\nd\n"
+    entries = list((lf.home / ".localforge" / "cache" / "entries").rglob("*.json"))
+    stored = [json.loads(e.read_text()) for e in entries]
+    assert stored and all(len(e["files"]) == 1 for e in stored), "each entry holds its item's own file only"
