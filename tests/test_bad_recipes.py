@@ -268,3 +268,17 @@ def test_inputs_a_tool_takes_pass_and_open_or_undeclared_ones_are_not_checked(lf
     assert doc["steps"]["o"]["outputs"]["got"] == ["colour", "whatever"]
     llm = lf.write("llm.yaml", "name: llm\nsteps:\n  - {id: g, tool: ollama, action: generate, inputs: {prompt: hi, temperature: 0.2}}\n")
     lf("validate", llm, check=0)
+
+
+def test_a_misspelled_blender_input_is_refused_and_its_0x_spellings_pass(lf):
+    rec = lf.write(
+        "b.yaml",
+        "name: b\nsteps:\n"
+        "  - {id: p, tool: blender, action: create_primitive, inputs: {shape: cube, ouput: p.png}}\n"
+        "  - {id: old, tool: blender, action: render, inputs: {blend_file: a.blend, output_path: a.png, resolution: [64, 64]}}\n",
+    )
+    proc = lf("validate", rec, check=2)
+    assert proc.stderr.startswith(
+        f"error: {rec}:3:76: `blender.create_primitive` has no input `ouput` (step `p`)\n  hint: did you mean `output`?\n"
+    ), proc.stderr
+    assert "1 problem in 1 recipe" in proc.stderr, "the 0.x spellings of `old` pass"

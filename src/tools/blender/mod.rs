@@ -24,6 +24,46 @@ pub struct Blender {
     program: String,
 }
 
+/// The inputs the actions read (`script.py`'s `args`, and 0.x's spellings `compat_0x` maps).
+const INPUTS: &[(&str, &str)] = &[
+    ("input", "A .blend file to open (render, render_animation)."),
+    ("output", "The image to write (default: in the run's temp folder)."),
+    ("output_dir", "The folder for frames or a dice set's files."),
+    ("export", "A mesh file to write instead of rendering (.glb, .gltf, .fbx, .obj)."),
+    ("width", "Image width in pixels (default 256)."),
+    ("height", "Image height in pixels (default 256)."),
+    ("samples", "Cycles samples (default 8)."),
+    ("transparent", "A transparent background."),
+    ("background", "The world's colour."),
+    ("save_blend", "Also save the scene as this .blend file."),
+    ("camera_isometric", "Render the opened file through an isometric camera."),
+    ("frame", "The frame to render."),
+    ("start", "First frame of an animation."),
+    ("end", "Last frame of an animation."),
+    ("shape", "The primitive: cube, sphere, cylinder, cone, torus, plane, monkey."),
+    ("size", "Its size."),
+    ("subdivisions", "Subdivision levels."),
+    ("color", "Its colour (a name, #hex or [r, g, b])."),
+    ("metallic", "Metalness, 0 to 1."),
+    ("text", "The text of a 3D text object."),
+    ("extrude", "The text's depth."),
+    ("font_size", "The text's size."),
+    ("pattern", "The texture: noise, voronoi, checker, wave, bricks, gradient."),
+    ("scale", "The texture's scale."),
+    ("color_a", "The texture's first colour."),
+    ("color_b", "The texture's second colour."),
+    ("dice_type", "d4, d6, d8, d10, d12 or d20."),
+    ("count", "How many dice."),
+    ("pip_color", "The pips' colour."),
+    ("blender_path", "The Blender program to run (default: services.blender.path, else `blender`)."),
+    ("blend_file", "0.x's name for `input`."),
+    ("output_path", "0.x's name for `output` (or `export`, for a mesh file)."),
+    ("frame_start", "0.x's name for `start`."),
+    ("frame_end", "0.x's name for `end`."),
+    ("texture_type", "0.x's name for `pattern`."),
+    ("resolution", "0.x's [width, height]."),
+];
+
 /// Mesh files a model action exports (0.x wrote these to `output_path`) rather than renders.
 const MESH: &[&str] = &["glb", "gltf", "fbx", "obj"];
 
@@ -86,6 +126,25 @@ impl Tool for Blender {
     }
     fn deterministic(&self, _action: &str, _inputs: &crate::tools::Outputs) -> bool {
         true
+    }
+    /// Every name an action's script or the 0.x spellings read (one table for all actions:
+    /// the script takes what it needs and ignores the rest), so a misspelling is refused.
+    fn inputs(&self, action: &str) -> Option<crate::tools::ActionInputs> {
+        ACTIONS.contains(&action).then(|| {
+            let inputs = INPUTS
+                .iter()
+                .map(|(name, description)| crate::tools::InputDoc {
+                    name: name.to_string(),
+                    ty: crate::recipe::InputType::String,
+                    required: false,
+                    default: None,
+                    choices: None,
+                    description: description.to_string(),
+                    any: true,
+                })
+                .collect();
+            crate::tools::ActionInputs { inputs, open: false }
+        })
     }
     fn reads(&self, _action: &str, inputs: &crate::tools::Outputs) -> crate::tools::Reads {
         let program = super::opt_str(inputs, "blender_path").unwrap_or_else(|| self.program.clone());
