@@ -282,3 +282,17 @@ def test_a_misspelled_blender_input_is_refused_and_its_0x_spellings_pass(lf):
         f"error: {rec}:3:76: `blender.create_primitive` has no input `ouput` (step `p`)\n  hint: did you mean `output`?\n"
     ), proc.stderr
     assert "1 problem in 1 recipe" in proc.stderr, "the 0.x spellings of `old` pass"
+
+
+def test_a_misspelled_batch_input_is_refused(lf):
+    rec = lf.write(
+        "p.yaml",
+        "name: p\nsteps:\n  - id: each\n    tool: batch\n    action: foreach\n    inputs:\n      items: [a, b]\n      parralel: 2\n"
+        "      workflow_steps:\n        - {id: s, tool: script, action: run, inputs: {command: 'echo {{ item }}', allow_failure: false}}\n",
+    )
+    proc = lf("validate", rec, check=2)
+    assert proc.stderr.startswith(
+        f"error: {rec}:8:7: `batch.foreach` has no input `parralel` (step `each`)\n  hint: did you mean `parallel`?\n"
+    )
+    lf("run", rec, check=2)
+    assert not lf.db.exists(), "refused before anything ran"

@@ -231,7 +231,12 @@ impl<'a> Validator<'a> {
     /// Inputs the action does not take: a misspelled one would otherwise be dropped
     /// (`contnet:` writing an empty file) or fail only when the step starts.
     fn inputs(&mut self, step: &Step, tool: &str, action: &str) {
-        let Some(names) = self.tools.inputs(tool, action) else { return };
+        let names = match (tool, self.tools.inputs(tool, action)) {
+            // `batch.foreach` is the engine's own: its inputs are the recipe language's.
+            ("batch", _) => crate::recipe::keys::BATCH_INPUTS.iter().map(|k| k.name.to_string()).collect(),
+            (_, Some(names)) => names,
+            _ => return,
+        };
         for key in step.input_keys.iter().filter(|k| !names.contains(&k.name) && !crate::template::has_template(&k.name)) {
             let hint = did_you_mean(&key.name, names.iter().map(String::as_str)).unwrap_or_else(|| match names.is_empty() {
                 true => format!("`{tool}.{action}` takes no inputs"),

@@ -43,7 +43,7 @@ fn root(kind: &str, title: &str, description: &str, body: Value, defs: Map<Strin
 
 /// `batch.foreach`'s inputs (its `workflow_steps` are `$defs/batchStep` of the recipe schema).
 pub fn batch_inputs() -> Value {
-    shapes::object(crate::recipe::keys::BATCH_INPUTS, &["items", "workflow_steps"], true)
+    shapes::object(crate::recipe::keys::BATCH_INPUTS, &["items", "workflow_steps"], false)
 }
 
 fn recipe() -> Value {
