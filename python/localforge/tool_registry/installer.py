@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
+from localforge._paths import private_dir
 from localforge.tool_registry.layout import RegistryError, check_name, check_version, rel_path, sha256, validate_bytes, version_key
 from localforge.tool_registry.sources import Source
 
@@ -31,8 +32,7 @@ def tool_dir() -> Path:
 @contextlib.contextmanager
 def locked():
     """The lock file's content, held exclusively (two installs at once take turns)."""
-    folder = tool_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(tool_dir())
     with open(folder / f".{LOCK}.lock", "w") as guard:
         fcntl.flock(guard, fcntl.LOCK_EX)
         state = read_lock()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from localforge._paths import data_dir
+from localforge._paths import data_dir, private_dir
 from localforge.tool_registry.layout import INDEX, MAX_BYTES, RegistryError, check_index, check_name, read_inside
 
 STAMP = ".localforge-fetched"
@@ -90,7 +90,7 @@ class Source:
                 self._git(git, "-C", str(self.cache), "fetch", "--depth", "1", "--quiet", "origin")
                 self._git(git, "-C", str(self.cache), "reset", "--hard", "--quiet", "FETCH_HEAD")
             else:
-                self.cache.parent.mkdir(parents=True, exist_ok=True)
+                private_dir(self.cache.parent)
                 tmp = self.cache.with_name(f".{self.name}.cloning")
                 shutil.rmtree(tmp, ignore_errors=True)
                 url = self.location
@@ -101,7 +101,7 @@ class Source:
                 os.replace(tmp, self.cache)
         else:
             data = http_get(f"{self.location.rstrip('/')}/{INDEX}", MAX_INDEX)
-            self.cache.mkdir(parents=True, exist_ok=True)
+            private_dir(self.cache)
             tmp = self.cache / f".{INDEX}.tmp"
             tmp.write_bytes(data)
             os.replace(tmp, self.cache / INDEX)
