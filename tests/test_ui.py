@@ -179,6 +179,45 @@ def test_asset_paths_cannot_leave_the_run_folder(ui, lf):
         assert status == 404 and b"secret" not in body, bad
 
 
+def _finished_run(ui, auth):
+    status, body = ui.post("/api/runs", {"recipe": "hello-image"}, auth)
+    assert status == 201, body
+    run_id = json.loads(body)["run_id"]
+    deadline = time.time() + 60
+    while json.loads(ui.get(f"/api/runs/{run_id}", auth)[1]).get("status", "running") == "running" and time.time() < deadline:
+        time.sleep(0.2)
+    return run_id
+
+
+def test_bad_queries_and_paths_are_400s_with_a_reason(ui, lf):
+    auth = {"Authorization": f"Bearer {ui.token}", "Content-Type": "application/json"}
+    for bad in ("abc", "-1", "0", "1.5", "%00"):
+        status, body = ui.get(f"/api/runs?limit={bad}", auth)
+        assert status == 400 and "`limit` must be a whole number from 1 to 1000" in json.loads(body)["error"], (bad, body)
+    assert ui.get("/api/runs?limit=5000", auth)[0] == 200, "a large limit is capped, not refused"
+    run_id = _finished_run(ui, auth)
+    status, body = ui.get(f"/files/{run_id}/greeting.md%00.png", auth)
+    assert status == 400 and json.loads(body)["error"] == "a file path may not contain a NUL byte"
+    status, body = ui.get(f"/api/runs/{run_id}/log/greet%00", auth)
+    assert status == 400 and "NUL byte" in json.loads(body)["error"]
+    assert ui.get(f"/api/runs/{run_id}%00", auth)[0] == 404
+
+
+def test_a_hard_link_in_a_run_folder_is_neither_listed_nor_served(ui, lf):
+    auth = {"Authorization": f"Bearer {ui.token}", "Content-Type": "application/json"}
+    run_id = _finished_run(ui, auth)
+    secret = lf.home / "secret.txt"
+    secret.write_text("secret")
+    run_dir = lf.runs / run_id
+    os.link(secret, run_dir / "hard.txt")  # the same file system: tmp_path holds both
+    status, body = ui.get(f"/files/{run_id}/hard.txt", auth)
+    assert status == 403 and b"secret" not in body
+    assert json.loads(body)["error"] == "`hard.txt` has other names (hard links) and is not served"
+    listed = [f["path"] for f in json.loads(ui.get(f"/api/runs/{run_id}", auth)[1])["files"]]
+    assert "greeting.md" in listed and "hard.txt" not in listed
+    assert ui.get(f"/files/{run_id}/greeting.md", auth) == (200, b"# Hello, world!\n")
+
+
 # --- in the browser ------------------------------------------------------------------------
 
 
