@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from localforge import api, errors
-from localforge.ui.runs import TERMINAL, Refused, Runs, inside, inside_or_none
+from localforge.ui.runs import TERMINAL, Refused, Runs, inside, log_tails
 from localforge.ui.security import Guard
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -184,12 +184,8 @@ def create_app(token: str, allow_remote: bool = False) -> Guard:
         step = request.path_params["step"]
         if "\x00" in step or "/" in step:
             return JSONResponse({"error": "a step id may not contain `/` or a NUL byte"}, status_code=400)
-        out = {}
-        for stream in ("stdout", "stderr"):
-            path = inside_or_none(d["run_dir"], f"logs/{step}.{stream}.log")
-            if path is not None:
-                data = path.read_bytes()
-                out[stream] = data[-65536:].decode("utf-8", "replace")
+        # Off the event loop: other pages are answered while the logs are read.
+        out = await asyncio.to_thread(log_tails, d["run_dir"], step)
         out["events"] = [e for e in d.get("events") or [] if e.get("step_id") == step]
         return JSONResponse(out)
 

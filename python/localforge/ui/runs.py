@@ -25,6 +25,7 @@ KINDS = {
     "model": {".glb", ".gltf", ".obj", ".stl", ".blend", ".fbx"},
 }
 MAX_FILES = 500
+LOG_TAIL = 65536
 
 
 class Active:
@@ -208,3 +209,18 @@ def inside_or_none(run_dir: str, rel: str) -> Optional[Path]:
         return inside(run_dir, rel)
     except Refused:
         return None
+
+
+def log_tails(run_dir: str, step: str) -> dict:
+    """The last `LOG_TAIL` bytes of a step's stdout and stderr logs, read from their ends
+    (a log can be gigabytes): memory and time do not grow with the log."""
+    out = {}
+    for stream in ("stdout", "stderr"):
+        path = inside_or_none(run_dir, f"logs/{step}.{stream}.log")
+        if path is None:
+            continue
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - LOG_TAIL))
+            out[stream] = f.read(LOG_TAIL).decode("utf-8", "replace")
+    return out
