@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -468,3 +469,49 @@ def test_one_index_limit_for_every_registry_and_for_tools_index(lf, folder_regis
     with pytest.raises(layout.RegistryError) as e:
         layout.index_text(json.loads(index))
     assert "the index.json of 1 definitions would be" in str(e.value) and "at most 0 KiB" in str(e.value)
+
+
+# --- an interrupted install (issue 28, item 8) ---------------------------------------------
+
+KILLED_INSTALL = """\
+import os, sys
+from pathlib import Path
+from localforge.tool_registry import installer, sources
+
+src = sources.Source("test", "folder", sys.argv[1])
+_, newer = installer.find([src], "greet")
+real, when = os.replace, sys.argv[2]
+
+
+def replace(a, b):
+    if str(b).endswith("greet.yaml"):
+        if when == "after":
+            real(a, b)
+        os._exit(137)  # as a kill -9: nothing after runs
+    return real(a, b)
+
+
+os.replace = replace
+installer.install(src, newer, Path(sys.argv[3]))
+"""
+
+
+@pytest.mark.parametrize("when, version", [("before", "1.0.0"), ("after", "1.1.0")])
+def test_an_install_killed_between_its_two_writes_is_settled_on_the_next_start(lf, folder_registry, tmp_path, when, version):
+    lf("tools", "install", "greet", "-y", check=0)
+    add_version(folder_registry, "1.1.0")
+    lf("tools", "index", folder_registry, check=0)
+    script = tmp_path / "killed_install.py"
+    script.write_text(KILLED_INSTALL)
+    argv = [sys.executable, str(script), str(folder_registry), when, str(tmp_path / "scratch")]
+    proc = subprocess.run(argv, env=lf.env, cwd=lf.work, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 137, proc.stderr
+    target = lf.home / ".localforge" / "tools" / "greet.yaml"
+    assert f"from {version}" in target.read_text()
+    assert "pending" in json.loads((target.parent / "installed.json").read_text()), "the kill left the intent behind"
+    listed = json.loads(lf("tools", "list", "--installed", "--json", check=0).stdout)["installed"]
+    assert [(t["name"], t["version"], t["changed"]) for t in listed] == [("greet", version, False)]
+    out = json.loads(lf("tools", "update", "-y", "--json", check=0).stdout)["results"]
+    assert out[0]["version"] == "1.1.0" and "from 1.1.0" in target.read_text()
+    lock = json.loads((target.parent / "installed.json").read_text())
+    assert "pending" not in lock and lock["tools"]["greet"]["version"] == "1.1.0"
