@@ -355,3 +355,35 @@ def test_an_answer_to_a_withdrawn_gate_is_not_an_error(home):
                     started.approve("ok", "maybe")
                 finally:
                     started.cancel()
+
+
+FORK_RECIPE = """\
+name: forked
+steps:
+  - {id: a, tool: file_ops, action: write, inputs: {path: "{{ workflow.run_dir }}/a.txt", content: "a"}}
+"""
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_pool_child_after_the_parent_ran_a_recipe_runs_or_says_why_not(home, method):
+    """Issue 28, item 9: a `fork`ed child of a process whose engine has started has none of
+    the engine's threads; it used to hang forever. It is now refused with a reason; a
+    `spawn`ed child runs the recipe and records it."""
+    import subprocess
+
+    rec = write(home, "forked.yaml", FORK_RECIPE)
+    script = os.path.join(os.path.dirname(__file__), "fork_worker.py")
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, script, str(rec), method], capture_output=True, text=True, timeout=120, cwd=home)
+    assert proc.returncode == 0, proc.stderr
+    assert time.monotonic() - t0 < 100, "no hang"
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["parent"] == "completed"
+    rows = localforge.history(10)
+    if method == "fork":
+        assert out["child"]["error"] == "RunError"
+        assert "is a fork of process" in out["child"]["message"] and 'multiprocessing.get_context("spawn")' in out["child"]["message"]
+        assert len(rows) == 1, "only the parent's run is recorded"
+    else:
+        assert out["child"]["status"] == "completed"
+        assert {r["run_id"] for r in rows} >= {out["child"]["run_id"]} and len(rows) == 2

@@ -10,7 +10,9 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -374,3 +376,142 @@ def test_bad_usage(lf):
     assert "no registry `nope`" in lf("tools", "search", "x", "--registry", "nope", check=2).stderr
     proc = lf("tools", "install", "jq", check=2)
     assert "confirm with -y" in proc.stderr
+
+
+# --- unbounded reads (issue 28, item 5) ----------------------------------------------------
+
+
+class Trickle(http.server.BaseHTTPRequestHandler):
+    """Answers one byte every 0.3 s: in its status line (`/slow-head`) or in a body
+    that claims 100 kB."""
+
+    def do_GET(self):
+        head = b"HTTP/1.0 200 OK\r\nContent-Length: 100000\r\n\r\n"
+        try:
+            if self.path.startswith("/slow-head"):
+                for b in head:
+                    self.wfile.write(bytes([b]))
+                    self.wfile.flush()
+                    time.sleep(0.3)
+            else:
+                self.wfile.write(head)
+            for _ in range(200):
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(0.3)
+        except OSError:
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("where", ["slow-head", "slow-body"])
+def test_a_trickling_http_registry_is_given_up_at_one_deadline(monkeypatch, where):
+    from conftest import serve
+    from localforge.tool_registry import sources
+    from localforge.tool_registry.layout import RegistryError
+
+    monkeypatch.setattr(sources, "FETCH_DEADLINE", 2.0)
+    with serve(Trickle) as url:
+        t0 = time.monotonic()
+        with pytest.raises(RegistryError) as e:
+            sources.http_get(f"{url}/{where}/index.json", 1000)
+        took = time.monotonic() - t0
+    assert "took over 2 s" in str(e.value) and f"{where}/index.json" in str(e.value)
+    assert took < 10, f"a deadline of 2 s, not one per read: {took:.1f} s"
+
+
+def _http_registry(lf, tmp_path):
+    root = tmp_path / "registry"
+    add_version(root, "1.0.0")
+    lf("tools", "index", root, check=0)
+    return Served("http", root, lf)
+
+
+@pytest.mark.parametrize(
+    "bad, says",
+    [
+        (b"<html>not an index</html>", "index.json is not JSON"),
+        (b'{"format": 1, "tools": "no"}', "not a LocalForge registry index"),
+        (b"[" + b" " * (9 * 1024 * 1024) + b"]", "an index.json may be at most 8192 KiB"),
+    ],
+    ids=["garbage", "not-an-index", "oversized"],
+)
+def test_a_bad_index_from_http_keeps_the_last_good_copy(lf, tmp_path, bad, says):
+    served = _http_registry(lf, tmp_path)
+    try:
+        assert "greet" in lf("tools", "search", "greet", check=0).stdout
+        cached = lf.home / ".localforge" / "registries" / "test" / "index.json"
+        good = cached.read_bytes()
+        (served.root / "index.json").write_bytes(bad)
+        proc = lf("tools", "update-index", check=None)
+        assert says in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+        assert cached.read_bytes() == good, "the last good copy is kept"
+        assert [p.name for p in cached.parent.iterdir() if p.name.startswith(".index")] == [], "no temporary file left"
+        assert "greet" in lf("tools", "search", "greet", check=0).stdout
+    finally:
+        served.close()
+
+
+def test_one_index_limit_for_every_registry_and_for_tools_index(lf, folder_registry, monkeypatch):
+    # An index over a definition's 256 KiB limit (a registry of ~800 tools) is read.
+    index = (folder_registry / "index.json").read_text()
+    (folder_registry / "index.json").write_text(index + " " * (400 * 1024))
+    assert "greet" in lf("tools", "search", "greet", check=0).stdout
+    (folder_registry / "index.json").write_text(index + " " * (9 * 1024 * 1024))
+    proc = lf("tools", "search", "greet", check=None)
+    assert proc.returncode != 0 and "`index.json` is 9.4 MB; an index.json may be at most 8192 KiB" in proc.stderr
+    # `tools index` refuses to write what `tools search` would refuse.
+    from localforge.tool_registry import layout
+
+    monkeypatch.setattr(layout, "MAX_INDEX", 300)
+    with pytest.raises(layout.RegistryError) as e:
+        layout.index_text(json.loads(index))
+    assert "the index.json of 1 definitions would be" in str(e.value) and "at most 0 KiB" in str(e.value)
+
+
+# --- an interrupted install (issue 28, item 8) ---------------------------------------------
+
+KILLED_INSTALL = """\
+import os, sys
+from pathlib import Path
+from localforge.tool_registry import installer, sources
+
+src = sources.Source("test", "folder", sys.argv[1])
+_, newer = installer.find([src], "greet")
+real, when = os.replace, sys.argv[2]
+
+
+def replace(a, b):
+    if str(b).endswith("greet.yaml"):
+        if when == "after":
+            real(a, b)
+        os._exit(137)  # as a kill -9: nothing after runs
+    return real(a, b)
+
+
+os.replace = replace
+installer.install(src, newer, Path(sys.argv[3]))
+"""
+
+
+@pytest.mark.parametrize("when, version", [("before", "1.0.0"), ("after", "1.1.0")])
+def test_an_install_killed_between_its_two_writes_is_settled_on_the_next_start(lf, folder_registry, tmp_path, when, version):
+    lf("tools", "install", "greet", "-y", check=0)
+    add_version(folder_registry, "1.1.0")
+    lf("tools", "index", folder_registry, check=0)
+    script = tmp_path / "killed_install.py"
+    script.write_text(KILLED_INSTALL)
+    argv = [sys.executable, str(script), str(folder_registry), when, str(tmp_path / "scratch")]
+    proc = subprocess.run(argv, env=lf.env, cwd=lf.work, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 137, proc.stderr
+    target = lf.home / ".localforge" / "tools" / "greet.yaml"
+    assert f"from {version}" in target.read_text()
+    assert "pending" in json.loads((target.parent / "installed.json").read_text()), "the kill left the intent behind"
+    listed = json.loads(lf("tools", "list", "--installed", "--json", check=0).stdout)["installed"]
+    assert [(t["name"], t["version"], t["changed"]) for t in listed] == [("greet", version, False)]
+    out = json.loads(lf("tools", "update", "-y", "--json", check=0).stdout)["results"]
+    assert out[0]["version"] == "1.1.0" and "from 1.1.0" in target.read_text()
+    lock = json.loads((target.parent / "installed.json").read_text())
+    assert "pending" not in lock and lock["tools"]["greet"]["version"] == "1.1.0"

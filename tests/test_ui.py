@@ -91,7 +91,7 @@ def ui(lf):
     assert m, line + proc.stderr.read()
 
     class Server:
-        base, token, lf_ = m.group(1), m.group(2), lf
+        base, token, lf_, pid = m.group(1), m.group(2), lf, proc.pid
 
         def get(self, path, headers=None):
             return _request(self.base + path, headers=headers or {})
@@ -177,6 +177,68 @@ def test_asset_paths_cannot_leave_the_run_folder(ui, lf):
     ):
         status, body = ui.get(f"/files/{run_id}/{bad}", auth)
         assert status == 404 and b"secret" not in body, bad
+
+
+def _finished_run(ui, auth):
+    status, body = ui.post("/api/runs", {"recipe": "hello-image"}, auth)
+    assert status == 201, body
+    run_id = json.loads(body)["run_id"]
+    deadline = time.time() + 60
+    while json.loads(ui.get(f"/api/runs/{run_id}", auth)[1]).get("status", "running") == "running" and time.time() < deadline:
+        time.sleep(0.2)
+    return run_id
+
+
+def test_bad_queries_and_paths_are_400s_with_a_reason(ui, lf):
+    auth = {"Authorization": f"Bearer {ui.token}", "Content-Type": "application/json"}
+    for bad in ("abc", "-1", "0", "1.5", "%00"):
+        status, body = ui.get(f"/api/runs?limit={bad}", auth)
+        assert status == 400 and "`limit` must be a whole number from 1 to 1000" in json.loads(body)["error"], (bad, body)
+    assert ui.get("/api/runs?limit=5000", auth)[0] == 200, "a large limit is capped, not refused"
+    run_id = _finished_run(ui, auth)
+    status, body = ui.get(f"/files/{run_id}/greeting.md%00.png", auth)
+    assert status == 400 and json.loads(body)["error"] == "a file path may not contain a NUL byte"
+    status, body = ui.get(f"/api/runs/{run_id}/log/greet%00", auth)
+    assert status == 400 and "NUL byte" in json.loads(body)["error"]
+    assert ui.get(f"/api/runs/{run_id}%00", auth)[0] == 404
+
+
+def test_a_hard_link_in_a_run_folder_is_neither_listed_nor_served(ui, lf):
+    auth = {"Authorization": f"Bearer {ui.token}", "Content-Type": "application/json"}
+    run_id = _finished_run(ui, auth)
+    secret = lf.home / "secret.txt"
+    secret.write_text("secret")
+    run_dir = lf.runs / run_id
+    os.link(secret, run_dir / "hard.txt")  # the same file system: tmp_path holds both
+    status, body = ui.get(f"/files/{run_id}/hard.txt", auth)
+    assert status == 403 and b"secret" not in body
+    assert json.loads(body)["error"] == "`hard.txt` has other names (hard links) and is not served"
+    listed = [f["path"] for f in json.loads(ui.get(f"/api/runs/{run_id}", auth)[1])["files"]]
+    assert "greeting.md" in listed and "hard.txt" not in listed
+    assert ui.get(f"/files/{run_id}/greeting.md", auth) == (200, b"# Hello, world!\n")
+
+
+def _peak_rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+
+
+def test_the_step_log_of_a_huge_log_is_its_tail_read_from_the_end(ui, lf):
+    """Issue 28, item 5: a 1 GB log (sparse: no disk used) gives its last 64 KB without the
+    server reading it all (its peak memory barely moves) and without blocking other pages."""
+    auth = {"Authorization": f"Bearer {ui.token}"}
+    run_id = _finished_run(ui, {**auth, "Content-Type": "application/json"})
+    log = lf.runs / run_id / "logs" / "greet.stdout.log"
+    log.parent.mkdir(exist_ok=True)
+    with open(log, "wb") as f:
+        f.seek(1 << 30)
+        f.write(b"x" * 70000 + "the end é\n".encode())
+    assert ui.get("/api/runs?limit=1", auth)[0] == 200
+    before = _peak_rss_mb(ui.pid)
+    status, body = ui.get(f"/api/runs/{run_id}/log/greet", auth)
+    doc = json.loads(body)
+    assert status == 200 and doc["stdout"].endswith("the end é\n") and len(doc["stdout"].encode()) == 65536
+    assert _peak_rss_mb(ui.pid) - before < 200, "the log was not read whole"
 
 
 # --- in the browser ------------------------------------------------------------------------

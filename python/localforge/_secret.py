@@ -7,7 +7,9 @@ from pathlib import Path
 
 def write_new(path: Path) -> str:
     """Make a fresh token and write it to `path` with mode 0600 (the folder is made too)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from localforge._paths import private_dir
+
+    private_dir(path.parent)
     token = secrets.token_urlsafe(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:

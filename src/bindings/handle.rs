@@ -298,6 +298,7 @@ impl RunHandle {
     /// once the run has ended and every event was read. Waits without the GIL.
     #[pyo3(signature = (timeout=None))]
     fn next_events<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Option<Bound<'py, PyList>>> {
+        super::not_forked()?;
         let Some(rx) = self.events.clone() else { return Ok(None) };
         let wait = timeout.map(|t| Duration::from_secs_f64(t.max(0.0)));
         let batch = py.detach(|| runtime().block_on(next_batch(rx, wait)));
@@ -307,6 +308,7 @@ impl RunHandle {
     /// `next_events()` for asyncio: an awaitable of the next events, or `None` at the end.
     /// Cancelling it loses no event: the next read returns them.
     fn next_events_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        super::not_forked()?;
         let inbox = self.events.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             Ok(Batch(match inbox {
@@ -321,6 +323,7 @@ impl RunHandle {
     /// while waiting cancels the run and keeps waiting for it to stop, as the CLI does.
     #[pyo3(signature = (timeout=None))]
     fn wait<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        super::not_forked()?;
         let deadline = timeout.map(|t| std::time::Instant::now() + Duration::from_secs_f64(t.max(0.0)));
         loop {
             if let Some(outcome) = self.outcome.borrow().clone() {
@@ -347,6 +350,7 @@ impl RunHandle {
 
     /// `wait()` for asyncio: an awaitable of the report.
     fn wait_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        super::not_forked()?;
         let mut rx = self.outcome.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             match rx.wait_for(Option::is_some).await.map(|o| o.clone()).ok().flatten() {

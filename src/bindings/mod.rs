@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::tools::{BrokenTool, Registry};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// The one tokio runtime for engine work started from Python, made on first use (not
@@ -23,6 +24,7 @@ pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     static ASYNCIO: std::sync::Once = std::sync::Once::new();
     let rt = RT.get_or_init(|| {
+        RUNTIME_PID.store(std::process::id(), Ordering::SeqCst);
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .thread_name("localforge-engine")
@@ -33,6 +35,27 @@ pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
         let _ = pyo3_async_runtimes::tokio::init_with_runtime(rt);
     });
     rt
+}
+
+/// The process that started the runtime. A child `fork`ed after that has a copy of the
+/// runtime but none of its threads (nor the Python worker threads, nor the history's
+/// writer): work handed to it would wait forever. The tokio runtime and the asyncio bridge
+/// (pyo3-async-runtimes, set once per process) cannot be made again in the child, so
+/// such a child is told so instead of hanging.
+static RUNTIME_PID: AtomicU32 = AtomicU32::new(0);
+
+/// Refuse engine work in a child forked after the engine started (see `RUNTIME_PID`).
+pub(crate) fn not_forked() -> PyResult<()> {
+    let parent = RUNTIME_PID.load(Ordering::SeqCst);
+    if parent == 0 || parent == std::process::id() {
+        return Ok(());
+    }
+    Err(errors::RunError::new_err(format!(
+        "this process is a fork of process {parent}, which had already started LocalForge's engine; \
+         a forked child has none of the engine's threads, so it cannot run recipes\n\n\
+         hint: start worker processes with `multiprocessing.get_context(\"spawn\")` (or \"forkserver\"), \
+         or create the pool before the parent runs anything"
+    )))
 }
 
 /// Native tools plus the Python plugins `localforge.plugins.discover` found.
@@ -120,6 +143,7 @@ where
     F: std::future::Future + Send,
     F::Output: Send,
 {
+    not_forked()?;
     // Declared first, dropped last: `work` dropped on a stop is dropped inside the runtime,
     // so what it holds can still reach it (ComfyUI's `/interrupt` on drop).
     let _runtime = runtime().enter();

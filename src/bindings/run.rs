@@ -116,6 +116,7 @@ pub fn start_run(
     refresh: Option<Vec<String>>,
     executor: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<RunHandle> {
+    super::not_forked()?;
     let config = super::load_config(py)?;
     let executor = self::executor(executor)?;
     let (p, tools) = prepare(py, &config, &path, &given(inputs)?, plugins, executor.as_ref())?;
@@ -143,6 +144,7 @@ pub fn start_resume(
     answers: bool,
     executor: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<RunHandle> {
+    super::not_forked()?;
     let config = super::load_config(py)?;
     let executor = self::executor(executor)?;
     let target = py.detach(|| flow::resume_target(&config, &run_id)).map_err(|e| engine_error(py, e))?;

@@ -14,10 +14,12 @@
 
 use super::files::{file_hash, hex};
 use super::key::{localize, normalize};
+use crate::config::private;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -79,13 +81,13 @@ fn tmp_name(dir: &Path, stem: &str) -> PathBuf {
 }
 
 fn write_atomic(path: &Path, tmp_dir: &Path, data: &[u8]) -> std::io::Result<()> {
-    std::fs::create_dir_all(tmp_dir)?;
-    std::fs::create_dir_all(path.parent().unwrap_or(tmp_dir))?;
+    private::create_dir(tmp_dir)?;
+    private::create_dir(path.parent().unwrap_or(tmp_dir))?;
     let tmp = tmp_name(tmp_dir, "entry");
     let result = (|| {
         // No fsync: an entry cut short by a power cut fails to parse or names an object of
         // the wrong size, and `lookup` drops it; syncing every step's entry cost 15 ms each.
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = private::create_file(&tmp)?;
         f.write_all(data)?;
         std::fs::rename(&tmp, path)
     })();
@@ -214,14 +216,16 @@ impl Store {
     /// Copy what a step made into the store (as it is now: a later step may change it).
     pub fn put_files(&self, run_dir: &Path, made: &super::capture::Made) -> std::io::Result<Vec<EntryFile>> {
         let tmp_dir = self.root.join("tmp");
-        std::fs::create_dir_all(&tmp_dir)?;
+        private::create_dir(&tmp_dir)?;
         let mut files: Vec<EntryFile> = Vec::new();
         for rel in &made.files {
             let file = run_dir.join(rel);
             // Copy first and name the object by the copy's hash: a file that changes
             // meanwhile cannot put other bytes under a hash.
             let tmp = tmp_name(&tmp_dir, "object");
-            std::fs::copy(&file, &tmp)?;
+            // `copy` gives the copy the file's mode; the store's objects are its user's alone
+            // (the entry keeps the mode a restore gives back).
+            std::fs::copy(&file, &tmp).and_then(|_| std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)))?;
             let hash = match file_hash(&tmp) {
                 Ok(h) => h,
                 Err(e) => {
@@ -237,7 +241,7 @@ impl Store {
                     let _ = f.set_modified(SystemTime::now());
                 }
             } else {
-                std::fs::create_dir_all(object.parent().unwrap_or(&tmp_dir))?;
+                private::create_dir(object.parent().unwrap_or(&tmp_dir))?;
                 std::fs::rename(&tmp, &object)?;
             }
             let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file)?.permissions()) & 0o7777;

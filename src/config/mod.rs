@@ -2,6 +2,7 @@
 //! defaults (the 0.x format), with `LOCALFORGE_*` environment overrides.
 
 pub mod keys;
+pub mod private;
 
 use crate::diag::Diagnostic;
 use crate::recipe::yaml;

@@ -119,7 +119,7 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let err = |message: String| StoreError { path: path.display().to_string(), message };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| err(format!("cannot create folder: {e}")))?;
+            crate::config::private::create_dir(parent).map_err(|e| err(format!("cannot create folder: {e}")))?;
         }
         let conn = schema::open(path).map_err(|e| err(e.to_string()))?;
         // The writer waits for another process's lock in short turns, so it can say it waits.

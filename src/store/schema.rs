@@ -76,6 +76,9 @@ const COLUMNS: &[(&str, &str, &str)] = &[("runs", "resumed_at", "TEXT"), ("runs"
 
 /// Open with WAL, a generous busy timeout, and the schema in place.
 pub fn open(path: &Path) -> rusqlite::Result<Connection> {
+    // The history is its user's alone: a new database is made 0600 before SQLite opens it
+    // (its WAL and shared-memory files take that mode). Where that fails, opening says why.
+    let _ = crate::config::private::touch(path);
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(30))?;
     // Switching a new file to WAL takes an exclusive lock and does not wait on

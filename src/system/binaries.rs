@@ -254,13 +254,10 @@ fn read_cache(path: &Path) -> Option<HashMap<String, Identity>> {
 /// Best effort: a cache that cannot be written only costs time on the next report.
 fn write_cache(path: &Path, known: &HashMap<String, Identity>) {
     if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
+        let _ = crate::config::private::create_dir(dir);
     }
-    let tmp = path.with_extension("tmp");
     let file = CacheFile { rules: CACHE_RULES, known: known.clone() };
-    if std::fs::write(&tmp, serde_json::to_string_pretty(&file).unwrap_or_default()).is_ok() {
-        let _ = std::fs::rename(&tmp, path);
-    }
+    let _ = crate::config::private::write_atomic(path, serde_json::to_string_pretty(&file).unwrap_or_default().as_bytes());
 }
 
 /// Run `PROGRAM --version` (or `-version`, which FFmpeg and ImageMagick use): its

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
+from localforge._paths import private_dir
 from localforge.tool_registry.layout import RegistryError, check_name, check_version, rel_path, sha256, validate_bytes, version_key
 from localforge.tool_registry.sources import Source
 
@@ -31,21 +32,51 @@ def tool_dir() -> Path:
 @contextlib.contextmanager
 def locked():
     """The lock file's content, held exclusively (two installs at once take turns)."""
-    folder = tool_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(tool_dir())
     with open(folder / f".{LOCK}.lock", "w") as guard:
         fcntl.flock(guard, fcntl.LOCK_EX)
-        state = read_lock()
+        state = _settle(_load())
         yield state
-        _write_atomic(folder / LOCK, (json.dumps(state, indent=2, sort_keys=True) + "\n").encode())
+        _save(state)
 
 
-def read_lock() -> dict:
+def _save(state: dict) -> None:
+    _write_atomic(tool_dir() / LOCK, (json.dumps(state, indent=2, sort_keys=True) + "\n").encode())
+
+
+def _load() -> dict:
     try:
         doc = json.loads((tool_dir() / LOCK).read_text(encoding="utf-8"))
         return doc if isinstance(doc, dict) and isinstance(doc.get("tools"), dict) else {"tools": {}}
     except (OSError, ValueError):
         return {"tools": {}}
+
+
+def read_lock() -> dict:
+    """The lock file's content, with what an interrupted install left settled (`_settle`)
+    and written back (not to be called while `locked`)."""
+    doc = _load()
+    if "pending" not in doc:
+        return doc
+    with locked() as state:
+        return state
+
+
+def _settle(state: dict) -> dict:
+    """An install records what it is about to write under `pending` before it replaces the
+    definition, and moves it to `tools` after. Killed in between, the next reader finishes
+    it: the definition on disk is the new one (its sha256 says so) and is recorded as
+    such, or it is still the old one and the old record stands. So the definition and its
+    record never disagree, and `tools update` never mistakes a new version for a local edit."""
+    pending = state.pop("pending", None)
+    for name, rec in (pending if isinstance(pending, dict) else {}).items():
+        try:
+            path = Path(rec["path"])
+            if path.is_file() and not path.is_symlink() and sha256(path.read_bytes()) == rec["sha256"]:
+                state["tools"][name] = rec
+        except (OSError, KeyError, TypeError):
+            pass
+    return state
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -140,7 +171,6 @@ def install(
             raise RegistryError(f"{target} exists and was not installed from a registry", "move it away, or pass --force to replace it")
         if old and target.exists() and sha256(target.read_bytes()) != old["sha256"] and not force:
             raise RegistryError(f"{target} was changed locally since it was installed", "pass --force to replace your changes")
-        _write_atomic(target, data)
         record = {
             "name": entry["name"],
             "version": entry["version"],
@@ -150,6 +180,14 @@ def install(
             "path": str(target),
             "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
+        # Two writes, one transaction: the intent first, then the definition; the record
+        # moves from `pending` to `tools` when `locked` writes the lock file back.
+        _save({**state, "pending": {entry["name"]: record}})
+        try:
+            _write_atomic(target, data)
+        except BaseException:
+            _save(state)
+            raise
         state["tools"][entry["name"]] = record
     return {**record, "previous": old["version"] if old else None, "document": doc}
 

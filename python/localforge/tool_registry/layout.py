@@ -18,6 +18,9 @@ from localforge._paths import data_dir
 INDEX = "index.json"
 FORMAT = 1
 MAX_BYTES = 256 * 1024
+# One limit for an index, however it is read (folder, git clone, HTTP) or written
+# (`tools index`, `tools publish`): 8 MiB holds well over 10,000 tools.
+MAX_INDEX = 8 * 1024 * 1024
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 VERSION = re.compile(r"^[0-9][0-9A-Za-z.+-]{0,31}$")
 SCHEMA = data_dir("data") / "schemas" / "registry-index.schema.json"
@@ -93,9 +96,15 @@ def rel_path(name: str, version: str) -> str:
     return f"tools/{check_name(name)}/{check_version(version)}/{name}.yaml"
 
 
-def read_inside(root: Path, rel: str) -> bytes:
+def _too_big(label: str, size: int, limit: int) -> RegistryError:
+    what = f"an {INDEX}" if limit == MAX_INDEX else "a tool definition"
+    return RegistryError(f"{label} is {size / 1e6:.1f} MB; {what} may be at most {limit // 1024} KiB")
+
+
+def read_inside(root: Path, rel: str, limit: int = MAX_BYTES) -> bytes:
     """The bytes of `root/rel`, refusing symlinks anywhere on the way, anything outside
-    `root`, anything that is not a plain file, and files over the size limit."""
+    `root`, anything that is not a plain file, and files over `limit` (a definition's,
+    or `MAX_INDEX` for the index)."""
     if rel.startswith("/") or ".." in rel.split("/"):
         raise RegistryError(f"path `{rel}` leaves the registry")
     path = root
@@ -106,10 +115,10 @@ def read_inside(root: Path, rel: str) -> bytes:
     if not path.is_file():
         raise RegistryError(f"`{rel}` is not in the registry (or not a plain file)")
     size = path.stat().st_size
-    if size > MAX_BYTES:
-        raise RegistryError(f"`{rel}` is {size / 1e6:.1f} MB; a tool definition may be at most {MAX_BYTES // 1024} KiB")
+    if size > limit:
+        raise _too_big(f"`{rel}`", size, limit)
     with open(path, "rb") as f:
-        return f.read(MAX_BYTES + 1)
+        return f.read(limit + 1)
 
 
 def validate_bytes(data: bytes, label: str, scratch: Path) -> dict:
@@ -215,7 +224,27 @@ def build_index(root: Path, scratch: Path) -> tuple[dict, list[dict]]:
 
 
 def index_text(index: dict) -> str:
-    return json.dumps(index, indent=2, ensure_ascii=False) + "\n"
+    """The index as written; one over `MAX_INDEX` is refused here, so what `tools index`
+    and `tools publish` write is what `tools search` reads."""
+    text = json.dumps(index, indent=2, ensure_ascii=False) + "\n"
+    size = len(text.encode("utf-8"))
+    if size > MAX_INDEX:
+        raise RegistryError(
+            f"the {INDEX} of {len(index.get('tools') or [])} definitions would be {size / 1e6:.1f} MB; an {INDEX} may be at most {MAX_INDEX // 1024} KiB",
+            "split the registry in two, or shorten the definitions' descriptions",
+        )
+    return text
+
+
+def parse_index(data: bytes, label: str) -> dict:
+    """An index's bytes, as read from a registry: within `MAX_INDEX`, JSON, and of the schema."""
+    if len(data) > MAX_INDEX:
+        raise _too_big(f"{label}: {INDEX}", len(data), MAX_INDEX)
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError) as e:
+        raise RegistryError(f"{label}: {INDEX} is not JSON ({type(e).__name__}: {e})")
+    return check_index(doc, label)
 
 
 def check_index(index: Any, label: str) -> dict:

@@ -5,10 +5,12 @@ there, offline too; an HTTP registry's index is cached there."""
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import shutil
 import subprocess
+import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -16,12 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from localforge._paths import data_dir
-from localforge.tool_registry.layout import INDEX, MAX_BYTES, RegistryError, check_index, check_name, read_inside
+from localforge._paths import data_dir, private_dir
+from localforge.tool_registry.layout import INDEX, MAX_BYTES, MAX_INDEX, RegistryError, check_name, parse_index, read_inside
 
 STAMP = ".localforge-fetched"
-MAX_INDEX = 8 * 1024 * 1024
 GIT_TIMEOUT = 300
+# One deadline for a whole HTTP fetch (connecting, the headers, every byte of the body):
+# a server that trickles a byte every few seconds never trips a per-read timeout.
+FETCH_DEADLINE = 60.0
 
 
 def home() -> Path:
@@ -90,7 +94,7 @@ class Source:
                 self._git(git, "-C", str(self.cache), "fetch", "--depth", "1", "--quiet", "origin")
                 self._git(git, "-C", str(self.cache), "reset", "--hard", "--quiet", "FETCH_HEAD")
             else:
-                self.cache.parent.mkdir(parents=True, exist_ok=True)
+                private_dir(self.cache.parent)
                 tmp = self.cache.with_name(f".{self.name}.cloning")
                 shutil.rmtree(tmp, ignore_errors=True)
                 url = self.location
@@ -100,11 +104,19 @@ class Source:
                 shutil.rmtree(self.cache, ignore_errors=True)
                 os.replace(tmp, self.cache)
         else:
-            data = http_get(f"{self.location.rstrip('/')}/{INDEX}", MAX_INDEX)
-            self.cache.mkdir(parents=True, exist_ok=True)
-            tmp = self.cache / f".{INDEX}.tmp"
-            tmp.write_bytes(data)
-            os.replace(tmp, self.cache / INDEX)
+            data = http_get(f"{self.location.rstrip('/')}/{INDEX}", MAX_INDEX + 1)
+            # Checked before it replaces anything: a bad answer keeps the last good copy.
+            parse_index(data, f"registry `{self.name}`")
+            private_dir(self.cache)
+            fd, tmp = tempfile.mkstemp(dir=self.cache, prefix=f".{INDEX}.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, self.cache / INDEX)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
 
     def _git(self, *argv: str) -> None:
         env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
@@ -121,18 +133,14 @@ class Source:
     def index(self, refresh: bool = False) -> dict:
         self.ensure(refresh)
         if self.kind == "http":
-            data = (self.cache / INDEX).read_bytes()
+            data = read_inside(self.cache, INDEX, MAX_INDEX)
         else:
-            data = read_inside(self.root(), INDEX) if (self.root() / INDEX).exists() else b""
+            data = read_inside(self.root(), INDEX, MAX_INDEX) if (self.root() / INDEX).exists() else b""
             if not data:
                 raise RegistryError(
                     f"registry `{self.name}` has no {INDEX}", f"its maintainers rebuild it with `localforge tools index {self.root()}`"
                 )
-        try:
-            doc = json.loads(data)
-        except (ValueError, RecursionError) as e:
-            raise RegistryError(f"registry `{self.name}`: {INDEX} is not JSON ({type(e).__name__}: {e})")
-        return check_index(doc, f"registry `{self.name}`")
+        return parse_index(data, f"registry `{self.name}`")
 
     def read(self, rel: str) -> bytes:
         """The bytes of one definition (at most the size limit + 1, so a larger one is seen)."""
@@ -144,14 +152,43 @@ class Source:
 
 
 def http_get(url: str, limit: int) -> bytes:
-    try:
-        with urllib.request.urlopen(url, timeout=30) as r:
-            return r.read(limit)
-    except urllib.error.HTTPError as e:
-        e.close()
-        raise RegistryError(f"GET {url}: HTTP {e.code}")
-    except (OSError, ValueError) as e:
-        raise RegistryError(f"GET {url}: {getattr(e, 'reason', e)}")
+    """At most `limit` bytes of `url`, all of it within `FETCH_DEADLINE` seconds. The fetch
+    runs on a daemon thread that stops reading once the deadline has passed; the caller
+    stops waiting for it then, whatever stage it is at (a status line sent a byte at a time
+    keeps each read short, and only a thread can be given up on)."""
+    deadline = time.monotonic() + FETCH_DEADLINE
+    out: dict = {}
+
+    def fetch() -> None:
+        try:
+            with urllib.request.urlopen(url, timeout=min(30.0, FETCH_DEADLINE)) as r:
+                chunks, got = [], 0
+                while got < limit:
+                    if time.monotonic() >= deadline:
+                        out["late"] = True
+                        return
+                    chunk = r.read1(min(65536, limit - got))
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    got += len(chunk)
+                out["data"] = b"".join(chunks)
+        except urllib.error.HTTPError as e:
+            e.close()
+            out["error"] = f"HTTP {e.code}"
+        except (OSError, ValueError) as e:
+            out["error"] = str(getattr(e, "reason", e))
+
+    worker = threading.Thread(target=fetch, name="registry-fetch", daemon=True)
+    worker.start()
+    worker.join(max(0.0, deadline - time.monotonic()))
+    if "error" in out:
+        raise RegistryError(f"GET {url}: {out['error']}")
+    if worker.is_alive() or out.get("late") or "data" not in out:
+        raise RegistryError(
+            f"GET {url}: took over {FETCH_DEADLINE:g} s", "the registry's server is too slow or not answering; try again later"
+        )
+    return out["data"]
 
 
 def _kind(spec) -> tuple[str, str]:

@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from localforge import api, errors
-from localforge.ui.runs import TERMINAL, Runs, inside
+from localforge.ui.runs import TERMINAL, Refused, Runs, inside, log_tails
 from localforge.ui.security import Guard
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -36,7 +36,13 @@ def create_app(token: str, allow_remote: bool = False) -> Guard:
 
     async def list_runs(request: Request) -> Response:
         q = request.query_params
-        limit = min(int(q.get("limit") or 100), 1000)
+        try:
+            limit = int(q.get("limit") or 100)
+            if limit < 1:
+                raise ValueError
+        except ValueError:
+            return JSONResponse({"error": f"`limit` must be a whole number from 1 to 1000, found `{q.get('limit')}`"}, status_code=400)
+        limit = min(limit, 1000)
         rows = await asyncio.to_thread(runs.summaries, limit, q.get("status") or None, q.get("recipe") or None)
         return JSONResponse({"runs": rows})
 
@@ -82,9 +88,12 @@ def create_app(token: str, allow_remote: bool = False) -> Guard:
 
     async def run_file(request: Request) -> Response:
         d = await asyncio.to_thread(api.history_show, request.path_params["run_id"])
-        path = inside(d["run_dir"], request.path_params["path"]) if d and d.get("run_dir") else None
-        if path is None:
-            return JSONResponse({"error": "no such file in the run's folder"}, status_code=404)
+        if not d or not d.get("run_dir"):
+            return JSONResponse({"error": "no such run"}, status_code=404)
+        try:
+            path = inside(d["run_dir"], request.path_params["path"])
+        except Refused as e:
+            return JSONResponse({"error": str(e)}, status_code=e.status)
         # What a run made is not trusted: an SVG or HTML an LLM wrote must not run script on
         # the dashboard's origin. Served sandboxed (no script, no same origin), never sniffed,
         # and markup types only as downloads.
@@ -173,12 +182,10 @@ def create_app(token: str, allow_remote: bool = False) -> Guard:
         if not d or not d.get("run_dir"):
             return JSONResponse({"error": "no such run"}, status_code=404)
         step = request.path_params["step"]
-        out = {}
-        for stream in ("stdout", "stderr"):
-            path = inside(d["run_dir"], f"logs/{step}.{stream}.log")
-            if path is not None:
-                data = path.read_bytes()
-                out[stream] = data[-65536:].decode("utf-8", "replace")
+        if "\x00" in step or "/" in step:
+            return JSONResponse({"error": "a step id may not contain `/` or a NUL byte"}, status_code=400)
+        # Off the event loop: other pages are answered while the logs are read.
+        out = await asyncio.to_thread(log_tails, d["run_dir"], step)
         out["events"] = [e for e in d.get("events") or [] if e.get("step_id") == step]
         return JSONResponse(out)
 

@@ -25,6 +25,7 @@ KINDS = {
     "model": {".glb", ".gltf", ".obj", ".stl", ".blend", ".fbx"},
 }
 MAX_FILES = 500
+LOG_TAIL = 65536
 
 
 class Active:
@@ -157,9 +158,11 @@ def files(run_dir: Optional[str]) -> list[dict]:
         rel = path.relative_to(root)
         if rel.parts[0] == "temp" or not path.is_file() or path.is_symlink():
             continue
+        stat = path.stat()
+        if stat.st_nlink > 1:  # not served (`inside`), so not listed
+            continue
         ext = path.suffix.lower()
         kind = next((k for k, exts in KINDS.items() if ext in exts), "other")
-        stat = path.stat()
         out.append(
             {
                 "path": rel.as_posix(),
@@ -174,12 +177,50 @@ def files(run_dir: Optional[str]) -> list[dict]:
     return out
 
 
-def inside(run_dir: str, rel: str) -> Optional[Path]:
-    """`run_dir/rel` when it is a plain file inside the run folder (no `..`, no link out)."""
+class Refused(Exception):
+    """A file the dashboard does not serve, with the HTTP status that says why."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def inside(run_dir: str, rel: str) -> Path:
+    """`run_dir/rel` when it is a plain file inside the run folder (no `..`, no link out,
+    no second name). A hard link would serve whatever file it shares its content with
+    (another user's readable file, a key in the home folder), wherever that lives on the
+    same file system: a file with more than one name is refused (a run's own copies are
+    plain files; the step cache restores by copying). Raises `Refused`."""
+    if "\x00" in rel:
+        raise Refused(400, "a file path may not contain a NUL byte")
     if not rel or rel.startswith("/") or "\\" in rel or any(p in ("..", "") for p in rel.split("/")):
-        return None
+        raise Refused(404, "no such file in the run's folder")
     root = Path(run_dir).resolve()
     path = (root / rel).resolve()
     if root not in path.parents or not path.is_file():
-        return None
+        raise Refused(404, "no such file in the run's folder")
+    if path.stat().st_nlink > 1:
+        raise Refused(403, f"`{rel}` has other names (hard links) and is not served")
     return path
+
+
+def inside_or_none(run_dir: str, rel: str) -> Optional[Path]:
+    try:
+        return inside(run_dir, rel)
+    except Refused:
+        return None
+
+
+def log_tails(run_dir: str, step: str) -> dict:
+    """The last `LOG_TAIL` bytes of a step's stdout and stderr logs, read from their ends
+    (a log can be gigabytes): memory and time do not grow with the log."""
+    out = {}
+    for stream in ("stdout", "stderr"):
+        path = inside_or_none(run_dir, f"logs/{step}.{stream}.log")
+        if path is None:
+            continue
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - LOG_TAIL))
+            out[stream] = f.read(LOG_TAIL).decode("utf-8", "replace")
+    return out
