@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from test_registry import Served, add_version, git
+from test_registry import GREET, Served, add_version, git
 
 MARK = "MARK"  # replaced by the marker's absolute path
 
@@ -152,6 +152,25 @@ def test_publish_refuses_it_before_running_its_example(lf, tmp_path, hostile):
     assert "is refused" in proc.stderr and reason in proc.stderr, proc.stderr
     branch = subprocess.run(["git", "-C", str(clone), "branch", "--show-current"], capture_output=True, text=True).stdout.strip()
     assert branch == "main" and not (clone / "tools/evil").exists()
+
+
+def test_an_unindexable_registry_stops_publish_before_the_example(lf, tmp_path):
+    """Item 4: the index check comes before the example too, not after it."""
+    upstream = tmp_path / "upstream"
+    add_version(upstream, "1.0.0")
+    lf("tools", "index", upstream, check=0)
+    (upstream / "tools/greet/1.0.0/greet.yaml").write_text(GREET.format(version="9.9.9"))  # version mismatch
+    git("init", "-q", "-b", "main", cwd=upstream)
+    git("add", "-A", cwd=upstream)
+    git("commit", "-qm", "registry", cwd=upstream)
+    clone = tmp_path / "clone"
+    git("clone", "-q", str(upstream), str(clone))
+    mark = tmp_path / "marker"
+    wave = GREET.replace("greet", "wave").format(version="1.0.0")
+    wave = wave.replace("  binary: echo", "  binary: touch").replace('[echo, "hello {{ who }} from 1.0.0"]', f"[touch, {mark}]")
+    proc = lf("tools", "publish", lf.write("wave.yaml", wave), "--registry", clone, check=2)
+    assert "does not index cleanly" in proc.stderr and "not `1.0.0` (its folder)" in proc.stderr
+    assert not mark.exists(), "the example ran before the registry was checked"
 
 
 def test_a_definition_installed_before_the_rules_is_refused_when_it_loads(lf, tmp_path):
