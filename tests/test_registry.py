@@ -107,9 +107,9 @@ def test_search_install_update_remove(served):
     hits = json.loads(lf("tools", "search", "greet", "--registry", "test", "--json", check=0).stdout)["results"]
     assert hits[0]["name"] == "greet" and hits[0]["binaries_present"] and hits[0]["registry"] == "test"
     info = json.loads(lf("tools", "info", "greet", "--registry", "test", "--json", check=0).stdout)
-    assert info["commands"] == ["say: echo hello {{ who }} from 1.0.0"] and info["installed"] is None
+    assert info["commands"] == ["say: echo 'hello world from 1.0.0'"] and info["installed"] is None
     proc = lf("tools", "install", "greet@1.0.0", "--registry", "test", "-y", check=0)
-    assert "echo hello {{ who }} from 1.0.0" in proc.stderr, "the command lines are shown before installing"
+    assert "say: echo 'hello world from 1.0.0'" in proc.stderr, "the full argv, defaults filled in, is shown before installing"
     target = lf.home / ".localforge" / "tools" / "greet.yaml"
     lock = json.loads((target.parent / "installed.json").read_text())["tools"]["greet"]
     assert lock["version"] == "1.0.0" and lock["sha256"] == hashlib.sha256(target.read_bytes()).hexdigest() and lock["registry"] == "test"
@@ -197,8 +197,8 @@ def test_the_shipped_registry_is_valid_and_its_examples_run(lf):
     assert len(paths) >= 12
     ran, failed = [], []
     for path in paths:
-        doc = api.tool_definition(path)
-        assert doc["problems"] == [], doc["problems"]
+        doc = api.tool_definition(path, shared=True)
+        assert doc["problems"] == [] and doc["refused"] == [], (doc["problems"], doc["refused"])
         assert doc["document"].get("example"), f"{path.name} has an example"
         result = run_example(path.read_bytes(), doc["document"])
         if not result["skipped"]:
@@ -227,7 +227,7 @@ def test_install_from_the_community_registry_then_a_recipe_uses_it(lf):
 
 def test_missing_binaries_still_install_with_the_hint(lf, tmp_path):
     root = tmp_path / "reg"
-    add_version(root, "1.0.0", GREET.format(version="1.0.0").replace("binary: echo", "binary: no-such-program-xyz"))
+    add_version(root, "1.0.0", GREET.format(version="1.0.0").replace("echo", "no-such-program-xyz"))
     lf("tools", "index", root, check=0)
     Served("folder", root, lf)
     proc = lf("tools", "install", "greet", "-y", "--registry", "test", check=0)
@@ -323,12 +323,27 @@ def test_a_yaml_bomb_is_refused(lf, folder_registry):
     [
         (("      who: {type: string, default: world}", "      who: {type: string, default: 'x; rm -rf ~'}"), "holds shell syntax"),
         (("      who: {type: string, default: world}", "      who: {type: string, default: '$(id)'}"), "holds shell syntax"),
-        (('    command: [echo, "hello {{ who }} from 1.0.0"]', '    command: [bash, -c, "echo {{ who }}"]'), "runs `bash`, a shell"),
+        (
+            ('    command: [echo, "hello {{ who }} from 1.0.0"]', '    command: [bash, -c, "echo {{ who }}"]'),
+            "but the definition declares `requirements.binary: echo`",
+        ),
         (('    command: [echo, "hello {{ who }} from 1.0.0"]', '    shell: true\n    command: "echo {{ who }}"'), "uses `shell: true`"),
-        (('    command: [echo, "hello {{ who }} from 1.0.0"]', """    command: "'bash' -c 'id > /tmp/x'\""""), "runs `bash`, a shell"),
-        (('    command: [echo, "hello {{ who }} from 1.0.0"]', '    command: " bash -c id"'), "runs `bash`, a shell"),
-        (('    command: [echo, "hello {{ who }} from 1.0.0"]', "    command: [python3, -c, 'import os']"), "with code in its arguments"),
-        (('    command: [echo, "hello {{ who }} from 1.0.0"]', "    command: [timeout, '5', sh, -c, id]"), "which runs another program"),
+        (
+            ('    command: [echo, "hello {{ who }} from 1.0.0"]', """    command: "'bash' -c 'id > /tmp/x'\""""),
+            "but the definition declares `requirements.binary: echo`",
+        ),
+        (
+            ('    command: [echo, "hello {{ who }} from 1.0.0"]', '    command: " bash -c id"'),
+            "but the definition declares `requirements.binary: echo`",
+        ),
+        (
+            ('    command: [echo, "hello {{ who }} from 1.0.0"]', "    command: [python3, -c, 'import os']"),
+            "but the definition declares `requirements.binary: echo`",
+        ),
+        (
+            ('    command: [echo, "hello {{ who }} from 1.0.0"]', "    command: [timeout, '5', sh, -c, id]"),
+            "but the definition declares `requirements.binary: echo`",
+        ),
     ],
 )
 def test_shell_in_a_shared_definition_is_refused(lf, folder_registry, change, words):

@@ -447,11 +447,12 @@ def cache_clear(older_than_s: Optional[float] = None) -> int:
     return _core().cache_clear(older_than_s)
 
 
-def tool_definition(path: Recipe) -> dict:
+def tool_definition(path: Recipe, shared: bool = False) -> dict:
     """A YAML tool definition checked with the same checker as local YAML tools:
-    `{"problems": [...]}` (file, line, column, message, hint), plus `name` and `document`
-    (the YAML as JSON) when it is valid."""
-    return _core().tool_definition(os.fspath(path))
+    `{"problems": [...]}` (file, line, column, message, hint), plus `name`, `document`
+    (the YAML as JSON) and `refused` when it is valid. `shared`: `refused` lists why it may
+    not be shared through a registry (docs/registry.md), each with message and hint."""
+    return _core().tool_definition(os.fspath(path), shared)
 
 
 def render_template(text: str, context: Mapping[str, Any]) -> str:

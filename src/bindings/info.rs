@@ -89,10 +89,12 @@ pub fn render_template<'py>(py: Python<'py>, text: &str, context: &Bound<'py, Py
     })
 }
 
-/// A YAML tool definition checked with the same checker as local YAML tools.
+/// A YAML tool definition checked with the same checker as local YAML tools; `shared`: also
+/// the registry rules, whose reasons come back as `refused`.
 #[pyfunction]
-pub fn tool_definition<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyAny>> {
-    let doc = py.detach(|| reads::tool_definition(&path));
+#[pyo3(signature = (path, shared=false))]
+pub fn tool_definition<'py>(py: Python<'py>, path: PathBuf, shared: bool) -> PyResult<Bound<'py, PyAny>> {
+    let doc = py.detach(|| reads::tool_definition(&path, shared));
     Ok(pythonize(py, &doc)?)
 }
 

@@ -97,11 +97,16 @@ pub fn tool_list(reg: &Registry, schema: bool) -> Vec<Value> {
 /// A YAML tool definition checked as `list-tools` and `run` would load it: `{"problems": [..]}`
 /// with file, line and hint for each, and, when it is valid, its `name` and the `document`
 /// as JSON (what registries index and show).
-pub fn tool_definition(path: &std::path::Path) -> Value {
+/// `argv`: each action's words with every default filled in (`tools install` shows them).
+/// `shared`: also the rules for a definition shared through a registry, as `refused`.
+pub fn tool_definition(path: &std::path::Path, shared: bool) -> Value {
     match crate::tools::cli::load(path) {
         Ok(def) => {
             let doc = std::fs::read_to_string(path).ok().and_then(|t| crate::recipe::yaml::parse(&t).ok().flatten()).map(|n| n.to_json());
-            json!({"problems": [], "name": def.name, "document": doc})
+            let refused = if shared { crate::tools::cli::shared::refusals(&def, doc.as_ref()) } else { Vec::new() };
+            let argv: serde_json::Map<String, Value> =
+                def.actions.iter().map(|(name, a)| (name.clone(), json!(crate::tools::cli::preview(a)))).collect();
+            json!({"problems": [], "refused": refused, "name": def.name, "document": doc, "argv": argv})
         }
         Err(diags) => json!({"problems": diags}),
     }

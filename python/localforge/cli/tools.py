@@ -128,10 +128,10 @@ def cmd_info(args, scratch) -> int:
     ns = p.parse_args(args)
     name, version, srcs = _refs(ns)
     src, entry = installer.find(srcs, name, version)
-    data, doc = installer.fetch(src, entry, scratch)
+    data, doc, argv = installer.fetch(src, entry, scratch)
     mine = next((i for i in installer.installed() if i["name"] == name), None)
     found = _found([b["name"] for b in entry["binaries"]])
-    info = {**entry, "registry": src.name, "commands": installer.commands(doc), "binaries_present": found, "installed": mine,
+    info = {**entry, "registry": src.name, "commands": installer.commands(doc, argv), "binaries_present": found, "installed": mine,
             "definition": data.decode("utf-8")}  # fmt: skip
     _notes([src])
     if ns.json:

@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shlex
 import tempfile
 import time
 from pathlib import Path
@@ -120,8 +121,9 @@ def find(sources: list[Source], name: str, version: Optional[str] = None) -> tup
     )
 
 
-def fetch(src: Source, entry: dict, scratch: Path) -> tuple[bytes, dict]:
-    """The definition's bytes, checked every way before anything is written."""
+def fetch(src: Source, entry: dict, scratch: Path) -> tuple[bytes, dict, dict]:
+    """The definition's bytes, checked every way before anything is written, its document,
+    and each action's argv with every default filled in."""
     name, version = check_name(entry["name"]), check_version(entry["version"])
     expected = rel_path(name, version)
     if entry["path"] != expected:
@@ -137,15 +139,15 @@ def fetch(src: Source, entry: dict, scratch: Path) -> tuple[bytes, dict]:
     doc = checked["document"]
     if doc.get("name") != name or str(doc.get("version") or "") != version:
         raise RegistryError(f"`{entry['path']}` defines `{doc.get('name')}` {doc.get('version')}, not `{name}` {version}")
-    return data, doc
+    return data, doc, checked["argv"]
 
 
-def commands(doc: dict) -> list[str]:
-    """Each action's command line as it will run (placeholders shown as written)."""
+def commands(doc: dict, argv: dict) -> list[str]:
+    """Each action's command line as it will run: the full argv, every input at its default
+    (`<name>` where it has none), quoted as a shell would need it, so nothing is hidden."""
     out = []
     for aname, action in (doc.get("actions") or {}).items():
-        cmd = action.get("command")
-        line = f"{aname}: {' '.join(map(str, cmd)) if isinstance(cmd, list) else cmd}"
+        line = f"{aname}: {shlex.join(argv.get(aname) or [])}"
         env = {**(doc.get("env") or {}), **(action.get("env") or {})}
         if env:
             line += f"  (env: {', '.join(f'{k}={v}' for k, v in env.items())})"
@@ -159,8 +161,8 @@ def install(
     src: Source, entry: dict, scratch: Path, confirm: Callable[[dict, list[str]], bool] = lambda doc, lines: True, force: bool = False
 ) -> dict:
     """Install one entry; returns what was recorded. `confirm` sees the command lines first."""
-    data, doc = fetch(src, entry, scratch)
-    if not confirm(doc, commands(doc)):
+    data, doc, argv = fetch(src, entry, scratch)
+    if not confirm(doc, commands(doc, argv)):
         raise RegistryError("not installed (declined)")
     target = tool_dir() / f"{entry['name']}.yaml"
     with locked() as state:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import shlex
 from pathlib import Path
 from typing import Any, Optional
 
@@ -24,31 +22,6 @@ MAX_INDEX = 8 * 1024 * 1024
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 VERSION = re.compile(r"^[0-9][0-9A-Za-z.+-]{0,31}$")
 SCHEMA = data_dir("data") / "schemas" / "registry-index.schema.json"
-SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "fish", "csh", "tcsh", "env", "cmd", "powershell", "pwsh", "busybox"}
-# Programs that run another program given in their arguments.
-WRAPPERS = {
-    "timeout",
-    "nice",
-    "nohup",
-    "xargs",
-    "stdbuf",
-    "sudo",
-    "doas",
-    "setsid",
-    "chroot",
-    "unbuffer",
-    "watch",
-    "time",
-    "ionice",
-    "taskset",
-    "flock",
-    "script",
-}
-# Interpreters, and the flags that make them run code given in the arguments.
-INTERPRETERS = re.compile(
-    r"^(python[0-9.]*|pypy[0-9.]*|perl[0-9.]*|ruby|node|nodejs|deno|bun|awk|gawk|mawk|nawk|lua[0-9.]*|php[0-9.]*|Rscript|tclsh|osascript)$"
-)
-CODE_FLAGS = {"-c", "-e", "-E", "--eval", "-r", "--exec", "-x"}
 INJECTION = re.compile(r"\$\(|`|;|&&|\|\||\||\n|\$\{")
 
 
@@ -133,36 +106,30 @@ def validate_bytes(data: bytes, label: str, scratch: Path) -> dict:
     scratch.mkdir(parents=True, exist_ok=True)
     tmp = scratch / "definition.yaml"
     tmp.write_bytes(data)
-    checked = api.tool_definition(tmp)
+    checked = api.tool_definition(tmp, shared=True)
     if checked["problems"]:
         for p in checked["problems"]:
             p["file"] = label
         raise RegistryError(f"{label} is not a valid tool definition", problems=checked["problems"])
+    refused(checked["refused"], label)
     policy(checked["document"], label)
     return checked
 
 
+def refused(reasons: list[dict], label: str) -> None:
+    """The engine's rules for a shared definition (src/tools/cli/shared.rs): the program word
+    pinned to `requirements.binary`, no shell, wrapper or interpreter, no argument that runs code."""
+    if not reasons:
+        return
+    lines = [r["message"] for r in reasons]
+    message = f"{label} is refused: {lines[0]}" if len(lines) == 1 else f"{label} is refused:" + "".join(f"\n  - {m}" for m in lines)
+    raise RegistryError(message, reasons[0].get("hint"))
+
+
 def policy(doc: dict, label: str) -> None:
-    """What a shared definition may not do, beyond what the engine checks: run a shell, or
-    carry shell syntax in a default (harmless as one argument, but a sign of intent)."""
+    """Beyond the engine's rules: no shell syntax in a default (harmless as one argument,
+    but a sign of intent)."""
     for aname, action in (doc.get("actions") or {}).items():
-        if action.get("shell"):
-            raise RegistryError(f"{label}: action `{aname}` uses `shell: true`", "registry definitions run an argv list, never a shell")
-        command = action.get("command")
-        try:
-            argv = [str(a) for a in command] if isinstance(command, list) else shlex.split(str(command or ""))
-        except ValueError:
-            raise RegistryError(f"{label}: action `{aname}`'s command cannot be split into words")
-        names = [os.path.basename(a.strip()) for a in argv]
-        first = names[0] if names else ""
-        if first in SHELLS:
-            raise RegistryError(f"{label}: action `{aname}` runs `{first}`, a shell", "call the program itself with its arguments")
-        if first in WRAPPERS:
-            raise RegistryError(f"{label}: action `{aname}` runs `{first}`, which runs another program", "call the program itself")
-        if INTERPRETERS.match(first) and any(a in CODE_FLAGS or a.startswith(("-c", "-e")) and len(a) <= 3 for a in argv[1:]):
-            raise RegistryError(
-                f"{label}: action `{aname}` runs `{first}` with code in its arguments", "ship a program to run, not inline code"
-            )
         for iname, spec in (action.get("inputs") or {}).items():
             default = (spec or {}).get("default") if isinstance(spec, dict) else None
             for value in default if isinstance(default, list) else [default]:

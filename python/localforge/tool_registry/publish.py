@@ -1,6 +1,7 @@
 """`tools publish FILE --registry DIR`: check a definition, run its example, and commit it
 with its index entry on a new branch of a local clone of the registry, ready to push and
-open as a pull request."""
+open as a pull request. The example runs only after every check has passed: the engine's
+checker, the registry's rules (docs/registry.md), the clone's state and the new index."""
 
 from __future__ import annotations
 
@@ -66,6 +67,8 @@ def publish(file: Path, registry: Path, version: Optional[str], scratch: Path) -
         raise RegistryError(f"{name} {version} is already in the registry", "publish a new version (--version)")
     if _git(registry, "status", "--porcelain"):
         raise RegistryError(f"{registry} has uncommitted changes", "commit or stash them first; publish makes a commit of its own")
+    _index_with(registry, rel, data, scratch / "pre-index")
+    # Every check above has passed; only now does the definition's example run.
     example = run_example(data, doc)
     if not example["ok"]:
         raise RegistryError(f"the example of {name} failed: {example['detail']}", "fix the definition or its `example`, then publish again")
@@ -96,6 +99,20 @@ def publish(file: Path, registry: Path, version: Optional[str], scratch: Path) -
         "example": example,
         "next": [f"git -C {registry} push -u origin {branch}", "open a pull request for that branch on the registry's host"],
     }
+
+
+def _index_with(registry: Path, rel: str, data: bytes, scratch: Path) -> None:
+    """Index a copy of the registry's definitions plus the new one, so a registry that will
+    not index is refused before the example runs (symbolic links copied as links, refused)."""
+    copy = scratch / "registry"
+    shutil.rmtree(copy, ignore_errors=True)
+    if (registry / "tools").is_dir():
+        shutil.copytree(registry / "tools", copy / "tools", symlinks=True)
+    (copy / rel).parent.mkdir(parents=True, exist_ok=True)
+    (copy / rel).write_bytes(data)
+    _, problems = build_index(copy, scratch / "checks")
+    if problems:
+        raise RegistryError(f"the registry does not index cleanly: {problems[0]['message']}", problems=problems)
 
 
 def _has_identity(repo: Path) -> bool:

@@ -5,8 +5,10 @@
 mod def;
 pub mod keys;
 mod run;
+pub mod shared;
 
 pub use def::{load, parse, ToolDef};
+pub use run::preview;
 
 use super::{Outputs, Tool, ToolCtx, ToolError, ToolKind};
 
@@ -116,14 +118,43 @@ pub fn load_dirs(dirs: &[std::path::PathBuf]) -> (Vec<CliTool>, Vec<(String, Str
         let mut files: Vec<_> =
             entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml")).collect();
         files.sort();
+        let from_registry = installed(dir);
         for f in files {
             match load(&f) {
+                // Installed from a registry and unchanged since: the registry's rules hold at
+                // every load too (a definition installed before a rule existed is caught here).
+                Ok(def) if from_registry.iter().any(|(p, sha)| *p == f && *sha == def.hash) => {
+                    let doc =
+                        std::fs::read_to_string(&f).ok().and_then(|t| crate::recipe::yaml::parse(&t).ok().flatten()).map(|n| n.to_json());
+                    match shared::refusals(&def, doc.as_ref()) {
+                        refused if refused.is_empty() => tools.push(CliTool { def }),
+                        refused => broken.push((
+                            f.display().to_string(),
+                            format!("installed from a registry, and refused: {}", crate::diag::Diagnostics(refused)),
+                        )),
+                    }
+                }
                 Ok(def) => tools.push(CliTool { def }),
                 Err(diags) => broken.push((f.display().to_string(), crate::diag::Diagnostics(diags).to_string())),
             }
         }
     }
     (tools, broken)
+}
+
+/// The definitions `tools install` recorded in `dir/installed.json`: path and sha256.
+fn installed(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
+    let Ok(text) = std::fs::read_to_string(dir.join("installed.json")) else { return Vec::new() };
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    doc.get("tools")
+        .and_then(serde_json::Value::as_object)
+        .map(|tools| {
+            tools
+                .values()
+                .filter_map(|r| Some((std::path::PathBuf::from(r.get("path")?.as_str()?), r.get("sha256")?.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -162,6 +162,25 @@ fn text_of(v: &Value) -> String {
 }
 
 /// One command word: exactly one `{{ name }}` holding a list becomes one argument per item.
+/// An action's argv with every input at its default (`<name>` where it has none) and the
+/// folders as `<temp_dir>`/`<run_dir>`: what the install prompt shows, list expressions
+/// expanded as a run would expand them.
+pub fn preview(action: &ActionDef) -> Vec<String> {
+    let mut values = Map::new();
+    for (k, input) in &action.inputs {
+        values.insert(k.clone(), input.default.clone().unwrap_or_else(|| Value::String(format!("<{k}>"))));
+    }
+    let mut scope = values.clone();
+    for dir in ["temp_dir", "run_dir"] {
+        scope.insert(dir.into(), Value::String(format!("<{dir}>")));
+    }
+    scope.insert("inputs".into(), Value::Object(values));
+    match &action.command {
+        Command::Argv(words) => words.iter().flat_map(|w| render_word("", w, &scope).unwrap_or_else(|_| vec![w.clone()])).collect(),
+        Command::Shell(text) => vec!["sh".into(), "-c".into(), render_text("", text, &quoted(&scope)).unwrap_or_else(|_| text.clone())],
+    }
+}
+
 fn render_word(what: &str, word: &str, scope: &Map<String, Value>) -> Result<Vec<String>, ToolError> {
     if let Some(expr) = crate::template::single_expression(word) {
         let value = env()
