@@ -54,6 +54,15 @@ def add_version(root: Path, version: str, text: str = None, name: str = "greet")
     return path
 
 
+def committed_clone(upstream: Path, clone: Path) -> Path:
+    """`upstream` (a registry folder) made a git repository with one commit, and a clone of it."""
+    git("init", "-q", "-b", "main", cwd=upstream)
+    git("add", "-A", cwd=upstream)
+    git("commit", "-qm", "registry", cwd=upstream)
+    git("clone", "-q", str(upstream), str(clone))
+    return clone
+
+
 class Served:
     """A registry folder, and how the config names it for each kind of source."""
 
@@ -156,11 +165,7 @@ def test_publish_commits_the_definition_on_a_new_branch(lf, tmp_path):
     upstream = tmp_path / "upstream"
     add_version(upstream, "1.0.0")
     lf("tools", "index", upstream, check=0)
-    git("init", "-q", "-b", "main", cwd=upstream)
-    git("add", "-A", cwd=upstream)
-    git("commit", "-qm", "registry", cwd=upstream)
-    clone = tmp_path / "clone"
-    git("clone", "-q", str(upstream), str(clone))
+    clone = committed_clone(upstream, tmp_path / "clone")
     mine = lf.write("wave.yaml", GREET.replace("greet", "wave").format(version="0.1.0"))
     out = json.loads(lf("tools", "publish", mine, "--registry", clone, "--version", "2.0.0", "--json", check=0).stdout)
     assert out["branch"] == "add-wave-2.0.0" and not out["example"]["skipped"] and out["example"]["ok"]

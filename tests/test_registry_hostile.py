@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from test_registry import GREET, Served, add_version, git
+from test_registry import GREET, Served, add_version, committed_clone
 
 MARK = "MARK"  # replaced by the marker's absolute path
 
@@ -142,11 +142,7 @@ def test_publish_refuses_it_before_running_its_example(lf, tmp_path, hostile):
     upstream = tmp_path / "upstream"
     add_version(upstream, "1.0.0")
     lf("tools", "index", upstream, check=0)
-    git("init", "-q", "-b", "main", cwd=upstream)
-    git("add", "-A", cwd=upstream)
-    git("commit", "-qm", "registry", cwd=upstream)
-    clone = tmp_path / "clone"
-    git("clone", "-q", str(upstream), str(clone))
+    clone = committed_clone(upstream, tmp_path / "clone")
     mine = lf.write("evil.yaml", text)
     proc = lf("tools", "publish", mine, "--registry", clone, check=1)
     assert "is refused" in proc.stderr and reason in proc.stderr, proc.stderr
@@ -160,11 +156,7 @@ def test_an_unindexable_registry_stops_publish_before_the_example(lf, tmp_path):
     add_version(upstream, "1.0.0")
     lf("tools", "index", upstream, check=0)
     (upstream / "tools/greet/1.0.0/greet.yaml").write_text(GREET.format(version="9.9.9"))  # version mismatch
-    git("init", "-q", "-b", "main", cwd=upstream)
-    git("add", "-A", cwd=upstream)
-    git("commit", "-qm", "registry", cwd=upstream)
-    clone = tmp_path / "clone"
-    git("clone", "-q", str(upstream), str(clone))
+    clone = committed_clone(upstream, tmp_path / "clone")
     mark = tmp_path / "marker"
     wave = GREET.replace("greet", "wave").format(version="1.0.0")
     wave = wave.replace("  binary: echo", "  binary: touch").replace('[echo, "hello {{ who }} from 1.0.0"]', f"[touch, {mark}]")
