@@ -3,11 +3,13 @@
 `localforge ui` started as a subprocess on 127.0.0.1 in a scratch home. Without
 Playwright or chromium the browser tests are skipped unless LOCALFORGE_REQUIRE_TOOLS=1."""
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -77,9 +79,16 @@ def ui(lf):
     (lf.work / "recipes").mkdir()
     for name, text in (("hello-image", HELLO_IMAGE), ("sleepy", SLEEPY), ("gated", GATED)):
         (lf.work / "recipes" / f"{name}.yaml").write_text(text)
+    with serving(lf) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def serving(lf, *args):
+    """`localforge ui` on a free port in the scratch home, with `args` added."""
     port = _port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "localforge", "ui", "--port", str(port)],
+        [sys.executable, "-m", "localforge", "ui", "--port", str(port), *args],
         cwd=lf.work,
         env=lf.env,
         stdout=subprocess.PIPE,
@@ -99,15 +108,17 @@ def ui(lf):
         def post(self, path, body=None, headers=None):
             return _request(self.base + path, data=json.dumps(body or {}).encode(), headers=headers or {}, method="POST")
 
-    yield Server()
-    proc.terminate()
     try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    proc.stdout.close()
-    proc.stderr.close()
+        yield Server()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
 
 
 def _request(url, data=None, headers=None, method="GET"):
@@ -177,6 +188,46 @@ def test_asset_paths_cannot_leave_the_run_folder(ui, lf):
     ):
         status, body = ui.get(f"/files/{run_id}/{bad}", auth)
         assert status == 404 and b"secret" not in body, bad
+
+
+def test_only_recipes_in_the_recipe_folders_can_be_started(ui, lf):
+    auth = {"Authorization": f"Bearer {ui.token}", "Content-Type": "application/json"}
+    elsewhere = lf.home / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "mine.yaml").write_text(GATED.replace("name: gated", "name: mine"))
+    (lf.work / "recipes" / "link.yaml").symlink_to(elsewhere / "mine.yaml")
+    refused = {}
+    for ref in (str(elsewhere / "mine.yaml"), "../home/elsewhere/mine.yaml", "recipes/../../home/elsewhere/mine.yaml", "link", "mine"):
+        status, body = ui.post("/api/runs", {"recipe": ref}, auth)
+        assert status in (400, 403), (ref, body)
+        refused[ref] = (status, json.loads(body)["error"])
+    assert refused[str(elsewhere / "mine.yaml")][0] == 403
+    assert "outside the recipe folders" in refused[str(elsewhere / "mine.yaml")][1]
+    assert "add its folder with `localforge ui --recipes DIR`" in refused[str(elsewhere / "mine.yaml")][1]
+    assert "`..`" in refused["../home/elsewhere/mine.yaml"][1] and "`..`" in refused["recipes/../../home/elsewhere/mine.yaml"][1]
+    assert refused["link"] == (403, refused["link"][1]) and f"is a link ({lf.work / 'recipes' / 'link.yaml'})" in refused["link"][1]
+    assert "no recipe named `mine`; the Recipes page lists them" in refused["mine"][1]
+    assert not (lf.db.exists() and sqlite3.connect(lf.db).execute("SELECT count(*) FROM runs").fetchone()[0])
+    names = [r["name"] for r in json.loads(ui.get("/api/recipes", auth)[1])["recipes"]]
+    assert "gated" in names and "mine" not in names
+    # By name and by the path the page sends: started.
+    gated = next(r for r in json.loads(ui.get("/api/recipes", auth)[1])["recipes"] if r["name"] == "gated")
+    assert ui.post("/api/runs", {"recipe": gated["path"]}, auth)[0] == 201
+    assert ui.post("/api/runs", {"recipe": "hello-image"}, auth)[0] == 201
+
+
+def test_recipes_flag_widens_the_recipe_folders(lf):
+    elsewhere = lf.home / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "mine.yaml").write_text(GATED.replace("name: gated", "name: mine"))
+    with serving(lf, "--recipes", str(elsewhere)) as ui:
+        auth = {"Authorization": f"Bearer {ui.token}", "Content-Type": "application/json"}
+        names = [r["name"] for r in json.loads(ui.get("/api/recipes", auth)[1])["recipes"]]
+        status, body = ui.post("/api/runs", {"recipe": str(elsewhere / "mine.yaml")}, auth)
+        assert "mine" in names and status == 201, body
+    bad = subprocess.run([sys.executable, "-m", "localforge", "ui", "--port", "0", "--recipes", str(lf.home / "nope")],
+                         cwd=lf.work, env=lf.env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert bad.returncode != 0 and f"recipe folder `{lf.home / 'nope'}` does not exist" in bad.stderr
 
 
 def _finished_run(ui, auth):
