@@ -344,6 +344,37 @@ def test_start_from_the_form_watch_it_go_green_and_see_its_image(page, ui):
     page.wait_for_selector(f"tr[data-run='{run_id}'] [data-status=completed]")
 
 
+def test_the_page_works_under_its_content_security_policy(page, ui):
+    """The page sends a CSP that allows only this origin's script, style, images and API,
+    and every view still renders under it: no violation is reported, and an injected inline
+    handler does not run."""
+    violations = []
+    page.on("console", lambda m: "Content Security Policy" in m.text and violations.append(m.text))
+    response = page.reload()
+    page.wait_for_selector("#runs")
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self';" in csp and "style-src 'self';" in csp and "'unsafe-inline'" not in csp
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and response.headers["x-frame-options"] == "DENY"
+    _start_from_form(page, "hello-image", {"name": "csp"})
+    page.wait_for_selector("#run-status [data-status=completed]")
+    label = page.locator("g.node[data-step=greet] text.label")
+    assert label.evaluate("t => [getComputedStyle(t).fill, getComputedStyle(t).fontWeight]") == ["rgb(255, 255, 255)", "600"]
+    page.click("#assets-link")
+    img = page.wait_for_selector("img.asset[alt='picture.png']")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=img)
+    page.wait_for_selector("[data-file='greeting.md'] :text('Hello, csp!')")
+    page.click("a[data-nav=machine]")
+    gauge = page.wait_for_selector("svg.gauge rect")
+    assert gauge.evaluate("r => getComputedStyle(r).fill") != "rgb(0, 0, 0)", "the gauge is styled by app.css"
+    assert violations == []
+    page.evaluate("""() => { window.ran = false; const d = document.createElement("div");
+        d.innerHTML = '<img src="data:,x" onerror="window.ran = true">'; document.body.append(d); }""")
+    page.wait_for_function("() => true")
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => window.ran") is False
+    assert any("script-src" in v for v in violations), violations
+
+
 def test_steps_turn_green_live(page, ui, lf):
     """The page updates from server-sent events: a step still running is blue, then green."""
     gate = lf.work / "go"
