@@ -231,6 +231,39 @@ def test_recipe_paths_outside_the_recipe_folders_are_refused(server):
     assert [s for _, s in run_rows(server)] == ["completed"]
 
 
+def test_a_link_out_of_the_recipe_folders_is_no_tool_no_name_and_no_resource(server):
+    outside = server.home / "elsewhere.yaml"
+    outside.write_text("name: elsewhere\nsteps:\n  - {id: a, tool: file_ops, action: mkdir, inputs: {path: /tmp/x}}\n")
+    (server.work / "recipes" / "link.yaml").symlink_to(outside)
+
+    async def main():
+        async with Client(server.params) as c:
+            tools = [t.name for t in (await c.list_tools()).tools]
+            recipes = (await c.call_tool("list_recipes", {})).structured_content["recipes"]
+            resources = [str(r.uri) for r in (await c.list_resources()).resources]
+            with pytest.raises(mcp.shared.exceptions.MCPError) as e:
+                await c.call_tool("recipe_elsewhere", {})
+            by_tool = str(e.value)
+            out = {ref: (await c.call_tool("run_recipe", {"recipe": ref})) for ref in ["link", "elsewhere"]}
+            read = {}
+            for name in ["link", "elsewhere"]:
+                with pytest.raises(mcp.shared.exceptions.MCPError) as e:
+                    await c.read_resource(f"localforge://recipes/{name}")
+                read[name] = str(e.value)
+            return tools, recipes, resources, by_tool, out, read
+
+    tools, recipes, resources, by_tool, out, read = go(main)
+    assert "recipe_elsewhere" not in tools and "recipe_five-steps" in tools
+    assert "elsewhere" not in [r["name"] for r in recipes]
+    assert not [u for u in resources if "elsewhere" in u or u.endswith("/link")]
+    assert "unknown tool `recipe_elsewhere`" in by_tool
+    assert out["link"].is_error and f"is a link ({server.work / 'recipes' / 'link.yaml'}) to {outside}" in out["link"].content[0].text
+    assert "outside the recipe folders" in out["link"].content[0].text
+    assert out["elsewhere"].is_error and "no recipe named `elsewhere`" in out["elsewhere"].content[0].text
+    assert "outside the recipe folders" in read["link"] and "no recipe named `elsewhere`" in read["elsewhere"]
+    assert run_rows(server) == []
+
+
 def test_validate_recipe_gives_every_problem_with_its_place(server):
     async def main():
         async with Client(server.params) as c:
@@ -468,6 +501,38 @@ def test_images_come_back_as_links_and_embedded(server):
     link, image, blob = go(main)
     assert link.uri.endswith("/files/dot.png") and link.mime_type == "image/png" and link.size == 70
     assert image.mime_type == "image/png" and image.data == blob.blob
+
+
+HARD_LINK = """\
+name: hard-link
+steps:
+  - id: link
+    tool: script
+    action: run
+    inputs:
+      command: "echo plain > {{ workflow.run_dir }}/plain.txt && ln {secret} {{ workflow.run_dir }}/hard.txt"
+"""
+
+
+def test_a_hard_link_in_a_run_folder_is_neither_a_link_nor_a_resource(server):
+    secret = server.home / "secret.txt"
+    secret.write_text("secret")
+    server.write("recipes/hard-link.yaml", HARD_LINK.replace("{secret}", str(secret)))
+
+    async def main():
+        async with Client(server.params) as c:
+            r = await c.call_tool("recipe_hard-link", {})
+            assert not r.is_error, r.content
+            links = [b.uri for b in r.content if b.type == "resource_link"]
+            run_id = r.structured_content["run_id"]
+            plain = (await c.read_resource(f"localforge://runs/{run_id}/files/plain.txt")).contents[0].text
+            with pytest.raises(mcp.shared.exceptions.MCPError) as e:
+                await c.read_resource(f"localforge://runs/{run_id}/files/hard.txt")
+            return links, plain, e.value
+
+    links, plain, refused = go(main)
+    assert [u.rsplit("/", 1)[1] for u in links] == ["plain.txt"] and plain == "plain\n"
+    assert refused.code == -32002 and str(refused) == "`hard.txt` has other names (hard links) and is not served"
 
 
 def test_a_run_left_going_is_followed_and_cancelled_by_id(server):

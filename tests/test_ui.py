@@ -3,11 +3,13 @@
 `localforge ui` started as a subprocess on 127.0.0.1 in a scratch home. Without
 Playwright or chromium the browser tests are skipped unless LOCALFORGE_REQUIRE_TOOLS=1."""
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -77,9 +79,16 @@ def ui(lf):
     (lf.work / "recipes").mkdir()
     for name, text in (("hello-image", HELLO_IMAGE), ("sleepy", SLEEPY), ("gated", GATED)):
         (lf.work / "recipes" / f"{name}.yaml").write_text(text)
+    with serving(lf) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def serving(lf, *args):
+    """`localforge ui` on a free port in the scratch home, with `args` added."""
     port = _port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "localforge", "ui", "--port", str(port)],
+        [sys.executable, "-m", "localforge", "ui", "--port", str(port), *args],
         cwd=lf.work,
         env=lf.env,
         stdout=subprocess.PIPE,
@@ -99,15 +108,17 @@ def ui(lf):
         def post(self, path, body=None, headers=None):
             return _request(self.base + path, data=json.dumps(body or {}).encode(), headers=headers or {}, method="POST")
 
-    yield Server()
-    proc.terminate()
     try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    proc.stdout.close()
-    proc.stderr.close()
+        yield Server()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
 
 
 def _request(url, data=None, headers=None, method="GET"):
@@ -177,6 +188,46 @@ def test_asset_paths_cannot_leave_the_run_folder(ui, lf):
     ):
         status, body = ui.get(f"/files/{run_id}/{bad}", auth)
         assert status == 404 and b"secret" not in body, bad
+
+
+def test_only_recipes_in_the_recipe_folders_can_be_started(ui, lf):
+    auth = {"Authorization": f"Bearer {ui.token}", "Content-Type": "application/json"}
+    elsewhere = lf.home / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "mine.yaml").write_text(GATED.replace("name: gated", "name: mine"))
+    (lf.work / "recipes" / "link.yaml").symlink_to(elsewhere / "mine.yaml")
+    refused = {}
+    for ref in (str(elsewhere / "mine.yaml"), "../home/elsewhere/mine.yaml", "recipes/../../home/elsewhere/mine.yaml", "link", "mine"):
+        status, body = ui.post("/api/runs", {"recipe": ref}, auth)
+        assert status in (400, 403), (ref, body)
+        refused[ref] = (status, json.loads(body)["error"])
+    assert refused[str(elsewhere / "mine.yaml")][0] == 403
+    assert "outside the recipe folders" in refused[str(elsewhere / "mine.yaml")][1]
+    assert "add its folder with `localforge ui --recipes DIR`" in refused[str(elsewhere / "mine.yaml")][1]
+    assert "`..`" in refused["../home/elsewhere/mine.yaml"][1] and "`..`" in refused["recipes/../../home/elsewhere/mine.yaml"][1]
+    assert refused["link"] == (403, refused["link"][1]) and f"is a link ({lf.work / 'recipes' / 'link.yaml'})" in refused["link"][1]
+    assert "no recipe named `mine`; the Recipes page lists them" in refused["mine"][1]
+    assert not (lf.db.exists() and sqlite3.connect(lf.db).execute("SELECT count(*) FROM runs").fetchone()[0])
+    names = [r["name"] for r in json.loads(ui.get("/api/recipes", auth)[1])["recipes"]]
+    assert "gated" in names and "mine" not in names
+    # By name and by the path the page sends: started.
+    gated = next(r for r in json.loads(ui.get("/api/recipes", auth)[1])["recipes"] if r["name"] == "gated")
+    assert ui.post("/api/runs", {"recipe": gated["path"]}, auth)[0] == 201
+    assert ui.post("/api/runs", {"recipe": "hello-image"}, auth)[0] == 201
+
+
+def test_recipes_flag_widens_the_recipe_folders(lf):
+    elsewhere = lf.home / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "mine.yaml").write_text(GATED.replace("name: gated", "name: mine"))
+    with serving(lf, "--recipes", str(elsewhere)) as ui:
+        auth = {"Authorization": f"Bearer {ui.token}", "Content-Type": "application/json"}
+        names = [r["name"] for r in json.loads(ui.get("/api/recipes", auth)[1])["recipes"]]
+        status, body = ui.post("/api/runs", {"recipe": str(elsewhere / "mine.yaml")}, auth)
+        assert "mine" in names and status == 201, body
+    bad = subprocess.run([sys.executable, "-m", "localforge", "ui", "--port", "0", "--recipes", str(lf.home / "nope")],
+                         cwd=lf.work, env=lf.env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert bad.returncode != 0 and f"recipe folder `{lf.home / 'nope'}` does not exist" in bad.stderr
 
 
 def _finished_run(ui, auth):
@@ -291,6 +342,37 @@ def test_start_from_the_form_watch_it_go_green_and_see_its_image(page, ui):
     assert "Hello, browser!" in page.inner_text("[data-file='greeting.md']")
     page.goto(f"{ui.base}/#/runs")
     page.wait_for_selector(f"tr[data-run='{run_id}'] [data-status=completed]")
+
+
+def test_the_page_works_under_its_content_security_policy(page, ui):
+    """The page sends a CSP that allows only this origin's script, style, images and API,
+    and every view still renders under it: no violation is reported, and an injected inline
+    handler does not run."""
+    violations = []
+    page.on("console", lambda m: "Content Security Policy" in m.text and violations.append(m.text))
+    response = page.reload()
+    page.wait_for_selector("#runs")
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self';" in csp and "style-src 'self';" in csp and "'unsafe-inline'" not in csp
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and response.headers["x-frame-options"] == "DENY"
+    _start_from_form(page, "hello-image", {"name": "csp"})
+    page.wait_for_selector("#run-status [data-status=completed]")
+    label = page.locator("g.node[data-step=greet] text.label")
+    assert label.evaluate("t => [getComputedStyle(t).fill, getComputedStyle(t).fontWeight]") == ["rgb(255, 255, 255)", "600"]
+    page.click("#assets-link")
+    img = page.wait_for_selector("img.asset[alt='picture.png']")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=img)
+    page.wait_for_selector("[data-file='greeting.md'] :text('Hello, csp!')")
+    page.click("a[data-nav=machine]")
+    gauge = page.wait_for_selector("svg.gauge rect")
+    assert gauge.evaluate("r => getComputedStyle(r).fill") != "rgb(0, 0, 0)", "the gauge is styled by app.css"
+    assert violations == []
+    page.evaluate("""() => { window.ran = false; const d = document.createElement("div");
+        d.innerHTML = '<img src="data:,x" onerror="window.ran = true">'; document.body.append(d); }""")
+    page.wait_for_function("() => true")
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => window.ran") is False
+    assert any("script-src" in v for v in violations), violations
 
 
 def test_steps_turn_green_live(page, ui, lf):

@@ -54,6 +54,16 @@ def names():
     return known
 
 
+def configured_folders(section: str) -> list:
+    """`SECTION: {recipe_folders: [...]}` in the configuration (`mcp`, `ui`): the folders
+    beyond the built-in recipes and ./recipes that a front end may run recipes from."""
+    from localforge import api
+
+    raw = (api.config().get("raw") or {}).get(section) or {}
+    folders = raw.get("recipe_folders") or []
+    return [folders] if isinstance(folders, str) else list(folders)
+
+
 def did_you_mean(word: str, options) -> str:
     """`did you mean `x`?` for the closest of `options`, or empty."""
     import difflib

@@ -55,11 +55,9 @@ def main(args) -> int:
 
 def _configured_folders() -> list:
     """`mcp: {recipe_folders: [...]}` in the configuration."""
-    from localforge import api
+    from localforge.catalog import configured_folders
 
-    raw = (api.config().get("raw") or {}).get("mcp") or {}
-    folders = raw.get("recipe_folders") or []
-    return [folders] if isinstance(folders, str) else list(folders)
+    return configured_folders("mcp")
 
 
 def _need_sdk() -> None:

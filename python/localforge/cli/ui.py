@@ -15,6 +15,8 @@ def main(args) -> int:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host (anyone with the token can start runs)")
     p.add_argument("--open", action="store_true", help="open the page in the browser")
+    p.add_argument("--recipes", action="append", default=[], metavar="DIR",
+                   help="a folder of recipes the page may also start (repeatable; also `ui.recipe_folders` in the configuration)")  # fmt: skip
     ns = p.parse_args(args)
     try:
         import starlette  # noqa: F401
@@ -29,8 +31,14 @@ def main(args) -> int:
         raise UsageError(
             f"--host {ns.host} is not a loopback address", hint="add --allow-remote to serve other machines (over a trusted network)"
         )
+    from localforge.catalog import configured_folders
+    from localforge.mcp_server.recipes import Refused
+
     token = load_or_make_token()
-    app = create_app(token, allow_remote=ns.allow_remote)
+    try:
+        app = create_app(token, allow_remote=ns.allow_remote, recipe_folders=ns.recipes + configured_folders("ui"))
+    except Refused as e:
+        raise UsageError(str(e), hint="pass folders that exist to --recipes (or fix `ui.recipe_folders` in the configuration)")
     config = uvicorn.Config(app, host=ns.host, port=ns.port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
 

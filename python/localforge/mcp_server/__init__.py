@@ -3,7 +3,9 @@ reachable by any MCP client — Claude Desktop, Claude Code, Cursor, Codex, VS
 Code — typed, with progress, cancellation and the run's files as resources.
 
 Needs the optional extra: `pip install 'localforge[mcp]'` (the official MCP
-Python SDK, 2.x). Nothing here is imported by the rest of LocalForge.
+Python SDK, 2.x). Nothing here is imported by the rest of LocalForge but
+`recipes.Catalog` (no SDK needed), which the dashboard shares: both run recipes
+only from the same kind of folders.
 """
 
 MIN_SDK = (2, 3)

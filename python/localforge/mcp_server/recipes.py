@@ -1,7 +1,10 @@
 """The recipes this server offers, and the only files `run_recipe` may run: the
 built-in recipes, ./recipes where the server started, and the folders given
 with `--recipes DIR` or `mcp.recipe_folders` in the configuration. A path that
-leaves them (`..`, a link pointing out, an absolute path elsewhere) is refused."""
+leaves them (`..`, a link pointing out, an absolute path elsewhere) is refused,
+and a link in them that points out is not offered by name either. The
+dashboard (`localforge ui`, `ui.recipe_folders`) starts recipes through the same
+`Catalog`."""
 
 from __future__ import annotations
 
@@ -34,8 +37,13 @@ class Recipe:
 class Catalog:
     """Recipes under the allowed folders, read again when a file changes."""
 
-    def __init__(self, folders: Optional[list] = None):
+    def __init__(self, folders: Optional[list] = None, front: str = "mcp"):
+        """`front` names the command in the hints: `localforge mcp` or `localforge ui`."""
         from localforge.catalog import roots
+
+        self.front = front
+        self.lister = "`list_recipes`" if front == "mcp" else "the Recipes page"
+        self.checker = "`validate_recipe`" if front == "mcp" else "`localforge validate`"
 
         self.roots: list[tuple[Path, str]] = [(Path(r).resolve(), s) for r, s in roots()]
         for f in folders or []:
@@ -45,6 +53,8 @@ class Catalog:
             if all(p != r for r, _ in self.roots):
                 self.roots.append((p, str(f)))
         self._parsed: dict[Path, tuple[tuple, Optional[Recipe]]] = {}
+        self._outside: dict[str, tuple[Path, Path]] = {}  # key and stem -> (the link, where it leads)
+        self._told: set[Path] = set()
 
     def _load(self, path: Path, source: str, key: str) -> Optional[Recipe]:
         """The recipe in `path` with its schemas, parsed again only when the file changed."""
@@ -65,9 +75,18 @@ class Catalog:
         """Every recipe once (the first met wins a name; later ones are reported on stderr)."""
         from localforge.catalog import catalog
 
-        out, names = [], {}
+        out, names, outside = [], {}, {}
         for f, root, source in catalog(self.roots):
-            r = self._load(f, source, f.relative_to(root).with_suffix("").as_posix())
+            key = f.relative_to(root).with_suffix("").as_posix()
+            if not self.allows(f):
+                # A link that leads out of the folders: refused by path, so by name too
+                # (not a tool, not a resource), whatever the file it points to says.
+                outside[key] = outside[f.stem] = (f, f.resolve())
+                if f not in self._told:
+                    self._told.add(f)
+                    print(f"localforge: {f} is not offered: it is a link to {f.resolve()}, outside the recipe folders", file=sys.stderr)
+                continue
+            r = self._load(f, source, key)
             if r is None:
                 continue
             if r.tool in names:
@@ -75,6 +94,7 @@ class Catalog:
                 continue
             names[r.tool] = f
             out.append(r)
+        self._outside = outside
         return out
 
     def by_tool(self, tool: str) -> Optional[Recipe]:
@@ -85,13 +105,18 @@ class Catalog:
         path under the allowed folders. Anything else is Refused."""
         ref = (ref or "").strip()
         if not ref:
-            raise Refused("no recipe given: pass a recipe name (see `list_recipes`) or a path")
+            raise Refused(f"no recipe given: pass a recipe name (see {self.lister}) or a path")
         if "\0" in ref:
             raise Refused("a recipe name cannot hold a NUL character")
         recipes = self.all()
         for r in recipes:
             if ref in (r.name, r.key, r.key.rsplit("/", 1)[-1]):
                 return r
+        if ref in self._outside:
+            link, real = self._outside[ref]
+            raise Refused(
+                f"`{ref}` is a link ({link}) to {real}, outside the recipe folders ({self.folders()}); add its folder with `localforge {self.front} --recipes DIR`"
+            )
         parts = Path(ref).parts
         if ".." in parts:
             raise Refused(f"`{ref}` leaves the recipe folders (`..`); run recipes by name, or by a path inside: {self.folders()}")
@@ -99,7 +124,7 @@ class Catalog:
         if not looks_like_path:
             from localforge.catalog import did_you_mean
 
-            hint = did_you_mean(ref, [r.name for r in recipes]) or "`list_recipes` lists them"
+            hint = did_you_mean(ref, [r.name for r in recipes]) or f"{self.lister} lists them"
             raise Refused(f"no recipe named `{ref}`; {hint}")
         candidates = [Path(ref)] if Path(ref).is_absolute() else [Path.cwd() / ref] + [root / ref for root, _ in self.roots]
         for c in candidates:
@@ -113,10 +138,12 @@ class Catalog:
                     return r
             recipe = self._load(real, "path", ref)
             if recipe is None:
-                raise Refused(f"`{ref}` is not a readable recipe; `validate_recipe` says what is wrong")
+                raise Refused(f"`{ref}` is not a readable recipe; {self.checker} says what is wrong")
             return recipe
         if any(c.resolve().is_file() for c in candidates):
-            raise Refused(f"`{ref}` is outside the recipe folders ({self.folders()}); add its folder with `localforge mcp --recipes DIR`")
+            raise Refused(
+                f"`{ref}` is outside the recipe folders ({self.folders()}); add its folder with `localforge {self.front} --recipes DIR`"
+            )
         raise Refused(f"no recipe file `{ref}` in the recipe folders ({self.folders()})")
 
     def folders(self) -> str:

@@ -78,14 +78,20 @@ def read(catalog: Catalog, uri: str) -> types.ReadResourceResult:
 
 
 def read_file(uri: str, detail: dict, rel: str) -> types.ReadResourceResult:
-    """A file inside the run's folder; `..`, absolute paths and links that lead out are refused."""
+    """A file inside the run's folder; `..`, absolute paths, links that lead out and files
+    with more than one name (hard links) are refused."""
     root = Path(detail["run_dir"]).resolve()
     if not rel or Path(rel).is_absolute() or ".." in Path(rel).parts:
         raise not_found(f"`{rel}` is not a path inside run {detail['run_id']}'s folder")
     path = (root / rel).resolve()
     if not path.is_relative_to(root) or not path.is_file():
         raise not_found(f"no file `{rel}` in run {detail['run_id']}'s folder")
-    size = path.stat().st_size
+    st = path.stat()
+    if st.st_nlink > 1:
+        # A hard link shares its content with a file anywhere on the same file system
+        # (a key in the home folder): refused, as the dashboard does (`ui.runs.inside`).
+        raise not_found(f"`{rel}` has other names (hard links) and is not served")
+    size = st.st_size
     if size > MAX_READ:
         raise MCPError(
             types.INVALID_PARAMS, f"`{rel}` is {size} bytes; files over {MAX_READ} bytes are not sent: read {path} on this machine"

@@ -52,8 +52,11 @@ def run_files(run_id: str, run_dir: str, limit: int = MAX_FILES) -> list[dict]:
         if len(out) >= limit:
             break
         if p.is_file() and not p.is_symlink():
+            st = p.stat()
+            if st.st_nlink > 1:  # not served (`resources.read_file`), so not listed
+                continue
             rel = p.relative_to(root).as_posix()
-            out.append({"uri": file_uri(run_id, rel), "path": str(p), "mime_type": mime_type(p), "size": p.stat().st_size})
+            out.append({"uri": file_uri(run_id, rel), "path": str(p), "mime_type": mime_type(p), "size": st.st_size})
     return out
 
 

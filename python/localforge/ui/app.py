@@ -9,6 +9,7 @@ import contextlib
 import json
 import time
 from pathlib import Path
+from typing import Optional
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -17,22 +18,37 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from localforge import api, errors
+from localforge.mcp_server.recipes import Catalog
+from localforge.mcp_server.recipes import Refused as NotAllowed
 from localforge.ui.runs import TERMINAL, Refused, Runs, inside, log_tails
 from localforge.ui.security import Guard
 
 STATIC = Path(__file__).resolve().parent / "static"
+
+# The page loads its script, style sheet, the runs' images and media and its API from this
+# origin only: no inline script or style (the markup carries none; a gauge is an SVG rect),
+# no other origin, no frame around it, no <base> or form posting elsewhere. `data:` is for
+# the empty favicon.
+PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
+            "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")  # fmt: skip
+PAGE_HEADERS = {"cache-control": "no-store", "content-security-policy": PAGE_CSP, "x-frame-options": "DENY",
+                "x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}  # fmt: skip
 
 
 def _problem(e: Exception, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": str(e), "errors": getattr(e, "errors", None) or []}, status_code=status)
 
 
-def create_app(token: str, allow_remote: bool = False) -> Guard:
+def create_app(token: str, allow_remote: bool = False, recipe_folders: Optional[list] = None) -> Guard:
+    """The app. It starts only recipes in the recipe folders (built-in, ./recipes where it
+    started, and `recipe_folders`), as `localforge mcp` does: the token holder names a
+    recipe, not any YAML file on the machine. Raises `NotAllowed` for a folder that is not one."""
     runs = Runs()
+    catalog = Catalog(recipe_folders, front="ui")
     system_cache: dict = {}
 
     async def index(request: Request) -> Response:
-        return FileResponse(STATIC / "index.html", headers={"cache-control": "no-store"})
+        return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
 
     async def list_runs(request: Request) -> Response:
         q = request.query_params
@@ -113,9 +129,10 @@ def create_app(token: str, allow_remote: bool = False) -> Guard:
     async def recipes(request: Request) -> Response:
         def read():
             out = []
-            for r in api.list_recipes():
-                info = api.recipe_info(r["path"]) or {}
-                out.append({**r, "inputs": info.get("inputs") or [], "steps": info.get("steps")})
+            for r in catalog.all():
+                group = r.key.rpartition("/")[0]
+                out.append({"name": r.name, "description": r.info.get("description") or "", "group": group, "path": str(r.path),
+                            "source": r.source, "inputs": r.info.get("inputs") or [], "steps": r.info.get("steps")})  # fmt: skip
             return out
 
         return JSONResponse({"recipes": await asyncio.to_thread(read)})
@@ -138,7 +155,11 @@ def create_app(token: str, allow_remote: bool = False) -> Guard:
             inputs = doc.get("inputs") or {}
             if not isinstance(inputs, dict):
                 raise ValueError("`inputs` must be an object")
-            run_id = await asyncio.to_thread(runs.start, recipe, inputs, asyncio.get_running_loop(), doc.get("cache", True) is not False)
+            try:
+                path = str((await asyncio.to_thread(catalog.find, recipe)).path)
+            except NotAllowed as e:
+                return _problem(e, 403)
+            run_id = await asyncio.to_thread(runs.start, path, inputs, asyncio.get_running_loop(), doc.get("cache", True) is not False)
         except (ValueError, errors.RecipeError) as e:
             return _problem(e)
         except errors.LocalForgeError as e:

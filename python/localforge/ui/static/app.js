@@ -125,8 +125,8 @@ function dag(detail) {
     ${plan.steps.map(s => { const p = pos[s.id]; if (!p) return ""; const st = status[s.id] || "pending";
       return `<g class="node" data-step="${esc(s.id)}" data-status="${esc(st)}"><title>${esc(s.id)}: ${esc(s.tool)}.${esc(s.action)} (${esc(st)})</title>
         <rect x="${p.x}" y="${p.y}" width="${W}" height="${H}" rx="6" fill="${COLORS[st] || COLORS.pending}"/>
-        <text x="${p.x + 8}" y="${p.y + 14}" fill="#fff" style="fill:#fff;font-weight:600">${esc(s.id.slice(0, 20))}${gpu[s.id] ? " ⚡GPU" : ""}</text>
-        <text x="${p.x + 8}" y="${p.y + 27}" style="fill:#fff">${esc((s.tool + "." + s.action).slice(0, 24))}</text></g>`; }).join("")}
+        <text class="label" x="${p.x + 8}" y="${p.y + 14}">${esc(s.id.slice(0, 20))}${gpu[s.id] ? " ⚡GPU" : ""}</text>
+        <text class="sub" x="${p.x + 8}" y="${p.y + 27}">${esc((s.tool + "." + s.action).slice(0, 24))}</text></g>`; }).join("")}
   </svg>`;
 }
 
@@ -161,7 +161,7 @@ async function runPage(id) {
     const byStep = {};
     d.steps.forEach(a => (byStep[a.step_id] = byStep[a.step_id] || []).push(a));
     view.innerHTML = `<h1>${esc(d.recipe)} <span id="run-status">${badge(d.status)}</span>
-        <span class="muted" style="font-size:13px">${esc(d.run_id)} · started ${when(d.started_at)}${d.duration_s != null ? " · " + secs(d.duration_s) : ""}</span>
+        <span class="muted small">${esc(d.run_id)} · started ${when(d.started_at)}${d.duration_s != null ? " · " + secs(d.duration_s) : ""}</span>
         ${d.live ? `<button id="cancel" class="danger">Cancel</button>` : ""}
         ${["failed", "cancelled", "interrupted"].includes(d.status) && !d.live ? `<button id="resume">Resume</button>` : ""}
         <a class="button" id="assets-link" href="#/runs/${encodeURIComponent(d.run_id)}/assets">Files (${d.files.length})</a></h1>
@@ -246,7 +246,7 @@ async function assetsPage(id) {
 function gauge(label, used, total, unit = "GB") {
   const pct = total ? Math.min(100, 100 * used / total) : 0;
   return `<div><b>${esc(label)}</b> <span class="muted">${used.toFixed(1)} of ${total.toFixed(1)} ${unit} in use</span>
-    <div class="gauge"><div style="width:${pct.toFixed(1)}%"></div></div></div>`;
+    <svg class="gauge" viewBox="0 0 100 10" preserveAspectRatio="none" role="img" aria-label="${pct.toFixed(0)}%"><rect width="${pct.toFixed(1)}" height="10"/></svg></div>`;
 }
 
 async function machinePage() {
