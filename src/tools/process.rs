@@ -33,6 +33,18 @@ pub struct ProcessSpec {
     /// Where the whole output goes once it outgrows `TAIL_BYTES`: `<log>.stdout.log` and
     /// `<log>.stderr.log` (made only then). Without it only the tail is kept.
     pub log: Option<PathBuf>,
+    /// Confine the program with Landlock (Linux): see `Sandbox`.
+    pub sandbox: Option<Sandbox>,
+}
+
+/// What a confined program may do: read and run anything, write only beneath `write`
+/// (folders; missing ones are created first), and open or accept TCP connections only
+/// with `network`. Where the kernel has no Landlock the program runs unconfined, and a
+/// line on stderr says so once (docs/security.md).
+#[derive(Debug, Clone, Default)]
+pub struct Sandbox {
+    pub write: Vec<PathBuf>,
+    pub network: bool,
 }
 
 impl ProcessSpec {
@@ -149,6 +161,12 @@ pub async fn run_process(spec: &ProcessSpec, cancel: &CancellationToken) -> Resu
     if let Some(cwd) = &spec.cwd {
         cmd.current_dir(cwd);
     }
+    // Held until the child has started: the child restricts itself with it (pre_exec), and
+    // it is closed on exec (Landlock ruleset descriptors are close-on-exec).
+    let _ruleset = match &spec.sandbox {
+        Some(sb) => confine(&mut cmd, sb)?,
+        None => None,
+    };
     let mut child = cmd.spawn().map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::NotFound { " (is it installed and on PATH?)" } else { "" };
         ToolError::failed(format!("cannot start `{program}`: {e}{hint}"))
@@ -195,6 +213,75 @@ pub async fn run_process(spec: &ProcessSpec, cancel: &CancellationToken) -> Resu
     let (stdout, stdout_stream) = out.lock().expect("output buffer").finish();
     let (stderr, stderr_stream) = err.lock().expect("output buffer").finish();
     Ok(ProcessOutput { stdout, stderr, code, stdout_stream, stderr_stream })
+}
+
+/// Builds the Landlock ruleset for `sb` and has the child restrict itself with it before
+/// exec. `None` (and a note on stderr, once) where the kernel has no Landlock.
+#[cfg(target_os = "linux")]
+fn confine(cmd: &mut Command, sb: &Sandbox) -> Result<Option<std::os::fd::OwnedFd>, ToolError> {
+    use landlock::{
+        Access, AccessFs, AccessNet, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, ABI,
+    };
+    use std::os::fd::AsRawFd;
+    let failed = |e: &dyn std::fmt::Display| ToolError::failed(format!("sandbox: {e}"));
+    let version = landlock_abi();
+    if version < 1 {
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| eprintln!("localforge: this kernel has no Landlock; sandboxed tools run unconfined (docs/security.md)"));
+        return Ok(None);
+    }
+    for dir in &sb.write {
+        std::fs::create_dir_all(dir).map_err(|e| failed(&format!("{}: {e}", dir.display())))?;
+    }
+    let abi = ABI::from(version);
+    let all = AccessFs::from_all(abi);
+    // Reading, listing, running, and ioctl on devices (a terminal): everywhere.
+    let read = all & (AccessFs::from_read(abi) | AccessFs::IoctlDev);
+    let mut rules = Ruleset::default().set_compatibility(CompatLevel::BestEffort).handle_access(all).map_err(|e| failed(&e))?;
+    if !sb.network && version >= 4 {
+        rules = rules.handle_access(AccessNet::BindTcp | AccessNet::ConnectTcp).map_err(|e| failed(&e))?;
+    }
+    let mut created = rules.create().map_err(|e| failed(&e))?;
+    let fd = |p: &std::path::Path| PathFd::new(p).map_err(|e| failed(&format!("{}: {e}", p.display())));
+    created = created.add_rule(PathBeneath::new(fd(std::path::Path::new("/"))?, read)).map_err(|e| failed(&e))?;
+    // `> /dev/null` is writing nothing anywhere.
+    let file = AccessFs::from_file(abi);
+    created = created.add_rule(PathBeneath::new(fd(std::path::Path::new("/dev/null"))?, file)).map_err(|e| failed(&e))?;
+    for dir in &sb.write {
+        created = created.add_rule(PathBeneath::new(fd(dir)?, all)).map_err(|e| failed(&e))?;
+    }
+    let Some(owned) = Option::<std::os::fd::OwnedFd>::from(created) else { return Ok(None) };
+    let raw = owned.as_raw_fd();
+    // SAFETY: only two system calls between fork and exec, no allocation or locking.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || libc::syscall(libc::SYS_landlock_restrict_self, raw, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Ok(Some(owned))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn confine(_cmd: &mut Command, _sb: &Sandbox) -> Result<Option<std::os::fd::OwnedFd>, ToolError> {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| eprintln!("localforge: no Landlock on this system; sandboxed tools run unconfined (docs/security.md)"));
+    Ok(None)
+}
+
+/// The kernel's Landlock ABI version; 0 where it has none (or it is disabled).
+#[cfg(target_os = "linux")]
+pub fn landlock_abi() -> i32 {
+    // SAFETY: LANDLOCK_CREATE_RULESET_VERSION (1) only returns the version.
+    let v = unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, std::ptr::null::<u8>(), 0usize, 1u32) };
+    i32::try_from(v).unwrap_or(0).max(0)
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn landlock_abi() -> i32 {
+    0
 }
 
 fn with_suffix(base: &std::path::Path, suffix: &str) -> PathBuf {
@@ -394,6 +481,46 @@ mod tests {
         let out = run_process(&sh("seq 1 100000"), &CancellationToken::new()).await.unwrap();
         assert!(out.stdout_stream.truncated && out.stdout_stream.file.is_none() && out.stdout.len() <= TAIL_BYTES);
         assert!(out.full_stdout().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_confined_program_writes_only_where_allowed_and_opens_no_tcp() {
+        if landlock_abi() < 1 {
+            eprintln!("skipped: this kernel has no Landlock");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (inside, outside) = (dir.path().join("out"), dir.path().join("elsewhere"));
+        std::fs::create_dir(&outside).unwrap();
+        let sandbox = Some(Sandbox { write: vec![inside.clone()], network: false });
+        let run = |script: String, sandbox: Option<Sandbox>| async move {
+            run_process(&ProcessSpec { sandbox, ..sh(&script) }, &CancellationToken::new()).await.unwrap()
+        };
+        let out = run(format!("echo x > {0}/a && echo y > {1}/b", inside.display(), outside.display()), sandbox.clone()).await;
+        assert_ne!(out.code, 0, "{out:?}");
+        assert!(out.stderr.contains("ermission denied"), "{}", out.stderr);
+        assert_eq!(std::fs::read_to_string(inside.join("a")).unwrap(), "x\n", "the missing folder was made, and written");
+        assert!(!outside.join("b").exists());
+        // Reading and running anything still works, and so does `> /dev/null`.
+        let out = run(format!("cat {}/a > /dev/null && ls / > /dev/null", inside.display()), sandbox.clone()).await;
+        assert_eq!(out.code, 0, "{out:?}");
+        if landlock_abi() >= 4 {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let connect = format!("python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}), timeout=5)'");
+            if on_path("python3") {
+                let out = run(connect.clone(), sandbox.clone()).await;
+                assert_ne!(out.code, 0, "connected from the sandbox: {out:?}");
+                assert!(out.stderr.contains("PermissionError") || out.stderr.contains("ermission"), "{}", out.stderr);
+                let open = Some(Sandbox { write: vec![inside.clone()], network: true });
+                let out = run(connect, open).await;
+                assert_eq!(out.code, 0, "`network: true` connects: {out:?}");
+            } else {
+                eprintln!("skipped the TCP check: no python3");
+            }
+        } else {
+            eprintln!("skipped the TCP check: Landlock ABI {} < 4", landlock_abi());
+        }
     }
 
     /// Running and not a zombie waiting to be reaped.

@@ -142,7 +142,7 @@ fn build_spec(inputs: &Outputs, ctx: &ToolCtx) -> Result<ProcessSpec, ToolError>
         _ => Default::default(),
     };
     let detach = opt_bool(inputs, "detach").unwrap_or(false);
-    Ok(ProcessSpec { argv, cwd: Some(cwd), env, stdin: opt_str(inputs, "stdin"), detach, log: None }.logged_for(ctx))
+    Ok(ProcessSpec { argv, cwd: Some(cwd), env, stdin: opt_str(inputs, "stdin"), detach, log: None, sandbox: None }.logged_for(ctx))
 }
 
 /// The words of a shell line that name a program on `PATH` (or by path): what it may run.
