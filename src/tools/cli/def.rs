@@ -22,6 +22,10 @@ pub struct ToolDef {
     pub actions: IndexMap<String, ActionDef>,
     /// `deterministic: true`: the same inputs and files give the same outputs (the step cache serves it).
     pub deterministic: bool,
+    /// `sandbox: true`, or installed from a registry (`load_dirs`): run under Landlock.
+    pub sandbox: bool,
+    /// `network: true`: a confined program may use TCP.
+    pub network: bool,
     /// SHA-256 of the definition's text: the tool's version in cache keys.
     pub hash: String,
 }
@@ -161,8 +165,23 @@ pub fn parse(text: &str, file: &str) -> Result<ToolDef, Vec<Diagnostic>> {
     }
     let description = root.get("description").map(Node::key_text).unwrap_or_default();
     let deterministic = matches!(root.get("deterministic").map(|n| &n.value), Some(NodeValue::Bool(true)));
+    let flag = |key: &str| matches!(root.get(key).map(|n| &n.value), Some(NodeValue::Bool(true)));
+    let (sandbox, network) = (flag("sandbox"), flag("network"));
     let hash = crate::cache::files::hex(&sha2::Sha256::digest(text.as_bytes()));
-    Ok(ToolDef { name, description, file: file.to_string(), binary, install_hint, min_vram_gb, env, actions, deterministic, hash })
+    Ok(ToolDef {
+        name,
+        description,
+        file: file.to_string(),
+        binary,
+        install_hint,
+        min_vram_gb,
+        env,
+        actions,
+        deterministic,
+        sandbox,
+        network,
+        hash,
+    })
 }
 
 /// `example`: one call of an action, with the files it reads written first, and what it

@@ -17,6 +17,12 @@ pub const TOP: &[Key] = &[
     Key::new("homepage", Shape::Text, "The program's home page, for registries."),
     Key::new("example", Shape::Def("toolExample"), "One call a registry runs against the real program to check the definition."),
     Key::new("deterministic", Shape::Flag, "Same inputs and files give the same result: the step cache may serve its calls."),
+    Key::new(
+        "sandbox",
+        Shape::Flag,
+        "Confine the program (Linux Landlock): it reads anything, writes only its output paths, the run's temp folder and its cache folder. Always on for registry tools.",
+    ),
+    Key::new("network", Shape::Flag, "A confined program may open and accept TCP connections (without it, it may not)."),
 ];
 
 pub const REQUIREMENTS: &[Key] = &[

@@ -15,6 +15,13 @@ pub(super) async fn run(tool: &ToolDef, name: &str, action: &ActionDef, given: O
     let mut dirs = Map::new();
     dirs.insert("temp_dir".into(), json!(ctx.temp_dir));
     dirs.insert("run_dir".into(), json!(ctx.run_dir));
+    // Output paths the caller gave (not a definition's defaults): a confined program may write there.
+    let given_outputs: Vec<String> = action
+        .inputs
+        .iter()
+        .filter(|(n, d)| d.output && given.get(n.as_str()).is_some_and(|v| !v.is_null()))
+        .map(|(n, _)| n.clone())
+        .collect();
     let values = bind(&what, action, given, &dirs)?;
     // `{{ file }}` and `{{ inputs.file }}` (the roadmap's format) alike.
     let mut scope = values.clone();
@@ -38,7 +45,21 @@ pub(super) async fn run(tool: &ToolDef, name: &str, action: &ActionDef, given: O
     for (k, v) in tool.env.iter().chain(action.env.iter()) {
         envs.insert(k.clone(), render_text(&what, v, &scope)?);
     }
-    let spec = ProcessSpec { argv, cwd: Some(cwd), env: envs, ..Default::default() }.logged_for(ctx);
+    let sandbox = tool.sandbox.then(|| {
+        let mut write = vec![ctx.temp_dir.clone()];
+        if let Some(cache) = tool_cache(&tool.name) {
+            envs.insert("LOCALFORGE_TOOL_CACHE".into(), cache.to_string_lossy().into_owned());
+            write.push(cache);
+        }
+        for name in &given_outputs {
+            if let Some(p) = scope.get(name).and_then(Value::as_str) {
+                let p = cwd.join(p);
+                write.extend(p.parent().filter(|d| !d.as_os_str().is_empty()).map(Path::to_path_buf));
+            }
+        }
+        crate::tools::process::Sandbox { write, network: tool.network }
+    });
+    let spec = ProcessSpec { argv, cwd: Some(cwd), env: envs, sandbox, ..Default::default() }.logged_for(ctx);
     let token = ctx.cancel.child_token();
     let out = match action.timeout {
         Some(secs) => {
@@ -151,6 +172,17 @@ fn bind(what: &str, action: &ActionDef, given: Outputs, dirs: &Map<String, Value
     } else {
         Err(ToolError::failed(format!("{what}: {}", problems.join("; "))))
     }
+}
+
+/// A confined tool's own cache folder: `$XDG_CACHE_HOME/localforge/tools/<name>` (or under
+/// `~/.cache`), named by the tool's name with anything but letters, digits, `-_.` replaced.
+fn tool_cache(name: &str) -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".cache")))?;
+    let safe: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_".contains(c) { c } else { '_' }).collect();
+    Some(base.join("localforge").join("tools").join(safe))
 }
 
 fn text_of(v: &Value) -> String {

@@ -229,3 +229,61 @@ fn registry_metadata_and_examples_are_checked() {
     let e = parse(&ok.replace("expect: {files: {}}", "expect: {stdout: x}"), "x.yaml").unwrap_err();
     assert!(e[0].message.contains("unknown key `stdout` in `example.expect`"), "{e:?}");
 }
+
+#[tokio::test]
+async fn sandbox_true_writes_only_outputs_and_temp_and_opens_no_tcp() {
+    if crate::tools::process::landlock_abi() < 1 {
+        eprintln!("skipped: this kernel has no Landlock");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (tmp, out, elsewhere) = (dir.path().join("tmp"), dir.path().join("out"), dir.path().join("elsewhere"));
+    std::fs::create_dir(&tmp).unwrap();
+    std::fs::create_dir(&elsewhere).unwrap();
+    let mut ctx = ctx_in(dir.path());
+    ctx.temp_dir = tmp.clone();
+    let def = |sandbox: &str| {
+        tool(&format!(
+            "name: box\n{sandbox}actions:\n  go:\n    command: [sh, -c, 'echo made > \"$1\" && echo t > t && echo no > \"$2\"', sh, '{{{{ out }}}}', '{{{{ other }}}}']\n    inputs:\n      out: {{type: path, output: true}}\n      other: {{type: string}}\n"
+        ))
+    };
+    let inputs = json!({"out": out.join("result.txt"), "other": elsewhere.join("x")}).as_object().unwrap().clone();
+    let err = def("sandbox: true\n").call("go", inputs.clone(), &ctx).await.unwrap_err().to_string();
+    assert!(err.contains("ermission denied"), "{err}");
+    assert_eq!(std::fs::read_to_string(out.join("result.txt")).unwrap(), "made\n");
+    assert!(tmp.join("t").exists() && !elsewhere.join("x").exists());
+    // Unconfined, the same definition writes anywhere.
+    def("").call("go", inputs, &ctx).await.unwrap();
+    assert!(elsewhere.join("x").exists());
+    if crate::tools::process::landlock_abi() < 4 || !crate::tools::process::on_path("python3") {
+        eprintln!("skipped the TCP check: Landlock ABI < 4 or no python3");
+        return;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let net = |extra: &str| {
+        tool(&format!(
+            "name: net\nsandbox: true\n{extra}actions:\n  go:\n    command: [python3, -c, 'import socket; socket.create_connection((\"127.0.0.1\", {port}), timeout=5)']\n"
+        ))
+    };
+    let err = net("").call("go", Default::default(), &ctx).await.unwrap_err().to_string();
+    assert!(err.contains("PermissionError"), "{err}");
+    net("network: true\n").call("go", Default::default(), &ctx).await.unwrap();
+}
+
+#[test]
+fn a_tool_installed_from_a_registry_is_always_confined() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "name: hello\ntype: cli\nrequirements: {binary: printf}\nactions:\n  say:\n    command: [printf, hello]\n";
+    let file = dir.path().join("hello.yaml");
+    std::fs::write(&file, text).unwrap();
+    let local = dir.path().join("local.yaml");
+    std::fs::write(&local, text.replace("hello", "local")).unwrap();
+    let sha = parse(text, "x").unwrap().hash;
+    let record = json!({"tools": {"hello": {"path": file, "sha256": sha}}});
+    std::fs::write(dir.path().join("installed.json"), record.to_string()).unwrap();
+    let (tools, broken) = load_dirs(&[dir.path().to_path_buf()]);
+    assert!(broken.is_empty(), "{broken:?}");
+    let confined: Vec<(&str, bool)> = tools.iter().map(|t| (t.def.name.as_str(), t.def.sandbox)).collect();
+    assert_eq!(confined, [("hello", true), ("local", false)]);
+}
