@@ -16,6 +16,11 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The SHA-256 of `bytes`, in hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
 pub fn file_hash(path: &Path) -> std::io::Result<String> {
     let mut f = std::fs::File::open(path)?;
     hash_reader(&mut f)

@@ -6,9 +6,8 @@
 //! time). The keys of the steps it comes after (a Merkle chain), the programs it runs and
 //! the environment it reads are part of it too.
 
-use super::files::{content_hash_skipping, hex, program_digest};
+use super::files::{content_hash_skipping, program_digest, sha256_hex};
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -160,7 +159,7 @@ pub fn key_and_files(parts: &KeyParts<'_>) -> Result<(String, HashMap<String, St
         "env": parts.context.env,
         "upstream": upstream,
     });
-    Ok((hex(&Sha256::digest(doc.to_string().as_bytes())), read))
+    Ok((sha256_hex(doc.to_string().as_bytes()), read))
 }
 
 /// What a finished step hands to the keys of the steps after it: its own key (when it has
@@ -169,7 +168,7 @@ pub fn digest(key: Option<&str>, outputs: &Map<String, Value>, run_dir: &Path, u
     let mut upstream = upstream.to_vec();
     upstream.sort();
     let doc = json!({"key": key, "outputs": normalize(&Value::Object(outputs.clone()), &run_dir.to_string_lossy()), "upstream": upstream});
-    hex(&Sha256::digest(doc.to_string().as_bytes()))
+    sha256_hex(doc.to_string().as_bytes())
 }
 
 /// Every path the inputs may name, as `(word as written, path)`: each string whole, each

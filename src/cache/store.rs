@@ -62,7 +62,7 @@ pub struct Entry {
 impl Entry {
     fn digest(&self) -> String {
         let doc = serde_json::json!([self.key, self.outputs, self.files, self.dirs, self.removed]);
-        hex(&<sha2::Sha256 as sha2::Digest>::digest(doc.to_string().as_bytes()))
+        super::files::sha256_hex(doc.to_string().as_bytes())
     }
 }
 

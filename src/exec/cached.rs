@@ -5,6 +5,7 @@
 
 use super::runner::Run;
 use crate::cache::capture::Made;
+use crate::cache::files::sha256_hex;
 use crate::cache::key::{digest, Context, KeyParts};
 use crate::cache::snapshot::{self, Snapshot};
 use crate::recipe::{Step, StepKind};
@@ -190,7 +191,7 @@ impl Run {
             digests.get(id).cloned().unwrap_or_else(|| {
                 // Not run in this process (kept from before a resume, skipped): what it gave.
                 let entry = self.steps.get(id).map(|v| v.to_string()).unwrap_or_default();
-                crate::cache::files::hex(&<sha2::Sha256 as sha2::Digest>::digest(entry.as_bytes()))
+                sha256_hex(entry.as_bytes())
             })
         };
         let mut out: Vec<(String, String)> = self.upstream.get(top).into_iter().flatten().map(|d| (d.clone(), of(d))).collect();
@@ -266,7 +267,7 @@ impl Run {
                 }
             }
             let doc = serde_json::to_string(&parts).unwrap_or_default();
-            Ok::<_, String>((crate::cache::files::hex(&<sha2::Sha256 as sha2::Digest>::digest(doc.as_bytes())), after))
+            Ok::<_, String>((sha256_hex(doc.as_bytes()), after))
         })
         .await;
         match done {
@@ -289,8 +290,7 @@ impl Run {
         let mut digests = self.digests.lock().expect("digests");
         let so_far = digests.get(&format!("{record_id}@refined")).cloned().unwrap_or_default();
         let this = digests.get(refinement_record).cloned().unwrap_or_else(|| "skipped".into());
-        let chained =
-            crate::cache::files::hex(&<sha2::Sha256 as sha2::Digest>::digest(format!("{so_far}\0{refinement_record}\0{this}").as_bytes()));
+        let chained = sha256_hex(format!("{so_far}\0{refinement_record}\0{this}").as_bytes());
         digests.insert(format!("{record_id}@refined"), chained);
     }
 

@@ -7,7 +7,6 @@ use super::model::{Cleanup, CleanupAction, InputSpec, InputType, Recipe};
 use super::step::Nest;
 use super::yaml::{self, Node};
 use crate::diag::{did_you_mean, list_names, Diagnostic};
-use sha2::{Digest, Sha256};
 use std::path::Path;
 
 use super::keys;
@@ -30,12 +29,8 @@ pub fn load(path: &Path) -> Result<(Recipe, Vec<Diagnostic>), Vec<Diagnostic>> {
     }
     let mut recipe = parse_str(text, &file)?;
     recipe.0.path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    recipe.0.hash = hex(&Sha256::digest(&bytes));
+    recipe.0.hash = crate::cache::files::sha256_hex(&bytes);
     Ok(recipe)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Parse recipe text. `Err` when nothing usable could be read; otherwise the

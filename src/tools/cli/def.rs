@@ -5,7 +5,6 @@ use crate::recipe::yaml::{self, Node, NodeValue};
 use crate::recipe::InputType;
 use indexmap::IndexMap;
 use serde_json::Value;
-use sha2::Digest;
 use std::path::Path;
 
 use super::keys;
@@ -167,7 +166,7 @@ pub fn parse(text: &str, file: &str) -> Result<ToolDef, Vec<Diagnostic>> {
     let deterministic = matches!(root.get("deterministic").map(|n| &n.value), Some(NodeValue::Bool(true)));
     let flag = |key: &str| matches!(root.get(key).map(|n| &n.value), Some(NodeValue::Bool(true)));
     let (sandbox, network) = (flag("sandbox"), flag("network"));
-    let hash = crate::cache::files::hex(&sha2::Sha256::digest(text.as_bytes()));
+    let hash = crate::cache::files::sha256_hex(text.as_bytes());
     Ok(ToolDef {
         name,
         description,
