@@ -35,6 +35,8 @@ pub(super) enum Effects {
     Outputs,
     /// The run folder as it was before the step.
     Listed(Arc<Snapshot>),
+    /// The run folder could not be listed: what the step does cannot be known.
+    Unknown,
 }
 
 impl Probe {
@@ -85,6 +87,8 @@ pub(super) struct Pending {
 pub(super) struct Running<'a> {
     activity: &'a Activity,
     id: u64,
+    /// `finish` has ended it; otherwise dropping it does, naming nothing.
+    ended: bool,
     /// The run folder's listing from before this call, when the last one taken still holds.
     pub listing: Option<Arc<Snapshot>>,
 }
@@ -104,7 +108,7 @@ impl Activity {
             Some((at, l)) if alone && *at == epoch => Some(l.clone()),
             _ => None,
         };
-        Running { activity: self, id, listing }
+        Running { activity: self, id, ended: false, listing }
     }
 
     /// Keep `listing` for the next call, if nothing began or ended since `epoch`.
@@ -134,13 +138,18 @@ impl Activity {
             let (ready, waiting): (Vec<Pending>, Vec<Pending>) =
                 std::mem::take(&mut state.pending).into_iter().partition(|p| p.waits.iter().all(|w| state.claims.contains_key(w)));
             state.pending = waiting;
-            ready
+            let ready = ready
                 .into_iter()
                 .map(|p| {
                     let theirs = p.waits.iter().flat_map(|w| state.claims[w].iter().cloned()).collect();
                     (p, theirs)
                 })
-                .collect()
+                .collect();
+            // Nothing running, nothing waiting: no entry can ask for what ended calls named.
+            if state.running.is_empty() && state.pending.is_empty() {
+                state.claims.clear();
+            }
+            ready
         };
         let mut notes = Vec::new();
         for (p, theirs) in ready {
@@ -167,16 +176,17 @@ impl Activity {
 
 impl Running<'_> {
     /// The call ended, naming these paths in the run folder: the calls that ran beside it.
-    pub fn finish(self, claims: Vec<String>) -> HashSet<u64> {
-        let beside = self.activity.end(self.id, claims);
-        std::mem::forget(self);
-        beside
+    pub fn finish(mut self, claims: Vec<String>) -> HashSet<u64> {
+        self.ended = true;
+        self.activity.end(self.id, claims)
     }
 }
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
-        self.activity.end(self.id, Vec::new());
+        if !self.ended {
+            self.activity.end(self.id, Vec::new());
+        }
     }
 }
 
@@ -231,7 +241,7 @@ impl Run {
         };
         match taken {
             Ok(l) => Effects::Listed(l),
-            Err(_) => Effects::Outputs, // the digest is then made unique below
+            Err(_) => Effects::Unknown,
         }
     }
 
@@ -265,6 +275,7 @@ impl Run {
                     parts.extend(c.removed.iter().map(|r| (r.clone(), "removed".into())));
                     after = Some(Arc::new(now));
                 }
+                Effects::Unknown => return Err("the run folder could not be listed".to_string()),
             }
             let doc = serde_json::to_string(&parts).unwrap_or_default();
             Ok::<_, String>((sha256_hex(doc.as_bytes()), after))
