@@ -145,10 +145,6 @@ impl Activity {
                     (p, theirs)
                 })
                 .collect();
-            // Nothing running, nothing waiting: no entry can ask for what ended calls named.
-            if state.running.is_empty() && state.pending.is_empty() {
-                state.claims.clear();
-            }
             ready
         };
         let mut notes = Vec::new();
@@ -195,7 +191,7 @@ impl Run {
     /// of its `batch.foreach` step, for a sub-step, and the earlier sub-steps of its item),
     /// and the refinement steps run before this attempt.
     pub(super) fn upstream_of(&self, record_id: &str) -> Vec<(String, String)> {
-        let top = record_id.split(['[', '#']).next().unwrap_or(record_id);
+        let top = top_of(record_id);
         let digests = self.digests.lock().expect("digests");
         let of = |id: &str| -> String {
             digests.get(id).cloned().unwrap_or_else(|| {
@@ -223,7 +219,7 @@ impl Run {
     /// after it (a step that depends on it, a later sub-step of its item, the next attempt
     /// of the step it refines).
     pub(super) fn feeds(&self, record_id: &str) -> bool {
-        let top = record_id.split(['[', '#']).next().unwrap_or(record_id);
+        let top = top_of(record_id);
         self.cache.is_some() && (record_id != top || self.feeds.contains(top))
     }
 
@@ -335,7 +331,7 @@ impl Run {
                 return Probe::Off;
             }
         };
-        let top = record_id.split(['[', '#']).next().unwrap_or(record_id);
+        let top = top_of(record_id);
         let look = !self.refreshed.contains(top);
         let folders = [Some(self.temp_dir.as_path()), self.recipe.path.parent()];
         let context = context_of(t.as_ref(), action, inputs, &folders, upstream);
@@ -428,43 +424,43 @@ impl Run {
     ) {
         let Some(cache) = self.cache.clone() else { return };
         let epoch = self.activity.epoch();
-        let listed = Arc::new(Mutex::new(None));
-        let keep = listed.clone();
         let ids = (self.run_id.clone(), record_id.to_string(), tool.to_string(), action.to_string());
         let (key, outputs, run_dir) = (key.to_string(), outputs.clone(), self.run_dir.clone());
         let stored = tokio::task::spawn_blocking(move || {
-            let changes = match &before {
-                None => Ok(Default::default()),
-                Some(before) => snapshot::take(&run_dir).map(|after| {
-                    let changes = snapshot::diff(before, &after, &run_dir);
-                    *keep.lock().expect("listing") = Some(Arc::new(after));
-                    changes
-                }),
+            let (changes, after) = match &before {
+                None => (Ok(Default::default()), None),
+                Some(before) => match snapshot::take(&run_dir) {
+                    Ok(after) => (Ok(snapshot::diff(before, &after, &run_dir)), Some(Arc::new(after))),
+                    Err(e) => (Err(e), None),
+                },
             };
-            let captured = changes.and_then(|changes| crate::cache::capture::capture(&outputs, &run_dir, &read, &changes));
-            let captured = match captured {
-                Ok(c) => c,
-                Err(why) => return Ok(Err(why)),
-            };
-            let files = cache.store.put_files(&run_dir, &captured.made)?;
-            let made = captured.made;
-            if beside.is_empty() {
-                let ids = (ids.0.as_str(), ids.1.as_str(), ids.2.as_str(), ids.3.as_str());
-                cache.store.put_entry(&key, ids, &outputs, &run_dir, &made, files)?;
-                cache.stored.store(true, Ordering::SeqCst);
-                return Ok(Ok(None));
-            }
-            let own = own.into_iter().chain(captured.named).collect();
-            Ok::<_, std::io::Error>(Ok(Some(Pending { cache, key, ids, outputs, run_dir, made, files, own, waits: beside })))
+            let stored = (|| {
+                let captured = match changes.and_then(|changes| crate::cache::capture::capture(&outputs, &run_dir, &read, &changes)) {
+                    Ok(c) => c,
+                    Err(why) => return Ok(Err(why)),
+                };
+                let files = cache.store.put_files(&run_dir, &captured.made)?;
+                let made = captured.made;
+                if beside.is_empty() {
+                    let ids = (ids.0.as_str(), ids.1.as_str(), ids.2.as_str(), ids.3.as_str());
+                    cache.store.put_entry(&key, ids, &outputs, &run_dir, &made, files)?;
+                    cache.stored.store(true, Ordering::SeqCst);
+                    return Ok(Ok(None));
+                }
+                let own = own.into_iter().chain(captured.named).collect();
+                Ok::<_, std::io::Error>(Ok(Some(Pending { cache, key, ids, outputs, run_dir, made, files, own, waits: beside })))
+            })();
+            (after, stored)
         })
         .await;
-        if let Some(after) = listed.lock().expect("listing").take() {
+        let Ok((after, stored)) = stored else { return };
+        if let Some(after) = after {
             self.activity.listed(epoch, after); // the next step's listing from before it, if nothing runs meanwhile
         }
         match stored {
-            Ok(Ok(Ok(Some(pending)))) => self.activity.defer(pending),
-            Ok(Ok(Err(why))) => self.events.note(&format!("{record_id}: not stored in the step cache: {why}")),
-            Ok(Err(e)) => self.events.note(&format!("warning: {record_id}: could not store it in the step cache: {e}")),
+            Ok(Ok(Some(pending))) => self.activity.defer(pending),
+            Ok(Err(why)) => self.events.note(&format!("{record_id}: not stored in the step cache: {why}")),
+            Err(e) => self.events.note(&format!("warning: {record_id}: could not store it in the step cache: {e}")),
             _ => {}
         }
         self.resolve_pending();
@@ -478,10 +474,15 @@ impl Run {
     }
 }
 
+/// The recipe step a record belongs to: `each` for `each[2].sub`, `fix` for `fix#1`.
+fn top_of(record_id: &str) -> &str {
+    record_id.split(['[', '#']).next().unwrap_or(record_id)
+}
+
 /// What a call reads besides its inputs, for its key: relative paths from the step's
 /// working folder (`cwd`), then `folders` (the run's temp folder, the recipe's folder) and
-/// LocalForge's own; the programs and environment variables the tool names, with their
-/// values (a step's `env` input first).
+/// LocalForge's own; the programs the tool names; and, when its program inherits it, the
+/// environment (a step's `env` input over LocalForge's).
 pub fn context_of(
     t: &dyn crate::tools::Tool,
     action: &str,
@@ -494,17 +495,11 @@ pub fn context_of(
     bases.extend(std::env::current_dir().ok());
     bases.dedup();
     let reads = t.reads(action, inputs);
-    let given = inputs.get("env").and_then(Value::as_object);
     let mut env = std::collections::BTreeMap::new();
-    let all = reads.env.iter().any(|n| n == "*");
-    for (k, v) in std::env::vars() {
-        if (all && !crate::cache::key::volatile(&k)) || reads.env.contains(&k) {
-            env.insert(k, v);
-        }
-    }
-    // What the step's own `env` input sets (it is in the inputs too; here it replaces LocalForge's).
-    for (name, v) in given.into_iter().flatten() {
-        if all || reads.env.contains(name) {
+    if reads.env {
+        env.extend(std::env::vars().filter(|(k, _)| !crate::cache::key::volatile(k)));
+        // What the step's own `env` input sets (it is in the inputs too; here it replaces LocalForge's).
+        for (name, v) in inputs.get("env").and_then(Value::as_object).into_iter().flatten() {
             env.insert(name.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
         }
     }

@@ -62,7 +62,7 @@ impl Tool for Ffmpeg {
         true
     }
     fn reads(&self, _action: &str, _inputs: &Outputs) -> super::Reads {
-        super::Reads { programs: vec![self.ffmpeg.clone(), self.ffprobe.clone()], env: Vec::new() }
+        super::Reads { programs: vec![self.ffmpeg.clone(), self.ffprobe.clone()], env: false }
     }
     fn missing(&self) -> Vec<String> {
         [&self.ffmpeg, &self.ffprobe]

@@ -259,9 +259,9 @@ pub struct Needs {
 pub struct Reads {
     /// Programs, as a shell would look them up (`ffmpeg`) or by path.
     pub programs: Vec<String>,
-    /// Environment variables, by name; `*`: all of them but those that differ between two
-    /// shells of the same person (`cache::key::volatile`).
-    pub env: Vec<String>,
+    /// Its program inherits LocalForge's environment: the key holds all of it but what
+    /// differs between two shells of the same person (`cache::key::volatile`).
+    pub env: bool,
 }
 
 /// A tool that could not be loaded, kept so `list-tools` and validation can say why.

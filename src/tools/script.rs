@@ -50,7 +50,7 @@ impl Tool for Script {
     /// wrapper such as `env` or `sh -c "..."` names the program it runs); and the whole
     /// environment, which its program inherits.
     fn reads(&self, _action: &str, inputs: &Outputs) -> super::Reads {
-        let mut reads = super::Reads { env: vec!["*".into()], ..Default::default() };
+        let mut reads = super::Reads { env: true, ..Default::default() };
         match (inputs.get("script"), inputs.get("command")) {
             (Some(Value::String(script)), _) => reads.programs.extend(interpreter(Path::new(script)).into_iter().take(1)),
             (_, Some(Value::String(command))) => {

@@ -148,7 +148,7 @@ impl Tool for Blender {
     }
     fn reads(&self, _action: &str, inputs: &crate::tools::Outputs) -> crate::tools::Reads {
         let program = super::opt_str(inputs, "blender_path").unwrap_or_else(|| self.program.clone());
-        crate::tools::Reads { programs: vec![program], env: Vec::new() }
+        crate::tools::Reads { programs: vec![program], env: false }
     }
     fn missing(&self) -> Vec<String> {
         if super::process::on_path(&self.program) {

@@ -58,7 +58,7 @@ impl Tool for CliTool {
             }
         }
         // Its program inherits LocalForge's whole environment, and may read any of it.
-        crate::tools::Reads { programs, env: vec!["*".into()] }
+        crate::tools::Reads { programs, env: true }
     }
     fn needs(&self, _action: &str, _inputs: &crate::tools::Outputs) -> crate::tools::Needs {
         crate::tools::Needs { gpu: self.def.min_vram_gb.is_some(), vram_gb: self.def.min_vram_gb, ..Default::default() }
