@@ -206,10 +206,16 @@ def test_a_cancelled_call_cancels_the_run_and_the_server_keeps_serving(server):
     assert not process_alive(child) and not process_alive(grandchild), "no process of the run is left"
 
 
-def test_recipe_paths_outside_the_recipe_folders_are_refused(server):
+def _link_out(server):
+    """A recipe outside the recipe folders, and `recipes/link.yaml` pointing at it."""
     outside = server.home / "elsewhere.yaml"
     outside.write_text("name: elsewhere\nsteps:\n  - {id: a, tool: file_ops, action: mkdir, inputs: {path: /tmp/x}}\n")
     (server.work / "recipes" / "link.yaml").symlink_to(outside)
+    return outside
+
+
+def test_recipe_paths_outside_the_recipe_folders_are_refused(server):
+    outside = _link_out(server)
 
     async def main():
         async with Client(server.params) as c:
@@ -232,9 +238,7 @@ def test_recipe_paths_outside_the_recipe_folders_are_refused(server):
 
 
 def test_a_link_out_of_the_recipe_folders_is_no_tool_no_name_and_no_resource(server):
-    outside = server.home / "elsewhere.yaml"
-    outside.write_text("name: elsewhere\nsteps:\n  - {id: a, tool: file_ops, action: mkdir, inputs: {path: /tmp/x}}\n")
-    (server.work / "recipes" / "link.yaml").symlink_to(outside)
+    outside = _link_out(server)
 
     async def main():
         async with Client(server.params) as c:
