@@ -44,6 +44,7 @@ pub async fn preview(
     // What each step that would be served hands to the keys after it, as the run does.
     let mut digests: HashMap<String, String> = HashMap::new();
     let refreshed = crate::exec::refreshed(recipe, plan, &cache.refresh);
+    let ctx = Look { cache, recipe, scope: &scope, run_dir: &run_dir, steps: &steps, tools };
     for &i in &plan.order {
         let s = &recipe.steps[i];
         let deps: Vec<&str> = plan.deps[i].iter().map(|&d| recipe.steps[d].id.as_str()).collect();
@@ -56,16 +57,13 @@ pub async fn preview(
                 match (refreshed.contains(&s.id), upstream) {
                     (true, _) if cached_at_all => json!({"cache": "miss", "why": "--refresh (this step or one it depends on)"}),
                     (_, Some(upstream)) => {
-                        let ctx = Look { cache, recipe, scope: &scope, run_dir: &run_dir, steps: &steps, tools };
                         let (verdict, digest) = look(&ctx, s, tool, action, &mut known, &upstream).await;
                         if let Some(d) = digest {
                             digests.insert(s.id.clone(), d);
                         }
                         verdict
                     }
-                    (_, None) if !cached_at_all => {
-                        json!({"cache": "off", "why": format!("{tool}.{action} is not cached unless the step says `cache: true`")})
-                    }
+                    (_, None) if !cached_at_all => not_asked(tool, action),
                     (_, None) => {
                         let first = deps.iter().find(|d| !digests.contains_key(**d)).copied().unwrap_or_default();
                         json!({"cache": "unknown", "why": format!("its key depends on what `{first}` gives, which runs first")})
@@ -77,6 +75,11 @@ pub async fn preview(
         out.insert(s.id.clone(), verdict);
     }
     out
+}
+
+/// The verdict on a step whose tool is not cached unless the step asks.
+fn not_asked(tool: &str, action: &str) -> Value {
+    json!({"cache": "off", "why": format!("{tool}.{action} is not cached unless the step says `cache: true`")})
 }
 
 /// What every step's look shares.
@@ -107,13 +110,11 @@ async fn look(
     let inputs = match render_value(&Value::Object(s.inputs.clone()), scope) {
         Ok(Value::Object(m)) => m,
         // Not renderable yet: still "off" when the inputs as written already say so.
-        _ if !super::wanted(s.cache, recipe.cache, t.deterministic(action, &s.inputs)) => {
-            return verdict(json!({"cache": "off", "why": format!("{tool}.{action} is not cached unless the step says `cache: true`")}))
-        }
+        _ if !super::wanted(s.cache, recipe.cache, t.deterministic(action, &s.inputs)) => return verdict(not_asked(tool, action)),
         _ => return verdict(json!({"cache": "unknown", "why": "its inputs depend on steps that will run first"})),
     };
     if !super::wanted(s.cache, recipe.cache, t.deterministic(action, &inputs)) {
-        return verdict(json!({"cache": "off", "why": format!("{tool}.{action} is not cached unless the step says `cache: true`")}));
+        return verdict(not_asked(tool, action));
     }
     let identity = match t.identity(action, &inputs).await {
         Ok(i) => i,
