@@ -70,3 +70,15 @@ def real(program: str) -> bool:
 
 if __name__ == "__main__":
     sys.exit(0 if all(real(p) for p in sys.argv[1:]) else 1)
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version, 0 without one (landlock_create_ruleset with
+    LANDLOCK_CREATE_RULESET_VERSION, as src/tools/process.rs asks it)."""
+    import ctypes
+    import platform
+
+    if platform.system() != "Linux" or platform.machine() not in ("x86_64", "aarch64"):
+        return 0
+    libc = ctypes.CDLL(None, use_errno=True)
+    return max(0, libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1)))

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
+from programs import landlock_abi
 
 GREET = """\
 name: greet
@@ -119,6 +120,10 @@ def test_search_install_update_remove(served):
     assert info["commands"] == ["say: echo 'hello world from 1.0.0'"] and info["installed"] is None
     proc = lf("tools", "install", "greet@1.0.0", "--registry", "test", "-y", check=0)
     assert "say: echo 'hello world from 1.0.0'" in proc.stderr, "the full argv, defaults filled in, is shown before installing"
+    # ... and what it may do when it runs: confined, or why not (issue 28).
+    said = "confined (Landlock ABI" if landlock_abi() else "this kernel has no Landlock, so it runs unconfined"
+    assert f"and it runs {said}" in proc.stderr and said in info["confinement"], proc.stderr
+    assert "opens no TCP connection" in info["confinement"] or not landlock_abi(), info["confinement"]
     target = lf.home / ".localforge" / "tools" / "greet.yaml"
     lock = json.loads((target.parent / "installed.json").read_text())["tools"]["greet"]
     assert lock["version"] == "1.0.0" and lock["sha256"] == hashlib.sha256(target.read_bytes()).hexdigest() and lock["registry"] == "test"

@@ -6,11 +6,13 @@ marker file, and the marker is never there. The rules are the engine's
 
 import hashlib
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from programs import landlock_abi
 from test_registry import GREET, Served, add_version, committed_clone
 
 MARK = "MARK"  # replaced by the marker's absolute path
@@ -182,3 +184,107 @@ def test_a_definition_installed_before_the_rules_is_refused_when_it_loads(lf, tm
     path.write_text(path.read_text().replace("description: a hostile definition", "description: mine now"))
     listed = {t["name"]: t for t in json.loads(lf("list-tools", "--json", check=0).stdout)}
     assert listed["evil"]["actions"] == ["go"] and "refused" not in json.dumps(listed["evil"])
+
+
+def _armed(c: dict, payload: str, connect: Path, mark: Path) -> dict:
+    """The case with its `touch MARK` turned into `payload` (which first runs `connect`, a
+    script that proves the code ran and tries a TCP connection, then touches the marker),
+    and the inputs it needs to reach its code: a file with a line for sed and xargs."""
+
+    def word(w: str) -> str:
+        if w.startswith("s/.*/"):  # sed's `s///e`: the payload's slashes escaped
+            return "s/.*/" + payload.replace("MARK", str(mark)).replace("/", "\\/") + "/e"
+        # Python's own error would be a traceback in the log: touch says "Permission denied".
+        w = w.replace("open('MARK', 'w')", f"exec(open('{connect}').read()); __import__('subprocess').run(['touch', 'MARK'])")
+        w = w.replace("require('fs')", f"require('child_process').spawnSync('python3', ['{connect}']); require('fs')")
+        return w.replace("touch MARK", payload)
+
+    command = c["command"]
+    if isinstance(command, list):
+        words, i = [], 0
+        while i < len(command):
+            if command[i : i + 2] == ["touch", "MARK"]:
+                words += ["sh", "-c", payload]
+                i += 2
+                continue
+            if command[i : i + 2] == ["-a", "/dev/null"]:
+                words += ["-a", "LINE"]
+                i += 2
+                continue
+            words.append(word(command[i]))
+            i += 1
+        command = words
+    else:
+        command = word(command)
+    return {**c, "command": command, "inputs": c["inputs"].replace("touch MARK", payload), "env": c["env"].replace("touch MARK", payload)}
+
+
+def test_with_the_refusal_list_off_each_bypass_runs_confined_and_can_neither_write_outside_nor_connect(lf, tmp_path, request):
+    """Issue 28: the refusal list is not what stands between a definition and your files.
+    Each hostile definition, loaded as your own tool (held to no rules) and run with
+    `sandbox: true`, runs its code (a script it starts writes a proof into the output
+    folder the step gives it) but cannot write the marker outside, nor connect to a TCP
+    listener on 127.0.0.1. Run unconfined first, the same definitions do both: the test
+    can fail. A case whose code cannot run here at all (no such program) is left out."""
+    import socket
+
+    abi = landlock_abi()
+    if abi < 1:
+        pytest.skip("this kernel has no Landlock")
+    listener = socket.socket()
+    request.addfinalizer(listener.close)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    allowed, line = tmp_path / "allowed", tmp_path / "line.txt"
+    allowed.mkdir()
+    line.write_text("one line\n")
+    tools = lf.home / ".localforge" / "tools"
+    tools.mkdir(parents=True)
+    names = [n for n in sorted(CASES) if shutil.which(CASES[n][0]["binary"])]  # busybox is not in Debian's base
+    steps = []
+    for i in range(len(names)):
+        connect = tmp_path / f"connect-{i}.py"
+        connect.write_text(
+            f"import socket\nopen({str(allowed / f'{i}.ran')!r}, 'w').write('ran')\n"
+            f"try:\n    socket.create_connection(('127.0.0.1', {port}), timeout=3)\nexcept OSError as e:\n    print('no connection:', e)\n"
+        )
+        steps.append({"id": f"case{i}", "tool": f"evil{i}", "action": "go", "on_failure": "skip",
+                      "inputs": {"x": str(line), "out": str(allowed / f"{i}.out")}})  # fmt: skip
+    lf.write("hostile.yaml", json.dumps({"name": "hostile", "steps": steps}))
+
+    def run(sandbox: bool) -> tuple[set, set, int]:
+        for i, name in enumerate(names):
+            mark = tmp_path / f"marker-{i}"
+            connect = tmp_path / f"connect-{i}.py"
+            c = _armed(CASES[name][0], f"python3 {connect}; touch MARK", connect, mark)
+            text = definition(c, mark).replace("name: evil\n", f"name: evil{i}\n" + ("sandbox: true\n" if sandbox else ""))
+            text = text.replace("LINE", str(line)).replace("    inputs:\n", "    inputs:\n      out: {type: path, output: true}\n")
+            (tools / f"evil{i}.yaml").write_text(text)
+        report = json.loads(lf("run", "hostile.yaml", "-y", "--json", timeout=300).stdout)
+        errors = {n: str(report["steps"][f"case{i}"].get("error")) for i, n in enumerate(names)}
+        marked = {n for i, n in enumerate(names) if (tmp_path / f"marker-{i}").exists()}
+        ran = {n for i, n in enumerate(names) if (allowed / f"{i}.ran").exists()}
+        connections = 0
+        while True:
+            try:
+                listener.accept()[0].close()
+                connections += 1
+            except BlockingIOError:
+                break
+        for f in [*tmp_path.glob("marker-*"), *allowed.iterdir()]:
+            f.unlink()
+        return marked, ran, connections, errors
+
+    marked, ran, connections, _ = run(sandbox=False)
+    runnable = marked & ran
+    assert len(runnable) >= 12 and connections >= len(runnable), (sorted(set(names) - runnable), connections)
+    marked, ran, connections, errors = run(sandbox=True)
+    # Either its code ran, or the sandbox stopped the program before it (unshare cannot
+    # write its /proc/self/uid_map).
+    stopped = {n: errors[n] for n in runnable - ran}
+    assert all("Permission denied" in e for e in stopped.values()), f"the confined code did not run: {stopped}"
+    assert not marked, f"wrote outside its folders, confined: {sorted(marked)}"
+    if abi >= 4:
+        assert connections == 0, f"{connections} TCP connection(s) from confined code"

@@ -4,6 +4,7 @@
 Playwright or chromium the browser tests are skipped unless LOCALFORGE_REQUIRE_TOOLS=1."""
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -295,6 +296,37 @@ def test_the_step_log_of_a_huge_log_is_its_tail_read_from_the_end(ui, lf):
 # --- in the browser ------------------------------------------------------------------------
 
 
+def test_no_response_can_be_framed(ui, lf):
+    """Clickjacking (issue 30): every response, API, static, refusal, error and run file,
+    says it may not be framed; a run file keeps its own sandbox policy, with that added."""
+    auth = {"Authorization": f"Bearer {ui.token}"}
+    status, body = ui.post("/api/runs", {"recipe": "hello-image"}, {**auth, "Content-Type": "application/json"})
+    run_id = json.loads(body)["run_id"]
+    _finished = time.time() + 60
+    while json.loads(ui.get(f"/api/runs/{run_id}", auth)[1]).get("status", "running") == "running" and time.time() < _finished:
+        time.sleep(0.2)
+    for path, headers, expected in (
+        ("/", auth, 200),
+        ("/api/runs", auth, 200),
+        ("/static/app.js", {}, 200),
+        ("/api/runs", {}, 403),
+        ("/nowhere", auth, 404),
+        (f"/files/{run_id}/picture.png", auth, 200),
+    ):
+        req = urllib.request.Request(ui.base + path, headers=headers)
+        try:
+            r = urllib.request.urlopen(req, timeout=30)
+        except urllib.error.HTTPError as e:
+            r = e
+        with r:
+            assert r.status == expected, path
+            csp = r.headers["Content-Security-Policy"] or ""
+            assert r.headers["X-Frame-Options"] == "DENY" and "frame-ancestors 'none'" in csp, (path, dict(r.headers))
+            assert r.headers.get_all("X-Frame-Options") == ["DENY"] and r.headers["X-Content-Type-Options"] == "nosniff", path
+            if path.startswith("/files/"):
+                assert csp.startswith("sandbox"), csp
+
+
 @pytest.fixture
 def page(ui):
     if not CHROMIUM:
@@ -373,6 +405,30 @@ def test_the_page_works_under_its_content_security_policy(page, ui):
     page.wait_for_timeout(300)
     assert page.evaluate("() => window.ran") is False
     assert any("script-src" in v for v in violations), violations
+
+
+def test_a_page_on_another_port_cannot_frame_the_dashboard(page, ui, tmp_path):
+    """The attack issue 30 confirmed: a page served from 127.0.0.1 on another port frames
+    the dashboard, whose cookie the browser sends. The browser now shows nothing in the frame."""
+    import http.server
+    import threading
+
+    (tmp_path / "evil").mkdir()
+    (tmp_path / "evil" / "index.html").write_text(f'<iframe id="f" src="{ui.base}/#/runs" width="800" height="600"></iframe>')
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "evil"))
+    evil = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=evil.serve_forever, daemon=True).start()
+    try:
+        page.goto(f"http://127.0.0.1:{evil.server_address[1]}/")
+        page.wait_for_selector("#f")
+        page.wait_for_timeout(1500)
+        framed = [f for f in page.frames if f != page.main_frame]
+        assert framed, "the iframe was not made"
+        for f in framed:
+            assert f.query_selector("#runs") is None, f"the dashboard rendered inside another page's frame ({f.url})"
+    finally:
+        evil.shutdown()
+        evil.server_close()
 
 
 def test_steps_turn_green_live(page, ui, lf):

@@ -20,6 +20,11 @@ pub const TOP: &[Key] = &[
     Key::new("max_parallel", Shape::Count { min: 0, max: u32::MAX }, "How many steps may run at once (default: the number of cores)."),
     Key::new("executor", Shape::Def("executor"), "Where steps run: `local` (default), `ray`, `ray:HOST:PORT`, or a mapping (docs/ray.md)."),
     Key::new("cache", Shape::Def("cacheSettings"), "The step cache: on or off, its folder and its size (docs/cache.md)."),
+    Key::new(
+        "sandbox",
+        Shape::Word(&["auto", "required"]),
+        "`required`: a program that runs confined (a registry's tool, `sandbox: true`) is refused where the kernel cannot confine it, instead of running unconfined (docs/security.md).",
+    ),
 ];
 
 pub const PERSISTENCE: &[Key] = &[

@@ -153,6 +153,11 @@ impl Config {
         self.builtin_tools.iter().cloned().chain(self.tool_dirs()).collect()
     }
 
+    /// `sandbox: required`: what runs confined must be confined, or not run at all.
+    pub fn sandbox_required(&self) -> bool {
+        self.get("sandbox").and_then(Value::as_str).is_some_and(|s| s.trim().eq_ignore_ascii_case("required"))
+    }
+
     /// User tool folders: `tool_dirs` from the config, then `~/.localforge/tools`.
     pub fn tool_dirs(&self) -> Vec<PathBuf> {
         let mut dirs: Vec<PathBuf> =

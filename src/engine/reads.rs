@@ -97,7 +97,8 @@ pub fn tool_list(reg: &Registry, schema: bool) -> Vec<Value> {
 /// A YAML tool definition checked as `list-tools` and `run` would load it: `{"problems": [..]}`
 /// with file, line and hint for each, and, when it is valid, its `name` and the `document`
 /// as JSON (what registries index and show).
-/// `argv`: each action's words with every default filled in (`tools install` shows them).
+/// `argv`: each action's words with every default filled in, and `confinement`, what it may
+/// do once installed from a registry (`tools install` shows both).
 /// `shared`: also the rules for a definition shared through a registry, as `refused`.
 pub fn tool_definition(path: &std::path::Path, shared: bool) -> Value {
     match crate::tools::cli::load(path) {
@@ -106,7 +107,10 @@ pub fn tool_definition(path: &std::path::Path, shared: bool) -> Value {
             let refused = if shared { crate::tools::cli::shared::refusals(&def, doc.as_ref()) } else { Vec::new() };
             let argv: serde_json::Map<String, Value> =
                 def.actions.iter().map(|(name, a)| (name.clone(), json!(crate::tools::cli::preview(a)))).collect();
-            json!({"problems": [], "refused": refused, "name": def.name, "document": doc, "argv": argv})
+            let strict =
+                std::env::current_dir().ok().and_then(|d| crate::config::Config::load(&d).ok()).is_some_and(|c| c.sandbox_required());
+            let confinement = crate::tools::cli::confinement(&def, strict || def.sandbox == crate::tools::process::Confinement::Required);
+            json!({"problems": [], "refused": refused, "name": def.name, "document": doc, "argv": argv, "confinement": confinement})
         }
         Err(diags) => json!({"problems": diags}),
     }

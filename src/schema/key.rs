@@ -22,6 +22,8 @@ pub enum Shape {
     Bool,
     /// true/false only (a YAML tool definition's flags: anything but `true` is false).
     Flag,
+    /// true/false, or one of these words (`sandbox: required`).
+    FlagOr(&'static [&'static str]),
     /// A number (or text that reads as one) from `min` to `max` (infinite: no bound); null for unset.
     Number { min: f64, max: f64 },
     /// A whole number from `min` to `max` (`u32::MAX`: no bound), or text that reads as one; null for unset.

@@ -44,6 +44,14 @@ pub fn shape(s: Shape, required: bool) -> Value {
         }
         Shape::Bool => json!({"type": types(vec!["boolean", "string"]), "pattern": BOOLEAN_WORDS}),
         Shape::Flag => json!({"type": types(vec!["boolean"])}),
+        Shape::FlagOr(words) => {
+            let mut all: Vec<Value> = vec![json!(true), json!(false)];
+            all.extend(words.iter().map(|w| json!(w)));
+            if !required {
+                all.push(Value::Null);
+            }
+            json!({"enum": all})
+        }
         Shape::Number { min, max } => {
             let mut s = json!({"type": types(vec!["number", "string"]), "minimum": min, "pattern": NUMERIC});
             if max.is_finite() {

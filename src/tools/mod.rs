@@ -289,7 +289,7 @@ impl Registry {
     /// The native tools: `file_ops`, `script` (and `batch`, run by the engine).
     pub fn native() -> Self {
         let mut r = Registry::default();
-        for tool in [Arc::new(FileOps) as Arc<dyn Tool>, Arc::new(Script)] {
+        for tool in [Arc::new(FileOps) as Arc<dyn Tool>, Arc::new(Script::default())] {
             r.add(tool).expect("native tools have distinct names");
         }
         r
@@ -299,6 +299,8 @@ impl Registry {
     /// Native tools that need the configuration: the file and script tools, the LLM, Stable Diffusion and ComfyUI clients, FFmpeg.
     pub fn configured(config: &crate::config::Config) -> Self {
         let mut r = Registry::native();
+        let strict = config.sandbox_required();
+        r.tools.insert("script".into(), Arc::new(Script { strict }));
         for tool in [
             Arc::new(Llm::new(config)) as Arc<dyn Tool>,
             Arc::new(SdClient::new(config)),
@@ -312,7 +314,8 @@ impl Registry {
         }
         let (yaml_tools, broken) = cli::load_dirs(&config.yaml_tool_dirs());
         let built_in = config.builtin_tools.as_deref();
-        for t in yaml_tools {
+        for mut t in yaml_tools {
+            t.def.sandbox = t.def.sandbox.strict(strict);
             // Your own definition of a tool LocalForge ships as YAML replaces the shipped one
             // (the roadmap's `whisper.yaml` in ~/.localforge/tools, say); any other clash is
             // recorded and named by the registry.

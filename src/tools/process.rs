@@ -2,6 +2,7 @@
 //! the whole tree (grandchildren included) and nothing is left behind.
 
 use super::ToolError;
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -38,13 +39,57 @@ pub struct ProcessSpec {
 }
 
 /// What a confined program may do: read and run anything, write only beneath `write`
-/// (folders; missing ones are created first), and open or accept TCP connections only
-/// with `network`. Where the kernel has no Landlock the program runs unconfined, and a
-/// line on stderr says so once (docs/security.md).
+/// (folders; missing ones are created first; its `TMPDIR` is the first, unless the spec
+/// sets one, as `/tmp` is not writable), and open or accept TCP connections only with `network`. Where the kernel cannot confine it the program runs unconfined and a
+/// line on stderr says so once, unless `required`: then it is refused (docs/security.md).
 #[derive(Debug, Clone, Default)]
 pub struct Sandbox {
     pub write: Vec<PathBuf>,
     pub network: bool,
+    pub required: bool,
+}
+
+/// Whether a program runs confined: `sandbox: false`, `true` or `required` (a tool
+/// definition's key, a `script` step's input, `sandbox: required` in the configuration).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Confinement {
+    #[default]
+    Off,
+    /// Confined where the kernel can; unconfined, with a note, where it cannot.
+    On,
+    /// Confined, or refused.
+    Required,
+}
+
+impl Confinement {
+    /// `true`, `false`, `"required"` (also as text: `"true"`); `None` for anything else.
+    pub fn parse(v: &Value) -> Option<Confinement> {
+        match v {
+            Value::Null | Value::Bool(false) => Some(Confinement::Off),
+            Value::Bool(true) => Some(Confinement::On),
+            Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+                "false" | "no" | "off" | "" => Some(Confinement::Off),
+                "true" | "yes" | "on" => Some(Confinement::On),
+                "required" => Some(Confinement::Required),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// `On` becomes `Required` when the configuration says `sandbox: required`.
+    pub fn strict(self, required: bool) -> Confinement {
+        if required && self == Confinement::On {
+            Confinement::Required
+        } else {
+            self
+        }
+    }
+
+    /// The sandbox for a program that may write beneath `write`, if confined at all.
+    pub fn sandbox(self, write: Vec<PathBuf>, network: bool) -> Option<Sandbox> {
+        (self != Confinement::Off).then_some(Sandbox { write, network, required: self == Confinement::Required })
+    }
 }
 
 impl ProcessSpec {
@@ -164,7 +209,7 @@ pub async fn run_process(spec: &ProcessSpec, cancel: &CancellationToken) -> Resu
     // Held until the child has started: the child restricts itself with it (pre_exec), and
     // it is closed on exec (Landlock ruleset descriptors are close-on-exec).
     let _ruleset = match &spec.sandbox {
-        Some(sb) => confine(&mut cmd, sb)?,
+        Some(sb) => confine(&mut cmd, sb, &spec.env)?,
         None => None,
     };
     let mut child = cmd.spawn().map_err(|e| {
@@ -218,13 +263,16 @@ pub async fn run_process(spec: &ProcessSpec, cancel: &CancellationToken) -> Resu
 /// Builds the Landlock ruleset for `sb` and has the child restrict itself with it before
 /// exec. `None` (and a note on stderr, once) where the kernel has no Landlock.
 #[cfg(target_os = "linux")]
-fn confine(cmd: &mut Command, sb: &Sandbox) -> Result<Option<std::os::fd::OwnedFd>, ToolError> {
+fn confine(cmd: &mut Command, sb: &Sandbox, spec_env: &BTreeMap<String, String>) -> Result<Option<std::os::fd::OwnedFd>, ToolError> {
     use landlock::{
         Access, AccessFs, AccessNet, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, ABI,
     };
     use std::os::fd::AsRawFd;
     let failed = |e: &dyn std::fmt::Display| ToolError::failed(format!("sandbox: {e}"));
     let version = landlock_abi();
+    if let Some(why) = cannot_confine(sb, version) {
+        return Err(failed(&why));
+    }
     if version < 1 {
         static SAID: std::sync::Once = std::sync::Once::new();
         SAID.call_once(|| eprintln!("localforge: this kernel has no Landlock; sandboxed tools run unconfined (docs/security.md)"));
@@ -232,6 +280,9 @@ fn confine(cmd: &mut Command, sb: &Sandbox) -> Result<Option<std::os::fd::OwnedF
     }
     for dir in &sb.write {
         std::fs::create_dir_all(dir).map_err(|e| failed(&format!("{}: {e}", dir.display())))?;
+    }
+    if let Some(tmp) = sb.write.first().filter(|_| !spec_env.contains_key("TMPDIR")) {
+        cmd.env("TMPDIR", tmp);
     }
     let abi = ABI::from(version);
     let all = AccessFs::from_all(abi);
@@ -265,10 +316,28 @@ fn confine(cmd: &mut Command, sb: &Sandbox) -> Result<Option<std::os::fd::OwnedF
 }
 
 #[cfg(not(target_os = "linux"))]
-fn confine(_cmd: &mut Command, _sb: &Sandbox) -> Result<Option<std::os::fd::OwnedFd>, ToolError> {
+fn confine(_cmd: &mut Command, sb: &Sandbox, _env: &BTreeMap<String, String>) -> Result<Option<std::os::fd::OwnedFd>, ToolError> {
+    if sb.required {
+        return Err(ToolError::failed(
+            "sandbox: `sandbox: required`, but this system has no Landlock (Linux only); say `sandbox: true` to let it run unconfined",
+        ));
+    }
     static SAID: std::sync::Once = std::sync::Once::new();
     SAID.call_once(|| eprintln!("localforge: no Landlock on this system; sandboxed tools run unconfined (docs/security.md)"));
     Ok(None)
+}
+
+/// Why a `required` sandbox cannot be had from a kernel with Landlock ABI `version`.
+fn cannot_confine(sb: &Sandbox, version: i32) -> Option<String> {
+    if !sb.required {
+        None
+    } else if version < 1 {
+        Some("`sandbox: required`, but this kernel has no Landlock (Linux 5.13+ with `landlock` in `lsm=`); run it on one that has, or say `sandbox: true` to let it run unconfined".into())
+    } else if !sb.network && version < 4 {
+        Some(format!("`sandbox: required`, but this kernel's Landlock (ABI {version}) cannot refuse TCP connections (ABI 4, Linux 6.7); run it on a newer kernel, or declare `network: true`"))
+    } else {
+        None
+    }
 }
 
 /// The kernel's Landlock ABI version; 0 where it has none (or it is disabled).
@@ -406,6 +475,16 @@ pub fn tail(text: &str, lines: usize, max_chars: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_required_sandbox_is_refused_where_the_kernel_cannot_confine() {
+        let sb = |network, required| Sandbox { network, required, ..Default::default() };
+        assert!(cannot_confine(&sb(false, true), 0).unwrap().contains("no Landlock"));
+        assert!(cannot_confine(&sb(false, true), 3).unwrap().contains("cannot refuse TCP connections"));
+        assert_eq!(cannot_confine(&sb(true, true), 3), None, "TCP is allowed anyway");
+        assert_eq!(cannot_confine(&sb(false, true), 4), None);
+        assert_eq!(cannot_confine(&sb(false, false), 0), None, "best effort runs unconfined");
+    }
+
     use super::*;
 
     fn sh(script: &str) -> ProcessSpec {
@@ -492,7 +571,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (inside, outside) = (dir.path().join("out"), dir.path().join("elsewhere"));
         std::fs::create_dir(&outside).unwrap();
-        let sandbox = Some(Sandbox { write: vec![inside.clone()], network: false });
+        let sandbox = Some(Sandbox { write: vec![inside.clone()], ..Default::default() });
         let run = |script: String, sandbox: Option<Sandbox>| async move {
             run_process(&ProcessSpec { sandbox, ..sh(&script) }, &CancellationToken::new()).await.unwrap()
         };
@@ -504,6 +583,9 @@ mod tests {
         // Reading and running anything still works, and so does `> /dev/null`.
         let out = run(format!("cat {}/a > /dev/null && ls / > /dev/null", inside.display()), sandbox.clone()).await;
         assert_eq!(out.code, 0, "{out:?}");
+        // Its temporary files go to its first folder: /tmp is not writable.
+        let out = run("mktemp".into(), sandbox.clone()).await;
+        assert!(out.code == 0 && out.stdout.starts_with(&inside.display().to_string()), "{out:?}");
         if landlock_abi() >= 4 {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             let port = listener.local_addr().unwrap().port();
@@ -512,7 +594,7 @@ mod tests {
                 let out = run(connect.clone(), sandbox.clone()).await;
                 assert_ne!(out.code, 0, "connected from the sandbox: {out:?}");
                 assert!(out.stderr.contains("PermissionError") || out.stderr.contains("ermission"), "{}", out.stderr);
-                let open = Some(Sandbox { write: vec![inside.clone()], network: true });
+                let open = Some(Sandbox { write: vec![inside.clone()], network: true, ..Default::default() });
                 let out = run(connect, open).await;
                 assert_eq!(out.code, 0, "`network: true` connects: {out:?}");
             } else {

@@ -1,12 +1,16 @@
 //! `script.run`: run a script file or a command. A non-zero exit fails the step
 //! (so `retry` works) unless `allow_failure: true` keeps 0.x's report-only behaviour.
 
-use super::process::{run_process, tail, ProcessSpec};
+use super::process::{run_process, tail, Confinement, ProcessSpec, Sandbox};
 use super::{opt_bool, opt_str, Outputs, Tool, ToolCtx, ToolError, ToolKind};
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-pub struct Script;
+/// `strict`: the configuration says `sandbox: required`, so `sandbox: true` is `required`.
+#[derive(Default)]
+pub struct Script {
+    pub strict: bool,
+}
 
 #[async_trait::async_trait]
 impl Tool for Script {
@@ -27,7 +31,7 @@ impl Tool for Script {
         use crate::recipe::InputType::{Boolean as B, List as L, Number as N, Object as O, Path as P, String as S};
         // `command` is text or a list of words: a `list` input takes both.
         (action == "run").then(|| {
-            super::ActionInputs::of(
+            let mut inputs = super::ActionInputs::of(
                 &[
                     ("command", L, false, "A shell line (`sh -c`), or a list of words run without a shell."),
                     ("script", P, false, "A script file to run (by its `#!` line or its suffix)."),
@@ -39,9 +43,15 @@ impl Tool for Script {
                     ("timeout", N, false, "Seconds it may run."),
                     ("allow_failure", B, false, "A non-zero exit does not fail the step."),
                     ("detach", B, false, "Start it and go on; it is stopped when the run ends."),
+                    ("sandbox", B, false, "Confine it (Linux Landlock): `true` where the kernel can, `required` or refuse to run. It reads anything and writes only the run's temp folder and `writes`."),
+                    ("writes", L, false, "Folders a confined script may write in besides the run's temp folder (relative to `cwd`; made if missing)."),
+                    ("network", B, false, "A confined script may open and accept TCP connections."),
                 ],
                 false,
-            )
+            );
+            let sandbox = inputs.inputs.iter_mut().find(|d| d.name == "sandbox").expect("declared above");
+            sandbox.choices = Some(vec![Value::Bool(true), Value::Bool(false), Value::from("required")]);
+            inputs
         })
     }
 
@@ -70,7 +80,7 @@ impl Tool for Script {
         if action != "run" {
             return Err(ToolError::failed(format!("script has no action `{action}`")));
         }
-        let spec = build_spec(&inputs, ctx)?;
+        let spec = build_spec(&inputs, ctx, self.strict)?;
         ctx.log("INFO", &format!("running {}", shown(&spec.argv)));
         // `timeout` (seconds), as 0.x's script tool took it: the program's processes are stopped.
         let out = match super::opt_f64(&inputs, "timeout").filter(|t| *t > 0.0) {
@@ -112,7 +122,7 @@ fn shown(argv: &[String]) -> String {
     shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "))
 }
 
-fn build_spec(inputs: &Outputs, ctx: &ToolCtx) -> Result<ProcessSpec, ToolError> {
+fn build_spec(inputs: &Outputs, ctx: &ToolCtx, strict: bool) -> Result<ProcessSpec, ToolError> {
     let args: Vec<String> = match inputs.get("args") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(a)) => a.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect(),
@@ -142,7 +152,35 @@ fn build_spec(inputs: &Outputs, ctx: &ToolCtx) -> Result<ProcessSpec, ToolError>
         _ => Default::default(),
     };
     let detach = opt_bool(inputs, "detach").unwrap_or(false);
-    Ok(ProcessSpec { argv, cwd: Some(cwd), env, stdin: opt_str(inputs, "stdin"), detach, log: None, sandbox: None }.logged_for(ctx))
+    let sandbox = confinement(inputs, ctx, &cwd, strict)?;
+    Ok(ProcessSpec { argv, cwd: Some(cwd), env, stdin: opt_str(inputs, "stdin"), detach, log: None, sandbox }.logged_for(ctx))
+}
+
+/// `sandbox`, `writes` and `network`: what a confined script may do.
+fn confinement(inputs: &Outputs, ctx: &ToolCtx, cwd: &Path, strict: bool) -> Result<Option<Sandbox>, ToolError> {
+    let given = inputs.get("sandbox").unwrap_or(&Value::Null);
+    let level = Confinement::parse(given)
+        .ok_or_else(|| ToolError::failed(format!("script.run: `sandbox` is true, false or `required`, not {given}")))?;
+    let writes: Vec<PathBuf> = match inputs.get("writes") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(s)) => vec![s.into()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(PathBuf::from)
+                    .ok_or_else(|| ToolError::failed(format!("script.run: `writes` holds folders (text), not {v}")))
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => return Err(ToolError::failed(format!("script.run: `writes` is a list of folders, not {other}"))),
+    };
+    if level == Confinement::Off && !writes.is_empty() {
+        return Err(ToolError::failed("script.run: `writes` limits a confined script; add `sandbox: true` (or drop `writes`)"));
+    }
+    let network = opt_bool(inputs, "network").unwrap_or(false);
+    let mut write = vec![ctx.temp_dir.clone()];
+    write.extend(writes.into_iter().map(|p| cwd.join(p)));
+    Ok(level.strict(strict).sandbox(write, network))
 }
 
 /// The words of a shell line that name a program on `PATH` (or by path): what it may run.
@@ -180,5 +218,49 @@ mod tests {
     fn the_running_line_quotes_words_as_a_shell_would() {
         let argv: Vec<String> = ["sh", "-c", "echo oops >&2; exit 3", "sh"].map(String::from).to_vec();
         assert_eq!(super::shown(&argv), "sh -c 'echo oops >&2; exit 3' sh");
+    }
+
+    #[tokio::test]
+    async fn a_script_with_sandbox_writes_only_its_temp_folder_and_writes_and_opens_no_tcp() {
+        use crate::tools::Tool;
+        use serde_json::json;
+        if crate::tools::process::landlock_abi() < 4 || !crate::tools::process::on_path("python3") {
+            eprintln!("skipped: Landlock ABI < 4 or no python3");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut ctx = crate::tools::stand_in::ctx_in(dir.path());
+        ctx.temp_dir = dir.path().join("tmp");
+        std::fs::create_dir(&ctx.temp_dir).unwrap();
+        let (mine, elsewhere) = (dir.path().join("mine"), dir.path().join("elsewhere"));
+        std::fs::create_dir(&elsewhere).unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let line = format!(
+            "echo t > t; echo m > {0}/m; echo e > {1}/e; python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}), timeout=5)' && echo connected > t",
+            mine.display(),
+            elsewhere.display()
+        );
+        let call = |extra: serde_json::Value| {
+            let mut inputs = json!({"command": line, "allow_failure": true}).as_object().unwrap().clone();
+            inputs.extend(extra.as_object().unwrap().clone());
+            let ctx = &ctx;
+            async move { super::Script::default().call("run", inputs, ctx).await }
+        };
+        for level in [json!(true), json!("required")] {
+            let out = call(json!({"sandbox": level, "writes": [mine]})).await.unwrap();
+            assert_eq!(std::fs::read_to_string(ctx.temp_dir.join("t")).unwrap(), "t\n", "{out:?}");
+            assert!(mine.join("m").exists() && !elsewhere.join("e").exists(), "{out:?}");
+            assert!(out["stderr"].as_str().unwrap().contains("PermissionError"), "{out:?}");
+        }
+        // With `network: true` it connects; unconfined it writes anywhere.
+        call(json!({"sandbox": true, "network": true})).await.unwrap();
+        assert_eq!(std::fs::read_to_string(ctx.temp_dir.join("t")).unwrap(), "connected\n");
+        call(json!({})).await.unwrap();
+        assert!(elsewhere.join("e").exists());
+        let err = call(json!({"sandbox": "maybe"})).await.unwrap_err().to_string();
+        assert!(err.contains("`sandbox` is true, false or `required`"), "{err}");
+        let err = call(json!({"writes": [mine]})).await.unwrap_err().to_string();
+        assert!(err.contains("add `sandbox: true`"), "{err}");
     }
 }

@@ -128,11 +128,11 @@ def cmd_info(args, scratch) -> int:
     ns = p.parse_args(args)
     name, version, srcs = _refs(ns)
     src, entry = installer.find(srcs, name, version)
-    data, doc, argv = installer.fetch(src, entry, scratch)
+    data, doc, checked = installer.fetch(src, entry, scratch)
     mine = next((i for i in installer.installed() if i["name"] == name), None)
     found = _found([b["name"] for b in entry["binaries"]])
-    info = {**entry, "registry": src.name, "commands": installer.commands(doc, argv), "binaries_present": found, "installed": mine,
-            "definition": data.decode("utf-8")}  # fmt: skip
+    info = {**entry, "registry": src.name, "commands": installer.commands(doc, checked), "confinement": checked["confinement"],
+            "binaries_present": found, "installed": mine, "definition": data.decode("utf-8")}  # fmt: skip
     _notes([src])
     if ns.json:
         print_json(info)
@@ -144,6 +144,7 @@ def cmd_info(args, scratch) -> int:
     print("  runs:")
     for line in info["commands"]:
         print(f"    {line}")
+    print(f"  confined: it runs {info['confinement']}")
     print(f"  installed: {mine['version'] + (' (changed locally)' if mine['changed'] else '') if mine else 'no'}")
     return EXIT_OK
 

@@ -1,12 +1,14 @@
 """Run a definition's `example` against the real program: its `files` are written into a
 scratch folder, the action runs as a one-step recipe through `python -m localforge run`
-(with only this definition in the tool folder, in a scratch home), and `expect` is
+(with only this definition in the tool folder, in a scratch home, recorded there as
+installed from a registry, so it runs confined exactly as an installed copy would), and `expect` is
 checked: each named file exists and is not empty (and matches its pattern, if given), each
 named output matches its pattern."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -32,7 +34,10 @@ def run_example(definition: bytes, doc: dict) -> dict:
         work, tools, home = root / "work", root / "tools", root / "home"
         for d in (work, tools, home):
             d.mkdir()
-        (tools / f"{doc['name']}.yaml").write_bytes(definition)
+        path = tools / f"{doc['name']}.yaml"
+        path.write_bytes(definition)
+        record = {"name": doc["name"], "version": str(doc.get("version") or ""), "sha256": hashlib.sha256(definition).hexdigest()}
+        (tools / "installed.json").write_text(json.dumps({"tools": {doc["name"]: {**record, "path": str(path)}}}) + "\n")
         for name, content in (example.get("files") or {}).items():
             path = work / name
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -123,7 +123,8 @@ def find(sources: list[Source], name: str, version: Optional[str] = None) -> tup
 
 def fetch(src: Source, entry: dict, scratch: Path) -> tuple[bytes, dict, dict]:
     """The definition's bytes, checked every way before anything is written, its document,
-    and each action's argv with every default filled in."""
+    and the engine's check (`argv`: each action's words with every default filled in;
+    `confinement`: what it may do here)."""
     name, version = check_name(entry["name"]), check_version(entry["version"])
     expected = rel_path(name, version)
     if entry["path"] != expected:
@@ -139,12 +140,13 @@ def fetch(src: Source, entry: dict, scratch: Path) -> tuple[bytes, dict, dict]:
     doc = checked["document"]
     if doc.get("name") != name or str(doc.get("version") or "") != version:
         raise RegistryError(f"`{entry['path']}` defines `{doc.get('name')}` {doc.get('version')}, not `{name}` {version}")
-    return data, doc, checked["argv"]
+    return data, doc, checked
 
 
-def commands(doc: dict, argv: dict) -> list[str]:
+def commands(doc: dict, checked: dict) -> list[str]:
     """Each action's command line as it will run: the full argv, every input at its default
     (`<name>` where it has none), quoted as a shell would need it, so nothing is hidden."""
+    argv = checked["argv"]
     out = []
     for aname, action in (doc.get("actions") or {}).items():
         line = f"{aname}: {shlex.join(argv.get(aname) or [])}"
@@ -157,12 +159,18 @@ def commands(doc: dict, argv: dict) -> list[str]:
     return out
 
 
+def prompt_lines(doc: dict, checked: dict) -> list[str]:
+    """What the install prompt shows: each action's command line, then what it may do when
+    it runs (confined, or why not)."""
+    return [*commands(doc, checked), f"and it runs {checked['confinement']}"]
+
+
 def install(
     src: Source, entry: dict, scratch: Path, confirm: Callable[[dict, list[str]], bool] = lambda doc, lines: True, force: bool = False
 ) -> dict:
     """Install one entry; returns what was recorded. `confirm` sees the command lines first."""
-    data, doc, argv = fetch(src, entry, scratch)
-    if not confirm(doc, commands(doc, argv)):
+    data, doc, checked = fetch(src, entry, scratch)
+    if not confirm(doc, prompt_lines(doc, checked)):
         raise RegistryError("not installed (declined)")
     target = tool_dir() / f"{entry['name']}.yaml"
     with locked() as state:

@@ -45,6 +45,28 @@ def load_or_make_token() -> str:
     return write_new(path)
 
 
+def _framed_nowhere(send):
+    """`send`, adding to every response the headers that keep it out of another page's
+    frame (clickjacking: a page on another port of 127.0.0.1 shares the cookie) and stop
+    type sniffing. A response with a policy of its own keeps it, with `frame-ancestors
+    'none'` added when it lacks one."""
+
+    async def sending(message):
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in (b"x-frame-options", b"x-content-type-options")]
+            csp = [i for i, (k, _) in enumerate(headers) if k.lower() == b"content-security-policy"]
+            for i in csp:
+                if b"frame-ancestors" not in headers[i][1]:
+                    headers[i] = (headers[i][0], headers[i][1] + b"; frame-ancestors 'none'")
+            if not csp:
+                headers.append((b"content-security-policy", b"frame-ancestors 'none'"))
+            headers += [(b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff")]
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return sending
+
+
 class Guard:
     """ASGI middleware doing every check before a route sees the request."""
 
@@ -56,6 +78,7 @@ class Guard:
             return await self.app(scope, receive, send)
         from starlette.requests import Request
 
+        send = _framed_nowhere(send)
         request = Request(scope)
         refused = self.check(request)
         if refused is not None:

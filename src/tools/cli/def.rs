@@ -3,6 +3,7 @@
 use crate::diag::{did_you_mean, Diagnostic};
 use crate::recipe::yaml::{self, Node, NodeValue};
 use crate::recipe::InputType;
+use crate::tools::process::Confinement;
 use indexmap::IndexMap;
 use serde_json::Value;
 use std::path::Path;
@@ -21,8 +22,8 @@ pub struct ToolDef {
     pub actions: IndexMap<String, ActionDef>,
     /// `deterministic: true`: the same inputs and files give the same outputs (the step cache serves it).
     pub deterministic: bool,
-    /// `sandbox: true`, or installed from a registry (`load_dirs`): run under Landlock.
-    pub sandbox: bool,
+    /// `sandbox: true` or `required`, or installed from a registry (`load_dirs`): run under Landlock.
+    pub sandbox: Confinement,
     /// `network: true`: a confined program may use TCP.
     pub network: bool,
     /// SHA-256 of the definition's text: the tool's version in cache keys.
@@ -159,13 +160,17 @@ pub fn parse(text: &str, file: &str) -> Result<ToolDef, Vec<Diagnostic>> {
     if let Some(ex) = root.get("example") {
         example(&mut r, ex, &actions);
     }
+    let sandbox = root.get("sandbox").map_or(Some(Confinement::Off), |n| Confinement::parse(&n.to_json())).unwrap_or_else(|| {
+        let at = root.get("sandbox").unwrap_or(&root).clone();
+        r.err(&at, "`sandbox` is `true` (confined where the kernel can), `required` (confined or refused) or `false`".into(), None);
+        Confinement::Off
+    });
     if !r.diags.is_empty() {
         return Err(r.diags);
     }
     let description = root.get("description").map(Node::key_text).unwrap_or_default();
     let deterministic = matches!(root.get("deterministic").map(|n| &n.value), Some(NodeValue::Bool(true)));
-    let flag = |key: &str| matches!(root.get(key).map(|n| &n.value), Some(NodeValue::Bool(true)));
-    let (sandbox, network) = (flag("sandbox"), flag("network"));
+    let network = matches!(root.get("network").map(|n| &n.value), Some(NodeValue::Bool(true)));
     let hash = crate::cache::files::sha256_hex(text.as_bytes());
     Ok(ToolDef {
         name,

@@ -19,8 +19,8 @@ pub const TOP: &[Key] = &[
     Key::new("deterministic", Shape::Flag, "Same inputs and files give the same result: the step cache may serve its calls."),
     Key::new(
         "sandbox",
-        Shape::Flag,
-        "Confine the program (Linux Landlock): it reads anything, writes only its output paths, the run's temp folder and its cache folder. Always on for registry tools.",
+        Shape::FlagOr(&["required"]),
+        "Confine the program (Linux Landlock): it reads anything, writes only its output paths' folders, the run's temp folder and its cache folder. `true`: where the kernel can; `required`: or refuse to run. Always on for registry tools.",
     ),
     Key::new("network", Shape::Flag, "A confined program may open and accept TCP connections (without it, it may not)."),
 ];

@@ -45,8 +45,9 @@ pub(super) async fn run(tool: &ToolDef, name: &str, action: &ActionDef, given: O
     for (k, v) in tool.env.iter().chain(action.env.iter()) {
         envs.insert(k.clone(), render_text(&what, v, &scope)?);
     }
-    let sandbox = tool.sandbox.then(|| {
-        let mut write = vec![ctx.temp_dir.clone()];
+    let sandbox = tool.sandbox.sandbox(Vec::new(), tool.network).map(|mut sb| {
+        let write = &mut sb.write;
+        write.push(ctx.temp_dir.clone());
         if let Some(cache) = tool_cache(&tool.name) {
             envs.insert("LOCALFORGE_TOOL_CACHE".into(), cache.to_string_lossy().into_owned());
             write.push(cache);
@@ -57,7 +58,7 @@ pub(super) async fn run(tool: &ToolDef, name: &str, action: &ActionDef, given: O
                 write.extend(p.parent().filter(|d| !d.as_os_str().is_empty()).map(Path::to_path_buf));
             }
         }
-        crate::tools::process::Sandbox { write, network: tool.network }
+        sb
     });
     let spec = ProcessSpec { argv, cwd: Some(cwd), env: envs, sandbox, ..Default::default() }.logged_for(ctx);
     let token = ctx.cancel.child_token();
@@ -176,7 +177,7 @@ fn bind(what: &str, action: &ActionDef, given: Outputs, dirs: &Map<String, Value
 
 /// A confined tool's own cache folder: `$XDG_CACHE_HOME/localforge/tools/<name>` (or under
 /// `~/.cache`), named by the tool's name with anything but letters, digits, `-_.` replaced.
-fn tool_cache(name: &str) -> Option<PathBuf> {
+pub(super) fn tool_cache(name: &str) -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
@@ -194,6 +195,24 @@ fn text_of(v: &Value) -> String {
 }
 
 /// One command word: exactly one `{{ name }}` holding a list becomes one argument per item.
+/// What a registry's tool may do when it runs on this machine, in one sentence for the
+/// install prompt: confined (and how), or why not.
+pub fn confinement(tool: &ToolDef, required: bool) -> String {
+    let abi = crate::tools::process::landlock_abi();
+    let cache = tool_cache(&tool.name).map_or_else(|| "its cache folder".to_string(), |p| p.display().to_string());
+    let writes = format!("writes only the folders of the output paths you give it, the run's temp folder and {cache}");
+    let network = if tool.network { "may open TCP connections (`network: true`)" } else { "opens no TCP connection" };
+    match abi {
+        0 if required => "this kernel has no Landlock, so it will be refused (`sandbox: required`)".to_string(),
+        0 => "this kernel has no Landlock, so it runs unconfined, as your user (`sandbox: required` in localforge.yaml refuses instead)"
+            .to_string(),
+        1..=3 if !tool.network => format!(
+            "confined (Landlock ABI {abi}): reads anything, {writes}; this kernel cannot refuse its TCP connections (ABI 4, Linux 6.7)"
+        ),
+        _ => format!("confined (Landlock ABI {abi}): reads anything, {writes}, and {network}"),
+    }
+}
+
 /// An action's argv with every input at its default (`<name>` where it has none) and the
 /// folders as `<temp_dir>`/`<run_dir>`: what the install prompt shows, list expressions
 /// expanded as a run would expand them.

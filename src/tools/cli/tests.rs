@@ -2,8 +2,10 @@
 //! timeouts. Commands are coreutils, present wherever the tests run.
 
 use super::*;
+use crate::tools::process::Confinement;
 use crate::tools::stand_in::ctx_in;
 use serde_json::{json, Value};
+use std::path::Path;
 
 fn tool(yaml: &str) -> CliTool {
     CliTool { def: parse(yaml, "t.yaml").unwrap_or_else(|d| panic!("{d:?}")) }
@@ -248,10 +250,14 @@ async fn sandbox_true_writes_only_outputs_and_temp_and_opens_no_tcp() {
         ))
     };
     let inputs = json!({"out": out.join("result.txt"), "other": elsewhere.join("x")}).as_object().unwrap().clone();
-    let err = def("sandbox: true\n").call("go", inputs.clone(), &ctx).await.unwrap_err().to_string();
-    assert!(err.contains("ermission denied"), "{err}");
-    assert_eq!(std::fs::read_to_string(out.join("result.txt")).unwrap(), "made\n");
-    assert!(tmp.join("t").exists() && !elsewhere.join("x").exists());
+    for level in ["true", "required"] {
+        let err = def(&format!("sandbox: {level}\n")).call("go", inputs.clone(), &ctx).await.unwrap_err().to_string();
+        assert!(err.contains("ermission denied"), "{err}");
+        assert_eq!(std::fs::read_to_string(out.join("result.txt")).unwrap(), "made\n");
+        assert!(tmp.join("t").exists() && !elsewhere.join("x").exists());
+        std::fs::remove_file(tmp.join("t")).unwrap();
+    }
+    forget_tool_cache("box");
     // Unconfined, the same definition writes anywhere.
     def("").call("go", inputs, &ctx).await.unwrap();
     assert!(elsewhere.join("x").exists());
@@ -269,6 +275,19 @@ async fn sandbox_true_writes_only_outputs_and_temp_and_opens_no_tcp() {
     let err = net("").call("go", Default::default(), &ctx).await.unwrap_err().to_string();
     assert!(err.contains("PermissionError"), "{err}");
     net("network: true\n").call("go", Default::default(), &ctx).await.unwrap();
+    forget_tool_cache("net");
+}
+
+/// Removes the cache folder a confined test tool was given, and its parents, when empty:
+/// a test leaves nothing in the user's `~/.cache`.
+fn forget_tool_cache(name: &str) {
+    let mut dir = super::run::tool_cache(name);
+    for _ in 0..3 {
+        match dir {
+            Some(d) if std::fs::remove_dir(&d).is_ok() => dir = d.parent().map(Path::to_path_buf),
+            _ => break,
+        }
+    }
 }
 
 #[test]
@@ -284,6 +303,13 @@ fn a_tool_installed_from_a_registry_is_always_confined() {
     std::fs::write(dir.path().join("installed.json"), record.to_string()).unwrap();
     let (tools, broken) = load_dirs(&[dir.path().to_path_buf()]);
     assert!(broken.is_empty(), "{broken:?}");
-    let confined: Vec<(&str, bool)> = tools.iter().map(|t| (t.def.name.as_str(), t.def.sandbox)).collect();
-    assert_eq!(confined, [("hello", true), ("local", false)]);
+    let confined: Vec<(&str, Confinement)> = tools.iter().map(|t| (t.def.name.as_str(), t.def.sandbox)).collect();
+    assert_eq!(confined, [("hello", Confinement::On), ("local", Confinement::Off)]);
+    // `sandbox: required` in the definition stays required; the configuration's `sandbox:
+    // required` makes every confined tool required.
+    assert_eq!(parse(&text.replace("actions:", "sandbox: required\nactions:"), "x").unwrap().sandbox, Confinement::Required);
+    assert_eq!(Confinement::On.strict(true), Confinement::Required);
+    assert_eq!(Confinement::Off.strict(true), Confinement::Off);
+    let e = parse(&text.replace("actions:", "sandbox: maybe\nactions:"), "x").unwrap_err();
+    assert!(e[0].message.contains("`sandbox` is `true`") && e[0].line == Some(4), "{e:?}");
 }
