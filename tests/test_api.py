@@ -10,6 +10,7 @@ import os
 import pickle
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -136,6 +137,38 @@ def test_every_exception_pickles_with_its_fields_and_lives_in_localforge_errors(
         localforge.plan(write(home, "bad.yaml", "name: bad\nsteps: 3\n"))
     back = pickle.loads(pickle.dumps(caught.value))
     assert back.errors == caught.value.errors and str(back) == str(caught.value)
+
+
+# What the package may raise that is not a LocalForgeError: the protocols that need them.
+NOT_OURS = {
+    "AttributeError": "a module's __getattr__ says a name does not exist",
+    "SystemExit": "the CLI's exit",
+    "MCPError": "the MCP SDK turns it into a JSON-RPC error",
+    "NotImplementedError": "an abstract method",
+    "KeyboardInterrupt": "Ctrl-C, passed on",
+    "StopIteration": "the iterator protocol",
+    "StopAsyncIteration": "the async iterator protocol",
+}
+
+
+def test_every_exception_the_package_raises_is_a_localforge_error():
+    """Issue 29: each `raise Name(...)` in python/localforge names a class rooted in
+    `localforge.errors` (or one of NOT_OURS). Read from the source, so a new `raise
+    ValueError(...)` fails here."""
+    import ast
+    import builtins
+
+    package = Path(localforge.__file__).parent
+    found = []
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                f = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+                name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", None)
+                builtin = getattr(builtins, name or "", None)
+                if isinstance(builtin, type) and issubclass(builtin, BaseException) and name not in NOT_OURS:
+                    found.append(f"{path.relative_to(package)}:{node.lineno}: raise {name}(...)")
+    assert not found, "raise a localforge.errors class instead:\n" + "\n".join(found)
 
 
 def test_the_other_reads(home):

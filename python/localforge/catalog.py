@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+from localforge import errors
+
 BUILT_IN, LOCAL = "built-in", "./recipes"
 
 
@@ -72,12 +74,12 @@ def did_you_mean(word: str, options) -> str:
     return f"did you mean `{match[0]}`?" if match else ""
 
 
-class NotFound(Exception):
+class NotFound(errors.NotFoundError):
     """No recipe by that path or name; `hint` says what there is."""
 
     def __init__(self, message: str, hint: str):
-        super().__init__(message)
-        self.message, self.hint = message, hint
+        super().__init__(message, hint)
+        self.message = message
 
 
 def resolve(name: str) -> str:

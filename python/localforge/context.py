@@ -28,6 +28,8 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
+from localforge.errors import NotStorable
+
 _PLACEHOLDER = re.compile(r"\{\{([^}]+)\}\}")
 
 
@@ -147,7 +149,7 @@ def plain(value):
         return str(value)
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
-    raise TypeError(f"{type(value).__name__} is not storable data (use text, numbers, lists and dicts)")
+    raise NotStorable(f"{type(value).__name__} is not storable data (use text, numbers, lists and dicts)")
 
 
 class _StepOutput:

@@ -6,7 +6,16 @@ with `file`, `line`, `column`, `message` and `hint`, one per problem found.
 `ToolError` (a failed run) and `CancelledError` (a cancelled one) are raised by
 `localforge.run(..., check=True)`; they carry `.result` (the run's report) and
 `.step` (the step that failed). Every class pickles with its fields.
+
+The Python layer's own refusals derive from it too: `UsageError` (a mistake in how a
+command was called), `NotFoundError` (a recipe or seed asked for by a name that has
+none), `Refused` (a request a rule turns down: a recipe outside the recipe folders, a
+file the dashboard does not serve, a setting a server will not start with), and
+`RegistryError`, `SeedError`, `TooLargeError`. Each carries `.hint`, what would fix it,
+where there is one.
 """
+
+from typing import Optional
 
 from localforge._core import (
     CancelledError,
@@ -21,6 +30,80 @@ from localforge._core import (
     ToolError,
 )
 
+
+def _rebuild(cls, args, fields):
+    e = cls.__new__(cls)
+    BaseException.__init__(e, *args)
+    e.__dict__.update(fields)
+    return e
+
+
+class _Detailed(LocalForgeError):
+    """A message and fields; pickles with them (the default would call `__init__` with
+    the message alone)."""
+
+    def __init__(self, message: str, hint: Optional[str] = None):
+        super().__init__(message)
+        self.hint = hint
+
+    def __reduce__(self):
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+
+class UsageError(_Detailed):
+    """A mistake in how a command or function was called (the CLI's exit 2)."""
+
+
+class NotFoundError(_Detailed):
+    """Something asked for by a name or path that has none: a recipe, a seed."""
+
+
+class Refused(_Detailed):
+    """A request a rule turns down; `status` is the HTTP status a server answers with."""
+
+    def __init__(self, message: str, hint: Optional[str] = None, status: int = 403):
+        super().__init__(message, hint)
+        self.status = status
+
+
+class RegistryError(_Detailed):
+    """Something about a tool registry or a shared definition that is refused. `problems`:
+    the checker's problems (file, line, message, hint); `usage`: the caller's mistake (a bad
+    name, an unknown tool; exit 2), not refused content (exit 1)."""
+
+    def __init__(self, message: str, hint: Optional[str] = None, problems: Optional[list] = None, usage: bool = False):
+        super().__init__(message, hint)
+        self.problems, self.usage = problems or [], usage or bool(problems)
+
+
+class SeedError(_Detailed):
+    """A seed (playbook) that cannot be found or read; `errors`: problems with file:line."""
+
+    def __init__(self, message: str, hint: Optional[str] = None, errors: Optional[list] = None):
+        super().__init__(message, hint)
+        self.errors = errors or []
+
+
+class TooLargeError(_Detailed):
+    """A file (or all of a step's files) over what travels to another machine."""
+
+
+class InvalidValue(_Detailed, ValueError):
+    """A value a function or tool does not accept; also a `ValueError`, as 0.x raised."""
+
+
+class OperationFailed(_Detailed, RuntimeError):
+    """Something that could not be done; also a `RuntimeError`, as 0.x's shims raised."""
+
+
+class NotStorable(_Detailed, TypeError):
+    """A value that is not data a run can keep (text, numbers, lists, mappings); also a `TypeError`."""
+
+
+class MissingFile(_Detailed, FileNotFoundError):
+    """A file a tool needs that is not there; also a `FileNotFoundError`."""
+
+
 __all__ = [
     "ConfigError",
     "InputError",
@@ -32,4 +115,14 @@ __all__ = [
     "TemplateError",
     "ToolError",
     "CancelledError",
+    "UsageError",
+    "NotFoundError",
+    "Refused",
+    "RegistryError",
+    "SeedError",
+    "TooLargeError",
+    "InvalidValue",
+    "OperationFailed",
+    "NotStorable",
+    "MissingFile",
 ]

@@ -15,6 +15,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from localforge.errors import InvalidValue
+
 KNOWN = {
     "$schema", "$id", "$defs", "$ref", "title", "description", "type", "properties", "required",
     "additionalProperties", "items", "enum", "const", "pattern", "minLength", "maxLength",
@@ -43,7 +45,7 @@ def _known(schema: Any) -> None:
     if isinstance(schema, dict):
         unknown = set(schema) - KNOWN
         if unknown:
-            raise ValueError(f"schema keyword(s) not supported by localforge.schemacheck: {sorted(unknown)}")
+            raise InvalidValue(f"schema keyword(s) not supported by localforge.schemacheck: {sorted(unknown)}")
         for key, value in schema.items():
             if key in ("properties", "$defs"):
                 for sub in value.values():
@@ -77,7 +79,7 @@ def _check(value: Any, schema: dict, root: dict, ptr: str, out: list) -> None:
     if "$ref" in schema:
         ref = schema["$ref"]
         if not ref.startswith("#/$defs/"):
-            raise ValueError(f"unsupported $ref {ref}")
+            raise InvalidValue(f"unsupported $ref {ref}")
         _check(value, root["$defs"][ref[len("#/$defs/") :]], root, ptr, out)
     name = where(ptr)
     types = schema.get("type")

@@ -31,6 +31,7 @@ from typing import Any, Optional
 
 from localforge import api, schemacheck
 from localforge._paths import data_dir
+from localforge.errors import SeedError
 
 SCHEMA = data_dir("data") / "schemas" / "seed.schema.json"
 SECTIONS = ("Prerequisites", "Commands", "Verify", "Use it in recipes", "Impact")
@@ -39,12 +40,11 @@ FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)^---[ \t]*\r?\n", re.S | re.M)
 DEFAULT_TIMEOUT = 30.0
 
 
-class InvalidSeed(Exception):
+class InvalidSeed(SeedError):
     """A seed file that does not follow the format; `errors` are problems with file:line."""
 
     def __init__(self, errors: list[dict]):
-        super().__init__(errors[0]["message"] if errors else "invalid seed")
-        self.errors = errors
+        super().__init__(errors[0]["message"] if errors else "invalid seed", errors=errors)
 
 
 @dataclass
@@ -144,10 +144,8 @@ def load_all() -> tuple[list[Seed], list[dict]]:
     return sorted(seeds.values(), key=lambda s: s.id), problems
 
 
-class NoSuchSeed(Exception):
-    def __init__(self, message: str, hint: Optional[str] = None):
-        super().__init__(message)
-        self.hint = hint
+class NoSuchSeed(SeedError):
+    """No seed by that id, word or tag; `hint` names the nearest."""
 
 
 def find(topic: str, seeds: list[Seed]) -> Seed:

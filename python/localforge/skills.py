@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from localforge import seed as seeds
+from localforge.errors import InvalidValue
 
 NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 MAX_NAME, MAX_DESCRIPTION, MAX_COMPATIBILITY = 64, 1024, 500
@@ -64,7 +65,7 @@ def export(selected: list[seeds.Seed], facts: dict, folder: Path) -> list[dict]:
     out = []
     for s in selected:
         if not NAME.match(s.id) or len(s.id) > MAX_NAME:
-            raise ValueError(f"seed id `{s.id}` is not a valid skill name (lowercase letters, digits and hyphens, at most 64)")
+            raise InvalidValue(f"seed id `{s.id}` is not a valid skill name (lowercase letters, digits and hyphens, at most 64)")
         d = folder / s.id
         d.mkdir(parents=True, exist_ok=True)
         text = skill_md(s, facts)

@@ -154,12 +154,7 @@ def suggest(word: str, options) -> str:
     return did_you_mean(word, options)
 
 
-class UsageError(Exception):
-    """A mistake on the command line (exit 2)."""
-
-    def __init__(self, message, hint=None):
-        super().__init__(message)
-        self.hint = hint
+from localforge.errors import UsageError  # noqa: E402  (a mistake on the command line: exit 2)
 
 
 def guard(fn, args) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 from localforge.engine._shim import call_tool, deprecated
+from localforge.errors import OperationFailed
 
 deprecated("localforge.clients.blender_client", "a `blender` step")
 
@@ -23,7 +24,7 @@ class BlenderClient:
     def __init__(self, blender_path: Optional[Path] = None):
         found = str(blender_path) if blender_path else _find_blender()
         if not found or not Path(found).exists() and not shutil.which(found):
-            raise RuntimeError("Blender not found. Set services.blender.path in localforge.yaml")
+            raise OperationFailed("Blender not found. Set services.blender.path in localforge.yaml")
         self.blender_path = Path(found)
 
     def _call(self, action: str, **inputs) -> dict:

@@ -27,10 +27,10 @@ def call_tool(tool: str, action: str, inputs: dict) -> dict:
             json.dump(recipe, f)  # JSON is YAML
         report = api.run(path, auto_approve=True)
     except errors.LocalForgeError as e:  # refused before it ran (a service down, a bad input)
-        raise RuntimeError(str(e)) from None
+        raise errors.OperationFailed(str(e)) from None
     finally:
         os.unlink(path)
     step = report["steps"]["call"]
     if step["status"] != "completed":
-        raise RuntimeError(step.get("error") or report.get("error") or f"{tool}.{action} {step['status']}")
+        raise errors.OperationFailed(step.get("error") or report.get("error") or f"{tool}.{action} {step['status']}")
     return step["outputs"]

@@ -7,6 +7,7 @@ results reach the history as its step's outputs. Deprecated: use `localforge.his
 from typing import Optional
 
 from localforge.engine._shim import deprecated
+from localforge.errors import InvalidValue
 
 deprecated("localforge.engine.persistence", "localforge.history() / localforge.history_show()")
 
@@ -36,7 +37,7 @@ class PersistenceLayer:
 
         configured = api.config()["db_path"]
         if db_path is not None and str(db_path) != str(configured):
-            raise ValueError(f"the history is {configured} (persistence.db_path in localforge.yaml); {db_path} cannot be opened here")
+            raise InvalidValue(f"the history is {configured} (persistence.db_path in localforge.yaml); {db_path} cannot be opened here")
         self.db_path = configured
 
     def get_run(self, run_id: str) -> Optional[dict]:

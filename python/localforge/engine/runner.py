@@ -7,6 +7,7 @@ from typing import Any, Callable, Optional
 
 from localforge.context import ToolContext as WorkflowContext  # noqa: F401  (0.x's name for a tool's ctx)
 from localforge.engine._shim import call_tool, deprecated
+from localforge.errors import InvalidValue
 
 deprecated("localforge.engine.runner", "localforge.list_tools() / localforge.run()")
 
@@ -41,7 +42,7 @@ class ToolRegistry:
 
     def execute(self, tool: str, action: str, inputs: dict, ctx: Any = None) -> dict:
         if tool not in self.tools:
-            raise ValueError(f"Unknown tool: {tool}. Available: {', '.join(sorted(self.tools))}")
+            raise InvalidValue(f"Unknown tool: {tool}. Available: {', '.join(sorted(self.tools))}")
         return self.tools[tool](action, inputs, ctx)
 
     def available_tools(self) -> list[str]:
@@ -66,7 +67,7 @@ class WorkflowRunner:
 
         doc = api.recipe_document(recipe_path)
         if doc is None:
-            raise ValueError(f"cannot read recipe {recipe_path}")
+            raise InvalidValue(f"cannot read recipe {recipe_path}")
         return doc
 
     def run(self, recipe_path, inputs: Optional[dict] = None, project_id=None, use_persistence: bool = True) -> dict:

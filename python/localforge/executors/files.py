@@ -31,6 +31,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from localforge import errors
+
 MB = 1024 * 1024
 # All the files of one step together may be this many times `inline_mb`.
 TOTAL_FACTOR = 8
@@ -43,7 +45,7 @@ SYSTEM = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/nix", "
 _EMBEDDED = re.compile(r"(?:(?<=^)|(?<=[\s'\"=(,]))(/[^\s'\"`;|&<>(),]+)")
 
 
-class TooLarge(Exception):
+class TooLarge(errors.TooLargeError):
     """A file (or all of a step's files) over what travels through the object store."""
 
 

@@ -19,6 +19,7 @@ import traceback
 from typing import Optional
 
 import localforge
+from localforge.errors import InvalidValue
 from localforge.executors import files, worker
 
 # Above Ray's own: a step that was asked to stop has this long before its worker is killed.
@@ -129,7 +130,7 @@ def _reachable(address: str, timeout: float = 5.0) -> None:
         return
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
-        raise ValueError(f"`{address}` is not HOST:PORT")
+        raise InvalidValue(f"`{address}` is not HOST:PORT")
     with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
         pass
 

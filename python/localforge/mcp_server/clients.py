@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
+from localforge import errors
 
-class Refused(Exception):
+
+class Refused(errors.Refused):
     """A config file that cannot be merged safely; the message says what to do."""
 
 

@@ -11,10 +11,12 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from localforge import errors
+
 LOOPBACK_NAMES = ("localhost",)
 
 
-class Refused(Exception):
+class Refused(errors.Refused):
     """A setting the server will not start with; the message says what would do."""
 
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from localforge import api
+from localforge import api, errors
 from localforge.mcp_server import schemas
 
 
-class Refused(Exception):
+class Refused(errors.Refused):
     """A recipe the server will not run; the message says why and what would do."""
 
 

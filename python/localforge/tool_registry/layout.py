@@ -8,10 +8,11 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from localforge import api, schemacheck
 from localforge._paths import data_dir
+from localforge.errors import RegistryError
 
 INDEX = "index.json"
 FORMAT = 1
@@ -23,15 +24,6 @@ NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 VERSION = re.compile(r"^[0-9][0-9A-Za-z.+-]{0,31}$")
 SCHEMA = data_dir("data") / "schemas" / "registry-index.schema.json"
 INJECTION = re.compile(r"\$\(|`|;|&&|\|\||\||\n|\$\{")
-
-
-class RegistryError(Exception):
-    """Something about a registry or a definition that is refused; `hint` says what to do."""
-
-    def __init__(self, message: str, hint: Optional[str] = None, problems: Optional[list] = None, usage: bool = False):
-        super().__init__(message)
-        # `usage`: the caller's mistake (a bad name, an unknown tool; exit 2), not refused content (exit 1)
-        self.hint, self.problems, self.usage = hint, problems or [], usage or bool(problems)
 
 
 def sha256(data: bytes) -> str:

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from localforge.errors import MissingFile
+
 INSTALL_HINT = "Pillow and numpy: pip install 'localforge[image]'"
 
 
@@ -17,7 +19,7 @@ def open_rgba(path):
 
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"image not found: {p}")
+        raise MissingFile(f"image not found: {p}")
     with Image.open(p) as im:
         return im.convert("RGBA")
 

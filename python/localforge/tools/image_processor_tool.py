@@ -3,6 +3,8 @@
 import math
 from pathlib import Path
 
+from localforge.errors import InvalidValue
+
 from . import _imaging
 
 TOOL_NAME = "image_processor"
@@ -133,7 +135,7 @@ def _remove_bg(image, method, tolerance, bg_color, ctx):
         mask = _flood_from_border(_similar(arr, color, tolerance))
         method = "flood"
     else:
-        raise ValueError(f"unknown remove_bg method `{method}` (auto, flood, color, rembg)")
+        raise InvalidValue(f"unknown remove_bg method `{method}` (auto, flood, color, rembg)")
     arr[mask, 3] = 0
     return Image.fromarray(arr, "RGBA"), method
 
@@ -192,7 +194,7 @@ def handle(action: str, inputs: dict, ctx) -> dict:
         resample = {"lanczos": Image.Resampling.LANCZOS, "bilinear": Image.Resampling.BILINEAR, "nearest": Image.Resampling.NEAREST}
         method = inputs.get("method", "lanczos")
         if method not in resample:
-            raise ValueError(f"unknown resize method `{method}` (lanczos, bilinear, nearest)")
+            raise InvalidValue(f"unknown resize method `{method}` (lanczos, bilinear, nearest)")
         image = _imaging.open_rgba(inputs["input"]).resize((w, h), resample[method])
         return {"output": _imaging.save_png(image, out("resized.png")), "width": w, "height": h}
 
@@ -204,7 +206,7 @@ def handle(action: str, inputs: dict, ctx) -> dict:
         blend = int(inputs.get("blend_width", 8))
         h, w = arr.shape[:2]
         if not 0 < blend <= min(w, h) // 2:
-            raise ValueError(f"blend_width must be between 1 and {min(w, h) // 2} for a {w}x{h} image")
+            raise InvalidValue(f"blend_width must be between 1 and {min(w, h) // 2} for a {w}x{h} image")
         for i in range(blend):
             t = 0.5 * (1 - i / blend)  # weight of the opposite edge: 0.5 at the seam, fading inwards
             arr[:, i], arr[:, w - 1 - i] = (1 - t) * arr[:, i] + t * arr[:, w - 1 - i], (1 - t) * arr[:, w - 1 - i] + t * arr[:, i]
@@ -236,7 +238,7 @@ def handle(action: str, inputs: dict, ctx) -> dict:
         image = _imaging.open_rgba(inputs["input"])
         directions = int(inputs.get("directions", 4))
         if directions not in (2, 4):
-            raise ValueError("directions must be 2 (right, left) or 4 (down, left, right, up)")
+            raise InvalidValue("directions must be 2 (right, left) or 4 (down, left, right, up)")
         frames = int(inputs.get("frames", 4))
         right = _bob_frames(image, frames, int(inputs.get("bob_pixels", 2)))
         left = [f.transpose(Image.Transpose.FLIP_LEFT_RIGHT) for f in right]
@@ -247,7 +249,7 @@ def handle(action: str, inputs: dict, ctx) -> dict:
     if action == "assemble_sheet":
         paths = inputs.get("inputs") or []
         if not paths:
-            raise ValueError("assemble_sheet needs `inputs`: a list of image paths")
+            raise InvalidValue("assemble_sheet needs `inputs`: a list of image paths")
         frames = [_imaging.open_rgba(p) for p in paths]
         size = frames[0].size
         frames = [f if f.size == size else f.resize(size) for f in frames]
@@ -255,4 +257,4 @@ def handle(action: str, inputs: dict, ctx) -> dict:
         rows = [frames[i : i + cols] for i in range(0, len(frames), cols)]
         return {"output": _imaging.save_png(_sheet(rows), out("sheet.png")), "frame_count": len(frames), "columns": cols, "rows": len(rows)}
 
-    raise ValueError(f"Unknown image_processor action: {action}")
+    raise InvalidValue(f"Unknown image_processor action: {action}")

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from localforge.errors import InvalidValue
+
 from . import _imaging
 
 TOOL_NAME = "validator"
@@ -107,4 +109,4 @@ def handle(action: str, inputs: dict, ctx) -> dict:
             failures.append(f"no images matching {inputs.get('pattern', '*.png')} in {folder}")
         return {"passed": not failures, "failures": failures, "valid_images": valid, "quality_scores": scores}
 
-    raise ValueError(f"Unknown validator action: {action}")
+    raise InvalidValue(f"Unknown validator action: {action}")

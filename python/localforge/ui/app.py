@@ -52,11 +52,9 @@ def create_app(token: str, allow_remote: bool = False, recipe_folders: Optional[
 
     async def list_runs(request: Request) -> Response:
         q = request.query_params
-        try:
-            limit = int(q.get("limit") or 100)
-            if limit < 1:
-                raise ValueError
-        except ValueError:
+        text = (q.get("limit") or "100").strip()
+        limit = int(text) if text.isdecimal() else 0
+        if limit < 1:
             return JSONResponse({"error": f"`limit` must be a whole number from 1 to 1000, found `{q.get('limit')}`"}, status_code=400)
         limit = min(limit, 1000)
         rows = await asyncio.to_thread(runs.summaries, limit, q.get("status") or None, q.get("recipe") or None)
@@ -143,7 +141,7 @@ def create_app(token: str, allow_remote: bool = False, recipe_folders: Optional[
         except ValueError:
             doc = None
         if not isinstance(doc, dict):
-            raise ValueError("the body must be a JSON object")
+            raise errors.UsageError("the body must be a JSON object")
         return doc
 
     async def start(request: Request) -> Response:
@@ -151,16 +149,16 @@ def create_app(token: str, allow_remote: bool = False, recipe_folders: Optional[
             doc = await body(request)
             recipe = doc.get("recipe")
             if not isinstance(recipe, str) or not recipe:
-                raise ValueError("`recipe` (a path or a recipe's name) is required")
+                raise errors.UsageError("`recipe` (a path or a recipe's name) is required")
             inputs = doc.get("inputs") or {}
             if not isinstance(inputs, dict):
-                raise ValueError("`inputs` must be an object")
+                raise errors.UsageError("`inputs` must be an object")
             try:
                 path = str((await asyncio.to_thread(catalog.find, recipe)).path)
             except NotAllowed as e:
                 return _problem(e, 403)
             run_id = await asyncio.to_thread(runs.start, path, inputs, asyncio.get_running_loop(), doc.get("cache", True) is not False)
-        except (ValueError, errors.RecipeError) as e:
+        except (ValueError, errors.UsageError, errors.RecipeError) as e:
             return _problem(e)
         except errors.LocalForgeError as e:
             return _problem(e, 500)
@@ -192,10 +190,12 @@ def create_app(token: str, allow_remote: bool = False, recipe_folders: Optional[
         try:
             doc = await body(request)
             if a is None:
-                raise LookupError("only runs started from this dashboard can be answered here")
+                raise errors.Refused("only runs started from this dashboard can be answered here", status=409)
             chosen = a.run.approve(str(doc.get("step")), doc.get("answer", True))
-        except (LookupError, ValueError) as e:
-            return _problem(e, 409 if isinstance(e, LookupError) else 400)
+        except errors.Refused as e:
+            return _problem(e, e.status)
+        except (ValueError, errors.UsageError) as e:
+            return _problem(e, 400)
         return JSONResponse({"run_id": run_id, "step": doc.get("step"), "chosen": chosen})
 
     async def step_log(request: Request) -> Response:

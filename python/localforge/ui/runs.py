@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from localforge import api
+from localforge import api, errors
 
 TERMINAL = {"completed", "failed", "cancelled", "interrupted"}
 KINDS = {
@@ -177,12 +177,8 @@ def files(run_dir: Optional[str]) -> list[dict]:
     return out
 
 
-class Refused(Exception):
-    """A file the dashboard does not serve, with the HTTP status that says why."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
+class Refused(errors.Refused):
+    """A file the dashboard does not serve, with the HTTP status (`status`) that says why."""
 
 
 def inside(run_dir: str, rel: str) -> Path:
@@ -192,15 +188,15 @@ def inside(run_dir: str, rel: str) -> Path:
     same file system: a file with more than one name is refused (a run's own copies are
     plain files; the step cache restores by copying). Raises `Refused`."""
     if "\x00" in rel:
-        raise Refused(400, "a file path may not contain a NUL byte")
+        raise Refused("a file path may not contain a NUL byte", status=400)
     if not rel or rel.startswith("/") or "\\" in rel or any(p in ("..", "") for p in rel.split("/")):
-        raise Refused(404, "no such file in the run's folder")
+        raise Refused("no such file in the run's folder", status=404)
     root = Path(run_dir).resolve()
     path = (root / rel).resolve()
     if root not in path.parents or not path.is_file():
-        raise Refused(404, "no such file in the run's folder")
+        raise Refused("no such file in the run's folder", status=404)
     if path.stat().st_nlink > 1:
-        raise Refused(403, f"`{rel}` has other names (hard links) and is not served")
+        raise Refused(f"`{rel}` has other names (hard links) and is not served", status=403)
     return path
 
 
