@@ -73,7 +73,7 @@ impl RunHandle {
             // A panic in the engine is a bug, but a waiting caller still gets an answer.
             let result = match futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(run)).await {
                 Ok(r) => r,
-                Err(_) => Err(EngineError::Run("the engine stopped without a result (this is a bug)".into())),
+                Err(_) => Err(EngineError::Run(crate::engine::RunFailure::Panicked)),
             };
             // The stream ends with the run: a reader sees everything, then the end.
             if let Some(tx) = sender {

@@ -216,14 +216,14 @@ impl EngineHandle {
     fn resolve<'py>(&self, py: Python<'py>, value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let v: Value = depythonize(value)?;
         let Some(run) = &self.ctx.run else { return Ok(value.clone()) };
-        let out = run.resolve(&v).map_err(super::errors::TemplateError::new_err)?;
+        let out = run.resolve(&v).map_err(|e| super::errors::TemplateError::new_err(e.message))?;
         Ok(pythonize(py, &out)?)
     }
 
     /// The value of one template expression; ValueError naming it if it cannot be evaluated.
     fn evaluate<'py>(&self, py: Python<'py>, expr: &str) -> PyResult<Bound<'py, PyAny>> {
         let Some(run) = &self.ctx.run else { return Err(pyo3::exceptions::PyValueError::new_err(format!("Unknown variable: {expr}"))) };
-        let v = run.evaluate(expr).map_err(pyo3::exceptions::PyValueError::new_err)?;
+        let v = run.evaluate(expr).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.message))?;
         Ok(pythonize(py, &v)?)
     }
 

@@ -7,6 +7,7 @@
 
 use super::key::strings;
 use super::snapshot::Changes;
+use super::Uncacheable;
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -32,7 +33,7 @@ pub struct Captured {
 /// step (`own`) and the others (`theirs`). Theirs are left out; one no one names, or a file
 /// the step and another name alike, means the step is not stored (a folder both make is
 /// made either way).
-pub fn attribute(mut made: Made, own: &[String], theirs: &[String]) -> Result<Made, String> {
+pub fn attribute(mut made: Made, own: &[String], theirs: &[String]) -> Result<Made, Uncacheable> {
     let changed: Vec<(String, bool)> = made
         .files
         .iter()
@@ -48,11 +49,9 @@ pub fn attribute(mut made: Made, own: &[String], theirs: &[String]) -> Result<Ma
             made.dirs.retain(|d| d != &path);
             made.removed.retain(|r| r != &path);
         } else if mine == 0 {
-            return Err(format!(
-                "it ran beside other steps and `{rel}` changed in the run folder meanwhile, which neither it nor they name"
-            ));
+            return Err(Uncacheable::Unclaimed(rel.to_string()));
         } else if mine == other && !folder {
-            return Err(format!("it ran beside another step that names `{rel}` too, so it cannot be told whose it is"));
+            return Err(Uncacheable::Shared(rel.to_string()));
         }
     }
     Ok(made)
@@ -77,7 +76,7 @@ pub fn capture(
     run_dir: &Path,
     read: &HashMap<String, String>,
     changes: &Changes,
-) -> Result<Captured, String> {
+) -> Result<Captured, Uncacheable> {
     if let Some(odd) = &changes.odd {
         return Err(odd.clone());
     }
@@ -91,10 +90,10 @@ pub fn capture(
         }
         let now = super::files::content_hash(p)?;
         if before == super::key::ABSENT && now.is_some() {
-            return Err(format!("it made `{path}`, outside the run folder, which a hit could not make again"));
+            return Err(Uncacheable::MadeOutside(path.clone()));
         }
         if before != super::key::ABSENT && now.as_deref() != Some(before.as_str()) {
-            return Err(format!("`{path}`, which it reads, changed while it ran"));
+            return Err(Uncacheable::InputChanged(path.clone()));
         }
     }
     // Paths its outputs name: inside the run folder they are kept (also when the listing
@@ -115,7 +114,7 @@ pub fn capture(
             Ok(rel) => {
                 let rel = rel.to_string_lossy().to_string();
                 let (mut found, mut folders) = (Vec::new(), Vec::new());
-                files_under(p, &mut found, &mut folders).map_err(|e| format!("cannot read {t}: {e}"))?;
+                files_under(p, &mut found, &mut folders).map_err(|e| Uncacheable::unreadable(t, e))?;
                 for f in found {
                     made.files.insert(f.strip_prefix(run_dir).unwrap_or(&f).to_string_lossy().to_string());
                 }
@@ -130,7 +129,7 @@ pub fn capture(
             }
             // Read and checked unchanged above (an absent one that now exists was refused there).
             Err(_) if read.contains_key(t) => {}
-            Err(_) => return Err(format!("its outputs name `{t}`, outside the run folder, which a hit could not make again")),
+            Err(_) => return Err(Uncacheable::NamesOutside(t.to_string())),
         }
     }
     let read_here: Vec<String> =

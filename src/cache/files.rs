@@ -2,6 +2,7 @@
 //! hash), and of a program found on `PATH` (remembered for as long as the file's inode,
 //! size and times stay the same, so a 200 MB Blender is read once per process, not per step).
 
+use super::Uncacheable;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Read;
@@ -42,15 +43,15 @@ pub fn hash_reader(r: &mut dyn Read) -> std::io::Result<String> {
 /// sha256 of a file's bytes, or of a folder's sorted (relative path, file hash) list;
 /// `None` when nothing is there. A folder is listed before anything is read, so one too
 /// big to hash costs a listing, not a read of everything in it.
-pub fn content_hash(path: &Path) -> Result<Option<String>, String> {
+pub fn content_hash(path: &Path) -> Result<Option<String>, Uncacheable> {
     content_hash_skipping(path, None)
 }
 
 /// `content_hash`, leaving out the folder `skip` (the engine's own logs in a run folder).
-pub fn content_hash_skipping(path: &Path, skip: Option<&Path>) -> Result<Option<String>, String> {
+pub fn content_hash_skipping(path: &Path, skip: Option<&Path>) -> Result<Option<String>, Uncacheable> {
     let Ok(meta) = std::fs::metadata(path) else { return Ok(None) };
     if meta.is_file() {
-        return file_hash(path).map(Some).map_err(|e| format!("cannot read {}: {e}", path.display()));
+        return file_hash(path).map(Some).map_err(|e| Uncacheable::unreadable(path.display(), e));
     }
     if !meta.is_dir() {
         return Ok(None);
@@ -62,7 +63,7 @@ pub fn content_hash_skipping(path: &Path, skip: Option<&Path>) -> Result<Option<
     for (rel, file) in &listed {
         let hash = match file.as_os_str().is_empty() {
             true => String::new(), // a folder
-            false => file_hash(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?,
+            false => file_hash(file).map_err(|e| Uncacheable::unreadable(file.display(), e))?,
         };
         h.update(rel.as_bytes());
         h.update([0]);
@@ -72,11 +73,11 @@ pub fn content_hash_skipping(path: &Path, skip: Option<&Path>) -> Result<Option<
     Ok(Some(format!("dir:{}", hex(&h.finalize()))))
 }
 
-fn list(root: &Path, dir: &Path, skip: Option<&Path>, out: &mut Vec<(String, PathBuf)>) -> Result<(), String> {
-    let read = std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+fn list(root: &Path, dir: &Path, skip: Option<&Path>, out: &mut Vec<(String, PathBuf)>) -> Result<(), Uncacheable> {
+    let read = std::fs::read_dir(dir).map_err(|e| Uncacheable::unreadable(dir.display(), e))?;
     for entry in read.flatten() {
         let p = entry.path();
-        let ty = entry.file_type().map_err(|e| e.to_string())?;
+        let ty = entry.file_type().map_err(|e| Uncacheable::unreadable(p.display(), e))?;
         let rel = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().to_string();
         if ty.is_dir() && skip == Some(p.as_path()) {
             continue;
@@ -88,7 +89,7 @@ fn list(root: &Path, dir: &Path, skip: Option<&Path>, out: &mut Vec<(String, Pat
             out.push((rel, p));
         }
         if out.len() > MAX_FILES_PER_FOLDER {
-            return Err(format!("{} holds more than {MAX_FILES_PER_FOLDER} files", root.display()));
+            return Err(Uncacheable::TooManyFiles { folder: root.display().to_string(), limit: MAX_FILES_PER_FOLDER });
         }
     }
     Ok(())

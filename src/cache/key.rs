@@ -7,6 +7,7 @@
 //! the environment it reads are part of it too.
 
 use super::files::{content_hash_skipping, program_digest, sha256_hex};
+use super::Uncacheable;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -108,14 +109,14 @@ pub struct KeyParts<'a> {
 }
 
 /// The key, or why the step cannot be cached (an input file that cannot be read, a folder too big).
-pub fn key(parts: &KeyParts<'_>) -> Result<String, String> {
+pub fn key(parts: &KeyParts<'_>) -> Result<String, Uncacheable> {
     key_and_files(parts).map(|(k, _)| k)
 }
 
 /// The key, and the content hash of every existing path the inputs name, by absolute path
 /// (`ABSENT` for one outside the run folder that does not exist): after the step they are
 /// compared again, to tell what it changed from what it read.
-pub fn key_and_files(parts: &KeyParts<'_>) -> Result<(String, HashMap<String, String>), String> {
+pub fn key_and_files(parts: &KeyParts<'_>) -> Result<(String, HashMap<String, String>), Uncacheable> {
     let run_dir = parts.run_dir.to_string_lossy();
     let mut files = BTreeMap::new();
     let mut read = HashMap::new();
@@ -183,7 +184,7 @@ pub fn named_paths(
     inputs: &Map<String, Value>,
     bases: &[PathBuf],
     env: Option<&BTreeMap<String, String>>,
-) -> Result<Vec<(String, PathBuf)>, String> {
+) -> Result<Vec<(String, PathBuf)>, Uncacheable> {
     let mut texts = Vec::new();
     strings(&Value::Object(inputs.clone()), &mut texts);
     let mut words: Vec<String> = Vec::new();
@@ -238,12 +239,12 @@ pub fn named_paths(
 /// Most paths one pattern in a text may match before the step is not cached.
 const MAX_MATCHES: usize = 1000;
 
-fn matches(pattern: &str) -> Result<Vec<PathBuf>, String> {
+fn matches(pattern: &str) -> Result<Vec<PathBuf>, Uncacheable> {
     let Ok(found) = glob::glob(pattern) else { return Ok(Vec::new()) };
     let mut out = Vec::new();
     for m in found.flatten() {
         if out.len() == MAX_MATCHES {
-            return Err(format!("`{pattern}` matches more than {MAX_MATCHES} paths"));
+            return Err(Uncacheable::TooManyMatches { pattern: pattern.to_string(), limit: MAX_MATCHES });
         }
         out.push(m);
     }

@@ -8,6 +8,7 @@
 //! the recipe or `cache.enabled: false` in the config turns caching off for all of it.
 
 pub mod capture;
+mod error;
 pub mod files;
 pub mod key;
 pub mod lint;
@@ -19,6 +20,7 @@ use crate::config::{expand, Config};
 use serde_json::Value;
 use std::sync::Arc;
 
+pub use error::Uncacheable;
 pub use store::{Entry, Store};
 
 /// `cache.max_gb` when not set.

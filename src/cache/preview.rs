@@ -118,7 +118,7 @@ async fn look(
     }
     let identity = match t.identity(action, &inputs).await {
         Ok(i) => i,
-        Err(e) => return verdict(json!({"cache": "unknown", "why": e})),
+        Err(e) => return verdict(json!({"cache": "unknown", "why": e.to_string()})),
     };
     let fingerprint = t.fingerprint();
     let temp = run_dir.join("temp");
@@ -134,7 +134,7 @@ async fn look(
         context: &context,
     }) {
         Ok(k) => k,
-        Err(e) => return verdict(json!({"cache": "off", "why": e})),
+        Err(e) => return verdict(json!({"cache": "off", "why": e.to_string()})),
     };
     match cache.store.peek(&k) {
         Some(entry) => {

@@ -7,6 +7,7 @@
 //! too. The engine's own `logs/` folder (where the marker lives) is left out.
 
 use super::files::file_hash;
+use super::Uncacheable;
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -49,7 +50,7 @@ pub struct Changes {
     /// Files and folders removed (a folder ends with `/`).
     pub removed: Vec<String>,
     /// A link or other special file made or changed: a hit could not make it again.
-    pub odd: Option<String>,
+    pub odd: Option<Uncacheable>,
 }
 
 impl Changes {
@@ -62,13 +63,13 @@ impl Changes {
     }
 }
 
-pub fn take(run_dir: &Path) -> Result<Snapshot, String> {
+pub fn take(run_dir: &Path) -> Result<Snapshot, Uncacheable> {
     let marker = run_dir.join(MARKER);
     let clock = std::fs::create_dir_all(marker.parent().unwrap_or(run_dir))
         .and_then(|_| std::fs::write(&marker, b"x"))
         .and_then(|_| std::fs::metadata(&marker))
         .map(|m| at((m.mtime(), m.mtime_nsec())))
-        .map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
+        .map_err(|e| Uncacheable::Unwritable { path: marker.display().to_string(), error: e.to_string() })?;
     let mut snap = Snapshot::default();
     list(run_dir, run_dir, &mut snap.entries)?;
     for (rel, kind) in &snap.entries {
@@ -84,7 +85,7 @@ pub fn take(run_dir: &Path) -> Result<Snapshot, String> {
 }
 
 /// What changed in `run_dir` since `before` was taken.
-pub fn changes(before: &Snapshot, run_dir: &Path) -> Result<Changes, String> {
+pub fn changes(before: &Snapshot, run_dir: &Path) -> Result<Changes, Uncacheable> {
     Ok(diff(before, &take(run_dir)?, run_dir))
 }
 
@@ -105,7 +106,7 @@ pub fn diff(before: &Snapshot, after: &Snapshot, run_dir: &Path) -> Changes {
                 }
             }
             Kind::Other(what) if old != Some(kind) => {
-                c.odd.get_or_insert_with(|| format!("it made {what} `{rel}` in the run folder, which the cache does not keep"));
+                c.odd.get_or_insert_with(|| Uncacheable::Unkept { what: what.clone(), rel: rel.clone() });
             }
             Kind::Other(_) => {}
         }
@@ -125,14 +126,14 @@ fn at((s, ns): (i64, i64)) -> SystemTime {
     }
 }
 
-fn list(root: &Path, dir: &Path, out: &mut BTreeMap<String, Kind>) -> Result<(), String> {
+fn list(root: &Path, dir: &Path, out: &mut BTreeMap<String, Kind>) -> Result<(), Uncacheable> {
     let read = match std::fs::read_dir(dir) {
         Ok(r) => r,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(format!("cannot list {}: {e}", dir.display())),
+        Err(e) => return Err(Uncacheable::Unlistable { path: dir.display().to_string(), error: e.to_string() }),
     };
     for entry in read {
-        let entry = entry.map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+        let entry = entry.map_err(|e| Uncacheable::Unlistable { path: dir.display().to_string(), error: e.to_string() })?;
         let p = entry.path();
         let rel = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().to_string();
         if dir == root && rel == "logs" {
@@ -152,7 +153,7 @@ fn list(root: &Path, dir: &Path, out: &mut BTreeMap<String, Kind>) -> Result<(),
         let is_dir = kind == Kind::Dir;
         out.insert(rel, kind);
         if out.len() > MAX_ENTRIES {
-            return Err(format!("the run folder holds more than {MAX_ENTRIES} files"));
+            return Err(Uncacheable::TooManyFiles { folder: "the run folder".into(), limit: MAX_ENTRIES });
         }
         if is_dir {
             list(root, &p, out)?;

@@ -14,6 +14,7 @@
 
 use super::files::{file_hash, hex};
 use super::key::{localize, normalize};
+use super::Uncacheable;
 use crate::config::private;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -147,7 +148,7 @@ impl Store {
     /// and return its outputs for this run. Each object is checked against its SHA-256 as it
     /// is copied (into a temporary file beside its place, renamed in only once all are
     /// good): a bad one is deleted with the entry, nothing is restored, and the step runs.
-    pub fn restore(&self, entry: &Entry, run_dir: &Path) -> Result<Map<String, Value>, String> {
+    pub fn restore(&self, entry: &Entry, run_dir: &Path) -> Result<Map<String, Value>, Uncacheable> {
         let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
         let unstage = |staged: &[(PathBuf, PathBuf)]| staged.iter().for_each(|(tmp, _)| drop(std::fs::remove_file(tmp)));
         for f in &entry.files {
@@ -168,11 +169,11 @@ impl Store {
                     unstage(&staged);
                     let _ = std::fs::remove_file(self.object_path(&f.sha256));
                     let _ = std::fs::remove_file(self.entry_path(&entry.key));
-                    return Err(format!("the cached copy of `{}` is damaged (its SHA-256 does not match); removed", f.rel));
+                    return Err(Uncacheable::Damaged(f.rel.clone()));
                 }
                 Err(e) => {
                     unstage(&staged);
-                    return Err(format!("cannot restore `{}`: {e}", f.rel));
+                    return Err(Uncacheable::Unrestorable { rel: f.rel.clone(), error: e.to_string() });
                 }
             }
         }
@@ -191,7 +192,7 @@ impl Store {
         })();
         if let Err(e) = placed {
             unstage(&staged);
-            return Err(format!("cannot restore into the run folder: {e}"));
+            return Err(Uncacheable::Unplaced(e.to_string()));
         }
         match localize(&entry.outputs, &run_dir.to_string_lossy()) {
             Value::Object(m) => Ok(m),

@@ -3,6 +3,7 @@
 //! (`bindings/errors.rs`); nothing turns it into a plain string on the way.
 
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::store::StoreError;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum EngineError {
@@ -23,10 +24,25 @@ pub enum EngineError {
     Config(Diagnostic),
     /// The history database cannot be used.
     #[error("{0}")]
-    Store(String),
-    /// The run could not start (its folder cannot be made, ...).
+    Store(#[from] StoreError),
+    /// The run could not start (its folder cannot be made) or finish.
     #[error("{0}")]
-    Run(String),
+    Run(RunFailure),
+}
+
+/// A run that could not start or finish for a reason other than its recipe.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RunFailure {
+    #[error("cannot create run folder `{path}`: {message}")]
+    Folder { path: String, message: String },
+    /// The engine panicked: a bug, but the caller still gets an answer.
+    #[error("the engine stopped without a result (this is a bug)")]
+    Panicked,
+}
+
+/// `StoreError` for a failed read of the history at `path`.
+pub fn store_error(path: &std::path::Path, e: impl std::fmt::Display) -> StoreError {
+    StoreError { path: path.display().to_string(), message: e.to_string() }
 }
 
 impl EngineError {

@@ -3,7 +3,7 @@
 //! the checks before a resume, and the dry-run plan document. Front ends only
 //! convert values and errors; what a user can observe is decided here.
 
-use super::{EngineError, Prepared};
+use super::{store_error, EngineError, Prepared, RunFailure};
 use crate::config::Config;
 use crate::diag::Diagnostic;
 use crate::exec::{self, Progress, RunOptions, RunReport};
@@ -100,8 +100,9 @@ pub async fn execute(
     let store = match config.persistence_enabled() {
         true => {
             let db = config.db_path();
-            let opened = tokio::task::spawn_blocking(move || Store::open(&db)).await.map_err(|e| EngineError::Store(e.to_string()))?;
-            Some(Arc::new(opened.map_err(|e| EngineError::Store(e.to_string()))?))
+            let at = db.clone();
+            let opened = tokio::task::spawn_blocking(move || Store::open(&db)).await.map_err(|e| store_error(&at, e))?;
+            Some(Arc::new(opened?))
         }
         false => None,
     };
@@ -129,8 +130,8 @@ pub async fn execute(
         answers: start.answers,
     };
     exec::run(p.recipe, p.plan, p.inputs, tools, opts).await.map_err(|e| match e {
-        exec::StartError::Store(s) => EngineError::Store(s.to_string()),
-        folder => EngineError::Run(folder.to_string()),
+        exec::StartError::Store(s) => EngineError::Store(s),
+        exec::StartError::Folder { path, message } => EngineError::Run(RunFailure::Folder { path, message }),
     })
 }
 
@@ -146,7 +147,7 @@ pub struct ResumeTarget {
 pub fn resume_target(config: &Config, run_id: &str) -> Result<ResumeTarget, EngineError> {
     let refuse = |msg: String, hint: &str| EngineError::Refused(Diagnostic::new(msg).hint(hint));
     let db = config.db_path();
-    let detail = crate::store::run_detail(&db, run_id).map_err(|e| EngineError::Store(e.to_string()))?;
+    let detail = crate::store::run_detail(&db, run_id).map_err(|e| EngineError::Store(store_error(&db, e)))?;
     let Some(detail) = detail else {
         return Err(refuse(format!("no run `{run_id}` in the history ({})", db.display()), "list runs with `localforge history`"));
     };

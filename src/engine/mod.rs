@@ -5,7 +5,7 @@ mod error;
 pub mod flow;
 pub mod reads;
 
-pub use error::EngineError;
+pub use error::{store_error, EngineError, RunFailure};
 
 use crate::diag::Diagnostic;
 use crate::plan::{self, Plan};

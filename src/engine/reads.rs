@@ -2,7 +2,7 @@
 //! summary, the tool list, history, and the machine (`system`, `health`).
 //! Each returns the documented shape; front ends only convert it.
 
-use super::EngineError;
+use super::{store_error, EngineError};
 use crate::config::Config;
 use crate::diag::Diagnostic;
 use crate::recipe::ToolCatalog;
@@ -118,12 +118,12 @@ pub fn tool_definition(path: &std::path::Path, shared: bool) -> Value {
 
 /// The newest `limit` runs, newest first.
 pub fn history(config: &Config, limit: usize) -> Result<Vec<RunSummary>, EngineError> {
-    crate::store::list_runs(&config.db_path(), limit).map_err(|e| EngineError::Store(e.to_string()))
+    crate::store::list_runs(&config.db_path(), limit).map_err(|e| EngineError::Store(store_error(&config.db_path(), e)))
 }
 
 /// One run with its attempts and events; `None` if there is no such run.
 pub fn history_show(config: &Config, run_id: &str) -> Result<Option<RunDetail>, EngineError> {
-    crate::store::run_detail(&config.db_path(), run_id).map_err(|e| EngineError::Store(e.to_string()))
+    crate::store::run_detail(&config.db_path(), run_id).map_err(|e| EngineError::Store(store_error(&config.db_path(), e)))
 }
 
 /// The YAML tools' programs, so `system` and `health` list them too.

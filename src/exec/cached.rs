@@ -8,6 +8,7 @@ use crate::cache::capture::Made;
 use crate::cache::files::sha256_hex;
 use crate::cache::key::{digest, Context, KeyParts};
 use crate::cache::snapshot::{self, Snapshot};
+use crate::cache::Uncacheable;
 use crate::recipe::{Step, StepKind};
 use crate::store::now;
 use crate::tools::Outputs;
@@ -152,7 +153,7 @@ impl Activity {
             let made = match crate::cache::capture::attribute(p.made, &p.own, &theirs) {
                 Ok(m) => m,
                 Err(why) => {
-                    notes.push((p.ids.1.clone(), why));
+                    notes.push((p.ids.1.clone(), why.to_string()));
                     continue;
                 }
             };
@@ -231,9 +232,9 @@ impl Run {
         let run_dir = self.run_dir.clone();
         let taken = match listing {
             Some(l) => Ok(l),
-            None => {
-                tokio::task::spawn_blocking(move || snapshot::take(&run_dir).map(Arc::new)).await.unwrap_or_else(|e| Err(e.to_string()))
-            }
+            None => tokio::task::spawn_blocking(move || snapshot::take(&run_dir).map(Arc::new))
+                .await
+                .unwrap_or_else(|e| Err(Uncacheable::Interrupted(e.to_string()))),
         };
         match taken {
             Ok(l) => Effects::Listed(l),
@@ -265,16 +266,24 @@ impl Run {
                     let now = snapshot::take(&run_dir)?;
                     let c = snapshot::diff(&before, &now, &run_dir);
                     for f in &c.made {
-                        parts.push((f.clone(), crate::cache::files::file_hash(&run_dir.join(f)).map_err(|e| e.to_string())?));
+                        parts.push((
+                            f.clone(),
+                            crate::cache::files::file_hash(&run_dir.join(f)).map_err(|e| Uncacheable::unreadable(f, e))?,
+                        ));
                     }
                     parts.extend(c.dirs.iter().map(|d| (d.clone(), "dir".into())));
                     parts.extend(c.removed.iter().map(|r| (r.clone(), "removed".into())));
                     after = Some(Arc::new(now));
                 }
-                Effects::Unknown => return Err("the run folder could not be listed".to_string()),
+                Effects::Unknown => {
+                    return Err(Uncacheable::Unlistable {
+                        path: "the run folder".into(),
+                        error: "its listing failed before the step".into(),
+                    })
+                }
             }
             let doc = serde_json::to_string(&parts).unwrap_or_default();
-            Ok::<_, String>((sha256_hex(doc.as_bytes()), after))
+            Ok::<_, Uncacheable>((sha256_hex(doc.as_bytes()), after))
         })
         .await;
         match done {
@@ -362,14 +371,14 @@ impl Run {
                         let restored = entry.files.iter().map(|f| f.rel.clone()).chain(entry.dirs.iter().cloned()).collect();
                         return Ok((Probe::Hit { key, outputs, from: entry.run_id, restored }, None));
                     }
-                    Err(e) => note = Some(e), // it runs instead
+                    Err(e) => note = Some(e.to_string()), // it runs instead
                 }
             }
             if only_outputs {
                 return Ok((Probe::Miss { key, read, before: None }, note));
             }
             match listing.map(Ok).unwrap_or_else(|| snapshot::take(&run_dir).map(Arc::new)) {
-                Ok(before) => Ok::<_, String>((Probe::Miss { key, read, before: Some(before) }, note)),
+                Ok(before) => Ok::<_, Uncacheable>((Probe::Miss { key, read, before: Some(before) }, note)),
                 Err(e) => Ok((Probe::Off, Some(format!("not cached: {e}")))),
             }
         })

@@ -1,6 +1,6 @@
 //! The run as a plugin sees it through its `ctx`.
 
-use crate::template::{render_str, render_value, Scope, StepTable};
+use crate::template::{render_str, render_value, RenderError, Scope, StepTable};
 use crate::tools::RunView;
 use serde_json::Value;
 use std::sync::Arc;
@@ -20,12 +20,12 @@ impl RunView for View {
         self.steps.outputs_json()
     }
 
-    fn resolve(&self, value: &Value) -> Result<Value, String> {
-        render_value(value, &self.scope).map_err(|e| e.message)
+    fn resolve(&self, value: &Value) -> Result<Value, RenderError> {
+        render_value(value, &self.scope)
     }
 
-    fn evaluate(&self, expr: &str) -> Result<Value, String> {
-        render_str(&format!("{{{{ {expr} }}}}"), &self.scope).map_err(|e| e.message)
+    fn evaluate(&self, expr: &str) -> Result<Value, RenderError> {
+        render_str(&format!("{{{{ {expr} }}}}"), &self.scope)
     }
 
     fn set_output(&self, id: &str, outputs: &Value) {

@@ -5,8 +5,23 @@ use crate::diag::{did_you_mean, list_names, Diagnostic};
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
+/// A value that does not fit its input's declaration.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Mismatch {
+    /// Not of the declared type (`expected a whole number, got `2.5``).
+    #[error("expected {expected}, got {got}")]
+    Type { expected: String, got: String },
+    /// Of the type, but not one of the `choices`.
+    #[error("`{value}` is not one of the choices {choices}")]
+    Choice { value: String, choices: String },
+}
+
+fn mismatch(expected: impl Into<String>, got: impl Into<String>) -> Mismatch {
+    Mismatch::Type { expected: expected.into(), got: got.into() }
+}
+
 /// Convert a value to the input type; text (as from `--input k=v`) is parsed.
-pub fn convert(ty: InputType, value: &Value) -> Result<Value, String> {
+pub fn convert(ty: InputType, value: &Value) -> Result<Value, Mismatch> {
     match (ty, value) {
         (_, Value::String(s)) => convert_text(ty, s),
         (InputType::String, Value::Number(n)) => Ok(Value::String(n.to_string())),
@@ -15,18 +30,18 @@ pub fn convert(ty: InputType, value: &Value) -> Result<Value, String> {
             Some(i) => Ok(Value::from(i)),
             None => match n.as_f64() {
                 Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Value::from(f as i64)),
-                _ => Err(format!("expected a whole number, got `{n}`")),
+                _ => Err(mismatch("a whole number", format!("`{n}`"))),
             },
         },
         (InputType::Boolean, Value::Bool(_)) | (InputType::List, Value::Array(_)) | (InputType::Object, Value::Object(_)) => {
             Ok(value.clone())
         }
-        (ty, other) => Err(format!("expected {}, got {}", describe(ty), kind(other))),
+        (ty, other) => Err(mismatch(describe(ty), kind(other))),
     }
 }
 
 /// Convert text to the input type.
-pub fn convert_text(ty: InputType, s: &str) -> Result<Value, String> {
+pub fn convert_text(ty: InputType, s: &str) -> Result<Value, Mismatch> {
     let t = s.trim();
     match ty {
         InputType::String => Ok(Value::String(s.to_string())),
@@ -39,25 +54,25 @@ pub fn convert_text(ty: InputType, s: &str) -> Result<Value, String> {
                 .ok()
                 .and_then(serde_json::Number::from_f64)
                 .map(Value::Number)
-                .ok_or_else(|| format!("expected a number, got `{s}`"))
+                .ok_or_else(|| mismatch("a number", format!("`{s}`")))
         }
-        InputType::Integer => t.parse::<i64>().map(Value::from).map_err(|_| format!("expected a whole number, got `{s}`")),
+        InputType::Integer => t.parse::<i64>().map(Value::from).map_err(|_| mismatch("a whole number", format!("`{s}`"))),
         InputType::Boolean => match t.to_ascii_lowercase().as_str() {
             "true" | "yes" | "y" | "on" | "1" => Ok(Value::Bool(true)),
             "false" | "no" | "n" | "off" | "0" => Ok(Value::Bool(false)),
-            _ => Err(format!("expected true or false, got `{s}`")),
+            _ => Err(mismatch("true or false", format!("`{s}`"))),
         },
         InputType::List => {
             if t.starts_with('[') {
                 return parse_json_like(t)
                     .filter(Value::is_array)
-                    .ok_or_else(|| format!("expected a list, got `{s}` (not a valid JSON list)"));
+                    .ok_or_else(|| mismatch("a list", format!("`{s}` (not a valid JSON list)")));
             }
             Ok(Value::Array(t.split(',').map(str::trim).filter(|x| !x.is_empty()).map(|x| Value::String(x.to_string())).collect()))
         }
-        InputType::Object => parse_json_like(t)
-            .filter(Value::is_object)
-            .ok_or_else(|| format!("expected a JSON object like {{\"key\": \"value\"}}, got `{s}`")),
+        InputType::Object => {
+            parse_json_like(t).filter(Value::is_object).ok_or_else(|| mismatch("a JSON object like {\"key\": \"value\"}", format!("`{s}`")))
+        }
     }
 }
 
@@ -112,12 +127,12 @@ fn shown(v: &Value) -> String {
 }
 
 /// Check one value against a spec: type, then choices.
-pub fn check(spec: &InputSpec, value: &Value) -> Result<Value, String> {
+pub fn check(spec: &InputSpec, value: &Value) -> Result<Value, Mismatch> {
     let converted = convert(spec.ty, value)?;
     if let Some(choices) = &spec.choices {
         if !in_choices(&converted, choices) {
             let names: Vec<String> = choices.iter().map(shown).collect();
-            return Err(format!("`{}` is not one of the choices {}", shown(&converted), list_names(&names)));
+            return Err(Mismatch::Choice { value: shown(&converted), choices: list_names(&names) });
         }
     }
     Ok(converted)

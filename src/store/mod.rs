@@ -67,7 +67,7 @@ impl Attempt {
 }
 
 enum Op {
-    BeginRun(NewRun, SyncSender<Result<(), String>>),
+    BeginRun(NewRun, SyncSender<Result<(), StoreError>>),
     StepStarted {
         at: Attempt,
         tool: String,
@@ -99,8 +99,8 @@ enum Op {
         error: Option<String>,
         ended_at: String,
     },
-    Flush(SyncSender<Result<(), String>>),
-    ResumeRun(String, SyncSender<Result<(), String>>),
+    Flush(SyncSender<Result<(), StoreError>>),
+    ResumeRun(String, SyncSender<Result<(), StoreError>>),
     Llm(Box<LlmCall>, String),
 }
 
@@ -153,11 +153,10 @@ impl Store {
         self.queue.push(op);
     }
 
-    fn sync(&self, make: impl FnOnce(SyncSender<Result<(), String>>) -> Op) -> Result<(), StoreError> {
+    fn sync(&self, make: impl FnOnce(SyncSender<Result<(), StoreError>>) -> Op) -> Result<(), StoreError> {
         let (tx, rx) = mpsc::sync_channel(1);
         self.send(make(tx));
-        let r = rx.recv().unwrap_or_else(|_| Err("writer thread stopped".into()));
-        r.map_err(|message| StoreError { path: self.path.display().to_string(), message })
+        rx.recv().unwrap_or_else(|_| Err(StoreError { path: self.path.display().to_string(), message: "writer thread stopped".into() }))
     }
 
     /// Write the run row, waiting until it is committed.
@@ -328,7 +327,12 @@ impl Writer {
             for op in batch {
                 match op {
                     Op::BeginRun(_, reply) | Op::Flush(reply) | Op::ResumeRun(_, reply) => {
-                        let _ = reply.send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+                        let _ = reply.send(
+                            result
+                                .as_ref()
+                                .map(|_| ())
+                                .map_err(|e| StoreError { path: self.path.display().to_string(), message: e.to_string() }),
+                        );
                     }
                     _ => {}
                 }

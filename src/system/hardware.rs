@@ -47,37 +47,45 @@ impl Hardware {
     }
 }
 
+/// Why the GPUs could not be listed (no driver, NVML not answering): said where the GPUs would be.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct GpuUnknown(pub String);
+
 /// Where GPUs come from: NVML on a real machine, a fixed list in tests.
 pub trait GpuSource: Send + Sync {
-    fn gpus(&self) -> Result<Vec<Gpu>, String>;
+    fn gpus(&self) -> Result<Vec<Gpu>, GpuUnknown>;
 }
 
 /// NVIDIA GPUs through NVML (`libnvidia-ml.so.1`, loaded when called).
 pub struct Nvml;
 
 impl GpuSource for Nvml {
-    fn gpus(&self) -> Result<Vec<Gpu>, String> {
+    fn gpus(&self) -> Result<Vec<Gpu>, GpuUnknown> {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let _ = tx.send(nvml_gpus());
         });
-        rx.recv_timeout(NVML_DEADLINE).unwrap_or_else(|_| Err(format!("NVML did not answer within {}s", NVML_DEADLINE.as_secs())))
+        rx.recv_timeout(NVML_DEADLINE)
+            .unwrap_or_else(|_| Err(GpuUnknown(format!("NVML did not answer within {}s", NVML_DEADLINE.as_secs()))))
     }
 }
 
-fn nvml_gpus() -> Result<Vec<Gpu>, String> {
+fn nvml_gpus() -> Result<Vec<Gpu>, GpuUnknown> {
     use nvml_wrapper::error::NvmlError;
-    let nvml = nvml_wrapper::Nvml::init().map_err(|e| match e {
-        NvmlError::LibloadingError(_) => "no NVIDIA driver (libnvidia-ml.so.1 not found)".to_string(),
-        NvmlError::DriverNotLoaded => "the NVIDIA driver is not loaded".to_string(),
-        e => format!("NVML: {e}"),
+    let nvml = nvml_wrapper::Nvml::init().map_err(|e| {
+        GpuUnknown(match e {
+            NvmlError::LibloadingError(_) => "no NVIDIA driver (libnvidia-ml.so.1 not found)".to_string(),
+            NvmlError::DriverNotLoaded => "the NVIDIA driver is not loaded".to_string(),
+            e => format!("NVML: {e}"),
+        })
     })?;
     let driver = nvml.sys_driver_version().ok();
-    let count = nvml.device_count().map_err(|e| format!("NVML device count: {e}"))?;
+    let count = nvml.device_count().map_err(|e| GpuUnknown(format!("NVML device count: {e}")))?;
     let mut out = Vec::new();
     for i in 0..count {
-        let dev = nvml.device_by_index(i).map_err(|e| format!("NVML GPU {i}: {e}"))?;
-        let mem = dev.memory_info().map_err(|e| format!("NVML GPU {i} memory: {e}"))?;
+        let dev = nvml.device_by_index(i).map_err(|e| GpuUnknown(format!("NVML GPU {i}: {e}")))?;
+        let mem = dev.memory_info().map_err(|e| GpuUnknown(format!("NVML GPU {i} memory: {e}")))?;
         out.push(Gpu {
             name: dev.name().unwrap_or_else(|_| format!("GPU {i}")),
             vram_total_gb: round2(mem.total as f64 / GB),
@@ -120,7 +128,7 @@ pub fn discover(gpus: &dyn GpuSource, vram_override: Option<f64>) -> Hardware {
         Ok(_) => (Vec::new(), Some("NVML found no GPU".to_string())),
         Err(e) => match unified_gpu(std::env::consts::OS, std::env::consts::ARCH, ram, available) {
             Some(g) => (vec![g], None),
-            None => (Vec::new(), Some(e)),
+            None => (Vec::new(), Some(e.0)),
         },
     };
     assemble(
@@ -180,10 +188,10 @@ pub(crate) mod fake {
     use super::*;
 
     /// A machine faked at the NVML boundary.
-    pub struct FakeGpus(pub Result<Vec<Gpu>, String>);
+    pub struct FakeGpus(pub Result<Vec<Gpu>, GpuUnknown>);
 
     impl GpuSource for FakeGpus {
-        fn gpus(&self) -> Result<Vec<Gpu>, String> {
+        fn gpus(&self) -> Result<Vec<Gpu>, GpuUnknown> {
             self.0.clone()
         }
     }

@@ -83,8 +83,8 @@ impl Probe {
 
 struct NoGpu;
 impl GpuSource for NoGpu {
-    fn gpus(&self) -> Result<Vec<hardware::Gpu>, String> {
-        Err("GPU discovery failed".into())
+    fn gpus(&self) -> Result<Vec<hardware::Gpu>, hardware::GpuUnknown> {
+        Err(hardware::GpuUnknown("GPU discovery failed".into()))
     }
 }
 

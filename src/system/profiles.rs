@@ -1,6 +1,7 @@
 //! Model profiles (`data/model_profiles.yaml`) and the memory a model needs.
 
 use super::hardware::{round2, GB};
+use crate::diag::Diagnostic;
 use crate::recipe::yaml;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -175,24 +176,25 @@ impl Profiles {
         Profiles::parse(SHIPPED, "model_profiles.yaml (built in)").expect("the shipped model profiles parse")
     }
 
-    pub fn parse(text: &str, file: &str) -> Result<Profiles, String> {
-        let node = yaml::parse(text).map_err(|d| format!("{file}: {}", d.message))?;
+    pub fn parse(text: &str, file: &str) -> Result<Profiles, Diagnostic> {
+        let node = yaml::parse(text).map_err(|d| Diagnostic::new(format!("{file}: {}", d.message)))?;
         let value = node.map(|n| n.to_json()).unwrap_or(serde_json::Value::Null);
-        serde_json::from_value(value).map_err(|e| format!("{file}: {e}"))
+        serde_json::from_value(value).map_err(|e| Diagnostic::new(format!("{file}: {e}")))
     }
 
     /// The shipped profiles (from `data_dir`, else the copy built in), then the user's
     /// additions (`user_file`), whose entries replace shipped ones of the same name.
-    pub fn load(data_dir: Option<&Path>, user_file: Option<&Path>) -> Result<Profiles, String> {
+    pub fn load(data_dir: Option<&Path>, user_file: Option<&Path>) -> Result<Profiles, Diagnostic> {
         let shipped = data_dir.map(|d| d.join("model_profiles.yaml")).filter(|p| p.is_file());
         let mut base = match shipped {
-            Some(p) => {
-                Profiles::parse(&std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?, &p.display().to_string())?
-            }
+            Some(p) => Profiles::parse(
+                &std::fs::read_to_string(&p).map_err(|e| Diagnostic::new(format!("{}: {e}", p.display())))?,
+                &p.display().to_string(),
+            )?,
             None => Profiles::shipped(),
         };
         if let Some(p) = user_file.filter(|p| p.is_file()) {
-            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let text = std::fs::read_to_string(p).map_err(|e| Diagnostic::new(format!("{}: {e}", p.display())))?;
             base.overlay(Profiles::parse(&text, &p.display().to_string())?);
         }
         Ok(base)

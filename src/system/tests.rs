@@ -5,7 +5,7 @@
 use super::advice::{recommend, tuning};
 use super::binaries::{find_all, version_in, wanted};
 use super::hardware::fake::{gpu, FakeGpus};
-use super::hardware::{discover, Gpu, GB};
+use super::hardware::{discover, Gpu, GpuUnknown, GB};
 use super::preflight::{check, is_local, step_needs, Machine};
 use super::profiles::{LlmSettings, Profiles};
 use super::services::{probe_list, ServiceKind};
@@ -22,7 +22,7 @@ fn config(yaml: &str) -> Config {
     Config::from_file(&f).unwrap()
 }
 
-fn machine(gpus: Result<Vec<Gpu>, String>) -> Hardware {
+fn machine(gpus: Result<Vec<Gpu>, GpuUnknown>) -> Hardware {
     discover(&FakeGpus(gpus), None)
 }
 
@@ -36,7 +36,7 @@ fn f16() -> LlmSettings {
 
 #[test]
 fn nvml_absent_means_no_gpu_and_cpu_sized_advice() {
-    let hw = machine(Err("no NVIDIA driver (libnvidia-ml.so.1 not found)".into()));
+    let hw = machine(Err(GpuUnknown("no NVIDIA driver (libnvidia-ml.so.1 not found)".into())));
     if !cfg!(all(target_os = "macos", target_arch = "aarch64")) {
         assert!(hw.gpus.is_empty());
         assert_eq!(hw.vram_gb, 0.0);
@@ -109,7 +109,7 @@ fn little_free_vram_recommends_small_models_and_says_when_nothing_fits() {
 
 #[test]
 fn configured_vram_stands_in_for_a_gpu_nvml_cannot_see() {
-    let hw = discover(&FakeGpus(Err("no NVIDIA driver".into())), Some(12.0));
+    let hw = discover(&FakeGpus(Err(GpuUnknown("no NVIDIA driver".into()))), Some(12.0));
     assert_eq!(hw.vram_gb, 12.0);
     assert_eq!(hw.gpus[0].vram_free_gb, 12.0);
 }
@@ -193,7 +193,7 @@ fn a_measured_figure_wins_and_user_profiles_replace_shipped_ones() {
     assert_eq!(at8k.total_gb, 6.5); // + 0.5 GiB more KV cache
     std::fs::write(&user, "llm:\n  - {name: x, params_b: 1}\n").unwrap();
     let e = Profiles::load(None, Some(&user)).unwrap_err();
-    assert!(e.contains("model_profiles.yaml") && e.contains("missing field"), "{e}");
+    assert!(e.message.contains("model_profiles.yaml") && e.message.contains("missing field"), "{e}");
 }
 
 fn ollama_stand_in(path: &str) -> Reply {
@@ -453,7 +453,7 @@ async fn preflight_passes_when_the_model_is_installed_and_fits() {
     );
     assert!(pf.problems.is_empty(), "{:?}", pf.problems);
     // Without a GPU it runs from RAM: only RAM is checked.
-    let cpu_only = machine(Err("no NVIDIA driver".into()));
+    let cpu_only = machine(Err(GpuUnknown("no NVIDIA driver".into())));
     let pf = check(needs, &Machine { hardware: Some(cpu_only.clone()), services, configured: vec![] }, &p, &f16(), "r");
     assert_eq!(pf.problems.is_empty(), cpu_only.ram_available_gb >= 5.4, "{:?}", pf.problems);
 }
@@ -542,7 +542,7 @@ fn steps_that_can_never_fit_this_machine_are_refused() {
     let tools = crate::tools::Registry::configured(&cfg);
     let p = Profiles::shipped();
     let needs = step_needs(&r, &Map::new(), &tools, &p, &f16());
-    let hw = machine(Err("no NVIDIA driver".into()));
+    let hw = machine(Err(GpuUnknown("no NVIDIA driver".into())));
     let pf = check(needs, &Machine { hardware: Some(hw), services: IndexMap::new(), configured: vec![] }, &p, &f16(), "r.yaml");
     let messages: Vec<&str> = pf.problems.iter().map(|d| d.message.as_str()).collect();
     assert_eq!(pf.problems.len(), 2, "{messages:?}");
@@ -560,7 +560,7 @@ async fn a_declared_need_alone_is_checked_ram_or_gpu() {
     let d = tempfile::tempdir().unwrap();
     let cfg = config("services: {}\n");
     let tools = crate::tools::Registry::configured(&cfg);
-    let no_gpu = Probe { gpus: Arc::new(FakeGpus(Err("no NVIDIA driver".into()))), ..Probe::machine() };
+    let no_gpu = Probe { gpus: Arc::new(FakeGpus(Err(GpuUnknown("no NVIDIA driver".into())))), ..Probe::machine() };
     let run = |text: String, probe: Probe| {
         let (r, cfg, tools) = (recipe(d.path(), &text), cfg.clone(), tools.clone());
         async move { preflight::run(&cfg, &r, &Map::new(), &tools, &probe).await }

@@ -24,8 +24,8 @@ impl Reference {
     }
 }
 
-/// The names `text` reads, or a syntax error message.
-pub fn references(text: &str) -> Result<Vec<Reference>, String> {
+/// The names `text` reads, or its syntax error.
+pub fn references(text: &str) -> Result<Vec<Reference>, super::RenderError> {
     if !has_template(text) {
         return Ok(Vec::new());
     }
@@ -43,8 +43,8 @@ pub fn references(text: &str) -> Result<Vec<Reference>, String> {
     }
     let guarded = text.contains("default") || text.contains("defined");
     let vars = match single_expression(text) {
-        Some(expr) => env().compile_expression_owned(expr.to_string()).map_err(|e| detail(&e))?.undeclared_variables(true),
-        None => env().template_from_str(text).map_err(|e| detail(&e))?.undeclared_variables(true),
+        Some(expr) => env().compile_expression_owned(expr.to_string()).map_err(|e| syntax(text, &e))?.undeclared_variables(true),
+        None => env().template_from_str(text).map_err(|e| syntax(text, &e))?.undeclared_variables(true),
     };
     let mut refs: Vec<Reference> = vars.into_iter().map(|path| Reference { path, guarded }).collect();
     refs.sort_by(|a, b| a.path.cmp(&b.path));
@@ -153,6 +153,10 @@ pub const COMMON_FILTERS: &[&str] = &[
     "lines",
     "bool",
 ];
+
+fn syntax(text: &str, e: &minijinja::Error) -> super::RenderError {
+    super::RenderError { template: text.to_string(), message: detail(e) }
+}
 
 fn detail(e: &minijinja::Error) -> String {
     match (e.detail(), e.line()) {

@@ -77,9 +77,9 @@ pub trait RunView: Send + Sync {
     /// Outputs of the steps that have finished, by id.
     fn steps_output(&self) -> Value;
     /// Render templates in `value` with the run's scope.
-    fn resolve(&self, value: &Value) -> Result<Value, String>;
+    fn resolve(&self, value: &Value) -> Result<Value, crate::template::RenderError>;
     /// The value of one template expression (`inputs.n`, `steps.a.outputs.x | upper`).
-    fn evaluate(&self, expr: &str) -> Result<Value, String>;
+    fn evaluate(&self, expr: &str) -> Result<Value, crate::template::RenderError>;
     /// Record `outputs` as step `id`'s (0.x's `ctx.set_step_output`): later templates read them.
     fn set_output(&self, id: &str, outputs: &Value);
 }
@@ -114,6 +114,15 @@ impl ToolCtx {
     pub fn progress(&self, done: Option<u64>, total: Option<u64>, unit: &str) {
         (self.progress)(done, total, unit)
     }
+}
+
+/// Why a tool was not added to the registry.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NotAdded {
+    #[error("tool name `batch` is reserved for the engine (from {from})")]
+    Reserved { from: String },
+    #[error("two tools are named `{name}`: {first} and {second}; rename one (its TOOL_NAME)")]
+    Clash { name: String, first: String, second: String },
 }
 
 /// A tool: named actions taking a mapping of inputs and giving a mapping of outputs.
@@ -161,7 +170,7 @@ pub trait Tool: Send + Sync {
     /// What identifies the model a call uses (Ollama's digest, the SD checkpoint's hash),
     /// for the cache key; `None` when there is no model. An error means the identity could
     /// not be learned, and the step is then not taken from the cache.
-    async fn identity(&self, _action: &str, _inputs: &Outputs) -> Result<Option<Value>, String> {
+    async fn identity(&self, _action: &str, _inputs: &Outputs) -> Result<Option<Value>, ToolError> {
         Ok(None)
     }
     /// The call changes nothing in the run folder but the paths its outputs name (a native
@@ -334,15 +343,15 @@ impl Registry {
         r
     }
 
-    pub fn add(&mut self, tool: Arc<dyn Tool>) -> Result<(), String> {
+    pub fn add(&mut self, tool: Arc<dyn Tool>) -> Result<(), NotAdded> {
         let name = tool.name().to_string();
         if name == "batch" {
-            return Err(format!("tool name `batch` is reserved for the engine (from {})", tool.source()));
+            return Err(NotAdded::Reserved { from: tool.source() });
         }
         if let Some(existing) = self.tools.get(&name) {
-            let msg = format!("two tools are named `{name}`: {} and {}; rename one (its TOOL_NAME)", existing.source(), tool.source());
-            self.clashes.insert(name, msg.clone());
-            return Err(msg);
+            let clash = NotAdded::Clash { name: name.clone(), first: existing.source(), second: tool.source() };
+            self.clashes.insert(name, clash.to_string());
+            return Err(clash);
         }
         self.broken.shift_remove(&name);
         self.tools.insert(name, tool);

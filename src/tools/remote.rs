@@ -76,7 +76,7 @@ impl Tool for RemoteTool {
     fn reads(&self, action: &str, inputs: &Outputs) -> super::Reads {
         self.inner.reads(action, inputs)
     }
-    async fn identity(&self, action: &str, inputs: &Outputs) -> Result<Option<Value>, String> {
+    async fn identity(&self, action: &str, inputs: &Outputs) -> Result<Option<Value>, ToolError> {
         self.inner.identity(action, inputs).await
     }
     fn inputs(&self, action: &str) -> Option<super::ActionInputs> {

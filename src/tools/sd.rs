@@ -104,17 +104,17 @@ impl Tool for SdClient {
     /// The checkpoint the call will use — `model` if the step names one, else the WebUI's
     /// loaded one (`/sdapi/v1/options`) — with the hash the WebUI lists for that file
     /// (`/sdapi/v1/sd-models`: `sha256`, else the short `hash`).
-    async fn identity(&self, _action: &str, inputs: &Outputs) -> Result<Option<Value>, String> {
+    async fn identity(&self, _action: &str, inputs: &Outputs) -> Result<Option<Value>, ToolError> {
         let host = super::opt_str(inputs, "host").unwrap_or_else(|| self.host.clone());
         let named = super::opt_str(inputs, "model");
         let model = match named {
             Some(m) => m,
             None => {
-                let options = self.request(&host, reqwest::Method::GET, "/sdapi/v1/options", None).await.map_err(|e| e.to_string())?;
+                let options = self.request(&host, reqwest::Method::GET, "/sdapi/v1/options", None).await?;
                 options.get("sd_model_checkpoint").and_then(Value::as_str).unwrap_or_default().to_string()
             }
         };
-        let models = self.request(&host, reqwest::Method::GET, "/sdapi/v1/sd-models", None).await.map_err(|e| e.to_string())?;
+        let models = self.request(&host, reqwest::Method::GET, "/sdapi/v1/sd-models", None).await?;
         let found = models.as_array().into_iter().flatten().find(|m| {
             ["title", "model_name", "filename"]
                 .iter()
@@ -123,7 +123,7 @@ impl Tool for SdClient {
         let hash = found.and_then(|m| m.get("sha256").filter(|v| !v.is_null()).or_else(|| m.get("hash"))).and_then(Value::as_str);
         match hash {
             Some(h) => Ok(Some(serde_json::json!({"model": model, "hash": h}))),
-            None => Err(format!("the SD WebUI at {host} lists no hash for checkpoint `{model}`")),
+            None => Err(ToolError::failed(format!("the SD WebUI at {host} lists no hash for checkpoint `{model}`"))),
         }
     }
 

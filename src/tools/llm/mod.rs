@@ -112,8 +112,8 @@ impl Tool for Llm {
 
     /// The model's digest as the server reports it (Ollama's `/api/tags`); for an
     /// OpenAI-compatible server, the model's id and the server's address.
-    async fn identity(&self, _action: &str, inputs: &Outputs) -> Result<Option<Value>, String> {
-        let t = self.target(inputs).map_err(|e| e.to_string())?;
+    async fn identity(&self, _action: &str, inputs: &Outputs) -> Result<Option<Value>, ToolError> {
+        let t = self.target(inputs)?;
         match t.api {
             Api::Ollama => ollama::digest(&self.client, &t).await.map(|d| Some(serde_json::json!({"model": t.model, "digest": d}))),
             Api::OpenAi => Ok(Some(serde_json::json!({"model": t.model, "server": t.host}))),

@@ -140,17 +140,17 @@ pub(crate) async fn models(client: &reqwest::Client, t: &Target) -> Result<Vec<S
 }
 
 /// The digest of the installed model `t.model` (`/api/tags`; a tag without `:` means `:latest`).
-pub(crate) async fn digest(client: &reqwest::Client, t: &Target) -> Result<String, String> {
+pub(crate) async fn digest(client: &reqwest::Client, t: &Target) -> Result<String, ToolError> {
     let url = format!("{}/api/tags", t.host);
     let v: Value = client
         .get(&url)
         .timeout(std::time::Duration::from_secs(10))
         .send()
         .await
-        .map_err(|e| format!("GET {url}: {e}"))?
+        .map_err(|e| ToolError::failed(format!("GET {url}: {e}")))?
         .json()
         .await
-        .map_err(|e| format!("GET {url}: {e}"))?;
+        .map_err(|e| ToolError::failed(format!("GET {url}: {e}")))?;
     let want = if t.model.contains(':') { t.model.clone() } else { format!("{}:latest", t.model) };
     let model = v
         .get("models")
@@ -158,10 +158,8 @@ pub(crate) async fn digest(client: &reqwest::Client, t: &Target) -> Result<Strin
         .into_iter()
         .flatten()
         .find(|m| m.get("name").and_then(Value::as_str).is_some_and(|n| n == want || n == t.model))
-        .ok_or_else(|| format!("`{}` has no model `{}`", t.service, t.model))?;
-    model
-        .get("digest")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .ok_or_else(|| format!("`{}` does not report the digest of `{}`, so a cached answer could be stale", t.service, t.model))
+        .ok_or_else(|| ToolError::failed(format!("`{}` has no model `{}`", t.service, t.model)))?;
+    model.get("digest").and_then(Value::as_str).map(str::to_string).ok_or_else(|| {
+        ToolError::failed(format!("`{}` does not report the digest of `{}`, so a cached answer could be stale", t.service, t.model))
+    })
 }
