@@ -9,6 +9,7 @@
 
 pub mod capture;
 pub mod files;
+pub mod fingerprint;
 pub mod key;
 pub mod lint;
 pub mod preview;

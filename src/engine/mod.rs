@@ -3,9 +3,11 @@
 
 mod error;
 pub mod flow;
+mod options;
 pub mod reads;
 
 pub use error::EngineError;
+pub use options::Options;
 
 use crate::diag::Diagnostic;
 use crate::plan::{self, Plan};
