@@ -1,6 +1,6 @@
 """Type stubs for the Rust extension `localforge._core` (checked by `mypy.stubtest` in scripts/test.sh)."""
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from os import PathLike
 from typing import Any, Callable, Optional, Union, final
 
@@ -60,12 +60,12 @@ class RunError(LocalForgeError): ...
 class TemplateError(LocalForgeError): ...
 
 class ToolError(LocalForgeError):
-    result: dict[str, Any]
+    result: Mapping[str, Any]
     step: Optional[str]
     errors: list[dict[str, Any]]
 
 class CancelledError(LocalForgeError):
-    result: dict[str, Any]
+    result: Mapping[str, Any]
     step: Optional[str]
     errors: list[dict[str, Any]]
 

@@ -260,7 +260,9 @@ def _follow(run: Run, on_event: Optional[OnEvent], approve: Optional[Approve]) -
         run.cancel()
         run.wait()
         raise
-    return run.wait()
+    report = run.wait()
+    assert report is not None  # no timeout: it returns once the run has ended
+    return report
 
 
 def _blocking(start, on_event: Optional[OnEvent], approve: Optional[Approve], check: bool) -> RunResult:
@@ -272,7 +274,7 @@ def _blocking(start, on_event: Optional[OnEvent], approve: Optional[Approve], ch
     return _checked(report, check)
 
 
-def _answer(run: Run, event: Event, answer) -> None:
+def _answer(run: Run, event: Mapping[str, Any], answer) -> None:
     """Answer a gate; one withdrawn meanwhile (the run was cancelled or timed out) needs none."""
     try:
         run.approve(event["step"], answer)
@@ -313,10 +315,10 @@ def run(
     (`auto_approve`, or no terminal) or ask on the terminal. Ctrl-C stops the run as
     in the CLI and the report says `cancelled`. `check=True` raises ToolError for a
     failed run and CancelledError for a cancelled one. `cache`, `refresh` and `executor` as in `start`."""
-    kw = {"auto_approve": auto_approve, "force": force, "quiet": quiet, "cache": cache, "refresh": refresh}
+    options = _options(auto_approve=auto_approve, force=force, quiet=quiet, cache=cache, refresh=refresh)
 
     def start(events: bool, answers: bool):
-        return _start(recipe, inputs, executor, _options(**kw, events=events, answers=answers))
+        return _start(recipe, inputs, executor, {**options, "events": events, "answers": answers})
 
     return _blocking(start, on_event, approve, check)
 
@@ -517,7 +519,7 @@ def list_recipes(folder: Optional[Recipe] = None) -> list[RecipeEntry]:
     from localforge import catalog
 
     search = None if folder is None else [(Path(folder), os.fspath(folder))]
-    out = []
+    out: list[RecipeEntry] = []
     for f, root, source in catalog.catalog(search):
         info = _core().recipe_info(str(f))
         if info is None:
