@@ -3,10 +3,11 @@
 //! errors; the engine decides the rest, and `RunHandle` watches the run.
 
 use super::errors::engine_error;
-use super::handle::{EventStream, RunHandle};
+use super::handle::RunHandle;
 use super::remote::PyExecutor;
 use crate::config::Config;
 use crate::engine::flow::{self, Start};
+use crate::engine::stream::EventStream;
 use crate::engine::{Options, Prepared};
 use crate::system::preflight::Preflight;
 use crate::tools::Registry;

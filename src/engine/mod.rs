@@ -5,6 +5,7 @@ mod error;
 pub mod flow;
 mod options;
 pub mod reads;
+pub mod stream;
 
 pub use error::EngineError;
 pub use options::Options;
