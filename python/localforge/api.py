@@ -10,7 +10,6 @@ by the TypedDicts in `localforge.types`. Errors are `localforge.errors`.
 from __future__ import annotations
 
 import collections
-import functools
 import os
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -18,15 +17,23 @@ from typing import Any, Callable, Optional, Union
 
 from localforge import errors
 from localforge.types import (
+    CacheStats,
+    CallResult,
+    ConfigInfo,
     Event,
     HealthReport,
+    JsonDocument,
+    ModelFit,
+    ParsedYaml,
     Plan,
     Problem,
     RecipeEntry,
+    RecipeInfo,
     RunDetail,
     RunResult,
     RunSummary,
     SystemReport,
+    ToolDefinition,
     ToolInfo,
 )
 
@@ -65,6 +72,19 @@ def _recipe_path(recipe: Recipe) -> str:
 def _inputs(inputs: Optional[Mapping[str, Any]]) -> dict:
     """Values of the recipe's declared inputs: native values, or text as from `-i k=v`."""
     return dict(inputs or {})
+
+
+def _options(
+    *, auto_approve: bool = False, force: bool = False, quiet: bool = True, cache: bool = True, refresh: Sequence[str] = (), **watch: bool
+) -> dict[str, Any]:
+    """The run options the engine takes (`engine::Options`), from the API's keywords;
+    `watch`: `events` (the caller reads the events) and `answers` (it answers the gates)."""
+    return {"auto_approve": auto_approve, "force": force, "quiet": quiet, "no_cache": not cache, "refresh": list(refresh), **watch}
+
+
+def _start(recipe: Recipe, inputs: Optional[Mapping[str, Any]], executor: Executor, options: dict[str, Any]):
+    """Check, preflight and start a recipe in the engine: its `RunHandle`."""
+    return _core().start_run(_recipe_path(recipe), _inputs(inputs), options, plugins=_plugins, executor=_executor(executor))
 
 
 class Run:
@@ -185,20 +205,14 @@ def start(
     with every step after them (`run --refresh`). `executor`: where the steps run —
     `"local"`, `"ray"`, `"ray:ADDRESS"` (`localforge.executors`); None: the configuration's
     `executor`, else this machine."""
-    handle = _core().start_run(
-        _recipe_path(recipe), _inputs(inputs), auto_approve=auto_approve, quiet=quiet, plugins=_plugins, force=force,
-        events=True, answers=True, no_cache=not cache, refresh=list(refresh), executor=_executor(executor),
-    )  # fmt: skip
-    return Run(handle)
+    options = _options(auto_approve=auto_approve, force=force, quiet=quiet, cache=cache, refresh=refresh, events=True, answers=True)
+    return Run(_start(recipe, inputs, executor, options))
 
 
 def start_resume(run_id: str, *, auto_approve: bool = False, force: bool = False, quiet: bool = True, executor: Executor = None) -> Run:
     """`start` for an earlier run that failed, was cancelled or interrupted (`resume`)."""
-    handle = _core().start_resume(
-        run_id, auto_approve=auto_approve, quiet=quiet, plugins=_plugins, force=force, events=True, answers=True,
-        executor=_executor(executor),
-    )  # fmt: skip
-    return Run(handle)
+    options = _options(auto_approve=auto_approve, force=force, quiet=quiet, events=True, answers=True)
+    return Run(_core().start_resume(run_id, options, plugins=_plugins, executor=_executor(executor)))
 
 
 def _executor(spec: Executor):
@@ -215,7 +229,7 @@ def call_step(
     progress: Optional[Callable[[Optional[int], Optional[int], str], Any]] = None,
     stop: Optional[Callable[[], bool]] = None,
     llm_call: Optional[Callable[[dict], Any]] = None,
-) -> dict:
+) -> CallResult:
     """Run one step's tool call on this machine for a run driven from another one (the Ray
     executor's worker side). `request` is what the driver's engine sends: tool, action, the
     tool's fingerprint (a different version here refuses the call), run and step ids, the
@@ -246,19 +260,21 @@ def _follow(run: Run, on_event: Optional[OnEvent], approve: Optional[Approve]) -
         run.cancel()
         run.wait()
         raise
-    return run.wait()
+    report = run.wait()
+    assert report is not None  # no timeout: it returns once the run has ended
+    return report
 
 
 def _blocking(start, on_event: Optional[OnEvent], approve: Optional[Approve], check: bool) -> RunResult:
-    """Start a run (`start(events=..., answers=...)` gives its handle) and wait for its report,
+    """Start a run (`start(events, answers)` gives its handle) and wait for its report,
     following its events when someone listens."""
     watch = on_event is not None or approve is not None
-    handle = start(events=watch, answers=approve is not None)
+    handle = start(watch, approve is not None)
     report = _follow(Run(handle), on_event, approve) if watch else handle.wait()
     return _checked(report, check)
 
 
-def _answer(run: Run, event: Event, answer) -> None:
+def _answer(run: Run, event: Mapping[str, Any], answer) -> None:
     """Answer a gate; one withdrawn meanwhile (the run was cancelled or timed out) needs none."""
     try:
         run.approve(event["step"], answer)
@@ -299,11 +315,11 @@ def run(
     (`auto_approve`, or no terminal) or ask on the terminal. Ctrl-C stops the run as
     in the CLI and the report says `cancelled`. `check=True` raises ToolError for a
     failed run and CancelledError for a cancelled one. `cache`, `refresh` and `executor` as in `start`."""
-    path, given = _recipe_path(recipe), _inputs(inputs)
-    start = functools.partial(
-        _core().start_run, path, given, auto_approve=auto_approve, quiet=quiet, plugins=_plugins, force=force,
-        no_cache=not cache, refresh=list(refresh), executor=_executor(executor),
-    )  # fmt: skip
+    options = _options(auto_approve=auto_approve, force=force, quiet=quiet, cache=cache, refresh=refresh)
+
+    def start(events: bool, answers: bool):
+        return _start(recipe, inputs, executor, {**options, "events": events, "answers": answers})
+
     return _blocking(start, on_event, approve, check)
 
 
@@ -320,10 +336,11 @@ def resume(
 ) -> RunResult:
     """Continue a failed, cancelled or interrupted run in its own folder and history row
     (completed steps keep their outputs); `force` if its recipe changed. As `run`."""
-    start = functools.partial(
-        _core().start_resume, run_id, auto_approve=auto_approve, quiet=quiet, plugins=_plugins, force=force,
-        executor=_executor(executor),
-    )  # fmt: skip
+
+    def start(events: bool, answers: bool):
+        options = _options(auto_approve=auto_approve, force=force, quiet=quiet, events=events, answers=answers)
+        return _core().start_resume(run_id, options, plugins=_plugins, executor=_executor(executor))
+
     return _blocking(start, on_event, approve, check)
 
 
@@ -351,12 +368,12 @@ async def arun(
 
     watch = on_event is not None or approve is not None
 
+    options = _options(
+        auto_approve=auto_approve, force=force, quiet=quiet, cache=cache, refresh=refresh, events=watch, answers=approve is not None
+    )
+
     def begin():
-        return _core().start_run(
-            _recipe_path(recipe), _inputs(inputs), auto_approve=auto_approve, quiet=quiet, plugins=_plugins, force=force,
-            events=watch, answers=approve is not None, no_cache=not cache, refresh=list(refresh),
-            executor=_executor(executor),
-        )  # fmt: skip
+        return _start(recipe, inputs, executor, options)
 
     starting = asyncio.get_running_loop().run_in_executor(None, begin)
     try:
@@ -387,9 +404,8 @@ def plan(
     """What `run --dry-run` shows (`localforge.types.Plan`): levels, critical path,
     capacity, each step's reservation and needs, and `cache` (would the step cache serve
     it: hit, miss, off, unknown); preflight problems raise ResourceError unless `force`."""
-    return _core().plan_recipe(
-        _recipe_path(recipe), _inputs(inputs), plugins=_plugins, force=force, no_cache=not cache, refresh=list(refresh)
-    )
+    options = _options(force=force, cache=cache, refresh=refresh)
+    return _core().plan_recipe(_recipe_path(recipe), _inputs(inputs), options, plugins=_plugins)
 
 
 def validate(*recipes: Recipe) -> list[Problem]:
@@ -421,21 +437,21 @@ def system(binaries: Optional[Sequence[str]] = None) -> SystemReport:
     return _core().system_report(list(binaries) if binaries else None)
 
 
-def model_table() -> list[dict]:
+def model_table() -> list[ModelFit]:
     """Every LLM LocalForge has a profile of, measured against this machine, smallest first:
     `model`, `tasks`, `params_b`, `quant`, `context`, `vram_gb`, `kv_cache_gb` (by cache
     type: f16, q8_0, q4_0), `fits`, `runs_on`."""
     return _core().model_table()
 
 
-def parse_yaml(text: str) -> dict:
+def parse_yaml(text: str) -> ParsedYaml:
     """A YAML text as `{"value": ..., "positions": {json_pointer: [line, column]}}`, or
     `{"error": {"message", "line", "column", "hint"}}` when it is not valid YAML. The same
     parser as recipes (no PyYAML needed)."""
     return _core().parse_yaml(text)
 
 
-def cache_stats() -> dict:
+def cache_stats() -> CacheStats:
     """The step cache (docs/cache.md): `dir`, `entries`, `bytes` (each stored file once),
     `max_bytes` (`cache.max_gb`), `oldest_use`, `newest_use`, `by_tool`."""
     return _core().cache_stats()
@@ -447,7 +463,7 @@ def cache_clear(older_than_s: Optional[float] = None) -> int:
     return _core().cache_clear(older_than_s)
 
 
-def tool_definition(path: Recipe, shared: bool = False) -> dict:
+def tool_definition(path: Recipe, shared: bool = False) -> ToolDefinition:
     """A YAML tool definition checked with the same checker as local YAML tools:
     `{"problems": [...]}` (file, line, column, message, hint), plus `name`, `document`
     (the YAML as JSON) and `refused` when it is valid. `shared`: `refused` lists why it may
@@ -461,7 +477,7 @@ def render_template(text: str, context: Mapping[str, Any]) -> str:
     return _core().render_template(text, dict(context))
 
 
-def config() -> dict:
+def config() -> ConfigInfo:
     """The merged configuration: `raw` (every setting, from the files and `LOCALFORGE_*`),
     `file` (the file read, if any), `workspace`, `run_dir` and `db_path`."""
     return _core().config()
@@ -478,7 +494,7 @@ def list_tools(schema: bool = False) -> list[ToolInfo]:
     return _core().list_tools(plugins=_plugins, schema=schema)
 
 
-def schema(kind: str = "recipe", local: bool = True) -> dict:
+def schema(kind: str = "recipe", local: bool = True) -> JsonDocument:
     """The JSON Schema (draft 2020-12) of `kind`: `recipe`, `tool` (YAML tool definitions) or
     `config` (localforge.yaml). The recipe schema is specialised to the tools usable here
     (`tool` and `action` are theirs, each action's `inputs` typed) unless `local=False`,
@@ -486,13 +502,13 @@ def schema(kind: str = "recipe", local: bool = True) -> dict:
     return _core().schema_document(kind, local=local, plugins=_plugins)
 
 
-def recipe_document(recipe: Recipe) -> Optional[dict]:
+def recipe_document(recipe: Recipe) -> Optional[JsonDocument]:
     """A recipe as its YAML says it (`name`, `inputs`, `steps`, ... nothing rendered or checked),
     or None if it cannot be read as YAML."""
     return _core().recipe_document(_recipe_path(recipe))
 
 
-def recipe_info(recipe: Recipe) -> Optional[dict]:
+def recipe_info(recipe: Recipe) -> Optional[RecipeInfo]:
     """A recipe's name, description, version, inputs and step count, or None if unreadable."""
     return _core().recipe_info(_recipe_path(recipe))
 
@@ -503,7 +519,7 @@ def list_recipes(folder: Optional[Recipe] = None) -> list[RecipeEntry]:
     from localforge import catalog
 
     search = None if folder is None else [(Path(folder), os.fspath(folder))]
-    out = []
+    out: list[RecipeEntry] = []
     for f, root, source in catalog.catalog(search):
         info = _core().recipe_info(str(f))
         if info is None:

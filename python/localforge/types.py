@@ -208,3 +208,93 @@ class SystemReport(TypedDict):
 class HealthReport(TypedDict):
     services: dict[str, dict[str, Any]]
     tools: dict[str, dict[str, Any]]
+
+
+class ModelFit(TypedDict):
+    """A row of `localforge.model_table`: an LLM profile measured against this machine."""
+
+    model: str
+    tasks: list[str]
+    params_b: float
+    quant: str
+    context: int
+    vram_gb: float
+    kv_cache_gb: dict[str, float]  # by OLLAMA_KV_CACHE_TYPE: f16, q8_0, q4_0
+    fits: bool
+    runs_on: Literal["gpu", "cpu"]
+
+
+class YamlError(TypedDict):
+    message: str
+    line: Optional[int]
+    column: Optional[int]
+    hint: Optional[str]
+
+
+class ParsedYaml(TypedDict, total=False):
+    """`localforge.parse_yaml`: `value` and `positions` (JSON Pointer -> [line, column]), or `error`."""
+
+    value: Any
+    positions: dict[str, list[int]]
+    error: YamlError
+
+
+class CacheStats(TypedDict):
+    """`localforge.cache_stats` (docs/cache.md)."""
+
+    dir: str
+    entries: int
+    bytes: int
+    max_bytes: int
+    oldest_use: Optional[str]
+    newest_use: Optional[str]
+    by_tool: dict[str, int]
+
+
+class ToolDefinition(TypedDict, total=False):
+    """`localforge.tool_definition`: `problems`, plus the rest when the definition is valid."""
+
+    problems: list[Problem]
+    refused: list[dict[str, Any]]
+    name: str
+    document: dict[str, Any]
+    argv: dict[str, Any]
+    confinement: Any
+
+
+class ConfigInfo(TypedDict):
+    """`localforge.config`: the merged settings and the paths they resolve to."""
+
+    raw: dict[str, Any]
+    file: Optional[str]
+    workspace: str
+    run_dir: str
+    db_path: str
+    persistence_enabled: bool
+    tool_dirs: list[str]
+
+
+class RecipeInfo(TypedDict):
+    """`localforge.recipe_info`: a recipe's summary, read without full validation."""
+
+    name: str
+    description: Optional[str]
+    version: Optional[str]
+    inputs: Any
+    steps: int
+    outputs: Any
+
+
+class CallResult(TypedDict, total=False):
+    """`localforge.api.call_step`: how a tool call run here for another machine's run ended."""
+
+    outputs: dict[str, Any]
+    error: str
+    detail: Optional[str]
+    cancelled: bool
+    logs: list[list[str]]
+    llm_calls: list[dict[str, Any]]
+
+
+# A JSON document (a JSON Schema, a recipe's YAML as JSON): a mapping of any JSON values.
+JsonDocument = dict[str, Any]

@@ -5,42 +5,21 @@
 
 use super::errors::{engine_error, RunError};
 use super::runtime;
+use crate::engine::stream::{next_batch, EventStream, Inbox};
 use crate::engine::EngineError;
-use crate::exec::{Answer, AnswerError, Answers, Event, Listener, RunReport};
+use crate::exec::{Answer, AnswerError, Answers, Event, RunReport};
 use pyo3::exceptions::{PyLookupError, PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyList, PyString};
 use pythonize::pythonize;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 type Outcome = Arc<Result<RunReport, EngineError>>;
-
-/// The events a run sends to its handle; closed when the run has ended.
-pub(crate) struct EventStream {
-    tx: Arc<Mutex<Option<mpsc::UnboundedSender<Arc<Event>>>>>,
-    rx: mpsc::UnboundedReceiver<Arc<Event>>,
-}
-
-impl EventStream {
-    pub(crate) fn new() -> EventStream {
-        let (tx, rx) = mpsc::unbounded_channel();
-        EventStream { tx: Arc::new(Mutex::new(Some(tx))), rx }
-    }
-
-    pub(crate) fn listener(&self) -> Listener {
-        let tx = self.tx.clone();
-        Arc::new(move |e: &Arc<Event>| {
-            if let Some(tx) = tx.lock().expect("event stream").as_ref() {
-                let _ = tx.send(e.clone());
-            }
-        })
-    }
-}
 
 /// A run going on in the engine: its events, approvals, cancellation and result.
 #[pyclass(module = "localforge._core", frozen)]
@@ -66,7 +45,10 @@ impl RunHandle {
     {
         let (done_tx, outcome) = watch::channel(None);
         let (sender, receiver) = match events {
-            Some(s) => (Some(s.tx), Some(Arc::new(tokio::sync::Mutex::new(Inbox { rx: s.rx, held: Vec::new() })))),
+            Some(s) => {
+                let (closer, inbox) = s.into_parts();
+                (Some(closer), Some(inbox))
+            }
             None => (None, None),
         };
         runtime().spawn(async move {
@@ -77,7 +59,7 @@ impl RunHandle {
             };
             // The stream ends with the run: a reader sees everything, then the end.
             if let Some(tx) = sender {
-                tx.lock().expect("event stream").take();
+                tx.close();
             }
             let _ = done_tx.send(Some(Arc::new(result)));
         });
@@ -162,22 +144,6 @@ fn event_dict<'py>(py: Python<'py>, e: &Event) -> PyResult<Bound<'py, PyDict>> {
     Ok(d)
 }
 
-/// Most events handed to Python at once.
-const BATCH: usize = 512;
-/// After the first event, how long to gather more before waking Python: fewer,
-/// fuller batches cost the engine far less CPU than one wake-up per step. Gathered
-/// in slices, so a batch that holds the run's last event goes at once: a short run
-/// is not kept waiting for events that cannot come.
-const GATHER: Duration = Duration::from_millis(10);
-const GATHER_SLICES: u32 = 5;
-
-/// A run's events on their way to Python, with those a cancelled reader had taken.
-pub(crate) struct Inbox {
-    rx: mpsc::UnboundedReceiver<Arc<Event>>,
-    /// Taken by a read that was cancelled (an asyncio task): handed out first next time.
-    held: Vec<Arc<Event>>,
-}
-
 /// Events for Python: a list, or `None` once the run has ended and all were read.
 /// Converted where pyo3-async-runtimes converts results, not on the engine's threads.
 struct Batch(Option<Vec<Arc<Event>>>);
@@ -203,46 +169,6 @@ impl<'py> IntoPyObject<'py> for Report {
     type Error = PyErr;
     fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         report(py, &self.0)
-    }
-}
-
-/// Take what is in the channel now, up to a batch.
-fn drain(rx: &mut mpsc::UnboundedReceiver<Arc<Event>>, held: &mut Vec<Arc<Event>>) {
-    while held.len() < BATCH {
-        match rx.try_recv() {
-            Ok(e) => held.push(e),
-            Err(_) => break, // nothing more now, or the stream ended (shown on the next call)
-        }
-    }
-}
-
-/// The next events (waiting up to `wait` for the first, then `GATHER` for more);
-/// empty when none came in time, `None` once the run has ended and all were read.
-/// Events stay in the inbox until this returns: a read cancelled midway loses none.
-async fn next_batch(inbox: Arc<tokio::sync::Mutex<Inbox>>, wait: Option<Duration>) -> Option<Vec<Arc<Event>>> {
-    let read = async {
-        let mut inbox = inbox.lock().await;
-        let Inbox { rx, held } = &mut *inbox;
-        if held.is_empty() {
-            if rx.recv_many(held, BATCH).await == 0 {
-                return None;
-            }
-            // Gather by sleeping, then take what came: waiting on the channel instead would
-            // wake this thread once per event, a context switch the engine pays for.
-            for _ in 0..GATHER_SLICES {
-                if held.len() >= BATCH || matches!(held.last().map(|e| &**e), Some(Event::RunFinished { .. })) {
-                    break;
-                }
-                tokio::time::sleep(GATHER / GATHER_SLICES).await;
-                drain(rx, held);
-            }
-        }
-        drain(rx, held);
-        Some(std::mem::take(held))
-    };
-    match wait {
-        Some(d) => tokio::time::timeout(d, read).await.unwrap_or_else(|_| Some(Vec::new())),
-        None => read.await,
     }
 }
 

@@ -5,7 +5,6 @@ use crate::engine::reads;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use pythonize::pythonize;
-use serde_json::json;
 use std::path::PathBuf;
 
 /// Check recipe files; a list of problems (dicts with file, line, column, message, hint), empty when all are valid.
@@ -60,19 +59,7 @@ pub fn recipe_document<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Option<B
 /// `[line, column]` — or `{"error": {line, column, message, hint}}` when it does not parse.
 #[pyfunction]
 pub fn parse_yaml<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
-    let doc = py.detach(|| match crate::recipe::yaml::parse(text) {
-        Ok(node) => {
-            let positions: serde_json::Map<String, serde_json::Value> = node
-                .as_ref()
-                .map(crate::recipe::yaml::positions)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(p, line, col)| (p, json!([line, col])))
-                .collect();
-            json!({"value": node.map(|n| n.to_json()), "positions": positions})
-        }
-        Err(d) => json!({"error": d}),
-    });
+    let doc = py.detach(|| reads::parse_yaml(text));
     Ok(pythonize(py, &doc)?)
 }
 
@@ -169,14 +156,6 @@ pub fn config<'py>(py: Python<'py>, path: Option<std::path::PathBuf>) -> PyResul
         Some(p) => py.detach(|| crate::config::Config::from_file(&p)).map_err(|d| super::errors::config_error(py, &d))?,
         None => super::load_config(py)?,
     };
-    let doc = json!({
-        "raw": c.raw,
-        "file": c.file,
-        "workspace": c.workspace(),
-        "run_dir": c.run_dir(),
-        "db_path": c.db_path(),
-        "persistence_enabled": c.persistence_enabled(),
-        "tool_dirs": c.tool_dirs(),
-    });
+    let doc = reads::config_document(&c);
     Ok(pythonize(py, &doc)?)
 }

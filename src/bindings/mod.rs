@@ -11,7 +11,8 @@ mod run;
 mod system;
 
 use crate::config::Config;
-use crate::tools::{BrokenTool, Registry};
+use crate::tools::plugin::{BrokenPlugin, Plugin};
+use crate::tools::Registry;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -63,35 +64,16 @@ pub(crate) fn not_forked() -> PyResult<()> {
 fn registry(py: Python<'_>, config: &Config, plugins: &Bound<'_, PyList>, broken: &Bound<'_, PyList>) -> PyResult<Registry> {
     let mut reg = py.detach(|| Registry::configured(config));
     for item in plugins {
-        let d = item.cast::<PyDict>()?;
-        let get = |k: &str| d.get_item(k).ok().flatten();
-        let text = |k: &str| get(k).and_then(|v| v.extract::<String>().ok()).unwrap_or_default();
-        let plugin = pytool::PyPlugin {
-            name: text("name"),
-            actions: get("actions").map(|a| a.extract()).transpose()?.unwrap_or_default(),
-            module: Arc::new(
-                get("module").map(|m| m.unbind()).ok_or_else(|| pyo3::exceptions::PyValueError::new_err("plugin without module"))?,
-            ),
-            source: text("source"),
-            description: text("description"),
-            missing: get("missing").map(|m| m.extract()).transpose()?.unwrap_or_default(),
-            native: get("native").map(|m| m.extract()).transpose()?.unwrap_or(false),
-            deterministic: get("deterministic").map(|m| m.extract()).transpose()?.unwrap_or(false),
-            inputs: get("inputs").map(|i| pythonize::depythonize(&i)).transpose()?,
-            fingerprint: Default::default(),
-        };
+        // The module is Python's to call; the rest is what the plugin declares.
+        let declared = item.cast::<PyDict>()?.copy()?;
+        let module = declared.get_item("module")?.ok_or_else(|| pyo3::exceptions::PyValueError::new_err("plugin without module"))?;
+        declared.del_item("module")?;
+        let handler = Arc::new(pytool::PyModuleHandler(Arc::new(module.unbind())));
         // A clash is recorded by the registry and makes the name unusable, naming both files.
-        let _ = reg.add(Arc::new(plugin));
+        let _ = reg.add(Arc::new(Plugin::new(pythonize::depythonize(&declared)?, handler)));
     }
     for item in broken {
-        let d = item.cast::<PyDict>()?;
-        let text = |k: &str| d.get_item(k).ok().flatten().and_then(|v| v.extract::<String>().ok()).unwrap_or_default();
-        reg.add_broken(BrokenTool {
-            name: text("name"),
-            kind: crate::tools::ToolKind::Python,
-            source: text("source"),
-            error: text("error"),
-        });
+        reg.add_broken(pythonize::depythonize::<BrokenPlugin>(&item)?.into());
     }
     Ok(reg)
 }
@@ -111,7 +93,7 @@ pub(crate) fn tools_for<'a>(
         Some(d) => d.py().detach(|| Registry::configured(config)),
         None => Registry::configured(config),
     };
-    let wanted: Option<Vec<&str>> = needed.map(|n| n.into_iter().filter(|t| *t != "batch" && native.get(t).is_none()).collect());
+    let wanted = needed.map(|n| native.lacking(n));
     match discover {
         Some(d) if wanted.as_ref().is_none_or(|w| !w.is_empty()) => {
             // `threading` must be first imported by this (the main) thread: if a

@@ -4,7 +4,8 @@
 //! that attaches to the interpreter for the call only, so native steps and
 //! HTTP steps keep running beside it.
 
-use crate::tools::{Outputs, Tool, ToolCtx, ToolError, ToolKind};
+use crate::tools::plugin::Handler;
+use crate::tools::{Outputs, ToolCtx, ToolError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString};
@@ -12,109 +13,14 @@ use pythonize::{depythonize, pythonize};
 use serde_json::Value;
 use std::sync::Arc;
 
-/// A loaded plugin module.
-pub struct PyPlugin {
-    pub name: String,
-    pub actions: Vec<String>,
-    pub module: Arc<Py<PyAny>>,
-    pub source: String,
-    pub description: String,
-    /// What the plugin says it lacks (`TOOL_MISSING()`), e.g. an optional library.
-    pub missing: Vec<String>,
-    /// `TOOL_NATIVE_VALUES = True`: rendered by the engine, native values. Otherwise a 0.x
-    /// plugin: it renders its own inputs as 0.x did.
-    pub native: bool,
-    /// `TOOL_DETERMINISTIC = True`: the step cache may serve its calls.
-    pub deterministic: bool,
-    /// `TOOL_INPUTS`: action -> input name -> {type, required, default, choices, description}.
-    pub inputs: Option<Value>,
-    /// Worked out on first use: the module is imported once, so its code does not change under it.
-    pub fingerprint: std::sync::OnceLock<String>,
-}
-
-impl PyPlugin {
-    /// LocalForge's version and every `.py` file beside the plugin (the helpers it imports).
-    fn files_hash(&self) -> String {
-        use sha2::Digest;
-        let mut h = sha2::Sha256::new();
-        h.update(env!("CARGO_PKG_VERSION").as_bytes());
-        let path = std::path::Path::new(&self.source);
-        let mut files: Vec<std::path::PathBuf> = path
-            .parent()
-            .and_then(|d| std::fs::read_dir(d).ok())
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "py"))
-            .collect();
-        if files.is_empty() {
-            files.push(path.to_path_buf());
-        }
-        files.sort();
-        for f in files {
-            h.update(f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default().as_bytes());
-            h.update(std::fs::read(&f).unwrap_or_default());
-        }
-        format!("python:{}:{}", self.name, crate::cache::files::hex(&h.finalize()))
-    }
-}
+/// A loaded plugin module: the engine's `tools::plugin::Plugin` calls its `handle` here.
+pub struct PyModuleHandler(pub Arc<Py<PyAny>>);
 
 #[async_trait::async_trait]
-impl Tool for PyPlugin {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn actions(&self) -> Vec<String> {
-        self.actions.clone()
-    }
-    fn kind(&self) -> ToolKind {
-        ToolKind::Python
-    }
-    fn description(&self) -> String {
-        self.description.clone()
-    }
-    fn source(&self) -> String {
-        self.source.clone()
-    }
-    fn missing(&self) -> Vec<String> {
-        self.missing.clone()
-    }
-    fn renders_0x(&self) -> bool {
-        !self.native
-    }
-    /// LocalForge's version and every `.py` file beside the plugin (the helpers it imports
-    /// live there): a changed plugin or helper invalidates its cached steps.
-    fn fingerprint(&self) -> String {
-        self.fingerprint.get_or_init(|| self.files_hash()).clone()
-    }
-    /// `TOOL_DETERMINISTIC = True` in the plugin (LocalForge's image_processor says so).
-    fn deterministic(&self, _action: &str, _inputs: &Outputs) -> bool {
-        self.deterministic
-    }
-
-    /// As `TOOL_INPUTS` declares them: a step naming another input is refused, as for a
-    /// native or YAML tool. An action `TOOL_INPUTS` leaves out takes any input (0.x).
-    fn inputs(&self, action: &str) -> Option<crate::tools::ActionInputs> {
-        let specs = self.inputs.as_ref()?.get(action)?.as_object()?;
-        let inputs = specs
-            .iter()
-            .map(|(name, spec)| crate::tools::InputDoc {
-                name: name.clone(),
-                ty: spec["type"].as_str().and_then(crate::recipe::InputType::parse).unwrap_or(crate::recipe::InputType::String),
-                required: spec["required"].as_bool().unwrap_or(false),
-                default: spec.get("default").filter(|d| !d.is_null()).cloned(),
-                choices: spec["choices"].as_array().cloned(),
-                description: spec["description"].as_str().unwrap_or_default().to_string(),
-                any: false,
-            })
-            .collect();
-        Some(crate::tools::ActionInputs { inputs, open: false })
-    }
-
-    async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
-        let module = self.module.clone();
-        let (name, action, ctx) = (self.name.clone(), action.to_string(), ctx.clone());
+impl Handler for PyModuleHandler {
+    async fn call(&self, tool: &str, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+        let module = self.0.clone();
+        let (name, action, ctx) = (tool.to_string(), action.to_string(), ctx.clone());
         let task = super::pypool::run(move || Python::attach(|py| call(py, &module, &name, &action, inputs, ctx)));
         task.await.unwrap_or_else(|| Err(ToolError::failed("the plugin's thread stopped without a result")))
     }

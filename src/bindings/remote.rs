@@ -4,12 +4,13 @@
 
 use super::pypool;
 use crate::schedule::Capacity;
+use crate::tools::call::{self, CallRequest, Listeners};
 use crate::tools::remote::Executor;
 use crate::tools::{Outputs, Tool, ToolCtx, ToolError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pythonize::{depythonize, pythonize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
@@ -24,17 +25,7 @@ impl PyExecutor {
     /// The executor, with the capacity it reports now (`capacity()`: a dict or None).
     pub fn new(obj: &Bound<'_, PyAny>) -> PyResult<PyExecutor> {
         let cap = obj.call_method0("capacity")?;
-        let capacity = match cap.is_none() {
-            true => None,
-            false => {
-                let v: Value = depythonize(&cap)?;
-                Some(Capacity {
-                    cpu: v["cpu"].as_u64().unwrap_or(1).max(1) as u32,
-                    ram_gb: v["ram_gb"].as_f64().unwrap_or(0.0),
-                    vram_gb: v["vram_gb"].as_f64().unwrap_or(0.0),
-                })
-            }
-        };
+        let capacity = (!cap.is_none()).then(|| depythonize::<Value>(&cap)).transpose()?.map(|v| call::capacity_of(&v));
         Ok(PyExecutor { obj: Arc::new(obj.clone().unbind()), capacity })
     }
 
@@ -108,14 +99,7 @@ fn py_failed(py: Python<'_>, what: &str, e: PyErr) -> ToolError {
 #[async_trait::async_trait]
 impl Executor for PyExecutor {
     async fn call(&self, tool: &dyn Tool, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
-        let r = &ctx.reservation;
-        let request = json!({
-            "tool": tool.name(), "action": action, "kind": tool.kind(), "fingerprint": tool.fingerprint(),
-            "run_id": ctx.run_id, "run_dir": ctx.run_dir, "temp_dir": ctx.temp_dir, "step_id": ctx.step_id, "step": ctx.step,
-            "reservation": {"cpu": r.cpu, "ram_gb": r.ram_gb, "gpu": r.gpu, "vram_gb": r.vram_gb},
-            "info": ctx.run.as_ref().map(|v| (*v.info()).clone()),
-            "steps": ctx.run.as_ref().map(|v| v.steps_output()),
-        });
+        let request = CallRequest::new(tool, action, ctx);
         let (tx, rx) = oneshot::channel();
         let obj = self.obj.clone();
         let (log, progress, llm_calls) = (ctx.log.clone(), ctx.progress.clone(), ctx.llm_calls.clone());
@@ -131,7 +115,7 @@ impl Executor for PyExecutor {
         let handle = submitted.await.unwrap_or_else(|| Err(ToolError::failed("the executor's thread stopped")))?;
         tokio::select! {
             r = rx => match r {
-                Ok(v) => result(v, ctx),
+                Ok(v) => call::result_of(v).finish(ctx),
                 Err(_) => Err(ToolError::failed("the executor dropped the call without a result")),
             },
             _ = ctx.cancel.cancelled() => {
@@ -144,34 +128,6 @@ impl Executor for PyExecutor {
 
     fn capacity(&self) -> Option<Capacity> {
         self.capacity.clone()
-    }
-}
-
-/// A result dict as the call's outputs (or failure), its log lines replayed into the step's
-/// log and its LLM calls into the run's history, as this step's.
-fn result(v: Value, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
-    for line in v["logs"].as_array().into_iter().flatten() {
-        if let (Some(level), Some(message)) = (line[0].as_str(), line[1].as_str()) {
-            ctx.log(level, message);
-        }
-    }
-    if let Some(record) = &ctx.llm_calls {
-        for call in v["llm_calls"].as_array().into_iter().flatten() {
-            if let Ok(mut call) = serde_json::from_value::<crate::store::LlmCall>(call.clone()) {
-                (call.run_id, call.step_id) = (ctx.run_id.clone(), ctx.step_id.clone());
-                record(call);
-            }
-        }
-    }
-    if v["cancelled"].as_bool() == Some(true) {
-        return Err(ToolError::Cancelled);
-    }
-    if let Some(message) = v["error"].as_str() {
-        return Err(ToolError::Failed { message: message.to_string(), detail: v["detail"].as_str().map(str::to_string) });
-    }
-    match v.get("outputs") {
-        Some(Value::Object(m)) => Ok(m.clone()),
-        _ => Err(ToolError::failed("the executor returned no outputs")),
     }
 }
 
@@ -197,81 +153,22 @@ pub fn call_tool<'py>(
     stop: Option<Py<PyAny>>,
     llm_call: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let req: Value = depythonize(request.as_any())?;
+    let req: CallRequest = depythonize(request.as_any())?;
     let inputs: Outputs = depythonize(inputs.as_any())?;
-    let text = |k: &str| req[k].as_str().unwrap_or_default().to_string();
-    let (name, action) = (text("tool"), text("action"));
-    let config = super::load_config(py)?;
-    let tools = super::tools_for(&config, Some([name.as_str()]), plugins)?;
-    use crate::recipe::ToolCatalog;
-    let refuse = |message: String| pythonize(py, &json!({"error": message})).map_err(PyErr::from);
-    let Some(tool) = tools.get(&name).cloned() else {
-        let why = tools.unavailable(&name).unwrap_or_else(|| "it is not installed there".into());
-        return refuse(format!("this node cannot run tool `{name}`: {why}"));
-    };
-    if let Some(why) = tools.unavailable(&name) {
-        return refuse(format!("this node cannot run tool `{name}`: {why}"));
-    }
-    let wanted = text("fingerprint");
-    if !wanted.is_empty() && tool.fingerprint() != wanted {
-        return refuse(format!(
-            "tool `{name}` on this node is not the driver's ({} here, {wanted} there): install the same version of it on every node",
-            tool.fingerprint()
-        ));
-    }
-    let logs: Arc<Mutex<Vec<(String, String)>>> = Default::default();
-    let sink = logs.clone();
-    let llm_calls: Arc<Mutex<Vec<crate::store::LlmCall>>> = Default::default();
-    let llm_sink = llm_calls.clone();
-    let log_fn: crate::tools::LogFn = match log {
-        Some(f) => Arc::new(move |level: &str, message: &str| {
-            Python::attach(|py| {
-                let _ = f.call1(py, (level, message));
-            })
+    let tools = super::tools_for(&super::load_config(py)?, Some([req.tool.as_str()]), plugins)?;
+    let hear = Listeners {
+        log: log.map(|f| -> crate::tools::LogFn {
+            Arc::new(move |level: &str, message: &str| Python::attach(|py| drop(f.call1(py, (level, message)))))
         }),
-        None => {
-            Arc::new(move |level: &str, message: &str| sink.lock().unwrap_or_else(|e| e.into_inner()).push((level.into(), message.into())))
-        }
-    };
-    let progress_fn: crate::tools::ProgressFn = match progress {
-        Some(f) => Arc::new(move |done: Option<u64>, total: Option<u64>, unit: &str| {
-            Python::attach(|py| {
-                let _ = f.call1(py, (done, total, unit));
-            })
+        progress: progress.map(|f| -> crate::tools::ProgressFn {
+            Arc::new(move |done: Option<u64>, total: Option<u64>, unit: &str| Python::attach(|py| drop(f.call1(py, (done, total, unit)))))
         }),
-        None => Arc::new(|_, _, _| {}),
-    };
-    let ctx = ToolCtx {
-        run_id: text("run_id"),
-        run_dir: text("run_dir").into(),
-        temp_dir: text("temp_dir").into(),
-        step_id: text("step_id"),
-        cancel: Default::default(),
-        log: log_fn,
-        progress: progress_fn,
-        run: Some(crate::exec::view::detached(req["info"].clone(), &req["steps"])),
-        step: req["step"].clone(),
-        llm_calls: Some(match llm_call {
-            Some(f) => Arc::new(move |call| {
-                Python::attach(|py| {
-                    if let Ok(c) = pythonize(py, &call) {
-                        let _ = f.call1(py, (c,));
-                    }
-                })
-            }),
-            None => Arc::new(move |call| llm_sink.lock().unwrap_or_else(|e| e.into_inner()).push(call)),
+        llm_call: llm_call.map(|f| -> crate::tools::LlmSink {
+            Arc::new(move |c| Python::attach(|py| drop(pythonize(py, &c).map(|c| f.call1(py, (c,))))))
         }),
-        reservation: Default::default(),
     };
     // Ctrl-C (a Ray cancel) or `stop()` drops the call: the processes it started are stopped.
     let stopped = move |py: Python<'_>| stop.as_ref().is_some_and(|f| f.call0(py).and_then(|v| v.bind(py).is_truthy()).unwrap_or(false));
-    let outcome = super::interruptible_unless(py, async { tool.call(&action, inputs, &ctx).await }, stopped)?;
-    let logs = std::mem::take(&mut *logs.lock().unwrap_or_else(|e| e.into_inner()));
-    let llm = std::mem::take(&mut *llm_calls.lock().unwrap_or_else(|e| e.into_inner()));
-    let doc = match outcome {
-        Ok(outputs) => json!({"outputs": outputs, "logs": logs, "llm_calls": llm}),
-        Err(ToolError::Cancelled) => json!({"cancelled": true, "logs": logs, "llm_calls": llm}),
-        Err(ToolError::Failed { message, detail }) => json!({"error": message, "detail": detail, "logs": logs, "llm_calls": llm}),
-    };
-    Ok(pythonize(py, &doc)?)
+    let result = super::interruptible_unless(py, call::serve_call(&tools, req, inputs, hear), stopped)?;
+    Ok(pythonize(py, &result)?)
 }

@@ -3,11 +3,12 @@
 //! errors; the engine decides the rest, and `RunHandle` watches the run.
 
 use super::errors::engine_error;
-use super::handle::{EventStream, RunHandle};
+use super::handle::RunHandle;
 use super::remote::PyExecutor;
 use crate::config::Config;
 use crate::engine::flow::{self, Start};
-use crate::engine::Prepared;
+use crate::engine::stream::EventStream;
+use crate::engine::{Options, Prepared};
 use crate::system::preflight::Preflight;
 use crate::tools::Registry;
 use indexmap::IndexMap;
@@ -19,169 +20,126 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-/// Load and check a recipe, with plugins discovered only if it names a tool that is not native.
-/// With an executor, every tool's calls go to it (`tools::remote`).
-fn prepare(
+/// A recipe loaded, checked and preflighted, with plugins discovered only if it names a tool
+/// that is not native. With an executor, every tool's calls go to it (`tools::remote`).
+struct Ready {
+    config: Config,
+    prepared: Prepared,
+    tools: Registry,
+    preflight: Preflight,
+}
+
+fn ready(
     py: Python<'_>,
-    config: &Config,
     path: &Path,
     given: &IndexMap<String, Value>,
+    o: &Options,
     discover: Option<&Bound<'_, PyAny>>,
     executor: Option<&Arc<PyExecutor>>,
-) -> PyResult<(Prepared, Registry)> {
+    resume: Option<flow::ResumeTarget>,
+) -> PyResult<(Ready, Option<crate::exec::Resume>)> {
+    let config = super::load_config(py)?;
     let (recipe, diags) = py.detach(|| flow::load(path)).map_err(|e| engine_error(py, e))?;
-    let mut tools = super::tools_for(config, Some(recipe.tool_names()), discover)?;
+    let mut tools = super::tools_for(&config, Some(recipe.tool_names()), discover)?;
     if let Some(e) = executor {
         tools = tools.remote(e.clone());
     }
     let prepared = py.detach(|| flow::ready(recipe, diags, given, &tools)).map_err(|e| engine_error(py, e))?;
-    Ok((prepared, tools))
+    let resume = resume.map(|t| t.resume(&prepared, o.force)).transpose().map_err(|e| engine_error(py, e))?;
+    let check = flow::preflight(&config, &prepared, &tools, o.force, o.quiet, executor.is_some());
+    let preflight = super::interruptible(py, check)?.map_err(|e| engine_error(py, e))?;
+    // Ctrl-C during preflight (which can take seconds): stop here, before anything runs.
+    py.check_signals()?;
+    Ok((Ready { config, prepared, tools, preflight }, resume))
+}
+
+fn options(options: Option<&Bound<'_, PyDict>>) -> PyResult<Options> {
+    Ok(options.map(|o| depythonize(o.as_any())).transpose()?.unwrap_or_default())
 }
 
 fn given(inputs: Option<&Bound<'_, PyDict>>) -> PyResult<IndexMap<String, Value>> {
-    Ok(match inputs {
-        Some(d) => depythonize(d.as_any())?,
-        None => IndexMap::new(),
-    })
-}
-
-fn preflight(
-    py: Python<'_>,
-    config: &Config,
-    p: &Prepared,
-    tools: &Registry,
-    force: bool,
-    quiet: bool,
-    remote: bool,
-) -> PyResult<crate::system::preflight::Preflight> {
-    super::interruptible(py, flow::preflight(config, p, tools, force, quiet, remote))?.map_err(|e| engine_error(py, e))
-}
-
-/// How a run started from Python is watched: progress lines, an event stream, approvals.
-struct Watch {
-    auto_approve: bool,
-    quiet: bool,
-    events: bool,
-    answers: bool,
-    no_cache: bool,
-    refresh: Vec<String>,
-    executor: Option<Arc<PyExecutor>>,
+    Ok(inputs.map(|d| depythonize(d.as_any())).transpose()?.unwrap_or_default())
 }
 
 fn executor(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Arc<PyExecutor>>> {
     obj.filter(|o| !o.is_none()).map(|o| PyExecutor::new(o).map(Arc::new)).transpose()
 }
 
-fn spawn(config: Config, p: Prepared, tools: Registry, pf: Preflight, w: Watch, resume: Option<crate::exec::Resume>) -> RunHandle {
+fn spawn(r: Ready, options: Options, executor: Option<Arc<PyExecutor>>, resume: Option<crate::exec::Resume>) -> RunHandle {
     let run_id = resume.as_ref().map(|r| r.run_id.clone()).unwrap_or_else(crate::exec::new_run_id);
     let cancel = CancellationToken::new();
-    let answers = (w.answers && !w.auto_approve).then(crate::exec::Answers::default);
-    let stream = w.events.then(EventStream::new);
+    let answers = options.caller_answers();
+    let stream = options.events.then(EventStream::new);
     let start = Start {
-        auto_approve: w.auto_approve,
-        quiet: w.quiet,
         resume,
         run_id: Some(run_id.clone()),
         listeners: stream.iter().map(EventStream::listener).collect(),
         answers: answers.clone(),
-        no_cache: w.no_cache,
-        refresh: w.refresh,
-        capacity: w.executor.as_ref().and_then(|e| e.capacity()),
+        capacity: executor.as_ref().and_then(|e| e.capacity()),
+        options,
     };
     let token = cancel.clone();
-    RunHandle::spawn(run_id, cancel, answers, stream, async move { flow::execute(&config, p, Arc::new(tools), &pf, start, token).await })
+    RunHandle::spawn(run_id, cancel, answers, stream, async move {
+        flow::execute(&r.config, r.prepared, Arc::new(r.tools), &r.preflight, start, token).await
+    })
 }
 
 /// Check, preflight and start a recipe; the run goes on in the engine (`RunHandle`).
 ///
-/// `plugins`: a callable returning `(plugins, broken)`, called only when the recipe
-/// uses a tool that is not native. `events`: stream the run's events to the handle.
-/// `answers`: approval gates wait for `RunHandle.approve` (else: the terminal, or the default).
-/// `no_cache`: nothing from the step cache; `refresh`: these steps and those after them run.
-/// `executor`: runs the steps' tool calls elsewhere (`localforge.executors`); None: here.
+/// `options`: the run's options (`engine::Options`: auto_approve, force, quiet, no_cache,
+/// refresh, events, answers). `plugins`: a callable returning `(plugins, broken)`, called
+/// only when the recipe uses a tool that is not native. `executor`: runs the steps' tool
+/// calls elsewhere (`localforge.executors`); None: here.
 #[pyfunction]
-#[pyo3(signature = (path, inputs=None, auto_approve=false, quiet=false, plugins=None, force=false, events=false, answers=false, no_cache=false, refresh=None, executor=None))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (path, inputs=None, options=None, plugins=None, executor=None))]
 pub fn start_run(
     py: Python<'_>,
     path: PathBuf,
     inputs: Option<&Bound<'_, PyDict>>,
-    auto_approve: bool,
-    quiet: bool,
+    options: Option<&Bound<'_, PyDict>>,
     plugins: Option<&Bound<'_, PyAny>>,
-    force: bool,
-    events: bool,
-    answers: bool,
-    no_cache: bool,
-    refresh: Option<Vec<String>>,
     executor: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<RunHandle> {
     super::not_forked()?;
-    let config = super::load_config(py)?;
-    let executor = self::executor(executor)?;
-    let (p, tools) = prepare(py, &config, &path, &given(inputs)?, plugins, executor.as_ref())?;
-    let pf = preflight(py, &config, &p, &tools, force, quiet, executor.is_some())?;
-    // Ctrl-C during preflight (which can take seconds): stop here, before anything runs.
-    py.check_signals()?;
-    let refresh = refresh.unwrap_or_default();
-    Ok(spawn(config, p, tools, pf, Watch { auto_approve, quiet, events, answers, no_cache, refresh, executor }, None))
+    let (o, executor) = (self::options(options)?, self::executor(executor)?);
+    let (ready, _) = ready(py, &path, &given(inputs)?, &o, plugins, executor.as_ref(), None)?;
+    Ok(spawn(ready, o, executor, None))
 }
 
 /// Continue a failed, cancelled or interrupted run in its own folder and history row:
 /// completed steps keep their outputs and are not run again. The recipe file must be
-/// unchanged (same hash) unless `force`.
+/// unchanged (same hash) unless `force`. `options`, `plugins`, `executor`: as `start_run`'s.
 #[pyfunction]
-#[pyo3(signature = (run_id, auto_approve=false, quiet=false, plugins=None, force=false, events=false, answers=false, executor=None))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (run_id, options=None, plugins=None, executor=None))]
 pub fn start_resume(
     py: Python<'_>,
     run_id: String,
-    auto_approve: bool,
-    quiet: bool,
+    options: Option<&Bound<'_, PyDict>>,
     plugins: Option<&Bound<'_, PyAny>>,
-    force: bool,
-    events: bool,
-    answers: bool,
     executor: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<RunHandle> {
     super::not_forked()?;
+    let (o, executor) = (self::options(options)?, self::executor(executor)?);
     let config = super::load_config(py)?;
-    let executor = self::executor(executor)?;
     let target = py.detach(|| flow::resume_target(&config, &run_id)).map_err(|e| engine_error(py, e))?;
-    let (p, tools) = prepare(py, &config, &target.recipe, &target.inputs, plugins, executor.as_ref())?;
-    let resume = target.resume(&p, force).map_err(|e| engine_error(py, e))?;
-    let pf = preflight(py, &config, &p, &tools, force, quiet, executor.is_some())?;
-    py.check_signals()?;
-    let watch = Watch { auto_approve, quiet, events, answers, no_cache: false, refresh: Vec::new(), executor };
-    Ok(spawn(config, p, tools, pf, watch, Some(resume)))
+    let (path, inputs) = (target.recipe.clone(), target.inputs.clone());
+    let (ready, resume) = ready(py, &path, &inputs, &o, plugins, executor.as_ref(), Some(target))?;
+    Ok(spawn(ready, o, executor, resume))
 }
 
-/// The plan of a recipe without running it (`run --dry-run`): levels, order, each step's tool and resources.
+/// The plan of a recipe without running it (`run --dry-run`): levels, order, each step's
+/// tool and resources, and whether the step cache would serve it. `options` as `start_run`'s.
 #[pyfunction]
-#[pyo3(signature = (path, inputs=None, plugins=None, force=false, no_cache=false, refresh=None))]
+#[pyo3(signature = (path, inputs=None, options=None, plugins=None))]
 pub fn plan_recipe<'py>(
     py: Python<'py>,
     path: PathBuf,
     inputs: Option<&Bound<'py, PyDict>>,
+    options: Option<&Bound<'py, PyDict>>,
     plugins: Option<&Bound<'py, PyAny>>,
-    force: bool,
-    no_cache: bool,
-    refresh: Option<Vec<String>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let config = super::load_config(py)?;
-    let (p, tools) = prepare(py, &config, &path, &given(inputs)?, plugins, None)?;
-    let pf = preflight(py, &config, &p, &tools, force, true, false)?;
-    let mut doc = py.detach(|| flow::plan_document(&config, &p, &pf, force));
-    // Which steps the step cache would serve (the dry run asks the services for model identities).
-    let cache = crate::cache::Cache::from_config(&config, no_cache, refresh.unwrap_or_default());
-    let verdicts = super::interruptible(py, crate::cache::preview::preview(cache.as_deref(), &p.recipe, &p.plan, &p.inputs, &tools))?;
-    if let Some(steps) = doc.get_mut("steps").and_then(serde_json::Value::as_array_mut) {
-        for s in steps {
-            let id = s.get("id").and_then(serde_json::Value::as_str).unwrap_or_default().to_string();
-            if let (Some(v), Some(obj)) = (verdicts.get(&id), s.as_object_mut()) {
-                obj.insert("cache".into(), v.clone());
-            }
-        }
-    }
+    let o = Options { quiet: true, ..self::options(options)? };
+    let (r, _) = ready(py, &path, &given(inputs)?, &o, plugins, None, None)?;
+    let doc = super::interruptible(py, flow::dry_run(&r.config, &r.prepared, &r.tools, &r.preflight, &o))?;
     Ok(pythonize(py, &doc)?)
 }

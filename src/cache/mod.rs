@@ -10,6 +10,7 @@
 pub mod capture;
 mod error;
 pub mod files;
+pub mod fingerprint;
 pub mod key;
 pub mod lint;
 pub mod preview;

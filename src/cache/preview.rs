@@ -15,6 +15,16 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// A plan document's steps (`flow::plan_document`), each with its verdict under `cache`.
+pub fn annotate(doc: &mut Value, verdicts: &IndexMap<String, Value>) {
+    for s in doc.get_mut("steps").and_then(Value::as_array_mut).into_iter().flatten() {
+        let verdict = s.get("id").and_then(Value::as_str).and_then(|id| verdicts.get(id)).cloned();
+        if let (Some(v), Some(step)) = (verdict, s.as_object_mut()) {
+            step.insert("cache".into(), v);
+        }
+    }
+}
+
 /// For each step id: `{"cache": "hit" | "miss" | "off" | "unknown", "from": run id, "why": ...}`.
 pub async fn preview(
     cache: Option<&Cache>,
@@ -148,5 +158,19 @@ async fn look(
         }
         None => verdict(json!({"cache": "miss", "why": "no entry has this key: the first run, or something it depends on changed \
              (its inputs, a file they name, a step before it, the tool or the program it runs)"})),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn each_planned_step_gets_its_own_verdict() {
+        let mut doc = json!({"recipe": "r", "steps": [{"id": "a"}, {"id": "b"}, {"id": "c"}]});
+        let verdicts = [("b", json!({"cache": "hit", "from": "run-1"})), ("a", json!({"cache": "off"}))];
+        super::annotate(&mut doc, &verdicts.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
+        let want = json!({"recipe": "r", "steps": [{"id": "a", "cache": {"cache": "off"}}, {"id": "b", "cache": {"cache": "hit", "from": "run-1"}}, {"id": "c"}]});
+        assert_eq!(doc, want);
     }
 }

@@ -65,12 +65,10 @@ pub async fn preflight(
     Ok(pf)
 }
 
-/// How a run is started.
+/// How a run is started: the caller's options, and what the front end adds.
 #[derive(Clone, Default)]
 pub struct Start {
-    pub auto_approve: bool,
-    /// No progress lines on stderr.
-    pub quiet: bool,
+    pub options: super::Options,
     /// Continue this earlier run instead of starting a new one.
     pub resume: Option<exec::Resume>,
     /// The new run's id, when the caller needs it before the run starts (`exec::new_run_id`).
@@ -79,10 +77,6 @@ pub struct Start {
     pub listeners: Vec<exec::Listener>,
     /// Approval gates answered by the caller (`Answers::answer`), not on a terminal.
     pub answers: Option<exec::Answers>,
-    /// `run --no-cache`: nothing taken from the step cache and nothing stored.
-    pub no_cache: bool,
-    /// `run --refresh STEP`: these steps and every step after them run (and refresh the cache).
-    pub refresh: Vec<String>,
     /// What the steps run on when an executor runs them elsewhere (a Ray cluster's
     /// CPUs and VRAM): the ledger plans with it instead of this machine's.
     pub capacity: Option<crate::schedule::Capacity>,
@@ -106,12 +100,13 @@ pub async fn execute(
         }
         false => None,
     };
-    if let Some(unknown) = start.refresh.iter().find(|r| !p.recipe.steps.iter().any(|s| &s.id == *r)) {
+    let options = start.options;
+    if let Some(unknown) = options.refresh.iter().find(|r| !p.recipe.steps.iter().any(|s| &s.id == *r)) {
         let ids: Vec<&str> = p.recipe.steps.iter().map(|s| s.id.as_str()).collect();
         return Err(EngineError::Input(vec![Diagnostic::new(format!("--refresh names step `{unknown}`, which the recipe does not have"))
             .hint(crate::diag::did_you_mean(unknown, ids.iter().copied()).unwrap_or_else(|| format!("steps: {}", ids.join(", "))))]));
     }
-    let cache = crate::cache::Cache::from_config(config, start.no_cache, start.refresh.clone());
+    let cache = crate::cache::Cache::from_config(config, options.no_cache, options.refresh);
     let mut resources = pf.resources(config);
     if let Some(capacity) = start.capacity {
         resources.capacity = capacity;
@@ -120,8 +115,8 @@ pub async fn execute(
         cache,
         run_root: config.run_dir(),
         store,
-        auto_approve: start.auto_approve,
-        progress: Progress { quiet: start.quiet },
+        auto_approve: options.auto_approve,
+        progress: Progress { quiet: options.quiet },
         cancel,
         resources,
         resume: start.resume,
@@ -186,6 +181,16 @@ impl ResumeTarget {
         }
         Ok(exec::Resume::from_history(&self.detail))
     }
+}
+
+/// `run --dry-run`: the plan document, with which steps the step cache would serve
+/// under `cache` (asking the services for model identities, as a run would).
+pub async fn dry_run(config: &Config, p: &Prepared, tools: &Registry, pf: &Preflight, options: &super::Options) -> Value {
+    let mut doc = plan_document(config, p, pf, options.force);
+    let cache = crate::cache::Cache::from_config(config, options.no_cache, options.refresh.clone());
+    let verdicts = crate::cache::preview::preview(cache.as_deref(), &p.recipe, &p.plan, &p.inputs, tools).await;
+    crate::cache::preview::annotate(&mut doc, &verdicts);
+    doc
 }
 
 /// The plan of a prepared recipe without running it (`run --dry-run`): levels, the

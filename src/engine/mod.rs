@@ -3,9 +3,12 @@
 
 mod error;
 pub mod flow;
+mod options;
 pub mod reads;
+pub mod stream;
 
 pub use error::{store_error, EngineError, RunFailure};
+pub use options::Options;
 
 use crate::diag::Diagnostic;
 use crate::plan::{self, Plan};

@@ -162,3 +162,47 @@ pub async fn model_table(config: &Config) -> Result<Vec<system::advice::ModelFit
 pub async fn health_report(config: &Config) -> Health {
     system::health(config, &Probe::machine(), tool_binaries(config)).await
 }
+
+/// A YAML text as `{"value", "positions"}` (each node's JSON Pointer -> `[line, column]`),
+/// or `{"error": {line, column, message, hint}}` when it does not parse.
+pub fn parse_yaml(text: &str) -> Value {
+    match crate::recipe::yaml::parse(text) {
+        Ok(node) => {
+            let positions: serde_json::Map<String, Value> = node
+                .as_ref()
+                .map(crate::recipe::yaml::positions)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(p, line, col)| (p, json!([line, col])))
+                .collect();
+            json!({"value": node.map(|n| n.to_json()), "positions": positions})
+        }
+        Err(d) => json!({"error": d}),
+    }
+}
+
+/// The merged configuration (`raw`), its file, and the paths it resolves to.
+pub fn config_document(c: &Config) -> Value {
+    json!({
+        "raw": c.raw,
+        "file": c.file,
+        "workspace": c.workspace(),
+        "run_dir": c.run_dir(),
+        "db_path": c.db_path(),
+        "persistence_enabled": c.persistence_enabled(),
+        "tool_dirs": c.tool_dirs(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn parsed_yaml_says_where_each_node_is_or_what_is_wrong() {
+        let doc = super::parse_yaml("name: x\nsteps:\n  - id: a\n");
+        assert_eq!(doc["value"], json!({"name": "x", "steps": [{"id": "a"}]}));
+        assert_eq!(doc["positions"]["/steps/0/id"], json!([3, 9]));
+        assert!(super::parse_yaml("a: [1,\n").get("error").is_some());
+    }
+}

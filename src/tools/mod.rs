@@ -1,12 +1,14 @@
 //! Tools: the one trait the engine calls, the registry, and the native tools.
 
 mod blender;
+pub mod call;
 pub mod cli;
 mod comfyui;
 mod ffmpeg;
 mod file_ops;
 mod llm;
 mod music;
+pub mod plugin;
 pub(crate) mod process;
 mod reaper;
 pub mod remote;
@@ -37,7 +39,7 @@ pub use sd::SdClient;
 pub type Outputs = Map<String, Value>;
 
 /// Where a tool comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ToolKind {
     Native,
@@ -358,6 +360,12 @@ impl Registry {
         Ok(())
     }
 
+    /// Of the tools `names` (a recipe's), those this registry lacks: the ones a front end
+    /// must find elsewhere (Python plugins). `batch` is the engine's own.
+    pub fn lacking<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+        names.into_iter().filter(|t| *t != "batch" && self.get(t).is_none()).collect()
+    }
+
     pub fn add_broken(&mut self, broken: BrokenTool) {
         if !self.tools.contains_key(&broken.name) {
             self.broken.insert(broken.name.clone(), broken);
@@ -467,5 +475,14 @@ pub fn opt_f64(inputs: &Outputs, key: &str) -> Option<f64> {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_front_end_looks_elsewhere_only_for_tools_the_registry_lacks() {
+        let native = super::Registry::native();
+        assert_eq!(native.lacking(["file_ops", "batch", "shout", "script", "mine"]), ["shout", "mine"]);
     }
 }

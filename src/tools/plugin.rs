@@ -1,0 +1,157 @@
+//! Python tool plugins (the 0.x contract) as the engine sees them: what a plugin declares
+//! (`localforge.plugins.discover` reads it from the module) and the tool made of it. Only
+//! the call itself is the front end's ([`Handler`]: the binding calls `handle` in Python).
+
+use super::{ActionInputs, BrokenTool, InputDoc, Outputs, Tool, ToolCtx, ToolError, ToolKind};
+use crate::recipe::InputType;
+use serde::Deserialize;
+use serde_json::Value;
+use std::sync::{Arc, OnceLock};
+
+/// What a plugin module declares.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct PluginInfo {
+    pub name: String,
+    pub actions: Vec<String>,
+    /// The plugin's file.
+    pub source: String,
+    pub description: String,
+    /// What the plugin says it lacks (`TOOL_MISSING()`), e.g. an optional library.
+    pub missing: Vec<String>,
+    /// `TOOL_NATIVE_VALUES = True`: rendered by the engine, native values. Otherwise a 0.x
+    /// plugin: it renders its own inputs as 0.x did.
+    pub native: bool,
+    /// `TOOL_DETERMINISTIC = True`: the step cache may serve its calls.
+    pub deterministic: bool,
+    /// `TOOL_INPUTS`: action -> input name -> {type, required, default, choices, description}.
+    pub inputs: Option<Value>,
+}
+
+/// A plugin that failed to load: its name, file and why.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct BrokenPlugin {
+    pub name: String,
+    pub source: String,
+    pub error: String,
+}
+
+impl From<BrokenPlugin> for BrokenTool {
+    fn from(b: BrokenPlugin) -> BrokenTool {
+        BrokenTool { name: b.name, kind: ToolKind::Python, source: b.source, error: b.error }
+    }
+}
+
+/// Calls the plugin's `handle(action, inputs, ctx)`.
+#[async_trait::async_trait]
+pub trait Handler: Send + Sync {
+    async fn call(&self, tool: &str, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError>;
+}
+
+/// A loaded plugin.
+pub struct Plugin {
+    pub info: PluginInfo,
+    handler: Arc<dyn Handler>,
+    /// Worked out on first use: the module is imported once, so its code does not change under it.
+    fingerprint: OnceLock<String>,
+}
+
+impl Plugin {
+    pub fn new(info: PluginInfo, handler: Arc<dyn Handler>) -> Plugin {
+        Plugin { info, handler, fingerprint: OnceLock::new() }
+    }
+}
+
+#[async_trait::async_trait]
+impl Tool for Plugin {
+    fn name(&self) -> &str {
+        &self.info.name
+    }
+    fn actions(&self) -> Vec<String> {
+        self.info.actions.clone()
+    }
+    fn kind(&self) -> ToolKind {
+        ToolKind::Python
+    }
+    fn description(&self) -> String {
+        self.info.description.clone()
+    }
+    fn source(&self) -> String {
+        self.info.source.clone()
+    }
+    fn missing(&self) -> Vec<String> {
+        self.info.missing.clone()
+    }
+    fn renders_0x(&self) -> bool {
+        !self.info.native
+    }
+    fn fingerprint(&self) -> String {
+        self.fingerprint.get_or_init(|| crate::cache::fingerprint::python_plugin(&self.info.name, self.info.source.as_ref())).clone()
+    }
+    /// `TOOL_DETERMINISTIC = True` in the plugin (LocalForge's image_processor says so).
+    fn deterministic(&self, _action: &str, _inputs: &Outputs) -> bool {
+        self.info.deterministic
+    }
+    /// As `TOOL_INPUTS` declares them: a step naming another input is refused, as for a
+    /// native or YAML tool. An action `TOOL_INPUTS` leaves out takes any input (0.x).
+    fn inputs(&self, action: &str) -> Option<ActionInputs> {
+        let specs = self.info.inputs.as_ref()?.get(action)?.as_object()?;
+        let inputs = specs
+            .iter()
+            .map(|(name, spec)| InputDoc {
+                name: name.clone(),
+                ty: spec["type"].as_str().and_then(InputType::parse).unwrap_or(InputType::String),
+                required: spec["required"].as_bool().unwrap_or(false),
+                default: spec.get("default").filter(|d| !d.is_null()).cloned(),
+                choices: spec["choices"].as_array().cloned(),
+                description: spec["description"].as_str().unwrap_or_default().to_string(),
+                any: false,
+            })
+            .collect();
+        Some(ActionInputs { inputs, open: false })
+    }
+    async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+        self.handler.call(&self.info.name, action, inputs, ctx).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    struct Echo;
+
+    #[async_trait::async_trait]
+    impl Handler for Echo {
+        async fn call(&self, tool: &str, action: &str, inputs: Outputs, _ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+            Ok(super::super::outputs(json!({"tool": tool, "action": action, "inputs": inputs})))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_plugin_is_a_tool_of_what_it_declares_whose_calls_its_handler_makes() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("shout.py");
+        std::fs::write(&source, "TOOL_NAME = 'shout'\n").unwrap();
+        let info: PluginInfo = serde_json::from_value(json!({
+            "name": "shout", "actions": ["say"], "source": source, "deterministic": true,
+            "inputs": {"say": {"text": {"type": "string", "required": true}, "times": {"type": "integer", "default": null}}},
+        }))
+        .unwrap();
+        let tool = Plugin::new(info, Arc::new(Echo));
+        assert_eq!((tool.kind(), tool.renders_0x(), tool.deterministic("say", &Outputs::new())), (ToolKind::Python, true, true));
+        assert_eq!(tool.fingerprint(), crate::cache::fingerprint::python_plugin("shout", &source));
+        let declared = tool.inputs("say").unwrap();
+        let names: Vec<_> = declared.inputs.iter().map(|i| (i.name.as_str(), i.ty, i.required, i.default.is_some())).collect();
+        assert_eq!(names, [("text", InputType::String, true, false), ("times", InputType::Integer, false, false)]);
+        assert!(tool.inputs("whisper").is_none(), "an action TOOL_INPUTS leaves out takes any input");
+        let ctx = crate::tools::stand_in::ctx_in(dir.path());
+        let out = tool.call("say", super::super::outputs(json!({"text": "hi"})), &ctx).await.unwrap();
+        assert_eq!(Value::Object(out), json!({"tool": "shout", "action": "say", "inputs": {"text": "hi"}}));
+        let broken: BrokenTool =
+            serde_json::from_value::<BrokenPlugin>(json!({"name": "b", "source": "b.py", "error": "boom"})).unwrap().into();
+        assert_eq!((broken.kind, broken.error.as_str()), (ToolKind::Python, "boom"));
+    }
+}
