@@ -1,0 +1,149 @@
+"""What `localforge run` writes on stderr, byte for byte: the progress lines of the
+shipped recipes that need no services, a failing run, a preflight refusal, an
+approval gate taken by default and one asked on a terminal. Each case is
+compared with its golden file in `tests/snapshots/cli/`, after run ids, clock
+times, durations and scratch paths are replaced by placeholders.
+
+To accept new output (after checking the diff):
+
+    LOCALFORGE_UPDATE_SNAPSHOTS=1 .venv/bin/python -m pytest tests/test_cli_stderr.py
+"""
+
+import os
+import re
+import select
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import REPO
+
+SNAPSHOTS = REPO / "tests" / "snapshots" / "cli"
+UPDATE = os.environ.get("LOCALFORGE_UPDATE_SNAPSHOTS") == "1"
+RECIPES = REPO / "recipes"
+TEMPLATE = RECIPES / "TEMPLATE.yaml"
+
+FAILING = """\
+name: failing
+steps:
+  - id: prepare
+    tool: file_ops
+    action: mkdir
+    inputs: {path: "{{ temp_dir }}/work"}
+  - id: flaky
+    tool: script
+    action: run
+    on_failure: retry
+    retry_count: 1
+    retry_delay: 0
+    inputs: {command: "echo boom >&2; exit 3"}
+  - id: after
+    tool: file_ops
+    action: write
+    inputs: {path: "{{ temp_dir }}/after.txt", content: "{{ steps.flaky.outputs.stdout }}"}
+"""
+
+NEEDS_OLLAMA = """\
+name: needs-ollama
+steps:
+  - id: ask
+    tool: ollama
+    action: generate
+    inputs: {prompt: hello}
+"""
+
+
+def normalised(text: str, lf) -> str:
+    """Stable text: what changes from run to run or machine to machine becomes a placeholder."""
+    for path, mark in ((lf.work, "<WORK>"), (lf.home, "<HOME>"), (REPO, "<REPO>")):
+        text = text.replace(str(path), mark)
+    text = re.sub(r"\b\d{8}-\d{6}-[0-9a-f]{6}\b", "<RUN_ID>", text)
+    text = re.sub(r"\[\d\d:\d\d:\d\d\]", "[<TIME>]", text)
+    return re.sub(r"\b\d+\.\d\ds\b", "<S>s", text)
+
+
+def matches_golden(name: str, text: str) -> None:
+    path = SNAPSHOTS / f"{name}.txt"
+    if UPDATE or not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        if not UPDATE:
+            pytest.fail(f"{path.relative_to(REPO)} was missing and is written now: check it and run again")
+    assert text == path.read_text(), f"stderr differs from {path.relative_to(REPO)} (update: see this file's docstring)"
+
+
+def images(lf, n):
+    from PIL import Image
+
+    folder = lf.work / "photos"
+    folder.mkdir()
+    for i in range(n):
+        Image.new("RGB", (32, 16), (i * 60, 0, 0)).save(folder / f"p{i}.png")
+    return folder
+
+
+def source(lf):
+    return lf.write("notes.txt", "one\ntwo\nthree\n")
+
+
+def test_hello_localforge(lf):
+    proc = lf("run", "hello-localforge", "-i", "languages=en", check=0)
+    matches_golden("hello-localforge", normalised(proc.stderr, lf))
+
+
+def test_batch_resize(lf):
+    pytest.importorskip("PIL")
+    proc = lf("run", "examples/batch-resize", "-i", f"source={images(lf, 1)}", "-i", "width=8", check=0)
+    matches_golden("batch-resize", normalised(proc.stderr, lf))
+
+
+def test_template_without_a_terminal_takes_the_default(lf):
+    proc = lf("run", TEMPLATE, "-i", f"source={source(lf)}", check=0)
+    matches_golden("template-no-terminal", normalised(proc.stderr, lf))
+
+
+def test_template_auto_approved(lf):
+    proc = lf("run", TEMPLATE, "-i", f"source={source(lf)}", "-i", "mode=thorough", "-y", check=0)
+    matches_golden("template-auto-approve", normalised(proc.stderr, lf))
+
+
+def test_failing_run(lf):
+    proc = lf("run", lf.write("failing.yaml", FAILING), check=1)
+    matches_golden("failing-run", normalised(proc.stderr, lf))
+
+
+def test_preflight_refusal(lf):
+    lf.write("localforge.yaml", "services:\n  ollama: {host: 'http://127.0.0.1:9'}\n")
+    proc = lf("run", lf.write("needs-ollama.yaml", NEEDS_OLLAMA), check=2)
+    matches_golden("preflight-refusal", normalised(proc.stderr, lf))
+
+
+def test_approval_prompt_on_a_terminal(lf):
+    """Standard input is a terminal: the gate asks, refuses an answer that is no option, takes `2`."""
+    primary, secondary = os.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "localforge", "run", str(TEMPLATE), "-i", f"source={source(lf)}"],
+        cwd=lf.work,
+        env=lf.env,
+        stdin=secondary,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    os.close(secondary)
+    err = b""
+    try:
+        for answer in (b"maybe\n", b"2\n"):
+            deadline = time.time() + 60
+            while err.count(b"choose [approve]: ") < (2 if answer == b"2\n" else 1):
+                assert time.time() < deadline, err.decode()
+                if select.select([proc.stderr], [], [], 0.5)[0]:
+                    err += os.read(proc.stderr.fileno(), 65536)
+            os.write(primary, answer)
+        out, rest = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        os.close(primary)
+    assert proc.returncode == 1, (out, err + rest)
+    matches_golden("approval-prompt", normalised((err + rest).decode(), lf))
