@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::engine::flow::{self, Start};
 use crate::engine::Prepared;
 use crate::system::preflight::Preflight;
+use crate::terminal::Terminal;
 use crate::tools::Registry;
 use indexmap::IndexMap;
 use pyo3::prelude::*;
@@ -51,16 +52,22 @@ fn preflight(
     p: &Prepared,
     tools: &Registry,
     force: bool,
-    quiet: bool,
+    terminal: Option<&Terminal>,
     remote: bool,
 ) -> PyResult<crate::system::preflight::Preflight> {
-    super::interruptible(py, flow::preflight(config, p, tools, force, quiet, remote))?.map_err(|e| engine_error(py, e))
+    let listeners: Vec<_> = terminal.and_then(Terminal::listener).into_iter().collect();
+    super::interruptible(py, flow::preflight(config, p, tools, force, &listeners, remote))?.map_err(|e| engine_error(py, e))
 }
 
-/// How a run started from Python is watched: progress lines, an event stream, approvals.
+/// The terminal's part: progress lines unless `quiet`; approval gates asked there when
+/// nobody else answers them.
+fn terminal(quiet: bool, auto_approve: bool, answers: bool) -> Terminal {
+    Terminal::new(!quiet, !auto_approve && !answers)
+}
+
+/// How a run started from Python is watched: an event stream, approvals (the terminal apart).
 struct Watch {
     auto_approve: bool,
-    quiet: bool,
     events: bool,
     answers: bool,
     no_cache: bool,
@@ -72,18 +79,25 @@ fn executor(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Arc<PyExecutor>>>
     obj.filter(|o| !o.is_none()).map(|o| PyExecutor::new(o).map(Arc::new)).transpose()
 }
 
-fn spawn(config: Config, p: Prepared, tools: Registry, pf: Preflight, w: Watch, resume: Option<crate::exec::Resume>) -> RunHandle {
+fn spawn(
+    config: Config,
+    p: Prepared,
+    tools: Registry,
+    pf: Preflight,
+    w: Watch,
+    term: Terminal,
+    resume: Option<crate::exec::Resume>,
+) -> RunHandle {
     let run_id = resume.as_ref().map(|r| r.run_id.clone()).unwrap_or_else(crate::exec::new_run_id);
     let cancel = CancellationToken::new();
     let answers = (w.answers && !w.auto_approve).then(crate::exec::Answers::default);
     let stream = w.events.then(EventStream::new);
     let start = Start {
         auto_approve: w.auto_approve,
-        quiet: w.quiet,
         resume,
         run_id: Some(run_id.clone()),
-        listeners: stream.iter().map(EventStream::listener).collect(),
-        answers: answers.clone(),
+        listeners: term.listener().into_iter().chain(stream.iter().map(EventStream::listener)).collect(),
+        answers: answers.clone().or_else(|| term.answers()),
         no_cache: w.no_cache,
         refresh: w.refresh,
         capacity: w.executor.as_ref().and_then(|e| e.capacity()),
@@ -120,11 +134,12 @@ pub fn start_run(
     let config = super::load_config(py)?;
     let executor = self::executor(executor)?;
     let (p, tools) = prepare(py, &config, &path, &given(inputs)?, plugins, executor.as_ref())?;
-    let pf = preflight(py, &config, &p, &tools, force, quiet, executor.is_some())?;
+    let term = terminal(quiet, auto_approve, answers);
+    let pf = preflight(py, &config, &p, &tools, force, Some(&term), executor.is_some())?;
     // Ctrl-C during preflight (which can take seconds): stop here, before anything runs.
     py.check_signals()?;
     let refresh = refresh.unwrap_or_default();
-    Ok(spawn(config, p, tools, pf, Watch { auto_approve, quiet, events, answers, no_cache, refresh, executor }, None))
+    Ok(spawn(config, p, tools, pf, Watch { auto_approve, events, answers, no_cache, refresh, executor }, term, None))
 }
 
 /// Continue a failed, cancelled or interrupted run in its own folder and history row:
@@ -150,10 +165,11 @@ pub fn start_resume(
     let target = py.detach(|| flow::resume_target(&config, &run_id)).map_err(|e| engine_error(py, e))?;
     let (p, tools) = prepare(py, &config, &target.recipe, &target.inputs, plugins, executor.as_ref())?;
     let resume = target.resume(&p, force).map_err(|e| engine_error(py, e))?;
-    let pf = preflight(py, &config, &p, &tools, force, quiet, executor.is_some())?;
+    let term = terminal(quiet, auto_approve, answers);
+    let pf = preflight(py, &config, &p, &tools, force, Some(&term), executor.is_some())?;
     py.check_signals()?;
-    let watch = Watch { auto_approve, quiet, events, answers, no_cache: false, refresh: Vec::new(), executor };
-    Ok(spawn(config, p, tools, pf, watch, Some(resume)))
+    let watch = Watch { auto_approve, events, answers, no_cache: false, refresh: Vec::new(), executor };
+    Ok(spawn(config, p, tools, pf, watch, term, Some(resume)))
 }
 
 /// The plan of a recipe without running it (`run --dry-run`): levels, order, each step's tool and resources.
@@ -170,7 +186,7 @@ pub fn plan_recipe<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let config = super::load_config(py)?;
     let (p, tools) = prepare(py, &config, &path, &given(inputs)?, plugins, None)?;
-    let pf = preflight(py, &config, &p, &tools, force, true, false)?;
+    let pf = preflight(py, &config, &p, &tools, force, None, false)?;
     let mut doc = py.detach(|| flow::plan_document(&config, &p, &pf, force));
     // Which steps the step cache would serve (the dry run asks the services for model identities).
     let cache = crate::cache::Cache::from_config(&config, no_cache, refresh.unwrap_or_default());
