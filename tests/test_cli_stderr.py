@@ -1,6 +1,7 @@
 """What `localforge run` writes on stderr, byte for byte: the progress lines of the
 shipped recipes that need no services, a failing run, a preflight refusal, an
-approval gate taken by default and one asked on a terminal. Each case is
+approval gate taken by default and one asked on a terminal; and every refusal
+before a run (inputs, recipe, preflight, resume, registry). Each case is
 compared with its golden file in `tests/snapshots/cli/`, after run ids, clock
 times, durations and scratch paths are replaced by placeholders.
 
@@ -147,3 +148,55 @@ def test_approval_prompt_on_a_terminal(lf):
         os.close(primary)
     assert proc.returncode == 1, (out, err + rest)
     matches_golden("approval-prompt", normalised((err + rest).decode(), lf))
+
+
+TYPED = """\
+name: typed
+inputs:
+  - {name: n, type: integer, required: true}
+  - {name: mode, choices: [a, b], default: a}
+steps:
+  - {id: s, tool: file_ops, action: mkdir, inputs: {path: '{{ temp_dir }}/{{ inputs.n }}'}}
+"""
+
+TWO_SD = """\
+name: two-sd
+steps:
+  - {id: a, tool: sd_client, action: txt2img, inputs: {prompt: a cat, output_dir: out}}
+  - {id: b, tool: sd_client, action: txt2img, inputs: {prompt: a dog, output_dir: out}}
+"""
+
+DOWN = "services:\n  ollama: {host: 'http://127.0.0.1:9'}\n  sd: {host: 'http://127.0.0.1:9'}\n"
+GPU = "resources: {vram_gb: 12}\n"  # the same on every machine: a 12 GB GPU to plan with
+
+# name: (files to write, arguments, exit code). Every refusal the CLI makes before a run starts.
+REFUSALS = {
+    "input-not-key-value": ({"typed.yaml": TYPED}, ["run", "typed.yaml", "-i", "n"], 2),
+    "input-values": ({"typed.yaml": TYPED}, ["run", "typed.yaml", "-i", "n=abc", "-i", "mode=c", "-i", "nn=1"], 2),
+    "input-missing": ({"typed.yaml": TYPED}, ["run", "typed.yaml"], 2),
+    "refresh-unknown-step": ({"typed.yaml": TYPED}, ["run", "typed.yaml", "-i", "n=1", "--refresh", "t"], 2),
+    "recipe-not-found": ({}, ["run", "no-such-recipe"], 2),
+    "preflight-two-steps-one-service": ({"localforge.yaml": DOWN + GPU, "two.yaml": TWO_SD}, ["run", "two.yaml"], 2),
+    "resume-unknown-run": ({}, ["resume", "20260101-000000-abcdef"], 2),
+    "registry-unknown-tool": ({}, ["tools", "info", "no-such-tool"], 2),
+}
+
+
+@pytest.mark.parametrize("name", REFUSALS)
+def test_refusal(lf, name):
+    files, args, code = REFUSALS[name]
+    for path, text in files.items():
+        lf.write(path, text)
+    proc = lf(*args, check=code)
+    matches_golden(f"refusals/{name}", normalised(proc.stderr, lf))
+
+
+def test_preflight_notes_then_refusal_without_a_gpu(lf):
+    """No GPU: preflight notes that image steps will be slow on the CPU, before it refuses."""
+    import json
+
+    if json.loads(lf("system", "--json", check=0).stdout)["hardware"]["gpus"]:
+        pytest.skip("this machine has a GPU: no note to show")
+    lf.write("localforge.yaml", DOWN)
+    proc = lf("run", lf.write("two.yaml", TWO_SD), check=2)
+    matches_golden("preflight-notes", normalised(proc.stderr, lf))
