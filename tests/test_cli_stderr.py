@@ -179,6 +179,9 @@ REFUSALS = {
     "preflight-two-steps-one-service": ({"localforge.yaml": DOWN + GPU, "two.yaml": TWO_SD}, ["run", "two.yaml"], 2),
     "resume-unknown-run": ({}, ["resume", "20260101-000000-abcdef"], 2),
     "registry-unknown-tool": ({}, ["tools", "info", "no-such-tool"], 2),
+    "registry-unknown-command": ({}, ["tools", "frobnicate"], 2),
+    "registry-install-unknown": ({}, ["tools", "install", "no-such-tool", "-y"], 2),
+    "registry-remove-not-installed": ({}, ["tools", "remove", "no-such-tool"], 2),
 }
 
 
