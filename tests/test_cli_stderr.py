@@ -2,16 +2,11 @@
 shipped recipes that need no services, a failing run, a preflight refusal, an
 approval gate taken by default and one asked on a terminal; and every refusal
 before a run (inputs, recipe, preflight, resume, registry). Each case is
-compared with its golden file in `tests/snapshots/cli/`, after run ids, clock
-times, durations and scratch paths are replaced by placeholders.
-
-To accept new output (after checking the diff):
-
-    LOCALFORGE_UPDATE_SNAPSHOTS=1 .venv/bin/python -m pytest tests/test_cli_stderr.py
+compared with its golden file in `tests/snapshots/cli/` (`golden.py` says how to
+accept new output).
 """
 
 import os
-import re
 import select
 import subprocess
 import sys
@@ -20,9 +15,8 @@ import time
 import pytest
 
 from conftest import REPO
+from golden import matches_golden, normalised
 
-SNAPSHOTS = REPO / "tests" / "snapshots" / "cli"
-UPDATE = os.environ.get("LOCALFORGE_UPDATE_SNAPSHOTS") == "1"
 RECIPES = REPO / "recipes"
 TEMPLATE = RECIPES / "TEMPLATE.yaml"
 
@@ -54,25 +48,6 @@ steps:
     action: generate
     inputs: {prompt: hello}
 """
-
-
-def normalised(text: str, lf) -> str:
-    """Stable text: what changes from run to run or machine to machine becomes a placeholder."""
-    for path, mark in ((lf.work, "<WORK>"), (lf.home, "<HOME>"), (REPO, "<REPO>")):
-        text = text.replace(str(path), mark)
-    text = re.sub(r"\b\d{8}-\d{6}-[0-9a-f]{6}\b", "<RUN_ID>", text)
-    text = re.sub(r"\[\d\d:\d\d:\d\d\]", "[<TIME>]", text)
-    return re.sub(r"\b\d+\.\d\ds\b", "<S>s", text)
-
-
-def matches_golden(name: str, text: str) -> None:
-    path = SNAPSHOTS / f"{name}.txt"
-    if UPDATE or not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        if not UPDATE:
-            pytest.fail(f"{path.relative_to(REPO)} was missing and is written now: check it and run again")
-    assert text == path.read_text(), f"stderr differs from {path.relative_to(REPO)} (update: see this file's docstring)"
 
 
 def images(lf, n):
