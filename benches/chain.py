@@ -5,7 +5,7 @@ the previous step's output. Each configuration runs `repeat` times in a
 scratch HOME; the median wall time and the peak RSS (from wait4) are printed
 as a Markdown table for docs/benchmarks.md.
 
-    python benches/chain.py [--sizes 10,100,1000,5000,10000] [--repeat 3]
+    python benches/chain.py [--sizes 10,100,1000,5000,10000] [--repeat 3] [--progress]
 """
 
 import argparse
@@ -51,6 +51,7 @@ def main():
     ap.add_argument("--sizes", default="10,100,1000,5000,10000")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--dir", default=None, help="where HOME (run folders, history) goes; default a temporary folder")
+    ap.add_argument("--progress", action="store_true", help="without -q: the progress lines are rendered (to /dev/null)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         tmp = Path(tmp)
@@ -65,7 +66,7 @@ def main():
         for n in (int(s) for s in args.sizes.split(",")):
             recipe = tmp / f"chain-{n}.yaml"
             recipe.write_text(chain(n))
-            cmd = [sys.executable, "-m", "localforge", "run", str(recipe), "-q"]
+            cmd = [sys.executable, "-m", "localforge", "run", str(recipe), *([] if args.progress else ["-q"])]
             on = [timed(cmd, env) for _ in range(args.repeat)]
             off_env = dict(env, LOCALFORGE_PERSISTENCE="false")
             off = [timed(cmd, off_env) for _ in range(args.repeat)]

@@ -6,7 +6,7 @@
 
 use indexmap::IndexMap;
 use localforge::engine::prepare;
-use localforge::exec::{run, Progress, RunOptions};
+use localforge::exec::{run, RunOptions};
 use localforge::store::Store;
 use localforge::tools::Registry;
 use std::sync::Arc;
@@ -49,7 +49,6 @@ fn main() {
         run_root: dir.path().join("runs"),
         store,
         auto_approve: true,
-        progress: Progress { quiet: true },
         run_id: None,
         listeners: Vec::new(),
         answers: None,

@@ -14,6 +14,7 @@ pub mod schema;
 pub mod store;
 pub mod system;
 pub mod template;
+pub mod terminal;
 pub mod tools;
 
 #[cfg(feature = "python")]

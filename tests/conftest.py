@@ -3,6 +3,7 @@ so history databases and run folders never touch the developer's own."""
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -16,9 +17,19 @@ REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
 
 
+def pytest_configure(config):
+    """Started from a background job (`cmd &`, nohup), this process inherits SIGINT as
+    ignored, and so would every child: a test's Ctrl-C would never reach the CLI under
+    test. A handled signal is reset to its default by exec (an ignored one is not), so
+    handling it here starts every child — and theirs — with SIGINT at its default."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 @pytest.fixture
 def lf(tmp_path, monkeypatch):
-    """Run `python -m localforge ...` in an isolated environment."""
+    """Run `python -m localforge ...` in an isolated environment; a CLI started with
+    `popen` and still running when the test ends is killed, so it cannot disturb the next."""
     home = tmp_path / "home"
     work = tmp_path / "work"
     home.mkdir()
@@ -32,6 +43,7 @@ def lf(tmp_path, monkeypatch):
             self.home, self.work, self.env = home, work, env
             self.db = home / ".localforge" / "runs.db"
             self.runs = home / "localforge-workspace" / "runs"
+            self.started = []
 
         def __call__(self, *args, input=None, timeout=120, check=None):
             proc = subprocess.run(
@@ -49,7 +61,7 @@ def lf(tmp_path, monkeypatch):
             return proc
 
         def popen(self, *args):
-            return subprocess.Popen(
+            proc = subprocess.Popen(
                 [sys.executable, "-m", "localforge", *map(str, args)],
                 cwd=work,
                 env=env,
@@ -58,6 +70,8 @@ def lf(tmp_path, monkeypatch):
                 stderr=subprocess.PIPE,
                 text=True,
             )
+            self.started.append(proc)
+            return proc
 
         def write(self, name, text):
             path = work / name
@@ -65,7 +79,12 @@ def lf(tmp_path, monkeypatch):
             path.write_text(text)
             return path
 
-    return Runner()
+    runner = Runner()
+    yield runner
+    for proc in runner.started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
 
 
 @pytest.fixture

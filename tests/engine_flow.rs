@@ -58,7 +58,7 @@ fn prepared(path: &Path, given: &IndexMap<String, Value>) -> (localforge::engine
 }
 
 fn quiet() -> Start {
-    Start { options: localforge::engine::Options { auto_approve: true, quiet: true, ..Default::default() }, ..Start::default() }
+    Start { options: localforge::engine::Options { auto_approve: true, ..Default::default() }, ..Start::default() }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,7 +68,7 @@ async fn run_cancel_resume_and_dry_run_without_python() {
 
     // Dry run: the plan document, nothing run.
     let (p, tools) = prepared(&s.recipe, &given);
-    let pf = flow::preflight(&s.config, &p, &tools, false, true, false).await.unwrap();
+    let pf = flow::preflight(&s.config, &p, &tools, false, &[], false).await.unwrap();
     let plan = flow::plan_document(&s.config, &p, &pf, false);
     assert_eq!(plan["levels"], json!([["a"], ["b"]]));
     assert_eq!(plan["critical_path"], json!(["a", "b"]));
@@ -104,7 +104,7 @@ async fn run_cancel_resume_and_dry_run_without_python() {
     std::fs::write(s.dir.join("go"), "").unwrap();
     let (p, tools) = prepared(&target.recipe, &target.inputs);
     let resume = target.resume(&p, false).unwrap();
-    let pf = flow::preflight(&s.config, &p, &tools, false, true, false).await.unwrap();
+    let pf = flow::preflight(&s.config, &p, &tools, false, &[], false).await.unwrap();
     let start = Start { resume: Some(resume), ..quiet() };
     let resumed = flow::execute(&s.config, p, Arc::new(tools), &pf, start, CancellationToken::new()).await.unwrap();
     assert_eq!(resumed.status, RunStatus::Completed);

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import process_alive, wait_for_pid
+from golden import matches_golden, normalised
 
 mcp = pytest.importorskip("mcp", reason="the MCP SDK (`localforge[mcp]`) needs Python 3.10+")
 anyio = pytest.importorskip("anyio")
@@ -136,6 +137,32 @@ def test_a_wrong_typed_input_is_a_tool_error_naming_it_and_starts_no_run(server)
             assert not_choice.is_error and "`mood`" in not_choice.content[0].text
 
     go(main)
+    assert run_rows(server) == []
+
+
+def test_every_tool_error_reads_as_pinned(server):
+    """The texts an agent reads when a call is refused, whole (tests/snapshots/cli/mcp-errors.txt)."""
+    calls = [
+        ("recipe_five-steps", {"target": "/tmp/x", "count": "many"}),
+        ("recipe_five-steps", {"word": "hey"}),
+        ("run_recipe", {"recipe": "five-steps", "inputs": {"target": "x", "colour": "red"}}),
+        ("recipe_five-steps", {"target": "x", "mood": "angry"}),
+        ("run_recipe", {"recipe": "elsewhere"}),
+        ("get_run", {"run_id": "20260101-000000-abcdef"}),
+        ("cancel_run", {"run_id": "20260101-000000-abcdef"}),
+        ("resume_run", {"run_id": "20260101-000000-abcdef"}),
+    ]
+
+    async def main():
+        texts = []
+        async with Client(server.params) as c:
+            for tool, args in calls:
+                r = await c.call_tool(tool, args)
+                assert r.is_error, (tool, args, r.content)
+                texts.append(f"{tool} {json.dumps(args, sort_keys=True)}\n{r.content[0].text}\n")
+        return texts
+
+    matches_golden("mcp-errors", normalised("\n".join(go(main)), server))
     assert run_rows(server) == []
 
 

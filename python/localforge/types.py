@@ -98,6 +98,13 @@ class Note(TypedDict):
     message: str
 
 
+class PreflightNote(TypedDict):
+    """What the preflight check noted (before the run starts; the terminal shows it)."""
+
+    type: Literal["preflight_note"]
+    message: str
+
+
 class RunFinished(TypedDict):
     type: Literal["run_finished"]
     run_id: str
@@ -106,7 +113,7 @@ class RunFinished(TypedDict):
     error: Optional[str]
 
 
-Event = Union[RunStarted, StepStarted, StepProgress, StepLog, StepFinished, ApprovalRequested, Note, RunFinished]
+Event = Union[RunStarted, StepStarted, StepProgress, StepLog, StepFinished, ApprovalRequested, Note, PreflightNote, RunFinished]
 
 
 class PlanStep(TypedDict):

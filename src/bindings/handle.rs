@@ -129,6 +129,10 @@ fn event_dict<'py>(py: Python<'py>, e: &Event) -> PyResult<Bound<'py, PyDict>> {
             d.set_item(intern!(py, "options"), options)?;
             d.set_item(intern!(py, "default"), default)?;
         }
+        Event::PreflightNote { message } => {
+            kind("preflight_note")?;
+            d.set_item(intern!(py, "message"), message)?;
+        }
         Event::Note { message } => {
             kind("note")?;
             d.set_item(intern!(py, "message"), message)?;

@@ -10,6 +10,7 @@ use crate::engine::flow::{self, Start};
 use crate::engine::stream::EventStream;
 use crate::engine::{Options, Prepared};
 use crate::system::preflight::Preflight;
+use crate::terminal::Terminal;
 use crate::tools::Registry;
 use indexmap::IndexMap;
 use pyo3::prelude::*;
@@ -27,6 +28,8 @@ struct Ready {
     prepared: Prepared,
     tools: Registry,
     preflight: Preflight,
+    /// Its progress lines and approval prompt (it said the preflight notes already).
+    terminal: Terminal,
 }
 
 fn ready(
@@ -46,11 +49,13 @@ fn ready(
     }
     let prepared = py.detach(|| flow::ready(recipe, diags, given, &tools)).map_err(|e| engine_error(py, e))?;
     let resume = resume.map(|t| t.resume(&prepared, o.force)).transpose().map_err(|e| engine_error(py, e))?;
-    let check = flow::preflight(&config, &prepared, &tools, o.force, o.quiet, executor.is_some());
+    let terminal = self::terminal(o);
+    let listeners: Vec<_> = terminal.listener().into_iter().collect();
+    let check = flow::preflight(&config, &prepared, &tools, o.force, &listeners, executor.is_some());
     let preflight = super::interruptible(py, check)?.map_err(|e| engine_error(py, e))?;
     // Ctrl-C during preflight (which can take seconds): stop here, before anything runs.
     py.check_signals()?;
-    Ok((Ready { config, prepared, tools, preflight }, resume))
+    Ok((Ready { config, prepared, tools, preflight, terminal }, resume))
 }
 
 fn options(options: Option<&Bound<'_, PyDict>>) -> PyResult<Options> {
@@ -61,11 +66,18 @@ fn given(inputs: Option<&Bound<'_, PyDict>>) -> PyResult<IndexMap<String, Value>
     Ok(inputs.map(|d| depythonize(d.as_any())).transpose()?.unwrap_or_default())
 }
 
+/// The terminal's part: progress lines and preflight notes unless `quiet`; approval gates
+/// asked there when nobody else answers them.
+fn terminal(o: &Options) -> Terminal {
+    Terminal::new(!o.quiet, !o.auto_approve && !o.answers)
+}
+
 fn executor(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Arc<PyExecutor>>> {
     obj.filter(|o| !o.is_none()).map(|o| PyExecutor::new(o).map(Arc::new)).transpose()
 }
 
 fn spawn(r: Ready, options: Options, executor: Option<Arc<PyExecutor>>, resume: Option<crate::exec::Resume>) -> RunHandle {
+    let term = &r.terminal;
     let run_id = resume.as_ref().map(|r| r.run_id.clone()).unwrap_or_else(crate::exec::new_run_id);
     let cancel = CancellationToken::new();
     let answers = options.caller_answers();
@@ -73,8 +85,8 @@ fn spawn(r: Ready, options: Options, executor: Option<Arc<PyExecutor>>, resume: 
     let start = Start {
         resume,
         run_id: Some(run_id.clone()),
-        listeners: stream.iter().map(EventStream::listener).collect(),
-        answers: answers.clone(),
+        listeners: term.listener().into_iter().chain(stream.iter().map(EventStream::listener)).collect(),
+        answers: answers.clone().or_else(|| term.answers()),
         capacity: executor.as_ref().and_then(|e| e.capacity()),
         options,
     };

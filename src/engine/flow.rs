@@ -6,7 +6,7 @@
 use super::{store_error, EngineError, Prepared, RunFailure};
 use crate::config::Config;
 use crate::diag::Diagnostic;
-use crate::exec::{self, Progress, RunOptions, RunReport};
+use crate::exec::{self, RunOptions, RunReport};
 use crate::recipe::Recipe;
 use crate::store::{RunDetail, Store};
 use crate::system::preflight::{Preflight, StepNeed};
@@ -33,7 +33,7 @@ pub fn ready(recipe: Recipe, diags: Vec<Diagnostic>, given: &IndexMap<String, Va
     })
 }
 
-/// What the recipe needs against the machine. Notes go to stderr unless `quiet`;
+/// What the recipe needs against the machine. Notes are told to `listeners` (events);
 /// unmet needs refuse the run (`Resources`, nothing runs) unless `force`. `remote`: an
 /// executor runs the steps elsewhere, so this machine's memory is not checked (the
 /// executor places each step on a node with room).
@@ -42,16 +42,12 @@ pub async fn preflight(
     p: &Prepared,
     tools: &Registry,
     force: bool,
-    quiet: bool,
+    listeners: &[exec::Listener],
     remote: bool,
 ) -> Result<Preflight, EngineError> {
     let probe = crate::system::Probe { steps_here: !remote, ..crate::system::Probe::machine() };
     let pf = crate::system::preflight::run(config, &p.recipe, &p.inputs, tools, &probe).await;
-    if !quiet {
-        for note in &pf.notes {
-            eprintln!("preflight: {note}");
-        }
-    }
+    exec::preflight_notes(listeners, &pf.notes);
     if !pf.problems.is_empty() && !force {
         let mut diags = pf.problems.clone();
         if let Some(last) = diags.last_mut() {
@@ -73,7 +69,7 @@ pub struct Start {
     pub resume: Option<exec::Resume>,
     /// The new run's id, when the caller needs it before the run starts (`exec::new_run_id`).
     pub run_id: Option<String>,
-    /// Who hears the run's events besides the progress lines.
+    /// Who hears the run's events (the terminal's progress lines, an event stream, ...).
     pub listeners: Vec<exec::Listener>,
     /// Approval gates answered by the caller (`Answers::answer`), not on a terminal.
     pub answers: Option<exec::Answers>,
@@ -116,7 +112,6 @@ pub async fn execute(
         run_root: config.run_dir(),
         store,
         auto_approve: options.auto_approve,
-        progress: Progress { quiet: options.quiet },
         cancel,
         resources,
         resume: start.resume,

@@ -1,5 +1,6 @@
-//! Approval gates: ask on a terminal; with `--auto-approve` or no terminal on
-//! standard input, take the default and say so.
+//! Approval gates: wait for a front end's answer (`Answers`: the terminal, the
+//! Python API, ...); with `--auto-approve` or nobody to answer, take the default
+//! and say so.
 
 use super::attempt::Fail;
 use super::runner::Run;
@@ -7,7 +8,6 @@ use crate::template::{render_text, Scope};
 use crate::tools::Outputs;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::io::{BufRead, IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
@@ -24,9 +24,8 @@ impl Run {
         scope: &Scope,
     ) -> Result<Outputs, Fail> {
         let text = render_text(message, scope).map_err(|e| Fail::msg(format!("approval message: {e}")))?;
-        let interactive = !self.auto_approve && self.answers.is_none() && std::io::stdin().is_terminal();
         let (selection, auto) = if let (false, Some(answers)) = (self.auto_approve, &self.answers) {
-            // A front end without a terminal (the Python API, MCP, a web page) answers.
+            // A front end answers: a person at the terminal (`crate::terminal`), the Python API, MCP, a web page.
             let rx = answers.wait(record_id, options, default_action);
             self.events.approval_requested(record_id, &text, options, default_action);
             let answer = tokio::select! {
@@ -35,18 +34,8 @@ impl Run {
             };
             answers.forget(record_id);
             (answer?, false)
-        } else if interactive {
-            let (opts, default) = (options.to_vec(), default_action.to_string());
-            self.events.approval_requested(record_id, &text, options, default_action);
-            self.events.prompting(true);
-            let ask = tokio::task::spawn_blocking(move || ask(&text, &opts, &default));
-            let answer = tokio::select! {
-                r = ask => r.map_err(|e| Fail::msg(format!("approval prompt failed: {e}"))),
-                _ = self.cancel.cancelled() => Err(Fail::Cancelled),
-            };
-            self.events.prompting(false);
-            (answer?, false)
         } else {
+            // Nobody answers: the CLI gives the run no answers when standard input is not a terminal.
             let why = if self.auto_approve { "--auto-approve" } else { "no terminal on standard input" };
             self.events.note(&format!("{record_id}: {text} → `{default_action}` ({why})"));
             (default_action.to_string(), true)
@@ -153,31 +142,4 @@ impl Answers {
         p.tx.send(selection.clone()).map_err(|_| AnswerError::NotWaiting(format!("step `{step}` stopped waiting")))?;
         Ok(selection)
     }
-}
-
-/// Prompt on stderr until one of `options` (or its number, or a unique prefix) is typed.
-fn ask(message: &str, options: &[String], default: &str) -> String {
-    let stdin = std::io::stdin();
-    for _ in 0..5 {
-        let listed: Vec<String> = options.iter().enumerate().map(|(i, o)| format!("{}) {o}", i + 1)).collect();
-        eprint!("\n{message}\n  {}\n  choose [{default}]: ", listed.join("  "));
-        let _ = std::io::stderr().flush();
-        let mut line = String::new();
-        if stdin.lock().read_line(&mut line).unwrap_or(0) == 0 {
-            return default.to_string();
-        }
-        let answer = line.trim().to_ascii_lowercase();
-        if answer.is_empty() {
-            return default.to_string();
-        }
-        if let Some(i) = answer.parse::<usize>().ok().filter(|i| (1..=options.len()).contains(i)) {
-            return options[i - 1].clone();
-        }
-        let matches: Vec<&String> = options.iter().filter(|o| o.to_ascii_lowercase().starts_with(&answer)).collect();
-        if matches.len() == 1 {
-            return matches[0].clone();
-        }
-        eprintln!("  `{}` is not one of the options", line.trim());
-    }
-    default.to_string()
 }

@@ -1,8 +1,7 @@
 //! Run events: what happens in a run, in order, for whoever listens — the
-//! stderr progress lines (`Progress`), the Python API's event stream, and
+//! terminal front end (`crate::terminal`), the Python API's event stream, and
 //! later the MCP server and the dashboard. History is written separately.
 
-use super::progress::Progress;
 use crate::plan::Plan;
 use crate::recipe::Recipe;
 use crate::tools::Outputs;
@@ -15,6 +14,8 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
+    /// Something the preflight check found that does not stop the run (before the run starts).
+    PreflightNote { message: String },
     /// The run folder and history row exist; `plan` holds the steps by level.
     RunStarted { run_id: String, recipe: String, run_dir: String, resumed: bool, plan: Vec<Vec<String>> },
     /// An attempt of a step (or a `batch.foreach` item's sub-step) begins.
@@ -38,10 +39,9 @@ pub enum Event {
 /// (An `Arc`, so a listener that keeps events keeps them without copying.)
 pub type Listener = Arc<dyn Fn(&Arc<Event>) + Send + Sync>;
 
-/// Sends a run's events to the progress lines and the listeners.
+/// Sends a run's events to its listeners.
 #[derive(Clone)]
 pub struct Emitter {
-    progress: Progress,
     listeners: Arc<[Listener]>,
 }
 
@@ -64,12 +64,11 @@ fn summary(outputs: &Outputs) -> Map<String, Value> {
 }
 
 impl Emitter {
-    pub fn new(progress: Progress, listeners: Vec<Listener>) -> Emitter {
-        Emitter { progress, listeners: listeners.into() }
+    pub fn new(listeners: Vec<Listener>) -> Emitter {
+        Emitter { listeners: listeners.into() }
     }
 
     fn emit(&self, event: Event) {
-        self.progress.on(&event);
         if self.watched() {
             let event = Arc::new(event);
             for l in self.listeners.iter() {
@@ -78,7 +77,7 @@ impl Emitter {
         }
     }
 
-    /// Whether anyone but the progress lines listens (outputs are summarised only then).
+    /// Whether anyone listens (events, and outputs' summaries, are made only then).
     fn watched(&self) -> bool {
         !self.listeners.is_empty()
     }
@@ -170,9 +169,14 @@ impl Emitter {
             error: error.map(Into::into),
         });
     }
+}
 
-    /// An approval prompt takes the terminal (`true`) or gives it back.
-    pub fn prompting(&self, on: bool) {
-        self.progress.prompting(on);
+/// Tell `listeners` what preflight noted (before a run starts, so outside any `Emitter`).
+pub fn preflight_notes(listeners: &[Listener], notes: &[String]) {
+    for message in notes {
+        let event = Arc::new(Event::PreflightNote { message: message.clone() });
+        for l in listeners {
+            l(&event);
+        }
     }
 }

@@ -7,15 +7,13 @@ mod batch;
 mod cached;
 mod cleanup;
 mod events;
-mod progress;
 mod report;
 mod runner;
 pub mod view;
 
 pub use approval::{Answer, AnswerError, Answers};
 pub use cached::context_of;
-pub use events::{Event, Listener};
-pub use progress::Progress;
+pub use events::{preflight_notes, Event, Listener};
 pub use report::{RunReport, RunStatus, StepReport, StepStatus};
 pub use runner::{new_run_id, refreshed, run, Resume, RunOptions, StartError};
 

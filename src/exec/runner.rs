@@ -3,7 +3,6 @@
 
 use super::approval::Answers;
 use super::events::{Emitter, Listener};
-use super::progress::Progress;
 use super::report::{RunReport, RunStatus, StepReport, StepStatus};
 use crate::plan::Plan;
 use crate::recipe::Recipe;
@@ -25,7 +24,6 @@ pub struct RunOptions {
     pub run_root: PathBuf,
     pub store: Option<Arc<Store>>,
     pub auto_approve: bool,
-    pub progress: Progress,
     /// Cancelled on Ctrl-C / SIGTERM: running steps are stopped, the run is `cancelled`.
     pub cancel: CancellationToken,
     /// What steps hold and what the machine offers.
@@ -34,7 +32,7 @@ pub struct RunOptions {
     pub resume: Option<Resume>,
     /// The new run's id (made up when `None`); a resumed run keeps its own.
     pub run_id: Option<String>,
-    /// Who else hears the run's events (the progress lines always do, unless quiet).
+    /// Who hears the run's events (the terminal's progress lines are one listener).
     pub listeners: Vec<Listener>,
     /// Approval gates are answered from outside (`Answers::answer`) instead of a terminal.
     pub answers: Option<Answers>,
@@ -190,7 +188,7 @@ pub async fn run(
             }
         });
     }
-    let events = Emitter::new(opts.progress, opts.listeners);
+    let events = Emitter::new(opts.listeners);
     events.run_started(&recipe, &plan, &run_id, &run_dir, resuming);
     let run = Arc::new(Run {
         recipe: recipe.clone(),

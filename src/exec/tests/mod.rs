@@ -103,12 +103,17 @@ impl Env {
             run_root: self.path("runs"),
             store: Some(store),
             auto_approve: self.answers.is_none(),
-            progress: Progress { quiet: std::env::var("LF_TEST_VERBOSE").is_err() },
             cancel,
             resources,
             resume,
             run_id: None,
-            listeners: self.listeners.clone(),
+            // LF_TEST_VERBOSE=1: the progress lines on stderr, as the CLI shows them.
+            listeners: self
+                .listeners
+                .iter()
+                .cloned()
+                .chain(std::env::var_os("LF_TEST_VERBOSE").and_then(|_| crate::terminal::Terminal::new(true, false).listener()))
+                .collect(),
             answers: self.answers.clone(),
         };
         run(p.recipe, p.plan, p.inputs, self.tools.clone(), opts).await.unwrap()
