@@ -109,7 +109,7 @@ pub fn tool_definition(path: &std::path::Path, shared: bool) -> Value {
                 def.actions.iter().map(|(name, a)| (name.clone(), json!(crate::tools::cli::preview(a)))).collect();
             let strict =
                 std::env::current_dir().ok().and_then(|d| crate::config::Config::load(&d).ok()).is_some_and(|c| c.sandbox_required());
-            let confinement = crate::tools::cli::confinement(&def, strict || def.sandbox == crate::tools::process::Confinement::Required);
+            let confinement = crate::tools::cli::confinement(&def, strict || def.sandbox == crate::tools::sandbox::Confinement::Required);
             json!({"problems": [], "refused": refused, "name": def.name, "document": doc, "argv": argv, "confinement": confinement})
         }
         Err(diags) => json!({"problems": diags}),

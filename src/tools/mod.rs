@@ -12,6 +12,7 @@ pub mod plugin;
 pub(crate) mod process;
 mod reaper;
 pub mod remote;
+pub(crate) mod sandbox;
 pub(crate) mod script;
 mod sd;
 #[cfg(test)]

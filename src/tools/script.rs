@@ -1,7 +1,8 @@
 //! `script.run`: run a script file or a command. A non-zero exit fails the step
 //! (so `retry` works) unless `allow_failure: true` keeps 0.x's report-only behaviour.
 
-use super::process::{run_process, tail, Confinement, ProcessSpec, Sandbox};
+use super::process::{run_process, tail, ProcessSpec};
+use super::sandbox::{Confinement, Sandbox};
 use super::{opt_bool, opt_str, Outputs, Tool, ToolCtx, ToolError, ToolKind};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -224,7 +225,7 @@ mod tests {
     async fn a_script_with_sandbox_writes_only_its_temp_folder_and_writes_and_opens_no_tcp() {
         use crate::tools::Tool;
         use serde_json::json;
-        if crate::tools::process::landlock_abi() < 4 || !crate::tools::process::on_path("python3") {
+        if crate::tools::sandbox::landlock_abi() < 4 || !crate::tools::process::on_path("python3") {
             eprintln!("skipped: Landlock ABI < 4 or no python3");
             return;
         }

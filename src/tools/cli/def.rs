@@ -3,7 +3,7 @@
 use crate::diag::{did_you_mean, Diagnostic};
 use crate::recipe::yaml::{self, Node, NodeValue};
 use crate::recipe::InputType;
-use crate::tools::process::Confinement;
+use crate::tools::sandbox::Confinement;
 use indexmap::IndexMap;
 use serde_json::Value;
 use std::path::Path;

@@ -125,7 +125,7 @@ pub fn load_dirs(dirs: &[std::path::PathBuf]) -> (Vec<CliTool>, Vec<(String, Str
                 // every load too (a definition installed before a rule existed is caught here).
                 Ok(mut def) if from_registry.iter().any(|(p, sha)| *p == f && *sha == def.hash) => {
                     // A registry's tool always runs confined (docs/security.md).
-                    def.sandbox = def.sandbox.max(crate::tools::process::Confinement::On);
+                    def.sandbox = def.sandbox.max(crate::tools::sandbox::Confinement::On);
                     let doc =
                         std::fs::read_to_string(&f).ok().and_then(|t| crate::recipe::yaml::parse(&t).ok().flatten()).map(|n| n.to_json());
                     match shared::refusals(&def, doc.as_ref()) {

@@ -198,7 +198,7 @@ fn text_of(v: &Value) -> String {
 /// What a registry's tool may do when it runs on this machine, in one sentence for the
 /// install prompt: confined (and how), or why not.
 pub fn confinement(tool: &ToolDef, required: bool) -> String {
-    let abi = crate::tools::process::landlock_abi();
+    let abi = crate::tools::sandbox::landlock_abi();
     let cache = tool_cache(&tool.name).map_or_else(|| "its cache folder".to_string(), |p| p.display().to_string());
     let writes = format!("writes only the folders of the output paths you give it, the run's temp folder and {cache}");
     let network = if tool.network { "may open TCP connections (`network: true`)" } else { "opens no TCP connection" };

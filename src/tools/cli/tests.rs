@@ -2,7 +2,7 @@
 //! timeouts. Commands are coreutils, present wherever the tests run.
 
 use super::*;
-use crate::tools::process::Confinement;
+use crate::tools::sandbox::Confinement;
 use crate::tools::stand_in::ctx_in;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -234,7 +234,7 @@ fn registry_metadata_and_examples_are_checked() {
 
 #[tokio::test]
 async fn sandbox_true_writes_only_outputs_and_temp_and_opens_no_tcp() {
-    if crate::tools::process::landlock_abi() < 1 {
+    if crate::tools::sandbox::landlock_abi() < 1 {
         eprintln!("skipped: this kernel has no Landlock");
         return;
     }
@@ -261,7 +261,7 @@ async fn sandbox_true_writes_only_outputs_and_temp_and_opens_no_tcp() {
     // Unconfined, the same definition writes anywhere.
     def("").call("go", inputs, &ctx).await.unwrap();
     assert!(elsewhere.join("x").exists());
-    if crate::tools::process::landlock_abi() < 4 || !crate::tools::process::on_path("python3") {
+    if crate::tools::sandbox::landlock_abi() < 4 || !crate::tools::process::on_path("python3") {
         eprintln!("skipped the TCP check: Landlock ABI < 4 or no python3");
         return;
     }
