@@ -31,8 +31,8 @@ STATIC = Path(__file__).resolve().parent / "static"
 # the empty favicon.
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
             "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")  # fmt: skip
-PAGE_HEADERS = {"cache-control": "no-store", "content-security-policy": PAGE_CSP, "x-frame-options": "DENY",
-                "x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}  # fmt: skip
+# `X-Frame-Options` and `nosniff` go on every response, this one too (`security.Guard`).
+PAGE_HEADERS = {"cache-control": "no-store", "content-security-policy": PAGE_CSP, "referrer-policy": "no-referrer"}
 
 
 def _problem(e: Exception, status: int = 400) -> JSONResponse:
@@ -109,12 +109,12 @@ def create_app(token: str, allow_remote: bool = False, recipe_folders: Optional[
         except Refused as e:
             return JSONResponse({"error": str(e)}, status_code=e.status)
         # What a run made is not trusted: an SVG or HTML an LLM wrote must not run script on
-        # the dashboard's origin. Served sandboxed (no script, no same origin), never sniffed,
-        # and markup types only as downloads.
+        # the dashboard's origin. Served sandboxed (no script, no same origin), never sniffed
+        # (`security.Guard` says so on every response), and markup types only as downloads.
         risky = path.suffix.lower() in {".html", ".htm", ".xhtml", ".xml", ".svg", ".svgz", ".js", ".mjs"}
         download = request.query_params.get("download") == "1" or (risky and path.suffix.lower() != ".svg")
         headers = {"content-security-policy": "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'",
-                   "x-content-type-options": "nosniff", "cache-control": "no-store"}  # fmt: skip
+                   "cache-control": "no-store"}  # fmt: skip
         return FileResponse(
             path, filename=path.name if download else None, content_disposition_type="attachment" if download else "inline", headers=headers
         )
