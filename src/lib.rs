@@ -5,8 +5,10 @@
 pub mod cache;
 pub mod config;
 pub mod diag;
+pub mod digest;
 pub mod engine;
 pub mod exec;
+pub mod key;
 pub mod plan;
 pub mod recipe;
 pub mod schedule;
@@ -16,6 +18,7 @@ pub mod system;
 pub mod template;
 pub mod terminal;
 pub mod tools;
+pub mod yaml;
 
 #[cfg(feature = "python")]
 mod bindings;

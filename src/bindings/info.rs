@@ -50,7 +50,7 @@ pub fn config_defaults(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 pub fn recipe_document<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Option<Bound<'py, PyAny>>> {
     let doc = py.detach(|| {
         let text = std::fs::read_to_string(&path).ok()?;
-        crate::recipe::yaml::parse(&text).ok().flatten().map(|n| n.to_json())
+        crate::yaml::parse(&text).ok().flatten().map(|n| n.to_json())
     });
     doc.map(|d| pythonize(py, &d).map_err(PyErr::from)).transpose()
 }

@@ -3,6 +3,7 @@
 //! size and times stay the same, so a 200 MB Blender is read once per process, not per step).
 
 use super::Uncacheable;
+use crate::digest::hex;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Read;
@@ -12,15 +13,6 @@ use std::sync::Mutex;
 
 /// Most files a folder named by an input may hold before the step is not cached.
 pub const MAX_FILES_PER_FOLDER: usize = 10_000;
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The SHA-256 of `bytes`, in hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
 
 pub fn file_hash(path: &Path) -> std::io::Result<String> {
     let mut f = std::fs::File::open(path)?;

@@ -6,8 +6,9 @@
 //! time). The keys of the steps it comes after (a Merkle chain), the programs it runs and
 //! the environment it reads are part of it too.
 
-use super::files::{content_hash_skipping, program_digest, sha256_hex};
+use super::files::{content_hash_skipping, program_digest};
 use super::Uncacheable;
+use crate::digest::sha256_hex;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

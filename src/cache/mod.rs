@@ -10,10 +10,8 @@
 pub mod capture;
 mod error;
 pub mod files;
-pub mod fingerprint;
 pub mod key;
 pub mod lint;
-pub mod preview;
 pub mod snapshot;
 pub mod store;
 

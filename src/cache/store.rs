@@ -12,10 +12,11 @@
 //! `copy_file_range`: a reflink on filesystems that share extents (btrfs, XFS), a plain copy
 //! elsewhere. Not hard links: a later step that edits a restored file would edit the cache.
 
-use super::files::{file_hash, hex};
+use super::files::file_hash;
 use super::key::{localize, normalize};
 use super::Uncacheable;
 use crate::config::private;
+use crate::digest::hex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
@@ -63,7 +64,7 @@ pub struct Entry {
 impl Entry {
     fn digest(&self) -> String {
         let doc = serde_json::json!([self.key, self.outputs, self.files, self.dirs, self.removed]);
-        super::files::sha256_hex(doc.to_string().as_bytes())
+        crate::digest::sha256_hex(doc.to_string().as_bytes())
     }
 }
 

@@ -3,7 +3,7 @@
 //! reads (the defaults, the `LOCALFORGE_*` variables, the keys it looks up) is here.
 //! Other keys are kept (0.x files carry their own) and ignored.
 
-use crate::schema::{Key, Shape};
+use crate::key::{Key, Shape};
 
 pub const TOP: &[Key] = &[
     Key::new("workspace", Shape::Text, "The workspace folder (default `~/localforge-workspace`)."),

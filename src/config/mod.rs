@@ -5,7 +5,7 @@ pub mod keys;
 pub mod private;
 
 use crate::diag::Diagnostic;
-use crate::recipe::yaml;
+use crate::yaml;
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 

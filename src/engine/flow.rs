@@ -183,8 +183,8 @@ impl ResumeTarget {
 pub async fn dry_run(config: &Config, p: &Prepared, tools: &Registry, pf: &Preflight, options: &super::Options) -> Value {
     let mut doc = plan_document(config, p, pf, options.force);
     let cache = crate::cache::Cache::from_config(config, options.no_cache, options.refresh.clone());
-    let verdicts = crate::cache::preview::preview(cache.as_deref(), &p.recipe, &p.plan, &p.inputs, tools).await;
-    crate::cache::preview::annotate(&mut doc, &verdicts);
+    let verdicts = super::preview::preview(cache.as_deref(), &p.recipe, &p.plan, &p.inputs, tools).await;
+    super::preview::annotate(&mut doc, &verdicts);
     doc
 }
 

@@ -4,6 +4,7 @@
 mod error;
 pub mod flow;
 mod options;
+mod preview;
 pub mod reads;
 pub mod stream;
 
@@ -35,6 +36,9 @@ pub fn check(path: &Path, tools: &Registry) -> Result<Recipe, Vec<Diagnostic>> {
 /// Finish checking a parsed recipe (`diags`: what parsing found) against the tools.
 pub fn validated(recipe: Recipe, mut diags: Vec<Diagnostic>, tools: &Registry) -> Result<Recipe, Vec<Diagnostic>> {
     diags.extend(recipe::validate(&recipe, tools));
+    if let Err(unplannable) = plan::build(&recipe) {
+        diags.extend(unplannable);
+    }
     if diags.is_empty() {
         Ok(recipe)
     } else {

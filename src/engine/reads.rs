@@ -21,12 +21,12 @@ pub fn validate(paths: &[PathBuf], tools: &Registry) -> Vec<Diagnostic> {
             let mut diags = super::check(p, tools).err().unwrap_or_default();
             let positions = std::fs::read_to_string(p)
                 .ok()
-                .and_then(|t| crate::recipe::yaml::parse(&t).ok().flatten())
-                .map(|n| crate::recipe::yaml::positions(&n))
+                .and_then(|t| crate::yaml::parse(&t).ok().flatten())
+                .map(|n| crate::yaml::positions(&n))
                 .unwrap_or_default();
             for d in &mut diags {
                 if let (Some(line), Some(col)) = (d.line, d.column) {
-                    d.pointer = crate::recipe::yaml::pointer_at(&positions, line, col, &d.message).map(String::into_boxed_str);
+                    d.pointer = crate::yaml::pointer_at(&positions, line, col, &d.message).map(String::into_boxed_str);
                 }
             }
             diags
@@ -103,7 +103,7 @@ pub fn tool_list(reg: &Registry, schema: bool) -> Vec<Value> {
 pub fn tool_definition(path: &std::path::Path, shared: bool) -> Value {
     match crate::tools::cli::load(path) {
         Ok(def) => {
-            let doc = std::fs::read_to_string(path).ok().and_then(|t| crate::recipe::yaml::parse(&t).ok().flatten()).map(|n| n.to_json());
+            let doc = std::fs::read_to_string(path).ok().and_then(|t| crate::yaml::parse(&t).ok().flatten()).map(|n| n.to_json());
             let refused = if shared { crate::tools::cli::shared::refusals(&def, doc.as_ref()) } else { Vec::new() };
             let argv: serde_json::Map<String, Value> =
                 def.actions.iter().map(|(name, a)| (name.clone(), json!(crate::tools::cli::preview(a)))).collect();
@@ -166,11 +166,11 @@ pub async fn health_report(config: &Config) -> Health {
 /// A YAML text as `{"value", "positions"}` (each node's JSON Pointer -> `[line, column]`),
 /// or `{"error": {line, column, message, hint}}` when it does not parse.
 pub fn parse_yaml(text: &str) -> Value {
-    match crate::recipe::yaml::parse(text) {
+    match crate::yaml::parse(text) {
         Ok(node) => {
             let positions: serde_json::Map<String, Value> = node
                 .as_ref()
-                .map(crate::recipe::yaml::positions)
+                .map(crate::yaml::positions)
                 .unwrap_or_default()
                 .into_iter()
                 .map(|(p, line, col)| (p, json!([line, col])))

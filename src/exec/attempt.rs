@@ -1,11 +1,12 @@
 //! One step: `when`, attempts with retry and refinement, gates, and history rows.
 
+use super::fail::{gate, Fail};
 use super::report::{StepReport, StepStatus};
-use super::runner::Run;
+use super::state::Run;
 use crate::recipe::{OnFailure, Step, StepKind};
 use crate::store::now;
 use crate::template::{render_condition, render_value, Scope};
-use crate::tools::{Outputs, ToolCtx, ToolError};
+use crate::tools::{Outputs, ToolCtx};
 use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
@@ -14,27 +15,6 @@ use std::time::{Duration, Instant};
 
 /// Grace for a tool to stop after its step's timeout before it is abandoned.
 const STOP_GRACE: Duration = Duration::from_secs(5);
-
-/// Why an attempt did not succeed.
-pub(super) enum Fail {
-    Failed { message: String, detail: Option<String>, outputs: Outputs },
-    Cancelled,
-}
-
-impl Fail {
-    pub fn msg(message: impl Into<String>) -> Self {
-        Fail::Failed { message: message.into(), detail: None, outputs: Outputs::new() }
-    }
-}
-
-impl From<ToolError> for Fail {
-    fn from(e: ToolError) -> Self {
-        match e {
-            ToolError::Failed { message, detail } => Fail::Failed { message, detail, outputs: Outputs::new() },
-            ToolError::Cancelled => Fail::Cancelled,
-        }
-    }
-}
 
 type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -330,7 +310,7 @@ impl Run {
             temp_dir: self.temp_dir.clone(),
             step_id: record_id.to_string(),
             llm_calls: self.store.clone().map(|s| Arc::new(move |call| s.llm_call(call)) as crate::tools::LlmSink),
-            run: Some(Arc::new(super::view::View { info: self.info.clone(), scope: scope.clone(), steps: self.steps.clone() })),
+            run: Some(Arc::new(crate::tools::view::View { info: self.info.clone(), scope: scope.clone(), steps: self.steps.clone() })),
             step: {
                 let (counts, active) = &*self.refinement.lock().expect("refinement");
                 serde_json::json!({"id": record_id, "name": step.name, "tool": step.tool_action().map(|t| t.0),
@@ -361,21 +341,4 @@ async fn sleep_opt(d: Option<Duration>) {
         Some(d) => tokio::time::sleep(d).await,
         None => std::future::pending().await,
     }
-}
-
-/// `gate: true`: outputs saying `passed: false` fail the step with their `failures`.
-pub(super) fn gate(step: &Step, outputs: Outputs) -> Result<Outputs, Fail> {
-    let failed_check = outputs.get("passed") == Some(&Value::Bool(false));
-    if !(failed_check && (step.gate || step.on_failure == OnFailure::Refine)) {
-        return Ok(outputs);
-    }
-    let failures = match outputs.get("failures") {
-        Some(Value::Array(items)) => {
-            items.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect::<Vec<_>>().join("; ")
-        }
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-        None => "no failures listed".into(),
-    };
-    Err(Fail::Failed { message: format!("gate failed: {failures}"), detail: None, outputs })
 }

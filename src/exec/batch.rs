@@ -1,8 +1,8 @@
 //! `batch.foreach`: the sub-steps rendered and run once per item.
 
-use super::attempt::Fail;
+use super::fail::Fail;
 use super::report::StepStatus;
-use super::runner::Run;
+use super::state::Run;
 use crate::recipe::Step;
 use crate::template::{ItemScope, Scope};
 use crate::tools::Outputs;

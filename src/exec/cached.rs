@@ -3,19 +3,20 @@
 //! steps after it (a Merkle chain: a step that ran again with a new result changes the key
 //! of every step after it, whatever those read of it).
 
-use super::runner::Run;
-use crate::cache::capture::Made;
-use crate::cache::files::sha256_hex;
+use super::activity::Pending;
+use super::fail::{gate, Fail};
+use super::state::Run;
 use crate::cache::key::{digest, Context, KeyParts};
 use crate::cache::snapshot::{self, Snapshot};
 use crate::cache::Uncacheable;
+use crate::digest::sha256_hex;
 use crate::recipe::{Step, StepKind};
 use crate::store::now;
 use crate::tools::Outputs;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// What the cache said about an attempt.
@@ -45,144 +46,6 @@ impl Probe {
         match self {
             Probe::Off => None,
             Probe::Hit { key, .. } | Probe::Miss { key, .. } => Some(key),
-        }
-    }
-}
-
-/// The tool calls running now and what ran beside each; what finished calls named in the
-/// run folder; and the entries waiting to be written until every call that ran beside
-/// their step has finished and said which of the files changed meanwhile are its own.
-#[derive(Default)]
-pub(super) struct Activity {
-    state: Mutex<State>,
-    next: AtomicU64,
-    /// Bumped whenever a call begins or ends: a listing of the run folder taken at one
-    /// epoch still holds at the next when the only call begun meanwhile is the next step's.
-    epoch: AtomicU64,
-    /// The last listing a step took after it ran, with the epoch it was taken at.
-    listing: Mutex<Option<(u64, Arc<Snapshot>)>>,
-}
-
-#[derive(Default)]
-struct State {
-    running: HashMap<u64, HashSet<u64>>,
-    claims: HashMap<u64, Vec<String>>,
-    pending: Vec<Pending>,
-}
-
-/// A step's entry, its files already in the store, waiting on the calls that ran beside it.
-pub(super) struct Pending {
-    cache: Arc<crate::cache::Cache>,
-    key: String,
-    ids: (String, String, String, String),
-    outputs: Outputs,
-    run_dir: std::path::PathBuf,
-    made: Made,
-    files: Vec<crate::cache::store::EntryFile>,
-    /// The paths in the run folder the step names (inputs, outputs, what it read).
-    own: Vec<String>,
-    waits: HashSet<u64>,
-}
-
-/// One call, counted as running until `finish`ed or dropped.
-pub(super) struct Running<'a> {
-    activity: &'a Activity,
-    id: u64,
-    /// `finish` has ended it; otherwise dropping it does, naming nothing.
-    ended: bool,
-    /// The run folder's listing from before this call, when the last one taken still holds.
-    pub listing: Option<Arc<Snapshot>>,
-}
-
-impl Activity {
-    pub fn begin(&self) -> Running<'_> {
-        let id = self.next.fetch_add(1, Ordering::SeqCst);
-        let mut state = self.state.lock().expect("activity");
-        let beside: HashSet<u64> = state.running.keys().copied().collect();
-        for others in state.running.values_mut() {
-            others.insert(id);
-        }
-        let alone = beside.is_empty();
-        state.running.insert(id, beside);
-        let epoch = self.epoch.fetch_add(1, Ordering::SeqCst);
-        let listing = match &*self.listing.lock().expect("listing") {
-            Some((at, l)) if alone && *at == epoch => Some(l.clone()),
-            _ => None,
-        };
-        Running { activity: self, id, ended: false, listing }
-    }
-
-    /// Keep `listing` for the next call, if nothing began or ended since `epoch`.
-    pub fn listed(&self, epoch: u64, listing: Arc<Snapshot>) {
-        let mut slot = self.listing.lock().expect("listing");
-        if self.epoch() == epoch {
-            *slot = Some((epoch, listing));
-        }
-    }
-
-    pub fn epoch(&self) -> u64 {
-        self.epoch.load(Ordering::SeqCst)
-    }
-
-    fn end(&self, id: u64, claims: Vec<String>) -> HashSet<u64> {
-        self.epoch.fetch_add(1, Ordering::SeqCst);
-        let mut state = self.state.lock().expect("activity");
-        state.claims.insert(id, claims);
-        state.running.remove(&id).unwrap_or_default()
-    }
-
-    /// Write every waiting entry whose neighbours have all finished, with what they name
-    /// left out (`capture::attribute`). Returns `(step, why it was not stored)`.
-    pub fn resolve(&self) -> Vec<(String, String)> {
-        let ready: Vec<(Pending, Vec<String>)> = {
-            let mut state = self.state.lock().expect("activity");
-            let (ready, waiting): (Vec<Pending>, Vec<Pending>) =
-                std::mem::take(&mut state.pending).into_iter().partition(|p| p.waits.iter().all(|w| state.claims.contains_key(w)));
-            state.pending = waiting;
-            let ready = ready
-                .into_iter()
-                .map(|p| {
-                    let theirs = p.waits.iter().flat_map(|w| state.claims[w].iter().cloned()).collect();
-                    (p, theirs)
-                })
-                .collect();
-            ready
-        };
-        let mut notes = Vec::new();
-        for (p, theirs) in ready {
-            let made = match crate::cache::capture::attribute(p.made, &p.own, &theirs) {
-                Ok(m) => m,
-                Err(why) => {
-                    notes.push((p.ids.1.clone(), why.to_string()));
-                    continue;
-                }
-            };
-            let ids = (p.ids.0.as_str(), p.ids.1.as_str(), p.ids.2.as_str(), p.ids.3.as_str());
-            match p.cache.store.put_entry(&p.key, ids, &p.outputs, &p.run_dir, &made, p.files) {
-                Ok(()) => p.cache.stored.store(true, Ordering::SeqCst),
-                Err(e) => notes.push((p.ids.1.clone(), format!("could not store it: {e}"))),
-            }
-        }
-        notes
-    }
-
-    fn defer(&self, p: Pending) {
-        self.state.lock().expect("activity").pending.push(p);
-    }
-}
-
-impl Running<'_> {
-    /// The call ended, naming these paths in the run folder: the calls that ran beside it.
-    pub fn finish(mut self, claims: Vec<String>) -> HashSet<u64> {
-        self.ended = true;
-        self.activity.end(self.id, claims)
-    }
-}
-
-impl Drop for Running<'_> {
-    fn drop(&mut self) {
-        if !self.ended {
-            self.activity.end(self.id, Vec::new());
         }
     }
 }
@@ -296,7 +159,7 @@ impl Run {
             _ => {
                 let mut r = [0u8; 16];
                 let _ = getrandom::fill(&mut r);
-                crate::cache::files::hex(&r)
+                crate::digest::hex(&r)
             }
         }
     }
@@ -363,7 +226,7 @@ impl Run {
             let entry = look
                 .then(|| cache.store.lookup(&key))
                 .flatten()
-                .filter(|e| e.outputs.as_object().is_some_and(|o| super::attempt::gate(&gate_step, o.clone()).is_ok()));
+                .filter(|e| e.outputs.as_object().is_some_and(|o| gate(&gate_step, o.clone()).is_ok()));
             let mut note = None;
             if let Some(entry) = entry {
                 match cache.store.restore(&entry, &run_dir) {
@@ -406,7 +269,7 @@ impl Run {
         number: u32,
         started: Instant,
         hit: (Outputs, String),
-    ) -> Result<Outputs, super::attempt::Fail> {
+    ) -> Result<Outputs, Fail> {
         let (outputs, from) = hit;
         if let Some(store) = &self.store {
             store.step_cached(self.attempt_key(record_id, attempt), Value::Object(outputs.clone()).to_string(), from.clone(), now());

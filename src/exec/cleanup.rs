@@ -1,6 +1,6 @@
 //! `cleanup.on_success` / `on_failure`: errors are logged, never change the result.
 
-use super::runner::Run;
+use super::state::Run;
 use crate::recipe::CleanupAction;
 use crate::template::render_text;
 use std::path::Path;

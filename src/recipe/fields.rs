@@ -1,7 +1,7 @@
 //! Reading typed fields out of YAML nodes, collecting every problem found.
 
-use super::yaml::{Node, NodeValue};
 use crate::diag::{did_you_mean, list_names, Diagnostic};
+use crate::yaml::{Node, NodeValue};
 
 /// Collects diagnostics for one file while it is read.
 pub struct Reader<'a> {
@@ -19,7 +19,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Report keys of `map` that are not in `allowed`, with a suggestion.
-    pub fn check_keys(&mut self, map: &Node, allowed: &[crate::schema::Key], what: &str) {
+    pub fn check_keys(&mut self, map: &Node, allowed: &[crate::key::Key], what: &str) {
         for (k, message, hint) in unknown_keys(map, allowed, what) {
             self.error(k, message, Some(hint));
         }
@@ -159,12 +159,12 @@ pub fn shown(node: &Node) -> String {
 
 /// The keys of `map` that are not in `allowed` (recipes' and YAML tools' parsers alike):
 /// each key's node, the message, and a hint (the key meant, or those there are).
-pub fn unknown_keys<'n>(map: &'n Node, allowed: &[crate::schema::Key], what: &str) -> Vec<(&'n Node, String, String)> {
+pub fn unknown_keys<'n>(map: &'n Node, allowed: &[crate::key::Key], what: &str) -> Vec<(&'n Node, String, String)> {
     let mut out = Vec::new();
     for (k, v) in map.as_map().unwrap_or_default() {
         let key = k.key_text();
-        if !crate::schema::allows(allowed, &key) {
-            let names = crate::schema::names(allowed);
+        if !crate::key::allows(allowed, &key) {
+            let names = crate::key::names(allowed);
             let hint = did_you_mean(&key, names.iter().copied())
                 .or_else(|| comma_split(&key, v))
                 .unwrap_or_else(|| format!("{what} keys are {}", list_names(&names)));

@@ -2,7 +2,7 @@
 //! exactly these, and `recipe.schema.json` is written from them (`crate::schema`).
 
 use super::limits;
-use crate::schema::{Key, Shape};
+use crate::key::{Key, Shape};
 
 const ON_FAILURE: &[&str] = &["abort", "skip", "continue", "retry", "refine"];
 pub const STEP_TYPES: &[&str] = &["tool", "approval_gate", "refinement"];

@@ -9,7 +9,6 @@ mod model;
 mod parse;
 mod step;
 mod validate;
-pub mod yaml;
 
 pub use model::*;
 

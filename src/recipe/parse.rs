@@ -5,8 +5,8 @@ use super::inputs;
 use super::limits;
 use super::model::{Cleanup, CleanupAction, InputSpec, InputType, Recipe};
 use super::step::Nest;
-use super::yaml::{self, Node};
 use crate::diag::{did_you_mean, list_names, Diagnostic};
+use crate::yaml::{self, Node};
 use std::path::Path;
 
 use super::keys;
@@ -29,7 +29,7 @@ pub fn load(path: &Path) -> Result<(Recipe, Vec<Diagnostic>), Vec<Diagnostic>> {
     }
     let mut recipe = parse_str(text, &file)?;
     recipe.0.path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    recipe.0.hash = crate::cache::files::sha256_hex(&bytes);
+    recipe.0.hash = crate::digest::sha256_hex(&bytes);
     Ok(recipe)
 }
 

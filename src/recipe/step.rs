@@ -3,9 +3,9 @@
 use super::fields::{shown, Reader};
 use super::limits;
 use super::model::{InputKey, OnFailure, Resources, SiteRef, Step, StepKind};
-use super::yaml::{Node, NodeValue};
 use crate::diag::{did_you_mean, list_names};
 use crate::template::references;
+use crate::yaml::{Node, NodeValue};
 
 use super::keys::{self, STEP_TYPES};
 

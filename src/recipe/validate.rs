@@ -1,5 +1,5 @@
-//! Checks that need more than the file: tools and actions, references between
-//! steps and inputs, and the plan.
+//! Checks that need more than the file: tools and actions, and references between
+//! steps and inputs (the plan's own checks, such as cycles, are `plan::build`'s).
 
 use super::model::{trigger_target, Recipe, SiteRef, Step, StepKind};
 use crate::diag::{did_you_mean, list_names, Diagnostic};
@@ -86,9 +86,6 @@ pub fn validate(recipe: &Recipe, tools: &dyn ToolCatalog) -> Vec<Diagnostic> {
         v.step(child, &Place::Refinement);
     }
     v.outputs();
-    if let Err(diags) = crate::plan::build(recipe) {
-        v.diags.extend(diags);
-    }
     v.diags.sort_by_key(|d| (d.line, d.column));
     v.diags
 }

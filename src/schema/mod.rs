@@ -3,11 +3,10 @@
 //! `config::keys`) so they cannot drift from what the parsers accept; and a recipe schema
 //! specialised to the tools installed here (`tools`).
 
-mod key;
 mod shapes;
 mod tools;
 
-pub use key::{allows, names, Key, Shape};
+pub use crate::key::{allows, names, Key, Shape};
 pub use tools::{input_schema, specialise};
 
 use serde_json::{json, Map, Value};

@@ -2,15 +2,14 @@
 //! recommendations, and the preflight check a run makes before its first step.
 
 pub mod advice;
-pub mod binaries;
 pub mod hardware;
 pub mod preflight;
 pub mod profiles;
 pub mod services;
 
 use crate::config::Config;
+use crate::tools::binaries::{self, Found};
 use advice::{Advice, Recommendation};
-use binaries::Found;
 use hardware::{GpuSource, Hardware};
 use indexmap::IndexMap;
 use profiles::{LlmSettings, Profiles};

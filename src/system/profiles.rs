@@ -2,7 +2,7 @@
 
 use super::hardware::{round2, GB};
 use crate::diag::Diagnostic;
-use crate::recipe::yaml;
+use crate::yaml;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! Static scan of a template: its syntax, and the dotted names it reads.
 
 use super::env::env;
-use super::render::{has_template, single_expression};
+use super::syntax::{has_template, single_expression, RenderError};
 
 /// A dotted name a template reads, like `steps.fetch.outputs.path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +25,7 @@ impl Reference {
 }
 
 /// The names `text` reads, or its syntax error.
-pub fn references(text: &str) -> Result<Vec<Reference>, super::RenderError> {
+pub fn references(text: &str) -> Result<Vec<Reference>, RenderError> {
     if !has_template(text) {
         return Ok(Vec::new());
     }
@@ -154,8 +154,8 @@ pub const COMMON_FILTERS: &[&str] = &[
     "bool",
 ];
 
-fn syntax(text: &str, e: &minijinja::Error) -> super::RenderError {
-    super::RenderError { template: text.to_string(), message: detail(e) }
+fn syntax(text: &str, e: &minijinja::Error) -> RenderError {
+    RenderError { template: text.to_string(), message: detail(e) }
 }
 
 fn detail(e: &minijinja::Error) -> String {

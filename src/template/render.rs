@@ -3,34 +3,15 @@
 
 use super::env::env;
 use super::scope::Scope;
+use super::syntax::{has_template, single_expression, RenderError};
 use crate::diag::list_names;
 use minijinja::value::ValueKind;
 use minijinja::{ErrorKind, Value};
 use serde_json::Value as Json;
 
-/// A template that could not be rendered.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{message}")]
-pub struct RenderError {
-    /// The template text that failed.
-    pub template: String,
-    pub message: String,
-}
-
-/// Whether a string holds any template syntax at all.
-pub fn has_template(s: &str) -> bool {
-    s.contains("{{") || s.contains("{%") || s.contains("{#")
-}
-
-/// The inner expression when `s` is exactly one `{{ expression }}`.
-pub fn single_expression(s: &str) -> Option<&str> {
-    let inner = s.strip_prefix("{{")?.strip_suffix("}}")?;
-    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") {
-        return None;
-    }
-    let inner = inner.strip_prefix('-').unwrap_or(inner);
-    let inner = inner.strip_suffix('-').unwrap_or(inner);
-    Some(inner)
+thread_local! {
+    /// Why the last `templates.X` could not be rendered (read by the undefined-name diagnosis).
+    pub(super) static TEMPLATE_ERROR: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Render every string inside `value`, recursing into lists and mappings.
@@ -147,7 +128,7 @@ fn runtime_error(template: &str, e: &minijinja::Error, root: &Value) -> RenderEr
 
 /// Find which dotted name in the template does not exist, and say what does.
 fn undefined_error(template: &str, root: &Value) -> RenderError {
-    if let Some(inner) = super::scope::TEMPLATE_ERROR.with(|e| e.borrow_mut().take()) {
+    if let Some(inner) = TEMPLATE_ERROR.with(|e| e.borrow_mut().take()) {
         return RenderError { template: template.to_string(), message: inner };
     }
     let paths = super::refs::references(template).unwrap_or_default();

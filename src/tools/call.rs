@@ -163,7 +163,7 @@ pub async fn serve_call(tools: &Registry, req: CallRequest, inputs: Outputs, hea
             Arc::new(move |l: &str, m: &str| log_sink.lock().unwrap_or_else(|e| e.into_inner()).push((l.into(), m.into())))
         }),
         progress: hear.progress.unwrap_or_else(|| Arc::new(|_, _, _| {})),
-        run: Some(crate::exec::view::detached(req.info.unwrap_or(Value::Null), &req.steps.unwrap_or(Value::Null))),
+        run: Some(crate::tools::view::detached(req.info.unwrap_or(Value::Null), &req.steps.unwrap_or(Value::Null))),
         step: req.step,
         llm_calls: Some(hear.llm_call.unwrap_or_else(|| Arc::new(move |c| llm_sink.lock().unwrap_or_else(|e| e.into_inner()).push(c)))),
         reservation: Default::default(),

@@ -1,11 +1,13 @@
 //! Tools: the one trait the engine calls, the registry, and the native tools.
 
+pub mod binaries;
 mod blender;
 pub mod call;
 pub mod cli;
 mod comfyui;
 mod ffmpeg;
 mod file_ops;
+pub(crate) mod fingerprint;
 mod llm;
 mod music;
 pub mod plugin;
@@ -17,6 +19,7 @@ pub(crate) mod script;
 mod sd;
 #[cfg(test)]
 pub(crate) mod stand_in;
+pub mod view;
 
 use crate::recipe::ToolCatalog;
 use indexmap::IndexMap;

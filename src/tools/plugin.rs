@@ -87,7 +87,7 @@ impl Tool for Plugin {
         !self.info.native
     }
     fn fingerprint(&self) -> String {
-        self.fingerprint.get_or_init(|| crate::cache::fingerprint::python_plugin(&self.info.name, self.info.source.as_ref())).clone()
+        self.fingerprint.get_or_init(|| super::fingerprint::python_plugin(&self.info.name, self.info.source.as_ref())).clone()
     }
     /// `TOOL_DETERMINISTIC = True` in the plugin (LocalForge's image_processor says so).
     fn deterministic(&self, _action: &str, _inputs: &Outputs) -> bool {
@@ -142,7 +142,7 @@ mod tests {
         .unwrap();
         let tool = Plugin::new(info, Arc::new(Echo));
         assert_eq!((tool.kind(), tool.renders_0x(), tool.deterministic("say", &Outputs::new())), (ToolKind::Python, true, true));
-        assert_eq!(tool.fingerprint(), crate::cache::fingerprint::python_plugin("shout", &source));
+        assert_eq!(tool.fingerprint(), crate::tools::fingerprint::python_plugin("shout", &source));
         let declared = tool.inputs("say").unwrap();
         let names: Vec<_> = declared.inputs.iter().map(|i| (i.name.as_str(), i.ty, i.required, i.default.is_some())).collect();
         assert_eq!(names, [("text", InputType::String, true, false), ("times", InputType::Integer, false, false)]);

@@ -3,7 +3,6 @@
 //! APIs, since the real ones need model weights), PATH (a folder of scripts).
 
 use super::advice::{recommend, tuning};
-use super::binaries::{find_all, version_in, wanted};
 use super::hardware::fake::{gpu, FakeGpus};
 use super::hardware::{discover, Gpu, GpuUnknown, GB};
 use super::preflight::{check, is_local, step_needs, Machine};
@@ -11,6 +10,7 @@ use super::profiles::{LlmSettings, Profiles};
 use super::services::{probe_list, ServiceKind};
 use super::*;
 use crate::config::Config;
+use crate::tools::binaries::{find_all, version_in, wanted};
 use crate::tools::stand_in::{reply, stand_in, Reply};
 use serde_json::{json, Map};
 use std::time::Instant;
@@ -308,21 +308,23 @@ async fn a_program_is_known_by_what_it_says_not_by_its_name() {
         assert!(im.note.as_deref().unwrap().contains("is not imagemagick"), "{im:?}");
     }
     assert_eq!(std::fs::read_to_string(&calls).unwrap().lines().count(), 1, "the answer is cached, not asked again");
-    let impostor = super::binaries::identity_from("convert", Some(("usage: convert FILE.png ppm:-\n", 0))).unwrap();
+    let impostor = crate::tools::binaries::identity_from("convert", Some(("usage: convert FILE.png ppm:-\n", 0))).unwrap();
     assert!(!impostor.genuine && impostor.version.is_none());
-    let real = super::binaries::identity_from("convert", Some(("Version: ImageMagick 6.9.11-60 Q16 x86_64 2021-01-25\nCopyright: ...", 0)))
-        .unwrap();
+    let real =
+        crate::tools::binaries::identity_from("convert", Some(("Version: ImageMagick 6.9.11-60 Q16 x86_64 2021-01-25\nCopyright: ...", 0)))
+            .unwrap();
     assert!(real.genuine);
     assert_eq!(real.version.as_deref(), Some("6.9.11-60"));
     // A program whose name is not in the table is taken for what it says it is.
-    assert!(super::binaries::identity_from("whisper", Some(("", 0))).unwrap().genuine);
+    assert!(crate::tools::binaries::identity_from("whisper", Some(("", 0))).unwrap().genuine);
     // A program that did not answer (a cold start past the deadline) is unknown, not an impostor.
-    assert_eq!(super::binaries::identity_from("ffmpeg", None), None);
+    assert_eq!(crate::tools::binaries::identity_from("ffmpeg", None), None);
 }
 
 #[test]
 fn a_stand_in_that_names_the_program_is_not_the_program() {
-    let genuine = |program: &str, printed: &str, code: i32| super::binaries::identity_from(program, Some((printed, code))).unwrap().genuine;
+    let genuine =
+        |program: &str, printed: &str, code: i32| crate::tools::binaries::identity_from(program, Some((printed, code))).unwrap().genuine;
     // Named in its answer, but it exits non-zero or says it is not there.
     assert!(!genuine("convert", "convert: ImageMagick is not installed here, and this stand-in only prints a PNG", 1));
     assert!(!genuine("convert", "ImageMagick is not installed here", 0), "saying so is enough, whatever the exit code");

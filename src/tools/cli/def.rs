@@ -1,9 +1,9 @@
 //! A YAML tool definition: any command-line program as a LocalForge tool.
 
 use crate::diag::{did_you_mean, Diagnostic};
-use crate::recipe::yaml::{self, Node, NodeValue};
 use crate::recipe::InputType;
 use crate::tools::sandbox::Confinement;
+use crate::yaml::{self, Node, NodeValue};
 use indexmap::IndexMap;
 use serde_json::Value;
 use std::path::Path;
@@ -72,7 +72,7 @@ impl Reader<'_> {
         self.diags.push(Diagnostic::new(msg).in_file(self.file).at(n.line, n.col).maybe_hint(hint));
     }
 
-    fn keys(&mut self, n: &Node, allowed: &[crate::schema::Key], what: &str) {
+    fn keys(&mut self, n: &Node, allowed: &[crate::key::Key], what: &str) {
         for (k, message, hint) in crate::recipe::unknown_keys(n, allowed, what) {
             self.err(k, message, Some(hint));
         }
@@ -171,7 +171,7 @@ pub fn parse(text: &str, file: &str) -> Result<ToolDef, Vec<Diagnostic>> {
     let description = root.get("description").map(Node::key_text).unwrap_or_default();
     let deterministic = matches!(root.get("deterministic").map(|n| &n.value), Some(NodeValue::Bool(true)));
     let network = matches!(root.get("network").map(|n| &n.value), Some(NodeValue::Bool(true)));
-    let hash = crate::cache::files::sha256_hex(text.as_bytes());
+    let hash = crate::digest::sha256_hex(text.as_bytes());
     Ok(ToolDef {
         name,
         description,

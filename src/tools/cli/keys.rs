@@ -1,7 +1,7 @@
 //! Every key a YAML tool definition may hold, with what it means: `def.rs` accepts exactly
 //! these, and `tool.schema.json` is written from them (`crate::schema`).
 
-use crate::schema::{Key, Shape};
+use crate::key::{Key, Shape};
 
 pub const TOP: &[Key] = &[
     Key::new("name", Shape::Text, "The tool's name, as recipes write it in `tool:`. Required."),

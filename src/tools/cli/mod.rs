@@ -73,7 +73,7 @@ impl Tool for CliTool {
         match crate::tools::process::which_in(b, &path_var) {
             None => vec![format!("`{b}` ({})", fix.unwrap_or("not on PATH"))],
             // Known by what it says it is: a stand-in `convert` is not ImageMagick.
-            Some(p) if !crate::system::binaries::genuine_blocking(&p) => {
+            Some(p) if !crate::tools::binaries::genuine_blocking(&p) => {
                 let fix = fix.map(|h| format!("; {h}")).unwrap_or_default();
                 vec![format!("`{b}` (`{}` is not the real program{fix})", p.display())]
             }
@@ -126,8 +126,7 @@ pub fn load_dirs(dirs: &[std::path::PathBuf]) -> (Vec<CliTool>, Vec<(String, Str
                 Ok(mut def) if from_registry.iter().any(|(p, sha)| *p == f && *sha == def.hash) => {
                     // A registry's tool always runs confined (docs/security.md).
                     def.sandbox = def.sandbox.max(crate::tools::sandbox::Confinement::On);
-                    let doc =
-                        std::fs::read_to_string(&f).ok().and_then(|t| crate::recipe::yaml::parse(&t).ok().flatten()).map(|n| n.to_json());
+                    let doc = std::fs::read_to_string(&f).ok().and_then(|t| crate::yaml::parse(&t).ok().flatten()).map(|n| n.to_json());
                     match shared::refusals(&def, doc.as_ref()) {
                         refused if refused.is_empty() => tools.push(CliTool { def }),
                         refused => broken.push((

@@ -458,7 +458,7 @@ mod tests {
 
     fn reasons(yaml: &str) -> Vec<String> {
         let def = super::super::parse(yaml, "t.yaml").expect("valid definition");
-        let doc = crate::recipe::yaml::parse(yaml).unwrap().map(|n| n.to_json());
+        let doc = crate::yaml::parse(yaml).unwrap().map(|n| n.to_json());
         refusals(&def, doc.as_ref()).into_iter().map(|d| d.message).collect()
     }
 

@@ -3,8 +3,8 @@
 //! restore) are what later steps see, so a chain of hits is found whole. A step after a
 //! miss cannot be known before it runs.
 
-use super::key::{key, localize, KeyParts};
-use super::Cache;
+use crate::cache::key::{key, localize, KeyParts};
+use crate::cache::Cache;
 use crate::plan::Plan;
 use crate::recipe::{Recipe, StepKind};
 use crate::template::{render_value, to_value, RunParts, RunScope, Scope, StepTable};
@@ -63,7 +63,7 @@ pub async fn preview(
             (StepKind::Tool { .. }, Some(("batch", _))) => json!({"cache": "off", "why": "each item's steps are cached on their own"}),
             (StepKind::Tool { .. }, Some((tool, action))) => {
                 let cached_at_all =
-                    tools.get(tool).is_some_and(|t| super::wanted(s.cache, recipe.cache, t.deterministic(action, &s.inputs)));
+                    tools.get(tool).is_some_and(|t| crate::cache::wanted(s.cache, recipe.cache, t.deterministic(action, &s.inputs)));
                 match (refreshed.contains(&s.id), upstream) {
                     (true, _) if cached_at_all => json!({"cache": "miss", "why": "--refresh (this step or one it depends on)"}),
                     (_, Some(upstream)) => {
@@ -120,10 +120,10 @@ async fn look(
     let inputs = match render_value(&Value::Object(s.inputs.clone()), scope) {
         Ok(Value::Object(m)) => m,
         // Not renderable yet: still "off" when the inputs as written already say so.
-        _ if !super::wanted(s.cache, recipe.cache, t.deterministic(action, &s.inputs)) => return verdict(not_asked(tool, action)),
+        _ if !crate::cache::wanted(s.cache, recipe.cache, t.deterministic(action, &s.inputs)) => return verdict(not_asked(tool, action)),
         _ => return verdict(json!({"cache": "unknown", "why": "its inputs depend on steps that will run first"})),
     };
-    if !super::wanted(s.cache, recipe.cache, t.deterministic(action, &inputs)) {
+    if !crate::cache::wanted(s.cache, recipe.cache, t.deterministic(action, &inputs)) {
         return verdict(not_asked(tool, action));
     }
     let identity = match t.identity(action, &inputs).await {
@@ -153,7 +153,7 @@ async fn look(
             }
             let outputs = localize(&entry.outputs, &run_dir.to_string_lossy());
             steps.set(&s.id, "completed", &outputs);
-            let d = super::key::digest(Some(&k), outputs.as_object().unwrap_or(&Map::new()), run_dir, upstream);
+            let d = crate::cache::key::digest(Some(&k), outputs.as_object().unwrap_or(&Map::new()), run_dir, upstream);
             (json!({"cache": "hit", "from": entry.run_id}), Some(d))
         }
         None => verdict(json!({"cache": "miss", "why": "no entry has this key: the first run, or something it depends on changed \

@@ -1,11 +1,11 @@
 //! The run as a plugin sees it through its `ctx`.
 
+use super::RunView;
 use crate::template::{render_str, render_value, RenderError, Scope, StepTable};
-use crate::tools::RunView;
 use serde_json::Value;
 use std::sync::Arc;
 
-pub(super) struct View {
+pub struct View {
     pub info: Arc<Value>,
     pub scope: Scope,
     pub steps: Arc<StepTable>,

@@ -27,7 +27,7 @@ pub fn python_plugin(name: &str, source: &Path) -> String {
         h.update(f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default().as_bytes());
         h.update(std::fs::read(&f).unwrap_or_default());
     }
-    format!("python:{name}:{}", super::files::hex(&h.finalize()))
+    format!("python:{name}:{}", crate::digest::hex(&h.finalize()))
 }
 
 #[cfg(test)]

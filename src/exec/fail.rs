@@ -1,0 +1,44 @@
+//! How an attempt fails (`Fail`), and the validator gate that fails one whose outputs
+//! say `passed: false`.
+
+use crate::recipe::{OnFailure, Step};
+use crate::tools::{Outputs, ToolError};
+use serde_json::Value;
+
+/// Why an attempt did not succeed.
+pub(super) enum Fail {
+    Failed { message: String, detail: Option<String>, outputs: Outputs },
+    Cancelled,
+}
+
+impl Fail {
+    pub fn msg(message: impl Into<String>) -> Self {
+        Fail::Failed { message: message.into(), detail: None, outputs: Outputs::new() }
+    }
+}
+
+impl From<ToolError> for Fail {
+    fn from(e: ToolError) -> Self {
+        match e {
+            ToolError::Failed { message, detail } => Fail::Failed { message, detail, outputs: Outputs::new() },
+            ToolError::Cancelled => Fail::Cancelled,
+        }
+    }
+}
+
+/// `gate: true`: outputs saying `passed: false` fail the step with their `failures`.
+pub(super) fn gate(step: &Step, outputs: Outputs) -> Result<Outputs, Fail> {
+    let failed_check = outputs.get("passed") == Some(&Value::Bool(false));
+    if !(failed_check && (step.gate || step.on_failure == OnFailure::Refine)) {
+        return Ok(outputs);
+    }
+    let failures = match outputs.get("failures") {
+        Some(Value::Array(items)) => {
+            items.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect::<Vec<_>>().join("; ")
+        }
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => "no failures listed".into(),
+    };
+    Err(Fail::Failed { message: format!("gate failed: {failures}"), detail: None, outputs })
+}
