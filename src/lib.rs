@@ -13,6 +13,7 @@ pub mod plan;
 pub mod recipe;
 pub mod schedule;
 pub mod schema;
+pub mod status;
 pub mod store;
 pub mod system;
 pub mod template;

@@ -116,7 +116,7 @@ fn event_dict<'py>(py: Python<'py>, e: &Event) -> PyResult<Bound<'py, PyDict>> {
         Event::StepFinished { step, status, attempt, elapsed_s, outputs, error } => {
             kind("step_finished")?;
             d.set_item(intern!(py, "step"), step)?;
-            d.set_item(intern!(py, "status"), status)?;
+            d.set_item(intern!(py, "status"), status.as_str())?;
             d.set_item(intern!(py, "attempt"), attempt)?;
             d.set_item(intern!(py, "elapsed_s"), elapsed_s)?;
             d.set_item(intern!(py, "outputs"), pythonize(py, outputs)?)?;
@@ -140,7 +140,7 @@ fn event_dict<'py>(py: Python<'py>, e: &Event) -> PyResult<Bound<'py, PyDict>> {
         Event::RunFinished { run_id, status, duration_s, error } => {
             kind("run_finished")?;
             d.set_item(intern!(py, "run_id"), run_id)?;
-            d.set_item(intern!(py, "status"), status)?;
+            d.set_item(intern!(py, "status"), status.as_str())?;
             d.set_item(intern!(py, "duration_s"), duration_s)?;
             d.set_item(intern!(py, "error"), error)?;
         }

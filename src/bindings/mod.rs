@@ -4,8 +4,8 @@
 mod errors;
 mod handle;
 mod info;
+mod plugin;
 mod pypool;
-mod pytool;
 mod remote;
 mod run;
 mod system;
@@ -68,7 +68,7 @@ fn registry(py: Python<'_>, config: &Config, plugins: &Bound<'_, PyList>, broken
         let declared = item.cast::<PyDict>()?.copy()?;
         let module = declared.get_item("module")?.ok_or_else(|| pyo3::exceptions::PyValueError::new_err("plugin without module"))?;
         declared.del_item("module")?;
-        let handler = Arc::new(pytool::PyModuleHandler(Arc::new(module.unbind())));
+        let handler = Arc::new(plugin::PyModuleHandler(Arc::new(module.unbind())));
         // A clash is recorded by the registry and makes the name unusable, naming both files.
         let _ = reg.add(Arc::new(Plugin::new(pythonize::depythonize(&declared)?, handler)));
     }

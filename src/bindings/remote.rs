@@ -6,7 +6,7 @@ use super::pypool;
 use crate::schedule::Capacity;
 use crate::tools::call::{self, CallRequest, Listeners};
 use crate::tools::remote::Executor;
-use crate::tools::{Outputs, Tool, ToolCtx, ToolError};
+use crate::tools::{JsonMap, Tool, ToolCtx, ToolError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pythonize::{depythonize, pythonize};
@@ -98,7 +98,7 @@ fn py_failed(py: Python<'_>, what: &str, e: PyErr) -> ToolError {
 
 #[async_trait::async_trait]
 impl Executor for PyExecutor {
-    async fn call(&self, tool: &dyn Tool, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+    async fn call(&self, tool: &dyn Tool, action: &str, inputs: JsonMap, ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
         let request = CallRequest::new(tool, action, ctx);
         let (tx, rx) = oneshot::channel();
         let obj = self.obj.clone();
@@ -154,7 +154,7 @@ pub fn call_tool<'py>(
     llm_call: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let req: CallRequest = depythonize(request.as_any())?;
-    let inputs: Outputs = depythonize(inputs.as_any())?;
+    let inputs: JsonMap = depythonize(inputs.as_any())?;
     let tools = super::tools_for(&super::load_config(py)?, Some([req.tool.as_str()]), plugins)?;
     let hear = Listeners {
         log: log.map(|f| -> crate::tools::LogFn {

@@ -16,11 +16,9 @@ use super::files::file_hash;
 use super::key::{localize, normalize};
 use super::Uncacheable;
 use crate::config::private;
-use crate::digest::hex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -76,27 +74,13 @@ pub struct Store {
 /// How long an object no entry names yet is kept: long enough for any entry being written.
 const OBJECT_GRACE: Duration = Duration::from_secs(600);
 
-fn tmp_name(dir: &Path, stem: &str) -> PathBuf {
-    let mut r = [0u8; 8];
-    let _ = getrandom::fill(&mut r);
-    dir.join(format!(".{stem}.{}.{}", std::process::id(), hex(&r)))
-}
-
-fn write_atomic(path: &Path, tmp_dir: &Path, data: &[u8]) -> std::io::Result<()> {
+/// An entry, through a temporary file in the cache's own `tmp` folder (cleared of strays
+/// by eviction). An entry cut short by a power cut fails to parse or names an object of the
+/// wrong size, and `lookup` drops it.
+fn write_entry(path: &Path, tmp_dir: &Path, data: &[u8]) -> std::io::Result<()> {
     private::create_dir(tmp_dir)?;
     private::create_dir(path.parent().unwrap_or(tmp_dir))?;
-    let tmp = tmp_name(tmp_dir, "entry");
-    let result = (|| {
-        // No fsync: an entry cut short by a power cut fails to parse or names an object of
-        // the wrong size, and `lookup` drops it; syncing every step's entry cost 15 ms each.
-        let mut f = private::create_file(&tmp)?;
-        f.write_all(data)?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    private::write_atomic_via(path, &private::temp_name(tmp_dir, "entry"), data)
 }
 
 impl Store {
@@ -155,7 +139,7 @@ impl Store {
         for f in &entry.files {
             let dest = run_dir.join(&f.rel);
             let parent = dest.parent().unwrap_or(run_dir).to_path_buf();
-            let tmp = tmp_name(&parent, "restore");
+            let tmp = private::temp_name(&parent, "restore");
             let copied = std::fs::create_dir_all(&parent)
                 .and_then(|_| std::fs::copy(self.object_path(&f.sha256), &tmp))
                 .and_then(|_| match f.mode {
@@ -224,7 +208,7 @@ impl Store {
             let file = run_dir.join(rel);
             // Copy first and name the object by the copy's hash: a file that changes
             // meanwhile cannot put other bytes under a hash.
-            let tmp = tmp_name(&tmp_dir, "object");
+            let tmp = private::temp_name(&tmp_dir, "object");
             // `copy` gives the copy the file's mode; the store's objects are its user's alone
             // (the entry keeps the mode a restore gives back).
             std::fs::copy(&file, &tmp).and_then(|_| std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)))?;
@@ -280,7 +264,7 @@ impl Store {
         };
         let entry = Entry { sum: entry.digest(), ..entry };
         let data = serde_json::to_vec(&entry).map_err(std::io::Error::other)?;
-        write_atomic(&self.entry_path(key), &tmp_dir, &data)?;
+        write_entry(&self.entry_path(key), &tmp_dir, &data)?;
         Ok(())
     }
 

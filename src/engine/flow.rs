@@ -1,5 +1,5 @@
-//! The run flow every front door shares (CLI, Python API, later MCP and the
-//! dashboard): load and check a recipe, the preflight policy, starting a run,
+//! The run flow every front door shares (the CLI and the Python API, and through it
+//! MCP, the dashboard and Ray): load and check a recipe, the preflight policy, starting a run,
 //! the checks before a resume, and the dry-run plan document. Front ends only
 //! convert values and errors; what a user can observe is decided here.
 
@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::diag::Diagnostic;
 use crate::exec::{self, RunOptions, RunReport};
 use crate::recipe::Recipe;
+use crate::status::RunStatus;
 use crate::store::{RunDetail, Store};
 use crate::system::preflight::{Preflight, StepNeed};
 use crate::tools::Registry;
@@ -141,11 +142,11 @@ pub fn resume_target(config: &Config, run_id: &str) -> Result<ResumeTarget, Engi
     let Some(detail) = detail else {
         return Err(refuse(format!("no run `{run_id}` in the history ({})", db.display()), "list runs with `localforge history`"));
     };
-    match detail.summary.status.as_str() {
-        "completed" => {
+    match RunStatus::parse(&detail.summary.status) {
+        Some(RunStatus::Completed) => {
             return Err(refuse(format!("run `{run_id}` completed; there is nothing to resume"), "start a new run with `localforge run`"))
         }
-        "running" => {
+        Some(RunStatus::Running) => {
             return Err(refuse(
                 format!("run `{run_id}` is still running (its process is alive)"),
                 "wait for it, or stop it with Ctrl-C / SIGTERM, then resume",

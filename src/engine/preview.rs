@@ -7,6 +7,7 @@ use crate::cache::key::{key, localize, KeyParts};
 use crate::cache::Cache;
 use crate::plan::Plan;
 use crate::recipe::{Recipe, StepKind};
+use crate::status::StepStatus;
 use crate::template::{render_value, to_value, RunParts, RunScope, Scope, StepTable};
 use crate::tools::Registry;
 use indexmap::IndexMap;
@@ -152,7 +153,7 @@ async fn look(
                 known.insert(format!("{{run_dir}}/{}", f.rel), f.sha256.clone());
             }
             let outputs = localize(&entry.outputs, &run_dir.to_string_lossy());
-            steps.set(&s.id, "completed", &outputs);
+            steps.set(&s.id, StepStatus::Completed, &outputs);
             let d = crate::cache::key::digest(Some(&k), outputs.as_object().unwrap_or(&Map::new()), run_dir, upstream);
             (json!({"cache": "hit", "from": entry.run_id}), Some(d))
         }

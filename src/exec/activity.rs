@@ -4,7 +4,7 @@
 
 use crate::cache::capture::Made;
 use crate::cache::snapshot::Snapshot;
-use crate::tools::Outputs;
+use crate::tools::JsonMap;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -35,7 +35,7 @@ pub(super) struct Pending {
     pub(super) cache: Arc<crate::cache::Cache>,
     pub(super) key: String,
     pub(super) ids: (String, String, String, String),
-    pub(super) outputs: Outputs,
+    pub(super) outputs: JsonMap,
     pub(super) run_dir: std::path::PathBuf,
     pub(super) made: Made,
     pub(super) files: Vec<crate::cache::store::EntryFile>,

@@ -6,7 +6,7 @@ use super::answers::REJECTIONS;
 use super::fail::Fail;
 use super::state::Run;
 use crate::template::{render_text, Scope};
-use crate::tools::Outputs;
+use crate::tools::JsonMap;
 use serde_json::{json, Value};
 
 impl Run {
@@ -17,7 +17,7 @@ impl Run {
         options: &[String],
         default_action: &str,
         scope: &Scope,
-    ) -> Result<Outputs, Fail> {
+    ) -> Result<JsonMap, Fail> {
         let text = render_text(message, scope).map_err(|e| Fail::msg(format!("approval message: {e}")))?;
         let (selection, auto) = if let (false, Some(answers)) = (self.auto_approve, &self.answers) {
             // A front end answers: a person at the terminal (`crate::terminal`), the Python API, MCP, a web page.
@@ -50,7 +50,7 @@ impl Run {
                 outputs: crate::tools::outputs(json!({"selection": selection, "auto": auto})),
             });
         }
-        let mut out = Outputs::new();
+        let mut out = JsonMap::new();
         out.insert("selection".into(), Value::String(selection));
         out.insert("auto".into(), Value::Bool(auto));
         Ok(out)

@@ -6,7 +6,7 @@ use super::state::Run;
 use crate::recipe::{OnFailure, Step, StepKind};
 use crate::store::now;
 use crate::template::{render_condition, render_value, Scope};
-use crate::tools::{Outputs, ToolCtx};
+use crate::tools::{JsonMap, ToolCtx};
 use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
@@ -30,7 +30,7 @@ impl Run {
                         self.events.step_skipped(record_id, &format!("`when` is false ({when})"));
                         return StepReport {
                             status: StepStatus::Skipped,
-                            outputs: Outputs::new(),
+                            outputs: JsonMap::new(),
                             error: None,
                             attempts: 0,
                             started_at: Some(started_at.clone()),
@@ -73,16 +73,16 @@ impl Run {
         })
     }
 
-    fn finish(&self, step: &Step, record_id: &str, started_at: String, attempts: u32, result: Result<Outputs, Fail>) -> StepReport {
+    fn finish(&self, step: &Step, record_id: &str, started_at: String, attempts: u32, result: Result<JsonMap, Fail>) -> StepReport {
         let ended_at = Some(now());
         let (status, outputs, error) = match result {
             Ok(outputs) => (StepStatus::Completed, outputs, None),
-            Err(Fail::Cancelled) => (StepStatus::Cancelled, Outputs::new(), Some("cancelled".to_string())),
+            Err(Fail::Cancelled) => (StepStatus::Cancelled, JsonMap::new(), Some("cancelled".to_string())),
             Err(Fail::Failed { message, .. }) if step.on_failure == OnFailure::Skip => {
                 self.events.step_skipped(record_id, &format!("failed, `on_failure: skip`: {message}"));
-                (StepStatus::Skipped, Outputs::new(), Some(message))
+                (StepStatus::Skipped, JsonMap::new(), Some(message))
             }
-            Err(Fail::Failed { message, .. }) => (StepStatus::Failed, Outputs::new(), Some(message)),
+            Err(Fail::Failed { message, .. }) => (StepStatus::Failed, JsonMap::new(), Some(message)),
         };
         StepReport { status, outputs, error, attempts, started_at: Some(started_at), ended_at }
     }
@@ -95,8 +95,8 @@ impl Run {
         scope: &Scope,
         record_id: &str,
         attempt: u32,
-        mut result: Result<Outputs, Fail>,
-    ) -> (Result<Outputs, Fail>, u32) {
+        mut result: Result<JsonMap, Fail>,
+    ) -> (Result<JsonMap, Fail>, u32) {
         let Some(refinement) = self.recipe.refinement_for(&step.id) else {
             if let Err(Fail::Failed { message, .. }) = &mut result {
                 message.push_str(" (on_failure is `refine` but no refinement steps are defined)");
@@ -121,21 +121,21 @@ impl Run {
         scope: &Scope,
         record_id: &str,
         mut attempt: u32,
-        mut result: Result<Outputs, Fail>,
+        mut result: Result<JsonMap, Fail>,
         refinement: &[Step],
-    ) -> (Result<Outputs, Fail>, u32) {
+    ) -> (Result<JsonMap, Fail>, u32) {
         for iteration in 1..=self.recipe.max_iterations {
             self.refinement.lock().expect("refinement").0.insert(step.id.clone(), iteration);
             if let Err(Fail::Failed { outputs, .. }) = &result {
                 // Refinement steps can read the failed attempt's outputs (e.g. `failures`).
-                self.steps.set(&step.id, "failed", &Value::Object(outputs.clone()));
+                self.steps.set(&step.id, StepStatus::Failed, &Value::Object(outputs.clone()));
             }
             self.events.note(&format!("{record_id}: refinement {iteration}/{}", self.recipe.max_iterations));
             for r in refinement {
                 let rec = format!("{}#{iteration}", r.id);
                 let report = self.run_step(r, scope, &rec).await;
                 self.refined(record_id, &rec);
-                self.steps.set(&r.id, report.status.as_str(), &Value::Object(report.outputs.clone()));
+                self.steps.set(&r.id, report.status, &Value::Object(report.outputs.clone()));
                 match report.status {
                     StepStatus::Completed | StepStatus::Skipped => {}
                     StepStatus::Cancelled => return (Err(Fail::Cancelled), attempt),
@@ -161,7 +161,7 @@ impl Run {
 
     /// One attempt: render inputs, call the tool within the step's timeout,
     /// check the gate, and write the attempt's history row.
-    async fn attempt(self: &Arc<Self>, step: &Step, scope: &Scope, record_id: &str, attempt: u32) -> Result<Outputs, Fail> {
+    async fn attempt(self: &Arc<Self>, step: &Step, scope: &Scope, record_id: &str, attempt: u32) -> Result<JsonMap, Fail> {
         let (tool, action) = match &step.kind {
             StepKind::Tool { tool, action } => (tool.as_str(), action.as_str()),
             StepKind::Approval { .. } => ("approval_gate", ""),
@@ -242,15 +242,15 @@ impl Run {
         result
     }
 
-    fn record(&self, record_id: &str, attempt: u32, result: &Result<Outputs, Fail>) {
+    fn record(&self, record_id: &str, attempt: u32, result: &Result<JsonMap, Fail>) {
         let Some(store) = &self.store else { return };
         let (status, outputs, error, detail) = match result {
-            Ok(o) => ("completed", Some(Value::Object(o.clone()).to_string()), None, None),
+            Ok(o) => (StepStatus::Completed, Some(Value::Object(o.clone()).to_string()), None, None),
             Err(Fail::Failed { message, detail, outputs }) => {
                 let o = (!outputs.is_empty()).then(|| Value::Object(outputs.clone()).to_string());
-                ("failed", o, Some(message.clone()), detail.clone())
+                (StepStatus::Failed, o, Some(message.clone()), detail.clone())
             }
-            Err(Fail::Cancelled) => ("cancelled", None, Some("cancelled".into()), None),
+            Err(Fail::Cancelled) => (StepStatus::Cancelled, None, Some("cancelled".into()), None),
         };
         store.step_finished(self.attempt_key(record_id, attempt), status, outputs, error, detail, now());
     }
@@ -263,11 +263,11 @@ impl Run {
         record_id: &str,
         tool: &str,
         action: &str,
-        inputs: Outputs,
-    ) -> Result<Outputs, Fail> {
+        inputs: JsonMap,
+    ) -> Result<JsonMap, Fail> {
         let step_cancel = self.cancel.child_token();
         let ctx = self.tool_ctx(record_id, step, scope, step_cancel.clone());
-        let fut: BoxFut<'_, Result<Outputs, Fail>> = match &step.kind {
+        let fut: BoxFut<'_, Result<JsonMap, Fail>> = match &step.kind {
             StepKind::Approval { message, options, default_action } => {
                 Box::pin(self.approval(record_id, message, options, default_action, scope))
             }

@@ -5,7 +5,7 @@ use super::report::StepStatus;
 use super::state::Run;
 use crate::recipe::Step;
 use crate::template::{ItemScope, Scope};
-use crate::tools::Outputs;
+use crate::tools::JsonMap;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use minijinja::Value as MjValue;
 use serde_json::{json, Value};
@@ -18,9 +18,9 @@ impl Run {
         step: &Step,
         scope: &Scope,
         record_id: &str,
-        inputs: Outputs,
+        inputs: JsonMap,
         cancel: CancellationToken,
-    ) -> Result<Outputs, Fail> {
+    ) -> Result<JsonMap, Fail> {
         let items = items(inputs.get("items")).map_err(Fail::msg)?;
         let parallel = match inputs.get("parallel") {
             None | Some(Value::Null) => 1,
@@ -69,7 +69,7 @@ impl Run {
             return Err(f);
         }
         let results: Vec<Value> = results.into_iter().flatten().collect();
-        let mut out = Outputs::new();
+        let mut out = JsonMap::new();
         out.insert("count".into(), json!(results.len()));
         out.insert("results".into(), Value::Array(results));
         out.insert("items_processed".into(), Value::Array(items));

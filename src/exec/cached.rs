@@ -12,7 +12,7 @@ use crate::cache::Uncacheable;
 use crate::digest::sha256_hex;
 use crate::recipe::{Step, StepKind};
 use crate::store::now;
-use crate::tools::Outputs;
+use crate::tools::JsonMap;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
@@ -24,7 +24,7 @@ pub(super) enum Probe {
     /// Not cached (off, not deterministic, a key that could not be made).
     Off,
     /// Served: its files (`restored`, relative to the run folder) are back there.
-    Hit { key: String, outputs: Outputs, from: String, restored: Vec<String> },
+    Hit { key: String, outputs: JsonMap, from: String, restored: Vec<String> },
     /// To run, then store: the key, the hashes of what it reads, the run folder before it
     /// (`None`: the tool changes nothing there but what its outputs name).
     Miss { key: String, read: HashMap<String, String>, before: Option<Arc<Snapshot>> },
@@ -74,7 +74,7 @@ impl Run {
         out
     }
 
-    pub(super) fn set_digest(&self, record_id: &str, key: Option<&str>, outputs: &Outputs, upstream: &[(String, String)]) {
+    pub(super) fn set_digest(&self, record_id: &str, key: Option<&str>, outputs: &JsonMap, upstream: &[(String, String)]) {
         let d = digest(key, outputs, &self.run_dir, upstream);
         self.digests.lock().expect("digests").insert(record_id.to_string(), d);
     }
@@ -107,7 +107,7 @@ impl Run {
 
     /// What an uncached step made, changed and removed in the run folder, by content: part
     /// of its digest. Unknowable (a listing that failed) is a value no other run has.
-    pub(super) async fn effects_digest(&self, effects: Effects, outputs: &Outputs) -> String {
+    pub(super) async fn effects_digest(&self, effects: Effects, outputs: &JsonMap) -> String {
         let (run_dir, outputs) = (self.run_dir.clone(), outputs.clone());
         let epoch = self.activity.epoch();
         let done = tokio::task::spawn_blocking(move || {
@@ -183,7 +183,7 @@ impl Run {
         step: &Step,
         record_id: &str,
         (tool, action): (&str, &str),
-        inputs: &Outputs,
+        inputs: &JsonMap,
         upstream: &[(String, String)],
         listing: Option<Arc<Snapshot>>,
     ) -> Probe {
@@ -268,8 +268,8 @@ impl Run {
         attempt: u32,
         number: u32,
         started: Instant,
-        hit: (Outputs, String),
-    ) -> Result<Outputs, Fail> {
+        hit: (JsonMap, String),
+    ) -> Result<JsonMap, Fail> {
         let (outputs, from) = hit;
         if let Some(store) = &self.store {
             store.step_cached(self.attempt_key(record_id, attempt), Value::Object(outputs.clone()).to_string(), from.clone(), now());
@@ -289,7 +289,7 @@ impl Run {
         record_id: &str,
         tool: &str,
         action: &str,
-        outputs: &Outputs,
+        outputs: &JsonMap,
         read: HashMap<String, String>,
         before: Option<Arc<Snapshot>>,
         (beside, own): (HashSet<u64>, Vec<String>),
@@ -358,7 +358,7 @@ fn top_of(record_id: &str) -> &str {
 pub fn context_of(
     t: &dyn crate::tools::Tool,
     action: &str,
-    inputs: &Outputs,
+    inputs: &JsonMap,
     folders: &[Option<&std::path::Path>],
     upstream: &[(String, String)],
 ) -> Context {

@@ -4,7 +4,8 @@
 
 use crate::plan::Plan;
 use crate::recipe::Recipe;
-use crate::tools::Outputs;
+use crate::status::{RunStatus, StepStatus};
+use crate::tools::JsonMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -26,13 +27,13 @@ pub enum Event {
     StepLog { step: String, level: String, message: String },
     /// An attempt ended: `completed`, `failed` or `cancelled`; also `kept` (a resumed run's
     /// step that completed before) and `skipped` (with why, in `error`).
-    StepFinished { step: String, status: String, attempt: u32, elapsed_s: f64, outputs: Map<String, Value>, error: Option<String> },
+    StepFinished { step: String, status: StepStatus, attempt: u32, elapsed_s: f64, outputs: Map<String, Value>, error: Option<String> },
     /// An approval gate waits for an answer (`Run.approve`, or a person at the terminal).
     ApprovalRequested { step: String, message: String, options: Vec<String>, default: String },
     /// Something the engine says about the run (a warning, a refinement round, a kept file).
     Note { message: String },
     /// The run ended; the report follows.
-    RunFinished { run_id: String, status: String, duration_s: f64, error: Option<String> },
+    RunFinished { run_id: String, status: RunStatus, duration_s: f64, error: Option<String> },
 }
 
 /// Receives every event of a run, on the engine's threads: it must not block.
@@ -48,7 +49,7 @@ pub struct Emitter {
 /// Text longer than this is cut in an event's outputs (the history keeps it whole).
 const SUMMARY_CHARS: usize = 400;
 
-fn summary(outputs: &Outputs) -> Map<String, Value> {
+fn summary(outputs: &JsonMap) -> Map<String, Value> {
     outputs
         .iter()
         .map(|(k, v)| {
@@ -100,22 +101,22 @@ impl Emitter {
         self.emit(Event::StepStarted { step: step.into(), attempt, tool: tool.into(), action: action.into() });
     }
 
-    pub fn step_finished(&self, step: &str, attempt: u32, took: Duration, result: Result<&Outputs, (&str, bool)>) {
+    pub fn step_finished(&self, step: &str, attempt: u32, took: Duration, result: Result<&JsonMap, (&str, bool)>) {
         let (status, outputs, error) = match result {
-            Ok(o) => ("completed", if self.watched() { summary(o) } else { Map::new() }, None),
-            Err((_, true)) => ("cancelled", Map::new(), Some("cancelled".to_string())),
-            Err((message, false)) => ("failed", Map::new(), Some(message.to_string())),
+            Ok(o) => (StepStatus::Completed, if self.watched() { summary(o) } else { Map::new() }, None),
+            Err((_, true)) => (StepStatus::Cancelled, Map::new(), Some("cancelled".to_string())),
+            Err((message, false)) => (StepStatus::Failed, Map::new(), Some(message.to_string())),
         };
-        self.emit(Event::StepFinished { step: step.into(), status: status.into(), attempt, elapsed_s: took.as_secs_f64(), outputs, error });
+        self.emit(Event::StepFinished { step: step.into(), status, attempt, elapsed_s: took.as_secs_f64(), outputs, error });
     }
 
     /// An attempt served by the step cache (outputs and files from run `from`).
-    pub fn step_cached(&self, step: &str, attempt: u32, took: Duration, outputs: &Outputs, from: &str) {
+    pub fn step_cached(&self, step: &str, attempt: u32, took: Duration, outputs: &JsonMap, from: &str) {
         let outputs = if self.watched() { summary(outputs) } else { Map::new() };
         let _ = from; // in the history (`cached_from`); the event says only that it was cached
         self.emit(Event::StepFinished {
             step: step.into(),
-            status: "cached".into(),
+            status: StepStatus::Cached,
             attempt,
             elapsed_s: took.as_secs_f64(),
             outputs,
@@ -124,15 +125,15 @@ impl Emitter {
     }
 
     /// A resumed run keeps a step that completed before.
-    pub fn step_kept(&self, step: &str, outputs: &Outputs) {
+    pub fn step_kept(&self, step: &str, outputs: &JsonMap) {
         let outputs = if self.watched() { summary(outputs) } else { Map::new() };
-        self.emit(Event::StepFinished { step: step.into(), status: "kept".into(), attempt: 0, elapsed_s: 0.0, outputs, error: None });
+        self.emit(Event::StepFinished { step: step.into(), status: StepStatus::Kept, attempt: 0, elapsed_s: 0.0, outputs, error: None });
     }
 
     pub fn step_skipped(&self, step: &str, why: &str) {
         self.emit(Event::StepFinished {
             step: step.into(),
-            status: "skipped".into(),
+            status: StepStatus::Skipped,
             attempt: 0,
             elapsed_s: 0.0,
             outputs: Map::new(),
@@ -161,13 +162,8 @@ impl Emitter {
         self.emit(Event::Note { message: message.into() });
     }
 
-    pub fn run_finished(&self, run_id: &str, status: &str, took: Duration, error: Option<&str>) {
-        self.emit(Event::RunFinished {
-            run_id: run_id.into(),
-            status: status.into(),
-            duration_s: took.as_secs_f64(),
-            error: error.map(Into::into),
-        });
+    pub fn run_finished(&self, run_id: &str, status: RunStatus, took: Duration, error: Option<&str>) {
+        self.emit(Event::RunFinished { run_id: run_id.into(), status, duration_s: took.as_secs_f64(), error: error.map(Into::into) });
     }
 }
 

@@ -2,32 +2,32 @@
 //! say `passed: false`.
 
 use crate::recipe::{OnFailure, Step};
-use crate::tools::{Outputs, ToolError};
+use crate::tools::{JsonMap, ToolError};
 use serde_json::Value;
 
 /// Why an attempt did not succeed.
 pub(super) enum Fail {
-    Failed { message: String, detail: Option<String>, outputs: Outputs },
+    Failed { message: String, detail: Option<String>, outputs: JsonMap },
     Cancelled,
 }
 
 impl Fail {
     pub fn msg(message: impl Into<String>) -> Self {
-        Fail::Failed { message: message.into(), detail: None, outputs: Outputs::new() }
+        Fail::Failed { message: message.into(), detail: None, outputs: JsonMap::new() }
     }
 }
 
 impl From<ToolError> for Fail {
     fn from(e: ToolError) -> Self {
         match e {
-            ToolError::Failed { message, detail } => Fail::Failed { message, detail, outputs: Outputs::new() },
+            ToolError::Failed { message, detail } => Fail::Failed { message, detail, outputs: JsonMap::new() },
             ToolError::Cancelled => Fail::Cancelled,
         }
     }
 }
 
 /// `gate: true`: outputs saying `passed: false` fail the step with their `failures`.
-pub(super) fn gate(step: &Step, outputs: Outputs) -> Result<Outputs, Fail> {
+pub(super) fn gate(step: &Step, outputs: JsonMap) -> Result<JsonMap, Fail> {
     let failed_check = outputs.get("passed") == Some(&Value::Bool(false));
     if !(failed_check && (step.gate || step.on_failure == OnFailure::Refine)) {
         return Ok(outputs);

@@ -208,13 +208,13 @@ pub async fn run(
     cancel.cancel(); // stop the timeout timer
     let ended_at = now();
     if let Some(store) = &run.store {
-        store.finish_run(&run_id, status.as_str(), Some(Value::Object(outputs.clone()).to_string()), error.clone());
+        store.finish_run(&run_id, status, Some(Value::Object(outputs.clone()).to_string()), error.clone());
         if let Err(e) = store.flush() {
             run.warnings.lock().expect("warnings").push(format!("history not fully written: {e}"));
         }
         run.warnings.lock().expect("warnings").extend(store.take_notes());
     }
-    run.events.run_finished(&run_id, status.as_str(), clock.elapsed(), error.as_deref());
+    run.events.run_finished(&run_id, status, clock.elapsed(), error.as_deref());
     let warnings = std::mem::take(&mut *run.warnings.lock().expect("warnings"));
     Ok(RunReport {
         run_id,
@@ -319,7 +319,7 @@ async fn schedule(
     let mut initial: Vec<usize> = plan.order.iter().copied().filter(|&i| waiting[i] == 0).collect();
     for &i in &plan.order {
         if let Some(prev) = done.get(&steps[i].id) {
-            run.steps.set(&steps[i].id, prev.status.as_str(), &Value::Object(prev.outputs.clone()));
+            run.steps.set(&steps[i].id, prev.status, &Value::Object(prev.outputs.clone()));
             run.events.step_kept(&steps[i].id, &prev.outputs);
             reports.insert(steps[i].id.clone(), prev.clone());
             release(i, &mut waiting, &mut initial, &mut finished);
@@ -352,7 +352,7 @@ async fn schedule(
                         started_at: Some(now.clone()),
                         ended_at: Some(now),
                     };
-                    run.steps.set(&step.id, "skipped", &Value::Object(Map::new()));
+                    run.steps.set(&step.id, StepStatus::Skipped, &Value::Object(Map::new()));
                     when_skipped.insert(step.id.as_str());
                     reports.insert(step.id.clone(), report);
                     release(i, &mut waiting, &mut ready, &mut finished);
@@ -383,7 +383,7 @@ async fn schedule(
         let Some((i, r, outcome)) = running.next().await else { break };
         ledger.give(&r);
         let step = &steps[i];
-        run.steps.set(&step.id, outcome.status.as_str(), &Value::Object(outcome.outputs.clone()));
+        run.steps.set(&step.id, outcome.status, &Value::Object(outcome.outputs.clone()));
         match outcome.status {
             StepStatus::Failed => {
                 failure.get_or_insert_with(|| format!("step `{}` failed: {}", step.id, outcome.error.clone().unwrap_or_default()));
@@ -416,7 +416,7 @@ impl Resume {
             }
         }
         for (id, row) in last {
-            if row.status == "completed" || row.status == "cached" {
+            if StepStatus::parse(&row.status).is_some_and(StepStatus::succeeded) {
                 let outputs = row.outputs.as_ref().and_then(Value::as_object).cloned().unwrap_or_default();
                 done.insert(
                     id.to_string(),

@@ -3,11 +3,11 @@
 //! `config::keys`) so they cannot drift from what the parsers accept; and a recipe schema
 //! specialised to the tools installed here (`tools`).
 
+mod inputs;
 mod shapes;
-mod tools;
 
 pub use crate::key::{allows, names, Key, Shape};
-pub use tools::{input_schema, specialise};
+pub use inputs::{input_schema, specialise};
 
 use serde_json::{json, Map, Value};
 
@@ -83,7 +83,7 @@ fn input(keys: &[Key]) -> Value {
         .map(|t| {
             let spellings: Vec<&str> = InputType::SPELLINGS.iter().copied().filter(|s| InputType::parse(s) == Some(t)).collect();
             json!({"if": {"properties": {"type": {"enum": spellings}}, "required": ["type"]},
-                   "then": {"properties": {"default": {"anyOf": [tools::value_of(t), {"type": "null"}]}}}})
+                   "then": {"properties": {"default": {"anyOf": [inputs::value_of(t), {"type": "null"}]}}}})
         })
         .collect();
     s["allOf"] = Value::Array(rules);

@@ -12,6 +12,8 @@ mod schema;
 
 pub use query::{list_runs, run_detail, step_seconds, EventRow, RunDetail, RunSummary, StepRow};
 
+use crate::status::{RunStatus, StepStatus};
+use rusqlite::types::{ToSql, ToSqlOutput};
 use rusqlite::{params, Connection};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -77,7 +79,7 @@ enum Op {
     },
     StepFinished {
         at: Attempt,
-        status: &'static str,
+        status: StepStatus,
         outputs: Option<String>,
         error: Option<String>,
         detail: Option<String>,
@@ -94,7 +96,7 @@ enum Op {
     },
     FinishRun {
         run_id: String,
-        status: &'static str,
+        status: RunStatus,
         outputs: Option<String>,
         error: Option<String>,
         ended_at: String,
@@ -171,7 +173,7 @@ impl Store {
     pub fn step_finished(
         &self,
         at: Attempt,
-        status: &'static str,
+        status: StepStatus,
         outputs: Option<String>,
         error: Option<String>,
         detail: Option<String>,
@@ -184,7 +186,7 @@ impl Store {
     pub fn step_cached(&self, at: Attempt, outputs: String, cached_from: String, ended_at: String) {
         self.send(Op::StepFinished {
             at,
-            status: "cached",
+            status: StepStatus::Cached,
             outputs: Some(outputs),
             error: None,
             detail: None,
@@ -212,7 +214,7 @@ impl Store {
         self.sync(|tx| Op::ResumeRun(run_id.to_string(), tx))
     }
 
-    pub fn finish_run(&self, run_id: &str, status: &'static str, outputs: Option<String>, error: Option<String>) {
+    pub fn finish_run(&self, run_id: &str, status: RunStatus, outputs: Option<String>, error: Option<String>) {
         self.send(Op::FinishRun { run_id: run_id.into(), status, outputs, error, ended_at: now() });
     }
 
@@ -513,6 +515,19 @@ pub fn hostname() -> String {
     }
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// A status is stored as its word (`completed`, `cached`, ...).
+impl ToSql for StepStatus {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl ToSql for RunStatus {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Reading history: recent runs, and one run in detail.
 
 use super::{hostname, schema};
+use crate::status::RunStatus;
 use rusqlite::{params, OptionalExtension, Row};
 use serde::Serialize;
 use std::path::Path;
@@ -116,10 +117,10 @@ fn summary(row: &Row) -> rusqlite::Result<(RunSummary, Option<i64>, Option<Strin
 
 /// A run left `running` by a process that no longer exists is recorded as `interrupted`.
 fn settle(conn: &rusqlite::Connection, s: &mut RunSummary, pid: Option<i64>, host: Option<&str>) -> rusqlite::Result<()> {
-    if s.status == "running" && is_orphaned(pid, host) {
+    if s.status == RunStatus::Running.as_str() && is_orphaned(pid, host) {
         conn.execute("UPDATE runs SET status = 'interrupted' WHERE run_id = ?1 AND status = 'running'", params![s.run_id])?;
         conn.execute("UPDATE steps SET status = 'interrupted' WHERE run_id = ?1 AND status = 'running'", params![s.run_id])?;
-        s.status = "interrupted".into();
+        s.status = RunStatus::Interrupted.as_str().into();
     }
     Ok(())
 }

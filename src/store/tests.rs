@@ -1,4 +1,5 @@
 use super::*;
+use crate::status::{RunStatus, StepStatus};
 
 fn at(run: &str, step: &str, attempt: u32) -> Attempt {
     Attempt { run_id: run.into(), step_id: step.into(), attempt }
@@ -23,11 +24,11 @@ fn a_run_and_its_steps_round_trip() {
     let store = Store::open(&db).unwrap();
     store.begin_run(new_run("run1")).unwrap();
     store.step_started(at("run1", "a", 1), "file_ops", "write", r#"{"path":"x"}"#.into(), now());
-    store.step_finished(at("run1", "a", 1), "failed", None, Some("boom".into()), Some("trace".into()), now());
+    store.step_finished(at("run1", "a", 1), StepStatus::Failed, None, Some("boom".into()), Some("trace".into()), now());
     store.step_started(at("run1", "a", 2), "file_ops", "write", "{}".into(), now());
-    store.step_finished(at("run1", "a", 2), "completed", Some(r#"{"path":"x"}"#.into()), None, None, now());
+    store.step_finished(at("run1", "a", 2), StepStatus::Completed, Some(r#"{"path":"x"}"#.into()), None, None, now());
     store.event("run1", Some("a"), "INFO", "hello");
-    store.finish_run("run1", "completed", Some("{}".into()), None);
+    store.finish_run("run1", RunStatus::Completed, Some("{}".into()), None);
     store.flush().unwrap();
     let runs = list_runs(&db, 10).unwrap();
     assert_eq!(runs.len(), 1);
@@ -66,9 +67,9 @@ fn two_writers_share_one_database() {
                 store.begin_run(new_run(&id)).unwrap();
                 for i in 0..500 {
                     store.step_started(at(&id, &format!("s{i}"), 1), "t", "a", "{}".into(), now());
-                    store.step_finished(at(&id, &format!("s{i}"), 1), "completed", None, None, None, now());
+                    store.step_finished(at(&id, &format!("s{i}"), 1), StepStatus::Completed, None, None, None, now());
                 }
-                store.finish_run(&id, "completed", None, None);
+                store.finish_run(&id, RunStatus::Completed, None, None);
                 store.flush().unwrap();
             })
         })
@@ -145,7 +146,7 @@ fn a_database_deleted_during_a_run_is_made_again_with_the_runs_rows() {
         let store = Store::open(&db).unwrap();
         store.begin_run(new_run("run1")).unwrap();
         store.step_started(at("run1", "a", 1), "file_ops", "write", "{}".into(), now());
-        store.step_finished(at("run1", "a", 1), "completed", Some("{}".into()), None, None, now());
+        store.step_finished(at("run1", "a", 1), StepStatus::Completed, Some("{}".into()), None, None, now());
         store.event("run1", Some("a"), "INFO", "before");
         store.flush().unwrap();
         // `rm runs.db` (or `rm runs.db*`) while the run goes on.
@@ -156,9 +157,9 @@ fn a_database_deleted_during_a_run_is_made_again_with_the_runs_rows() {
             }
         }
         store.step_started(at("run1", "b", 1), "file_ops", "write", "{}".into(), now());
-        store.step_finished(at("run1", "b", 1), "completed", Some("{}".into()), None, None, now());
+        store.step_finished(at("run1", "b", 1), StepStatus::Completed, Some("{}".into()), None, None, now());
         store.event("run1", Some("b"), "INFO", "after");
-        store.finish_run("run1", "completed", Some("{}".into()), None);
+        store.finish_run("run1", RunStatus::Completed, Some("{}".into()), None);
         store.flush().unwrap();
         let notes = store.take_notes();
         assert!(notes.len() == 1 && notes[0].contains("was deleted or replaced during the run"), "{notes:?}");

@@ -4,6 +4,7 @@
 //! `steps` object looks into it on demand, so rendering a step never copies
 //! the outputs of every step before it.
 
+use crate::status::StepStatus;
 use indexmap::IndexMap;
 use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::Value;
@@ -17,8 +18,8 @@ pub struct StepTable {
 
 impl StepTable {
     /// Record a step's status and outputs (replacing an earlier attempt's).
-    pub fn set(&self, id: &str, status: &str, outputs: &serde_json::Value) {
-        let entry = Value::from_pairs([("status", Value::from(status)), ("outputs", super::to_value(outputs))]);
+    pub fn set(&self, id: &str, status: StepStatus, outputs: &serde_json::Value) {
+        let entry = Value::from_pairs([("status", Value::from(status.as_str())), ("outputs", super::to_value(outputs))]);
         self.entries.write().expect("step table poisoned").insert(id.to_string(), entry);
     }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 fn scope() -> Scope {
     let steps = Arc::new(StepTable::default());
-    steps.set("list", "completed", &json!({"files": ["a.txt", "b.txt"], "count": 2}));
+    steps.set("list", crate::status::StepStatus::Completed, &json!({"files": ["a.txt", "b.txt"], "count": 2}));
     let templates = json!({"greet": "hi", "hello": "{{ templates.greet }} {{ inputs.name }}", "bad": "{{ inputs.nope }}"});
     let parts = RunParts {
         inputs: to_value(&json!({"name": "world", "n": 3})),

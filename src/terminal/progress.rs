@@ -3,6 +3,7 @@
 //! steps running now with their elapsed time, redrawn four times a second.
 
 use crate::exec::Event;
+use crate::status::{RunStatus, StepStatus};
 use indexmap::IndexMap;
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -115,7 +116,7 @@ enum Shown {
 pub fn on(event: &Event) {
     match event {
         Event::StepStarted { step, .. } => track(step, true),
-        Event::StepFinished { step, status, .. } if status != "kept" && status != "skipped" => track(step, false),
+        Event::StepFinished { step, status, .. } if !matches!(status, StepStatus::Kept | StepStatus::Skipped) => track(step, false),
         _ => {}
     }
     match shown(event) {
@@ -134,16 +135,16 @@ fn shown(event: &Event) -> Option<Shown> {
         Event::RunStarted { run_id, recipe, .. } => format!("run {run_id}: {recipe}"),
         Event::StepStarted { step, tool, action, .. } if action.is_empty() => format!("▶ {step} ({tool})"),
         Event::StepStarted { step, tool, action, .. } => format!("▶ {step} ({tool}.{action})"),
-        Event::StepFinished { step, status, elapsed_s, error, .. } => match status.as_str() {
-            "completed" => format!("✓ {step} {elapsed_s:.2}s"),
-            "kept" => format!("✓ {step} (completed before; outputs from the history)"),
-            "cached" => format!("✓ {step} (from the step cache)"),
-            "skipped" => format!("↷ {step} skipped: {}", or_none(error)),
+        Event::StepFinished { step, status, elapsed_s, error, .. } => match status {
+            StepStatus::Completed => format!("✓ {step} {elapsed_s:.2}s"),
+            StepStatus::Kept => format!("✓ {step} (completed before; outputs from the history)"),
+            StepStatus::Cached => format!("✓ {step} (from the step cache)"),
+            StepStatus::Skipped => format!("↷ {step} skipped: {}", or_none(error)),
             _ => format!("✗ {step} {elapsed_s:.2}s: {}", or_none(error)),
         },
         Event::StepLog { step, level, message } if level != "DEBUG" => format!("  {step}: {message}"),
         Event::Note { message } => message.clone(),
-        Event::RunFinished { run_id, status, duration_s, .. } if status == "completed" => {
+        Event::RunFinished { run_id, status: RunStatus::Completed, duration_s, .. } => {
             format!("run {run_id} completed in {duration_s:.2}s")
         }
         Event::RunFinished { run_id, status, error, .. } => format!("run {run_id} {status}: {}", or_none(error)),
@@ -157,9 +158,9 @@ mod tests {
     use super::*;
     use serde_json::Map;
 
-    fn finished(step: &str, status: &str, error: Option<&str>) -> Event {
+    fn finished(step: &str, status: StepStatus, error: Option<&str>) -> Event {
         let (outputs, attempt, elapsed_s) = (Map::new(), 1, 1.5);
-        Event::StepFinished { step: step.into(), status: status.into(), attempt, elapsed_s, outputs, error: error.map(Into::into) }
+        Event::StepFinished { step: step.into(), status, attempt, elapsed_s, outputs, error: error.map(Into::into) }
     }
 
     /// Every kind of event as the terminal shows it (the clock time is added when written).
@@ -181,15 +182,15 @@ mod tests {
             log("INFO"),
             log("DEBUG"),
             Event::ApprovalRequested { step: "gate".into(), message: "Go?".into(), options: vec!["yes".into()], default: "yes".into() },
-            finished("s", "completed", None),
-            finished("s", "kept", None),
-            finished("s", "cached", None),
-            finished("s", "skipped", Some("`when` is false")),
-            finished("s", "failed", Some("script exited with code 3: boom")),
-            finished("s", "cancelled", Some("cancelled")),
+            finished("s", StepStatus::Completed, None),
+            finished("s", StepStatus::Kept, None),
+            finished("s", StepStatus::Cached, None),
+            finished("s", StepStatus::Skipped, Some("`when` is false")),
+            finished("s", StepStatus::Failed, Some("script exited with code 3: boom")),
+            finished("s", StepStatus::Cancelled, Some("cancelled")),
             Event::Note { message: "warning: something".into() },
-            Event::RunFinished { run_id: "r1".into(), status: "completed".into(), duration_s: 2.0, error: None },
-            Event::RunFinished { run_id: "r1".into(), status: "failed".into(), duration_s: 2.0, error: Some("step `s` failed".into()) },
+            Event::RunFinished { run_id: "r1".into(), status: RunStatus::Completed, duration_s: 2.0, error: None },
+            Event::RunFinished { run_id: "r1".into(), status: RunStatus::Failed, duration_s: 2.0, error: Some("step `s` failed".into()) },
         ];
         let shown: Vec<String> = events
             .iter()

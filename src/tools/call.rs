@@ -4,7 +4,7 @@
 //!
 //! Both travel as JSON-like values (a Ray task's arguments); front ends only convert.
 
-use super::{LogFn, Outputs, ProgressFn, Registry, Tool, ToolCtx, ToolError, ToolKind};
+use super::{JsonMap, LogFn, ProgressFn, Registry, Tool, ToolCtx, ToolError, ToolKind};
 use crate::recipe::ToolCatalog;
 use crate::schedule::Capacity;
 use crate::store::LlmCall;
@@ -70,7 +70,7 @@ impl CallRequest {
 #[serde(default)]
 pub struct CallResult {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub outputs: Option<Outputs>,
+    pub outputs: Option<JsonMap>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -88,7 +88,7 @@ impl CallResult {
 
     /// The call's outputs (or failure) for the driver's step: its log lines replayed into
     /// the step's log, its LLM calls into the run's history as this step's.
-    pub fn finish(self, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+    pub fn finish(self, ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
         for (level, message) in &self.logs {
             ctx.log(level, message);
         }
@@ -135,7 +135,7 @@ pub struct Listeners {
 /// Run one call here for a step driven from another machine. The tool must be the
 /// driver's (same fingerprint): a node with another version of it, or without it,
 /// fails the call saying so.
-pub async fn serve_call(tools: &Registry, req: CallRequest, inputs: Outputs, hear: Listeners) -> CallResult {
+pub async fn serve_call(tools: &Registry, req: CallRequest, inputs: JsonMap, hear: Listeners) -> CallResult {
     let name = &req.tool;
     let Some(tool) = tools.get(name).cloned() else {
         let why = tools.unavailable(name).unwrap_or_else(|| "it is not installed there".into());
@@ -185,7 +185,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn file_write(dir: &std::path::Path) -> (CallRequest, Outputs) {
+    fn file_write(dir: &std::path::Path) -> (CallRequest, JsonMap) {
         let tools = Registry::native();
         let ctx = crate::tools::stand_in::ctx_in(dir);
         let req = CallRequest::new(tools.get("file_ops").unwrap().as_ref(), "write", &ctx);

@@ -3,7 +3,7 @@
 //! A run that is cancelled or times out sends `POST /interrupt`; `free` asks
 //! ComfyUI to unload its models (`POST /free`).
 
-use super::{opt_f64, opt_str, Needs, Outputs, Tool, ToolCtx, ToolError, ToolKind};
+use super::{opt_f64, opt_str, JsonMap, Needs, Tool, ToolCtx, ToolError, ToolKind};
 use crate::config::Config;
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;
@@ -128,7 +128,7 @@ impl Tool for ComfyUi {
         "Run a ComfyUI workflow with values substituted and collect its images".into()
     }
 
-    fn needs(&self, action: &str, inputs: &Outputs) -> Needs {
+    fn needs(&self, action: &str, inputs: &JsonMap) -> Needs {
         Needs { service: Some("comfyui".into()), host: opt_str(inputs, "host"), gpu: action == "run", ..Needs::default() }
     }
 
@@ -149,7 +149,7 @@ impl Tool for ComfyUi {
         Some(super::ActionInputs::of(&rows, false))
     }
 
-    async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+    async fn call(&self, action: &str, inputs: JsonMap, ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
         let host = opt_str(&inputs, "host").map(|h| h.trim_end_matches('/').to_string()).unwrap_or_else(|| self.host.clone());
         if action == "free" {
             self.json(&host, self.client.post(format!("{host}/free")).json(&json!({"unload_models": true, "free_memory": true}))).await?;

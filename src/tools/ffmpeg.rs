@@ -2,7 +2,7 @@
 //! the FFmpeg programs on this machine. Argument lists, never shell text.
 
 use super::process::{on_path, run_process, tail, ProcessSpec};
-use super::{need_str, opt_f64, opt_str, Outputs, Tool, ToolCtx, ToolError, ToolKind};
+use super::{need_str, opt_f64, opt_str, JsonMap, Tool, ToolCtx, ToolError, ToolKind};
 use crate::config::Config;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -58,10 +58,10 @@ impl Tool for Ffmpeg {
     fn description(&self) -> String {
         "Convert, normalize, loop, trim and measure audio with FFmpeg".into()
     }
-    fn deterministic(&self, _action: &str, _inputs: &Outputs) -> bool {
+    fn deterministic(&self, _action: &str, _inputs: &JsonMap) -> bool {
         true
     }
-    fn reads(&self, _action: &str, _inputs: &Outputs) -> super::Reads {
+    fn reads(&self, _action: &str, _inputs: &JsonMap) -> super::Reads {
         super::Reads { programs: vec![self.ffmpeg.clone(), self.ffprobe.clone()], env: false }
     }
     fn missing(&self) -> Vec<String> {
@@ -107,7 +107,7 @@ impl Tool for Ffmpeg {
         Some(super::ActionInputs::of(&rows, false))
     }
 
-    async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+    async fn call(&self, action: &str, inputs: JsonMap, ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
         let what = format!("ffmpeg.{action}");
         let input = need_str(&inputs, "input", &what)?.to_string();
         if !Path::new(&input).is_file() {

@@ -1,6 +1,6 @@
 //! `file_ops`: copy, move, delete, mkdir, copy_multiple, list, read, write.
 
-use super::{need_str, opt_bool, opt_f64, opt_str, Outputs, Tool, ToolCtx, ToolError, ToolKind};
+use super::{need_str, opt_bool, opt_f64, opt_str, JsonMap, Tool, ToolCtx, ToolError, ToolKind};
 use serde_json::{json, Value};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -31,7 +31,7 @@ impl Tool for FileOps {
     /// and `list` cost less than a cache lookup and restore (measured on a 1000-step chain of
     /// `write`s: 0.08 s run, 0.33 s cached cold, 0.2 s served warm), so caching them would
     /// only slow recipes down. A step's own `cache: true` still caches any of them.
-    fn deterministic(&self, action: &str, _inputs: &Outputs) -> bool {
+    fn deterministic(&self, action: &str, _inputs: &JsonMap) -> bool {
         matches!(action, "copy" | "copy_multiple")
     }
 
@@ -73,7 +73,7 @@ impl Tool for FileOps {
         Some(inputs)
     }
 
-    async fn call(&self, action: &str, inputs: Outputs, _ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+    async fn call(&self, action: &str, inputs: JsonMap, _ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
         let what = format!("file_ops.{action}");
         let value = match action {
             "write" => write(&inputs, &what)?,
@@ -127,7 +127,7 @@ fn ensure_parent(path: &Path, what: &str) -> Result<(), ToolError> {
     }
 }
 
-fn write(inputs: &Outputs, what: &str) -> Result<Value, ToolError> {
+fn write(inputs: &JsonMap, what: &str) -> Result<Value, ToolError> {
     let path = need_str(inputs, "path", what)?;
     let content = match inputs.get("content") {
         Some(Value::String(s)) => s.clone(),
@@ -150,7 +150,7 @@ fn write(inputs: &Outputs, what: &str) -> Result<Value, ToolError> {
 
 /// The text encodings `encoding` may name (0.x passed it to Python's `open`): UTF-8 (the
 /// default; bad bytes become U+FFFD), Latin-1 (every byte is a character) and ASCII.
-fn encoding(inputs: &Outputs, what: &str) -> Result<&'static str, ToolError> {
+fn encoding(inputs: &JsonMap, what: &str) -> Result<&'static str, ToolError> {
     let name = opt_str(inputs, "encoding").unwrap_or_default().to_ascii_lowercase().replace(['-', '_'], "");
     match name.as_str() {
         "" | "utf8" => Ok("utf-8"),
@@ -160,14 +160,14 @@ fn encoding(inputs: &Outputs, what: &str) -> Result<&'static str, ToolError> {
     }
 }
 
-fn decode(bytes: &[u8], inputs: &Outputs, what: &str) -> Result<String, ToolError> {
+fn decode(bytes: &[u8], inputs: &JsonMap, what: &str) -> Result<String, ToolError> {
     Ok(match encoding(inputs, what)? {
         "latin-1" => bytes.iter().map(|&b| b as char).collect(),
         _ => String::from_utf8_lossy(bytes).into_owned(),
     })
 }
 
-fn encode(text: &str, inputs: &Outputs, what: &str) -> Result<Vec<u8>, ToolError> {
+fn encode(text: &str, inputs: &JsonMap, what: &str) -> Result<Vec<u8>, ToolError> {
     let limit = match encoding(inputs, what)? {
         "latin-1" => 0xFF,
         "ascii" => 0x7F,
@@ -179,7 +179,7 @@ fn encode(text: &str, inputs: &Outputs, what: &str) -> Result<Vec<u8>, ToolError
         .ok_or_else(|| ToolError::failed(format!("{what}: the content has characters the chosen encoding cannot hold")))
 }
 
-fn read(inputs: &Outputs, what: &str) -> Result<Value, ToolError> {
+fn read(inputs: &JsonMap, what: &str) -> Result<Value, ToolError> {
     let path = need_str(inputs, "path", what)?;
     // `max_chars`: 0.x's name for the limit.
     let max = opt_f64(inputs, "max_bytes").or_else(|| opt_f64(inputs, "max_chars")).unwrap_or(100_000.0).max(0.0) as usize;
@@ -232,7 +232,7 @@ fn move_path(src: &Path, dst: &Path, what: &str) -> Result<String, ToolError> {
 }
 
 /// `copies: [{source, destination}]`, or `sources: [...]` with a `destination` folder.
-fn copy_multiple(inputs: &Outputs, what: &str) -> Result<Value, ToolError> {
+fn copy_multiple(inputs: &JsonMap, what: &str) -> Result<Value, ToolError> {
     let mut pairs: Vec<(String, String)> = Vec::new();
     match inputs.get("copies") {
         Some(Value::Array(items)) => {
@@ -270,7 +270,7 @@ fn copy_multiple(inputs: &Outputs, what: &str) -> Result<Value, ToolError> {
     Ok(json!({"count": copies.len(), "copies": copies}))
 }
 
-fn list(inputs: &Outputs, what: &str) -> Result<Value, ToolError> {
+fn list(inputs: &JsonMap, what: &str) -> Result<Value, ToolError> {
     let dir = opt_str(inputs, "path").unwrap_or_else(|| ".".into());
     let pattern = opt_str(inputs, "pattern").unwrap_or_else(|| "*".into());
     if !Path::new(&dir).is_dir() {

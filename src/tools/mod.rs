@@ -39,8 +39,8 @@ pub use process::{run_process, ProcessOutput, ProcessSpec};
 pub use script::Script;
 pub use sd::SdClient;
 
-/// Inputs and outputs of a tool call.
-pub type Outputs = Map<String, Value>;
+/// A JSON object: a tool call's inputs, its outputs, a step's rendered inputs.
+pub type JsonMap = Map<String, Value>;
 
 /// Where a tool comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -150,7 +150,7 @@ pub trait Tool: Send + Sync {
     }
     /// What a call needs from the machine, judged from its inputs before the run
     /// (inputs not known yet are absent): preflight and the resource ledger read it.
-    fn needs(&self, _action: &str, _inputs: &Outputs) -> Needs {
+    fn needs(&self, _action: &str, _inputs: &JsonMap) -> Needs {
         Needs::default()
     }
     /// Programs the tool runs, for `system` / `health`.
@@ -170,13 +170,13 @@ pub trait Tool: Send + Sync {
     }
     /// Whether this call gives the same result for the same inputs and files, so the step
     /// cache may serve it (a step's own `cache:` overrides this).
-    fn deterministic(&self, _action: &str, _inputs: &Outputs) -> bool {
+    fn deterministic(&self, _action: &str, _inputs: &JsonMap) -> bool {
         false
     }
     /// What identifies the model a call uses (Ollama's digest, the SD checkpoint's hash),
     /// for the cache key; `None` when there is no model. An error means the identity could
     /// not be learned, and the step is then not taken from the cache.
-    async fn identity(&self, _action: &str, _inputs: &Outputs) -> Result<Option<Value>, ToolError> {
+    async fn identity(&self, _action: &str, _inputs: &JsonMap) -> Result<Option<Value>, ToolError> {
         Ok(None)
     }
     /// The call changes nothing in the run folder but the paths its outputs name (a native
@@ -186,7 +186,7 @@ pub trait Tool: Send + Sync {
     }
     /// What a call reads besides its inputs and the files they name, for the cache key:
     /// the programs it runs and the environment variables it reads.
-    fn reads(&self, _action: &str, _inputs: &Outputs) -> Reads {
+    fn reads(&self, _action: &str, _inputs: &JsonMap) -> Reads {
         Reads::default()
     }
     /// The inputs `action` takes, for schemas, `list-tools --schema` and validation (a
@@ -196,7 +196,7 @@ pub trait Tool: Send + Sync {
     fn inputs(&self, _action: &str) -> Option<ActionInputs> {
         None
     }
-    async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError>;
+    async fn call(&self, action: &str, inputs: JsonMap, ctx: &ToolCtx) -> Result<JsonMap, ToolError>;
 }
 
 /// One input of an action, as a schema and `list-tools --schema` describe it.
@@ -437,15 +437,15 @@ impl ToolCatalog for Registry {
 }
 
 /// A `json!({...})` mapping as tool outputs.
-pub fn outputs(v: Value) -> Outputs {
+pub fn outputs(v: Value) -> JsonMap {
     match v {
         Value::Object(m) => m,
-        _ => Outputs::new(),
+        _ => JsonMap::new(),
     }
 }
 
 /// Required text input, or a clear error naming tool, action and key.
-pub fn need_str<'a>(inputs: &'a Outputs, key: &str, what: &str) -> Result<&'a str, ToolError> {
+pub fn need_str<'a>(inputs: &'a JsonMap, key: &str, what: &str) -> Result<&'a str, ToolError> {
     match inputs.get(key) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s),
         Some(Value::String(_)) => Err(ToolError::failed(format!("{what}: `{key}` is empty"))),
@@ -455,7 +455,7 @@ pub fn need_str<'a>(inputs: &'a Outputs, key: &str, what: &str) -> Result<&'a st
 }
 
 /// Optional text input (numbers and booleans become their text).
-pub fn opt_str(inputs: &Outputs, key: &str) -> Option<String> {
+pub fn opt_str(inputs: &JsonMap, key: &str) -> Option<String> {
     match inputs.get(key)? {
         Value::String(s) => Some(s.clone()),
         Value::Null => None,
@@ -464,7 +464,7 @@ pub fn opt_str(inputs: &Outputs, key: &str) -> Option<String> {
 }
 
 /// Optional boolean input; text like "true"/"yes" is accepted.
-pub fn opt_bool(inputs: &Outputs, key: &str) -> Option<bool> {
+pub fn opt_bool(inputs: &JsonMap, key: &str) -> Option<bool> {
     match inputs.get(key)? {
         Value::Bool(b) => Some(*b),
         Value::String(s) => Some(matches!(s.to_ascii_lowercase().as_str(), "true" | "yes" | "1" | "on")),
@@ -474,7 +474,7 @@ pub fn opt_bool(inputs: &Outputs, key: &str) -> Option<bool> {
 }
 
 /// Optional number input; text is parsed.
-pub fn opt_f64(inputs: &Outputs, key: &str) -> Option<f64> {
+pub fn opt_f64(inputs: &JsonMap, key: &str) -> Option<f64> {
     match inputs.get(key)? {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.trim().parse().ok(),

@@ -3,7 +3,7 @@
 //! folder `services.NAME.venv_dir` names, and checks the WAV it wrote.
 
 use super::process::{run_process, tail, ProcessSpec};
-use super::{opt_f64, opt_str, Outputs, Tool, ToolCtx, ToolError, ToolKind};
+use super::{opt_f64, opt_str, JsonMap, Tool, ToolCtx, ToolError, ToolKind};
 use crate::config::Config;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -115,7 +115,7 @@ impl Tool for Music {
         })
     }
 
-    async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+    async fn call(&self, action: &str, inputs: JsonMap, ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
         let service = self.service();
         if action != "generate" {
             return Err(ToolError::failed(format!("{service} has no action `{action}` (generate)")));

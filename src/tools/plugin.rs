@@ -2,7 +2,7 @@
 //! (`localforge.plugins.discover` reads it from the module) and the tool made of it. Only
 //! the call itself is the front end's ([`Handler`]: the binding calls `handle` in Python).
 
-use super::{ActionInputs, BrokenTool, InputDoc, Outputs, Tool, ToolCtx, ToolError, ToolKind};
+use super::{ActionInputs, BrokenTool, InputDoc, JsonMap, Tool, ToolCtx, ToolError, ToolKind};
 use crate::recipe::InputType;
 use serde::Deserialize;
 use serde_json::Value;
@@ -46,7 +46,7 @@ impl From<BrokenPlugin> for BrokenTool {
 /// Calls the plugin's `handle(action, inputs, ctx)`.
 #[async_trait::async_trait]
 pub trait Handler: Send + Sync {
-    async fn call(&self, tool: &str, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError>;
+    async fn call(&self, tool: &str, action: &str, inputs: JsonMap, ctx: &ToolCtx) -> Result<JsonMap, ToolError>;
 }
 
 /// A loaded plugin.
@@ -90,7 +90,7 @@ impl Tool for Plugin {
         self.fingerprint.get_or_init(|| super::fingerprint::python_plugin(&self.info.name, self.info.source.as_ref())).clone()
     }
     /// `TOOL_DETERMINISTIC = True` in the plugin (LocalForge's image_processor says so).
-    fn deterministic(&self, _action: &str, _inputs: &Outputs) -> bool {
+    fn deterministic(&self, _action: &str, _inputs: &JsonMap) -> bool {
         self.info.deterministic
     }
     /// As `TOOL_INPUTS` declares them: a step naming another input is refused, as for a
@@ -111,7 +111,7 @@ impl Tool for Plugin {
             .collect();
         Some(ActionInputs { inputs, open: false })
     }
-    async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+    async fn call(&self, action: &str, inputs: JsonMap, ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
         self.handler.call(&self.info.name, action, inputs, ctx).await
     }
 }
@@ -125,7 +125,7 @@ mod tests {
 
     #[async_trait::async_trait]
     impl Handler for Echo {
-        async fn call(&self, tool: &str, action: &str, inputs: Outputs, _ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+        async fn call(&self, tool: &str, action: &str, inputs: JsonMap, _ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
             Ok(super::super::outputs(json!({"tool": tool, "action": action, "inputs": inputs})))
         }
     }
@@ -141,7 +141,7 @@ mod tests {
         }))
         .unwrap();
         let tool = Plugin::new(info, Arc::new(Echo));
-        assert_eq!((tool.kind(), tool.renders_0x(), tool.deterministic("say", &Outputs::new())), (ToolKind::Python, true, true));
+        assert_eq!((tool.kind(), tool.renders_0x(), tool.deterministic("say", &JsonMap::new())), (ToolKind::Python, true, true));
         assert_eq!(tool.fingerprint(), crate::tools::fingerprint::python_plugin("shout", &source));
         let declared = tool.inputs("say").unwrap();
         let names: Vec<_> = declared.inputs.iter().map(|i| (i.name.as_str(), i.ty, i.required, i.default.is_some())).collect();

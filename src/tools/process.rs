@@ -85,7 +85,7 @@ impl ProcessOutput {
 
     /// `stdout`, `stderr` and, for a stream cut to its tail, `<name>_bytes` and `<name>_file`
     /// (the whole output's path): what a step's outputs and history keep.
-    pub fn insert_into(self, outputs: &mut super::Outputs) {
+    pub fn insert_into(self, outputs: &mut super::JsonMap) {
         use serde_json::Value;
         for (name, text, stream) in [("stdout", self.stdout, self.stdout_stream), ("stderr", self.stderr, self.stderr_stream)] {
             outputs.insert(name.into(), Value::String(text));

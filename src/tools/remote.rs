@@ -8,7 +8,7 @@
 //! engine's own and never leave it: a `batch.foreach` item's sub-steps are separate
 //! calls, so items spread over the cluster.
 
-use super::{Needs, Outputs, Registry, Tool, ToolCtx, ToolError, ToolKind};
+use super::{JsonMap, Needs, Registry, Tool, ToolCtx, ToolError, ToolKind};
 use crate::schedule::Capacity;
 use serde_json::Value;
 use std::sync::Arc;
@@ -19,7 +19,7 @@ pub trait Executor: Send + Sync {
     /// Run `tool.action` with `inputs` (already rendered) for the step `ctx` describes;
     /// `ctx.reservation` is what the step holds, `ctx.cancel` stops it. The call's log
     /// lines are written to `ctx.log` as they are for a local call.
-    async fn call(&self, tool: &dyn Tool, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError>;
+    async fn call(&self, tool: &dyn Tool, action: &str, inputs: JsonMap, ctx: &ToolCtx) -> Result<JsonMap, ToolError>;
     /// What the executor offers in all (a cluster's CPUs, RAM and VRAM), planned with
     /// instead of this machine's; `None` keeps this machine's.
     fn capacity(&self) -> Option<Capacity> {
@@ -55,7 +55,7 @@ impl Tool for RemoteTool {
     fn missing(&self) -> Vec<String> {
         Vec::new()
     }
-    fn needs(&self, action: &str, inputs: &Outputs) -> Needs {
+    fn needs(&self, action: &str, inputs: &JsonMap) -> Needs {
         self.inner.needs(action, inputs)
     }
     fn binaries(&self) -> Vec<String> {
@@ -67,22 +67,22 @@ impl Tool for RemoteTool {
     fn fingerprint(&self) -> String {
         self.inner.fingerprint()
     }
-    fn deterministic(&self, action: &str, inputs: &Outputs) -> bool {
+    fn deterministic(&self, action: &str, inputs: &JsonMap) -> bool {
         self.inner.deterministic(action, inputs)
     }
     fn writes_only_outputs(&self, action: &str) -> bool {
         self.inner.writes_only_outputs(action)
     }
-    fn reads(&self, action: &str, inputs: &Outputs) -> super::Reads {
+    fn reads(&self, action: &str, inputs: &JsonMap) -> super::Reads {
         self.inner.reads(action, inputs)
     }
-    async fn identity(&self, action: &str, inputs: &Outputs) -> Result<Option<Value>, ToolError> {
+    async fn identity(&self, action: &str, inputs: &JsonMap) -> Result<Option<Value>, ToolError> {
         self.inner.identity(action, inputs).await
     }
     fn inputs(&self, action: &str) -> Option<super::ActionInputs> {
         self.inner.inputs(action)
     }
-    async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+    async fn call(&self, action: &str, inputs: JsonMap, ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
         self.executor.call(self.inner.as_ref(), action, inputs, ctx).await
     }
 }
@@ -111,7 +111,7 @@ mod tests {
 
     #[async_trait::async_trait]
     impl Executor for Elsewhere {
-        async fn call(&self, tool: &dyn Tool, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+        async fn call(&self, tool: &dyn Tool, action: &str, inputs: JsonMap, ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
             self.seen.lock().unwrap().push((tool.name().into(), action.into(), ctx.reservation.clone()));
             ctx.log("INFO", "ran elsewhere");
             let out = tool.call(action, inputs, ctx).await?;

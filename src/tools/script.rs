@@ -3,7 +3,7 @@
 
 use super::process::{run_process, tail, ProcessSpec};
 use super::sandbox::{Confinement, Sandbox};
-use super::{opt_bool, opt_str, Outputs, Tool, ToolCtx, ToolError, ToolKind};
+use super::{opt_bool, opt_str, JsonMap, Tool, ToolCtx, ToolError, ToolKind};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -60,7 +60,7 @@ impl Tool for Script {
     /// list, and every word of a shell line or list word that names a program on `PATH` (a
     /// wrapper such as `env` or `sh -c "..."` names the program it runs); and the whole
     /// environment, which its program inherits.
-    fn reads(&self, _action: &str, inputs: &Outputs) -> super::Reads {
+    fn reads(&self, _action: &str, inputs: &JsonMap) -> super::Reads {
         let mut reads = super::Reads { env: true, ..Default::default() };
         match (inputs.get("script"), inputs.get("command")) {
             (Some(Value::String(script)), _) => reads.programs.extend(interpreter(Path::new(script)).into_iter().take(1)),
@@ -77,7 +77,7 @@ impl Tool for Script {
         reads
     }
 
-    async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+    async fn call(&self, action: &str, inputs: JsonMap, ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
         if action != "run" {
             return Err(ToolError::failed(format!("script has no action `{action}`")));
         }
@@ -109,7 +109,7 @@ impl Tool for Script {
                 detail: Some(out.stderr),
             });
         }
-        let mut o = Outputs::new();
+        let mut o = JsonMap::new();
         let code = out.code;
         out.insert_into(&mut o);
         o.insert("return_code".into(), Value::from(code));
@@ -123,7 +123,7 @@ fn shown(argv: &[String]) -> String {
     shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "))
 }
 
-fn build_spec(inputs: &Outputs, ctx: &ToolCtx, strict: bool) -> Result<ProcessSpec, ToolError> {
+fn build_spec(inputs: &JsonMap, ctx: &ToolCtx, strict: bool) -> Result<ProcessSpec, ToolError> {
     let args: Vec<String> = match inputs.get("args") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(a)) => a.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect(),
@@ -158,7 +158,7 @@ fn build_spec(inputs: &Outputs, ctx: &ToolCtx, strict: bool) -> Result<ProcessSp
 }
 
 /// `sandbox`, `writes` and `network`: what a confined script may do.
-fn confinement(inputs: &Outputs, ctx: &ToolCtx, cwd: &Path, strict: bool) -> Result<Option<Sandbox>, ToolError> {
+fn confinement(inputs: &JsonMap, ctx: &ToolCtx, cwd: &Path, strict: bool) -> Result<Option<Sandbox>, ToolError> {
     let given = inputs.get("sandbox").unwrap_or(&Value::Null);
     let level = Confinement::parse(given)
         .ok_or_else(|| ToolError::failed(format!("script.run: `sandbox` is true, false or `required`, not {given}")))?;

@@ -2,7 +2,7 @@
 //! (`/sdapi/v1/txt2img`, `/img2img`, `/sd-models`). Images are saved into the
 //! run's temp folder; outputs keep 0.x's `primary` and `image_0..n`.
 
-use super::{need_str, opt_f64, opt_str, Needs, Outputs, Tool, ToolCtx, ToolError, ToolKind};
+use super::{need_str, opt_f64, opt_str, JsonMap, Needs, Tool, ToolCtx, ToolError, ToolKind};
 use crate::config::Config;
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
@@ -98,13 +98,13 @@ impl Tool for SdClient {
         "Generate images with Stable Diffusion (AUTOMATIC1111 WebUI API)".into()
     }
     /// Only with a fixed `seed` (the WebUI's default, -1, is a new one each time).
-    fn deterministic(&self, action: &str, inputs: &Outputs) -> bool {
+    fn deterministic(&self, action: &str, inputs: &JsonMap) -> bool {
         action != "get_models" && inputs.get("seed").and_then(Value::as_i64).is_some_and(|s| s >= 0)
     }
     /// The checkpoint the call will use — `model` if the step names one, else the WebUI's
     /// loaded one (`/sdapi/v1/options`) — with the hash the WebUI lists for that file
     /// (`/sdapi/v1/sd-models`: `sha256`, else the short `hash`).
-    async fn identity(&self, _action: &str, inputs: &Outputs) -> Result<Option<Value>, ToolError> {
+    async fn identity(&self, _action: &str, inputs: &JsonMap) -> Result<Option<Value>, ToolError> {
         let host = super::opt_str(inputs, "host").unwrap_or_else(|| self.host.clone());
         let named = super::opt_str(inputs, "model");
         let model = match named {
@@ -127,7 +127,7 @@ impl Tool for SdClient {
         }
     }
 
-    fn needs(&self, action: &str, inputs: &Outputs) -> Needs {
+    fn needs(&self, action: &str, inputs: &JsonMap) -> Needs {
         let mut n = Needs { service: Some("sd".into()), host: super::opt_str(inputs, "host"), ..Needs::default() };
         if action != "get_models" {
             let size = |k: &str| inputs.get(k).and_then(Value::as_u64).map_or(512, |v| v as u32);
@@ -194,7 +194,7 @@ impl Tool for SdClient {
         Some(a)
     }
 
-    async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+    async fn call(&self, action: &str, inputs: JsonMap, ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
         let host = opt_str(&inputs, "host").map(|h| h.trim_end_matches('/').to_string()).unwrap_or_else(|| self.host.clone());
         match action {
             "get_models" => {
@@ -261,7 +261,7 @@ impl Tool for SdClient {
 }
 
 /// Decode `images` (base64 PNGs) into files; outputs `primary`, `image_0..n`, `images`, `seed`.
-fn save_images(v: &Value, inputs: &Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+fn save_images(v: &Value, inputs: &JsonMap, ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
     let images = v
         .get("images")
         .and_then(Value::as_array)
@@ -365,14 +365,14 @@ mod tests {
         }))
         .await;
         let t = tool(&host);
-        let m = t.call("get_models", Outputs::new(), &ctx()).await.unwrap();
+        let m = t.call("get_models", JsonMap::new(), &ctx()).await.unwrap();
         assert_eq!(m["names"], json!(["v1-5.safetensors [abc]"]));
         let e = t.call("txt2img", json!({"prompt": "x"}).as_object().unwrap().clone(), &ctx()).await.unwrap_err();
         assert_eq!(e.to_string(), format!("SD WebUI at {host} answered HTTP 500: CUDA out of memory"));
         let e = t.call("img2img", json!({"init_image": "/nonexistent.png"}).as_object().unwrap().clone(), &ctx()).await.unwrap_err();
         assert!(e.to_string().starts_with("sd_client.img2img: `/nonexistent.png`"), "{e}");
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let e = tool(&format!("http://127.0.0.1:{port}")).call("get_models", Outputs::new(), &ctx()).await.unwrap_err();
+        let e = tool(&format!("http://127.0.0.1:{port}")).call("get_models", JsonMap::new(), &ctx()).await.unwrap_err();
         assert_eq!(
             e.to_string(),
             format!("SD WebUI is not running at http://127.0.0.1:{port}: start it with `--api`, or set `services.sd.host`")
@@ -382,7 +382,7 @@ mod tests {
     #[tokio::test]
     async fn a_webui_without_api_says_so() {
         let (host, _) = stand_in(Arc::new(|_, _| reply(404, r#"{"detail":"Not Found"}"#))).await;
-        let e = tool(&host).call("get_models", Outputs::new(), &ctx()).await.unwrap_err();
+        let e = tool(&host).call("get_models", JsonMap::new(), &ctx()).await.unwrap_err();
         assert_eq!(
             e.to_string(),
             format!("SD WebUI at {host} has no `/sdapi/v1/sd-models`: start it with `--api` (e.g. `./webui.sh --api`)")

@@ -1,6 +1,7 @@
 //! The run as a plugin sees it through its `ctx`.
 
 use super::RunView;
+use crate::status::StepStatus;
 use crate::template::{render_str, render_value, RenderError, Scope, StepTable};
 use serde_json::Value;
 use std::sync::Arc;
@@ -29,7 +30,7 @@ impl RunView for View {
     }
 
     fn set_output(&self, id: &str, outputs: &Value) {
-        self.steps.set(id, "completed", outputs);
+        self.steps.set(id, StepStatus::Completed, outputs);
     }
 }
 
@@ -40,7 +41,7 @@ pub fn detached(info: Value, steps: &Value) -> Arc<dyn RunView> {
     use crate::template::{to_value, RunParts, RunScope};
     let table = Arc::new(StepTable::default());
     for (id, outputs) in steps.as_object().into_iter().flatten() {
-        table.set(id, "completed", outputs);
+        table.set(id, StepStatus::Completed, outputs);
     }
     let recipe = &info["recipe"];
     let parts = RunParts {

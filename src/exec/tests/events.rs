@@ -1,7 +1,7 @@
 //! Run events: their order, and approvals answered from outside the engine.
 
 use super::*;
-use crate::exec::{Answer, Answers, Event};
+use crate::exec::{Answer, Answers, Event, RunStatus, StepStatus};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -25,10 +25,10 @@ async fn events_of_a_dag_arrive_in_order() {
     assert_eq!(r.status, RunStatus::Completed, "{:?}", r.error);
     let events = seen.lock().unwrap().clone();
     assert!(matches!(&events[0], Event::RunStarted { recipe, plan, .. } if recipe == "dag" && plan.len() == 3), "{:?}", events[0]);
-    assert!(matches!(events.last().unwrap(), Event::RunFinished { status, .. } if status == "completed"));
+    assert!(matches!(events.last().unwrap(), Event::RunFinished { status: RunStatus::Completed, .. }));
     let started = |id: &str| position(&events, |e| matches!(e, Event::StepStarted { step, .. } if step == id));
     let finished =
-        |id: &str| position(&events, |e| matches!(e, Event::StepFinished { step, status, .. } if step == id && status == "completed"));
+        |id: &str| position(&events, |e| matches!(e, Event::StepFinished { step, status: StepStatus::Completed, .. } if step == id));
     for id in ["a", "b", "c", "d"] {
         assert!(started(id) < finished(id), "{id} finished before it started");
     }

@@ -3,7 +3,7 @@
 use super::*;
 use crate::engine::prepare;
 use crate::store::{run_detail, Store};
-use crate::tools::{Outputs, Registry, Tool, ToolCtx, ToolError, ToolKind};
+use crate::tools::{JsonMap, Registry, Tool, ToolCtx, ToolError, ToolKind};
 use indexmap::IndexMap;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -24,7 +24,7 @@ impl Tool for Checker {
     fn kind(&self) -> ToolKind {
         ToolKind::Native
     }
-    async fn call(&self, _action: &str, inputs: Outputs, _ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+    async fn call(&self, _action: &str, inputs: JsonMap, _ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
         let path = inputs["path"].as_str().unwrap();
         let lines = std::fs::read_to_string(path).unwrap_or_default().lines().count();
         let min = inputs["min"].as_u64().unwrap() as usize;
@@ -50,7 +50,7 @@ impl Tool for Panics {
     fn kind(&self) -> ToolKind {
         ToolKind::Native
     }
-    async fn call(&self, _action: &str, _inputs: Outputs, _ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+    async fn call(&self, _action: &str, _inputs: JsonMap, _ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
         panic!("a bug in the tool")
     }
 }

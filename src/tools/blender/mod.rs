@@ -4,7 +4,7 @@
 //! error in Blender fails the step with Blender's own message.
 
 use super::process::{run_process, tail, ProcessSpec};
-use super::{Outputs, Tool, ToolCtx, ToolError, ToolKind};
+use super::{JsonMap, Tool, ToolCtx, ToolError, ToolKind};
 use crate::config::Config;
 use serde_json::{json, Value};
 
@@ -71,7 +71,7 @@ const MESH: &[&str] = &["glb", "gltf", "fbx", "obj"];
 /// `output`, or `export` for a mesh file (then nothing is rendered); `resolution: [w, h]` is
 /// `width`/`height`; `frame_start`/`frame_end` are `start`/`end`; `font_size` scales text;
 /// `texture_type` is `pattern`; `dice_type` and the rest are read by the script.
-fn compat_0x(action: &str, mut inputs: Outputs) -> Outputs {
+fn compat_0x(action: &str, mut inputs: JsonMap) -> JsonMap {
     let mut rename = |from: &str, to: &str| {
         if let Some(v) = inputs.remove(from) {
             inputs.entry(to.to_string()).or_insert(v);
@@ -124,7 +124,7 @@ impl Tool for Blender {
     fn description(&self) -> String {
         "Render, model and texture with Blender in background mode".into()
     }
-    fn deterministic(&self, _action: &str, _inputs: &crate::tools::Outputs) -> bool {
+    fn deterministic(&self, _action: &str, _inputs: &crate::tools::JsonMap) -> bool {
         true
     }
     /// Every name an action's script or the 0.x spellings read (one table for all actions:
@@ -146,7 +146,7 @@ impl Tool for Blender {
             crate::tools::ActionInputs { inputs, open: false }
         })
     }
-    fn reads(&self, _action: &str, inputs: &crate::tools::Outputs) -> crate::tools::Reads {
+    fn reads(&self, _action: &str, inputs: &crate::tools::JsonMap) -> crate::tools::Reads {
         let program = super::opt_str(inputs, "blender_path").unwrap_or_else(|| self.program.clone());
         crate::tools::Reads { programs: vec![program], env: false }
     }
@@ -158,7 +158,7 @@ impl Tool for Blender {
         }
     }
 
-    async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+    async fn call(&self, action: &str, inputs: JsonMap, ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
         if !ACTIONS.contains(&action) {
             return Err(ToolError::failed(format!("blender has no action `{action}` ({})", ACTIONS.join(", "))));
         }

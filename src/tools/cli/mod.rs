@@ -10,7 +10,7 @@ pub mod shared;
 pub use def::{load, parse, ToolDef};
 pub use run::{confinement, preview};
 
-use super::{Outputs, Tool, ToolCtx, ToolError, ToolKind};
+use super::{JsonMap, Tool, ToolCtx, ToolError, ToolKind};
 
 /// A loaded YAML tool.
 pub struct CliTool {
@@ -37,10 +37,10 @@ impl Tool for CliTool {
     fn fingerprint(&self) -> String {
         format!("yaml:{}", self.def.hash)
     }
-    fn deterministic(&self, _action: &str, _inputs: &crate::tools::Outputs) -> bool {
+    fn deterministic(&self, _action: &str, _inputs: &crate::tools::JsonMap) -> bool {
         self.def.deterministic
     }
-    fn reads(&self, action: &str, _inputs: &Outputs) -> crate::tools::Reads {
+    fn reads(&self, action: &str, _inputs: &JsonMap) -> crate::tools::Reads {
         let mut programs: Vec<String> = self.def.binary.iter().cloned().collect();
         if let Some(a) = self.def.actions.get(action) {
             match &a.command {
@@ -60,7 +60,7 @@ impl Tool for CliTool {
         // Its program inherits LocalForge's whole environment, and may read any of it.
         crate::tools::Reads { programs, env: true }
     }
-    fn needs(&self, _action: &str, _inputs: &crate::tools::Outputs) -> crate::tools::Needs {
+    fn needs(&self, _action: &str, _inputs: &crate::tools::JsonMap) -> crate::tools::Needs {
         crate::tools::Needs { gpu: self.def.min_vram_gb.is_some(), vram_gb: self.def.min_vram_gb, ..Default::default() }
     }
     fn binaries(&self) -> Vec<String> {
@@ -100,7 +100,7 @@ impl Tool for CliTool {
         Some(crate::tools::ActionInputs { inputs, open: false })
     }
 
-    async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+    async fn call(&self, action: &str, inputs: JsonMap, ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
         let def =
             self.def.actions.get(action).ok_or_else(|| {
                 ToolError::failed(format!("`{}` has no action `{action}` ({})", self.def.name, self.actions().join(", ")))

@@ -5,12 +5,12 @@ use crate::recipe::inputs::{convert, in_choices};
 use crate::recipe::InputType;
 use crate::template::env;
 use crate::tools::process::{run_process, tail, ProcessSpec};
-use crate::tools::{Outputs, ToolCtx, ToolError};
+use crate::tools::{JsonMap, ToolCtx, ToolError};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub(super) async fn run(tool: &ToolDef, name: &str, action: &ActionDef, given: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+pub(super) async fn run(tool: &ToolDef, name: &str, action: &ActionDef, given: JsonMap, ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
     let what = format!("{}.{name}", tool.name);
     let mut dirs = Map::new();
     dirs.insert("temp_dir".into(), json!(ctx.temp_dir));
@@ -116,7 +116,7 @@ pub(super) async fn run(tool: &ToolDef, name: &str, action: &ActionDef, given: O
 }
 
 /// The step's inputs checked against the action's declarations, defaults filled in.
-fn bind(what: &str, action: &ActionDef, given: Outputs, dirs: &Map<String, Value>) -> Result<Map<String, Value>, ToolError> {
+fn bind(what: &str, action: &ActionDef, given: JsonMap, dirs: &Map<String, Value>) -> Result<Map<String, Value>, ToolError> {
     let mut problems = Vec::new();
     for key in given.keys() {
         if !action.inputs.contains_key(key) {

@@ -11,7 +11,7 @@ fn tool(yaml: &str) -> CliTool {
     CliTool { def: parse(yaml, "t.yaml").unwrap_or_else(|d| panic!("{d:?}")) }
 }
 
-async fn call(t: &CliTool, action: &str, inputs: Value, dir: &std::path::Path) -> Result<crate::tools::Outputs, crate::tools::ToolError> {
+async fn call(t: &CliTool, action: &str, inputs: Value, dir: &std::path::Path) -> Result<crate::tools::JsonMap, crate::tools::ToolError> {
     t.call(action, inputs.as_object().unwrap().clone(), &ctx_in(dir)).await
 }
 

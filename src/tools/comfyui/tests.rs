@@ -22,7 +22,7 @@ fn workflow() -> Value {
     })
 }
 
-fn inputs(v: Value) -> Outputs {
+fn inputs(v: Value) -> JsonMap {
     v.as_object().unwrap().clone()
 }
 
@@ -90,7 +90,7 @@ async fn a_cancelled_run_interrupts_comfyui_and_free_unloads() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let seen: Vec<String> = log.lock().unwrap().iter().map(|(p, _)| p.clone()).collect();
     assert!(seen.iter().any(|p| p == "/interrupt"), "dropping the call sent /interrupt: {seen:?}");
-    t.call("free", Outputs::new(), &ctx()).await.unwrap();
+    t.call("free", JsonMap::new(), &ctx()).await.unwrap();
     let calls = log.lock().unwrap().clone();
     let free = calls.iter().find(|(p, _)| p == "/free").unwrap();
     assert_eq!(free.1, json!({"unload_models": true, "free_memory": true}));

@@ -1,7 +1,7 @@
 use super::*;
 use crate::tools::stand_in::ctx_in;
 
-async fn call(action: &str, inputs: Value, dir: &Path) -> Result<Outputs, ToolError> {
+async fn call(action: &str, inputs: Value, dir: &Path) -> Result<JsonMap, ToolError> {
     FileOps.call(action, inputs.as_object().unwrap().clone(), &ctx_in(dir)).await
 }
 

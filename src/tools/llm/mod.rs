@@ -10,7 +10,7 @@ mod errors;
 mod ollama;
 mod openai;
 
-use super::{opt_f64, opt_str, Needs, Outputs, Tool, ToolCtx, ToolError, ToolKind};
+use super::{opt_f64, opt_str, JsonMap, Needs, Tool, ToolCtx, ToolError, ToolKind};
 use crate::config::Config;
 use serde_json::{json, Map, Value};
 use std::time::{Duration, Instant};
@@ -53,7 +53,7 @@ impl Llm {
         Llm { client, services }
     }
 
-    fn target(&self, inputs: &Outputs) -> Result<Target, ToolError> {
+    fn target(&self, inputs: &JsonMap) -> Result<Target, ToolError> {
         let service = opt_str(inputs, "service").unwrap_or_else(|| "ollama".into());
         let cfg = self.services.get(&service).and_then(Value::as_object).cloned().ok_or_else(|| {
             let names: Vec<&str> = self.services.keys().map(String::as_str).collect();
@@ -102,7 +102,7 @@ impl Tool for Llm {
     }
 
     /// Embeddings always; a generation only with `temperature: 0` or a fixed `seed` in `options`.
-    fn deterministic(&self, action: &str, inputs: &Outputs) -> bool {
+    fn deterministic(&self, action: &str, inputs: &JsonMap) -> bool {
         let options = inputs.get("options");
         let opt = |k: &str| options.and_then(|o| o.get(k)).or_else(|| inputs.get(k)).filter(|v| !v.is_null());
         action == "embed"
@@ -112,7 +112,7 @@ impl Tool for Llm {
 
     /// The model's digest as the server reports it (Ollama's `/api/tags`); for an
     /// OpenAI-compatible server, the model's id and the server's address.
-    async fn identity(&self, _action: &str, inputs: &Outputs) -> Result<Option<Value>, ToolError> {
+    async fn identity(&self, _action: &str, inputs: &JsonMap) -> Result<Option<Value>, ToolError> {
         let t = self.target(inputs)?;
         match t.api {
             Api::Ollama => ollama::digest(&self.client, &t).await.map(|d| Some(serde_json::json!({"model": t.model, "digest": d}))),
@@ -120,7 +120,7 @@ impl Tool for Llm {
         }
     }
 
-    fn needs(&self, _action: &str, inputs: &Outputs) -> Needs {
+    fn needs(&self, _action: &str, inputs: &JsonMap) -> Needs {
         let service = opt_str(inputs, "service").unwrap_or_else(|| "ollama".into());
         let cfg = self.services.get(&service);
         let model = opt_str(inputs, "model").or_else(|| cfg?.get("default_model")?.as_str().map(String::from));
@@ -160,7 +160,7 @@ impl Tool for Llm {
         Some(crate::tools::ActionInputs::of(&rows, true))
     }
 
-    async fn call(&self, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+    async fn call(&self, action: &str, inputs: JsonMap, ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
         let target = Target { progress: Some(ctx.progress.clone()), ..self.target(&inputs)? };
         let started = Instant::now();
         let work = async {
@@ -181,7 +181,7 @@ impl Tool for Llm {
 }
 
 impl Llm {
-    async fn generate(&self, action: &str, t: &Target, inputs: &Outputs, ctx: &ToolCtx, started: Instant) -> Result<Outputs, ToolError> {
+    async fn generate(&self, action: &str, t: &Target, inputs: &JsonMap, ctx: &ToolCtx, started: Instant) -> Result<JsonMap, ToolError> {
         let messages = messages(action, inputs)?;
         let format = inputs.get("format").filter(|f| !f.is_null()).cloned();
         let options = inputs.get("options").filter(|o| o.is_object()).cloned();
@@ -231,7 +231,7 @@ impl Llm {
         Ok(crate::tools::outputs(out))
     }
 
-    async fn embed(&self, t: &Target, inputs: &Outputs) -> Result<Outputs, ToolError> {
+    async fn embed(&self, t: &Target, inputs: &JsonMap) -> Result<JsonMap, ToolError> {
         let input = match inputs.get("input").or_else(|| inputs.get("text")).or_else(|| inputs.get("prompt")) {
             Some(Value::String(s)) => vec![s.clone()],
             Some(Value::Array(items)) => items.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect(),
@@ -250,7 +250,7 @@ impl Llm {
 }
 
 /// Chat messages: `messages` as given, else `system` + `prompt` (0.x's generate inputs).
-fn messages(action: &str, inputs: &Outputs) -> Result<Vec<Value>, ToolError> {
+fn messages(action: &str, inputs: &JsonMap) -> Result<Vec<Value>, ToolError> {
     if let Some(Value::Array(m)) = inputs.get("messages") {
         if m.iter().all(|x| x.get("role").is_some() && x.get("content").is_some()) {
             return Ok(m.clone());

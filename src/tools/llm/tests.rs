@@ -16,7 +16,7 @@ fn tool(host: &str, api: &str, timeout: Option<f64>) -> Llm {
     Llm::new(&Config::from_file(&f).unwrap())
 }
 
-fn inputs(v: Value) -> Outputs {
+fn inputs(v: Value) -> JsonMap {
     v.as_object().unwrap().clone()
 }
 

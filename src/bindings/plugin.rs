@@ -1,11 +1,11 @@
 //! Python tool plugins (the 0.x contract) as engine tools.
 //!
-//! `handle(action, inputs, ctx) -> dict` is called on a tokio blocking thread
-//! that attaches to the interpreter for the call only, so native steps and
-//! HTTP steps keep running beside it.
+//! `handle(action, inputs, ctx) -> dict` is called on one of `pypool`'s threads,
+//! which holds the GIL for the call only, so native steps and HTTP steps keep
+//! running beside it.
 
 use crate::tools::plugin::Handler;
-use crate::tools::{Outputs, ToolCtx, ToolError};
+use crate::tools::{JsonMap, ToolCtx, ToolError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString};
@@ -18,7 +18,7 @@ pub struct PyModuleHandler(pub Arc<Py<PyAny>>);
 
 #[async_trait::async_trait]
 impl Handler for PyModuleHandler {
-    async fn call(&self, tool: &str, action: &str, inputs: Outputs, ctx: &ToolCtx) -> Result<Outputs, ToolError> {
+    async fn call(&self, tool: &str, action: &str, inputs: JsonMap, ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
         let module = self.0.clone();
         let (name, action, ctx) = (tool.to_string(), action.to_string(), ctx.clone());
         let task = super::pypool::run(move || Python::attach(|py| call(py, &module, &name, &action, inputs, ctx)));
@@ -26,7 +26,7 @@ impl Handler for PyModuleHandler {
     }
 }
 
-fn call(py: Python<'_>, module: &Py<PyAny>, name: &str, action: &str, inputs: Outputs, ctx: ToolCtx) -> Result<Outputs, ToolError> {
+fn call(py: Python<'_>, module: &Py<PyAny>, name: &str, action: &str, inputs: JsonMap, ctx: ToolCtx) -> Result<JsonMap, ToolError> {
     let failed = |e: PyErr| py_failure(py, name, action, e);
     let handle = module.bind(py).getattr("handle").map_err(failed)?;
     let inputs = pythonize(py, &Value::Object(inputs)).map_err(|e| ToolError::failed(format!("inputs for `{name}.{action}`: {e}")))?;
