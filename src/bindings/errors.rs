@@ -34,17 +34,21 @@ create_exception!(
 create_exception!(localforge.errors, CancelledError, LocalForgeError, "A run was cancelled (`check=True`): `.result` is the run's report.");
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    let py = m.py();
-    m.add("LocalForgeError", py.get_type::<LocalForgeError>())?;
-    m.add("RecipeError", py.get_type::<RecipeError>())?;
-    m.add("InputError", py.get_type::<InputError>())?;
-    m.add("ResourceError", py.get_type::<ResourceError>())?;
-    m.add("ConfigError", py.get_type::<ConfigError>())?;
-    m.add("StoreError", py.get_type::<StoreError>())?;
-    m.add("RunError", py.get_type::<RunError>())?;
-    m.add("TemplateError", py.get_type::<TemplateError>())?;
-    m.add("ToolError", py.get_type::<ToolError>())?;
-    m.add("CancelledError", py.get_type::<CancelledError>())?;
+    macro_rules! classes {
+        ($($c:ident),*) => { $(m.add(stringify!($c), m.py().get_type::<$c>())?;)* };
+    }
+    classes!(
+        LocalForgeError,
+        RecipeError,
+        InputError,
+        ResourceError,
+        ConfigError,
+        StoreError,
+        RunError,
+        TemplateError,
+        ToolError,
+        CancelledError
+    );
     Ok(())
 }
 

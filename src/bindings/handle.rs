@@ -5,67 +5,20 @@
 
 use super::errors::{engine_error, RunError};
 use super::runtime;
-use crate::engine::stream::{next_batch, EventStream, Inbox};
-use crate::engine::EngineError;
-use crate::exec::{Answer, AnswerError, Answers, Event, RunReport};
+use crate::engine::stream::next_batch;
+use crate::engine::task::{Outcome, RunTask};
+use crate::exec::{Answer, AnswerError, Answers, Event};
 use pyo3::exceptions::{PyLookupError, PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyList, PyString};
 use pythonize::pythonize;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
-
-type Outcome = Arc<Result<RunReport, EngineError>>;
 
 /// A run going on in the engine: its events, approvals, cancellation and result.
 #[pyclass(module = "localforge._core", frozen)]
-pub struct RunHandle {
-    run_id: String,
-    cancel: CancellationToken,
-    answers: Option<Answers>,
-    events: Option<Arc<tokio::sync::Mutex<Inbox>>>,
-    outcome: watch::Receiver<Option<Outcome>>,
-}
-
-impl RunHandle {
-    /// Start `run` (the engine's `execute`) on the runtime; `events`: a stream to fill, if wanted.
-    pub(crate) fn spawn<F>(
-        run_id: String,
-        cancel: CancellationToken,
-        answers: Option<Answers>,
-        events: Option<EventStream>,
-        run: F,
-    ) -> RunHandle
-    where
-        F: Future<Output = Result<RunReport, EngineError>> + Send + 'static,
-    {
-        let (done_tx, outcome) = watch::channel(None);
-        let (sender, receiver) = match events {
-            Some(s) => {
-                let (closer, inbox) = s.into_parts();
-                (Some(closer), Some(inbox))
-            }
-            None => (None, None),
-        };
-        runtime().spawn(async move {
-            // A panic in the engine is a bug, but a waiting caller still gets an answer.
-            let result = match futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(run)).await {
-                Ok(r) => r,
-                Err(_) => Err(EngineError::Run(crate::engine::RunFailure::Panicked)),
-            };
-            // The stream ends with the run: a reader sees everything, then the end.
-            if let Some(tx) = sender {
-                tx.close();
-            }
-            let _ = done_tx.send(Some(Arc::new(result)));
-        });
-        RunHandle { run_id, cancel, answers, events: receiver, outcome }
-    }
-}
+pub struct RunHandle(pub(crate) RunTask);
 
 fn report<'py>(py: Python<'py>, outcome: &Outcome) -> PyResult<Bound<'py, PyAny>> {
     match outcome.as_ref() {
@@ -83,66 +36,28 @@ fn event_list<'py>(py: Python<'py>, events: Vec<Arc<Event>>) -> PyResult<Bound<'
 /// interned keys: a run of 5000 steps sends 10,000 events, and this is their cost in Python.
 fn event_dict<'py>(py: Python<'py>, e: &Event) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    let kind = |name: &'static str| d.set_item(intern!(py, "type"), name);
+    // `type`, then each field under its own name.
+    macro_rules! fill {
+        ($kind:literal $(, $field:ident)*) => {{
+            d.set_item(intern!(py, "type"), $kind)?;
+            $(d.set_item(intern!(py, stringify!($field)), $field)?;)*
+        }};
+    }
     match e {
-        Event::RunStarted { run_id, recipe, run_dir, resumed, plan } => {
-            kind("run_started")?;
-            d.set_item(intern!(py, "run_id"), run_id)?;
-            d.set_item(intern!(py, "recipe"), recipe)?;
-            d.set_item(intern!(py, "run_dir"), run_dir)?;
-            d.set_item(intern!(py, "resumed"), resumed)?;
-            d.set_item(intern!(py, "plan"), plan)?;
-        }
-        Event::StepStarted { step, attempt, tool, action } => {
-            kind("step_started")?;
-            d.set_item(intern!(py, "step"), step)?;
-            d.set_item(intern!(py, "attempt"), attempt)?;
-            d.set_item(intern!(py, "tool"), tool)?;
-            d.set_item(intern!(py, "action"), action)?;
-        }
-        Event::StepProgress { step, done, total, unit } => {
-            kind("step_progress")?;
-            d.set_item(intern!(py, "step"), step)?;
-            d.set_item(intern!(py, "done"), done)?;
-            d.set_item(intern!(py, "total"), total)?;
-            d.set_item(intern!(py, "unit"), unit)?;
-        }
-        Event::StepLog { step, level, message } => {
-            kind("step_log")?;
-            d.set_item(intern!(py, "step"), step)?;
-            d.set_item(intern!(py, "level"), level)?;
-            d.set_item(intern!(py, "message"), message)?;
-        }
+        Event::RunStarted { run_id, recipe, run_dir, resumed, plan } => fill!("run_started", run_id, recipe, run_dir, resumed, plan),
+        Event::StepStarted { step, attempt, tool, action } => fill!("step_started", step, attempt, tool, action),
+        Event::StepProgress { step, done, total, unit } => fill!("step_progress", step, done, total, unit),
+        Event::StepLog { step, level, message } => fill!("step_log", step, level, message),
         Event::StepFinished { step, status, attempt, elapsed_s, outputs, error } => {
-            kind("step_finished")?;
-            d.set_item(intern!(py, "step"), step)?;
-            d.set_item(intern!(py, "status"), status.as_str())?;
-            d.set_item(intern!(py, "attempt"), attempt)?;
-            d.set_item(intern!(py, "elapsed_s"), elapsed_s)?;
-            d.set_item(intern!(py, "outputs"), pythonize(py, outputs)?)?;
-            d.set_item(intern!(py, "error"), error)?;
+            let (status, outputs) = (status.as_str(), pythonize(py, outputs)?);
+            fill!("step_finished", step, status, attempt, elapsed_s, outputs, error)
         }
-        Event::ApprovalRequested { step, message, options, default } => {
-            kind("approval_requested")?;
-            d.set_item(intern!(py, "step"), step)?;
-            d.set_item(intern!(py, "message"), message)?;
-            d.set_item(intern!(py, "options"), options)?;
-            d.set_item(intern!(py, "default"), default)?;
-        }
-        Event::PreflightNote { message } => {
-            kind("preflight_note")?;
-            d.set_item(intern!(py, "message"), message)?;
-        }
-        Event::Note { message } => {
-            kind("note")?;
-            d.set_item(intern!(py, "message"), message)?;
-        }
+        Event::ApprovalRequested { step, message, options, default } => fill!("approval_requested", step, message, options, default),
+        Event::PreflightNote { message } => fill!("preflight_note", message),
+        Event::Note { message } => fill!("note", message),
         Event::RunFinished { run_id, status, duration_s, error } => {
-            kind("run_finished")?;
-            d.set_item(intern!(py, "run_id"), run_id)?;
-            d.set_item(intern!(py, "status"), status.as_str())?;
-            d.set_item(intern!(py, "duration_s"), duration_s)?;
-            d.set_item(intern!(py, "error"), error)?;
+            let status = status.as_str();
+            fill!("run_finished", run_id, status, duration_s, error)
         }
     }
     Ok(d)
@@ -181,25 +96,25 @@ impl RunHandle {
     /// The run's id (its history row and run folder name).
     #[getter]
     fn id(&self) -> &str {
-        &self.run_id
+        &self.0.run_id
     }
 
     /// Stop the run: running steps and their processes are stopped, `cleanup.on_failure`
     /// runs, and the history records it as `cancelled`. Returns at once.
     fn cancel(&self) {
-        self.cancel.cancel();
+        self.0.cancel.cancel();
     }
 
     /// Whether the run has ended.
     fn done(&self) -> bool {
-        self.outcome.borrow().is_some()
+        self.0.outcome.borrow().is_some()
     }
 
     /// Answer the approval gate `step`: `True` (go on), `False` (take its rejecting
     /// option), or one of its options by name. Returns the option chosen. LookupError:
     /// `step` is not waiting (any more); ValueError: not one of its options.
     fn approve(&self, step: &str, answer: &Bound<'_, PyAny>) -> PyResult<String> {
-        let Some(answers) = &self.answers else {
+        let Some(answers) = &self.0.answers else {
             return Err(PyValueError::new_err("this run takes approvals automatically (auto_approve) or on its terminal"));
         };
         let answer = if let Ok(b) = answer.cast::<PyBool>() {
@@ -221,7 +136,7 @@ impl RunHandle {
 
     /// The approval gates waiting for an answer now.
     fn waiting_approvals(&self) -> Vec<String> {
-        self.answers.as_ref().map(Answers::waiting).unwrap_or_default()
+        self.0.answers.as_ref().map(Answers::waiting).unwrap_or_default()
     }
 
     /// The next events (a list, empty if none came within `timeout` seconds), or `None`
@@ -229,7 +144,7 @@ impl RunHandle {
     #[pyo3(signature = (timeout=None))]
     fn next_events<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Option<Bound<'py, PyList>>> {
         super::not_forked()?;
-        let Some(rx) = self.events.clone() else { return Ok(None) };
+        let Some(rx) = self.0.events.clone() else { return Ok(None) };
         let wait = timeout.map(|t| Duration::from_secs_f64(t.max(0.0)));
         let batch = py.detach(|| runtime().block_on(next_batch(rx, wait)));
         batch.map(|b| event_list(py, b)).transpose()
@@ -239,7 +154,7 @@ impl RunHandle {
     /// Cancelling it loses no event: the next read returns them.
     fn next_events_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         super::not_forked()?;
-        let inbox = self.events.clone();
+        let inbox = self.0.events.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             Ok(Batch(match inbox {
                 Some(inbox) => next_batch(inbox, None).await,
@@ -256,7 +171,7 @@ impl RunHandle {
         super::not_forked()?;
         let deadline = timeout.map(|t| std::time::Instant::now() + Duration::from_secs_f64(t.max(0.0)));
         loop {
-            if let Some(outcome) = self.outcome.borrow().clone() {
+            if let Some(outcome) = self.0.outcome.borrow().clone() {
                 return report(py, &outcome).map(Some);
             }
             let step = match deadline {
@@ -264,7 +179,7 @@ impl RunHandle {
                 Some(d) => d.saturating_duration_since(std::time::Instant::now()).min(Duration::from_millis(100)),
                 None => Duration::from_millis(100),
             };
-            let mut rx = self.outcome.clone();
+            let mut rx = self.0.outcome.clone();
             let waited = py
                 .detach(|| runtime().block_on(async { tokio::time::timeout(step, rx.wait_for(Option::is_some)).await.map(|r| r.is_ok()) }));
             if let Ok(false) = waited {
@@ -273,7 +188,7 @@ impl RunHandle {
             }
             if py.check_signals().is_err() {
                 // KeyboardInterrupt (or SIGTERM turned into one): stop the run, keep waiting for it.
-                self.cancel.cancel();
+                self.0.cancel.cancel();
             }
         }
     }
@@ -281,7 +196,7 @@ impl RunHandle {
     /// `wait()` for asyncio: an awaitable of the report.
     fn wait_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         super::not_forked()?;
-        let mut rx = self.outcome.clone();
+        let mut rx = self.0.outcome.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             match rx.wait_for(Option::is_some).await.map(|o| o.clone()).ok().flatten() {
                 Some(outcome) => Ok(Report(outcome)),
@@ -292,6 +207,6 @@ impl RunHandle {
 
     fn __repr__(&self) -> String {
         let state = if self.done() { "ended" } else { "running" };
-        format!("<RunHandle {} ({state})>", self.run_id)
+        format!("<RunHandle {} ({state})>", self.0.run_id)
     }
 }

@@ -48,10 +48,7 @@ pub fn config_defaults(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 /// A recipe file as its YAML says it (nothing rendered or checked); `None` if it cannot be read.
 #[pyfunction]
 pub fn recipe_document<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Option<Bound<'py, PyAny>>> {
-    let doc = py.detach(|| {
-        let text = std::fs::read_to_string(&path).ok()?;
-        crate::yaml::parse(&text).ok().flatten().map(|n| n.to_json())
-    });
+    let doc = py.detach(|| reads::recipe_document(&path));
     doc.map(|d| pythonize(py, &d).map_err(PyErr::from)).transpose()
 }
 

@@ -5,18 +5,26 @@ mod errors;
 mod handle;
 mod info;
 mod plugin;
-mod pypool;
 mod remote;
 mod run;
 mod system;
 
 use crate::config::Config;
-use crate::tools::plugin::{BrokenPlugin, Plugin};
+use crate::tools::plugin::Found;
+use crate::tools::workers::Workers;
 use crate::tools::Registry;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
+
+/// The threads that call into Python (plugins' `handle`, executors' `submit`): each
+/// attaches to the interpreter once, keeps its thread state, and holds the GIL only
+/// while it calls.
+pub(crate) fn python_workers() -> &'static Workers {
+    static WORKERS: OnceLock<Workers> = OnceLock::new();
+    WORKERS.get_or_init(|| Workers::new("localforge-python", |body| Python::attach(|py| py.detach(&mut *body))))
+}
 
 /// The one tokio runtime for engine work started from Python, made on first use (not
 /// at import: a process forked after importing LocalForge gets threads of its own),
@@ -59,52 +67,40 @@ pub(crate) fn not_forked() -> PyResult<()> {
     )))
 }
 
-/// Native tools plus the Python plugins `localforge.plugins.discover` found.
-/// A plugin whose name is taken is kept as broken, naming both sources.
-fn registry(py: Python<'_>, config: &Config, plugins: &Bound<'_, PyList>, broken: &Bound<'_, PyList>) -> PyResult<Registry> {
-    let mut reg = py.detach(|| Registry::configured(config));
+/// The plugins `localforge.plugins.discover` returned: `(plugins, broken)`, each plugin a
+/// dict of what it declares with its `module`, which stays Python's to call.
+fn found(plugins: &Bound<'_, PyList>, broken: &Bound<'_, PyList>) -> PyResult<Found> {
+    let mut found = Found::default();
     for item in plugins {
-        // The module is Python's to call; the rest is what the plugin declares.
         let declared = item.cast::<PyDict>()?.copy()?;
         let module = declared.get_item("module")?.ok_or_else(|| pyo3::exceptions::PyValueError::new_err("plugin without module"))?;
         declared.del_item("module")?;
-        let handler = Arc::new(plugin::PyModuleHandler(Arc::new(module.unbind())));
-        // A clash is recorded by the registry and makes the name unusable, naming both files.
-        let _ = reg.add(Arc::new(Plugin::new(pythonize::depythonize(&declared)?, handler)));
+        found.plugins.push((pythonize::depythonize(&declared)?, Arc::new(plugin::PyModuleHandler(Arc::new(module.unbind())))));
     }
     for item in broken {
-        reg.add_broken(pythonize::depythonize::<BrokenPlugin>(&item)?.into());
+        found.broken.push(pythonize::depythonize(&item)?);
     }
-    Ok(reg)
+    Ok(found)
 }
 
-/// Native tools, plus the Python plugins when `needed` names a tool that is
-/// not native: only then is `discover()` (`localforge.plugins.for_engine`)
-/// called, so recipes of native steps never import plugin modules.
-/// `discover` receives the names it must find (`None`: every plugin, as for
-/// `validate` and `list-tools`), so it can skip slow sources once they are found.
+/// The configured tools, and the plugins `discover` (`localforge.plugins.for_engine`) finds
+/// when `needed` names a tool they lack (`Registry::with_plugins`).
 pub(crate) fn tools_for<'a>(
     config: &Config,
     needed: Option<impl IntoIterator<Item = &'a str>>,
     discover: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Registry> {
+    let Some(d) = discover else { return Ok(Registry::configured(config)) };
     // Native and YAML tools load without the GIL: other Python threads (an asyncio loop) go on.
-    let native = match discover {
-        Some(d) => d.py().detach(|| Registry::configured(config)),
-        None => Registry::configured(config),
-    };
-    let wanted = needed.map(|n| native.lacking(n));
-    match discover {
-        Some(d) if wanted.as_ref().is_none_or(|w| !w.is_empty()) => {
-            // `threading` must be first imported by this (the main) thread: if a
-            // plugin's worker thread imported it first, Python would take that
-            // thread for the main one and wait for it forever at exit.
-            d.py().import("threading")?;
-            let (plugins, broken): (Bound<'_, PyList>, Bound<'_, PyList>) = d.call1((wanted,))?.extract()?;
-            registry(d.py(), config, &plugins, &broken)
-        }
-        _ => Ok(native),
-    }
+    let native = d.py().detach(|| Registry::configured(config));
+    native.with_plugins(needed, |wanted| {
+        // `threading` must be first imported by this (the main) thread: if a plugin's
+        // worker thread imported it first, Python would take that thread for the main
+        // one and wait for it forever at exit.
+        d.py().import("threading")?;
+        let (plugins, broken): (Bound<'_, PyList>, Bound<'_, PyList>) = d.call1((wanted,))?.extract()?;
+        found(&plugins, &broken)
+    })
 }
 
 /// Run `work` on the engine's runtime without the GIL, checking for Ctrl-C (or SIGTERM
@@ -159,31 +155,17 @@ pub(crate) fn load_config(py: Python<'_>) -> PyResult<Config> {
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    macro_rules! functions {
+        ($($f:path),* $(,)?) => { $(m.add_function(wrap_pyfunction!($f, m)?)?;)* };
+    }
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     m.add_class::<handle::RunHandle>()?;
-    m.add_function(wrap_pyfunction!(run::start_run, m)?)?;
-    m.add_function(wrap_pyfunction!(run::start_resume, m)?)?;
-    m.add_function(wrap_pyfunction!(run::plan_recipe, m)?)?;
-    m.add_function(wrap_pyfunction!(remote::call_tool, m)?)?;
     m.add_class::<remote::CallDone>()?;
-    m.add_function(wrap_pyfunction!(info::validate, m)?)?;
-    m.add_function(wrap_pyfunction!(info::recipe_info, m)?)?;
-    m.add_function(wrap_pyfunction!(info::recipe_document, m)?)?;
-    m.add_function(wrap_pyfunction!(info::config_defaults, m)?)?;
-    m.add_function(wrap_pyfunction!(info::validate_warnings, m)?)?;
-    m.add_function(wrap_pyfunction!(info::list_tools, m)?)?;
-    m.add_function(wrap_pyfunction!(info::schema_document, m)?)?;
-    m.add_function(wrap_pyfunction!(info::history, m)?)?;
-    m.add_function(wrap_pyfunction!(info::history_show, m)?)?;
-    m.add_function(wrap_pyfunction!(info::config, m)?)?;
-    m.add_function(wrap_pyfunction!(system::system_report, m)?)?;
-    m.add_function(wrap_pyfunction!(system::health_report, m)?)?;
-    m.add_function(wrap_pyfunction!(system::model_table, m)?)?;
-    m.add_function(wrap_pyfunction!(info::parse_yaml, m)?)?;
-    m.add_function(wrap_pyfunction!(info::render_template, m)?)?;
-    m.add_function(wrap_pyfunction!(info::tool_definition, m)?)?;
-    m.add_function(wrap_pyfunction!(info::cache_stats, m)?)?;
-    m.add_function(wrap_pyfunction!(info::cache_clear, m)?)?;
+    functions!(run::start_run, run::start_resume, run::plan_recipe, remote::call_tool);
+    functions!(info::validate, info::validate_warnings, info::recipe_info, info::recipe_document, info::config_defaults);
+    functions!(info::list_tools, info::schema_document, info::history, info::history_show, info::config);
+    functions!(system::system_report, system::health_report, system::model_table);
+    functions!(info::parse_yaml, info::render_template, info::tool_definition, info::cache_stats, info::cache_clear);
     Ok(())
 }

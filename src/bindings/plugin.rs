@@ -1,6 +1,6 @@
 //! Python tool plugins (the 0.x contract) as engine tools.
 //!
-//! `handle(action, inputs, ctx) -> dict` is called on one of `pypool`'s threads,
+//! `handle(action, inputs, ctx) -> dict` is called on one of `python_workers`' threads,
 //! which holds the GIL for the call only, so native steps and HTTP steps keep
 //! running beside it.
 
@@ -21,7 +21,7 @@ impl Handler for PyModuleHandler {
     async fn call(&self, tool: &str, action: &str, inputs: JsonMap, ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
         let module = self.0.clone();
         let (name, action, ctx) = (tool.to_string(), action.to_string(), ctx.clone());
-        let task = super::pypool::run(move || Python::attach(|py| call(py, &module, &name, &action, inputs, ctx)));
+        let task = super::python_workers().run(move || Python::attach(|py| call(py, &module, &name, &action, inputs, ctx)));
         task.await.unwrap_or_else(|| Err(ToolError::failed("the plugin's thread stopped without a result")))
     }
 }
@@ -81,11 +81,7 @@ static CALL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static RUN_CACHE: std::sync::Mutex<Option<(Arc<Value>, Py<PyAny>)>> = std::sync::Mutex::new(None);
 
 fn run_info<'py>(py: Python<'py>, ctx: &ToolCtx) -> PyResult<Bound<'py, PyAny>> {
-    let info = match &ctx.run {
-        Some(r) => r.info(),
-        None => Arc::new(serde_json::json!({"run_id": ctx.run_id, "run_dir": ctx.run_dir, "temp_dir": ctx.temp_dir,
-                                            "inputs": {}, "config": {}, "recipe": {}})),
-    };
+    let info = ctx.run_info();
     let mut cache = RUN_CACHE.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((key, obj)) = cache.as_ref() {
         if Arc::ptr_eq(key, &info) {

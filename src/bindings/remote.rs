@@ -2,17 +2,15 @@
 //! the executor's `submit`, which answers later through a `CallDone` callback; and the
 //! other end, `call_tool`, which runs one tool call on a worker node.
 
-use super::pypool;
 use crate::schedule::Capacity;
 use crate::tools::call::{self, CallRequest, Listeners};
-use crate::tools::remote::Executor;
+use crate::tools::remote::{self, Executor, Reply};
 use crate::tools::{JsonMap, Tool, ToolCtx, ToolError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pythonize::{depythonize, pythonize};
 use serde_json::Value;
-use std::sync::{Arc, Mutex};
-use tokio::sync::oneshot;
+use std::sync::Arc;
 
 /// A Python executor object: `submit(request, inputs, done) -> handle`, `handle.cancel()`,
 /// and `capacity()`.
@@ -36,57 +34,29 @@ impl PyExecutor {
 
 /// The callback an executor calls once with the call's result:
 /// `{"outputs": {...}, "logs": [[level, message], ...]}` or `{"error": ..., "detail": ...}`;
-/// before that, `log` and `progress` as the call goes on (into the step's log and events).
+/// before that, `log`, `progress` and `llm_call` as the call goes on (`tools::remote::Reply`).
 #[pyclass(module = "localforge._core", frozen)]
-pub struct CallDone {
-    tx: Mutex<Option<oneshot::Sender<Value>>>,
-    log: crate::tools::LogFn,
-    progress: crate::tools::ProgressFn,
-    llm_calls: Option<crate::tools::LlmSink>,
-    /// The driver's run and step: an LLM call is recorded as theirs.
-    ids: (String, String),
-}
-
-impl CallDone {
-    /// Whether the engine still waits for this call (after a cancel it does not: what
-    /// comes later would land after the step ended).
-    fn waited_for(&self) -> bool {
-        self.tx.lock().unwrap_or_else(|e| e.into_inner()).as_ref().is_some_and(|tx| !tx.is_closed())
-    }
-}
+pub struct CallDone(Reply);
 
 #[pymethods]
 impl CallDone {
     fn __call__(&self, result: &Bound<'_, PyAny>) -> PyResult<()> {
-        let v: Value = depythonize(result)?;
-        if let Some(tx) = self.tx.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let _ = tx.send(v);
-        }
+        self.0.done(depythonize(result)?);
         Ok(())
     }
 
-    /// A line of the step's log, as the tool wrote it there.
     fn log(&self, py: Python<'_>, level: &str, message: &str) {
-        if self.waited_for() {
-            py.detach(|| (self.log)(level, message))
-        }
+        py.detach(|| self.0.log(level, message))
     }
 
-    /// The step's progress there: done of total (either may be unknown) in `unit`s.
     #[pyo3(signature = (done, total, unit))]
     fn progress(&self, py: Python<'_>, done: Option<u64>, total: Option<u64>, unit: &str) {
-        if self.waited_for() {
-            py.detach(|| (self.progress)(done, total, unit))
-        }
+        py.detach(|| self.0.progress(done, total, unit))
     }
 
-    /// An LLM call the step made there (`call_tool`'s `llm_call` gives them), for the history.
     fn llm_call(&self, py: Python<'_>, call: &Bound<'_, PyAny>) -> PyResult<()> {
-        let mut call: crate::store::LlmCall = depythonize(call)?;
-        if let Some(record) = &self.llm_calls {
-            (call.run_id, call.step_id) = self.ids.clone();
-            py.detach(|| record(call));
-        }
+        let call = depythonize(call)?;
+        py.detach(|| self.0.llm_call(call));
         Ok(())
     }
 }
@@ -100,30 +70,20 @@ fn py_failed(py: Python<'_>, what: &str, e: PyErr) -> ToolError {
 impl Executor for PyExecutor {
     async fn call(&self, tool: &dyn Tool, action: &str, inputs: JsonMap, ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
         let request = CallRequest::new(tool, action, ctx);
-        let (tx, rx) = oneshot::channel();
+        let (reply, rx) = Reply::new(ctx);
         let obj = self.obj.clone();
-        let (log, progress, llm_calls) = (ctx.log.clone(), ctx.progress.clone(), ctx.llm_calls.clone());
-        let ids = (ctx.run_id.clone(), ctx.step_id.clone());
-        let submitted = pypool::run(move || {
+        let submitted = super::python_workers().run(move || {
             Python::attach(|py| {
-                let done = Bound::new(py, CallDone { tx: Mutex::new(Some(tx)), log, progress, llm_calls, ids })?;
-                let args = (pythonize(py, &request)?, pythonize(py, &Value::Object(inputs))?, done);
+                let args = (pythonize(py, &request)?, pythonize(py, &Value::Object(inputs))?, Bound::new(py, CallDone(reply))?);
                 obj.call_method1(py, "submit", args)
             })
             .map_err(|e| Python::attach(|py| py_failed(py, "the executor could not start the call", e)))
         });
         let handle = submitted.await.unwrap_or_else(|| Err(ToolError::failed("the executor's thread stopped")))?;
-        tokio::select! {
-            r = rx => match r {
-                Ok(v) => call::result_of(v).finish(ctx),
-                Err(_) => Err(ToolError::failed("the executor dropped the call without a result")),
-            },
-            _ = ctx.cancel.cancelled() => {
-                // Stop it there (its processes too) before the step counts as stopped.
-                let _ = pypool::run(move || Python::attach(|py| handle.call_method0(py, "cancel").map(|_| ()))).await;
-                Err(ToolError::Cancelled)
-            }
-        }
+        let stop = || async move {
+            let _ = super::python_workers().run(move || Python::attach(|py| handle.call_method0(py, "cancel").map(|_| ()))).await;
+        };
+        remote::outcome(rx, ctx, stop).await
     }
 
     fn capacity(&self) -> Option<Capacity> {

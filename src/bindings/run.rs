@@ -5,13 +5,10 @@
 use super::errors::engine_error;
 use super::handle::RunHandle;
 use super::remote::PyExecutor;
-use crate::config::Config;
-use crate::engine::flow::{self, Start};
-use crate::engine::stream::EventStream;
-use crate::engine::{Options, Prepared};
-use crate::system::preflight::Preflight;
+use crate::engine::flow;
+use crate::engine::task::Ready;
+use crate::engine::Options;
 use crate::terminal::Terminal;
-use crate::tools::Registry;
 use indexmap::IndexMap;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -19,18 +16,6 @@ use pythonize::{depythonize, pythonize};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio_util::sync::CancellationToken;
-
-/// A recipe loaded, checked and preflighted, with plugins discovered only if it names a tool
-/// that is not native. With an executor, every tool's calls go to it (`tools::remote`).
-struct Ready {
-    config: Config,
-    prepared: Prepared,
-    tools: Registry,
-    preflight: Preflight,
-    /// Its progress lines and approval prompt (it said the preflight notes already).
-    terminal: Terminal,
-}
 
 fn ready(
     py: Python<'_>,
@@ -40,7 +25,7 @@ fn ready(
     discover: Option<&Bound<'_, PyAny>>,
     executor: Option<&Arc<PyExecutor>>,
     resume: Option<flow::ResumeTarget>,
-) -> PyResult<(Ready, Option<crate::exec::Resume>)> {
+) -> PyResult<(Ready, Terminal, Option<crate::exec::Resume>)> {
     let config = super::load_config(py)?;
     let (recipe, diags) = py.detach(|| flow::load(path)).map_err(|e| engine_error(py, e))?;
     let mut tools = super::tools_for(&config, Some(recipe.tool_names()), discover)?;
@@ -49,13 +34,13 @@ fn ready(
     }
     let prepared = py.detach(|| flow::ready(recipe, diags, given, &tools)).map_err(|e| engine_error(py, e))?;
     let resume = resume.map(|t| t.resume(&prepared, o.force)).transpose().map_err(|e| engine_error(py, e))?;
-    let terminal = self::terminal(o);
+    let terminal = Terminal::for_run(o);
     let listeners: Vec<_> = terminal.listener().into_iter().collect();
     let check = flow::preflight(&config, &prepared, &tools, o.force, &listeners, executor.is_some());
     let preflight = super::interruptible(py, check)?.map_err(|e| engine_error(py, e))?;
     // Ctrl-C during preflight (which can take seconds): stop here, before anything runs.
     py.check_signals()?;
-    Ok((Ready { config, prepared, tools, preflight, terminal }, resume))
+    Ok((Ready { config, prepared, tools, preflight }, terminal, resume))
 }
 
 fn options(options: Option<&Bound<'_, PyDict>>) -> PyResult<Options> {
@@ -66,34 +51,13 @@ fn given(inputs: Option<&Bound<'_, PyDict>>) -> PyResult<IndexMap<String, Value>
     Ok(inputs.map(|d| depythonize(d.as_any())).transpose()?.unwrap_or_default())
 }
 
-/// The terminal's part: progress lines and preflight notes unless `quiet`; approval gates
-/// asked there when nobody else answers them.
-fn terminal(o: &Options) -> Terminal {
-    Terminal::new(!o.quiet, !o.auto_approve && !o.answers)
-}
-
 fn executor(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Arc<PyExecutor>>> {
     obj.filter(|o| !o.is_none()).map(|o| PyExecutor::new(o).map(Arc::new)).transpose()
 }
 
-fn spawn(r: Ready, options: Options, executor: Option<Arc<PyExecutor>>, resume: Option<crate::exec::Resume>) -> RunHandle {
-    let term = &r.terminal;
-    let run_id = resume.as_ref().map(|r| r.run_id.clone()).unwrap_or_else(crate::exec::new_run_id);
-    let cancel = CancellationToken::new();
-    let answers = options.caller_answers();
-    let stream = options.events.then(EventStream::new);
-    let start = Start {
-        resume,
-        run_id: Some(run_id.clone()),
-        listeners: term.listener().into_iter().chain(stream.iter().map(EventStream::listener)).collect(),
-        answers: answers.clone().or_else(|| term.answers()),
-        capacity: executor.as_ref().and_then(|e| e.capacity()),
-        options,
-    };
-    let token = cancel.clone();
-    RunHandle::spawn(run_id, cancel, answers, stream, async move {
-        flow::execute(&r.config, r.prepared, Arc::new(r.tools), &r.preflight, start, token).await
-    })
+fn spawn(r: Ready, term: Terminal, options: Options, executor: Option<Arc<PyExecutor>>, resume: Option<crate::exec::Resume>) -> RunHandle {
+    let around = term.around(executor.as_ref().and_then(|e| e.capacity()));
+    RunHandle(r.start(super::runtime().handle(), options, around, resume))
 }
 
 /// Check, preflight and start a recipe; the run goes on in the engine (`RunHandle`).
@@ -114,8 +78,8 @@ pub fn start_run(
 ) -> PyResult<RunHandle> {
     super::not_forked()?;
     let (o, executor) = (self::options(options)?, self::executor(executor)?);
-    let (ready, _) = ready(py, &path, &given(inputs)?, &o, plugins, executor.as_ref(), None)?;
-    Ok(spawn(ready, o, executor, None))
+    let (ready, term, _) = ready(py, &path, &given(inputs)?, &o, plugins, executor.as_ref(), None)?;
+    Ok(spawn(ready, term, o, executor, None))
 }
 
 /// Continue a failed, cancelled or interrupted run in its own folder and history row:
@@ -135,8 +99,8 @@ pub fn start_resume(
     let config = super::load_config(py)?;
     let target = py.detach(|| flow::resume_target(&config, &run_id)).map_err(|e| engine_error(py, e))?;
     let (path, inputs) = (target.recipe.clone(), target.inputs.clone());
-    let (ready, resume) = ready(py, &path, &inputs, &o, plugins, executor.as_ref(), Some(target))?;
-    Ok(spawn(ready, o, executor, resume))
+    let (ready, term, resume) = ready(py, &path, &inputs, &o, plugins, executor.as_ref(), Some(target))?;
+    Ok(spawn(ready, term, o, executor, resume))
 }
 
 /// The plan of a recipe without running it (`run --dry-run`): levels, order, each step's
@@ -151,7 +115,7 @@ pub fn plan_recipe<'py>(
     plugins: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let o = Options { quiet: true, ..self::options(options)? };
-    let (r, _) = ready(py, &path, &given(inputs)?, &o, plugins, None, None)?;
+    let (r, _, _) = ready(py, &path, &given(inputs)?, &o, plugins, None, None)?;
     let doc = super::interruptible(py, flow::dry_run(&r.config, &r.prepared, &r.tools, &r.preflight, &o))?;
     Ok(pythonize(py, &doc)?)
 }

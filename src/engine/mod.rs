@@ -7,6 +7,7 @@ mod options;
 mod preview;
 pub mod reads;
 pub mod stream;
+pub mod task;
 
 pub use error::{store_error, EngineError, RunFailure};
 pub use options::Options;

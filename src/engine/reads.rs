@@ -48,6 +48,12 @@ pub fn validate_warnings(paths: &[PathBuf], tools: &Registry) -> Vec<Diagnostic>
         .collect()
 }
 
+/// A recipe file as its YAML says it (nothing rendered or checked); `None` if it cannot be read.
+pub fn recipe_document(path: &std::path::Path) -> Option<Value> {
+    let text = std::fs::read_to_string(path).ok()?;
+    crate::yaml::parse(&text).ok().flatten().map(|n| n.to_json())
+}
+
 /// Name, description, version, declared inputs and step count of a recipe, without full
 /// validation; `None` for a file that is not a readable recipe.
 pub fn recipe_summary(path: &std::path::Path) -> Option<Value> {

@@ -24,6 +24,17 @@ impl Terminal {
         Terminal { progress, answers }
     }
 
+    /// The terminal's part in a run: progress lines and preflight notes unless `quiet`;
+    /// approval gates asked here when nobody else answers them.
+    pub fn for_run(o: &crate::engine::Options) -> Terminal {
+        Terminal::new(!o.quiet, !o.auto_approve && !o.answers)
+    }
+
+    /// The terminal as a part of a run started with `capacity` (an executor's, if any).
+    pub fn around(&self, capacity: Option<crate::schedule::Capacity>) -> crate::engine::task::Around {
+        crate::engine::task::Around { listener: self.listener(), answers: self.answers(), capacity }
+    }
+
     /// The approval gates this terminal answers, for the run to wait on; `None`: it does not
     /// ask (the run takes each gate's default and says so).
     pub fn answers(&self) -> Option<Answers> {

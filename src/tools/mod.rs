@@ -20,6 +20,7 @@ mod sd;
 #[cfg(test)]
 pub(crate) mod stand_in;
 pub mod view;
+pub mod workers;
 
 use crate::recipe::ToolCatalog;
 use indexmap::IndexMap;
@@ -114,6 +115,16 @@ pub struct ToolCtx {
 }
 
 impl ToolCtx {
+    /// What a plugin sees of the run (`ctx.inputs`, `ctx.recipe`, ...); a call outside a
+    /// run sees its ids and folders only.
+    pub fn run_info(&self) -> Arc<Value> {
+        match &self.run {
+            Some(r) => r.info(),
+            None => Arc::new(serde_json::json!({"run_id": self.run_id, "run_dir": self.run_dir, "temp_dir": self.temp_dir,
+                                                "inputs": {}, "config": {}, "recipe": {}})),
+        }
+    }
+
     pub fn log(&self, level: &str, message: &str) {
         (self.log)(level, message)
     }

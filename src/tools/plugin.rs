@@ -2,7 +2,7 @@
 //! (`localforge.plugins.discover` reads it from the module) and the tool made of it. Only
 //! the call itself is the front end's ([`Handler`]: the binding calls `handle` in Python).
 
-use super::{ActionInputs, BrokenTool, InputDoc, JsonMap, Tool, ToolCtx, ToolError, ToolKind};
+use super::{ActionInputs, BrokenTool, InputDoc, JsonMap, Registry, Tool, ToolCtx, ToolError, ToolKind};
 use crate::recipe::InputType;
 use serde::Deserialize;
 use serde_json::Value;
@@ -40,6 +40,41 @@ pub struct BrokenPlugin {
 impl From<BrokenPlugin> for BrokenTool {
     fn from(b: BrokenPlugin) -> BrokenTool {
         BrokenTool { name: b.name, kind: ToolKind::Python, source: b.source, error: b.error }
+    }
+}
+
+/// What plugin discovery found: each plugin that loaded (what it declares, and how to
+/// call it), and each that did not.
+#[derive(Default)]
+pub struct Found {
+    pub plugins: Vec<(PluginInfo, Arc<dyn Handler>)>,
+    pub broken: Vec<BrokenPlugin>,
+}
+
+impl Registry {
+    /// These tools, plus the plugins when `needed` names a tool they lack: only then is
+    /// `discover` called, so a recipe of native steps never imports a plugin module. It
+    /// gets the names it must find (`None`: every plugin, as `validate` and `list-tools`
+    /// want), so it can skip slow sources once they are found. A plugin whose name is
+    /// taken is kept as broken, naming both sources.
+    pub fn with_plugins<'a, E>(
+        mut self,
+        needed: Option<impl IntoIterator<Item = &'a str>>,
+        discover: impl FnOnce(Option<Vec<&'a str>>) -> Result<Found, E>,
+    ) -> Result<Registry, E> {
+        let wanted = needed.map(|n| self.lacking(n));
+        if wanted.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(self);
+        }
+        let found = discover(wanted)?;
+        for (info, handler) in found.plugins {
+            // A clash is recorded by the registry and makes the name unusable, naming both files.
+            let _ = self.add(Arc::new(Plugin::new(info, handler)));
+        }
+        for broken in found.broken {
+            self.add_broken(broken.into());
+        }
+        Ok(self)
     }
 }
 

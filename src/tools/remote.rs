@@ -8,10 +8,13 @@
 //! engine's own and never leave it: a `batch.foreach` item's sub-steps are separate
 //! calls, so items spread over the cluster.
 
-use super::{JsonMap, Needs, Registry, Tool, ToolCtx, ToolError, ToolKind};
+use super::{JsonMap, LlmSink, LogFn, Needs, ProgressFn, Registry, Tool, ToolCtx, ToolError, ToolKind};
 use crate::schedule::Capacity;
+use crate::store::LlmCall;
 use serde_json::Value;
-use std::sync::Arc;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
 
 /// Runs tool calls somewhere else.
 #[async_trait::async_trait]
@@ -24,6 +27,83 @@ pub trait Executor: Send + Sync {
     /// instead of this machine's; `None` keeps this machine's.
     fn capacity(&self) -> Option<Capacity> {
         None
+    }
+}
+
+/// The driver's end of one call an executor runs: where its result goes when it comes,
+/// and the log lines, progress and LLM calls it reports while it runs, into the step's.
+pub struct Reply {
+    tx: Mutex<Option<oneshot::Sender<Value>>>,
+    log: LogFn,
+    progress: ProgressFn,
+    llm_calls: Option<LlmSink>,
+    /// The driver's run and step: an LLM call is recorded as theirs.
+    ids: (String, String),
+}
+
+impl Reply {
+    /// A reply for the step `ctx` describes, and where its result arrives ([`outcome`]).
+    pub fn new(ctx: &ToolCtx) -> (Reply, oneshot::Receiver<Value>) {
+        let (tx, rx) = oneshot::channel();
+        let ids = (ctx.run_id.clone(), ctx.step_id.clone());
+        let reply =
+            Reply { tx: Mutex::new(Some(tx)), log: ctx.log.clone(), progress: ctx.progress.clone(), llm_calls: ctx.llm_calls.clone(), ids };
+        (reply, rx)
+    }
+
+    /// Whether the step still waits for this call: after a cancel it does not, and what
+    /// comes later would land after the step ended.
+    fn waited_for(&self) -> bool {
+        self.tx.lock().unwrap_or_else(|e| e.into_inner()).as_ref().is_some_and(|tx| !tx.is_closed())
+    }
+
+    /// The call's result (`CallResult`'s shape); only the first counts.
+    pub fn done(&self, result: Value) {
+        if let Some(tx) = self.tx.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = tx.send(result);
+        }
+    }
+
+    /// A line of the step's log, as the tool wrote it there.
+    pub fn log(&self, level: &str, message: &str) {
+        if self.waited_for() {
+            (self.log)(level, message)
+        }
+    }
+
+    /// The step's progress there: done of total (either may be unknown) in `unit`s.
+    pub fn progress(&self, done: Option<u64>, total: Option<u64>, unit: &str) {
+        if self.waited_for() {
+            (self.progress)(done, total, unit)
+        }
+    }
+
+    /// An LLM call the step made there, for the history, as the driver's step's.
+    pub fn llm_call(&self, mut call: LlmCall) {
+        if let Some(record) = &self.llm_calls {
+            (call.run_id, call.step_id) = self.ids.clone();
+            record(call);
+        }
+    }
+}
+
+/// The step's outputs from the result `rx` of a call submitted for `ctx`'s step; when the
+/// step is cancelled first, `stop` stops the call there (and its processes) before the
+/// step counts as stopped.
+pub async fn outcome<F: Future<Output = ()>>(
+    rx: oneshot::Receiver<Value>,
+    ctx: &ToolCtx,
+    stop: impl FnOnce() -> F,
+) -> Result<JsonMap, ToolError> {
+    tokio::select! {
+        r = rx => match r {
+            Ok(v) => super::call::result_of(v).finish(ctx),
+            Err(_) => Err(ToolError::failed("the executor dropped the call without a result")),
+        },
+        _ = ctx.cancel.cancelled() => {
+            stop().await;
+            Err(ToolError::Cancelled)
+        }
     }
 }
 
