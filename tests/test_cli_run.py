@@ -211,7 +211,7 @@ def test_a_step_that_prints_a_lot_keeps_a_tail_and_the_whole_log_in_the_run_fold
     assert len(out["stdout"]) <= 64 * 1024 and out["stdout"].endswith("2999999\n3000000\ndone\n")
     assert full.endswith(out["stdout"]) and out["stdout"][0] != "\n"
     log = Path(out["stdout_file"])
-    assert log == Path(doc["run_dir"]) / "logs" / "s.stdout.log" and log.read_text() == full
+    assert log == Path(doc["run_dir"]) / "logs" / "s.1.stdout.log" and log.read_text() == full
     assert "stderr_file" not in out, "a small stream stays whole, with no file"
     shown = json.loads(lf("history", "show", doc["run_id"], "--json", check=0).stdout)
     assert [(s["step_id"], s["status"]) for s in shown["steps"]] == [("s", "completed"), ("t", "completed")]

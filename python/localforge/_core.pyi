@@ -34,8 +34,10 @@ __all__ = [
     "recipe_info",
     "render_template",
     "schema_document",
+    "search_step_log",
     "start_resume",
     "start_run",
+    "step_log",
     "system_report",
     "tool_definition",
     "validate",
@@ -139,3 +141,9 @@ def render_template(text: str, context: dict[str, Any]) -> str: ...
 def tool_definition(path: _Path, shared: bool = False) -> dict[str, Any]: ...
 def cache_stats() -> dict[str, Any]: ...
 def cache_clear(older_than_s: Optional[float] = None) -> int: ...
+def step_log(
+    run_id: str, step: str, attempt: Optional[int] = None, channel: str = "stdout", offset: int = ..., limit: int = 65536
+) -> Optional[dict[str, Any]]: ...
+def search_step_log(
+    run_id: str, step: str, text: str, attempt: Optional[int] = None, channel: str = "stdout", limit: int = 200
+) -> Optional[list[dict[str, Any]]]: ...

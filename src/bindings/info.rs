@@ -2,6 +2,7 @@
 
 use super::errors::{diag_dict, engine_error};
 use crate::engine::reads;
+use crate::store::logs::Channel;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use pythonize::pythonize;
@@ -155,4 +156,45 @@ pub fn config<'py>(py: Python<'py>, path: Option<std::path::PathBuf>) -> PyResul
     };
     let doc = reads::config_document(&c);
     Ok(pythonize(py, &doc)?)
+}
+
+fn channel(word: &str) -> PyResult<Channel> {
+    Channel::parse(word).ok_or_else(|| pyo3::exceptions::PyValueError::new_err(format!("no output `{word}`: `stdout` or `stderr`")))
+}
+
+/// A piece of what a step's attempt (`None`: its newest) printed on `channel`: `text`,
+/// `start`/`end` bytes, the log's `size`, the attempt and its `status`; `offset` < 0 reads
+/// back from the end. `None` when the history has no such run, step or attempt.
+#[pyfunction]
+#[pyo3(signature = (run_id, step, attempt=None, channel="stdout", offset=-65536, limit=65536))]
+pub fn step_log<'py>(
+    py: Python<'py>,
+    run_id: &str,
+    step: &str,
+    attempt: Option<u32>,
+    channel: &str,
+    offset: i64,
+    limit: u64,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let (config, channel) = (super::load_config(py)?, self::channel(channel)?);
+    let log = py.detach(|| reads::step_log(&config, run_id, (step, attempt), channel, (offset, limit))).map_err(|e| engine_error(py, e))?;
+    log.map(|l| pythonize(py, &l).map_err(PyErr::from)).transpose()
+}
+
+/// The lines of a step's attempt's log holding `text` (any case): `line`, `offset`, `text`.
+#[pyfunction]
+#[pyo3(signature = (run_id, step, text, attempt=None, channel="stdout", limit=200))]
+pub fn search_step_log<'py>(
+    py: Python<'py>,
+    run_id: &str,
+    step: &str,
+    text: &str,
+    attempt: Option<u32>,
+    channel: &str,
+    limit: usize,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let (config, channel) = (super::load_config(py)?, self::channel(channel)?);
+    let hits =
+        py.detach(|| reads::search_step_log(&config, run_id, (step, attempt), channel, text, limit)).map_err(|e| engine_error(py, e))?;
+    hits.map(|h| pythonize(py, &h).map_err(PyErr::from)).transpose()
 }

@@ -6,6 +6,7 @@ use super::{store_error, EngineError};
 use crate::config::Config;
 use crate::diag::Diagnostic;
 use crate::recipe::ToolCatalog;
+use crate::store::logs::{self, Channel};
 use crate::store::{RunDetail, RunSummary};
 use crate::system::{self, preflight::user_profiles, profiles::Profiles, Health, Probe, SystemReport};
 use crate::tools::Registry;
@@ -130,6 +131,60 @@ pub fn history(config: &Config, limit: usize) -> Result<Vec<RunSummary>, EngineE
 /// One run with its attempts and events; `None` if there is no such run.
 pub fn history_show(config: &Config, run_id: &str) -> Result<Option<RunDetail>, EngineError> {
     crate::store::run_detail(&config.db_path(), run_id).map_err(|e| EngineError::Store(store_error(&config.db_path(), e)))
+}
+
+/// A piece of what an attempt of a step printed, with which attempt it is and whether it
+/// is still running (its log may grow: read on from `end`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StepLog {
+    pub step: String,
+    pub attempt: u32,
+    pub status: String,
+    pub channel: Channel,
+    pub path: String,
+    #[serde(flatten)]
+    pub chunk: logs::Chunk,
+}
+
+/// Where a step's log is: the run's folder, the attempt and its status.
+fn log_of(
+    config: &Config,
+    run_id: &str,
+    step: &str,
+    attempt: Option<u32>,
+    channel: Channel,
+) -> Result<Option<(PathBuf, u32, String)>, EngineError> {
+    let db = config.db_path();
+    let place = crate::store::log_place(&db, run_id, step, attempt).map_err(|e| EngineError::Store(store_error(&db, e)))?;
+    Ok(place.map(|(dir, attempt, status)| (logs::path(std::path::Path::new(&dir), step, attempt, channel), attempt, status)))
+}
+
+/// Up to `max` bytes of what `step`'s attempt (`None`: its newest) in run `run_id` printed
+/// on `channel`, from byte `from` (negative: back from the end, at a line start; see
+/// `store::logs::read`). `None` when the history has no such run, step or attempt.
+pub fn step_log(
+    config: &Config,
+    run_id: &str,
+    (step, attempt): (&str, Option<u32>),
+    channel: Channel,
+    (from, max): (i64, u64),
+) -> Result<Option<StepLog>, EngineError> {
+    let Some((path, attempt, status)) = log_of(config, run_id, step, attempt, channel)? else { return Ok(None) };
+    let chunk = logs::read(&path, from, max).map_err(|e| EngineError::Store(store_error(&path, e)))?;
+    Ok(Some(StepLog { step: step.into(), attempt, status, channel, path: path.to_string_lossy().into_owned(), chunk }))
+}
+
+/// The lines of `step`'s attempt's log holding `needle` (any case), at most `limit`.
+pub fn search_step_log(
+    config: &Config,
+    run_id: &str,
+    (step, attempt): (&str, Option<u32>),
+    channel: Channel,
+    needle: &str,
+    limit: usize,
+) -> Result<Option<Vec<logs::Hit>>, EngineError> {
+    let Some((path, _, _)) = log_of(config, run_id, step, attempt, channel)? else { return Ok(None) };
+    logs::search(&path, needle, limit).map(Some).map_err(|e| EngineError::Store(store_error(&path, e)))
 }
 
 /// The YAML tools' programs, so `system` and `health` list them too.

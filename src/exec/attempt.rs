@@ -212,7 +212,7 @@ impl Run {
         let given = rendered.as_ref().ok().and_then(Value::as_object).cloned().unwrap_or_default();
         let result = match rendered {
             Err(e) => Err(Fail::msg(format!("cannot render inputs: {e}"))),
-            Ok(Value::Object(inputs)) => self.call(step, scope, record_id, tool, action, inputs).await,
+            Ok(Value::Object(inputs)) => self.call(step, scope, (record_id, number), tool, action, inputs).await,
             Ok(_) => unreachable!("a mapping renders to a mapping"),
         };
         let result = result.and_then(|outputs| gate(step, outputs));
@@ -260,13 +260,14 @@ impl Run {
         self: &Arc<Self>,
         step: &Step,
         scope: &Scope,
-        record_id: &str,
+        (record_id, attempt): (&str, u32),
         tool: &str,
         action: &str,
         inputs: JsonMap,
     ) -> Result<JsonMap, Fail> {
         let step_cancel = self.cancel.child_token();
-        let ctx = self.tool_ctx(record_id, step, scope, step_cancel.clone());
+        let mut ctx = self.tool_ctx(record_id, step, scope, step_cancel.clone());
+        ctx.attempt = attempt;
         let fut: BoxFut<'_, Result<JsonMap, Fail>> = match &step.kind {
             StepKind::Approval { message, options, default_action } => {
                 Box::pin(self.approval(record_id, message, options, default_action, scope))
@@ -309,6 +310,7 @@ impl Run {
             run_dir: self.run_dir.clone(),
             temp_dir: self.temp_dir.clone(),
             step_id: record_id.to_string(),
+            attempt: 0,
             llm_calls: self.store.clone().map(|s| Arc::new(move |call| s.llm_call(call)) as crate::tools::LlmSink),
             run: Some(Arc::new(crate::tools::view::View { info: self.info.clone(), scope: scope.clone(), steps: self.steps.clone() })),
             step: {

@@ -7,10 +7,11 @@
 
 mod guard;
 mod legacy;
+pub mod logs;
 mod query;
 mod schema;
 
-pub use query::{list_runs, run_detail, step_seconds, EventRow, RunDetail, RunSummary, StepRow};
+pub use query::{list_runs, log_place, run_detail, step_seconds, EventRow, LogFile, RunDetail, RunSummary, StepRow};
 
 use crate::status::{RunStatus, StepStatus};
 use rusqlite::types::{ToSql, ToSqlOutput};

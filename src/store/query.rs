@@ -31,6 +31,16 @@ pub struct StepRow {
     pub ended_at: Option<String>,
     /// Served by the step cache from this run's attempt.
     pub cached_from: Option<String>,
+    /// What the attempt's program printed, where it is kept (`logs`): the streams written.
+    pub logs: Vec<LogFile>,
+}
+
+/// One of an attempt's output logs.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogFile {
+    pub channel: super::logs::Channel,
+    pub path: String,
+    pub bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -115,6 +125,19 @@ fn summary(row: &Row) -> rusqlite::Result<(RunSummary, Option<i64>, Option<Strin
     ))
 }
 
+/// `row` with the logs its attempt left in the run folder.
+fn with_logs(mut row: StepRow, run_dir: Option<&str>) -> StepRow {
+    use super::logs::{path, Channel};
+    let Some(dir) = run_dir else { return row };
+    for channel in [Channel::Stdout, Channel::Stderr] {
+        let p = path(Path::new(dir), &row.step_id, row.attempt, channel);
+        if let Ok(m) = std::fs::metadata(&p) {
+            row.logs.push(LogFile { channel, path: p.to_string_lossy().into_owned(), bytes: m.len() });
+        }
+    }
+    row
+}
+
 /// A run left `running` by a process that no longer exists is recorded as `interrupted`.
 fn settle(conn: &rusqlite::Connection, s: &mut RunSummary, pid: Option<i64>, host: Option<&str>) -> rusqlite::Result<()> {
     if s.status == RunStatus::Running.as_str() && is_orphaned(pid, host) {
@@ -186,9 +209,11 @@ pub fn run_detail(path: &Path, run_id: &str) -> rusqlite::Result<Option<RunDetai
                 started_at: r.get(9)?,
                 ended_at: r.get(10)?,
                 cached_from: r.get(11)?,
+                logs: Vec::new(),
             })
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<rusqlite::Result<Vec<StepRow>>>()?;
+    let steps = steps.into_iter().map(|s| with_logs(s, run_dir.as_deref())).collect();
     let mut stmt = conn.prepare("SELECT step_id, ts, level, message FROM events WHERE run_id = ?1 ORDER BY id")?;
     let events = stmt
         .query_map(params![run_id], |r| Ok(EventRow { step_id: r.get(0)?, ts: r.get(1)?, level: r.get(2)?, message: r.get(3)? }))?
@@ -224,6 +249,24 @@ pub fn run_detail(path: &Path, run_id: &str) -> rusqlite::Result<Option<RunDetai
         steps,
         events,
     }))
+}
+
+/// Where an attempt of `step` in run `run_id` keeps its logs: the run folder, the attempt
+/// (`attempt`, or the newest one) and its status; `None` when the history has no such
+/// run, step or attempt.
+pub fn log_place(path: &Path, run_id: &str, step: &str, attempt: Option<u32>) -> rusqlite::Result<Option<(String, u32, String)>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let conn = schema::open(path)?;
+    conn.query_row(
+        "SELECT r.run_dir, s.attempt, s.status FROM steps s JOIN runs r ON r.run_id = s.run_id
+          WHERE s.run_id = ?1 AND s.step_id = ?2 AND (?3 IS NULL OR s.attempt = ?3) AND r.run_dir IS NOT NULL
+          ORDER BY s.attempt DESC LIMIT 1",
+        params![run_id, step, attempt],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+    .optional()
 }
 
 /// Median seconds of each step's completed attempts in the last 5 runs of `recipe`

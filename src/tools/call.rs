@@ -27,6 +27,8 @@ pub struct CallRequest {
     pub run_dir: PathBuf,
     pub temp_dir: PathBuf,
     pub step_id: String,
+    /// The attempt's number (its logs' names); 0: not said.
+    pub attempt: u32,
     pub step: Value,
     pub reservation: Held,
     /// The run's info (inputs, config, recipe) and its finished steps' outputs.
@@ -56,6 +58,7 @@ impl CallRequest {
             run_dir: ctx.run_dir.clone(),
             temp_dir: ctx.temp_dir.clone(),
             step_id: ctx.step_id.clone(),
+            attempt: ctx.attempt,
             step: ctx.step.clone(),
             reservation: Held { cpu: r.cpu, ram_gb: r.ram_gb, gpu: r.gpu, vram_gb: r.vram_gb },
             info: ctx.run.as_ref().map(|v| (*v.info()).clone()),
@@ -158,6 +161,7 @@ pub async fn serve_call(tools: &Registry, req: CallRequest, inputs: JsonMap, hea
         run_dir: req.run_dir,
         temp_dir: req.temp_dir,
         step_id: req.step_id,
+        attempt: req.attempt,
         cancel: Default::default(),
         log: hear.log.unwrap_or_else(|| {
             Arc::new(move |l: &str, m: &str| log_sink.lock().unwrap_or_else(|e| e.into_inner()).push((l.into(), m.into())))

@@ -98,6 +98,8 @@ pub struct ToolCtx {
     pub run_dir: PathBuf,
     pub temp_dir: PathBuf,
     pub step_id: String,
+    /// The attempt's number in the history (1, 2, ... across resumes); 0 outside a run.
+    pub attempt: u32,
     /// Cancelled when the step must stop (run cancelled or step timeout).
     pub cancel: CancellationToken,
     pub log: LogFn,

@@ -31,18 +31,19 @@ pub struct ProcessSpec {
     /// (a server a step starts on purpose). Otherwise the rest of its process group
     /// is stopped when it exits, as CI runners do at the end of a job.
     pub detach: bool,
-    /// Where the whole output goes once it outgrows `TAIL_BYTES`: `<log>.stdout.log` and
-    /// `<log>.stderr.log` (made only then). Without it only the tail is kept.
+    /// Where the whole output goes as it is written: `<log>.stdout.log` and
+    /// `<log>.stderr.log` (made when the stream has a first byte). Without it only the
+    /// last `TAIL_BYTES` are kept.
     pub log: Option<PathBuf>,
     /// Confine the program with Landlock (Linux): see `Sandbox`.
     pub sandbox: Option<Sandbox>,
 }
 
 impl ProcessSpec {
-    /// Logs of a step's program in its run folder: `<run_dir>/logs/<step id>`.
+    /// Logs of a step's program in its run folder, one pair per attempt:
+    /// `<run_dir>/logs/<step id>.<attempt>` (`crate::store::logs`).
     pub fn logged_for(mut self, ctx: &super::ToolCtx) -> ProcessSpec {
-        let name: String = ctx.step_id.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
-        self.log = Some(ctx.run_dir.join("logs").join(name));
+        self.log = Some(crate::store::logs::base(&ctx.run_dir, &ctx.step_id, ctx.attempt));
         self
     }
 }
@@ -218,7 +219,7 @@ struct Capture {
     tail: std::collections::VecDeque<u8>,
     bytes: u64,
     path: Option<PathBuf>,
-    file: Option<std::io::BufWriter<std::fs::File>>,
+    file: Option<std::fs::File>,
     /// Why the file could not be written (the tail is still kept).
     failed: Option<String>,
     /// Taken by `finish`: what a straggling reader pushes later is dropped.
@@ -235,23 +236,18 @@ impl Capture {
         if self.closed {
             return;
         }
-        self.bytes += chunk.len() as u64;
-        if self.file.is_none() && self.failed.is_none() && self.tail.len() + chunk.len() > TAIL_BYTES {
+        if self.bytes == 0 {
+            // The log file from the first byte, written through (not buffered) so a reader
+            // (the dashboard's live log) sees each chunk as soon as the program wrote it.
             if let Some(path) = &self.path {
                 let opened = path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|_| std::fs::File::create(path));
                 match opened {
-                    Ok(f) => {
-                        let mut w = std::io::BufWriter::with_capacity(256 * 1024, f);
-                        let (a, b) = self.tail.as_slices();
-                        if let Err(e) = w.write_all(a).and_then(|_| w.write_all(b)) {
-                            self.failed = Some(e.to_string());
-                        }
-                        self.file = Some(w);
-                    }
+                    Ok(f) => self.file = Some(f),
                     Err(e) => self.failed = Some(format!("{}: {e}", path.display())),
                 }
             }
         }
+        self.bytes += chunk.len() as u64;
         if let Some(w) = &mut self.file {
             if let Err(e) = w.write_all(chunk) {
                 self.failed = Some(e.to_string());
@@ -266,11 +262,9 @@ impl Capture {
 
     /// The text kept (cut at a line start when it is a tail) and what became of the stream.
     fn finish(&mut self) -> (String, Stream) {
-        use std::io::Write;
         self.closed = true;
         let truncated = self.bytes > self.tail.len() as u64;
-        let flushed = self.file.take().is_some_and(|mut w| w.flush().is_ok());
-        let file = if flushed && self.failed.is_none() { self.path.clone() } else { None };
+        let file = if self.file.take().is_some() && self.failed.is_none() { self.path.clone() } else { None };
         let bytes: Vec<u8> = self.tail.iter().copied().collect();
         let mut text = String::from_utf8_lossy(&bytes).into_owned();
         if truncated {
@@ -395,8 +389,12 @@ mod tests {
         assert_eq!(file, dir.path().join("logs").join("step.stdout.log"));
         assert_eq!(std::fs::read_to_string(&file).unwrap(), full);
         assert_eq!(out.full_stdout().unwrap(), full);
-        assert_eq!((out.stderr.as_str(), out.stderr_stream.truncated, out.stderr_stream.file.is_none()), ("small\n", false, true));
-        assert!(!dir.path().join("logs").join("step.stderr.log").exists(), "a small stream makes no file");
+        assert_eq!((out.stderr.as_str(), out.stderr_stream.truncated), ("small\n", false));
+        let err_file = dir.path().join("logs").join("step.stderr.log");
+        assert_eq!(std::fs::read_to_string(&err_file).unwrap(), "small\n", "a small stream is in its file too");
+        let mut outputs = super::super::JsonMap::new();
+        out.insert_into(&mut outputs);
+        assert!(!outputs.contains_key("stderr_file") && outputs.contains_key("stdout_file"), "outputs name the file only for a cut stream");
     }
 
     #[tokio::test]

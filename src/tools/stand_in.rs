@@ -90,6 +90,7 @@ pub fn ctx_in(dir: &std::path::Path) -> ToolCtx {
         run_dir: dir.into(),
         temp_dir: dir.into(),
         step_id: "s".into(),
+        attempt: 0,
         cancel: Default::default(),
         log: Arc::new(|_, _| {}),
         progress: Arc::new(|_, _, _| {}),
