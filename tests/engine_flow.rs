@@ -150,3 +150,56 @@ fn an_honest_16000_step_recipe_is_not_mistaken_for_an_alias_bomb() {
     let recipe = localforge::engine::check(&path, &Registry::native()).unwrap_or_else(|d| panic!("{:?}", &d[..d.len().min(3)]));
     assert_eq!(recipe.steps.len(), 16_000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_process_cancels_a_run_and_answers_its_gate_through_the_history() {
+    use localforge::engine::control;
+    use localforge::store::control::Control;
+    let s = setup();
+    let given = inputs(&s.dir);
+    let (p, tools) = prepared(&s.recipe, &given);
+    let pf = flow::preflight(&s.config, &p, &tools, false, &[], false).await.unwrap();
+    let start = Start { run_id: Some("r-control".into()), ..quiet() };
+    let run = tokio::spawn({
+        let config = s.config.clone();
+        async move { flow::execute(&config, p, Arc::new(tools), &pf, start, CancellationToken::new()).await }
+    });
+    let t = Instant::now();
+    while !s.dir.join("b.started").exists() {
+        assert!(t.elapsed() < Duration::from_secs(30), "step b never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // What the dashboard does for a run the CLI started: a row in the history, nothing shared.
+    control::request(&s.config, "r-control", &Control::Cancel).unwrap();
+    let report = run.await.unwrap().unwrap();
+    assert_eq!(report.status, RunStatus::Cancelled);
+    assert!(t.elapsed() < Duration::from_secs(10), "the run took the cancel within a moment");
+    let ended = control::request(&s.config, "r-control", &Control::Cancel).unwrap_err();
+    assert!(ended.to_string().contains("has already ended (cancelled)"), "{ended}");
+    let unknown = control::request(&s.config, "nope", &Control::Cancel).unwrap_err();
+    assert!(unknown.to_string().contains("no run `nope`"), "{unknown}");
+
+    // A gate waiting for its caller's answer takes one sent from elsewhere.
+    let gate = s.dir.join("gate.yaml");
+    std::fs::write(
+        &gate,
+        "name: gated\nsteps:\n  - id: ask\n    type: approval_gate\n    message: go?\n    options: [go, stop]\n    default_action: stop\n",
+    )
+    .unwrap();
+    let (p, tools) = prepared(&gate, &IndexMap::new());
+    let pf = flow::preflight(&s.config, &p, &tools, false, &[], false).await.unwrap();
+    let answers = localforge::exec::Answers::default();
+    let start = Start { run_id: Some("r-gate".into()), answers: Some(answers.clone()), ..Start::default() };
+    let run = tokio::spawn({
+        let config = s.config.clone();
+        async move { flow::execute(&config, p, Arc::new(tools), &pf, start, CancellationToken::new()).await }
+    });
+    while answers.waiting().is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(30), "the gate never asked");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    control::request(&s.config, "r-gate", &Control::Answer { step: "ask".into(), answer: json!("go") }).unwrap();
+    let report = run.await.unwrap().unwrap();
+    assert_eq!(report.status, RunStatus::Completed);
+    assert_eq!(report.steps["ask"].outputs["selection"], json!("go"));
+}

@@ -108,6 +108,14 @@ pub async fn execute(
     if let Some(capacity) = start.capacity {
         resources.capacity = capacity;
     }
+    let run_id = start.resume.as_ref().map(|r| r.run_id.clone()).or(start.run_id).unwrap_or_else(exec::new_run_id);
+    // With a history, the run also does what other processes ask of it (`control`).
+    let watching = CancellationToken::new();
+    if store.is_some() {
+        let watch = super::control::watch(config.db_path(), run_id.clone(), cancel.clone(), start.answers.clone(), watching.clone());
+        tokio::spawn(watch);
+    }
+    let _stop_watching = watching.drop_guard();
     let opts = RunOptions {
         cache,
         run_root: config.run_dir(),
@@ -116,7 +124,7 @@ pub async fn execute(
         cancel,
         resources,
         resume: start.resume,
-        run_id: start.run_id,
+        run_id: Some(run_id),
         listeners: start.listeners,
         answers: start.answers,
     };

@@ -1,6 +1,7 @@
 //! The engine's front door: check a recipe, prepare a run, and the run flow
 //! every front end shares (`flow`), with one error type (`error`).
 
+pub mod control;
 mod error;
 pub mod flow;
 mod options;

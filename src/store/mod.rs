@@ -5,13 +5,14 @@
 //! two prepared statements, not a commit of its own. WAL mode and a busy
 //! timeout let several runs share one database file.
 
+pub mod control;
 mod guard;
 mod legacy;
 pub mod logs;
 mod query;
 mod schema;
 
-pub use query::{list_runs, log_place, run_detail, step_seconds, EventRow, LogFile, RunDetail, RunSummary, StepRow};
+pub use query::{list_runs, log_place, run_detail, run_status, step_seconds, EventRow, LogFile, RunDetail, RunSummary, StepRow};
 
 use crate::status::{RunStatus, StepStatus};
 use rusqlite::types::{ToSql, ToSqlOutput};

@@ -138,6 +138,31 @@ fn with_logs(mut row: StepRow, run_dir: Option<&str>) -> StepRow {
     row
 }
 
+/// A run's status as `run_detail` would say it (a run whose process died is `interrupted`),
+/// without reading its steps; `None` when the history has no such run.
+pub fn run_status(path: &Path, run_id: &str) -> rusqlite::Result<Option<String>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let conn = schema::open(path)?;
+    let row = conn
+        .query_row("SELECT run_id, recipe, status, started_at, ended_at, pid, host FROM runs WHERE run_id = ?1", params![run_id], |r| {
+            let s = RunSummary {
+                run_id: r.get(0)?,
+                recipe: r.get(1)?,
+                status: r.get(2)?,
+                started_at: r.get(3)?,
+                ended_at: r.get(4)?,
+                duration_s: None,
+            };
+            Ok((s, r.get::<_, Option<i64>>(5)?, r.get::<_, Option<String>>(6)?))
+        })
+        .optional()?;
+    let Some((mut s, pid, host)) = row else { return Ok(None) };
+    settle(&conn, &mut s, pid, host.as_deref())?;
+    Ok(Some(s.status))
+}
+
 /// A run left `running` by a process that no longer exists is recorded as `interrupted`.
 fn settle(conn: &rusqlite::Connection, s: &mut RunSummary, pid: Option<i64>, host: Option<&str>) -> rusqlite::Result<()> {
     if s.status == RunStatus::Running.as_str() && is_orphaned(pid, host) {

@@ -63,11 +63,19 @@ CREATE TABLE IF NOT EXISTS llm_calls (
     duration_s        REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS llm_calls_run ON llm_calls (run_id);
+CREATE TABLE IF NOT EXISTS controls (
+    id       INTEGER PRIMARY KEY,
+    run_id   TEXT NOT NULL,
+    control  TEXT NOT NULL,
+    at       TEXT NOT NULL,
+    taken_at TEXT
+);
+CREATE INDEX IF NOT EXISTS controls_waiting ON controls (run_id, taken_at);
 ";
 
 /// Bumped whenever SCHEMA gains a table, index or column (tables and indexes are IF NOT
 /// EXISTS; columns added to an existing table are in COLUMNS).
-const VERSION: i64 = 5;
+const VERSION: i64 = 6;
 
 /// Columns added after a table was first released: (table, column, type).
 /// `resumed_at` / `prior_s`: a resumed run's last start, and its running time before it.

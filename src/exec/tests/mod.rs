@@ -184,7 +184,8 @@ steps:
     assert_eq!(statuses, ["failed", "failed", "completed"]);
     assert!(d.steps[0].error.as_ref().unwrap().contains("exited with code 1: not yet"));
     // Each attempt keeps what it printed, the failed ones too, and the history says where.
-    let logs: Vec<Vec<(crate::store::logs::Channel, u64)>> = d.steps.iter().map(|s| s.logs.iter().map(|l| (l.channel, l.bytes)).collect()).collect();
+    let logs: Vec<Vec<(crate::store::logs::Channel, u64)>> =
+        d.steps.iter().map(|s| s.logs.iter().map(|l| (l.channel, l.bytes)).collect()).collect();
     use crate::store::logs::Channel::Stderr;
     assert_eq!(logs, [vec![(Stderr, 8)], vec![(Stderr, 8)], vec![]]);
     let second = std::fs::read_to_string(&d.steps[1].logs[0].path).unwrap();
