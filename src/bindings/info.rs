@@ -4,8 +4,8 @@ use super::errors::{diag_dict, engine_error};
 use crate::engine::reads;
 use crate::store::logs::Channel;
 use pyo3::prelude::*;
-use pyo3::types::PyList;
-use pythonize::pythonize;
+use pyo3::types::{PyDict, PyList};
+use pythonize::{depythonize, pythonize};
 use std::path::PathBuf;
 
 /// Check recipe files; a list of problems (dicts with file, line, column, message, hint), empty when all are valid.
@@ -197,4 +197,16 @@ pub fn search_step_log<'py>(
     let hits =
         py.detach(|| reads::search_step_log(&config, run_id, (step, attempt), channel, text, limit)).map_err(|e| engine_error(py, e))?;
     hits.map(|h| pythonize(py, &h).map_err(PyErr::from)).transpose()
+}
+
+/// A page of the runs in the history, newest first: `query` holds `status`, `recipe`,
+/// `since`, `until`, `text`, `offset`, `limit` (each optional); returns `runs`, `total`
+/// (found in all) and `recipes` (every recipe name in the history).
+#[pyfunction]
+#[pyo3(signature = (query=None))]
+pub fn query_runs<'py>(py: Python<'py>, query: Option<&Bound<'py, PyDict>>) -> PyResult<Bound<'py, PyAny>> {
+    let q: crate::store::RunQuery = query.map(|q| depythonize(q.as_any())).transpose()?.unwrap_or_default();
+    let config = super::load_config(py)?;
+    let page = py.detach(|| reads::query_runs(&config, &q)).map_err(|e| engine_error(py, e))?;
+    Ok(pythonize(py, &page)?)
 }

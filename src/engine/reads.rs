@@ -133,6 +133,11 @@ pub fn history_show(config: &Config, run_id: &str) -> Result<Option<RunDetail>, 
     crate::store::run_detail(&config.db_path(), run_id).map_err(|e| EngineError::Store(store_error(&config.db_path(), e)))
 }
 
+/// A page of the runs in the history that `q` finds, with how many it finds in all.
+pub fn query_runs(config: &Config, q: &crate::store::RunQuery) -> Result<crate::store::RunPage, EngineError> {
+    crate::store::query_runs(&config.db_path(), q).map_err(|e| EngineError::Store(store_error(&config.db_path(), e)))
+}
+
 /// A piece of what an attempt of a step printed, with which attempt it is and whether it
 /// is still running (its log may grow: read on from `end`).
 #[derive(Debug, Clone, serde::Serialize)]

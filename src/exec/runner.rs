@@ -107,6 +107,7 @@ pub async fn run(
             inputs: Value::Object(inputs.clone()).to_string(),
             run_dir: run_dir.display().to_string(),
             started_at: started_at.clone(),
+            steps: recipe.steps.len() as u32,
         })?;
     }
     let steps = Arc::new(StepTable::default());

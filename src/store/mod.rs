@@ -12,7 +12,10 @@ pub mod logs;
 mod query;
 mod schema;
 
-pub use query::{list_runs, log_place, run_detail, run_status, step_seconds, EventRow, LogFile, RunDetail, RunSummary, StepRow};
+pub use query::{
+    list_runs, log_place, query_runs, run_detail, run_status, step_seconds, EventRow, LogFile, RunDetail, RunListing, RunPage, RunQuery,
+    RunSummary, StepRow,
+};
 
 use crate::status::{RunStatus, StepStatus};
 use rusqlite::types::{ToSql, ToSqlOutput};
@@ -40,6 +43,8 @@ pub struct NewRun {
     pub inputs: String,
     pub run_dir: String,
     pub started_at: String,
+    /// How many steps the recipe has (a run's progress: steps done of these).
+    pub steps: u32,
 }
 
 /// One request to an LLM, kept with the step that made it.
@@ -431,8 +436,8 @@ fn apply(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<()> {
             }
             Op::BeginRun(r, _) => {
                 tx.prepare_cached(
-                    "INSERT INTO runs (run_id, recipe, recipe_path, recipe_hash, status, inputs, run_dir, started_at, pid, host)
-                     VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8, ?9)",
+                    "INSERT INTO runs (run_id, recipe, recipe_path, recipe_hash, status, inputs, run_dir, started_at, pid, host, steps)
+                     VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8, ?9, ?10)",
                 )?
                 .execute(params![
                     r.run_id,
@@ -443,7 +448,8 @@ fn apply(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<()> {
                     r.run_dir,
                     r.started_at,
                     std::process::id(),
-                    hostname()
+                    hostname(),
+                    r.steps
                 ])?;
             }
             Op::StepStarted { at, tool, action, inputs, started_at } => {

@@ -191,6 +191,107 @@ pub fn list_runs(path: &Path, limit: usize) -> rusqlite::Result<Vec<RunSummary>>
     Ok(out)
 }
 
+/// Which runs to list, newest first: each field given narrows the list.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunQuery {
+    pub status: Option<String>,
+    pub recipe: Option<String>,
+    /// Started at or after this time (`2026-12-01` or a full RFC 3339 time).
+    pub since: Option<String>,
+    /// Started before this time.
+    pub until: Option<String>,
+    /// In the run's id, recipe name or error, any case.
+    pub text: Option<String>,
+    pub offset: usize,
+    /// At most this many (0: 50).
+    pub limit: usize,
+}
+
+/// A run as the runs list shows it: its summary and how far it got.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunListing {
+    #[serde(flatten)]
+    pub summary: RunSummary,
+    /// Steps that completed, came from the cache or were skipped (a batch's items count
+    /// as their step).
+    pub steps_done: u32,
+    /// The recipe's steps (unknown for runs recorded before it was kept).
+    pub steps_total: Option<u32>,
+}
+
+/// One page of the runs a query finds, how many it finds in all, and every recipe name in
+/// the history (for a filter's choices).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunPage {
+    pub runs: Vec<RunListing>,
+    pub total: u64,
+    pub recipes: Vec<String>,
+}
+
+/// The runs `q` finds, filtered and counted in SQL over the whole history (indexed by
+/// start time, status and recipe), so a page costs the same with 10 runs or 10,000.
+pub fn query_runs(path: &Path, q: &RunQuery) -> rusqlite::Result<RunPage> {
+    if !path.exists() {
+        return Ok(RunPage { runs: Vec::new(), total: 0, recipes: Vec::new() });
+    }
+    let conn = schema::open(path)?;
+    // Runs whose process died are `interrupted` before any status is matched.
+    let live: Vec<(RunSummary, Option<i64>, Option<String>)> =
+        conn.prepare_cached("SELECT * FROM runs WHERE status = 'running'")?.query_map([], summary)?.collect::<rusqlite::Result<_>>()?;
+    for (mut s, pid, host) in live {
+        settle(&conn, &mut s, pid, host.as_deref())?;
+    }
+    let mut clauses = Vec::new();
+    let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+    let mut narrow = |clause: &str, value: String| {
+        args.push(Box::new(value));
+        clauses.push(clause.replace('?', &format!("?{}", args.len())));
+    };
+    if let Some(v) = q.status.clone().filter(|v| !v.is_empty()) {
+        narrow("status = ?", v);
+    }
+    if let Some(v) = q.recipe.clone().filter(|v| !v.is_empty()) {
+        narrow("recipe = ?", v);
+    }
+    if let Some(v) = q.since.clone().filter(|v| !v.is_empty()) {
+        narrow("started_at >= ?", v);
+    }
+    if let Some(v) = q.until.clone().filter(|v| !v.is_empty()) {
+        narrow("started_at < ?", v);
+    }
+    if let Some(v) = q.text.clone().filter(|v| !v.trim().is_empty()) {
+        let like = format!("%{}%", v.trim().to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        narrow(
+            "(lower(run_id) LIKE ? ESCAPE '\\' OR lower(recipe) LIKE ? ESCAPE '\\' OR lower(coalesce(error, '')) LIKE ? ESCAPE '\\')",
+            like,
+        );
+    }
+    let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+    let refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
+    let total: i64 = conn.query_row(&format!("SELECT count(*) FROM runs {filter}"), refs.as_slice(), |r| r.get(0))?;
+    let limit = if q.limit == 0 { 50 } else { q.limit.min(1000) };
+    let sql = format!(
+        "SELECT r.*, (SELECT count(DISTINCT CASE WHEN instr(s.step_id, '[') > 0 THEN substr(s.step_id, 1, instr(s.step_id, '[') - 1)
+                                                ELSE s.step_id END)
+                        FROM steps s WHERE s.run_id = r.run_id AND s.status IN ('completed', 'cached', 'skipped')) AS done
+           FROM runs r {filter} ORDER BY r.started_at DESC, r.rowid DESC LIMIT {limit} OFFSET {}",
+        q.offset
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let runs = stmt
+        .query_map(refs.as_slice(), |row| {
+            let (summary, _, _) = summary(row)?;
+            Ok(RunListing { summary, steps_done: row.get("done")?, steps_total: row.get("steps")? })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let recipes = conn
+        .prepare_cached("SELECT DISTINCT recipe FROM runs ORDER BY recipe")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(RunPage { runs, total: total as u64, recipes })
+}
+
 /// One run with every step attempt and event; `None` if no such run.
 pub fn run_detail(path: &Path, run_id: &str) -> rusqlite::Result<Option<RunDetail>> {
     if !path.exists() {

@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_started_at ON runs (started_at);
 CREATE INDEX IF NOT EXISTS runs_recipe ON runs (recipe, started_at);
+CREATE INDEX IF NOT EXISTS runs_status ON runs (status, started_at);
 CREATE TABLE IF NOT EXISTS steps (
     run_id       TEXT NOT NULL,
     step_id      TEXT NOT NULL,
@@ -75,12 +76,14 @@ CREATE INDEX IF NOT EXISTS controls_waiting ON controls (run_id, taken_at);
 
 /// Bumped whenever SCHEMA gains a table, index or column (tables and indexes are IF NOT
 /// EXISTS; columns added to an existing table are in COLUMNS).
-const VERSION: i64 = 6;
+const VERSION: i64 = 7;
 
 /// Columns added after a table was first released: (table, column, type).
 /// `resumed_at` / `prior_s`: a resumed run's last start, and its running time before it.
 /// `cached_from`: the run an attempt served by the step cache came from.
-const COLUMNS: &[(&str, &str, &str)] = &[("runs", "resumed_at", "TEXT"), ("runs", "prior_s", "REAL"), ("steps", "cached_from", "TEXT")];
+/// `steps`: how many steps the run's recipe has (a run's progress in the runs list).
+const COLUMNS: &[(&str, &str, &str)] =
+    &[("runs", "resumed_at", "TEXT"), ("runs", "prior_s", "REAL"), ("steps", "cached_from", "TEXT"), ("runs", "steps", "INTEGER")];
 
 /// Open with WAL, a generous busy timeout, and the schema in place.
 pub fn open(path: &Path) -> rusqlite::Result<Connection> {

@@ -7,6 +7,7 @@ fn at(run: &str, step: &str, attempt: u32) -> Attempt {
 
 fn new_run(id: &str) -> NewRun {
     NewRun {
+        steps: 1,
         run_id: id.into(),
         recipe: "r".into(),
         recipe_path: "/r.yaml".into(),
@@ -227,4 +228,46 @@ fn runs_localforge_0x_wrote_show_in_the_history_and_its_tables_are_kept() {
     let c = rusqlite::Connection::open(&db).unwrap();
     let kept: i64 = c.query_row("SELECT count(*) FROM workflow_runs", [], |r| r.get(0)).unwrap();
     assert_eq!(kept, 2);
+}
+
+#[test]
+fn the_runs_list_filters_counts_and_pages_over_the_whole_history() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("h.db");
+    let store = Store::open(&db).unwrap();
+    // 300 runs: `old-recipe` only in the oldest, one failed with a distinctive error.
+    for i in 0..300 {
+        let recipe = if i == 3 { "old-recipe" } else { "daily" };
+        let run = NewRun {
+            recipe: recipe.into(),
+            started_at: format!("2026-11-{:02}T00:{:02}:{:02}Z", 1 + i / 60 % 28, i % 60, i % 60),
+            steps: 2,
+            ..new_run(&format!("run{i:03}"))
+        };
+        store.begin_run(run).unwrap();
+        store.step_started(at(&format!("run{i:03}"), "b[0].x", 1), "t", "a", "{}".into(), now());
+        store.step_finished(at(&format!("run{i:03}"), "b[0].x", 1), StepStatus::Completed, None, None, None, now());
+        store.step_started(at(&format!("run{i:03}"), "b[1].x", 1), "t", "a", "{}".into(), now());
+        store.step_finished(at(&format!("run{i:03}"), "b[1].x", 1), StepStatus::Completed, None, None, None, now());
+        let (status, error) =
+            if i == 7 { (RunStatus::Failed, Some("Disk QUOTA_exceeded".to_string())) } else { (RunStatus::Completed, None) };
+        store.finish_run(&format!("run{i:03}"), status, None, error);
+    }
+    store.flush().unwrap();
+    let q = |q: RunQuery| query_runs(&db, &q).unwrap();
+    let all = q(RunQuery::default());
+    assert_eq!((all.total, all.runs.len(), all.runs[0].summary.run_id.as_str()), (300, 50, "run299"), "newest first, 50 a page");
+    assert_eq!((all.runs[0].steps_done, all.runs[0].steps_total), (1, Some(2)), "a batch's items count as their step");
+    assert_eq!(all.recipes, ["daily", "old-recipe"], "every recipe in the history, not only this page's");
+    let old = q(RunQuery { recipe: Some("old-recipe".into()), ..Default::default() });
+    assert_eq!((old.total, old.runs[0].summary.run_id.as_str()), (1, "run003"), "an old run is found behind 296 newer ones");
+    let failed = q(RunQuery { status: Some("failed".into()), ..Default::default() });
+    assert_eq!(failed.runs.iter().map(|r| r.summary.run_id.as_str()).collect::<Vec<_>>(), ["run007"]);
+    let text = q(RunQuery { text: Some("quota_EXC".into()), ..Default::default() });
+    assert_eq!(text.total, 1, "text matches the error in any case, `_` literally");
+    assert_eq!(q(RunQuery { text: Some("quota%exc".into()), ..Default::default() }).total, 0, "`%` is a character, not a wildcard");
+    let page = q(RunQuery { offset: 290, limit: 20, ..Default::default() });
+    assert_eq!((page.total, page.runs.len(), page.runs[9].summary.run_id.as_str()), (300, 10, "run000"));
+    let span = q(RunQuery { since: Some("2026-11-02".into()), until: Some("2026-11-03".into()), ..Default::default() });
+    assert_eq!(span.total, 60);
 }
