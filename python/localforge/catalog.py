@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 from localforge import errors
+from localforge._suggest import did_you_mean
 
 BUILT_IN, LOCAL = "built-in", "./recipes"
 
@@ -64,14 +65,6 @@ def configured_folders(section: str) -> list:
     raw = (api.config().get("raw") or {}).get(section) or {}
     folders = raw.get("recipe_folders") or []
     return [folders] if isinstance(folders, str) else list(folders)
-
-
-def did_you_mean(word: str, options) -> str:
-    """`did you mean `x`?` for the closest of `options`, or empty."""
-    import difflib
-
-    match = difflib.get_close_matches(word, list(options), n=1)
-    return f"did you mean `{match[0]}`?" if match else ""
 
 
 class NotFound(errors.NotFoundError):

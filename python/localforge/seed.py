@@ -169,17 +169,15 @@ def find(topic: str, seeds: list[Seed]) -> Seed:
 
 def _did_you_mean(topic: str, seeds: list[Seed]) -> str:
     """The seeds whose id, a word of their id, or a tag is closest to `topic`."""
-    import difflib
+    from localforge._suggest import did_you_mean
 
     names: dict[str, set] = {}
     for s in seeds:
         for name in [s.id, *s.id.split("-"), *(s.meta.get("tags") or [])]:
             names.setdefault(name, set()).add(s.id)
-    close = difflib.get_close_matches(topic, list(names), n=3, cutoff=0.7)
-    ids = sorted({i for name in close for i in names[name]})
-    if ids:
-        return "did you mean " + " or ".join(f"`{i}`" for i in ids[:4]) + "?"
-    return "seeds: " + ", ".join(s.id for s in seeds) + " (`localforge seed list`)"
+    return did_you_mean(topic, names, n=3, cutoff=0.7, offer=names.__getitem__) or (
+        "seeds: " + ", ".join(s.id for s in seeds) + " (`localforge seed list`)"
+    )
 
 
 # --- what this machine has ------------------------------------------------------------

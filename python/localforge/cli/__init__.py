@@ -74,9 +74,10 @@ def main(argv=None) -> int:
         return 0
     name = args[0]
     if name not in COMMANDS:
-        from localforge.cli.output import error, suggest
+        from localforge._suggest import did_you_mean
+        from localforge.cli.output import error
 
-        error(f"unknown command `{name}`", hint=suggest(name, COMMANDS) or "run `localforge --help` for the commands")
+        error(f"unknown command `{name}`", hint=did_you_mean(name, COMMANDS) or "run `localforge --help` for the commands")
         return 2
     import importlib
 

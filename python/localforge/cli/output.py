@@ -148,12 +148,6 @@ def hanging(head: str, text: str, cols: int = None) -> str:
     return first + "\n" + textwrap.fill(text, cols, initial_indent=" " * 6, subsequent_indent=" " * 6, break_on_hyphens=False)
 
 
-def suggest(word: str, options) -> str:
-    from localforge.catalog import did_you_mean
-
-    return did_you_mean(word, options)
-
-
 from localforge.errors import UsageError  # noqa: E402  (a mistake on the command line: exit 2)
 
 

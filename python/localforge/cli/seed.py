@@ -13,10 +13,10 @@ USAGE = "usage: localforge seed list|show|check|verify|export ... (`localforge s
 def main(args) -> int:
     commands = {"list": list_, "show": show, "check": check, "verify": verify, "export": export}
     if not args or args[0] not in commands:
-        from localforge.cli.output import suggest
+        from localforge._suggest import did_you_mean
 
         hint = (
-            suggest(args[0], commands) if args else None
+            did_you_mean(args[0], commands) if args else None
         ) or "commands: list, show TOPIC, check TOPIC, verify TOPIC, export --format skills DIR"
         raise UsageError(USAGE if not args else f"unknown seed command `{args[0]}`", hint=hint)
     from localforge import seed

@@ -13,9 +13,9 @@ COMMANDS = ("search", "info", "install", "list", "update", "remove", "publish", 
 
 def main(args) -> int:
     if not args or args[0] not in COMMANDS:
-        from localforge.cli.output import suggest
+        from localforge._suggest import did_you_mean
 
-        hint = (suggest(args[0], COMMANDS) if args else None) or f"commands: {', '.join(COMMANDS)}"
+        hint = (did_you_mean(args[0], COMMANDS) if args else None) or f"commands: {', '.join(COMMANDS)}"
         raise UsageError("usage: localforge tools COMMAND ..." if not args else f"unknown tools command `{args[0]}`", hint=hint)
     from localforge.tool_registry.layout import RegistryError
 

@@ -43,7 +43,7 @@ def settings(spec: Any) -> dict:
     if out["address"] is not None and not isinstance(out["address"], str):
         raise unusable(f"`executor.address` must be text (HOST:PORT), got {out['address']!r}", "e.g. `address: 10.0.0.5:6379`")
     if out["kind"] not in KINDS:
-        from localforge.catalog import did_you_mean
+        from localforge._suggest import did_you_mean
 
         raise unusable(f"unknown executor `{out['kind']}`", did_you_mean(out["kind"], KINDS) or "use `local` or `ray[:ADDRESS]`")
     unknown = sorted(set(spec) - {"kind", "address", "shared_dir", "inline_mb"})

@@ -122,7 +122,7 @@ class Catalog:
             raise Refused(f"`{ref}` leaves the recipe folders (`..`); run recipes by name, or by a path inside: {self.folders()}")
         looks_like_path = os.sep in ref or ref.endswith((".yaml", ".yml"))
         if not looks_like_path:
-            from localforge.catalog import did_you_mean
+            from localforge._suggest import did_you_mean
 
             hint = did_you_mean(ref, [r.name for r in recipes]) or f"{self.lister} lists them"
             raise Refused(f"no recipe named `{ref}`; {hint}")

@@ -111,7 +111,7 @@ def find(sources: list[Source], name: str, version: Optional[str] = None) -> tup
             return src, max(entries, key=lambda e: version_key(e["version"]))
     if seen:
         raise RegistryError(f"`{name}` has no version {version}", f"versions: {', '.join(sorted(set(seen), key=version_key))}", usage=True)
-    from localforge.catalog import did_you_mean
+    from localforge._suggest import did_you_mean
 
     names = {e["name"] for s in sources for e in s.index()["tools"]}
     raise RegistryError(
