@@ -5,12 +5,11 @@ machine, so agents that load skills can use the playbooks directly."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 
 from localforge import seed as seeds
+from localforge._atomic import write_atomic
 from localforge.errors import InvalidValue
 
 NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -69,9 +68,6 @@ def export(selected: list[seeds.Seed], facts: dict, folder: Path) -> list[dict]:
         d = folder / s.id
         d.mkdir(parents=True, exist_ok=True)
         text = skill_md(s, facts)
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=".SKILL.", suffix=".md")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, d / "SKILL.md")
+        write_atomic(d / "SKILL.md", text, mode=0o600)
         out.append({"id": s.id, "path": str(d / "SKILL.md"), "bytes": len(text.encode())})
     return out

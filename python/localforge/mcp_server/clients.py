@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from localforge import errors
+from localforge._atomic import write_atomic
 
 
 class Refused(errors.Refused):
@@ -133,7 +134,5 @@ def write(client: Client, name: str) -> tuple[Path, Optional[Path]]:
         backup = path.with_name(f"{path.name}.{time.strftime('%Y%m%d-%H%M%S')}.bak")
         shutil.copy2(path, backup)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".localforge-tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, text)  # the file keeps its mode (a new one gets the umask's)
     return path, backup

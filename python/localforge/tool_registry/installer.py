@@ -14,11 +14,11 @@ import fcntl
 import json
 import os
 import shlex
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Optional
 
+from localforge._atomic import write_atomic
 from localforge._paths import private_dir
 from localforge.tool_registry.layout import RegistryError, check_name, check_version, rel_path, sha256, validate_bytes, version_key
 from localforge.tool_registry.sources import Source
@@ -42,7 +42,7 @@ def locked():
 
 
 def _save(state: dict) -> None:
-    _write_atomic(tool_dir() / LOCK, (json.dumps(state, indent=2, sort_keys=True) + "\n").encode())
+    write_atomic(tool_dir() / LOCK, json.dumps(state, indent=2, sort_keys=True) + "\n", mode=0o600)
 
 
 def _load() -> dict:
@@ -78,20 +78,6 @@ def _settle(state: dict) -> dict:
         except (OSError, KeyError, TypeError):
             pass
     return state
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def parse_ref(ref: str) -> tuple[str, Optional[str]]:
@@ -194,7 +180,7 @@ def install(
         # moves from `pending` to `tools` when `locked` writes the lock file back.
         _save({**state, "pending": {entry["name"]: record}})
         try:
-            _write_atomic(target, data)
+            write_atomic(target, data, mode=0o600)
         except BaseException:
             _save(state)
             raise

@@ -5,11 +5,9 @@ there, offline too; an HTTP registry's index is cached there."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 import urllib.error
@@ -18,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from localforge._atomic import write_atomic
 from localforge._paths import data_dir, private_dir
 from localforge.tool_registry.layout import INDEX, MAX_BYTES, MAX_INDEX, RegistryError, check_name, parse_index, read_inside
 
@@ -108,15 +107,7 @@ class Source:
             # Checked before it replaces anything: a bad answer keeps the last good copy.
             parse_index(data, f"registry `{self.name}`")
             private_dir(self.cache)
-            fd, tmp = tempfile.mkstemp(dir=self.cache, prefix=f".{INDEX}.", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                os.replace(tmp, self.cache / INDEX)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            write_atomic(self.cache / INDEX, data, mode=0o600)
 
     def _git(self, *argv: str) -> None:
         env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
