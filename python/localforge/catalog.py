@@ -57,16 +57,6 @@ def names():
     return known
 
 
-def configured_folders(section: str) -> list:
-    """`SECTION: {recipe_folders: [...]}` in the configuration (`mcp`, `ui`): the folders
-    beyond the built-in recipes and ./recipes that a front end may run recipes from."""
-    from localforge import api
-
-    raw = (api.config().get("raw") or {}).get(section) or {}
-    folders = raw.get("recipe_folders") or []
-    return [folders] if isinstance(folders, str) else list(folders)
-
-
 class NotFound(errors.NotFoundError):
     """No recipe by that path or name; `hint` says what there is."""
 

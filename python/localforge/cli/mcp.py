@@ -33,7 +33,7 @@ def main(args) -> int:
     _need_sdk()
     from localforge.mcp_server import recipes
 
-    folders = ns.recipes + _configured_folders()
+    folders = ns.recipes + recipes.configured_folders("mcp")
     try:
         if ns.http:
             from localforge.mcp_server import http
@@ -51,13 +51,6 @@ def main(args) -> int:
     except KeyboardInterrupt:
         pass
     return EXIT_OK
-
-
-def _configured_folders() -> list:
-    """`mcp: {recipe_folders: [...]}` in the configuration."""
-    from localforge.catalog import configured_folders
-
-    return configured_folders("mcp")
 
 
 def _need_sdk() -> None:

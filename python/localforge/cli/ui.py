@@ -31,8 +31,7 @@ def main(args) -> int:
         raise UsageError(
             f"--host {ns.host} is not a loopback address", hint="add --allow-remote to serve other machines (over a trusted network)"
         )
-    from localforge.catalog import configured_folders
-    from localforge.mcp_server.recipes import Refused
+    from localforge.mcp_server.recipes import Refused, configured_folders
 
     token = load_or_make_token()
     try:

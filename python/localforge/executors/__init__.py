@@ -65,12 +65,9 @@ def _flag(value: Any) -> bool:
 
 
 def resolve(spec: Any = None) -> Optional[Any]:
-    """The executor `spec` names (None: the configuration's `executor`), or None for this machine.
-    Raises ConfigError (exit 2) when it cannot be used: Ray not installed, no cluster."""
-    if spec is None:
-        from localforge import api
-
-        spec = (api.config().get("raw") or {}).get("executor")
+    """The executor `spec` names (the API passes the configuration's `executor` when the
+    caller named none), or None for this machine. Raises ConfigError (exit 2) when it
+    cannot be used: Ray not installed, no cluster."""
     if not isinstance(spec, (str, dict)) and spec is not None:
         return spec  # an executor object, passed through
     s = settings(spec)

@@ -18,6 +18,14 @@ from localforge import api, errors
 from localforge.mcp_server import schemas
 
 
+def configured_folders(section: str) -> list:
+    """`SECTION: {recipe_folders: [...]}` in the configuration (`mcp`, `ui`): the folders
+    beyond the built-in recipes and ./recipes that a front end may run recipes from."""
+    raw = (api.config().get("raw") or {}).get(section) or {}
+    folders = raw.get("recipe_folders") or []
+    return [folders] if isinstance(folders, str) else list(folders)
+
+
 class Refused(errors.Refused):
     """A recipe the server will not run; the message says why and what would do."""
 
