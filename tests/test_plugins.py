@@ -75,11 +75,13 @@ def test_user_folder_plugin_with_relative_imports_and_ctx(lf, user_tools):
 def test_plugin_in_the_package_tools_folder(lf, tmp_path):
     # A copy of the installed package (editable or from a wheel) first on PYTHONPATH: the
     # test drops its plugin there, never into the source tree or site-packages.
-    import localforge
+    import localforge.tools  # binds `localforge` too
 
+    package = Path(localforge.__file__).resolve().parent
     copy = tmp_path / "pkg"
-    shutil.copytree(Path(localforge.__file__).resolve().parent, copy / "localforge", ignore=shutil.ignore_patterns("__pycache__"))
-    target = copy / "localforge" / "tools" / "zz_dropped_notes_tool.py"
+    shutil.copytree(package, copy / "localforge", ignore=shutil.ignore_patterns("__pycache__"))
+    # The folder `localforge.tools` imports from (compat/tools/, under its 0.x name).
+    target = copy / "localforge" / Path(localforge.tools.__file__).resolve().parent.relative_to(package) / "zz_dropped_notes_tool.py"
     shutil.copy(PLUGINS / "notes_tool.py", target)
     lf.env["PYTHONPATH"] = str(copy)
     rec = lf.write("n.yaml", "name: n\nsteps:\n  - {id: w, tool: notes, action: write, inputs: {text: dropped}}\n")
