@@ -5,6 +5,7 @@ skills          seeds exported as agent skills
 agentconfig     an agent's config (CLAUDE.md, AGENTS.md, ...) for this machine
 schemacheck     checking a document against the JSON Schemas LocalForge ships
 tool_registry/  sharing YAML tools: registries, install, update, publish
+system_report   the machine report as text (`localforge system`, `health`)
 
 Nothing here imports a front end.
 """

@@ -68,12 +68,6 @@ class SystemInfo:
 
     def format_report(self) -> str:
         """The `localforge system` text."""
-        import contextlib
-        import io
+        from localforge.services import system_report
 
-        from localforge.frontends.cli import system as cli
-
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            cli.print_report(self.report)
-        return out.getvalue()
+        return system_report.text(self.report)

@@ -14,7 +14,6 @@ as ✗. Tools that are not found never change the exit code.
 
 from localforge.frontends.cli.args import parser
 from localforge.frontends.cli.output import EXIT_FAILED, EXIT_OK, error, print_json
-from localforge.frontends.cli.system import _services, _tools
 
 EPILOG = """\
 exit codes:
@@ -42,9 +41,11 @@ def main(args) -> int:
     if ns.json:
         print_json(report)
     else:
-        _services(report["services"])
+        from localforge.services import system_report
+
+        print("\n".join(system_report.services(report["services"])))
         print()
-        _tools(report["tools"])
+        print("\n".join(system_report.tools(report["tools"])))
     down = configured_down(report["services"])
     if down:
         names = ", ".join(f"`{n}`" for n in down)

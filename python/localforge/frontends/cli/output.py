@@ -126,28 +126,6 @@ def field(label, value, indent: str = "") -> str:
     return "\n".join([f"{indent}{label}:"] + _block(value, indent + "  "))
 
 
-def width() -> int:
-    """Columns to wrap human output at: `COLUMNS` if set, else the terminal's, else 100."""
-    import shutil
-
-    return max(40, shutil.get_terminal_size((100, 24)).columns)
-
-
-def hanging(head: str, text: str, cols: int = None) -> str:
-    """`head` then `text` wrapped to `cols` (default `width()`), continuation
-    lines under the text; when that leaves too little room, the text goes on
-    the lines below `head`, indented six spaces."""
-    import textwrap
-
-    cols = cols or width()
-    if not text:
-        return head.rstrip()
-    if cols - len(head) >= 30:
-        return textwrap.fill(text, cols, initial_indent=head, subsequent_indent=" " * len(head), break_on_hyphens=False)
-    first = textwrap.fill(head.strip(), cols, initial_indent=head[: len(head) - len(head.lstrip())], subsequent_indent="    ")
-    return first + "\n" + textwrap.fill(text, cols, initial_indent=" " * 6, subsequent_indent=" " * 6, break_on_hyphens=False)
-
-
 from localforge.errors import UsageError  # noqa: E402  (a mistake on the command line: exit 2)
 
 
