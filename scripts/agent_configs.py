@@ -13,8 +13,8 @@ from pathlib import Path
 
 from generated import write_or_check
 
-from localforge import agentconfig
 from localforge._paths import data_dir
+from localforge.services import agentconfig
 
 HERE = Path(__file__).resolve().parent.parent / "agent-configs"
 

@@ -9,7 +9,8 @@ declares and re-exports its children) and test modules are not nodes.
 
 Python: every import between modules of `python/localforge`, at module level or inside a
 function (a deferred import is still a loop), with `TYPE_CHECKING`-only imports left out.
-A package counts as its `__init__`.
+A package counts as its `__init__`. The 0.x namespaces in `compat/` count under the names
+they import as (`compat/engine/config.py` is `localforge.engine.config`).
 
 Prints each cycle and exits 1 if there is one. Hand-written (a strongly-connected-
 components pass over a graph read with `re` and `ast`): cargo-modules would need a
@@ -28,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src"
 PY = ROOT / "python" / "localforge"
+COMPAT = PY / "compat"  # on the package's __path__: its packages import as localforge.engine, ...
 
 PATH = re.compile(r"\b(crate|super)((?:::[A-Za-z_][A-Za-z0-9_]*)+)")
 USE_GROUP = re.compile(r"\buse\s+(crate|super)((?:::[A-Za-z_][A-Za-z0-9_]*)*)::\{([^;]*)\};", re.S)
@@ -168,7 +170,8 @@ def sccs(edges):
 
 
 def python_module(path: Path) -> str:
-    parts = list(path.relative_to(PY.parent).with_suffix("").parts)
+    under = COMPAT if COMPAT in path.parent.parents else PY.parent  # compat/__init__.py itself is localforge.compat
+    parts = (["localforge"] if under == COMPAT else []) + list(path.relative_to(under).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts = parts[:-1]
     return ".".join(parts)

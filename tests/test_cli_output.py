@@ -187,7 +187,7 @@ def test_health_exits_0_when_what_you_configured_runs(lf, ollama):
 def test_health_help_documents_the_exit_codes(lf):
     out = lf("health", "--help", check=0).stdout
     assert "exit codes:\n  0  every service you configured is running\n  1  a service you configured" in out
-    import localforge.cli.health as health
+    import localforge.frontends.cli.health as health
 
     assert "Exit codes:" in health.__doc__ and "1  a service you configured is not running" in health.__doc__
 

@@ -150,7 +150,7 @@ def test_permissions_new_folders_and_deletions_come_back(tmp_path):
     files.land(changes)
     assert not (run_dir / "old.txt").exists() and (run_dir / "made" / "deeper").is_dir()
     assert (run_dir / "go.sh").read_text().endswith("changed\n") and os.stat(run_dir / "go.sh").st_mode & 0o777 == 0o750
-    assert not list(run_dir.glob(".localforge-part-*"))
+    assert sorted(p.name for p in run_dir.iterdir()) == ["go.sh", "made"], "no temporary file is left"
 
 
 def test_an_edit_in_place_of_the_same_size_comes_back(tmp_path):

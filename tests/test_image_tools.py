@@ -169,7 +169,7 @@ def test_a_gate_on_the_validator_fails_the_step(lf):
 
 
 def test_without_pillow_the_tools_say_how_to_install(lf):
-    code = "import sys; sys.modules['PIL'] = None; from localforge.cli import main; sys.exit(main(['list-tools', '--json']))"
+    code = "import sys; sys.modules['PIL'] = None; from localforge.frontends.cli import main; sys.exit(main(['list-tools', '--json']))"
     proc = subprocess.run([sys.executable, "-c", code], cwd=lf.work, env=lf.env, capture_output=True, text=True)
     tools = {t["name"]: t for t in json.loads(proc.stdout)}
     for name in ("image_processor", "validator"):

@@ -75,11 +75,13 @@ def test_user_folder_plugin_with_relative_imports_and_ctx(lf, user_tools):
 def test_plugin_in_the_package_tools_folder(lf, tmp_path):
     # A copy of the installed package (editable or from a wheel) first on PYTHONPATH: the
     # test drops its plugin there, never into the source tree or site-packages.
-    import localforge
+    import localforge.tools  # binds `localforge` too
 
+    package = Path(localforge.__file__).resolve().parent
     copy = tmp_path / "pkg"
-    shutil.copytree(Path(localforge.__file__).resolve().parent, copy / "localforge", ignore=shutil.ignore_patterns("__pycache__"))
-    target = copy / "localforge" / "tools" / "zz_dropped_notes_tool.py"
+    shutil.copytree(package, copy / "localforge", ignore=shutil.ignore_patterns("__pycache__"))
+    # The folder `localforge.tools` imports from (compat/tools/, under its 0.x name).
+    target = copy / "localforge" / Path(localforge.tools.__file__).resolve().parent.relative_to(package) / "zz_dropped_notes_tool.py"
     shutil.copy(PLUGINS / "notes_tool.py", target)
     lf.env["PYTHONPATH"] = str(copy)
     rec = lf.write("n.yaml", "name: n\nsteps:\n  - {id: w, tool: notes, action: write, inputs: {text: dropped}}\n")
@@ -467,3 +469,44 @@ def test_system_info_reads_the_engines_recommendations():
     assert info.recommend_sd_config() == {"key": "sdxl", "label": "sdxl", "vram_gb": 9.5, "resolution": None}
     assert info.can_run_model("llama3.2:3b") and not info.can_run_model("llama3.1:70b")
     assert [r["model"] for r in info.recommend_models("general")] == ["llama3.2:3b"]
+
+
+SYSTEM_INFO_TEXT = """\
+import json, sys, warnings
+warnings.simplefilter("ignore", DeprecationWarning)
+from localforge.engine.system_info import SystemInfo
+info = SystemInfo()
+info._report = json.loads(sys.argv[1])
+sys.stdout.write(info.format_report())
+print(sorted({m.split(".")[1] for m in sys.modules if m.startswith("localforge.")}))
+"""
+
+
+def test_system_info_formats_the_report_as_the_cli_does_without_loading_it(lf):
+    """0.x's `SystemInfo.format_report()`: the `localforge system` text, from the services
+    layer (the shim loads no front end)."""
+    import subprocess
+    import sys
+
+    report = {
+        "hardware": {"cpu": "Ryzen 5", "cpu_cores": 12, "physical_cores": 6, "ram_gb": 31.3, "ram_available_gb": 20.04,
+                     "gpus": [{"name": "RTX 3060", "vram_total_gb": 12, "vram_free_gb": 11.5, "driver": "550.1"}]},
+        "services": {"ollama": {"running": True, "version": "0.5.1", "models": ["a", "b"], "loaded": [], "url": "http://localhost:11434"},
+                     "sd": {"running": False, "url": "http://localhost:7860", "error": "connection refused", "hint": "start it"}},
+        "tools": {"ffmpeg": {"found": True, "version": "6.1", "path": "/usr/bin/ffmpeg"}, "blender": {"found": False}},
+        "recommendations": [{"task": "general", "model": "llama3.2:3b", "vram_gb": 3.3, "fits": True, "why": "fits in 11.5 GB"}],
+        "advice": [],
+    }  # fmt: skip
+    env = {**lf.env, "COLUMNS": "100"}
+    out = subprocess.run([sys.executable, "-c", SYSTEM_INFO_TEXT, json.dumps(report)], env=env, capture_output=True, text=True, check=True)
+    *lines, loaded = out.stdout.splitlines(keepends=True)
+    assert "".join(lines) == (
+        "LocalForge system report\n\n"
+        "Hardware\n  CPU   Ryzen 5 (12 threads, 6 cores)\n  RAM   31.3 GB (20.0 GB available)\n"
+        "  GPU   RTX 3060: 12.0 GB VRAM, 11.5 GB free, driver 550.1\n\n"
+        "Services\n  ✓ ollama       http://localhost:11434       0.5.1  2 models\n"
+        "  ✗ sd           http://localhost:7860        connection refused\n                 → start it\n\n"
+        "Tools\n  ✓ ffmpeg               6.1              /usr/bin/ffmpeg\n  ✗ blender              not found\n\n"
+        "Recommended models\n  ✓ general           llama3.2:3b            3.3 GB  fits in 11.5 GB\n"
+    )
+    assert "frontends" not in loaded and "services" in loaded, loaded

@@ -200,7 +200,7 @@ def test_publish_commits_the_definition_on_a_new_branch(lf, tmp_path):
 
 def test_the_shipped_registry_is_valid_and_its_examples_run(lf):
     from localforge import api
-    from localforge.tool_registry.example import run_example
+    from localforge.services.tool_registry.example import run_example
 
     lf("tools", "index", REPO / "registry", "--check", check=0)
     paths = sorted((REPO / "registry" / "tools").glob("*/*/*.yaml"))
@@ -369,7 +369,7 @@ def test_shell_in_a_shared_definition_is_refused(lf, folder_registry, change, wo
 
 def test_an_interrupted_install_leaves_the_previous_version(lf, folder_registry, monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(lf.home))
-    from localforge.tool_registry import installer, sources
+    from localforge.services.tool_registry import installer, sources
 
     src = sources.Source("test", "folder", str(folder_registry))
     _, entry = installer.find([src], "greet")
@@ -434,8 +434,8 @@ class Trickle(http.server.BaseHTTPRequestHandler):
 @pytest.mark.parametrize("where", ["slow-head", "slow-body"])
 def test_a_trickling_http_registry_is_given_up_at_one_deadline(monkeypatch, where):
     from conftest import serve
-    from localforge.tool_registry import sources
-    from localforge.tool_registry.layout import RegistryError
+    from localforge.services.tool_registry import sources
+    from localforge.services.tool_registry.layout import RegistryError
 
     monkeypatch.setattr(sources, "FETCH_DEADLINE", 2.0)
     with serve(Trickle) as url:
@@ -488,7 +488,7 @@ def test_one_index_limit_for_every_registry_and_for_tools_index(lf, folder_regis
     proc = lf("tools", "search", "greet", check=None)
     assert proc.returncode != 0 and "`index.json` is 9.4 MB; an index.json may be at most 8192 KiB" in proc.stderr
     # `tools index` refuses to write what `tools search` would refuse.
-    from localforge.tool_registry import layout
+    from localforge.services.tool_registry import layout
 
     monkeypatch.setattr(layout, "MAX_INDEX", 300)
     with pytest.raises(layout.RegistryError) as e:
@@ -501,7 +501,7 @@ def test_one_index_limit_for_every_registry_and_for_tools_index(lf, folder_regis
 KILLED_INSTALL = """\
 import os, sys
 from pathlib import Path
-from localforge.tool_registry import installer, sources
+from localforge.services.tool_registry import installer, sources
 
 src = sources.Source("test", "folder", sys.argv[1])
 _, newer = installer.find([src], "greet")

@@ -38,7 +38,7 @@ def test_every_shipped_seed_and_the_template_follow_the_schema():
     for path in [*SHIPPED, SEEDS / "TEMPLATE.md"]:
         errors = list(jsonschema.Draft202012Validator(schema).iter_errors(front_matter(path)))
         assert not errors, f"{path.name}: {[e.message for e in errors]}"
-    from localforge import seed
+    from localforge.services import seed
 
     seeds, problems = seed.load_all()
     assert problems == [] and {s.id for s in seeds} >= NEEDED
@@ -95,7 +95,8 @@ def test_malformed_seeds_are_reported_with_file_and_line(lf):
 
 def test_the_schema_checker_agrees_with_jsonschema_on_the_corpus():
     jsonschema = pytest.importorskip("jsonschema")
-    from localforge import api, schemacheck
+    from localforge import api
+    from localforge.services import schemacheck
 
     schema = json.loads(SCHEMA.read_text())
     for name, (text, _, _) in BROKEN.items():
@@ -222,7 +223,7 @@ def test_seeds_are_filled_in_with_the_engines_figures(lf):
 
 
 def test_every_seed_renders_here_and_for_the_fixed_profile():
-    from localforge import seed
+    from localforge.services import seed
 
     seeds, _ = seed.load_all()
     here = seed.facts(seeds, models=True)

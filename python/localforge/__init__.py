@@ -14,9 +14,14 @@ The engine is Rust (`localforge._core`), loaded on first use, so importing
 this package is cheap; the command line is `python -m localforge`.
 """
 
+import os
 from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
+
+# LocalForge 0.x's namespaces — `localforge.engine`, `localforge.tools`, `localforge.clients` —
+# which its plugins import, live in compat/ and import under those names (compat/__init__.py).
+__path__.append(os.path.join(os.path.dirname(__file__), "compat"))
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time `__getattr__` loads the API on first use
     from localforge.api import (

@@ -1,3 +1,3 @@
-from localforge.cli import main
+from localforge.frontends.cli import main
 
 raise SystemExit(main())

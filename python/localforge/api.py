@@ -216,8 +216,11 @@ def start_resume(run_id: str, *, auto_approve: bool = False, force: bool = False
 
 
 def _executor(spec: Executor):
+    """Where the steps run: `spec`, else the configuration's `executor`, else here (None)."""
     from localforge import executors
 
+    if spec is None:
+        spec = (config().get("raw") or {}).get("executor")
     return executors.resolve(spec)
 
 
@@ -238,7 +241,9 @@ def call_step(
     `progress(done, total, unit)` and `llm_call(call)` hear the call as it goes (then `logs`
     and `llm_calls` stay empty); `stop()`, asked every 100 ms, stops it (KeyboardInterrupt)
     and its processes."""
-    return _core().call_tool(dict(request), dict(inputs), plugins=_plugins, log=log, progress=progress, stop=stop, llm_call=llm_call)
+    from localforge.executors import worker
+
+    return worker.call_step(request, inputs, log=log, progress=progress, stop=stop, llm_call=llm_call)
 
 
 def _follow(run: Run, on_event: Optional[OnEvent], approve: Optional[Approve]) -> RunResult:

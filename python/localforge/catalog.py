@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 from localforge import errors
+from localforge._suggest import did_you_mean
 
 BUILT_IN, LOCAL = "built-in", "./recipes"
 
@@ -54,24 +55,6 @@ def names():
         known.setdefault(f.relative_to(root).with_suffix("").as_posix(), f)
         known.setdefault(f.stem, f)
     return known
-
-
-def configured_folders(section: str) -> list:
-    """`SECTION: {recipe_folders: [...]}` in the configuration (`mcp`, `ui`): the folders
-    beyond the built-in recipes and ./recipes that a front end may run recipes from."""
-    from localforge import api
-
-    raw = (api.config().get("raw") or {}).get(section) or {}
-    folders = raw.get("recipe_folders") or []
-    return [folders] if isinstance(folders, str) else list(folders)
-
-
-def did_you_mean(word: str, options) -> str:
-    """`did you mean `x`?` for the closest of `options`, or empty."""
-    import difflib
-
-    match = difflib.get_close_matches(word, list(options), n=1)
-    return f"did you mean `{match[0]}`?" if match else ""
 
 
 class NotFound(errors.NotFoundError):

@@ -1,9 +1,9 @@
 """Finding Python tool plugins (the 0.x contract: `TOOL_NAME`, `TOOL_ACTIONS`,
 `handle(action, inputs, ctx) -> dict`).
 
-Searched in order: this package's `tools/*_tool.py`; the folders in the
-config's `tool_dirs` and `~/.localforge/tools/`; installed packages that
-declare the `localforge.tools` entry-point group. User files load as
+Searched in order: the built-in `localforge.tools` (`compat/tools/*_tool.py`); the
+folders in the config's `tool_dirs` and `~/.localforge/tools/`; installed packages
+that declare the `localforge.tools` entry-point group. User files load as
 submodules of `localforge.tools`, so 0.x relative imports such as
 `from ..engine.config import get_config` keep working. A module that fails to
 import does not hide the others: it is reported as broken with its error.

@@ -43,7 +43,7 @@ def settings(spec: Any) -> dict:
     if out["address"] is not None and not isinstance(out["address"], str):
         raise unusable(f"`executor.address` must be text (HOST:PORT), got {out['address']!r}", "e.g. `address: 10.0.0.5:6379`")
     if out["kind"] not in KINDS:
-        from localforge.catalog import did_you_mean
+        from localforge._suggest import did_you_mean
 
         raise unusable(f"unknown executor `{out['kind']}`", did_you_mean(out["kind"], KINDS) or "use `local` or `ray[:ADDRESS]`")
     unknown = sorted(set(spec) - {"kind", "address", "shared_dir", "inline_mb"})
@@ -65,12 +65,9 @@ def _flag(value: Any) -> bool:
 
 
 def resolve(spec: Any = None) -> Optional[Any]:
-    """The executor `spec` names (None: the configuration's `executor`), or None for this machine.
-    Raises ConfigError (exit 2) when it cannot be used: Ray not installed, no cluster."""
-    if spec is None:
-        from localforge import api
-
-        spec = (api.config().get("raw") or {}).get("executor")
+    """The executor `spec` names (the API passes the configuration's `executor` when the
+    caller named none), or None for this machine. Raises ConfigError (exit 2) when it
+    cannot be used: Ray not installed, no cluster."""
     if not isinstance(spec, (str, dict)) and spec is not None:
         return spec  # an executor object, passed through
     s = settings(spec)

@@ -26,12 +26,12 @@ import hashlib
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from localforge import errors
+from localforge._atomic import write_atomic
 
 MB = 1024 * 1024
 # All the files of one step together may be this many times `inline_mb`.
@@ -241,23 +241,13 @@ class Scratch:
 
 def land(changes: dict) -> None:
     """Do here what a step did on a node (`Scratch.changed`): folders made, files written
-    (each through a temporary file of its own, then renamed), shipped files it removed."""
+    (each all at once, with the mode it had there), shipped files it removed."""
     for d in changes.get("dirs") or []:
         os.makedirs(d, exist_ok=True)
     modes = changes.get("modes") or {}
     for path, data in (changes.get("files") or {}).items():
-        folder = os.path.dirname(path)
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".localforge-part-", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.chmod(tmp, modes.get(path, 0o644))
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_atomic(path, data, mode=modes.get(path, 0o644))
     for path in changes.get("removed") or []:
         try:
             os.unlink(path)

@@ -14,9 +14,14 @@ import shutil
 import socket
 import tempfile
 import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import localforge
 from localforge.executors import files
+
+if TYPE_CHECKING:
+    from localforge.types import CallResult
 
 
 def run_call(payload: dict):
@@ -101,14 +106,29 @@ def _listeners(emit, stop) -> dict:
     }
 
 
-def _call(request: dict, inputs: dict, cwd: str | None, hear: dict) -> dict:
-    from localforge import api
+def call_step(
+    request: Mapping[str, Any],
+    inputs: Mapping[str, Any],
+    *,
+    log: Optional[Callable[[str, str], Any]] = None,
+    progress: Optional[Callable[[Optional[int], Optional[int], str], Any]] = None,
+    stop: Optional[Callable[[], bool]] = None,
+    llm_call: Optional[Callable[[dict], Any]] = None,
+) -> CallResult:
+    """One tool call of another machine's run, here, with this machine's plugins
+    (`localforge.api.call_step` says what goes in and what comes out)."""
+    from localforge import _core
+    from localforge.plugins import for_engine
 
+    return _core.call_tool(dict(request), dict(inputs), plugins=for_engine, log=log, progress=progress, stop=stop, llm_call=llm_call)
+
+
+def _call(request: dict, inputs: dict, cwd: str | None, hear: dict) -> dict:
     before = os.getcwd()
     if cwd:
         os.chdir(cwd)
     try:
-        return api.call_step(request, inputs, **hear)
+        return call_step(request, inputs, **hear)
     except KeyboardInterrupt:  # told to stop: the engine stopped the step's processes
         return {"cancelled": True}
     finally:

@@ -1,0 +1,70 @@
+"""`localforge ui`: the local web dashboard (runs, their DAG, timeline and files, the
+machine, recipes with a form to start them)."""
+
+import sys
+
+from localforge.frontends.cli.args import parser
+from localforge.frontends.cli.output import EXIT_OK, UsageError
+
+INSTALL_HINT = "pip install 'localforge[ui]'"
+
+
+def main(args) -> int:
+    p = parser("ui", "Serve the LocalForge dashboard on this machine (127.0.0.1).")
+    p.add_argument("--port", type=int, default=8766, help="port (default 8766; 0 picks a free one)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host (anyone with the token can start runs)")
+    p.add_argument("--open", action="store_true", help="open the page in the browser")
+    p.add_argument("--recipes", action="append", default=[], metavar="DIR",
+                   help="a folder of recipes the page may also start (repeatable; also `ui.recipe_folders` in the configuration)")  # fmt: skip
+    ns = p.parse_args(args)
+    try:
+        import starlette  # noqa: F401
+        import uvicorn
+    except ImportError as e:
+        raise UsageError(f"the dashboard needs {e.name}, which is not installed", hint=INSTALL_HINT)
+    from localforge.frontends.mcp_server.http import is_loopback
+    from localforge.frontends.ui.app import create_app
+    from localforge.frontends.ui.security import load_or_make_token
+
+    if not is_loopback(ns.host) and not ns.allow_remote:
+        raise UsageError(
+            f"--host {ns.host} is not a loopback address", hint="add --allow-remote to serve other machines (over a trusted network)"
+        )
+    from localforge.frontends.mcp_server.recipes import Refused, configured_folders
+
+    token = load_or_make_token()
+    try:
+        app = create_app(token, allow_remote=ns.allow_remote, recipe_folders=ns.recipes + configured_folders("ui"))
+    except Refused as e:
+        raise UsageError(str(e), hint="pass folders that exist to --recipes (or fix `ui.recipe_folders` in the configuration)")
+    config = uvicorn.Config(app, host=ns.host, port=ns.port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+
+    async def announce():
+        while not server.started:
+            import asyncio
+
+            await asyncio.sleep(0.05)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        shown = "127.0.0.1" if is_loopback(ns.host) else ns.host
+        url = f"http://{shown}:{port}/?token={token}"
+        print(f"LocalForge dashboard: {url}", flush=True)
+        sys.stderr.write("Ctrl-C stops it (runs started here are cancelled first).\n")
+        if ns.open:
+            import webbrowser
+
+            webbrowser.open(url)
+
+    import asyncio
+
+    async def serve():
+        task = asyncio.create_task(announce())
+        await server.serve()
+        task.cancel()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK
