@@ -73,6 +73,9 @@ cargo clippy --all-targets --features python -- -D warnings
 step "cargo test (the engine, without Python)"
 cargo test
 
+step "no import cycles (Rust modules and Python modules: scripts/cycles.py)"
+"$PYTHON" scripts/cycles.py
+
 step "ruff"
 .venv/bin/ruff check python tests benches
 .venv/bin/ruff format --check python tests benches

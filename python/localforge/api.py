@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import os
+import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
@@ -23,6 +24,8 @@ from localforge.types import (
     Event,
     HealthReport,
     JsonDocument,
+    LogHit,
+    LogPiece,
     ModelFit,
     ParsedYaml,
     Plan,
@@ -30,6 +33,7 @@ from localforge.types import (
     RecipeEntry,
     RecipeInfo,
     RunDetail,
+    RunPage,
     RunResult,
     RunSummary,
     SystemReport,
@@ -87,6 +91,12 @@ def _start(recipe: Recipe, inputs: Optional[Mapping[str, Any]], executor: Execut
     return _core().start_run(_recipe_path(recipe), _inputs(inputs), options, plugins=_plugins, executor=_executor(executor))
 
 
+# The runs this process started, by id, while anyone holds them: `cancel` and `answer`
+# reach them directly (their history row may not be written yet); other runs through the
+# history.
+_LIVE: weakref.WeakValueDictionary[str, Run] = weakref.WeakValueDictionary()
+
+
 class Run:
     """A run going on in the engine (from `start` or `start_resume`).
 
@@ -98,6 +108,7 @@ class Run:
 
     def __init__(self, handle):
         self._handle = handle
+        _LIVE[handle.id] = self
 
     @property
     def id(self) -> str:
@@ -434,6 +445,73 @@ def history(limit: int = 20) -> list[RunSummary]:
 def history_show(run_id: str) -> Optional[RunDetail]:
     """One run with its steps' attempts and events (`localforge.types.RunDetail`), or None."""
     return _core().history_show(run_id)
+
+
+def runs(
+    *,
+    status: Optional[str] = None,
+    recipe: Optional[str] = None,
+    since: Optional[str] = None,
+    until: Optional[str] = None,
+    text: Optional[str] = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> RunPage:
+    """A page of the runs in the history, newest first, found over the whole history:
+    `status`, `recipe`, started `since`/`until` (ISO dates or times), `text` in the run's
+    id, recipe or error. Returns the page, how many runs match in all, and every recipe
+    name in the history (`localforge.types.RunPage`)."""
+    if offset < 0 or not 1 <= limit <= 1000:
+        raise errors.UsageError(f"`offset` must be 0 or more and `limit` from 1 to 1000 (found {offset}, {limit})")
+    query = {"status": status, "recipe": recipe, "since": since, "until": until, "text": text, "offset": offset, "limit": limit}
+    return _core().query_runs(query)
+
+
+def _channel(channel: str) -> str:
+    if channel not in ("stdout", "stderr"):
+        raise errors.UsageError(f"`channel` is `stdout` or `stderr`, not `{channel}`")
+    return channel
+
+
+def step_log(
+    run_id: str, step: str, *, attempt: Optional[int] = None, channel: str = "stdout", offset: int = -65536, limit: int = 65536
+) -> Optional[LogPiece]:
+    """What a step's program printed, kept per attempt (`attempt`: None for the newest):
+    up to `limit` bytes from byte `offset` (negative: back from the end, from a whole
+    line), as `text` with the bytes it covers and the log's size; a log of any size is
+    read without loading it. None when the history has no such run, step or attempt."""
+    return _core().step_log(run_id, step, attempt, _channel(channel), offset, limit)
+
+
+def search_step_log(
+    run_id: str, step: str, text: str, *, attempt: Optional[int] = None, channel: str = "stdout", limit: int = 200
+) -> Optional[list[LogHit]]:
+    """The lines of a step's log holding `text` (any case), with their numbers and byte
+    offsets, at most `limit`. None when the history has no such run, step or attempt."""
+    return _core().search_step_log(run_id, step, text, attempt, _channel(channel), limit)
+
+
+def cancel(run_id: str) -> None:
+    """Stop a running run, whichever process on this machine runs it (the CLI, another
+    program's API, the MCP server): its running steps stop and it ends `cancelled`, as on
+    Ctrl-C. Raises RecipeError when there is no such run or it has ended."""
+    here = _LIVE.get(run_id)
+    if here is not None and not here.done():
+        return here.cancel()
+    _core().control_run(run_id, {"action": "cancel"})
+
+
+def answer(run_id: str, step: str, answer: Union[bool, str] = True) -> None:
+    """Answer the approval gate `step` of a running run, whichever process runs it:
+    `True` (go on), `False` (take its rejecting option) or one of its options. A gate that
+    nobody waits on (`--auto-approve`, no terminal) has taken its default already."""
+    if not isinstance(answer, (bool, str)):
+        raise errors.UsageError("answer with True, False or one of the gate's options")
+    here = _LIVE.get(run_id)
+    if here is not None and not here.done():
+        here.approve(step, answer)
+        return
+    _core().control_run(run_id, {"action": "answer", "step": step, "answer": answer})
 
 
 def system(binaries: Optional[Sequence[str]] = None) -> SystemReport:

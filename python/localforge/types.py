@@ -156,6 +156,14 @@ class RunSummary(TypedDict):
     duration_s: Optional[float]
 
 
+class LogFile(TypedDict):
+    """One of an attempt's output logs: which stream, where, how big."""
+
+    channel: Literal["stdout", "stderr"]
+    path: str
+    bytes: int
+
+
 class Attempt(TypedDict):
     step_id: str
     attempt: int
@@ -168,6 +176,46 @@ class Attempt(TypedDict):
     error_detail: Optional[str]
     started_at: str
     ended_at: Optional[str]
+    cached_from: Optional[str]
+    logs: list[LogFile]
+
+
+class RunListing(RunSummary):
+    """A row of `localforge.runs`: a run and how far it got."""
+
+    steps_done: int
+    steps_total: Optional[int]
+
+
+class RunPage(TypedDict):
+    """`localforge.runs`: one page of the runs found, how many in all, every recipe name."""
+
+    runs: list[RunListing]
+    total: int
+    recipes: list[str]
+
+
+class LogPiece(TypedDict):
+    """`localforge.step_log`: a piece of what an attempt printed (bytes `start`..`end` of
+    `size`); a `running` attempt's log grows: read on from `end`."""
+
+    step: str
+    attempt: int
+    status: str
+    channel: Literal["stdout", "stderr"]
+    path: str
+    text: str
+    start: int
+    end: int
+    size: int
+
+
+class LogHit(TypedDict):
+    """A line of a log holding the text searched for (`localforge.search_step_log`)."""
+
+    line: int
+    offset: int
+    text: str
 
 
 class RunDetail(RunSummary):

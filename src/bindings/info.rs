@@ -210,3 +210,12 @@ pub fn query_runs<'py>(py: Python<'py>, query: Option<&Bound<'py, PyDict>>) -> P
     let page = py.detach(|| reads::query_runs(&config, &q)).map_err(|e| engine_error(py, e))?;
     Ok(pythonize(py, &page)?)
 }
+
+/// Ask run `run_id`, whichever process runs it, to stop or to take an answer:
+/// `{"action": "cancel"}` or `{"action": "answer", "step": ..., "answer": ...}`.
+#[pyfunction]
+pub fn control_run(py: Python<'_>, run_id: &str, control: &Bound<'_, PyDict>) -> PyResult<()> {
+    let control: crate::store::control::Control = depythonize(control.as_any())?;
+    let config = super::load_config(py)?;
+    py.detach(|| crate::engine::control::request(&config, run_id, &control)).map_err(|e| engine_error(py, e))
+}
