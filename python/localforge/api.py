@@ -467,6 +467,12 @@ def runs(
     return _core().query_runs(query)
 
 
+def history_version() -> int:
+    """A number that changes whenever a run, in any process, writes to the history: ask it
+    now and then and reload what you show only when it moved (the dashboard does)."""
+    return _core().history_version()
+
+
 def _channel(channel: str) -> str:
     if channel not in ("stdout", "stderr"):
         raise errors.UsageError(f"`channel` is `stdout` or `stderr`, not `{channel}`")

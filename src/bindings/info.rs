@@ -219,3 +219,10 @@ pub fn control_run(py: Python<'_>, run_id: &str, control: &Bound<'_, PyDict>) ->
     let config = super::load_config(py)?;
     py.detach(|| crate::engine::control::request(&config, run_id, &control)).map_err(|e| engine_error(py, e))
 }
+
+/// A number that moves whenever a run, in any process, writes to the history.
+#[pyfunction]
+pub fn history_version(py: Python<'_>) -> PyResult<i64> {
+    let config = super::load_config(py)?;
+    py.detach(|| reads::history_version(&config)).map_err(|e| engine_error(py, e))
+}

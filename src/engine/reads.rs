@@ -133,6 +133,11 @@ pub fn history_show(config: &Config, run_id: &str) -> Result<Option<RunDetail>, 
     crate::store::run_detail(&config.db_path(), run_id).map_err(|e| EngineError::Store(store_error(&config.db_path(), e)))
 }
 
+/// A number that moves whenever a run (in any process) writes to the history.
+pub fn history_version(config: &Config) -> Result<i64, EngineError> {
+    crate::store::data_version(&config.db_path()).map_err(|e| EngineError::Store(store_error(&config.db_path(), e)))
+}
+
 /// A page of the runs in the history that `q` finds, with how many it finds in all.
 pub fn query_runs(config: &Config, q: &crate::store::RunQuery) -> Result<crate::store::RunPage, EngineError> {
     crate::store::query_runs(&config.db_path(), q).map_err(|e| EngineError::Store(store_error(&config.db_path(), e)))

@@ -62,7 +62,8 @@ pub struct Chunk {
 /// Up to `max` bytes of the log at `path` from byte `from`; a negative `from` counts back
 /// from the end and starts at the next whole line. A piece cut short ends at a line end, so
 /// the next read (from `end`) starts the next line; a line longer than `max` is cut as it
-/// is. A log not written (yet) reads as empty.
+/// is, and a tail inside one line longer than it is that line's end. A log not written
+/// (yet) reads as empty.
 pub fn read(path: &Path, from: i64, max: u64) -> std::io::Result<Chunk> {
     let mut f = match std::fs::File::open(path) {
         Ok(f) => f,
@@ -79,7 +80,8 @@ pub fn read(path: &Path, from: i64, max: u64) -> std::io::Result<Chunk> {
         // Back from the end: skip to the first whole line (the byte before `start` may end one).
         f.seek(SeekFrom::Start(start - 1))?;
         (&mut f).take(max.saturating_add(1)).read_to_end(&mut bytes)?;
-        let skip = bytes.iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| i + 1);
+        // A window inside one line longer than it keeps that line's end, cut.
+        let skip = bytes.iter().position(|&b| b == b'\n').map(|i| i + 1).filter(|&i| i < bytes.len()).unwrap_or(1);
         bytes.drain(..skip);
         start = start - 1 + skip as u64;
     } else {
@@ -187,6 +189,9 @@ mod tests {
         std::fs::OpenOptions::new().append(true).open(&p).and_then(|mut f| std::io::Write::write_all(&mut f, b"\nlast line\n")).unwrap();
         let tail = read(&p, -20, 64 * 1024).unwrap();
         assert_eq!(tail.text, "last line\n");
+        let long = dir.path().join("long.log");
+        std::fs::write(&long, format!("{}the end\n", "x".repeat(100))).unwrap();
+        assert_eq!(read(&long, -20, 64).unwrap().text, "xxxxxxxxxxxxthe end\n", "inside one long line: its end, cut");
     }
 
     #[test]

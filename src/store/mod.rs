@@ -13,8 +13,8 @@ mod query;
 mod schema;
 
 pub use query::{
-    list_runs, log_place, query_runs, run_detail, run_status, step_seconds, EventRow, LogFile, RunDetail, RunListing, RunPage, RunQuery,
-    RunSummary, StepRow,
+    data_version, list_runs, log_place, query_runs, run_detail, run_status, step_seconds, EventRow, LogFile, RunDetail, RunListing,
+    RunPage, RunQuery, RunSummary, StepRow,
 };
 
 use crate::status::{RunStatus, StepStatus};

@@ -199,7 +199,7 @@ pub struct RunQuery {
     pub recipe: Option<String>,
     /// Started at or after this time (`2026-12-01` or a full RFC 3339 time).
     pub since: Option<String>,
-    /// Started before this time.
+    /// Started before this time; a date alone takes in that day.
     pub until: Option<String>,
     /// In the run's id, recipe name or error, any case.
     pub text: Option<String>,
@@ -258,7 +258,8 @@ pub fn query_runs(path: &Path, q: &RunQuery) -> rusqlite::Result<RunPage> {
         narrow("started_at >= ?", v);
     }
     if let Some(v) = q.until.clone().filter(|v| !v.is_empty()) {
-        narrow("started_at < ?", v);
+        // A date alone (`2026-12-01`) takes in the whole of that day.
+        narrow("started_at < ?", if v.len() == 10 { format!("{v}~") } else { v });
     }
     if let Some(v) = q.text.clone().filter(|v| !v.trim().is_empty()) {
         let like = format!("%{}%", v.trim().to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
@@ -290,6 +291,23 @@ pub fn query_runs(path: &Path, q: &RunQuery) -> rusqlite::Result<RunPage> {
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(RunPage { runs, total: total as u64, recipes })
+}
+
+/// A number that changes whenever another connection (a run, in any process) has
+/// written to the history since the last call: a front end asks it twice a second and
+/// reloads only when it moved. One connection per file is kept for this.
+pub fn data_version(path: &Path) -> rusqlite::Result<i64> {
+    use std::sync::Mutex;
+    static CONNS: Mutex<Vec<(std::path::PathBuf, rusqlite::Connection)>> = Mutex::new(Vec::new());
+    if !path.exists() {
+        return Ok(0);
+    }
+    let mut conns = CONNS.lock().unwrap_or_else(|e| e.into_inner());
+    if !conns.iter().any(|(p, _)| p == path) {
+        conns.push((path.to_path_buf(), schema::open(path)?));
+    }
+    let (_, conn) = conns.iter().find(|(p, _)| p == path).expect("just added");
+    conn.pragma_query_value(None, "data_version", |r| r.get(0))
 }
 
 /// One run with every step attempt and event; `None` if no such run.

@@ -38,8 +38,20 @@ def main(args) -> int:
         app = create_app(token, allow_remote=ns.allow_remote, recipe_folders=ns.recipes + configured_folders("ui"))
     except Refused as e:
         raise UsageError(str(e), hint="pass folders that exist to --recipes (or fix `ui.recipe_folders` in the configuration)")
-    config = uvicorn.Config(app, host=ns.host, port=ns.port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
+    # An open page's event streams would hold a stopping server up: they end when it begins
+    # to stop, and what is left of a connection gets 2 s.
+    config = uvicorn.Config(app, host=ns.host, port=ns.port, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
+    loop = None
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame):
+            # Ctrl-C / SIGTERM: cancel the runs started here and end every event stream
+            # first (on the event loop), then stop as uvicorn does.
+            if loop is not None and not self.should_exit:
+                loop.call_soon_threadsafe(app.app.state.close)
+            super().handle_exit(sig, frame)
+
+    server = Server(config)
 
     async def announce():
         while not server.started:
@@ -59,6 +71,8 @@ def main(args) -> int:
     import asyncio
 
     async def serve():
+        nonlocal loop
+        loop = asyncio.get_running_loop()
         task = asyncio.create_task(announce())
         await server.serve()
         task.cancel()

@@ -20,7 +20,7 @@ from starlette.staticfiles import StaticFiles
 from localforge import api, errors
 from localforge.frontends.mcp_server.recipes import Catalog
 from localforge.frontends.mcp_server.recipes import Refused as NotAllowed
-from localforge.frontends.ui.runs import TERMINAL, Refused, Runs, inside, log_tails
+from localforge.frontends.ui.runs import TERMINAL, Changes, Refused, Runs, inside, run_ended
 from localforge.frontends.ui.security import Guard
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -39,26 +39,75 @@ def _problem(e: Exception, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": str(e), "errors": getattr(e, "errors", None) or []}, status_code=status)
 
 
+# How often a step's log is read for new output while a page follows it.
+LOG_POLL = 0.2
+
+
+def log_query(request: Request) -> tuple:
+    """`(run_id, step, attempt, channel, offset, limit)` of a log request; UsageError naming
+    what is wrong."""
+    step, q = request.path_params["step"], request.query_params
+    if "\x00" in step or "/" in step:
+        raise errors.UsageError("a step id may not contain `/` or a NUL byte")
+    numbers = {}
+    for name, default in (("attempt", None), ("offset", -65536), ("limit", 65536)):
+        text = (q.get(name) or "").strip()
+        if not text:
+            numbers[name] = default
+        elif text.lstrip("-").isdecimal() and (name == "offset" or not text.startswith("-")):
+            numbers[name] = int(text)
+        else:
+            raise errors.UsageError(f"`{name}` must be a whole number, found `{text}`")
+    channel = q.get("channel") or "stdout"
+    if channel not in ("stdout", "stderr"):
+        raise errors.UsageError(f"`channel` is `stdout` or `stderr`, not `{channel}`")
+    limit = min(max(numbers["limit"], 1), 1 << 20)
+    return request.path_params["run_id"], step, numbers["attempt"], channel, numbers["offset"], limit
+
+
 def create_app(token: str, allow_remote: bool = False, recipe_folders: Optional[list] = None) -> Guard:
     """The app. It starts only recipes in the recipe folders (built-in, ./recipes where it
     started, and `recipe_folders`), as `localforge mcp` does: the token holder names a
     recipe, not any YAML file on the machine. Raises `NotAllowed` for a folder that is not one."""
     runs = Runs()
+    changes = Changes()
     catalog = Catalog(recipe_folders, front="ui")
+    # Set when the server begins to stop: every event stream ends at once (`close`).
+    closing = asyncio.Event()
+
+    async def until_closing(awaitable) -> None:
+        """Wait for `awaitable`, or less: until the server begins to stop."""
+        work, stop = asyncio.ensure_future(awaitable), asyncio.ensure_future(closing.wait())
+        await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
+        for f in (work, stop):
+            f.cancel()
+
+    def close() -> None:
+        """The server begins to stop (Ctrl-C): the runs started here are cancelled and every
+        event stream ends, so no open page holds the server up. Called on the event loop."""
+        closing.set()
+        runs.cancel_all()
+
     system_cache: dict = {}
 
     async def index(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
 
     async def list_runs(request: Request) -> Response:
+        """A page of the runs, filtered over the whole history (`api.runs`)."""
         q = request.query_params
-        text = (q.get("limit") or "100").strip()
+        text = (q.get("limit") or "50").strip()
         limit = int(text) if text.isdecimal() else 0
         if limit < 1:
             return JSONResponse({"error": f"`limit` must be a whole number from 1 to 1000, found `{q.get('limit')}`"}, status_code=400)
-        limit = min(limit, 1000)
-        rows = await asyncio.to_thread(runs.summaries, limit, q.get("status") or None, q.get("recipe") or None)
-        return JSONResponse({"runs": rows})
+        offset_text = (q.get("offset") or "0").strip()
+        if not offset_text.isdecimal():
+            return JSONResponse({"error": f"`offset` must be a whole number, found `{q.get('offset')}`"}, status_code=400)
+        filters = {k: (q.get(k) or "").strip() or None for k in ("status", "recipe", "since", "until", "text")}
+        page = await asyncio.to_thread(api.runs, **filters, offset=int(offset_text), limit=min(limit, 1000))
+        for r in page["runs"]:
+            r["live"] = r["run_id"] in runs.active
+        return JSONResponse(page)
 
     async def run_detail(request: Request) -> Response:
         d = await asyncio.to_thread(runs.detail, request.path_params["run_id"])
@@ -73,7 +122,7 @@ def create_app(token: str, allow_remote: bool = False, recipe_folders: Optional[
             a = runs.active.get(run_id)
             if a is not None:
                 n = 0
-                while True:
+                while not closing.is_set():
                     for event in a.events[n:]:
                         yield f"data: {json.dumps(event, default=str)}\n\n"
                     n = len(a.events)
@@ -81,11 +130,12 @@ def create_app(token: str, allow_remote: bool = False, recipe_folders: Optional[
                         return
                     if await request.is_disconnected():
                         return
-                    await a.wait_past(n, 15)
+                    await until_closing(a.wait_past(n, 15))
                     if len(a.events) == n:
                         yield ": keep-alive\n\n"
+                return
             last = None
-            while not await request.is_disconnected():
+            while not closing.is_set() and not await request.is_disconnected():
                 d = await asyncio.to_thread(api.history_show, run_id)
                 if d is None:
                     yield f"data: {json.dumps({'type': 'gone'})}\n\n"
@@ -96,7 +146,25 @@ def create_app(token: str, allow_remote: bool = False, recipe_folders: Optional[
                     yield f"data: {json.dumps({'type': 'snapshot', 'status': d['status']})}\n\n"
                 if d["status"] in TERMINAL:
                     return
-                await asyncio.sleep(1.0)
+                await until_closing(asyncio.sleep(1.0))
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"cache-control": "no-store"})
+
+    async def history_changes(request: Request) -> Response:
+        """Server-sent events: `changed` whenever any run (of any process) wrote to the
+        history; a page reloads what it shows then, instead of polling."""
+        changes.start(closing)
+
+        async def stream():
+            seen = changes.version
+            yield "retry: 2000\n\n"
+            while not closing.is_set() and not await request.is_disconnected():
+                await until_closing(changes.wait_past(seen, 15))
+                if changes.version != seen:
+                    seen = changes.version
+                    yield "data: changed\n\n"
+                else:
+                    yield ": keep-alive\n\n"
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"cache-control": "no-store"})
 
@@ -157,7 +225,8 @@ def create_app(token: str, allow_remote: bool = False, recipe_folders: Optional[
                 path = str((await asyncio.to_thread(catalog.find, recipe)).path)
             except NotAllowed as e:
                 return _problem(e, 403)
-            run_id = await asyncio.to_thread(runs.start, path, inputs, asyncio.get_running_loop(), doc.get("cache", True) is not False)
+            force = doc.get("force") is True
+            run_id = await asyncio.to_thread(runs.start, path, inputs, asyncio.get_running_loop(), doc.get("cache", True) is not False, force)
         except (ValueError, errors.UsageError, errors.RecipeError) as e:
             return _problem(e)
         except errors.LocalForgeError as e:
@@ -165,15 +234,15 @@ def create_app(token: str, allow_remote: bool = False, recipe_folders: Optional[
         return JSONResponse({"run_id": run_id}, status_code=201)
 
     async def cancel(request: Request) -> Response:
+        """Stop a run, whichever process on this machine runs it (`api.cancel`)."""
         run_id = request.path_params["run_id"]
         if runs.cancel(run_id):
             return JSONResponse({"run_id": run_id, "cancelling": True})
-        d = await asyncio.to_thread(api.history_show, run_id)
-        if d is None:
-            return JSONResponse({"error": "no such run"}, status_code=404)
-        if d["status"] in TERMINAL:
-            return JSONResponse({"error": f"the run has already ended ({d['status']})"}, status_code=409)
-        return JSONResponse({"error": "this run was started outside the dashboard; stop it where it runs (Ctrl-C)"}, status_code=409)
+        try:
+            await asyncio.to_thread(api.cancel, run_id)
+        except errors.RecipeError as e:
+            return _problem(e, 404 if str(e).startswith("no run") else 409)
+        return JSONResponse({"run_id": run_id, "cancelling": True})
 
     async def resume(request: Request) -> Response:
         try:
@@ -185,30 +254,82 @@ def create_app(token: str, allow_remote: bool = False, recipe_folders: Optional[
         return JSONResponse({"run_id": run_id})
 
     async def approve(request: Request) -> Response:
+        """Answer a run's approval gate: directly for a run started here (the option chosen
+        comes back), through the history for a run of another process (`api.answer`)."""
         run_id = request.path_params["run_id"]
         a = runs.active.get(run_id)
         try:
             doc = await body(request)
+            step, answer = str(doc.get("step")), doc.get("answer", True)
             if a is None:
-                raise errors.Refused("only runs started from this dashboard can be answered here", status=409)
-            chosen = a.run.approve(str(doc.get("step")), doc.get("answer", True))
-        except errors.Refused as e:
-            return _problem(e, e.status)
+                await asyncio.to_thread(api.answer, run_id, step, answer)
+                return JSONResponse({"run_id": run_id, "step": step, "sent": answer}, status_code=202)
+            chosen = a.run.approve(step, answer)
+        except errors.RecipeError as e:
+            return _problem(e, 404 if str(e).startswith("no run") else 409)
+        except LookupError as e:
+            return _problem(e, 409)
         except (ValueError, errors.UsageError) as e:
             return _problem(e, 400)
-        return JSONResponse({"run_id": run_id, "step": doc.get("step"), "chosen": chosen})
+        return JSONResponse({"run_id": run_id, "step": step, "chosen": chosen})
 
     async def step_log(request: Request) -> Response:
-        d = await asyncio.to_thread(api.history_show, request.path_params["run_id"])
-        if not d or not d.get("run_dir"):
-            return JSONResponse({"error": "no such run"}, status_code=404)
-        step = request.path_params["step"]
-        if "\x00" in step or "/" in step:
-            return JSONResponse({"error": "a step id may not contain `/` or a NUL byte"}, status_code=400)
-        # Off the event loop: other pages are answered while the logs are read.
-        out = await asyncio.to_thread(log_tails, d["run_dir"], step)
-        out["events"] = [e for e in d.get("events") or [] if e.get("step_id") == step]
-        return JSONResponse(out)
+        """A piece of a step's output (`api.step_log`: per attempt, from any byte, the
+        tail by default), or with `q` the lines holding it (`api.search_step_log`)."""
+        try:
+            where = log_query(request)
+        except errors.UsageError as e:
+            return _problem(e)
+        run_id, step, attempt, channel, offset, limit = where
+        # Off the event loop: other pages are answered while a log is read or searched.
+        if request.query_params.get("q"):
+            hits = await asyncio.to_thread(api.search_step_log, run_id, step, request.query_params["q"], attempt=attempt, channel=channel)
+            return (
+                JSONResponse({"hits": hits})
+                if hits is not None
+                else JSONResponse({"error": "no such run, step or attempt"}, status_code=404)
+            )
+        piece = await asyncio.to_thread(api.step_log, run_id, step, attempt=attempt, channel=channel, offset=offset, limit=limit)
+        if piece is None:
+            return JSONResponse({"error": "no such run, step or attempt"}, status_code=404)
+        return JSONResponse(piece)
+
+    async def step_log_stream(request: Request) -> Response:
+        """Server-sent events of a step's output as it is written: each new piece as
+        `{text, start, end, size, attempt, status}` within a fifth of a second; a retry's new
+        attempt as `{type: "attempt"}` (its output follows from its first byte); `{type:
+        "end"}` once the attempt has ended and all of it was sent."""
+        try:
+            run_id, step, attempt, channel, offset, _ = log_query(request)
+        except errors.UsageError as e:
+            return _problem(e)
+
+        async def stream():
+            pos, current = max(offset, 0), attempt
+            while not closing.is_set() and not await request.is_disconnected():
+                piece = await asyncio.to_thread(api.step_log, run_id, step, attempt=attempt, channel=channel, offset=pos, limit=65536)
+                if piece is not None and piece["attempt"] != current:
+                    # The first read names the attempt; a later change is a retry that
+                    # began: its output from its first byte.
+                    if current is not None:
+                        yield f"data: {json.dumps({'type': 'attempt', 'attempt': piece['attempt']})}\n\n"
+                        pos = 0
+                    current = piece["attempt"]
+                    continue
+                if piece is not None and piece["text"]:
+                    pos = piece["end"]
+                    yield f"data: {json.dumps(piece)}\n\n"
+                    continue
+                # Nothing new. Done when the attempt followed has ended, or (following the
+                # newest) when the run has: until then a step may start, or a retry begin.
+                ended = piece is not None and piece["status"] != "running" and attempt is not None
+                if ended or (piece is None or piece["status"] != "running") and await asyncio.to_thread(run_ended, run_id):
+                    yield f"data: {json.dumps({'type': 'end', 'status': piece and piece['status'], 'attempt': current})}\n\n"
+                    return
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(closing.wait(), LOG_POLL)
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"cache-control": "no-store"})
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -220,9 +341,11 @@ def create_app(token: str, allow_remote: bool = False, recipe_folders: Optional[
             Route("/", index),
             Route("/api/runs", list_runs),
             Route("/api/runs", start, methods=["POST"]),
+            Route("/api/changes", history_changes),
             Route("/api/runs/{run_id}", run_detail),
             Route("/api/runs/{run_id}/events", run_events),
             Route("/api/runs/{run_id}/log/{step}", step_log),
+            Route("/api/runs/{run_id}/log/{step}/stream", step_log_stream),
             Route("/api/runs/{run_id}/cancel", cancel, methods=["POST"]),
             Route("/api/runs/{run_id}/resume", resume, methods=["POST"]),
             Route("/api/runs/{run_id}/approve", approve, methods=["POST"]),
@@ -234,4 +357,5 @@ def create_app(token: str, allow_remote: bool = False, recipe_folders: Optional[
         lifespan=lifespan,
     )
     app.state.runs = runs
+    app.state.close = close
     return Guard(app, token, allow_remote=allow_remote)

@@ -25,7 +25,6 @@ KINDS = {
     "model": {".glb", ".gltf", ".obj", ".stl", ".blend", ".fbx"},
 }
 MAX_FILES = 500
-LOG_TAIL = 65536
 
 
 class Active:
@@ -69,14 +68,56 @@ class Active:
         return [e for step, e in self.approvals.items() if step in waiting]
 
 
+class Changes:
+    """Whether the history changed, for every open page at once: one task asks the engine
+    (`api.history_version`) twice a second while any page listens, and wakes them all
+    when it moved. Pages then reload what they show; nothing polls per page."""
+
+    POLL = 0.5
+
+    def __init__(self):
+        self.version = 0
+        self._changed = asyncio.Event()
+        self._task: Optional[asyncio.Task] = None
+
+    def start(self, closing: asyncio.Event) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._watch(closing))
+
+    async def _watch(self, closing: asyncio.Event) -> None:
+        last = None
+        while not closing.is_set():
+            try:
+                now = await asyncio.to_thread(api.history_version)
+            except errors.LocalForgeError:
+                now = last
+            if last is not None and now != last:
+                self.version += 1
+                self._changed.set()
+                self._changed = asyncio.Event()
+            last = now
+            try:
+                await asyncio.wait_for(closing.wait(), self.POLL)
+            except asyncio.TimeoutError:
+                pass
+        self._changed.set()
+
+    async def wait_past(self, seen: int, timeout: float) -> None:
+        if self.version == seen:
+            try:
+                await asyncio.wait_for(self._changed.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+
+
 class Runs:
     def __init__(self):
         self.active: dict[str, Active] = {}
         self._plans: dict[str, Any] = {}
 
-    def start(self, recipe: str, inputs: dict, loop: asyncio.AbstractEventLoop, cache: bool = True) -> str:
+    def start(self, recipe: str, inputs: dict, loop: asyncio.AbstractEventLoop, cache: bool = True, force: bool = False) -> str:
         """Check, preflight and start (on a worker thread: preflight probes services)."""
-        run = api.start(recipe, inputs, cache=cache)
+        run = api.start(recipe, inputs, cache=cache, force=force)
         self.active[run.id] = Active(run, loop)
         return run.id
 
@@ -92,6 +133,12 @@ class Runs:
         a.run.cancel()
         return True
 
+    def cancel_all(self) -> None:
+        """Cancel every run started here that is still going (returns at once)."""
+        for a in list(self.active.values()):
+            if not a.run.done():
+                a.run.cancel()
+
     def stop_all(self) -> None:
         """On shutdown: cancel what is still running and wait for it to stop."""
         for a in self.active.values():
@@ -101,22 +148,6 @@ class Runs:
             a.run.wait(30)
 
     # --- what pages show ------------------------------------------------------------
-
-    def summaries(self, limit: int, status: Optional[str], recipe: Optional[str]) -> list[dict]:
-        rows = []
-        for r in api.history(limit):
-            if (status and r["status"] != status) or (recipe and r["recipe"] != recipe):
-                continue
-            d = api.history_show(r["run_id"]) or {}
-            done = {s["step_id"].split("[")[0] for s in d.get("steps") or [] if s["status"] in ("completed", "cached", "skipped")}
-            total = self._total(d)
-            rows.append({**r, "steps_done": len(done), "steps_total": max(total, len(done)), "live": r["run_id"] in self.active})
-        return rows
-
-    def _total(self, detail: dict) -> int:
-        path = detail.get("recipe_path")
-        info = api.recipe_info(path) if path and os.path.exists(path) else None
-        return (info or {}).get("steps") or len({s["step_id"].split("[")[0] for s in detail.get("steps") or []})
 
     def plan(self, detail: dict) -> Optional[dict]:
         """The run's DAG and what each step reserves, from its recipe and inputs."""
@@ -141,11 +172,26 @@ class Runs:
             d = api.history_show(run_id)
         if d is None:
             return None
-        d["live"] = bool(a and not a.run.done())
-        d["waiting"] = [{"step": e["step"], "message": e.get("message"), "options": e.get("options")} for e in a.waiting()] if a else []
+        # Any run that is running can be cancelled here, whichever process runs it.
+        d["live"] = bool(a and not a.run.done()) or d["status"] == "running"
+        d["waiting"] = (
+            [{"step": e["step"], "message": e.get("message"), "options": e.get("options")} for e in a.waiting()] if a else gates(d)
+        )
         d["plan"] = self.plan(d)
         d["files"] = files(d.get("run_dir"))
         return d
+
+
+def gates(detail: dict) -> list[dict]:
+    """The approval gates a run of another process waits at (its running `approval_gate`
+    attempts), with the message and options its recipe gives them."""
+    running = [a["step_id"] for a in detail.get("steps") or [] if a["status"] == "running" and a.get("tool") == "approval_gate"]
+    if not running or detail.get("status") != "running":
+        return []
+    path = detail.get("recipe_path")
+    doc = (api.recipe_document(path) if path and os.path.exists(path) else None) or {}
+    steps = {s.get("id"): s for s in doc.get("steps") or [] if isinstance(s, dict)}
+    return [{"step": sid, "message": steps.get(sid, {}).get("message"), "options": steps.get(sid, {}).get("options")} for sid in running]
 
 
 def files(run_dir: Optional[str]) -> list[dict]:
@@ -207,16 +253,7 @@ def inside_or_none(run_dir: str, rel: str) -> Optional[Path]:
         return None
 
 
-def log_tails(run_dir: str, step: str) -> dict:
-    """The last `LOG_TAIL` bytes of a step's stdout and stderr logs, read from their ends
-    (a log can be gigabytes): memory and time do not grow with the log."""
-    out = {}
-    for stream in ("stdout", "stderr"):
-        path = inside_or_none(run_dir, f"logs/{step}.{stream}.log")
-        if path is None:
-            continue
-        with open(path, "rb") as f:
-            size = f.seek(0, os.SEEK_END)
-            f.seek(max(0, size - LOG_TAIL))
-            out[stream] = f.read(LOG_TAIL).decode("utf-8", "replace")
-    return out
+def run_ended(run_id: str) -> bool:
+    """Whether run `run_id` is over (or unknown): its history row says so."""
+    found = [r for r in api.runs(text=run_id, limit=5)["runs"] if r["run_id"] == run_id]
+    return not found or found[0]["status"] in TERMINAL
