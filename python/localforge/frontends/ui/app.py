@@ -226,7 +226,9 @@ def create_app(token: str, allow_remote: bool = False, recipe_folders: Optional[
             except NotAllowed as e:
                 return _problem(e, 403)
             force = doc.get("force") is True
-            run_id = await asyncio.to_thread(runs.start, path, inputs, asyncio.get_running_loop(), doc.get("cache", True) is not False, force)
+            run_id = await asyncio.to_thread(
+                runs.start, path, inputs, asyncio.get_running_loop(), doc.get("cache", True) is not False, force
+            )
         except (ValueError, errors.UsageError, errors.RecipeError) as e:
             return _problem(e)
         except errors.LocalForgeError as e:
