@@ -99,6 +99,13 @@ step "types: stubtest (_core.pyi against the built extension) and mypy (pyprojec
 .venv/bin/python -m mypy.stubtest localforge._core
 .venv/bin/python -m mypy
 
+step "axe-core for the dashboard's accessibility scan (npm ci in tests/a11y; skipped without npm)"
+if command -v npm >/dev/null; then
+    [ -d tests/a11y/node_modules/axe-core ] || (cd tests/a11y && npm ci --no-audit --no-fund --loglevel=error)
+else
+    echo "npm not found: the dashboard's axe-core scan is skipped" >&2
+fi
+
 step "pytest"
 # As in an activated environment: programs installed into .venv (whisper-ctranslate2) are on PATH.
 PATH="$PWD/.venv/bin:$PATH" .venv/bin/python -m pytest

@@ -482,7 +482,7 @@ async function machinePage() {
 async function recipesPage() {
   document.title = "Recipes · LocalForge";
   const doc = await api("/api/recipes");
-  view.innerHTML = `<h1>Recipes</h1><div class="panel"><table><thead><tr><th>Recipe</th><th>What it does</th><th>Inputs</th><th></th></tr></thead><tbody>
+  view.innerHTML = `<h1>Recipes</h1><div class="panel"><table><thead><tr><th>Recipe</th><th>What it does</th><th>Inputs</th><th><span class="sr-only">Start</span></th></tr></thead><tbody>
     ${doc.recipes.map(r => `<tr data-recipe="${esc(r.name)}"><td><b>${esc(r.name)}</b><div class="muted">${esc(r.source || "")}</div></td><td>${esc(r.description || "")}</td>
       <td class="muted">${r.inputs.map(i => `${esc(i.name)}: ${esc(i.type || "string")}`).join(", ") || "none"}</td>
       <td><a class="button" href="#/recipes/${encodeURIComponent(r.name)}">Run…</a></td></tr>`).join("")}</tbody></table></div>`;
