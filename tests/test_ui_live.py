@@ -286,3 +286,21 @@ def test_ctrl_c_with_no_page_open_stops_at_once(lf):
         os.kill(server.pid, signal.SIGINT)
         _wait("the server to exit", lambda: not process_alive(server.pid), timeout=30)
         assert time.monotonic() - t < 2.0
+
+
+def test_a_waiting_gate_shows_in_the_list_and_a_run_is_run_again_from_a_step(page, ui, lf):  # noqa: F811
+    run_id = _start_from_form(page, "gated")
+    page.wait_for_selector("[data-approve=ask]")
+    page.goto(f"{ui.base}/#/runs")
+    page.wait_for_selector(f"tr[data-run='{run_id}'] .badge.waiting")
+    page.goto(f"{ui.base}/#/runs/{run_id}")
+    page.wait_for_selector("[data-approve=ask][data-answer=approve]").click()
+    page.wait_for_selector("#run-status [data-status=completed]")
+    page.click("details[data-step-id=write] summary")
+    page.once("dialog", lambda d: d.accept())
+    page.click("button[data-rerun-from=write]")
+    page.wait_for_url(re.compile(r"#/runs/(?!" + run_id + r")\d{8}-\d{6}-[0-9a-f]+$"))
+    again = page.url.rsplit("/", 1)[1]
+    page.wait_for_selector("[data-approve=ask]")  # the gate asks again: only `write` was refreshed, the gate is not cached
+    with sqlite3.connect(lf.db) as c:
+        assert c.execute("SELECT recipe FROM runs WHERE run_id = ?", (again,)).fetchone()[0] == "gated"

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 fn scope() -> Scope {
     let steps = Arc::new(StepTable::default());
-    steps.set("list", "completed", &json!({"files": ["a.txt", "b.txt"], "count": 2, "text": "x\ny"}));
+    steps.set("list", localforge::status::StepStatus::Completed, &json!({"files": ["a.txt", "b.txt"], "count": 2, "text": "x\ny"}));
     let templates = json!({"greet": "hi", "hello": "{{ templates.greet }} {{ inputs.name }}"});
     let parts = RunParts {
         inputs: to_value(&json!({"name": "world", "n": 3, "items": [1, 2, 3], "m": {"k": "v"}})),

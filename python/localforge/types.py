@@ -185,6 +185,7 @@ class RunListing(RunSummary):
 
     steps_done: int
     steps_total: Optional[int]
+    waiting: int
 
 
 class RunPage(TypedDict):

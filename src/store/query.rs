@@ -218,6 +218,8 @@ pub struct RunListing {
     pub steps_done: u32,
     /// The recipe's steps (unknown for runs recorded before it was kept).
     pub steps_total: Option<u32>,
+    /// Approval gates of the run waiting for an answer now.
+    pub waiting: u32,
 }
 
 /// One page of the runs a query finds, how many it finds in all, and every recipe name in
@@ -275,7 +277,9 @@ pub fn query_runs(path: &Path, q: &RunQuery) -> rusqlite::Result<RunPage> {
     let sql = format!(
         "SELECT r.*, (SELECT count(DISTINCT CASE WHEN instr(s.step_id, '[') > 0 THEN substr(s.step_id, 1, instr(s.step_id, '[') - 1)
                                                 ELSE s.step_id END)
-                        FROM steps s WHERE s.run_id = r.run_id AND s.status IN ('completed', 'cached', 'skipped')) AS done
+                        FROM steps s WHERE s.run_id = r.run_id AND s.status IN ('completed', 'cached', 'skipped')) AS done,
+                (SELECT count(*) FROM steps s WHERE s.run_id = r.run_id AND s.status = 'running' AND s.tool = 'approval_gate'
+                    AND r.status = 'running') AS waiting
            FROM runs r {filter} ORDER BY r.started_at DESC, r.rowid DESC LIMIT {limit} OFFSET {}",
         q.offset
     );
@@ -283,7 +287,7 @@ pub fn query_runs(path: &Path, q: &RunQuery) -> rusqlite::Result<RunPage> {
     let runs = stmt
         .query_map(refs.as_slice(), |row| {
             let (summary, _, _) = summary(row)?;
-            Ok(RunListing { summary, steps_done: row.get("done")?, steps_total: row.get("steps")? })
+            Ok(RunListing { summary, steps_done: row.get("done")?, steps_total: row.get("steps")?, waiting: row.get("waiting")? })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let recipes = conn

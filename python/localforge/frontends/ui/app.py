@@ -225,10 +225,11 @@ def create_app(token: str, allow_remote: bool = False, recipe_folders: Optional[
                 path = str((await asyncio.to_thread(catalog.find, recipe)).path)
             except NotAllowed as e:
                 return _problem(e, 403)
-            force = doc.get("force") is True
-            run_id = await asyncio.to_thread(
-                runs.start, path, inputs, asyncio.get_running_loop(), doc.get("cache", True) is not False, force
-            )
+            refresh = doc.get("refresh") or []
+            if not isinstance(refresh, list) or not all(isinstance(r, str) for r in refresh):
+                raise errors.UsageError("`refresh` must be a list of step ids")
+            options = {"cache": doc.get("cache", True) is not False, "force": doc.get("force") is True, "refresh": refresh}
+            run_id = await asyncio.to_thread(runs.start, path, inputs, asyncio.get_running_loop(), **options)
         except (ValueError, errors.UsageError, errors.RecipeError) as e:
             return _problem(e)
         except errors.LocalForgeError as e:

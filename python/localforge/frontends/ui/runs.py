@@ -9,6 +9,7 @@ import mimetypes
 import os
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Optional
 
@@ -115,9 +116,12 @@ class Runs:
         self.active: dict[str, Active] = {}
         self._plans: dict[str, Any] = {}
 
-    def start(self, recipe: str, inputs: dict, loop: asyncio.AbstractEventLoop, cache: bool = True, force: bool = False) -> str:
-        """Check, preflight and start (on a worker thread: preflight probes services)."""
-        run = api.start(recipe, inputs, cache=cache, force=force)
+    def start(
+        self, recipe: str, inputs: dict, loop: asyncio.AbstractEventLoop, cache: bool = True, force: bool = False, refresh: Sequence[str] = ()
+    ) -> str:
+        """Check, preflight and start (on a worker thread: preflight probes services);
+        `refresh`: steps that run again, with every step after them (`run --refresh`)."""
+        run = api.start(recipe, inputs, cache=cache, force=force, refresh=refresh)
         self.active[run.id] = Active(run, loop)
         return run.id
 

@@ -27,7 +27,8 @@ async function api(path, body) {
   const doc = await r.json().catch(() => ({}));
   if (!r.ok) {
     const detail = (doc.errors || []).map(e => (e.line ? `line ${e.line}: ` : "") + e.message + (e.hint ? ` (${e.hint})` : "")).join("\n");
-    throw new Error((doc.error || r.statusText) + (detail ? "\n" + detail : ""));
+    // Each problem once: the list when there is one (the message repeats it), else the message.
+    throw new Error(detail || doc.error || r.statusText);
   }
   return doc;
 }
@@ -106,7 +107,7 @@ async function runsPage() {
     if (filters.recipe.innerHTML !== options) filters.recipe.innerHTML = options;
     wanted = "";
     const rows = doc.runs.map(r => `<tr data-run="${esc(r.run_id)}">
-      <td>${badge(r.status)}</td><td><a href="#/runs/${encodeURIComponent(r.run_id)}">${esc(r.recipe)}</a></td><td>${when(r.started_at)}</td>
+      <td>${badge(r.status)}${r.waiting ? ` <span class="badge waiting">waiting for approval</span>` : ""}</td><td><a href="#/runs/${encodeURIComponent(r.run_id)}">${esc(r.recipe)}</a></td><td>${when(r.started_at)}</td>
       <td>${secs(r.duration_s)}</td><td>${r.steps_done}/${r.steps_total ?? "?"}</td><td class="muted">${esc(r.run_id)}</td></tr>`).join("")
       || `<tr><td colspan="6" class="muted">${doc.total || Object.values(filters).some(f => f.value) ? "No runs match." : `No runs yet. <a href="#/recipes">Start one.</a>`}</td></tr>`;
     if (rows !== shown) { document.querySelector("#runs tbody").innerHTML = rows; shown = rows; }
@@ -163,6 +164,15 @@ function dag(detail) {
   const plan = detail.plan;
   if (!plan || plan.error || !plan.steps) return `<p class="muted">No plan to draw${plan && plan.error ? `: ${esc(plan.error)}` : ""}.</p>`;
   const status = stepStatus(detail);
+  // A step not started whose dependencies are done, while the run goes on, waits for a
+  // CPU/GPU slot (or starts in a moment): queued.
+  if (detail.status === "running") {
+    const ok = new Set(["completed", "cached", "skipped"]);
+    plan.steps.forEach((s, i) => {
+      const deps = s.depends_on.length ? s.depends_on : (plan.sequential && i > 0 ? [plan.steps[i - 1].id] : []);
+      if (!status[s.id] && deps.every(dep => ok.has(status[dep]))) status[s.id] = "queued";
+    });
+  }
   const W = 150, H = 34, GX = 60, GY = 16;
   const pos = {};
   plan.levels.forEach((level, x) => level.forEach((id, y) => pos[id] = {x: 20 + x * (W + GX), y: 20 + y * (H + GY)}));
@@ -234,6 +244,7 @@ function header(d) {
       d.resumed_at ? ` (own running time; the timeline spans every start since ${when(d.started_at)})` : ""}</span>
     ${d.live ? `<button id="cancel" class="danger" type="button">Cancel</button>` : ""}
     ${["failed", "cancelled", "interrupted"].includes(d.status) && !d.live ? `<button id="resume" type="button">Resume</button>` : ""}
+    ${TERMINAL.includes(d.status) && d.recipe_path ? `<button id="rerun" type="button" title="a new run of this recipe with the same inputs">Run again</button>` : ""}
     <a class="button" id="assets-link" href="#/runs/${encodeURIComponent(d.run_id)}/assets">Files (${d.files.length})</a>`;
 }
 
@@ -256,11 +267,13 @@ function attempts(d) {
       ${a.error ? `<div class="${a.status === "cancelled" ? "muted" : "error"}">${esc(a.error)}</div>` : ""}
       <div class="grid2"><div><b>Inputs</b><pre>${json(a.inputs)}</pre></div><div><b>Outputs</b><pre>${json(a.outputs)}</pre></div></div>
       <button type="button" data-log="${esc(sid)}" data-attempt="${a.attempt}">Output of this attempt</button>
+      ${TERMINAL.includes(d.status) && d.recipe_path && a.attempt === list[list.length - 1].attempt ? `<button type="button" data-rerun-from="${esc(sid)}">Run again from here</button>` : ""}
     </details>`).join("")).join("") || (itemRows ? "" : `<p class="muted">No attempts yet.</p>`);
 }
 
 async function runPage(id) {
   view.innerHTML = `<h1 id="run-head"><span class="muted">Loading run ${esc(id)}…</span></h1>
+    <p id="run-clock" class="muted small" aria-hidden="true"></p>
     <div id="run-error" role="alert"></div><div id="run-waiting" aria-live="polite"></div>
     <h2>Steps</h2><div class="panel" id="run-dag"></div>
     <section class="panel" id="log-panel" aria-labelledby="log-title" hidden>
@@ -372,6 +385,14 @@ async function runPage(id) {
       if (!confirm(`Cancel run ${id}? Its running steps are stopped.`)) return;
       t.disabled = true;
       try { await api(`/api/runs/${encodeURIComponent(id)}/cancel`, {}); } catch (e) { t.disabled = false; fail(e); }
+    } else if (t.id === "rerun" || t.dataset.rerunFrom) {
+      const from = t.dataset.rerunFrom;
+      if (from && !confirm(`Run ${last.recipe} again with the same inputs, from step ${from} on (earlier steps from the step cache where they can be)?`)) return;
+      t.disabled = true;
+      try {
+        const r = await api("/api/runs", {recipe: last.recipe_path, inputs: last.inputs || {}, refresh: from ? [from] : []});
+        location.hash = `#/runs/${r.run_id}`;
+      } catch (e) { t.disabled = false; fail(e); }
     } else if (t.id === "resume") {
       t.disabled = true;
       try { const r = await api(`/api/runs/${encodeURIComponent(id)}/resume`, {}); location.hash = `#/runs/${r.run_id}`; } catch (e) { t.disabled = false; fail(e); }
@@ -404,7 +425,13 @@ async function runPage(id) {
 
   const first = await render();
   // Running steps tick between events: their clocks and timeline bars grow.
-  every(1000, () => { if (last && last.status === "running") { put(el("run-gantt"), gantt(last)); } });
+  const tick = () => {
+    if (!last || last.status !== "running") { el("run-clock").textContent = ""; return; }
+    put(el("run-gantt"), gantt(last));
+    el("run-clock").textContent = `running for ${secs((Date.now() - new Date(last.resumed_at || last.started_at)) / 1000)}`;
+  };
+  tick();
+  every(1000, tick);
   if (!TERMINAL.includes(first.status) || first.live) {
     let timer = null;
     const es = new EventSource(`/api/runs/${encodeURIComponent(id)}/events`);
