@@ -124,6 +124,7 @@ class PlanStep(TypedDict):
     resources: Optional[dict[str, Any]]
     needs: Optional[dict[str, Any]]
     never_fits: Optional[str]
+    on_gpu: bool
     estimated_s: float
     on_failure: str
     when: Optional[str]

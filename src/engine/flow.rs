@@ -211,6 +211,8 @@ pub fn plan_document(config: &Config, p: &Prepared, pf: &Preflight, force: bool)
     };
     let seconds: Vec<f64> = steps.iter().map(|s| crate::schedule::estimated_seconds(s, past.get(&s.id).copied())).collect();
     let critical = crate::schedule::critical_path(&p.plan, &seconds);
+    // A step that would use a GPU runs on the CPU on a machine found to have none.
+    let gpu_here = pf.machine.hardware.as_ref().is_none_or(|h| !h.gpus.is_empty());
     let levels: Vec<Vec<&str>> = p.plan.levels().iter().map(|l| l.iter().map(|&i| steps[i].id.as_str()).collect()).collect();
     let detail: Vec<Value> = p
         .plan
@@ -226,6 +228,7 @@ pub fn plan_document(config: &Config, p: &Prepared, pf: &Preflight, force: bool)
                 "depends_on": p.plan.deps[i].iter().map(|&d| steps[d].id.as_str()).collect::<Vec<_>>(),
                 "resources": s.resources.clone().or_else(|| p.recipe.resources.clone()),
                 "needs": needs.get(s.id.as_str()),
+                "on_gpu": gpu_here && needs.get(s.id.as_str()).is_some_and(|n| n.gpu),
                 "never_fits": ledger.never_fits(&resources.of(&p.recipe, s)),
                 "estimated_s": seconds[i],
                 "on_failure": s.on_failure,

@@ -182,7 +182,7 @@ function dag(detail) {
     deps.forEach(d => pos[d] && pos[s.id] && edges.push([pos[d], pos[s.id]]));
   });
   const width = 40 + plan.levels.length * (W + GX), height = 40 + Math.max(...plan.levels.map(l => l.length)) * (H + GY);
-  const gpu = Object.fromEntries(plan.steps.map(s => [s.id, s.needs && s.needs.gpu]));
+  const gpu = Object.fromEntries(plan.steps.map(s => [s.id, s.on_gpu]));
   return `<svg class="dag" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="group" aria-label="step graph: choose a step to see its output">
     ${edges.map(([a, b]) => `<path d="M${a.x + W},${a.y + H / 2} C${a.x + W + GX / 2},${a.y + H / 2} ${b.x - GX / 2},${b.y + H / 2} ${b.x},${b.y + H / 2}"/>`).join("")}
     ${plan.steps.map(s => { const p = pos[s.id]; if (!p) return ""; const st = status[s.id] || "pending";
@@ -220,7 +220,7 @@ function gantt(detail) {
   const now = Date.now();
   const end = Math.max(...detail.steps.map(a => a.ended_at ? t(a.ended_at) : now), detail.ended_at ? t(detail.ended_at) : start + 1);
   const span = Math.max(end - start, 1), W = 760, L = 200, R = 20, H = 18;
-  const gpu = Object.fromEntries(((detail.plan && detail.plan.steps) || []).map(s => [s.id, s.needs && s.needs.gpu]));
+  const gpu = Object.fromEntries(((detail.plan && detail.plan.steps) || []).map(s => [s.id, s.on_gpu]));
   const rows = grouped(detail.steps).slice(0, 400);
   return `<svg class="gantt" width="${L + W + R}" height="${30 + rows.length * (H + 4)}" viewBox="0 0 ${L + W + R} ${30 + rows.length * (H + 4)}" role="img" aria-label="timeline of attempts">
     <line class="axis" x1="${L}" y1="10" x2="${L + W}" y2="10"/><text x="${L}" y="8">0 s</text><text x="${L + W - 40}" y="8">${secs(span / 1000)}</text>
