@@ -622,3 +622,38 @@ def test_http_token_file_must_hold_a_token(lf):
     assert "cannot read the token file" in proc.stderr
     proc = lf("mcp", "--token-file", empty, check=2)
     assert "--http" in proc.stderr
+
+
+LOUD = """\
+name: loud
+steps:
+  - id: say
+    tool: script
+    action: run
+    inputs:
+      command: "echo to out; echo to err >&2; exit 4"
+"""
+
+
+def test_a_steps_output_is_a_resource_after_it_failed(server):
+    server.write("recipes/loud.yaml", LOUD)
+
+    async def main():
+        async with Client(server.params) as c:
+            r = await c.call_tool("recipe_loud", {})
+            run_id = r.structured_content["run_id"]
+            both = (await c.read_resource(f"localforge://runs/{run_id}/logs/say")).contents[0].text
+            err = (await c.read_resource(f"localforge://runs/{run_id}/logs/say/stderr")).contents[0].text
+            templates = [t.uri_template for t in (await c.list_resource_templates()).resource_templates]
+            with pytest.raises(mcp.shared.exceptions.MCPError) as e:
+                await c.read_resource(f"localforge://runs/{run_id}/logs/nope")
+            return both, err, templates, e.value
+
+    both, err, templates, missing = go(main)
+    assert (
+        both
+        == "== stdout of `say`, attempt 1 (failed), bytes 0–7 of 7 ==\nto out\n\n== stderr of `say`, attempt 1 (failed), bytes 0–7 of 7 ==\nto err\n"
+    )
+    assert err == "== stderr of `say`, attempt 1 (failed), bytes 0–7 of 7 ==\nto err\n"
+    assert "localforge://runs/{run_id}/logs/{step}" in templates
+    assert missing.code == -32002 and "has no step `nope` that started" in str(missing)

@@ -29,6 +29,10 @@ TEMPLATES = [
                            description="A file a run produced, under its run folder"),
     types.ResourceTemplate(name="recipe", uri_template="localforge://recipes/{name}", mime_type="application/yaml",
                            description="A recipe's YAML"),
+    types.ResourceTemplate(name="step-log", uri_template="localforge://runs/{run_id}/logs/{step}", mime_type="text/plain",
+                           description="What a step's program printed (its newest attempt): the last 64 KB of stdout, then of stderr"),
+    types.ResourceTemplate(name="step-log-stream", uri_template="localforge://runs/{run_id}/logs/{step}/{channel}", mime_type="text/plain",
+                           description="One stream (`stdout` or `stderr`) of a step's newest attempt: its last 64 KB"),
 ]  # fmt: skip
 
 
@@ -74,7 +78,26 @@ def read(catalog: Catalog, uri: str) -> types.ReadResourceResult:
             return _text(uri, json.dumps(detail, indent=1, default=str), "application/json")
         if tail.startswith("files/"):
             return read_file(uri, detail, unquote(tail[len("files/") :]))
+        if tail.startswith("logs/"):
+            return read_log(uri, detail["run_id"], unquote(tail[len("logs/") :]))
     raise not_found(f"unknown resource `{uri}`")
+
+
+def read_log(uri: str, run_id: str, rest: str) -> types.ReadResourceResult:
+    """`STEP` (both streams) or `STEP/CHANNEL` of the step's newest attempt, each its last
+    64 KB with a line saying which attempt, its status and which bytes these are."""
+    step, _, channel = rest.partition("/")
+    channels = [channel] if channel else ["stdout", "stderr"]
+    if any(c not in ("stdout", "stderr") for c in channels):
+        raise not_found(f"no output `{channel}`: read localforge://runs/{run_id}/logs/{step}/stdout or .../stderr")
+    parts = []
+    for c in channels:
+        piece = api.step_log(run_id, step, channel=c)
+        if piece is None:
+            raise not_found(f"run {run_id} has no step `{step}` that started")
+        where = f"bytes {piece['start']}–{piece['end']} of {piece['size']}" if piece["size"] else "empty"
+        parts.append(f"== {c} of `{step}`, attempt {piece['attempt']} ({piece['status']}), {where} ==\n{piece['text']}")
+    return _text(uri, "\n".join(parts), "text/plain")
 
 
 def read_file(uri: str, detail: dict, rel: str) -> types.ReadResourceResult:
