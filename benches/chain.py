@@ -5,7 +5,7 @@ the previous step's output. Each configuration runs `repeat` times in a
 scratch HOME; the median wall time and the peak RSS (from wait4) are printed
 as a Markdown table for docs/benchmarks.md.
 
-    python benches/chain.py [--sizes 10,100,1000,5000,10000] [--repeat 3] [--progress]
+    python benches/chain.py [--sizes 10,100,1000,5000,10000] [--repeat 3] [--progress] [--script]
 """
 
 import argparse
@@ -46,12 +46,21 @@ def startup(env, runs=20):
     return rows
 
 
+def script_chain(n: int) -> str:
+    """N `script` steps in a chain, each printing a line on stdout and one on stderr."""
+    lines = ['name: "script-chain"', "steps:"]
+    for i in range(n):
+        lines += [f'  - id: "s{i}"', "    tool: script", "    action: run", f"    inputs: {{command: 'echo out {i}; echo err {i} >&2'}}"]
+    return "\n".join(lines) + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="10,100,1000,5000,10000")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--dir", default=None, help="where HOME (run folders, history) goes; default a temporary folder")
     ap.add_argument("--progress", action="store_true", help="without -q: the progress lines are rendered (to /dev/null)")
+    ap.add_argument("--script", action="store_true", help="`script` steps that print a line each (a process and its logs per step)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         tmp = Path(tmp)
@@ -65,7 +74,7 @@ def main():
         print("\n| N | history on: wall | history off: wall | peak RSS (on) | per step (on) |\n|---|---|---|---|---|")
         for n in (int(s) for s in args.sizes.split(",")):
             recipe = tmp / f"chain-{n}.yaml"
-            recipe.write_text(chain(n))
+            recipe.write_text(script_chain(n) if args.script else chain(n))
             cmd = [sys.executable, "-m", "localforge", "run", str(recipe), *([] if args.progress else ["-q"])]
             on = [timed(cmd, env) for _ in range(args.repeat)]
             off_env = dict(env, LOCALFORGE_PERSISTENCE="false")
