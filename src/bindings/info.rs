@@ -128,21 +128,28 @@ pub fn schema_document<'py>(py: Python<'py>, kind: &str, local: bool, plugins: O
     Ok(pythonize(py, &doc)?)
 }
 
+/// `read` with this process's configuration and without the GIL: its value as Python
+/// values (`None` for `None`), its error as its `localforge.errors` class.
+fn read<'py, T: serde::Serialize + Send>(
+    py: Python<'py>,
+    read: impl FnOnce(&crate::config::Config) -> Result<T, crate::engine::EngineError> + Send,
+) -> PyResult<Bound<'py, PyAny>> {
+    let config = super::load_config(py)?;
+    let value = py.detach(|| read(&config)).map_err(|e| engine_error(py, e))?;
+    Ok(pythonize(py, &value)?)
+}
+
 /// The newest runs, newest first (the `history --json` shape).
 #[pyfunction]
 #[pyo3(signature = (limit=20))]
 pub fn history<'py>(py: Python<'py>, limit: usize) -> PyResult<Bound<'py, PyAny>> {
-    let config = super::load_config(py)?;
-    let runs = py.detach(|| reads::history(&config, limit)).map_err(|e| engine_error(py, e))?;
-    Ok(pythonize(py, &runs)?)
+    read(py, |c| reads::history(c, limit))
 }
 
 /// One run with its step attempts and events; `None` if there is no such run.
 #[pyfunction]
-pub fn history_show<'py>(py: Python<'py>, run_id: String) -> PyResult<Option<Bound<'py, PyAny>>> {
-    let config = super::load_config(py)?;
-    let detail = py.detach(|| reads::history_show(&config, &run_id)).map_err(|e| engine_error(py, e))?;
-    detail.map(|d| pythonize(py, &d).map_err(PyErr::from)).transpose()
+pub fn history_show<'py>(py: Python<'py>, run_id: &str) -> PyResult<Bound<'py, PyAny>> {
+    read(py, |c| reads::history_show(c, run_id))
 }
 
 /// The merged configuration (`raw`), its file, and the resolved paths; `path` reads that
@@ -175,10 +182,9 @@ pub fn step_log<'py>(
     channel: &str,
     offset: i64,
     limit: u64,
-) -> PyResult<Option<Bound<'py, PyAny>>> {
-    let (config, channel) = (super::load_config(py)?, self::channel(channel)?);
-    let log = py.detach(|| reads::step_log(&config, run_id, (step, attempt), channel, (offset, limit))).map_err(|e| engine_error(py, e))?;
-    log.map(|l| pythonize(py, &l).map_err(PyErr::from)).transpose()
+) -> PyResult<Bound<'py, PyAny>> {
+    let channel = self::channel(channel)?;
+    read(py, |c| reads::step_log(c, run_id, (step, attempt), channel, (offset, limit)))
 }
 
 /// The lines of a step's attempt's log holding `text` (any case): `line`, `offset`, `text`.
@@ -192,11 +198,9 @@ pub fn search_step_log<'py>(
     attempt: Option<u32>,
     channel: &str,
     limit: usize,
-) -> PyResult<Option<Bound<'py, PyAny>>> {
-    let (config, channel) = (super::load_config(py)?, self::channel(channel)?);
-    let hits =
-        py.detach(|| reads::search_step_log(&config, run_id, (step, attempt), channel, text, limit)).map_err(|e| engine_error(py, e))?;
-    hits.map(|h| pythonize(py, &h).map_err(PyErr::from)).transpose()
+) -> PyResult<Bound<'py, PyAny>> {
+    let channel = self::channel(channel)?;
+    read(py, |c| reads::search_step_log(c, run_id, (step, attempt), channel, text, limit))
 }
 
 /// A page of the runs in the history, newest first: `query` holds `status`, `recipe`,
@@ -206,23 +210,19 @@ pub fn search_step_log<'py>(
 #[pyo3(signature = (query=None))]
 pub fn query_runs<'py>(py: Python<'py>, query: Option<&Bound<'py, PyDict>>) -> PyResult<Bound<'py, PyAny>> {
     let q: crate::store::RunQuery = query.map(|q| depythonize(q.as_any())).transpose()?.unwrap_or_default();
-    let config = super::load_config(py)?;
-    let page = py.detach(|| reads::query_runs(&config, &q)).map_err(|e| engine_error(py, e))?;
-    Ok(pythonize(py, &page)?)
+    read(py, |c| reads::query_runs(c, &q))
 }
 
 /// Ask run `run_id`, whichever process runs it, to stop or to take an answer:
 /// `{"action": "cancel"}` or `{"action": "answer", "step": ..., "answer": ...}`.
 #[pyfunction]
-pub fn control_run(py: Python<'_>, run_id: &str, control: &Bound<'_, PyDict>) -> PyResult<()> {
+pub fn control_run<'py>(py: Python<'py>, run_id: &str, control: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyAny>> {
     let control: crate::store::control::Control = depythonize(control.as_any())?;
-    let config = super::load_config(py)?;
-    py.detach(|| crate::engine::control::request(&config, run_id, &control)).map_err(|e| engine_error(py, e))
+    read(py, |c| crate::engine::control::request(c, run_id, &control))
 }
 
 /// A number that moves whenever a run, in any process, writes to the history.
 #[pyfunction]
-pub fn history_version(py: Python<'_>) -> PyResult<i64> {
-    let config = super::load_config(py)?;
-    py.detach(|| reads::history_version(&config)).map_err(|e| engine_error(py, e))
+pub fn history_version(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    read(py, reads::history_version)
 }
