@@ -174,7 +174,7 @@ def test_without_pillow_the_tools_say_how_to_install(lf):
     tools = {t["name"]: t for t in json.loads(proc.stdout)}
     for name in ("image_processor", "validator"):
         assert tools[name]["available"] is False
-        assert tools[name]["missing"] == ["Pillow and numpy: pip install 'localforge[image]'"]
+        assert tools[name]["missing"] == ["Pillow and numpy: pip install 'pillow>=10' 'numpy>=1.24'"]
 
 
 def test_batch_resize_recipe_resizes_a_folder(lf):

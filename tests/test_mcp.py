@@ -340,7 +340,7 @@ def test_without_the_sdk_mcp_says_how_to_install_it(lf, tmp_path):
     )
     lf.env["PYTHONPATH"] = str(hide)
     proc = lf("mcp", check=2)
-    assert "pip install 'localforge[mcp]'" in proc.stderr
+    assert "pip install 'mcp>=2.3,<3'" in proc.stderr
 
 
 # -- Streamable HTTP ------------------------------------------------------------------------

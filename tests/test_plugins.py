@@ -248,7 +248,7 @@ def test_a_plugin_missing_a_0x_dependency_names_the_install_command(lf, user_too
         "import numpyish_xyz\nTOOL_NAME = 'odd'\nTOOL_ACTIONS = ['go']\n\ndef handle(a, i, c):\n    return {}\n"
     )
     tools = {t["name"]: t for t in json.loads(lf("list-tools", "--json", check=0).stdout)}
-    assert "pip install 'localforge[compat]'" in tools["web"]["missing"][0]
+    assert "pip install 'requests>=2' 'pyyaml>=6'" in tools["web"]["missing"][0], "the extra's packages by name"
     assert "pip install numpyish_xyz" in tools["odd"]["missing"][0]
 
 

@@ -3,7 +3,7 @@ machine, started by `localforge ray-node` (`ray start`) and bound to 127.0.0.1: 
 advertises `vram_gb: 8`, node B `vram_gb: 24`, two CPUs each. Runs are driven by the CLI
 in a process of its own, as an agent drives them.
 
-Skipped without Ray (`pip install 'localforge[ray]'`), except in CI
+Skipped without Ray (`pip install 'ray>=2.9'`, the `ray` extra), except in CI
 (LOCALFORGE_REQUIRE_TOOLS=1), where a missing Ray is a failure."""
 
 import json
@@ -26,7 +26,7 @@ try:
 except ImportError:
     HAVE_RAY = False
     if os.environ.get("LOCALFORGE_REQUIRE_TOOLS") == "1":
-        raise RuntimeError("Ray is required (LOCALFORGE_REQUIRE_TOOLS=1): pip install 'localforge[ray]'") from None
+        raise RuntimeError("Ray is required (LOCALFORGE_REQUIRE_TOOLS=1): pip install 'ray>=2.9'") from None
 
 pytestmark = [pytest.mark.skipif(not HAVE_RAY, reason="Ray is not installed"), pytest.mark.timeout(300)]
 PLUGINS = FIXTURES / "ray"

@@ -502,5 +502,9 @@ def test_a_remote_address_needs_allow_remote(lf):
 def test_without_the_ui_extra_it_says_what_to_install(lf):
     code = "import sys; sys.modules['uvicorn'] = None; from localforge.frontends.cli import main; sys.exit(main(['ui']))"
     proc = subprocess.run([sys.executable, "-c", code], env=lf.env, cwd=lf.work, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2 and "the dashboard needs uvicorn" in proc.stderr and "pip install 'localforge[ui]'" in proc.stderr
+    assert (
+        proc.returncode == 2
+        and "the dashboard needs uvicorn" in proc.stderr
+        and "pip install 'starlette>=0.36' 'uvicorn>=0.27'" in proc.stderr
+    )
     assert "Traceback" not in proc.stderr

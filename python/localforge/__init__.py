@@ -17,13 +17,12 @@ this package is cheap; the command line is `python -m localforge`.
 import os
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
-
 # LocalForge 0.x's namespaces — `localforge.engine`, `localforge.tools`, `localforge.clients` —
 # which its plugins import, live in compat/ and import under those names (compat/__init__.py).
 __path__.append(os.path.join(os.path.dirname(__file__), "compat"))
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time `__getattr__` loads the API on first use
+    __version__: str
     from localforge.api import (
         Run,
         answer,
@@ -95,6 +94,12 @@ _API = frozenset(__all__)
 
 
 def __getattr__(name):
+    if name == "__version__":
+        # The engine's version (Cargo.toml, the one place it is written), read when asked.
+        from localforge._project import version
+
+        globals()["__version__"] = version()
+        return globals()["__version__"]
     if name in _API:
         from localforge import api
 
@@ -103,4 +108,4 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | _API)
+    return sorted(set(globals()) | _API | {"__version__"})

@@ -16,6 +16,8 @@ import sys
 import traceback
 from pathlib import Path
 
+from localforge._project import install
+
 _NAME_RE = re.compile(r"""^TOOL_NAME\s*=\s*['"]([^'"]+)['"]""", re.M)
 GROUP = "localforge.tools"
 
@@ -87,7 +89,7 @@ def _error_text(exc: BaseException) -> str:
     if isinstance(exc, ModuleNotFoundError) and exc.name:
         top = exc.name.split(".")[0]
         if top in COMPAT_MODULES:
-            return f"import failed: {last} (0.x installed {COMPAT_MODULES[top]} for its plugins: pip install 'localforge[compat]')"
+            return f"import failed: {last} (0.x installed {COMPAT_MODULES[top]} for its plugins: {install('compat')})"
         if not top.startswith("localforge"):
             return f"import failed: {last} (install it into this environment: pip install {top})"
     return f"import failed: {last}"

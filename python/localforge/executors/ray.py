@@ -19,6 +19,7 @@ import traceback
 from typing import Optional
 
 import localforge
+from localforge._project import install
 from localforge.errors import InvalidValue
 from localforge.executors import files, worker
 
@@ -36,7 +37,7 @@ def _ray():
 
         raise unusable(
             "`--executor ray` needs Ray, which is not installed",
-            "install it with `pip install 'localforge[ray]'` (on this machine and on every node)",
+            f"install it with `{install('ray')}` (on this machine and on every node)",
         ) from None
     return ray
 
@@ -219,7 +220,7 @@ class _Call:
         text = str(e)
         if "No module named 'localforge'" in text:
             return {"error": f"LocalForge is not installed on a node of the Ray cluster{self._where()}: "
-                             f"`pip install 'localforge[ray]=={localforge.__version__}'` there"}  # fmt: skip
+                             f"install LocalForge {localforge.__version__} there (the same wheel or checkout) and `{install('ray')}`"}  # fmt: skip
         cause = getattr(e, "cause", None)
         message = f"{type(cause).__name__}: {cause}" if cause is not None else text.strip().splitlines()[-1]
         return {"error": f"the step's task failed on the Ray cluster{self._where()}: {message}", "detail": text}

@@ -67,7 +67,7 @@ def _run(payload: dict, emit=None, stop=None) -> dict:
     if payload["version"] != localforge.__version__:
         return {
             "error": f"this Ray node has LocalForge {localforge.__version__} and the run's driver {payload['version']}: "
-            f"install the same version on every node (`pip install localforge=={payload['version']}`)"
+            f"install LocalForge {payload['version']} on every node (the same wheel, or the same checkout's `pip install .`)"
         }
     request, inputs, cwd = payload["request"], payload["inputs"], payload["cwd"]
     shipment = payload.get("shipment")

@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any, Optional
 
 
-def text(report: Any) -> str:
-    """The whole report: hardware, services, tools and the recommended models."""
+def text(report: Any, title: str = "LocalForge system report") -> str:
+    """The whole report: hardware, services, tools and the recommended models, under `title`."""
     sections = [hardware(report["hardware"]), services(report["services"]), tools(report["tools"]),
                 recommendations(report["recommendations"], report["advice"])]  # fmt: skip
-    return "LocalForge system report\n\n" + "\n\n".join("\n".join(lines) for lines in sections) + "\n"
+    return f"{title}\n\n" + "\n\n".join("\n".join(lines) for lines in sections) + "\n"
 
 
 def _gb(x) -> str:

@@ -5,8 +5,8 @@
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from localforge.context import ToolContext as WorkflowContext  # noqa: F401  (0.x's name for a tool's ctx)
 from localforge.engine._shim import call_tool, deprecated
+from localforge.engine.workflow_context import WorkflowContext  # noqa: F401  (0.x plugins import it from here)
 from localforge.errors import InvalidValue
 
 deprecated("localforge.engine.runner", "localforge.list_tools() / localforge.run()")

@@ -2,9 +2,10 @@
 
 from pathlib import Path
 
+from localforge._project import install
 from localforge.errors import MissingFile
 
-INSTALL_HINT = "Pillow and numpy: pip install 'localforge[image]'"
+INSTALL_HINT = f"Pillow and numpy: {install('image')}"
 
 
 def missing() -> list:

@@ -68,9 +68,11 @@ def main(argv=None) -> int:
         sys.stdout.write(USAGE)
         return 0 if args else 2
     if args[0] == "--version":
-        from localforge import __version__
+        from localforge._project import DIST, banner, version
 
-        print(f"localforge {__version__}")
+        # First line: the command and its version (as tools print them); then which project
+        # this is, so a user who installed another package of the same name can tell.
+        print(f"localforge {version()}\n{banner()} (distribution `{DIST}`)")
         return 0
     name = args[0]
     if name not in COMMANDS:

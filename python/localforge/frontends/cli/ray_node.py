@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 
+from localforge._project import install
 from localforge.frontends.cli.args import parser
 from localforge.frontends.cli.output import EXIT_OK, UsageError, print_json
 
@@ -36,7 +37,7 @@ def main(args) -> int:
     p = parser(
         "ray-node",
         "Start this machine as a Ray node for `run --executor ray`: `ray start` with this machine's free VRAM "
-        "as the `vram_gb` resource. Needs Ray (`pip install 'localforge[ray]'`) and the same LocalForge version on every node.",
+        f"as the `vram_gb` resource. Needs Ray (`{install('ray')}`) and the same LocalForge version on every node.",
     )
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--head", action="store_true", help="start a new cluster here (its first node)")
@@ -61,7 +62,7 @@ def main(args) -> int:
         return EXIT_OK
     ray = shutil.which("ray") or _beside_python("ray")
     if ray is None:
-        raise UsageError("`ray` is not installed", hint="install it with `pip install 'localforge[ray]'`")
+        raise UsageError("`ray` is not installed", hint=f"install it with `{install('ray')}`")
     print(f"starting: {shlex.join(argv)}", file=sys.stderr)
     return subprocess.call([ray, *argv[1:]])
 

@@ -2,6 +2,7 @@
 
 import sys
 
+from localforge._project import banner
 from localforge.frontends.cli.args import parser
 from localforge.frontends.cli.output import EXIT_OK, print_json
 
@@ -21,5 +22,6 @@ def main(args) -> int:
         return EXIT_OK
     from localforge.services import system_report
 
-    sys.stdout.write(system_report.text(report))
+    # Says which project and version made it (another package may be installed under this name).
+    sys.stdout.write(system_report.text(report, title=f"{banner()}\n\nSystem report"))
     return EXIT_OK

@@ -3,10 +3,11 @@ machine, recipes with a form to start them)."""
 
 import sys
 
+from localforge._project import install
 from localforge.frontends.cli.args import parser
 from localforge.frontends.cli.output import EXIT_OK, UsageError
 
-INSTALL_HINT = "pip install 'localforge[ui]'"
+INSTALL_HINT = install("ui")
 
 
 def main(args) -> int:

@@ -2,14 +2,16 @@
 reachable by any MCP client — Claude Desktop, Claude Code, Cursor, Codex, VS
 Code — typed, with progress, cancellation and the run's files as resources.
 
-Needs the optional extra: `pip install 'localforge[mcp]'` (the official MCP
+Needs the optional extra `mcp` (`_project.install("mcp")` says the command: the official MCP
 Python SDK, 2.x). Nothing here is imported by the rest of LocalForge but
 `recipes.Catalog` (no SDK needed), which the dashboard shares: both run recipes
 only from the same kind of folders.
 """
 
+from localforge._project import install
+
 MIN_SDK = (2, 3)
-INSTALL_HINT = "pip install 'localforge[mcp]'  (the official MCP Python SDK, `mcp` 2.x; Python 3.10 or newer)"
+INSTALL_HINT = f"{install('mcp')}  (the official MCP Python SDK, `mcp` 2.x; Python 3.10 or newer)"
 
 
 def missing_sdk():

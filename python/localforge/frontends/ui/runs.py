@@ -117,7 +117,13 @@ class Runs:
         self._plans: dict[str, Any] = {}
 
     def start(
-        self, recipe: str, inputs: dict, loop: asyncio.AbstractEventLoop, cache: bool = True, force: bool = False, refresh: Sequence[str] = ()
+        self,
+        recipe: str,
+        inputs: dict,
+        loop: asyncio.AbstractEventLoop,
+        cache: bool = True,
+        force: bool = False,
+        refresh: Sequence[str] = (),
     ) -> str:
         """Check, preflight and start (on a worker thread: preflight probes services);
         `refresh`: steps that run again, with every step after them (`run --refresh`)."""
