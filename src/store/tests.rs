@@ -268,6 +268,8 @@ fn the_runs_list_filters_counts_and_pages_over_the_whole_history() {
     assert_eq!(q(RunQuery { text: Some("quota%exc".into()), ..Default::default() }).total, 0, "`%` is a character, not a wildcard");
     let page = q(RunQuery { offset: 290, limit: 20, ..Default::default() });
     assert_eq!((page.total, page.runs.len(), page.runs[9].summary.run_id.as_str()), (300, 10, "run000"));
-    let span = q(RunQuery { since: Some("2026-11-02".into()), until: Some("2026-11-03".into()), ..Default::default() });
-    assert_eq!(span.total, 60);
+    let day = q(RunQuery { since: Some("2026-11-02".into()), until: Some("2026-11-02".into()), ..Default::default() });
+    assert_eq!(day.total, 60, "a date alone as `until` takes in that whole day");
+    let before = q(RunQuery { since: Some("2026-11-02".into()), until: Some("2026-11-02T00:30:00Z".into()), ..Default::default() });
+    assert_eq!(before.total, 30, "a full time as `until`: the runs before it");
 }
