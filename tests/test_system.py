@@ -372,3 +372,24 @@ def test_system_json_keeps_0x_keys(lf):
     assert str(hw["vram_gb"]) != "-0.0"
     assert doc["services"]["sd_webui"]["label"] == "SD WebUI" and doc["services"]["ollama"]["label"] == "Ollama"
     assert doc["services"]["sd_webui"] == doc["services"]["sd"]
+
+
+FAKE_TWO = (
+    '[{"vendor": "nvidia", "name": "RTX 4090", "vram_gb": 24, "free_gb": 20, "uuid": "GPU-11111111"},'
+    ' {"vendor": "amd", "name": "Radeon RX 7900 XTX", "vram_gb": 24, "free_gb": 23.5}]'
+)
+
+
+def test_a_fake_machine_of_two_cards_is_what_system_reports(lf):
+    """`LOCALFORGE_FAKE_GPUS` (for tests: a described machine) is read by the engine's
+    discovery, so every front end sees the same cards; an NVIDIA and an AMD card here."""
+    lf.env["LOCALFORGE_FAKE_GPUS"] = FAKE_TWO
+    hw = json.loads(lf("system", "--json", check=0).stdout)["hardware"]
+    cards = [(g["index"], g["vendor"], g["name"], g["vram_free_gb"], g["uuid"]) for g in hw["gpus"]]
+    assert cards == [(0, "nvidia", "RTX 4090", 20.0, "GPU-11111111"), (1, "amd", "Radeon RX 7900 XTX", 23.5, None)]
+    assert hw["vram_gb"] == 48.0 and hw["gpu"] == "RTX 4090"
+    text = lf("system", check=0).stdout
+    assert "  GPU 0 RTX 4090: 24.0 GB VRAM, 20.0 GB free" in text and "  GPU 1 Radeon RX 7900 XTX: 24.0 GB VRAM, 23.5 GB free" in text
+    lf.env["LOCALFORGE_FAKE_GPUS"] = '[{"vendor": "intel", "name": "x", "vram_gb": 8}]'
+    hw = json.loads(lf("system", "--json", check=0).stdout)["hardware"]
+    assert hw["gpus"] == [] and hw["gpu_note"] == "LOCALFORGE_FAKE_GPUS: vendor `intel` is not `nvidia` or `amd`"

@@ -1,19 +1,20 @@
-//! CPU, RAM and GPUs. NVML is loaded at run time: a machine without the NVIDIA
-//! driver simply has no NVIDIA GPU. Apple Silicon reports its unified memory.
+//! CPU, RAM and GPUs (found by `gpus`). Apple Silicon reports its unified memory.
 
 use serde::Serialize;
-use std::time::Duration;
 
 /// Bytes in the "GB" this crate reports: GiB, the unit GPU memory is sold in
 /// (a "24 GB" card has 24 GiB; `nvidia-smi` shows MiB).
 pub const GB: f64 = (1u64 << 30) as f64;
 
-/// NVML initialisation can stall on a wedged driver; after this, report no GPU.
-const NVML_DEADLINE: Duration = Duration::from_secs(2);
-
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Gpu {
+    /// Its place among this machine's GPUs (0, 1, ...), as `system` lists them.
+    pub index: usize,
+    /// `nvidia`, `amd`, `apple` (unified memory) or `configured` (`resources.vram_gb`).
+    pub vendor: String,
     pub name: String,
+    /// The card's own id where the driver gives one (NVIDIA's `GPU-…`, amdgpu's `unique_id`).
+    pub uuid: Option<String>,
     pub vram_total_gb: f64,
     pub vram_free_gb: f64,
     pub driver: Option<String>,
@@ -52,49 +53,10 @@ impl Hardware {
 #[error("{0}")]
 pub struct GpuUnknown(pub String);
 
-/// Where GPUs come from: NVML on a real machine, a fixed list in tests.
+/// Where GPUs come from: NVML and amdgpu on a real machine (`gpus::Discovered`), a fixed
+/// list in tests.
 pub trait GpuSource: Send + Sync {
     fn gpus(&self) -> Result<Vec<Gpu>, GpuUnknown>;
-}
-
-/// NVIDIA GPUs through NVML (`libnvidia-ml.so.1`, loaded when called).
-pub struct Nvml;
-
-impl GpuSource for Nvml {
-    fn gpus(&self) -> Result<Vec<Gpu>, GpuUnknown> {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(nvml_gpus());
-        });
-        rx.recv_timeout(NVML_DEADLINE)
-            .unwrap_or_else(|_| Err(GpuUnknown(format!("NVML did not answer within {}s", NVML_DEADLINE.as_secs()))))
-    }
-}
-
-fn nvml_gpus() -> Result<Vec<Gpu>, GpuUnknown> {
-    use nvml_wrapper::error::NvmlError;
-    let nvml = nvml_wrapper::Nvml::init().map_err(|e| {
-        GpuUnknown(match e {
-            NvmlError::LibloadingError(_) => "no NVIDIA driver (libnvidia-ml.so.1 not found)".to_string(),
-            NvmlError::DriverNotLoaded => "the NVIDIA driver is not loaded".to_string(),
-            e => format!("NVML: {e}"),
-        })
-    })?;
-    let driver = nvml.sys_driver_version().ok();
-    let count = nvml.device_count().map_err(|e| GpuUnknown(format!("NVML device count: {e}")))?;
-    let mut out = Vec::new();
-    for i in 0..count {
-        let dev = nvml.device_by_index(i).map_err(|e| GpuUnknown(format!("NVML GPU {i}: {e}")))?;
-        let mem = dev.memory_info().map_err(|e| GpuUnknown(format!("NVML GPU {i} memory: {e}")))?;
-        out.push(Gpu {
-            name: dev.name().unwrap_or_else(|_| format!("GPU {i}")),
-            vram_total_gb: round2(mem.total as f64 / GB),
-            vram_free_gb: round2(mem.free as f64 / GB),
-            driver: driver.clone(),
-            unified: false,
-        });
-    }
-    Ok(out)
 }
 
 pub fn round2(x: f64) -> f64 {
@@ -104,6 +66,9 @@ pub fn round2(x: f64) -> f64 {
 /// The machine's memory as one unified-memory GPU, where the platform has one.
 fn unified_gpu(os: &str, arch: &str, ram: f64, available: f64) -> Option<Gpu> {
     (os == "macos" && arch == "aarch64").then(|| Gpu {
+        index: 0,
+        vendor: "apple".into(),
+        uuid: None,
         name: "Apple Silicon GPU (unified memory)".into(),
         vram_total_gb: ram,
         vram_free_gb: available,
@@ -125,7 +90,7 @@ pub fn discover(gpus: &dyn GpuSource, vram_override: Option<f64>) -> Hardware {
     let (ram, available) = (round2(ram), round2(available));
     let (gpus, gpu_note) = match gpus.gpus() {
         Ok(list) if !list.is_empty() => (list, None),
-        Ok(_) => (Vec::new(), Some("NVML found no GPU".to_string())),
+        Ok(_) => (Vec::new(), Some("no GPU found (NVML and amdgpu list none)".to_string())),
         Err(e) => match unified_gpu(std::env::consts::OS, std::env::consts::ARCH, ram, available) {
             Some(g) => (vec![g], None),
             None => (Vec::new(), Some(e.0)),
@@ -157,7 +122,17 @@ fn assemble(
     let mut gpus = gpus;
     if let (Some(gb), true) = (vram_override, gpus.is_empty()) {
         // A planning budget for machines whose GPU LocalForge cannot see (or tests).
-        gpus.push(Gpu { name: "configured (resources.vram_gb)".into(), vram_total_gb: gb, vram_free_gb: gb, driver: None, unified: false });
+        let name = "configured (resources.vram_gb)".into();
+        gpus.push(Gpu {
+            index: 0,
+            vendor: "configured".into(),
+            name,
+            uuid: None,
+            vram_total_gb: gb,
+            vram_free_gb: gb,
+            driver: None,
+            unified: false,
+        });
     }
     let vram_gb = vram_override.unwrap_or_else(|| round2(gpus.iter().map(|g| g.vram_total_gb).fold(0.0, |a, b| a + b)));
     let platform = match std::env::consts::OS {
@@ -197,7 +172,16 @@ pub(crate) mod fake {
     }
 
     pub fn gpu(name: &str, total: f64, free: f64) -> Gpu {
-        Gpu { name: name.into(), vram_total_gb: total, vram_free_gb: free, driver: Some("550.54".into()), unified: false }
+        Gpu {
+            index: 0,
+            vendor: "nvidia".into(),
+            name: name.into(),
+            uuid: None,
+            vram_total_gb: total,
+            vram_free_gb: free,
+            driver: Some("550.54".into()),
+            unified: false,
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! recommendations, and the preflight check a run makes before its first step.
 
 pub mod advice;
+pub mod gpus;
 pub mod hardware;
 pub mod preflight;
 pub mod profiles;
@@ -58,7 +59,7 @@ impl Probe {
     /// The real machine.
     pub fn machine() -> Probe {
         Probe {
-            gpus: Arc::new(hardware::Nvml),
+            gpus: Arc::new(gpus::Discovered),
             path_var: std::env::var_os("PATH").unwrap_or_default(),
             env: Arc::new(|k| std::env::var(k).ok()),
             version_cache: Some(binaries::default_cache()),

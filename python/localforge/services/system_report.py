@@ -59,7 +59,9 @@ def hardware(hw: Any) -> list[str]:
     for g in hw["gpus"]:
         driver = f", driver {g['driver']}" if g.get("driver") else ""
         kind = "unified memory" if g.get("unified") else "VRAM"
-        lines.append(f"  GPU   {g['name']}: {_gb(g['vram_total_gb'])} {kind}, {_gb(g['vram_free_gb'])} free{driver}")
+        # With several cards each says its number (`resources.gpu`, CUDA_VISIBLE_DEVICES order).
+        label = f"GPU {g.get('index', 0)}" if len(hw["gpus"]) > 1 else "GPU  "
+        lines.append(f"  {label} {g['name']}: {_gb(g['vram_total_gb'])} {kind}, {_gb(g['vram_free_gb'])} free{driver}")
     return lines
 
 

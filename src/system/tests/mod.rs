@@ -397,7 +397,7 @@ fn recipe(dir: &std::path::Path, text: &str) -> crate::recipe::Recipe {
 #[test]
 fn this_machine_cores_and_ram_agree_with_the_os_and_nothing_hangs() {
     let t = Instant::now();
-    let hw = discover(&hardware::Nvml, None);
+    let hw = discover(&crate::system::gpus::Discovered, None);
     assert!(t.elapsed() < Duration::from_secs(3), "discovery took {:?}", t.elapsed());
     assert_eq!(hw.cpu_cores, std::thread::available_parallelism().unwrap().get());
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
