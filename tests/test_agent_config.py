@@ -52,5 +52,7 @@ def test_merging_keeps_the_users_text_byte_for_byte(lf):
 
 
 def test_bad_usage_says_what_to_type(lf):
-    assert "agent-config generate" in lf("agent-config", check=2).stderr
+    assert lf("agent-config", check=2).stderr == (
+        "error: `localforge agent-config` needs a command\n  hint: run `localforge agent-config --help` for its commands (generate)\n"
+    )
     assert "invalid choice" in lf("agent-config", "generate", "--format", "clippy", check=2).stderr
