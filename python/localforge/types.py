@@ -240,6 +240,7 @@ class ToolInfo(TypedDict):
     actions: list[str]
     available: bool
     missing: list[str]
+    services: list[str]  # the configured services its calls use by default (`ollama`, `sd`, ...)
     source: str
     description: str
 

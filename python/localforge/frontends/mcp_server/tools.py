@@ -76,7 +76,10 @@ async def off_loop(fn, *args):
 
 
 async def list_tools(ctx, state: State, args: dict):
-    tools = await off_loop(api.list_tools, bool(args.get("schema")))
+    try:
+        tools = await off_loop(api.list_tools, bool(args.get("schema")), args.get("only") or ())
+    except errors.UsageError as e:
+        return runs.tool_error(str(e) + (f"; {e.hint}" if e.hint else ""))
     if args.get("available_only"):
         tools = [t for t in tools if t["available"]]
     lines = [f"{'✓' if t['available'] else '✗'} {t['name']} ({t['kind']}): {', '.join(t['actions'])}" for t in tools]
@@ -231,9 +234,11 @@ RUN_ID = {"run_id": {"type": "string", "description": "a run's id (`list_runs`)"
 TOOLS: dict[str, Spec] = {
     "list_tools": Spec(
         "The tools LocalForge can use on this machine (native, Python plugins, YAML tools) with their actions and whether each is available here; "
-        "with `schema`, each action's `inputs` as a JSON Schema, to write recipe steps from.",
+        "with `schema`, each action's `inputs` as a JSON Schema, to write recipe steps from (name the tools or actions you need in `only`).",
         {"type": "object", "properties": {"available_only": {"type": "boolean", "default": False},
-                                          "schema": {"type": "boolean", "default": False, "description": "include each action's input JSON Schema"}},
+                                          "schema": {"type": "boolean", "default": False, "description": "include each action's input JSON Schema"},
+                                          "only": {"type": "array", "items": {"type": "string"}, "default": [],
+                                                   "description": "only these tools (`ollama`) or actions (`ollama.generate`); the whole list with `schema` is large"}},
          "additionalProperties": False},  # fmt: skip
         {"type": "object", "properties": {"tools": {"type": "array", "items": OBJECT}}, "required": ["tools"]},
         READ, list_tools,
