@@ -218,3 +218,20 @@ def test_models_are_grouped_by_the_real_reason():
         "- image_generation: `sd15` (~3.9 GB): no GPU: SD 1.5 takes minutes",
     ]
     assert agentconfig._models(recs[1:], [{"name": "GT 710"}])[1] == "## Models that do not fit: too big for this GPU"
+
+
+def test_list_tools_schema_filters_by_tool_and_action(lf):
+    """Issue 31, item 8: the whole `list-tools --json --schema` is well over 100 KB; an agent
+    asks for the tool, or the action, it writes a step for."""
+    whole = lf("list-tools", "--json", "--schema", check=0).stdout
+    one = json.loads(lf("list-tools", "--json", "--schema", "file_ops.write", check=0).stdout)
+    assert [(t["name"], t["actions"], sorted(t["inputs"])) for t in one] == [("file_ops", ["write"], ["write"])]
+    assert one[0]["inputs"]["write"]["required"] == ["path"]
+    assert len(json.dumps(one)) * 20 < len(whole), (len(json.dumps(one)), len(whole))
+    both = json.loads(lf("list-tools", "--json", "--schema", "file_ops", "script.run", check=0).stdout)
+    assert [t["name"] for t in both] == ["file_ops", "script"] and len(both[0]["actions"]) > 1
+    assert lf("list-tools", "fileops", check=2).stderr == "error: no tool `fileops`\n  hint: did you mean `file_ops`?\n"
+    actions = ", ".join(next(t for t in json.loads(lf("list-tools", "--json", check=0).stdout) if t["name"] == "file_ops")["actions"])
+    assert lf("list-tools", "file_ops.wrte", check=2).stderr == (
+        f"error: tool `file_ops` has no action `wrte`\n  hint: its actions: {actions}\n"
+    )

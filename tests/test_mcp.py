@@ -147,6 +147,7 @@ def test_every_tool_error_reads_as_pinned(server):
         ("recipe_five-steps", {"word": "hey"}),
         ("run_recipe", {"recipe": "five-steps", "inputs": {"target": "x", "colour": "red"}}),
         ("recipe_five-steps", {"target": "x", "mood": "angry"}),
+        ("recipe_five-steps", {"count": "many", "mood": "angry"}),  # several: each once, under the heading
         ("run_recipe", {"recipe": "elsewhere"}),
         ("get_run", {"run_id": "20260101-000000-abcdef"}),
         ("cancel_run", {"run_id": "20260101-000000-abcdef"}),
@@ -164,6 +165,47 @@ def test_every_tool_error_reads_as_pinned(server):
 
     matches_golden("mcp-errors", normalised("\n".join(go(main)), server))
     assert run_rows(server) == []
+
+
+DOWN = "services:\n  sd: {host: 'http://127.0.0.1:9'}\n"
+DRAWS = """\
+name: draws
+steps:
+  - {id: draw, tool: sd_client, action: txt2img, inputs: {prompt: a cat, output_dir: out}}
+"""
+
+
+def test_a_preflight_refusal_names_the_force_argument_not_the_flag(server):
+    """Issue 31, item 4: over MCP the way past a preflight refusal is the argument `force:
+    true`, not `--force` (SD WebUI on a closed port stands in for a service that is down)."""
+    server.write("localforge.yaml", DOWN)
+    server.write("recipes/draws.yaml", DRAWS)
+
+    async def main():
+        async with Client(server.params) as c:
+            return await c.call_tool("run_recipe", {"recipe": "draws"})
+
+    r = go(main)
+    assert r.is_error
+    assert r.content[0].text == (
+        "this machine cannot run it:\n"
+        f"- {server.work}/recipes/draws.yaml:3:5: step `draw` needs `sd` at http://127.0.0.1:9, which is not running "
+        "(connection refused (not running)) (hint: start the SD WebUI with --api (`./webui.sh --api`) at http://127.0.0.1:9, "
+        "or set `services.sd.host`; call again with `force: true` to start anyway)"
+    )
+    assert run_rows(server) == []
+
+
+def test_cli_words_become_tool_arguments():
+    """Issue 31, item 4: every CLI flag the engine's hints use, as the MCP tool argument."""
+    from localforge.frontends.mcp_server.runs import as_arguments
+
+    assert as_arguments("fix it; run with --force to start anyway") == "fix it; call again with `force: true` to start anyway"
+    assert as_arguments("or run with --force to try anyway") == "or call again with `force: true` to try anyway"
+    assert as_arguments("resume with --force to continue") == "call `resume_run` again with `force: true` to continue"
+    assert as_arguments("pass it as `--input source=VALUE` (folder)") == 'pass it as `inputs: {"source": VALUE}` (folder)'
+    assert as_arguments("add -y, or --no-cache, or --refresh draw") == "add `auto_approve: true`, or `cache: false`, or `refresh: [draw]`"
+    assert as_arguments("install x-y-z") == "install x-y-z"
 
 
 def test_run_recipe_takes_the_cache_options(server):
@@ -304,9 +346,32 @@ def test_validate_recipe_gives_every_problem_with_its_place(server):
 
     bad, good = go(main)
     assert bad["valid"] is False
-    p = next(p for p in bad["problems"] if "stpes" in p["message"])
+    p = next(p for p in bad["errors"] if "stpes" in p["message"])
     assert p["file"] == "<yaml>" and p["line"] == 2 and p["column"] == 1 and "steps" in p["hint"]
-    assert good == {"valid": True, "problems": []}
+    assert bad["problems"] == bad["errors"], "the old name is kept for old clients"
+    assert good == {"valid": True, "errors": [], "warnings": [], "problems": []}
+
+
+def test_validate_recipe_speaks_as_validate_json(server):
+    """Issue 31, item 4: one vocabulary — `validate_recipe` answers with the keys `validate
+    --json` has (`valid`, `errors`, `warnings`), each problem with the same fields."""
+    server.write("typo.yaml", "name: x\nstpes: []\n")
+    cli = json.loads(server("validate", "typo.yaml", "--json", check=2).stdout)
+
+    async def main():
+        async with Client(server.params) as c:
+            tool = next(t for t in (await c.list_tools()).tools if t.name == "validate_recipe")
+            r = await c.call_tool("validate_recipe", {"yaml": "name: x\nstpes: []\n"})
+            return tool, r
+
+    tool, r = go(main)
+    assert set(tool.output_schema["required"]) == {"valid", "errors", "warnings"}
+    mine = r.structured_content
+    assert [{**e, "file": None} for e in mine["errors"]] == [{**e, "file": None} for e in cli["errors"]]
+    assert mine["warnings"] == cli["warnings"] == [] and mine["valid"] is cli["valid"] is False
+    lines = [f"- <yaml>:{e['line']}:{e['column']}: {e['message']} (hint: {e['hint']})" for e in cli["errors"]]
+    assert r.content[0].text == "\n".join([f"{len(lines)} errors:", *lines]), "each problem once, where it is and its fix"
+    assert "the recipe is missing required key `steps`" in r.content[0].text
 
 
 def test_approval_gates_ask_through_elicitation(server):

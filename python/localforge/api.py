@@ -554,10 +554,13 @@ def cache_clear(older_than_s: Optional[float] = None) -> int:
 
 def tool_definition(path: Recipe, shared: bool = False) -> ToolDefinition:
     """A YAML tool definition checked with the same checker as local YAML tools:
-    `{"problems": [...]}` (file, line, column, message, hint), plus `name`, `document`
+    `{"errors": [...]}` (file, line, column, message, hint), plus `name`, `document`
     (the YAML as JSON) and `refused` when it is valid. `shared`: `refused` lists why it may
-    not be shared through a registry (docs/registry.md), each with message and hint."""
-    return _core().tool_definition(os.fspath(path), shared)
+    not be shared through a registry (docs/registry.md), each with message and hint.
+    `errors` is the same list as `problems`, under the name `validate` and every exception use."""
+    doc = _core().tool_definition(os.fspath(path), shared)
+    doc["errors"] = doc["problems"]
+    return doc
 
 
 def render_template(text: str, context: Mapping[str, Any]) -> str:

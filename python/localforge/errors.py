@@ -75,6 +75,11 @@ class RegistryError(_Detailed):
         super().__init__(message, hint)
         self.problems, self.usage = problems or [], usage or bool(problems)
 
+    @property
+    def errors(self) -> list:
+        """The same as `problems`, under the name every other exception here uses."""
+        return self.problems
+
 
 class SeedError(_Detailed):
     """A seed (playbook) that cannot be found or read; `errors`: problems with file:line."""

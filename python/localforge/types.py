@@ -312,7 +312,8 @@ class CacheStats(TypedDict):
 class ToolDefinition(TypedDict, total=False):
     """`localforge.tool_definition`: `problems`, plus the rest when the definition is valid."""
 
-    problems: list[Problem]
+    errors: list[Problem]
+    problems: list[Problem]  # the same list as `errors` (its first name)
     refused: list[dict[str, Any]]
     name: str
     document: dict[str, Any]

@@ -64,7 +64,7 @@ def list_(args) -> int:
         for s in seeds
     ]  # fmt: skip
     if ns.json:
-        print_json({"seeds": rows, "problems": problems})
+        print_json({"seeds": rows, "errors": problems, "problems": problems})  # `problems`: its first name
     else:
         width = max((len(r["id"]) for r in rows), default=0)
         for r in rows:

@@ -330,7 +330,7 @@ def cmd_index(args, scratch) -> int:
     if not ns.check and not problems:
         path.write_text(text, encoding="utf-8")
     if ns.json:
-        print_json({"tools": len(index["tools"]), "problems": problems, "stale": stale and ns.check})
+        print_json({"tools": len(index["tools"]), "errors": problems, "problems": problems, "stale": stale and ns.check})
     else:
         diagnostics(problems)
         if ns.check:
