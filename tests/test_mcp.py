@@ -562,11 +562,65 @@ def test_mcp_config_merges_into_the_clients_file_keeping_other_servers(lf, clien
 
 
 def test_mcp_config_will_not_clobber_a_file_it_cannot_read(lf):
+    """Issue 31, item 5: refused, and told how to go on (by hand, or plain JSON and again)."""
     path = lf.work / ".mcp.json"
     path.write_text('{"mcpServers": {// a comment\n}}')
     proc = lf("mcp", "config", "--client", "claude-code", "--write", check=2)
-    assert "not plain JSON" in proc.stderr and "by hand" in proc.stderr
+    entry = json.dumps({"mcpServers": {"localforge": {"command": sys.executable, "args": ["-m", "localforge", "mcp"]}}}, indent=2)
+    assert proc.stderr == (
+        f"error: cannot merge into {path}: it is not plain JSON (line 1, column 17: Expecting property name enclosed in double quotes), "
+        "and merging into it would lose what it holds (comments, trailing commas). "
+        f"Either add the `localforge` entry below to its `mcpServers` by hand:\n{entry}\n"
+        "or make the file plain JSON (remove the comments) and run the same command again.\n"
+        "  hint: the file is left as it was; `localforge mcp config --client claude-code` prints the entry again\n"
+    )
     assert path.read_text() == '{"mcpServers": {// a comment\n}}'
+
+
+def test_mcp_config_write_then_the_written_command_serves_the_tools(lf):
+    """Issue 31, item 5: `--write` into a scratch home checks the command starts and answers
+    `initialize`; a client starting the command the file holds lists LocalForge's tools."""
+    lf.env["XDG_CONFIG_HOME"] = str(lf.home / ".config")
+    proc = lf("mcp", "config", "--client", "claude-desktop", "--write", check=0)
+    path = lf.home / ".config" / "Claude" / "claude_desktop_config.json"
+    assert proc.stdout == (
+        f"wrote `localforge` into {path}\nchecked: `{sys.executable} -m localforge mcp` starts and answers `initialize`\n"
+        "restart Claude Desktop to load it\n"
+    )
+    written = json.loads(path.read_text())["mcpServers"]["localforge"]
+    params = StdioServerParameters(command=written["command"], args=written["args"], env=lf.env, cwd=str(lf.work))
+
+    async def main():
+        async with Client(params) as c:
+            return {t.name for t in (await c.list_tools()).tools}
+
+    tools = go(main)
+    assert {"run_recipe", "validate_recipe", "list_tools", "recipe_hello-localforge"} <= tools
+
+
+def test_mcp_config_for_claude_code_says_how_to_add_it_for_every_project(lf):
+    """Issue 31, item 5: `claude mcp add` without `--scope user` adds it to one project only."""
+    out = lf("mcp", "config", "--client", "claude-code", "--name", "lf", check=0).stdout
+    assert out.endswith(f"# or, for every project: claude mcp add --scope user lf -- {sys.executable} -m localforge mcp\n"), out
+
+
+def test_mcp_config_write_refuses_when_the_server_would_not_start(lf, tmp_path):
+    """Issue 31, item 5: without the MCP SDK the client could not start the server later:
+    nothing is written, and the message says what to install, into which Python."""
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text(
+        "import importlib.metadata as m\n_v = m.version\n"
+        "def version(name):\n    if name == 'mcp': raise m.PackageNotFoundError(name)\n    return _v(name)\nm.version = version\n"
+    )
+    lf.env["PYTHONPATH"] = str(hide)
+    proc = lf("mcp", "config", "--client", "claude-code", "--write", check=2)
+    assert proc.stderr == (
+        "error: not written: the command a client would start does not run LocalForge's MCP server: "
+        "the MCP server needs the MCP Python SDK, which is not installed\n"
+        f"  hint: install the MCP SDK into that Python (`{sys.executable} -m pip install 'localforge[mcp]'`), then run this again\n"
+    )
+    assert not (lf.work / ".mcp.json").exists()
 
 
 PICTURE = """\
@@ -687,3 +741,16 @@ def test_http_token_file_must_hold_a_token(lf):
     assert "cannot read the token file" in proc.stderr
     proc = lf("mcp", "--token-file", empty, check=2)
     assert "--http" in proc.stderr
+
+
+def test_a_command_that_does_not_answer_initialize_is_caught(monkeypatch, tmp_path):
+    """Issue 31, item 5: the check really starts the command (here one that exits at once)."""
+    from localforge.frontends.mcp_server import clients
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+
+    assert clients.starts() is None, "this interpreter's `-m localforge mcp` answers"
+    monkeypatch.setattr(clients, "command", lambda: (sys.executable, ["-c", "import sys; sys.exit(3)"]))
+    why = clients.starts(timeout=10)
+    assert why is not None and why.startswith(f"`{sys.executable} -c import sys; sys.exit(3)` did not "), why
