@@ -87,7 +87,7 @@ def config(args) -> int:
     try:
         path, backup = clients.write(client, ns.name)
     except clients.Refused as e:
-        error(f"cannot merge into {client.path()}: {e}", hint=e.hint)
+        error(f"cannot merge into {client.path()}: {e}", hint=e.hint or "")
         return EXIT_USAGE
     print(f"wrote `{ns.name}` into {path}" + (f" (the old file is {backup})" if backup else ""))
     print(f"checked: `{exe} {' '.join(argv)}` starts and answers `initialize`")
