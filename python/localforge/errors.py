@@ -80,6 +80,10 @@ class RegistryError(_Detailed):
         """The same as `problems`, under the name every other exception here uses."""
         return self.problems
 
+    @errors.setter
+    def errors(self, value: list) -> None:
+        self.problems = value
+
 
 class SeedError(_Detailed):
     """A seed (playbook) that cannot be found or read; `errors`: problems with file:line."""
