@@ -22,6 +22,14 @@ HERE = Path(__file__).resolve().parent.parent / "agent-configs"
 def examples() -> dict:
     profile = json.loads((HERE / "profile.json").read_text(encoding="utf-8"))
     recipes = agentconfig.recipes(data_dir("recipes"))
+    unknown = [r["name"] for r in recipes if r["name"] not in profile["preflight"]]
+    if unknown:
+        sys.exit(
+            f"agent-configs/profile.json: no `preflight` entry for {', '.join(unknown)}; add what `run NAME --dry-run` "
+            "would report on that machine (its first problem as message/hint/more, or null when it would run)"
+        )
+    for r in recipes:
+        r["missing"] = profile["preflight"][r["name"]]
     seed_facts = {
         "system": profile["system"],
         "tools": {t["name"]: t for t in profile["list_tools"]},
@@ -30,7 +38,8 @@ def examples() -> dict:
         "os": profile["os"],
         "env": profile["env"],
     }
-    facts = agentconfig.with_seeds({"tools": profile["list_tools"], "recipes": recipes, "system": profile["system"]}, seed_facts)
+    facts = {"tools": profile["list_tools"], "recipes": recipes, "system": profile["system"], "launcher": profile["launcher"]}
+    facts = agentconfig.with_seeds(facts, seed_facts)
     return {name: agentconfig.generate(fmt, facts) for fmt, (name, _, _) in agentconfig.FORMATS.items()}
 
 

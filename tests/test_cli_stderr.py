@@ -178,3 +178,44 @@ def test_preflight_notes_then_refusal_without_a_gpu(lf):
     lf.write("localforge.yaml", DOWN)
     proc = lf("run", lf.write("two.yaml", TWO_SD), check=2)
     matches_golden("preflight-notes", normalised(proc.stderr, lf))
+
+
+def _command_paths() -> list:
+    """Every command path of the CLI's groups and two-word commands, as the modules list them."""
+    from localforge.frontends.cli import agent_config, cache, seed, tools
+
+    paths = [["history", "show"], ["mcp", "config"]]
+    for group, module in (("tools", tools), ("seed", seed), ("cache", cache), ("agent-config", agent_config)):
+        paths += [[group, name] for name in module.COMMANDS]
+    return paths
+
+
+@pytest.mark.parametrize("path", _command_paths(), ids=" ".join)
+def test_every_usage_error_names_its_full_command_path(lf, path):
+    """Issue 31, item 3: a usage error's hint is a command that exists (it used to say
+    `localforge show --help` for `history show`), and that command prints its help."""
+    proc = lf(*path, "--no-such-option", check=2)
+    hint = f"  hint: run `localforge {' '.join(path)} --help` for usage\n"
+    assert proc.stderr.endswith(hint), proc.stderr
+    helped = lf(*path, "--help", check=0)
+    assert helped.stdout.startswith(f"usage: localforge {' '.join(path)} "), helped.stdout
+
+
+def test_two_word_commands_say_their_whole_name(lf):
+    """Issue 31, item 3, the exact texts."""
+    assert lf("history", "show", check=2).stderr == (
+        "error: the following arguments are required: run_id\n  hint: run `localforge history show --help` for usage\n"
+    )
+    assert lf("mcp", "config", check=2).stderr == (
+        "error: the following arguments are required: --client\n  hint: run `localforge mcp config --help` for usage\n"
+    )
+    assert lf("seed", check=2).stderr == (
+        "error: `localforge seed` needs a command\n"
+        "  hint: run `localforge seed --help` for its commands (list, show, check, verify, export)\n"
+    )
+    assert lf("cache", "clera", check=2).stderr == (
+        "error: unknown command `localforge cache clera`\n  hint: did you mean `localforge cache clear`?\n"
+    )
+    for group in ("tools", "seed", "cache", "agent-config"):
+        out = lf(group, "--help", check=0).stdout
+        assert out.startswith(f"usage: localforge {group} COMMAND [options]\n"), out

@@ -147,6 +147,7 @@ def test_every_tool_error_reads_as_pinned(server):
         ("recipe_five-steps", {"word": "hey"}),
         ("run_recipe", {"recipe": "five-steps", "inputs": {"target": "x", "colour": "red"}}),
         ("recipe_five-steps", {"target": "x", "mood": "angry"}),
+        ("recipe_five-steps", {"count": "many", "mood": "angry"}),  # several: each once, under the heading
         ("run_recipe", {"recipe": "elsewhere"}),
         ("get_run", {"run_id": "20260101-000000-abcdef"}),
         ("cancel_run", {"run_id": "20260101-000000-abcdef"}),
@@ -164,6 +165,47 @@ def test_every_tool_error_reads_as_pinned(server):
 
     matches_golden("mcp-errors", normalised("\n".join(go(main)), server))
     assert run_rows(server) == []
+
+
+DOWN = "services:\n  sd: {host: 'http://127.0.0.1:9'}\n"
+DRAWS = """\
+name: draws
+steps:
+  - {id: draw, tool: sd_client, action: txt2img, inputs: {prompt: a cat, output_dir: out}}
+"""
+
+
+def test_a_preflight_refusal_names_the_force_argument_not_the_flag(server):
+    """Issue 31, item 4: over MCP the way past a preflight refusal is the argument `force:
+    true`, not `--force` (SD WebUI on a closed port stands in for a service that is down)."""
+    server.write("localforge.yaml", DOWN)
+    server.write("recipes/draws.yaml", DRAWS)
+
+    async def main():
+        async with Client(server.params) as c:
+            return await c.call_tool("run_recipe", {"recipe": "draws"})
+
+    r = go(main)
+    assert r.is_error
+    assert r.content[0].text == (
+        "this machine cannot run it:\n"
+        f"- {server.work}/recipes/draws.yaml:3:5: step `draw` needs `sd` at http://127.0.0.1:9, which is not running "
+        "(connection refused (not running)) (hint: start the SD WebUI with --api (`./webui.sh --api`) at http://127.0.0.1:9, "
+        "or set `services.sd.host`; call again with `force: true` to start anyway)"
+    )
+    assert run_rows(server) == []
+
+
+def test_cli_words_become_tool_arguments():
+    """Issue 31, item 4: every CLI flag the engine's hints use, as the MCP tool argument."""
+    from localforge.frontends.mcp_server.runs import as_arguments
+
+    assert as_arguments("fix it; run with --force to start anyway") == "fix it; call again with `force: true` to start anyway"
+    assert as_arguments("or run with --force to try anyway") == "or call again with `force: true` to try anyway"
+    assert as_arguments("resume with --force to continue") == "call `resume_run` again with `force: true` to continue"
+    assert as_arguments("pass it as `--input source=VALUE` (folder)") == 'pass it as `inputs: {"source": VALUE}` (folder)'
+    assert as_arguments("add -y, or --no-cache, or --refresh draw") == "add `auto_approve: true`, or `cache: false`, or `refresh: [draw]`"
+    assert as_arguments("install x-y-z") == "install x-y-z"
 
 
 def test_run_recipe_takes_the_cache_options(server):
@@ -304,9 +346,32 @@ def test_validate_recipe_gives_every_problem_with_its_place(server):
 
     bad, good = go(main)
     assert bad["valid"] is False
-    p = next(p for p in bad["problems"] if "stpes" in p["message"])
+    p = next(p for p in bad["errors"] if "stpes" in p["message"])
     assert p["file"] == "<yaml>" and p["line"] == 2 and p["column"] == 1 and "steps" in p["hint"]
-    assert good == {"valid": True, "problems": []}
+    assert bad["problems"] == bad["errors"], "the old name is kept for old clients"
+    assert good == {"valid": True, "errors": [], "warnings": [], "problems": []}
+
+
+def test_validate_recipe_speaks_as_validate_json(server):
+    """Issue 31, item 4: one vocabulary — `validate_recipe` answers with the keys `validate
+    --json` has (`valid`, `errors`, `warnings`), each problem with the same fields."""
+    server.write("typo.yaml", "name: x\nstpes: []\n")
+    cli = json.loads(server("validate", "typo.yaml", "--json", check=2).stdout)
+
+    async def main():
+        async with Client(server.params) as c:
+            tool = next(t for t in (await c.list_tools()).tools if t.name == "validate_recipe")
+            r = await c.call_tool("validate_recipe", {"yaml": "name: x\nstpes: []\n"})
+            return tool, r
+
+    tool, r = go(main)
+    assert set(tool.output_schema["required"]) == {"valid", "errors", "warnings"}
+    mine = r.structured_content
+    assert [{**e, "file": None} for e in mine["errors"]] == [{**e, "file": None} for e in cli["errors"]]
+    assert mine["warnings"] == cli["warnings"] == [] and mine["valid"] is cli["valid"] is False
+    lines = [f"- <yaml>:{e['line']}:{e['column']}: {e['message']} (hint: {e['hint']})" for e in cli["errors"]]
+    assert r.content[0].text == "\n".join([f"{len(lines)} errors:", *lines]), "each problem once, where it is and its fix"
+    assert "the recipe is missing required key `steps`" in r.content[0].text
 
 
 def test_approval_gates_ask_through_elicitation(server):
@@ -497,11 +562,65 @@ def test_mcp_config_merges_into_the_clients_file_keeping_other_servers(lf, clien
 
 
 def test_mcp_config_will_not_clobber_a_file_it_cannot_read(lf):
+    """Issue 31, item 5: refused, and told how to go on (by hand, or plain JSON and again)."""
     path = lf.work / ".mcp.json"
     path.write_text('{"mcpServers": {// a comment\n}}')
     proc = lf("mcp", "config", "--client", "claude-code", "--write", check=2)
-    assert "not plain JSON" in proc.stderr and "by hand" in proc.stderr
+    entry = json.dumps({"mcpServers": {"localforge": {"command": sys.executable, "args": ["-m", "localforge", "mcp"]}}}, indent=2)
+    assert proc.stderr == (
+        f"error: cannot merge into {path}: it is not plain JSON (line 1, column 17: Expecting property name enclosed in double quotes), "
+        "and merging into it would lose what it holds (comments, trailing commas). "
+        f"Either add the `localforge` entry below to its `mcpServers` by hand:\n{entry}\n"
+        "or make the file plain JSON (remove the comments) and run the same command again.\n"
+        "  hint: the file is left as it was; `localforge mcp config --client claude-code` prints the entry again\n"
+    )
     assert path.read_text() == '{"mcpServers": {// a comment\n}}'
+
+
+def test_mcp_config_write_then_the_written_command_serves_the_tools(lf):
+    """Issue 31, item 5: `--write` into a scratch home checks the command starts and answers
+    `initialize`; a client starting the command the file holds lists LocalForge's tools."""
+    lf.env["XDG_CONFIG_HOME"] = str(lf.home / ".config")
+    proc = lf("mcp", "config", "--client", "claude-desktop", "--write", check=0)
+    path = lf.home / ".config" / "Claude" / "claude_desktop_config.json"
+    assert proc.stdout == (
+        f"wrote `localforge` into {path}\nchecked: `{sys.executable} -m localforge mcp` starts and answers `initialize`\n"
+        "restart Claude Desktop to load it\n"
+    )
+    written = json.loads(path.read_text())["mcpServers"]["localforge"]
+    params = StdioServerParameters(command=written["command"], args=written["args"], env=lf.env, cwd=str(lf.work))
+
+    async def main():
+        async with Client(params) as c:
+            return {t.name for t in (await c.list_tools()).tools}
+
+    tools = go(main)
+    assert {"run_recipe", "validate_recipe", "list_tools", "recipe_hello-localforge"} <= tools
+
+
+def test_mcp_config_for_claude_code_says_how_to_add_it_for_every_project(lf):
+    """Issue 31, item 5: `claude mcp add` without `--scope user` adds it to one project only."""
+    out = lf("mcp", "config", "--client", "claude-code", "--name", "lf", check=0).stdout
+    assert out.endswith(f"# or, for every project: claude mcp add --scope user lf -- {sys.executable} -m localforge mcp\n"), out
+
+
+def test_mcp_config_write_refuses_when_the_server_would_not_start(lf, tmp_path):
+    """Issue 31, item 5: without the MCP SDK the client could not start the server later:
+    nothing is written, and the message says what to install, into which Python."""
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text(
+        "import importlib.metadata as m\n_v = m.version\n"
+        "def version(name):\n    if name == 'mcp': raise m.PackageNotFoundError(name)\n    return _v(name)\nm.version = version\n"
+    )
+    lf.env["PYTHONPATH"] = str(hide)
+    proc = lf("mcp", "config", "--client", "claude-code", "--write", check=2)
+    assert proc.stderr == (
+        "error: not written: the command a client would start does not run LocalForge's MCP server: "
+        "the MCP server needs the MCP Python SDK, which is not installed\n"
+        f"  hint: install the MCP SDK into that Python (`{sys.executable} -m pip install 'localforge[mcp]'`), then run this again\n"
+    )
+    assert not (lf.work / ".mcp.json").exists()
 
 
 PICTURE = """\
@@ -657,3 +776,16 @@ def test_a_steps_output_is_a_resource_after_it_failed(server):
     assert err == "== stderr of `say`, attempt 1 (failed), bytes 0–7 of 7 ==\nto err\n"
     assert "localforge://runs/{run_id}/logs/{step}" in templates
     assert missing.code == -32002 and "has no step `nope` that started" in str(missing)
+
+
+def test_a_command_that_does_not_answer_initialize_is_caught(monkeypatch, tmp_path):
+    """Issue 31, item 5: the check really starts the command (here one that exits at once)."""
+    from localforge.frontends.mcp_server import clients
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+
+    assert clients.starts() is None, "this interpreter's `-m localforge mcp` answers"
+    monkeypatch.setattr(clients, "command", lambda: (sys.executable, ["-c", "import sys; sys.exit(3)"]))
+    why = clients.starts(timeout=10)
+    assert why is not None and why.startswith(f"`{sys.executable} -c import sys; sys.exit(3)` did not "), why

@@ -396,7 +396,7 @@ def test_an_interrupted_install_leaves_the_previous_version(lf, folder_registry,
 
 
 def test_bad_usage(lf):
-    assert "unknown tools command `instal`" in lf("tools", "instal", "x", check=2).stderr
+    assert "unknown command `localforge tools instal`" in lf("tools", "instal", "x", check=2).stderr
     assert "no tool `nosuchtool`" in lf("tools", "install", "nosuchtool", "-y", check=2).stderr
     assert "no registry `nope`" in lf("tools", "search", "x", "--registry", "nope", check=2).stderr
     proc = lf("tools", "install", "jq", check=2)

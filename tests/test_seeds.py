@@ -244,8 +244,8 @@ def test_show_topics_raw_and_fuzzy_matching(lf):
     assert "no seed `wisper`" in proc.stderr and "did you mean `add-whisper`?" in proc.stderr
     proc = lf("seed", "check", "ollama", check=2)
     assert "install-ollama-models" in proc.stderr and "optimize-ollama-performance" in proc.stderr
-    assert "unknown seed command `lst`" in lf("seed", "lst", check=2).stderr
-    assert lf("seed", check=2).stderr.startswith("error: usage: localforge seed")
+    assert "unknown command `localforge seed lst`" in lf("seed", "lst", check=2).stderr
+    assert lf("seed", check=2).stderr.startswith("error: `localforge seed` needs a command")
 
 
 def test_verify_stops_a_check_at_its_deadline_and_leaves_no_process(lf):

@@ -255,7 +255,7 @@ def test_a_stand_in_that_names_the_program_is_not_the_program(lf, said, code):
     assert listed["imagemagick6"]["available"] is False
     assert listed["imagemagick6"]["missing"] == [f"`convert` (`{fake}` is not the real program; apt install imagemagick)"]
     text = lf("agent-config", "generate", "--format", "agents", check=0).stdout
-    usable, _, not_yet = text.partition("Not usable yet")
+    usable, _, not_yet = text.partition("Not usable here yet")
     assert "`imagemagick6`" not in usable.split("## Tools here")[1]
     assert f"- `imagemagick6`: `convert` (`{fake}` is not the real program; apt install imagemagick)" in not_yet
 

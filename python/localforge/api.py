@@ -554,10 +554,13 @@ def cache_clear(older_than_s: Optional[float] = None) -> int:
 
 def tool_definition(path: Recipe, shared: bool = False) -> ToolDefinition:
     """A YAML tool definition checked with the same checker as local YAML tools:
-    `{"problems": [...]}` (file, line, column, message, hint), plus `name`, `document`
+    `{"errors": [...]}` (file, line, column, message, hint), plus `name`, `document`
     (the YAML as JSON) and `refused` when it is valid. `shared`: `refused` lists why it may
-    not be shared through a registry (docs/registry.md), each with message and hint."""
-    return _core().tool_definition(os.fspath(path), shared)
+    not be shared through a registry (docs/registry.md), each with message and hint.
+    `errors` is the same list as `problems`, under the name `validate` and every exception use."""
+    doc = _core().tool_definition(os.fspath(path), shared)
+    doc["errors"] = doc["problems"]
+    return doc
 
 
 def render_template(text: str, context: Mapping[str, Any]) -> str:
@@ -577,10 +580,40 @@ def health() -> HealthReport:
     return _core().health_report()
 
 
-def list_tools(schema: bool = False) -> list[ToolInfo]:
+def list_tools(schema: bool = False, only: Sequence[str] = ()) -> list[ToolInfo]:
     """Every tool with its kind, actions and whether it can be used here; with `schema`,
-    also `inputs`: each action's input JSON Schema (None where the tool does not declare it)."""
-    return _core().list_tools(plugins=_plugins, schema=schema)
+    also `inputs`: each action's input JSON Schema (None where the tool does not declare it).
+    `only`: these tools (`ollama`) or actions (`ollama.generate`) alone; a name that is
+    neither raises `localforge.errors.UsageError` saying which ones there are."""
+    tools = _core().list_tools(plugins=_plugins, schema=schema)
+    if not only:
+        return tools
+    if isinstance(only, str):
+        only = [only]
+    by_name = {t["name"]: t for t in tools}
+    wanted: dict[str, Optional[set]] = {}
+    for name in only:
+        tool, _, action = name.partition(".")
+        t = by_name.get(tool)
+        if t is None:
+            from localforge._suggest import did_you_mean
+
+            hint = did_you_mean(tool, by_name) or f"tools: {', '.join(by_name)}"
+            raise errors.UsageError(f"no tool `{tool}`", hint=hint)
+        if action and action not in t["actions"]:
+            raise errors.UsageError(f"tool `{tool}` has no action `{action}`", hint=f"its actions: {', '.join(t['actions'])}")
+        if tool in wanted and wanted[tool] is None:
+            continue
+        wanted[tool] = None if not action else (wanted.get(tool) or set()) | {action}
+    out = []
+    for name, actions in wanted.items():
+        t = dict(by_name[name])
+        if actions is not None:
+            t["actions"] = [a for a in t["actions"] if a in actions]
+            if isinstance(t.get("inputs"), dict):
+                t["inputs"] = {a: v for a, v in t["inputs"].items() if a in actions}
+        out.append(t)
+    return out  # type: ignore[return-value]
 
 
 def schema(kind: str = "recipe", local: bool = True) -> JsonDocument:

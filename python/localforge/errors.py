@@ -75,6 +75,15 @@ class RegistryError(_Detailed):
         super().__init__(message, hint)
         self.problems, self.usage = problems or [], usage or bool(problems)
 
+    @property
+    def errors(self) -> list:
+        """The same as `problems`, under the name every other exception here uses."""
+        return self.problems
+
+    @errors.setter
+    def errors(self, value: list) -> None:
+        self.problems = value
+
 
 class SeedError(_Detailed):
     """A seed (playbook) that cannot be found or read; `errors`: problems with file:line."""

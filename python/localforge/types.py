@@ -240,6 +240,7 @@ class ToolInfo(TypedDict):
     actions: list[str]
     available: bool
     missing: list[str]
+    services: list[str]  # the configured services its calls use by default (`ollama`, `sd`, ...)
     source: str
     description: str
 
@@ -311,7 +312,8 @@ class CacheStats(TypedDict):
 class ToolDefinition(TypedDict, total=False):
     """`localforge.tool_definition`: `problems`, plus the rest when the definition is valid."""
 
-    problems: list[Problem]
+    errors: list[Problem]
+    problems: list[Problem]  # the same list as `errors` (its first name)
     refused: list[dict[str, Any]]
     name: str
     document: dict[str, Any]

@@ -72,8 +72,12 @@ pub fn tool_list(reg: &Registry, schema: bool) -> Vec<Value> {
         .map(|t| {
             let mut missing = t.missing();
             missing.extend(reg.clash(t.name()).map(str::to_string));
+            // The services its calls use by default (what preflight probes for a step of it).
+            let mut services: Vec<String> = t.actions().iter().filter_map(|a| t.needs(a, &serde_json::Map::new()).service).collect();
+            services.sort();
+            services.dedup();
             let mut entry = json!({"name": t.name(), "kind": t.kind(), "actions": t.actions(), "available": missing.is_empty(),
-                                   "missing": missing, "source": t.source(), "description": t.description()});
+                                   "missing": missing, "services": services, "source": t.source(), "description": t.description()});
             if schema {
                 let inputs: serde_json::Map<String, Value> = t
                     .actions()
@@ -86,7 +90,7 @@ pub fn tool_list(reg: &Registry, schema: bool) -> Vec<Value> {
         })
         .collect();
     let mut batch = json!({"name": "batch", "kind": "native", "actions": reg.actions("batch"), "available": true, "missing": [],
-                           "source": "built-in", "description": "Run sub-steps once per item of a list"});
+                           "services": [], "source": "built-in", "description": "Run sub-steps once per item of a list"});
     if schema {
         let mut foreach = crate::schema::batch_inputs();
         // Self-contained: its steps are the recipe schema's steps.
@@ -95,7 +99,8 @@ pub fn tool_list(reg: &Registry, schema: bool) -> Vec<Value> {
     }
     out.push(batch);
     for b in reg.broken() {
-        out.push(json!({"name": b.name, "kind": b.kind, "actions": [], "available": false, "missing": [b.error], "source": b.source, "description": ""}));
+        out.push(json!({"name": b.name, "kind": b.kind, "actions": [], "available": false, "missing": [b.error], "services": [],
+                       "source": b.source, "description": ""}));
     }
     out.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     out

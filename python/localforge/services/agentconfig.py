@@ -6,6 +6,13 @@ under 32 KiB, and merged between LocalForge's markers so the user's own text is 
 
 from __future__ import annotations
 
+import os
+import re
+import shlex
+import shutil
+import sys
+import tempfile
+from pathlib import Path
 from typing import Optional
 
 from localforge.errors import InvalidValue
@@ -22,14 +29,74 @@ FORMATS = {
 }
 
 
-def recipes(folder=None) -> list:
-    """The recipes (`api.list_recipes(folder)`) with their declared inputs, as `block` lists them."""
+def launcher() -> dict:
+    """How a shell the agent opens starts this LocalForge: `command` and `why`.
+
+    `localforge` when the entry point found on PATH belongs to this installation and its
+    folder is not a virtual environment's `bin` (one is on PATH only while it is active, and an
+    agent's shell may not activate it); otherwise this interpreter with `-m localforge`, as
+    `mcp config` writes it."""
+    found = shutil.which("localforge")
+    if found:
+        folder = Path(found).parent
+        try:
+            with open(found, "rb") as f:
+                first = f.readline(4096).decode("utf-8", "replace").strip()
+        except OSError:
+            first = ""
+        interpreter = first[2:].strip().split(" ")[0] if first.startswith("#!") else ""
+        ours = interpreter and os.path.normpath(interpreter) == os.path.normpath(sys.executable)
+        if ours and not (folder.parent / "pyvenv.cfg").exists():
+            return {"command": "localforge", "why": f"the `localforge` command on PATH: {found}"}
+    why = "the Python that LocalForge is installed in; "
+    why += "the `localforge` on PATH is a virtual environment's, there only while it is active" if found else "`localforge` is not on PATH"
+    return {"command": f"{shlex.quote(sys.executable)} -m localforge", "why": why}
+
+
+def _placeholder(spec: dict, scratch: str):
+    """A value for a required input with no default, so a recipe's needs can be checked without
+    the caller's inputs: an existing folder for a path, the first choice, else a value of its type."""
+    if spec.get("choices"):
+        return spec["choices"][0]
+    kind = spec.get("type") or "string"
+    return {"path": scratch, "integer": 1, "number": 1, "boolean": False, "list": [], "object": {}}.get(kind, "x")
+
+
+_FORCE = re.compile(r";? ?(or )?(run|resume) with --force to (start|try|continue)[^;]*$")
+
+
+def readiness(path, inputs: list) -> Optional[dict]:
+    """None when `run RECIPE --dry-run` accepts the recipe here (required inputs without a
+    default get placeholders); else the first problem it reports — `message`, `hint` (without
+    the `--force` override) and `more`, how many other problems it found."""
+    from localforge import api, errors
+
+    with tempfile.TemporaryDirectory(prefix="localforge-agent-config-") as scratch:
+        given = {i["name"]: _placeholder(i, scratch) for i in inputs if i.get("required") and i.get("default") is None}
+        try:
+            api.plan(path, given)
+        except errors.InputError:  # about the placeholders, not this machine
+            return None
+        except errors.RecipeError as e:  # invalid here (a tool that cannot be used), or preflight's refusal
+            problems = getattr(e, "errors", None) or [{"message": str(e).splitlines()[0], "hint": None}]
+            first = problems[0]
+            hint = _FORCE.sub("", first.get("hint") or "").strip() or None
+            return {"message": first["message"], "hint": hint, "more": len(problems) - 1}
+    return None
+
+
+def recipes(folder=None, check: bool = False) -> list:
+    """The recipes (`api.list_recipes(folder)`) with their declared inputs, as `block` lists
+    them; with `check`, each with `missing`: `readiness` here."""
     from localforge import api
 
     out = []
     for r in api.list_recipes(folder):
         info = api.recipe_info(r["path"]) or {}
-        out.append({"name": r["name"], "description": r["description"], "inputs": info.get("inputs") or []})
+        entry = {"name": r["name"], "description": r["description"], "inputs": info.get("inputs") or []}
+        if check:
+            entry["missing"] = readiness(r["path"], entry["inputs"])
+        out.append(entry)
     return out
 
 
@@ -37,7 +104,7 @@ def machine() -> dict:
     """What the engine reports about this machine, as `generate` reads it."""
     from localforge import api
 
-    return with_seeds({"tools": api.list_tools(), "recipes": recipes()}, seed_facts=None)
+    return with_seeds({"tools": api.list_tools(), "recipes": recipes(check=True), "launcher": launcher()}, seed_facts=None)
 
 
 def with_seeds(facts: dict, seed_facts: Optional[dict]) -> dict:
@@ -65,10 +132,53 @@ def _inputs(inputs: list) -> str:
     return ", ".join(parts) or "none"
 
 
+def _tool_missing(t: dict, services: dict) -> Optional[str]:
+    """Why a tool cannot be used here: what `list-tools` says is missing, else a service its
+    calls use that is not running (what preflight would refuse a step of it for)."""
+    if not t["available"]:
+        return "; ".join(t["missing"]) or "unavailable"
+    for name in t.get("services") or []:
+        s = services.get(name)
+        if s is not None and not s["running"]:
+            text = f"{s.get('label') or name} at {s['url']} is not running"
+            return text + (f" — {s['hint']}" if s.get("hint") else "")
+    return None
+
+
+def _recipe_missing(m: dict) -> str:
+    text = m["message"] + (f" — {m['hint']}" if m.get("hint") else "")
+    if m.get("more"):
+        text += f" (and {m['more']} more)"
+    return text
+
+
+def _models(recs: list, gpus: list) -> list:
+    """The recommended models grouped by why: those that fit, those that need a GPU this machine
+    lacks, those too big for its GPU; each with the engine's reason."""
+    lines = []
+    fit = [r for r in recs if r["fits"]]
+    if fit:
+        lines += ["", "## Models that fit"]
+        lines += [f"- {r['task']}: `{r['model']}` (~{r['vram_gb']:.1f} GB, on the {(r.get('runs_on') or 'gpu').upper()})" for r in fit]
+    rest = [r for r in recs if not r["fits"]]
+    if rest:
+        lines += ["", "## Models that do not fit: " + ("too big for this GPU" if gpus else "they need a GPU, and this machine has none")]
+        lines += [f"- {r['task']}: `{r['model']}` (~{r['vram_gb']:.1f} GB): {_steady(r['why'])}" for r in rest]
+    return lines
+
+
+def _steady(why: str) -> str:
+    """The engine's reason without the free memory it was measured against, which drifts from
+    one run to the next (the file is the same bytes on the same machine)."""
+    why = re.sub(r"\d+(\.\d+)? GB RAM to spare, ", "", why)
+    return re.sub(r"\d+(\.\d+)? GB free VRAM", "the free VRAM", why)
+
+
 def block(fmt: str, facts: dict, detail: bool = True) -> str:
     """LocalForge's part of the config, between the markers."""
     title, who, client = FORMATS[fmt]
     hw, services = facts["system"]["hardware"], facts["system"]["services"]
+    lf = facts["launcher"]["command"]
     lines = [BEGIN, f"# LocalForge on this machine (for {who})", ""]
     lines += [
         "LocalForge runs work on this machine's own tools and models. Hand it bulk or repetitive work",
@@ -84,49 +194,58 @@ def block(fmt: str, facts: dict, detail: bool = True) -> str:
     for name in sorted(services):
         s = services[name]
         lines.append(f"- {s.get('label') or name} at {s['url']}: {'running' if s['running'] else 'not running'}")
-    lines += ["", "## How to call it"]
-    if client:
-        lines.append(
-            f"- MCP (best): `python -m localforge mcp config --client {client} --write`; each recipe is then a tool `recipe_<name>`."
-        )
-    else:
-        lines.append("- MCP: `python -m localforge mcp` (stdio); each recipe is a tool `recipe_<name>`.")
     lines += [
-        "- CLI: `python -m localforge run RECIPE -i key=value --auto-approve --json` (stdout: one JSON document;",
+        "",
+        "## How to call it",
+        f"Start LocalForge as `{lf}` ({facts['launcher']['why']}).",
+        "Every command below starts with it; words in capitals are yours to fill in.",
+    ]
+    if client:
+        lines.append(f"- MCP (best): `{lf} mcp config --client {client} --write`; each recipe is then a tool `recipe_<name>`.")
+    else:
+        lines.append(f"- MCP: `{lf} mcp` (stdio); each recipe is a tool `recipe_<name>`.")
+    lines += [
+        f"- CLI: `{lf} run RECIPE -i KEY=VALUE --auto-approve --json` (stdout: one JSON document;",
         "  exit 0 done, 1 a step failed — read `steps.ID.error`, 2 fix the recipe or inputs — `errors` says where).",
-        "- Write a recipe: `python -m localforge new NAME` (a skeleton that runs); each action's inputs as JSON Schema:",
-        "  `python -m localforge list-tools --json --schema`; the recipe schema for this machine: `python -m localforge schema recipe`.",
-        "- Check a recipe you write: `python -m localforge validate FILE --json` (each problem with line, column and JSON Pointer);",
-        "  continue a failed run: `python -m localforge resume RUN_ID --json`.",
+        f"  Before a run, `{lf} run RECIPE --dry-run --json` says whether it can run here and what is missing.",
+        f"- Write a recipe: `{lf} new NAME` (a skeleton that runs); the inputs of a tool's actions as JSON Schema:",
+        f"  `{lf} list-tools --json --schema TOOL` (or `TOOL.ACTION`); the recipe schema for this machine: `{lf} schema recipe`.",
+        f"- Check a recipe you write: `{lf} validate FILE --json` (each problem with line, column and JSON Pointer);",
+        f"  continue a failed run: `{lf} resume RUN_ID --json`.",
         "",
         "## Tools here",
     ]
     tools = sorted(facts["tools"], key=lambda t: t["name"])
+    missing = {t["name"]: _tool_missing(t, services) for t in tools}
     for t in tools:
-        if t["available"]:
+        if missing[t["name"]] is None:
             lines.append(f"- `{t['name']}`: {', '.join(t['actions'])}")
-    missing = [t for t in tools if not t["available"]]
-    if missing:
-        lines += ["", "Not usable yet (install to enable):"]
-        for t in missing:
-            lines.append(f"- `{t['name']}`: {'; '.join(t['missing']) or 'unavailable'}")
-    lines += ["", "## Recipes"]
-    for r in sorted(facts["recipes"], key=lambda r: r["name"]):
+    if any(missing.values()):
+        lines += ["", "Not usable here yet (what is missing):"]
+        for t in tools:
+            if missing[t["name"]]:
+                lines.append(f"- `{t['name']}`: {missing[t['name']]}")
+    rs = sorted(facts["recipes"], key=lambda r: r["name"])
+    ready = [r for r in rs if not r.get("missing")]
+    lines += ["", "## Recipes", "", "Ready to run here (`run --dry-run` accepts them):" if ready else "None is ready to run here."]
+    for r in ready:
         text = f"- `{r['name']}`: {r['description']}"
         if detail:
             text += f" — inputs: {_inputs(r['inputs'])}"
         lines.append(text)
-    recs = facts["system"].get("recommendations") or []
-    if recs:
-        lines += ["", "## Models that fit"]
-        for r in recs:
-            lines.append(
-                f"- {r['task']}: `{r['model']}` (~{r['vram_gb']:.1f} GB{', does not fit' if not r['fits'] else ''}, on the {r.get('runs_on') or 'GPU'})"
-            )
+    blocked = [r for r in rs if r.get("missing")]
+    if blocked:
+        lines += ["", "Cannot run here yet (the first thing `run --dry-run` reports missing):"]
+        for r in blocked:
+            text = f"- `{r['name']}`: {r['description']}"
+            if detail:
+                text += f" — inputs: {_inputs(r['inputs'])}"
+            lines.append(text + f". Missing: {_recipe_missing(r['missing'])}")
+    lines += _models(facts["system"].get("recommendations") or [], gpus)
     todo = [s for s in facts.get("seeds") or [] if s["status"] != "done"]
     if todo:
-        lines += ["", "## Make this machine better", "", "Playbooks (`python -m localforge seed show ID` prints one filled in for this machine;",
-                  "`seed check ID --json` says what is missing, `seed verify ID` checks the result):"]  # fmt: skip
+        lines += ["", "## Make this machine better", "", f"Playbooks (`{lf} seed show ID` prints one filled in for this machine;",
+                  f"`{lf} seed check ID --json` says what is missing, `{lf} seed verify ID` checks the result):"]  # fmt: skip
         for s in todo:
             lines.append(f"- `{s['id']}` ({s['status']}): {s['title']}")
     lines += ["", END, ""]

@@ -2,13 +2,15 @@
 
 from pathlib import Path
 
-from localforge.frontends.cli.args import parser
-from localforge.frontends.cli.output import EXIT_OK, UsageError, print_json
+from localforge.frontends.cli.args import parser, pick
+from localforge.frontends.cli.output import EXIT_OK, print_json
+
+COMMANDS = {"generate": "generate [--format F] [--output FILE] [--json]: the agent config (CLAUDE.md, AGENTS.md, ...) for this machine"}
 
 
 def main(args) -> int:
-    if args[:1] != ["generate"]:
-        raise UsageError("usage: localforge agent-config generate [--format F] [--output PATH] [--json]")
+    if pick("agent-config", COMMANDS, args) is None:
+        return EXIT_OK
     from localforge.services import agentconfig
 
     p = parser("agent-config generate", "The agent config (CLAUDE.md, AGENTS.md, ...) telling an agent what this machine can do.")

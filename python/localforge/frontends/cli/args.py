@@ -1,19 +1,50 @@
-"""argparse with the CLI's own exit code (2) and error style."""
+"""argparse with the CLI's own exit code (2) and error style, and the dispatch of
+command groups (`tools`, `seed`, `cache`, `agent-config`): every usage error names
+the full command path, so its hint is a command that exists."""
 
 import argparse
+import sys
+from typing import Optional
 
 from localforge.frontends.cli.output import UsageError
 
 
 class Parser(argparse.ArgumentParser):
     def error(self, message):
-        raise UsageError(message, hint=f"run `localforge {self.prog.split()[-1]} --help` for usage")
+        # `prog` is the whole path (`localforge history show`), so the hint names a real command.
+        raise UsageError(message, hint=f"run `{self.prog} --help` for usage")
 
 
 def parser(command: str, description: str, epilog: str = None) -> Parser:
-    """`epilog` is printed after the options as written (line breaks kept)."""
+    """`command` is the full path after `localforge` (`history show`); `epilog` is printed
+    after the options as written (line breaks kept)."""
     if epilog is None:
         return Parser(prog=f"localforge {command}", description=description)
     return Parser(
         prog=f"localforge {command}", description=description, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+
+
+def pick(group: str, commands: dict, args: list, about: str = "") -> Optional[str]:
+    """The command of `localforge GROUP COMMAND ...` that `args` names. `commands`: name ->
+    what it does (with its arguments first, as `NAME Q: ...`). `--help` prints them and
+    gives None (exit 0); a missing or unknown command is a usage error naming the group."""
+    path = f"localforge {group}"
+    if args[:1] in (["-h"], ["--help"], ["help"]):
+        width = max(len(f"{path} {usage.split(':', 1)[0]}") for usage in commands.values())
+        lines = [f"usage: {path} COMMAND [options]", ""] + ([about, ""] if about else []) + ["commands:"]
+        for usage in commands.values():
+            head, _, text = usage.partition(":")
+            lines.append(f"  {path + ' ' + head:<{width}}  {text.strip()}")
+        lines += ["", f"`{path} COMMAND --help` for a command's options"]
+        sys.stdout.write("\n".join(lines) + "\n")
+        return None
+    listed = f"run `{path} --help` for its commands ({', '.join(commands)})"
+    if not args:
+        raise UsageError(f"`{path}` needs a command", hint=listed)
+    if args[0] not in commands:
+        from localforge._suggest import did_you_mean
+
+        hint = did_you_mean(args[0], commands, offer=lambda n: [f"{path} {n}"]) or listed
+        raise UsageError(f"unknown command `{path} {args[0]}`", hint=hint)
+    return args[0]

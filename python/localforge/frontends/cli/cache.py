@@ -2,9 +2,13 @@
 
 import re
 
-from localforge.frontends.cli.args import parser
+from localforge.frontends.cli.args import parser, pick
 from localforge.frontends.cli.output import EXIT_OK, UsageError, print_json
 
+COMMANDS = {
+    "stats": "stats [--json]: what the step cache holds",
+    "clear": "clear [--older-than AGE]: remove entries (all, or those not used for AGE: 30d, 12h, 90m)",
+}
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -18,10 +22,8 @@ def seconds(text: str) -> float:
 def main(args) -> int:
     from localforge import api
 
-    if not args or args[0] not in ("stats", "clear"):
-        raise UsageError(
-            "usage: localforge cache stats|clear [--older-than 30d] [--json]", hint="`stats` shows the step cache; `clear` empties it"
-        )
+    if pick("cache", COMMANDS, args, "The step cache (docs/cache.md).") is None:
+        return EXIT_OK
     p = parser(f"cache {args[0]}", "The step cache: what it holds, or remove entries.")
     p.add_argument("--json", action="store_true")
     if args[0] == "clear":

@@ -6,12 +6,13 @@ from localforge.frontends.cli.output import EXIT_OK, print_json
 
 def main(args) -> int:
     p = parser("list-tools", "List every tool with its actions and whether it can be used here.")
+    p.add_argument("names", nargs="*", metavar="TOOL[.ACTION]", help="only these tools, or these actions of a tool")
     p.add_argument("--json", action="store_true")
     p.add_argument("--schema", action="store_true", help="with --json: each action's `inputs` as a JSON Schema")
     ns = p.parse_args(args)
     from localforge import api
 
-    tools = api.list_tools(schema=ns.schema and ns.json)
+    tools = api.list_tools(schema=ns.schema and ns.json, only=ns.names)
     if ns.json:
         print_json(tools)
         return EXIT_OK

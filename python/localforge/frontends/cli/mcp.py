@@ -70,20 +70,27 @@ def config(args) -> int:
     p.add_argument("--write", action="store_true", help="merge it into the client's config file (the old file is backed up)")
     ns = p.parse_args(args)
     client = clients.CLIENTS[ns.client]
+    exe, argv = clients.command()
+    note = client.note.format(cmd=" ".join([exe, *argv]), name=ns.name) if client.note else ""
     if not ns.write:
         print(f"# {client.title}: {client.path()}", flush=True)
         print(clients.snippet(client, ns.name), end="")
-        if client.note:
-            exe, argv = clients.command()
-            print("# " + client.note.format(cmd=" ".join([exe, *argv])))
+        if note:
+            print("# " + note)
         return EXIT_OK
+    why = clients.starts()
+    if why:
+        raise UsageError(
+            f"not written: the command a client would start does not run LocalForge's MCP server: {why}",
+            hint=f"install the MCP SDK into that Python (`{clients.install_command()}`), then run this again",
+        )
     try:
         path, backup = clients.write(client, ns.name)
     except clients.Refused as e:
-        error(f"cannot merge into {client.path()}: {e}")
+        error(f"cannot merge into {client.path()}: {e}", hint=e.hint or "")
         return EXIT_USAGE
     print(f"wrote `{ns.name}` into {path}" + (f" (the old file is {backup})" if backup else ""))
-    if client.note:
-        exe, argv = clients.command()
-        print(client.note.format(cmd=" ".join([exe, *argv])))
+    print(f"checked: `{exe} {' '.join(argv)}` starts and answers `initialize`")
+    if note:
+        print(note)
     return EXIT_OK

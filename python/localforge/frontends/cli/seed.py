@@ -4,25 +4,27 @@ import re
 import sys
 from pathlib import Path
 
-from localforge.frontends.cli.args import parser
+from localforge.frontends.cli.args import parser, pick
 from localforge.frontends.cli.output import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, _style, diagnostics, error, print_json
 
-USAGE = "usage: localforge seed list|show|check|verify|export ... (`localforge seed COMMAND --help`)"
+COMMANDS = {
+    "list": "list: every seed with its status here (done, ready, or what it needs)",
+    "show": "show TOPIC: a seed filled in with this machine's figures",
+    "check": "check TOPIC: what the seed needs that this machine lacks",
+    "verify": "verify TOPIC: run the seed's checks of its result",
+    "export": "export --format skills DIR: the seeds as Agent Skills folders",
+}
 
 
 def main(args) -> int:
+    command = pick("seed", COMMANDS, args, "Playbooks that make this machine better.")
+    if command is None:
+        return EXIT_OK
     commands = {"list": list_, "show": show, "check": check, "verify": verify, "export": export}
-    if not args or args[0] not in commands:
-        from localforge._suggest import did_you_mean
-
-        hint = (
-            did_you_mean(args[0], commands) if args else None
-        ) or "commands: list, show TOPIC, check TOPIC, verify TOPIC, export --format skills DIR"
-        raise UsageError(USAGE if not args else f"unknown seed command `{args[0]}`", hint=hint)
     from localforge.services import seed
 
     try:
-        return commands[args[0]](args[1:])
+        return commands[command](args[1:])
     except seed.InvalidSeed as e:  # a seed file (named, or rendered) that does not follow the format
         diagnostics(e.errors)
         return EXIT_USAGE
@@ -62,7 +64,7 @@ def list_(args) -> int:
         for s in seeds
     ]  # fmt: skip
     if ns.json:
-        print_json({"seeds": rows, "problems": problems})
+        print_json({"seeds": rows, "errors": problems, "problems": problems})  # `problems`: its first name
     else:
         width = max((len(r["id"]) for r in rows), default=0)
         for r in rows:

@@ -5,21 +5,29 @@ import sys
 import tempfile
 from pathlib import Path
 
-from localforge.frontends.cli.args import parser
+from localforge.frontends.cli.args import parser, pick
 from localforge.frontends.cli.output import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, diagnostics, error, print_json, warning
 
-COMMANDS = ("search", "info", "install", "list", "update", "remove", "publish", "index", "update-index")
+COMMANDS = {
+    "search": "search QUERY: find tool definitions by name, tag and description, in every registry",
+    "info": "info NAME: one definition: what it runs, its inputs, its text, whether it is installed",
+    "install": "install NAME[@VERSION]: install a definition into ~/.localforge/tools",
+    "list": "list --installed: the definitions installed from registries",
+    "update": "update [NAME]: install newer versions of installed definitions",
+    "remove": "remove NAME: remove a definition installed from a registry",
+    "publish": "publish FILE: check a definition and commit it on a new branch of a registry clone",
+    "index": "index DIR: rebuild a registry folder's index.json (for registry maintainers)",
+    "update-index": "update-index: fetch the registries again",
+}
 
 
 def main(args) -> int:
-    if not args or args[0] not in COMMANDS:
-        from localforge._suggest import did_you_mean
-
-        hint = (did_you_mean(args[0], COMMANDS) if args else None) or f"commands: {', '.join(COMMANDS)}"
-        raise UsageError("usage: localforge tools COMMAND ..." if not args else f"unknown tools command `{args[0]}`", hint=hint)
+    command = pick("tools", COMMANDS, args, "Share YAML tool definitions through registries (docs/registry.md).")
+    if command is None:
+        return EXIT_OK
     from localforge.services.tool_registry.layout import RegistryError
 
-    handler = globals()["cmd_" + args[0].replace("-", "_")]
+    handler = globals()["cmd_" + command.replace("-", "_")]
     try:
         with tempfile.TemporaryDirectory(prefix="localforge-registry-") as scratch:
             return handler(args[1:], Path(scratch))
@@ -322,7 +330,7 @@ def cmd_index(args, scratch) -> int:
     if not ns.check and not problems:
         path.write_text(text, encoding="utf-8")
     if ns.json:
-        print_json({"tools": len(index["tools"]), "problems": problems, "stale": stale and ns.check})
+        print_json({"tools": len(index["tools"]), "errors": problems, "problems": problems, "stale": stale and ns.check})
     else:
         diagnostics(problems)
         if ns.check:

@@ -48,12 +48,48 @@ class Client:
 CLIENTS = {
     "claude-desktop": Client("Claude Desktop", _claude_desktop, "mcpServers", "json", note="restart Claude Desktop to load it"),
     "claude-code": Client("Claude Code (this project: .mcp.json)", lambda: Path.cwd() / ".mcp.json", "mcpServers", "json",
-                          note="or, for every project: claude mcp add localforge -- {cmd}"),
+                          note="or, for every project: claude mcp add --scope user {name} -- {cmd}"),
     "cursor": Client("Cursor", lambda: Path.home() / ".cursor" / "mcp.json", "mcpServers", "json"),
     "codex": Client("Codex CLI", lambda: Path(os.environ.get("CODEX_HOME", Path.home() / ".codex")) / "config.toml", "mcp_servers", "toml"),
     "vscode": Client("VS Code (this workspace: .vscode/mcp.json)", lambda: Path.cwd() / ".vscode" / "mcp.json", "servers", "json",
                      stdio_type=True),
 }  # fmt: skip
+
+
+START_TIMEOUT = 15.0  # seconds for the written command to start and answer `initialize` (about one, usually)
+
+
+def install_command() -> str:
+    """What installs the MCP SDK into the interpreter the written command runs."""
+    return f"{sys.executable} -m pip install 'localforge[mcp]'"
+
+
+def starts(timeout: float = START_TIMEOUT) -> Optional[str]:
+    """Start the command `--write` would write, as a client launches it, and ask it to
+    `initialize` (the official SDK's client): None when it answers, else why not."""
+    from localforge.frontends.mcp_server import missing_sdk
+
+    why = missing_sdk()
+    if why:
+        return why
+    import anyio
+    from mcp import Client as McpClient
+    from mcp import StdioServerParameters
+
+    exe, args = command()
+
+    async def ask() -> str:
+        with anyio.fail_after(timeout):
+            async with McpClient(StdioServerParameters(command=exe, args=args), mode="legacy") as c:
+                return c.server_info.name
+
+    try:
+        name = anyio.run(ask)
+    except TimeoutError:
+        return f"`{' '.join([exe, *args])}` did not answer `initialize` within {timeout:.0f} s"
+    except Exception as e:  # noqa: BLE001 — whatever stops it from starting is the answer
+        return f"`{' '.join([exe, *args])}` did not start an MCP server ({type(e).__name__}: {e})"
+    return None if name == "localforge" else f"`{' '.join([exe, *args])}` answered as `{name}`, not LocalForge"
 
 
 def entry(client: Client) -> dict:
@@ -65,6 +101,10 @@ def entry(client: Client) -> dict:
 
 def _toml_str(s: str) -> str:
     return json.dumps(s)  # a JSON string is a valid TOML basic string
+
+
+def client_name(client: Client) -> str:
+    return next(k for k, v in CLIENTS.items() if v is client)
 
 
 def toml_table(name: str, client: Client) -> str:
@@ -87,7 +127,12 @@ def merged(client: Client, name: str, old: Optional[str]) -> str:
     try:
         doc = json.loads(old) if old and old.strip() else {}
     except json.JSONDecodeError as e:
-        raise Refused(f"it is not plain JSON (line {e.lineno}, column {e.colno}: {e.msg}); add this by hand:\n{snippet(client, name)}")
+        raise Refused(
+            f"it is not plain JSON (line {e.lineno}, column {e.colno}: {e.msg}), and merging into it would lose what it holds "
+            f"(comments, trailing commas). Either add the `{name}` entry below to its `{client.key}` by hand:\n{snippet(client, name)}"
+            f"or make the file plain JSON (remove the comments) and run the same command again.",
+            hint=f"the file is left as it was; `localforge mcp config --client {client_name(client)}` prints the entry again",
+        )
     if not isinstance(doc, dict) or not isinstance(doc.get(client.key, {}), dict):
         raise Refused(f"its `{client.key}` is not a mapping; add this by hand:\n{snippet(client, name)}")
     doc.setdefault(client.key, {})[name] = entry(client)

@@ -9,6 +9,7 @@ import asyncio
 import base64
 import json
 import mimetypes
+import re
 import sys
 import threading
 import warnings
@@ -91,24 +92,52 @@ class Settings:
         self.log_level = "info"
 
 
+# The engine's hints name the CLI's flags; over MCP the same choice is a tool argument.
+_CLI_TO_MCP = [
+    (re.compile(r"\b(run|start) with --force\b"), "call again with `force: true`"),
+    (re.compile(r"\bresume with --force\b"), "call `resume_run` again with `force: true`"),
+    (re.compile(r"`?--force`?"), "`force: true`"),
+    (re.compile(r"(?<![\w-])`?(-y|--auto-approve)`?(?![\w-])"), "`auto_approve: true`"),
+    (re.compile(r"`?--no-cache`?"), "`cache: false`"),
+    (re.compile(r"`?--refresh ([\w.-]+)`?"), r"`refresh: [\1]`"),
+    (re.compile(r"`(?:--input|-i) ([\w.-]+)=VALUE`"), r'`inputs: {"\1": VALUE}`'),
+]
+
+
+def as_arguments(text: Optional[str]) -> Optional[str]:
+    """`text` with the CLI's flags said as this server's tool arguments."""
+    if not text:
+        return text
+    for pattern, words in _CLI_TO_MCP:
+        text = pattern.sub(words, text)
+    return text
+
+
+def problem_line(p: dict) -> str:
+    where = ":".join(str(x) for x in (p.get("file"), p.get("line"), p.get("column")) if x)
+    text = f"{where + ': ' if where else ''}{as_arguments(p.get('message', ''))}"
+    if p.get("hint"):
+        text += f" (hint: {as_arguments(p['hint'])})"
+    return text
+
+
 def tool_error(message: str, problems: Optional[list] = None) -> types.CallToolResult:
-    """A tool error the calling model can read and correct: the message, then each problem
-    with where it is and what would fix it."""
-    lines = [message]
-    for p in problems or []:
-        where = ":".join(str(x) for x in (p.get("file"), p.get("line"), p.get("column")) if x)
-        text = f"- {where + ': ' if where else ''}{p.get('message', '')}"
-        if p.get("hint"):
-            text += f" (hint: {p['hint']})"
-        if text[2:] != message:
-            lines.append(text)
-    return types.CallToolResult(content=[types.TextContent(text="\n".join(lines))], is_error=True)
+    """A tool error the calling model can read and correct: `message`, then each problem once,
+    with where it is and what would fix it. A single problem with nothing more to say than its
+    message goes on the same line (`message: problem`)."""
+    problems = problems or []
+    if len(problems) == 1 and not any(problems[0].get(k) for k in ("file", "line", "column", "hint")):
+        text = f"{message}: {as_arguments(problems[0].get('message', ''))}"
+    elif problems:
+        text = "\n".join([f"{message}:"] + [f"- {problem_line(p)}" for p in problems])
+    else:
+        text = as_arguments(message) or ""
+    return types.CallToolResult(content=[types.TextContent(text=text)], is_error=True)
 
 
 def invalid(head: str, problems: list) -> types.CallToolResult:
     """Arguments that do not fit a tool's input schema: `head`, and each problem naming its input."""
-    message = f"{head}: {problems[0]}" if len(problems) == 1 else f"{head}:"
-    return tool_error(message, [{"message": p} for p in problems])
+    return tool_error(head, [{"message": p} for p in problems])
 
 
 def engine_error(e: errors.LocalForgeError) -> types.CallToolResult:
@@ -119,8 +148,10 @@ def engine_error(e: errors.LocalForgeError) -> types.CallToolResult:
         errors.ConfigError: "invalid configuration",
     }.get(type(e), "error")
     problems = getattr(e, "errors", None) or []
-    first = problems[0]["message"] if problems else str(e).splitlines()[0]
-    return tool_error(f"{kind}: {first}", problems)
+    if problems:
+        return tool_error(kind, problems)
+    hint = getattr(e, "hint", None)
+    return tool_error(f"{kind}: {str(e).splitlines()[0]}" + (f" (hint: {hint})" if hint else ""))
 
 
 class Follower:

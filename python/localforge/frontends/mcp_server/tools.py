@@ -20,6 +20,13 @@ from localforge.frontends.mcp_server import runs, schemas
 from localforge.frontends.mcp_server.recipes import Catalog, Refused
 
 OBJECT = {"type": "object"}
+# One problem, as `validate --json`, the CLI's errors and `localforge.errors` carry it.
+PROBLEM = {
+    "type": "object",
+    "properties": {"file": {"type": ["string", "null"]}, "line": {"type": ["integer", "null"]}, "column": {"type": ["integer", "null"]},
+                   "message": {"type": "string"}, "hint": {"type": ["string", "null"]}},
+    "required": ["message"],
+}  # fmt: skip
 NO_ARGS = {"type": "object", "properties": {}, "additionalProperties": False}
 READ = types.ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 # A run may write, move and delete files (cleanup, file_ops), start programs and call services.
@@ -76,7 +83,10 @@ async def off_loop(fn, *args):
 
 
 async def list_tools(ctx, state: State, args: dict):
-    tools = await off_loop(api.list_tools, bool(args.get("schema")))
+    try:
+        tools = await off_loop(api.list_tools, bool(args.get("schema")), args.get("only") or ())
+    except errors.UsageError as e:
+        return runs.tool_error(str(e) + (f"; {e.hint}" if e.hint else ""))
     if args.get("available_only"):
         tools = [t for t in tools if t["available"]]
     lines = [f"{'✓' if t['available'] else '✗'} {t['name']} ({t['kind']}): {', '.join(t['actions'])}" for t in tools]
@@ -96,16 +106,22 @@ async def list_recipes(ctx, state: State, args: dict):
 
 
 async def validate_recipe(ctx, state: State, args: dict):
+    """`{valid, errors, warnings}` as `localforge validate --json` says it; `problems` is the same
+    list as `errors`, under the name this tool used before (kept for old clients)."""
     text, ref = args.get("yaml"), args.get("recipe")
     if (text is None) == (ref is None):
         return runs.tool_error("give either `recipe` (a name or path) or `yaml` (the recipe's text), not both or neither")
+
+    def check(path: str) -> tuple[list, list]:
+        return api.validate(path), api.validate_warnings(path)
+
     if text is not None:
         with tempfile.TemporaryDirectory(prefix="localforge-mcp-") as tmp:
             path = os.path.join(tmp, "recipe.yaml")
             with open(path, "w", encoding="utf-8") as f:
                 f.write(text)
-            problems = await off_loop(api.validate, path)
-            for p in problems:
+            found, warnings = await off_loop(check, path)
+            for p in [*found, *warnings]:
                 if p.get("file") == path:
                     p["file"] = "<yaml>"
     else:
@@ -113,10 +129,11 @@ async def validate_recipe(ctx, state: State, args: dict):
             recipe = state.catalog.find(ref)
         except Refused as e:
             return runs.tool_error(str(e))
-        problems = await off_loop(api.validate, str(recipe.path))
-    if not problems:
-        return ok({"valid": True, "problems": []}, "✓ valid")
-    return ok({"valid": False, "problems": problems}, runs.tool_error(f"{len(problems)} problem(s)", problems).content[0].text)
+        found, warnings = await off_loop(check, str(recipe.path))
+    doc = {"valid": not found, "errors": found, "warnings": warnings, "problems": found}
+    if not found:
+        return ok(doc, "✓ valid" + "".join(f"\nwarning: {runs.problem_line(w)}" for w in warnings))
+    return ok(doc, runs.tool_error(f"{len(found)} error{'s' if len(found) != 1 else ''}", found).content[0].text)
 
 
 async def system_info(ctx, state: State, args: dict):
@@ -231,9 +248,11 @@ RUN_ID = {"run_id": {"type": "string", "description": "a run's id (`list_runs`)"
 TOOLS: dict[str, Spec] = {
     "list_tools": Spec(
         "The tools LocalForge can use on this machine (native, Python plugins, YAML tools) with their actions and whether each is available here; "
-        "with `schema`, each action's `inputs` as a JSON Schema, to write recipe steps from.",
+        "with `schema`, each action's `inputs` as a JSON Schema, to write recipe steps from (name the tools or actions you need in `only`).",
         {"type": "object", "properties": {"available_only": {"type": "boolean", "default": False},
-                                          "schema": {"type": "boolean", "default": False, "description": "include each action's input JSON Schema"}},
+                                          "schema": {"type": "boolean", "default": False, "description": "include each action's input JSON Schema"},
+                                          "only": {"type": "array", "items": {"type": "string"}, "default": [],
+                                                   "description": "only these tools (`ollama`) or actions (`ollama.generate`); the whole list with `schema` is large"}},
          "additionalProperties": False},  # fmt: skip
         {"type": "object", "properties": {"tools": {"type": "array", "items": OBJECT}}, "required": ["tools"]},
         READ, list_tools,
@@ -244,9 +263,12 @@ TOOLS: dict[str, Spec] = {
         READ, list_recipes,
     ),
     "validate_recipe": Spec(
-        "Check a recipe without running it: every problem with file, line, column and a hint. Give `recipe` (a name or a path in the recipe folders) or `yaml` (a recipe's text, e.g. one you are writing).",
+        "Check a recipe without running it (what `localforge validate --json` says): `errors`, each with file, line, column, message and hint, and `warnings`. Give `recipe` (a name or a path in the recipe folders) or `yaml` (a recipe's text, e.g. one you are writing).",
         {"type": "object", "properties": {"recipe": {"type": "string"}, "yaml": {"type": "string", "description": "the recipe's YAML text"}}, "additionalProperties": False},
-        {"type": "object", "properties": {"valid": {"type": "boolean"}, "problems": {"type": "array", "items": OBJECT}}, "required": ["valid", "problems"]},
+        {"type": "object", "properties": {"valid": {"type": "boolean"}, "errors": {"type": "array", "items": PROBLEM},
+                                          "warnings": {"type": "array", "items": PROBLEM},
+                                          "problems": {"type": "array", "items": PROBLEM, "description": "the same as `errors` (its old name)"}},
+         "required": ["valid", "errors", "warnings"]},
         READ, validate_recipe,
     ),
     "system_info": Spec(
