@@ -618,7 +618,7 @@ def test_mcp_config_write_refuses_when_the_server_would_not_start(lf, tmp_path):
     assert proc.stderr == (
         "error: not written: the command a client would start does not run LocalForge's MCP server: "
         "the MCP server needs the MCP Python SDK, which is not installed\n"
-        f"  hint: install the MCP SDK into that Python (`{sys.executable} -m pip install 'localforge[mcp]'`), then run this again\n"
+        f"  hint: install the MCP SDK into that Python (`{sys.executable} -m pip install 'mcp>=2.3,<3'`), then run this again\n"
     )
     assert not (lf.work / ".mcp.json").exists()
 

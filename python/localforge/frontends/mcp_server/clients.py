@@ -15,6 +15,7 @@ from typing import Callable, Optional
 
 from localforge import errors
 from localforge._atomic import write_atomic
+from localforge._project import install
 
 
 class Refused(errors.Refused):
@@ -61,7 +62,7 @@ START_TIMEOUT = 15.0  # seconds for the written command to start and answer `ini
 
 def install_command() -> str:
     """What installs the MCP SDK into the interpreter the written command runs."""
-    return f"{sys.executable} -m pip install 'localforge[mcp]'"
+    return f"{sys.executable} -m {install('mcp')}"
 
 
 def starts(timeout: float = START_TIMEOUT) -> Optional[str]:
