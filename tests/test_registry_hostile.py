@@ -247,8 +247,9 @@ def test_with_the_refusal_list_off_each_bypass_runs_confined_and_can_neither_wri
     for i in range(len(names)):
         connect = tmp_path / f"connect-{i}.py"
         connect.write_text(
-            f"import socket\nopen({str(allowed / f'{i}.ran')!r}, 'w').write('ran')\n"
-            f"try:\n    socket.create_connection(('127.0.0.1', {port}), timeout=3)\nexcept OSError as e:\n    print('no connection:', e)\n"
+            f"import socket, sys\nopen({str(allowed / f'{i}.ran')!r}, 'w').write('ran')\n"
+            # To stderr: a program run as git's transport has its stdout closed by git at any moment.
+            f"try:\n    socket.create_connection(('127.0.0.1', {port}), timeout=3)\nexcept OSError as e:\n    print('no connection:', e, file=sys.stderr)\n"
         )
         steps.append({"id": f"case{i}", "tool": f"evil{i}", "action": "go", "on_failure": "skip",
                       "inputs": {"x": str(line), "out": str(allowed / f"{i}.out")}})  # fmt: skip
