@@ -255,12 +255,20 @@ def test_0x_input_and_output_names_of_native_tools(lf):
 
 
 def test_validate_warns_about_0x_script_steps(lf):
-    """Issue 15 item 16: a 0.x recipe's script step would now fail the run on a non-zero exit."""
-    rec = lf.write("old.yaml", "name: old\nsteps:\n  - {id: s, tool: script, action: run, inputs: {command: 'exit 1'}}\n")
+    """Issue 15 item 16: a 0.x recipe's script steps would now fail the run on a non-zero
+    exit; issue 31: said once, and only for a recipe that looks written for 0.x."""
+    script = "  - {id: s, tool: script, action: run, inputs: {command: 'exit 1'}}\n"
+    rec = lf.write("old.yaml", 'name: old\nversion: "1.0"\nsteps:\n' + script + script.replace("id: s", "id: t"))
     proc = lf("validate", rec, check=0)
-    assert f"warning: {rec}:3:5: step `s`: a `script` step now fails" in proc.stderr and "allow_failure: true" in proc.stderr
+    assert proc.stderr.count("warning:") == 1, proc.stderr
+    assert (
+        f"warning: {rec}:4:5: this recipe looks written for LocalForge 0.x: its `script` steps `s`, `t` now fail when the program "
+        "exits non-zero, where 0.x went on"
+    ) in proc.stderr and "add `allow_failure: true` to its inputs to go on as 0.x did" in proc.stderr
     doc = json.loads(lf("validate", rec, "--json", check=0).stdout)
-    assert doc["valid"] is True and doc["warnings"][0]["line"] == 3
+    assert doc["valid"] is True and [w["line"] for w in doc["warnings"]] == [4]
+    brand_new = lf.write("brand-new.yaml", "name: brand-new\nsteps:\n" + script)
+    assert json.loads(lf("validate", brand_new, "--json", check=0).stdout)["warnings"] == [], "no `version:`: not a 0.x recipe"
     new = lf.write(
         "new.yaml", "name: new\nsteps:\n  - {id: s, tool: script, action: run, inputs: {command: 'exit 1', allow_failure: false}}\n"
     )

@@ -90,8 +90,13 @@ def test_failing_run(lf):
     matches_golden("failing-run", normalised(proc.stderr, lf))
 
 
-def test_preflight_refusal(lf):
+def test_preflight_refusal(lf, tmp_path):
     lf.write("localforge.yaml", "services:\n  ollama: {host: 'http://127.0.0.1:9'}\n")
+    # Ollama installed but not running, whatever this machine has: a stand-in `ollama` on PATH.
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "ollama").write_text("#!/bin/sh\nexit 0\n")
+    (tmp_path / "bin" / "ollama").chmod(0o755)
+    lf.env["PATH"] = f"{tmp_path / 'bin'}:{lf.env['PATH']}"
     proc = lf("run", lf.write("needs-ollama.yaml", NEEDS_OLLAMA), check=2)
     matches_golden("preflight-refusal", normalised(proc.stderr, lf))
 

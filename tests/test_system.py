@@ -393,3 +393,13 @@ def test_a_fake_machine_of_two_cards_is_what_system_reports(lf):
     lf.env["LOCALFORGE_FAKE_GPUS"] = '[{"vendor": "intel", "name": "x", "vram_gb": 8}]'
     hw = json.loads(lf("system", "--json", check=0).stdout)["hardware"]
     assert hw["gpus"] == [] and hw["gpu_note"] == "LOCALFORGE_FAKE_GPUS: vendor `intel` is not `nvidia` or `amd`"
+
+
+def test_health_says_to_install_ollama_where_it_is_not_installed(lf):
+    """Issue 31 item 6: `start Ollama` is no help where there is no Ollama to start."""
+    import shutil
+
+    lf.write("localforge.yaml", "services:\n  ollama: {host: 'http://127.0.0.1:9'}\n")
+    lf.env["PATH"] = os.pathsep.join(p for p in lf.env["PATH"].split(os.pathsep) if not shutil.which("ollama", path=p))
+    out = lf("health").stdout
+    assert "Ollama is not installed here: install it (https://ollama.com/download" in out and "then `ollama serve`" in out

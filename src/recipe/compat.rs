@@ -4,30 +4,32 @@
 use super::model::{Recipe, Step};
 use crate::diag::Diagnostic;
 
-/// Warnings for a recipe that looks written for 0.x (it uses nothing 0.x lacked): each
-/// `script` step that does not say `allow_failure` now fails on a non-zero exit, where 0.x
-/// went on. A recipe using `depends_on`, `when`, `resources`, `parallel` or an `outputs:`
-/// mapping was written for this version, and gets none.
+/// The warning for a recipe that looks written for 0.x — it says its `version:`, as 0.x's
+/// template had every recipe do, and uses nothing 0.x lacked (`depends_on`, `when`,
+/// `resources`, `parallel`, an `outputs:` mapping) — with `script` steps that do not say
+/// `allow_failure`: they now fail on a non-zero exit, where 0.x went on. One warning for
+/// the recipe, at its first such step, naming them all; a recipe written for this version
+/// gets none.
 pub fn warnings_0x(r: &Recipe) -> Vec<Diagnostic> {
     let steps: Vec<&Step> = all_steps(&r.steps);
     let new_style = r.outputs.is_some()
         || steps.iter().any(|s| s.depends_on.is_some() || s.when.is_some() || s.resources.is_some() || s.inputs.contains_key("parallel"));
-    if new_style {
+    if new_style || r.version.is_none() {
         return Vec::new();
     }
-    steps
+    let scripts: Vec<&Step> = steps
         .into_iter()
         .filter(|s| s.tool_action().is_some_and(|(t, _)| t == "script") && !s.inputs.contains_key("allow_failure"))
-        .map(|s| {
-            Diagnostic::new(format!(
-                "step `{}`: a `script` step now fails when its program exits non-zero (in LocalForge 0.x the run went on)",
-                s.id
-            ))
-            .in_file(&r.file)
-            .at(s.line, s.col)
-            .hint("add `allow_failure: true` to its inputs to keep 0.x's behaviour, or `allow_failure: false` to say a failure should stop the run")
-        })
-        .collect()
+        .collect();
+    let Some(first) = scripts.first() else { return Vec::new() };
+    let ids = crate::diag::list_names(&scripts.iter().map(|s| s.id.as_str()).collect::<Vec<_>>());
+    let (noun, verb) = if scripts.len() == 1 { ("step", "fails") } else { ("steps", "fail") };
+    vec![Diagnostic::new(format!(
+        "this recipe looks written for LocalForge 0.x: its `script` {noun} {ids} now {verb} when the program exits non-zero, where 0.x went on"
+    ))
+    .in_file(&r.file)
+    .at(first.line, first.col)
+    .hint("in each, add `allow_failure: true` to its inputs to go on as 0.x did, or `allow_failure: false` to stop the run (either one says it, and this warning goes)")]
 }
 
 fn all_steps(steps: &[Step]) -> Vec<&Step> {
@@ -47,14 +49,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_0x_style_script_step_is_warned_about_and_a_new_recipe_is_not() {
-        let old = "name: r\nsteps:\n  - {id: a, tool: script, action: run, inputs: {command: 'exit 1'}}\n  - {id: b, tool: script, action: run, inputs: {command: x, allow_failure: true}}\n";
+    fn a_0x_recipe_is_warned_about_once_and_a_new_one_not_at_all() {
+        let old = "name: r\nversion: \"1.0\"\nsteps:\n  - {id: a, tool: script, action: run, inputs: {command: 'exit 1'}}\n  - {id: b, tool: script, action: run, inputs: {command: x, allow_failure: true}}\n  - {id: c, tool: script, action: run, inputs: {command: y}}\n";
         let (r, _) = crate::recipe::parse_str(old, "r.yaml").unwrap();
         let w = warnings_0x(&r);
-        assert_eq!(w.len(), 1);
-        assert!(w[0].message.starts_with("step `a`: a `script` step now fails") && w[0].line == Some(3));
-        let new = format!("{old}  - {{id: c, tool: file_ops, action: mkdir, depends_on: [a], inputs: {{path: x}}}}\n");
+        assert_eq!(w.len(), 1, "once for the recipe");
+        assert_eq!(w[0].message, "this recipe looks written for LocalForge 0.x: its `script` steps `a`, `c` now fail when the program exits non-zero, where 0.x went on");
+        assert_eq!(w[0].line, Some(4), "at the first of them");
+        let new = format!("{old}  - {{id: d, tool: file_ops, action: mkdir, depends_on: [a], inputs: {{path: x}}}}\n");
         let (r, _) = crate::recipe::parse_str(&new, "r.yaml").unwrap();
-        assert!(warnings_0x(&r).is_empty());
+        assert!(warnings_0x(&r).is_empty(), "uses what 0.x lacked");
+        let (r, _) = crate::recipe::parse_str(&old.replace("version: \"1.0\"\n", ""), "r.yaml").unwrap();
+        assert!(warnings_0x(&r).is_empty(), "a recipe without 0.x's `version:` is a new one");
     }
 }

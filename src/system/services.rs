@@ -78,7 +78,14 @@ impl Service {
 }
 
 pub fn start_hint(kind: ServiceKind, url: &str) -> String {
+    let local = ["://127.0.0.1", "://localhost", "://[::1]"].iter().any(|h| url.contains(h));
+    let path = std::env::var_os("PATH").unwrap_or_default();
     match kind {
+        // Not installed here: starting it is not the first thing to do.
+        ServiceKind::Ollama if local && crate::tools::process::which_in("ollama", &path).is_none() => format!(
+            "Ollama is not installed here: install it (https://ollama.com/download; on Linux `curl -fsSL https://ollama.com/install.sh | sh`), \
+             then `ollama serve` so it listens at {url}; or set `services.ollama.host` to a machine that runs it"
+        ),
         ServiceKind::Ollama => format!("start Ollama (`ollama serve`) so it listens at {url}, or set `services.ollama.host`"),
         ServiceKind::Openai => format!("start the OpenAI-compatible server at {url}, or fix its `host` in the config"),
         ServiceKind::Sd => format!("start the SD WebUI with --api (`./webui.sh --api`) at {url}, or set `services.sd.host`"),
