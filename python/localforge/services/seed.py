@@ -255,9 +255,13 @@ def prerequisites(seed: Seed, facts: dict) -> list[dict]:
     if req.get("os"):
         here = facts["os"]
         out.append(_item("os", " or ".join(req["os"]), here in req["os"], here, f"the commands are written for {', '.join(req['os'])}"))
-    out += [_binary(facts, b, hints.get(b)) for b in req.get("binaries") or []]
-    out += [_service(facts, s, hints.get(s)) for s in req.get("services") or []]
-    out += [_python(facts, p, hints.get(p)) for p in req.get("python") or []]
+    # What the seed itself installs or starts (`improves`) is what it does, not what it needs:
+    # a seed that installs Ollama does not wait for Ollama.
+    own = seed.improves
+    mine = lambda kind, name: name in (own.get(kind) or [])  # noqa: E731
+    out += [_binary(facts, b, hints.get(b)) for b in req.get("binaries") or [] if not mine("binaries", b)]
+    out += [_service(facts, s, hints.get(s)) for s in req.get("services") or [] if not mine("services", s)]
+    out += [_python(facts, p, hints.get(p)) for p in req.get("python") or [] if not mine("python", p)]
     if req.get("ram_gb"):
         need = req["ram_gb"]
         out.append(
