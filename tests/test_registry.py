@@ -118,6 +118,10 @@ def test_search_install_update_remove(served):
     assert hits[0]["name"] == "greet" and hits[0]["binaries_present"] and hits[0]["registry"] == "test"
     info = json.loads(lf("tools", "info", "greet", "--registry", "test", "--json", check=0).stdout)
     assert info["commands"] == ["say: echo 'hello world from 1.0.0'"] and info["installed"] is None
+    # The text form says what the README says it does: the inputs and the definition's text too.
+    text = lf("tools", "info", "greet", "--registry", "test", check=0).stdout
+    assert "  inputs:\n    say.who (string, default 'world')\n" in text
+    assert "  definition (tools/greet/1.0.0/greet.yaml, " in text and "    | name: greet\n" in text and '    | version: "1.0.0"\n' in text
     proc = lf("tools", "install", "greet@1.0.0", "--registry", "test", "-y", check=0)
     assert "say: echo 'hello world from 1.0.0'" in proc.stderr, "the full argv, defaults filled in, is shown before installing"
     # ... and what it may do when it runs: confined, or why not (issue 28).
@@ -172,8 +176,25 @@ def test_publish_commits_the_definition_on_a_new_branch(lf, tmp_path):
     lf("tools", "index", upstream, check=0)
     clone = committed_clone(upstream, tmp_path / "clone")
     mine = lf.write("wave.yaml", GREET.replace("greet", "wave").format(version="0.1.0"))
+    # No git identity: refused, with the commands that set one (never a made-up author).
+    proc = lf("tools", "publish", mine, "--registry", clone, "--version", "2.0.0", check=1)
+    assert f"git has no name and email to commit as in {clone}" in proc.stderr and f"git -C {clone} config user.email" in proc.stderr
+    git("config", "user.name", "Ada", cwd=clone)
+    git("config", "user.email", "ada@example.org", cwd=clone)
     out = json.loads(lf("tools", "publish", mine, "--registry", clone, "--version", "2.0.0", "--json", check=0).stdout)
     assert out["branch"] == "add-wave-2.0.0" and not out["example"]["skipped"] and out["example"]["ok"]
+    assert out["from"] == "origin/main"
+    author = subprocess.run(["git", "-C", str(clone), "log", "-1", "--format=%an <%ae>"], capture_output=True, text=True).stdout.strip()
+    assert author == "Ada <ada@example.org>"
+    # A second tool, published while the first's branch is checked out, branches from the
+    # default branch: its pull request carries it alone.
+    other = lf.write("hum.yaml", GREET.replace("greet", "hum").format(version="0.1.0"))
+    second = json.loads(lf("tools", "publish", other, "--registry", clone, "--version", "1.0.0", "--json", check=0).stdout)
+    files = subprocess.run(
+        ["git", "-C", str(clone), "diff", "--name-only", "origin/main", second["commit"]], capture_output=True, text=True
+    )
+    assert sorted(files.stdout.split()) == ["index.json", "tools/hum/1.0.0/hum.yaml"], files.stdout
+    git("checkout", "-q", "add-wave-2.0.0", cwd=clone)
     branch = subprocess.run(["git", "-C", str(clone), "branch", "--show-current"], capture_output=True, text=True).stdout.strip()
     assert branch == "add-wave-2.0.0"
     log = subprocess.run(["git", "-C", str(clone), "log", "-1", "--format=%H %s", "--name-only"], capture_output=True, text=True).stdout

@@ -154,7 +154,27 @@ def cmd_info(args, scratch) -> int:
         print(f"    {line}")
     print(f"  confined: it runs {info['confinement']}")
     print(f"  installed: {mine['version'] + (' (changed locally)' if mine['changed'] else '') if mine else 'no'}")
+    print("  inputs:")
+    for action, spec in (doc.get("actions") or {}).items():
+        for line in _input_lines(action, (spec or {}).get("inputs") or {}):
+            print(f"    {line}")
+    print(f"  definition ({entry['path']}, {entry['size']} bytes):")
+    for line in info["definition"].splitlines():
+        print(f"    | {line}")
     return EXIT_OK
+
+
+def _input_lines(action: str, inputs: dict) -> list:
+    """`action.name (type, required|default X): description` for each input of an action."""
+    if not inputs:
+        return [f"{action}: none"]
+    out = []
+    for name, spec in inputs.items():
+        spec = spec if isinstance(spec, dict) else {}
+        how = "required" if spec.get("required") else (f"default {spec['default']!r}" if "default" in spec else "optional")
+        about = f": {spec['description']}" if spec.get("description") else ""
+        out.append(f"{action}.{name} ({spec.get('type') or 'string'}, {how}){about}")
+    return out
 
 
 def _confirm(yes: bool):

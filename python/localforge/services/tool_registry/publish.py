@@ -5,6 +5,7 @@ checker, the registry's rules (docs/registry.md), the clone's state and the new 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -68,12 +69,20 @@ def publish(file: Path, registry: Path, version: Optional[str], scratch: Path) -
     if _git(registry, "status", "--porcelain"):
         raise RegistryError(f"{registry} has uncommitted changes", "commit or stash them first; publish makes a commit of its own")
     _index_with(registry, rel, data, scratch / "pre-index")
+    if not _has_identity(registry):
+        raise RegistryError(
+            f"git has no name and email to commit as in {registry}",
+            f'set them: git -C {registry} config user.name "Your Name" && git -C {registry} config user.email you@example.com '
+            "(or `git config --global ...` for every repository), then publish again",
+        )
     # Every check above has passed; only now does the definition's example run.
     example = run_example(data, doc)
     if not example["ok"]:
         raise RegistryError(f"the example of {name} failed: {example['detail']}", "fix the definition or its `example`, then publish again")
-    branch = f"add-{name}-{version}"
-    _git(registry, "checkout", "-q", "-b", branch)
+    # From the registry's default branch, not from whatever is checked out (an earlier
+    # publish's branch): the pull request carries this tool alone.
+    branch, base = f"add-{name}-{version}", _default_branch(registry)
+    _git(registry, "checkout", "-q", "-b", branch, base)
     target = registry / rel
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
@@ -82,9 +91,8 @@ def publish(file: Path, registry: Path, version: Optional[str], scratch: Path) -
         raise RegistryError(f"the registry does not index cleanly: {problems[0]['message']}", problems=problems)
     (registry / INDEX).write_text(index_text(index), encoding="utf-8")
     _git(registry, "add", rel, INDEX)
-    identity = [] if _has_identity(registry) else ["-c", "user.name=LocalForge publish", "-c", "user.email=publish@localforge.invalid"]
     subprocess.run(
-        ["git", *identity, "-C", str(registry), "commit", "-q", "-m", f"Add {name} {version}", "-m", doc.get("description") or ""],
+        ["git", "-C", str(registry), "commit", "-q", "-m", f"Add {name} {version}", "-m", doc.get("description") or ""],
         check=True,
         capture_output=True,
         timeout=120,
@@ -95,6 +103,7 @@ def publish(file: Path, registry: Path, version: Optional[str], scratch: Path) -
         "version": version,
         "path": str(target),
         "branch": branch,
+        "from": base,
         "commit": commit,
         "example": example,
         "next": [f"git -C {registry} push -u origin {branch}", "open a pull request for that branch on the registry's host"],
@@ -115,6 +124,33 @@ def _index_with(registry: Path, rel: str, data: bytes, scratch: Path) -> None:
         raise RegistryError(f"the registry does not index cleanly: {problems[0]['message']}", problems=problems)
 
 
+def _default_branch(repo: Path) -> str:
+    """The branch a pull request goes to: the remote's default (`origin/HEAD`), else a local
+    `main` or `master`, else what is checked out."""
+    proc = subprocess.run(
+        ["git", "-C", str(repo), "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD"], capture_output=True, text=True
+    )
+    if proc.returncode == 0 and proc.stdout.strip():
+        return proc.stdout.strip()
+    for name in ("main", "master"):
+        if (
+            subprocess.run(
+                ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"refs/heads/{name}"], capture_output=True
+            ).returncode
+            == 0
+        ):
+            return name
+    return "HEAD"
+
+
 def _has_identity(repo: Path) -> bool:
-    proc = subprocess.run(["git", "-C", str(repo), "config", "user.email"], capture_output=True, text=True)
-    return proc.returncode == 0 and bool(proc.stdout.strip())
+    """A name and an email set for commits in `repo` (its config, the global one, or git's
+    environment variables): never one made up."""
+
+    def config(key: str) -> bool:
+        proc = subprocess.run(["git", "-C", str(repo), "config", key], capture_output=True, text=True)
+        return proc.returncode == 0 and bool(proc.stdout.strip())
+
+    name = config("user.name") or bool(os.environ.get("GIT_AUTHOR_NAME") and os.environ.get("GIT_COMMITTER_NAME"))
+    email = config("user.email") or bool(os.environ.get("GIT_AUTHOR_EMAIL") and os.environ.get("GIT_COMMITTER_EMAIL"))
+    return name and email
