@@ -561,3 +561,14 @@ def test_an_install_killed_between_its_two_writes_is_settled_on_the_next_start(l
     assert out[0]["version"] == "1.1.0" and "from 1.1.0" in target.read_text()
     lock = json.loads((target.parent / "installed.json").read_text())
     assert "pending" not in lock and lock["tools"]["greet"]["version"] == "1.1.0"
+
+
+def test_a_recipe_naming_a_registry_tool_that_is_not_installed_says_how_to_install_it(lf):
+    """Issue 31 item 6: after `tools remove jq` (or before any install), a recipe using `jq`
+    hears that the registry has it, not only that the name is unknown."""
+    rec = lf.write("q.yaml", "name: q\nsteps:\n  - {id: q, tool: jq, action: query, inputs: {input: x.json}}\n")
+    proc = lf("validate", rec, check=2)
+    assert "step `q` uses unknown tool `jq`" in proc.stderr
+    assert "hint: it is in the tool registry: install it with `localforge tools install jq`" in proc.stderr
+    proc = lf("validate", lf.write("n.yaml", "name: n\nsteps:\n  - {id: n, tool: jqq, action: x}\n"), check=2)
+    assert "install it" not in proc.stderr, "a name the registry does not have gets the usual hint"

@@ -11,6 +11,10 @@ pub trait ToolCatalog {
     fn actions(&self, tool: &str) -> Option<Vec<String>>;
     /// Every tool name (for suggestions).
     fn tool_names(&self) -> Vec<String>;
+    /// Whether the registry LocalForge ships has a tool of this name (`tools install` adds it).
+    fn installable(&self, _tool: &str) -> bool {
+        false
+    }
     /// Why `tool` cannot be used here (a failed import, say), if it cannot.
     fn unavailable(&self, _tool: &str) -> Option<String> {
         None
@@ -197,8 +201,11 @@ impl<'a> Validator<'a> {
         match self.tools.actions(tool) {
             None => {
                 let names = self.tools.tool_names();
-                let hint = did_you_mean(tool, names.iter().map(String::as_str))
-                    .unwrap_or_else(|| format!("available tools: {}", list_names(&names)));
+                let hint = match self.tools.installable(tool) {
+                    true => format!("it is in the tool registry: install it with `localforge tools install {tool}`"),
+                    false => did_you_mean(tool, names.iter().map(String::as_str))
+                        .unwrap_or_else(|| format!("available tools: {}", list_names(&names))),
+                };
                 self.error(step.line, step.col, format!("step `{}` uses unknown tool `{tool}`", step.id), Some(hint));
             }
             Some(actions) => {

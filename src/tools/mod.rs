@@ -308,6 +308,9 @@ pub struct Registry {
     broken: IndexMap<String, BrokenTool>,
     /// Names defined twice: the tool cannot be used until one is renamed.
     clashes: IndexMap<String, String>,
+    /// The shipped registry's index (`<data>/registry/index.json`), read only when a recipe
+    /// names a tool that is not here: it may be one `tools install` adds.
+    registry_index: Option<PathBuf>,
 }
 
 /// The actions `batch` offers; the engine runs them itself.
@@ -359,6 +362,7 @@ impl Registry {
             let name = std::path::Path::new(&file).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             r.add_broken(BrokenTool { name, kind: ToolKind::Yaml, source: file, error });
         }
+        r.registry_index = config.data_dir().map(|d| d.join("registry").join("index.json"));
         r
     }
 
@@ -435,6 +439,12 @@ impl ToolCatalog for Registry {
         }
         let table = self.tools.get(tool)?.inputs(action)?;
         (!table.open).then(|| table.inputs.into_iter().map(|i| i.name).collect())
+    }
+
+    fn installable(&self, tool: &str) -> bool {
+        let Some(text) = self.registry_index.as_ref().and_then(|p| std::fs::read_to_string(p).ok()) else { return false };
+        let index: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        index["tools"].as_array().into_iter().flatten().any(|t| t["name"].as_str() == Some(tool))
     }
 
     fn unavailable(&self, tool: &str) -> Option<String> {
