@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from localforge.context import _PLACEHOLDER, ToolContext, text_0x
+from localforge.errors import InvalidValue
 
 log = logging.getLogger("localforge")
 
@@ -75,7 +76,7 @@ class WorkflowContext(abc.ABC):  # noqa: B024  (an ABC only so that ToolContext 
             return self.templates[path[0]] if path else self.templates
         sources = {"inputs": self.inputs, "config": self.config, "steps": self.steps_output}
         if root not in sources:
-            raise ValueError(f"Unknown variable: {expr}")
+            raise InvalidValue(f"Unknown variable: {expr}")
         value: Any = sources[root]
         for key in path:
             value = value[int(key)] if isinstance(value, list) else value[key]
