@@ -44,6 +44,7 @@ def test_a_cli_run_is_read_live_and_cancelled_from_another_process(lf, monkeypat
     proc = lf.popen("run", "ticks.yaml", "--json")
     monkeypatch.setenv("HOME", str(lf.home))  # this process reads the CLI's history
     run_id = _wait("the run's history row", lambda: _running_run(lf.db))
+    assert localforge.run_status(run_id) == "running" and localforge.run_status("nope") is None
 
     # Live: the step's output grows as it prints, in order, read on from where it ended.
     first = _wait("the first ticks", lambda: (p := localforge.step_log(run_id, "tick", offset=0)) and "tick 3" in p["text"] and p)
@@ -62,6 +63,7 @@ def test_a_cli_run_is_read_live_and_cancelled_from_another_process(lf, monkeypat
     assert proc.returncode == 130
     assert json.loads(out)["status"] == "cancelled"
     assert not process_alive(pid), "the step's process was stopped"
+    assert localforge.run_status(run_id) == "cancelled"
     with pytest.raises(localforge.errors.RecipeError, match="has already ended"):
         localforge.cancel(run_id)
 

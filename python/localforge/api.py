@@ -447,6 +447,12 @@ def history_show(run_id: str) -> Optional[RunDetail]:
     return _core().history_show(run_id)
 
 
+def run_status(run_id: str) -> Optional[str]:
+    """A run's status alone (`running`, `completed`, ...; `interrupted` when its process
+    died), or None if there is no such run: read by its key, cheap to ask often."""
+    return _core().run_status(run_id)
+
+
 def runs(
     *,
     status: Optional[str] = None,

@@ -152,6 +152,12 @@ pub fn history_show<'py>(py: Python<'py>, run_id: &str) -> PyResult<Bound<'py, P
     read(py, |c| reads::history_show(c, run_id))
 }
 
+/// A run's status alone (`None` if there is no such run): cheap to ask often.
+#[pyfunction]
+pub fn run_status<'py>(py: Python<'py>, run_id: &str) -> PyResult<Bound<'py, PyAny>> {
+    read(py, |c| reads::run_status(c, run_id))
+}
+
 /// The merged configuration (`raw`), its file, and the resolved paths; `path` reads that
 /// file instead of searching (0.x's `Config(path)`), without touching the environment.
 #[pyfunction]

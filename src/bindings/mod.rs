@@ -167,6 +167,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     functions!(info::list_tools, info::schema_document, info::history, info::history_show, info::config);
     functions!(system::system_report, system::health_report, system::model_table);
     functions!(info::parse_yaml, info::render_template, info::tool_definition, info::cache_stats, info::cache_clear);
-    functions!(info::step_log, info::search_step_log, info::query_runs, info::control_run, info::history_version);
+    functions!(info::step_log, info::search_step_log, info::query_runs, info::control_run, info::history_version, info::run_status);
     Ok(())
 }

@@ -133,6 +133,12 @@ pub fn history(config: &Config, limit: usize) -> Result<Vec<RunSummary>, EngineE
     crate::store::list_runs(&config.db_path(), limit).map_err(|e| EngineError::Store(store_error(&config.db_path(), e)))
 }
 
+/// A run's status (`interrupted` for one whose process died), read by its key alone;
+/// `None` if there is no such run.
+pub fn run_status(config: &Config, run_id: &str) -> Result<Option<String>, EngineError> {
+    crate::store::run_status(&config.db_path(), run_id).map_err(|e| EngineError::Store(store_error(&config.db_path(), e)))
+}
+
 /// One run with its attempts and events; `None` if there is no such run.
 pub fn history_show(config: &Config, run_id: &str) -> Result<Option<RunDetail>, EngineError> {
     crate::store::run_detail(&config.db_path(), run_id).map_err(|e| EngineError::Store(store_error(&config.db_path(), e)))

@@ -146,17 +146,11 @@ pub fn run_status(path: &Path, run_id: &str) -> rusqlite::Result<Option<String>>
     }
     let conn = schema::open(path)?;
     let row = conn
-        .query_row("SELECT run_id, recipe, status, started_at, ended_at, pid, host FROM runs WHERE run_id = ?1", params![run_id], |r| {
-            let s = RunSummary {
-                run_id: r.get(0)?,
-                recipe: r.get(1)?,
-                status: r.get(2)?,
-                started_at: r.get(3)?,
-                ended_at: r.get(4)?,
-                duration_s: None,
-            };
-            Ok((s, r.get::<_, Option<i64>>(5)?, r.get::<_, Option<String>>(6)?))
-        })
+        .query_row(
+            "SELECT run_id, recipe, status, started_at, ended_at, pid, host, resumed_at, prior_s FROM runs WHERE run_id = ?1",
+            params![run_id],
+            summary,
+        )
         .optional()?;
     let Some((mut s, pid, host)) = row else { return Ok(None) };
     settle(&conn, &mut s, pid, host.as_deref())?;

@@ -265,5 +265,5 @@ def inside_or_none(run_dir: str, rel: str) -> Optional[Path]:
 
 def run_ended(run_id: str) -> bool:
     """Whether run `run_id` is over (or unknown): its history row says so."""
-    found = [r for r in api.runs(text=run_id, limit=5)["runs"] if r["run_id"] == run_id]
-    return not found or found[0]["status"] in TERMINAL
+    status = api.run_status(run_id)
+    return status is None or status in TERMINAL
