@@ -50,6 +50,28 @@ def text_0x(value) -> str:
     return value if isinstance(value, str) else str(value)
 
 
+def render_0x(value, evaluate, log):
+    """`{{ name }}` in `value` (its text, and inside its dicts and lists) replaced by the text
+    of `evaluate(name)`, as 0.x rendered; a name that fails stays as written, with a warning
+    to `log(message, level)`. Other values pass through."""
+
+    def substitute(match) -> str:
+        expr = match.group(1).strip()
+        try:
+            return text_0x(evaluate(expr))
+        except Exception as e:  # 0.x: any failure leaves the placeholder as written
+            log(f"Could not resolve '{expr}': {e}", "WARNING")
+            return match.group(0)
+
+    if isinstance(value, str):
+        return _PLACEHOLDER.sub(substitute, value)
+    if isinstance(value, dict):
+        return {k: render_0x(v, evaluate, log) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_0x(v, evaluate, log) for v in value]
+    return value
+
+
 class ToolContext:
     """Run information for one tool call. Built by the engine; cheap to create."""
 
@@ -119,21 +141,7 @@ class ToolContext:
         warning), or with the engine's own rules for a plugin with `TOOL_NATIVE_VALUES = True`."""
         if self._native:
             return self._engine.resolve(value)
-        if isinstance(value, str):
-            return _PLACEHOLDER.sub(self._substitute, value)
-        if isinstance(value, dict):
-            return {k: self.resolve(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.resolve(v) for v in value]
-        return value
-
-    def _substitute(self, match) -> str:
-        expr = match.group(1).strip()
-        try:
-            return text_0x(self._evaluate(expr))
-        except Exception as e:  # 0.x: any failure leaves the placeholder as written
-            self.log(f"Could not resolve '{expr}': {e}", "WARNING")
-            return match.group(0)
+        return render_0x(value, self._evaluate, self.log)
 
     def __repr__(self):
         return f"<ToolContext run={self.run_id} step={self.current_step}>"

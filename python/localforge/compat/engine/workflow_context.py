@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional
 
-from localforge.context import _PLACEHOLDER, ToolContext, text_0x
+from localforge.context import ToolContext, render_0x
 from localforge.errors import InvalidValue
 
 log = logging.getLogger("localforge")
@@ -44,21 +44,7 @@ class WorkflowContext(abc.ABC):  # noqa: B024  (an ABC only so that ToolContext 
     def resolve(self, value: Any) -> Any:
         """`{{ name }}` in text replaced by the value's text (nested in dicts and lists);
         a name that cannot be found stays as written, with a warning, as 0.x did."""
-        if isinstance(value, str):
-            return _PLACEHOLDER.sub(self._substitute, value)
-        if isinstance(value, dict):
-            return {k: self.resolve(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.resolve(v) for v in value]
-        return value
-
-    def _substitute(self, match) -> str:
-        expr = match.group(1).strip()
-        try:
-            return text_0x(self._evaluate(expr))
-        except (KeyError, IndexError, TypeError, ValueError) as e:
-            self.log(f"Could not resolve '{expr}': {e}", "WARNING")
-            return match.group(0)
+        return render_0x(value, self._evaluate, self.log)
 
     def _evaluate(self, expr: str) -> Any:
         """One dotted name: `inputs.*`, `config.*`, `steps.ID.outputs.*`, `templates.NAME`,
