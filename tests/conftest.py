@@ -130,3 +130,25 @@ def wait_for_pid(path, timeout=30) -> int:
             return int(path.read_text())
         time.sleep(0.05)
     raise AssertionError(f"{path} never appeared")
+
+
+def wait_until(what: str, until, timeout: float = 30.0):
+    """`until()`'s first true value, asked every 50 ms; AssertionError naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = until()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def running_run(db: Path):
+    """The id of a run the history file `db` says is running (another process's), if any."""
+    import sqlite3
+
+    if not db.exists():
+        return None
+    with sqlite3.connect(db) as c:
+        row = c.execute("SELECT run_id FROM runs WHERE status = 'running'").fetchone()
+    return row and row[0]

@@ -4,13 +4,11 @@ live while it prints, per attempt, and found among many runs by the history's fi
 
 import json
 import os
-import sqlite3
-import time
 
 import pytest
 
 import localforge
-from conftest import process_alive
+from conftest import process_alive, running_run, wait_until
 
 TICKS = """name: ticks
 steps:
@@ -21,35 +19,17 @@ steps:
 """
 
 
-def _wait(what, until, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = until()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _running_run(db):
-    if not db.exists():
-        return None
-    with sqlite3.connect(db) as c:
-        row = c.execute("SELECT run_id FROM runs WHERE status = 'running'").fetchone()
-    return row and row[0]
-
-
 def test_a_cli_run_is_read_live_and_cancelled_from_another_process(lf, monkeypatch):
     lf.write("ticks.yaml", TICKS)
     proc = lf.popen("run", "ticks.yaml", "--json")
     monkeypatch.setenv("HOME", str(lf.home))  # this process reads the CLI's history
-    run_id = _wait("the run's history row", lambda: _running_run(lf.db))
+    run_id = wait_until("the run's history row", lambda: running_run(lf.db))
     assert localforge.run_status(run_id) == "running" and localforge.run_status("nope") is None
 
     # Live: the step's output grows as it prints, in order, read on from where it ended.
-    first = _wait("the first ticks", lambda: (p := localforge.step_log(run_id, "tick", offset=0)) and "tick 3" in p["text"] and p)
+    first = wait_until("the first ticks", lambda: (p := localforge.step_log(run_id, "tick", offset=0)) and "tick 3" in p["text"] and p)
     assert first["status"] == "running" and first["attempt"] == 1 and first["text"].startswith("tick 1\ntick 2\n")
-    more = _wait("later ticks", lambda: (p := localforge.step_log(run_id, "tick", offset=first["end"])) and "\n" in p["text"] and p)
+    more = wait_until("later ticks", lambda: (p := localforge.step_log(run_id, "tick", offset=first["end"])) and "\n" in p["text"] and p)
     seen = (first["text"] + more["text"]).splitlines()
     assert seen == [f"tick {i}" for i in range(1, len(seen) + 1)], seen
     err = localforge.step_log(run_id, "tick", channel="stderr", offset=0)
@@ -57,7 +37,7 @@ def test_a_cli_run_is_read_live_and_cancelled_from_another_process(lf, monkeypat
     assert localforge.search_step_log(run_id, "tick", "TICK 2")[0] == {"line": 2, "offset": 7, "text": "tick 2"}
 
     # Cancel from here: the CLI's run stops as on Ctrl-C.
-    pid = int(_wait("the step's pid", lambda: next(iter(lf.runs.glob(f"{run_id}/**/pid")), None)).read_text())
+    pid = int(wait_until("the step's pid", lambda: next(iter(lf.runs.glob(f"{run_id}/**/pid")), None)).read_text())
     localforge.cancel(run_id)
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 130

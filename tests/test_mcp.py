@@ -395,8 +395,8 @@ def test_approval_gates_ask_through_elicitation(server):
     assert result["steps"]["after"] != "completed"
 
 
-def test_without_the_sdk_mcp_says_how_to_install_it(lf, tmp_path):
-    # A Python where `mcp` cannot be imported: a sitecustomize that hides it.
+def _without_the_sdk(lf, tmp_path):
+    """The CLI's Python as if the MCP SDK were not installed: a sitecustomize hides it."""
     hide = tmp_path / "hide"
     hide.mkdir()
     (hide / "sitecustomize.py").write_text(
@@ -404,6 +404,10 @@ def test_without_the_sdk_mcp_says_how_to_install_it(lf, tmp_path):
         "def version(name):\n    if name == 'mcp': raise m.PackageNotFoundError(name)\n    return _v(name)\nm.version = version\n"
     )
     lf.env["PYTHONPATH"] = str(hide)
+
+
+def test_without_the_sdk_mcp_says_how_to_install_it(lf, tmp_path):
+    _without_the_sdk(lf, tmp_path)
     proc = lf("mcp", check=2)
     assert "pip install 'mcp>=2.3,<3'" in proc.stderr
 
@@ -607,13 +611,7 @@ def test_mcp_config_for_claude_code_says_how_to_add_it_for_every_project(lf):
 def test_mcp_config_write_refuses_when_the_server_would_not_start(lf, tmp_path):
     """Issue 31, item 5: without the MCP SDK the client could not start the server later:
     nothing is written, and the message says what to install, into which Python."""
-    hide = tmp_path / "hide"
-    hide.mkdir()
-    (hide / "sitecustomize.py").write_text(
-        "import importlib.metadata as m\n_v = m.version\n"
-        "def version(name):\n    if name == 'mcp': raise m.PackageNotFoundError(name)\n    return _v(name)\nm.version = version\n"
-    )
-    lf.env["PYTHONPATH"] = str(hide)
+    _without_the_sdk(lf, tmp_path)
     proc = lf("mcp", "config", "--client", "claude-code", "--write", check=2)
     assert proc.stderr == (
         "error: not written: the command a client would start does not run LocalForge's MCP server: "

@@ -328,8 +328,9 @@ def test_no_response_can_be_framed(ui, lf):
                 assert csp.startswith("sandbox"), csp
 
 
-@pytest.fixture
-def page(ui):
+@contextlib.contextmanager
+def browser_page(ui, **context_options):
+    """A Chromium page signed in to `ui` and on its runs list; skipped without Chromium."""
     if not CHROMIUM:
         if os.environ.get("LOCALFORGE_REQUIRE_TOOLS") == "1":
             raise RuntimeError("chromium is required (LOCALFORGE_REQUIRE_TOOLS=1)")
@@ -337,7 +338,7 @@ def page(ui):
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, **context_options)
         pg = context.new_page()
         pg.set_default_timeout(60_000)
         pg.goto(f"{ui.base}/?token={ui.token}")
@@ -345,6 +346,12 @@ def page(ui):
         yield pg
         context.close()
         browser.close()
+
+
+@pytest.fixture
+def page(ui):
+    with browser_page(ui) as pg:
+        yield pg
 
 
 def _start_from_form(page, recipe, fill=None):

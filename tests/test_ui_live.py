@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, process_alive, wait_for_pid
-from test_ui import CHROMIUM, _start_from_form, page, serving, ui  # noqa: F401  (fixtures and helpers)
+from conftest import REPO, process_alive, running_run, wait_for_pid, wait_until
+from test_ui import _start_from_form, browser_page, page, serving, ui  # noqa: F401  (fixtures and helpers)
 
 AXE = REPO / "tests" / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
 
@@ -37,16 +37,6 @@ steps:
     action: run
     inputs: {command: 'echo "compiling part 1"; echo "warning: part 2 is old" >&2; echo "error: part 3 is missing" >&2; exit 2'}
 """
-
-
-def _wait(what, until, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = until()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _shot(pg, name, tmp_path):
@@ -112,7 +102,7 @@ def test_ctrl_c_with_a_run_page_open_stops_within_2_s_and_cancels_the_run(page, 
             assert c.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()[0] == "running"
         t = time.monotonic()
         os.kill(server.pid, signal.SIGINT)
-        _wait("the server to exit", lambda: not process_alive(server.pid), timeout=30)
+        wait_until("the server to exit", lambda: not process_alive(server.pid), timeout=30)
         took = time.monotonic() - t
     print(f"localforge ui stopped {took:.2f} s after SIGINT")
     assert took < 2.0, f"the server took {took:.2f} s to stop"
@@ -126,7 +116,7 @@ def test_a_run_the_cli_started_is_cancelled_from_the_page(page, ui, lf):  # noqa
     pidfile = lf.work / "cli.pid"
     proc = lf.popen("run", "recipes/sleepy.yaml", "--input", f"pidfile={pidfile}", "--json")
     pid = wait_for_pid(pidfile)
-    run_id = _wait("the CLI's run in the history", lambda: _running(lf.db))
+    run_id = wait_until("the CLI's run in the history", lambda: running_run(lf.db))
     page.goto(f"{ui.base}/#/runs/{run_id}")
     page.wait_for_selector("#run-status [data-status=running]")
     page.once("dialog", lambda d: d.accept())
@@ -135,15 +125,7 @@ def test_a_run_the_cli_started_is_cancelled_from_the_page(page, ui, lf):  # noqa
     assert proc.returncode == 130, err
     assert json.loads(out)["status"] == "cancelled"
     page.wait_for_selector("#run-status [data-status=cancelled]")
-    _wait("the step's process to stop", lambda: not process_alive(pid), timeout=10)
-
-
-def _running(db: Path):
-    if not db.exists():
-        return None
-    with sqlite3.connect(db) as c:
-        row = c.execute("SELECT run_id FROM runs WHERE status = 'running'").fetchone()
-    return row and row[0]
+    wait_until("the step's process to stop", lambda: not process_alive(pid), timeout=10)
 
 
 def _fill_history(db: Path, n: int) -> None:
@@ -165,7 +147,7 @@ def _fill_history(db: Path, n: int) -> None:
 def test_the_filters_find_an_old_run_among_10000(page, ui, lf, tmp_path):  # noqa: F811
     auth = {"Authorization": f"Bearer {ui.token}", "Content-Type": "application/json"}
     old = json.loads(ui.post("/api/runs", {"recipe": "hello-image"}, auth)[1])["run_id"]
-    _wait("the old run to end", lambda: json.loads(ui.get(f"/api/runs/{old}", auth)[1]).get("status") == "completed")
+    wait_until("the old run to end", lambda: json.loads(ui.get(f"/api/runs/{old}", auth)[1]).get("status") == "completed")
     with sqlite3.connect(lf.db) as c:  # the old run goes back in time, behind 10,000 newer ones
         c.execute("UPDATE runs SET started_at = '2026-10-01T08:00:00.000Z' WHERE run_id = ?", (old,))
     _fill_history(lf.db, 10_000)
@@ -225,21 +207,12 @@ def test_a_recipe_is_started_with_the_keyboard_alone(page, ui):  # noqa: F811
 @pytest.fixture
 def axe_page(ui):  # noqa: F811
     """A page that may load axe-core (the dashboard's CSP would refuse the injected script)."""
-    if not CHROMIUM or not AXE.exists():
+    if not AXE.exists():
         if os.environ.get("LOCALFORGE_REQUIRE_TOOLS") == "1":
-            raise RuntimeError("chromium and axe-core (npm ci in tests/a11y) are required")
-        pytest.skip("chromium or axe-core (tests/a11y: npm ci) is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
-        pg = context.new_page()
-        pg.set_default_timeout(60_000)
-        pg.goto(f"{ui.base}/?token={ui.token}")
-        pg.wait_for_selector("#runs")
+            raise RuntimeError("axe-core is required (npm ci in tests/a11y)")
+        pytest.skip("axe-core (tests/a11y: npm ci) is not installed")
+    with browser_page(ui, bypass_csp=True) as pg:
         yield pg
-        context.close()
-        browser.close()
 
 
 def _axe(pg, label: str) -> list:
@@ -259,7 +232,9 @@ def test_every_page_passes_an_axe_core_scan(axe_page, ui, lf, width):  # noqa: F
     done = json.loads(ui.post("/api/runs", {"recipe": "hello-image"}, auth)[1])["run_id"]
     failed = json.loads(ui.post("/api/runs", {"recipe": "noisy"}, auth)[1])["run_id"]
     for rid in (done, failed):
-        _wait("the run to end", lambda rid=rid: json.loads(ui.get(f"/api/runs/{rid}", auth)[1]).get("status") in ("completed", "failed"))
+        wait_until(
+            "the run to end", lambda rid=rid: json.loads(ui.get(f"/api/runs/{rid}", auth)[1]).get("status") in ("completed", "failed")
+        )
     problems = []
     for label, hash_, ready in (
         ("runs", "#/runs", f"tr[data-run='{done}']"),
@@ -284,7 +259,7 @@ def test_ctrl_c_with_no_page_open_stops_at_once(lf):
     with serving(lf) as server:
         t = time.monotonic()
         os.kill(server.pid, signal.SIGINT)
-        _wait("the server to exit", lambda: not process_alive(server.pid), timeout=30)
+        wait_until("the server to exit", lambda: not process_alive(server.pid), timeout=30)
         assert time.monotonic() - t < 2.0
 
 
