@@ -25,7 +25,8 @@ def banner() -> str:
 def install(extra: str) -> str:
     """The pip command that adds optional part `extra`: its packages by name, as this
     installed distribution's metadata lists them (right whichever index or wheel it came
-    from), else `pip install '<dist>[extra]'`."""
+    from), else `pip install '<dist>[extra]'`. Reading the metadata costs ~25 ms the first
+    time: call this where a hint is shown, not at import."""
     try:
         from importlib.metadata import PackageNotFoundError, requires
     except ImportError:  # pragma: no cover - Python < 3.8

@@ -54,11 +54,11 @@ def main(args) -> int:
 
 
 def _need_sdk() -> None:
-    from localforge.frontends.mcp_server import INSTALL_HINT, missing_sdk
+    from localforge.frontends.mcp_server import install_hint, missing_sdk
 
     why = missing_sdk()
     if why:
-        raise UsageError(why, hint=INSTALL_HINT)
+        raise UsageError(why, hint=install_hint())
 
 
 def config(args) -> int:

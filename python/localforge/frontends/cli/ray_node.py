@@ -37,7 +37,7 @@ def main(args) -> int:
     p = parser(
         "ray-node",
         "Start this machine as a Ray node for `run --executor ray`: `ray start` with this machine's free VRAM "
-        f"as the `vram_gb` resource. Needs Ray (`{install('ray')}`) and the same LocalForge version on every node.",
+        "as the `vram_gb` resource. Needs Ray (the `ray` extra) and the same LocalForge version on every node.",
     )
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--head", action="store_true", help="start a new cluster here (its first node)")

@@ -7,8 +7,6 @@ from localforge._project import install
 from localforge.frontends.cli.args import parser
 from localforge.frontends.cli.output import EXIT_OK, UsageError
 
-INSTALL_HINT = install("ui")
-
 
 def main(args) -> int:
     p = parser("ui", "Serve the LocalForge dashboard on this machine (127.0.0.1).")
@@ -23,7 +21,7 @@ def main(args) -> int:
         import starlette  # noqa: F401
         import uvicorn
     except ImportError as e:
-        raise UsageError(f"the dashboard needs {e.name}, which is not installed", hint=INSTALL_HINT)
+        raise UsageError(f"the dashboard needs {e.name}, which is not installed", hint=install("ui"))
     from localforge.frontends.mcp_server.http import is_loopback
     from localforge.frontends.ui.app import create_app
     from localforge.frontends.ui.security import load_or_make_token

@@ -11,7 +11,11 @@ only from the same kind of folders.
 from localforge._project import install
 
 MIN_SDK = (2, 3)
-INSTALL_HINT = f"{install('mcp')}  (the official MCP Python SDK, `mcp` 2.x; Python 3.10 or newer)"
+
+
+def install_hint() -> str:
+    """What installs the SDK (read from the package metadata when asked: that costs ~25 ms)."""
+    return f"{install('mcp')}  (the official MCP Python SDK, `mcp` 2.x; Python 3.10 or newer)"
 
 
 def missing_sdk():
