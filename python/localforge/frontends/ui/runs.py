@@ -256,13 +256,6 @@ def inside(run_dir: str, rel: str) -> Path:
     return path
 
 
-def inside_or_none(run_dir: str, rel: str) -> Optional[Path]:
-    try:
-        return inside(run_dir, rel)
-    except Refused:
-        return None
-
-
 def run_ended(run_id: str) -> bool:
     """Whether run `run_id` is over (or unknown): its history row says so."""
     status = api.run_status(run_id)
