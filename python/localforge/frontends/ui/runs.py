@@ -5,6 +5,7 @@ Everything goes through `localforge.api`."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import mimetypes
 import os
 import threading
@@ -28,6 +29,23 @@ KINDS = {
 MAX_FILES = 500
 
 
+class Signal:
+    """Wakes whoever waits now: each `notify()` ends the current wait, and later waits wait
+    for the next one."""
+
+    def __init__(self):
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self, timeout: float) -> None:
+        """Until the next `notify()`, or `timeout` seconds."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout)
+
+
 class Active:
     """A run started from the dashboard: its handle, every event so far, and the pages
     waiting for the next one."""
@@ -36,7 +54,7 @@ class Active:
         self.run, self.loop = run, loop
         self.events: list[dict] = []
         self.approvals: dict[str, dict] = {}
-        self._changed = asyncio.Event()
+        self._changed = Signal()
         threading.Thread(target=self._pump, name=f"ui-events-{run.id}", daemon=True).start()
 
     def _pump(self) -> None:
@@ -49,16 +67,11 @@ class Active:
             self.events.append(event)
             if event.get("type") == "approval_requested":
                 self.approvals[event["step"]] = event
-        self._changed.set()
-        self._changed = asyncio.Event()
+        self._changed.notify()
 
     async def wait_past(self, n: int, timeout: float) -> None:
         if len(self.events) <= n and not self.finished:
-            changed = self._changed
-            try:
-                await asyncio.wait_for(changed.wait(), timeout)
-            except asyncio.TimeoutError:
-                pass
+            await self._changed.wait(timeout)
 
     @property
     def finished(self) -> bool:
@@ -78,7 +91,7 @@ class Changes:
 
     def __init__(self):
         self.version = 0
-        self._changed = asyncio.Event()
+        self._changed = Signal()
         self._task: Optional[asyncio.Task] = None
 
     def start(self, closing: asyncio.Event) -> None:
@@ -94,21 +107,15 @@ class Changes:
                 now = last
             if last is not None and now != last:
                 self.version += 1
-                self._changed.set()
-                self._changed = asyncio.Event()
+                self._changed.notify()
             last = now
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(closing.wait(), self.POLL)
-            except asyncio.TimeoutError:
-                pass
-        self._changed.set()
+        self._changed.notify()
 
     async def wait_past(self, seen: int, timeout: float) -> None:
         if self.version == seen:
-            try:
-                await asyncio.wait_for(self._changed.wait(), timeout)
-            except asyncio.TimeoutError:
-                pass
+            await self._changed.wait(timeout)
 
 
 class Runs:
