@@ -22,7 +22,7 @@ pub const POLL: Duration = Duration::from_millis(250);
 /// has no such run or it is not running.
 pub fn request(config: &Config, run_id: &str, c: &Control) -> Result<(), EngineError> {
     let db = config.db_path();
-    let status = crate::store::run_status(&db, run_id).map_err(|e| EngineError::Store(store_error(&db, e)))?;
+    let status = super::reads::run_status(config, run_id)?;
     let refuse = |m: String, hint: &str| Err(EngineError::Refused(Diagnostic::new(m).hint(hint)));
     match status.as_deref().map(RunStatus::parse) {
         None => refuse(format!("no run `{run_id}` in the history ({})", db.display()), "list runs with `localforge history`"),
