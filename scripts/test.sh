@@ -59,7 +59,7 @@ step "python environment (.venv)"
 # (Playwright's own browser downloads are not used).
 .venv/bin/python -m pip install -q --disable-pip-version-check "playwright>=1.45" "starlette>=0.36" "uvicorn>=0.27"
 # The Ray executor's tests: a two-node Ray cluster of local processes (localforge[ray]).
-.venv/bin/python -m pip install -q --disable-pip-version-check "ray>=2.9"
+.venv/bin/python -m pip install -q --disable-pip-version-check "ray>=2.52"
 # The schema tests check recipes and tools with check-jsonschema, as editors' users and CI do.
 .venv/bin/python -m pip install -q --disable-pip-version-check "check-jsonschema>=0.28"
 

@@ -1,6 +1,8 @@
 """A Ray cluster of two nodes on this machine for the Ray executor's tests and benchmark:
 node A advertises `vram_gb: 8`, node B `vram_gb: 24`, each started by `localforge
-ray-node` (`ray start`) bound to 127.0.0.1, with a folder of its own."""
+ray-node` (`ray start`, with Ray's token authentication, as ray-node does by default)
+bound to 127.0.0.1, with a folder and a HOME of its own (so its token and its node
+records are its own, and `ray-node --stop` there stops this cluster only)."""
 
 import json
 import os
@@ -33,7 +35,7 @@ class Cluster:
         self.temp = Path(tempfile.mkdtemp(prefix="lfray-", dir="/tmp"))
         self.port = _free_port()
         self.address = f"127.0.0.1:{self.port}"
-        home = root / "home"
+        home = self.home = root / "home"
         home.mkdir()
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("LOCALFORGE_", "RAY_"))}
         self.env.update(HOME=str(home), LOCALFORGE_CONFIG=str(self.config), LF_TEST_MARKS=str(self.marks),
@@ -50,6 +52,9 @@ class Cluster:
         """The head (A), and B unless `count` is 1."""
         head = ["--temp-dir", str(self.temp), "--include-dashboard", "false"]
         self.node("--head", "--port", str(self.port), "--vram-gb", "8", ray_args=head)
+        # The token the head made: the second node, the drivers and `ask` use it.
+        self.token = self.home / ".localforge" / "ray" / "auth_token"
+        self.env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(self.token))
         if count > 1:
             self.node("--address", self.address, "--vram-gb", "24")
         # Each node's id by the VRAM it advertises.
@@ -76,7 +81,10 @@ class Cluster:
         return all(abs(available.get(k, 0) - total.get(k, 0)) < 1e-6 for k in keys)
 
     def stop(self) -> None:
-        """Stop this cluster's processes only (those whose command line names its folder), not other Ray clusters."""
+        """Stop this cluster's nodes (`ray-node --stop` in its HOME), then anything of it
+        still left (whose command line names its folder), not other Ray clusters."""
+        env = {k: v for k, v in self.env.items() if not k.startswith("RAY_")}
+        subprocess.run([sys.executable, "-m", "localforge", "ray-node", "--stop"], env=env, capture_output=True, timeout=60)
         for sig in (signal.SIGTERM, signal.SIGKILL):
             for pid in self._pids():
                 try:

@@ -36,7 +36,7 @@ def test_without_ray_the_cli_says_how_to_install_it_exit_2(lf, tmp_path):
     r = lf.write("one.yaml", "name: one\nsteps:\n  - {id: a, tool: file_ops, action: list}\n")
     proc = lf("run", r, "--executor", "ray", check=2)
     assert "`--executor ray` needs Ray, which is not installed" in proc.stderr
-    assert "pip install 'ray>=2.9'" in proc.stderr
+    assert "pip install 'ray>=2.52'" in proc.stderr
     # The configuration's `executor` is used when --executor is not given.
     lf.write("localforge.yaml", "executor: ray\n")
     assert "needs Ray" in lf("run", r, check=2).stderr
@@ -185,9 +185,39 @@ def test_shared_dir_and_address_are_read_as_the_config_writes_them():
 
 
 def test_ray_node_says_what_it_would_start_and_refuses_negative_vram(lf):
-    argv = json.loads(lf("ray-node", "--head", "--port", "6390", "--vram-gb", "24", "--dry-run", "--json", check=0).stdout)
+    for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+        lf.env.pop(name, None)
+    head = json.loads(lf("ray-node", "--head", "--port", "6390", "--vram-gb", "24", "--dry-run", "--json", check=0).stdout)
+    argv = head["argv"]
     assert argv[:4] == ["ray", "start", "--head", "--port"] and argv[argv.index("--resources") + 1] == '{"vram_gb":24.0}'
+    token = lf.home / ".localforge" / "ray" / "auth_token"
+    assert head["env"] == {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)}
+    assert not token.exists()  # a dry run makes nothing
+    lf.env["RAY_AUTH_TOKEN"] = "t" * 32
     joined = json.loads(lf("ray-node", "--address", "10.0.0.5:6379", "--dry-run", "--json", "--", "--num-cpus", "8", check=0).stdout)
-    assert joined[2:4] == ["--address", "10.0.0.5:6379"] and joined[-2:] == ["--num-cpus", "8"]
+    assert joined["argv"][2:4] == ["--address", "10.0.0.5:6379"] and joined["argv"][-2:] == ["--num-cpus", "8"]
+    assert joined["env"] == {"RAY_AUTH_MODE": "token"}  # Ray reads RAY_AUTH_TOKEN itself
     assert "--vram-gb must be 0 or more" in lf("ray-node", "--head", "--vram-gb", "-1", check=2).stderr
-    assert "--head" in lf("ray-node", check=2).stderr  # one of --head / --address is required
+    assert "--head" in lf("ray-node", check=2).stderr  # one of --head / --address / --stop is required
+
+
+def test_ray_node_joins_only_with_the_clusters_token_unless_insecure(lf):
+    for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+        lf.env.pop(name, None)
+    no_token = lf("ray-node", "--address", "10.0.0.5:6379", "--dry-run", check=2).stderr
+    assert "this machine has no token for the Ray cluster" in no_token and "~/.localforge/ray/auth_token" in no_token
+    insecure = json.loads(lf("ray-node", "--address", "10.0.0.5:6379", "--insecure", "--dry-run", "--json", check=0).stdout)
+    assert insecure["env"] == {"RAY_AUTH_MODE": "disabled"}
+    # A token file others can read is refused, naming the fix.
+    token = lf.home / ".localforge" / "ray" / "auth_token"
+    token.parent.mkdir(parents=True)
+    token.write_text("s" * 40)
+    token.chmod(0o644)
+    assert f"chmod 600 {token}" in lf("ray-node", "--address", "10.0.0.5:6379", "--dry-run", check=2).stderr
+    token.chmod(0o600)
+    assert f"RAY_AUTH_TOKEN_PATH={token}" in lf("ray-node", "--address", "10.0.0.5:6379", "--dry-run", check=0).stdout
+    # A head is not started without authentication unless --insecure says so.
+    lf.env["RAY_AUTH_MODE"] = "disabled"
+    refused = lf("ray-node", "--head", "--dry-run", check=2).stderr
+    assert "RAY_AUTH_MODE=disabled would start a Ray node that anyone who can reach it can run code on" in refused
+    assert "--insecure" in refused

@@ -3,12 +3,16 @@ machine, started by `localforge ray-node` (`ray start`) and bound to 127.0.0.1: 
 advertises `vram_gb: 8`, node B `vram_gb: 24`, two CPUs each. Runs are driven by the CLI
 in a process of its own, as an agent drives them.
 
-Skipped without Ray (`pip install 'ray>=2.9'`, the `ray` extra), except in CI
+Skipped without Ray (`pip install 'ray>=2.52'`, the `ray` extra), except in CI
 (LOCALFORGE_REQUIRE_TOOLS=1), where a missing Ray is a failure."""
 
+import ipaddress
 import json
 import os
+import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -26,7 +30,7 @@ try:
 except ImportError:
     HAVE_RAY = False
     if os.environ.get("LOCALFORGE_REQUIRE_TOOLS") == "1":
-        raise RuntimeError("Ray is required (LOCALFORGE_REQUIRE_TOOLS=1): pip install 'ray>=2.9'") from None
+        raise RuntimeError("Ray is required (LOCALFORGE_REQUIRE_TOOLS=1): pip install 'ray>=2.52'") from None
 
 pytestmark = [pytest.mark.skipif(not HAVE_RAY, reason="Ray is not installed"), pytest.mark.timeout(300)]
 PLUGINS = FIXTURES / "ray"
@@ -49,6 +53,7 @@ def lfr(lf, cluster):
     for f in cluster.marks.iterdir():
         f.unlink()
     lf.env["LF_TEST_MARKS"] = str(cluster.marks)
+    lf.env.update(RAY_AUTH_TOKEN_PATH=str(cluster.token))  # the cluster's token, as a user copies it
     return lf
 
 
@@ -399,3 +404,158 @@ def test_llm_calls_a_step_makes_on_a_node_are_in_the_history(lfr, cluster, ollam
         assert [(c["step_id"], c["model"], c["completion_tokens"]) for c in calls] == [("poem", "tiny:1b", 4)]
     finally:
         cluster.config.write_text(plain)
+
+
+def without_ray_auth(env: dict) -> dict:
+    return {k: v for k, v in env.items() if not k.startswith("RAY_AUTH")}
+
+
+def test_a_client_without_the_token_is_refused(lf, cluster):
+    # Ray retries a refused connection for 20 s by default; the answer is the same after 5.
+    env = dict(without_ray_auth(cluster.env), HOME=str(lf.home), RAY_py_gcs_connect_timeout_s="5")
+    code = "import ray, sys; ray.init(address=sys.argv[1], logging_level='ERROR'); print(ray.nodes())"
+    out = subprocess.run([sys.executable, "-c", code, cluster.address], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "Authentication token is missing or incorrect" in out.stderr, out.stderr[-2000:]
+    # LocalForge's driver says what is wrong and how to fix it, without a token and with another one.
+    for name in [k for k in lf.env if k.startswith("RAY_AUTH")]:
+        del lf.env[name]
+    lf.env["RAY_py_gcs_connect_timeout_s"] = "5"
+    r = lf.write("one.yaml", "name: one\nsteps:\n  - {id: a, tool: file_ops, action: list}\n")
+    for _ in ("none", "another cluster's"):
+        proc = lf("run", r, "--executor", f"ray:{cluster.address}", check=2, timeout=120)
+        assert f"the Ray cluster at `{cluster.address}` refused this machine's token" in proc.stderr, proc.stderr
+        assert "~/.localforge/ray/auth_token" in proc.stderr
+        wrong = lf.home / "another-token"
+        wrong.write_text("x" * 40)
+        wrong.chmod(0o600)
+        lf.env["RAY_AUTH_TOKEN_PATH"] = str(wrong)
+    assert lf("history", "--json", check=0).stdout.strip() == "[]"
+
+
+def _session_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2 :].split()[3])
+
+
+def _in_session(session: int) -> list:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            rest = stat[stat.rindex(")") + 2 :].split()
+            if rest[0] != "Z" and int(rest[3]) == session:
+                out.append(int(d.name))
+    return out
+
+
+def test_ray_node_stop_stops_the_nodes_it_started_and_no_other_ray(tmp_path):
+    # Another Ray on this machine (another user's, say): plain `ray start`, its own session.
+    other = Cluster(tmp_path / "other", plugins=PLUGINS, cpus=1)
+    ray_start = [str(Path(sys.executable).with_name("ray")), "start", "--head", "--port", str(other.port), "--temp-dir", str(other.temp),
+                 "--node-ip-address", "127.0.0.1", "--num-cpus", "1", "--include-dashboard", "false", "--disable-usage-stats"]  # fmt: skip
+    env = dict(other.env, RAY_AUTH_MODE="disabled")
+    starter = subprocess.Popen(ray_start, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ours = Cluster(tmp_path / "ours", plugins=PLUGINS, cpus=1)
+    try:
+        assert starter.wait(timeout=120) == 0
+        ours.start(count=1)
+        records = [json.loads(p.read_text()) for p in (ours.home / ".localforge" / "ray" / "nodes").glob("*.json")]
+        assert len(records) == 1
+        session = records[0]["session"]
+        assert _in_session(session)
+        stop = [sys.executable, "-m", "localforge", "ray-node", "--stop", "--json"]
+        out = subprocess.run(stop, env=ours.env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert [r["session"] for r in json.loads(out.stdout)["stopped"]] == [session]
+        assert _in_session(session) == []  # the GCS, raylet, agents and workers of our node
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", ours.port), timeout=2).close()
+        # The other cluster is untouched: its processes run and it answers.
+        assert _in_session(starter.pid)
+        code = "import ray, sys; ray.init(address=sys.argv[1], logging_level='ERROR'); print(len(ray.nodes()))"
+        asked = subprocess.run([sys.executable, "-c", code, other.address], env=env, capture_output=True, text=True, timeout=120)
+        assert asked.stdout.strip() == "1", asked.stderr[-2000:]
+        # A second --stop finds nothing of ours left.
+        again = subprocess.run(stop, env=ours.env, capture_output=True, text=True, timeout=60)
+        assert json.loads(again.stdout) == {"stopped": []}
+    finally:
+        for pid in _in_session(starter.pid):
+            os.kill(pid, signal.SIGKILL)
+        ours.stop()
+        other.stop()
+
+
+def _listening() -> list:
+    """`ss -ltnp`: (pid, process name, local address) of each listening TCP socket."""
+    out = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True).stdout
+    found = []
+    for line in out.splitlines():
+        fields = line.split()
+        local = fields[3]
+        for name, pid in re.findall(r'\("([^"]+)",pid=(\d+)', line):
+            found.append((int(pid), name, local.rsplit(":", 1)[0].strip("[]")))
+    return found
+
+
+def _where(address: str) -> str:
+    if address in ("*", "0.0.0.0", "::"):
+        return "all interfaces"
+    return "loopback" if ipaddress.ip_address(address.split("%")[0]).is_loopback else "the node's IP"
+
+
+def _documented() -> set:
+    """(process, where) pairs of docs/ray.md's table of listening ports."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "ray.md").read_text()
+    table = text.split("<!-- listening: begin -->")[1].split("<!-- listening: end -->")[0]
+    pairs = set()
+    for row in table.splitlines()[3:]:
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        if len(cells) > 1:
+            pairs.add((re.findall(r"`([^`]+)`", cells[0])[0], cells[1]))
+    return pairs
+
+
+def _process(name: str) -> str:
+    """A process as docs/ray.md names it (the kernel shows 15 characters of a name)."""
+    if name.startswith("ray::RuntimeEnv"):
+        return "ray::RuntimeEnvAgent"
+    if name.startswith("ray::Dashboard"):
+        return "ray::DashboardAgent"
+    return "ray::<task>" if name.startswith("ray::") else name
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="needs `ss` (iproute2)")
+def test_the_ports_the_nodes_listen_on_are_those_the_docs_list(lfr, cluster):
+    go = cluster.marks / "go"  # named through a variable: a path in the inputs would travel to a scratch folder
+    r = lfr.write(
+        "wait.yaml",
+        "name: wait\nsteps:\n  - {id: w, tool: script, action: run, inputs: {command: 'while ! test -f $LF_TEST_MARKS/go; do sleep 0.1; done'}}\n",
+    )
+    proc = lfr.popen("run", r, "-q", "--executor", f"ray:{cluster.address}")
+    try:
+        sessions = {json.loads(p.read_text())["session"] for p in (cluster.home / ".localforge" / "ray" / "nodes").glob("*.json")}
+        assert len(sessions) == 2  # head and second node
+        seen: set = set()
+        deadline = time.time() + 60
+        while time.time() < deadline and not {"ray::<task>", "localforge run"} <= {p for p, _ in seen}:  # the driver is connected
+            seen = set()
+            for pid, name, address in _listening():
+                try:
+                    session = _session_of(pid)
+                except OSError:
+                    continue
+                if pid == proc.pid:
+                    seen.add(("localforge run", _where(address)))
+                elif session in sessions:
+                    seen.add((_process(name), _where(address)))
+            time.sleep(0.2)
+    finally:
+        go.touch()
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    documented = _documented()
+    assert seen <= documented, f"listening but not in docs/ray.md: {sorted(seen - documented)}"
+    assert {p for p, _ in documented} <= {p for p, _ in seen}, f"in the docs, not seen: {sorted(documented - seen)}"

@@ -37,7 +37,7 @@ def test_the_distribution_name_is_written_once():
 
 def test_install_hints_name_the_packages_of_the_extra():
     assert _project.install("ui") == "pip install 'starlette>=0.36' 'uvicorn>=0.27'"
-    assert _project.install("ray") == "pip install 'ray>=2.9'"
+    assert _project.install("ray") == "pip install 'ray>=2.52'"
     assert _project.install("nothing-like-it") == f"pip install '{_project.DIST}[nothing-like-it]'"
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import threading
 import traceback
 from typing import Optional
@@ -21,7 +22,7 @@ from typing import Optional
 import localforge
 from localforge._project import install
 from localforge.errors import InvalidValue
-from localforge.executors import files, worker
+from localforge.executors import files, ray_auth, worker
 
 # Above Ray's own: a step that was asked to stop has this long before its worker is killed.
 CANCEL_GRACE_S = 3.0
@@ -30,6 +31,8 @@ CANCEL_GRACE_S = 3.0
 def _ray():
     # Ray's own handler would print a stack dump on the SIGTERM that stops a run.
     os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
+    if "ray" not in sys.modules:  # Ray reads its authentication mode when it loads
+        ray_auth.for_driver()
     try:
         import ray
     except ImportError:
@@ -57,6 +60,12 @@ class RayExecutor:
             except (ConnectionError, RuntimeError, ValueError, OSError) as e:
                 from localforge.executors import unusable
 
+                if _refused_token(e):
+                    raise unusable(
+                        f"the Ray cluster at `{self.address}` refused this machine's token (Ray's token authentication: "
+                        "no token here, or another cluster's)",
+                        ray_auth.CARRY,
+                    ) from None
                 raise unusable(
                     f"cannot reach a Ray cluster at `{self.address}`: {str(e).splitlines()[0] if str(e) else type(e).__name__}",
                     "start one with `localforge ray-node --head` (then `localforge ray-node --address HEAD:6379` on the other "
@@ -134,6 +143,17 @@ def _reachable(address: str, timeout: float = 5.0) -> None:
         raise InvalidValue(f"`{address}` is not HOST:PORT")
     with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
         pass
+
+
+def _refused_token(e: BaseException) -> bool:
+    """Whether Ray gave up connecting because the cluster refused the token (its
+    AuthenticationError, somewhere in the chain of causes)."""
+    seen: Optional[BaseException] = e
+    while seen is not None:
+        if type(seen).__name__ == "AuthenticationError" or "InvalidAuthToken" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _wanted(opts: dict) -> dict:

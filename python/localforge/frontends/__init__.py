@@ -3,5 +3,4 @@
 cli/         `python -m localforge` / `localforge`: argparse, printing, exit codes
 mcp_server/  `localforge mcp`: the MCP server (stdio and Streamable HTTP)
 ui/          `localforge ui`: the web dashboard
-_secret      the tokens the MCP server and the dashboard keep in files
 """

@@ -31,7 +31,7 @@ commands:
   mcp               serve recipes and tools to MCP clients (stdio; --http); `mcp config --client C`
   cache stats|clear the step cache: what it holds (--json); clear it (--older-than 30d)
   ui                the web dashboard on 127.0.0.1: runs live, their files, the machine, start/cancel/approve
-  ray-node          start this machine as a Ray node for `run --executor ray` (--head | --address HOST:PORT)
+  ray-node          start this machine as a Ray node for `run --executor ray` (--head | --address HOST:PORT), or stop those started here (--stop)
 
 options:
   -h, --help        show this help (also `localforge <command> --help`)

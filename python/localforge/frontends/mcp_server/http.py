@@ -49,7 +49,7 @@ def load_token(token_file: Optional[str]) -> tuple[str, bool]:
         token = path.read_text(encoding="utf-8").strip()
         if len(token) >= 16:
             return token, False
-    from localforge.frontends._secret import write_new
+    from localforge._secret import write_new
 
     return write_new(path), True
 

@@ -40,7 +40,7 @@ def load_or_make_token() -> str:
             return text
     except OSError:
         pass
-    from localforge.frontends._secret import write_new
+    from localforge._secret import write_new
 
     return write_new(path)
 

@@ -1,4 +1,4 @@
-"""Tokens kept in files only their owner can read (the MCP server's and the dashboard's)."""
+"""Tokens kept in files only their owner can read (the MCP server's, the dashboard's, the Ray cluster's)."""
 
 import os
 import secrets
