@@ -1,17 +1,28 @@
-"""The Ray executor against local runs: a fan-out of 200 independent `sleep 0.5` steps.
+"""The Ray executor against local runs, whole process (`localforge run`), on clusters of
+local processes started by `localforge ray-node` (tests/raycluster.py, 127.0.0.1):
 
-    .venv/bin/python benches/ray_fanout.py [--steps 200] [--slots 4]
+    .venv/bin/python benches/ray_fanout.py [--only overhead,batch,scale,fanout]
+        [--tree NAME=PYTHONPATH ...]        # several trees: measured one after the other, same run
 
-Runs the recipe three ways with the same number of slots per machine (`--slots`:
-`max_parallel` locally, `--num-cpus` per Ray node): on this machine, on a one-node Ray
-cluster and on a two-node one (both started here by `localforge ray-node`). The ideal
-time is steps × 0.5 s / slots; what a run takes above it, spread over the steps each slot
-ran, is the per-step overhead. Results go to docs/benchmarks.md by hand.
+- overhead: chains of 20 and 220 trivial steps (`script: true`, each after the last),
+  locally and on one node: what a step costs (the slope) and what a run costs once.
+- batch:    a 1,000-item `batch.foreach` of trivial steps, `parallel` = slots, locally and
+  on one node (as many CPUs as slots): the time against the local one.
+- scale:    a 10,000-item batch on one node: the driver's peak memory (its maxrss), the
+  items the history holds; then the same batch cancelled (SIGINT) after 5 s: how long
+  until the driver exits and until no task holds anything on the cluster.
+- fanout:   200 independent `sleep 0.5` steps, 4 slots per machine: locally, on one node
+  and on two (the speed-up).
+
+`--tree`: which LocalForge the driver and the nodes import (a checkout's `python/`
+folder, with its built `_core`), to compare before and after in one run: each section is
+measured for every tree in turn. Results go to docs/benchmarks.md by hand.
 """
 
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -24,56 +35,161 @@ sys.path.insert(0, str(REPO / "tests"))
 from raycluster import Cluster  # noqa: E402
 
 SLEEP = 0.5
+TRIVIAL = "{command: 'true'}"
 
 
-def recipe(steps: int) -> str:
+def chain(n: int) -> str:
+    out = ["name: chain", "steps:"]
+    for i in range(n):
+        out += [f"  - id: s{i}", "    tool: script", "    action: run", f"    inputs: {TRIVIAL}"]
+    return "\n".join(out) + "\n"
+
+
+def batch(n: int, parallel: int) -> str:
+    return f"""name: batch
+steps:
+  - id: each
+    tool: batch
+    action: foreach
+    inputs:
+      items: "{{{{ range({n}) | list }}}}"
+      parallel: {parallel}
+      workflow_steps:
+        - {{id: t, tool: script, action: run, inputs: {TRIVIAL}}}
+"""
+
+
+def fanout(n: int) -> str:
     out = ["name: fan-out", "steps:"]
-    for i in range(steps):
+    for i in range(n):
         out += [f"  - id: s{i}", "    tool: script", "    action: run", "    depends_on: []", f"    inputs: {{command: 'sleep {SLEEP}'}}"]
     return "\n".join(out) + "\n"
 
 
-def timed(path: Path, env: dict, *extra: str) -> float:
+def run(path: Path, env: dict, *extra: str, cancel_after: float = 0.0) -> dict:
+    """One `localforge run`: its wall time, its peak memory (MB, from its own rusage), its
+    report; with `cancel_after`, SIGINT then, and the time from the signal to its exit."""
     cmd = [sys.executable, "-m", "localforge", "run", str(path), "--json", "-q", "--no-cache", *extra]
-    t = time.perf_counter()
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=path.parent)
-    took = time.perf_counter() - t
-    report = json.loads(out.stdout)
-    assert report["status"] == "completed", out.stderr[-2000:]
-    return took
+    out: dict = {}
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        t = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, cwd=path.parent, stdout=stdout, stderr=stderr, text=True)
+        if cancel_after:
+            time.sleep(cancel_after)
+            out["signalled"] = time.perf_counter()
+            proc.send_signal(signal.SIGINT)
+        _, _, usage = os.wait4(proc.pid, 0)
+        proc.returncode = 0  # reaped above
+        out["took"] = time.perf_counter() - t
+        if cancel_after:
+            out["exit_s"] = time.perf_counter() - out["signalled"]
+        out["maxrss_mb"] = usage.ru_maxrss / 1024
+        stdout.seek(0)
+        stderr.seek(0)
+        try:
+            out["report"] = json.loads(stdout.read())
+        except json.JSONDecodeError:
+            raise SystemExit(f"{' '.join(cmd)} printed no report:\n{stderr.read()[-3000:]}") from None
+    return out
+
+
+def history_items(env: dict, cwd: Path, run_id: str) -> int:
+    cmd = [sys.executable, "-m", "localforge", "history", "show", run_id, "--json"]
+    detail = json.loads(subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, check=True).stdout)
+    return sum(1 for s in detail["steps"] if s["step_id"].startswith("each[") and s["status"] == "completed")
+
+
+def measure(tree: str, only: set, root: Path, slots: int) -> dict:
+    res: dict = {}
+    work = root / Path(tree).name.replace("/", "_")
+    work.mkdir(parents=True, exist_ok=True)
+
+    def cluster(nodes: int, name: str) -> Cluster:
+        c = Cluster(work / name, plugins=REPO / "tests" / "fixtures" / "ray", cpus=slots)
+        c.env["PYTHONPATH"] = tree
+        return c
+
+    if only & {"overhead", "batch", "scale"}:
+        c = cluster(1, "one")
+        env = dict(c.env, LOCALFORGE_MAX_PARALLEL=str(slots))
+        try:
+            c.start(1)
+            ray = ("--executor", f"ray:{c.address}")
+            if "overhead" in only:
+                # Per step: the slope between a chain of 20 and one of 220 (what a run costs
+                # once, connecting to the cluster, cancels out), with Ray and without.
+                short, long = work / "chain20.yaml", work / "chain220.yaml"
+                short.write_text(chain(20))
+                long.write_text(chain(220))
+                run(short, env, *ray)  # the node starts its workers
+                slope = {}
+                for name, extra in (("local", ()), ("ray", ray)):
+                    a, b = run(short, env, *extra)["took"], run(long, env, *extra)["took"]
+                    slope[name] = (b - a) / 200 * 1000
+                    slope[f"{name}_start_s"] = a - 20 * slope[name] / 1000
+                res["overhead"] = {**slope, "added_ms": slope["ray"] - slope["local"]}
+            if "batch" in only:
+                p = work / "batch.yaml"
+                p.write_text(batch(1000, slots))
+                local, remote = run(p, env)["took"], run(p, env, *ray)["took"]
+                res["batch"] = {"local_s": local, "ray_s": remote, "ratio": remote / local}
+            if "scale" in only:
+                p = work / "scale.yaml"
+                p.write_text(batch(10_000, slots))
+                done = run(p, env, *ray)
+                items = history_items(env, work, done["report"]["run_id"])
+                stopped = run(p, env, *ray, cancel_after=5.0)
+                idle_at = None
+                for _ in range(100):
+                    if c.idle():
+                        idle_at = time.perf_counter() - stopped["signalled"]
+                        break
+                    time.sleep(0.1)
+                res["scale"] = {"took_s": done["took"], "driver_mb": done["maxrss_mb"], "items": items,
+                                "status": done["report"]["status"], "cancel_exit_s": stopped["exit_s"],
+                                "cancel_idle_s": idle_at, "cancel_status": stopped["report"]["status"]}  # fmt: skip
+        finally:
+            c.stop()
+    if "fanout" in only:
+        p = work / "fanout.yaml"
+        p.write_text(fanout(200))
+        rows = {}
+        for nodes in (0, 1, 2):
+            c = cluster(nodes, f"fan{nodes}")
+            env = dict(c.env, LOCALFORGE_MAX_PARALLEL=str(4))
+            c.cpus = 4
+            try:
+                if nodes:
+                    c.start(nodes)
+                    run(p, env, "--executor", f"ray:{c.address}")
+                    took = run(p, env, "--executor", f"ray:{c.address}")["took"]
+                else:
+                    took = run(p, env)["took"]
+            finally:
+                c.stop()
+            slots_all = 4 * max(nodes, 1)
+            ideal = 200 * SLEEP / slots_all
+            rows[nodes] = {"slots": slots_all, "ideal_s": ideal, "took_s": took, "per_step_ms": (took - ideal) / (200 / slots_all) * 1000}
+        res["fanout"] = rows
+    return res
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--only", default="overhead,batch,scale,fanout")
+    p.add_argument("--tree", action="append", default=[], metavar="NAME=PYTHONPATH")
     p.add_argument("--slots", type=int, default=4)
     ns = p.parse_args()
+    trees = dict(t.split("=", 1) for t in ns.tree) or {"this": str(REPO / "python")}
+    only = set(ns.only.split(","))
     root = Path(tempfile.mkdtemp(prefix="lf-raybench-"))
-    path = root / "fanout.yaml"
-    path.write_text(recipe(ns.steps))
-    rows = []
-    for nodes in (0, 1, 2):
-        cluster = Cluster(root / f"c{nodes}", plugins=REPO / "tests" / "fixtures" / "ray", cpus=ns.slots)
-        env = dict(cluster.env, LOCALFORGE_MAX_PARALLEL=str(ns.slots))
-        try:
-            if nodes:
-                cluster.start(nodes)
-                timed(path, env, "--executor", f"ray:{cluster.address}")  # each node starts its workers
-                took = timed(path, env, "--executor", f"ray:{cluster.address}")
-            else:
-                took = timed(path, env)
-        finally:
-            cluster.stop()
-        slots = ns.slots * max(nodes, 1)
-        ideal = ns.steps * SLEEP / slots
-        per_step = (took - ideal) / (ns.steps / slots)
-        rows.append((f"Ray, {nodes} node{'s' if nodes > 1 else ''}" if nodes else "local", slots, ideal, took, per_step))
-    print(f"{ns.steps} independent `sleep {SLEEP}` steps, {ns.slots} slots per machine, {os.cpu_count()} cores\n")
-    print("| executor | slots | ideal (s) | measured (s) | overhead per step (ms) |")
-    print("|---|---|---|---|---|")
-    for name, slots, ideal, took, per_step in rows:
-        print(f"| {name} | {slots} | {ideal:.1f} | {took:.1f} | {per_step * 1000:.0f} |")
-    print(f"\nspeed-up of 2 nodes over 1: {rows[1][3] / rows[2][3]:.2f}x (bound: 2x, the slot count)")
+    # Section by section, each tree in turn: what the machine is doing meanwhile weighs on both alike.
+    results: dict = {name: {} for name in trees}
+    for section in [s for s in ("overhead", "batch", "scale", "fanout") if s in only]:
+        for name, path in trees.items():
+            results[name].update(measure(path, {section}, root / name / section, ns.slots))
+    print(f"{os.cpu_count()} cores, {ns.slots} slots; Ray clusters of local processes\n")
+    print(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

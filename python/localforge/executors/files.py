@@ -239,6 +239,27 @@ class Scratch:
         return {"files": files, "modes": modes, "dirs": sorted(dirs), "removed": removed}
 
 
+def tidy(root: str, keep: set[str]) -> None:
+    """Empty the scratch folder `root` for the next step, keeping the folders `keep` (local
+    paths, with their parents) when they are empty: every file goes, and every other
+    folder. A worker keeps its scratch folder and a run's folder tree between steps,
+    because making and removing that tree for each step cost ~15 ms (ext4)."""
+    keep = set(keep)
+    for d in list(keep):
+        while len(d) > len(root):
+            d = os.path.dirname(d)
+            keep.add(d)
+    for folder, subdirs, names in os.walk(root, topdown=False):
+        for n in names:
+            os.unlink(os.path.join(folder, n))
+        for d in subdirs:
+            local = os.path.join(folder, d)
+            if os.path.islink(local):
+                os.unlink(local)
+            elif local not in keep:
+                os.rmdir(local)
+
+
 def land(changes: dict) -> None:
     """Do here what a step did on a node (`Scratch.changed`): folders made, files written
     (each all at once, with the mode it had there), shipped files it removed."""

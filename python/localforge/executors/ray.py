@@ -11,11 +11,13 @@ a retry after a worker died goes to another node.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
 import sys
 import threading
+import time
 import traceback
 from typing import Optional
 
@@ -26,6 +28,8 @@ from localforge.executors import files, ray_auth, worker
 
 # Above Ray's own: a step that was asked to stop has this long before its worker is killed.
 CANCEL_GRACE_S = 3.0
+# How long the list of the cluster's nodes is used before it is asked for again.
+NODES_FRESH_S = 1.0
 
 
 def _ray():
@@ -72,9 +76,14 @@ class RayExecutor:
                     "machines), or name it: `--executor ray:HOST:6379`",
                 ) from None
         self._task = ray.remote(max_retries=0, num_returns="streaming")(worker.run_call)
+        # What is loaded by now (Ray's modules: most of this process's objects) stays: the
+        # garbage collector no longer walks it on each full collection, which cost the
+        # driver about a third of its CPU on a batch of short steps.
+        gc.freeze()
         self._lock = threading.Lock()
         # Steps whose worker died, by (run, step): the node to keep their retry away from.
         self._avoid: dict[tuple[str, str], str] = {}
+        self._known: Optional[tuple[float, list[dict]]] = None
 
     # -- what the engine asks -------------------------------------------------------------
 
@@ -91,12 +100,26 @@ class RayExecutor:
     # -- placement ------------------------------------------------------------------------
 
     def _nodes(self) -> list[dict]:
-        return [n for n in _ray().nodes() if n.get("Alive")]
+        """The live nodes, asked of the cluster at most once a second (asking costs a
+        round trip to the GCS; each step's placement reads them), and again after a
+        worker died."""
+        with self._lock:
+            if self._known is None or time.monotonic() - self._known[0] > NODES_FRESH_S:
+                self._known = (time.monotonic(), [n for n in _ray().nodes() if n.get("Alive")])
+            return self._known[1]
 
     def options(self, request: dict) -> tuple[dict, Optional[str]]:
-        """Ray options for the step's reservation, or why no node can ever run it."""
+        """Ray options for the step's reservation, or why no node can ever run it (asked
+        again of the cluster before saying so: a node may have joined since)."""
+        opts, problem = self._options(request, self._nodes())
+        if problem:
+            with self._lock:
+                self._known = None
+            opts, problem = self._options(request, self._nodes())
+        return opts, problem
+
+    def _options(self, request: dict, nodes: list[dict]) -> tuple[dict, Optional[str]]:
         r = request.get("reservation") or {}
-        nodes = self._nodes()
         most = lambda key: max((n.get("Resources", {}).get(key, 0.0) for n in nodes), default=0.0)  # noqa: E731
         opts: dict = {"num_cpus": min(max(int(r.get("cpu") or 0), 0), int(most("CPU")) or 1)}
         vram = r.get("vram_gb") or 0.0
@@ -129,6 +152,8 @@ class RayExecutor:
         return opts, None
 
     def died_on(self, request: dict, node: Optional[str]) -> None:
+        with self._lock:
+            self._known = None
         if node:
             with self._lock:
                 self._avoid[(request.get("run_id"), request.get("step_id"))] = node
@@ -209,17 +234,18 @@ class _Call:
                 return {"cancelled": True}
             self.gen = self.ex._task.options(**opts).remote(payload)
         try:
-            self.node = ray.get(next(self.gen))["node"]
             result = None
             for ref in self.gen:  # the step's log and progress as they come, then its result
                 item = ray.get(ref)
+                if "where" in item:
+                    self.node = item["where"]["node"]
                 if "log" in item:
                     self.done.log(*item["log"])
                 elif "progress" in item:
                     self.done.progress(*item["progress"])
                 elif "llm_call" in item:
                     self.done.llm_call(item["llm_call"])
-                else:
+                elif "result" in item:
                     result = item["result"]
             if result is None:
                 return {"cancelled": True} if self.cancelled else {"error": "the Ray task ended without a result"}

@@ -8,6 +8,7 @@ the dict the engine's `CallDone` takes, plus what the step did to files
 
 from __future__ import annotations
 
+import atexit
 import os
 import queue
 import shutil
@@ -25,13 +26,18 @@ if TYPE_CHECKING:
 
 
 def run_call(payload: dict):
-    """Where it runs; then `{"log": [level, message]}` and `{"progress": [done, total, unit]}`
-    as the step goes; then `{"result": ...}`. The call runs on a thread of its own so its
-    lines can be given as they come; when the task is cancelled (KeyboardInterrupt here),
-    the call is told to stop and its processes are stopped before the task ends."""
+    """`{"log": [level, message]}` and `{"progress": [done, total, unit]}` as the step goes,
+    then `{"result": ...}`; the first item also says where the call runs (`where`: node,
+    host, pid), and a step that is silent for 50 ms is told where it runs on its own, so a
+    step whose worker dies is retried elsewhere (a step done sooner says it with its
+    result: one message fewer for the many short steps). The call runs on a thread of its
+    own so its lines can be given as they come; when the task is cancelled
+    (KeyboardInterrupt here), the call is told to stop and its processes are stopped
+    before the task ends."""
     import ray
 
-    yield {"node": ray.get_runtime_context().get_node_id(), "host": socket.gethostname(), "pid": os.getpid()}
+    _settle()
+    where: Optional[dict] = {"node": ray.get_runtime_context().get_node_id(), "host": socket.gethostname(), "pid": os.getpid()}
     events: queue.Queue = queue.Queue()
     stop = threading.Event()
     box: dict = {}
@@ -49,18 +55,37 @@ def run_call(payload: dict):
         thread.start()
         while True:
             try:  # short waits: a cancel (KeyboardInterrupt) gets through at once
-                item = events.get(timeout=0.2)
+                item = events.get(timeout=0.05 if where else 0.2)
             except queue.Empty:
+                if where:
+                    yield {"where": where}
+                    where = None
                 continue
             if item is None:
                 break
+            if where:
+                item, where = {**item, "where": where}, None
             yield item
     finally:
         stop.set()
         thread.join()
     if "error" in box:
         raise box["error"]
-    yield {"result": box["result"]}
+    yield {"result": box["result"], **({"where": where} if where else {})}
+
+
+_SETTLED = False
+
+
+def _settle() -> None:
+    """Once per worker process, after its first call loaded LocalForge and Ray: what is
+    loaded stays, so the garbage collector stops walking it (as the driver does)."""
+    global _SETTLED
+    if not _SETTLED:
+        import gc
+
+        gc.freeze()
+        _SETTLED = True
 
 
 def _run(payload: dict, emit=None, stop=None) -> dict:
@@ -74,8 +99,10 @@ def _run(payload: dict, emit=None, stop=None) -> dict:
     hear = _listeners(emit, stop)
     if shipment is None:  # shared storage: the driver's paths are this node's paths
         return _call(request, inputs, cwd if os.path.isdir(cwd) else None, hear)
-    root = tempfile.mkdtemp(prefix="localforge-step-")
+    root = _scratch_root()
+    folders = {root + d for d in shipment["dirs"]}
     try:
+        files.tidy(root, folders)  # another run's folders go; this run's stay
         scratch = files.Scratch(root, shipment)
         request = {**request, **{k: scratch.inward(request.get(k)) for k in ("run_dir", "temp_dir", "info", "steps")}}
         local_cwd = scratch.local(cwd)
@@ -91,7 +118,29 @@ def _run(payload: dict, emit=None, stop=None) -> dict:
     except files.TooLarge as e:
         return {"error": str(e)}
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        try:
+            files.tidy(root, folders)
+        except OSError:  # the next step starts from a new folder
+            _forget_scratch()
+
+
+_ROOT: Optional[str] = None
+
+
+def _scratch_root() -> str:
+    """This worker process's scratch folder, kept between its steps (emptied after each)."""
+    global _ROOT
+    if _ROOT is None or not os.path.isdir(_ROOT):
+        _ROOT = tempfile.mkdtemp(prefix="localforge-step-")
+        atexit.register(shutil.rmtree, _ROOT, True)
+    return _ROOT
+
+
+def _forget_scratch() -> None:
+    global _ROOT
+    if _ROOT is not None:
+        shutil.rmtree(_ROOT, ignore_errors=True)
+    _ROOT = None
 
 
 def _listeners(emit, stop) -> dict:

@@ -131,6 +131,23 @@ from localforge.errors import UsageError  # noqa: E402  (a mistake on the comman
 
 def guard(fn, args) -> int:
     """Run a subcommand; map known errors to messages and exit codes."""
+    try:
+        return _guarded(fn, args)
+    finally:
+        # What was printed is out before the interpreter's exit runs other libraries'
+        # shutdown (Ray's, for `--executor ray`), which has been seen to abort the process.
+        _flush()
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def _guarded(fn, args) -> int:
     from localforge import errors
 
     try:
