@@ -166,6 +166,35 @@ def test_an_edit_in_place_of_the_same_size_comes_back(tmp_path):
     assert scratch.changed(limit_mb=1)["files"] == {str(run_dir / "a.txt"): b"bbbb"}
 
 
+def test_a_kept_scratch_folder_holds_nothing_of_the_step_before(tmp_path):
+    """A worker keeps its scratch folder and the run's folders between steps; what one
+    step made or was sent is gone before the next, and the next sees what a new folder
+    would show it."""
+    run_dir = tmp_path / "run"
+    (run_dir / "temp").mkdir(parents=True)
+    (run_dir / "in.txt").write_text("input")
+    node = tmp_path / "node"
+    node.mkdir()
+    first = files.pack({"p": str(run_dir / "in.txt")}, str(tmp_path), [str(run_dir)], limit_mb=1)
+    folders = {str(node) + d for d in first["dirs"]}
+    scratch = files.Scratch(str(node), first)
+    made = Path(scratch.local(str(run_dir / "made" / "out.txt")))
+    made.parent.mkdir()
+    made.write_text("made")
+    os.symlink("/etc", scratch.local(str(run_dir / "link")))
+    files.tidy(str(node), folders)
+    left = sorted(str(p.relative_to(node)) for p in node.rglob("*"))
+    assert all((node / p).is_dir() for p in left) and not any(p.endswith(("made", "link")) for p in left)
+    assert Path("/etc").is_dir()  # the link went, not what it names
+    second = files.pack({}, str(tmp_path), [str(run_dir)], limit_mb=1)
+    again = files.Scratch(str(node), second)
+    assert not Path(again.local(str(run_dir / "in.txt"))).exists()
+    assert again.changed(limit_mb=1) == {"files": {}, "modes": {}, "dirs": [], "removed": []}
+    # Another run's folders go too: only those of the step to come are kept.
+    files.tidy(str(node), {str(node) + str(tmp_path / "other")})
+    assert not Path(again.local(str(run_dir))).exists()
+
+
 def test_all_of_a_steps_files_are_bounded_too(tmp_path):
     folder = tmp_path / "many"
     folder.mkdir()
