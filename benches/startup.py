@@ -65,7 +65,9 @@ def main():
         one.write_text(ONE_STEP)
         cached = tmp / "cached.yaml"
         cached.write_text(chain(a.steps).replace('    tool: "file_ops"\n', '    tool: "file_ops"\n    cache: true\n'))
-        base = {k: v for k, v in os.environ.items() if not k.startswith("LOCALFORGE_") and k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")}
+        base = {
+            k: v for k, v in os.environ.items() if not k.startswith("LOCALFORGE_") and k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")
+        }
         commands = [("bare", "`python -c pass`", None, [py, "-c", "pass"])]
         for name, path in builds:
             env = dict(base, HOME=str(tmp / f"home-{name}"))
@@ -88,11 +90,11 @@ def main():
                 times[i].append(timed(cmd, env or base))
     med = {i: (statistics.median(w for w, _ in t), statistics.median(c for _, c in t)) for i, t in times.items()}
     bare_wall, bare_cpu = med[0]
-    print(f"{a.rounds} rounds, interleaved; medians of wall and CPU (user+sys); × = wall / bare Python's wall\n")
-    print("| build | command | wall | CPU | × bare |\n|---|---|---|---|---|")
+    print(f"{a.rounds} rounds, interleaved; medians of wall and CPU (user+sys); × = to bare Python's, wall and CPU\n")
+    print("| build | command | wall | CPU | × bare (wall) | × bare (CPU) |\n|---|---|---|---|---|---|")
     for i, (name, label, _, _) in enumerate(commands):
         wall, cpu = med[i]
-        print(f"| {name} | {label} | {wall * 1e3:.1f} ms | {cpu * 1e3:.1f} ms | {wall / bare_wall:.2f}× |")
+        print(f"| {name} | {label} | {wall * 1e3:.1f} ms | {cpu * 1e3:.1f} ms | {wall / bare_wall:.2f}× | {cpu / bare_cpu:.2f}× |")
     print()
     for name, _ in builds:
         rows = {label: med[i] for i, (n, label, _, _) in enumerate(commands) if n == name}
