@@ -8,9 +8,10 @@
 //!
 //! An entry is written last, to a temporary file renamed into place, so a crash mid-write
 //! leaves at most unreferenced objects (removed by the next eviction), never an entry that
-//! is served half. Files are copied in and out with `std::fs::copy`, which on Linux uses
-//! `copy_file_range`: a reflink on filesystems that share extents (btrfs, XFS), a plain copy
-//! elsewhere. Not hard links: a later step that edits a restored file would edit the cache.
+//! is served half. Files are copied in with `std::fs::copy`, which on Linux uses
+//! `copy_file_range` (a reflink on filesystems that share extents, btrfs and XFS), and out
+//! by `clone::copy_checked` (whole for small files, `FICLONE` or a copy for big ones).
+//! Not hard links: a later step that edits a restored file would edit the cache.
 
 use super::files::file_hash;
 use super::key::{localize, normalize};
