@@ -15,7 +15,8 @@ this package is cheap; the command line is `python -m localforge`.
 """
 
 import os
-from typing import TYPE_CHECKING
+
+TYPE_CHECKING = False  # type checkers read it as true; importing `typing` for it would cost every start ~2 ms
 
 # LocalForge 0.x's namespaces — `localforge.engine`, `localforge.tools`, `localforge.clients` —
 # which its plugins import, live in compat/ and import under those names (compat/__init__.py).

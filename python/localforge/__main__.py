@@ -1,3 +1,3 @@
-from localforge.frontends.cli import main
+from localforge.frontends.cli import entry
 
-raise SystemExit(main())
+entry()

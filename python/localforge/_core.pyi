@@ -77,7 +77,10 @@ class CancelledError(LocalForgeError):
 
 _Path = Union[str, PathLike[str]]
 # `localforge.plugins.for_engine`: the names a recipe needs (None: all) -> (plugins, broken).
-_PluginSource = Callable[[Optional[list[str]]], tuple[list[dict[str, Any]], list[dict[str, Any]]]]
+# (tool names the recipe needs or None for all, the configured tool folders) -> (plugins, broken)
+_PluginSource = Callable[[Optional[list[str]], list[str]], tuple[list[dict[str, Any]], list[dict[str, Any]]]]
+# the configuration's `executor` setting -> an executor object, or None (the steps run here)
+_ExecutorChoice = Callable[[Any], Any]
 # `engine::Options`: auto_approve, force, quiet, no_cache, refresh, events, answers (all optional).
 _RunOptions = dict[str, Any]
 
@@ -110,10 +113,10 @@ def start_run(
     inputs: Optional[dict[str, Any]] = None,
     options: Optional[_RunOptions] = None,
     plugins: Optional[_PluginSource] = None,
-    executor: Any = None,
+    executor: Optional[_ExecutorChoice] = None,
 ) -> RunHandle: ...
 def start_resume(
-    run_id: str, options: Optional[_RunOptions] = None, plugins: Optional[_PluginSource] = None, executor: Any = None
+    run_id: str, options: Optional[_RunOptions] = None, plugins: Optional[_PluginSource] = None, executor: Optional[_ExecutorChoice] = None
 ) -> RunHandle: ...
 def plan_recipe(
     path: _Path, inputs: Optional[dict[str, Any]] = None, options: Optional[_RunOptions] = None, plugins: Optional[_PluginSource] = None

@@ -1,15 +1,24 @@
 """Where the data shipped with LocalForge lives (recipes, data, seeds)."""
 
+from __future__ import annotations
+
 import contextlib
 import os
-from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# The package's folder, as text: the engine reads it at every start (`data/tools`), and
+# `pathlib` is imported only by what returns a `Path`.
+PACKAGE_DIR = os.path.dirname(os.path.realpath(__file__))
 
 
 def data_dir(name: str) -> Path:
     """`recipes`, `data` or `seeds`, shipped inside the package."""
-    return PACKAGE_DIR / name
+    from pathlib import Path
+
+    return Path(PACKAGE_DIR, name)
 
 
 def private_dir(path: Path) -> Path:
@@ -17,6 +26,8 @@ def private_dir(path: Path) -> Path:
     tokens, the history and the step cache, which are their user's alone. An existing
     `~/.localforge` is tightened too; other existing folders are left as they are
     (the engine does the same, `src/config/private.rs`)."""
+    from pathlib import Path
+
     home = Path(os.path.expanduser("~/.localforge"))
     missing = [p for p in [path, *path.parents] if not p.exists()]
     for p in reversed(missing):

@@ -12,40 +12,46 @@ from __future__ import annotations
 import collections
 import os
 import weakref
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import Any, Callable, Optional, Union
 
 from localforge import errors
-from localforge.types import (
-    CacheStats,
-    CallResult,
-    ConfigInfo,
-    Event,
-    HealthReport,
-    JsonDocument,
-    LogHit,
-    LogPiece,
-    ModelFit,
-    ParsedYaml,
-    Plan,
-    Problem,
-    RecipeEntry,
-    RecipeInfo,
-    RunDetail,
-    RunPage,
-    RunResult,
-    RunSummary,
-    SystemReport,
-    ToolDefinition,
-    ToolInfo,
-)
 
-Recipe = Union[str, "os.PathLike[str]"]
-OnEvent = Callable[[Event], Any]
-Approve = Callable[[Event], Any]  # True, False or an option (or an awaitable of one, for arun)
-# Where steps run: "local", "ray", "ray:ADDRESS", an executor object, or None (the configuration's).
-Executor = Optional[Union[str, Any]]
+# Annotations only (they are not evaluated: `from __future__ import annotations`): `typing`
+# and the TypedDicts would cost `localforge run` ~3 ms to import. Type checkers read the
+# name `TYPE_CHECKING` as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+    from typing import Any, Callable, Optional, Union
+
+    from localforge.types import (
+        CacheStats,
+        CallResult,
+        ConfigInfo,
+        Event,
+        HealthReport,
+        JsonDocument,
+        LogHit,
+        LogPiece,
+        ModelFit,
+        ParsedYaml,
+        Plan,
+        Problem,
+        RecipeEntry,
+        RecipeInfo,
+        RunDetail,
+        RunPage,
+        RunResult,
+        RunSummary,
+        SystemReport,
+        ToolDefinition,
+        ToolInfo,
+    )
+
+    Recipe = Union[str, "os.PathLike[str]"]
+    OnEvent = Callable[[Event], Any]
+    Approve = Callable[[Event], Any]  # True, False or an option (or an awaitable of one, for arun)
+    # Where steps run: "local", "ray", "ray:ADDRESS", an executor object, or None (the configuration's).
+    Executor = Optional[Union[str, Any]]
 
 
 def _core():
@@ -54,11 +60,12 @@ def _core():
     return _core
 
 
-def _plugins(needed=None):
-    """Python plugins, found only when a recipe names a tool that is not native."""
+def _plugins(needed=None, tool_dirs=None):
+    """Python plugins, found only when a recipe names a tool that is not native (in the
+    configured `tool_dirs`, which the engine passes)."""
     from localforge.plugins import for_engine
 
-    return for_engine(needed)
+    return for_engine(needed, tool_dirs)
 
 
 def _recipe_path(recipe: Recipe) -> str:
@@ -227,12 +234,15 @@ def start_resume(run_id: str, *, auto_approve: bool = False, force: bool = False
 
 
 def _executor(spec: Executor):
-    """Where the steps run: `spec`, else the configuration's `executor`, else here (None)."""
-    from localforge import executors
+    """Where the steps run, as the engine asks once it has read the configuration: `spec`,
+    else the configuration's `executor` setting, else here (None)."""
 
-    if spec is None:
-        spec = (config().get("raw") or {}).get("executor")
-    return executors.resolve(spec)
+    def choose(configured: Any):
+        from localforge import executors
+
+        return executors.resolve(configured if spec is None else spec)
+
+    return choose
 
 
 def call_step(
@@ -644,6 +654,8 @@ def recipe_info(recipe: Recipe) -> Optional[RecipeInfo]:
 def list_recipes(folder: Optional[Recipe] = None) -> list[RecipeEntry]:
     """Recipes (`localforge.types.RecipeEntry`): the built-in ones and ./recipes, each
     once, or those under `folder`."""
+    from pathlib import Path
+
     from localforge import catalog
 
     search = None if folder is None else [(Path(folder), os.fspath(folder))]

@@ -1,10 +1,8 @@
 """Finding recipes: the built-in ones and ./recipes, each once, and by name."""
 
 import os
-from pathlib import Path
 
 from localforge import errors
-from localforge._suggest import did_you_mean
 
 BUILT_IN, LOCAL = "built-in", "./recipes"
 
@@ -12,6 +10,8 @@ BUILT_IN, LOCAL = "built-in", "./recipes"
 def roots():
     """Folders searched for recipes, with the source each is shown as: the
     built-in recipes, then ./recipes."""
+    from pathlib import Path
+
     from localforge._paths import data_dir
 
     out = [(data_dir("recipes"), BUILT_IN)]
@@ -66,7 +66,8 @@ class NotFound(errors.NotFoundError):
 
 
 def resolve(name: str) -> str:
-    """The file of a recipe path or name (`hello-localforge`, `examples/batch-resize`)."""
+    """The file of a recipe path or name (`hello-localforge`, `examples/batch-resize`).
+    A path that exists costs two `stat`s: `pathlib` and the recipe folders only for a name."""
     if os.path.isdir(name):
         raise NotFound(f"`{name}` is a folder, not a recipe file", "pass a .yaml file; `localforge list` shows recipes")
     if os.path.exists(name):
@@ -75,5 +76,7 @@ def resolve(name: str) -> str:
     key = name[:-5] if name.endswith(".yaml") else name
     if key in known:
         return str(known[key])
+    from localforge._suggest import did_you_mean
+
     hint = did_you_mean(key, known) or "`localforge list` shows the recipes it knows"
     raise NotFound(f"recipe `{name}` not found (no such file, and no built-in recipe of that name)", hint)

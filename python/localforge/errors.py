@@ -15,7 +15,7 @@ file the dashboard does not serve, a setting a server will not start with), and
 where there is one.
 """
 
-from typing import Optional
+from __future__ import annotations
 
 from localforge._core import (
     CancelledError,
@@ -29,6 +29,10 @@ from localforge._core import (
     TemplateError,
     ToolError,
 )
+
+TYPE_CHECKING = False  # `typing` is for type checkers only: the command line does not import it
+if TYPE_CHECKING:
+    from typing import Optional
 
 
 def _rebuild(cls, args, fields):

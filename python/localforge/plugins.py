@@ -167,8 +167,11 @@ def _entry_points():
     return list(eps.get(GROUP, []))  # Python 3.9
 
 
-def for_engine(needed=None):
-    """Plugins and broken ones for the configured tool folders, as `_core` takes them."""
-    from localforge.engine.config import get_config
+def for_engine(needed=None, tool_dirs=None):
+    """Plugins and broken ones for the configured tool folders (`tool_dirs`, as the engine
+    read them; else the configuration's), as `_core` takes them."""
+    if tool_dirs is None:
+        from localforge.engine.config import get_config
 
-    return discover(get_config().tool_dirs, needed)
+        tool_dirs = get_config().tool_dirs
+    return discover(tool_dirs, needed)

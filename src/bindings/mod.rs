@@ -84,7 +84,8 @@ fn found(plugins: &Bound<'_, PyList>, broken: &Bound<'_, PyList>) -> PyResult<Fo
 }
 
 /// The configured tools, and the plugins `discover` (`localforge.plugins.for_engine`) finds
-/// when `needed` names a tool they lack (`Registry::with_plugins`).
+/// when `needed` names a tool they lack (`Registry::with_plugins`). `discover` is given the
+/// tool names and the configuration's tool folders, so it does not read the configuration again.
 pub(crate) fn tools_for<'a>(
     config: &Config,
     needed: Option<impl IntoIterator<Item = &'a str>>,
@@ -98,7 +99,8 @@ pub(crate) fn tools_for<'a>(
         // worker thread imported it first, Python would take that thread for the main
         // one and wait for it forever at exit.
         d.py().import("threading")?;
-        let (plugins, broken): (Bound<'_, PyList>, Bound<'_, PyList>) = d.call1((wanted,))?.extract()?;
+        let dirs: Vec<String> = config.tool_dirs().iter().map(|p| p.display().to_string()).collect();
+        let (plugins, broken): (Bound<'_, PyList>, Bound<'_, PyList>) = d.call1((wanted, dirs))?.extract()?;
         found(&plugins, &broken)
     })
 }
@@ -147,9 +149,10 @@ fn cwd() -> std::path::PathBuf {
 /// The configuration for this process, or a `ConfigError` naming file, line and key.
 pub(crate) fn load_config(py: Python<'_>) -> PyResult<Config> {
     let mut config = py.detach(|| Config::load(&cwd())).map_err(|d| errors::config_error(py, &d))?;
-    // The shipped YAML tools live in the package's data folder.
-    let data: std::path::PathBuf = py.import("localforge._paths")?.call_method1("data_dir", ("data",))?.extract()?;
-    config.builtin_tools = Some(data.join("tools"));
+    // The shipped YAML tools live in the package's data folder (`PACKAGE_DIR` is text: no
+    // `pathlib` import on the way to a run).
+    let package: std::path::PathBuf = py.import("localforge._paths")?.getattr("PACKAGE_DIR")?.extract()?;
+    config.builtin_tools = Some(package.join("data").join("tools"));
     Ok(config)
 }
 

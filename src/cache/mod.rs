@@ -8,6 +8,7 @@
 //! the recipe or `cache.enabled: false` in the config turns caching off for all of it.
 
 pub mod capture;
+mod clone;
 mod error;
 pub mod files;
 pub mod key;

@@ -8,9 +8,10 @@
 //!
 //! An entry is written last, to a temporary file renamed into place, so a crash mid-write
 //! leaves at most unreferenced objects (removed by the next eviction), never an entry that
-//! is served half. Files are copied in and out with `std::fs::copy`, which on Linux uses
-//! `copy_file_range`: a reflink on filesystems that share extents (btrfs, XFS), a plain copy
-//! elsewhere. Not hard links: a later step that edits a restored file would edit the cache.
+//! is served half. Files are copied in with `std::fs::copy`, which on Linux uses
+//! `copy_file_range` (a reflink on filesystems that share extents, btrfs and XFS), and out
+//! by `clone::copy_checked` (whole for small files, `FICLONE` or a copy for big ones).
+//! Not hard links: a later step that edits a restored file would edit the cache.
 
 use super::files::file_hash;
 use super::key::{localize, normalize};
@@ -116,9 +117,7 @@ impl Store {
         match self.read_entry(key) {
             Ok(Some(entry)) => {
                 // Recently used: eviction goes by the entry file's modification time.
-                if let Ok(f) = std::fs::File::options().append(true).open(&path) {
-                    let _ = f.set_modified(SystemTime::now());
-                }
+                touch(&path);
                 Some(entry)
             }
             Ok(None) => None,
@@ -140,13 +139,10 @@ impl Store {
             let dest = run_dir.join(&f.rel);
             let parent = dest.parent().unwrap_or(run_dir).to_path_buf();
             let tmp = private::temp_name(&parent, "restore");
-            let copied = std::fs::create_dir_all(&parent)
-                .and_then(|_| std::fs::copy(self.object_path(&f.sha256), &tmp))
-                .and_then(|_| match f.mode {
-                    0 => Ok(()),
-                    mode => std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(mode)),
-                })
-                .and_then(|_| file_hash(&tmp));
+            // Objects are 0600; an entry from before modes were kept (0) gives its files that.
+            let mode = if f.mode == 0 { 0o600 } else { f.mode };
+            let made = if parent.is_dir() { Ok(()) } else { std::fs::create_dir_all(&parent) };
+            let copied = made.and_then(|_| super::clone::copy_checked(&self.object_path(&f.sha256), &tmp, mode));
             staged.push((tmp, dest));
             match copied {
                 Ok(hash) if hash == f.sha256 => {}
@@ -399,6 +395,16 @@ impl Store {
 }
 
 /// A file another run removed first is as good as removed.
+/// Set `path`'s modification time to now (one `utimensat`, not an open, a set and a close:
+/// every cache hit does it).
+fn touch(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else { return };
+    let times = [libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_OMIT }, libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_NOW }];
+    // SAFETY: `c` is a NUL-terminated path and `times` two timespecs, alive for the call.
+    unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), 0) };
+}
+
 pub(super) fn gone(r: std::io::Result<()>) -> std::io::Result<()> {
     match r {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

@@ -14,7 +14,9 @@ Chosen by `run --executor`, `localforge.run(..., executor=...)`, or the configur
 
 from __future__ import annotations
 
-from typing import Any, Optional
+TYPE_CHECKING = False  # annotations only (not evaluated): `typing` stays out of `localforge run`
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 KINDS = ("local", "ray")
 
