@@ -13,6 +13,9 @@ local processes started by `localforge ray-node` (tests/raycluster.py, 127.0.0.1
   until the driver exits and until no task holds anything on the cluster.
 - fanout:   200 independent `sleep 0.5` steps, 4 slots per machine: locally, on one node
   and on two (the speed-up).
+- floor:    Ray's own cost, without LocalForge: 1,000 calls that return at once, 4 in
+  flight, as a task, a streaming task (as the executor's), an actor call and a streaming
+  actor call: wall time per call and the driver's CPU per call.
 
 `--tree`: which LocalForge the driver and the nodes import (a checkout's `python/`
 folder, with its built `_core`), to compare before and after in one run: each section is
@@ -99,6 +102,71 @@ def history_items(env: dict, cwd: Path, run_id: str) -> int:
     return sum(1 for s in detail["steps"] if s["step_id"].startswith("each[") and s["status"] == "completed")
 
 
+FLOOR = """
+import json, resource, sys, threading, time
+import ray
+
+ray.init(address=sys.argv[1], logging_level="ERROR")
+
+
+@ray.remote(max_retries=0)
+def task(x):
+    return x
+
+
+@ray.remote(max_retries=0, num_returns="streaming")
+def streaming(x):
+    yield x
+
+
+@ray.remote(max_concurrency=4, num_cpus=0)
+class Actor:
+    def call(self, x):
+        return x
+
+    @ray.method(num_returns="streaming")
+    def streaming(self, x):
+        yield x
+
+
+actor = Actor.remote()
+ray.get(actor.call.remote(0))
+
+
+def drive(submit, wait, n=1000):
+    slots = threading.Semaphore(4)
+
+    def one(i):
+        with slots:
+            wait(submit(i))
+
+    before, t = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    after, took = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - t
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return {"wall_ms": took / n * 1000, "driver_cpu_ms": cpu / n * 1000}
+
+
+every = lambda gen: [ray.get(r) for r in gen]  # noqa: E731
+kinds = {"task": (lambda i: task.remote(i), ray.get), "streaming task": (lambda i: streaming.remote(i), every),
+         "actor call": (lambda i: actor.call.remote(i), ray.get), "streaming actor call": (lambda i: actor.streaming.remote(i), every)}
+for submit, wait in kinds.values():
+    drive(submit, wait, 100)  # workers started
+print(json.dumps({name: drive(submit, wait) for name, (submit, wait) in kinds.items()}))
+"""
+
+
+def floor(c: Cluster) -> dict:
+    out = subprocess.run([sys.executable, "-c", FLOOR, c.address], env=c.env, capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise SystemExit(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def measure(tree: str, only: set, root: Path, slots: int) -> dict:
     res: dict = {}
     work = root / Path(tree).name.replace("/", "_")
@@ -109,12 +177,14 @@ def measure(tree: str, only: set, root: Path, slots: int) -> dict:
         c.env["PYTHONPATH"] = tree
         return c
 
-    if only & {"overhead", "batch", "scale"}:
+    if only & {"overhead", "batch", "scale", "floor"}:
         c = cluster(1, "one")
         env = dict(c.env, LOCALFORGE_MAX_PARALLEL=str(slots))
         try:
             c.start(1)
             ray = ("--executor", f"ray:{c.address}")
+            if "floor" in only:
+                res["floor"] = floor(c)
             if "overhead" in only:
                 # Per step: the slope between a chain of 20 and one of 220 (what a run costs
                 # once, connecting to the cluster, cancels out), with Ray and without.
@@ -176,7 +246,7 @@ def measure(tree: str, only: set, root: Path, slots: int) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--only", default="overhead,batch,scale,fanout")
+    p.add_argument("--only", default="overhead,batch,scale,fanout,floor")
     p.add_argument("--tree", action="append", default=[], metavar="NAME=PYTHONPATH")
     p.add_argument("--slots", type=int, default=4)
     ns = p.parse_args()
@@ -185,7 +255,7 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="lf-raybench-"))
     # Section by section, each tree in turn: what the machine is doing meanwhile weighs on both alike.
     results: dict = {name: {} for name in trees}
-    for section in [s for s in ("overhead", "batch", "scale", "fanout") if s in only]:
+    for section in [s for s in ("floor", "overhead", "batch", "scale", "fanout") if s in only]:
         for name, path in trees.items():
             results[name].update(measure(path, {section}, root / name / section, ns.slots))
     print(f"{os.cpu_count()} cores, {ns.slots} slots; Ray clusters of local processes\n")
