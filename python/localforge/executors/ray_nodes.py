@@ -69,8 +69,20 @@ def stop(grace_s: float = 10.0) -> list[dict]:
 
 def members(session: int) -> list[int]:
     """The live Ray processes of `session` owned by this user (zombies are gone already)."""
-    out = []
+    return [pid for pid, sess, state, name in _processes() if sess == session and state != "Z" and name.startswith(RAY_NAMES)]
+
+
+def _processes():
+    """(pid, session, state, name) of this user's processes: from /proc, or `ps` where
+    there is none (macOS)."""
     uid = os.getuid()
+    if not os.path.isdir("/proc/self"):
+        out = subprocess.run(["ps", "-U", str(uid), "-o", "pid=,sess=,stat=,comm="], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            pid, sess, state, name = (line.split(None, 3) + ["", "", "", ""])[:4]
+            if pid.isdigit() and sess.isdigit():
+                yield int(pid), int(sess), state[:1], os.path.basename(name)
+        return
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
             continue
@@ -79,11 +91,11 @@ def members(session: int) -> list[int]:
             owner = d.stat().st_uid
         except OSError:
             continue
-        name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
-        # rest: state ppid pgrp session ...
-        if owner == uid and rest[0] != "Z" and int(rest[3]) == session and name.startswith(RAY_NAMES):
-            out.append(int(d.name))
-    return out
+        if owner != uid:
+            continue
+        # After the name (in parentheses): state ppid pgrp session ...
+        rest = stat[stat.rindex(")") + 2 :].split()
+        yield int(d.name), int(rest[3]), rest[0], stat[stat.index("(") + 1 : stat.rindex(")")]
 
 
 def _stop_session(session: int, grace_s: float = 10.0) -> int:
