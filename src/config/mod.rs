@@ -1,6 +1,7 @@
 //! Configuration: `./localforge.yaml`, else `~/.localforge/config.yaml`, else
 //! defaults (the 0.x format), with `LOCALFORGE_*` environment overrides.
 
+pub mod instances;
 pub mod keys;
 pub mod private;
 

@@ -226,7 +226,7 @@ function gantt(detail) {
     <line class="axis" x1="${L}" y1="10" x2="${L + W}" y2="10"/><text x="${L}" y="8">0 s</text><text x="${L + W - 40}" y="8">${secs(span / 1000)}</text>
     ${rows.map((a, i) => { const x = L + (t(a.started_at) - start) / span * W; const e = a.ended_at ? t(a.ended_at) : now;
       const w = Math.max(2, (e - t(a.started_at)) / span * W); const y = 20 + i * (H + 4);
-      const label = `${a.step_id}${a.items ? ` (${a.items} items)` : a.attempt > 1 ? ` (attempt ${a.attempt})` : ""}${gpu[a.step_id.split("[")[0]] ? " ⚡" : ""}`;
+      const label = `${a.step_id}${a.items ? ` (${a.items} items)` : a.attempt > 1 ? ` (attempt ${a.attempt})` : ""}${a.gpus && a.gpus.length ? ` ⚡ GPU ${a.gpus.join("+")}` : gpu[a.step_id.split("[")[0]] ? " ⚡" : ""}`;
       return `<g data-attempt="${esc(a.step_id)}#${a.attempt}"><title>${esc(label)}: ${esc(a.status)}, ${secs((e - t(a.started_at)) / 1000)}</title>
         <text x="4" y="${y + 13}">${esc(cut(label, 30))}</text>
         <rect x="${x}" y="${y}" width="${w}" height="${H}" rx="3" fill="${COLORS[a.status] || COLORS.pending}"/></g>`; }).join("")}
