@@ -135,3 +135,13 @@ def test_system_lists_each_instance_and_the_card_it_serves_from(lf):
     assert gpus[0]["loaded"] == ["llama3.1:8b"] and gpus[1]["loaded"] == []
     assert "GPU 0 RTX 4090: 24.0 GB VRAM, 24.0 GB free; serves ollama#0 (loaded: llama3.1:8b)" in text
     assert "GPU 1 RTX 3090: 24.0 GB VRAM, 24.0 GB free; serves ollama#1" in text
+
+
+def test_agent_config_lists_each_card_with_its_instance_and_how_to_pick_one(lf):
+    a, b = fake_ollama(loaded=["qwen2.5:7b"]), fake_ollama()
+    with serve(a) as first, serve(b) as second:
+        configure(lf, TWO, [(first, 0), (second, 1)])
+        text = lf("agent-config", "generate", "--format", "claude", check=0).stdout
+    assert "- GPUs: 2; a step runs on one card (`resources: {gpu: N}` picks it, `split: true` spreads it)" in text
+    assert "  - GPU 0: RTX 4090 (24 GB VRAM, 24 GB free; serves ollama#0 (loaded: qwen2.5:7b))" in text
+    assert "  - GPU 1: RTX 3090 (24 GB VRAM, 24 GB free; serves ollama#1)" in text
