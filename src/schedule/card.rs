@@ -29,11 +29,6 @@ impl Card {
     }
 }
 
-/// The cards of a step, as `run --dry-run`, events and the history show them.
-pub fn labels(cards: &[Card]) -> String {
-    cards.iter().map(Card::label).collect::<Vec<_>>().join(" + ")
-}
-
 /// The environment that shows a program only `cards` of the machine's `all`: NVIDIA's
 /// `CUDA_VISIBLE_DEVICES` by UUID (by NVIDIA index when NVML gave none); for AMD,
 /// `ROCR_VISIBLE_DEVICES` by UUID (`GPU-<unique_id>`, by AMD index when the driver gave

@@ -235,7 +235,7 @@ impl Ledger {
         self.accounts.iter().map(|a| a.vram).fold(0.0, |a, b| a + b)
     }
 
-    /// VRAM held on each card (by position), for tests and the benchmark.
+    /// VRAM held on each card (by position).
     pub fn vram_by_card(&self) -> Vec<f64> {
         self.accounts.iter().map(|a| a.vram).collect()
     }

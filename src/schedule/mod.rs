@@ -7,7 +7,7 @@ mod card;
 mod ledger;
 mod reservation;
 
-pub use card::{labels, visible_devices, Card};
+pub use card::{visible_devices, Card};
 pub use ledger::{Capacity, Ledger, Placement};
 pub use reservation::Reservation;
 

@@ -193,10 +193,13 @@ def block(fmt: str, facts: dict, detail: bool = True) -> str:
         for g in gpus:
             serves = f"; serves {', '.join(g['instances'])}" if g.get("instances") else ""
             loaded = f" (loaded: {', '.join(g['loaded'])})" if g.get("loaded") else ""
-            lines.append(f"  - GPU {g['index']}: {g['name']} ({g['vram_total_gb']:.0f} GB VRAM, {g['vram_free_gb']:.0f} GB free{serves}{loaded})")
+            lines.append(
+                f"  - GPU {g['index']}: {g['name']} ({g['vram_total_gb']:.0f} GB VRAM, {g['vram_free_gb']:.0f} GB free{serves}{loaded})"
+            )
     else:
         lines.append(
-            "- GPU: " + ("; ".join(f"{g['name']} ({g['vram_total_gb']:.0f} GB VRAM)" for g in gpus) if gpus else "none (models run on the CPU)")
+            "- GPU: "
+            + ("; ".join(f"{g['name']} ({g['vram_total_gb']:.0f} GB VRAM)" for g in gpus) if gpus else "none (models run on the CPU)")
         )
     for name in sorted(services):
         s = services[name]
