@@ -32,6 +32,8 @@ pub enum Shape {
     TextList,
     /// Text or true/false: a template expression.
     Condition,
+    /// true/false (as `Bool`), or a GPU: its index or its UUID.
+    Card,
     /// Any value.
     Any,
     /// A mapping of anything.

@@ -515,3 +515,28 @@ def test_without_the_ui_extra_it_says_what_to_install(lf):
         and "pip install 'starlette>=0.36' 'uvicorn>=0.27'" in proc.stderr
     )
     assert "Traceback" not in proc.stderr
+
+
+def test_the_machine_page_and_the_timeline_name_each_card(lf):
+    """Issue 33 on a fake machine of two cards (`LOCALFORGE_FAKE_GPUS`): the machine page gives
+    each card its number and the instance that serves from it (a stand-in Ollama on
+    127.0.0.1, as in tests/test_gpu_services.py); the timeline says which card each attempt used."""
+    from conftest import serve
+    from test_gpu_services import TWO, fake_ollama
+
+    with serve(fake_ollama(loaded=["llama3.1:8b"])) as first:
+        lf.env["LOCALFORGE_FAKE_GPUS"] = TWO
+        lf.write("localforge.yaml", f"services:\n  ollama:\n    instances:\n      - {{host: '{first}', gpu: 1}}\n")
+        rec = lf.write(
+            "card.yaml",
+            "name: card\nsteps:\n  - {id: big, tool: script, action: run, resources: {vram_gb: 30, split: true}, inputs: {command: 'true'}}\n",
+        )
+        run_id = json.loads(lf("run", rec, "--json", "-q", check=0).stdout)["run_id"]
+        with serving(lf) as server, browser_page(server) as page:
+            page.click("a[data-nav=machine]")
+            page.wait_for_selector("[data-gpu='1']")
+            assert page.inner_text("[data-gpu='1']") == "serves ollama#0 · loaded: llama3.1:8b", "the first (only) instance, on card 1"
+            assert "GPU 0 RTX 4090" in page.inner_text("#view") and page.locator("[data-gpu='0']").count() == 0
+            page.goto(f"{server.base}/#/runs/{run_id}")
+            title = page.wait_for_selector("g[data-attempt='big#1'] title", state="attached")
+            assert title.text_content().startswith("big ⚡ GPU 0+1: completed")

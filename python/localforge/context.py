@@ -14,6 +14,8 @@ attribute and method 0.x's `WorkflowContext` offered, with the same shapes.
 | `iteration_count` | `{failed_step_id: iteration}` of refinement loops so far |
 | `refinement_active` | whether a refinement loop is going on |
 | `errors` | a list of error texts (empty while steps run, as in 0.x) |
+| `gpus` | new in 1.x: the GPUs the scheduler gave the step, `[{"index", "vendor", "name", "uuid", "vram_gb"}]` (empty without GPU work or a listed GPU) |
+| `gpu_env` | new in 1.x: the variables that show a program only those cards (`{"CUDA_VISIBLE_DEVICES": "GPU-…"}`; empty on a machine of one card): pass them to a process the plugin starts |
 | `log(message, level)`, `resolve(value)`, `set_step_output(id, outputs)`, `_evaluate(expr)` | as in 0.x |
 
 Plugins may set attributes of their own on it. Values follow 0.x unless the plugin's
@@ -89,6 +91,8 @@ class ToolContext:
         self.iteration_count = dict(current_step.get("iteration_count") or {})
         self.refinement_active = bool(current_step.get("refinement_active"))
         self.errors = []
+        self.gpus = [dict(g) for g in current_step.get("gpus") or []]
+        self.gpu_env = dict(current_step.get("gpu_env") or {})
 
     @property
     def inputs(self) -> dict:

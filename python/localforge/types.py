@@ -58,6 +58,7 @@ class StepStarted(TypedDict):
     attempt: int
     tool: str
     action: str
+    gpus: list[int]  # the machine's GPUs the step runs on, by number (empty: none)
 
 
 class StepProgress(TypedDict):
@@ -124,6 +125,7 @@ class PlanStep(TypedDict):
     resources: Optional[dict[str, Any]]
     needs: Optional[dict[str, Any]]
     never_fits: Optional[str]
+    gpus: list[int]  # the cards it would run on, by number, on an idle machine
     on_gpu: bool
     estimated_s: float
     on_failure: str
@@ -141,7 +143,7 @@ class Plan(TypedDict):
     levels: list[list[str]]
     critical_path: list[str]
     critical_path_s: float
-    capacity: dict[str, float]
+    capacity: dict[str, Any]  # cpu, ram_gb, vram_gb, gpus: [{index, vendor, name, uuid, vram_gb}]
     steps: list[PlanStep]
     preflight: dict[str, Any]
 
@@ -178,6 +180,7 @@ class Attempt(TypedDict):
     started_at: str
     ended_at: Optional[str]
     cached_from: Optional[str]
+    gpus: list[int]  # the machine's GPUs it ran on, by number (empty: none)
     logs: list[LogFile]
 
 

@@ -45,7 +45,7 @@ fn event_dict<'py>(py: Python<'py>, e: &Event) -> PyResult<Bound<'py, PyDict>> {
     }
     match e {
         Event::RunStarted { run_id, recipe, run_dir, resumed, plan } => fill!("run_started", run_id, recipe, run_dir, resumed, plan),
-        Event::StepStarted { step, attempt, tool, action } => fill!("step_started", step, attempt, tool, action),
+        Event::StepStarted { step, attempt, tool, action, gpus } => fill!("step_started", step, attempt, tool, action, gpus),
         Event::StepProgress { step, done, total, unit } => fill!("step_progress", step, done, total, unit),
         Event::StepLog { step, level, message } => fill!("step_log", step, level, message),
         Event::StepFinished { step, status, attempt, elapsed_s, outputs, error } => {

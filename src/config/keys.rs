@@ -71,4 +71,20 @@ pub const SERVICE: &[Key] = &[
     Key::new("timeout", Shape::Number { min: 0.0, max: f64::INFINITY }, "Seconds a request may take."),
     Key::new("path", Shape::Text, "The program (`blender`, `ffmpeg`), when it is not on PATH."),
     Key::new("venv_dir", Shape::Text, "The Python environment the service's scripts run in (MusicGen, ACE-Step)."),
+    Key::new(
+        "instances",
+        Shape::ListOf("serviceInstance"),
+        "Several servers of this service, each on its own GPU (`[{host: ..., gpu: 0}, {host: ..., gpu: 1}]`): a step goes to the one on \
+         the card the scheduler gives it. Without it the service is one server at `host`, over every card.",
+    ),
+];
+
+/// One instance of a service (`services.NAME.instances[]`).
+pub const SERVICE_INSTANCE: &[Key] = &[
+    Key::new("host", Shape::Text, "The instance's URL (`http://127.0.0.1:11435`)."),
+    Key::new(
+        "gpu",
+        Shape::Any,
+        "The card it serves from: an index or a UUID (as `system` lists them), or a list of them; none: every card.",
+    ),
 ];

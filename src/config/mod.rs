@@ -1,6 +1,7 @@
 //! Configuration: `./localforge.yaml`, else `~/.localforge/config.yaml`, else
 //! defaults (the 0.x format), with `LOCALFORGE_*` environment overrides.
 
+pub mod instances;
 pub mod keys;
 pub mod private;
 
@@ -202,6 +203,17 @@ fn check_types(node: &yaml::Node, file: &str) -> Result<(), Diagnostic> {
         if !svc.is_null() && svc.as_map().is_none() {
             return Err(bad(svc, &format!("services.{}", name.key_text()), "a mapping"));
         }
+        // One server per card: each a mapping with its `host`.
+        if let Some(list) = svc.get("instances").filter(|n| !n.is_null()) {
+            let key = format!("services.{}.instances", name.key_text());
+            let Some(items) = list.as_seq() else { return Err(bad(list, &key, "a list of `{host, gpu}` mappings")) };
+            if let Some(item) = items.iter().find(|i| i.get("host").and_then(yaml::Node::as_str).is_none()) {
+                return Err(Diagnostic::new(format!("an instance in `{key}` has no `host`: each is a mapping with the server's URL"))
+                    .in_file(file)
+                    .at(item.line, item.col)
+                    .hint("for example `- {host: \"http://127.0.0.1:11435\", gpu: 1}`"));
+            }
+        }
     }
     Ok(())
 }
@@ -283,6 +295,18 @@ mod tests {
         assert_eq!(c.service("ollama")["host"], "http://h:1");
         assert_eq!(c.service("ollama")["default_model"], "llama3.2:3b");
         assert!(c.persistence_enabled());
+    }
+
+    #[test]
+    fn service_instances_each_need_a_host() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("localforge.yaml");
+        std::fs::write(&f, "services:\n  ollama:\n    instances:\n      - {host: 'http://a:1', gpu: 0}\n      - {gpu: 1}\n").unwrap();
+        let e = Config::from_file(&f).unwrap_err();
+        assert_eq!(e.line, Some(5));
+        assert_eq!(e.message, "an instance in `services.ollama.instances` has no `host`: each is a mapping with the server's URL");
+        std::fs::write(&f, "services:\n  ollama:\n    instances: http://a:1\n").unwrap();
+        assert_eq!(Config::from_file(&f).unwrap_err().line, Some(3));
     }
 
     #[test]

@@ -230,6 +230,9 @@ pub fn plan_document(config: &Config, p: &Prepared, pf: &Preflight, force: bool)
                 "needs": needs.get(s.id.as_str()),
                 "on_gpu": gpu_here && needs.get(s.id.as_str()).is_some_and(|n| n.gpu),
                 "never_fits": ledger.never_fits(&resources.of(&p.recipe, s)),
+                // The cards it would go to on an idle machine (its pinned one, the best fit,
+                // or the ones it splits over); while others run it may go elsewhere.
+                "gpus": ledger.place(&resources.of(&p.recipe, s)).map_or_else(Vec::new, |pl| pl.cards(&resources.capacity)).iter().map(|c| c.index).collect::<Vec<_>>(),
                 "estimated_s": seconds[i],
                 "on_failure": s.on_failure,
                 "when": s.when,
@@ -244,8 +247,18 @@ pub fn plan_document(config: &Config, p: &Prepared, pf: &Preflight, force: bool)
         "levels": levels,
         "critical_path": critical.iter().map(|&i| steps[i].id.as_str()).collect::<Vec<_>>(),
         "critical_path_s": critical.iter().map(|&i| seconds[i]).sum::<f64>(),
-        "capacity": {"cpu": resources.capacity.cpu, "ram_gb": resources.capacity.ram_gb, "vram_gb": resources.capacity.vram_gb},
+        "capacity": capacity(&resources.capacity),
         "steps": detail,
         "preflight": {"ok": pf.problems.is_empty(), "forced": force && !pf.problems.is_empty(), "problems": pf.problems, "notes": pf.notes},
     })
+}
+
+/// What the run plans with, for the dry run: CPU slots, RAM, VRAM, and each card where
+/// they are listed (`gpus`, left out on a machine without listed cards).
+fn capacity(c: &crate::schedule::Capacity) -> Value {
+    let mut doc = json!({"cpu": c.cpu, "ram_gb": c.ram_gb, "vram_gb": c.vram_gb});
+    if !c.gpus.is_empty() {
+        doc["gpus"] = json!(c.gpus);
+    }
+    doc
 }

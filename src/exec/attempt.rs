@@ -176,11 +176,16 @@ impl Run {
             Ok(v) => v.to_string(),
             Err(_) => Value::Object(step.inputs.clone()).to_string(),
         };
+        // The cards the step was given (a batch or an approval does no GPU work of its own).
+        let gpus: Vec<usize> = match tool != "batch" && !matches!(step.kind, StepKind::Approval { .. }) {
+            true => super::placed::current().cards.iter().map(|c| c.index).collect(),
+            false => Vec::new(),
+        };
         if let Some(store) = &self.store {
-            store.step_started(self.attempt_key(record_id, attempt), tool, action, inputs_text, started_at);
+            store.step_started(self.attempt_key(record_id, attempt), tool, action, inputs_text, started_at, &gpus);
         }
         let number = self.attempt_key(record_id, attempt).attempt;
-        self.events.step_started(record_id, number, tool, action);
+        self.events.step_started(record_id, number, tool, action, gpus);
         // A tool call (not a batch, nor an approval) is counted as running while it does,
         // so that the cache can tell the files of steps that run together apart.
         let running = (tool != "batch" && !matches!(step.kind, StepKind::Approval { .. })).then(|| self.activity.begin());
@@ -305,6 +310,7 @@ impl Run {
         let run_id = self.run_id.clone();
         let step_id = record_id.to_string();
         let (events, for_progress, progress_step) = (self.events.clone(), self.events.clone(), record_id.to_string());
+        let given = super::placed::current();
         ToolCtx {
             run_id: self.run_id.clone(),
             run_dir: self.run_dir.clone(),
@@ -315,15 +321,19 @@ impl Run {
             run: Some(Arc::new(crate::tools::view::View { info: self.info.clone(), scope: scope.clone(), steps: self.steps.clone() })),
             step: {
                 let (counts, active) = &*self.refinement.lock().expect("refinement");
+                let env: serde_json::Map<String, Value> = given.env.iter().map(|(k, v)| (k.to_string(), Value::from(v.as_str()))).collect();
                 serde_json::json!({"id": record_id, "name": step.name, "tool": step.tool_action().map(|t| t.0),
                                    "action": step.tool_action().map(|t| t.1),
-                                   "iteration_count": counts, "refinement_active": *active > 0})
+                                   "iteration_count": counts, "refinement_active": *active > 0,
+                                   "gpus": given.cards, "gpu_env": env})
             },
             // A `batch.foreach` item's sub-step holds what it declares (preflight's figures are for whole steps).
             reservation: match record_id.contains('[') {
                 true => crate::schedule::declared(&self.recipe, step),
                 false => self.resources.of(&self.recipe, step),
             },
+            cards: given.cards,
+            gpu_env: given.env,
             cancel,
             progress: Arc::new(move |done: Option<u64>, total: Option<u64>, unit: &str| {
                 for_progress.step_progress(&progress_step, done, total, unit);

@@ -19,8 +19,9 @@ pub enum Event {
     PreflightNote { message: String },
     /// The run folder and history row exist; `plan` holds the steps by level.
     RunStarted { run_id: String, recipe: String, run_dir: String, resumed: bool, plan: Vec<Vec<String>> },
-    /// An attempt of a step (or a `batch.foreach` item's sub-step) begins.
-    StepStarted { step: String, attempt: u32, tool: String, action: String },
+    /// An attempt of a step (or a `batch.foreach` item's sub-step) begins, on the machine's
+    /// GPUs `gpus` (by number; empty when none).
+    StepStarted { step: String, attempt: u32, tool: String, action: String, gpus: Vec<usize> },
     /// What a tool knows of its progress: batch items done of total, LLM tokens so far, ...
     StepProgress { step: String, done: Option<u64>, total: Option<u64>, unit: String },
     /// A log line of a step: a tool's own messages, a plugin's `print()`.
@@ -97,8 +98,8 @@ impl Emitter {
         });
     }
 
-    pub fn step_started(&self, step: &str, attempt: u32, tool: &str, action: &str) {
-        self.emit(Event::StepStarted { step: step.into(), attempt, tool: tool.into(), action: action.into() });
+    pub fn step_started(&self, step: &str, attempt: u32, tool: &str, action: &str, gpus: Vec<usize>) {
+        self.emit(Event::StepStarted { step: step.into(), attempt, tool: tool.into(), action: action.into(), gpus });
     }
 
     pub fn step_finished(&self, step: &str, attempt: u32, took: Duration, result: Result<&JsonMap, (&str, bool)>) {

@@ -10,6 +10,7 @@ mod cached;
 mod cleanup;
 mod events;
 mod fail;
+mod placed;
 mod report;
 mod runner;
 mod state;

@@ -7,7 +7,7 @@ use super::report::{RunReport, RunStatus, StepReport, StepStatus};
 use super::state::Run;
 use crate::plan::Plan;
 use crate::recipe::Recipe;
-use crate::schedule::{priority, remaining_path, Ledger, Reservation, Resources};
+use crate::schedule::{priority, remaining_path, Ledger, Placement, Reservation, Resources};
 use crate::store::{now, NewRun, Store};
 use crate::template::{render_value, to_value, RunParts, RunScope, Scope, StepTable};
 use crate::tools::Registry;
@@ -252,11 +252,11 @@ impl Run {
     }
 }
 
-type Started = std::pin::Pin<Box<dyn std::future::Future<Output = (usize, Reservation, StepReport)> + Send>>;
+type Started = std::pin::Pin<Box<dyn std::future::Future<Output = (usize, Reservation, Placement, StepReport)> + Send>>;
 
-/// Run step `i`, in this task (`inline`) or as a task of its own. A panic (a bug)
-/// fails the step instead of the run.
-fn start(run: Arc<Run>, i: usize, r: Reservation, inline: bool) -> Started {
+/// Run step `i` on the cards it was given, in this task (`inline`) or as a task of its
+/// own. A panic (a bug) fails the step instead of the run.
+fn start(run: Arc<Run>, i: usize, (r, placed): (Reservation, Placement), inline: bool) -> Started {
     use futures_util::FutureExt;
     let bug = |e: &(dyn std::any::Any + Send)| {
         let what = e.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| e.downcast_ref::<String>().cloned()).unwrap_or_default();
@@ -266,14 +266,15 @@ fn start(run: Arc<Run>, i: usize, r: Reservation, inline: bool) -> Started {
             ..StepReport::not_run()
         }
     };
-    let work = async move {
+    let given = super::placed::Given::of(&placed, &run.resources.capacity);
+    let work = super::placed::within(given, async move {
         let step = &run.recipe.steps[i];
         run.run_step(step, &run.scope, &step.id).await
-    };
+    });
     if inline {
         Box::pin(async move {
             let report = std::panic::AssertUnwindSafe(work).catch_unwind().await.unwrap_or_else(|e| bug(&*e));
-            (i, r, report)
+            (i, r, placed, report)
         })
     } else {
         let task = tokio::spawn(work);
@@ -282,7 +283,7 @@ fn start(run: Arc<Run>, i: usize, r: Reservation, inline: bool) -> Started {
                 Ok(p) => bug(&*p),
                 Err(e) => bug(&e.to_string()),
             });
-            (i, r, report)
+            (i, r, placed, report)
         })
     }
 }
@@ -328,6 +329,9 @@ async fn schedule(
     }
     ready.extend(initial.into_iter().filter(|&i| !finished[i]));
     let mut ledger = Ledger::new(resources.capacity.clone());
+    for (card, model) in &resources.warm {
+        ledger.warm(*card, model);
+    }
     let mut loaded = resources.loaded.clone();
     let mut running = FuturesUnordered::new();
     let mut failure: Option<String> = None;
@@ -337,7 +341,7 @@ async fn schedule(
         if !stop {
             let key = |i: usize, r: &Reservation| priority(r.model.as_deref(), &loaded, remaining[i], i);
             let mut order: Vec<(usize, Reservation)> = ready.drain(..).map(|i| (i, resources.of(recipe, &steps[i]))).collect();
-            let mut started: Vec<(usize, Reservation)> = Vec::new();
+            let mut started: Vec<(usize, (Reservation, Placement))> = Vec::new();
             order.sort_by_key(|b| std::cmp::Reverse(key(b.0, &b.1)));
             for (i, r) in order {
                 let step = &steps[i];
@@ -367,11 +371,11 @@ async fn schedule(
                 if let Some(why) = ledger.never_fits(&r) {
                     run.warn(Some(&step.id), format!("step `{}` {why}; running it alone", step.id));
                 }
-                ledger.take(&r);
+                let placed = ledger.take(&r);
                 if let Some(m) = &r.model {
                     loaded.insert(m.clone());
                 }
-                started.push((i, r));
+                started.push((i, (r, placed)));
             }
             // A step that runs alone runs in this task (no hand-over between threads: a
             // chain stays as fast as a loop); steps that run together are each their own
@@ -381,8 +385,8 @@ async fn schedule(
                 running.push(start(run.clone(), i, r, alone));
             }
         }
-        let Some((i, r, outcome)) = running.next().await else { break };
-        ledger.give(&r);
+        let Some((i, r, placed, outcome)) = running.next().await else { break };
+        ledger.give(&r, &placed);
         let step = &steps[i];
         run.steps.set(&step.id, outcome.status, &Value::Object(outcome.outputs.clone()));
         match outcome.status {

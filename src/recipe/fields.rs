@@ -88,6 +88,27 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// `resources.gpu`: true/false (also yes/no/on/off), or the card a step must run on —
+    /// its index (`0` is the first card, not false) or its UUID — as `(gpu, card)`.
+    pub fn gpu_card(&mut self, map: &Node, key: &str, what: &str) -> (Option<bool>, Option<String>) {
+        let Some(node) = map.get(key) else { return (None, None) };
+        match &node.value {
+            NodeValue::Int(i) if *i >= 0 => (Some(true), Some(i.to_string())),
+            NodeValue::Str(s)
+                if !s.trim().is_empty()
+                    && !matches!(s.trim().to_ascii_lowercase().as_str(), "yes" | "on" | "true" | "no" | "off" | "false") =>
+            {
+                (Some(true), Some(s.trim().to_string()))
+            }
+            NodeValue::Bool(_) | NodeValue::Str(_) | NodeValue::Null => (self.boolean(map, key, what), None),
+            _ => {
+                let message = format!("`{key}` in {what} must be true, false, a card's index or its UUID, found {}", shown(node));
+                self.error(node, message, Some("`gpu: 1` runs it on the second card; `system` lists them".into()));
+                (None, None)
+            }
+        }
+    }
+
     /// A number from `min` to `max`.
     pub fn number(&mut self, map: &Node, key: &str, what: &str, min: f64, max: f64) -> Option<f64> {
         self.bounded(map, key, what, max, |v| v >= min, &format!("a number from {min} to {max}"))

@@ -119,8 +119,17 @@ pub const STEP: &[Key] = &[
 ];
 
 pub const RESOURCES: &[Key] = &[
-    Key::new("gpu", Shape::Bool, "Needs the GPU; with no `vram_gb` it has the GPU to itself."),
-    Key::new("vram_gb", Shape::Number { min: 0.0, max: f64::INFINITY }, "VRAM held, in GB: GPU steps run side by side while theirs fit."),
+    Key::new(
+        "gpu",
+        Shape::Card,
+        "Needs a GPU (with no `vram_gb` it has a card to itself); or the card it must run on, by index (`0` is the first) or UUID.",
+    ),
+    Key::new(
+        "vram_gb",
+        Shape::Number { min: 0.0, max: f64::INFINITY },
+        "VRAM held, in GB, on one card: GPU steps run side by side while theirs fit.",
+    ),
+    Key::new("split", Shape::Bool, "May spread `vram_gb` over several cards (llama.cpp's tensor split) when no one card holds it."),
     Key::new("ram_gb", Shape::Number { min: 0.0, max: f64::INFINITY }, "RAM held, in GB."),
     Key::new("cpu", Shape::Count { min: 0, max: u32::MAX }, "CPU slots held, out of `max_parallel` (default 1)."),
 ];

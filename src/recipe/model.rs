@@ -244,6 +244,12 @@ pub enum CleanupAction {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Resources {
     pub gpu: Option<bool>,
+    /// The card it must run on (`gpu: 1`, `gpu: GPU-…`): an index or a UUID.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card: Option<String>,
+    /// May spread its VRAM over several cards (`split: true`, as llama.cpp's tensor split).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub split: Option<bool>,
     pub vram_gb: Option<f64>,
     pub ram_gb: Option<f64>,
     pub cpu: Option<u32>,

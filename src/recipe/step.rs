@@ -206,8 +206,11 @@ impl Reader<'_> {
         let what = format!("`resources` of {what}");
         let node = self.expect_map(node, &what)?;
         self.check_keys(node, keys::RESOURCES, &what);
+        let (gpu, card) = self.gpu_card(node, "gpu", &what);
         Some(Resources {
-            gpu: self.boolean(node, "gpu", &what),
+            gpu,
+            card,
+            split: self.boolean(node, "split", &what),
             vram_gb: self.number(node, "vram_gb", &what, 0.0, f64::MAX),
             ram_gb: self.number(node, "ram_gb", &what, 0.0, f64::MAX),
             cpu: self.count(node, "cpu", &what, u32::MAX),

@@ -140,3 +140,22 @@ fn a_misspelled_step_key_suggests_the_key_meant() {
     let diags = parse_str(text, "r.yaml").unwrap().1;
     assert_eq!(diags[0].to_string(), "r.yaml:3:40: unknown key `retires` in step `a`\n  hint: did you mean `retry_count`?");
 }
+
+#[test]
+fn resources_gpu_is_true_false_a_cards_index_or_its_uuid_and_split_is_a_flag() {
+    let parsed = |value: &str| {
+        let text = format!("name: r\nsteps:\n  - {{id: s, tool: script, action: run, resources: {{gpu: {value}, split: true}}, inputs: {{command: 'true'}}}}\n");
+        parse_str(&text, "r.yaml")
+    };
+    let gpu_of = |value: &str| parsed(value).map(|(r, _)| r.steps[0].resources.clone().unwrap());
+    let r = gpu_of("0").unwrap();
+    assert_eq!((r.gpu, r.card.as_deref(), r.split), (Some(true), Some("0"), Some(true)), "`0` is the first card, not false");
+    assert_eq!(gpu_of("GPU-8f2c").unwrap().card.as_deref(), Some("GPU-8f2c"));
+    assert_eq!((gpu_of("true").unwrap().gpu, gpu_of("true").unwrap().card), (Some(true), None));
+    assert_eq!((gpu_of("no").unwrap().gpu, gpu_of("no").unwrap().card), (Some(false), None));
+    let bad = match parsed("-1") {
+        Ok((_, parsed)) | Err(parsed) if !parsed.is_empty() => parsed[0].to_string(),
+        _ => String::new(),
+    };
+    assert!(bad.contains("`gpu` in `resources` of step `s` must be true, false, a card's index or its UUID, found `-1`"), "{bad}");
+}

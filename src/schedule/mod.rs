@@ -2,9 +2,14 @@
 //! (`exec::runner`) owns the loop; this holds the pure parts: the resource
 //! ledger, each step's reservation, and the dispatch order.
 
+mod account;
+mod card;
 mod ledger;
+mod reservation;
 
-pub use ledger::{Capacity, Ledger, Reservation};
+pub use card::{visible_devices, Card};
+pub use ledger::{Capacity, Ledger, Placement};
+pub use reservation::Reservation;
 
 use crate::plan::Plan;
 use crate::recipe::{Recipe, Step, StepKind};
@@ -19,12 +24,20 @@ pub struct Resources {
     pub per_step: HashMap<String, Reservation>,
     /// Models already in memory (`service/model`, from Ollama's `/api/ps`).
     pub loaded: HashSet<String>,
+    /// Where some of them are: `(card, service/model)` for the instances that serve from
+    /// one card (`services.NAME.instances`); a step of that model goes there first.
+    pub warm: Vec<(usize, String)>,
 }
 
 impl Default for Resources {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1);
-        Resources { capacity: Capacity { cpu: cores, ram_gb: 0.0, vram_gb: 0.0 }, per_step: HashMap::new(), loaded: HashSet::new() }
+        Resources {
+            capacity: Capacity { cpu: cores, ..Capacity::default() },
+            per_step: HashMap::new(),
+            loaded: HashSet::new(),
+            warm: Vec::new(),
+        }
     }
 }
 
@@ -48,6 +61,9 @@ pub fn declared(recipe: &Recipe, step: &Step) -> Reservation {
         vram_gb: d.vram_gb,
         model: None,
         terminal: matches!(step.kind, StepKind::Approval { .. }),
+        card: d.card,
+        split: d.split.unwrap_or(false),
+        serving: Vec::new(),
     }
 }
 

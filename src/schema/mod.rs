@@ -162,6 +162,7 @@ fn config() -> Value {
     defs.insert("configResources".into(), shapes::object(RESOURCES, &[], true));
     defs.insert("cacheSettings".into(), shapes::object(CACHE, &[], true));
     defs.insert("service".into(), shapes::object(SERVICE, &[], true));
+    defs.insert("serviceInstance".into(), shapes::object(SERVICE_INSTANCE, &["host"], true));
     defs.insert(
         "services".into(),
         json!({"type": ["object", "null"], "additionalProperties": {"anyOf": [{"$ref": "#/$defs/service"}, {"type": "null"}]}}),

@@ -68,6 +68,7 @@ pub fn shape(s: Shape, required: bool) -> Value {
         }
         Shape::TextList => json!({"type": types(vec!["array", "string"]), "items": {"type": "string"}}),
         Shape::Condition => json!({"type": ["string", "boolean"]}),
+        Shape::Card => json!({"type": types(vec!["boolean", "integer", "string"]), "minimum": 0}),
         Shape::Any => json!({}),
         Shape::Mapping => json!({"type": "object"}),
         Shape::Def(name) => json!({"$ref": format!("#/$defs/{name}")}),

@@ -83,6 +83,7 @@ enum Op {
         action: String,
         inputs: String,
         started_at: String,
+        gpus: Option<String>,
     },
     StepFinished {
         at: Attempt,
@@ -173,8 +174,10 @@ impl Store {
         self.sync(|tx| Op::BeginRun(run, tx))
     }
 
-    pub fn step_started(&self, at: Attempt, tool: &str, action: &str, inputs: String, started_at: String) {
-        self.send(Op::StepStarted { at, tool: tool.into(), action: action.into(), inputs, started_at });
+    /// An attempt begins, on the machine's GPUs `gpus` (none: no GPU work, or none listed).
+    pub fn step_started(&self, at: Attempt, tool: &str, action: &str, inputs: String, started_at: String, gpus: &[usize]) {
+        let gpus = (!gpus.is_empty()).then(|| gpus.iter().map(usize::to_string).collect::<Vec<_>>().join(","));
+        self.send(Op::StepStarted { at, tool: tool.into(), action: action.into(), inputs, started_at, gpus });
     }
 
     pub fn step_finished(
@@ -427,12 +430,14 @@ fn apply(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<()> {
                 started.insert(at.key(), op);
             }
             Op::StepFinished { at, status, outputs, error, detail, ended_at, cached_from } if started.contains_key(&at.key()) => {
-                let Some(Op::StepStarted { tool, action, inputs, started_at, .. }) = started.remove(&at.key()) else { unreachable!() };
+                let Some(Op::StepStarted { tool, action, inputs, started_at, gpus, .. }) = started.remove(&at.key()) else {
+                    unreachable!()
+                };
                 tx.prepare_cached(
-                    "INSERT OR REPLACE INTO steps (run_id, step_id, attempt, status, tool, action, inputs, outputs, error, error_detail, started_at, ended_at, cached_from)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                    "INSERT OR REPLACE INTO steps (run_id, step_id, attempt, status, tool, action, inputs, outputs, error, error_detail, started_at, ended_at, cached_from, gpus)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 )?
-                .execute(params![at.run_id, at.step_id, at.attempt, status, tool, action, inputs, outputs, error, detail, started_at, ended_at, cached_from])?;
+                .execute(params![at.run_id, at.step_id, at.attempt, status, tool, action, inputs, outputs, error, detail, started_at, ended_at, cached_from, gpus])?;
             }
             Op::BeginRun(r, _) => {
                 tx.prepare_cached(
@@ -452,12 +457,12 @@ fn apply(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<()> {
                     r.steps
                 ])?;
             }
-            Op::StepStarted { at, tool, action, inputs, started_at } => {
+            Op::StepStarted { at, tool, action, inputs, started_at, gpus } => {
                 tx.prepare_cached(
-                    "INSERT OR REPLACE INTO steps (run_id, step_id, attempt, status, tool, action, inputs, started_at)
-                     VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7)",
+                    "INSERT OR REPLACE INTO steps (run_id, step_id, attempt, status, tool, action, inputs, started_at, gpus)
+                     VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7, ?8)",
                 )?
-                .execute(params![at.run_id, at.step_id, at.attempt, tool, action, inputs, started_at])?;
+                .execute(params![at.run_id, at.step_id, at.attempt, tool, action, inputs, started_at, gpus])?;
             }
             Op::StepFinished { at, status, outputs, error, detail, ended_at, cached_from } => {
                 tx.prepare_cached(

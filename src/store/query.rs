@@ -31,6 +31,8 @@ pub struct StepRow {
     pub ended_at: Option<String>,
     /// Served by the step cache from this run's attempt.
     pub cached_from: Option<String>,
+    /// The machine's GPUs it ran on, by number (empty: no GPU work, or no cards listed).
+    pub gpus: Vec<usize>,
     /// What the attempt's program printed, where it is kept (`logs`): the streams written.
     pub logs: Vec<LogFile>,
 }
@@ -333,7 +335,7 @@ pub fn run_detail(path: &Path, run_id: &str) -> rusqlite::Result<Option<RunDetai
     let Some((mut s, pid, host, recipe_path, recipe_hash, inputs, outputs, error, run_dir)) = row else { return Ok(None) };
     settle(&conn, &mut s, pid, host.as_deref())?;
     let mut stmt = conn.prepare(
-        "SELECT step_id, attempt, status, tool, action, inputs, outputs, error, error_detail, started_at, ended_at, cached_from
+        "SELECT step_id, attempt, status, tool, action, inputs, outputs, error, error_detail, started_at, ended_at, cached_from, gpus
          FROM steps WHERE run_id = ?1 ORDER BY rowid",
     )?;
     let steps = stmt
@@ -351,6 +353,7 @@ pub fn run_detail(path: &Path, run_id: &str) -> rusqlite::Result<Option<RunDetai
                 started_at: r.get(9)?,
                 ended_at: r.get(10)?,
                 cached_from: r.get(11)?,
+                gpus: r.get::<_, Option<String>>(12)?.map_or_else(Vec::new, |g| g.split(',').filter_map(|n| n.parse().ok()).collect()),
                 logs: Vec::new(),
             })
         })?

@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS steps (
     started_at   TEXT NOT NULL,
     ended_at     TEXT,
     cached_from  TEXT,
+    gpus         TEXT,
     PRIMARY KEY (run_id, step_id, attempt)
 );
 CREATE TABLE IF NOT EXISTS events (
@@ -76,14 +77,20 @@ CREATE INDEX IF NOT EXISTS controls_waiting ON controls (run_id, taken_at);
 
 /// Bumped whenever SCHEMA gains a table, index or column (tables and indexes are IF NOT
 /// EXISTS; columns added to an existing table are in COLUMNS).
-const VERSION: i64 = 7;
+const VERSION: i64 = 8;
 
 /// Columns added after a table was first released: (table, column, type).
 /// `resumed_at` / `prior_s`: a resumed run's last start, and its running time before it.
 /// `cached_from`: the run an attempt served by the step cache came from.
 /// `steps`: how many steps the run's recipe has (a run's progress in the runs list).
-const COLUMNS: &[(&str, &str, &str)] =
-    &[("runs", "resumed_at", "TEXT"), ("runs", "prior_s", "REAL"), ("steps", "cached_from", "TEXT"), ("runs", "steps", "INTEGER")];
+/// `gpus`: the cards an attempt ran on (`0`, `0,1`: the machine's GPU numbers).
+const COLUMNS: &[(&str, &str, &str)] = &[
+    ("runs", "resumed_at", "TEXT"),
+    ("runs", "prior_s", "REAL"),
+    ("steps", "cached_from", "TEXT"),
+    ("runs", "steps", "INTEGER"),
+    ("steps", "gpus", "TEXT"),
+];
 
 /// Open with WAL, a generous busy timeout, and the schema in place.
 pub fn open(path: &Path) -> rusqlite::Result<Connection> {

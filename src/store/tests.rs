@@ -24,9 +24,9 @@ fn a_run_and_its_steps_round_trip() {
     let db = d.path().join("h.db");
     let store = Store::open(&db).unwrap();
     store.begin_run(new_run("run1")).unwrap();
-    store.step_started(at("run1", "a", 1), "file_ops", "write", r#"{"path":"x"}"#.into(), now());
+    store.step_started(at("run1", "a", 1), "file_ops", "write", r#"{"path":"x"}"#.into(), now(), &[]);
     store.step_finished(at("run1", "a", 1), StepStatus::Failed, None, Some("boom".into()), Some("trace".into()), now());
-    store.step_started(at("run1", "a", 2), "file_ops", "write", "{}".into(), now());
+    store.step_started(at("run1", "a", 2), "file_ops", "write", "{}".into(), now(), &[]);
     store.step_finished(at("run1", "a", 2), StepStatus::Completed, Some(r#"{"path":"x"}"#.into()), None, None, now());
     store.event("run1", Some("a"), "INFO", "hello");
     store.finish_run("run1", RunStatus::Completed, Some("{}".into()), None);
@@ -67,7 +67,7 @@ fn two_writers_share_one_database() {
                 let id = format!("w{w}");
                 store.begin_run(new_run(&id)).unwrap();
                 for i in 0..500 {
-                    store.step_started(at(&id, &format!("s{i}"), 1), "t", "a", "{}".into(), now());
+                    store.step_started(at(&id, &format!("s{i}"), 1), "t", "a", "{}".into(), now(), &[]);
                     store.step_finished(at(&id, &format!("s{i}"), 1), StepStatus::Completed, None, None, None, now());
                 }
                 store.finish_run(&id, RunStatus::Completed, None, None);
@@ -146,7 +146,7 @@ fn a_database_deleted_during_a_run_is_made_again_with_the_runs_rows() {
         let db = d.path().join("h.db");
         let store = Store::open(&db).unwrap();
         store.begin_run(new_run("run1")).unwrap();
-        store.step_started(at("run1", "a", 1), "file_ops", "write", "{}".into(), now());
+        store.step_started(at("run1", "a", 1), "file_ops", "write", "{}".into(), now(), &[]);
         store.step_finished(at("run1", "a", 1), StepStatus::Completed, Some("{}".into()), None, None, now());
         store.event("run1", Some("a"), "INFO", "before");
         store.flush().unwrap();
@@ -157,7 +157,7 @@ fn a_database_deleted_during_a_run_is_made_again_with_the_runs_rows() {
                 let _ = std::fs::remove_file(d.path().join(format!("h.db{suffix}")));
             }
         }
-        store.step_started(at("run1", "b", 1), "file_ops", "write", "{}".into(), now());
+        store.step_started(at("run1", "b", 1), "file_ops", "write", "{}".into(), now(), &[]);
         store.step_finished(at("run1", "b", 1), StepStatus::Completed, Some("{}".into()), None, None, now());
         store.event("run1", Some("b"), "INFO", "after");
         store.finish_run("run1", RunStatus::Completed, Some("{}".into()), None);
@@ -245,9 +245,9 @@ fn the_runs_list_filters_counts_and_pages_over_the_whole_history() {
             ..new_run(&format!("run{i:03}"))
         };
         store.begin_run(run).unwrap();
-        store.step_started(at(&format!("run{i:03}"), "b[0].x", 1), "t", "a", "{}".into(), now());
+        store.step_started(at(&format!("run{i:03}"), "b[0].x", 1), "t", "a", "{}".into(), now(), &[]);
         store.step_finished(at(&format!("run{i:03}"), "b[0].x", 1), StepStatus::Completed, None, None, None, now());
-        store.step_started(at(&format!("run{i:03}"), "b[1].x", 1), "t", "a", "{}".into(), now());
+        store.step_started(at(&format!("run{i:03}"), "b[1].x", 1), "t", "a", "{}".into(), now(), &[]);
         store.step_finished(at(&format!("run{i:03}"), "b[1].x", 1), StepStatus::Completed, None, None, None, now());
         let (status, error) =
             if i == 7 { (RunStatus::Failed, Some("Disk QUOTA_exceeded".to_string())) } else { (RunStatus::Completed, None) };

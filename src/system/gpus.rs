@@ -74,6 +74,8 @@ fn fake(text: &str) -> Result<Vec<Gpu>, GpuUnknown> {
                 vram_free_gb: c.free_gb.unwrap_or(c.vram_gb),
                 driver: Some("fake (LOCALFORGE_FAKE_GPUS)".into()),
                 unified: false,
+                instances: Vec::new(),
+                loaded: Vec::new(),
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -118,6 +120,8 @@ fn nvml_gpus() -> Result<Vec<Gpu>, GpuUnknown> {
             vram_free_gb: round2(mem.free as f64 / GB),
             driver: driver.clone(),
             unified: false,
+            instances: Vec::new(),
+            loaded: Vec::new(),
         });
     }
     Ok(out)
@@ -162,6 +166,8 @@ impl GpuSource for Amdgpu {
                 vram_free_gb: round2(total.saturating_sub(used) as f64 / GB),
                 driver: driver.clone().or_else(|| Some("amdgpu".into())),
                 unified: false,
+                instances: Vec::new(),
+                loaded: Vec::new(),
             });
         }
         Ok(out)

@@ -20,6 +20,11 @@ pub struct Gpu {
     pub driver: Option<String>,
     /// Memory shared with the CPU (Apple Silicon): the figures are the machine's RAM.
     pub unified: bool,
+    /// The running services that serve from it (`system`): an instance on this card
+    /// (`ollama#1`), or a local service over every card (`ollama`).
+    pub instances: Vec<String>,
+    /// The models those instances on this card alone have loaded.
+    pub loaded: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -74,6 +79,8 @@ fn unified_gpu(os: &str, arch: &str, ram: f64, available: f64) -> Option<Gpu> {
         vram_free_gb: available,
         driver: Some("Metal".into()),
         unified: true,
+        instances: Vec::new(),
+        loaded: Vec::new(),
     })
 }
 
@@ -132,6 +139,8 @@ fn assemble(
             vram_free_gb: gb,
             driver: None,
             unified: false,
+            instances: Vec::new(),
+            loaded: Vec::new(),
         });
     }
     let vram_gb = vram_override.unwrap_or_else(|| round2(gpus.iter().map(|g| g.vram_total_gb).fold(0.0, |a, b| a + b)));
@@ -181,6 +190,8 @@ pub(crate) mod fake {
             vram_free_gb: free,
             driver: Some("550.54".into()),
             unified: false,
+            instances: Vec::new(),
+            loaded: Vec::new(),
         }
     }
 

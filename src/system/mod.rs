@@ -2,6 +2,7 @@
 //! recommendations, and the preflight check a run makes before its first step.
 
 pub mod advice;
+mod capacity;
 pub mod gpus;
 pub mod hardware;
 pub mod preflight;
@@ -107,7 +108,27 @@ pub async fn report(config: &Config, profiles: &Profiles, probe: &Probe, extra_b
     };
     let recommendations = advice::recommend(profiles, &hardware, &settings);
     let advice = advice::tuning(profiles, &hardware, |k| (probe.env)(k));
+    let mut hardware = hardware;
+    serving(config, &mut hardware.gpus, &health.services);
     SystemReport { hardware, services: health.services, tools: health.tools, recommendations, advice }
+}
+
+/// Which running services serve from each GPU, and what those on one card have loaded:
+/// an instance serves from the cards its `gpu` names; a local service without instances
+/// from every card (where on them its models sit is its own affair).
+fn serving(config: &Config, gpus: &mut [hardware::Gpu], services: &IndexMap<String, Service>) {
+    use crate::config::instances::{instances, service_of};
+    for (name, svc) in services.iter().filter(|(_, s)| s.running && preflight::is_local(&s.url)) {
+        let service = service_of(name);
+        let Some(inst) = instances(service, &config.service(service)).into_iter().find(|i| &i.name == name) else { continue };
+        let names = |g: &hardware::Gpu| inst.gpus.iter().any(|w| w.trim() == g.index.to_string() || g.uuid.as_deref() == Some(w.trim()));
+        for g in gpus.iter_mut().filter(|g| inst.gpus.is_empty() || names(g)) {
+            g.instances.push(name.clone());
+            if !inst.gpus.is_empty() {
+                g.loaded.extend(svc.loaded.iter().map(|l| l.name.clone()));
+            }
+        }
+    }
 }
 
 /// The version of the first running Ollama among `services`.

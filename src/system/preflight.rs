@@ -32,6 +32,12 @@ pub struct StepNeed {
     pub basis: Option<String>,
     /// What cannot be known before the run (a model named by an earlier step's output...).
     pub unknown: Vec<String>,
+    /// The card it must run on (`resources.gpu: 1` or a UUID).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card: Option<String>,
+    /// May spread over several cards (`resources.split`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub split: bool,
     #[serde(skip)]
     pub line: usize,
     #[serde(skip)]
@@ -68,39 +74,6 @@ pub struct Preflight {
     /// What was found of the machine (only what the recipe's needs asked for).
     #[serde(skip)]
     pub machine: Machine,
-}
-
-impl Preflight {
-    /// What the scheduler plans with: `max_parallel` CPU slots, RAM available, the
-    /// VRAM this run can use (`resources.vram_gb`, else the roomiest GPU's free VRAM
-    /// plus what Ollama's loaded models would give back), and each step's reservation.
-    pub fn resources(&self, config: &crate::config::Config) -> crate::schedule::Resources {
-        use crate::schedule::{Capacity, Reservation, Resources};
-        let hw = self.machine.hardware.as_ref();
-        let reclaimable: f64 = self.machine.services.values().flat_map(|s| &s.loaded).map(|l| l.vram_gb).fold(0.0, |a, b| a + b); // not sum(): an empty f64 sum is -0.0
-        let vram = config.vram_override().or_else(|| hw.and_then(Hardware::best_free_vram).map(|f| f + reclaimable)).unwrap_or(0.0);
-        let capacity = Capacity { cpu: config.max_parallel() as u32, ram_gb: hw.map_or(0.0, |h| h.ram_available_gb), vram_gb: vram };
-        let key = |n: &StepNeed| n.model.as_ref().map(|m| format!("{}/{m}", n.service.as_deref().unwrap_or("")));
-        let per_step = self
-            .needs
-            .iter()
-            .filter(|n| !n.id.contains('.'))
-            .map(|n| {
-                let r = Reservation {
-                    cpu: n.cpu,
-                    ram_gb: n.ram_gb.unwrap_or(0.0),
-                    gpu: n.gpu,
-                    vram_gb: n.vram_gb,
-                    model: key(n),
-                    terminal: false,
-                };
-                (n.id.clone(), r)
-            })
-            .collect();
-        let loaded =
-            self.machine.services.iter().flat_map(|(name, s)| s.loaded.iter().map(move |l| format!("{name}/{}", l.name))).collect();
-        Resources { capacity, per_step, loaded }
-    }
 }
 
 /// The static scope: inputs, config and templates; `steps.*` are not known yet.
@@ -172,6 +145,8 @@ fn need_of(
         cpu: declared.cpu.unwrap_or(1),
         basis: None,
         unknown,
+        card: declared.card.clone(),
+        split: declared.split.unwrap_or(false),
         line: step.line,
         col: step.col,
         llm_context: needs.llm_context,
@@ -240,7 +215,7 @@ pub fn check(needs: Vec<StepNeed>, machine: &Machine, profiles: &Profiles, setti
     }
     for (name, users) in &by_service {
         let ids: Vec<String> = users.iter().map(|n| format!("`{}`", n.id)).collect();
-        let Some(svc) = machine.services.get(*name) else {
+        let Some(svc) = serving(machine, name, users[0].model.as_deref()) else {
             let names = machine.configured.join(", ");
             problems.push(at(users[0], format!("step {} uses service `{name}`, which the configuration does not define", ids.join(", "))).hint(
                 format!("add `services.{name}` with a `host` (and `api: openai` for an OpenAI-compatible server) to localforge.yaml; configured: {names}"),
@@ -261,6 +236,7 @@ pub fn check(needs: Vec<StepNeed>, machine: &Machine, profiles: &Profiles, setti
         }
         for n in users {
             let Some(model) = &n.model else { continue };
+            let svc = serving(machine, name, Some(model)).unwrap_or(svc);
             if svc.models.is_empty() || svc.models.iter().any(|m| same_model(m, model)) {
                 continue;
             }
@@ -293,8 +269,28 @@ pub fn check(needs: Vec<StepNeed>, machine: &Machine, profiles: &Profiles, setti
                 ));
                 continue;
             }
+            let pinned = n.card.as_ref().map(|want| hw.gpus.iter().find(|g| names(g, want)));
+            if let (Some(None), true) = (&pinned, budget.gpu) {
+                let have: Vec<String> = hw
+                    .gpus
+                    .iter()
+                    .map(|g| format!("{} ({}{})", g.index, g.name, g.uuid.as_ref().map_or(String::new(), |u| format!(", {u}"))))
+                    .collect();
+                problems.push(
+                    at(
+                        n,
+                        format!(
+                            "step `{}` asks for GPU `{}` (`resources.gpu`), which this machine does not have",
+                            n.id,
+                            n.card.as_deref().unwrap_or_default()
+                        ),
+                    )
+                    .hint(format!("name one of its cards by index or UUID: {}; or run with --force to run it on any", have.join(", "))),
+                );
+                continue;
+            }
             let Some(gb) = n.vram_gb else { continue };
-            let svc = n.service.as_ref().and_then(|s| machine.services.get(s));
+            let svc = n.service.as_ref().and_then(|s| serving(machine, s, n.model.as_deref()));
             if svc.is_some_and(|s| !is_local(&s.url)) {
                 notes.push(format!(
                     "step `{}`: {} runs on another machine ({}); its memory is not checked here",
@@ -311,17 +307,26 @@ pub fn check(needs: Vec<StepNeed>, machine: &Machine, profiles: &Profiles, setti
             }
             let reclaimable: f64 = loaded.iter().map(|l| l.vram_gb).fold(0.0, |a, b| a + b); // not sum(): an empty f64 sum is -0.0
             if budget.gpu {
-                let room = budget.gb + reclaimable;
+                let several = hw.gpus.len() > 1;
+                let together = hw.gpus.iter().map(|g| g.vram_free_gb).fold(0.0, |a, b| a + b) + reclaimable;
+                let (room, place) = match pinned.flatten() {
+                    Some(g) => (g.vram_free_gb + reclaimable, format!("GPU {} ({}) has", g.index, g.name)),
+                    None if n.split && several => (together, format!("the {} GPUs have", hw.gpus.len())),
+                    None if several => (budget.gb + reclaimable, format!("the roomiest of the {} GPUs has", hw.gpus.len())),
+                    None => (budget.gb + reclaimable, "this GPU has".to_string()),
+                };
                 if gb > room {
+                    let split = match several && !n.split && pinned.is_none() && gb <= together {
+                        true => format!("; or add `split: true` to its `resources` if its program can spread over several cards (llama.cpp's tensor split; {together:.1} GB together)"),
+                        false => String::new(),
+                    };
                     problems.push(
-                        at(
-                            n,
-                            format!("step `{}`: {} needs ~{gb:.1} GB of VRAM{}; this GPU has {room:.1} GB free", n.id, what(n), basis(n)),
-                        )
-                        .hint(
-                            alternative(n, profiles, settings, Budget { gb: room, ..budget })
-                                + "; or run with --force to try anyway (it would spill into system RAM and run slowly, or fail)",
-                        ),
+                        at(n, format!("step `{}`: {} needs ~{gb:.1} GB of VRAM{}; {place} {room:.1} GB free", n.id, what(n), basis(n)))
+                            .hint(
+                                alternative(n, profiles, settings, Budget { gb: room, ..budget })
+                                    + &split
+                                    + "; or run with --force to try anyway (it would spill into system RAM and run slowly, or fail)",
+                            ),
                     );
                 }
             } else if (n.model.is_some() || n.gpu) && gb > hw.ram_available_gb {
@@ -353,6 +358,24 @@ pub fn check(needs: Vec<StepNeed>, machine: &Machine, profiles: &Profiles, setti
         }
     }
     Preflight { needs, problems, notes, machine: machine.clone() }
+}
+
+/// The service a step talks to: by its name, or for a service of several instances
+/// (`ollama#0`, `ollama#1`) a running one that has `model`, else a running one, else the first.
+fn serving<'a>(machine: &'a Machine, name: &str, model: Option<&str>) -> Option<&'a Service> {
+    if let Some(s) = machine.services.get(name) {
+        return Some(s);
+    }
+    let of: Vec<&Service> =
+        machine.services.iter().filter(|(n, _)| n.split_once('#').is_some_and(|(s, _)| s == name)).map(|(_, s)| s).collect();
+    let has = |s: &&Service| model.is_some_and(|m| s.models.iter().any(|x| same_model(x, m)));
+    of.iter().find(|s| s.running && has(s)).or_else(|| of.iter().find(|s| s.running)).or_else(|| of.first()).copied()
+}
+
+/// Whether `want` (`resources.gpu`: an index or a UUID) names GPU `g`.
+fn names(g: &super::hardware::Gpu, want: &str) -> bool {
+    let want = want.trim();
+    want == g.index.to_string() || g.uuid.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(want))
 }
 
 fn plural(ids: &[String]) -> String {
@@ -460,7 +483,15 @@ fn probe_targets(needs: &[StepNeed], all: Vec<(String, ServiceKind, String)>) ->
                 });
                 Some((own_host(n.clone()).service.unwrap_or_default(), kind, h.trim_end_matches('/').to_string()))
             }
-            None => base.cloned(),
+            // Every instance of a service that has several (`ollama#0`, `ollama#1`).
+            None => {
+                for e in all.iter().filter(|(name, _, _)| crate::config::instances::service_of(name) == service && name != service) {
+                    if !list.iter().any(|l| l.0 == e.0) {
+                        list.push(e.clone());
+                    }
+                }
+                base.cloned()
+            }
         };
         if let Some(e) = entry.filter(|e| !list.iter().any(|l| l.0 == e.0)) {
             list.push(e);

@@ -93,13 +93,13 @@ pub fn start_hint(kind: ServiceKind, url: &str) -> String {
     }
 }
 
-/// The services in the config that can be probed: `(name, kind, url)`.
+/// The services in the config that can be probed: `(name, kind, url)`, one per instance
+/// of a service that lists several (`ollama#0`, `ollama#1`: `config::instances`).
 pub fn configured(config: &Config) -> Vec<(String, ServiceKind, String)> {
     let Some(services) = config.get("services").and_then(Value::as_object) else { return Vec::new() };
     services
         .iter()
         .filter_map(|(name, s)| {
-            let host = s.get("host")?.as_str()?.trim_end_matches('/').to_string();
             let kind = match (name.as_str(), s.get("api").and_then(Value::as_str)) {
                 (_, Some("openai")) => ServiceKind::Openai,
                 ("ollama", _) | (_, Some("ollama")) => ServiceKind::Ollama,
@@ -107,8 +107,10 @@ pub fn configured(config: &Config) -> Vec<(String, ServiceKind, String)> {
                 ("comfyui", _) => ServiceKind::Comfyui,
                 _ => return None,
             };
-            Some((name.clone(), kind, host))
+            let all = crate::config::instances::instances(name, s.as_object()?);
+            Some(all.into_iter().map(move |i| (i.name, kind, i.host)))
         })
+        .flatten()
         .collect()
 }
 
@@ -116,7 +118,7 @@ pub fn configured(config: &Config) -> Vec<(String, ServiceKind, String)> {
 pub async fn probe_all(config: &Config, deadline: Duration) -> IndexMap<String, Service> {
     let mut found = probe_list(configured(config), deadline).await;
     for (name, svc) in found.iter_mut() {
-        svc.configured = config.user_set(&format!("services.{name}"));
+        svc.configured = config.user_set(&format!("services.{}", crate::config::instances::service_of(name)));
     }
     found
 }

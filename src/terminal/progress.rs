@@ -133,8 +133,11 @@ fn shown(event: &Event) -> Option<Shown> {
     let text = match event {
         Event::PreflightNote { message } => return Some(Shown::Plain(format!("preflight: {message}"))),
         Event::RunStarted { run_id, recipe, .. } => format!("run {run_id}: {recipe}"),
-        Event::StepStarted { step, tool, action, .. } if action.is_empty() => format!("▶ {step} ({tool})"),
-        Event::StepStarted { step, tool, action, .. } => format!("▶ {step} ({tool}.{action})"),
+        Event::StepStarted { step, tool, action, gpus, .. } => {
+            let what = if action.is_empty() { tool.clone() } else { format!("{tool}.{action}") };
+            let on = gpus.iter().map(|g| format!("GPU {g}")).collect::<Vec<_>>().join(" + ");
+            format!("▶ {step} ({what}){}", if on.is_empty() { String::new() } else { format!(" on {on}") })
+        }
         Event::StepFinished { step, status, elapsed_s, error, .. } => match status {
             StepStatus::Completed => format!("✓ {step} {elapsed_s:.2}s"),
             StepStatus::Kept => format!("✓ {step} (completed before; outputs from the history)"),
@@ -176,8 +179,9 @@ mod tests {
                 resumed: false,
                 plan: vec![],
             },
-            Event::StepStarted { step: "s".into(), attempt: 1, tool: "file_ops".into(), action: "write".into() },
-            Event::StepStarted { step: "gate".into(), attempt: 1, tool: "approval_gate".into(), action: String::new() },
+            Event::StepStarted { step: "s".into(), attempt: 1, tool: "file_ops".into(), action: "write".into(), gpus: vec![] },
+            Event::StepStarted { step: "gate".into(), attempt: 1, tool: "approval_gate".into(), action: String::new(), gpus: vec![] },
+            Event::StepStarted { step: "big".into(), attempt: 1, tool: "script".into(), action: "run".into(), gpus: vec![0, 1] },
             Event::StepProgress { step: "s".into(), done: Some(1), total: Some(2), unit: "items".into() },
             log("INFO"),
             log("DEBUG"),

@@ -124,6 +124,7 @@ pub fn capacity_of(v: &Value) -> Capacity {
         cpu: v["cpu"].as_u64().unwrap_or(1).max(1) as u32,
         ram_gb: v["ram_gb"].as_f64().unwrap_or(0.0),
         vram_gb: v["vram_gb"].as_f64().unwrap_or(0.0),
+        gpus: Vec::new(),
     }
 }
 
@@ -171,6 +172,8 @@ pub async fn serve_call(tools: &Registry, req: CallRequest, inputs: JsonMap, hea
         step: req.step,
         llm_calls: Some(hear.llm_call.unwrap_or_else(|| Arc::new(move |c| llm_sink.lock().unwrap_or_else(|e| e.into_inner()).push(c)))),
         reservation: Default::default(),
+        cards: Vec::new(),
+        gpu_env: Vec::new(),
     };
     let outcome = tool.call(&req.action, inputs, &ctx).await;
     let logs = std::mem::take(&mut *logs.lock().unwrap_or_else(|e| e.into_inner()));
@@ -244,7 +247,7 @@ mod tests {
 
     #[test]
     fn an_executors_capacity_has_at_least_one_cpu() {
-        assert_eq!(capacity_of(&json!({"vram_gb": 24.0})), Capacity { cpu: 1, ram_gb: 0.0, vram_gb: 24.0 });
-        assert_eq!(capacity_of(&json!({"cpu": 8, "ram_gb": 64.0})), Capacity { cpu: 8, ram_gb: 64.0, vram_gb: 0.0 });
+        assert_eq!(capacity_of(&json!({"vram_gb": 24.0})), Capacity { cpu: 1, ram_gb: 0.0, vram_gb: 24.0, gpus: Vec::new() });
+        assert_eq!(capacity_of(&json!({"cpu": 8, "ram_gb": 64.0})), Capacity { cpu: 8, ram_gb: 64.0, vram_gb: 0.0, gpus: Vec::new() });
     }
 }

@@ -26,7 +26,7 @@ impl Ffmpeg {
     async fn run(&self, program: &str, args: Vec<String>, ctx: &ToolCtx) -> Result<String, ToolError> {
         let mut argv = vec![program.to_string()];
         argv.extend(args);
-        let spec = ProcessSpec { argv, cwd: Some(ctx.temp_dir.clone()), ..Default::default() }.logged_for(ctx);
+        let spec = ProcessSpec { argv, cwd: Some(ctx.temp_dir.clone()), ..Default::default() }.for_step(ctx);
         let out = run_process(&spec, &ctx.cancel).await?;
         if out.code != 0 {
             return Err(ToolError::Failed {

@@ -114,6 +114,11 @@ pub struct ToolCtx {
     /// What the step holds while it runs (CPU slots, RAM, GPU, VRAM): where an executor
     /// runs the call elsewhere (`remote`), it asks the cluster for this much.
     pub reservation: crate::schedule::Reservation,
+    /// The GPUs the scheduler gave the step (none on a machine without listed cards).
+    pub cards: Vec<crate::schedule::Card>,
+    /// What the step's programs are told to see only those cards by (`CUDA_VISIBLE_DEVICES`,
+    /// ...); empty where there is nothing to choose between (one card or none).
+    pub gpu_env: Vec<(&'static str, String)>,
 }
 
 impl ToolCtx {

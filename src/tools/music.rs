@@ -155,7 +155,7 @@ impl Tool for Music {
             }
         }
         ctx.log("INFO", &format!("generating {duration}s of music with {service}"));
-        let out = run_process(&ProcessSpec { argv, cwd: Some(dir.clone()), ..Default::default() }.logged_for(ctx), &ctx.cancel).await?;
+        let out = run_process(&ProcessSpec { argv, cwd: Some(dir.clone()), ..Default::default() }.for_step(ctx), &ctx.cancel).await?;
         if out.code != 0 {
             return Err(ToolError::Failed {
                 message: format!("{service} failed (exit code {}): {}", out.code, tail(&out.stderr, 10, 1200)),

@@ -40,10 +40,14 @@ pub struct ProcessSpec {
 }
 
 impl ProcessSpec {
-    /// Logs of a step's program in its run folder, one pair per attempt:
-    /// `<run_dir>/logs/<step id>.<attempt>` (`crate::store::logs`).
-    pub fn logged_for(mut self, ctx: &super::ToolCtx) -> ProcessSpec {
+    /// A step's program: its logs in the run folder, one pair per attempt
+    /// (`<run_dir>/logs/<step id>.<attempt>`, `crate::store::logs`), and only its cards
+    /// visible (`ToolCtx::gpu_env`; a variable the step sets itself is left as it is).
+    pub fn for_step(mut self, ctx: &super::ToolCtx) -> ProcessSpec {
         self.log = Some(crate::store::logs::base(&ctx.run_dir, &ctx.step_id, ctx.attempt));
+        for (k, v) in &ctx.gpu_env {
+            self.env.entry(k.to_string()).or_insert_with(|| v.clone());
+        }
         self
     }
 }

@@ -198,7 +198,7 @@ mod tests {
             Ok(out)
         }
         fn capacity(&self) -> Option<Capacity> {
-            Some(Capacity { cpu: 4, ram_gb: 0.0, vram_gb: 32.0 })
+            Some(Capacity { cpu: 4, ram_gb: 0.0, vram_gb: 32.0, gpus: Vec::new() })
         }
     }
 

@@ -154,7 +154,7 @@ fn build_spec(inputs: &JsonMap, ctx: &ToolCtx, strict: bool) -> Result<ProcessSp
     };
     let detach = opt_bool(inputs, "detach").unwrap_or(false);
     let sandbox = confinement(inputs, ctx, &cwd, strict)?;
-    Ok(ProcessSpec { argv, cwd: Some(cwd), env, stdin: opt_str(inputs, "stdin"), detach, log: None, sandbox }.logged_for(ctx))
+    Ok(ProcessSpec { argv, cwd: Some(cwd), env, stdin: opt_str(inputs, "stdin"), detach, log: None, sandbox }.for_step(ctx))
 }
 
 /// `sandbox`, `writes` and `network`: what a confined script may do.

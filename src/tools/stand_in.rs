@@ -98,5 +98,7 @@ pub fn ctx_in(dir: &std::path::Path) -> ToolCtx {
         step: Value::Null,
         llm_calls: None,
         reservation: Default::default(),
+        cards: Vec::new(),
+        gpu_env: Vec::new(),
     }
 }

@@ -188,9 +188,19 @@ def block(fmt: str, facts: dict, detail: bool = True) -> str:
         f"- CPU: {hw['cpu']} ({hw['cpu_cores']} threads); RAM: {hw['ram_gb']:.0f} GB",
     ]
     gpus = hw.get("gpus") or []
-    lines.append(
-        "- GPU: " + ("; ".join(f"{g['name']} ({g['vram_total_gb']:.0f} GB VRAM)" for g in gpus) if gpus else "none (models run on the CPU)")
-    )
+    if len(gpus) > 1:
+        lines.append(f"- GPUs: {len(gpus)}; a step runs on one card (`resources: {{gpu: N}}` picks it, `split: true` spreads it)")
+        for g in gpus:
+            serves = f"; serves {', '.join(g['instances'])}" if g.get("instances") else ""
+            loaded = f" (loaded: {', '.join(g['loaded'])})" if g.get("loaded") else ""
+            lines.append(
+                f"  - GPU {g['index']}: {g['name']} ({g['vram_total_gb']:.0f} GB VRAM, {g['vram_free_gb']:.0f} GB free{serves}{loaded})"
+            )
+    else:
+        lines.append(
+            "- GPU: "
+            + ("; ".join(f"{g['name']} ({g['vram_total_gb']:.0f} GB VRAM)" for g in gpus) if gpus else "none (models run on the CPU)")
+        )
     for name in sorted(services):
         s = services[name]
         lines.append(f"- {s.get('label') or name} at {s['url']}: {'running' if s['running'] else 'not running'}")

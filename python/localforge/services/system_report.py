@@ -61,7 +61,11 @@ def hardware(hw: Any) -> list[str]:
         kind = "unified memory" if g.get("unified") else "VRAM"
         # With several cards each says its number (`resources.gpu`, CUDA_VISIBLE_DEVICES order).
         label = f"GPU {g.get('index', 0)}" if len(hw["gpus"]) > 1 else "GPU  "
-        lines.append(f"  {label} {g['name']}: {_gb(g['vram_total_gb'])} {kind}, {_gb(g['vram_free_gb'])} free{driver}")
+        serves = ""
+        if len(hw["gpus"]) > 1 and g.get("instances"):
+            loaded = f" (loaded: {', '.join(g['loaded'])})" if g.get("loaded") else ""
+            serves = f"; serves {', '.join(g['instances'])}{loaded}"
+        lines.append(f"  {label} {g['name']}: {_gb(g['vram_total_gb'])} {kind}, {_gb(g['vram_free_gb'])} free{serves}{driver}")
     return lines
 
 

@@ -419,4 +419,5 @@ async fn approval_gate_takes_the_default_without_a_terminal() {
 }
 
 mod events;
+mod gpus;
 mod parallel;

@@ -8,7 +8,7 @@ use crate::schedule::{Capacity, Resources};
 use std::collections::HashSet;
 
 fn resources(cpu: u32, vram: f64) -> Resources {
-    Resources { capacity: Capacity { cpu, ram_gb: 0.0, vram_gb: vram }, ..Resources::default() }
+    Resources { capacity: Capacity { cpu, ram_gb: 0.0, vram_gb: vram, gpus: Vec::new() }, ..Resources::default() }
 }
 
 /// A step that records when it ran: `$DIR/ID.span` holds "start end" in ns.

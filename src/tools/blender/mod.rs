@@ -204,7 +204,7 @@ impl Tool for Blender {
             "--".into(),
             args_file.to_string_lossy().into_owned(),
         ];
-        let out = run_process(&ProcessSpec { argv, cwd: Some(dir.clone()), ..Default::default() }.logged_for(ctx), &ctx.cancel).await;
+        let out = run_process(&ProcessSpec { argv, cwd: Some(dir.clone()), ..Default::default() }.for_step(ctx), &ctx.cancel).await;
         let _ = (std::fs::remove_file(&script), std::fs::remove_file(&args_file));
         let out = out?;
         // The result line is the script's last word: in the tail kept, however much Blender printed.

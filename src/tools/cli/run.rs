@@ -60,7 +60,7 @@ pub(super) async fn run(tool: &ToolDef, name: &str, action: &ActionDef, given: J
         }
         sb
     });
-    let spec = ProcessSpec { argv, cwd: Some(cwd), env: envs, sandbox, ..Default::default() }.logged_for(ctx);
+    let spec = ProcessSpec { argv, cwd: Some(cwd), env: envs, sandbox, ..Default::default() }.for_step(ctx);
     let token = ctx.cancel.child_token();
     let out = match action.timeout {
         Some(secs) => {

@@ -53,12 +53,19 @@ impl Llm {
         Llm { client, services }
     }
 
-    fn target(&self, inputs: &JsonMap) -> Result<Target, ToolError> {
+    /// Where a call goes: the step's `host`, else the instance of its service on the card
+    /// the scheduler gave it (`cards`; `services.NAME.instances`), else the service's host.
+    fn target(&self, inputs: &JsonMap, cards: &[crate::schedule::Card]) -> Result<Target, ToolError> {
         let service = opt_str(inputs, "service").unwrap_or_else(|| "ollama".into());
-        let cfg = self.services.get(&service).and_then(Value::as_object).cloned().ok_or_else(|| {
+        let mut cfg = self.services.get(&service).and_then(Value::as_object).cloned().ok_or_else(|| {
             let names: Vec<&str> = self.services.keys().map(String::as_str).collect();
             ToolError::failed(format!("no service `{service}` in the configuration (services: {})", names.join(", ")))
         })?;
+        let all = crate::config::instances::instances(&service, &cfg);
+        let on_card = all.iter().find(|i| i.gpus.iter().any(|w| cards.iter().any(|c| c.is(w))));
+        if let Some(inst) = on_card.or(all.first()) {
+            cfg.insert("host".into(), Value::String(inst.host.clone()));
+        }
         let get = |k: &str| opt_str(inputs, k).or_else(|| cfg.get(k).and_then(|v| v.as_str().map(str::to_string)));
         let api = match get("api").as_deref() {
             None | Some("ollama") => Api::Ollama,
@@ -113,7 +120,7 @@ impl Tool for Llm {
     /// The model's digest as the server reports it (Ollama's `/api/tags`); for an
     /// OpenAI-compatible server, the model's id and the server's address.
     async fn identity(&self, _action: &str, inputs: &JsonMap) -> Result<Option<Value>, ToolError> {
-        let t = self.target(inputs)?;
+        let t = self.target(inputs, &[])?;
         match t.api {
             Api::Ollama => ollama::digest(&self.client, &t).await.map(|d| Some(serde_json::json!({"model": t.model, "digest": d}))),
             Api::OpenAi => Ok(Some(serde_json::json!({"model": t.model, "server": t.host}))),
@@ -161,7 +168,7 @@ impl Tool for Llm {
     }
 
     async fn call(&self, action: &str, inputs: JsonMap, ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
-        let target = Target { progress: Some(ctx.progress.clone()), ..self.target(&inputs)? };
+        let target = Target { progress: Some(ctx.progress.clone()), ..self.target(&inputs, &ctx.cards)? };
         let started = Instant::now();
         let work = async {
             match action {

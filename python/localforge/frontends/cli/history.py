@@ -49,7 +49,8 @@ def show(args) -> int:
         print(f"  error: {run['error']}")
     for s in run["steps"]:
         what = f"{s['tool']}.{s['action']}" if s.get("action") else s.get("tool") or ""
-        print(f"  {s['step_id']:<24} #{s['attempt']} {s['status']:<10} {what}")
+        on = f"  on {' + '.join(f'GPU {g}' for g in s['gpus'])}" if s.get("gpus") else ""
+        print(f"  {s['step_id']:<24} #{s['attempt']} {s['status']:<10} {what}{on}")
         if s.get("error"):
             print(f"      {s['error']}")
     for e in run["events"]:

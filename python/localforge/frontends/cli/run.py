@@ -160,6 +160,9 @@ def _dry_run(plan, as_json) -> int:
     print(field("inputs", plan["inputs"]))
     cap = plan["capacity"]
     vram = f", {cap['vram_gb']:.1f} GB VRAM" if cap["vram_gb"] else ", no GPU to plan with"
+    cards = cap.get("gpus") or []
+    if len(cards) > 1:
+        vram = ", " + ", ".join(f"GPU {c['index']} {c['vram_gb']:.1f} GB" for c in cards)
     print(f"up to {cap['cpu']} steps at once{vram}")
     if not plan["sequential"]:
         print(f"critical path (~{_seconds(plan['critical_path_s'])} estimated): {' → '.join(plan['critical_path'])}")
@@ -170,7 +173,8 @@ def _dry_run(plan, as_json) -> int:
             s = by_id[sid]
             what = f"{s['tool']}.{s['action']}" if s["action"] else s["tool"]
             after = f"  after {', '.join(s['depends_on'])}" if s["depends_on"] else ""
-            print(f"  {sid}  {what}{after}{_reserves(s, gpu=bool(cap['vram_gb']))}{_cached(s.get('cache'))}")
+            on = f"  on {' + '.join(f'GPU {g}' for g in s['gpus'])}" if len(cards) > 1 and s.get("gpus") else ""
+            print(f"  {sid}  {what}{after}{_reserves(s, gpu=bool(cap['vram_gb']))}{on}{_cached(s.get('cache'))}")
             if s.get("never_fits"):
                 print(f"      can never fit: {s['never_fits']}")
             for u in (s.get("needs") or {}).get("unknown", []):

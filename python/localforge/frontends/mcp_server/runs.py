@@ -190,7 +190,8 @@ class Follower:
             if event["step"] in self.steps:
                 self.partial.setdefault(event["step"], 0.0)
             attempt = f" (attempt {event['attempt']})" if event["attempt"] > 1 else ""
-            await self.progress(f"{event['step']}: {event['tool']}.{event['action']}{attempt}")
+            on = f" on {' + '.join(f'GPU {g}' for g in event['gpus'])}" if event.get("gpus") else ""
+            await self.progress(f"{event['step']}: {event['tool']}.{event['action']}{attempt}{on}")
         elif kind == "step_progress":
             done, total = event.get("done"), event.get("total")
             if event["step"] in self.steps and done is not None and total:

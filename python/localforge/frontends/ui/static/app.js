@@ -226,7 +226,7 @@ function gantt(detail) {
     <line class="axis" x1="${L}" y1="10" x2="${L + W}" y2="10"/><text x="${L}" y="8">0 s</text><text x="${L + W - 40}" y="8">${secs(span / 1000)}</text>
     ${rows.map((a, i) => { const x = L + (t(a.started_at) - start) / span * W; const e = a.ended_at ? t(a.ended_at) : now;
       const w = Math.max(2, (e - t(a.started_at)) / span * W); const y = 20 + i * (H + 4);
-      const label = `${a.step_id}${a.items ? ` (${a.items} items)` : a.attempt > 1 ? ` (attempt ${a.attempt})` : ""}${gpu[a.step_id.split("[")[0]] ? " ⚡" : ""}`;
+      const label = `${a.step_id}${a.items ? ` (${a.items} items)` : a.attempt > 1 ? ` (attempt ${a.attempt})` : ""}${a.gpus && a.gpus.length ? ` ⚡ GPU ${a.gpus.join("+")}` : gpu[a.step_id.split("[")[0]] ? " ⚡" : ""}`;
       return `<g data-attempt="${esc(a.step_id)}#${a.attempt}"><title>${esc(label)}: ${esc(a.status)}, ${secs((e - t(a.started_at)) / 1000)}</title>
         <text x="4" y="${y + 13}">${esc(cut(label, 30))}</text>
         <rect x="${x}" y="${y}" width="${w}" height="${H}" rx="3" fill="${COLORS[a.status] || COLORS.pending}"/></g>`; }).join("")}
@@ -489,6 +489,15 @@ function gauge(label, used, total, unit = "GB") {
     <svg class="gauge" viewBox="0 0 100 10" preserveAspectRatio="none" role="img" aria-label="${pct.toFixed(0)}%"><rect width="${pct.toFixed(1)}" height="10"/></svg></div>`;
 }
 
+// One card: its VRAM in use; on a machine of several, its number, the service instances that
+// serve from it and what they have loaded there (`system --json`: gpus[].instances, .loaded).
+function gpuGauge(g, several) {
+  const label = several ? `GPU ${g.index} ${g.name}` : g.name;
+  const serves = several && g.instances && g.instances.length
+    ? `<p class="muted" data-gpu="${g.index}">serves ${esc(g.instances.join(", "))}${g.loaded && g.loaded.length ? ` · loaded: ${esc(g.loaded.join(", "))}` : ""}</p>` : "";
+  return gauge(label, g.vram_total_gb - g.vram_free_gb, g.vram_total_gb) + serves;
+}
+
 async function machinePage() {
   document.title = "This machine · LocalForge";
   const s = await api("/api/system");
@@ -496,7 +505,7 @@ async function machinePage() {
   view.innerHTML = `<h1>This machine</h1>
     <div class="grid2"><div class="panel"><h2>Hardware</h2><p>${esc(hw.cpu)} · ${hw.cpu_cores} threads · ${esc(hw.platform)} ${esc(hw.arch)}</p>
       ${gauge("RAM", hw.ram_gb - hw.ram_available_gb, hw.ram_gb)}
-      ${(hw.gpus || []).map(g => gauge(`${g.name}`, g.vram_total_gb - g.vram_free_gb, g.vram_total_gb)).join("") || `<p class="muted">No GPU: ${esc(hw.gpu_note || "")}</p>`}</div>
+      ${(hw.gpus || []).map(g => gpuGauge(g, (hw.gpus || []).length > 1)).join("") || `<p class="muted">No GPU: ${esc(hw.gpu_note || "")}</p>`}</div>
     <div class="panel"><h2>Services</h2><table>${Object.entries(s.services).map(([n, v]) => `<tr data-service="${esc(n)}"><td>${esc(v.label)}</td>
       <td>${badge(v.running ? "completed" : "failed").replace(/>(completed|failed)</, `>${v.running ? "up" : "down"}<`)}</td><td class="muted">${esc(v.url)}${v.version ? " · " + esc(v.version) : ""}${v.models && v.models.length ? " · " + v.models.length + " models" : ""}</td></tr>`).join("")}</table></div></div>
     <div class="grid2"><div class="panel"><h2>Tools</h2><table>${Object.entries(s.tools).map(([n, t]) => `<tr><td>${t.found ? "✓" : "✗"} ${esc(n)}</td><td class="muted">${esc(t.version || (t.found ? "found" : "not found"))}</td></tr>`).join("")}</table></div>
