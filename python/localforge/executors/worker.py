@@ -26,18 +26,16 @@ if TYPE_CHECKING:
 
 
 def run_call(payload: dict):
-    """`{"log": [level, message]}` and `{"progress": [done, total, unit]}` as the step goes,
-    then `{"result": ...}`; the first item also says where the call runs (`where`: node,
-    host, pid), and a step that is silent for 50 ms is told where it runs on its own, so a
-    step whose worker dies is retried elsewhere (a step done sooner says it with its
-    result: one message fewer for the many short steps). The call runs on a thread of its
-    own so its lines can be given as they come; when the task is cancelled
-    (KeyboardInterrupt here), the call is told to stop and its processes are stopped
-    before the task ends."""
+    """Where it runs (`where`: node, host, pid; so a step whose worker dies is retried
+    elsewhere, however soon it dies); then `{"log": [level, message]}` and
+    `{"progress": [done, total, unit]}` as the step goes; then `{"result": ...}`. The call
+    runs on a thread of its own so its lines can be given as they come; when the task is
+    cancelled (KeyboardInterrupt here), the call is told to stop and its processes are
+    stopped before the task ends."""
     import ray
 
     _settle()
-    where: Optional[dict] = {"node": ray.get_runtime_context().get_node_id(), "host": socket.gethostname(), "pid": os.getpid()}
+    yield {"where": {"node": ray.get_runtime_context().get_node_id(), "host": socket.gethostname(), "pid": os.getpid()}}
     events: queue.Queue = queue.Queue()
     stop = threading.Event()
     box: dict = {}
@@ -55,23 +53,18 @@ def run_call(payload: dict):
         thread.start()
         while True:
             try:  # short waits: a cancel (KeyboardInterrupt) gets through at once
-                item = events.get(timeout=0.05 if where else 0.2)
+                item = events.get(timeout=0.2)
             except queue.Empty:
-                if where:
-                    yield {"where": where}
-                    where = None
                 continue
             if item is None:
                 break
-            if where:
-                item, where = {**item, "where": where}, None
             yield item
     finally:
         stop.set()
         thread.join()
     if "error" in box:
         raise box["error"]
-    yield {"result": box["result"], **({"where": where} if where else {})}
+    yield {"result": box["result"]}
 
 
 _SETTLED = False
