@@ -24,12 +24,15 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+import ollama_standin  # noqa: E402
+from ollama_standin import MODELS  # noqa: E402
+
 TWO = [{"vendor": "nvidia", "name": "fake 24 GB", "vram_gb": 24, "uuid": f"GPU-bench-{i}"} for i in range(2)]
-MODELS = ["llama3.1:8b", "qwen2.5:7b"]
 
 
 def run(home: Path, recipe: Path, config: str, cards) -> dict:
@@ -59,38 +62,8 @@ def llm_steps(n: int, parallel: bool) -> str:
 
 
 def stand_in(delay: float):
-    """An Ollama stand-in: its documented endpoints; `asked` records each generation's model."""
-
-    class Ollama(BaseHTTPRequestHandler):
-        asked: list = []
-        lock = threading.Lock()
-
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):
-            docs = {
-                "/api/version": {"version": "0.12.3"},
-                "/api/tags": {"models": [{"name": m, "size": 4920753328} for m in MODELS]},
-                "/api/ps": {"models": []},
-            }
-            self._send(200 if self.path in docs else 404, docs.get(self.path, {"error": "not found"}))
-
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            with Ollama.lock:
-                Ollama.asked.append(body["model"])
-            time.sleep(delay)
-            self._send(200, {"model": body["model"], "response": "ok", "done": True, "eval_count": 1, "prompt_eval_count": 1})
-
-        def _send(self, code, doc):
-            data = (json.dumps(doc) + "\n").encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    """An Ollama stand-in on 127.0.0.1 (tests/ollama_standin.py); `asked` records each generation's model."""
+    Ollama = ollama_standin.handler(MODELS, delay=delay)
     server = ThreadingHTTPServer(("127.0.0.1", 0), Ollama)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, Ollama

@@ -1,15 +1,16 @@
 """One service instance per GPU (issue 33): `services.ollama.instances`, each on a card of a
 fake machine (`LOCALFORGE_FAKE_GPUS`). Ollama cannot run here (no model weights), so each
 instance is a stand-in on 127.0.0.1 that answers Ollama's documented API (`/api/version`,
-`/api/tags`, `/api/ps`, `/api/generate`) as tests/test_system.py's does, and records which
-models it was asked for: that is where the real scheduler routed each LLM step."""
+`/api/tags`, `/api/ps`, `/api/generate`; tests/ollama_standin.py), and records which models it was
+asked for: that is where the real scheduler routed each LLM step."""
 
 import json
-from http.server import BaseHTTPRequestHandler
 
 import pytest
 
+import ollama_standin
 from conftest import serve
+from ollama_standin import MODELS
 
 TWO = json.dumps(
     [
@@ -25,41 +26,11 @@ FOUR = json.dumps(
         {"vendor": "amd", "name": "Radeon RX 7800 XT", "vram_gb": 16},
     ]
 )
-MODELS = ["llama3.1:8b", "qwen2.5:7b"]
 
 
 def fake_ollama(loaded=()):
     """A stand-in Ollama with `loaded` models in memory; `asked` lists the models of its generations."""
-
-    class Instance(BaseHTTPRequestHandler):
-        asked = []
-
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):
-            docs = {
-                "/api/version": {"version": "0.12.3"},
-                "/api/tags": {"models": [{"name": m, "size": 4920753328} for m in MODELS]},
-                "/api/ps": {"models": [{"name": m, "size_vram": 6 * 2**30} for m in loaded]},
-            }
-            self._send(200 if self.path in docs else 404, json.dumps(docs.get(self.path, {"error": "not found"})))
-
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            Instance.asked.append(body["model"])
-            done = {"model": body["model"], "response": "ok", "done": True, "eval_count": 1, "prompt_eval_count": 1}
-            self._send(200, json.dumps(done) + "\n")
-
-        def _send(self, code, text):
-            data = text.encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    return Instance
+    return ollama_standin.handler(MODELS, loaded)
 
 
 def llm_steps(models, parallel=True):
