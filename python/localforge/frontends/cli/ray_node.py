@@ -55,7 +55,8 @@ def authentication(ns) -> tuple[dict, str]:
             ray_auth.make()
             hit = ray_auth.found()
     except ray_auth.TokenProblem as e:
-        raise UsageError(str(e), hint="fix it, or remove the file and start the head again to make a new token") from None
+        fix = "fix it, or remove the file to have a new token made" if ns.head else f"fix it: {ray_auth.CARRY}"
+        raise UsageError(str(e), hint=fix) from None
     if hit is None:
         if ns.head:  # --dry-run: the token is made when the node starts
             return {ray_auth.MODE: "token", ray_auth.TOKEN_PATH: str(ray_auth.token_file())}, str(ray_auth.token_file())
