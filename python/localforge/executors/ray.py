@@ -61,6 +61,12 @@ class RayExecutor:
             try:
                 _reachable(self.address)
                 ray.init(address=self.address, logging_level=logging.WARNING, log_to_driver=False)
+                # What is loaded by now (Ray's modules: most of this process's objects) stays:
+                # the garbage collector no longer walks it on each full collection, which cost
+                # the driver about a third of its CPU on a batch of short steps. Once, when
+                # this process connects: a server that makes an executor per run must not
+                # freeze what each run leaves behind.
+                gc.freeze()
             except (ConnectionError, RuntimeError, ValueError, OSError) as e:
                 from localforge.executors import unusable
 
@@ -76,10 +82,6 @@ class RayExecutor:
                     "machines), or name it: `--executor ray:HOST:6379`",
                 ) from None
         self._task = ray.remote(max_retries=0, num_returns="streaming")(worker.run_call)
-        # What is loaded by now (Ray's modules: most of this process's objects) stays: the
-        # garbage collector no longer walks it on each full collection, which cost the
-        # driver about a third of its CPU on a batch of short steps.
-        gc.freeze()
         self._lock = threading.Lock()
         # Steps whose worker died, by (run, step): the node to keep their retry away from.
         self._avoid: dict[tuple[str, str], str] = {}
@@ -99,12 +101,12 @@ class RayExecutor:
 
     # -- placement ------------------------------------------------------------------------
 
-    def _nodes(self) -> list[dict]:
+    def _nodes(self, fresh: bool = False) -> list[dict]:
         """The live nodes, asked of the cluster at most once a second (asking costs a
-        round trip to the GCS; each step's placement reads them), and again after a
-        worker died."""
+        round trip to the GCS; each step's placement reads them), after a worker died,
+        and when `fresh`."""
         with self._lock:
-            if self._known is None or time.monotonic() - self._known[0] > NODES_FRESH_S:
+            if fresh or self._known is None or time.monotonic() - self._known[0] > NODES_FRESH_S:
                 self._known = (time.monotonic(), [n for n in _ray().nodes() if n.get("Alive")])
             return self._known[1]
 
@@ -113,9 +115,7 @@ class RayExecutor:
         again of the cluster before saying so: a node may have joined since)."""
         opts, problem = self._options(request, self._nodes())
         if problem:
-            with self._lock:
-                self._known = None
-            opts, problem = self._options(request, self._nodes())
+            opts, problem = self._options(request, self._nodes(fresh=True))
         return opts, problem
 
     def _options(self, request: dict, nodes: list[dict]) -> tuple[dict, Optional[str]]:
@@ -154,8 +154,7 @@ class RayExecutor:
     def died_on(self, request: dict, node: Optional[str]) -> None:
         with self._lock:
             self._known = None
-        if node:
-            with self._lock:
+            if node:
                 self._avoid[(request.get("run_id"), request.get("step_id"))] = node
 
 

@@ -17,7 +17,6 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Optional
 
 # Ray's processes by the name the kernel shows (`raylet`, `gcs_server`, `ray::IDLE`, `python`
 # for its monitors): a session id reused by something else after the node died is not touched.
@@ -112,11 +111,8 @@ def _stop_session(session: int, grace_s: float = 10.0) -> int:
     return len(pids)
 
 
-def _kill(pid: int, sig: int) -> Optional[bool]:
+def _kill(pid: int, sig: int) -> None:
     try:
         os.kill(pid, sig)
-        return True
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        return False
+    except (ProcessLookupError, PermissionError):  # gone already; or not ours to signal
+        pass

@@ -109,7 +109,7 @@ def main(args) -> int:
         raise UsageError("`ray` is not installed", hint=f"install it with `{install('ray')}`")
     if not ns.insecure:
         _has_token_authentication()
-    if ns.insecure:
+    else:
         warning(
             "starting a Ray node without token authentication: anyone who can reach its ports can run code on this machine",
             hint="use it only on a network you trust, behind a firewall",
@@ -134,9 +134,10 @@ def _stop(ns) -> int:
     stopped = ray_nodes.stop()
     if ns.json:
         print_json({"stopped": [{"session": r["session"], "argv": r["argv"], "processes": r["processes"]} for r in stopped]})
-    elif not stopped:
+        return EXIT_OK
+    if not stopped:
         print("no Ray node started by `localforge ray-node` is running here", file=sys.stderr)
-    for r in [] if ns.json else stopped:
+    for r in stopped:
         print(f"stopped: ray {shlex.join(r['argv'])} ({r['processes']} processes)", file=sys.stderr)
     return EXIT_OK
 
