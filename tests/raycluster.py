@@ -95,11 +95,30 @@ class Cluster:
         shutil.rmtree(self.temp, ignore_errors=True)
 
     def _pids(self):
-        for d in Path("/proc").iterdir():
-            if d.name.isdigit():
-                try:
-                    cmd = (d / "cmdline").read_bytes()
-                except OSError:
-                    continue
-                if str(self.temp).encode() in cmd or f"127.0.0.1:{self.port}".encode() in cmd:
-                    yield int(d.name)
+        for pid, _, cmd in processes():
+            if str(self.temp).encode() in cmd or f"127.0.0.1:{self.port}".encode() in cmd:
+                yield pid
+
+
+def processes():
+    """(pid, the text of /proc/PID/stat, the command line) of each process."""
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                yield int(d.name), (d / "stat").read_text(), (d / "cmdline").read_bytes()
+            except OSError:
+                continue
+
+
+def _after_name(stat: str) -> list:
+    """The fields of /proc/PID/stat after the name (in parentheses): state ppid pgrp session ..."""
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def session_of(pid: int) -> int:
+    return int(_after_name(Path(f"/proc/{pid}/stat").read_text())[3])
+
+
+def in_session(session: int) -> list:
+    """The live (not zombie) processes of `session`."""
+    return [pid for pid, stat, _ in processes() if (f := _after_name(stat))[0] != "Z" and int(f[3]) == session]

@@ -11,13 +11,8 @@ import pytest
 import ollama_standin
 from conftest import serve
 from ollama_standin import MODELS
+from test_gpus import NVIDIA_2x24 as TWO
 
-TWO = json.dumps(
-    [
-        {"vendor": "nvidia", "name": "RTX 4090", "vram_gb": 24, "uuid": "GPU-aaaa0000"},
-        {"vendor": "nvidia", "name": "RTX 3090", "vram_gb": 24, "uuid": "GPU-bbbb1111"},
-    ]
-)
 FOUR = json.dumps(
     [
         {"vendor": "nvidia", "name": "RTX 4090", "vram_gb": 24, "uuid": "GPU-aaaa0000"},

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES, process_alive, serve
-from raycluster import Cluster
+from raycluster import Cluster, in_session, session_of
 
 try:
     import ray  # noqa: F401
@@ -432,25 +432,6 @@ def test_a_client_without_the_token_is_refused(lf, cluster):
     assert lf("history", "--json", check=0).stdout.strip() == "[]"
 
 
-def _session_of(pid: int) -> int:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat[stat.rindex(")") + 2 :].split()[3])
-
-
-def _in_session(session: int) -> list:
-    out = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                stat = (d / "stat").read_text()
-            except OSError:
-                continue
-            rest = stat[stat.rindex(")") + 2 :].split()
-            if rest[0] != "Z" and int(rest[3]) == session:
-                out.append(int(d.name))
-    return out
-
-
 def test_ray_node_stop_stops_the_nodes_it_started_and_no_other_ray(tmp_path):
     # Another Ray on this machine (another user's, say): plain `ray start`, its own session.
     other = Cluster(tmp_path / "other", plugins=PLUGINS, cpus=1)
@@ -465,16 +446,16 @@ def test_ray_node_stop_stops_the_nodes_it_started_and_no_other_ray(tmp_path):
         records = [json.loads(p.read_text()) for p in (ours.home / ".localforge" / "ray" / "nodes").glob("*.json")]
         assert len(records) == 1
         session = records[0]["session"]
-        assert _in_session(session)
+        assert in_session(session)
         stop = [sys.executable, "-m", "localforge", "ray-node", "--stop", "--json"]
         out = subprocess.run(stop, env=ours.env, capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
         assert [r["session"] for r in json.loads(out.stdout)["stopped"]] == [session]
-        assert _in_session(session) == []  # the GCS, raylet, agents and workers of our node
+        assert in_session(session) == []  # the GCS, raylet, agents and workers of our node
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", ours.port), timeout=2).close()
         # The other cluster is untouched: its processes run and it answers.
-        assert _in_session(starter.pid)
+        assert in_session(starter.pid)
         code = "import ray, sys; ray.init(address=sys.argv[1], logging_level='ERROR'); print(len(ray.nodes()))"
         asked = subprocess.run([sys.executable, "-c", code, other.address], env=env, capture_output=True, text=True, timeout=120)
         assert asked.stdout.strip() == "1", asked.stderr[-2000:]
@@ -482,7 +463,7 @@ def test_ray_node_stop_stops_the_nodes_it_started_and_no_other_ray(tmp_path):
         again = subprocess.run(stop, env=ours.env, capture_output=True, text=True, timeout=60)
         assert json.loads(again.stdout) == {"stopped": []}
     finally:
-        for pid in _in_session(starter.pid):
+        for pid in in_session(starter.pid):
             os.kill(pid, signal.SIGKILL)
         ours.stop()
         other.stop()
@@ -544,7 +525,7 @@ def test_the_ports_the_nodes_listen_on_are_those_the_docs_list(lfr, cluster):
             seen = set()
             for pid, name, address in _listening():
                 try:
-                    session = _session_of(pid)
+                    session = session_of(pid)
                 except OSError:
                     continue
                 if pid == proc.pid:
