@@ -394,7 +394,6 @@ impl Store {
     }
 }
 
-/// A file another run removed first is as good as removed.
 /// Set `path`'s modification time to now (one `utimensat`, not an open, a set and a close:
 /// every cache hit does it).
 fn touch(path: &Path) {
@@ -405,6 +404,7 @@ fn touch(path: &Path) {
     unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), 0) };
 }
 
+/// A file another run removed first is as good as removed.
 pub(super) fn gone(r: std::io::Result<()>) -> std::io::Result<()> {
     match r {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
