@@ -26,11 +26,12 @@ done
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 # Debian's Blender runs on the system Python; its glTF exporter needs NumPy there.
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import numpy' 2>/dev/null || missing+=(python3-numpy)
-# What the shipped registry's examples run (tests/test_registry.py), and git for registries.
+# What the shipped registry's examples run (tests/test_registry.py), git for registries,
+# the dashboard's browser and `ss` for the Ray tests' port check.
 declare -A REGISTRY=([optipng]=optipng [pngquant]=pngquant [cwebp]=webp [rsvg-convert]=librsvg2-bin
                      [exiftool]=libimage-exiftool-perl [dot]=graphviz [qpdf]=qpdf [pdftotext]=poppler-utils
                      [gs]=ghostscript [flac]=flac [lame]=lame [opusenc]=opus-tools [jq]=jq [mediainfo]=mediainfo
-                     [html2text]=html2text [git]=git [chromium]=chromium)
+                     [html2text]=html2text [git]=git [chromium]=chromium [ss]=iproute2)
 for program in "${!REGISTRY[@]}"; do
     PYTHONPATH=tests "$PYTHON" -m programs "$program" >/dev/null 2>&1 || missing+=("${REGISTRY[$program]}")
 done

@@ -39,6 +39,8 @@ SIGNATURES = {
     "html2text": ("-version", r"html2text"),
     "git": ("--version", r"^git version"),
     "chromium": ("--version", r"^Chromium \d"),
+    # The Ray tests read which ports a node listens on (tests/test_ray.py).
+    "ss": ("--version", r"iproute2"),
 }
 
 
