@@ -250,3 +250,32 @@ def test_ray_node_joins_only_with_the_clusters_token_unless_insecure(lf):
     refused = lf("ray-node", "--head", "--dry-run", check=2).stderr
     assert "RAY_AUTH_MODE=disabled would start a Ray node that anyone who can reach it can run code on" in refused
     assert "--insecure" in refused
+
+
+def test_a_ray_token_that_cannot_be_used_is_refused_saying_why(tmp_path, monkeypatch):
+    from localforge.executors import ray_auth
+
+    with pytest.raises(ray_auth.TokenProblem, match="the token in RAY_AUTH_TOKEN is too short: use at least 16 characters"):
+        ray_auth.found({"RAY_AUTH_TOKEN": "short"})
+    missing = tmp_path / "nowhere"
+    with pytest.raises(ray_auth.TokenProblem, match=f"RAY_AUTH_TOKEN_PATH names {missing}, which does not exist"):
+        ray_auth.found({"RAY_AUTH_TOKEN_PATH": str(missing)})
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    empty.chmod(0o600)
+    with pytest.raises(ray_auth.TokenProblem, match=f"the Ray token in {empty} is empty"):
+        ray_auth.found({"RAY_AUTH_TOKEN_PATH": str(empty)})
+    assert ray_auth.found({"RAY_AUTH_TOKEN": "t" * 16}) == ({"RAY_AUTH_MODE": "token"}, "the RAY_AUTH_TOKEN variable")
+
+
+def test_ray_node_refuses_a_ray_without_token_authentication(monkeypatch):
+    from importlib import metadata
+
+    from localforge.frontends.cli import ray_node
+    from localforge.frontends.cli.output import UsageError
+
+    monkeypatch.setattr(metadata, "version", lambda name: "2.51.1")
+    with pytest.raises(UsageError, match="Ray 2.51.1 has no token authentication"):
+        ray_node._has_token_authentication()
+    monkeypatch.setattr(metadata, "version", lambda name: "2.52.0")
+    ray_node._has_token_authentication()
