@@ -5,7 +5,7 @@ use super::report::{StepReport, StepStatus};
 use super::state::Run;
 use crate::recipe::{OnFailure, Step, StepKind};
 use crate::store::now;
-use crate::template::{render_condition, render_value, Scope};
+use crate::template::{render_condition, render_map, Scope};
 use crate::tools::{JsonMap, ToolCtx};
 use serde_json::Value;
 use std::future::Future;
@@ -128,14 +128,14 @@ impl Run {
             self.refinement.lock().expect("refinement").0.insert(step.id.clone(), iteration);
             if let Err(Fail::Failed { outputs, .. }) = &result {
                 // Refinement steps can read the failed attempt's outputs (e.g. `failures`).
-                self.steps.set(&step.id, StepStatus::Failed, &Value::Object(outputs.clone()));
+                self.steps.set(&step.id, StepStatus::Failed, outputs);
             }
             self.events.note(&format!("{record_id}: refinement {iteration}/{}", self.recipe.max_iterations));
             for r in refinement {
                 let rec = format!("{}#{iteration}", r.id);
                 let report = self.run_step(r, scope, &rec).await;
                 self.refined(record_id, &rec);
-                self.steps.set(&r.id, report.status, &Value::Object(report.outputs.clone()));
+                self.steps.set(&r.id, report.status, &report.outputs);
                 match report.status {
                     StepStatus::Completed | StepStatus::Skipped => {}
                     StepStatus::Cancelled => return (Err(Fail::Cancelled), attempt),
@@ -171,10 +171,10 @@ impl Run {
         let started_at = now();
         // A 0.x plugin renders its own inputs, as 0.x did (through its ctx).
         let raw = step.tool_action().and_then(|(t, _)| self.tools.get(t)).is_some_and(|t| t.renders_0x());
-        let rendered = if raw { Ok(Value::Object(step.inputs.clone())) } else { render_value(&Value::Object(step.inputs.clone()), scope) };
+        let rendered = if raw { Ok(Value::Object(step.inputs.clone())) } else { render_map(&step.inputs, scope).map(Value::Object) };
         let inputs_text = match &rendered {
             Ok(v) => v.to_string(),
-            Err(_) => Value::Object(step.inputs.clone()).to_string(),
+            Err(_) => json_text(&step.inputs),
         };
         // The cards the step was given (a batch or an approval does no GPU work of its own).
         let gpus: Vec<usize> = match tool != "batch" && !matches!(step.kind, StepKind::Approval { .. }) {
@@ -186,10 +186,13 @@ impl Run {
         }
         let number = self.attempt_key(record_id, attempt).attempt;
         self.events.step_started(record_id, number, tool, action, gpus);
-        // A tool call (not a batch, nor an approval) is counted as running while it does,
-        // so that the cache can tell the files of steps that run together apart.
-        let running = (tool != "batch" && !matches!(step.kind, StepKind::Approval { .. })).then(|| self.activity.begin());
-        let upstream = self.upstream_of(record_id);
+        // With the cache on, a tool call (not a batch, nor an approval) is counted as running
+        // while it does, so that the cache can tell the files of steps that run together
+        // apart; and each step hands a digest of what it gave to the keys of the steps after
+        // it. With the cache off nothing reads either.
+        let caching = self.cache.is_some();
+        let running = (caching && tool != "batch" && !matches!(step.kind, StepKind::Approval { .. })).then(|| self.activity.begin());
+        let upstream = if caching { self.upstream_of(record_id) } else { Vec::new() };
         let probe = match &rendered {
             Ok(Value::Object(inputs)) if !raw => {
                 let listing = running.as_ref().and_then(|r| r.listing.clone());
@@ -214,7 +217,7 @@ impl Run {
             }
             _ => None,
         };
-        let given = rendered.as_ref().ok().and_then(Value::as_object).cloned().unwrap_or_default();
+        let given = running.as_ref().map(|_| rendered.as_ref().ok().and_then(Value::as_object).cloned().unwrap_or_default());
         let result = match rendered {
             Err(e) => Err(Fail::msg(format!("cannot render inputs: {e}"))),
             Ok(Value::Object(inputs)) => self.call(step, scope, (record_id, number), tool, action, inputs).await,
@@ -222,9 +225,17 @@ impl Run {
         };
         let result = result.and_then(|outputs| gate(step, outputs));
         // What it names in the run folder is its own, for the steps that ran beside it.
-        let named = crate::cache::capture::named_in(&[&given].into_iter().chain(result.as_ref().ok()).collect::<Vec<_>>(), &self.run_dir);
-        let beside = running.map(|r| r.finish(named.clone())).unwrap_or_default();
-        if let Ok(outputs) = &result {
+        let (named, beside) = match running {
+            Some(r) => {
+                let given = given.unwrap_or_default();
+                let named =
+                    crate::cache::capture::named_in(&[&given].into_iter().chain(result.as_ref().ok()).collect::<Vec<_>>(), &self.run_dir);
+                let beside = r.finish(named.clone());
+                (named, beside)
+            }
+            None => Default::default(),
+        };
+        if let (Ok(outputs), true) = (&result, caching) {
             let mut upstream = upstream.clone();
             if let Some(e) = effects {
                 upstream.push(("@made".into(), self.effects_digest(e, outputs).await));
@@ -250,9 +261,9 @@ impl Run {
     fn record(&self, record_id: &str, attempt: u32, result: &Result<JsonMap, Fail>) {
         let Some(store) = &self.store else { return };
         let (status, outputs, error, detail) = match result {
-            Ok(o) => (StepStatus::Completed, Some(Value::Object(o.clone()).to_string()), None, None),
+            Ok(o) => (StepStatus::Completed, Some(json_text(o)), None, None),
             Err(Fail::Failed { message, detail, outputs }) => {
-                let o = (!outputs.is_empty()).then(|| Value::Object(outputs.clone()).to_string());
+                let o = (!outputs.is_empty()).then(|| json_text(outputs));
                 (StepStatus::Failed, o, Some(message.clone()), detail.clone())
             }
             Err(Fail::Cancelled) => (StepStatus::Cancelled, None, Some("cancelled".into()), None),
@@ -322,15 +333,24 @@ impl Run {
             step: {
                 let (counts, active) = &*self.refinement.lock().expect("refinement");
                 let env: serde_json::Map<String, Value> = given.env.iter().map(|(k, v)| (k.to_string(), Value::from(v.as_str()))).collect();
-                serde_json::json!({"id": record_id, "name": step.name, "tool": step.tool_action().map(|t| t.0),
-                                   "action": step.tool_action().map(|t| t.1),
-                                   "iteration_count": counts, "refinement_active": *active > 0,
-                                   "gpus": given.cards, "gpu_env": env})
+                // Sized once: growing it key by key was most of what making a step's context cost.
+                let mut m = serde_json::Map::with_capacity(8);
+                m.insert("id".into(), record_id.into());
+                m.insert("name".into(), step.name.clone().into());
+                m.insert("tool".into(), step.tool_action().map(|t| t.0).into());
+                m.insert("action".into(), step.tool_action().map(|t| t.1).into());
+                m.insert("iteration_count".into(), serde_json::to_value(counts).unwrap_or_default());
+                m.insert("refinement_active".into(), (*active > 0).into());
+                m.insert("gpus".into(), serde_json::to_value(&given.cards).unwrap_or_default());
+                m.insert("gpu_env".into(), Value::Object(env));
+                Value::Object(m)
             },
-            // A `batch.foreach` item's sub-step holds what it declares (preflight's figures are for whole steps).
-            reservation: match record_id.contains('[') {
-                true => crate::schedule::declared(&self.recipe, step),
-                false => self.resources.of(&self.recipe, step),
+            // A `batch.foreach` item's sub-step holds what it declares (preflight's figures are
+            // for whole steps); a step, what the scheduler reserved for it.
+            reservation: match &given.reservation {
+                Some(r) if record_id == step.id => r.clone(),
+                _ if record_id.contains('[') => crate::schedule::declared(&self.recipe, step),
+                _ => self.resources.of(&self.recipe, step),
             },
             cards: given.cards,
             gpu_env: given.env,
@@ -353,4 +373,9 @@ async fn sleep_opt(d: Option<Duration>) {
         Some(d) => tokio::time::sleep(d).await,
         None => std::future::pending().await,
     }
+}
+
+/// A JSON object as text, for the history (without copying it into a `Value` first).
+fn json_text(map: &JsonMap) -> String {
+    serde_json::to_string(map).unwrap_or_default()
 }

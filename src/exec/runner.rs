@@ -104,7 +104,7 @@ pub async fn run(
             recipe: recipe.name.clone(),
             recipe_path: recipe.path.display().to_string(),
             recipe_hash: recipe.hash.clone(),
-            inputs: Value::Object(inputs.clone()).to_string(),
+            inputs: serde_json::to_string(&inputs).unwrap_or_default(),
             run_dir: run_dir.display().to_string(),
             started_at: started_at.clone(),
             steps: recipe.steps.len() as u32,
@@ -162,13 +162,20 @@ pub async fn run(
         refreshed: opts.cache.as_ref().map(|c| refreshed(&recipe, &plan, &c.refresh)).unwrap_or_default(),
         cache: opts.cache.clone(),
         resources: opts.resources.clone(),
-        upstream: recipe
-            .steps
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.id.clone(), plan.deps[i].iter().map(|&d| recipe.steps[d].id.clone()).collect()))
-            .collect(),
-        feeds: plan.deps.iter().flatten().map(|&d| recipe.steps[d].id.clone()).collect(),
+        // The plan's edges by id, which only the cache's keys read.
+        upstream: match opts.cache {
+            Some(_) => recipe
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.id.clone(), plan.deps[i].iter().map(|&d| recipe.steps[d].id.clone()).collect()))
+                .collect(),
+            None => HashMap::new(),
+        },
+        feeds: match opts.cache {
+            Some(_) => plan.deps.iter().flatten().map(|&d| recipe.steps[d].id.clone()).collect(),
+            None => HashSet::new(),
+        },
         digests: Mutex::new(HashMap::new()),
         activity: Default::default(),
     });
@@ -209,7 +216,7 @@ pub async fn run(
     cancel.cancel(); // stop the timeout timer
     let ended_at = now();
     if let Some(store) = &run.store {
-        store.finish_run(&run_id, status, Some(Value::Object(outputs.clone()).to_string()), error.clone());
+        store.finish_run(&run_id, status, Some(serde_json::to_string(&outputs).unwrap_or_default()), error.clone());
         if let Err(e) = store.flush() {
             run.warnings.lock().expect("warnings").push(format!("history not fully written: {e}"));
         }
@@ -217,6 +224,10 @@ pub async fn run(
     }
     run.events.run_finished(&run_id, status, clock.elapsed(), error.as_deref());
     let warnings = std::mem::take(&mut *run.warnings.lock().expect("warnings"));
+    // What the run held (every step's outputs as templates see them, ...) is freed on a
+    // blocking thread: on a long recipe freeing it is a tenth of the run, and the report
+    // does not wait for it.
+    drop(tokio::task::spawn_blocking(move || drop(run)));
     Ok(RunReport {
         run_id,
         recipe: recipe.name.clone(),
@@ -266,7 +277,7 @@ fn start(run: Arc<Run>, i: usize, (r, placed): (Reservation, Placement), inline:
             ..StepReport::not_run()
         }
     };
-    let given = super::placed::Given::of(&placed, &run.resources.capacity);
+    let given = super::placed::Given::of(&placed, &run.resources.capacity, r.clone());
     let work = super::placed::within(given, async move {
         let step = &run.recipe.steps[i];
         run.run_step(step, &run.scope, &step.id).await
@@ -321,7 +332,7 @@ async fn schedule(
     let mut initial: Vec<usize> = plan.order.iter().copied().filter(|&i| waiting[i] == 0).collect();
     for &i in &plan.order {
         if let Some(prev) = done.get(&steps[i].id) {
-            run.steps.set(&steps[i].id, prev.status, &Value::Object(prev.outputs.clone()));
+            run.steps.set(&steps[i].id, prev.status, &prev.outputs);
             run.events.step_kept(&steps[i].id, &prev.outputs);
             reports.insert(steps[i].id.clone(), prev.clone());
             release(i, &mut waiting, &mut initial, &mut finished);
@@ -345,7 +356,11 @@ async fn schedule(
             order.sort_by_key(|b| std::cmp::Reverse(key(b.0, &b.1)));
             for (i, r) in order {
                 let step = &steps[i];
-                if let Some(skipped) = crate::plan::referenced_steps(step).into_iter().find(|id| when_skipped.contains(id)) {
+                let skipped = match when_skipped.is_empty() {
+                    true => None, // (reading the step's templates for the steps it names costs more than the rest of this)
+                    false => crate::plan::referenced_steps(step).into_iter().find(|id| when_skipped.contains(id)),
+                };
+                if let Some(skipped) = skipped {
                     // `when` skipped a step whose outputs this one reads: skip it too.
                     run.events.step_skipped(&step.id, &format!("it reads the outputs of `{skipped}`, which was skipped"));
                     let now = now();
@@ -357,7 +372,7 @@ async fn schedule(
                         started_at: Some(now.clone()),
                         ended_at: Some(now),
                     };
-                    run.steps.set(&step.id, StepStatus::Skipped, &Value::Object(Map::new()));
+                    run.steps.set(&step.id, StepStatus::Skipped, &Map::new());
                     when_skipped.insert(step.id.as_str());
                     reports.insert(step.id.clone(), report);
                     release(i, &mut waiting, &mut ready, &mut finished);
@@ -388,7 +403,7 @@ async fn schedule(
         let Some((i, r, placed, outcome)) = running.next().await else { break };
         ledger.give(&r, &placed);
         let step = &steps[i];
-        run.steps.set(&step.id, outcome.status, &Value::Object(outcome.outputs.clone()));
+        run.steps.set(&step.id, outcome.status, &outcome.outputs);
         match outcome.status {
             StepStatus::Failed => {
                 failure.get_or_insert_with(|| format!("step `{}` failed: {}", step.id, outcome.error.clone().unwrap_or_default()));

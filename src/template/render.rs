@@ -19,15 +19,18 @@ pub fn render_value(value: &Json, scope: &Scope) -> Result<Json, RenderError> {
     match value {
         Json::String(s) => render_str(s, scope),
         Json::Array(items) => items.iter().map(|v| render_value(v, scope)).collect::<Result<_, _>>().map(Json::Array),
-        Json::Object(map) => {
-            let mut out = serde_json::Map::with_capacity(map.len());
-            for (k, v) in map {
-                out.insert(k.clone(), render_value(v, scope)?);
-            }
-            Ok(Json::Object(out))
-        }
+        Json::Object(map) => render_map(map, scope).map(Json::Object),
         other => Ok(other.clone()),
     }
+}
+
+/// Render every value of a mapping.
+pub fn render_map(map: &serde_json::Map<String, Json>, scope: &Scope) -> Result<serde_json::Map<String, Json>, RenderError> {
+    let mut out = serde_json::Map::with_capacity(map.len());
+    for (k, v) in map {
+        out.insert(k.clone(), render_value(v, scope)?);
+    }
+    Ok(out)
 }
 
 /// Render one string: a whole-string expression keeps its value's type.

@@ -18,8 +18,10 @@ pub struct StepTable {
 
 impl StepTable {
     /// Record a step's status and outputs (replacing an earlier attempt's).
-    pub fn set(&self, id: &str, status: StepStatus, outputs: &serde_json::Value) {
-        let entry = Value::from_pairs([("status", Value::from(status.as_str())), ("outputs", super::to_value(outputs))]);
+    /// `outputs`: a JSON object (a `serde_json::Value` or `Map`).
+    pub fn set<T: serde::Serialize + ?Sized>(&self, id: &str, status: StepStatus, outputs: &T) {
+        let entry =
+            Value::from_pairs([("status", Value::from(status.as_str())), ("outputs", Value::from(minijinja::value::Serde(outputs)))]);
         self.entries.write().expect("step table poisoned").insert(id.to_string(), entry);
     }
 
