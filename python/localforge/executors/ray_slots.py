@@ -151,6 +151,8 @@ class SlotCall:
             except ray.exceptions.RayError as e:
                 if self.cancelled:
                     return self._finish({"cancelled": True})
+                if "No module named 'localforge'" in str(e):  # the actor could not be made there
+                    return self._finish(raised(e, slot.node))
                 self.ex.died_on(self.request, slot.node)
                 return self._finish(stopped(e, slot.node))
             for item in reply["events"]:

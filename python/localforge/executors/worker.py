@@ -39,7 +39,9 @@ def run_call(payload: dict):
     stopped before the task ends."""
     _settle()
     yield {"where": _where()}
-    step = _Step(payload)
+    step = _Step()
+    thread = threading.Thread(target=step.work, args=(payload,), name="localforge-step", daemon=True)
+    thread.start()
     try:
         while True:
             try:  # short waits: a cancel (KeyboardInterrupt) gets through at once
@@ -51,7 +53,7 @@ def run_call(payload: dict):
             yield item
     finally:
         step.stop.set()
-        step.thread.join()
+        thread.join()
     yield {"result": step.outcome()}
 
 
@@ -62,20 +64,19 @@ def _where() -> dict:
 
 
 class _Step:
-    """One call of `_run` on a thread of its own: what it says arrives in `events` as it
-    goes, then None; `stop` tells it to stop (its processes are stopped)."""
+    """One call of `_run`, made by `work` on a thread other than the one that reads
+    `events`: what the step says arrives there as it goes, then None; `stop` tells it to
+    stop (its processes are stopped)."""
 
-    def __init__(self, payload: dict):
+    def __init__(self):
         self.events: queue.Queue = queue.Queue()
         self.stop = threading.Event()
         self.box: dict = {}
-        self.thread = threading.Thread(target=self._work, args=(payload,), name="localforge-step", daemon=True)
-        self.thread.start()
 
-    def _work(self, payload: dict) -> None:
+    def work(self, payload: dict) -> None:
         try:
             self.box["result"] = _run(payload, self.events.put, self.stop)
-        except BaseException as e:  # noqa: BLE001 - raised again by `outcome`, on the caller's thread
+        except BaseException as e:  # noqa: BLE001 - raised again by `outcome`, on the reader's thread
             self.box["error"] = e
         finally:
             self.events.put(None)
@@ -101,13 +102,22 @@ class Slot:
 
     def __init__(self):
         self.step: Optional[_Step] = None
+        # One thread runs the steps, one after the other: none is started per step.
+        self.jobs: queue.Queue = queue.Queue()
+        threading.Thread(target=self._steps, name="localforge-step", daemon=True).start()
+
+    def _steps(self) -> None:
+        while True:
+            step, payload = self.jobs.get()
+            step.work(payload)
 
     def where(self) -> dict:
         _settle()
         return _where()
 
     def start(self, payload: dict) -> dict:
-        self.step = _Step(payload)
+        self.step = _Step()
+        self.jobs.put((self.step, payload))
         return self.more()
 
     def more(self) -> dict:
@@ -120,7 +130,6 @@ class Slot:
             except queue.Empty:
                 return {"events": events}
             if item is None:
-                step.thread.join()
                 self.step = None
                 return {"events": events, "result": step.outcome()}
             events.append(item)
