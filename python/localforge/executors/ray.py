@@ -1,5 +1,6 @@
-"""The Ray executor: each step's tool call (each `batch.foreach` item's too) runs as a Ray
-task on a node that has what the step reserves.
+"""The Ray executor: each step's tool call (each `batch.foreach` item's too) runs on a node
+that has what the step reserves: a plain step (one CPU, nothing else) on one of the run's
+actors (`ray_slots`), any other as a Ray task of its own.
 
 The engine keeps parsing, templates, the schedule, the step cache and the history; it
 hands each call to `submit`, which runs `worker.run_call` on the cluster with the step's
