@@ -245,6 +245,10 @@ def measure(tree: str, only: set, root: Path, slots: int) -> dict:
 
 
 def main() -> None:
+    # Started from a background job (`cmd &`), this process inherits SIGINT ignored and so
+    # would every `localforge run` it starts: the cancel it sends would do nothing.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     p = argparse.ArgumentParser()
     p.add_argument("--only", default="overhead,batch,scale,fanout,floor")
     p.add_argument("--tree", action="append", default=[], metavar="NAME=PYTHONPATH")

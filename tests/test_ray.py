@@ -139,6 +139,33 @@ steps:
     assert used == set(cluster.nodes.values())
 
 
+def test_steps_holding_vram_run_beside_a_batch_of_plain_steps(lfr, cluster):
+    # The plain items keep the run's actors (each holding a CPU) busy or idle while the
+    # VRAM steps wait for a CPU as tasks: an idle actor gives its CPU back to them.
+    r = lfr.write(
+        "mixed.yaml",
+        """
+name: mixed
+steps:
+  - id: each
+    tool: batch
+    action: foreach
+    inputs:
+      items: "{{ range(40) | list }}"
+      parallel: 4
+      workflow_steps:
+        - {id: at, tool: where, action: here, inputs: {seconds: 0.05}}
+  - {id: big, tool: where, action: here, depends_on: [], resources: {vram_gb: 16}, inputs: {seconds: 0.5}}
+  - {id: big2, tool: where, action: here, depends_on: [big], resources: {vram_gb: 16}, inputs: {seconds: 0.5}}
+  - {id: after, tool: where, action: here, depends_on: [each, big2], resources: {vram_gb: 6}}
+""",
+    )
+    report = run_json(lfr, cluster, r)
+    assert report["status"] == "completed", report.get("error")
+    assert len(report["steps"]["each"]["outputs"]["results"]) == 40
+    assert report["steps"]["big"]["outputs"]["node"] == report["steps"]["big2"]["outputs"]["node"] == cluster.nodes["B"]
+
+
 FILES_RECIPE = """
 name: files
 inputs:
@@ -233,30 +260,32 @@ steps:
     assert first["status"] == "failed" and "Ray worker running it" in first["error"], first
 
 
-def test_cancel_leaves_no_task_or_process_on_either_node(lfr, cluster):
+@pytest.mark.parametrize("held", [("{vram_gb: 16}", "{vram_gb: 6}", "{vram_gb: 6}"), ("{}", "{}", "{}")], ids=["tasks", "actors"])
+def test_cancel_leaves_no_task_or_process_on_either_node(lfr, cluster, held):
+    # Steps that hold VRAM run as tasks; plain ones (one CPU, nothing else) on the run's actors.
     r = lfr.write(
         "long.yaml",
-        """
+        f"""
 name: long
 steps:
   - id: on_b
     tool: script
     action: run
     depends_on: []
-    resources: {vram_gb: 16}
-    inputs: {command: "echo $$ > $LF_TEST_MARKS/b.pid; sleep 300 & wait"}
+    resources: {held[0]}
+    inputs: {{command: "echo $$ > $LF_TEST_MARKS/b.pid; sleep 300 & wait"}}
   - id: on_a
     tool: script
     action: run
     depends_on: []
-    resources: {vram_gb: 6}
-    inputs: {command: "echo $$ > $LF_TEST_MARKS/a.pid; sleep 300 & wait"}
+    resources: {held[1]}
+    inputs: {{command: "echo $$ > $LF_TEST_MARKS/a.pid; sleep 300 & wait"}}
   - id: third
     tool: script
     action: run
     depends_on: []
-    resources: {vram_gb: 6}
-    inputs: {command: "echo $$ > $LF_TEST_MARKS/c.pid; sleep 300 & wait"}
+    resources: {held[2]}
+    inputs: {{command: "echo $$ > $LF_TEST_MARKS/c.pid; sleep 300 & wait"}}
 """,
     )
     proc = lfr.popen("run", r, "-q", "--executor", f"ray:{cluster.address}")

@@ -1,5 +1,6 @@
-"""The Ray executor: each step's tool call (each `batch.foreach` item's too) runs as a Ray
-task on a node that has what the step reserves.
+"""The Ray executor: each step's tool call (each `batch.foreach` item's too) runs on a node
+that has what the step reserves: a plain step (one CPU, nothing else) on one of the run's
+actors (`ray_slots`), any other as a Ray task of its own.
 
 The engine keeps parsing, templates, the schedule, the step cache and the history; it
 hands each call to `submit`, which runs `worker.run_call` on the cluster with the step's
@@ -82,6 +83,9 @@ class RayExecutor:
                     "machines), or name it: `--executor ray:HOST:6379`",
                 ) from None
         self._task = ray.remote(max_retries=0, num_returns="streaming")(worker.run_call)
+        from localforge.executors import ray_slots
+
+        self._slots = ray_slots.Slots()
         self._lock = threading.Lock()
         # Steps whose worker died, by (run, step): the node to keep their retry away from.
         self._avoid: dict[tuple[str, str], str] = {}
@@ -94,8 +98,15 @@ class RayExecutor:
         res = _ray().cluster_resources()
         return {"cpu": int(res.get("CPU", 1)), "ram_gb": 0.0, "vram_gb": float(res.get("vram_gb", 0.0))}
 
-    def submit(self, request: dict, inputs: dict, done) -> _Call:
+    def submit(self, request: dict, inputs: dict, done):
+        """Run the call: a plain step on one of the run's actors (`ray_slots`), any other
+        as a task of its own."""
+        from localforge.executors import ray_slots
+
+        if ray_slots.plain(request) and (request.get("run_id"), request.get("step_id")) not in self._avoid:
+            return ray_slots.SlotCall(self, self._slots, request, inputs, done)
         call = _Call(self, request, inputs, done)
+        self._slots.task_started()
         threading.Thread(target=call.run, name=f"localforge-ray-{request.get('step_id')}", daemon=True).start()
         return call
 
@@ -190,6 +201,58 @@ def _fits(node: dict, opts: dict) -> bool:
     return all(have.get(k, 0.0) >= v for k, v in _wanted(opts).items() if v)
 
 
+def prepare(ex: RayExecutor, request: dict, inputs: dict) -> tuple[dict, dict]:
+    """The Ray options and the worker's payload for a call, or ({}, {"error": ...}) when it
+    cannot run on the cluster."""
+    if str(inputs.get("detach", "")).lower() in ("true", "yes", "on", "1"):
+        return {}, {
+            "error": "`detach: true` starts a process that outlives its step, which a Ray node cannot keep: run this recipe locally"
+        }
+    opts, problem = ex.options(request)
+    if problem:
+        return {}, {"error": problem}
+    cwd = os.getcwd()
+    payload = {"version": localforge.__version__, "request": request, "inputs": inputs, "cwd": cwd, "limit_mb": ex.inline_mb}
+    if not ex.shared_dir:
+        roots = [request["run_dir"], request["temp_dir"], cwd]
+        try:
+            payload["shipment"] = files.pack(inputs, cwd, roots, ex.inline_mb)
+        except files.TooLarge as e:
+            return {}, {"error": str(e)}
+    return opts, payload
+
+
+def raised(e, node: Optional[str]) -> dict:
+    """The result for a call whose code raised on the node (a RayTaskError)."""
+    text = str(e)
+    if "No module named 'localforge'" in text:
+        return {"error": f"LocalForge is not installed on a node of the Ray cluster{_on(node)}: "
+                         f"install LocalForge {localforge.__version__} there (the same wheel or checkout) and `{install('ray')}`"}  # fmt: skip
+    cause = getattr(e, "cause", None)
+    message = f"{type(cause).__name__}: {cause}" if cause is not None else text.strip().splitlines()[-1]
+    return {"error": f"the step's task failed on the Ray cluster{_on(node)}: {message}", "detail": text}
+
+
+def stopped(e, node: Optional[str]) -> dict:
+    """The result for a call whose worker died under it."""
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return {"error": f"the Ray worker running it{_on(node)} stopped: {first}"}
+
+
+def _on(node: Optional[str]) -> str:
+    return f" (node {node[:12]})" if node else ""
+
+
+def told(done, item: dict) -> None:
+    """Hand one event a worker sent (a log line, progress, an LLM call) to the step."""
+    if "log" in item:
+        done.log(*item["log"])
+    elif "progress" in item:
+        done.progress(*item["progress"])
+    elif "llm_call" in item:
+        done.llm_call(item["llm_call"])
+
+
 class _Call:
     """One tool call on the cluster: packed, submitted, awaited, its files landed here."""
 
@@ -207,27 +270,15 @@ class _Call:
         except BaseException as e:  # anything unforeseen still answers the engine
             result = {"error": f"the Ray executor failed: {type(e).__name__}: {e}", "detail": traceback.format_exc()}
         finally:
+            self.ex._slots.task_ended()
             self.finished.set()
         self.done(result)
 
     def _run(self) -> dict:
         ray = _ray()
-        if str(self.inputs.get("detach", "")).lower() in ("true", "yes", "on", "1"):
-            return {
-                "error": "`detach: true` starts a process that outlives its step, which a Ray node cannot keep: run this recipe locally"
-            }
-        opts, problem = self.ex.options(self.request)
-        if problem:
-            return {"error": problem}
-        cwd = os.getcwd()
-        payload = {"version": localforge.__version__, "request": self.request, "inputs": self.inputs, "cwd": cwd,
-                   "limit_mb": self.ex.inline_mb}  # fmt: skip
-        if not self.ex.shared_dir:
-            roots = [self.request["run_dir"], self.request["temp_dir"], cwd]
-            try:
-                payload["shipment"] = files.pack(self.inputs, cwd, roots, self.ex.inline_mb)
-            except files.TooLarge as e:
-                return {"error": str(e)}
+        opts, payload = prepare(self.ex, self.request, self.inputs)
+        if "error" in payload:
+            return payload
         with self.lock:
             if self.cancelled:
                 return {"cancelled": True}
@@ -238,40 +289,23 @@ class _Call:
                 item = ray.get(ref)
                 if "where" in item:
                     self.node = item["where"]["node"]
-                if "log" in item:
-                    self.done.log(*item["log"])
-                elif "progress" in item:
-                    self.done.progress(*item["progress"])
-                elif "llm_call" in item:
-                    self.done.llm_call(item["llm_call"])
-                elif "result" in item:
+                if "result" in item:
                     result = item["result"]
+                else:
+                    told(self.done, item)
             if result is None:
                 return {"cancelled": True} if self.cancelled else {"error": "the Ray task ended without a result"}
         except ray.exceptions.TaskCancelledError:
             return {"cancelled": True}
         except ray.exceptions.RayTaskError as e:
-            return self._raised(e)
+            return raised(e, self.node)
         except ray.exceptions.RayError as e:
             if self.cancelled:
                 return {"cancelled": True}
             self.ex.died_on(self.request, self.node)
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            return {"error": f"the Ray worker running it{self._where()} stopped: {first}"}
+            return stopped(e, self.node)
         files.land(result.pop("changes", None) or {})
         return result
-
-    def _raised(self, e) -> dict:
-        text = str(e)
-        if "No module named 'localforge'" in text:
-            return {"error": f"LocalForge is not installed on a node of the Ray cluster{self._where()}: "
-                             f"install LocalForge {localforge.__version__} there (the same wheel or checkout) and `{install('ray')}`"}  # fmt: skip
-        cause = getattr(e, "cause", None)
-        message = f"{type(cause).__name__}: {cause}" if cause is not None else text.strip().splitlines()[-1]
-        return {"error": f"the step's task failed on the Ray cluster{self._where()}: {message}", "detail": text}
-
-    def _where(self) -> str:
-        return f" (node {self.node[:12]})" if self.node else ""
 
     def cancel(self) -> None:
         """Stop the call: Ray interrupts it (the step's processes are stopped on the node);

@@ -1,8 +1,12 @@
-"""The Ray task that runs one step's tool call on a node of the cluster.
+"""What runs one step's tool call on a node of the cluster, in two shapes:
 
-A generator: it first says where it runs (so a step whose worker dies is retried
-elsewhere), then the step's log lines and progress as they come, then its result —
-the dict the engine's `CallDone` takes, plus what the step did to files
+- `run_call`, a Ray task (a generator): it first says where it runs (so a step whose
+  worker dies is retried elsewhere), then the step's log lines and progress as they
+  come, then its result;
+- `Slot`, a Ray actor kept for a run's plain steps, answering the same in messages of
+  several events (see its docstring).
+
+The result is the dict the engine's `CallDone` takes, plus what the step did to files
 (`files.Scratch.changed`).
 """
 
@@ -15,6 +19,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
@@ -32,39 +37,109 @@ def run_call(payload: dict):
     runs on a thread of its own so its lines can be given as they come; when the task is
     cancelled (KeyboardInterrupt here), the call is told to stop and its processes are
     stopped before the task ends."""
-    import ray
-
     _settle()
-    yield {"where": {"node": ray.get_runtime_context().get_node_id(), "host": socket.gethostname(), "pid": os.getpid()}}
-    events: queue.Queue = queue.Queue()
-    stop = threading.Event()
-    box: dict = {}
-
-    def work():
-        try:
-            box["result"] = _run(payload, events.put, stop)
-        except BaseException as e:  # noqa: BLE001 - handed to the task's thread below
-            box["error"] = e
-        finally:
-            events.put(None)
-
-    thread = threading.Thread(target=work, name="localforge-step", daemon=True)
+    yield {"where": _where()}
+    step = _Step()
+    thread = threading.Thread(target=step.work, args=(payload,), name="localforge-step", daemon=True)
+    thread.start()
     try:
-        thread.start()
         while True:
             try:  # short waits: a cancel (KeyboardInterrupt) gets through at once
-                item = events.get(timeout=0.2)
+                item = step.events.get(timeout=0.2)
             except queue.Empty:
                 continue
             if item is None:
                 break
             yield item
     finally:
-        stop.set()
+        step.stop.set()
         thread.join()
-    if "error" in box:
-        raise box["error"]
-    yield {"result": box["result"]}
+    yield {"result": step.outcome()}
+
+
+def _where() -> dict:
+    import ray
+
+    return {"node": ray.get_runtime_context().get_node_id(), "host": socket.gethostname(), "pid": os.getpid()}
+
+
+class _Step:
+    """One call of `_run`, made by `work` on a thread other than the one that reads
+    `events`: what the step says arrives there as it goes, then None; `stop` tells it to
+    stop (its processes are stopped)."""
+
+    def __init__(self):
+        self.events: queue.Queue = queue.Queue()
+        self.stop = threading.Event()
+        self.box: dict = {}
+
+    def work(self, payload: dict) -> None:
+        try:
+            self.box["result"] = _run(payload, self.events.put, self.stop)
+        except BaseException as e:  # noqa: BLE001 - raised again by `outcome`, on the reader's thread
+            self.box["error"] = e
+        finally:
+            self.events.put(None)
+
+    def outcome(self) -> dict:
+        if "error" in self.box:
+            raise self.box["error"]
+        return self.box["result"]
+
+
+# How long a slot gathers what a step says before it answers: lines that come together
+# (and a result right after them) make one message instead of several.
+GATHER_S = 0.02
+
+
+class Slot:
+    """A worker kept for one run's plain steps (a Ray actor the driver's `ray_slots` makes):
+    one call at a time, `start` then `more` until the answer holds the result. Each answer
+    is `{"events": [...], "result": ...}`, the result absent while the step goes on; the
+    events are what `run_call` yields one by one. Answering at once when the step says
+    something keeps its lines live; a step that says nothing costs one message. `stop`
+    (on the actor's second thread) tells the running call to stop."""
+
+    def __init__(self):
+        self.step: Optional[_Step] = None
+        # One thread runs the steps, one after the other: none is started per step.
+        self.jobs: queue.Queue = queue.Queue()
+        threading.Thread(target=self._steps, name="localforge-step", daemon=True).start()
+
+    def _steps(self) -> None:
+        while True:
+            step, payload = self.jobs.get()
+            step.work(payload)
+
+    def where(self) -> dict:
+        _settle()
+        return _where()
+
+    def start(self, payload: dict) -> dict:
+        self.step = _Step()
+        self.jobs.put((self.step, payload))
+        return self.more()
+
+    def more(self) -> dict:
+        step = self.step
+        assert step is not None, "`more` before `start`"
+        events, deadline = [], None
+        while True:
+            try:
+                item = step.events.get(timeout=None if deadline is None else max(deadline - time.monotonic(), 0))
+            except queue.Empty:
+                return {"events": events}
+            if item is None:
+                self.step = None
+                return {"events": events, "result": step.outcome()}
+            events.append(item)
+            if deadline is None:
+                deadline = time.monotonic() + GATHER_S
+
+    def stop(self) -> None:
+        step = self.step
+        if step is not None:
+            step.stop.set()
 
 
 _SETTLED = False
