@@ -78,7 +78,7 @@ async fn run_cancel_resume_and_dry_run_without_python() {
     let cancel = CancellationToken::new();
     let run = tokio::spawn({
         let (config, cancel) = (s.config.clone(), cancel.clone());
-        async move { flow::execute(&config, p, Arc::new(tools), &pf, quiet(), cancel).await }
+        async move { flow::execute(&config, p, Arc::new(tools), &pf, (quiet(), flow::open_history(&config).unwrap()), cancel).await }
     });
     let t = Instant::now();
     while !s.dir.join("b.started").exists() {
@@ -106,7 +106,10 @@ async fn run_cancel_resume_and_dry_run_without_python() {
     let resume = target.resume(&p, false).unwrap();
     let pf = flow::preflight(&s.config, &p, &tools, false, &[], false).await.unwrap();
     let start = Start { resume: Some(resume), ..quiet() };
-    let resumed = flow::execute(&s.config, p, Arc::new(tools), &pf, start, CancellationToken::new()).await.unwrap();
+    let resumed =
+        flow::execute(&s.config, p, Arc::new(tools), &pf, (start, flow::open_history(&s.config).unwrap()), CancellationToken::new())
+            .await
+            .unwrap();
     assert_eq!(resumed.status, RunStatus::Completed);
     assert_eq!(resumed.run_id, report.run_id);
     assert_eq!(std::fs::read_to_string(s.dir.join("a.log")).unwrap().lines().count(), 1, "`a` ran once");
@@ -162,7 +165,9 @@ async fn another_process_cancels_a_run_and_answers_its_gate_through_the_history(
     let start = Start { run_id: Some("r-control".into()), ..quiet() };
     let run = tokio::spawn({
         let config = s.config.clone();
-        async move { flow::execute(&config, p, Arc::new(tools), &pf, start, CancellationToken::new()).await }
+        async move {
+            flow::execute(&config, p, Arc::new(tools), &pf, (start, flow::open_history(&config).unwrap()), CancellationToken::new()).await
+        }
     });
     let t = Instant::now();
     while !s.dir.join("b.started").exists() {
@@ -192,7 +197,9 @@ async fn another_process_cancels_a_run_and_answers_its_gate_through_the_history(
     let start = Start { run_id: Some("r-gate".into()), answers: Some(answers.clone()), ..Start::default() };
     let run = tokio::spawn({
         let config = s.config.clone();
-        async move { flow::execute(&config, p, Arc::new(tools), &pf, start, CancellationToken::new()).await }
+        async move {
+            flow::execute(&config, p, Arc::new(tools), &pf, (start, flow::open_history(&config).unwrap()), CancellationToken::new()).await
+        }
     });
     while answers.waiting().is_empty() {
         assert!(t.elapsed() < Duration::from_secs(30), "the gate never asked");

@@ -273,3 +273,41 @@ def test_validate_warns_about_0x_script_steps(lf):
         "new.yaml", "name: new\nsteps:\n  - {id: s, tool: script, action: run, inputs: {command: 'exit 1', allow_failure: false}}\n"
     )
     assert json.loads(lf("validate", new, "--json", check=0).stdout)["warnings"] == []
+
+
+def test_plain_run_arguments_are_read_as_argparse_reads_them():
+    """`run_args.plain` reads a `run` command line without argparse: on every list of
+    words it reads it must give what argparse gives, and leave the rest to argparse
+    (which gives its result or its usage error). Random lists over the words that matter,
+    the options written in full, abbreviated, joined and missing their values."""
+    import random
+
+    from localforge.frontends.cli import run as run_cli
+    from localforge.frontends.cli.output import UsageError
+    from localforge.frontends.cli.run_args import plain
+
+    words = ["one.yaml", "two.yaml", "-q", "--quiet", "-y", "--auto-approve", "--json", "--list-inputs", "--dry-run",
+             "--force", "--no-cache", "-i", "a=1", "--input", "b=2", "--input=c=3", "--input=", "--refresh", "s1",
+             "--refresh=s2", "--executor", "local", "--executor=ray:h:1", "x y"]  # fmt: skip
+    odd = ["-i=d=4", "-ie=5", "-", "--", "-x", "--jso", "-qy", "", "-1", "--help", "-h", "--input=-z", "--no-cach"]
+
+    def argparse_reads(args):
+        try:
+            return vars(run_cli.parser().parse_args(args))
+        except (UsageError, SystemExit):
+            return None
+
+    rng = random.Random(34)
+    read = 0
+    for _ in range(4000):
+        args = [rng.choice(odd if rng.random() < 0.08 else words) for _ in range(rng.randint(0, 7))]
+        got = plain(args)
+        if got is None:
+            continue
+        read += 1
+        assert vars(got) == argparse_reads(args), args
+    assert read > 300, "the random lists should give `plain` plenty to read"
+    # What agents write is read without argparse.
+    for args in (["one.yaml"], ["one.yaml", "-q", "--json"], ["r.yaml", "-i", "a=1", "--input=b=2", "-y", "--no-cache"],
+                 ["--json", "r.yaml", "--refresh", "s", "--executor", "ray"]):  # fmt: skip
+        assert plain(args) is not None and vars(plain(args)) == argparse_reads(args), args

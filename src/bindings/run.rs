@@ -78,6 +78,7 @@ fn executor(choose: Option<&Bound<'_, PyAny>>, config: &Config) -> PyResult<Opti
     }
 }
 
+/// Start the run (its history opened here: without the GIL, as the caller waits anyway).
 fn spawn(c: Checked, options: Options) -> RunHandle {
     let around = c.terminal.around(c.executor.as_ref().and_then(|e| e.capacity()));
     RunHandle(c.ready.start(super::runtime().handle(), options, around, c.resume))
@@ -104,7 +105,7 @@ pub fn start_run(
     super::not_forked()?;
     let o = self::options(options)?;
     let checked = ready(py, &path, &given(inputs)?, &o, plugins, executor, None)?;
-    Ok(spawn(checked, o))
+    Ok(py.detach(|| spawn(checked, o)))
 }
 
 /// Continue a failed, cancelled or interrupted run in its own folder and history row:
@@ -125,7 +126,7 @@ pub fn start_resume(
     let target = py.detach(|| flow::resume_target(&config, &run_id)).map_err(|e| engine_error(py, e))?;
     let (path, inputs) = (target.recipe.clone(), target.inputs.clone());
     let checked = ready(py, &path, &inputs, &o, plugins, executor, Some((config, target)))?;
-    Ok(spawn(checked, o))
+    Ok(py.detach(|| spawn(checked, o)))
 }
 
 /// The plan of a recipe without running it (`run --dry-run`): levels, order, each step's

@@ -79,24 +79,26 @@ pub struct Start {
     pub capacity: Option<crate::schedule::Capacity>,
 }
 
-/// Run a prepared recipe to its end (or until `cancel`): history row, run folder, report.
+/// The run's history (`None` when the configuration keeps none), opened where the run is
+/// started: the caller's thread waits for the run anyway, and opening it there spares the
+/// run a blocking thread made for it and two hand-overs between threads.
+pub fn open_history(config: &Config) -> Result<Option<Arc<Store>>, EngineError> {
+    match config.persistence_enabled() {
+        true => Ok(Some(Arc::new(Store::open(&config.db_path())?))),
+        false => Ok(None),
+    }
+}
+
+/// Run a prepared recipe to its end (or until `cancel`): history row (in `store`, from
+/// `open_history`), run folder, report.
 pub async fn execute(
     config: &Config,
     p: Prepared,
     tools: Arc<Registry>,
     pf: &Preflight,
-    start: Start,
+    (start, store): (Start, Option<Arc<Store>>),
     cancel: CancellationToken,
 ) -> Result<RunReport, EngineError> {
-    let store = match config.persistence_enabled() {
-        true => {
-            let db = config.db_path();
-            let at = db.clone();
-            let opened = tokio::task::spawn_blocking(move || Store::open(&db)).await.map_err(|e| store_error(&at, e))?;
-            Some(Arc::new(opened?))
-        }
-        false => None,
-    };
     let options = start.options;
     if let Some(unknown) = options.refresh.iter().find(|r| !p.recipe.steps.iter().any(|s| &s.id == *r)) {
         let ids: Vec<&str> = p.recipe.steps.iter().map(|s| s.id.as_str()).collect();

@@ -49,7 +49,8 @@ pub struct RunTask {
 }
 
 impl Ready {
-    /// Start the run on `runtime` (continuing `resume`, if given) and return at once.
+    /// Start the run on `runtime` (continuing `resume`, if given) and return once its
+    /// history is open.
     pub fn start(self, runtime: &tokio::runtime::Handle, options: Options, around: Around, resume: Option<Resume>) -> RunTask {
         let run_id = resume.as_ref().map(|r| r.run_id.clone()).unwrap_or_else(crate::exec::new_run_id);
         let cancel = CancellationToken::new();
@@ -66,9 +67,10 @@ impl Ready {
         let (closer, events) = stream.map(EventStream::into_parts).unzip();
         let (done, outcome) = watch::channel(None);
         let token = cancel.clone();
+        let store = flow::open_history(&self.config);
         runtime.spawn(async move {
             let Ready { config, prepared, tools, preflight } = self;
-            let run = flow::execute(&config, prepared, Arc::new(tools), &preflight, start, token);
+            let run = async move { flow::execute(&config, prepared, Arc::new(tools), &preflight, (start, store?), token).await };
             // A panic in the engine is a bug, but a waiting caller still gets an answer.
             let result = match futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(run)).await {
                 Ok(r) => r,

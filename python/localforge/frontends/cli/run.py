@@ -5,7 +5,6 @@ import os
 import signal
 import sys
 
-from localforge.frontends.cli.args import parser
 from localforge.frontends.cli.output import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -19,6 +18,7 @@ from localforge.frontends.cli.output import (
     print_json,
 )
 from localforge.frontends.cli.recipes import resolve
+from localforge.frontends.cli.run_args import plain
 
 EXIT_BY_STATUS = {"completed": EXIT_OK, "failed": EXIT_FAILED, "cancelled": EXIT_INTERRUPTED}
 
@@ -37,7 +37,10 @@ def _sigterm_as_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def main(args) -> int:
+def parser():
+    """`run`'s argparse parser: for `--help`, usage errors, and what `run_args.plain` leaves."""
+    from localforge.frontends.cli.args import parser
+
     p = parser("run", "Run a recipe: every step, in order, recorded in the history.")
     p.add_argument("recipe", help="recipe file, or the name of a built-in recipe")
     p.add_argument("-i", "--input", action="append", default=[], metavar="KEY=VALUE", help="an input value (repeatable)")
@@ -50,7 +53,11 @@ def main(args) -> int:
     p.add_argument("--no-cache", action="store_true", help="take nothing from the step cache (and store nothing)")
     p.add_argument("--refresh", action="append", default=[], metavar="STEP", help="run STEP and every step after it again (repeatable)")
     add_executor(p)
-    ns = p.parse_args(args)
+    return p
+
+
+def main(args) -> int:
+    ns = plain(args) or parser().parse_args(args)
     path = resolve(ns.recipe)
     inputs = _inputs(ns.input)
 
