@@ -23,3 +23,12 @@ pub mod yaml;
 
 #[cfg(feature = "python")]
 mod bindings;
+
+/// mimalloc instead of the C library's allocator. Each step allocates and frees many small
+/// values and one future of a few KB; glibc serves a block that size from its bins and first
+/// merges its free small blocks (`malloc_consolidate`), and the history writer frees on its
+/// thread what the step loop made on its own, under the arena's lock. Measured with
+/// benches/engine.rs on a quiet machine: the engine's own cost per step 10.9-12.3 µs with
+/// glibc, 9.0-11.0 µs with mimalloc (CPU 14.7-17.6 against 11.1-13.7 µs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
