@@ -279,3 +279,36 @@ def test_ray_node_refuses_a_ray_without_token_authentication(monkeypatch):
         ray_node._has_token_authentication()
     monkeypatch.setattr(metadata, "version", lambda name: "2.52.0")
     ray_node._has_token_authentication()
+
+
+def test_a_worker_removes_the_scratch_folders_of_workers_that_ended(tmp_path, monkeypatch):
+    """Ray ends a run's workers without their exit handlers (their scratch folders stayed
+    behind, hundreds of them): a worker making its scratch folder removes those whose
+    process has ended, killed -9 included, and leaves a live worker's and an older
+    LocalForge's (which never held its folder) alone."""
+    import subprocess
+    import sys
+    import tempfile
+
+    code = "from localforge.executors import worker; print(worker._scratch_root(), flush=True); import time; time.sleep(60)"
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    live, dead = (subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env) for _ in range(2))
+    try:
+        live_root, dead_root = live.stdout.readline().strip(), dead.stdout.readline().strip()
+        dead.kill()
+        dead.wait()
+        older = tmp_path / "localforge-step-abc123"
+        older.mkdir()
+        assert os.path.isdir(dead_root) and os.path.dirname(dead_root) == str(tmp_path)
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+        monkeypatch.setattr(worker, "_ROOT", None)
+        monkeypatch.setattr(worker, "_HOLD", None)
+        mine = worker._scratch_root()
+        os.close(worker._HOLD)
+        assert not os.path.exists(dead_root)
+        assert os.path.isdir(live_root) and os.path.isdir(mine) and older.is_dir()
+    finally:
+        for p in (live, dead):
+            p.kill()
+            p.wait()
+            p.stdout.close()

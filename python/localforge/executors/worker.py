@@ -196,12 +196,57 @@ _ROOT: Optional[str] = None
 
 
 def _scratch_root() -> str:
-    """This worker process's scratch folder, kept between its steps (emptied after each)."""
-    global _ROOT
+    """This worker process's scratch folder, kept between its steps (emptied after each).
+    Ray ends a run's workers without their exit handlers, so the folder is locked (`flock`)
+    for as long as its process lives, and a worker making its own first removes the
+    folders nobody holds."""
+    global _ROOT, _HOLD
     if _ROOT is None or not os.path.isdir(_ROOT):
-        _ROOT = tempfile.mkdtemp(prefix="localforge-step-")
+        _tidy_gone()
+        _ROOT = tempfile.mkdtemp(prefix=f"localforge-step-{os.getpid()}-")
+        _HOLD = _lock(_ROOT)
         atexit.register(shutil.rmtree, _ROOT, True)
     return _ROOT
+
+
+_HOLD: Optional[int] = None
+
+
+def _lock(path: str, wait: bool = True) -> Optional[int]:
+    """An open descriptor of folder `path` holding its lock (the kernel lets it go when the
+    process ends, however it ends); None when another process holds it, or where there are
+    no such locks."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        return fd
+    except OSError:
+        os.close(fd)
+        return None
+
+
+def _tidy_gone() -> None:
+    """Remove the scratch folders (`localforge-step-PID-…`) whose process has ended."""
+    top = tempfile.gettempdir()
+    try:
+        names = [n for n in os.listdir(top) if n.startswith("localforge-step-")]
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(top, name)
+        if len(name.split("-")) != 4 or not os.path.isdir(path):
+            continue  # an older LocalForge's, which never held its folder: left alone
+        try:
+            fd = _lock(path, wait=False)
+        except OSError:
+            continue
+        if fd is not None:
+            shutil.rmtree(path, ignore_errors=True)
+            os.close(fd)
 
 
 def _forget_scratch() -> None:
