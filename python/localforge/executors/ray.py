@@ -14,47 +14,25 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import socket
-import sys
 import threading
 import time
 import traceback
 from typing import Optional
 
-import localforge
-from localforge._project import install
 from localforge.errors import InvalidValue
 from localforge.executors import files, ray_auth, worker
+from localforge.executors.ray_call import CANCEL_GRACE_S, load_ray, prepare, raised, stopped, told
 
-# Above Ray's own: a step that was asked to stop has this long before its worker is killed.
-CANCEL_GRACE_S = 3.0
 # How long the list of the cluster's nodes is used before it is asked for again.
 NODES_FRESH_S = 1.0
-
-
-def _ray():
-    # Ray's own handler would print a stack dump on the SIGTERM that stops a run.
-    os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
-    if "ray" not in sys.modules:  # Ray reads its authentication mode when it loads
-        ray_auth.for_driver()
-    try:
-        import ray
-    except ImportError:
-        from localforge.executors import unusable
-
-        raise unusable(
-            "`--executor ray` needs Ray, which is not installed",
-            f"install it with `{install('ray')}` (on this machine and on every node)",
-        ) from None
-    return ray
 
 
 class RayExecutor:
     """Runs tool calls on the Ray cluster at `address` ("auto": the one this machine is part of)."""
 
     def __init__(self, address: Optional[str] = None, shared_dir: bool = False, inline_mb: float = 64):
-        ray = _ray()
+        ray = load_ray()
         self.address = address or "auto"
         self.shared_dir = shared_dir
         self.inline_mb = inline_mb
@@ -95,7 +73,7 @@ class RayExecutor:
 
     def capacity(self) -> dict:
         """The cluster's CPUs and VRAM, for the run's ledger (RAM is left to Ray)."""
-        res = _ray().cluster_resources()
+        res = load_ray().cluster_resources()
         return {"cpu": int(res.get("CPU", 1)), "ram_gb": 0.0, "vram_gb": float(res.get("vram_gb", 0.0))}
 
     def submit(self, request: dict, inputs: dict, done):
@@ -118,7 +96,7 @@ class RayExecutor:
         and when `fresh`."""
         with self._lock:
             if fresh or self._known is None or time.monotonic() - self._known[0] > NODES_FRESH_S:
-                self._known = (time.monotonic(), [n for n in _ray().nodes() if n.get("Alive")])
+                self._known = (time.monotonic(), [n for n in load_ray().nodes() if n.get("Alive")])
             return self._known[1]
 
     def options(self, request: dict) -> tuple[dict, Optional[str]]:
@@ -201,58 +179,6 @@ def _fits(node: dict, opts: dict) -> bool:
     return all(have.get(k, 0.0) >= v for k, v in _wanted(opts).items() if v)
 
 
-def prepare(ex: RayExecutor, request: dict, inputs: dict) -> tuple[dict, dict]:
-    """The Ray options and the worker's payload for a call, or ({}, {"error": ...}) when it
-    cannot run on the cluster."""
-    if str(inputs.get("detach", "")).lower() in ("true", "yes", "on", "1"):
-        return {}, {
-            "error": "`detach: true` starts a process that outlives its step, which a Ray node cannot keep: run this recipe locally"
-        }
-    opts, problem = ex.options(request)
-    if problem:
-        return {}, {"error": problem}
-    cwd = os.getcwd()
-    payload = {"version": localforge.__version__, "request": request, "inputs": inputs, "cwd": cwd, "limit_mb": ex.inline_mb}
-    if not ex.shared_dir:
-        roots = [request["run_dir"], request["temp_dir"], cwd]
-        try:
-            payload["shipment"] = files.pack(inputs, cwd, roots, ex.inline_mb)
-        except files.TooLarge as e:
-            return {}, {"error": str(e)}
-    return opts, payload
-
-
-def raised(e, node: Optional[str]) -> dict:
-    """The result for a call whose code raised on the node (a RayTaskError)."""
-    text = str(e)
-    if "No module named 'localforge'" in text:
-        return {"error": f"LocalForge is not installed on a node of the Ray cluster{_on(node)}: "
-                         f"install LocalForge {localforge.__version__} there (the same wheel or checkout) and `{install('ray')}`"}  # fmt: skip
-    cause = getattr(e, "cause", None)
-    message = f"{type(cause).__name__}: {cause}" if cause is not None else text.strip().splitlines()[-1]
-    return {"error": f"the step's task failed on the Ray cluster{_on(node)}: {message}", "detail": text}
-
-
-def stopped(e, node: Optional[str]) -> dict:
-    """The result for a call whose worker died under it."""
-    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    return {"error": f"the Ray worker running it{_on(node)} stopped: {first}"}
-
-
-def _on(node: Optional[str]) -> str:
-    return f" (node {node[:12]})" if node else ""
-
-
-def told(done, item: dict) -> None:
-    """Hand one event a worker sent (a log line, progress, an LLM call) to the step."""
-    if "log" in item:
-        done.log(*item["log"])
-    elif "progress" in item:
-        done.progress(*item["progress"])
-    elif "llm_call" in item:
-        done.llm_call(item["llm_call"])
-
-
 class _Call:
     """One tool call on the cluster: packed, submitted, awaited, its files landed here."""
 
@@ -275,7 +201,7 @@ class _Call:
         self.done(result)
 
     def _run(self) -> dict:
-        ray = _ray()
+        ray = load_ray()
         opts, payload = prepare(self.ex, self.request, self.inputs)
         if "error" in payload:
             return payload
@@ -315,7 +241,7 @@ class _Call:
             gen = self.gen
         if gen is None:
             return
-        ray = _ray()
+        ray = load_ray()
         try:
             ray.cancel(gen)
         except Exception:

@@ -22,7 +22,7 @@ import traceback
 from typing import TYPE_CHECKING, Any, Optional
 
 from localforge.executors import files, worker
-from localforge.executors.ray import CANCEL_GRACE_S, _ray, prepare, raised, stopped, told
+from localforge.executors.ray_call import CANCEL_GRACE_S, load_ray, prepare, raised, stopped, told
 
 if TYPE_CHECKING:
     from localforge.executors.ray import RayExecutor
@@ -55,7 +55,7 @@ class Slots:
     """The run's actors: idle ones, and how many of the run's tasks are waiting or running."""
 
     def __init__(self) -> None:
-        ray = _ray()
+        ray = load_ray()
         self.cls = ray.remote(num_cpus=1, max_concurrency=2, max_restarts=0, max_task_retries=0)(worker.Slot)
         self.lock = threading.Lock()
         self.idle: list[_Slot] = []
@@ -139,7 +139,7 @@ class SlotCall:
         ref.future().add_done_callback(self._heard)
 
     def _heard(self, fut) -> None:
-        ray = _ray()
+        ray = load_ray()
         slot = self.slot
         assert slot is not None
         try:
@@ -181,7 +181,7 @@ class SlotCall:
             slot = self.slot
         if slot is None or self.finished.is_set():
             return
-        ray = _ray()
+        ray = load_ray()
         try:
             slot.actor.stop.remote()
         except Exception:
