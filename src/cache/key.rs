@@ -6,7 +6,8 @@
 //! time). The keys of the steps it comes after (a Merkle chain), the programs it runs and
 //! the environment it reads are part of it too.
 
-use super::files::{content_hash_skipping, program_digest};
+use super::files::{content_hash_within, program_digest};
+use super::in_place::InPlace;
 use super::Uncacheable;
 use crate::digest::sha256_hex;
 use serde_json::{json, Map, Value};
@@ -118,12 +119,24 @@ pub fn key(parts: &KeyParts<'_>) -> Result<String, Uncacheable> {
 /// (`ABSENT` for one outside the run folder that does not exist): after the step they are
 /// compared again, to tell what it changed from what it read.
 pub fn key_and_files(parts: &KeyParts<'_>) -> Result<(String, HashMap<String, String>), Uncacheable> {
+    key_and_files_within(parts, &InPlace::unbounded())
+}
+
+/// `key_and_files` within `bound` (`cache::in_place`): `Uncacheable::Deferred` when it
+/// would look up more paths or read more bytes than the bound leaves, or expand a
+/// pattern, hash a folder or find a program.
+pub fn key_and_files_within(parts: &KeyParts<'_>, bound: &InPlace) -> Result<(String, HashMap<String, String>), Uncacheable> {
     let run_dir = parts.run_dir.to_string_lossy();
     let mut files = BTreeMap::new();
     let mut read = HashMap::new();
     // The engine's logs of each step's program are not something a step reads.
     let logs = parts.run_dir.join("logs");
-    for (word, path) in named_paths(parts.inputs, &parts.context.bases, Some(&parts.context.env))? {
+    if !parts.context.programs.is_empty() {
+        bound.unsized_work()?;
+    }
+    let named = named_paths(parts.inputs, &parts.context.bases, Some(&parts.context.env), bound)?;
+    bound.paths(named.len())?;
+    for (word, path) in named {
         let normalized = normalize_str(&path.to_string_lossy(), &run_dir);
         let label = format!("{}\u{0}{normalized}", normalize_str(&word, &run_dir));
         if files.contains_key(&label) {
@@ -132,7 +145,7 @@ pub fn key_and_files(parts: &KeyParts<'_>) -> Result<(String, HashMap<String, St
         let abs = path.to_string_lossy().to_string();
         let hash = match read.get(&abs) {
             Some(h) => Some(String::clone(h)),
-            None => content_hash_skipping(&path, Some(&logs))?,
+            None => content_hash_within(&path, Some(&logs), bound)?,
         };
         if let Some(hash) = hash {
             read.insert(abs, hash.clone());
@@ -180,11 +193,13 @@ pub fn digest(key: Option<&str>, outputs: &Map<String, Value>, run_dir: &Path, u
 /// expand them: `~/` from `env`'s `HOME` (else LocalForge's), and a pattern (`*`, `?`) with
 /// a `/` or `.` in it names every path it matches. (Not `$NAME/...`: a file named through a
 /// variable is one a step may well write, a log or a counter, and would keep it out of the
-/// cache.) Only paths that exist count for the key; `Err` when a pattern matches too many.
+/// cache.) Only paths that exist count for the key; `Err` when a pattern matches too many,
+/// or when there is one to expand within a `bound`.
 pub fn named_paths(
     inputs: &Map<String, Value>,
     bases: &[PathBuf],
     env: Option<&BTreeMap<String, String>>,
+    bound: &InPlace,
 ) -> Result<Vec<(String, PathBuf)>, Uncacheable> {
     let mut texts = Vec::new();
     strings(&Value::Object(inputs.clone()), &mut texts);
@@ -228,6 +243,7 @@ pub fn named_paths(
                 let text = path.to_string_lossy();
                 let pattern = env.is_some() && text.contains(['*', '?']) && !text.contains("**") && f.contains(['/', '.']);
                 if pattern {
+                    bound.unsized_work()?;
                     out.extend(matches(&text)?.into_iter().map(|m| (w.clone(), m)));
                 }
                 out.push((w.clone(), path));
