@@ -25,7 +25,7 @@ pub fn file_hash(path: &Path) -> std::io::Result<String> {
 /// All of `f`, read into a buffer sized for the `len` bytes it is expected to hold:
 /// a small file costs two `read`s, with no `fstat` or `lseek` to size the buffer
 /// (`File::read_to_end` makes both) and no 64 KiB buffer to clear.
-pub fn read_expected(f: &mut std::fs::File, len: u64) -> std::io::Result<Vec<u8>> {
+fn read_expected(f: &mut std::fs::File, len: u64) -> std::io::Result<Vec<u8>> {
     let mut data = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX).saturating_add(1)];
     let mut filled = 0;
     loop {

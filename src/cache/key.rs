@@ -167,7 +167,7 @@ pub fn key_and_files_within(parts: &KeyParts<'_>, bound: &InPlace) -> Result<(St
         "tool": parts.tool,
         "action": parts.action,
         "tool_version": parts.fingerprint,
-        "inputs": normalize(&Value::Object(parts.inputs.clone()), &run_dir),
+        "inputs": normalize_map(parts.inputs, &run_dir),
         "files": files,
         "identity": parts.identity,
         "programs": programs,
@@ -182,7 +182,7 @@ pub fn key_and_files_within(parts: &KeyParts<'_>, bound: &InPlace) -> Result<(St
 pub fn digest(key: Option<&str>, outputs: &Map<String, Value>, run_dir: &Path, upstream: &[(String, String)]) -> String {
     let mut upstream = upstream.to_vec();
     upstream.sort();
-    let doc = json!({"key": key, "outputs": normalize(&Value::Object(outputs.clone()), &run_dir.to_string_lossy()), "upstream": upstream});
+    let doc = json!({"key": key, "outputs": normalize_map(outputs, &run_dir.to_string_lossy()), "upstream": upstream});
     sha256_hex(doc.to_string().as_bytes())
 }
 
@@ -202,7 +202,7 @@ pub fn named_paths(
     bound: &InPlace,
 ) -> Result<Vec<(String, PathBuf)>, Uncacheable> {
     let mut texts = Vec::new();
-    strings(&Value::Object(inputs.clone()), &mut texts);
+    inputs.values().for_each(|v| strings(v, &mut texts));
     let mut words: Vec<String> = Vec::new();
     for text in &texts {
         let whole = text.trim();
@@ -285,6 +285,11 @@ pub fn strings(v: &Value, out: &mut Vec<String>) {
 /// `v` with the run folder written `{run_dir}`.
 pub fn normalize(v: &Value, run_dir: &str) -> Value {
     map_strings(v, &|s| normalize_str(s, run_dir))
+}
+
+/// `normalize` of a map of values, without copying it into a `Value` first.
+fn normalize_map(m: &Map<String, Value>, run_dir: &str) -> Value {
+    Value::Object(m.iter().map(|(k, v)| (k.clone(), normalize(v, run_dir))).collect())
 }
 
 /// `v` with `{run_dir}` written as this run's folder.

@@ -13,7 +13,7 @@
 //! by `clone::copy_checked` (whole for small files, `FICLONE` or a copy for big ones).
 //! Not hard links: a later step that edits a restored file would edit the cache.
 
-use super::files::{file_hash, read_expected};
+use super::files::file_hash;
 use super::in_place::InPlace;
 use super::key::{localize, normalize};
 use super::Uncacheable;
@@ -63,8 +63,9 @@ pub struct Entry {
 
 impl Entry {
     fn digest(&self) -> String {
-        let doc = serde_json::json!([self.key, self.outputs, self.files, self.dirs, self.removed]);
-        crate::digest::sha256_hex(doc.to_string().as_bytes())
+        // A tuple is written as the JSON array `json!([...])` makes, without copying each part.
+        let doc = serde_json::to_string(&(&self.key, &self.outputs, &self.files, &self.dirs, &self.removed)).unwrap_or_default();
+        crate::digest::sha256_hex(doc.as_bytes())
     }
 }
 
@@ -101,7 +102,11 @@ impl Store {
         let Ok(mut file) = std::fs::File::open(self.entry_path(key)) else { return Ok(None) };
         let Ok(len) = file.metadata().map(|m| m.len()) else { return Ok(Some(Err(()))) };
         bound.bytes(len)?;
-        let Ok(text) = read_expected(&mut file, len) else { return Ok(Some(Err(()))) };
+        // Entries are replaced by renaming, never written in place: `len` bytes are all of it.
+        let mut text = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
+        if std::io::Read::read_exact(&mut file, &mut text).is_err() {
+            return Ok(Some(Err(())));
+        }
         let Ok(entry) = serde_json::from_slice::<Entry>(&text) else { return Ok(Some(Err(()))) };
         bound.paths(entry.files.len())?;
         let complete = entry.key == key

@@ -467,3 +467,23 @@ fn a_lookup_or_restore_too_big_for_in_place_is_deferred_having_done_nothing() {
     store.restore_within(&entry, &run2, &InPlace::unbounded()).unwrap();
     assert_eq!(std::fs::read(run2.join("big.bin")).unwrap(), vec![1u8; 64 * 1024 + 1], "restored on a blocking thread");
 }
+
+#[test]
+fn a_key_and_an_entrys_checksum_stay_what_they_were_for_the_same_step() {
+    // Pinned: a change to what goes into a key or an entry's checksum must bump `KEY_FORMAT`
+    // (every older entry stops matching) rather than slip in unnoticed.
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(run.join("in.txt"), "one").unwrap();
+    // Its mode is in the entry: not left to the umask.
+    std::fs::set_permissions(run.join("in.txt"), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let i = inputs(json!({"path": format!("{}/in.txt", run.display()), "content": "prev=x", "n": [1, {"deep": "y"}]}));
+    let context = Context { upstream: vec![("a".into(), "d1".into())], ..Context::default() };
+    assert_eq!(kc(&i, &run, &context), "501d35bb8c698503550df1a1920facc2b4b0bf853215ca6f4f47ef83056e0410");
+    let store = Store { root: dir.path().join("cache"), max_bytes: u64::MAX };
+    let made = capture(&i, &run, &HashMap::new(), &Default::default()).unwrap().made;
+    store.put("ab01", ("r", "s", "t", "a"), &i, &run, &made).unwrap();
+    let entry: Value = serde_json::from_slice(&std::fs::read(dir.path().join("cache/entries/ab/ab01.json")).unwrap()).unwrap();
+    assert_eq!(entry["sum"], "7cb953dd6d8ada070f01408131a7fb06dc315085acf60df3a6cb88feb50e22b2");
+}
