@@ -363,3 +363,34 @@ outputs:
     entries = list((lf.home / ".localforge" / "cache" / "entries").rglob("*.json"))
     stored = [json.loads(e.read_text()) for e in entries]
     assert stored and all(len(e["files"]) == 1 for e in stored), "each entry holds its item's own file only"
+
+
+def test_small_steps_probed_in_place_see_a_same_second_rewrite_and_a_file_appearing(rr, lf):
+    """Steps that name only small files are probed on the async worker (`cache::in_place`):
+    a rewrite of the same size with the same times, and a file appearing beside the recipe
+    that a text names, are seen as on a blocking thread."""
+    src = lf.write("in.txt", "one\n")
+    recipe = lf.write(
+        "small.yaml",
+        """\
+name: small
+inputs:
+  - {name: src, type: path, required: true}
+steps:
+  - {id: copy, tool: file_ops, action: copy, inputs: {source: "{{ inputs.src }}", destination: "{{ workflow.run_dir }}/c.txt"}}
+  - {id: note, tool: file_ops, action: write, cache: true, depends_on: [], inputs: {path: "{{ workflow.run_dir }}/n.txt", content: "see notes.txt"}}
+""",
+    )
+    args = ("-i", f"src={src}")
+    rr(recipe, *args)
+    _, _, statuses = rr(recipe, *args)
+    assert statuses == {"copy": "cached", "note": "cached"}
+    stat = src.stat()
+    src.write_text("two\n")  # same size, its times put back: only the content says
+    os.utime(src, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    doc, _, statuses = same_as_fresh(rr, recipe, *args)
+    assert statuses == {"copy": "completed", "note": "cached"}
+    assert (Path(doc["run_dir"]) / "c.txt").read_text() == "two\n"
+    lf.write("notes.txt", "beside the recipe, where a relative word is read from\n")
+    _, _, statuses = same_as_fresh(rr, recipe, *args)
+    assert statuses == {"copy": "cached", "note": "completed"}

@@ -143,7 +143,7 @@ pub fn capture(
 pub fn named_in(values: &[&Map<String, Value>], run_dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     for v in values {
-        for (_, p) in super::key::named_paths(v, &[], None).unwrap_or_default() {
+        for (_, p) in super::key::named_paths(v, &[], None, &super::in_place::InPlace::unbounded()).unwrap_or_default() {
             if let Ok(rel) = p.strip_prefix(run_dir) {
                 if !rel.as_os_str().is_empty() {
                     out.push(rel.to_string_lossy().to_string());

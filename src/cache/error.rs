@@ -32,6 +32,10 @@ pub enum Uncacheable {
     Unrestorable { rel: String, error: String },
     #[error("cannot restore into the run folder: {0}")]
     Unplaced(String),
+    /// A probe on an async worker would pass its bound (`cache::in_place`): it is done
+    /// again on a blocking thread, so this is never a step's verdict.
+    #[error("too much to look at on an async worker")]
+    Deferred,
     /// The blocking task that did the work did not finish (it panicked or was cancelled).
     #[error("the cache's work did not finish: {0}")]
     Interrupted(String),

@@ -2,8 +2,9 @@
 //! hash), and of a program found on `PATH` (remembered for as long as the file's inode,
 //! size and times stay the same, so a 200 MB Blender is read once per process, not per step).
 
+use super::in_place::InPlace;
 use super::Uncacheable;
-use crate::digest::hex;
+use crate::digest::{hex, sha256_hex};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Read;
@@ -13,10 +14,33 @@ use std::sync::Mutex;
 
 /// Most files a folder named by an input may hold before the step is not cached.
 pub const MAX_FILES_PER_FOLDER: usize = 10_000;
+/// Files up to this size are read whole to be hashed; bigger ones a piece at a time.
+const WHOLE: u64 = 64 * 1024;
 
 pub fn file_hash(path: &Path) -> std::io::Result<String> {
     let mut f = std::fs::File::open(path)?;
     hash_reader(&mut f)
+}
+
+/// All of `f`, read into a buffer sized for the `len` bytes it is expected to hold:
+/// a small file costs two `read`s, with no `fstat` or `lseek` to size the buffer
+/// (`File::read_to_end` makes both) and no 64 KiB buffer to clear.
+fn read_expected(f: &mut std::fs::File, len: u64) -> std::io::Result<Vec<u8>> {
+    let mut data = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX).saturating_add(1)];
+    let mut filled = 0;
+    loop {
+        if filled == data.len() {
+            data.resize(data.len() * 2, 0); // it grew since it was measured
+        }
+        match f.read(&mut data[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    data.truncate(filled);
+    Ok(data)
 }
 
 pub fn hash_reader(r: &mut dyn Read) -> std::io::Result<String> {
@@ -41,13 +65,25 @@ pub fn content_hash(path: &Path) -> Result<Option<String>, Uncacheable> {
 
 /// `content_hash`, leaving out the folder `skip` (the engine's own logs in a run folder).
 pub fn content_hash_skipping(path: &Path, skip: Option<&Path>) -> Result<Option<String>, Uncacheable> {
+    content_hash_within(path, skip, &InPlace::unbounded())
+}
+
+/// `content_hash_skipping` within `bound`: a file bigger than what is left of it, or a
+/// folder, is `Uncacheable::Deferred`.
+pub fn content_hash_within(path: &Path, skip: Option<&Path>, bound: &InPlace) -> Result<Option<String>, Uncacheable> {
     let Ok(meta) = std::fs::metadata(path) else { return Ok(None) };
     if meta.is_file() {
-        return file_hash(path).map(Some).map_err(|e| Uncacheable::unreadable(path.display(), e));
+        bound.bytes(meta.len())?;
+        let hash = match meta.len() <= WHOLE {
+            true => std::fs::File::open(path).and_then(|mut f| read_expected(&mut f, meta.len())).map(|d| sha256_hex(&d)),
+            false => file_hash(path),
+        };
+        return hash.map(Some).map_err(|e| Uncacheable::unreadable(path.display(), e));
     }
     if !meta.is_dir() {
         return Ok(None);
     }
+    bound.unsized_work()?;
     let mut listed = Vec::new();
     list(path, path, skip, &mut listed)?;
     listed.sort();

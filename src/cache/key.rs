@@ -6,7 +6,8 @@
 //! time). The keys of the steps it comes after (a Merkle chain), the programs it runs and
 //! the environment it reads are part of it too.
 
-use super::files::{content_hash_skipping, program_digest};
+use super::files::{content_hash_within, program_digest};
+use super::in_place::InPlace;
 use super::Uncacheable;
 use crate::digest::sha256_hex;
 use serde_json::{json, Map, Value};
@@ -118,12 +119,24 @@ pub fn key(parts: &KeyParts<'_>) -> Result<String, Uncacheable> {
 /// (`ABSENT` for one outside the run folder that does not exist): after the step they are
 /// compared again, to tell what it changed from what it read.
 pub fn key_and_files(parts: &KeyParts<'_>) -> Result<(String, HashMap<String, String>), Uncacheable> {
+    key_and_files_within(parts, &InPlace::unbounded())
+}
+
+/// `key_and_files` within `bound` (`cache::in_place`): `Uncacheable::Deferred` when it
+/// would look up more paths or read more bytes than the bound leaves, or expand a
+/// pattern, hash a folder or find a program.
+pub fn key_and_files_within(parts: &KeyParts<'_>, bound: &InPlace) -> Result<(String, HashMap<String, String>), Uncacheable> {
     let run_dir = parts.run_dir.to_string_lossy();
     let mut files = BTreeMap::new();
     let mut read = HashMap::new();
     // The engine's logs of each step's program are not something a step reads.
     let logs = parts.run_dir.join("logs");
-    for (word, path) in named_paths(parts.inputs, &parts.context.bases, Some(&parts.context.env))? {
+    if !parts.context.programs.is_empty() {
+        bound.unsized_work()?;
+    }
+    let named = named_paths(parts.inputs, &parts.context.bases, Some(&parts.context.env), bound)?;
+    bound.paths(named.len())?;
+    for (word, path) in named {
         let normalized = normalize_str(&path.to_string_lossy(), &run_dir);
         let label = format!("{}\u{0}{normalized}", normalize_str(&word, &run_dir));
         if files.contains_key(&label) {
@@ -132,7 +145,7 @@ pub fn key_and_files(parts: &KeyParts<'_>) -> Result<(String, HashMap<String, St
         let abs = path.to_string_lossy().to_string();
         let hash = match read.get(&abs) {
             Some(h) => Some(String::clone(h)),
-            None => content_hash_skipping(&path, Some(&logs))?,
+            None => content_hash_within(&path, Some(&logs), bound)?,
         };
         if let Some(hash) = hash {
             read.insert(abs, hash.clone());
@@ -154,7 +167,7 @@ pub fn key_and_files(parts: &KeyParts<'_>) -> Result<(String, HashMap<String, St
         "tool": parts.tool,
         "action": parts.action,
         "tool_version": parts.fingerprint,
-        "inputs": normalize(&Value::Object(parts.inputs.clone()), &run_dir),
+        "inputs": normalize_map(parts.inputs, &run_dir),
         "files": files,
         "identity": parts.identity,
         "programs": programs,
@@ -169,7 +182,7 @@ pub fn key_and_files(parts: &KeyParts<'_>) -> Result<(String, HashMap<String, St
 pub fn digest(key: Option<&str>, outputs: &Map<String, Value>, run_dir: &Path, upstream: &[(String, String)]) -> String {
     let mut upstream = upstream.to_vec();
     upstream.sort();
-    let doc = json!({"key": key, "outputs": normalize(&Value::Object(outputs.clone()), &run_dir.to_string_lossy()), "upstream": upstream});
+    let doc = json!({"key": key, "outputs": normalize_map(outputs, &run_dir.to_string_lossy()), "upstream": upstream});
     sha256_hex(doc.to_string().as_bytes())
 }
 
@@ -180,14 +193,16 @@ pub fn digest(key: Option<&str>, outputs: &Map<String, Value>, run_dir: &Path, u
 /// expand them: `~/` from `env`'s `HOME` (else LocalForge's), and a pattern (`*`, `?`) with
 /// a `/` or `.` in it names every path it matches. (Not `$NAME/...`: a file named through a
 /// variable is one a step may well write, a log or a counter, and would keep it out of the
-/// cache.) Only paths that exist count for the key; `Err` when a pattern matches too many.
+/// cache.) Only paths that exist count for the key; `Err` when a pattern matches too many,
+/// or when there is one to expand within a `bound`.
 pub fn named_paths(
     inputs: &Map<String, Value>,
     bases: &[PathBuf],
     env: Option<&BTreeMap<String, String>>,
+    bound: &InPlace,
 ) -> Result<Vec<(String, PathBuf)>, Uncacheable> {
     let mut texts = Vec::new();
-    strings(&Value::Object(inputs.clone()), &mut texts);
+    inputs.values().for_each(|v| strings(v, &mut texts));
     let mut words: Vec<String> = Vec::new();
     for text in &texts {
         let whole = text.trim();
@@ -228,6 +243,7 @@ pub fn named_paths(
                 let text = path.to_string_lossy();
                 let pattern = env.is_some() && text.contains(['*', '?']) && !text.contains("**") && f.contains(['/', '.']);
                 if pattern {
+                    bound.unsized_work()?;
                     out.extend(matches(&text)?.into_iter().map(|m| (w.clone(), m)));
                 }
                 out.push((w.clone(), path));
@@ -269,6 +285,11 @@ pub fn strings(v: &Value, out: &mut Vec<String>) {
 /// `v` with the run folder written `{run_dir}`.
 pub fn normalize(v: &Value, run_dir: &str) -> Value {
     map_strings(v, &|s| normalize_str(s, run_dir))
+}
+
+/// `normalize` of a map of values, without copying it into a `Value` first.
+fn normalize_map(m: &Map<String, Value>, run_dir: &str) -> Value {
+    Value::Object(m.iter().map(|(k, v)| (k.clone(), normalize(v, run_dir))).collect())
 }
 
 /// `v` with `{run_dir}` written as this run's folder.

@@ -11,6 +11,7 @@ pub mod capture;
 mod clone;
 mod error;
 pub mod files;
+pub mod in_place;
 pub mod key;
 pub mod lint;
 pub mod snapshot;

@@ -14,6 +14,7 @@
 //! Not hard links: a later step that edits a restored file would edit the cache.
 
 use super::files::file_hash;
+use super::in_place::InPlace;
 use super::key::{localize, normalize};
 use super::Uncacheable;
 use crate::config::private;
@@ -62,8 +63,9 @@ pub struct Entry {
 
 impl Entry {
     fn digest(&self) -> String {
-        let doc = serde_json::json!([self.key, self.outputs, self.files, self.dirs, self.removed]);
-        crate::digest::sha256_hex(doc.to_string().as_bytes())
+        // A tuple is written as the JSON array `json!([...])` makes, without copying each part.
+        let doc = serde_json::to_string(&(&self.key, &self.outputs, &self.files, &self.dirs, &self.removed)).unwrap_or_default();
+        crate::digest::sha256_hex(doc.as_bytes())
     }
 }
 
@@ -93,39 +95,53 @@ impl Store {
         self.root.join("objects").join(&hash[..2]).join(hash)
     }
 
-    /// The entry of `key` as it is on disk: `Ok(None)` when there is none, `Err(())` when it
-    /// is broken (unreadable, not what its checksum says, or an object missing or of the
-    /// wrong size).
-    fn read_entry(&self, key: &str) -> Result<Option<Entry>, ()> {
-        let Ok(text) = std::fs::read(self.entry_path(key)) else { return Ok(None) };
-        let entry: Entry = serde_json::from_slice(&text).map_err(|_| ())?;
+    /// The entry of `key` as it is on disk: `Ok(None)` when there is none, `Ok(Err(()))`
+    /// when it is broken (unreadable, not what its checksum says, or an object missing or
+    /// of the wrong size); `Err(Deferred)` when reading it would pass `bound`.
+    fn read_entry(&self, key: &str, bound: &InPlace) -> Result<Option<Result<Entry, ()>>, Uncacheable> {
+        let Ok(mut file) = std::fs::File::open(self.entry_path(key)) else { return Ok(None) };
+        let Ok(len) = file.metadata().map(|m| m.len()) else { return Ok(Some(Err(()))) };
+        bound.bytes(len)?;
+        // Entries are replaced by renaming, never written in place: `len` bytes are all of it.
+        let mut text = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
+        if std::io::Read::read_exact(&mut file, &mut text).is_err() {
+            return Ok(Some(Err(())));
+        }
+        let Ok(entry) = serde_json::from_slice::<Entry>(&text) else { return Ok(Some(Err(()))) };
+        bound.paths(entry.files.len())?;
         let complete = entry.key == key
             && entry.sum == entry.digest()
             && entry.files.iter().all(|f| std::fs::metadata(self.object_path(&f.sha256)).is_ok_and(|m| m.len() == f.bytes));
-        complete.then_some(Some(entry)).ok_or(())
+        Ok(Some(if complete { Ok(entry) } else { Err(()) }))
     }
 
     /// The complete entry of `key` without counting it as used (`run --dry-run`).
     pub fn peek(&self, key: &str) -> Option<Entry> {
-        self.read_entry(key).ok().flatten()
+        self.read_entry(key, &InPlace::unbounded()).ok().flatten().and_then(Result::ok)
     }
 
     /// The entry of `key`, when it and every object it names are complete; a broken entry
     /// is removed and not served.
     pub fn lookup(&self, key: &str) -> Option<Entry> {
+        self.lookup_within(key, &InPlace::unbounded()).ok().flatten()
+    }
+
+    /// `lookup` within `bound` (`cache::in_place`): `Err(Deferred)`, having changed
+    /// nothing, when the entry is too big for it or names too many objects.
+    pub fn lookup_within(&self, key: &str, bound: &InPlace) -> Result<Option<Entry>, Uncacheable> {
         let path = self.entry_path(key);
-        match self.read_entry(key) {
-            Ok(Some(entry)) => {
+        Ok(match self.read_entry(key, bound)? {
+            Some(Ok(entry)) => {
                 // Recently used: eviction goes by the entry file's modification time.
                 touch(&path);
                 Some(entry)
             }
-            Ok(None) => None,
-            Err(()) => {
+            None => None,
+            Some(Err(())) => {
                 let _ = std::fs::remove_file(&path);
                 None
             }
-        }
+        })
     }
 
     /// Put the entry's files into `run_dir`, make its folders, remove what the step removed,
@@ -133,6 +149,17 @@ impl Store {
     /// is copied (into a temporary file beside its place, renamed in only once all are
     /// good): a bad one is deleted with the entry, nothing is restored, and the step runs.
     pub fn restore(&self, entry: &Entry, run_dir: &Path) -> Result<Map<String, Value>, Uncacheable> {
+        self.restore_within(entry, run_dir, &InPlace::unbounded())
+    }
+
+    /// `restore` within `bound` (`cache::in_place`). What it would do is all known from the
+    /// entry, so it is weighed first: `Err(Deferred)` comes before anything is done.
+    pub fn restore_within(&self, entry: &Entry, run_dir: &Path, bound: &InPlace) -> Result<Map<String, Value>, Uncacheable> {
+        bound.paths(entry.files.len() + entry.dirs.len())?;
+        bound.bytes(entry.files.iter().map(|f| f.bytes).sum())?;
+        if !entry.removed.is_empty() {
+            bound.unsized_work()?; // a folder the step removed goes with all it holds
+        }
         let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
         let unstage = |staged: &[(PathBuf, PathBuf)]| staged.iter().for_each(|(tmp, _)| drop(std::fs::remove_file(tmp)));
         for f in &entry.files {
@@ -141,12 +168,18 @@ impl Store {
             let tmp = private::temp_name(&parent, "restore");
             // Objects are 0600; an entry from before modes were kept (0) gives its files that.
             let mode = if f.mode == 0 { 0o600 } else { f.mode };
-            let made = if parent.is_dir() { Ok(()) } else { std::fs::create_dir_all(&parent) };
-            let copied = made.and_then(|_| super::clone::copy_checked(&self.object_path(&f.sha256), &tmp, mode));
+            let copy = || super::clone::copy_checked(&self.object_path(&f.sha256), &tmp, mode, (&f.sha256, f.bytes));
+            // The folder is made when the copy finds it missing, not looked for before each file.
+            let copied = match copy() {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !parent.is_dir() => {
+                    std::fs::create_dir_all(&parent).and_then(|_| copy())
+                }
+                other => other,
+            };
             staged.push((tmp, dest));
             match copied {
-                Ok(hash) if hash == f.sha256 => {}
-                Ok(_) => {
+                Ok(true) => {}
+                Ok(false) => {
                     unstage(&staged);
                     let _ = std::fs::remove_file(self.object_path(&f.sha256));
                     let _ = std::fs::remove_file(self.entry_path(&entry.key));

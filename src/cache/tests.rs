@@ -1,4 +1,5 @@
 use super::capture::{capture, Made};
+use super::in_place::InPlace;
 use super::key::{key, Context, KeyParts};
 use super::snapshot;
 use super::store::Store;
@@ -369,4 +370,120 @@ fn patterns_and_home_in_text_name_the_files_they_would() {
     let before = kc(&i, &run, &context);
     std::fs::write(data.join("b.txt"), "").unwrap();
     assert_ne!(kc(&i, &run, &context), before, "a new file the pattern matches: a new key");
+}
+
+/// The key a probe makes on the async worker (`cache::in_place`), or `Deferred`.
+fn key_in_place(inputs: &Map<String, Value>, run_dir: &Path, context: &Context) -> Result<(String, HashMap<String, String>), Uncacheable> {
+    let parts = KeyParts { tool: "t", action: "a", fingerprint: "1", inputs, identity: None, run_dir, known: None, context };
+    super::key::key_and_files_within(&parts, &InPlace::bounded())
+}
+
+#[test]
+fn a_key_made_in_place_is_the_key_made_on_a_blocking_thread_or_is_deferred() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(run.join("folder")).unwrap();
+    std::fs::write(run.join("small.txt"), "small").unwrap();
+    std::fs::write(run.join("big.bin"), vec![7u8; 64 * 1024 + 1]).unwrap();
+    let context = Context { bases: vec![run.clone()], ..Context::default() };
+    let whole = |text: &str| {
+        let i = inputs(json!({ "command": text, "out": format!("{}/out.txt", run.display()) }));
+        let parts = KeyParts {
+            tool: "t",
+            action: "a",
+            fingerprint: "1",
+            inputs: &i,
+            identity: None,
+            run_dir: &run,
+            known: None,
+            context: &context,
+        };
+        (key_in_place(&i, &run, &context), super::key::key_and_files(&parts).unwrap())
+    };
+    let (here, there) = whole("cat small.txt prev=x");
+    assert_eq!(here.unwrap(), there, "the same key and the same files read");
+    let words: Vec<String> = (0..40).map(|i| format!("w{i}")).collect();
+    for (text, what) in [
+        ("cat big.bin", "a file bigger than the bound"),
+        ("ls folder", "a folder"),
+        ("cat ./*.txt", "a pattern"),
+        (&words.join(" "), "more words than the bound"),
+    ] {
+        let (here, there) = whole(text);
+        assert_eq!(here, Err(Uncacheable::Deferred), "{what}");
+        assert!(!there.0.is_empty(), "{what}: made on a blocking thread");
+    }
+    let programs = Context { programs: vec!["sh".into()], ..context.clone() };
+    assert_eq!(key_in_place(&inputs(json!({"a": "b"})), &run, &programs), Err(Uncacheable::Deferred), "a program on `PATH`");
+}
+
+#[test]
+fn in_place_a_rewrite_within_the_same_tick_and_a_file_appearing_under_a_base_change_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, base) = (dir.path().join("run"), dir.path().join("recipes"));
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::create_dir_all(&base).unwrap();
+    let context = Context { bases: vec![base.clone()], ..Context::default() };
+    let src = dir.path().join("in.txt");
+    std::fs::write(&src, "one").unwrap();
+    let i = inputs(json!({"source": src, "content": "see notes.txt"}));
+    let first = key_in_place(&i, &run, &context).unwrap().0;
+    // Rewritten at once, same size, its times put back: nothing but the content differs.
+    let mtime = std::fs::metadata(&src).unwrap().modified().unwrap();
+    std::fs::write(&src, "two").unwrap();
+    std::fs::File::options().write(true).open(&src).unwrap().set_modified(mtime).unwrap();
+    let rewritten = key_in_place(&i, &run, &context).unwrap().0;
+    assert_ne!(rewritten, first, "new content within the same tick: a new key");
+    std::fs::write(base.join("notes.txt"), "n").unwrap();
+    let appeared = key_in_place(&i, &run, &context).unwrap().0;
+    assert_ne!(appeared, rewritten, "a file the text names appeared under a folder it is read from");
+    std::fs::write(&src, "one").unwrap();
+    std::fs::remove_file(base.join("notes.txt")).unwrap();
+    assert_eq!(key_in_place(&i, &run, &context).unwrap().0, first, "all as it was: the first key");
+}
+
+#[test]
+fn a_lookup_or_restore_too_big_for_in_place_is_deferred_having_done_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store { root: dir.path().join("cache"), max_bytes: u64::MAX };
+    let run = dir.path().join("run1");
+    std::fs::create_dir_all(&run).unwrap();
+    let before = snapshot::take(&run).unwrap();
+    std::fs::write(run.join("big.bin"), vec![1u8; 64 * 1024 + 1]).unwrap();
+    let made = capture(&Map::new(), &run, &HashMap::new(), &snapshot::changes(&before, &run).unwrap()).unwrap().made;
+    store.put("aa01", ("r1", "s", "t", "a"), &Map::new(), &run, &made).unwrap();
+    let long = inputs(json!({ "text": "x".repeat(64 * 1024) }));
+    store.put("aa02", ("r1", "s", "t", "a"), &long, &run, &Made::default()).unwrap();
+    let entry_file = dir.path().join("cache/entries/aa/aa02.json");
+    let used = std::fs::metadata(&entry_file).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(store.lookup_within("aa02", &InPlace::bounded()).unwrap_err(), Uncacheable::Deferred, "an entry of 64 KiB of outputs");
+    assert_eq!(std::fs::metadata(&entry_file).unwrap().modified().unwrap(), used, "and not counted as used");
+    let entry = store.lookup_within("aa01", &InPlace::bounded()).unwrap().unwrap();
+    let run2 = dir.path().join("run2");
+    std::fs::create_dir_all(&run2).unwrap();
+    assert_eq!(store.restore_within(&entry, &run2, &InPlace::bounded()).unwrap_err(), Uncacheable::Deferred);
+    assert_eq!(std::fs::read_dir(&run2).unwrap().count(), 0, "nothing restored, no temporary file left");
+    store.restore_within(&entry, &run2, &InPlace::unbounded()).unwrap();
+    assert_eq!(std::fs::read(run2.join("big.bin")).unwrap(), vec![1u8; 64 * 1024 + 1], "restored on a blocking thread");
+}
+
+#[test]
+fn a_key_and_an_entrys_checksum_stay_what_they_were_for_the_same_step() {
+    // Pinned: a change to what goes into a key or an entry's checksum must bump `KEY_FORMAT`
+    // (every older entry stops matching) rather than slip in unnoticed.
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(run.join("in.txt"), "one").unwrap();
+    // Its mode is in the entry: not left to the umask.
+    std::fs::set_permissions(run.join("in.txt"), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let i = inputs(json!({"path": format!("{}/in.txt", run.display()), "content": "prev=x", "n": [1, {"deep": "y"}]}));
+    let context = Context { upstream: vec![("a".into(), "d1".into())], ..Context::default() };
+    assert_eq!(kc(&i, &run, &context), "501d35bb8c698503550df1a1920facc2b4b0bf853215ca6f4f47ef83056e0410");
+    let store = Store { root: dir.path().join("cache"), max_bytes: u64::MAX };
+    let made = capture(&i, &run, &HashMap::new(), &Default::default()).unwrap().made;
+    store.put("ab01", ("r", "s", "t", "a"), &i, &run, &made).unwrap();
+    let entry: Value = serde_json::from_slice(&std::fs::read(dir.path().join("cache/entries/ab/ab01.json")).unwrap()).unwrap();
+    assert_eq!(entry["sum"], "7cb953dd6d8ada070f01408131a7fb06dc315085acf60df3a6cb88feb50e22b2");
 }

@@ -50,11 +50,20 @@ pub fn touch(path: &Path) -> io::Result<()> {
     }
 }
 
-/// A name no other writer picks for a temporary file in `dir`: `.<stem>.<pid>.<random>`.
+/// A name no other writer picks for a temporary file in `dir`: `.<stem>.<pid>.<n>`, `n` a
+/// random number drawn once per process plus a count: the pid tells live processes apart,
+/// the random start a dead one's leftovers under a reused pid, the count this process's
+/// own names (one `getrandom` per process, not per file: every cache hit makes one).
 pub fn temp_name(dir: &Path, stem: &str) -> PathBuf {
-    let mut r = [0u8; 8];
-    let _ = getrandom::fill(&mut r);
-    dir.join(format!(".{stem}.{}.{:016x}", std::process::id(), u64::from_le_bytes(r)))
+    static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let start = *START.get_or_init(|| {
+        let mut r = [0u8; 8];
+        let _ = getrandom::fill(&mut r);
+        u64::from_le_bytes(r)
+    });
+    let n = start.wrapping_add(COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    dir.join(format!(".{stem}.{}.{n:016x}", std::process::id()))
 }
 
 /// Write `data` to `path` through a 0600 temporary file beside it, renamed in: a reader

@@ -6,6 +6,7 @@
 use super::activity::Pending;
 use super::fail::{gate, Fail};
 use super::state::Run;
+use crate::cache::in_place::InPlace;
 use crate::cache::key::{digest, Context, KeyParts};
 use crate::cache::snapshot::{self, Snapshot};
 use crate::cache::Uncacheable;
@@ -175,9 +176,11 @@ impl Run {
 
     /// The cache key of this call when the step is cached, and the entry for it with its
     /// files restored into this run's folder when there is one (not for a step `--refresh`
-    /// names, or one after it); on a miss, the run folder as it was. Key, lookup, restore and
-    /// listing run in one blocking task: on a chain of small steps the thread hand-offs cost
-    /// more than the work.
+    /// names, or one after it); on a miss, the run folder as it was. The key, the lookup and
+    /// the restore each run here, on the async worker, when they keep within
+    /// `cache::in_place`'s bound — on a chain of small steps a hand-off to a blocking thread
+    /// and back costs more than the work — and on a blocking thread when they would not;
+    /// the run folder's listing, of any size, always on one.
     pub(super) async fn cache_probe(
         &self,
         step: &Step,
@@ -203,16 +206,14 @@ impl Run {
                 return Probe::Off;
             }
         };
-        let top = top_of(record_id);
-        let look = !self.refreshed.contains(top);
+        let look = !self.refreshed.contains(top_of(record_id));
         let folders = [Some(self.temp_dir.as_path()), self.recipe.path.parent()];
         let context = context_of(t.as_ref(), action, inputs, &folders, upstream);
+        let only_outputs = t.writes_only_outputs(action);
         let (fingerprint, run_dir) = (t.fingerprint(), self.run_dir.clone());
         let (tool, action, inputs) = (tool.to_string(), action.to_string(), inputs.clone());
-        let gate_step = step.clone();
-        let only_outputs = t.writes_only_outputs(&action);
-        let probed = tokio::task::spawn_blocking(move || {
-            let (key, read) = crate::cache::key::key_and_files(&KeyParts {
+        let keyed = in_place_or_blocking(move |bound| {
+            let parts = KeyParts {
                 tool: &tool,
                 action: &action,
                 fingerprint: &fingerprint,
@@ -221,44 +222,63 @@ impl Run {
                 run_dir: &run_dir,
                 known: None,
                 context: &context,
-            })?;
-            // An entry whose outputs would fail the step's gate is not served (it runs instead).
-            let entry = look
-                .then(|| cache.store.lookup(&key))
-                .flatten()
-                .filter(|e| e.outputs.as_object().is_some_and(|o| gate(&gate_step, o.clone()).is_ok()));
-            let mut note = None;
-            if let Some(entry) = entry {
-                match cache.store.restore(&entry, &run_dir) {
-                    Ok(outputs) => {
-                        let restored = entry.files.iter().map(|f| f.rel.clone()).chain(entry.dirs.iter().cloned()).collect();
-                        return Ok((Probe::Hit { key, outputs, from: entry.run_id, restored }, None));
-                    }
-                    Err(e) => note = Some(e.to_string()), // it runs instead
-                }
-            }
-            if only_outputs {
-                return Ok((Probe::Miss { key, read, before: None }, note));
-            }
-            match listing.map(Ok).unwrap_or_else(|| snapshot::take(&run_dir).map(Arc::new)) {
-                Ok(before) => Ok::<_, Uncacheable>((Probe::Miss { key, read, before: Some(before) }, note)),
-                Err(e) => Ok((Probe::Off, Some(format!("not cached: {e}")))),
-            }
+            };
+            crate::cache::key::key_and_files_within(&parts, bound)
         })
         .await;
-        match probed {
-            Ok(Ok((probe, note))) => {
-                if let Some(n) = note {
-                    self.events.note(&format!("{record_id}: {n}"));
-                }
-                probe
+        let (key, read) = match keyed {
+            Ok(k) => k,
+            Err(e) => {
+                self.events.note(&format!("{record_id}: not cached: {e}"));
+                return Probe::Off;
             }
-            Ok(Err(e)) => {
+        };
+        if look {
+            match self.serve(&cache, &key, step).await {
+                Ok(Some((outputs, from, restored))) => return Probe::Hit { key, outputs, from, restored },
+                Ok(None) => {}
+                Err(e) => self.events.note(&format!("{record_id}: {e}")), // it runs instead
+            }
+        }
+        if only_outputs {
+            return Probe::Miss { key, read, before: None };
+        }
+        let run_dir = self.run_dir.clone();
+        let before = match listing {
+            Some(l) => Ok(l),
+            None => tokio::task::spawn_blocking(move || snapshot::take(&run_dir).map(Arc::new))
+                .await
+                .unwrap_or_else(|e| Err(Uncacheable::Interrupted(e.to_string()))),
+        };
+        match before {
+            Ok(before) => Probe::Miss { key, read, before: Some(before) },
+            Err(e) => {
                 self.events.note(&format!("{record_id}: not cached: {e}"));
                 Probe::Off
             }
-            Err(_) => Probe::Off,
         }
+    }
+
+    /// The entry of `key`, its files restored into the run folder: its outputs for this
+    /// run, the run it came from and what it restored (relative to the run folder).
+    /// `Ok(None)` when there is none, or its outputs would fail the step's gate (then it
+    /// runs); `Err` when it could not be restored (damaged, unwritable: it runs too).
+    async fn serve(
+        &self,
+        cache: &Arc<crate::cache::Cache>,
+        key: &str,
+        step: &Step,
+    ) -> Result<Option<(JsonMap, String, Vec<String>)>, Uncacheable> {
+        let (c, k) = (cache.clone(), key.to_string());
+        let Some(entry) = in_place_or_blocking(move |bound| c.store.lookup_within(&k, bound)).await? else { return Ok(None) };
+        if entry.outputs.as_object().is_none_or(|o| gate(step, o.clone()).is_err()) {
+            return Ok(None);
+        }
+        let restored = entry.files.iter().map(|f| f.rel.clone()).chain(entry.dirs.iter().cloned()).collect();
+        let from = entry.run_id.clone();
+        let (c, run_dir) = (cache.clone(), self.run_dir.clone());
+        let outputs = in_place_or_blocking(move |bound| c.store.restore_within(&entry, &run_dir, bound)).await?;
+        Ok(Some((outputs, from, restored)))
     }
 
     /// Record a cached attempt and hand its outputs on (they passed the step's gate when stored).
@@ -381,4 +401,18 @@ pub fn context_of(
         }
     }
     Context { bases, programs: reads.programs, env, upstream: upstream.to_vec() }
+}
+
+/// `work` here, on the async worker, within `InPlace`'s bound; when it would pass the bound,
+/// again and whole on a blocking thread (`cache::in_place`).
+async fn in_place_or_blocking<T: Send + 'static>(
+    work: impl Fn(&InPlace) -> Result<T, Uncacheable> + Send + 'static,
+) -> Result<T, Uncacheable> {
+    let here = work(&InPlace::bounded());
+    match here {
+        Err(Uncacheable::Deferred) => tokio::task::spawn_blocking(move || work(&InPlace::unbounded()))
+            .await
+            .unwrap_or_else(|e| Err(Uncacheable::Interrupted(e.to_string()))),
+        done => done,
+    }
 }
