@@ -113,10 +113,9 @@ fn plain_substitutions_render_like_minijinja() {
 #[test]
 fn a_runaway_template_stops_quickly_with_a_clear_error() {
     let s = scope();
-    let start = std::time::Instant::now();
+    // 10^10 iterations: only the fuel limit ends it (no timed assertion: the error is the proof).
     let e = render_str("{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}", &s).unwrap_err();
     assert!(e.message.contains("did too much work"), "{}", e.message);
-    assert!(start.elapsed() < std::time::Duration::from_secs(20), "took {:?}", start.elapsed());
     // Ordinary templates are far below the limit.
     assert_eq!(render_str("{% for i in range(1000) %}{{ i }}{% endfor %}", &s).unwrap().as_str().unwrap().len(), 2890);
 }
