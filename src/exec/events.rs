@@ -70,9 +70,10 @@ impl Emitter {
         Emitter { listeners: listeners.into() }
     }
 
-    fn emit(&self, event: Event) {
+    /// Make the event and hand it to every listener; with none, it is not even made.
+    fn emit(&self, make: impl FnOnce() -> Event) {
         if self.watched() {
-            let event = Arc::new(event);
+            let event = Arc::new(make());
             for l in self.listeners.iter() {
                 l(&event);
             }
@@ -89,7 +90,7 @@ impl Emitter {
             true => plan.levels().iter().map(|l| l.iter().map(|&i| recipe.steps[i].id.clone()).collect()).collect(),
             false => Vec::new(),
         };
-        self.emit(Event::RunStarted {
+        self.emit(|| Event::RunStarted {
             run_id: run_id.into(),
             recipe: recipe.name.clone(),
             run_dir: run_dir.display().to_string(),
@@ -99,7 +100,7 @@ impl Emitter {
     }
 
     pub fn step_started(&self, step: &str, attempt: u32, tool: &str, action: &str, gpus: Vec<usize>) {
-        self.emit(Event::StepStarted { step: step.into(), attempt, tool: tool.into(), action: action.into(), gpus });
+        self.emit(|| Event::StepStarted { step: step.into(), attempt, tool: tool.into(), action: action.into(), gpus });
     }
 
     pub fn step_finished(&self, step: &str, attempt: u32, took: Duration, result: Result<&JsonMap, (&str, bool)>) {
@@ -108,14 +109,14 @@ impl Emitter {
             Err((_, true)) => (StepStatus::Cancelled, Map::new(), Some("cancelled".to_string())),
             Err((message, false)) => (StepStatus::Failed, Map::new(), Some(message.to_string())),
         };
-        self.emit(Event::StepFinished { step: step.into(), status, attempt, elapsed_s: took.as_secs_f64(), outputs, error });
+        self.emit(|| Event::StepFinished { step: step.into(), status, attempt, elapsed_s: took.as_secs_f64(), outputs, error });
     }
 
     /// An attempt served by the step cache (outputs and files from run `from`).
     pub fn step_cached(&self, step: &str, attempt: u32, took: Duration, outputs: &JsonMap, from: &str) {
         let outputs = if self.watched() { summary(outputs) } else { Map::new() };
         let _ = from; // in the history (`cached_from`); the event says only that it was cached
-        self.emit(Event::StepFinished {
+        self.emit(|| Event::StepFinished {
             step: step.into(),
             status: StepStatus::Cached,
             attempt,
@@ -128,11 +129,11 @@ impl Emitter {
     /// A resumed run keeps a step that completed before.
     pub fn step_kept(&self, step: &str, outputs: &JsonMap) {
         let outputs = if self.watched() { summary(outputs) } else { Map::new() };
-        self.emit(Event::StepFinished { step: step.into(), status: StepStatus::Kept, attempt: 0, elapsed_s: 0.0, outputs, error: None });
+        self.emit(|| Event::StepFinished { step: step.into(), status: StepStatus::Kept, attempt: 0, elapsed_s: 0.0, outputs, error: None });
     }
 
     pub fn step_skipped(&self, step: &str, why: &str) {
-        self.emit(Event::StepFinished {
+        self.emit(|| Event::StepFinished {
             step: step.into(),
             status: StepStatus::Skipped,
             attempt: 0,
@@ -143,15 +144,15 @@ impl Emitter {
     }
 
     pub fn log(&self, step: &str, level: &str, message: &str) {
-        self.emit(Event::StepLog { step: step.into(), level: level.into(), message: message.into() });
+        self.emit(|| Event::StepLog { step: step.into(), level: level.into(), message: message.into() });
     }
 
     pub fn step_progress(&self, step: &str, done: Option<u64>, total: Option<u64>, unit: &str) {
-        self.emit(Event::StepProgress { step: step.into(), done, total, unit: unit.into() });
+        self.emit(|| Event::StepProgress { step: step.into(), done, total, unit: unit.into() });
     }
 
     pub fn approval_requested(&self, step: &str, message: &str, options: &[String], default: &str) {
-        self.emit(Event::ApprovalRequested {
+        self.emit(|| Event::ApprovalRequested {
             step: step.into(),
             message: message.into(),
             options: options.to_vec(),
@@ -160,11 +161,11 @@ impl Emitter {
     }
 
     pub fn note(&self, message: &str) {
-        self.emit(Event::Note { message: message.into() });
+        self.emit(|| Event::Note { message: message.into() });
     }
 
     pub fn run_finished(&self, run_id: &str, status: RunStatus, took: Duration, error: Option<&str>) {
-        self.emit(Event::RunFinished { run_id: run_id.into(), status, duration_s: took.as_secs_f64(), error: error.map(Into::into) });
+        self.emit(|| Event::RunFinished { run_id: run_id.into(), status, duration_s: took.as_secs_f64(), error: error.map(Into::into) });
     }
 }
 
