@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import collections
 import os
-import weakref
 
 from localforge import errors
 
@@ -20,6 +19,7 @@ from localforge import errors
 # name `TYPE_CHECKING` as true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import weakref
     from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
     from typing import Any, Callable, Optional, Union
 
@@ -101,7 +101,18 @@ def _start(recipe: Recipe, inputs: Optional[Mapping[str, Any]], executor: Execut
 # The runs this process started, by id, while anyone holds them: `cancel` and `answer`
 # reach them directly (their history row may not be written yet); other runs through the
 # history.
-_LIVE: weakref.WeakValueDictionary[str, Run] = weakref.WeakValueDictionary()
+_LIVE: Optional[weakref.WeakValueDictionary[str, Run]] = None
+
+
+def _live() -> weakref.WeakValueDictionary[str, Run]:
+    # Made on first use: `localforge run` waits for its run without a `Run`, and does not
+    # import `weakref` for it.
+    global _LIVE
+    if _LIVE is None:
+        import weakref
+
+        _LIVE = weakref.WeakValueDictionary()
+    return _LIVE
 
 
 class Run:
@@ -115,7 +126,7 @@ class Run:
 
     def __init__(self, handle):
         self._handle = handle
-        _LIVE[handle.id] = self
+        _live()[handle.id] = self
 
     @property
     def id(self) -> str:
@@ -517,7 +528,7 @@ def cancel(run_id: str) -> None:
     """Stop a running run, whichever process on this machine runs it (the CLI, another
     program's API, the MCP server): its running steps stop and it ends `cancelled`, as on
     Ctrl-C. Raises RecipeError when there is no such run or it has ended."""
-    here = _LIVE.get(run_id)
+    here = _live().get(run_id)
     if here is not None and not here.done():
         return here.cancel()
     _core().control_run(run_id, {"action": "cancel"})
@@ -529,7 +540,7 @@ def answer(run_id: str, step: str, answer: Union[bool, str] = True) -> None:
     nobody waits on (`--auto-approve`, no terminal) has taken its default already."""
     if not isinstance(answer, (bool, str)):
         raise errors.UsageError("answer with True, False or one of the gate's options")
-    here = _LIVE.get(run_id)
+    here = _live().get(run_id)
     if here is not None and not here.done():
         here.approve(step, answer)
         return
