@@ -304,6 +304,9 @@ def test_a_worker_removes_the_scratch_folders_of_workers_that_ended(tmp_path, mo
         monkeypatch.setattr(worker, "_ROOT", None)
         monkeypatch.setattr(worker, "_HOLD", None)
         mine = worker._scratch_root()
+        # Held under its own name from the start (made hidden, locked, then renamed).
+        assert worker._lock(mine, wait=False) is None
+        assert not [n for n in os.listdir(tmp_path) if n.startswith(".localforge-step-")]
         os.close(worker._HOLD)
         assert not os.path.exists(dead_root)
         assert os.path.isdir(live_root) and os.path.isdir(mine) and older.is_dir()

@@ -202,13 +202,19 @@ def _scratch_root() -> str:
     folders nobody holds."""
     global _ROOT, _HOLD
     if _ROOT is None or not os.path.isdir(_ROOT):
+        _forget_scratch()
         _tidy_gone()
-        _ROOT = tempfile.mkdtemp(prefix=f"localforge-step-{os.getpid()}-")
-        _HOLD = _lock(_ROOT)
+        # Made under a hidden name and locked before it takes the name `_tidy_gone` looks
+        # for: another worker tidying meanwhile never finds it unheld.
+        hidden = tempfile.mkdtemp(prefix=f".localforge-step-{os.getpid()}-")
+        _HOLD = _lock(hidden)
+        _ROOT = os.path.join(os.path.dirname(hidden), os.path.basename(hidden)[1:])
+        os.rename(hidden, _ROOT)
         atexit.register(shutil.rmtree, _ROOT, True)
     return _ROOT
 
 
+# The open descriptor holding `_ROOT`'s lock while this process lives.
 _HOLD: Optional[int] = None
 
 
@@ -250,10 +256,12 @@ def _tidy_gone() -> None:
 
 
 def _forget_scratch() -> None:
-    global _ROOT
+    global _ROOT, _HOLD
     if _ROOT is not None:
         shutil.rmtree(_ROOT, ignore_errors=True)
-    _ROOT = None
+    if _HOLD is not None:
+        os.close(_HOLD)
+    _ROOT, _HOLD = None, None
 
 
 def _listeners(emit, stop) -> dict:
