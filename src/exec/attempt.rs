@@ -1,6 +1,7 @@
 //! One step: `when`, attempts with retry and refinement, gates, and history rows.
 
 use super::fail::{gate, Fail};
+use super::json_text;
 use super::report::{StepReport, StepStatus};
 use super::state::Run;
 use crate::recipe::{OnFailure, Step, StepKind};
@@ -373,9 +374,4 @@ async fn sleep_opt(d: Option<Duration>) {
         Some(d) => tokio::time::sleep(d).await,
         None => std::future::pending().await,
     }
-}
-
-/// A JSON object as text, for the history (without copying it into a `Value` first).
-fn json_text(map: &JsonMap) -> String {
-    serde_json::to_string(map).unwrap_or_default()
 }

@@ -292,12 +292,7 @@ impl Run {
     ) -> Result<JsonMap, Fail> {
         let (outputs, from) = hit;
         if let Some(store) = &self.store {
-            store.step_cached(
-                self.attempt_key(record_id, attempt),
-                serde_json::to_string(&outputs).unwrap_or_default(),
-                from.clone(),
-                now(),
-            );
+            store.step_cached(self.attempt_key(record_id, attempt), super::json_text(&outputs), from.clone(), now());
         }
         self.events.step_cached(record_id, number, started.elapsed(), &outputs, &from);
         Ok(outputs)

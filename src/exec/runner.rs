@@ -104,7 +104,7 @@ pub async fn run(
             recipe: recipe.name.clone(),
             recipe_path: recipe.path.display().to_string(),
             recipe_hash: recipe.hash.clone(),
-            inputs: serde_json::to_string(&inputs).unwrap_or_default(),
+            inputs: super::json_text(&inputs),
             run_dir: run_dir.display().to_string(),
             started_at: started_at.clone(),
             steps: recipe.steps.len() as u32,
@@ -216,7 +216,7 @@ pub async fn run(
     cancel.cancel(); // stop the timeout timer
     let ended_at = now();
     if let Some(store) = &run.store {
-        store.finish_run(&run_id, status, Some(serde_json::to_string(&outputs).unwrap_or_default()), error.clone());
+        store.finish_run(&run_id, status, Some(super::json_text(&outputs)), error.clone());
         if let Err(e) = store.flush() {
             run.warnings.lock().expect("warnings").push(format!("history not fully written: {e}"));
         }

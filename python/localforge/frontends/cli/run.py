@@ -111,7 +111,8 @@ def execute(start, as_json) -> int:
     from localforge import errors
 
     os.environ.setdefault("LOCALFORGE_PYTHON", sys.executable)
-    _signal().signal(_signal().SIGTERM, _sigterm_as_interrupt)
+    signals = _signal()
+    signals.signal(signals.SIGTERM, _sigterm_as_interrupt)
     try:
         with _stdout_for_json_only(as_json):
             report = start()
