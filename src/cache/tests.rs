@@ -16,8 +16,13 @@ fn k(inputs: &Map<String, Value>, run_dir: &Path) -> String {
     kc(inputs, run_dir, &Context::default())
 }
 
+/// The key's parts for tool `t.a` (version 1) with these inputs, run folder and context.
+fn parts<'a>(inputs: &'a Map<String, Value>, run_dir: &'a Path, context: &'a Context) -> KeyParts<'a> {
+    KeyParts { tool: "t", action: "a", fingerprint: "1", inputs, identity: None, run_dir, known: None, context }
+}
+
 fn kc(inputs: &Map<String, Value>, run_dir: &Path, context: &Context) -> String {
-    key(&KeyParts { tool: "t", action: "a", fingerprint: "1", inputs, identity: None, run_dir, known: None, context }).unwrap()
+    key(&parts(inputs, run_dir, context)).unwrap()
 }
 
 #[test]
@@ -38,16 +43,8 @@ fn keys_ignore_the_run_folder_and_follow_file_content_not_mtime() {
     assert_ne!(k(&ia, &a), before, "new content, same mtime: a new key");
     std::fs::write(&src, "one").unwrap();
     assert_eq!(k(&ia, &a), before, "the old content again: the old key");
-    let other = key(&KeyParts {
-        tool: "t",
-        action: "a",
-        fingerprint: "1",
-        inputs: &ia,
-        identity: Some(&json!("sha256:beef")),
-        run_dir: &a,
-        known: None,
-        context: &Context::default(),
-    });
+    let context = Context::default();
+    let other = key(&KeyParts { identity: Some(&json!("sha256:beef")), ..parts(&ia, &a, &context) });
     assert_ne!(other.unwrap(), before, "a model's identity is part of the key");
 }
 
@@ -332,17 +329,7 @@ fn a_file_it_makes_outside_the_run_folder_keeps_it_out() {
     std::fs::create_dir_all(&run).unwrap();
     let out = dir.path().join("elsewhere/out.txt");
     let i = inputs(json!({"command": format!("echo hi > {}", out.display())}));
-    let (_, read) = super::key::key_and_files(&KeyParts {
-        tool: "t",
-        action: "a",
-        fingerprint: "1",
-        inputs: &i,
-        identity: None,
-        run_dir: &run,
-        known: None,
-        context: &Context::default(),
-    })
-    .unwrap();
+    let (_, read) = super::key::key_and_files(&parts(&i, &run, &Context::default())).unwrap();
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
     std::fs::write(&out, "hi").unwrap(); // what the step did
     let why = capture(&Map::new(), &run, &read, &Default::default()).unwrap_err();
@@ -374,8 +361,7 @@ fn patterns_and_home_in_text_name_the_files_they_would() {
 
 /// The key a probe makes on the async worker (`cache::in_place`), or `Deferred`.
 fn key_in_place(inputs: &Map<String, Value>, run_dir: &Path, context: &Context) -> Result<(String, HashMap<String, String>), Uncacheable> {
-    let parts = KeyParts { tool: "t", action: "a", fingerprint: "1", inputs, identity: None, run_dir, known: None, context };
-    super::key::key_and_files_within(&parts, &InPlace::bounded())
+    super::key::key_and_files_within(&parts(inputs, run_dir, context), &InPlace::bounded())
 }
 
 #[test]
@@ -388,17 +374,7 @@ fn a_key_made_in_place_is_the_key_made_on_a_blocking_thread_or_is_deferred() {
     let context = Context { bases: vec![run.clone()], ..Context::default() };
     let whole = |text: &str| {
         let i = inputs(json!({ "command": text, "out": format!("{}/out.txt", run.display()) }));
-        let parts = KeyParts {
-            tool: "t",
-            action: "a",
-            fingerprint: "1",
-            inputs: &i,
-            identity: None,
-            run_dir: &run,
-            known: None,
-            context: &context,
-        };
-        (key_in_place(&i, &run, &context), super::key::key_and_files(&parts).unwrap())
+        (key_in_place(&i, &run, &context), super::key::key_and_files(&parts(&i, &run, &context)).unwrap())
     };
     let (here, there) = whole("cat small.txt prev=x");
     assert_eq!(here.unwrap(), there, "the same key and the same files read");
