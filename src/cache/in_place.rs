@@ -33,26 +33,12 @@ impl InPlace {
 
     /// `n` more paths to look up.
     pub fn paths(&self, n: usize) -> Result<(), Uncacheable> {
-        match &self.left {
-            Some((paths, _)) if paths.get() < n => Err(Uncacheable::Deferred),
-            Some((paths, _)) => {
-                paths.set(paths.get() - n);
-                Ok(())
-            }
-            None => Ok(()),
-        }
+        take(self.left.as_ref().map(|(paths, _)| paths), n)
     }
 
     /// `n` more bytes to read or write.
     pub fn bytes(&self, n: u64) -> Result<(), Uncacheable> {
-        match &self.left {
-            Some((_, bytes)) if bytes.get() < n => Err(Uncacheable::Deferred),
-            Some((_, bytes)) => {
-                bytes.set(bytes.get() - n);
-                Ok(())
-            }
-            None => Ok(()),
-        }
+        take(self.left.as_ref().map(|(_, bytes)| bytes), n)
     }
 
     /// Work whose size is not known before it is done (a folder's files, a pattern's
@@ -62,6 +48,18 @@ impl InPlace {
             Some(_) => Err(Uncacheable::Deferred),
             None => Ok(()),
         }
+    }
+}
+
+/// Take `n` from what is `left` of one part of the bound (`None`: unbounded).
+fn take<T: Copy + PartialOrd + std::ops::Sub<Output = T>>(left: Option<&Cell<T>>, n: T) -> Result<(), Uncacheable> {
+    match left {
+        Some(left) if left.get() < n => Err(Uncacheable::Deferred),
+        Some(left) => {
+            left.set(left.get() - n);
+            Ok(())
+        }
+        None => Ok(()),
     }
 }
 
