@@ -22,7 +22,9 @@ fn inputs(run: &Path, i: usize) -> Map<String, Value> {
 /// What the step loop hands the key: the run's temp folder, the recipe's and the process's.
 fn context(run: &Path, recipe_dir: &Path, i: usize) -> Context {
     let bases = vec![run.join("temp"), recipe_dir.to_path_buf(), std::env::current_dir().unwrap()];
-    Context { bases, upstream: vec![(format!("s{}", i.saturating_sub(1)), "digest".into())], ..Context::default() }
+    // `file_ops.write`'s `content` names no files (`Tool::names_no_files`).
+    let text_only = vec!["content".to_string()];
+    Context { bases, upstream: vec![(format!("s{}", i.saturating_sub(1)), "digest".into())], text_only, ..Context::default() }
 }
 
 fn parts<'a>(i: &'a Map<String, Value>, run: &'a Path, c: &'a Context) -> KeyParts<'a> {

@@ -4,6 +4,8 @@
 //!
 //! `cache`: every step `cache: true`; each round runs the chain once to fill the step
 //! cache, then times it served entirely from it (a hit's cost without Python).
+//! `LF_BENCH_SERVE=K` serves it K more times before the timed run, for a profiler to see
+//! mostly hits.
 //!
 //! Each round prints its phases, its time per step and what the steps' tool costs on its
 //! own (the same files written in a loop: `tool_floor`); the last line is the quietest
@@ -108,6 +110,9 @@ fn round(n: usize, cached: bool, rt: &tokio::runtime::Runtime, tools: &Arc<Regis
     };
     if cached {
         one_run(); // fills the cache
+        for _ in 0..std::env::var("LF_BENCH_SERVE").ok().and_then(|v| v.parse().ok()).unwrap_or(0) {
+            one_run();
+        }
     }
     let (t, c) = (Instant::now(), cpu());
     let report = one_run();

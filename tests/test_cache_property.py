@@ -3,7 +3,8 @@ can from the step cache gives exactly what a `--no-cache` run of the same state 
 the same outputs and the same files in the run folder (issue 27). Seeded, so a failure
 names the case that reproduces it.
 
-Each step is a `script` step with `cache: true` that reads some of: a pool file by absolute
+Each step is a `script` step with `cache: true` (or, one in four, a `file_ops.write` whose
+text names pool files and earlier steps' files without reading them) that reads some of: a pool file by absolute
 path or relative to its `cwd`, a pool folder, the file an earlier step wrote by its path, or
 (through a glob the key cannot see, so only the chain of upstream keys protects it) every
 file an earlier step wrote; and writes a side file its outputs do not name, sometimes in a
@@ -26,6 +27,22 @@ def _recipe(rng, pool):
     steps = []
     for i in range(n):
         deps = sorted(rng.sample(range(i), k=rng.randint(0, min(i, 2)))) if i else []
+        if rng.random() < 0.25:
+            # `file_ops.write`: its text names pool files and an earlier step's file, which
+            # it does not read (`Tool::names_no_files`); steps after it read what it wrote.
+            named = [f"{pool}/f{rng.randint(0, 3)}.txt", "f1.txt"] + [f"s{d}.txt" for d in deps]
+            content = f"written by s{i}: " + " ".join(rng.sample(named, k=len(named))) + "\n"
+            steps.append(
+                {
+                    "id": f"s{i}",
+                    "tool": "file_ops",
+                    "action": "write",
+                    "cache": True,
+                    "depends_on": [f"s{d}" for d in deps],
+                    "inputs": {"path": f"{{{{ workflow.run_dir }}}}/s{i}.txt", "content": content},
+                }
+            )
+            continue
         reads = []
         cwd = None
         for _ in range(rng.randint(1, 3)):
@@ -53,7 +70,12 @@ def _recipe(rng, pool):
         steps.append(
             {"id": f"s{i}", "tool": "script", "action": "run", "cache": True, "depends_on": [f"s{d}" for d in deps], "inputs": inputs}
         )
-    doc = {"name": "prop", "steps": steps, "outputs": {s["id"]: "{{ steps." + s["id"] + ".outputs.stdout }}" for s in steps}}
+    shown = {"script": "stdout", "file_ops": "path"}
+    doc = {
+        "name": "prop",
+        "steps": steps,
+        "outputs": {s["id"]: "{{ steps." + s["id"] + ".outputs." + shown[s["tool"]] + " }}" for s in steps},
+    }
     return json.dumps(doc)  # JSON is YAML
 
 

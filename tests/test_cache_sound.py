@@ -47,9 +47,10 @@ def _outputs(doc):
 
 
 def _files(doc):
+    """The run folder's files, each run's own folder written `{run_dir}` in them."""
     root = Path(doc["run_dir"])
     return {
-        str(p.relative_to(root)): p.read_bytes() if p.is_file() else None
+        str(p.relative_to(root)): p.read_bytes().replace(str(root).encode(), b"{run_dir}") if p.is_file() else None
         for p in root.rglob("*")
         if not str(p.relative_to(root)).startswith("logs")
     }
@@ -367,8 +368,11 @@ outputs:
 
 def test_small_steps_probed_in_place_see_a_same_second_rewrite_and_a_file_appearing(rr, lf):
     """Steps that name only small files are probed on the async worker (`cache::in_place`):
-    a rewrite of the same size with the same times, and a file appearing beside the recipe
-    that a text names, are seen as on a blocking thread."""
+    a rewrite of the same size with the same times is seen as on a blocking thread. What
+    `file_ops.write` writes is text (`Tool::names_no_files`): a file its words name
+    appearing beside the recipe leaves it served, and the served run equals a fresh one.
+    (A file appearing under a folder a word of other inputs is read from changes the key
+    in place: `cache::tests`.)"""
     src = lf.write("in.txt", "one\n")
     recipe = lf.write(
         "small.yaml",
@@ -393,4 +397,50 @@ steps:
     assert (Path(doc["run_dir"]) / "c.txt").read_text() == "two\n"
     lf.write("notes.txt", "beside the recipe, where a relative word is read from\n")
     _, _, statuses = same_as_fresh(rr, recipe, *args)
-    assert statuses == {"copy": "cached", "note": "completed"}
+    assert statuses == {"copy": "cached", "note": "cached"}
+
+
+def test_a_file_that_names_the_run_folder_names_the_new_one_when_served(rr, lf):
+    """A key writes the run folder `{run_dir}`, so the same step of the next run is served:
+    a file it wrote holding the run folder's path must then name the new run's folder, as
+    running it there would (`cache::relocate`). A file holding it that is not text cannot be
+    rewritten so: it is not stored, and the step runs. (`told` comes first: a step that names
+    the run folder keys it by what it holds, and a file there holding the run folder's path
+    differs from run to run — what a step does with a file's bytes may be more than naming
+    a place, `md5sum` them — so a step after `note` naming the folder would run again.)"""
+    recipe = lf.write(
+        "where.yaml",
+        """\
+name: where
+steps:
+  - id: told
+    tool: script
+    action: run
+    cache: true
+    inputs: {command: 'echo x >> "$COUNTER"; echo "{{ workflow.run_dir }}" > "{{ workflow.run_dir }}/told.txt"; echo "in {{ workflow.run_dir }}"'}
+  - id: note
+    tool: file_ops
+    action: write
+    cache: true
+    inputs: {path: "{{ workflow.run_dir }}/note.txt", content: "made in {{ workflow.run_dir }}, temp {{ temp_dir }}"}
+  - id: packed
+    tool: script
+    action: run
+    cache: true
+    inputs: {command: 'echo p >> "$COUNTER"; printf "\\\\000%s" "{{ workflow.run_dir }}" > "{{ workflow.run_dir }}/packed.bin"'}
+outputs:
+  told: "{{ steps.told.outputs.stdout }}"
+""",
+    )
+    first, _, _ = rr(recipe)
+    doc, ran, statuses = same_as_fresh(rr, recipe)
+    assert statuses == {"note": "cached", "told": "cached", "packed": "completed"}, statuses
+    assert ran == ["p"], "only the step whose binary file holds the path ran again"
+    run_dir = Path(doc["run_dir"])
+    assert doc["run_dir"] != first["run_dir"]
+    assert (run_dir / "note.txt").read_text() == f"made in {run_dir}, temp {run_dir / 'temp'}"
+    assert (run_dir / "told.txt").read_text() == f"{run_dir}\n"
+    assert doc["outputs"]["told"] == f"in {run_dir}\n"
+    assert (run_dir / "packed.bin").read_bytes() == b"\0" + str(run_dir).encode()
+    proc = lf("run", recipe, check=0)
+    assert "packed: not stored in the step cache: it made `packed.bin`, which holds the run folder's path and is not text" in proc.stderr

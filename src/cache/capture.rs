@@ -80,6 +80,11 @@ pub fn capture(
     if let Some(odd) = &changes.odd {
         return Err(odd.clone());
     }
+    // Stored, the run folder is written `{run_dir}`: text that says so already would come
+    // back as the next run's folder.
+    if super::relocate::holds_placeholder(outputs) {
+        return Err(Uncacheable::Placeholder("outputs"));
+    }
     let mut made = Made { files: changes.made.iter().cloned().collect(), dirs: changes.dirs.clone(), removed: changes.removed.clone() };
     // A file it read that changed while it ran: outside the run folder a hit cannot make
     // that change again (and it may not be the step's doing at all).
@@ -143,7 +148,7 @@ pub fn capture(
 pub fn named_in(values: &[&Map<String, Value>], run_dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     for v in values {
-        for (_, p) in super::key::named_paths(v, &[], None, &super::in_place::InPlace::unbounded()).unwrap_or_default() {
+        for (_, p) in super::key::named_paths(v, &[], &[], None, &super::in_place::InPlace::unbounded()).unwrap_or_default() {
             if let Ok(rel) = p.strip_prefix(run_dir) {
                 if !rel.as_os_str().is_empty() {
                     out.push(rel.to_string_lossy().to_string());

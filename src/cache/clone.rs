@@ -18,9 +18,13 @@ const SMALL: u64 = 1 << 20;
 /// Copy `object` to `dest`, a file made for it (it must not exist), with permission bits
 /// `mode`, when it holds `len` bytes of SHA-256 `sha256`; `Ok(false)` when it does not (a
 /// small object is checked before `dest` is made, so then there is none; a big one's copy
-/// is left for the caller to remove).
-pub fn copy_checked(object: &Path, dest: &Path, mode: u32, (sha256, len): (&str, u64)) -> std::io::Result<bool> {
+/// is left for the caller to remove). `relocate`: the object is text with the run folder
+/// written `{run_dir}`, and `dest` gets this run folder there (`cache::relocate`).
+pub fn copy_checked(object: &Path, dest: &Path, mode: u32, (sha256, len): (&str, u64), relocate: Option<&[u8]>) -> std::io::Result<bool> {
     let mut src = File::open(object)?;
+    if relocate.is_some() && len > super::relocate::MAX {
+        return Ok(false); // never stored so: the entry is damaged
+    }
     if len <= SMALL {
         // Exactly `len` bytes, in one `read`, no look for the end: what is written is what
         // the entry's SHA-256 vouches for, whatever may follow it in a damaged object.
@@ -31,6 +35,9 @@ pub fn copy_checked(object: &Path, dest: &Path, mode: u32, (sha256, len): (&str,
         }
         if sha256_hex(&data) != sha256 {
             return Ok(false);
+        }
+        if let Some(run_dir) = relocate {
+            data = super::relocate::localize(&data, run_dir);
         }
         return create(dest, mode)?.write_all(&data).map(|_| true);
     }
@@ -76,19 +83,19 @@ mod tests {
             std::fs::write(&object, &data).unwrap();
             let dest = dir.path().join(format!("{name}.out"));
             let good = (sha256_hex(&data), len as u64);
-            assert!(copy_checked(&object, &dest, 0o751, (&good.0, good.1)).unwrap(), "{name}");
+            assert!(copy_checked(&object, &dest, 0o751, (&good.0, good.1), None).unwrap(), "{name}");
             assert_eq!(std::fs::read(&dest).unwrap(), data, "{name}");
             assert_eq!(std::fs::metadata(&dest).unwrap().permissions().mode() & 0o7777, 0o751, "{name}");
             // An existing file is never written over: the caller names a fresh one.
-            assert!(copy_checked(&object, &dest, 0o600, (&good.0, good.1)).is_err(), "{name}");
+            assert!(copy_checked(&object, &dest, 0o600, (&good.0, good.1), None).is_err(), "{name}");
             // Not what the entry says it holds: refused, and a small one is not written at all.
             let other = dir.path().join(format!("{name}.other"));
-            assert!(!copy_checked(&object, &other, 0o600, (&sha256_hex(b"else"), good.1)).unwrap(), "{name}");
+            assert!(!copy_checked(&object, &other, 0o600, (&sha256_hex(b"else"), good.1), None).unwrap(), "{name}");
             assert_eq!(other.exists(), name == "big", "{name}");
             // Shorter than the entry says: a small one is read by its length (a big one by its
             // hash alone, its size checked by `lookup`).
             let short = dir.path().join(format!("{name}.short"));
-            assert_eq!(copy_checked(&object, &short, 0o600, (&good.0, good.1 + 1)).unwrap(), name == "big", "{name}");
+            assert_eq!(copy_checked(&object, &short, 0o600, (&good.0, good.1 + 1), None).unwrap(), name == "big", "{name}");
         }
     }
 }

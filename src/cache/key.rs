@@ -91,6 +91,9 @@ pub struct Context {
     pub env: BTreeMap<String, String>,
     /// `(step, digest)` of every step this one comes after: what they gave is part of the key.
     pub upstream: Vec<(String, String)>,
+    /// Inputs that name no files (`Tool::names_no_files`): their words are not looked up as
+    /// paths. They are in the key as text like every input.
+    pub text_only: Vec<String>,
 }
 
 /// What a key is made of.
@@ -134,7 +137,12 @@ pub fn key_and_files_within(parts: &KeyParts<'_>, bound: &InPlace) -> Result<(St
     if !parts.context.programs.is_empty() {
         bound.unsized_work()?;
     }
-    let named = named_paths(parts.inputs, &parts.context.bases, Some(&parts.context.env), bound)?;
+    // The run folder is written `{run_dir}` in a key: an input that says so already would
+    // have the key of one naming the run folder.
+    if super::relocate::holds_placeholder(parts.inputs) {
+        return Err(Uncacheable::Placeholder("inputs"));
+    }
+    let named = named_paths(parts.inputs, &parts.context.text_only, &parts.context.bases, Some(&parts.context.env), bound)?;
     bound.paths(named.len())?;
     for (word, path) in named {
         let normalized = normalize_str(&path.to_string_lossy(), &run_dir);
@@ -186,7 +194,7 @@ pub fn digest(key: Option<&str>, outputs: &Map<String, Value>, run_dir: &Path, u
     sha256_hex(doc.to_string().as_bytes())
 }
 
-/// Every path the inputs may name, as `(word as written, path)`: each string whole, each
+/// Every path the inputs (but those in `text_only`) may name, as `(word as written, path)`: each string whole, each
 /// word of text (split at spaces, quotes, `=`, `:`, `,`, `;`, redirections and brackets,
 /// and as a shell splits it, so a quoted path with spaces is one word), absolute, or
 /// relative to each of `bases`. With `env` (a key's), words are also read as a shell would
@@ -197,12 +205,13 @@ pub fn digest(key: Option<&str>, outputs: &Map<String, Value>, run_dir: &Path, u
 /// or when there is one to expand within a `bound`.
 pub fn named_paths(
     inputs: &Map<String, Value>,
+    text_only: &[String],
     bases: &[PathBuf],
     env: Option<&BTreeMap<String, String>>,
     bound: &InPlace,
 ) -> Result<Vec<(String, PathBuf)>, Uncacheable> {
     let mut texts = Vec::new();
-    inputs.values().for_each(|v| strings(v, &mut texts));
+    inputs.iter().filter(|(name, _)| !text_only.contains(name)).for_each(|(_, v)| strings(v, &mut texts));
     let mut words: Vec<String> = Vec::new();
     for text in &texts {
         let whole = text.trim();

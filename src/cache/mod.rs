@@ -14,6 +14,7 @@ pub mod files;
 pub mod in_place;
 pub mod key;
 pub mod lint;
+pub mod relocate;
 pub mod snapshot;
 pub mod store;
 

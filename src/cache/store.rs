@@ -13,9 +13,9 @@
 //! by `clone::copy_checked` (whole for small files, `FICLONE` or a copy for big ones).
 //! Not hard links: a later step that edits a restored file would edit the cache.
 
-use super::files::file_hash;
 use super::in_place::InPlace;
 use super::key::{localize, normalize};
+use super::relocate;
 use super::Uncacheable;
 use crate::config::private;
 use serde::{Deserialize, Serialize};
@@ -35,6 +35,14 @@ pub struct EntryFile {
     /// shared by content, so the mode is the entry's.
     #[serde(default)]
     pub mode: u32,
+    /// The object is text with the run folder written `{run_dir}` (`cache::relocate`): a
+    /// restore writes the new run's folder there.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub relocated: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -160,6 +168,7 @@ impl Store {
         if !entry.removed.is_empty() {
             bound.unsized_work()?; // a folder the step removed goes with all it holds
         }
+        let here = std::os::unix::ffi::OsStrExt::as_bytes(run_dir.as_os_str());
         let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
         let unstage = |staged: &[(PathBuf, PathBuf)]| staged.iter().for_each(|(tmp, _)| drop(std::fs::remove_file(tmp)));
         for f in &entry.files {
@@ -168,7 +177,8 @@ impl Store {
             let tmp = private::temp_name(&parent, "restore");
             // Objects are 0600; an entry from before modes were kept (0) gives its files that.
             let mode = if f.mode == 0 { 0o600 } else { f.mode };
-            let copy = || super::clone::copy_checked(&self.object_path(&f.sha256), &tmp, mode, (&f.sha256, f.bytes));
+            let relocate = f.relocated.then_some(here);
+            let copy = || super::clone::copy_checked(&self.object_path(&f.sha256), &tmp, mode, (&f.sha256, f.bytes), relocate);
             // The folder is made when the copy finds it missing, not looked for before each file.
             let copied = match copy() {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && !parent.is_dir() => {
@@ -224,28 +234,30 @@ impl Store {
         run_dir: &Path,
         made: &super::capture::Made,
     ) -> std::io::Result<()> {
-        let files = self.put_files(run_dir, made)?;
+        let files = self.put_files(run_dir, made)?.map_err(std::io::Error::other)?;
         self.put_entry(key, ids, outputs, run_dir, made, files)
     }
 
     /// Copy what a step made into the store (as it is now: a later step may change it).
-    pub fn put_files(&self, run_dir: &Path, made: &super::capture::Made) -> std::io::Result<Vec<EntryFile>> {
+    /// `Ok(Err(why))`, having stored nothing for the entry, when a hit could not give a file
+    /// back as running the step would make it (`cache::relocate`).
+    pub fn put_files(&self, run_dir: &Path, made: &super::capture::Made) -> std::io::Result<Result<Vec<EntryFile>, Uncacheable>> {
+        use std::os::unix::ffi::OsStrExt;
         let tmp_dir = self.root.join("tmp");
         private::create_dir(&tmp_dir)?;
+        let here = run_dir.as_os_str().as_bytes();
         let mut files: Vec<EntryFile> = Vec::new();
         for rel in &made.files {
             let file = run_dir.join(rel);
-            // Copy first and name the object by the copy's hash: a file that changes
+            // The object is named by the hash of what was copied or read: a file that changes
             // meanwhile cannot put other bytes under a hash.
             let tmp = private::temp_name(&tmp_dir, "object");
-            // `copy` gives the copy the file's mode; the store's objects are its user's alone
-            // (the entry keeps the mode a restore gives back).
-            std::fs::copy(&file, &tmp).and_then(|_| std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)))?;
-            let hash = match file_hash(&tmp) {
-                Ok(h) => h,
-                Err(e) => {
+            let staged = stage_object(&file, &tmp, here, rel);
+            let (hash, relocated) = match staged {
+                Ok(Ok(staged)) => staged,
+                other => {
                     let _ = std::fs::remove_file(&tmp);
-                    return Err(e);
+                    return other.map(|r| r.map(|_| Vec::new()));
                 }
             };
             let object = self.object_path(&hash);
@@ -260,9 +272,9 @@ impl Store {
                 std::fs::rename(&tmp, &object)?;
             }
             let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file)?.permissions()) & 0o7777;
-            files.push(EntryFile { rel: rel.clone(), sha256: hash, bytes: std::fs::metadata(&object)?.len(), mode });
+            files.push(EntryFile { rel: rel.clone(), sha256: hash, bytes: std::fs::metadata(&object)?.len(), mode, relocated });
         }
-        Ok(files)
+        Ok(Ok(files))
     }
 
     /// Write the entry of a step whose files `put_files` stored (those `made` still names).
@@ -443,4 +455,30 @@ pub(super) fn gone(r: std::io::Result<()>) -> std::io::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         other => other,
     }
+}
+
+/// `file` copied to `tmp` (mode 0600: the store's objects are its user's alone; the entry
+/// keeps the mode a restore gives back), as the store keeps it: its SHA-256 and whether it
+/// is text with the run folder (`here`) written `{run_dir}`; or why it cannot be kept.
+fn stage_object(file: &Path, tmp: &Path, here: &[u8], rel: &str) -> std::io::Result<Result<(String, bool), Uncacheable>> {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut src = std::fs::File::open(file)?;
+    if src.metadata()?.len() <= relocate::MAX {
+        let mut data = Vec::new();
+        src.read_to_end(&mut data)?;
+        let (data, relocated) = match relocate::normalize(&data, here, rel) {
+            Ok(None) => (data, false),
+            Ok(Some(text)) => (text, true),
+            Err(why) => return Ok(Err(why)),
+        };
+        let mut out = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(tmp)?;
+        out.write_all(&data)?;
+        return Ok(Ok((crate::digest::sha256_hex(&data), relocated)));
+    }
+    // `copy` on Linux is `copy_file_range` (a reflink where extents are shared); the copy is
+    // then read once, hashed and searched for the run folder.
+    std::fs::copy(file, tmp).and_then(|_| std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(0o600)))?;
+    let (hash, holds) = relocate::hash_and_find(&mut std::fs::File::open(tmp)?, here)?;
+    Ok(if holds { Err(relocate::too_big(rel)) } else { Ok((hash, false)) })
 }

@@ -419,6 +419,60 @@ fn in_place_a_rewrite_within_the_same_tick_and_a_file_appearing_under_a_base_cha
 }
 
 #[test]
+fn words_of_an_input_that_names_no_files_are_not_looked_up_and_the_others_still_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, base) = (dir.path().join("run"), dir.path().join("recipes"));
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::create_dir_all(&base).unwrap();
+    let (named, path) = (dir.path().join("named.txt"), dir.path().join("out.txt"));
+    std::fs::write(&named, "one").unwrap();
+    // A `file_ops.write`: what it writes names a file, a relative word and its own `path`.
+    let i = inputs(json!({"path": path, "content": format!("prev={} see notes.txt", named.display())}));
+    let text = Context { bases: vec![base.clone()], text_only: vec!["content".into()], ..Context::default() };
+    let all = Context { text_only: Vec::new(), ..text.clone() };
+    let (of_text, of_all) = (kc(&i, &run, &text), kc(&i, &run, &all));
+    std::fs::write(&named, "two").unwrap();
+    std::fs::write(base.join("notes.txt"), "n").unwrap();
+    assert_eq!(kc(&i, &run, &text), of_text, "text: what its words name is not read");
+    assert_eq!(key_in_place(&i, &run, &text).unwrap().0, of_text, "in place too");
+    assert_ne!(kc(&i, &run, &all), of_all, "the same input not marked: its words count by content");
+    std::fs::write(&path, "there before").unwrap();
+    assert_ne!(kc(&i, &run, &text), of_text, "the other inputs still count: the file `path` names appeared");
+}
+
+#[test]
+fn a_text_naming_its_run_folder_is_kept_with_a_placeholder_and_keys_alike_in_every_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store { root: dir.path().join("cache"), max_bytes: u64::MAX };
+    let (one, two) = (dir.path().join("runs/20261207-000001"), dir.path().join("runs/20261207-000002"));
+    for run in [&one, &two] {
+        std::fs::create_dir_all(run).unwrap();
+        std::fs::write(run.join("note.txt"), format!("made in {}", run.display())).unwrap();
+    }
+    // A step after it that names the file keys it by its bytes, the run folder's path in
+    // them: what it does with them may be more than naming a place (`md5sum note.txt`).
+    let named = |run: &Path| inputs(json!({"read": run.join("note.txt")}));
+    assert_ne!(k(&named(&one), &one), k(&named(&two), &two));
+    // Stored from the first run, restored into a third: it names the third.
+    let outputs = inputs(json!({"path": one.join("note.txt")}));
+    let made = capture(&outputs, &one, &HashMap::new(), &Default::default()).unwrap().made;
+    store.put("ab01", ("r", "s", "t", "a"), &outputs, &one, &made).unwrap();
+    let entry = store.lookup("ab01").unwrap();
+    assert!(entry.files[0].relocated);
+    let object = std::fs::read(dir.path().join("cache/objects").join(&entry.files[0].sha256[..2]).join(&entry.files[0].sha256)).unwrap();
+    assert_eq!(object, b"made in {run_dir}");
+    let three = dir.path().join("runs/20261207-000003");
+    std::fs::create_dir_all(&three).unwrap();
+    let restored = store.restore(&entry, &three).unwrap();
+    assert_eq!(std::fs::read_to_string(three.join("note.txt")).unwrap(), format!("made in {}", three.display()));
+    assert_eq!(restored["path"], json!(three.join("note.txt")));
+    // Text that says `{run_dir}` itself cannot be told from it: neither keyed nor stored.
+    let literal = inputs(json!({"content": "{run_dir}/x"}));
+    assert_eq!(super::key::key(&parts(&literal, &one, &Context::default())).unwrap_err(), Uncacheable::Placeholder("inputs"));
+    assert_eq!(capture(&literal, &one, &HashMap::new(), &Default::default()).unwrap_err(), Uncacheable::Placeholder("outputs"));
+}
+
+#[test]
 fn a_lookup_or_restore_too_big_for_in_place_is_deferred_having_done_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store { root: dir.path().join("cache"), max_bytes: u64::MAX };

@@ -331,7 +331,10 @@ impl Run {
                     Ok(c) => c,
                     Err(why) => return Ok(Err(why)),
                 };
-                let files = cache.store.put_files(&run_dir, &captured.made)?;
+                let files = match cache.store.put_files(&run_dir, &captured.made)? {
+                    Ok(files) => files,
+                    Err(why) => return Ok(Err(why)),
+                };
                 let made = captured.made;
                 if beside.is_empty() {
                     let ids = (ids.0.as_str(), ids.1.as_str(), ids.2.as_str(), ids.3.as_str());
@@ -395,7 +398,8 @@ pub fn context_of(
             env.insert(name.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
         }
     }
-    Context { bases, programs: reads.programs, env, upstream: upstream.to_vec() }
+    let text_only = inputs.keys().filter(|name| t.names_no_files(action, name)).cloned().collect();
+    Context { bases, programs: reads.programs, env, upstream: upstream.to_vec(), text_only }
 }
 
 /// `work` here, on the async worker, within `InPlace`'s bound; when it would pass the bound,

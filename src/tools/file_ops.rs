@@ -27,6 +27,11 @@ impl Tool for FileOps {
     fn writes_only_outputs(&self, action: &str) -> bool {
         matches!(action, "write" | "copy" | "copy_multiple" | "mkdir" | "read" | "list")
     }
+    /// What `write` writes is text, however much it looks like a path (a chain's `content:
+    /// "prev={{steps.a.outputs.path}}"`); the file it writes counts by its `path`.
+    fn names_no_files(&self, action: &str, input: &str) -> bool {
+        action == "write" && matches!(input, "content" | "encoding")
+    }
     /// Copies only. `move` and `delete` change what they are given; `write`, `mkdir`, `read`
     /// and `list` cost less than a cache lookup and restore (measured on a 1000-step chain of
     /// `write`s: 0.08 s run, 0.33 s cached cold, 0.2 s served warm), so caching them would

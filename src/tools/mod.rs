@@ -202,6 +202,15 @@ pub trait Tool: Send + Sync {
     fn writes_only_outputs(&self, _action: &str) -> bool {
         false
     }
+    /// The call never opens, lists or runs anything its input `input` names: it is text
+    /// to the call (what `file_ops.write` writes, a prompt sent to a server). The cache key
+    /// then does not look its words up as paths, each of which costs a lookup under every
+    /// folder a relative path is read from. Say so only where the tool's own code shows it:
+    /// a word taken for a path that is not one costs a lookup, a path missed serves a stale
+    /// result.
+    fn names_no_files(&self, _action: &str, _input: &str) -> bool {
+        false
+    }
     /// What a call reads besides its inputs and the files they name, for the cache key:
     /// the programs it runs and the environment variables it reads.
     fn reads(&self, _action: &str, _inputs: &JsonMap) -> Reads {

@@ -156,6 +156,9 @@ impl Tool for RemoteTool {
     fn reads(&self, action: &str, inputs: &JsonMap) -> super::Reads {
         self.inner.reads(action, inputs)
     }
+    fn names_no_files(&self, action: &str, input: &str) -> bool {
+        self.inner.names_no_files(action, input)
+    }
     async fn identity(&self, action: &str, inputs: &JsonMap) -> Result<Option<Value>, ToolError> {
         self.inner.identity(action, inputs).await
     }

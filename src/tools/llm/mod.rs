@@ -101,6 +101,10 @@ impl Tool for Llm {
     fn writes_only_outputs(&self, _action: &str) -> bool {
         true
     }
+    /// Every input goes to the server as text or numbers: no file is opened here.
+    fn names_no_files(&self, _action: &str, _input: &str) -> bool {
+        true
+    }
     fn kind(&self) -> ToolKind {
         ToolKind::Native
     }
