@@ -24,10 +24,15 @@ pub const MAX: u64 = 1 << 20;
 /// as it is (it does not hold the path); the text with the path written `{run_dir}`; or why
 /// a hit could not give it back.
 pub fn normalize(data: &[u8], run_dir: &[u8], rel: &str) -> Result<Option<Vec<u8>>, Uncacheable> {
+    let refuse = |why: &str| Err(Uncacheable::HoldsRunFolder { rel: rel.to_string(), why: why.to_string() });
     if run_dir.is_empty() || memmem::find(data, run_dir).is_none() {
+        // Text in UTF-16 (a Windows tool's) would hold it two bytes a character.
+        let wide = |le: bool| -> Vec<u8> { run_dir.iter().flat_map(|&b| if le { [b, 0] } else { [0, b] }).collect() };
+        if !run_dir.is_empty() && (memmem::find(data, &wide(true)).is_some() || memmem::find(data, &wide(false)).is_some()) {
+            return refuse("UTF-16 text");
+        }
         return Ok(None);
     }
-    let refuse = |why: &str| Err(Uncacheable::HoldsRunFolder { rel: rel.to_string(), why: why.to_string() });
     if data.len() as u64 > MAX {
         return Err(too_big(rel));
     }
@@ -116,6 +121,8 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(refused(b"\x89PNG\0/runs/20261207-1"), "not text");
+        let utf16: Vec<u8> = "a /runs/20261207-1".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        assert_eq!(refused(&utf16), "UTF-16 text");
         assert_eq!(refused(b"{run_dir} /runs/20261207-1"), "text that holds `{run_dir}` itself");
         let mut big = vec![b'a'; MAX as usize];
         big.extend_from_slice(old);
