@@ -4,7 +4,7 @@
 //! of every step after it, whatever those read of it).
 
 use super::activity::Pending;
-use super::fail::{gate, Fail};
+use super::fail::{gate_fails, Fail};
 use super::state::Run;
 use crate::cache::in_place::InPlace;
 use crate::cache::key::{digest, Context, KeyParts};
@@ -271,7 +271,7 @@ impl Run {
     ) -> Result<Option<(JsonMap, String, Vec<String>)>, Uncacheable> {
         let (c, k) = (cache.clone(), key.to_string());
         let Some(entry) = in_place_or_blocking(move |bound| c.store.lookup_within(&k, bound)).await? else { return Ok(None) };
-        if entry.outputs.as_object().is_none_or(|o| gate(step, o.clone()).is_err()) {
+        if entry.outputs.as_object().is_none_or(|o| gate_fails(step, o)) {
             return Ok(None);
         }
         let restored = entry.files.iter().map(|f| f.rel.clone()).chain(entry.dirs.iter().cloned()).collect();

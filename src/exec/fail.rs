@@ -26,10 +26,14 @@ impl From<ToolError> for Fail {
     }
 }
 
+/// Whether `gate` fails these outputs.
+pub(super) fn gate_fails(step: &Step, outputs: &JsonMap) -> bool {
+    outputs.get("passed") == Some(&Value::Bool(false)) && (step.gate || step.on_failure == OnFailure::Refine)
+}
+
 /// `gate: true`: outputs saying `passed: false` fail the step with their `failures`.
 pub(super) fn gate(step: &Step, outputs: JsonMap) -> Result<JsonMap, Fail> {
-    let failed_check = outputs.get("passed") == Some(&Value::Bool(false));
-    if !(failed_check && (step.gate || step.on_failure == OnFailure::Refine)) {
+    if !gate_fails(step, &outputs) {
         return Ok(outputs);
     }
     let failures = match outputs.get("failures") {
