@@ -47,7 +47,8 @@ fn main() {
         std::fs::write(path, inp["content"].as_str().unwrap()).unwrap();
         let outputs = json!({"path": path}).as_object().cloned().unwrap();
         let made = capture(&outputs, &first, &read, &Default::default()).unwrap().made;
-        store.put(&key, ("first", &format!("s{i}"), "file_ops", "write"), &outputs, &first, &made).unwrap();
+        store.put(&key, ("first", &format!("s{i}"), "file_ops", "write"), &outputs, &first, &made, true).unwrap();
+        // file_ops.write: `Tool::relocatable`
     }
     // Served: each step's key, lookup and restore in a new run folder, in place.
     let run = dir.path().join("runs/second");

@@ -7,6 +7,7 @@ something, and compares the cached run with a `--no-cache` run of the same state
 Steps count their runs in a file named by `$COUNTER` (an environment variable, so the
 counter itself is not something the steps read)."""
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -403,44 +404,86 @@ steps:
 def test_a_file_that_names_the_run_folder_names_the_new_one_when_served(rr, lf):
     """A key writes the run folder `{run_dir}`, so the same step of the next run is served:
     a file it wrote holding the run folder's path must then name the new run's folder, as
-    running it there would (`cache::relocate`). A file holding it that is not text cannot be
-    rewritten so: it is not stored, and the step runs. (`told` comes first: a step that names
-    the run folder keys it by what it holds, and a file there holding the run folder's path
-    differs from run to run — what a step does with a file's bytes may be more than naming
-    a place, `md5sum` them — so a step after `note` naming the folder would run again.)"""
+    running it there would. `file_ops.write`'s file is its content: kept with `{run_dir}`
+    and written with the new folder (`cache::relocate`). A script's file holding the path
+    may have more made of it (a checksum beside it), so that step is not stored and runs,
+    as one whose binary file holds it."""
     recipe = lf.write(
         "where.yaml",
         """\
 name: where
 steps:
-  - id: told
-    tool: script
-    action: run
-    cache: true
-    inputs: {command: 'echo x >> "$COUNTER"; echo "{{ workflow.run_dir }}" > "{{ workflow.run_dir }}/told.txt"; echo "in {{ workflow.run_dir }}"'}
   - id: note
     tool: file_ops
     action: write
     cache: true
     inputs: {path: "{{ workflow.run_dir }}/note.txt", content: "made in {{ workflow.run_dir }}, temp {{ temp_dir }}"}
+  - id: said
+    tool: script
+    action: run
+    cache: true
+    inputs: {command: 'echo s >> "$COUNTER"; echo "in {{ workflow.run_dir }}/here"'}
+  - id: told
+    tool: script
+    action: run
+    cache: true
+    inputs: {command: 'echo t >> "$COUNTER"; echo "{{ workflow.run_dir }}" > told.txt; sha256sum told.txt > SUMS', cwd: "{{ workflow.run_dir }}"}
   - id: packed
     tool: script
     action: run
     cache: true
     inputs: {command: 'echo p >> "$COUNTER"; printf "\\\\000%s" "{{ workflow.run_dir }}" > "{{ workflow.run_dir }}/packed.bin"'}
 outputs:
-  told: "{{ steps.told.outputs.stdout }}"
+  said: "{{ steps.said.outputs.stdout }}"
 """,
     )
     first, _, _ = rr(recipe)
-    doc, ran, statuses = same_as_fresh(rr, recipe)
-    assert statuses == {"note": "cached", "told": "cached", "packed": "completed"}, statuses
-    assert ran == ["p"], "only the step whose binary file holds the path ran again"
+    doc, ran, statuses = rr(recipe)
+    assert statuses == {"note": "cached", "told": "completed", "packed": "completed", "said": "cached"}, statuses
+    assert sorted(ran) == ["p", "t"], "the steps whose files hold the path ran again"
     run_dir = Path(doc["run_dir"])
     assert doc["run_dir"] != first["run_dir"]
     assert (run_dir / "note.txt").read_text() == f"made in {run_dir}, temp {run_dir / 'temp'}"
     assert (run_dir / "told.txt").read_text() == f"{run_dir}\n"
-    assert doc["outputs"]["told"] == f"in {run_dir}\n"
+    digest = hashlib.sha256((run_dir / "told.txt").read_bytes()).hexdigest()
+    assert (run_dir / "SUMS").read_text() == f"{digest}  told.txt\n", "the checksum is of the file beside it"
+    assert doc["outputs"]["said"] == f"in {run_dir}/here\n", "outputs name the new run's folder"
     assert (run_dir / "packed.bin").read_bytes() == b"\0" + str(run_dir).encode()
     proc = lf("run", recipe, check=0)
-    assert "packed: not stored in the step cache: it made `packed.bin`, which holds the run folder's path and is not text" in proc.stderr
+    assert "told: not stored in the step cache: it made `told.txt`, which holds the run folder's path" in proc.stderr
+    assert "packed: not stored in the step cache: it made `packed.bin`, which holds the run folder's path" in proc.stderr
+
+
+def test_a_neighbours_file_that_names_the_run_folder_does_not_keep_a_step_out(rr, lf):
+    """Steps running together: a file only the other step names is its own, so what it
+    holds does not decide whether this one is stored."""
+    recipe = lf.write(
+        "beside.yaml",
+        """\
+name: beside
+steps:
+  - {id: a, tool: script, action: run, cache: true, depends_on: [], inputs: {command: 'echo a >> "$COUNTER"; sleep 0.5; echo hi > {{ workflow.run_dir }}/a.txt'}}
+  - {id: b, tool: script, action: run, depends_on: [], inputs: {command: 'sleep 0.2; printf "x\\\\000%s" "{{ workflow.run_dir }}" > {{ workflow.run_dir }}/b.bin'}}
+""",
+    )
+    rr(recipe)
+    _, ran, statuses = rr(recipe)
+    assert statuses["a"] == "cached" and ran == [], statuses
+
+
+def test_steps_after_an_uncached_file_writer_are_served_in_the_next_run(rr, lf):
+    """An uncached step that writes only what its outputs name hands on a digest of those
+    files by their place in the run folder, not its absolute path: the cached step after
+    it is served in the next run."""
+    recipe = lf.write(
+        "after.yaml",
+        """\
+name: after
+steps:
+  - {id: a, tool: file_ops, action: write, inputs: {path: "{{ workflow.run_dir }}/x.txt", content: hello}}
+  - {id: b, tool: script, action: run, cache: true, depends_on: [a], inputs: {command: 'echo b >> "$COUNTER"; echo hi'}}
+""",
+    )
+    rr(recipe)
+    _, ran, statuses = same_as_fresh(rr, recipe)
+    assert statuses == {"a": "completed", "b": "cached"} and ran == [], statuses

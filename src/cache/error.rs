@@ -22,7 +22,7 @@ pub enum Uncacheable {
     Unkept { what: String, rel: String },
     #[error("it made `{0}`, outside the run folder, which a hit could not make again")]
     MadeOutside(String),
-    #[error("it made `{rel}`, which holds the run folder's path and is {why}: served to another run it would name this run's folder")]
+    #[error("it made `{rel}`, which {why}: served to another run it would name this run's folder")]
     HoldsRunFolder { rel: String, why: String },
     #[error("its {0} hold the text `{{run_dir}}`, which the cache writes for the run folder's path")]
     Placeholder(&'static str),

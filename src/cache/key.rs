@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 pub use super::files::file_hash;
 
 /// Bumped when what goes into a key changes: every older entry stops matching.
-const KEY_FORMAT: u32 = 2;
+const KEY_FORMAT: u32 = 3;
 /// What `key_and_files` says of a path the inputs name that does not exist.
 pub const ABSENT: &str = "absent";
 /// Longest word of text taken as a possible path.
@@ -181,6 +181,10 @@ pub fn key_and_files_within(parts: &KeyParts<'_>, bound: &InPlace) -> Result<(St
         "programs": programs,
         "env": parts.context.env,
         "upstream": upstream,
+        // What a hit's files and outputs hold of the run folder comes back as this run's
+        // folder (`cache::relocate`): a length beside it (a size, an offset) holds only if
+        // the two folders' paths are as long.
+        "run_dir_bytes": run_dir.len(),
     });
     Ok((sha256_hex(doc.to_string().as_bytes()), read))
 }

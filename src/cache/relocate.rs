@@ -4,50 +4,101 @@
 //! `{{ workflow.run_dir }}` into a file would hand the next run a file naming the last
 //! run's folder, where running it would name its own.
 //!
-//! Text is stored with the path written `{run_dir}` and gets the new run's folder when it
-//! is restored: exactly what running it there writes. A file that holds the path and is not
-//! text (a checksum or a length beside the path would not follow it), text that holds
-//! `{run_dir}` itself (it could not be told from the path), and one over `MAX` bytes are not
-//! stored at all: the step runs.
+//! Only a tool that says the path is all a file holds of the run folder (`Tool::relocatable`:
+//! `file_ops.write`, whose file is its `content`) has such a file kept as text with the path
+//! written `{run_dir}`, to get the new run's folder when it is restored — exactly what it
+//! writes there (the key holds the run folder's length, so no length in or beside the file
+//! changes). Any other step that made a file holding the path is not stored: what else it
+//! made from the path (a checksum of the file, its size in a manifest) would not follow it.
+//! Nor is one whose file holds the path written another way (UTF-16, JSON- or
+//! URL-escaped, Latin-1), or holds `{run_dir}` itself. The step then runs.
 
 use super::Uncacheable;
 use memchr::memmem;
 use sha2::{Digest, Sha256};
 use std::io::Read;
+use std::path::Path;
 
 /// How the run folder is written in what the store keeps.
 pub const PLACEHOLDER: &str = "{run_dir}";
 /// Longest file written with `{run_dir}`: it is read whole, when stored and when restored.
 pub const MAX: u64 = 1 << 20;
 
-/// What to store of `data`, a file `rel` made in the run folder `run_dir`: `None` to store it
-/// as it is (it does not hold the path); the text with the path written `{run_dir}`; or why
-/// a hit could not give it back.
-pub fn normalize(data: &[u8], run_dir: &[u8], rel: &str) -> Result<Option<Vec<u8>>, Uncacheable> {
-    let refuse = |why: &str| Err(Uncacheable::HoldsRunFolder { rel: rel.to_string(), why: why.to_string() });
-    if run_dir.is_empty() || memmem::find(data, run_dir).is_none() {
-        // Text in UTF-16 (a Windows tool's) would hold it two bytes a character.
-        let wide = |le: bool| -> Vec<u8> { run_dir.iter().flat_map(|&b| if le { [b, 0] } else { [0, b] }).collect() };
-        if !run_dir.is_empty() && (memmem::find(data, &wide(true)).is_some() || memmem::find(data, &wide(false)).is_some()) {
-            return refuse("UTF-16 text");
+/// The ways a file may hold the run folder's path: as it is (UTF-8), and written otherwise.
+pub struct Forms {
+    pub plain: Vec<u8>,
+    pub other: Vec<Vec<u8>>,
+}
+
+impl Forms {
+    pub fn of(run_dir: &Path) -> Forms {
+        use std::os::unix::ffi::OsStrExt;
+        let plain = run_dir.as_os_str().as_bytes().to_vec();
+        let text = run_dir.to_string_lossy().to_string();
+        let mut other: Vec<Vec<u8>> = vec![
+            text.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+            text.encode_utf16().flat_map(u16::to_be_bytes).collect(),
+            text.replace('/', "\\/").into_bytes(), // JSON with `/` escaped
+        ];
+        let json = serde_json::to_string(&text).unwrap_or_default();
+        other.push(json.as_bytes()[1..json.len() - 1].to_vec()); // JSON with quotes and backslashes escaped
+        let ascii: String = text.chars().map(|c| if c.is_ascii() { c.to_string() } else { format!("\\u{:04x}", c as u32) }).collect();
+        other.push(ascii.replace('/', "\\/").into_bytes()); // and `/` escaped too (PHP's default)
+        other.push(ascii.into_bytes()); // JSON with ASCII only (Python's default)
+        if text.chars().all(|c| (c as u32) < 0x100) {
+            other.push(text.chars().map(|c| c as u8).collect()); // Latin-1
         }
+        let url: String = plain
+            .iter()
+            .map(|&b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        other.push(url.into_bytes());
+        other.retain(|f| !f.is_empty() && *f != plain);
+        other.sort();
+        other.dedup();
+        Forms { plain, other }
+    }
+
+    fn all(&self) -> impl Iterator<Item = &[u8]> {
+        std::iter::once(self.plain.as_slice()).chain(self.other.iter().map(Vec::as_slice))
+    }
+}
+
+/// What to store of `data`, a file `rel` a step made in the run folder: `None` to store it
+/// as it is (it does not hold the path); the text with the path written `{run_dir}` (a
+/// `relocatable` tool's text that holds it as it is); or why a hit could not give it back.
+pub fn normalize(data: &[u8], forms: &Forms, rel: &str, relocatable: bool) -> Result<Option<Vec<u8>>, Uncacheable> {
+    let refuse = |why: &str| Err(Uncacheable::HoldsRunFolder { rel: rel.to_string(), why: why.to_string() });
+    if forms.plain.is_empty() {
         return Ok(None);
+    }
+    if forms.other.iter().any(|f| memmem::find(data, f).is_some()) {
+        return refuse("holds the run folder's path written another way (UTF-16, escaped or Latin-1)");
+    }
+    if memmem::find(data, &forms.plain).is_none() {
+        return Ok(None);
+    }
+    if !relocatable {
+        return refuse("holds the run folder's path, and what else the step made of it would not follow it");
     }
     if data.len() as u64 > MAX {
         return Err(too_big(rel));
     }
     if data.contains(&0) || std::str::from_utf8(data).is_err() {
-        return refuse("not text");
+        return refuse("holds the run folder's path and is not text");
     }
     if memmem::find(data, PLACEHOLDER.as_bytes()).is_some() {
-        return refuse("text that holds `{run_dir}` itself");
+        return refuse("holds the run folder's path and the text `{run_dir}` itself");
     }
-    Ok(Some(replace(data, run_dir, PLACEHOLDER.as_bytes())))
+    Ok(Some(replace(data, &forms.plain, PLACEHOLDER.as_bytes())))
 }
 
 /// Why `rel`, over `MAX` bytes and holding the run folder's path, is not stored.
 pub fn too_big(rel: &str) -> Uncacheable {
-    Uncacheable::HoldsRunFolder { rel: rel.to_string(), why: "over 1 MiB".into() }
+    Uncacheable::HoldsRunFolder { rel: rel.to_string(), why: "holds the run folder's path and is over 1 MiB".into() }
 }
 
 /// Whether a text in `values` (keys left out, as a key and an entry leave them as they are)
@@ -69,11 +120,12 @@ pub fn localize(data: &[u8], run_dir: &[u8]) -> Vec<u8> {
     replace(data, PLACEHOLDER.as_bytes(), run_dir)
 }
 
-/// The SHA-256 of all `r` reads, and whether `needle` is in it (across the reads' seams):
-/// a file too big to read whole is hashed and searched in one pass.
-pub fn hash_and_find(r: &mut dyn Read, needle: &[u8]) -> std::io::Result<(String, bool)> {
-    let finder = memmem::Finder::new(needle);
-    let keep = needle.len().saturating_sub(1);
+/// The SHA-256 of all `r` reads, and whether it holds the run folder's path in any of
+/// `forms` (across the reads' seams): a file too big to read whole is hashed and searched
+/// in one pass.
+pub fn hash_and_find(r: &mut dyn Read, forms: &Forms) -> std::io::Result<(String, bool)> {
+    let finders: Vec<memmem::Finder<'_>> = forms.all().filter(|f| !f.is_empty()).map(memmem::Finder::new).collect();
+    let keep = forms.all().map(<[u8]>::len).max().unwrap_or(0).saturating_sub(1);
     let (mut h, mut found) = (Sha256::new(), false);
     // The last `keep` bytes of the previous read, then this read.
     let mut buf = vec![0u8; keep + (1 << 16)];
@@ -85,7 +137,7 @@ pub fn hash_and_find(r: &mut dyn Read, needle: &[u8]) -> std::io::Result<(String
         }
         h.update(&buf[carried..carried + n]);
         let filled = carried + n;
-        found = found || (!needle.is_empty() && finder.find(&buf[..filled]).is_some());
+        found = found || finders.iter().any(|f| f.find(&buf[..filled]).is_some());
         carried = keep.min(filled);
         buf.copy_within(filled - carried..filled, 0);
     }
@@ -108,25 +160,46 @@ fn replace(data: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn text_holding_the_run_folder_is_written_with_a_placeholder_and_comes_back_with_the_new_one() {
-        let (old, new) = (b"/runs/20261207-1".as_slice(), b"/elsewhere/runs/20261207-2".as_slice());
-        let text = b"here: /runs/20261207-1 and /runs/20261207-1/temp/f.txt\n";
-        let stored = normalize(text, old, "f.txt").unwrap().unwrap();
-        assert_eq!(stored, b"here: {run_dir} and {run_dir}/temp/f.txt\n");
-        assert_eq!(localize(&stored, new), b"here: /elsewhere/runs/20261207-2 and /elsewhere/runs/20261207-2/temp/f.txt\n");
-        assert_eq!(normalize(b"nothing of it", old, "f").unwrap(), None, "kept as it is");
-        let refused = |data: &[u8]| match normalize(data, old, "f") {
+    fn why(r: Result<Option<Vec<u8>>, Uncacheable>) -> String {
+        match r {
             Err(Uncacheable::HoldsRunFolder { why, .. }) => why,
             other => panic!("{other:?}"),
-        };
-        assert_eq!(refused(b"\x89PNG\0/runs/20261207-1"), "not text");
-        let utf16: Vec<u8> = "a /runs/20261207-1".encode_utf16().flat_map(u16::to_le_bytes).collect();
-        assert_eq!(refused(&utf16), "UTF-16 text");
-        assert_eq!(refused(b"{run_dir} /runs/20261207-1"), "text that holds `{run_dir}` itself");
+        }
+    }
+
+    #[test]
+    fn a_relocatable_text_holding_the_run_folder_is_kept_with_a_placeholder_and_comes_back_with_the_new_one() {
+        let old = Forms::of(Path::new("/runs/20261207-1"));
+        let text = b"here: /runs/20261207-1 and /runs/20261207-1/temp/f.txt\n";
+        let stored = normalize(text, &old, "f.txt", true).unwrap().unwrap();
+        assert_eq!(stored, b"here: {run_dir} and {run_dir}/temp/f.txt\n");
+        assert_eq!(localize(&stored, b"/runs/20261207-2"), b"here: /runs/20261207-2 and /runs/20261207-2/temp/f.txt\n");
+        assert_eq!(normalize(b"nothing of it", &old, "f", true).unwrap(), None, "kept as it is");
+        assert_eq!(normalize(b"nothing of it", &old, "f", false).unwrap(), None, "kept as it is, whatever made it");
+        assert!(why(normalize(text, &old, "f", false)).contains("what else the step made of it"), "a tool that does not say so");
+        assert!(why(normalize(b"\x89PNG\0/runs/20261207-1", &old, "f", true)).contains("not text"));
+        assert!(why(normalize(b"{run_dir} /runs/20261207-1", &old, "f", true)).contains("`{run_dir}` itself"));
         let mut big = vec![b'a'; MAX as usize];
-        big.extend_from_slice(old);
-        assert_eq!(refused(&big), "over 1 MiB");
+        big.extend_from_slice(&old.plain);
+        assert!(why(normalize(&big, &old, "f", true)).contains("over 1 MiB"));
+    }
+
+    #[test]
+    fn the_run_folder_written_another_way_is_refused() {
+        let forms = Forms::of(Path::new("/home/jos\u{e9}/my runs/r1"));
+        let written = [
+            "/home/jos\u{e9}/my runs/r1".encode_utf16().flat_map(u16::to_le_bytes).collect::<Vec<u8>>(),
+            "/home/jos\u{e9}/my runs/r1".encode_utf16().flat_map(u16::to_be_bytes).collect(),
+            br#"{"dir": "\/home\/jos\u00e9\/my runs\/r1"}"#.to_vec(),
+            br#"{"dir": "/home/jos\u00e9/my runs/r1"}"#.to_vec(),
+            b"/home/jos\xe9/my runs/r1".to_vec(),
+            b"file:///home/jos%C3%A9/my%20runs/r1/x".to_vec(),
+        ];
+        for data in written {
+            assert!(why(normalize(&data, &forms, "f", true)).contains("written another way"), "{data:?}");
+            assert!(hash_and_find(&mut data.as_slice(), &forms).unwrap().1, "{data:?}");
+        }
+        assert_eq!(normalize("in /home/jos\u{e9}/my runs/r1".as_bytes(), &forms, "f", true).unwrap().unwrap(), b"in {run_dir}");
     }
 
     #[test]
@@ -142,9 +215,9 @@ mod tests {
         }
         let data: Vec<u8> = [vec![b'x'; 70_000], b"/runs/abc".to_vec(), vec![b'y'; 100]].concat();
         for step in [1, 7, 65_536, 1 << 20] {
-            let (hash, found) = hash_and_find(&mut Drip(&data, step), b"/runs/abc").unwrap();
+            let (hash, found) = hash_and_find(&mut Drip(&data, step), &Forms::of(Path::new("/runs/abc"))).unwrap();
             assert_eq!((hash.as_str(), found), (crate::digest::sha256_hex(&data).as_str(), true), "reads of {step}");
-            assert!(!hash_and_find(&mut Drip(&data, step), b"/runs/abd").unwrap().1);
+            assert!(!hash_and_find(&mut Drip(&data, step), &Forms::of(Path::new("/runs/abd"))).unwrap().1);
         }
     }
 }

@@ -41,6 +41,9 @@ pub struct EntryFile {
     pub relocated: bool,
 }
 
+/// Files a hit could not give back, by path relative to the run folder, with why.
+pub type Refused = Vec<(String, Uncacheable)>;
+
 fn is_false(b: &bool) -> bool {
     !*b
 }
@@ -233,31 +236,41 @@ impl Store {
         outputs: &Map<String, Value>,
         run_dir: &Path,
         made: &super::capture::Made,
+        relocatable: bool,
     ) -> std::io::Result<()> {
-        let files = self.put_files(run_dir, made)?.map_err(std::io::Error::other)?;
+        let (files, refused) = self.put_files(run_dir, made, relocatable)?;
+        if let Some((_, why)) = refused.into_iter().next() {
+            return Err(std::io::Error::other(why));
+        }
         self.put_entry(key, ids, outputs, run_dir, made, files)
     }
 
-    /// Copy what a step made into the store (as it is now: a later step may change it).
-    /// `Ok(Err(why))`, having stored nothing for the entry, when a hit could not give a file
-    /// back as running the step would make it (`cache::relocate`).
-    pub fn put_files(&self, run_dir: &Path, made: &super::capture::Made) -> std::io::Result<Result<Vec<EntryFile>, Uncacheable>> {
-        use std::os::unix::ffi::OsStrExt;
+    /// Copy what a step made into the store (as it is now: a later step may change it):
+    /// the files stored, and those a hit could not give back as running the step makes them
+    /// (`cache::relocate`), with why. A step whose own files include one of those is not
+    /// stored; which are its own is known only once the steps beside it have said
+    /// (`capture::attribute`). `relocatable`: the step's tool says its files hold the run
+    /// folder only as its inputs put it there (`Tool::relocatable`).
+    pub fn put_files(&self, run_dir: &Path, made: &super::capture::Made, relocatable: bool) -> std::io::Result<(Vec<EntryFile>, Refused)> {
         let tmp_dir = self.root.join("tmp");
         private::create_dir(&tmp_dir)?;
-        let here = run_dir.as_os_str().as_bytes();
-        let mut files: Vec<EntryFile> = Vec::new();
+        let forms = relocate::Forms::of(run_dir);
+        let (mut files, mut refused) = (Vec::new(), Vec::new());
         for rel in &made.files {
             let file = run_dir.join(rel);
             // The object is named by the hash of what was copied or read: a file that changes
             // meanwhile cannot put other bytes under a hash.
             let tmp = private::temp_name(&tmp_dir, "object");
-            let staged = stage_object(&file, &tmp, here, rel);
-            let (hash, relocated) = match staged {
+            let (hash, relocated) = match stage_object(&file, &tmp, (&forms, relocatable), rel) {
                 Ok(Ok(staged)) => staged,
-                other => {
+                Ok(Err(why)) => {
                     let _ = std::fs::remove_file(&tmp);
-                    return other.map(|r| r.map(|_| Vec::new()));
+                    refused.push((rel.clone(), why));
+                    continue;
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(e);
                 }
             };
             let object = self.object_path(&hash);
@@ -274,7 +287,7 @@ impl Store {
             let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file)?.permissions()) & 0o7777;
             files.push(EntryFile { rel: rel.clone(), sha256: hash, bytes: std::fs::metadata(&object)?.len(), mode, relocated });
         }
-        Ok(Ok(files))
+        Ok((files, refused))
     }
 
     /// Write the entry of a step whose files `put_files` stored (those `made` still names).
@@ -459,15 +472,20 @@ pub(super) fn gone(r: std::io::Result<()>) -> std::io::Result<()> {
 
 /// `file` copied to `tmp` (mode 0600: the store's objects are its user's alone; the entry
 /// keeps the mode a restore gives back), as the store keeps it: its SHA-256 and whether it
-/// is text with the run folder (`here`) written `{run_dir}`; or why it cannot be kept.
-fn stage_object(file: &Path, tmp: &Path, here: &[u8], rel: &str) -> std::io::Result<Result<(String, bool), Uncacheable>> {
+/// is text with the run folder (`forms`) written `{run_dir}`; or why it cannot be kept.
+fn stage_object(
+    file: &Path,
+    tmp: &Path,
+    (forms, relocatable): (&relocate::Forms, bool),
+    rel: &str,
+) -> std::io::Result<Result<(String, bool), Uncacheable>> {
     use std::io::{Read, Write};
     use std::os::unix::fs::OpenOptionsExt;
     let mut src = std::fs::File::open(file)?;
     if src.metadata()?.len() <= relocate::MAX {
         let mut data = Vec::new();
         src.read_to_end(&mut data)?;
-        let (data, relocated) = match relocate::normalize(&data, here, rel) {
+        let (data, relocated) = match relocate::normalize(&data, forms, rel, relocatable) {
             Ok(None) => (data, false),
             Ok(Some(text)) => (text, true),
             Err(why) => return Ok(Err(why)),
@@ -479,6 +497,6 @@ fn stage_object(file: &Path, tmp: &Path, here: &[u8], rel: &str) -> std::io::Res
     // `copy` on Linux is `copy_file_range` (a reflink where extents are shared); the copy is
     // then read once, hashed and searched for the run folder.
     std::fs::copy(file, tmp).and_then(|_| std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(0o600)))?;
-    let (hash, holds) = relocate::hash_and_find(&mut std::fs::File::open(tmp)?, here)?;
+    let (hash, holds) = relocate::hash_and_find(&mut std::fs::File::open(tmp)?, forms)?;
     Ok(if holds { Err(relocate::too_big(rel)) } else { Ok((hash, false)) })
 }

@@ -57,7 +57,7 @@ fn put_lookup_restore_and_a_broken_entry_is_not_served() {
     std::fs::write(run.join("out/a.png"), b"png bytes").unwrap();
     let outputs = inputs(json!({"output": format!("{}/out/a.png", run.display()), "n": 3}));
     let made = capture(&outputs, &run, &HashMap::new(), &Default::default()).unwrap().made;
-    store.put("ab12", ("r1", "s", "t", "a"), &outputs, &run, &made).unwrap();
+    store.put("ab12", ("r1", "s", "t", "a"), &outputs, &run, &made, false).unwrap();
     let run2 = dir.path().join("run2");
     let entry = store.lookup("ab12").unwrap();
     let restored = store.restore(&entry, &run2).unwrap();
@@ -104,7 +104,7 @@ fn eviction_keeps_the_store_under_its_limit_least_recently_used_first() {
         std::fs::write(&f, vec![i as u8; 1000]).unwrap();
         let outputs = inputs(json!({"f": f}));
         let made = capture(&outputs, &run, &HashMap::new(), &Default::default()).unwrap().made;
-        store.put(key, ("r", "s", "t", "a"), &outputs, &run, &made).unwrap();
+        store.put(key, ("r", "s", "t", "a"), &outputs, &run, &made, false).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(store.lookup("aa01").is_some(), "used just now: the newest");
@@ -271,7 +271,7 @@ fn a_damaged_object_of_the_same_size_is_removed_and_not_restored() {
     std::fs::write(run.join("b.txt"), b"more").unwrap();
     let outputs = inputs(json!({"n": 1}));
     let made = capture(&outputs, &run, &HashMap::new(), &snapshot::changes(&before, &run).unwrap()).unwrap().made;
-    store.put("ff00", ("r1", "s", "t", "a"), &outputs, &run, &made).unwrap();
+    store.put("ff00", ("r1", "s", "t", "a"), &outputs, &run, &made, false).unwrap();
     let entry = store.lookup("ff00").unwrap();
     assert_eq!(entry.files.len(), 2, "side files are kept");
     let object = dir.path().join("cache/objects").join(&entry.files[0].sha256[..2]).join(&entry.files[0].sha256);
@@ -292,7 +292,7 @@ fn an_entry_edited_on_disk_is_not_served() {
     let run = dir.path().join("run");
     std::fs::create_dir_all(&run).unwrap();
     let outputs = inputs(json!({"answer": "production"}));
-    store.put("ee11", ("r", "s", "t", "a"), &outputs, &run, &Made::default()).unwrap();
+    store.put("ee11", ("r", "s", "t", "a"), &outputs, &run, &Made::default(), false).unwrap();
     assert!(store.lookup("ee11").is_some());
     let path = dir.path().join("cache/entries/ee/ee11.json");
     let text = std::fs::read_to_string(&path).unwrap().replace("production", "dry-run");
@@ -314,7 +314,7 @@ fn a_hit_gives_back_each_files_mode_and_the_folders_its_outputs_name() {
     std::fs::set_permissions(run.join("run.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
     let outputs = inputs(json!({"folder": run.join("made")}));
     let made = capture(&outputs, &run, &HashMap::new(), &snapshot::changes(&before, &run).unwrap()).unwrap().made;
-    store.put("dd01", ("r", "s", "t", "a"), &outputs, &run, &made).unwrap();
+    store.put("dd01", ("r", "s", "t", "a"), &outputs, &run, &made, false).unwrap();
     let run2 = dir.path().join("run2");
     store.restore(&store.lookup("dd01").unwrap(), &run2).unwrap();
     let mode = |p: &str| std::fs::metadata(run2.join(p)).unwrap().permissions().mode() & 0o777;
@@ -441,7 +441,7 @@ fn words_of_an_input_that_names_no_files_are_not_looked_up_and_the_others_still_
 }
 
 #[test]
-fn a_text_naming_its_run_folder_is_kept_with_a_placeholder_and_keys_alike_in_every_run() {
+fn a_relocatable_text_naming_its_run_folder_comes_back_naming_the_new_one() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store { root: dir.path().join("cache"), max_bytes: u64::MAX };
     let (one, two) = (dir.path().join("runs/20261207-000001"), dir.path().join("runs/20261207-000002"));
@@ -456,7 +456,7 @@ fn a_text_naming_its_run_folder_is_kept_with_a_placeholder_and_keys_alike_in_eve
     // Stored from the first run, restored into a third: it names the third.
     let outputs = inputs(json!({"path": one.join("note.txt")}));
     let made = capture(&outputs, &one, &HashMap::new(), &Default::default()).unwrap().made;
-    store.put("ab01", ("r", "s", "t", "a"), &outputs, &one, &made).unwrap();
+    store.put("ab01", ("r", "s", "t", "a"), &outputs, &one, &made, true).unwrap();
     let entry = store.lookup("ab01").unwrap();
     assert!(entry.files[0].relocated);
     let object = std::fs::read(dir.path().join("cache/objects").join(&entry.files[0].sha256[..2]).join(&entry.files[0].sha256)).unwrap();
@@ -466,6 +466,14 @@ fn a_text_naming_its_run_folder_is_kept_with_a_placeholder_and_keys_alike_in_eve
     let restored = store.restore(&entry, &three).unwrap();
     assert_eq!(std::fs::read_to_string(three.join("note.txt")).unwrap(), format!("made in {}", three.display()));
     assert_eq!(restored["path"], json!(three.join("note.txt")));
+    // A tool that does not say the path is all its file holds of the run folder: not stored.
+    let err = store.put("ab02", ("r", "s", "t", "a"), &outputs, &one, &made, false).unwrap_err();
+    assert!(err.to_string().contains("it made `note.txt`, which holds the run folder's path"), "{err}");
+    assert!(store.lookup("ab02").is_none());
+    // Run folders of another length: another key (a size beside the path would not hold).
+    let longer = dir.path().join("runs/20261207-0000001");
+    assert_ne!(k(&inputs(json!({"n": 1})), &one), k(&inputs(json!({"n": 1})), &longer));
+    assert_eq!(k(&inputs(json!({"n": 1})), &one), k(&inputs(json!({"n": 1})), &two));
     // Text that says `{run_dir}` itself cannot be told from it: neither keyed nor stored.
     let literal = inputs(json!({"content": "{run_dir}/x"}));
     assert_eq!(super::key::key(&parts(&literal, &one, &Context::default())).unwrap_err(), Uncacheable::Placeholder("inputs"));
@@ -481,9 +489,9 @@ fn a_lookup_or_restore_too_big_for_in_place_is_deferred_having_done_nothing() {
     let before = snapshot::take(&run).unwrap();
     std::fs::write(run.join("big.bin"), vec![1u8; 64 * 1024 + 1]).unwrap();
     let made = capture(&Map::new(), &run, &HashMap::new(), &snapshot::changes(&before, &run).unwrap()).unwrap().made;
-    store.put("aa01", ("r1", "s", "t", "a"), &Map::new(), &run, &made).unwrap();
+    store.put("aa01", ("r1", "s", "t", "a"), &Map::new(), &run, &made, false).unwrap();
     let long = inputs(json!({ "text": "x".repeat(64 * 1024) }));
-    store.put("aa02", ("r1", "s", "t", "a"), &long, &run, &Made::default()).unwrap();
+    store.put("aa02", ("r1", "s", "t", "a"), &long, &run, &Made::default(), false).unwrap();
     let entry_file = dir.path().join("cache/entries/aa/aa02.json");
     let used = std::fs::metadata(&entry_file).unwrap().modified().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
@@ -501,8 +509,9 @@ fn a_lookup_or_restore_too_big_for_in_place_is_deferred_having_done_nothing() {
 #[test]
 fn a_key_and_an_entrys_checksum_stay_what_they_were_for_the_same_step() {
     // Pinned: a change to what goes into a key or an entry's checksum must bump `KEY_FORMAT`
-    // (every older entry stops matching) rather than slip in unnoticed.
-    let dir = tempfile::tempdir().unwrap();
+    // (every older entry stops matching) rather than slip in unnoticed. The run folder's
+    // path is in the key by its length only: one of a fixed length, whatever `TMPDIR` is.
+    let dir = tempfile::Builder::new().prefix(&format!("lf-pinned-{:010}-", std::process::id())).rand_bytes(6).tempdir_in("/tmp").unwrap();
     let run = dir.path().join("run");
     std::fs::create_dir_all(&run).unwrap();
     std::fs::write(run.join("in.txt"), "one").unwrap();
@@ -510,10 +519,10 @@ fn a_key_and_an_entrys_checksum_stay_what_they_were_for_the_same_step() {
     std::fs::set_permissions(run.join("in.txt"), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     let i = inputs(json!({"path": format!("{}/in.txt", run.display()), "content": "prev=x", "n": [1, {"deep": "y"}]}));
     let context = Context { upstream: vec![("a".into(), "d1".into())], ..Context::default() };
-    assert_eq!(kc(&i, &run, &context), "501d35bb8c698503550df1a1920facc2b4b0bf853215ca6f4f47ef83056e0410");
+    assert_eq!(kc(&i, &run, &context), "491bc53b32735315e3f502d87b31420703627ec965bc2a255a2546dbd28084f6");
     let store = Store { root: dir.path().join("cache"), max_bytes: u64::MAX };
     let made = capture(&i, &run, &HashMap::new(), &Default::default()).unwrap().made;
-    store.put("ab01", ("r", "s", "t", "a"), &i, &run, &made).unwrap();
+    store.put("ab01", ("r", "s", "t", "a"), &i, &run, &made, false).unwrap();
     let entry: Value = serde_json::from_slice(&std::fs::read(dir.path().join("cache/entries/ab/ab01.json")).unwrap()).unwrap();
     assert_eq!(entry["sum"], "7cb953dd6d8ada070f01408131a7fb06dc315085acf60df3a6cb88feb50e22b2");
 }

@@ -194,7 +194,10 @@ impl ResumeTarget {
 pub async fn dry_run(config: &Config, p: &Prepared, tools: &Registry, pf: &Preflight, options: &super::Options) -> Value {
     let mut doc = plan_document(config, p, pf, options.force);
     let cache = crate::cache::Cache::from_config(config, options.no_cache, options.refresh.clone());
-    let verdicts = super::preview::preview(cache.as_deref(), &p.recipe, &p.plan, &p.inputs, tools).await;
+    // Where a run would put its folder, spelled as the run will (its real path).
+    let root = config.run_dir();
+    let run_dir = std::fs::canonicalize(&root).unwrap_or(root).join(crate::exec::new_run_id());
+    let verdicts = super::preview::preview(&run_dir, cache.as_deref(), &p.recipe, &p.plan, &p.inputs, tools).await;
     super::preview::annotate(&mut doc, &verdicts);
     doc
 }

@@ -13,7 +13,6 @@ use crate::tools::Registry;
 use indexmap::IndexMap;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 /// A plan document's steps (`flow::plan_document`), each with its verdict under `cache`.
@@ -27,7 +26,9 @@ pub fn annotate(doc: &mut Value, verdicts: &IndexMap<String, Value>) {
 }
 
 /// For each step id: `{"cache": "hit" | "miss" | "off" | "unknown", "from": run id, "why": ...}`.
+/// `run_dir`: where a run would put its folder (not made): a key holds its length.
 pub async fn preview(
+    run_dir: &std::path::Path,
     cache: Option<&Cache>,
     recipe: &Recipe,
     plan: &Plan,
@@ -41,7 +42,7 @@ pub async fn preview(
         }
         return out;
     };
-    let run_dir = PathBuf::from("/localforge-dry-run/run");
+    let run_dir = run_dir.to_path_buf();
     let steps = Arc::new(StepTable::default());
     let parts = RunParts {
         inputs: to_value(&Value::Object(inputs.clone())),

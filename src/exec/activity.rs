@@ -39,6 +39,9 @@ pub(super) struct Pending {
     pub(super) run_dir: std::path::PathBuf,
     pub(super) made: Made,
     pub(super) files: Vec<crate::cache::store::EntryFile>,
+    /// Files a hit could not give back (`Store::put_files`): the step is not stored if one
+    /// of them is its own.
+    pub(super) refused: Vec<(String, crate::cache::Uncacheable)>,
     /// The paths in the run folder the step names (inputs, outputs, what it read).
     pub(super) own: Vec<String>,
     pub(super) waits: HashSet<u64>,
@@ -117,6 +120,10 @@ impl Activity {
                     continue;
                 }
             };
+            if let Some((_, why)) = p.refused.iter().find(|(rel, _)| made.files.contains(rel)) {
+                notes.push((p.ids.1.clone(), why.to_string()));
+                continue;
+            }
             let ids = (p.ids.0.as_str(), p.ids.1.as_str(), p.ids.2.as_str(), p.ids.3.as_str());
             match p.cache.store.put_entry(&p.key, ids, &p.outputs, &p.run_dir, &made, p.files) {
                 Ok(()) => p.cache.stored.store(true, Ordering::SeqCst),

@@ -244,8 +244,8 @@ impl Run {
             self.set_digest(record_id, probe.key(), outputs, &upstream);
         }
         // Only what passed its gate is kept: a hit is then always a step that succeeded.
-        if let (super::cached::Probe::Miss { key, read, before }, Ok(outputs)) = (probe, &result) {
-            self.cache_put(&key, record_id, tool, action, outputs, read, before, (beside, named)).await;
+        if let (super::cached::Probe::Miss { key, read, before, relocatable }, Ok(outputs)) = (probe, &result) {
+            self.cache_put(&key, record_id, tool, action, outputs, (read, before, relocatable), (beside, named)).await;
         } else if self.cache.is_some() {
             self.resolve_pending();
         }

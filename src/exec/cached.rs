@@ -27,8 +27,9 @@ pub(super) enum Probe {
     /// Served: its files (`restored`, relative to the run folder) are back there.
     Hit { key: String, outputs: JsonMap, from: String, restored: Vec<String> },
     /// To run, then store: the key, the hashes of what it reads, the run folder before it
-    /// (`None`: the tool changes nothing there but what its outputs name).
-    Miss { key: String, read: HashMap<String, String>, before: Option<Arc<Snapshot>> },
+    /// (`None`: the tool changes nothing there but what its outputs name), and whether its
+    /// files may be kept with the run folder written `{run_dir}` (`Tool::relocatable`).
+    Miss { key: String, read: HashMap<String, String>, before: Option<Arc<Snapshot>>, relocatable: bool },
 }
 
 /// How what an uncached step did to the run folder is seen, for the digest it hands on: a
@@ -122,7 +123,9 @@ impl Run {
                         let p = std::path::Path::new(t.trim());
                         if p.is_absolute() && p.starts_with(&run_dir) {
                             let hash = crate::cache::files::content_hash_skipping(p, Some(&run_dir.join("logs")))?;
-                            parts.push((t.trim().to_string(), hash.unwrap_or_default()));
+                            // By its place in the run folder: the same step of another run hands on the same digest.
+                            let rel = crate::cache::key::normalize_str(t.trim(), &run_dir.to_string_lossy());
+                            parts.push((rel, hash.unwrap_or_default()));
                         }
                     }
                 }
@@ -210,6 +213,7 @@ impl Run {
         let folders = [Some(self.temp_dir.as_path()), self.recipe.path.parent()];
         let context = context_of(t.as_ref(), action, inputs, &folders, upstream);
         let only_outputs = t.writes_only_outputs(action);
+        let relocatable = t.relocatable(action, inputs);
         let (fingerprint, run_dir) = (t.fingerprint(), self.run_dir.clone());
         let (tool, action, inputs) = (tool.to_string(), action.to_string(), inputs.clone());
         let keyed = in_place_or_blocking(move |bound| {
@@ -241,7 +245,7 @@ impl Run {
             }
         }
         if only_outputs {
-            return Probe::Miss { key, read, before: None };
+            return Probe::Miss { key, read, before: None, relocatable };
         }
         let run_dir = self.run_dir.clone();
         let before = match listing {
@@ -251,7 +255,7 @@ impl Run {
                 .unwrap_or_else(|e| Err(Uncacheable::Interrupted(e.to_string()))),
         };
         match before {
-            Ok(before) => Probe::Miss { key, read, before: Some(before) },
+            Ok(before) => Probe::Miss { key, read, before: Some(before), relocatable },
             Err(e) => {
                 self.events.note(&format!("{record_id}: not cached: {e}"));
                 Probe::Off
@@ -310,8 +314,7 @@ impl Run {
         tool: &str,
         action: &str,
         outputs: &JsonMap,
-        read: HashMap<String, String>,
-        before: Option<Arc<Snapshot>>,
+        (read, before, relocatable): (HashMap<String, String>, Option<Arc<Snapshot>>, bool),
         (beside, own): (HashSet<u64>, Vec<String>),
     ) {
         let Some(cache) = self.cache.clone() else { return };
@@ -331,19 +334,19 @@ impl Run {
                     Ok(c) => c,
                     Err(why) => return Ok(Err(why)),
                 };
-                let files = match cache.store.put_files(&run_dir, &captured.made)? {
-                    Ok(files) => files,
-                    Err(why) => return Ok(Err(why)),
-                };
+                let (files, refused) = cache.store.put_files(&run_dir, &captured.made, relocatable)?;
                 let made = captured.made;
                 if beside.is_empty() {
+                    if let Some((_, why)) = refused.into_iter().next() {
+                        return Ok(Err(why));
+                    }
                     let ids = (ids.0.as_str(), ids.1.as_str(), ids.2.as_str(), ids.3.as_str());
                     cache.store.put_entry(&key, ids, &outputs, &run_dir, &made, files)?;
                     cache.stored.store(true, Ordering::SeqCst);
                     return Ok(Ok(None));
                 }
                 let own = own.into_iter().chain(captured.named).collect();
-                Ok::<_, std::io::Error>(Ok(Some(Pending { cache, key, ids, outputs, run_dir, made, files, own, waits: beside })))
+                Ok::<_, std::io::Error>(Ok(Some(Pending { cache, key, ids, outputs, run_dir, made, files, refused, own, waits: beside })))
             })();
             (after, stored)
         })

@@ -95,6 +95,13 @@ pub async fn run(
     let run_dir = if resuming { resume.run_dir.clone() } else { opts.run_root.join(&run_id) };
     let temp_dir = run_dir.join("temp");
     std::fs::create_dir_all(&temp_dir).map_err(|e| StartError::Folder { path: temp_dir.display().to_string(), message: e.to_string() })?;
+    // One spelling of the run folder (no link on the way): a step's `pwd -P`, `realpath .` or
+    // `os.getcwd()` writes what the template wrote, which the step cache finds and rewrites
+    // for another run (`cache::relocate`). A resumed run keeps the folder it had.
+    let (run_dir, temp_dir) = match std::fs::canonicalize(&run_dir) {
+        Ok(real) if !resuming => (real.clone(), real.join("temp")),
+        _ => (run_dir, temp_dir),
+    };
     let started_at = now();
     if let (Some(store), true) = (&opts.store, resuming) {
         store.resume_run(&run_id)?;

@@ -211,6 +211,14 @@ pub trait Tool: Send + Sync {
     fn names_no_files(&self, _action: &str, _input: &str) -> bool {
         false
     }
+    /// The files this call writes hold the run folder's path only where its inputs put it,
+    /// as UTF-8 text, and nothing made from it (a size, a checksum): the step cache may
+    /// keep such a file with the path written `{run_dir}` and write another run's folder
+    /// there, which is what the call writes in that run (`cache::relocate`). Otherwise a
+    /// step whose file holds the run folder's path is not stored.
+    fn relocatable(&self, _action: &str, _inputs: &JsonMap) -> bool {
+        false
+    }
     /// What a call reads besides its inputs and the files they name, for the cache key:
     /// the programs it runs and the environment variables it reads.
     fn reads(&self, _action: &str, _inputs: &JsonMap) -> Reads {

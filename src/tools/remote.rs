@@ -159,6 +159,9 @@ impl Tool for RemoteTool {
     fn names_no_files(&self, action: &str, input: &str) -> bool {
         self.inner.names_no_files(action, input)
     }
+    fn relocatable(&self, action: &str, inputs: &JsonMap) -> bool {
+        self.inner.relocatable(action, inputs)
+    }
     async fn identity(&self, action: &str, inputs: &JsonMap) -> Result<Option<Value>, ToolError> {
         self.inner.identity(action, inputs).await
     }
