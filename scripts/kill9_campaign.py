@@ -88,8 +88,10 @@ def one(root: Path, shape: str, rnd: random.Random, env: dict) -> dict:
         proc.send_signal(signal.SIGKILL)
     proc.wait()
     con = sqlite3.connect(env["HOME"] + "/.localforge/runs.db")
-    row = con.execute("SELECT run_id FROM runs WHERE recipe_path = ? ORDER BY started_at DESC LIMIT 1", (str(recipe),)).fetchone()
-    out = {"shape": shape, "killed": killed, "rerun": [], "orphans": [], "resumable": True, "completed_before": 0}
+    row = con.execute("SELECT run_id, status FROM runs WHERE recipe_path = ? ORDER BY started_at DESC LIMIT 1", (str(recipe),)).fetchone()
+    if row is not None and row[1] == "completed":
+        killed = False  # the kill came as the finished run's process was exiting: tried again
+    out = {"shape": shape, "killed": killed, "rerun": [], "orphans": [], "resumable": True, "completed_before": 0, "folder": str(w)}
     if row is None or not killed:  # killed before the run's row existed, or it ended first: nothing to resume
         out["no_row"] = True
         return out
@@ -138,6 +140,8 @@ def main() -> int:
         flag = "" if (r["resumable"] and not r["rerun"] and not r["orphans"]) else "  <-- PROBLEM"
         print(f"{len(results):3} {r['shape']:6} killed={r['killed']!s:5} completed-before={r['completed_before']:2} "
               f"rerun={len(r['rerun'])} orphans={len(r['orphans'])} resumable={r['resumable']}{flag}", flush=True)  # fmt: skip
+        if "resume_error" in r:  # what `resume` said, and the run's folder kept for a look
+            print(f"    resume of {r['folder']} said: {r['resume_error']}", flush=True)
     summary = {
         "runs": len(results),
         "killed": sum(r["killed"] for r in results),

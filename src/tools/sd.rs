@@ -97,6 +97,11 @@ impl Tool for SdClient {
     fn description(&self) -> String {
         "Generate images with Stable Diffusion (AUTOMATIC1111 WebUI API)".into()
     }
+    /// Text sent to the WebUI, never opened here (`init_image` and `input` are read,
+    /// `output_dir` and `filename` written: those are looked up).
+    fn names_no_files(&self, _action: &str, input: &str) -> bool {
+        matches!(input, "prompt" | "negative_prompt" | "sampler_name" | "model" | "host")
+    }
     /// Only with a fixed `seed` (the WebUI's default, -1, is a new one each time).
     fn deterministic(&self, action: &str, inputs: &JsonMap) -> bool {
         action != "get_models" && inputs.get("seed").and_then(Value::as_i64).is_some_and(|s| s >= 0)
