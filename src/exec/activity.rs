@@ -41,7 +41,7 @@ pub(super) struct Pending {
     pub(super) files: Vec<crate::cache::store::EntryFile>,
     /// Files a hit could not give back (`Store::put_files`): the step is not stored if one
     /// of them is its own.
-    pub(super) refused: Vec<(String, crate::cache::Uncacheable)>,
+    pub(super) refused: crate::cache::store::Refused,
     /// The paths in the run folder the step names (inputs, outputs, what it read).
     pub(super) own: Vec<String>,
     pub(super) waits: HashSet<u64>,
