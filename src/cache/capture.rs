@@ -85,6 +85,11 @@ pub fn capture(
     if super::relocate::holds_placeholder(outputs) {
         return Err(Uncacheable::Placeholder("outputs"));
     }
+    // Outputs get the new run's folder where they name this one as it is; written another
+    // way (escaped JSON, through `%20`s), it would come back naming this run's folder.
+    if super::relocate::Forms::of(run_dir).written_otherwise(outputs) {
+        return Err(Uncacheable::OutputsHoldRunFolder);
+    }
     let mut made = Made { files: changes.made.iter().cloned().collect(), dirs: changes.dirs.clone(), removed: changes.removed.clone() };
     // A file it read that changed while it ran: outside the run folder a hit cannot make
     // that change again (and it may not be the step's doing at all).

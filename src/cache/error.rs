@@ -26,6 +26,8 @@ pub enum Uncacheable {
     HoldsRunFolder { rel: String, why: String },
     #[error("its {0} hold the text `{{run_dir}}`, which the cache writes for the run folder's path")]
     Placeholder(&'static str),
+    #[error("its outputs hold the run folder's path written another way (escaped, UTF-16 or Latin-1), which a hit could not write for another run")]
+    OutputsHoldRunFolder,
     #[error("`{0}`, which it reads, changed while it ran")]
     InputChanged(String),
     #[error("its outputs name `{0}`, outside the run folder, which a hit could not make again")]

@@ -62,6 +62,20 @@ impl Forms {
         Forms { plain, other }
     }
 
+    /// Whether a text in `values` holds the run folder's path written another way.
+    pub fn written_otherwise(&self, values: &serde_json::Map<String, serde_json::Value>) -> bool {
+        fn any(v: &serde_json::Value, f: &dyn Fn(&str) -> bool) -> bool {
+            match v {
+                serde_json::Value::String(s) => f(s),
+                serde_json::Value::Array(a) => a.iter().any(|x| any(x, f)),
+                serde_json::Value::Object(m) => m.values().any(|x| any(x, f)),
+                _ => false,
+            }
+        }
+        let held = |s: &str| self.other.iter().any(|o| memmem::find(s.as_bytes(), o).is_some());
+        values.values().any(|v| any(v, &held))
+    }
+
     fn all(&self) -> impl Iterator<Item = &[u8]> {
         std::iter::once(self.plain.as_slice()).chain(self.other.iter().map(Vec::as_slice))
     }

@@ -478,6 +478,9 @@ fn a_relocatable_text_naming_its_run_folder_comes_back_naming_the_new_one() {
     let literal = inputs(json!({"content": "{run_dir}/x"}));
     assert_eq!(super::key::key(&parts(&literal, &one, &Context::default())).unwrap_err(), Uncacheable::Placeholder("inputs"));
     assert_eq!(capture(&literal, &one, &HashMap::new(), &Default::default()).unwrap_err(), Uncacheable::Placeholder("outputs"));
+    // Outputs naming it as it is come back with the new folder; escaped, they could not.
+    let escaped = inputs(json!({"stdout": format!("{{\"dir\": \"{}\"}}", one.display().to_string().replace('/', "\\/"))}));
+    assert_eq!(capture(&escaped, &one, &HashMap::new(), &Default::default()).unwrap_err(), Uncacheable::OutputsHoldRunFolder);
 }
 
 #[test]
