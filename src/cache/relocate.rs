@@ -56,6 +56,10 @@ impl Forms {
             })
             .collect();
         other.push(url.into_bytes());
+        // Through its real path (a resumed run keeps the folder it was given, links and all).
+        if let Ok(real) = std::fs::canonicalize(run_dir) {
+            other.push(real.as_os_str().as_bytes().to_vec());
+        }
         other.retain(|f| !f.is_empty() && *f != plain);
         other.sort();
         other.dedup();
@@ -214,6 +218,17 @@ mod tests {
             assert!(hash_and_find(&mut data.as_slice(), &forms).unwrap().1, "{data:?}");
         }
         assert_eq!(normalize("in /home/jos\u{e9}/my runs/r1".as_bytes(), &forms, "f", true).unwrap().unwrap(), b"in {run_dir}");
+    }
+
+    #[test]
+    fn a_run_folder_given_through_a_link_is_found_by_its_real_path_too() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("real/r1")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("real"), dir.path().join("link")).unwrap();
+        let forms = Forms::of(&dir.path().join("link/r1"));
+        let real = std::fs::canonicalize(dir.path().join("real/r1")).unwrap();
+        let data = format!("pwd -P: {}", real.display());
+        assert!(why(normalize(data.as_bytes(), &forms, "f", true)).contains("written another way"));
     }
 
     #[test]

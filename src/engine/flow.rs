@@ -189,14 +189,31 @@ impl ResumeTarget {
     }
 }
 
+/// `path` spelled by its real path as far as it exists (a runs folder a first run will make).
+fn real_path(path: &std::path::Path) -> std::path::PathBuf {
+    let mut missing = Vec::new();
+    let mut at = path;
+    loop {
+        if let Ok(real) = std::fs::canonicalize(at) {
+            return missing.iter().rev().fold(real, |p, part| p.join(part));
+        }
+        match (at.parent(), at.file_name()) {
+            (Some(parent), Some(name)) => {
+                missing.push(name.to_os_string());
+                at = parent;
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
+}
+
 /// `run --dry-run`: the plan document, with which steps the step cache would serve
 /// under `cache` (asking the services for model identities, as a run would).
 pub async fn dry_run(config: &Config, p: &Prepared, tools: &Registry, pf: &Preflight, options: &super::Options) -> Value {
     let mut doc = plan_document(config, p, pf, options.force);
     let cache = crate::cache::Cache::from_config(config, options.no_cache, options.refresh.clone());
     // Where a run would put its folder, spelled as the run will (its real path).
-    let root = config.run_dir();
-    let run_dir = std::fs::canonicalize(&root).unwrap_or(root).join(crate::exec::new_run_id());
+    let run_dir = real_path(&config.run_dir()).join(crate::exec::new_run_id());
     let verdicts = super::preview::preview(&run_dir, cache.as_deref(), &p.recipe, &p.plan, &p.inputs, tools).await;
     super::preview::annotate(&mut doc, &verdicts);
     doc
@@ -266,4 +283,17 @@ fn capacity(c: &crate::schedule::Capacity) -> Value {
         doc["gpus"] = json!(c.gpus);
     }
     doc
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_path_is_spelled_by_its_real_path_as_far_as_it_exists() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("real")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("real"), dir.path().join("link")).unwrap();
+        let real = std::fs::canonicalize(dir.path().join("real")).unwrap();
+        assert_eq!(super::real_path(&dir.path().join("link/runs/r1")), real.join("runs/r1"), "made later: the rest as written");
+        assert_eq!(super::real_path(&dir.path().join("link")), real);
+    }
 }

@@ -32,10 +32,10 @@ impl Tool for FileOps {
     fn names_no_files(&self, action: &str, input: &str) -> bool {
         action == "write" && matches!(input, "content" | "encoding")
     }
-    /// `write`'s file is its `content`, as UTF-8 (its outputs' `bytes` and `size` are that
-    /// file's length, which the key's run folder length keeps).
+    /// `write`'s file is its `content`, as UTF-8 or ASCII (the same bytes): its outputs'
+    /// `bytes` and `size` are that file's length, which the key's run folder length keeps.
     fn relocatable(&self, action: &str, inputs: &JsonMap) -> bool {
-        action == "write" && encoding(inputs, "").is_ok_and(|e| e == "utf-8")
+        action == "write" && encoding(inputs, "").is_ok_and(|e| e == "utf-8" || e == "ascii")
     }
     /// Copies only. `move` and `delete` change what they are given; `write`, `mkdir`, `read`
     /// and `list` cost less than a cache lookup and restore (measured on a 1000-step chain of
