@@ -68,16 +68,7 @@ impl Forms {
 
     /// Whether a text in `values` holds the run folder's path written another way.
     pub fn written_otherwise(&self, values: &serde_json::Map<String, serde_json::Value>) -> bool {
-        fn any(v: &serde_json::Value, f: &dyn Fn(&str) -> bool) -> bool {
-            match v {
-                serde_json::Value::String(s) => f(s),
-                serde_json::Value::Array(a) => a.iter().any(|x| any(x, f)),
-                serde_json::Value::Object(m) => m.values().any(|x| any(x, f)),
-                _ => false,
-            }
-        }
-        let held = |s: &str| self.other.iter().any(|o| memmem::find(s.as_bytes(), o).is_some());
-        values.values().any(|v| any(v, &held))
+        any_text(values, &|s| self.other.iter().any(|o| memmem::find(s.as_bytes(), o).is_some()))
     }
 
     fn all(&self) -> impl Iterator<Item = &[u8]> {
@@ -122,15 +113,21 @@ pub fn too_big(rel: &str) -> Uncacheable {
 /// Whether a text in `values` (keys left out, as a key and an entry leave them as they are)
 /// holds `{run_dir}`.
 pub fn holds_placeholder(values: &serde_json::Map<String, serde_json::Value>) -> bool {
-    fn holds(v: &serde_json::Value) -> bool {
+    any_text(values, &|s| s.contains(PLACEHOLDER))
+}
+
+/// Whether `f` holds for a text anywhere in `values` (keys left out), without copying them
+/// out as `key::strings` does.
+fn any_text(values: &serde_json::Map<String, serde_json::Value>, f: &dyn Fn(&str) -> bool) -> bool {
+    fn any(v: &serde_json::Value, f: &dyn Fn(&str) -> bool) -> bool {
         match v {
-            serde_json::Value::String(s) => s.contains(PLACEHOLDER),
-            serde_json::Value::Array(a) => a.iter().any(holds),
-            serde_json::Value::Object(m) => m.values().any(holds),
+            serde_json::Value::String(s) => f(s),
+            serde_json::Value::Array(a) => a.iter().any(|x| any(x, f)),
+            serde_json::Value::Object(m) => m.values().any(|x| any(x, f)),
             _ => false,
         }
     }
-    values.values().any(holds)
+    values.values().any(|v| any(v, f))
 }
 
 /// A stored text with `{run_dir}` written as the run folder `run_dir` again.
