@@ -36,6 +36,31 @@ const PASSTHROUGH: &[&str] = &[
     "override_settings",
 ];
 
+/// The WebUI's settings that change the image and are not the step's inputs: part of a
+/// cached step's identity.
+const IMAGE_SETTINGS: &[&str] = &["sd_vae", "CLIP_stop_at_last_layers", "eta_noise_seed_delta", "randn_source"];
+
+/// The checkpoint among the WebUI's `/sd-models` that goes by the name `wanted` in the
+/// WebUI's `checkpoint_aliases` (`CheckpointInfo.ids`): its title, file name (as the WebUI
+/// names it, and its stem), model name, short hash, sha256 and its first 10 digits, the
+/// file name with either hash in brackets. The last listed wins, as in the WebUI's table.
+fn checkpoint<'a>(models: &'a [Value], wanted: &str) -> Option<&'a Value> {
+    let text = |m: &'a Value, k: &str| m.get(k).and_then(Value::as_str).unwrap_or_default();
+    models.iter().rev().find(|m| {
+        let (title, hash, sha) = (text(m, "title"), text(m, "hash"), text(m, "sha256"));
+        let short = sha.get(..10).unwrap_or_default();
+        let name = if short.is_empty() { title } else { title.strip_suffix(&format!(" [{short}]")).unwrap_or(title) };
+        let file = text(m, "filename");
+        let stem = std::path::Path::new(if file.is_empty() { name } else { file }).file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let mut ids =
+            vec![hash.to_string(), text(m, "model_name").into(), title.into(), name.into(), stem.into(), format!("{name} [{hash}]")];
+        if !short.is_empty() {
+            ids.extend([short.to_string(), sha.to_string(), format!("{name} [{short}]"), format!("{stem} [{short}]")]);
+        }
+        ids.iter().any(|id| !id.is_empty() && id == wanted)
+    })
+}
+
 impl SdClient {
     pub fn new(config: &Config) -> Self {
         let sd = config.service("sd");
@@ -106,30 +131,29 @@ impl Tool for SdClient {
     fn deterministic(&self, action: &str, inputs: &JsonMap) -> bool {
         action != "get_models" && inputs.get("seed").and_then(Value::as_i64).is_some_and(|s| s >= 0)
     }
-    /// The checkpoint the call will use — `model` if the step names one, else the WebUI's
-    /// loaded one (`/sdapi/v1/options`) — with the hash the WebUI lists for that file
-    /// (`/sdapi/v1/sd-models`: `sha256`, else the short `hash`).
+    /// The checkpoint the call will use — the one `override_settings.sd_model_checkpoint`
+    /// names when the WebUI knows it by that name (it loads it for the call; an unknown name
+    /// it ignores), else the WebUI's loaded one (`/sdapi/v1/options`), never the step's
+    /// `model`, which is not sent — with the hash the WebUI lists for that file
+    /// (`/sdapi/v1/sd-models`: `sha256`, else the short `hash`); and the WebUI's settings
+    /// that change the image besides the step's inputs (the VAE, CLIP skip, the noise), the
+    /// step's `override_settings` over the WebUI's own.
     async fn identity(&self, _action: &str, inputs: &JsonMap) -> Result<Option<Value>, ToolError> {
-        let host = super::opt_str(inputs, "host").unwrap_or_else(|| self.host.clone());
-        let named = super::opt_str(inputs, "model");
-        let model = match named {
-            Some(m) => m,
-            None => {
-                let options = self.request(&host, reqwest::Method::GET, "/sdapi/v1/options", None).await?;
-                options.get("sd_model_checkpoint").and_then(Value::as_str).unwrap_or_default().to_string()
-            }
-        };
+        let host = super::opt_str(inputs, "host").map(|h| h.trim_end_matches('/').to_string()).unwrap_or_else(|| self.host.clone());
+        let overrides = inputs.get("override_settings").and_then(Value::as_object);
+        let options = self.request(&host, reqwest::Method::GET, "/sdapi/v1/options", None).await?;
         let models = self.request(&host, reqwest::Method::GET, "/sdapi/v1/sd-models", None).await?;
-        let found = models.as_array().into_iter().flatten().find(|m| {
-            ["title", "model_name", "filename"]
-                .iter()
-                .any(|k| m.get(*k).and_then(Value::as_str).is_some_and(|v| v == model || v.starts_with(&model)))
-        });
+        let models = models.as_array().map(Vec::as_slice).unwrap_or_default();
+        let named = |v: Option<&Value>| v.and_then(Value::as_str).and_then(|m| checkpoint(models, m));
+        let loaded = options.get("sd_model_checkpoint").and_then(Value::as_str).unwrap_or_default();
+        let found = named(overrides.and_then(|o| o.get("sd_model_checkpoint"))).or_else(|| named(options.get("sd_model_checkpoint")));
         let hash = found.and_then(|m| m.get("sha256").filter(|v| !v.is_null()).or_else(|| m.get("hash"))).and_then(Value::as_str);
-        match hash {
-            Some(h) => Ok(Some(serde_json::json!({"model": model, "hash": h}))),
-            None => Err(ToolError::failed(format!("the SD WebUI at {host} lists no hash for checkpoint `{model}`"))),
-        }
+        let (Some(found), Some(hash)) = (found, hash) else {
+            return Err(ToolError::failed(format!("the SD WebUI at {host} lists no hash for its checkpoint `{loaded}`")));
+        };
+        let setting = |key: &str| overrides.and_then(|o| o.get(key)).or_else(|| options.get(key)).cloned().unwrap_or(Value::Null);
+        let settings: Map<String, Value> = IMAGE_SETTINGS.iter().map(|k| (k.to_string(), setting(k))).collect();
+        Ok(Some(json!({"model": found.get("title").cloned().unwrap_or(Value::Null), "hash": hash, "settings": settings})))
     }
 
     fn needs(&self, action: &str, inputs: &JsonMap) -> Needs {
@@ -163,7 +187,7 @@ impl Tool for SdClient {
             ("seed", I, false, "The seed (-1: random)."),
             ("batch_size", I, false, "Images per batch."),
             ("n_iter", I, false, "Batches."),
-            ("model", S, false, "The checkpoint the WebUI has loaded, for the step cache's key (default: asked of the WebUI)."),
+            ("model", S, false, "The checkpoint the recipe expects (not sent; the step cache asks the WebUI which one a call uses)."),
             ("output_dir", P, false, "Where the images are written (default: the run's folder)."),
             ("filename", S, false, "The images' file name stem."),
         ];
@@ -382,6 +406,91 @@ mod tests {
             e.to_string(),
             format!("SD WebUI is not running at http://127.0.0.1:{port}: start it with `--api`, or set `services.sd.host`")
         );
+    }
+
+    fn models() -> Value {
+        let sha = |c: char| c.to_string().repeat(64);
+        json!([
+            {"title": "base.safetensors [aaaaaaaaaa]", "model_name": "base", "hash": "11111111", "sha256": sha('a'),
+             "filename": "/m/Stable-diffusion/base.safetensors"},
+            {"title": "sub/base-xl.safetensors [bbbbbbbbbb]", "model_name": "sub_base-xl", "hash": "22222222", "sha256": sha('b'),
+             "filename": "/m/Stable-diffusion/sub/base-xl.safetensors"},
+            {"title": "old.ckpt", "model_name": "old", "hash": "33333333", "sha256": null, "filename": "/m/Stable-diffusion/old.ckpt"}
+        ])
+    }
+
+    #[test]
+    fn a_checkpoint_is_found_by_the_names_the_webui_knows_it_by_and_no_other() {
+        let list = models();
+        let m = list.as_array().unwrap();
+        let title = |w: &str| checkpoint(m, w).map(|c| c["title"].as_str().unwrap().to_string());
+        for name in [
+            "sub/base-xl.safetensors [bbbbbbbbbb]",
+            "sub/base-xl.safetensors",
+            "base-xl",
+            "sub_base-xl",
+            "22222222",
+            "bbbbbbbbbb",
+            &"b".repeat(64),
+            "sub/base-xl.safetensors [22222222]",
+            "base-xl [bbbbbbbbbb]",
+        ] {
+            assert_eq!(title(name).as_deref(), Some("sub/base-xl.safetensors [bbbbbbbbbb]"), "{name}");
+        }
+        assert_eq!(title("old").as_deref(), Some("old.ckpt"));
+        assert_eq!(title("33333333").as_deref(), Some("old.ckpt"));
+        // The WebUI ignores an override it has no alias for (it does not look for parts of titles).
+        for unknown in ["base-x", "sub/base-xl", "bbbbbbbbb", "", "/m/Stable-diffusion/base.safetensors", "old.ckpt [33333333]x"] {
+            assert_eq!(title(unknown), None, "{unknown}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_identity_is_the_checkpoint_and_settings_the_call_uses() {
+        let (host, _) = stand_in(Arc::new(|path, _| match path {
+            "/sdapi/v1/options" => reply(
+                200,
+                r#"{"sd_model_checkpoint": "base.safetensors [aaaaaaaaaa]", "sd_vae": "Automatic", "CLIP_stop_at_last_layers": 1, "outdir_samples": "x"}"#,
+            ),
+            "/sdapi/v1/sd-models" => reply(200, &models().to_string()),
+            _ => reply(404, "{}"),
+        }))
+        .await;
+        let t = tool(&host);
+        let id = |inputs: Value| {
+            let t = &t;
+            async move { t.identity("txt2img", inputs.as_object().unwrap()).await.unwrap().unwrap() }
+        };
+        let loaded = id(json!({"prompt": "fox"})).await;
+        assert_eq!(loaded["hash"], "a".repeat(64));
+        assert_eq!(
+            loaded["settings"],
+            json!({"sd_vae": "Automatic", "CLIP_stop_at_last_layers": 1, "eta_noise_seed_delta": null, "randn_source": null})
+        );
+        // The checkpoint the WebUI loads for this call, not the one loaded now.
+        let other = id(json!({"prompt": "fox", "override_settings": {"sd_model_checkpoint": "base-xl"}})).await;
+        assert_eq!(
+            (other["hash"].as_str(), other["model"].as_str()),
+            (Some(&*"b".repeat(64)), Some("sub/base-xl.safetensors [bbbbbbbbbb]"))
+        );
+        // `model` is not sent: the call uses the loaded checkpoint whatever it says.
+        assert_eq!(id(json!({"prompt": "fox", "model": "base-xl"})).await["hash"], "a".repeat(64));
+        // A name the WebUI does not know is ignored by it: the loaded checkpoint is used.
+        assert_eq!(id(json!({"prompt": "fox", "override_settings": {"sd_model_checkpoint": "base-x"}})).await["hash"], "a".repeat(64));
+        let old = id(json!({"prompt": "fox", "override_settings": {"sd_model_checkpoint": "old", "sd_vae": "kl-f8.pt"}})).await;
+        assert_eq!((old["hash"].as_str(), old["settings"]["sd_vae"].as_str()), (Some("33333333"), Some("kl-f8.pt")));
+    }
+
+    #[tokio::test]
+    async fn a_checkpoint_without_a_hash_is_not_cached() {
+        let (host, _) = stand_in(Arc::new(|path, _| match path {
+            "/sdapi/v1/options" => reply(200, r#"{"sd_model_checkpoint": "gone.safetensors"}"#),
+            "/sdapi/v1/sd-models" => reply(200, &models().to_string()),
+            _ => reply(404, "{}"),
+        }))
+        .await;
+        let e = tool(&host).identity("txt2img", json!({"prompt": "fox"}).as_object().unwrap()).await.unwrap_err();
+        assert_eq!(e.to_string(), format!("the SD WebUI at {host} lists no hash for its checkpoint `gone.safetensors`"));
     }
 
     #[tokio::test]
