@@ -128,6 +128,22 @@ fn malformed_definitions_say_file_line_and_field() {
 }
 
 #[test]
+fn a_definition_edited_at_once_is_read_anew() {
+    // Parses are kept by the file's whole text: an edit of the same size within the same
+    // clock tick (same length, same times) still changes what is loaded.
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("echo.yaml");
+    std::fs::write(&f, ECHO).unwrap();
+    assert_eq!(load(&f).unwrap().actions.keys().collect::<Vec<_>>(), ["say"]);
+    std::fs::write(&f, ECHO.replace("say", "yell")).unwrap();
+    assert_eq!(load(&f).unwrap().actions.keys().collect::<Vec<_>>(), ["yell"]);
+    std::fs::write(&f, ECHO.replace("text: {type: string", "text: {type: strin")).unwrap();
+    assert!(load(&f).is_err(), "a broken edit is seen too");
+    std::fs::write(&f, ECHO).unwrap();
+    assert_eq!(load(&f).unwrap().actions.keys().collect::<Vec<_>>(), ["say"]);
+}
+
+#[test]
 fn one_broken_definition_does_not_hide_the_others() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a.yaml"), "name: a\nactions:\n  go: {command: [true]}\n").unwrap();
