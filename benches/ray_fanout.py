@@ -15,7 +15,9 @@ local processes started by `localforge ray-node` (tests/raycluster.py, 127.0.0.1
   and on two (the speed-up).
 - floor:    Ray's own cost, without LocalForge: 1,000 calls that return at once, 4 in
   flight, as a task, a streaming task (as the executor's), an actor call and a streaming
-  actor call: wall time per call and the driver's CPU per call.
+  actor call: wall time per call and the driver's CPU per call; and the batch's floor: a
+  new driver importing Ray, connecting, making one actor per slot and running 1,000
+  `sh -c true` through them, one actor call each (the best of 3), against `batch`'s local run.
 
 `--tree`: which LocalForge the driver and the nodes import (a checkout's `python/`
 folder, with its built `_core`), to compare before and after in one run: each section is
@@ -160,11 +162,67 @@ print(json.dumps({name: drive(submit, wait) for name, (submit, wait) in kinds.it
 """
 
 
+# The least a batch of 1,000 trivial items can cost over Ray with one actor call per item,
+# without LocalForge: a new driver (as each `localforge run` is) imports Ray, connects, makes
+# one actor per slot and keeps `slots` calls in flight, each running `sh -c true` in the actor.
+BATCH_FLOOR = """
+import json, subprocess, sys, threading, time
+t0 = float(sys.argv[2])
+import ray
+ray.init(address=sys.argv[1], logging_level="ERROR", log_to_driver=False)
+connected = time.time() - t0
+
+
+@ray.remote(num_cpus=1, max_concurrency=2)
+class Slot:
+    def run(self, cmd):
+        return subprocess.run(cmd, shell=True).returncode
+
+
+slots, n = int(sys.argv[3]), 1000
+free = [Slot.remote() for _ in range(slots)]
+lock, done, left, first = threading.Lock(), threading.Event(), [n], []
+queue = list(range(n))
+
+
+def send(actor):
+    with lock:
+        if not queue:
+            return
+        queue.pop()
+    actor.run.remote("true").future().add_done_callback(lambda f: heard(actor))
+
+
+def heard(actor):
+    with lock:
+        first.append(time.time() - t0) if not first else None
+        left[0] -= 1
+        if left[0] == 0:
+            done.set()
+    send(actor)
+
+
+for a in free:
+    send(a)
+done.wait()
+print(json.dumps({"connected_s": connected, "first_answer_s": first[0], "total_s": time.time() - t0}))
+"""
+
+
 def floor(c: Cluster) -> dict:
     out = subprocess.run([sys.executable, "-c", FLOOR, c.address], env=c.env, capture_output=True, text=True, timeout=600)
     if out.returncode != 0:
         raise SystemExit(out.stderr[-3000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    rounds = []
+    for _ in range(3):
+        cmd = [sys.executable, "-c", BATCH_FLOOR, c.address, repr(time.time()), str(c.cpus)]
+        out = subprocess.run(cmd, env=c.env, capture_output=True, text=True, timeout=600)
+        if out.returncode != 0:
+            raise SystemExit(out.stderr[-3000:])
+        rounds.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    res["batch floor (Ray and sh only)"] = min(rounds, key=lambda r: r["total_s"])
+    return res
 
 
 def measure(tree: str, only: set, root: Path, slots: int) -> dict:
