@@ -122,12 +122,16 @@ impl Tool for Llm {
     }
 
     /// The model's digest as the server reports it (Ollama's `/api/tags`); for an
-    /// OpenAI-compatible server, the model's id and the server's address.
+    /// OpenAI-compatible server, which reports no digest, the server's address and what it
+    /// says of the model (`openai::served`: llama.cpp's weights size and shape, vLLM's path).
     async fn identity(&self, _action: &str, inputs: &JsonMap) -> Result<Option<Value>, ToolError> {
         let t = self.target(inputs, &[])?;
         match t.api {
             Api::Ollama => ollama::digest(&self.client, &t).await.map(|d| Some(serde_json::json!({"model": t.model, "digest": d}))),
-            Api::OpenAi => Ok(Some(serde_json::json!({"model": t.model, "server": t.host}))),
+            Api::OpenAi => {
+                let served = openai::served(&self.client, &t).await?;
+                Ok(Some(serde_json::json!({"model": t.model, "server": t.host, "served": served})))
+            }
         }
     }
 

@@ -70,6 +70,32 @@ async fn post(client: &reqwest::Client, t: &Target, path: &str, body: &Value) ->
         .map_err(|e| ToolError::failed(format!("`{}` answered text that is not JSON ({e}): {}", t.service, errors::short(&text))))
 }
 
+/// What the server says of the model a request names, from `/v1/models`: its entry (id,
+/// owner, and what servers add — llama.cpp's `meta` with the weights' size and shape,
+/// vLLM's `root` path), without what changes from one asking to the next (`created`, a
+/// router's load `status`). A server that lists one model answers with it whatever the
+/// request names (llama.cpp's server): that one. A model it does not list is an error: a
+/// cached answer could not be told from another model's.
+pub(crate) async fn served(client: &reqwest::Client, t: &Target) -> Result<Value, ToolError> {
+    let url = format!("{}/v1/models", t.host);
+    let failed = |e: &dyn std::fmt::Display| ToolError::failed(format!("GET {url}: {e}"));
+    let resp = client.get(&url).timeout(std::time::Duration::from_secs(10)).send().await.map_err(|e| failed(&e))?;
+    let v: Value = resp.error_for_status().map_err(|e| failed(&e))?.json().await.map_err(|e| failed(&e))?;
+    let listed: Vec<&Value> = v.get("data").and_then(Value::as_array).into_iter().flatten().collect();
+    let named = listed.iter().find(|m| m.get("id").and_then(Value::as_str) == Some(t.model.as_str()));
+    let Some(entry) = named.or(if listed.len() == 1 { listed.first() } else { None }) else {
+        return Err(ToolError::failed(format!(
+            "`{}` lists no model `{}` at /v1/models, so a cached answer could not be told from another model's",
+            t.service, t.model
+        )));
+    };
+    let mut entry = entry.as_object().cloned().unwrap_or_default();
+    for volatile in ["created", "status"] {
+        entry.remove(volatile);
+    }
+    Ok(Value::Object(entry))
+}
+
 /// Served models (`/v1/models`), for "model not found" messages.
 async fn models(client: &reqwest::Client, t: &Target) -> Result<Vec<String>, ToolError> {
     errors::model_names(client, t, "/v1/models", "data", "id").await

@@ -207,3 +207,36 @@ async fn a_stopped_step_drops_its_request_at_once() {
     let r = tokio::time::timeout(std::time::Duration::from_secs(10), call).await.expect("the call did not stop");
     assert!(matches!(r, Err(ToolError::Cancelled)), "{r:?}");
 }
+
+#[tokio::test]
+async fn an_openai_compatible_models_identity_is_what_the_server_says_of_it() {
+    // llama.cpp's server lists one model, with the weights' size and shape, and answers with
+    // it whatever a request names; `created` is the time of asking.
+    let one = r#"{"object":"list","data":[{"id":"smollm2","object":"model","created":1765100000,"owned_by":"llamacpp",
+        "meta":{"n_params":134515008,"size":270898560,"n_vocab":49152}}]}"#;
+    let (host, _) = stand_in(Arc::new(move |path, _| if path == "/v1/models" { reply(200, one) } else { reply(404, "{}") })).await;
+    let t = tool(&host, "openai", None);
+    let id = |model: &'static str| {
+        let t = &t;
+        async move { t.identity("generate", &inputs(json!({"model": model}))).await }
+    };
+    let first = id("smollm2").await.unwrap().unwrap();
+    assert_eq!(first["served"]["meta"]["size"], 270898560);
+    assert!(first["served"].get("created").is_none(), "the time of asking is not part of it");
+    assert_eq!(id("smollm2").await.unwrap(), Some(first.clone()), "the same at the next asking");
+    assert_eq!(id("anything").await.unwrap().unwrap()["served"], first["served"], "the one model answers for any name");
+    // The same id served from other weights (a new file under the same alias): another identity.
+    let other = one.replace("270898560", "541797120");
+    let (host2, _) = stand_in(Arc::new(move |path, _| if path == "/v1/models" { reply(200, &other) } else { reply(404, "{}") })).await;
+    let again = tool(&host2, "openai", None).identity("generate", &inputs(json!({"model": "smollm2"}))).await.unwrap().unwrap();
+    assert_ne!(again["served"], first["served"]);
+    // Several models and none of that name, or no listing at all: not cached (an error says why).
+    let many = r#"{"object":"list","data":[{"id":"a","root":"/m/a"},{"id":"b","root":"/m/b"}]}"#;
+    let (host3, _) = stand_in(Arc::new(move |path, _| if path == "/v1/models" { reply(200, many) } else { reply(404, "{}") })).await;
+    let t3 = tool(&host3, "openai", None);
+    assert_eq!(t3.identity("generate", &inputs(json!({"model": "b"}))).await.unwrap().unwrap()["served"]["root"], "/m/b");
+    let e = t3.identity("generate", &inputs(json!({"model": "c"}))).await.unwrap_err().to_string();
+    assert!(e.contains("lists no model `c` at /v1/models"), "{e}");
+    let (host4, _) = stand_in(Arc::new(|_, _| reply(404, "{}"))).await;
+    assert!(tool(&host4, "openai", None).identity("generate", &inputs(json!({"model": "c"}))).await.is_err());
+}
