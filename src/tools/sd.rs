@@ -36,29 +36,87 @@ const PASSTHROUGH: &[&str] = &[
     "override_settings",
 ];
 
-/// The WebUI's settings that change the image and are not the step's inputs: part of a
-/// cached step's identity.
-const IMAGE_SETTINGS: &[&str] = &["sd_vae", "CLIP_stop_at_last_layers", "eta_noise_seed_delta", "randn_source"];
+/// The WebUI's settings (`/sdapi/v1/options`) that cannot change an image, by prefix: where
+/// files are saved and how, the interface, the checkpoint (keyed by its hash instead). Every
+/// other setting is part of a cached step's identity: one unknown here costs hits, never a
+/// wrong image.
+const NOT_IMAGE_SETTINGS: &[&str] = &[
+    "outdir",
+    "save",
+    "samples_",
+    "grid_",
+    "ui_",
+    "gradio",
+    "show_",
+    "live_preview",
+    "js_",
+    "keyedit_",
+    "localization",
+    "quicksettings",
+    "hidden_tabs",
+    "extra_networks_",
+    "return_",
+    "enable_pnginfo",
+    "export_for_4chan",
+    "img_downscale_threshold",
+    "target_side_length",
+    "img_max_size_mp",
+    "use_original_name_batch",
+    "use_upscaler_name_as_suffix",
+    "directories_",
+    "temp_dir",
+    "clean_temp_dir_at_start",
+    "notification_",
+    "do_not_show_images",
+    "font",
+    "auto_launch_browser",
+    "enable_console_prompts",
+    "list_hidden_files",
+    "hide_",
+    "add_model_",
+    "add_version_",
+    "add_user_name",
+    "sd_model_checkpoint",
+    "sd_checkpoint_hash",
+    "memmon_poll_rate",
+    "multiple_tqdm",
+    "n_rows",
+    "api_",
+];
 
-/// The checkpoint among the WebUI's `/sd-models` that goes by the name `wanted` in the
-/// WebUI's `checkpoint_aliases` (`CheckpointInfo.ids`): its title, file name (as the WebUI
-/// names it, and its stem), model name, short hash, sha256 and its first 10 digits, the
-/// file name with either hash in brackets. The last listed wins, as in the WebUI's table.
+/// Prompt syntax that names files the WebUI reads and reports no hash for: a step whose
+/// prompts hold one is not cached (a replaced LoRA file would be served stale).
+const UNHASHED_FILES: &[&str] = &["<lora:", "<lyco:", "<hypernet:"];
+
+/// The names the WebUI's `checkpoint_aliases` know checkpoint `m` of `/sd-models` by, as far
+/// as `/sd-models` lets them be rebuilt (`CheckpointInfo.ids`: title, file name and its
+/// stem, model name, short hash, sha256, the file name with the short hash in brackets; the
+/// old 8-digit hash is not listed there, so names made with it are not found).
+fn aliases(m: &Value) -> Vec<String> {
+    let text = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or_default();
+    let (title, sha) = (text("title"), text("sha256"));
+    let short = sha.get(..10).unwrap_or_default();
+    let name = if short.is_empty() { title } else { title.strip_suffix(&format!(" [{short}]")).unwrap_or(title) };
+    let file = if text("filename").is_empty() { name } else { text("filename") };
+    // The stem of the file name, on a WebUI running on Windows too.
+    let base = file.rsplit(['/', '\\']).next().unwrap_or(file);
+    let stem = base.rsplit_once('.').map_or(base, |(stem, _)| stem);
+    let mut ids = vec![text("hash").to_string(), text("model_name").into(), title.into(), name.into(), stem.into()];
+    if !short.is_empty() {
+        ids.extend([short.to_string(), sha.to_string(), format!("{name} [{short}]"), format!("{stem} [{short}]")]);
+    }
+    ids.retain(|id| !id.is_empty());
+    ids
+}
+
+/// The one checkpoint that goes by `wanted`, or None where none or several do (which one
+/// the WebUI's table then holds depends on the order it hashed them in).
 fn checkpoint<'a>(models: &'a [Value], wanted: &str) -> Option<&'a Value> {
-    let text = |m: &'a Value, k: &str| m.get(k).and_then(Value::as_str).unwrap_or_default();
-    models.iter().rev().find(|m| {
-        let (title, hash, sha) = (text(m, "title"), text(m, "hash"), text(m, "sha256"));
-        let short = sha.get(..10).unwrap_or_default();
-        let name = if short.is_empty() { title } else { title.strip_suffix(&format!(" [{short}]")).unwrap_or(title) };
-        let file = text(m, "filename");
-        let stem = std::path::Path::new(if file.is_empty() { name } else { file }).file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-        let mut ids =
-            vec![hash.to_string(), text(m, "model_name").into(), title.into(), name.into(), stem.into(), format!("{name} [{hash}]")];
-        if !short.is_empty() {
-            ids.extend([short.to_string(), sha.to_string(), format!("{name} [{short}]"), format!("{stem} [{short}]")]);
-        }
-        ids.iter().any(|id| !id.is_empty() && id == wanted)
-    })
+    let mut found = models.iter().filter(|m| aliases(m).iter().any(|id| id == wanted));
+    match (found.next(), found.next()) {
+        (Some(one), None) => Some(one),
+        _ => None,
+    }
 }
 
 impl SdClient {
@@ -131,29 +189,68 @@ impl Tool for SdClient {
     fn deterministic(&self, action: &str, inputs: &JsonMap) -> bool {
         action != "get_models" && inputs.get("seed").and_then(Value::as_i64).is_some_and(|s| s >= 0)
     }
-    /// The checkpoint the call will use — the one `override_settings.sd_model_checkpoint`
-    /// names when the WebUI knows it by that name (it loads it for the call; an unknown name
-    /// it ignores), else the WebUI's loaded one (`/sdapi/v1/options`), never the step's
-    /// `model`, which is not sent — with the hash the WebUI lists for that file
-    /// (`/sdapi/v1/sd-models`: `sha256`, else the short `hash`); and the WebUI's settings
-    /// that change the image besides the step's inputs (the VAE, CLIP skip, the noise), the
-    /// step's `override_settings` over the WebUI's own.
+    /// What makes the image besides the step's inputs, or an error (the step runs and is not
+    /// cached) where that cannot be told:
+    /// - the checkpoint the call will use, by the sha256 `/sdapi/v1/sd-models` lists for it:
+    ///   the one `override_settings.sd_model_checkpoint` names (it must name exactly one
+    ///   checkpoint by a name the WebUI knows it by; the WebUI ignores a name it does not
+    ///   know, and names made with the old hash cannot be checked here), else the loaded one
+    ///   (`/sdapi/v1/options`, by its title). Never the step's `model`, which is not sent.
+    /// - every WebUI setting but those that cannot change an image (`NOT_IMAGE_SETTINGS`),
+    ///   the step's `override_settings` over the WebUI's own.
+    ///
+    /// Prompts naming LoRA or hypernetwork files are refused: the WebUI lists no hash for them.
     async fn identity(&self, _action: &str, inputs: &JsonMap) -> Result<Option<Value>, ToolError> {
         let host = super::opt_str(inputs, "host").map(|h| h.trim_end_matches('/').to_string()).unwrap_or_else(|| self.host.clone());
+        for key in ["prompt", "negative_prompt"] {
+            let text = inputs.get(key).and_then(Value::as_str).unwrap_or_default();
+            if let Some(tag) = UNHASHED_FILES.iter().find(|t| text.contains(**t)) {
+                return Err(ToolError::failed(format!("`{key}` names a file by `{tag}…>`, which the SD WebUI lists no hash for")));
+            }
+        }
         let overrides = inputs.get("override_settings").and_then(Value::as_object);
         let options = self.request(&host, reqwest::Method::GET, "/sdapi/v1/options", None).await?;
         let models = self.request(&host, reqwest::Method::GET, "/sdapi/v1/sd-models", None).await?;
         let models = models.as_array().map(Vec::as_slice).unwrap_or_default();
-        let named = |v: Option<&Value>| v.and_then(Value::as_str).and_then(|m| checkpoint(models, m));
-        let loaded = options.get("sd_model_checkpoint").and_then(Value::as_str).unwrap_or_default();
-        let found = named(overrides.and_then(|o| o.get("sd_model_checkpoint"))).or_else(|| named(options.get("sd_model_checkpoint")));
-        let hash = found.and_then(|m| m.get("sha256").filter(|v| !v.is_null()).or_else(|| m.get("hash"))).and_then(Value::as_str);
-        let (Some(found), Some(hash)) = (found, hash) else {
-            return Err(ToolError::failed(format!("the SD WebUI at {host} lists no hash for its checkpoint `{loaded}`")));
+        let found = match overrides.and_then(|o| o.get("sd_model_checkpoint")).filter(|v| !v.is_null()) {
+            Some(named) => {
+                let named = named.as_str().unwrap_or_default();
+                checkpoint(models, named).ok_or_else(|| {
+                    ToolError::failed(format!(
+                        "cannot tell which checkpoint the SD WebUI at {host} takes for `override_settings.sd_model_checkpoint: {named}`: \
+                         name it by its title or sha256"
+                    ))
+                })?
+            }
+            None => {
+                let loaded = options.get("sd_model_checkpoint").and_then(Value::as_str).unwrap_or_default();
+                let mut titled = models.iter().filter(|m| m.get("title").and_then(Value::as_str) == Some(loaded));
+                match (titled.next(), titled.next()) {
+                    (Some(one), None) => one,
+                    _ => return Err(ToolError::failed(format!("the SD WebUI at {host} does not list its loaded checkpoint `{loaded}`"))),
+                }
+            }
         };
-        let setting = |key: &str| overrides.and_then(|o| o.get(key)).or_else(|| options.get(key)).cloned().unwrap_or(Value::Null);
-        let settings: Map<String, Value> = IMAGE_SETTINGS.iter().map(|k| (k.to_string(), setting(k))).collect();
-        Ok(Some(json!({"model": found.get("title").cloned().unwrap_or(Value::Null), "hash": hash, "settings": settings})))
+        let title = found.get("title").and_then(Value::as_str).unwrap_or_default();
+        let Some(sha) = found.get("sha256").and_then(Value::as_str).filter(|s| !s.is_empty()) else {
+            return Err(ToolError::failed(format!("the SD WebUI at {host} lists no sha256 for checkpoint `{title}` yet")));
+        };
+        // img2img sends every input: a refiner is another checkpoint; scripts load files of their own.
+        let refiner = match inputs.get("refiner_checkpoint").filter(|v| !v.is_null()) {
+            None => Value::Null,
+            Some(named) => {
+                let named = named.as_str().unwrap_or_default();
+                let sha = checkpoint(models, named).and_then(|m| m.get("sha256")).and_then(Value::as_str).filter(|s| !s.is_empty());
+                json!(sha.ok_or_else(|| ToolError::failed(format!("cannot tell the sha256 of `refiner_checkpoint: {named}`")))?)
+            }
+        };
+        if let Some(key) = ["script_name", "alwayson_scripts"].into_iter().find(|k| inputs.get(*k).is_some_and(|v| !v.is_null())) {
+            return Err(ToolError::failed(format!("`{key}` runs WebUI scripts, whose models the SD WebUI lists no hash for")));
+        }
+        let mut settings: Map<String, Value> = options.as_object().cloned().unwrap_or_default();
+        settings.extend(overrides.cloned().unwrap_or_default());
+        settings.retain(|k, _| !NOT_IMAGE_SETTINGS.iter().any(|p| k.starts_with(p)));
+        Ok(Some(json!({"model": title, "sha256": sha, "refiner": refiner, "settings": settings})))
     }
 
     fn needs(&self, action: &str, inputs: &JsonMap) -> Needs {
@@ -409,13 +506,21 @@ mod tests {
     }
 
     fn models() -> Value {
+        // As the WebUI's `/sd-models` lists them: `hash` is the sha256's first 10 digits (none
+        // before the file was hashed).
         let sha = |c: char| c.to_string().repeat(64);
         json!([
-            {"title": "base.safetensors [aaaaaaaaaa]", "model_name": "base", "hash": "11111111", "sha256": sha('a'),
+            {"title": "base.safetensors [aaaaaaaaaa]", "model_name": "base", "hash": "aaaaaaaaaa", "sha256": sha('a'),
              "filename": "/m/Stable-diffusion/base.safetensors"},
-            {"title": "sub/base-xl.safetensors [bbbbbbbbbb]", "model_name": "sub_base-xl", "hash": "22222222", "sha256": sha('b'),
+            {"title": "sub/base-xl.safetensors [bbbbbbbbbb]", "model_name": "sub_base-xl", "hash": "bbbbbbbbbb", "sha256": sha('b'),
              "filename": "/m/Stable-diffusion/sub/base-xl.safetensors"},
-            {"title": "old.ckpt", "model_name": "old", "hash": "33333333", "sha256": null, "filename": "/m/Stable-diffusion/old.ckpt"}
+            {"title": "old.ckpt", "model_name": "old", "hash": null, "sha256": null, "filename": "/m/Stable-diffusion/old.ckpt"},
+            {"title": "win.safetensors [cccccccccc]", "model_name": "win", "hash": "cccccccccc", "sha256": sha('c'),
+             "filename": "C:\\sd\\models\\Stable-diffusion\\win.safetensors"},
+            {"title": "a/twin.safetensors [dddddddddd]", "model_name": "a_twin", "hash": "dddddddddd", "sha256": sha('d'),
+             "filename": "/m/Stable-diffusion/a/twin.safetensors"},
+            {"title": "b/twin.ckpt [eeeeeeeeee]", "model_name": "b_twin", "hash": "eeeeeeeeee", "sha256": sha('e'),
+             "filename": "/m/Stable-diffusion/b/twin.ckpt"}
         ])
     }
 
@@ -429,68 +534,82 @@ mod tests {
             "sub/base-xl.safetensors",
             "base-xl",
             "sub_base-xl",
-            "22222222",
             "bbbbbbbbbb",
             &"b".repeat(64),
-            "sub/base-xl.safetensors [22222222]",
             "base-xl [bbbbbbbbbb]",
         ] {
             assert_eq!(title(name).as_deref(), Some("sub/base-xl.safetensors [bbbbbbbbbb]"), "{name}");
         }
         assert_eq!(title("old").as_deref(), Some("old.ckpt"));
-        assert_eq!(title("33333333").as_deref(), Some("old.ckpt"));
-        // The WebUI ignores an override it has no alias for (it does not look for parts of titles).
-        for unknown in ["base-x", "sub/base-xl", "bbbbbbbbb", "", "/m/Stable-diffusion/base.safetensors", "old.ckpt [33333333]x"] {
+        assert_eq!(title("win").as_deref(), Some("win.safetensors [cccccccccc]"), "a Windows path's stem");
+        assert_eq!(title("a_twin").as_deref(), Some("a/twin.safetensors [dddddddddd]"));
+        // Not names the WebUI knows (it does not look for parts of titles), or names two
+        // checkpoints share (which one the WebUI takes depends on the order it hashed them).
+        for unknown in ["base-x", "sub/base-xl", "bbbbbbbbb", "", "/m/Stable-diffusion/base.safetensors", "twin", "old.ckpt [33333333]"] {
             assert_eq!(title(unknown), None, "{unknown}");
         }
     }
 
-    #[tokio::test]
-    async fn the_identity_is_the_checkpoint_and_settings_the_call_uses() {
-        let (host, _) = stand_in(Arc::new(|path, _| match path {
-            "/sdapi/v1/options" => reply(
-                200,
-                r#"{"sd_model_checkpoint": "base.safetensors [aaaaaaaaaa]", "sd_vae": "Automatic", "CLIP_stop_at_last_layers": 1, "outdir_samples": "x"}"#,
-            ),
+    fn webui(options: &'static str) -> crate::tools::stand_in::Handler {
+        Arc::new(move |path, _| match path {
+            "/sdapi/v1/options" => reply(200, options),
             "/sdapi/v1/sd-models" => reply(200, &models().to_string()),
             _ => reply(404, "{}"),
-        }))
+        })
+    }
+
+    #[tokio::test]
+    async fn the_identity_is_the_checkpoint_and_settings_the_call_uses() {
+        let (host, _) = stand_in(webui(
+            r#"{"sd_model_checkpoint": "base.safetensors [aaaaaaaaaa]", "sd_checkpoint_hash": "aaa", "sd_vae": "Automatic",
+                "CLIP_stop_at_last_layers": 1, "s_churn": 0.0, "my_extension_strength": 0.5, "outdir_samples": "x", "ui_reorder": "y"}"#,
+        ))
         .await;
         let t = tool(&host);
         let id = |inputs: Value| {
             let t = &t;
-            async move { t.identity("txt2img", inputs.as_object().unwrap()).await.unwrap().unwrap() }
+            async move { t.identity("txt2img", inputs.as_object().unwrap()).await }
         };
-        let loaded = id(json!({"prompt": "fox"})).await;
-        assert_eq!(loaded["hash"], "a".repeat(64));
+        let loaded = id(json!({"prompt": "fox"})).await.unwrap().unwrap();
+        assert_eq!(loaded["sha256"], "a".repeat(64));
+        // Every setting that may change the image, an extension's too; not where files go or the UI.
         assert_eq!(
             loaded["settings"],
-            json!({"sd_vae": "Automatic", "CLIP_stop_at_last_layers": 1, "eta_noise_seed_delta": null, "randn_source": null})
+            json!({"sd_vae": "Automatic", "CLIP_stop_at_last_layers": 1, "s_churn": 0.0, "my_extension_strength": 0.5})
         );
         // The checkpoint the WebUI loads for this call, not the one loaded now.
-        let other = id(json!({"prompt": "fox", "override_settings": {"sd_model_checkpoint": "base-xl"}})).await;
+        let other = id(json!({"prompt": "fox", "override_settings": {"sd_model_checkpoint": "base-xl"}})).await.unwrap().unwrap();
         assert_eq!(
-            (other["hash"].as_str(), other["model"].as_str()),
+            (other["sha256"].as_str(), other["model"].as_str()),
             (Some(&*"b".repeat(64)), Some("sub/base-xl.safetensors [bbbbbbbbbb]"))
         );
         // `model` is not sent: the call uses the loaded checkpoint whatever it says.
-        assert_eq!(id(json!({"prompt": "fox", "model": "base-xl"})).await["hash"], "a".repeat(64));
-        // A name the WebUI does not know is ignored by it: the loaded checkpoint is used.
-        assert_eq!(id(json!({"prompt": "fox", "override_settings": {"sd_model_checkpoint": "base-x"}})).await["hash"], "a".repeat(64));
-        let old = id(json!({"prompt": "fox", "override_settings": {"sd_model_checkpoint": "old", "sd_vae": "kl-f8.pt"}})).await;
-        assert_eq!((old["hash"].as_str(), old["settings"]["sd_vae"].as_str()), (Some("33333333"), Some("kl-f8.pt")));
+        assert_eq!(id(json!({"prompt": "fox", "model": "base-xl"})).await.unwrap().unwrap()["sha256"], "a".repeat(64));
+        let vae = id(json!({"prompt": "fox", "override_settings": {"sd_vae": "kl-f8.pt"}})).await.unwrap().unwrap();
+        assert_eq!(vae["settings"]["sd_vae"], "kl-f8.pt", "the step's override over the WebUI's setting");
+        let refined = id(json!({"prompt": "fox", "refiner_checkpoint": "base-xl"})).await.unwrap().unwrap();
+        assert_eq!(refined["refiner"], "b".repeat(64));
+        // Not cached: a name that is unknown, shared, or made with the old hash; a checkpoint
+        // not hashed yet; a prompt naming a LoRA file.
+        for (inputs, says) in [
+            (json!({"prompt": "fox", "override_settings": {"sd_model_checkpoint": "base-x"}}), "cannot tell which checkpoint"),
+            (json!({"prompt": "fox", "override_settings": {"sd_model_checkpoint": "twin"}}), "cannot tell which checkpoint"),
+            (json!({"prompt": "fox", "override_settings": {"sd_model_checkpoint": "1a2b3c4d"}}), "cannot tell which checkpoint"),
+            (json!({"prompt": "fox", "override_settings": {"sd_model_checkpoint": "old"}}), "lists no sha256 for checkpoint `old.ckpt`"),
+            (json!({"prompt": "fox <lora:style:0.8>"}), "`prompt` names a file by `<lora:…>`"),
+            (json!({"prompt": "fox", "refiner_checkpoint": "twin"}), "cannot tell the sha256 of `refiner_checkpoint: twin`"),
+            (json!({"prompt": "fox", "alwayson_scripts": {"controlnet": {}}}), "`alwayson_scripts` runs WebUI scripts"),
+        ] {
+            let e = id(inputs.clone()).await.unwrap_err().to_string();
+            assert!(e.contains(says), "{inputs}: {e}");
+        }
     }
 
     #[tokio::test]
-    async fn a_checkpoint_without_a_hash_is_not_cached() {
-        let (host, _) = stand_in(Arc::new(|path, _| match path {
-            "/sdapi/v1/options" => reply(200, r#"{"sd_model_checkpoint": "gone.safetensors"}"#),
-            "/sdapi/v1/sd-models" => reply(200, &models().to_string()),
-            _ => reply(404, "{}"),
-        }))
-        .await;
+    async fn a_loaded_checkpoint_not_listed_is_not_cached() {
+        let (host, _) = stand_in(webui(r#"{"sd_model_checkpoint": "gone.safetensors"}"#)).await;
         let e = tool(&host).identity("txt2img", json!({"prompt": "fox"}).as_object().unwrap()).await.unwrap_err();
-        assert_eq!(e.to_string(), format!("the SD WebUI at {host} lists no hash for its checkpoint `gone.safetensors`"));
+        assert_eq!(e.to_string(), format!("the SD WebUI at {host} does not list its loaded checkpoint `gone.safetensors`"));
     }
 
     #[tokio::test]

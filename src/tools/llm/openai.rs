@@ -70,19 +70,21 @@ async fn post(client: &reqwest::Client, t: &Target, path: &str, body: &Value) ->
         .map_err(|e| ToolError::failed(format!("`{}` answered text that is not JSON ({e}): {}", t.service, errors::short(&text))))
 }
 
-/// What the server says of the model a request names, from `/v1/models`: its entry (id,
-/// owner, and what servers add — llama.cpp's `meta` with the weights' size and shape,
-/// vLLM's `root` path), without what changes from one asking to the next (`created`, a
-/// router's load `status`). A server that lists one model answers with it whatever the
-/// request names (llama.cpp's server): that one. A model it does not list is an error: a
-/// cached answer could not be told from another model's.
+/// What the server says of the model a request names: its `/v1/models` entry (id, owner,
+/// and what servers add — llama.cpp's `meta` with the weights' size and shape, vLLM's
+/// `root` path), without what changes from one asking to the next (`created`, a router's
+/// load `status`, vLLM's `permission` with its fresh ids); where the server is llama.cpp's
+/// (`/props`), the model file's path, its chat template, the build and the default
+/// generation settings; where it is Ollama (`/api/tags`), the model's digest. A server that
+/// lists one model answers with it whatever the request names (llama.cpp's server): that
+/// one. A model it does not list is an error, as is an endpoint that fails other than by
+/// not being there: a cached answer could not be told from another model's.
 pub(crate) async fn served(client: &reqwest::Client, t: &Target) -> Result<Value, ToolError> {
-    let url = format!("{}/v1/models", t.host);
-    let failed = |e: &dyn std::fmt::Display| ToolError::failed(format!("GET {url}: {e}"));
-    let resp = client.get(&url).timeout(std::time::Duration::from_secs(10)).send().await.map_err(|e| failed(&e))?;
-    let v: Value = resp.error_for_status().map_err(|e| failed(&e))?.json().await.map_err(|e| failed(&e))?;
-    let listed: Vec<&Value> = v.get("data").and_then(Value::as_array).into_iter().flatten().collect();
-    let named = listed.iter().find(|m| m.get("id").and_then(Value::as_str) == Some(t.model.as_str()));
+    let listing = optional(client, &format!("{}/v1/models", t.host)).await?.unwrap_or_default();
+    let listed: Vec<&Value> = listing.get("data").and_then(Value::as_array).into_iter().flatten().collect();
+    let id = |m: &Value| m.get("id").and_then(Value::as_str).map(str::to_string);
+    let latest = format!("{}:latest", t.model); // Ollama lists `x` as `x:latest`
+    let named = listed.iter().find(|m| id(m).is_some_and(|i| i == t.model || (!t.model.contains(':') && i == latest)));
     let Some(entry) = named.or(if listed.len() == 1 { listed.first() } else { None }) else {
         return Err(ToolError::failed(format!(
             "`{}` lists no model `{}` at /v1/models, so a cached answer could not be told from another model's",
@@ -90,10 +92,45 @@ pub(crate) async fn served(client: &reqwest::Client, t: &Target) -> Result<Value
         )));
     };
     let mut entry = entry.as_object().cloned().unwrap_or_default();
-    for volatile in ["created", "status"] {
+    for volatile in ["created", "status", "permission", "permissions"] {
         entry.remove(volatile);
     }
+    if let Some(props) = optional(client, &format!("{}/props", t.host)).await? {
+        let settings = props.get("default_generation_settings");
+        let kept = json!({
+            "model_path": props.get("model_path"),
+            "chat_template": props.get("chat_template"),
+            "build_info": props.get("build_info"),
+            "n_ctx": settings.and_then(|s| s.get("n_ctx")),
+            "params": settings.and_then(|s| s.get("params")),
+        });
+        entry.insert("props".into(), kept);
+    }
+    if let Some(tags) = optional(client, &format!("{}/api/tags", t.host)).await? {
+        let name = entry.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+        let digest = tags
+            .get("models")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find(|m| m.get("name").and_then(Value::as_str) == Some(name.as_str()))
+            .and_then(|m| m.get("digest"))
+            .cloned();
+        entry.insert("digest".into(), digest.unwrap_or(Value::Null));
+    }
     Ok(Value::Object(entry))
+}
+
+/// GET `url` as JSON: None where the server has no such endpoint (404); an error where it
+/// fails any other way.
+async fn optional(client: &reqwest::Client, url: &str) -> Result<Option<Value>, ToolError> {
+    let failed = |e: &dyn std::fmt::Display| ToolError::failed(format!("GET {url}: {e}"));
+    let resp = client.get(url).timeout(std::time::Duration::from_secs(10)).send().await.map_err(|e| failed(&e))?;
+    if resp.status().as_u16() == 404 {
+        return Ok(None);
+    }
+    let resp = resp.error_for_status().map_err(|e| failed(&e))?;
+    resp.json().await.map(Some).map_err(|e| failed(&e))
 }
 
 /// Served models (`/v1/models`), for "model not found" messages.

@@ -240,3 +240,66 @@ async fn an_openai_compatible_models_identity_is_what_the_server_says_of_it() {
     let (host4, _) = stand_in(Arc::new(|_, _| reply(404, "{}"))).await;
     assert!(tool(&host4, "openai", None).identity("generate", &inputs(json!({"model": "c"}))).await.is_err());
 }
+
+#[tokio::test]
+async fn server_specific_facts_join_the_identity_and_fresh_ids_do_not() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // vLLM: `permission` holds a new id and time at every asking.
+    let asked = Arc::new(AtomicUsize::new(0));
+    let n = asked.clone();
+    let (vllm, _) = stand_in(Arc::new(move |path, _| match path {
+        "/v1/models" => {
+            let i = n.fetch_add(1, Ordering::SeqCst);
+            reply(
+                200,
+                &format!(
+                    r#"{{"object":"list","data":[{{"id":"qwen","root":"/m/qwen","max_model_len":4096,"created":{i},
+                "permission":[{{"id":"modelperm-{i}","created":{i}}}]}}]}}"#
+                ),
+            )
+        }
+        _ => reply(404, "{}"),
+    }))
+    .await;
+    let t = tool(&vllm, "openai", None);
+    let a = t.identity("generate", &inputs(json!({"model": "qwen"}))).await.unwrap();
+    assert_eq!(t.identity("generate", &inputs(json!({"model": "qwen"}))).await.unwrap(), a, "the same at every asking");
+    // llama.cpp: `/props` says which file, template and defaults answer.
+    let template = Arc::new(std::sync::Mutex::new("chatml".to_string()));
+    let tpl = template.clone();
+    let (llama, _) = stand_in(Arc::new(move |path, _| match path {
+        "/v1/models" => reply(200, r#"{"object":"list","data":[{"id":"m","created":5,"meta":{"size":1}}]}"#),
+        "/props" => reply(
+            200,
+            &json!({"model_path": "/m/x.gguf", "chat_template": *tpl.lock().unwrap(), "build_info": "b1",
+                    "default_generation_settings": {"n_ctx": 2048, "is_processing": false, "id_task": 7, "params": {"temperature": 0.8}}})
+            .to_string(),
+        ),
+        _ => reply(404, "{}"),
+    }))
+    .await;
+    let t = tool(&llama, "openai", None);
+    let first = t.identity("generate", &inputs(json!({"model": "m"}))).await.unwrap().unwrap();
+    assert_eq!(first["served"]["props"]["model_path"], "/m/x.gguf");
+    *template.lock().unwrap() = "llama3".into();
+    assert_ne!(t.identity("generate", &inputs(json!({"model": "m"}))).await.unwrap().unwrap(), first, "another template: another identity");
+    // Ollama's OpenAI endpoint: `x` is listed as `x:latest`; the digest from `/api/tags`.
+    let (ollama, _) = stand_in(Arc::new(|path, _| match path {
+        "/v1/models" => reply(200, r#"{"object":"list","data":[{"id":"a:latest","created":1},{"id":"llama3:latest","created":2}]}"#),
+        "/api/tags" => {
+            reply(200, r#"{"models":[{"name":"llama3:latest","digest":"sha256:abc"},{"name":"a:latest","digest":"sha256:def"}]}"#)
+        }
+        _ => reply(404, "{}"),
+    }))
+    .await;
+    let id = tool(&ollama, "openai", None).identity("generate", &inputs(json!({"model": "llama3"}))).await.unwrap().unwrap();
+    assert_eq!((id["served"]["id"].as_str(), id["served"]["digest"].as_str()), (Some("llama3:latest"), Some("sha256:abc")));
+    // An endpoint that fails other than by not being there: not cached.
+    let (broken, _) = stand_in(Arc::new(|path, _| match path {
+        "/v1/models" => reply(200, r#"{"object":"list","data":[{"id":"m"}]}"#),
+        "/props" => reply(500, "{}"),
+        _ => reply(404, "{}"),
+    }))
+    .await;
+    assert!(tool(&broken, "openai", None).identity("generate", &inputs(json!({"model": "m"}))).await.is_err());
+}
