@@ -244,8 +244,16 @@ impl Run {
             self.set_digest(record_id, probe.key(), outputs, &upstream);
         }
         // Only what passed its gate is kept: a hit is then always a step that succeeded.
-        if let (super::cached::Probe::Miss { key, read, before, relocatable }, Ok(outputs)) = (probe, &result) {
-            self.cache_put(&key, record_id, tool, action, outputs, (read, before, relocatable), (beside, named)).await;
+        if let (super::cached::Probe::Miss { key, read, before, relocatable, identity }, Ok(outputs)) = (probe, &result) {
+            // A service shared with other clients may have changed between the key and the call.
+            let unconfirmed = identity.as_ref().and_then(|id| self.tools.get(tool)?.confirms(action, id, outputs).err());
+            match unconfirmed {
+                Some(why) => {
+                    self.events.note(&format!("{record_id}: not stored in the step cache: {why}"));
+                    self.resolve_pending();
+                }
+                None => self.cache_put(&key, record_id, tool, action, outputs, (read, before, relocatable), (beside, named)).await,
+            }
         } else if self.cache.is_some() {
             self.resolve_pending();
         }

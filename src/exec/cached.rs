@@ -28,8 +28,9 @@ pub(super) enum Probe {
     Hit { key: String, outputs: JsonMap, from: String, restored: Vec<String> },
     /// To run, then store: the key, the hashes of what it reads, the run folder before it
     /// (`None`: the tool changes nothing there but what its outputs name), and whether its
-    /// files may be kept with the run folder written `{run_dir}` (`Tool::relocatable`).
-    Miss { key: String, read: HashMap<String, String>, before: Option<Arc<Snapshot>>, relocatable: bool },
+    /// files may be kept with the run folder written `{run_dir}` (`Tool::relocatable`); and
+    /// what the tool said identifies its model, for its outputs to confirm (`Tool::confirms`).
+    Miss { key: String, read: HashMap<String, String>, before: Option<Arc<Snapshot>>, relocatable: bool, identity: Option<Value> },
 }
 
 /// How what an uncached step did to the run folder is seen, for the digest it hands on: a
@@ -209,6 +210,7 @@ impl Run {
                 return Probe::Off;
             }
         };
+        let confirm = identity.clone();
         let look = !self.refreshed.contains(top_of(record_id));
         let folders = [Some(self.temp_dir.as_path()), self.recipe.path.parent()];
         let context = context_of(t.as_ref(), action, inputs, &folders, upstream);
@@ -245,7 +247,7 @@ impl Run {
             }
         }
         if only_outputs {
-            return Probe::Miss { key, read, before: None, relocatable };
+            return Probe::Miss { key, read, before: None, relocatable, identity: confirm };
         }
         let run_dir = self.run_dir.clone();
         let before = match listing {
@@ -255,7 +257,7 @@ impl Run {
                 .unwrap_or_else(|e| Err(Uncacheable::Interrupted(e.to_string()))),
         };
         match before {
-            Ok(before) => Probe::Miss { key, read, before: Some(before), relocatable },
+            Ok(before) => Probe::Miss { key, read, before: Some(before), relocatable, identity: confirm },
             Err(e) => {
                 self.events.note(&format!("{record_id}: not cached: {e}"));
                 Probe::Off

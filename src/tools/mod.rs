@@ -219,6 +219,12 @@ pub trait Tool: Send + Sync {
     fn relocatable(&self, _action: &str, _inputs: &JsonMap) -> bool {
         false
     }
+    /// Whether a call's outputs show it ran with what `identity` (taken before the call, for
+    /// the key) said: a service other clients share may change its model in between. An
+    /// error says why the call is not stored.
+    fn confirms(&self, _action: &str, _identity: &Value, _outputs: &JsonMap) -> Result<(), ToolError> {
+        Ok(())
+    }
     /// What a call reads besides its inputs and the files they name, for the cache key:
     /// the programs it runs and the environment variables it reads.
     fn reads(&self, _action: &str, _inputs: &JsonMap) -> Reads {

@@ -162,6 +162,9 @@ impl Tool for RemoteTool {
     fn relocatable(&self, action: &str, inputs: &JsonMap) -> bool {
         self.inner.relocatable(action, inputs)
     }
+    fn confirms(&self, action: &str, identity: &Value, outputs: &JsonMap) -> Result<(), ToolError> {
+        self.inner.confirms(action, identity, outputs)
+    }
     async fn identity(&self, action: &str, inputs: &JsonMap) -> Result<Option<Value>, ToolError> {
         self.inner.identity(action, inputs).await
     }

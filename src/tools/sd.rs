@@ -253,6 +253,20 @@ impl Tool for SdClient {
         Ok(Some(json!({"model": title, "sha256": sha, "refiner": refiner, "settings": settings})))
     }
 
+    /// The WebUI says in each answer which checkpoint drew it (`info.sd_model_hash`, the
+    /// sha256's first 10 digits): another client may have loaded another one since the key
+    /// was made.
+    fn confirms(&self, _action: &str, identity: &Value, outputs: &JsonMap) -> Result<(), ToolError> {
+        let expected = identity.get("sha256").and_then(Value::as_str).and_then(|s| s.get(..10)).unwrap_or_default();
+        match outputs.get("model_hash").and_then(Value::as_str) {
+            Some(drew) if drew == expected => Ok(()),
+            Some(drew) => {
+                Err(ToolError::failed(format!("the SD WebUI drew it with checkpoint {drew}, not the {expected} it had loaded for the key")))
+            }
+            None => Err(ToolError::failed("the SD WebUI's answer does not say which checkpoint drew it (`info.sd_model_hash`)")),
+        }
+    }
+
     fn needs(&self, action: &str, inputs: &JsonMap) -> Needs {
         let mut n = Needs { service: Some("sd".into()), host: super::opt_str(inputs, "host"), ..Needs::default() };
         if action != "get_models" {
@@ -386,7 +400,8 @@ impl Tool for SdClient {
     }
 }
 
-/// Decode `images` (base64 PNGs) into files; outputs `primary`, `image_0..n`, `images`, `seed`.
+/// Decode `images` (base64 PNGs) into files; outputs `primary`, `image_0..n`, `images`, `seed`,
+/// `model_hash` (the checkpoint that drew them, as the WebUI says).
 fn save_images(v: &Value, inputs: &JsonMap, ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
     let images = v
         .get("images")
@@ -416,6 +431,8 @@ fn save_images(v: &Value, inputs: &JsonMap, ctx: &ToolCtx) -> Result<JsonMap, To
     out.insert("images".into(), json!(paths));
     let info: Option<Value> = v.get("info").and_then(Value::as_str).and_then(|s| serde_json::from_str(s).ok());
     out.insert("seed".into(), info.as_ref().and_then(|i| i.get("seed")).cloned().unwrap_or(Value::Null));
+    // Which checkpoint drew it (the sha256's first 10 digits), as the WebUI says.
+    out.insert("model_hash".into(), info.as_ref().and_then(|i| i.get("sd_model_hash")).cloned().unwrap_or(Value::Null));
     Ok(out)
 }
 
@@ -439,7 +456,11 @@ mod tests {
         let (host, log) = stand_in(Arc::new(|path, body| match path {
             "/sdapi/v1/txt2img" | "/sdapi/v1/img2img" => {
                 let n = body["batch_size"].as_u64().unwrap_or(1) as usize;
-                reply(200, &json!({"images": vec![PNG_1PX; n], "parameters": {}, "info": "{\"seed\": 1234}"}).to_string())
+                reply(
+                    200,
+                    &json!({"images": vec![PNG_1PX; n], "parameters": {}, "info": "{\"seed\": 1234, \"sd_model_hash\": \"aaaaaaaaaa\"}"})
+                        .to_string(),
+                )
             }
             _ => reply(404, r#"{"detail":"Not Found"}"#),
         }))
@@ -456,6 +477,18 @@ mod tests {
             .unwrap();
         assert_eq!(out["count"], 2);
         assert_eq!(out["seed"], 1234);
+        assert_eq!(out["model_hash"], "aaaaaaaaaa");
+        let id = json!({"sha256": "a".repeat(64)});
+        assert!(t.confirms("txt2img", &id, &out).is_ok());
+        let other = json!({"sha256": "b".repeat(64)});
+        assert!(t
+            .confirms("txt2img", &other, &out)
+            .unwrap_err()
+            .to_string()
+            .contains("drew it with checkpoint aaaaaaaaaa, not the bbbbbbbbbb"));
+        let mut silent = out.clone();
+        silent.insert("model_hash".into(), Value::Null);
+        assert!(t.confirms("txt2img", &id, &silent).is_err(), "an answer that does not say is not stored");
         let primary = out["primary"].as_str().unwrap();
         assert_eq!(primary, out["image_0"].as_str().unwrap());
         assert!(std::fs::read(primary).unwrap().starts_with(b"\x89PNG"));

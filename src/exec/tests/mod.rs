@@ -55,11 +55,53 @@ impl Tool for Panics {
     }
 }
 
+/// A test tool for a shared service: its identity is asked before each call, and its answer
+/// says which model drew it (`model` in the file `path`, changed by the test meanwhile).
+struct Shared;
+
+#[async_trait::async_trait]
+impl Tool for Shared {
+    fn name(&self) -> &str {
+        "shared"
+    }
+    fn actions(&self) -> Vec<String> {
+        vec!["draw".into()]
+    }
+    fn kind(&self) -> ToolKind {
+        ToolKind::Native
+    }
+    fn deterministic(&self, _action: &str, _inputs: &JsonMap) -> bool {
+        true
+    }
+    fn writes_only_outputs(&self, _action: &str) -> bool {
+        true
+    }
+    fn names_no_files(&self, _action: &str, _input: &str) -> bool {
+        true
+    }
+    async fn identity(&self, _action: &str, inputs: &JsonMap) -> Result<Option<Value>, ToolError> {
+        Ok(Some(json!({"model": "a", "marks": inputs["marks"]})))
+    }
+    fn confirms(&self, _action: &str, identity: &Value, outputs: &JsonMap) -> Result<(), ToolError> {
+        (outputs["drew_with"] == identity["model"])
+            .then_some(())
+            .ok_or_else(|| ToolError::failed(format!("drawn with {}", outputs["drew_with"])))
+    }
+    async fn call(&self, _action: &str, inputs: JsonMap, _ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
+        let marks = Path::new(inputs["marks"].as_str().unwrap());
+        let model = std::fs::read_to_string(marks.join("model")).unwrap_or_else(|_| "a".into());
+        let calls = marks.join("calls");
+        std::fs::write(&calls, std::fs::read_to_string(&calls).unwrap_or_default() + "x").unwrap();
+        Ok(json!({"drew_with": model}).as_object().unwrap().clone())
+    }
+}
+
 struct Env {
     dir: tempfile::TempDir,
     tools: Arc<Registry>,
     listeners: Vec<super::Listener>,
     answers: Option<super::Answers>,
+    cache: Option<Arc<crate::cache::Cache>>,
 }
 
 impl Env {
@@ -67,7 +109,8 @@ impl Env {
         let mut tools = Registry::native();
         tools.add(Arc::new(Checker)).unwrap();
         tools.add(Arc::new(Panics)).unwrap();
-        Env { dir: tempfile::tempdir().unwrap(), tools: Arc::new(tools), listeners: Vec::new(), answers: None }
+        tools.add(Arc::new(Shared)).unwrap();
+        Env { dir: tempfile::tempdir().unwrap(), tools: Arc::new(tools), listeners: Vec::new(), answers: None, cache: None }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -99,7 +142,7 @@ impl Env {
         };
         let store = Arc::new(Store::open(&self.db()).unwrap());
         let opts = RunOptions {
-            cache: None,
+            cache: self.cache.clone(),
             run_root: self.path("runs"),
             store: Some(store),
             auto_approve: self.answers.is_none(),
@@ -421,3 +464,25 @@ async fn approval_gate_takes_the_default_without_a_terminal() {
 mod events;
 mod gpus;
 mod parallel;
+
+#[tokio::test]
+async fn a_call_its_outputs_do_not_confirm_is_not_stored() {
+    // Another client switched the shared service's model between the key and the call: the
+    // answer is not the identity's, so it is not kept for the next run.
+    let mut env = Env::new();
+    let store = crate::cache::store::Store { root: env.path("cache"), max_bytes: u64::MAX };
+    env.cache = Some(Arc::new(crate::cache::Cache { store, refresh: Vec::new(), stored: Default::default() }));
+    let marks = env.path("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let yaml = "name: s\nsteps:\n  - {id: d, tool: shared, action: draw, inputs: {marks: '$DIR/marks'}}\n";
+    let calls = || std::fs::read_to_string(marks.join("calls")).unwrap_or_default().len();
+    std::fs::write(marks.join("model"), "b").unwrap();
+    let first = env.run_with(yaml, &[], CancellationToken::new()).await;
+    assert_eq!((first.status.as_str(), calls()), ("completed", 1));
+    std::fs::write(marks.join("model"), "a").unwrap();
+    let second = env.run_with(yaml, &[], CancellationToken::new()).await;
+    assert_eq!(calls(), 2, "the unconfirmed answer was not served");
+    assert_eq!(second.steps["d"].outputs["drew_with"], "a");
+    env.run_with(yaml, &[], CancellationToken::new()).await;
+    assert_eq!(calls(), 2, "the confirmed one was");
+}
