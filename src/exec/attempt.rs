@@ -236,17 +236,31 @@ impl Run {
             }
             None => Default::default(),
         };
+        // A service shared with other clients may have changed between the key and the call
+        // (`Tool::confirms`): then the result is not stored, and what it hands on is made from
+        // what it did, as an uncached step's, not from what the key said.
+        let unconfirmed = match (&probe, &result) {
+            (super::cached::Probe::Miss { identity: Some(id), .. }, Ok(outputs)) => {
+                self.tools.get(tool).and_then(|t| t.confirms(action, id, outputs).err())
+            }
+            _ => None,
+        };
         if let (Ok(outputs), true) = (&result, caching) {
             let mut upstream = upstream.clone();
+            let effects = match (&unconfirmed, &probe) {
+                (Some(_), super::cached::Probe::Miss { before, .. }) => {
+                    Some(before.clone().map_or(super::cached::Effects::Outputs, super::cached::Effects::Listed))
+                }
+                _ => effects,
+            };
             if let Some(e) = effects {
                 upstream.push(("@made".into(), self.effects_digest(e, outputs).await));
             }
-            self.set_digest(record_id, probe.key(), outputs, &upstream);
+            let key = if unconfirmed.is_some() { None } else { probe.key() };
+            self.set_digest(record_id, key, outputs, &upstream);
         }
         // Only what passed its gate is kept: a hit is then always a step that succeeded.
-        if let (super::cached::Probe::Miss { key, read, before, relocatable, identity }, Ok(outputs)) = (probe, &result) {
-            // A service shared with other clients may have changed between the key and the call.
-            let unconfirmed = identity.as_ref().and_then(|id| self.tools.get(tool)?.confirms(action, id, outputs).err());
+        if let (super::cached::Probe::Miss { key, read, before, relocatable, .. }, Ok(outputs)) = (probe, &result) {
             match unconfirmed {
                 Some(why) => {
                     self.events.note(&format!("{record_id}: not stored in the step cache: {why}"));

@@ -96,6 +96,41 @@ impl Tool for Shared {
     }
 }
 
+/// A test tool whose answers never say what drew them (`confirms` refuses): it writes into
+/// the run folder what the file `model` in `marks` says, and outputs only the file's path.
+struct Unsaid;
+
+#[async_trait::async_trait]
+impl Tool for Unsaid {
+    fn name(&self) -> &str {
+        "unsaid"
+    }
+    fn actions(&self) -> Vec<String> {
+        vec!["draw".into()]
+    }
+    fn kind(&self) -> ToolKind {
+        ToolKind::Native
+    }
+    fn deterministic(&self, _action: &str, _inputs: &JsonMap) -> bool {
+        true
+    }
+    fn names_no_files(&self, _action: &str, _input: &str) -> bool {
+        true
+    }
+    async fn identity(&self, _action: &str, _inputs: &JsonMap) -> Result<Option<Value>, ToolError> {
+        Ok(Some(json!({"model": "a"})))
+    }
+    fn confirms(&self, _action: &str, _identity: &Value, _outputs: &JsonMap) -> Result<(), ToolError> {
+        Err(ToolError::failed("the answer does not say which model drew it"))
+    }
+    async fn call(&self, _action: &str, inputs: JsonMap, ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
+        let model = std::fs::read_to_string(Path::new(inputs["marks"].as_str().unwrap()).join("model")).unwrap_or_default();
+        let image = ctx.run_dir.join("image.txt");
+        std::fs::write(&image, model).unwrap();
+        Ok(json!({"image": image}).as_object().unwrap().clone())
+    }
+}
+
 struct Env {
     dir: tempfile::TempDir,
     tools: Arc<Registry>,
@@ -110,6 +145,7 @@ impl Env {
         tools.add(Arc::new(Checker)).unwrap();
         tools.add(Arc::new(Panics)).unwrap();
         tools.add(Arc::new(Shared)).unwrap();
+        tools.add(Arc::new(Unsaid)).unwrap();
         Env { dir: tempfile::tempdir().unwrap(), tools: Arc::new(tools), listeners: Vec::new(), answers: None, cache: None }
     }
 
@@ -485,4 +521,27 @@ async fn a_call_its_outputs_do_not_confirm_is_not_stored() {
     assert_eq!(second.steps["d"].outputs["drew_with"], "a");
     env.run_with(yaml, &[], CancellationToken::new()).await;
     assert_eq!(calls(), 2, "the confirmed one was");
+}
+
+#[tokio::test]
+async fn a_step_after_an_unconfirmed_one_is_keyed_by_what_it_made() {
+    // The first step is never stored (its answers do not say what drew them) and outputs the
+    // same path every run; the step after it must not be served a result made from another
+    // run's image: the first hands on a digest of what it wrote, not of its key.
+    let mut env = Env::new();
+    let store = crate::cache::store::Store { root: env.path("cache"), max_bytes: u64::MAX };
+    env.cache = Some(Arc::new(crate::cache::Cache { store, refresh: Vec::new(), stored: Default::default() }));
+    let (marks, after) = (env.path("marks"), env.path("after"));
+    std::fs::create_dir_all(&marks).unwrap();
+    std::fs::create_dir_all(&after).unwrap();
+    let yaml = "name: s\nsteps:\n  - {id: d, tool: unsaid, action: draw, inputs: {marks: '$DIR/marks'}}\n  \
+                - {id: e, tool: shared, action: draw, depends_on: [d], inputs: {marks: '$DIR/after'}}\n";
+    let calls = || std::fs::read_to_string(after.join("calls")).unwrap_or_default().len();
+    std::fs::write(marks.join("model"), "b").unwrap();
+    env.run_with(yaml, &[], CancellationToken::new()).await;
+    env.run_with(yaml, &[], CancellationToken::new()).await;
+    assert_eq!(calls(), 1, "the same image: the step after it is served");
+    std::fs::write(marks.join("model"), "c").unwrap();
+    let third = env.run_with(yaml, &[], CancellationToken::new()).await;
+    assert_eq!((third.status.as_str(), calls()), ("completed", 2), "another image: the step after it runs");
 }
