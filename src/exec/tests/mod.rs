@@ -55,14 +55,22 @@ impl Tool for Panics {
     }
 }
 
-/// A test tool for a shared service: its identity is asked before each call, and its answer
-/// says which model drew it (`model` in the file `path`, changed by the test meanwhile).
-struct Shared;
+/// A test tool for a service other clients share, whose model (the file `model` in the
+/// folder `marks`, changed by the test meanwhile) may change between the key and the call.
+/// `shared` says in its answer which model drew it (and counts its calls in `marks/calls`);
+/// `unsaid` never says, writes the model into the run folder and outputs only that path.
+struct Shared {
+    says: bool,
+}
 
 #[async_trait::async_trait]
 impl Tool for Shared {
     fn name(&self) -> &str {
-        "shared"
+        if self.says {
+            "shared"
+        } else {
+            "unsaid"
+        }
     }
     fn actions(&self) -> Vec<String> {
         vec!["draw".into()]
@@ -74,7 +82,7 @@ impl Tool for Shared {
         true
     }
     fn writes_only_outputs(&self, _action: &str) -> bool {
-        true
+        self.says
     }
     fn names_no_files(&self, _action: &str, _input: &str) -> bool {
         true
@@ -83,51 +91,20 @@ impl Tool for Shared {
         Ok(Some(json!({"model": "a", "marks": inputs["marks"]})))
     }
     fn confirms(&self, _action: &str, identity: &Value, outputs: &JsonMap) -> Result<(), ToolError> {
-        (outputs["drew_with"] == identity["model"])
-            .then_some(())
-            .ok_or_else(|| ToolError::failed(format!("drawn with {}", outputs["drew_with"])))
+        let drew = outputs.get("drew_with").cloned().unwrap_or(Value::Null);
+        (drew == identity["model"]).then_some(()).ok_or_else(|| ToolError::failed(format!("drawn with {drew}")))
     }
-    async fn call(&self, _action: &str, inputs: JsonMap, _ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
+    async fn call(&self, _action: &str, inputs: JsonMap, ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
         let marks = Path::new(inputs["marks"].as_str().unwrap());
         let model = std::fs::read_to_string(marks.join("model")).unwrap_or_else(|_| "a".into());
+        if !self.says {
+            let image = ctx.run_dir.join("image.txt");
+            std::fs::write(&image, model).unwrap();
+            return Ok(json!({"image": image}).as_object().unwrap().clone());
+        }
         let calls = marks.join("calls");
         std::fs::write(&calls, std::fs::read_to_string(&calls).unwrap_or_default() + "x").unwrap();
         Ok(json!({"drew_with": model}).as_object().unwrap().clone())
-    }
-}
-
-/// A test tool whose answers never say what drew them (`confirms` refuses): it writes into
-/// the run folder what the file `model` in `marks` says, and outputs only the file's path.
-struct Unsaid;
-
-#[async_trait::async_trait]
-impl Tool for Unsaid {
-    fn name(&self) -> &str {
-        "unsaid"
-    }
-    fn actions(&self) -> Vec<String> {
-        vec!["draw".into()]
-    }
-    fn kind(&self) -> ToolKind {
-        ToolKind::Native
-    }
-    fn deterministic(&self, _action: &str, _inputs: &JsonMap) -> bool {
-        true
-    }
-    fn names_no_files(&self, _action: &str, _input: &str) -> bool {
-        true
-    }
-    async fn identity(&self, _action: &str, _inputs: &JsonMap) -> Result<Option<Value>, ToolError> {
-        Ok(Some(json!({"model": "a"})))
-    }
-    fn confirms(&self, _action: &str, _identity: &Value, _outputs: &JsonMap) -> Result<(), ToolError> {
-        Err(ToolError::failed("the answer does not say which model drew it"))
-    }
-    async fn call(&self, _action: &str, inputs: JsonMap, ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
-        let model = std::fs::read_to_string(Path::new(inputs["marks"].as_str().unwrap()).join("model")).unwrap_or_default();
-        let image = ctx.run_dir.join("image.txt");
-        std::fs::write(&image, model).unwrap();
-        Ok(json!({"image": image}).as_object().unwrap().clone())
     }
 }
 
@@ -144,8 +121,8 @@ impl Env {
         let mut tools = Registry::native();
         tools.add(Arc::new(Checker)).unwrap();
         tools.add(Arc::new(Panics)).unwrap();
-        tools.add(Arc::new(Shared)).unwrap();
-        tools.add(Arc::new(Unsaid)).unwrap();
+        tools.add(Arc::new(Shared { says: true })).unwrap();
+        tools.add(Arc::new(Shared { says: false })).unwrap();
         Env { dir: tempfile::tempdir().unwrap(), tools: Arc::new(tools), listeners: Vec::new(), answers: None, cache: None }
     }
 
