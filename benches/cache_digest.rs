@@ -18,7 +18,10 @@ fn main() {
     std::fs::write(run.join("big.bin"), &data).unwrap();
     drop(data);
     let outputs = serde_json::Map::new();
-    let made = capture(&outputs, &run, &Default::default(), &snapshot::changes(&before, &run).unwrap()).unwrap().made;
+    let made =
+        capture(&outputs, &localforge::cache::relocate::Forms::of(&run), &Default::default(), &snapshot::changes(&before, &run).unwrap())
+            .unwrap()
+            .made;
     store.put("ab00", ("r", "s", "t", "a"), &outputs, &run, &made, false).unwrap();
     let entry = store.lookup("ab00").unwrap();
     let object = dir.path().join("cache/objects").join(&entry.files[0].sha256[..2]).join(&entry.files[0].sha256);

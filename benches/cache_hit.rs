@@ -46,7 +46,7 @@ fn main() {
         let path = inp["path"].as_str().unwrap();
         std::fs::write(path, inp["content"].as_str().unwrap()).unwrap();
         let outputs = json!({"path": path}).as_object().cloned().unwrap();
-        let made = capture(&outputs, &first, &read, &Default::default()).unwrap().made;
+        let made = capture(&outputs, &localforge::cache::relocate::Forms::of(&first), &read, &Default::default()).unwrap().made;
         store.put(&key, ("first", &format!("s{i}"), "file_ops", "write"), &outputs, &first, &made, true).unwrap();
         // file_ops.write: `Tool::relocatable`
     }

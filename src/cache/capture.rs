@@ -69,14 +69,16 @@ fn closest(claims: &[String], rel: &str) -> usize {
         .unwrap_or(0)
 }
 
-/// What `put` stores for a step, or why it is not stored. `read`: the hash of every path
-/// the key read, taken before the step; `changes`: the run folder's difference over the step.
+/// What `put` stores for a step, or why it is not stored. `forms`: the run folder (and how
+/// its path may be written); `read`: the hash of every path the key read, taken before the
+/// step; `changes`: the run folder's difference over the step.
 pub fn capture(
     outputs: &Map<String, Value>,
-    run_dir: &Path,
+    forms: &super::relocate::Forms,
     read: &HashMap<String, String>,
     changes: &Changes,
 ) -> Result<Captured, Uncacheable> {
+    let run_dir = forms.dir.as_path();
     if let Some(odd) = &changes.odd {
         return Err(odd.clone());
     }
@@ -87,7 +89,7 @@ pub fn capture(
     }
     // Outputs get the new run's folder where they name this one as it is; written another
     // way (escaped JSON, through `%20`s), it would come back naming this run's folder.
-    if super::relocate::Forms::of(run_dir).written_otherwise(outputs) {
+    if forms.written_otherwise(outputs) {
         return Err(Uncacheable::OutputsHoldRunFolder);
     }
     let mut made = Made { files: changes.made.iter().cloned().collect(), dirs: changes.dirs.clone(), removed: changes.removed.clone() };

@@ -24,8 +24,11 @@ pub const PLACEHOLDER: &str = "{run_dir}";
 /// Longest file written with `{run_dir}`: it is read whole, when stored and when restored.
 pub const MAX: u64 = 1 << 20;
 
-/// The ways a file may hold the run folder's path: as it is (UTF-8), and written otherwise.
+/// The run folder, and the ways a file may hold its path: as it is (UTF-8), and written
+/// otherwise. Made once for a step that is stored: its outputs and its files are both
+/// looked through (`capture`, `Store::put_files`).
 pub struct Forms {
+    pub dir: std::path::PathBuf,
     pub plain: Vec<u8>,
     pub other: Vec<Vec<u8>>,
 }
@@ -63,7 +66,7 @@ impl Forms {
         other.retain(|f| !f.is_empty() && *f != plain);
         other.sort();
         other.dedup();
-        Forms { plain, other }
+        Forms { dir: run_dir.to_path_buf(), plain, other }
     }
 
     /// Whether a text in `values` holds the run folder's path written another way.

@@ -238,7 +238,7 @@ impl Store {
         made: &super::capture::Made,
         relocatable: bool,
     ) -> std::io::Result<()> {
-        let (files, refused) = self.put_files(run_dir, made, relocatable)?;
+        let (files, refused) = self.put_files(&relocate::Forms::of(run_dir), made, relocatable)?;
         if let Some((_, why)) = refused.into_iter().next() {
             return Err(std::io::Error::other(why));
         }
@@ -250,18 +250,23 @@ impl Store {
     /// (`cache::relocate`), with why. A step whose own files include one of those is not
     /// stored; which are its own is known only once the steps beside it have said
     /// (`capture::attribute`). `relocatable`: the step's tool says its files hold the run
-    /// folder only as its inputs put it there (`Tool::relocatable`).
-    pub fn put_files(&self, run_dir: &Path, made: &super::capture::Made, relocatable: bool) -> std::io::Result<(Vec<EntryFile>, Refused)> {
+    /// folder only as its inputs put it there (`Tool::relocatable`). `forms`: the run folder.
+    pub fn put_files(
+        &self,
+        forms: &relocate::Forms,
+        made: &super::capture::Made,
+        relocatable: bool,
+    ) -> std::io::Result<(Vec<EntryFile>, Refused)> {
         let tmp_dir = self.root.join("tmp");
         private::create_dir(&tmp_dir)?;
-        let forms = relocate::Forms::of(run_dir);
+        let run_dir = forms.dir.as_path();
         let (mut files, mut refused) = (Vec::new(), Vec::new());
         for rel in &made.files {
             let file = run_dir.join(rel);
             // The object is named by the hash of what was copied or read: a file that changes
             // meanwhile cannot put other bytes under a hash.
             let tmp = private::temp_name(&tmp_dir, "object");
-            let (hash, relocated) = match stage_object(&file, &tmp, (&forms, relocatable), rel) {
+            let (hash, relocated) = match stage_object(&file, &tmp, (forms, relocatable), rel) {
                 Ok(Ok(staged)) => staged,
                 Ok(Err(why)) => {
                     let _ = std::fs::remove_file(&tmp);

@@ -1,6 +1,7 @@
 use super::capture::{capture, Made};
 use super::in_place::InPlace;
 use super::key::{key, Context, KeyParts};
+use super::relocate::Forms;
 use super::snapshot;
 use super::store::Store;
 use super::Uncacheable;
@@ -56,7 +57,7 @@ fn put_lookup_restore_and_a_broken_entry_is_not_served() {
     std::fs::create_dir_all(run.join("out")).unwrap();
     std::fs::write(run.join("out/a.png"), b"png bytes").unwrap();
     let outputs = inputs(json!({"output": format!("{}/out/a.png", run.display()), "n": 3}));
-    let made = capture(&outputs, &run, &HashMap::new(), &Default::default()).unwrap().made;
+    let made = capture(&outputs, &Forms::of(&run), &HashMap::new(), &Default::default()).unwrap().made;
     store.put("ab12", ("r1", "s", "t", "a"), &outputs, &run, &made, false).unwrap();
     let run2 = dir.path().join("run2");
     let entry = store.lookup("ab12").unwrap();
@@ -83,11 +84,11 @@ fn files_made_outside_the_run_folder_are_not_cached() {
     let outside = dir.path().join("elsewhere.txt");
     std::fs::write(&outside, "x").unwrap();
     let outputs = inputs(json!({"path": outside}));
-    let why = capture(&outputs, &run, &HashMap::new(), &Default::default()).unwrap_err();
+    let why = capture(&outputs, &Forms::of(&run), &HashMap::new(), &Default::default()).unwrap_err();
     assert!(matches!(why, Uncacheable::NamesOutside(_)), "{why}");
     let read: HashMap<String, String> = [(outside.display().to_string(), super::key::file_hash(&outside).unwrap())].into();
     assert_eq!(
-        capture(&outputs, &run, &read, &Default::default()).map(|c| c.made),
+        capture(&outputs, &Forms::of(&run), &read, &Default::default()).map(|c| c.made),
         Ok(Made::default()),
         "an input file it only read is fine"
     );
@@ -103,7 +104,7 @@ fn eviction_keeps_the_store_under_its_limit_least_recently_used_first() {
         let f = run.join(format!("f{i}"));
         std::fs::write(&f, vec![i as u8; 1000]).unwrap();
         let outputs = inputs(json!({"f": f}));
-        let made = capture(&outputs, &run, &HashMap::new(), &Default::default()).unwrap().made;
+        let made = capture(&outputs, &Forms::of(&run), &HashMap::new(), &Default::default()).unwrap().made;
         store.put(key, ("r", "s", "t", "a"), &outputs, &run, &made, false).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
@@ -141,13 +142,13 @@ fn a_path_it_was_given_and_changed_counts_as_made() {
     let before = snapshot::take(&run).unwrap();
     std::fs::write(&given, "after").unwrap(); // the step edited it in place
     let changes = snapshot::changes(&before, &run).unwrap();
-    let made = capture(&inputs(json!({"path": given})), &run, &read, &changes).unwrap().made;
+    let made = capture(&inputs(json!({"path": given})), &Forms::of(&run), &read, &changes).unwrap().made;
     assert_eq!(made.files.iter().collect::<Vec<_>>(), ["page.txt"], "kept, so a hit restores the edited file");
     let outside = dir.path().join("site.txt");
     std::fs::write(&outside, "before").unwrap();
     let read: HashMap<String, String> = [(outside.display().to_string(), super::key::file_hash(&outside).unwrap())].into();
     std::fs::write(&outside, "after").unwrap();
-    let why = capture(&inputs(json!({"path": outside})), &run, &read, &Default::default()).unwrap_err();
+    let why = capture(&inputs(json!({"path": outside})), &Forms::of(&run), &read, &Default::default()).unwrap_err();
     assert_eq!(why, Uncacheable::InputChanged(outside.display().to_string()), "changed outside the run folder: not cached");
 }
 
@@ -270,7 +271,7 @@ fn a_damaged_object_of_the_same_size_is_removed_and_not_restored() {
     std::fs::write(run.join("a.txt"), b"good bytes").unwrap();
     std::fs::write(run.join("b.txt"), b"more").unwrap();
     let outputs = inputs(json!({"n": 1}));
-    let made = capture(&outputs, &run, &HashMap::new(), &snapshot::changes(&before, &run).unwrap()).unwrap().made;
+    let made = capture(&outputs, &Forms::of(&run), &HashMap::new(), &snapshot::changes(&before, &run).unwrap()).unwrap().made;
     store.put("ff00", ("r1", "s", "t", "a"), &outputs, &run, &made, false).unwrap();
     let entry = store.lookup("ff00").unwrap();
     assert_eq!(entry.files.len(), 2, "side files are kept");
@@ -313,7 +314,7 @@ fn a_hit_gives_back_each_files_mode_and_the_folders_its_outputs_name() {
     std::fs::write(run.join("run.sh"), "echo hi\n").unwrap(); // the same content, runnable
     std::fs::set_permissions(run.join("run.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
     let outputs = inputs(json!({"folder": run.join("made")}));
-    let made = capture(&outputs, &run, &HashMap::new(), &snapshot::changes(&before, &run).unwrap()).unwrap().made;
+    let made = capture(&outputs, &Forms::of(&run), &HashMap::new(), &snapshot::changes(&before, &run).unwrap()).unwrap().made;
     store.put("dd01", ("r", "s", "t", "a"), &outputs, &run, &made, false).unwrap();
     let run2 = dir.path().join("run2");
     store.restore(&store.lookup("dd01").unwrap(), &run2).unwrap();
@@ -332,7 +333,7 @@ fn a_file_it_makes_outside_the_run_folder_keeps_it_out() {
     let (_, read) = super::key::key_and_files(&parts(&i, &run, &Context::default())).unwrap();
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
     std::fs::write(&out, "hi").unwrap(); // what the step did
-    let why = capture(&Map::new(), &run, &read, &Default::default()).unwrap_err();
+    let why = capture(&Map::new(), &Forms::of(&run), &read, &Default::default()).unwrap_err();
     assert!(matches!(why, Uncacheable::MadeOutside(_)) && why.to_string().contains("outside the run folder"), "{why}");
 }
 
@@ -455,7 +456,7 @@ fn a_relocatable_text_naming_its_run_folder_comes_back_naming_the_new_one() {
     assert_ne!(k(&named(&one), &one), k(&named(&two), &two));
     // Stored from the first run, restored into a third: it names the third.
     let outputs = inputs(json!({"path": one.join("note.txt")}));
-    let made = capture(&outputs, &one, &HashMap::new(), &Default::default()).unwrap().made;
+    let made = capture(&outputs, &Forms::of(&one), &HashMap::new(), &Default::default()).unwrap().made;
     store.put("ab01", ("r", "s", "t", "a"), &outputs, &one, &made, true).unwrap();
     let entry = store.lookup("ab01").unwrap();
     assert!(entry.files[0].relocated);
@@ -477,10 +478,10 @@ fn a_relocatable_text_naming_its_run_folder_comes_back_naming_the_new_one() {
     // Text that says `{run_dir}` itself cannot be told from it: neither keyed nor stored.
     let literal = inputs(json!({"content": "{run_dir}/x"}));
     assert_eq!(super::key::key(&parts(&literal, &one, &Context::default())).unwrap_err(), Uncacheable::Placeholder("inputs"));
-    assert_eq!(capture(&literal, &one, &HashMap::new(), &Default::default()).unwrap_err(), Uncacheable::Placeholder("outputs"));
+    assert_eq!(capture(&literal, &Forms::of(&one), &HashMap::new(), &Default::default()).unwrap_err(), Uncacheable::Placeholder("outputs"));
     // Outputs naming it as it is come back with the new folder; escaped, they could not.
     let escaped = inputs(json!({"stdout": format!("{{\"dir\": \"{}\"}}", one.display().to_string().replace('/', "\\/"))}));
-    assert_eq!(capture(&escaped, &one, &HashMap::new(), &Default::default()).unwrap_err(), Uncacheable::OutputsHoldRunFolder);
+    assert_eq!(capture(&escaped, &Forms::of(&one), &HashMap::new(), &Default::default()).unwrap_err(), Uncacheable::OutputsHoldRunFolder);
 }
 
 #[test]
@@ -491,7 +492,7 @@ fn a_lookup_or_restore_too_big_for_in_place_is_deferred_having_done_nothing() {
     std::fs::create_dir_all(&run).unwrap();
     let before = snapshot::take(&run).unwrap();
     std::fs::write(run.join("big.bin"), vec![1u8; 64 * 1024 + 1]).unwrap();
-    let made = capture(&Map::new(), &run, &HashMap::new(), &snapshot::changes(&before, &run).unwrap()).unwrap().made;
+    let made = capture(&Map::new(), &Forms::of(&run), &HashMap::new(), &snapshot::changes(&before, &run).unwrap()).unwrap().made;
     store.put("aa01", ("r1", "s", "t", "a"), &Map::new(), &run, &made, false).unwrap();
     let long = inputs(json!({ "text": "x".repeat(64 * 1024) }));
     store.put("aa02", ("r1", "s", "t", "a"), &long, &run, &Made::default(), false).unwrap();
@@ -524,7 +525,7 @@ fn a_key_and_an_entrys_checksum_stay_what_they_were_for_the_same_step() {
     let context = Context { upstream: vec![("a".into(), "d1".into())], ..Context::default() };
     assert_eq!(kc(&i, &run, &context), "491bc53b32735315e3f502d87b31420703627ec965bc2a255a2546dbd28084f6");
     let store = Store { root: dir.path().join("cache"), max_bytes: u64::MAX };
-    let made = capture(&i, &run, &HashMap::new(), &Default::default()).unwrap().made;
+    let made = capture(&i, &Forms::of(&run), &HashMap::new(), &Default::default()).unwrap().made;
     store.put("ab01", ("r", "s", "t", "a"), &i, &run, &made, false).unwrap();
     let entry: Value = serde_json::from_slice(&std::fs::read(dir.path().join("cache/entries/ab/ab01.json")).unwrap()).unwrap();
     assert_eq!(entry["sum"], "7cb953dd6d8ada070f01408131a7fb06dc315085acf60df3a6cb88feb50e22b2");

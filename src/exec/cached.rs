@@ -332,11 +332,12 @@ impl Run {
                 },
             };
             let stored = (|| {
-                let captured = match changes.and_then(|changes| crate::cache::capture::capture(&outputs, &run_dir, &read, &changes)) {
+                let forms = crate::cache::relocate::Forms::of(&run_dir);
+                let captured = match changes.and_then(|changes| crate::cache::capture::capture(&outputs, &forms, &read, &changes)) {
                     Ok(c) => c,
                     Err(why) => return Ok(Err(why)),
                 };
-                let (files, refused) = cache.store.put_files(&run_dir, &captured.made, relocatable)?;
+                let (files, refused) = cache.store.put_files(&forms, &captured.made, relocatable)?;
                 let made = captured.made;
                 if beside.is_empty() {
                     if let Some((_, why)) = refused.into_iter().next() {
