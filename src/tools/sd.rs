@@ -112,8 +112,12 @@ fn aliases(m: &Value) -> Vec<String> {
 /// The one checkpoint that goes by `wanted`, or None where none or several do (which one
 /// the WebUI's table then holds depends on the order it hashed them in).
 fn checkpoint<'a>(models: &'a [Value], wanted: &str) -> Option<&'a Value> {
-    let mut found = models.iter().filter(|m| aliases(m).iter().any(|id| id == wanted));
-    match (found.next(), found.next()) {
+    only(models.iter().filter(|m| aliases(m).iter().any(|id| id == wanted)))
+}
+
+/// The one item of `items`, or None where there are none or several.
+fn only<T>(mut items: impl Iterator<Item = T>) -> Option<T> {
+    match (items.next(), items.next()) {
         (Some(one), None) => Some(one),
         _ => None,
     }
@@ -224,11 +228,8 @@ impl Tool for SdClient {
             }
             None => {
                 let loaded = options.get("sd_model_checkpoint").and_then(Value::as_str).unwrap_or_default();
-                let mut titled = models.iter().filter(|m| m.get("title").and_then(Value::as_str) == Some(loaded));
-                match (titled.next(), titled.next()) {
-                    (Some(one), None) => one,
-                    _ => return Err(ToolError::failed(format!("the SD WebUI at {host} does not list its loaded checkpoint `{loaded}`"))),
-                }
+                only(models.iter().filter(|m| m.get("title").and_then(Value::as_str) == Some(loaded)))
+                    .ok_or_else(|| ToolError::failed(format!("the SD WebUI at {host} does not list its loaded checkpoint `{loaded}`")))?
             }
         };
         let title = found.get("title").and_then(Value::as_str).unwrap_or_default();
