@@ -151,15 +151,22 @@ pub(crate) async fn digest(client: &reqwest::Client, t: &Target) -> Result<Strin
         .json()
         .await
         .map_err(|e| ToolError::failed(format!("GET {url}: {e}")))?;
-    let want = if t.model.contains(':') { t.model.clone() } else { format!("{}:latest", t.model) };
-    let model = v
-        .get("models")
+    listed(&v, &t.model)
+        .ok_or_else(|| ToolError::failed(format!("`{}` has no model `{}`", t.service, t.model)))?
+        .get("digest")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| {
+            ToolError::failed(format!("`{}` does not report the digest of `{}`, so a cached answer could be stale", t.service, t.model))
+        })
+}
+
+/// Model `name`'s entry in an `/api/tags` answer (`x` is listed as `x:latest`).
+pub(crate) fn listed<'a>(tags: &'a Value, name: &str) -> Option<&'a Value> {
+    let want = if name.contains(':') { name.to_string() } else { format!("{name}:latest") };
+    tags.get("models")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .find(|m| m.get("name").and_then(Value::as_str).is_some_and(|n| n == want || n == t.model))
-        .ok_or_else(|| ToolError::failed(format!("`{}` has no model `{}`", t.service, t.model)))?;
-    model.get("digest").and_then(Value::as_str).map(str::to_string).ok_or_else(|| {
-        ToolError::failed(format!("`{}` does not report the digest of `{}`, so a cached answer could be stale", t.service, t.model))
-    })
+        .find(|m| m.get("name").and_then(Value::as_str).is_some_and(|n| n == want || n == name))
 }

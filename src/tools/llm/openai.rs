@@ -80,7 +80,9 @@ async fn post(client: &reqwest::Client, t: &Target, path: &str, body: &Value) ->
 /// one. A model it does not list is an error, as is an endpoint that fails other than by
 /// not being there: a cached answer could not be told from another model's.
 pub(crate) async fn served(client: &reqwest::Client, t: &Target) -> Result<Value, ToolError> {
-    let listing = optional(client, &format!("{}/v1/models", t.host)).await?.unwrap_or_default();
+    let asked = |path: &str| optional(client, format!("{}{path}", t.host));
+    let (listing, props, tags) = tokio::try_join!(asked("/v1/models"), asked("/props"), asked("/api/tags"))?;
+    let listing = listing.unwrap_or_default();
     let listed: Vec<&Value> = listing.get("data").and_then(Value::as_array).into_iter().flatten().collect();
     let id = |m: &Value| m.get("id").and_then(Value::as_str).map(str::to_string);
     let latest = format!("{}:latest", t.model); // Ollama lists `x` as `x:latest`
@@ -95,7 +97,7 @@ pub(crate) async fn served(client: &reqwest::Client, t: &Target) -> Result<Value
     for volatile in ["created", "status", "permission", "permissions"] {
         entry.remove(volatile);
     }
-    if let Some(props) = optional(client, &format!("{}/props", t.host)).await? {
+    if let Some(props) = props {
         let settings = props.get("default_generation_settings");
         let kept = json!({
             "model_path": props.get("model_path"),
@@ -106,16 +108,9 @@ pub(crate) async fn served(client: &reqwest::Client, t: &Target) -> Result<Value
         });
         entry.insert("props".into(), kept);
     }
-    if let Some(tags) = optional(client, &format!("{}/api/tags", t.host)).await? {
-        let name = entry.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
-        let digest = tags
-            .get("models")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .find(|m| m.get("name").and_then(Value::as_str) == Some(name.as_str()))
-            .and_then(|m| m.get("digest"))
-            .cloned();
+    if let Some(tags) = tags {
+        let name = entry.get("id").and_then(Value::as_str).unwrap_or_default();
+        let digest = super::ollama::listed(&tags, name).and_then(|m| m.get("digest")).cloned();
         entry.insert("digest".into(), digest.unwrap_or(Value::Null));
     }
     Ok(Value::Object(entry))
@@ -123,9 +118,9 @@ pub(crate) async fn served(client: &reqwest::Client, t: &Target) -> Result<Value
 
 /// GET `url` as JSON: None where the server has no such endpoint (404); an error where it
 /// fails any other way.
-async fn optional(client: &reqwest::Client, url: &str) -> Result<Option<Value>, ToolError> {
+async fn optional(client: &reqwest::Client, url: String) -> Result<Option<Value>, ToolError> {
     let failed = |e: &dyn std::fmt::Display| ToolError::failed(format!("GET {url}: {e}"));
-    let resp = client.get(url).timeout(std::time::Duration::from_secs(10)).send().await.map_err(|e| failed(&e))?;
+    let resp = client.get(&url).timeout(std::time::Duration::from_secs(10)).send().await.map_err(|e| failed(&e))?;
     if resp.status().as_u16() == 404 {
         return Ok(None);
     }
