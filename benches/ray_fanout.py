@@ -181,23 +181,24 @@ class Slot:
 
 slots, n = int(sys.argv[3]), 1000
 free = [Slot.remote() for _ in range(slots)]
-lock, done, left, first = threading.Lock(), threading.Event(), [n], []
-queue = list(range(n))
+lock, done = threading.Lock(), threading.Event()
+unsent, unanswered, first = [n], [n], []
 
 
 def send(actor):
     with lock:
-        if not queue:
+        if not unsent[0]:
             return
-        queue.pop()
+        unsent[0] -= 1
     actor.run.remote("true").future().add_done_callback(lambda f: heard(actor))
 
 
 def heard(actor):
     with lock:
-        first.append(time.time() - t0) if not first else None
-        left[0] -= 1
-        if left[0] == 0:
+        if not first:
+            first.append(time.time() - t0)
+        unanswered[0] -= 1
+        if not unanswered[0]:
             done.set()
     send(actor)
 
