@@ -12,9 +12,11 @@ a retry after a worker died goes to another node.
 
 from __future__ import annotations
 
+import atexit
 import gc
 import logging
 import socket
+import sys
 import threading
 import time
 import traceback
@@ -40,6 +42,7 @@ class RayExecutor:
             try:
                 _reachable(self.address)
                 ray.init(address=self.address, logging_level=logging.WARNING, log_to_driver=False)
+                atexit.register(_leave)
                 # What is loaded by now (Ray's modules: most of this process's objects) stays:
                 # the garbage collector no longer walks it on each full collection, which cost
                 # the driver about a third of its CPU on a batch of short steps. Once, when
@@ -145,6 +148,17 @@ class RayExecutor:
             self._known = None
             if node:
                 self._avoid[(request.get("run_id"), request.get("step_id"))] = node
+
+
+def _leave() -> None:
+    """At this process's exit, before Ray's own handler (registered earlier, so run
+    later): leave the cluster. Ray's handler first sleeps half a second so that lines the
+    workers print reach this terminal; the executor has them not sent here
+    (`log_to_driver=False`), so that wait bought nothing and every `run --executor ray`
+    paid it."""
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
 
 
 def _reachable(address: str, timeout: float = 5.0) -> None:
