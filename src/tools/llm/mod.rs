@@ -114,8 +114,8 @@ impl Tool for Llm {
 
     /// Embeddings always; a generation only with `temperature: 0` or a fixed `seed` in `options`.
     fn deterministic(&self, action: &str, inputs: &JsonMap) -> bool {
-        let options = inputs.get("options");
-        let opt = |k: &str| options.and_then(|o| o.get(k)).or_else(|| inputs.get(k)).filter(|v| !v.is_null());
+        let Ok(options) = options(inputs) else { return false };
+        let opt = |k: &str| options.as_ref().and_then(|o| o.get(k)).filter(|v| !v.is_null());
         action == "embed"
             || opt("temperature").and_then(Value::as_f64) == Some(0.0)
             || opt("seed").and_then(Value::as_i64).is_some_and(|s| s >= 0)
@@ -139,14 +139,15 @@ impl Tool for Llm {
         let service = opt_str(inputs, "service").unwrap_or_else(|| "ollama".into());
         let cfg = self.services.get(&service);
         let model = opt_str(inputs, "model").or_else(|| cfg?.get("default_model")?.as_str().map(String::from));
-        let context = inputs.get("options").and_then(|o| o.get("num_ctx")).or_else(|| inputs.get("num_ctx")).and_then(Value::as_u64);
+        let context = options(inputs).ok().flatten().and_then(|o| o.get("num_ctx").and_then(Value::as_u64));
         let host = opt_str(inputs, "host");
         Needs { service: Some(service), host, llm: model, llm_context: context.map(|c| c as u32), gpu: true, ..Needs::default() }
     }
 
-    /// Other inputs are allowed: they go to the server as model options.
+    /// The model's options may also be given as inputs of their own (`MODEL_OPTIONS`); any
+    /// other name is refused (a misspelled `sytem` must not be dropped on the way).
     fn inputs(&self, action: &str) -> Option<crate::tools::ActionInputs> {
-        use crate::recipe::InputType::{Integer as I, List as L, Number as N, Object as O, String as S};
+        use crate::recipe::InputType::{List as L, Number as N, Object as O, String as S};
         let common: [(&str, crate::recipe::InputType, bool, &str); 5] = [
             ("model", S, false, "The model (an Ollama tag or a server's model id; default the service's `default_model`)."),
             ("service", S, false, "The configured service to use (default `ollama`)."),
@@ -159,20 +160,18 @@ impl Tool for Llm {
                 ("prompt", S, false, "The prompt (or `messages`)."),
                 ("system", S, false, "The system prompt."),
                 ("format", O, false, "`json`, or a JSON Schema the answer must follow."),
-                ("num_ctx", I, false, "The context length to load the model with."),
             ],
             "chat" => vec![
                 ("messages", L, false, "The conversation: a list of {role, content}."),
                 ("prompt", S, false, "One user message, when there is no `messages`."),
                 ("system", S, false, "The system prompt."),
                 ("format", O, false, "`json`, or a JSON Schema the answer must follow."),
-                ("num_ctx", I, false, "The context length to load the model with."),
             ],
             "embed" => vec![("input", S, false, "The text (or list of texts) to embed; `text` and `prompt` also work.")],
             _ => return None,
         };
-        let rows: Vec<_> = own.into_iter().chain(common).collect();
-        Some(crate::tools::ActionInputs::of(&rows, true))
+        let rows: Vec<_> = own.into_iter().chain(common).chain(MODEL_OPTIONS.iter().map(|(n, t, d)| (*n, *t, false, *d))).collect();
+        Some(crate::tools::ActionInputs::of(&rows, false))
     }
 
     async fn call(&self, action: &str, inputs: JsonMap, ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
@@ -195,11 +194,72 @@ impl Tool for Llm {
     }
 }
 
+/// Ollama's model options (`options` in its API; its documentation's "Valid Parameters
+/// and Values" and the runtime ones), which a step may also give as inputs of their own,
+/// as 0.x recipes did (`temperature: 0.2` beside the prompt). They go into `options`.
+const MODEL_OPTIONS: &[(&str, crate::recipe::InputType, &str)] = {
+    use crate::recipe::InputType::{Boolean as B, Integer as I, List as L, Number as N};
+    &[
+        ("num_ctx", I, "The context length to load the model with."),
+        ("temperature", N, "Sampling temperature (0: the most likely token each time)."),
+        ("seed", I, "The random seed (with a fixed seed the same prompt gives the same answer)."),
+        ("num_predict", I, "The most tokens to generate (-1: no limit)."),
+        ("top_k", I, "Sample from this many most likely tokens."),
+        ("top_p", N, "Sample from the tokens making up this much probability."),
+        ("min_p", N, "Leave out tokens less likely than this, relative to the likeliest."),
+        ("typical_p", N, "Locally typical sampling."),
+        ("repeat_penalty", N, "How strongly repetitions are penalized."),
+        ("repeat_last_n", I, "How far back repetitions are looked for."),
+        ("presence_penalty", N, "Penalty for tokens already present."),
+        ("frequency_penalty", N, "Penalty by how often tokens occurred."),
+        ("penalize_newline", B, "Penalize newlines too."),
+        ("stop", L, "Text that ends the answer when generated."),
+        ("num_keep", I, "Tokens of the prompt kept when the context fills."),
+        ("mirostat", I, "Mirostat sampling (0 off, 1, 2)."),
+        ("mirostat_tau", N, "Mirostat's target entropy."),
+        ("mirostat_eta", N, "Mirostat's learning rate."),
+        ("tfs_z", N, "Tail free sampling."),
+        ("num_batch", I, "Prompt tokens processed at once."),
+        ("num_gpu", I, "Layers put on the GPU."),
+        ("main_gpu", I, "The GPU for small tensors."),
+        ("num_thread", I, "CPU threads."),
+        ("use_mmap", B, "Map the model file into memory."),
+        ("use_mlock", B, "Lock the model in memory."),
+        ("low_vram", B, "Use less VRAM."),
+        ("numa", B, "NUMA support."),
+    ]
+};
+
+/// The model options a call sends: the `options` input with the options given as inputs
+/// of their own (`MODEL_OPTIONS`) put in; one given both ways with two values is refused
+/// (which would the model get?).
+fn options(inputs: &JsonMap) -> Result<Option<Value>, ToolError> {
+    let mut out = match inputs.get("options") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(o)) => o.clone(),
+        Some(other) => return Err(ToolError::failed(format!("`options` must be a mapping of model options, got {other}"))),
+    };
+    for (name, _, _) in MODEL_OPTIONS {
+        let Some(v) = inputs.get(*name).filter(|v| !v.is_null()) else { continue };
+        match out.get(*name) {
+            Some(given) if given != v => {
+                return Err(ToolError::failed(format!(
+                    "`{name}` is given twice, as an input ({v}) and in `options` ({given}): give it once"
+                )))
+            }
+            _ => {
+                out.insert(name.to_string(), v.clone());
+            }
+        }
+    }
+    Ok((!out.is_empty()).then_some(Value::Object(out)))
+}
+
 impl Llm {
     async fn generate(&self, action: &str, t: &Target, inputs: &JsonMap, ctx: &ToolCtx, started: Instant) -> Result<JsonMap, ToolError> {
         let messages = messages(action, inputs)?;
         let format = inputs.get("format").filter(|f| !f.is_null()).cloned();
-        let options = inputs.get("options").filter(|o| o.is_object()).cloned();
+        let options = options(inputs)?;
         let answer = match t.api {
             // 0.x's generate: Ollama's `/api/generate` with `prompt` and `system`.
             Api::Ollama if action == "generate" && !inputs.contains_key("messages") => {
@@ -252,9 +312,10 @@ impl Llm {
             Some(Value::Array(items)) => items.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect(),
             _ => return Err(ToolError::failed("ollama.embed needs `input`: text or a list of texts")),
         };
+        let options = options(inputs)?;
         let embeddings = match t.api {
-            Api::Ollama => ollama::embed(&self.client, t, &input).await?,
-            Api::OpenAi => openai::embed(&self.client, t, &input).await?,
+            Api::Ollama => ollama::embed(&self.client, t, &input, options.as_ref()).await?,
+            Api::OpenAi => openai::embed(&self.client, t, &input, options.as_ref()).await?,
         };
         let dims = embeddings.first().map(Vec::len).unwrap_or(0);
         Ok(json!({"embeddings": embeddings, "dimensions": dims, "model": t.model, "count": embeddings.len()})

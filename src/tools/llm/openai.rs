@@ -20,11 +20,7 @@ pub(crate) async fn chat(
         }
         _ => {}
     }
-    if let Some(Value::Object(o)) = options {
-        for (k, v) in o {
-            body[k] = v.clone(); // temperature, max_tokens, seed, ...
-        }
-    }
+    extra(&mut body, options);
     let v = match post(client, t, "/v1/chat/completions", &body).await {
         // llama-cpp-python's server knows only `json_object` (with an optional
         // `schema`), not OpenAI's `json_schema`: ask again in its form.
@@ -45,8 +41,19 @@ pub(crate) async fn chat(
     })
 }
 
-pub(crate) async fn embed(client: &reqwest::Client, t: &Target, input: &[String]) -> Result<Vec<Vec<f64>>, ToolError> {
-    let v = post(client, t, "/v1/embeddings", &json!({"model": t.model, "input": input})).await?;
+/// The model options, as fields of the request itself (`temperature`, `max_tokens`, `seed`, ...).
+fn extra(body: &mut Value, options: Option<&Value>) {
+    if let Some(Value::Object(o)) = options {
+        for (k, v) in o {
+            body[k] = v.clone();
+        }
+    }
+}
+
+pub(crate) async fn embed(client: &reqwest::Client, t: &Target, input: &[String], options: Option<&Value>) -> Result<Vec<Vec<f64>>, ToolError> {
+    let mut body = json!({"model": t.model, "input": input});
+    extra(&mut body, options);
+    let v = post(client, t, "/v1/embeddings", &body).await?;
     let data = v
         .get("data")
         .and_then(Value::as_array)

@@ -303,3 +303,37 @@ async fn server_specific_facts_join_the_identity_and_fresh_ids_do_not() {
     .await;
     assert!(tool(&broken, "openai", None).identity("generate", &inputs(json!({"model": "m"}))).await.is_err());
 }
+
+#[tokio::test]
+async fn model_options_given_as_inputs_reach_the_server_and_clash_with_options_only_when_they_differ() {
+    let (host, log) = stand_in(Arc::new(|path, _| match path {
+        "/api/generate" => Reply { status: 200, chunks: ndjson(&["ok"]), delay_ms: 0, gap_ms: 0 },
+        "/api/embed" => reply(200, r#"{"embeddings":[[0.5]]}"#),
+        _ => reply(404, "{}"),
+    }))
+    .await;
+    let t = tool(&host, "ollama", None);
+    let given = json!({"prompt": "hi", "temperature": 0.1, "num_ctx": 16384, "seed": 42, "options": {"top_k": 5, "seed": 42}});
+    t.call("generate", inputs(given.clone()), &ctx()).await.unwrap();
+    t.call("embed", inputs(json!({"input": "x", "num_ctx": 512})), &ctx()).await.unwrap();
+    let sent: Vec<Value> = log.lock().unwrap().iter().map(|(_, body)| body["options"].clone()).collect();
+    assert_eq!(sent, [json!({"top_k": 5, "seed": 42, "temperature": 0.1, "num_ctx": 16384}), json!({"num_ctx": 512})]);
+    // The cache and the VRAM estimate see the same options the server gets.
+    assert!(t.deterministic("generate", &inputs(json!({"prompt": "hi", "temperature": 0}))));
+    assert_eq!(t.needs("generate", &inputs(given)).llm_context, Some(16384));
+
+    let e = t.call("generate", inputs(json!({"prompt": "hi", "seed": 1, "options": {"seed": 2}})), &ctx()).await.unwrap_err();
+    assert_eq!(e.to_string(), "`seed` is given twice, as an input (1) and in `options` (2): give it once");
+    assert!(!t.deterministic("generate", &inputs(json!({"prompt": "hi", "seed": 1, "options": {"seed": 2}}))));
+}
+
+#[test]
+fn an_input_that_is_no_option_is_refused_by_name() {
+    let t = tool("http://127.0.0.1:9", "ollama", None);
+    for action in ["generate", "chat", "embed"] {
+        let table = t.inputs(action).unwrap();
+        assert!(!table.open, "{action}");
+        let names: Vec<&str> = table.inputs.iter().map(|i| i.name.as_str()).collect();
+        assert!(names.contains(&"temperature") && names.contains(&"num_ctx") && !names.contains(&"sytem"), "{action}: {names:?}");
+    }
+}
