@@ -14,6 +14,8 @@ pub enum Uncacheable {
     TooManyFiles { folder: String, limit: usize },
     #[error("`{pattern}` matches more than {limit} paths")]
     TooManyMatches { pattern: String, limit: usize },
+    #[error("`{pattern}` is a file pattern the cache cannot list ({error})")]
+    Pattern { pattern: String, error: String },
     #[error("it ran beside other steps and `{0}` changed in the run folder meanwhile, which neither it nor they name")]
     Unclaimed(String),
     #[error("it ran beside another step that names `{0}` too, so it cannot be told whose it is")]

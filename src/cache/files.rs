@@ -8,7 +8,7 @@ use crate::digest::{hex, sha256_hex};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Read;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -85,23 +85,35 @@ pub fn content_hash_within(path: &Path, skip: Option<&Path>, bound: &InPlace) ->
     }
     bound.unsized_work()?;
     let mut listed = Vec::new();
-    list(path, path, skip, &mut listed)?;
+    let mut seen: std::collections::HashSet<PathBuf> = std::fs::canonicalize(path).into_iter().collect();
+    list(path, path, skip, &mut seen, &mut listed)?;
     listed.sort();
     let mut h = Sha256::new();
-    for (rel, file) in &listed {
+    for (rel, file, mode) in &listed {
         let hash = match file.as_os_str().is_empty() {
-            true => String::new(), // a folder
+            true => String::new(), // a folder, a link's target, a special file: its name says it all
             false => file_hash(file).map_err(|e| Uncacheable::unreadable(file.display(), e))?,
         };
         h.update(rel.as_bytes());
         h.update([0]);
         h.update(hash.as_bytes());
         h.update([0]);
+        h.update(mode.to_le_bytes());
     }
     Ok(Some(format!("dir:{}", hex(&h.finalize()))))
 }
 
-fn list(root: &Path, dir: &Path, skip: Option<&Path>, out: &mut Vec<(String, PathBuf)>) -> Result<(), Uncacheable> {
+/// Everything under `dir` that a program reading the folder could see, as (name from
+/// `root`, the file to hash or none, its permission bits): files, folders (empty ones
+/// too), each link's target as written (a link to a folder is followed: `grep -R` and
+/// `cp -rL` read through it; a folder met again is not), and special files by their kind.
+fn list(
+    root: &Path,
+    dir: &Path,
+    skip: Option<&Path>,
+    seen: &mut std::collections::HashSet<PathBuf>,
+    out: &mut Vec<(String, PathBuf, u32)>,
+) -> Result<(), Uncacheable> {
     let read = std::fs::read_dir(dir).map_err(|e| Uncacheable::unreadable(dir.display(), e))?;
     for entry in read.flatten() {
         let p = entry.path();
@@ -109,12 +121,33 @@ fn list(root: &Path, dir: &Path, skip: Option<&Path>, out: &mut Vec<(String, Pat
         let rel = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().to_string();
         if ty.is_dir() && skip == Some(p.as_path()) {
             continue;
-        } else if ty.is_dir() {
+        }
+        if ty.is_symlink() {
+            let target = std::fs::read_link(&p).map_err(|e| Uncacheable::unreadable(p.display(), e))?;
+            out.push((format!("{rel} -> {}", target.display()), PathBuf::new(), 0));
+        }
+        // What the name leads to (through a link): a missing target is just the link.
+        let Ok(meta) = std::fs::metadata(&p) else { continue };
+        let mode = meta.permissions().mode() & 0o7777;
+        if meta.is_dir() {
             // An empty folder is part of what the folder holds too.
-            out.push((format!("{rel}/"), PathBuf::new()));
-            list(root, &p, skip, out)?;
-        } else if ty.is_file() || (ty.is_symlink() && p.is_file()) {
-            out.push((rel, p));
+            out.push((format!("{rel}/"), PathBuf::new(), mode));
+            let real = std::fs::canonicalize(&p).map_err(|e| Uncacheable::unreadable(p.display(), e))?;
+            if !ty.is_symlink() || seen.insert(real) {
+                list(root, &p, skip, seen, out)?;
+            }
+        } else if meta.is_file() {
+            out.push((rel, p, mode));
+        } else {
+            let kind = meta.file_type();
+            let what = if kind.is_fifo() {
+                "fifo"
+            } else if kind.is_socket() {
+                "socket"
+            } else {
+                "device"
+            };
+            out.push((format!("{rel} ({what})"), PathBuf::new(), mode));
         }
         if out.len() > MAX_FILES_PER_FOLDER {
             return Err(Uncacheable::TooManyFiles { folder: root.display().to_string(), limit: MAX_FILES_PER_FOLDER });

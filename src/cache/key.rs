@@ -254,7 +254,7 @@ pub fn named_paths(
             };
             for path in here {
                 let text = path.to_string_lossy();
-                let pattern = env.is_some() && text.contains(['*', '?']) && !text.contains("**") && f.contains(['/', '.']);
+                let pattern = env.is_some() && text.contains(['*', '?']) && f.contains(['/', '.']);
                 if pattern {
                     bound.unsized_work()?;
                     out.extend(matches(&text)?.into_iter().map(|m| (w.clone(), m)));
@@ -269,8 +269,11 @@ pub fn named_paths(
 /// Most paths one pattern in a text may match before the step is not cached.
 const MAX_MATCHES: usize = 1000;
 
+/// What a pattern matches. `**` matches through any depth of folders, which covers both
+/// what `sh` makes of it (`*`) and bash's `globstar`; a pattern the `glob` crate cannot
+/// read (`a**b`) means the step is not cached, as its files cannot be listed.
 fn matches(pattern: &str) -> Result<Vec<PathBuf>, Uncacheable> {
-    let Ok(found) = glob::glob(pattern) else { return Ok(Vec::new()) };
+    let found = glob::glob(pattern).map_err(|e| Uncacheable::Pattern { pattern: pattern.to_string(), error: e.msg.to_string() })?;
     let mut out = Vec::new();
     for m in found.flatten() {
         if out.len() == MAX_MATCHES {

@@ -360,6 +360,57 @@ fn patterns_and_home_in_text_name_the_files_they_would() {
     assert_ne!(kc(&i, &run, &context), before, "a new file the pattern matches: a new key");
 }
 
+#[test]
+fn a_recursive_pattern_names_the_files_at_any_depth_and_one_it_cannot_read_is_not_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(data.join("sub/deeper")).unwrap();
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(data.join("sub/deeper/a.txt"), "one").unwrap();
+    let env: std::collections::BTreeMap<String, String> = [("HOME".to_string(), data.display().to_string())].into();
+    let context = Context { env, ..Default::default() };
+    let i = inputs(json!({ "command": format!("cat {}/**/*.txt", data.display()) }));
+    let before = kc(&i, &run, &context);
+    std::fs::write(data.join("sub/deeper/a.txt"), "two").unwrap();
+    assert_ne!(kc(&i, &run, &context), before, "a file two folders down: new content, new key");
+    let bad = inputs(json!({ "command": format!("cat {}/a**b/x", data.display()) }));
+    let why = super::key::key_and_files(&parts(&bad, &run, &context)).unwrap_err();
+    assert!(matches!(why, Uncacheable::Pattern { .. }) && why.to_string().contains("cannot list"), "{why}");
+}
+
+#[test]
+fn a_folders_hash_follows_linked_folders_and_counts_links_special_files_and_modes() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (tree, real) = (dir.path().join("tree"), dir.path().join("real"));
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::create_dir_all(&real).unwrap();
+    std::fs::write(real.join("f.txt"), "r1").unwrap();
+    std::fs::write(tree.join("own.sh"), "echo\n").unwrap();
+    std::os::unix::fs::symlink(&real, tree.join("sub")).unwrap();
+    std::os::unix::fs::symlink(&tree, tree.join("loop")).unwrap(); // a cycle: listed once
+    let hash = || super::files::content_hash(&tree).unwrap().unwrap();
+    let mut seen = vec![hash()];
+    let changed = |what: &str, seen: &mut Vec<String>| {
+        let h = hash();
+        assert!(!seen.contains(&h), "{what}: a new hash");
+        seen.push(h);
+    };
+    std::fs::write(real.join("f.txt"), "r2").unwrap();
+    changed("a file in a linked folder", &mut seen);
+    std::fs::set_permissions(tree.join("own.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    changed("a file made runnable", &mut seen);
+    std::os::unix::fs::symlink(dir.path().join("nowhere"), tree.join("dangling")).unwrap();
+    changed("a dangling link", &mut seen);
+    std::fs::remove_file(tree.join("dangling")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("elsewhere"), tree.join("dangling")).unwrap();
+    changed("a link pointed elsewhere", &mut seen);
+    let fifo = std::ffi::CString::new(tree.join("pipe").to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    changed("a named pipe", &mut seen);
+}
+
 /// The key a probe makes on the async worker (`cache::in_place`), or `Deferred`.
 fn key_in_place(inputs: &Map<String, Value>, run_dir: &Path, context: &Context) -> Result<(String, HashMap<String, String>), Uncacheable> {
     super::key::key_and_files_within(&parts(inputs, run_dir, context), &InPlace::bounded())

@@ -115,17 +115,17 @@ fn absorb(t: &Target, line: &[u8], answer: &mut Answer) -> Result<bool, ToolErro
     Ok(false)
 }
 
-pub(crate) async fn embed(client: &reqwest::Client, t: &Target, input: &[String], options: Option<&Value>) -> Result<Vec<Vec<f64>>, ToolError> {
+pub(crate) async fn embed(
+    client: &reqwest::Client,
+    t: &Target,
+    input: &[String],
+    options: Option<&Value>,
+) -> Result<Vec<Vec<f64>>, ToolError> {
     let mut body = json!({"model": t.model, "input": input});
     if let Some(o) = options {
         body["options"] = o.clone();
     }
-    let resp = client
-        .post(format!("{}/api/embed", t.host))
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| errors::transport(t, &e))?;
+    let resp = client.post(format!("{}/api/embed", t.host)).json(&body).send().await.map_err(|e| errors::transport(t, &e))?;
     let status = resp.status();
     let text = resp.text().await.map_err(|e| errors::transport(t, &e))?;
     if !status.is_success() {

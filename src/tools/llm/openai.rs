@@ -50,7 +50,12 @@ fn extra(body: &mut Value, options: Option<&Value>) {
     }
 }
 
-pub(crate) async fn embed(client: &reqwest::Client, t: &Target, input: &[String], options: Option<&Value>) -> Result<Vec<Vec<f64>>, ToolError> {
+pub(crate) async fn embed(
+    client: &reqwest::Client,
+    t: &Target,
+    input: &[String],
+    options: Option<&Value>,
+) -> Result<Vec<Vec<f64>>, ToolError> {
     let mut body = json!({"model": t.model, "input": input});
     extra(&mut body, options);
     let v = post(client, t, "/v1/embeddings", &body).await?;
