@@ -25,6 +25,9 @@ const MAX_PATH_WORD: usize = 4096;
 
 /// Variables that differ between two shells of the same person on the same machine, and
 /// that no tool's result should depend on: left out of a key that holds the environment.
+/// Not `COLUMNS` and `LINES`: `ls -C`, argparse's help and `rich` lay out their text by
+/// them even when it goes to a pipe (shells seldom export them, so keeping them costs
+/// little).
 const VOLATILE_ENV: &[&str] = &[
     "_",
     "PWD",
@@ -35,8 +38,6 @@ const VOLATILE_ENV: &[&str] = &[
     "TERM_PROGRAM_VERSION",
     "TERM_SESSION_ID",
     "COLORTERM",
-    "COLUMNS",
-    "LINES",
     "LS_COLORS",
     "PS1",
     "PS2",

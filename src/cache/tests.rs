@@ -581,3 +581,12 @@ fn a_key_and_an_entrys_checksum_stay_what_they_were_for_the_same_step() {
     let entry: Value = serde_json::from_slice(&std::fs::read(dir.path().join("cache/entries/ab/ab01.json")).unwrap()).unwrap();
     assert_eq!(entry["sum"], "7cb953dd6d8ada070f01408131a7fb06dc315085acf60df3a6cb88feb50e22b2");
 }
+
+#[test]
+fn the_terminal_size_is_part_of_a_key_that_holds_the_environment() {
+    // `ls -C` and argparse lay their text out by them, into a pipe too.
+    for name in ["COLUMNS", "LINES"] {
+        assert!(!super::key::volatile(name), "{name}");
+    }
+    assert!(super::key::volatile("TERM_SESSION_ID") && super::key::volatile("SSH_AUTH_SOCK"));
+}
