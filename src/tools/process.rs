@@ -4,7 +4,7 @@
 use super::sandbox::{confine, Sandbox};
 use super::ToolError;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -230,6 +230,41 @@ struct Capture {
     closed: bool,
 }
 
+/// A step's log file, made new where no link leads: a confined program may write in the
+/// run folder (its outputs are there), so it could put a link at the log's name, or make
+/// the log folder a link, and have this process, which is not confined, write its output
+/// through it. The folder is opened without following a link (`O_NOFOLLOW`), whatever is
+/// at the file's name is removed, and the file is made there (`O_EXCL`: a link put back
+/// meanwhile fails it instead of being followed).
+fn create_log(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::ffi::CString;
+    use std::os::fd::FromRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"));
+    };
+    std::fs::create_dir_all(dir)?;
+    let c = |p: &std::ffi::OsStr| CString::new(p.as_bytes()).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e));
+    let (dir_c, name_c) = (c(dir.as_os_str())?, c(name)?);
+    // SAFETY: plain system calls on NUL-terminated paths; each descriptor is checked and
+    // closed (the folder's) or owned by the returned File (the log's).
+    unsafe {
+        let dfd = libc::open(dir_c.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC);
+        if dfd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        libc::unlinkat(dfd, name_c.as_ptr(), 0);
+        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+        let fd = libc::openat(dfd, name_c.as_ptr(), flags, 0o644 as libc::c_uint);
+        let err = std::io::Error::last_os_error();
+        libc::close(dfd);
+        if fd < 0 {
+            return Err(err);
+        }
+        Ok(std::fs::File::from_raw_fd(fd))
+    }
+}
+
 impl Capture {
     fn new(path: Option<PathBuf>) -> Capture {
         Capture { tail: Default::default(), bytes: 0, path, file: None, failed: None, closed: false }
@@ -244,8 +279,7 @@ impl Capture {
             // The log file from the first byte, written through (not buffered) so a reader
             // (the dashboard's live log) sees each chunk as soon as the program wrote it.
             if let Some(path) = &self.path {
-                let opened = path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|_| std::fs::File::create(path));
-                match opened {
+                match create_log(path) {
                     Ok(f) => self.file = Some(f),
                     Err(e) => self.failed = Some(format!("{}: {e}", path.display())),
                 }
@@ -399,6 +433,32 @@ mod tests {
         let mut outputs = super::super::JsonMap::new();
         out.insert_into(&mut outputs);
         assert!(!outputs.contains_key("stderr_file") && outputs.contains_key("stdout_file"), "outputs name the file only for a cut stream");
+    }
+
+    #[tokio::test]
+    async fn a_link_at_the_logs_name_or_for_the_log_folder_is_not_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::create_dir_all(&victim).unwrap();
+        std::fs::write(victim.join("bashrc"), "original\n").unwrap();
+        let logs = dir.path().join("logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        // Planted by the program itself, after it started, before its first byte.
+        let plant = format!("ln -sf {} {}/step.stdout.log; echo planted", victim.join("bashrc").display(), logs.display());
+        let spec = ProcessSpec { log: Some(logs.join("step")), ..sh(&plant) };
+        let out = run_process(&spec, &CancellationToken::new()).await.unwrap();
+        assert_eq!(std::fs::read_to_string(victim.join("bashrc")).unwrap(), "original\n");
+        let log = logs.join("step.stdout.log");
+        assert!(!log.symlink_metadata().unwrap().file_type().is_symlink());
+        assert_eq!((std::fs::read_to_string(&log).unwrap().as_str(), out.stdout.as_str()), ("planted\n", "planted\n"));
+
+        let linked = dir.path().join("run");
+        std::fs::create_dir_all(&linked).unwrap();
+        std::os::unix::fs::symlink(&victim, linked.join("logs")).unwrap();
+        let spec = ProcessSpec { log: Some(linked.join("logs").join("step")), ..sh("echo through") };
+        let out = run_process(&spec, &CancellationToken::new()).await.unwrap();
+        assert_eq!(out.stdout, "through\n", "the output is still kept in memory");
+        assert!(out.stdout_stream.file.is_none() && !victim.join("step.stdout.log").exists(), "nothing made through the linked folder");
     }
 
     #[tokio::test]

@@ -123,7 +123,9 @@ pub fn load_dirs(dirs: &[std::path::PathBuf]) -> (Vec<CliTool>, Vec<(String, Str
             match load(&f) {
                 // Installed from a registry and unchanged since: the registry's rules hold at
                 // every load too (a definition installed before a rule existed is caught here).
-                Ok(mut def) if from_registry.iter().any(|(p, sha)| *p == f && *sha == def.hash) => {
+                // Known by its content, not by the path recorded: the same folder reached by
+                // another spelling (a linked HOME, `/home` as `/var/home`) is the same tool.
+                Ok(mut def) if from_registry.iter().any(|(_, sha)| *sha == def.hash) => {
                     // A registry's tool always runs confined (docs/security.md).
                     def.sandbox = def.sandbox.max(crate::tools::sandbox::Confinement::On);
                     let doc = std::fs::read_to_string(&f).ok().and_then(|t| crate::yaml::parse(&t).ok().flatten()).map(|n| n.to_json());
@@ -143,7 +145,8 @@ pub fn load_dirs(dirs: &[std::path::PathBuf]) -> (Vec<CliTool>, Vec<(String, Str
     (tools, broken)
 }
 
-/// The definitions `tools install` recorded in `dir/installed.json`: path and sha256.
+/// The definitions `tools install` recorded in `dir/installed.json`: path and sha256 (the
+/// path as it was spelled then; the sha256 is what identifies one).
 fn installed(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
     let Ok(text) = std::fs::read_to_string(dir.join("installed.json")) else { return Vec::new() };
     let doc: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();

@@ -158,6 +158,21 @@ const ENV_NAMES: &[&str] = &[
     "LESSOPEN",
     "LESSCLOSE",
     "MANPAGER",
+    "GIT_EXTERNAL_DIFF",
+    "GIT_PROXY_COMMAND",
+    "GIT_SEQUENCE_EDITOR",
+    "RSYNC_RSH",
+    "RSYNC_CONNECT_PROG",
+    "GCONV_PATH",
+    "JAVA_TOOL_OPTIONS",
+    "_JAVA_OPTIONS",
+    "JDK_JAVA_OPTIONS",
+    "LUA_INIT",
+    "LUA_PATH",
+    "LUA_CPATH",
+    "PHPRC",
+    "R_PROFILE",
+    "R_PROFILE_USER",
 ];
 const ENV_PREFIXES: &[&str] = &["LD_", "DYLD_", "GIT_CONFIG", "BASH_FUNC_"];
 
@@ -207,6 +222,13 @@ pub fn refusals(def: &ToolDef, doc: Option<&Value>) -> Vec<Diagnostic> {
             }
             Command::Argv(words) => words,
         };
+        if let Some(cwd) = &action.cwd {
+            refuse(
+                format!("action `{aname}` sets `cwd: {cwd}`"),
+                "leave `cwd` out: a registry tool runs in the step's temporary folder, and the output paths a caller gives \
+                 (whose folders it may write) are read from there",
+            );
+        }
         let program = words.first().map(String::as_str).unwrap_or("");
         if has_template(program) {
             refuse(
@@ -238,7 +260,13 @@ pub fn refusals(def: &ToolDef, doc: Option<&Value>) -> Vec<Diagnostic> {
                 tokens.push(w.clone());
             }
         }
-        for input in action.inputs.values() {
+        for (iname, input) in &action.inputs {
+            if let Some(t) = input.default.iter().flat_map(texts).find(|t| has_template(t)) {
+                refuse(
+                    format!("action `{aname}`'s input `{iname}` has the template `{t}` as its default"),
+                    "write the default literally: a template default is rendered when the tool runs, so what it gives is not what the install prompt shows",
+                );
+            }
             tokens.extend(input.default.iter().flat_map(texts));
             tokens.extend(input.choices.iter().flatten().flat_map(texts));
         }
@@ -545,5 +573,21 @@ mod tests {
         assert!(reasons(&text)[0].contains("with `-execdir`"));
         let r = reasons("name: t\nrequirements: {binary: git}\nenv: {GIT_SSH_COMMAND: id}\nactions:\n  go:\n    command: [git, fetch]\n");
         assert!(r[0].contains("sets `GIT_SSH_COMMAND`"), "{r:?}");
+        let r = reasons(
+            "name: t\nrequirements: {binary: git}\nenv: {GIT_EXTERNAL_DIFF: 'f() { id; }; f'}\nactions:\n  go:\n    command: [git, diff]\n",
+        );
+        assert!(r[0].contains("sets `GIT_EXTERNAL_DIFF`"), "{r:?}");
+    }
+
+    #[test]
+    fn a_working_folder_and_a_template_default_are_refused() {
+        let inputs = "      output: {type: path, output: true}\n";
+        let text = tool("touch", r#"[touch, "{{ output }}"]"#, inputs)
+            .replace("    command:", "    cwd: \"{{ run_dir }}/../../..\"\n    command:");
+        let r = reasons(&text);
+        assert!(r.iter().any(|m| m.contains("sets `cwd: {{ run_dir }}/../../..`")), "{r:?}");
+        // A default made of a template: `-ex` ~ `ec` is `-exec` only once rendered.
+        let r = reasons(&tool("find", r#"[find, ".", "{{ a }}"]"#, "      a: {type: string, default: \"{{ '-ex' ~ 'ec' }}\"}\n"));
+        assert!(r.iter().any(|m| m.contains("input `a` has the template")), "{r:?}");
     }
 }

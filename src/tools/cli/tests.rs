@@ -321,6 +321,13 @@ fn a_tool_installed_from_a_registry_is_always_confined() {
     assert!(broken.is_empty(), "{broken:?}");
     let confined: Vec<(&str, Confinement)> = tools.iter().map(|t| (t.def.name.as_str(), t.def.sandbox)).collect();
     assert_eq!(confined, [("hello", Confinement::On), ("local", Confinement::Off)]);
+    // The same folder reached by another spelling of its path (a linked HOME): still the
+    // registry's tool, still confined.
+    let linked = tempfile::tempdir().unwrap();
+    let other = linked.path().join("home");
+    std::os::unix::fs::symlink(dir.path(), &other).unwrap();
+    let (tools, _) = load_dirs(&[other]);
+    assert!(tools.iter().any(|t| t.def.name == "hello" && t.def.sandbox == Confinement::On), "found by another path: confined");
     // `sandbox: required` in the definition stays required; the configuration's `sandbox:
     // required` makes every confined tool required.
     assert_eq!(parse(&text.replace("actions:", "sandbox: required\nactions:"), "x").unwrap().sandbox, Confinement::Required);
