@@ -572,3 +572,23 @@ def test_a_recipe_naming_a_registry_tool_that_is_not_installed_says_how_to_insta
     assert "hint: it is in the tool registry: install it with `localforge tools install jq`" in proc.stderr
     proc = lf("validate", lf.write("n.yaml", "name: n\nsteps:\n  - {id: n, tool: jqq, action: x}\n"), check=2)
     assert "install it" not in proc.stderr, "a name the registry does not have gets the usual hint"
+
+
+def test_an_example_naming_a_path_outside_its_folder_does_not_run(tmp_path):
+    """The author is the caller of its own example, and a caller's output path grants the
+    tool that path's folder: `tools publish` (and CI) must not run an example whose
+    inputs name a path outside the example's folder."""
+    from localforge.services.tool_registry.example import run_example
+
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    for output in ["../../../../../../.." + str(victim / "made"), str(victim / "made")]:
+        text = (
+            "name: toucher\nversion: 1.0.0\ntype: cli\nrequirements: {binary: touch}\nactions:\n  go:\n"
+            '    command: [touch, "{{ output }}"]\n    inputs:\n      output: {type: path, output: true}\n'
+            f"example:\n  action: go\n  inputs: {{output: '{output}'}}\n"
+        )
+        doc = __import__("yaml").safe_load(text)
+        result = run_example(text.encode(), doc)
+        assert not result["ok"] and "outside the example's folder" in result["detail"], result
+        assert not (victim / "made").exists()

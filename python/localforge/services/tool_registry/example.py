@@ -29,6 +29,9 @@ def run_example(definition: bytes, doc: dict) -> dict:
     binary = (doc.get("requirements") or {}).get("binary")
     if binary and not shutil.which(binary):
         return {"ok": True, "skipped": True, "detail": f"`{binary}` is not installed here, so the example did not run"}
+    outside = _outside(example.get("inputs") or {})
+    if outside:
+        return {"ok": False, "skipped": False, "detail": outside}
     with tempfile.TemporaryDirectory(prefix="localforge-example-") as tmp:
         root = Path(tmp)
         work, tools, home = root / "work", root / "tools", root / "home"
@@ -82,6 +85,23 @@ def run_example(definition: bytes, doc: dict) -> dict:
             "detail": "; ".join(problems) or "ran and produced what it expects",
             "outputs": outputs,
         }
+
+
+def _outside(inputs: dict) -> str | None:
+    """Why the example's inputs name a path outside its own folder, if they do. An output
+    path a caller gives grants the tool its folder, and here the author is the caller: an
+    absolute path or one climbing out with `..` would let the example (run by `tools
+    publish`, and by CI for a registry's pull requests) write anywhere."""
+    for name, value in inputs.items():
+        for text in value if isinstance(value, list) else [value]:
+            if not isinstance(text, str):
+                continue
+            if os.path.isabs(text) or os.path.normpath(text).split(os.sep)[0] == "..":
+                return (
+                    f"the example's input `{name}` is `{text}`, outside the example's folder: "
+                    "name its files relative to it (`out.png`, `data/in.txt`), without `..`"
+                )
+    return None
 
 
 def _expect(expect: dict, work: Path, outputs: dict) -> list[str]:
