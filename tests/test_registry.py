@@ -588,7 +588,8 @@ def test_an_example_naming_a_path_outside_its_folder_does_not_run(tmp_path):
             '    command: [touch, "{{ output }}"]\n    inputs:\n      output: {type: path, output: true}\n'
             f"example:\n  action: go\n  inputs: {{output: '{output}'}}\n"
         )
-        doc = __import__("yaml").safe_load(text)
+        doc = {"name": "toucher", "requirements": {"binary": "touch"}, "actions": {"go": {"inputs": {"output": {"type": "path"}}}},
+               "example": {"action": "go", "inputs": {"output": output}}}  # fmt: skip
         result = run_example(text.encode(), doc)
         assert not result["ok"] and "outside the example's folder" in result["detail"], result
         assert not (victim / "made").exists()
