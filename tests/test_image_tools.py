@@ -168,6 +168,27 @@ def test_a_gate_on_the_validator_fails_the_step(lf):
     assert doc["steps"]["v"]["error"] == "gate failed: no transparent pixels"
 
 
+def test_a_misspelled_check_or_level_fails_the_step_instead_of_passing(lf):
+    opaque = lf.work / "opaque.png"
+    Image.new("RGB", (64, 32), (9, 9, 9)).save(opaque)
+    for action, checks, words in [
+        (
+            "check_image",
+            "{has_transparancy: true, sqaure: true}",
+            "validator.check_image has no check `has_transparancy`; did you mean `has_transparency`?",
+        ),
+        ("check_sprites", "[not_blank, min_widht]", "validator.check_sprites has no check `min_widht`; did you mean `min_width`?"),
+        ("check_tileset", "{seamless: true, seamless_threshold: hihg}", "`seamless_threshold` is `hihg`; use one of low, medium, high"),
+    ]:
+        image = f"images_dir: '{lf.work}'" if action == "check_sprites" else f"image: '{opaque}'"
+        rec = lf.write(
+            "g.yaml",
+            f"name: g\nsteps:\n  - {{id: v, tool: validator, action: {action}, gate: true, inputs: {{{image}, checks: {checks}}}}}\n",
+        )
+        doc = json.loads(lf("run", rec, "--json", "--no-cache", check=1).stdout)
+        assert doc["status"] == "failed" and words in doc["steps"]["v"]["error"], doc["steps"]["v"]["error"]
+
+
 def test_without_pillow_the_tools_say_how_to_install(lf):
     code = "import sys; sys.modules['PIL'] = None; from localforge.frontends.cli import main; sys.exit(main(['list-tools', '--json']))"
     proc = subprocess.run([sys.executable, "-c", code], cwd=lf.work, env=lf.env, capture_output=True, text=True)

@@ -31,6 +31,29 @@ TOOL_INPUTS = {
 }
 
 
+# The checks each action knows; any other name is refused (a misspelled gate must not pass).
+IMAGE_CHECKS = ("has_transparency", "not_blank", "min_width", "min_height", "max_width", "max_height", "size", "square",
+                "max_file_size_kb")  # fmt: skip
+TILESET_CHECKS = ("seamless", "seamless_threshold", "min_size", "square", "size")
+
+
+def _known(action: str, checks: dict) -> dict:
+    """`checks`, once each name is one the action knows (and `seamless_threshold` a level)."""
+    from localforge._suggest import did_you_mean
+
+    if not isinstance(checks, dict):
+        raise InvalidValue(f"validator.{action}: `checks` must be a mapping of check names to values, got {checks!r}")
+    known = TILESET_CHECKS if action == "check_tileset" else IMAGE_CHECKS
+    for name in checks:
+        if name not in known:
+            hint = did_you_mean(str(name), known) or f"the checks are {', '.join(known)}"
+            raise InvalidValue(f"validator.{action} has no check `{name}`; {hint}")
+    level = checks.get("seamless_threshold", "medium")
+    if level not in SEAMLESS:
+        raise InvalidValue(f"validator.{action}: `seamless_threshold` is `{level}`; use one of {', '.join(SEAMLESS)}")
+    return checks
+
+
 def TOOL_MISSING():
     return _imaging.missing()
 
@@ -72,14 +95,14 @@ def handle(action: str, inputs: dict, ctx) -> dict:
     import numpy as np
 
     if action == "check_image":
-        return check_image(inputs["image"], inputs.get("checks") or {})
+        return check_image(inputs["image"], _known(action, inputs.get("checks") or {}))
 
     if action == "check_tileset":
         # 0.x's checks, order and wording: seamless, min_size, square (then the new `size`).
-        checks = inputs.get("checks") or {}
+        checks = _known(action, inputs.get("checks") or {})
         image = _imaging.open_rgba(inputs["image"])
         level = checks.get("seamless_threshold", "medium")
-        max_diff, min_score = SEAMLESS.get(level, SEAMLESS["medium"])  # 0.x: an unknown level is medium
+        max_diff, min_score = SEAMLESS[level]
         score = _imaging.edge_match_score(np.array(image)[:, :, :3], max_diff)
         failures = []
         if checks.get("seamless") and score < min_score:
@@ -97,6 +120,7 @@ def handle(action: str, inputs: dict, ctx) -> dict:
         checks = inputs.get("checks") or {}
         if isinstance(checks, list):
             checks = {c: True for c in checks}
+        checks = _known(action, checks)
         valid, scores, failures = [], {}, []
         for path in sorted(folder.glob(inputs.get("pattern", "*.png"))):
             r = check_image(path, checks)
