@@ -191,8 +191,22 @@ impl Reader<'_> {
     }
 
     fn when(&mut self, node: &Node, what: &str) -> Option<String> {
+        /// The words a `when` may be without a template (`render_condition` reads them).
+        const CONSTANT_CONDITIONS: &[&str] = &["true", "false", "yes", "no", "on", "off", "1", "0", ""];
         let n = node.get("when")?;
         match &n.value {
+            // Text with no template in it is always true but for these words: `when:
+            // inputs.enabled` (the braces forgotten) would run the step whatever it says.
+            NodeValue::Str(s)
+                if !s.contains("{{") && !s.contains("{%") && !CONSTANT_CONDITIONS.contains(&s.trim().to_ascii_lowercase().as_str()) =>
+            {
+                self.error(
+                    n,
+                    format!("`when` in {what} is the text `{s}`, which is not a template: it would always be true"),
+                    Some(format!("write the expression in braces: `when: \"{{{{ {} }}}}\"`", s.trim())),
+                );
+                None
+            }
             NodeValue::Str(s) => Some(s.clone()),
             NodeValue::Bool(b) => Some(b.to_string()),
             _ => {

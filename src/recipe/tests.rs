@@ -159,3 +159,21 @@ fn resources_gpu_is_true_false_a_cards_index_or_its_uuid_and_split_is_a_flag() {
     };
     assert!(bad.contains("`gpu` in `resources` of step `s` must be true, false, a card's index or its UUID, found `-1`"), "{bad}");
 }
+
+#[test]
+fn a_when_that_is_text_without_a_template_is_refused_where_it_is_written() {
+    let text = "name: r\ninputs: [{name: enabled, type: boolean, default: false}]\nsteps:\n  - {id: s, tool: script, action: run, when: inputs.enabled, inputs: {command: 'true'}}\n";
+    let d = match parse_str(text, "r.yaml") {
+        Ok((_, found)) => found,
+        Err(found) => found,
+    };
+    let shown: Vec<String> = d.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        ["r.yaml:4:46: `when` in step `s` is the text `inputs.enabled`, which is not a template: it would always be true\n  hint: write the expression in braces: `when: \"{{ inputs.enabled }}\"`"]
+    );
+    for fine in ["'false'", "no", "true", "\"{{ inputs.enabled }}\"", "\"{% if inputs.enabled %}yes{% endif %}\""] {
+        let text = text.replace("when: inputs.enabled", &format!("when: {fine}"));
+        assert!(parse_str(&text, "r.yaml").is_ok_and(|(_, p)| p.is_empty()), "{fine}");
+    }
+}
