@@ -179,9 +179,18 @@ pub fn bind(recipe: &Recipe, given: &IndexMap<String, Value>) -> Result<Map<Stri
                     describe(spec.ty)
                 ))),
             },
-            (None, Some(default)) => {
-                out.insert(spec.name.clone(), absolute(spec, default.clone()));
-            }
+            (None, Some(default)) => match absolute(spec, default.clone()) {
+                // Checked as a given path is: a default is what the run reads all the same.
+                Value::String(p) if spec.must_exist && !p.contains("{{") && !std::path::Path::new(&p).exists() => {
+                    diags.push(Diagnostic::new(format!("input `{}`: its default `{p}` does not exist", spec.name)).hint(format!(
+                        "pass `--input {}=PATH` of a file or folder that exists, or make `{p}`; if the run creates it, declare the input with `must_exist: false`",
+                        spec.name
+                    )))
+                }
+                v => {
+                    out.insert(spec.name.clone(), v);
+                }
+            },
             (None, None) if spec.required => diags.push(Diagnostic::new(format!("missing required input `{}`", spec.name)).hint(format!(
                 "pass it as `--input {}=VALUE`{}",
                 spec.name,
@@ -246,5 +255,16 @@ mod tests {
         assert!(diags[0].hint.as_deref().unwrap().contains("must_exist: false"));
         let here = std::env::temp_dir();
         assert!(bind(&recipe, &given(here.to_str().unwrap())).is_ok());
+    }
+
+    #[test]
+    fn a_default_that_must_exist_is_checked_as_a_given_path_is() {
+        let text = "name: r\ninputs:\n  - {name: keep, type: path, default: /no/such/keep, must_exist: true}\n  - {name: made, type: path, default: /no/such/made}\nsteps: []\n";
+        let (recipe, _) = crate::recipe::parse_str(text, "r.yaml").unwrap();
+        let diags = bind(&recipe, &IndexMap::new()).unwrap_err();
+        let shown: Vec<&str> = diags.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(shown, ["input `keep`: its default `/no/such/keep` does not exist"], "a default without `must_exist` is not checked");
+        let given: IndexMap<String, Value> = [("keep".to_string(), json!(std::env::temp_dir()))].into_iter().collect();
+        assert!(bind(&recipe, &given).is_ok(), "given, the default is not read");
     }
 }
