@@ -245,19 +245,30 @@ impl Run {
             }
             _ => None,
         };
-        if let (Ok(outputs), true) = (&result, caching) {
-            let mut upstream = upstream.clone();
-            let effects = match (&unconfirmed, &probe) {
-                (Some(_), super::cached::Probe::Miss { before, .. }) => {
-                    Some(before.clone().map_or(super::cached::Effects::Outputs, super::cached::Effects::Listed))
-                }
-                _ => effects,
+        if caching {
+            // A step that failed (and is skipped, or retried) may have written to the run
+            // folder too: what it hands on is made from what it did, as an uncached step's.
+            let failed = match &result {
+                Err(Fail::Failed { outputs, .. }) => Some(outputs.clone()),
+                _ => None,
             };
-            if let Some(e) = effects {
-                upstream.push(("@made".into(), self.effects_digest(e, outputs).await));
+            if let Some(outputs) = result.as_ref().ok().or(failed.as_ref()) {
+                let mut upstream = upstream.clone();
+                let effects = match (unconfirmed.is_some() || failed.is_some(), &probe) {
+                    (true, super::cached::Probe::Miss { before, .. }) => {
+                        Some(before.clone().map_or(super::cached::Effects::Outputs, super::cached::Effects::Listed))
+                    }
+                    _ => effects,
+                };
+                if let Some(e) = effects {
+                    upstream.push(("@made".into(), self.effects_digest(e, outputs).await));
+                }
+                if tool == "batch" {
+                    upstream.push(("@items".into(), self.items_digest(record_id)));
+                }
+                let key = if unconfirmed.is_some() || failed.is_some() { None } else { probe.key() };
+                self.set_digest(record_id, key, outputs, &upstream);
             }
-            let key = if unconfirmed.is_some() { None } else { probe.key() };
-            self.set_digest(record_id, key, outputs, &upstream);
         }
         // Only what passed its gate is kept: a hit is then always a step that succeeded.
         if let (super::cached::Probe::Miss { key, read, before, relocatable, .. }, Ok(outputs)) = (probe, &result) {

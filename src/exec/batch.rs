@@ -91,6 +91,7 @@ impl Run {
             let report = match self.kept_items.get(&rec) {
                 // Completed before a resume: its outputs stand (as for whole steps).
                 Some(prev) => {
+                    self.kept(&rec);
                     self.events.step_kept(&rec, &prev.outputs);
                     prev.clone()
                 }

@@ -77,6 +77,26 @@ impl Run {
         out
     }
 
+    /// What a `batch.foreach` step's items handed on (each sub-step's digest, in order):
+    /// part of the batch's own digest, so that a step after it is keyed by what its items
+    /// did to the run folder, not by the batch's outputs alone.
+    pub(super) fn items_digest(&self, record_id: &str) -> String {
+        let prefix = format!("{record_id}[");
+        let digests = self.digests.lock().expect("digests");
+        let mut items: Vec<(&String, &String)> = digests.iter().filter(|(k, _)| k.starts_with(&prefix)).collect();
+        items.sort();
+        let text: String = items.iter().map(|(k, v)| format!("{k}\0{v}\0")).collect();
+        sha256_hex(text.as_bytes())
+    }
+
+    /// A step kept from before a resume did its work in another process, whose effects on
+    /// the run folder nothing here saw: it hands on a digest of this run alone, so the
+    /// steps after it run rather than be served what another run's files made.
+    pub(super) fn kept(&self, record_id: &str) {
+        let d = sha256_hex(format!("kept before a resume\0{}\0{record_id}", self.run_id).as_bytes());
+        self.digests.lock().expect("digests").insert(record_id.to_string(), d);
+    }
+
     pub(super) fn set_digest(&self, record_id: &str, key: Option<&str>, outputs: &JsonMap, upstream: &[(String, String)]) {
         let d = digest(key, outputs, &self.run_dir, upstream);
         self.digests.lock().expect("digests").insert(record_id.to_string(), d);

@@ -340,6 +340,7 @@ async fn schedule(
     for &i in &plan.order {
         if let Some(prev) = done.get(&steps[i].id) {
             run.steps.set(&steps[i].id, prev.status, &prev.outputs);
+            run.kept(&steps[i].id);
             run.events.step_kept(&steps[i].id, &prev.outputs);
             reports.insert(steps[i].id.clone(), prev.clone());
             release(i, &mut waiting, &mut initial, &mut finished);

@@ -125,8 +125,8 @@ fn the_registry_checks_only_closed_tables() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("localforge.yaml"), "services: {}\n").unwrap();
     let r = Registry::configured(&crate::config::Config::from_file(&dir.path().join("localforge.yaml")).unwrap());
-    // The LLM passes other inputs on as model options; img2img passes them to the WebUI.
-    assert_eq!(r.inputs("ollama", "generate"), None);
+    // img2img passes other inputs to the WebUI; the LLM takes its model options by name.
+    assert!(r.inputs("ollama", "generate").is_some_and(|n| n.iter().any(|i| i == "temperature") && !n.iter().any(|i| i == "sytem")));
     assert_eq!(r.inputs("sd_client", "img2img"), None);
     assert!(r.inputs("sd_client", "txt2img").is_some_and(|n| n.iter().any(|i| i == "override_settings")));
     assert_eq!(r.inputs("batch", "foreach"), None);

@@ -522,3 +522,69 @@ async fn a_step_after_an_unconfirmed_one_is_keyed_by_what_it_made() {
     let third = env.run_with(yaml, &[], CancellationToken::new()).await;
     assert_eq!((third.status.as_str(), calls()), ("completed", 2), "another image: the step after it runs");
 }
+
+fn with_cache(env: &mut Env) {
+    let store = crate::cache::store::Store { root: env.path("cache"), max_bytes: u64::MAX };
+    env.cache = Some(Arc::new(crate::cache::Cache { store, refresh: Vec::new(), stored: Default::default() }));
+}
+
+/// A cached step reading the run folder's `stamp.txt` without naming it (its key cannot
+/// see the file): only the digests of the steps before it can tell a new stamp.
+const USE_STAMP: &str =
+    "  - {id: use, tool: script, action: run, cache: true, depends_on: [$BEFORE], inputs: {command: 'cd .. && cat stamp*'}}\n";
+
+#[tokio::test]
+async fn a_step_after_a_batch_is_keyed_by_what_the_batch_items_did() {
+    let mut env = Env::new();
+    with_cache(&mut env);
+    let yaml = "name: b\nsteps:\n  - id: each\n    tool: batch\n    action: foreach\n    inputs:\n      items: [1]\n      workflow_steps:\n        \
+                - {id: w, tool: script, action: run, inputs: {command: 'cat $DIR/src.txt > {{ workflow.run_dir }}/stamp.txt'}}\n"
+        .to_string()
+        + &USE_STAMP.replace("$BEFORE", "each");
+    for stamp in ["A", "B"] {
+        std::fs::write(env.path("src.txt"), stamp).unwrap();
+        let r = env.run(&yaml).await;
+        assert_eq!(r.status, RunStatus::Completed, "{:?}", r.error);
+        assert_eq!(r.steps["use"].outputs["stdout"], stamp, "the stamp the batch's item wrote");
+    }
+}
+
+#[tokio::test]
+async fn a_step_after_a_failed_and_skipped_one_is_keyed_by_what_that_one_did() {
+    let mut env = Env::new();
+    with_cache(&mut env);
+    let yaml = "name: s\nsteps:\n  - {id: w, tool: script, action: run, on_failure: skip, inputs: {command: 'cat $DIR/src.txt > {{ workflow.run_dir }}/stamp.txt; exit 1'}}\n"
+        .to_string()
+        + &USE_STAMP.replace("$BEFORE", "w");
+    for stamp in ["A", "B"] {
+        std::fs::write(env.path("src.txt"), stamp).unwrap();
+        let r = env.run(&yaml).await;
+        assert_eq!((r.status, r.steps["w"].status), (RunStatus::Completed, StepStatus::Skipped), "{:?}", r.error);
+        assert_eq!(r.steps["use"].outputs["stdout"], stamp, "the stamp the failed step wrote");
+    }
+}
+
+#[tokio::test]
+async fn a_step_after_one_kept_from_before_a_resume_runs_rather_than_be_served() {
+    // `stamp` wrote the stamp in the first process; the resumed run keeps it without seeing
+    // what it wrote, so `use` (after the step that failed) must run, not be served another
+    // run's answer.
+    let mut env = Env::new();
+    with_cache(&mut env);
+    let yaml = "name: r\nsteps:\n  - {id: stamp, tool: script, action: run, inputs: {command: 'cat $DIR/src.txt > {{ workflow.run_dir }}/stamp.txt'}}\n  \
+                - {id: flaky, tool: script, action: run, depends_on: [stamp], inputs: {command: 'test -e $DIR/ok'}}\n"
+        .to_string()
+        + &USE_STAMP.replace("$BEFORE", "stamp, flaky");
+    for stamp in ["A", "B"] {
+        let _ = std::fs::remove_file(env.path("ok"));
+        std::fs::write(env.path("src.txt"), stamp).unwrap();
+        let first = env.run(&yaml).await;
+        assert_eq!(first.status, RunStatus::Failed);
+        std::fs::write(env.path("ok"), "").unwrap();
+        let detail = run_detail(&env.db(), &first.run_id).unwrap().unwrap();
+        let resume = super::Resume::from_history(&detail);
+        let r = env.run_full(&yaml, &[], CancellationToken::new(), crate::schedule::Resources::default(), Some(resume)).await;
+        assert_eq!(r.status, RunStatus::Completed, "{:?}", r.error);
+        assert_eq!(r.steps["use"].outputs["stdout"], stamp, "the stamp this run's kept step wrote");
+    }
+}
