@@ -37,10 +37,19 @@ impl Tool for CliTool {
     fn fingerprint(&self) -> String {
         format!("yaml:{}", self.def.hash)
     }
-    fn deterministic(&self, _action: &str, _inputs: &crate::tools::JsonMap) -> bool {
+    /// As the definition says, unless its call depends on what the key cannot see: a
+    /// working folder of the definition's own (relative names are read there), a `PATH` of
+    /// its own (its programs are not those found on LocalForge's), or a folder named in its
+    /// shell text, its environment or a default the step leaves in place.
+    fn deterministic(&self, action: &str, inputs: &crate::tools::JsonMap) -> bool {
+        let Some(a) = self.def.actions.get(action) else { return self.def.deterministic };
         self.def.deterministic
+            && a.cwd.is_none()
+            && !self.def.env.contains_key("PATH")
+            && !a.env.contains_key("PATH")
+            && !self.fixed_paths(action, inputs).iter().any(|p| std::path::Path::new(p).is_dir())
     }
-    fn reads(&self, action: &str, _inputs: &JsonMap) -> crate::tools::Reads {
+    fn reads(&self, action: &str, inputs: &JsonMap) -> crate::tools::Reads {
         let mut programs: Vec<String> = self.def.binary.iter().cloned().collect();
         if let Some(a) = self.def.actions.get(action) {
             match &a.command {
@@ -57,6 +66,9 @@ impl Tool for CliTool {
                 }
             }
         }
+        // The files the definition itself names (its shell text, its environment, the
+        // defaults the step leaves in place) count by their content, as its programs do.
+        programs.extend(self.fixed_paths(action, inputs).into_iter().filter(|p| std::path::Path::new(p).is_file()));
         // Its program inherits LocalForge's whole environment, and may read any of it.
         crate::tools::Reads { programs, env: true }
     }
@@ -106,6 +118,40 @@ impl Tool for CliTool {
                 ToolError::failed(format!("`{}` has no action `{action}` ({})", self.def.name, self.actions().join(", ")))
             })?;
         run::run(&self.def, action, def, inputs, ctx).await
+    }
+}
+
+impl CliTool {
+    /// The absolute paths the definition writes into the call itself, which the step's
+    /// inputs do not show: words of its shell text, of its environment's values, and of
+    /// the defaults of the inputs the step does not give (words holding a template left
+    /// out: what they render to is in the inputs or the run folder).
+    fn fixed_paths(&self, action: &str, given: &JsonMap) -> Vec<String> {
+        let Some(a) = self.def.actions.get(action) else { return Vec::new() };
+        let mut texts: Vec<String> = self.def.env.values().chain(a.env.values()).cloned().collect();
+        match &a.command {
+            def::Command::Shell(text) => texts.push(text.clone()),
+            def::Command::Argv(words) => {
+                texts.extend(words.iter().skip(1).map(|w| shlex::try_quote(w).map(|q| q.into_owned()).unwrap_or_default()))
+            }
+        }
+        for (name, input) in &a.inputs {
+            if given.get(name).is_none_or(|v| v.is_null()) {
+                let mut found = Vec::new();
+                crate::cache::key::strings(input.default.as_ref().unwrap_or(&serde_json::Value::Null), &mut found);
+                texts.extend(found);
+            }
+        }
+        texts
+            .iter()
+            .flat_map(|t| shlex::split(t).unwrap_or_else(|| t.split_whitespace().map(str::to_string).collect()))
+            .filter(|w| !crate::template::has_template(w))
+            .flat_map(|w| {
+                let value = w.split_once('=').map(|(_, v)| v.to_string());
+                [Some(w), value].into_iter().flatten()
+            })
+            .filter(|w| w.starts_with('/') && w.len() > 1)
+            .collect()
     }
 }
 

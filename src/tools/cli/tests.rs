@@ -336,3 +336,33 @@ fn a_tool_installed_from_a_registry_is_always_confined() {
     let e = parse(&text.replace("actions:", "sandbox: maybe\nactions:"), "x").unwrap_err();
     assert!(e[0].message.contains("`sandbox` is `true`") && e[0].line == Some(4), "{e:?}");
 }
+
+#[test]
+fn what_the_definition_itself_names_is_in_the_key_or_it_is_not_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let (conf, folder) = (dir.path().join("conf.txt"), dir.path().join("data"));
+    std::fs::write(&conf, "v1").unwrap();
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("x"), "s").unwrap();
+    let def = |extra: &str, command: &str, inputs: &str| {
+        tool(&format!(
+            "name: t\ntype: cli\ndeterministic: true\n{extra}actions:\n  go:\n    command: {command}\n    inputs:\n      conf: {{type: path, default: {}}}\n{inputs}",
+            conf.display()
+        ))
+    };
+    let none = crate::tools::JsonMap::new();
+    // A default file the step leaves in place, and a file in the shell text: by content.
+    let t = def("", &format!("\"cat {} {{{{ conf }}}}\"\n    shell: true", folder.join("x").display()), "");
+    let read = t.reads("go", &none).programs;
+    assert!(read.contains(&conf.display().to_string()) && read.contains(&folder.join("x").display().to_string()), "{read:?}");
+    let given: crate::tools::JsonMap = json!({"conf": "/elsewhere"}).as_object().unwrap().clone();
+    assert!(!t.reads("go", &given).programs.contains(&conf.display().to_string()), "given: the default is not read");
+    assert!(t.deterministic("go", &none));
+    // What the key cannot see: not cached.
+    let cwd = def("", "[cat, '{{ conf }}']\n    cwd: /tmp", "");
+    let path = def("env: {PATH: /opt/bin2}\n", "[cat, '{{ conf }}']", "");
+    let listed = def("", &format!("[ls, {}]", folder.display()), "");
+    for (t, why) in [(cwd, "its own working folder"), (path, "its own PATH"), (listed, "a folder it names")] {
+        assert!(!t.deterministic("go", &none), "{why}");
+    }
+}
