@@ -58,8 +58,11 @@ impl Tool for Ffmpeg {
     fn description(&self) -> String {
         "Convert, normalize, loop, trim and measure audio with FFmpeg".into()
     }
-    fn deterministic(&self, _action: &str, _inputs: &JsonMap) -> bool {
-        true
+    /// Only for a plain media file: a list or playlist (`ffconcat`, `m3u8`, `cue`, ...), an
+    /// image sequence (`frame%03d.png`), a URL or a protocol (`concat:a|b`) reads other
+    /// files or data, which the key does not hash.
+    fn deterministic(&self, _action: &str, inputs: &JsonMap) -> bool {
+        inputs.get("input").and_then(serde_json::Value::as_str).is_none_or(plain_media)
     }
     fn reads(&self, _action: &str, _inputs: &JsonMap) -> super::Reads {
         super::Reads { programs: vec![self.ffmpeg.clone(), self.ffprobe.clone()], env: false }
@@ -196,4 +199,54 @@ fn stem(p: &str) -> String {
 
 fn suffix(p: &str) -> String {
     Path::new(p).extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_else(|| ".wav".into())
+}
+
+/// Suffixes of files that name other files for FFmpeg to read.
+const LISTS: &[&str] = &["ffconcat", "concat", "txt", "list", "m3u", "m3u8", "pls", "cue", "xspf", "sdp", "asx", "wpl", "smil"];
+
+/// Whether FFmpeg reads `input` alone: a local file that is not a list of other files.
+fn plain_media(input: &str) -> bool {
+    let protocol = input.split_once(':').is_some_and(|(p, _)| p.len() > 1 && !p.contains('/'));
+    if protocol || input.contains('%') {
+        return false;
+    }
+    let path = std::path::Path::new(input);
+    let suffix = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    if LISTS.contains(&suffix.as_str()) {
+        return false;
+    }
+    let mut head = [0u8; 512];
+    let n = std::fs::File::open(path).and_then(|mut f| std::io::Read::read(&mut f, &mut head)).unwrap_or(0);
+    let head = String::from_utf8_lossy(&head[..n]);
+    !["ffconcat", "#EXTM3U", "[playlist]", "file '", "file \""]
+        .iter()
+        .any(|m| head.trim_start().starts_with(m) || head.contains(&format!("\n{m}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_media;
+
+    #[test]
+    fn only_a_plain_media_file_is_cached_not_a_list_a_sequence_or_a_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let wav = dir.path().join("a.wav");
+        std::fs::write(&wav, b"RIFF\0\0\0\0WAVE").unwrap();
+        let sneaky = dir.path().join("list.wav");
+        std::fs::write(&sneaky, "ffconcat version 1.0\nfile 'a.wav'\nfile 'b.wav'\n").unwrap();
+        let listed = dir.path().join("l.media");
+        std::fs::write(&listed, "# made by hand\nfile 'a.wav'\n").unwrap();
+        assert!(plain_media(wav.to_str().unwrap()));
+        for input in [
+            dir.path().join("x.ffconcat").display().to_string(),
+            dir.path().join("x.m3u8").display().to_string(),
+            sneaky.display().to_string(),
+            listed.display().to_string(),
+            dir.path().join("frame%03d.png").display().to_string(),
+            "concat:a.wav|b.wav".into(),
+            "http://127.0.0.1/a.wav".into(),
+        ] {
+            assert!(!plain_media(&input), "{input}");
+        }
+    }
 }
