@@ -124,15 +124,47 @@ impl Tool for Llm {
     /// The model's digest as the server reports it (Ollama's `/api/tags`); for an
     /// OpenAI-compatible server, which reports no digest, the server's address and what it
     /// says of the model (`openai::served`: llama.cpp's weights size and shape, vLLM's path).
+    ///
+    /// A service with several instances (`services.NAME.instances`, one per card) answers
+    /// from the instance on the card the step is given, which the key is made before: the
+    /// identity is asked of each, and instances serving different models are not cached.
     async fn identity(&self, _action: &str, inputs: &JsonMap) -> Result<Option<Value>, ToolError> {
         let t = self.target(inputs, &[])?;
-        match t.api {
-            Api::Ollama => ollama::digest(&self.client, &t).await.map(|d| Some(serde_json::json!({"model": t.model, "digest": d}))),
-            Api::OpenAi => {
-                let served = openai::served(&self.client, &t).await?;
-                Ok(Some(serde_json::json!({"model": t.model, "server": t.host, "served": served})))
+        let mut hosts = vec![t.host.clone()];
+        if opt_str(inputs, "host").is_none() {
+            let cfg = self.services.get(&t.service).and_then(Value::as_object).cloned().unwrap_or_default();
+            let all = crate::config::instances::instances(&t.service, &cfg);
+            hosts = all.into_iter().map(|i| i.host).collect::<Vec<_>>();
+            hosts.dedup();
+            if hosts.is_empty() {
+                hosts.push(t.host.clone());
             }
         }
+        let mut found: Option<Value> = None;
+        for host in &hosts {
+            let t = Target { host: host.clone(), progress: None, ..self.target(inputs, &[])? };
+            let id = match t.api {
+                Api::Ollama => ollama::digest(&self.client, &t).await.map(|d| serde_json::json!({"model": t.model, "digest": d}))?,
+                Api::OpenAi => serde_json::json!({"model": t.model, "served": openai::served(&self.client, &t).await?}),
+            };
+            match &found {
+                Some(first) if *first != id => {
+                    return Err(ToolError::failed(format!(
+                        "the instances of `{}` serve different models for `{}` ({} and {}): which one a call gets depends on its card",
+                        t.service, t.model, hosts[0], host
+                    )))
+                }
+                _ => found = Some(id),
+            }
+        }
+        // An OpenAI-compatible server's own address stays in the key (what it says of the
+        // model is not a digest); one instance's, whichever answers.
+        Ok(found.map(|mut id| {
+            if t.api == Api::OpenAi {
+                id["server"] = json!(t.host);
+            }
+            id
+        }))
     }
 
     fn needs(&self, _action: &str, inputs: &JsonMap) -> Needs {

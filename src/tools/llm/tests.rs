@@ -337,3 +337,31 @@ fn an_input_that_is_no_option_is_refused_by_name() {
         assert!(names.contains(&"temperature") && names.contains(&"num_ctx") && !names.contains(&"sytem"), "{action}: {names:?}");
     }
 }
+
+#[tokio::test]
+async fn instances_serving_different_weights_are_not_cached_and_the_same_weights_are() {
+    let tags = |digest: &'static str| {
+        Arc::new(move |path: &str, _: &Value| match path {
+            "/api/tags" => reply(200, &format!(r#"{{"models":[{{"name":"tiny:1b","model":"tiny:1b","digest":"{digest}"}}]}}"#)),
+            _ => reply(404, "{}"),
+        })
+    };
+    let (a, _) = stand_in(tags("sha-A")).await;
+    let (b, _) = stand_in(tags("sha-B")).await;
+    let (a2, _) = stand_in(tags("sha-A")).await;
+    let with = |hosts: [&str; 2]| {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.yaml");
+        let text = format!(
+            "services:\n  ollama:\n    default_model: tiny:1b\n    instances:\n      - {{host: {}, gpu: 0}}\n      - {{host: {}, gpu: 1}}\n",
+            hosts[0], hosts[1]
+        );
+        std::fs::write(&f, text).unwrap();
+        Llm::new(&Config::from_file(&f).unwrap())
+    };
+    let prompt = inputs(json!({"prompt": "hi", "seed": 1}));
+    let e = with([&a, &b]).identity("generate", &prompt).await.unwrap_err();
+    assert!(e.to_string().contains("serve different models for `tiny:1b`"), "{e}");
+    let same = with([&a, &a2]).identity("generate", &prompt).await.unwrap().unwrap();
+    assert_eq!(same["digest"], "sha-A");
+}
