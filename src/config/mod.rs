@@ -173,6 +173,7 @@ fn check_types(node: &yaml::Node, file: &str) -> Result<(), Diagnostic> {
     let bad = |n: &yaml::Node, key: &str, want: &str| {
         Diagnostic::new(format!("configuration key `{key}` must be {want}, found {}", n.kind())).in_file(file).at(n.line, n.col)
     };
+    check_keys(node, file)?;
     for key in ["workspace", "output_dir", "run_dir"] {
         if let Some(n) = node.get(key).filter(|n| n.as_str().is_none()) {
             return Err(bad(n, key, "a path (text)"));
@@ -213,6 +214,65 @@ fn check_types(node: &yaml::Node, file: &str) -> Result<(), Diagnostic> {
                     .at(item.line, item.col)
                     .hint("for example `- {host: \"http://127.0.0.1:11435\", gpu: 1}`"));
             }
+        }
+    }
+    Ok(())
+}
+
+/// The keys and values LocalForge reads (`keys`): a value of the wrong shape is an error,
+/// and so is an unknown key where it is a misspelling of one LocalForge reads (at the top
+/// and in a service, other keys are kept: 0.x files carry their own, a service's go to its
+/// tool) or anywhere in the sections that are LocalForge's alone.
+fn check_keys(node: &yaml::Node, file: &str) -> Result<(), Diagnostic> {
+    check_section(node, keys::TOP, "", true, file)?;
+    for (section, table) in
+        [("persistence", keys::PERSISTENCE), ("resources", keys::RESOURCES), ("cache", keys::CACHE), ("executor", keys::EXECUTOR)]
+    {
+        if let Some(n) = node.get(section).filter(|n| n.as_map().is_some()) {
+            check_section(n, table, &format!("{section}."), false, file)?;
+        }
+    }
+    for (name, svc) in node.get("services").and_then(yaml::Node::as_map).unwrap_or_default() {
+        if svc.as_map().is_some() {
+            check_section(svc, keys::SERVICE, &format!("services.{}.", name.key_text()), true, file)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_section(map: &yaml::Node, table: &[crate::key::Key], prefix: &str, open: bool, file: &str) -> Result<(), Diagnostic> {
+    use crate::key::Shape;
+    let names = crate::key::names(table);
+    for (k, v) in map.as_map().unwrap_or_default() {
+        let name = k.key_text();
+        let at = |d: Diagnostic, n: &yaml::Node| d.in_file(file).at(n.line, n.col);
+        let Some(key) = table.iter().find(|key| key.name == name) else {
+            let close = crate::diag::did_you_mean(&name, names.iter().copied());
+            match (open, close) {
+                (true, None) => continue,
+                (_, close) => {
+                    let hint = close.unwrap_or_else(|| format!("the keys here are {}", names.join(", ")));
+                    return Err(at(Diagnostic::new(format!("unknown configuration key `{prefix}{name}`")), k).hint(hint));
+                }
+            }
+        };
+        if v.is_null() {
+            continue;
+        }
+        let want = match key.shape {
+            Shape::Word(words) if !v.as_str().is_some_and(|t| words.contains(&t)) => Some(format!("one of {}", words.join(", "))),
+            Shape::Bool if !matches!(v.value, yaml::NodeValue::Bool(_)) => Some("true or false".to_string()),
+            Shape::Number { .. } if !matches!(v.value, yaml::NodeValue::Int(_) | yaml::NodeValue::Float(_)) => Some("a number".to_string()),
+            Shape::Count { .. } if !matches!(v.value, yaml::NodeValue::Int(n) if n >= 0) => Some("a whole number".to_string()),
+            _ => None,
+        };
+        if let Some(want) = want {
+            let shown = match &v.value {
+                yaml::NodeValue::Str(t) => format!("`{t}`"),
+                _ => v.kind().to_string(),
+            };
+            return Err(at(Diagnostic::new(format!("configuration key `{prefix}{name}` must be {want}, found {shown}")), v)
+                .hint(format!("`{prefix}{name}`: {}", key.doc)));
         }
     }
     Ok(())
@@ -284,6 +344,31 @@ pub fn expand(p: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_misspelled_key_or_a_value_of_the_wrong_shape_is_refused_where_it_is_written() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("localforge.yaml");
+        let refused = |text: &str| {
+            std::fs::write(&f, text).unwrap();
+            let e = Config::from_file(&f).unwrap_err();
+            format!("{}:{} {}; {}", e.line.unwrap_or(0), e.column.unwrap_or(0), e.message, e.hint.unwrap_or_default())
+        };
+        for (text, says) in [
+            ("max_paralel: 2\n", "1:1 unknown configuration key `max_paralel`; did you mean `max_parallel`?"),
+            ("sandbox: requried\n", "1:10 configuration key `sandbox` must be one of auto, required, found `requried`"),
+            ("max_parallel: two\n", "1:15 configuration key `max_parallel` must be a whole number, found `two`"),
+            ("resources: {vram_gb: 8GB}\n", "1:22 configuration key `resources.vram_gb` must be a number, found `8GB`"),
+            ("cache:\n  enabeld: false\n", "2:3 unknown configuration key `cache.enabeld`; did you mean `enabled`?"),
+            ("cache:\n  size: 3\n", "2:3 unknown configuration key `cache.size`; the keys here are enabled, dir, max_gb"),
+            ("services:\n  ollama:\n    hots: http://h:1\n", "3:5 unknown configuration key `services.ollama.hots`; did you mean `host`?"),
+        ] {
+            assert!(refused(text).starts_with(says), "{text}: {}", refused(text));
+        }
+        // A 0.x file's own keys and a service's settings for its tool are kept.
+        std::fs::write(&f, "theme: dark\nservices:\n  sd:\n    steps_default: 30\n").unwrap();
+        assert!(Config::from_file(&f).is_ok());
+    }
 
     #[test]
     fn file_values_merge_over_defaults() {
