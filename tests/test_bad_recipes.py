@@ -296,3 +296,33 @@ def test_a_misspelled_batch_input_is_refused(lf):
     )
     lf("run", rec, check=2)
     assert not lf.db.exists(), "refused before anything ran"
+
+
+TYPED_PLUGIN = """\
+TOOL_NAME = "typed"
+TOOL_ACTIONS = ["go"]
+TOOL_NATIVE_VALUES = True
+TOOL_INPUTS = {"go": {"times": {"type": "integer", "required": True}, "mood": {"type": "string", "choices": ["happy", "sad"]}}}
+
+
+def handle(action, inputs, ctx):
+    return {"times": inputs["times"], "mood": inputs.get("mood")}
+"""
+
+
+def test_a_plugins_declared_inputs_are_held_to_their_type_required_and_choices(lf):
+    """TOOL_INPUTS is more than names: a required input must be given, a value is of its
+    type (converted as a YAML tool's: "3" is 3) and one of its choices, before `handle`
+    runs; a type TOOL_INPUTS misspells makes the plugin unavailable, saying which."""
+    folder = lf.home / ".localforge" / "tools"
+    folder.mkdir(parents=True)
+    (folder / "typed_tool.py").write_text(TYPED_PLUGIN)
+    (folder / "badtype_tool.py").write_text(TYPED_PLUGIN.replace('"typed"', '"badtype"').replace('"integer"', '"intger"'))
+    ok = lf.write("ok.yaml", "name: ok\nsteps:\n  - {id: g, tool: typed, action: go, inputs: {times: '3', mood: happy}}\n")
+    doc = json.loads(lf("run", ok, "--json", check=0).stdout)
+    assert doc["steps"]["g"]["outputs"] == {"times": 3, "mood": "happy"}
+    bad = lf.write("bad.yaml", "name: bad\nsteps:\n  - {id: g, tool: typed, action: go, inputs: {mood: angry}}\n")
+    doc = json.loads(lf("run", bad, "--json", check=1).stdout)
+    assert doc["steps"]["g"]["error"] == "`typed.go`: missing required input `times`; input `mood`: `angry` is not one of `happy`, `sad`"
+    tools = {t["name"]: t for t in json.loads(lf("list-tools", "--json", check=0).stdout)}
+    assert "has type 'intger', which is no input type; did you mean `integer`?" in json.dumps(tools["badtype"]), tools["badtype"]

@@ -75,9 +75,25 @@ def _inputs_problem(inputs, actions):
         if not isinstance(specs, dict):
             return f"TOOL_INPUTS[{action!r}] must be a dict of input name -> spec"
         for name, spec in specs.items():
+            where = f"TOOL_INPUTS[{action!r}][{name!r}]"
             if not isinstance(spec, dict) or set(spec) - INPUT_SPEC_KEYS:
-                return f"TOOL_INPUTS[{action!r}][{name!r}] must be a dict with keys among {', '.join(sorted(INPUT_SPEC_KEYS))}"
+                return f"{where} must be a dict with keys among {', '.join(sorted(INPUT_SPEC_KEYS))}"
+            kind = spec.get("type", "string")
+            if kind not in INPUT_TYPES:
+                from localforge._suggest import did_you_mean
+
+                hint = did_you_mean(str(kind), INPUT_TYPES) or "the types are string, integer, number, boolean, path, list, object"
+                return f"{where} has type {kind!r}, which is no input type; {hint}"
+            if not isinstance(spec.get("required", False), bool):
+                return f"{where}: `required` must be True or False"
+            if spec.get("choices") is not None and not isinstance(spec["choices"], list):
+                return f"{where}: `choices` must be a list"
     return None
+
+
+# The input types' names (`recipe::InputType::parse`).
+INPUT_TYPES = ("string", "str", "text", "integer", "int", "number", "float", "boolean", "bool", "path", "file", "list", "array",
+               "object", "dict", "mapping")  # fmt: skip
 
 
 # Modules 0.x depended on, so its plugins import them freely: `localforge[compat]` brings them.

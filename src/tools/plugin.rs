@@ -136,6 +136,7 @@ impl Tool for Plugin {
             .iter()
             .map(|(name, spec)| InputDoc {
                 name: name.clone(),
+                // `plugins.py` refuses a type it does not know, so none is read as text here.
                 ty: spec["type"].as_str().and_then(InputType::parse).unwrap_or(InputType::String),
                 required: spec["required"].as_bool().unwrap_or(false),
                 default: spec.get("default").filter(|d| !d.is_null()).cloned(),
@@ -147,7 +148,47 @@ impl Tool for Plugin {
         Some(ActionInputs { inputs, open: false })
     }
     async fn call(&self, action: &str, inputs: JsonMap, ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
+        let inputs = match self.inputs(action) {
+            Some(table) => bound(&self.info.name, action, &table, inputs, self.info.native)?,
+            None => inputs,
+        };
         self.handler.call(&self.info.name, action, inputs, ctx).await
+    }
+}
+
+/// The inputs as `TOOL_INPUTS` declares them, before the plugin sees them: a required one
+/// is given, and (for a plugin given rendered values: a 0.x plugin renders its own) each
+/// is of its type, converted as a YAML tool's are (`"3"` for an integer is 3), and one of
+/// its `choices`. Every problem is said at once.
+fn bound(tool: &str, action: &str, table: &ActionInputs, mut inputs: JsonMap, rendered: bool) -> Result<JsonMap, ToolError> {
+    use crate::recipe::inputs::{convert, in_choices};
+    let mut problems = Vec::new();
+    for spec in &table.inputs {
+        let Some(v) = inputs.get(&spec.name).filter(|v| !v.is_null()) else {
+            if spec.required {
+                problems.push(format!("missing required input `{}`", spec.name));
+            }
+            continue;
+        };
+        if !rendered {
+            continue;
+        }
+        match convert(spec.ty, v) {
+            Ok(v) if spec.choices.as_ref().is_some_and(|c| !in_choices(&v, c)) => {
+                let names: Vec<String> =
+                    spec.choices.iter().flatten().map(|c| c.as_str().map(str::to_string).unwrap_or_else(|| c.to_string())).collect();
+                let shown = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+                problems.push(format!("input `{}`: `{shown}` is not one of {}", spec.name, crate::diag::list_names(&names)));
+            }
+            Ok(v) => {
+                inputs.insert(spec.name.clone(), v);
+            }
+            Err(e) => problems.push(format!("input `{}`: {e}", spec.name)),
+        }
+    }
+    match problems.is_empty() {
+        true => Ok(inputs),
+        false => Err(ToolError::failed(format!("`{tool}.{action}`: {}", problems.join("; ")))),
     }
 }
 
