@@ -98,7 +98,14 @@ impl Run {
         attempt: u32,
         mut result: Result<JsonMap, Fail>,
     ) -> (Result<JsonMap, Fail>, u32) {
-        let Some(refinement) = self.recipe.refinement_for(&step.id) else {
+        // A step's own refinement first; a batch item's sub-step has no other but the
+        // recipe's (a top-level step of the same id is another step).
+        let found = match &step.refinement {
+            Some(own) => Some(own.as_slice()),
+            None if record_id.contains('[') => Some(self.recipe.refinement.as_slice()).filter(|r| !r.is_empty()),
+            None => self.recipe.refinement_for(&step.id),
+        };
+        let Some(refinement) = found else {
             if let Err(Fail::Failed { message, .. }) = &mut result {
                 message.push_str(" (on_failure is `refine` but no refinement steps are defined)");
             }

@@ -177,3 +177,11 @@ fn a_when_that_is_text_without_a_template_is_refused_where_it_is_written() {
         assert!(parse_str(&text, "r.yaml").is_ok_and(|(_, p)| p.is_empty()), "{fine}");
     }
 }
+
+#[test]
+fn a_batch_sub_steps_own_refinement_is_validated() {
+    let text = "name: r\nsteps:\n  - id: each\n    tool: batch\n    action: foreach\n    inputs:\n      items: [1]\n      workflow_steps:\n        - id: w\n          tool: file_ops\n          action: write\n          on_failure: refine\n          inputs: {path: a.txt, content: x}\n          refinement:\n            steps:\n              - {id: fix, tool: file_ops, action: write, inputs: {path: a.txt, contnet: y}}\n";
+    let found = problems(text, &tools());
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("`file_ops.write` has no input `contnet` (step `fix`)"), "{found:?}");
+}

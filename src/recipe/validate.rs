@@ -153,6 +153,9 @@ impl<'a> Validator<'a> {
                     self.error(sub.line, sub.col, format!("duplicate id `{}` in `workflow_steps` of step `{}`", sub.id, step.id), None);
                 }
                 self.step(sub, &Place::Batch { owner: Box::new(place.clone()), earlier: seen.clone() });
+                for child in sub.refinement.iter().flatten() {
+                    self.step(child, &Place::Refinement);
+                }
                 seen.push(sub.id.clone());
             }
         }

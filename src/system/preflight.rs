@@ -99,11 +99,25 @@ pub fn step_needs(
 ) -> Vec<StepNeed> {
     let scope = static_scope(recipe, inputs);
     let mut out = Vec::new();
-    for step in recipe.steps.iter().filter(|s| !s.is_refinement()) {
-        out.extend(need_of(step, &step.id, recipe, &scope, tools, profiles, settings));
-        for sub in step.batch.iter().flatten() {
-            out.extend(need_of(sub, &format!("{}.{}", step.id, sub.id), recipe, &scope, tools, profiles, settings));
+    let mut add = |step: &Step, id: String| out.extend(need_of(step, &id, recipe, &scope, tools, profiles, settings));
+    // Refinement steps too (a step's own, a `type: refinement` step's, the recipe's, a
+    // sub-step's): they run when a step fails, and need what they need then.
+    for step in &recipe.steps {
+        if !step.is_refinement() {
+            add(step, step.id.clone());
         }
+        for child in step.children() {
+            add(child, format!("{}.{}", step.id, child.id));
+        }
+        for sub in step.batch.iter().flatten() {
+            add(sub, format!("{}.{}", step.id, sub.id));
+            for child in sub.children() {
+                add(child, format!("{}.{}.{}", step.id, sub.id, child.id));
+            }
+        }
+    }
+    for child in &recipe.refinement {
+        add(child, child.id.clone());
     }
     out
 }

@@ -588,3 +588,34 @@ async fn a_step_after_one_kept_from_before_a_resume_runs_rather_than_be_served()
         assert_eq!(r.steps["use"].outputs["stdout"], stamp, "the stamp this run's kept step wrote");
     }
 }
+
+#[tokio::test]
+async fn a_batch_sub_steps_own_refinement_runs_for_it() {
+    let env = Env::new();
+    let r = env
+        .run(
+            r#"
+name: refine-in-batch
+config: {max_iterations: 5}
+steps:
+  - id: each
+    tool: batch
+    action: foreach
+    inputs:
+      items: [1]
+      workflow_steps:
+        - id: check
+          tool: checker
+          action: check
+          gate: true
+          on_failure: refine
+          inputs: {path: "$DIR/lines.txt", min: 2}
+          refinement:
+            steps:
+              - {id: add_line, tool: file_ops, action: write, inputs: {path: "$DIR/lines.txt", append: true, content: "x\n"}}
+"#,
+        )
+        .await;
+    assert_eq!(r.status, RunStatus::Completed, "{:?}", r.error);
+    assert_eq!(read(env.path("lines.txt")), "x\nx\n");
+}

@@ -529,6 +529,12 @@ async fn a_declared_need_alone_is_checked_ram_or_gpu() {
     let sub = "name: r\nsteps:\n  - id: b\n    tool: batch\n    action: foreach\n    inputs:\n      items: [1]\n      workflow_steps:\n        - {id: s, tool: script, action: run, resources: {ram_gb: 5000}, inputs: {command: 'true'}}\n";
     let pf = run(sub.into(), no_gpu.clone()).await;
     assert!(pf.problems.iter().any(|p| p.message.starts_with("step `b.s` declares 5000.0 GB of RAM")), "{:?}", pf.problems);
+    // A refinement step runs when its step fails: what it declares is checked before too.
+    let refine = "name: r\nsteps:\n  - id: a\n    tool: script\n    action: run\n    on_failure: refine\n    inputs: {command: 'true'}\n    refinement:\n      steps:\n        - {id: fix, tool: script, action: run, resources: {ram_gb: 5000}, inputs: {command: 'true'}}\n";
+    let pf = run(refine.into(), no_gpu.clone()).await;
+    assert!(pf.problems.iter().any(|p| p.message.starts_with("step `a.fix` declares 5000.0 GB of RAM")), "{:?}", pf.problems);
+    let global = "name: r\nrefinement:\n  steps:\n    - {id: fix, tool: script, action: run, resources: {gpu: true}, inputs: {command: 'true'}}\nsteps:\n  - {id: a, tool: script, action: run, inputs: {command: 'true'}}\n";
+    assert_eq!(run(global.into(), no_gpu.clone()).await.problems.len(), 1, "the recipe's refinement steps");
     // A GPU here, RAM that fits: nothing to refuse.
     let one_gpu = Probe { gpus: Arc::new(FakeGpus(Ok(vec![gpu("RTX 4090", 24.0, 20.0)]))), ..Probe::machine() };
     assert!(run(step("{gpu: true, ram_gb: 0.5}"), one_gpu).await.problems.is_empty());
