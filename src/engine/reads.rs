@@ -43,6 +43,7 @@ pub fn validate_warnings(paths: &[PathBuf], tools: &Registry) -> Vec<Diagnostic>
         .filter_map(|p| crate::recipe::load(p).ok())
         .flat_map(|(r, _)| {
             let mut w = crate::recipe::compat::warnings_0x(&r);
+            w.extend(crate::recipe::compat::idle_settings(&r));
             w.extend(crate::cache::lint::warnings(&r, tools));
             w
         })

@@ -32,6 +32,25 @@ pub fn warnings_0x(r: &Recipe) -> Vec<Diagnostic> {
     .hint("in each, add `allow_failure: true` to its inputs to go on as 0.x did, or `allow_failure: false` to stop the run (either one says it, and this warning goes)")]
 }
 
+/// A warning for each setting a step writes that its `on_failure` makes do nothing: a
+/// `retry_count` or `retry_delay` without `on_failure: retry`, a `refinement` without
+/// `on_failure: refine` (the step fails once, as it would without them).
+pub fn idle_settings(r: &Recipe) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for s in all_steps(&r.steps).into_iter().chain(r.refinement.iter()) {
+        for (key, line, col) in &s.idle {
+            let wanted = if *key == "refinement" { "refine" } else { "retry" };
+            out.push(
+                Diagnostic::new(format!("step `{}` sets `{key}`, which does nothing without `on_failure: {wanted}`", s.id))
+                    .in_file(&r.file)
+                    .at(*line, *col)
+                    .hint(format!("add `on_failure: {wanted}` to the step, or remove `{key}`")),
+            );
+        }
+    }
+    out
+}
+
 fn all_steps(steps: &[Step]) -> Vec<&Step> {
     let mut out = Vec::new();
     for s in steps {
@@ -47,6 +66,20 @@ fn all_steps(steps: &[Step]) -> Vec<&Step> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_retry_or_refinement_setting_its_on_failure_ignores_is_warned_about() {
+        let text = "name: r\nsteps:\n  - {id: a, tool: script, action: run, retry_count: 3, inputs: {command: x}}\n  - {id: b, tool: script, action: run, on_failure: retry, retry_count: 3, retry_delay: 1, inputs: {command: x}}\n  - id: c\n    tool: script\n    action: run\n    on_failure: skip\n    inputs: {command: x}\n    refinement:\n      steps: [{id: fix, tool: script, action: run, inputs: {command: y}}]\n";
+        let (r, _) = crate::recipe::parse_str(text, "r.yaml").unwrap();
+        let w: Vec<String> = idle_settings(&r).iter().map(ToString::to_string).collect();
+        assert_eq!(
+            w,
+            [
+                "r.yaml:3:53: step `a` sets `retry_count`, which does nothing without `on_failure: retry`\n  hint: add `on_failure: retry` to the step, or remove `retry_count`",
+                "r.yaml:11:7: step `c` sets `refinement`, which does nothing without `on_failure: refine`\n  hint: add `on_failure: refine` to the step, or remove `refinement`",
+            ]
+        );
+    }
 
     #[test]
     fn a_0x_recipe_is_warned_about_once_and_a_new_one_not_at_all() {

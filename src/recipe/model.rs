@@ -182,6 +182,9 @@ pub struct Step {
     pub cache: Option<bool>,
     /// `batch.foreach` sub-steps, rendered per item.
     pub batch: Option<Vec<Step>>,
+    /// Settings written that its `on_failure` makes do nothing (`retry_count` without
+    /// `retry`, `refinement` without `refine`), with where: `validate` warns of them.
+    pub idle: Vec<(&'static str, usize, usize)>,
     /// Template references with their positions, for checks before the run.
     pub refs: Vec<SiteRef>,
     pub line: usize,

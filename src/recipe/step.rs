@@ -95,7 +95,13 @@ impl Reader<'_> {
         if nest == Nest::Batch && node.get("depends_on").is_some() {
             self.error(node, format!("{what} is inside `workflow_steps`, which run in order; `depends_on` does not apply"), None);
         }
+        let idle = [("retry_count", OnFailure::Retry), ("retry_delay", OnFailure::Retry), ("refinement", OnFailure::Refine)]
+            .into_iter()
+            .filter(|(_, needs)| on_failure != *needs)
+            .filter_map(|(key, _)| node.get(key).map(|n| (key, n.line, n.col)))
+            .collect();
         let mut step = Step {
+            idle,
             name,
             kind,
             inputs: inputs_node.map(|n| json_map_without(n, batch.is_some().then_some("workflow_steps"))).unwrap_or_default(),
