@@ -21,6 +21,8 @@ pub struct Recipe {
     pub outputs: Option<Map<String, Value>>,
     /// What the `outputs:` templates read, where.
     pub output_refs: Vec<SiteRef>,
+    /// What the `cleanup:` paths read, where (rendered after the run, as outputs are).
+    pub cleanup_refs: Vec<SiteRef>,
     pub config: Map<String, Value>,
     pub templates: Map<String, Value>,
     pub steps: Vec<Step>,

@@ -79,6 +79,10 @@ pub fn parse_str(text: &str, file: &str) -> Result<(Recipe, Vec<Diagnostic>), Ve
     let templates = root.get("templates").and_then(|t| r.expect_map(t, "`templates`")).map(json_map).unwrap_or_default();
     let refinement = root.get("refinement").map(|n| r.recipe_refinement(n)).unwrap_or_default();
     let cleanup = root.get("cleanup").map(|n| r.cleanup(n)).unwrap_or_default();
+    let mut cleanup_refs = Vec::new();
+    if let Some(n) = root.get("cleanup") {
+        r.collect_refs(n, &mut cleanup_refs, false);
+    }
     let inputs = root.get("inputs").map(|n| r.input_specs(n)).unwrap_or_default();
     let resources = root.get("resources").and_then(|n| r.resources(n, "the recipe"));
     let cache = r.boolean(&root, "cache", "the recipe");
@@ -92,6 +96,7 @@ pub fn parse_str(text: &str, file: &str) -> Result<(Recipe, Vec<Diagnostic>), Ve
         inputs,
         outputs,
         output_refs,
+        cleanup_refs,
         config: config.map(json_map).unwrap_or_default(),
         templates,
         refinement,

@@ -185,3 +185,20 @@ fn a_batch_sub_steps_own_refinement_is_validated() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(found[0].contains("`file_ops.write` has no input `contnet` (step `fix`)"), "{found:?}");
 }
+
+#[test]
+fn outputs_and_cleanup_read_only_what_the_recipe_has() {
+    let text = "name: r\ninputs: [{name: keep, type: path, default: /tmp}]\noutputs: {o: \"{{ inputs.mgs }}\", p: \"{{ templates.greet }}\"}\ntemplates: {greeting: hi}\ncleanup:\n  on_success:\n    - {action: preserve, path: \"{{ inputs.kep }}\"}\n    - {action: delete, path: \"{{ steps.w.outputs.path }}\"}\n    - {action: delete, path: \"{{ steps.x.outputs.path }}\"}\nsteps:\n  - {id: w, tool: file_ops, action: write, inputs: {path: a.txt, content: x}}\n";
+    let found = problems(text, &tools());
+    let messages: Vec<&str> = found.iter().map(|p| p.split('\n').next().unwrap()).collect();
+    assert_eq!(
+        messages,
+        [
+            "r.yaml:3:14: recipe output reads undeclared input `inputs.mgs`",
+            "r.yaml:3:37: recipe output reads `templates.greet`, which the recipe does not define",
+            "r.yaml:7:32: cleanup reads undeclared input `inputs.kep`",
+            "r.yaml:9:30: cleanup reads `steps.x`, but there is no step `x`",
+        ]
+    );
+    assert!(found[0].contains("did you mean `keep`?") || found[0].contains("`inputs` has `keep`"), "{found:?}");
+}

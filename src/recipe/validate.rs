@@ -161,20 +161,38 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// The recipe's `outputs:` read steps that exist (any step: outputs render after the run).
+    /// The recipe's `outputs:` and `cleanup:` (rendered after the run: any step) read
+    /// steps, inputs, `config` and `templates` keys that exist.
     fn outputs(&mut self) {
-        for site in &self.recipe.output_refs {
+        let sites =
+            self.recipe.output_refs.iter().map(|s| ("recipe output", s)).chain(self.recipe.cleanup_refs.iter().map(|s| ("cleanup", s)));
+        for (what, site) in sites {
             let r = &site.reference;
-            let Some(target) = r.part(1).filter(|_| r.root() == "steps" && !r.guarded) else { continue };
-            if !self.ids.contains_key(target) {
-                let ids: Vec<&str> = self.recipe.steps.iter().map(|s| s.id.as_str()).collect();
-                let hint = did_you_mean(target, ids.iter().copied()).unwrap_or_else(|| format!("the steps are {}", list_names(&ids)));
-                self.error(
-                    site.line,
-                    site.col,
-                    format!("recipe output reads `steps.{target}`, but there is no step `{target}`"),
-                    Some(hint),
-                );
+            if r.guarded {
+                continue;
+            }
+            let (Some(key), root) = (r.part(1), r.root()) else { continue };
+            let known: Vec<&str> = match root {
+                "steps" => self.recipe.steps.iter().map(|s| s.id.as_str()).collect(),
+                "inputs" => self.recipe.inputs.iter().map(|i| i.name.as_str()).collect(),
+                "config" => self.recipe.config.keys().map(String::as_str).collect(),
+                "templates" => self.recipe.templates.keys().map(String::as_str).collect(),
+                "workflow" => WORKFLOW_KEYS.to_vec(),
+                _ => continue,
+            };
+            let present = match root {
+                "steps" => self.ids.contains_key(key),
+                _ => known.contains(&key),
+            };
+            if !present {
+                let hint = did_you_mean(key, known.iter().copied()).unwrap_or_else(|| format!("`{root}` has {}", list_names(&known)));
+                let message = match root {
+                    "steps" => format!("{what} reads `steps.{key}`, but there is no step `{key}`"),
+                    "inputs" => format!("{what} reads undeclared input `inputs.{key}`"),
+                    "workflow" => format!("{what} reads unknown `workflow.{key}`"),
+                    _ => format!("{what} reads `{root}.{key}`, which the recipe does not define"),
+                };
+                self.error(site.line, site.col, message, Some(hint));
             }
         }
     }
