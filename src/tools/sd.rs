@@ -115,6 +115,31 @@ fn checkpoint<'a>(models: &'a [Value], wanted: &str) -> Option<&'a Value> {
     only(models.iter().filter(|m| aliases(m).iter().any(|id| id == wanted)))
 }
 
+/// The checkpoint a step's `model` names, by its title: the one the WebUI knows by that
+/// name (a title, file name, stem or hash). A name no checkpoint (or several) goes by is an
+/// error listing them, and so is an `override_settings.sd_model_checkpoint` naming another:
+/// drawing with whatever the WebUI has loaded instead would be a silent wrong image.
+fn model_title(inputs: &JsonMap, models: &[Value], host: &str) -> Result<Option<String>, ToolError> {
+    let Some(wanted) = inputs.get("model").filter(|v| !v.is_null()) else { return Ok(None) };
+    let wanted = wanted.as_str().unwrap_or_default();
+    let Some(found) = checkpoint(models, wanted) else {
+        let names: Vec<&str> = models.iter().filter_map(|m| m.get("title").and_then(Value::as_str)).collect();
+        return Err(ToolError::failed(format!(
+            "the SD WebUI at {host} has no one checkpoint `{wanted}` (it has: {}): name one by its title, file name or hash",
+            names.join(", ")
+        )));
+    };
+    let title = found.get("title").and_then(Value::as_str).unwrap_or_default().to_string();
+    let overridden = inputs.get("override_settings").and_then(|o| o.get("sd_model_checkpoint")).and_then(Value::as_str);
+    if let Some(other) = overridden.filter(|o| checkpoint(models, o).is_none_or(|m| m.get("title").and_then(Value::as_str) != Some(&title)))
+    {
+        return Err(ToolError::failed(format!(
+            "`model: {wanted}` and `override_settings.sd_model_checkpoint: {other}` name two checkpoints: give one"
+        )));
+    }
+    Ok(Some(title))
+}
+
 /// The one item of `items`, or None where there are none or several.
 fn only<T>(mut items: impl Iterator<Item = T>) -> Option<T> {
     match (items.next(), items.next()) {
@@ -199,7 +224,8 @@ impl Tool for SdClient {
     ///   the one `override_settings.sd_model_checkpoint` names (it must name exactly one
     ///   checkpoint by a name the WebUI knows it by; the WebUI ignores a name it does not
     ///   know, and names made with the old hash cannot be checked here), else the loaded one
-    ///   (`/sdapi/v1/options`, by its title). Never the step's `model`, which is not sent.
+    ///   (`/sdapi/v1/options`, by its title). The step's `model` names it as the override
+    ///   does (it is sent as one).
     /// - every WebUI setting but those that cannot change an image (`NOT_IMAGE_SETTINGS`),
     ///   the step's `override_settings` over the WebUI's own.
     ///
@@ -216,7 +242,9 @@ impl Tool for SdClient {
         let options = self.request(&host, reqwest::Method::GET, "/sdapi/v1/options", None).await?;
         let models = self.request(&host, reqwest::Method::GET, "/sdapi/v1/sd-models", None).await?;
         let models = models.as_array().map(Vec::as_slice).unwrap_or_default();
-        let found = match overrides.and_then(|o| o.get("sd_model_checkpoint")).filter(|v| !v.is_null()) {
+        let from_model = model_title(inputs, models, &host)?.map(Value::String);
+        let named = overrides.and_then(|o| o.get("sd_model_checkpoint")).filter(|v| !v.is_null()).cloned().or(from_model);
+        let found = match named.as_ref() {
             Some(named) => {
                 let named = named.as_str().unwrap_or_default();
                 checkpoint(models, named).ok_or_else(|| {
@@ -299,7 +327,7 @@ impl Tool for SdClient {
             ("seed", I, false, "The seed (-1: random)."),
             ("batch_size", I, false, "Images per batch."),
             ("n_iter", I, false, "Batches."),
-            ("model", S, false, "The checkpoint the recipe expects (not sent; the step cache asks the WebUI which one a call uses)."),
+            ("model", S, false, "The checkpoint to draw with, by its title, file name or hash: loaded for the call (as `override_settings.sd_model_checkpoint`); one the WebUI does not have fails the step."),
             ("output_dir", P, false, "Where the images are written (default: the run's folder)."),
             ("filename", S, false, "The images' file name stem."),
         ];
@@ -366,6 +394,14 @@ impl Tool for SdClient {
                     ("negative_prompt", json!("")),
                 ] {
                     body.entry(key).or_insert(value);
+                }
+                if inputs.get("model").is_some_and(|m| !m.is_null()) {
+                    let models = self.request(&host, reqwest::Method::GET, "/sdapi/v1/sd-models", None).await?;
+                    let title = model_title(&inputs, models.as_array().map(Vec::as_slice).unwrap_or_default(), &host)?;
+                    let overrides = body.entry("override_settings").or_insert_with(|| json!({}));
+                    if let (Some(o), Some(title)) = (overrides.as_object_mut(), title) {
+                        o.insert("sd_model_checkpoint".into(), json!(title));
+                    }
                 }
                 if action == "txt2img" && !body.contains_key("prompt") {
                     return Err(ToolError::failed("sd_client.txt2img needs `prompt`"));
@@ -584,6 +620,30 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn model_is_the_checkpoint_the_call_loads_and_one_the_webui_lacks_fails() {
+        let (host, log) = stand_in(Arc::new(|path, _| match path {
+            "/sdapi/v1/sd-models" => reply(200, &models().to_string()),
+            "/sdapi/v1/txt2img" => {
+                reply(200, &json!({"images": [PNG_1PX], "info": "{\"seed\": 1, \"sd_model_hash\": \"bbbbbbbbbb\"}"}).to_string())
+            }
+            _ => reply(404, "{}"),
+        }))
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let t = tool(&host);
+        let call = |model: &str| {
+            let inputs = json!({"prompt": "fox", "model": model, "output_dir": dir.path()}).as_object().unwrap().clone();
+            let t = &t;
+            async move { t.call("txt2img", inputs, &ctx()).await }
+        };
+        call("base-xl").await.unwrap();
+        let sent = log.lock().unwrap().iter().find(|(p, _)| p == "/sdapi/v1/txt2img").unwrap().1.clone();
+        assert_eq!(sent["override_settings"]["sd_model_checkpoint"], "sub/base-xl.safetensors [bbbbbbbbbb]");
+        let e = call("sdxl_base_1.0").await.unwrap_err().to_string();
+        assert!(e.contains("has no one checkpoint `sdxl_base_1.0` (it has: ") && e.contains("base.safetensors [aaaaaaaaaa]"), "{e}");
+    }
+
     fn webui(options: &'static str) -> crate::tools::stand_in::Handler {
         Arc::new(move |path, _| match path {
             "/sdapi/v1/options" => reply(200, options),
@@ -617,8 +677,8 @@ mod tests {
             (other["sha256"].as_str(), other["model"].as_str()),
             (Some(&*"b".repeat(64)), Some("sub/base-xl.safetensors [bbbbbbbbbb]"))
         );
-        // `model` is not sent: the call uses the loaded checkpoint whatever it says.
-        assert_eq!(id(json!({"prompt": "fox", "model": "base-xl"})).await.unwrap().unwrap()["sha256"], "a".repeat(64));
+        // `model` is the checkpoint the call loads, as the override is.
+        assert_eq!(id(json!({"prompt": "fox", "model": "base-xl"})).await.unwrap().unwrap()["sha256"], "b".repeat(64));
         let vae = id(json!({"prompt": "fox", "override_settings": {"sd_vae": "kl-f8.pt"}})).await.unwrap().unwrap();
         assert_eq!(vae["settings"]["sd_vae"], "kl-f8.pt", "the step's override over the WebUI's setting");
         let refined = id(json!({"prompt": "fox", "refiner_checkpoint": "base-xl"})).await.unwrap().unwrap();
@@ -633,6 +693,8 @@ mod tests {
             (json!({"prompt": "fox <lora:style:0.8>"}), "`prompt` names a file by `<lora:…>`"),
             (json!({"prompt": "fox", "refiner_checkpoint": "twin"}), "cannot tell the sha256 of `refiner_checkpoint: twin`"),
             (json!({"prompt": "fox", "alwayson_scripts": {"controlnet": {}}}), "`alwayson_scripts` runs WebUI scripts"),
+            (json!({"prompt": "fox", "model": "sdxl_base_1.0"}), "has no one checkpoint `sdxl_base_1.0`"),
+            (json!({"prompt": "fox", "model": "base-xl", "override_settings": {"sd_model_checkpoint": "base"}}), "name two checkpoints"),
         ] {
             let e = id(inputs.clone()).await.unwrap_err().to_string();
             assert!(e.contains(says), "{inputs}: {e}");
