@@ -26,12 +26,12 @@ deterministic: true
 actions:
   copy:
     shell: true
-    command: "echo ran >> {counter} && cp {{{{ input }}}} {{{{ output }}}}"
+    command: "echo ran >> \\"$LF_COUNTER\\" && cp {{ input }} {{ output }}"
     inputs:
-      input: {{type: path, required: true}}
-      output: {{type: path, output: true, required: true}}
+      input: {type: path, required: true}
+      output: {type: path, output: true, required: true}
     outputs:
-      output: {{path: "{{{{ output }}}}"}}
+      output: {path: "{{ output }}"}
 """
 
 RECIPE = """\
@@ -50,9 +50,12 @@ steps:
 @pytest.fixture
 def branches(lf):
     counter = lf.work / "counter.txt"
+    # Named through the environment: a file the definition names in its own text counts by
+    # its content in the key, and this one changes at every call.
+    lf.env["LF_COUNTER"] = str(counter)
     tools = lf.home / ".localforge" / "tools"
     tools.mkdir(parents=True)
-    (tools / "counted.yaml").write_text(COUNTING_TOOL.format(counter=counter))
+    (tools / "counted.yaml").write_text(COUNTING_TOOL)
     first, second = lf.write("first.txt", "one\n"), lf.write("second.txt", "two\n")
     recipe = lf.write("branches.yaml", RECIPE.format(counter=counter))
 

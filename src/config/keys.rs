@@ -21,6 +21,13 @@ pub const TOP: &[Key] = &[
     Key::new("executor", Shape::Def("executor"), "Where steps run: `local` (default), `ray`, `ray:HOST:PORT`, or a mapping (docs/ray.md)."),
     Key::new("cache", Shape::Def("cacheSettings"), "The step cache: on or off, its folder and its size (docs/cache.md)."),
     Key::new(
+        "registries",
+        Shape::Mapping,
+        "Tool registries beside the shipped `community` one, by name: a git URL, a folder or an HTTP URL (docs/registry.md).",
+    ),
+    Key::new("mcp", Shape::Mapping, "The MCP server: `recipe_folders`, more folders whose recipes it may run (docs/mcp.md)."),
+    Key::new("ui", Shape::Mapping, "The dashboard: `recipe_folders`, more folders whose recipes it may run."),
+    Key::new(
         "sandbox",
         Shape::Word(&["auto", "required"]),
         "`required`: a program that runs confined (a registry's tool, `sandbox: true`) is refused where the kernel cannot confine it, instead of running unconfined (docs/security.md).",

@@ -136,13 +136,13 @@ impl Tool for Plugin {
             .iter()
             .map(|(name, spec)| InputDoc {
                 name: name.clone(),
-                // `plugins.py` refuses a type it does not know, so none is read as text here.
+                // `plugins.py` refuses a type it does not know; a spec without one takes any value.
                 ty: spec["type"].as_str().and_then(InputType::parse).unwrap_or(InputType::String),
                 required: spec["required"].as_bool().unwrap_or(false),
                 default: spec.get("default").filter(|d| !d.is_null()).cloned(),
                 choices: spec["choices"].as_array().cloned(),
                 description: spec["description"].as_str().unwrap_or_default().to_string(),
-                any: false,
+                any: spec.get("type").is_none_or(Value::is_null),
             })
             .collect();
         Some(ActionInputs { inputs, open: false })
@@ -170,7 +170,7 @@ fn bound(tool: &str, action: &str, table: &ActionInputs, mut inputs: JsonMap, re
             }
             continue;
         };
-        if !rendered {
+        if !rendered || spec.any {
             continue;
         }
         match convert(spec.ty, v) {

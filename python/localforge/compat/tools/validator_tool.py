@@ -19,6 +19,8 @@ _CHECKS = {
     "type": "object",
     "description": "The checks: `has_transparency`, `not_blank`, `size`, `square`, `max_file_size_kb`, `seamless`, `seamless_threshold` (low/medium/high), ...",
 }
+# check_sprites also takes a list of names (0.x): any value, checked by `_known`.
+_CHECK_LIST = {"description": "The checks, as for check_image; or a list of the names of those that are true/false checks."}
 # What each action reads (`list-tools --schema`, the recipe schema for this machine).
 TOOL_INPUTS = {
     "check_image": {"image": {"type": "path", "required": True, "description": "The image to check."}, "checks": _CHECKS},
@@ -26,7 +28,7 @@ TOOL_INPUTS = {
     "check_sprites": {
         "images_dir": {"type": "path", "required": True, "description": "The folder of sprites."},
         "pattern": {"type": "string", "default": "*.png", "description": "Which files, as a glob."},
-        "checks": _CHECKS,
+        "checks": _CHECK_LIST,
     },
 }
 
