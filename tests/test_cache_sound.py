@@ -487,3 +487,40 @@ steps:
     rr(recipe)
     _, ran, statuses = same_as_fresh(rr, recipe)
     assert statuses == {"a": "completed", "b": "cached"} and ran == [], statuses
+
+
+CONFIG_PLUGIN = '''\
+import os
+
+TOOL_NAME = "moder"
+TOOL_ACTIONS = ["say", "echo"]
+TOOL_DETERMINISTIC = True
+TOOL_NATIVE_VALUES = True
+
+
+def handle(action, inputs, ctx):
+    with open(os.environ["COUNTER"], "a") as f:
+        f.write("x\\n")
+    if action == "say":  # reads the recipe's config, which is not one of its inputs
+        return {"said": f"{inputs['word']} {ctx.config['mode']}"}
+    return {"said": inputs["word"]}
+'''
+
+
+def test_a_plugin_that_reads_the_run_through_its_ctx_is_not_stored(rr, lf):
+    """A deterministic plugin's key holds its inputs and its code, not the run's config,
+    inputs or other steps' outputs: a call that read them through `ctx` is not stored (a
+    hit after the recipe's config changed would say the old mode); one that read only its
+    inputs is."""
+    tools = lf.home / ".localforge" / "tools"
+    tools.mkdir(parents=True)
+    (tools / "moder_tool.py").write_text(CONFIG_PLUGIN)
+    body = "name: m\nconfig: {{mode: {mode}}}\nsteps:\n  - {{id: s, tool: moder, action: say, inputs: {{word: hi}}}}\n  - {{id: e, tool: moder, action: echo, inputs: {{word: hi}}}}\n"
+    recipe = lf.write("m.yaml", body.format(mode="fast"))
+    doc, ran, _ = rr(recipe)
+    assert doc["steps"]["s"]["outputs"]["said"] == "hi fast" and ran == ["x", "x"]
+    _, ran, statuses = rr(recipe)
+    assert ran == ["x"] and statuses["e"] == "cached", "the plugin that read ctx.config ran again; the other was served"
+    recipe = lf.write("m.yaml", body.format(mode="slow"))
+    doc, _, _ = same_as_fresh(rr, recipe)
+    assert doc["steps"]["s"]["outputs"]["said"] == "hi slow"

@@ -94,19 +94,29 @@ class ToolContext:
         self.gpus = [dict(g) for g in current_step.get("gpus") or []]
         self.gpu_env = dict(current_step.get("gpu_env") or {})
 
+    # What the plugin reads of the run is told to the engine: the step cache's key does not
+    # hold the run's inputs, config or templates, so a call that read them is not stored.
+    def _read(self, what: str) -> None:
+        read = getattr(self._engine, "read_run", None)
+        if read is not None:
+            read(what)
+
     @property
     def inputs(self) -> dict:
         """The run's inputs, after defaults and type conversion."""
+        self._read("`ctx.inputs`")
         return self._run["inputs"]
 
     @property
     def config(self) -> dict:
         """The recipe's `config` mapping."""
+        self._read("`ctx.config`")
         return self._run["config"]
 
     @property
     def templates(self) -> dict:
         """The recipe's `templates` mapping, unrendered."""
+        self._read("`ctx.templates`")
         return self._run["recipe"].get("templates") or {}
 
     @property

@@ -114,10 +114,19 @@ impl EngineHandle {
         self.ctx.log(level, message);
     }
 
+    /// The plugin read `what` of the run (`ctx.inputs`, `ctx.config`, ...): its result is
+    /// not stored in the step cache, whose key does not hold those.
+    fn read_run(&self, what: &str) {
+        if let Some(run) = &self.ctx.run {
+            run.read(what);
+        }
+    }
+
     /// Render templates in `value` with the run's scope.
     fn resolve<'py>(&self, py: Python<'py>, value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let v: Value = depythonize(value)?;
         let Some(run) = &self.ctx.run else { return Ok(value.clone()) };
+        run.read("`ctx.resolve`");
         let out = run.resolve(&v).map_err(|e| super::errors::TemplateError::new_err(e.message))?;
         Ok(pythonize(py, &out)?)
     }
@@ -125,6 +134,7 @@ impl EngineHandle {
     /// The value of one template expression; ValueError naming it if it cannot be evaluated.
     fn evaluate<'py>(&self, py: Python<'py>, expr: &str) -> PyResult<Bound<'py, PyAny>> {
         let Some(run) = &self.ctx.run else { return Err(pyo3::exceptions::PyValueError::new_err(format!("Unknown variable: {expr}"))) };
+        run.read("a template");
         let v = run.evaluate(expr).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.message))?;
         Ok(pythonize(py, &v)?)
     }
@@ -133,6 +143,7 @@ impl EngineHandle {
     fn set_step_output(&self, step_id: &str, outputs: &Bound<'_, PyAny>) -> PyResult<()> {
         let v: Value = depythonize(outputs)?;
         if let Some(run) = &self.ctx.run {
+            run.read("`ctx.set_step_output`");
             run.set_output(step_id, &v);
         }
         Ok(())
@@ -140,6 +151,9 @@ impl EngineHandle {
 
     /// The recipe file as its YAML says it (`steps`, `inputs`, ... unrendered), for 0.x's `ctx.recipe`.
     fn recipe_document<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        if let Some(run) = &self.ctx.run {
+            run.read("`ctx.recipe`");
+        }
         let info = self.ctx.run.as_ref().map(|r| r.info());
         let path = info.as_ref().and_then(|i| i["recipe"]["path"].as_str().map(str::to_string));
         match path {
@@ -150,6 +164,9 @@ impl EngineHandle {
 
     /// Outputs of the steps that have finished, by id.
     fn steps_output<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        if let Some(run) = &self.ctx.run {
+            run.read("`ctx.steps_output`");
+        }
         let v = self.ctx.run.as_ref().map(|r| r.steps_output()).unwrap_or_else(|| Value::Object(Default::default()));
         Ok(pythonize(py, &v)?)
     }

@@ -252,6 +252,14 @@ impl Run {
             }
             _ => None,
         };
+        // A plugin that read the run through its `ctx` depends on what its key does not hold.
+        let read = self.read_run.lock().expect("reads").remove(record_id);
+        let unconfirmed = match (unconfirmed, read, &probe, &result) {
+            (None, Some(what), super::cached::Probe::Miss { .. }, Ok(_)) => Some(crate::tools::ToolError::failed(format!(
+                "the plugin read {what} of the run through its `ctx`, which its key does not hold"
+            ))),
+            (u, _, _, _) => u,
+        };
         if caching {
             // A step that failed (and is skipped, or retried) may have written to the run
             // folder too: what it hands on is made from what it did, as an uncached step's.
@@ -370,7 +378,12 @@ impl Run {
             step_id: record_id.to_string(),
             attempt: 0,
             llm_calls: self.store.clone().map(|s| Arc::new(move |call| s.llm_call(call)) as crate::tools::LlmSink),
-            run: Some(Arc::new(crate::tools::view::View { info: self.info.clone(), scope: scope.clone(), steps: self.steps.clone() })),
+            run: Some(Arc::new(crate::tools::view::View {
+                info: self.info.clone(),
+                scope: scope.clone(),
+                steps: self.steps.clone(),
+                reads: Some((record_id.to_string(), self.read_run.clone())),
+            })),
             step: {
                 let (counts, active) = &*self.refinement.lock().expect("refinement");
                 let env: serde_json::Map<String, Value> = given.env.iter().map(|(k, v)| (k.to_string(), Value::from(v.as_str()))).collect();

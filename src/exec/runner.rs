@@ -184,6 +184,7 @@ pub async fn run(
             None => HashSet::new(),
         },
         digests: Mutex::new(HashMap::new()),
+        read_run: Default::default(),
         activity: Default::default(),
     });
     if let Some(store) = &run.store {

@@ -56,6 +56,9 @@ pub(super) struct Run {
     pub digests: Mutex<HashMap<String, String>>,
     /// The tool calls running now (the cache tells steps that ran together).
     pub activity: Activity,
+    /// Records whose plugin read the run through its `ctx` (its inputs, config, the steps'
+    /// outputs), with what it read: its key does not hold those, so its result is not stored.
+    pub read_run: crate::tools::view::Reads,
 }
 
 impl Run {

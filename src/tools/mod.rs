@@ -89,6 +89,9 @@ pub trait RunView: Send + Sync {
     fn evaluate(&self, expr: &str) -> Result<Value, crate::template::RenderError>;
     /// Record `outputs` as step `id`'s (0.x's `ctx.set_step_output`): later templates read them.
     fn set_output(&self, id: &str, outputs: &Value);
+    /// The call read `what` of the run (its inputs, config, templates, other steps'
+    /// outputs), which its cache key does not hold: its result is not to be stored.
+    fn read(&self, _what: &str) {}
 }
 
 /// What a tool call knows about its run.

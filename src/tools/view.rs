@@ -6,10 +6,15 @@ use crate::template::{render_str, render_value, RenderError, Scope, StepTable};
 use serde_json::Value;
 use std::sync::Arc;
 
+/// What each call of a run read of the run through its plugin's `ctx`, by record id.
+pub type Reads = Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>;
+
 pub struct View {
     pub info: Arc<Value>,
     pub scope: Scope,
     pub steps: Arc<StepTable>,
+    /// Where a read of the run is told, by the call's record id (`exec::state::Run::read_run`).
+    pub reads: Option<(String, Reads)>,
 }
 
 impl RunView for View {
@@ -32,6 +37,12 @@ impl RunView for View {
     fn set_output(&self, id: &str, outputs: &Value) {
         self.steps.set(id, StepStatus::Completed, outputs);
     }
+
+    fn read(&self, what: &str) {
+        if let Some((record, reads)) = &self.reads {
+            reads.lock().expect("reads").entry(record.clone()).or_insert_with(|| what.to_string());
+        }
+    }
 }
 
 /// The run as a plugin sees it on another machine: rebuilt from the run's info (inputs,
@@ -52,5 +63,5 @@ pub fn detached(info: Value, steps: &Value) -> Arc<dyn RunView> {
         temp_dir: to_value(&info["temp_dir"]),
     };
     let scope = Scope::new(RunScope::new(parts, table.clone()));
-    Arc::new(View { info: Arc::new(info), scope, steps: table })
+    Arc::new(View { info: Arc::new(info), scope, steps: table, reads: None })
 }
