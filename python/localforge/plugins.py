@@ -46,7 +46,10 @@ def _check(module, source):
     if not callable(handle):
         return None, "defines no handle(action, inputs, ctx) function"
     doc = (module.__doc__ or "").strip().splitlines()
-    plugin = {"name": name, "actions": list(actions), "module": module, "source": source, "description": doc[0] if doc else "",
+    # `file`: the module's own file, where `source` says where it came from (an entry
+    # point's name): the step cache's version of the plugin is read from there.
+    plugin = {"name": name, "actions": list(actions), "module": module, "source": source, "file": getattr(module, "__file__", None),
+              "description": doc[0] if doc else "",
               "native": getattr(module, "TOOL_NATIVE_VALUES", False) is True,
               "deterministic": getattr(module, "TOOL_DETERMINISTIC", False) is True}  # fmt: skip
     missing = getattr(module, "TOOL_MISSING", None)

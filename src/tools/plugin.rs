@@ -14,8 +14,10 @@ use std::sync::{Arc, OnceLock};
 pub struct PluginInfo {
     pub name: String,
     pub actions: Vec<String>,
-    /// The plugin's file.
+    /// Where the plugin came from: its file, or an entry point's name.
     pub source: String,
+    /// The module's file (`__file__`): its code, for the step cache's version of it.
+    pub file: Option<String>,
     pub description: String,
     /// What the plugin says it lacks (`TOOL_MISSING()`), e.g. an optional library.
     pub missing: Vec<String>,
@@ -122,7 +124,8 @@ impl Tool for Plugin {
         !self.info.native
     }
     fn fingerprint(&self) -> String {
-        self.fingerprint.get_or_init(|| super::fingerprint::python_plugin(&self.info.name, self.info.source.as_ref())).clone()
+        let file = self.info.file.as_deref().unwrap_or(&self.info.source);
+        self.fingerprint.get_or_init(|| super::fingerprint::python_plugin(&self.info.name, file.as_ref())).clone()
     }
     /// `TOOL_DETERMINISTIC = True` in the plugin (LocalForge's image_processor says so).
     fn deterministic(&self, _action: &str, _inputs: &JsonMap) -> bool {
