@@ -489,7 +489,7 @@ steps:
     assert statuses == {"a": "completed", "b": "cached"} and ran == [], statuses
 
 
-CONFIG_PLUGIN = '''\
+CONFIG_PLUGIN = """\
 import os
 
 TOOL_NAME = "moder"
@@ -504,7 +504,7 @@ def handle(action, inputs, ctx):
     if action == "say":  # reads the recipe's config, which is not one of its inputs
         return {"said": f"{inputs['word']} {ctx.config['mode']}"}
     return {"said": inputs["word"]}
-'''
+"""
 
 
 def test_a_plugin_that_reads_the_run_through_its_ctx_is_not_stored(rr, lf):

@@ -315,3 +315,19 @@ def test_a_worker_removes_the_scratch_folders_of_workers_that_ended(tmp_path, mo
             p.kill()
             p.wait()
             p.stdout.close()
+
+
+def test_a_declared_gpu_is_refused_by_a_cluster_without_one_and_an_estimated_one_is_not():
+    from localforge.executors.ray import RayExecutor
+
+    ex = RayExecutor.__new__(RayExecutor)  # placement alone: no cluster
+    ex._avoid = {}
+    cpu_only = [{"NodeID": "n1", "Alive": True, "Resources": {"CPU": 4.0}}]
+    declared = {"step_id": "draw", "reservation": {"cpu": 1, "gpu": True, "vram_gb": 6.0, "declared_gpu": True}}
+    opts, problem = ex._options(declared, cpu_only)
+    assert problem.startswith("step `draw` declares a GPU in its `resources`, and no node of the Ray cluster has one"), problem
+    # A tool's own estimate (an LLM step's) runs where it can, as on a machine without a GPU.
+    estimated = {"step_id": "ask", "reservation": {"cpu": 1, "gpu": True, "vram_gb": 6.0, "declared_gpu": False}}
+    assert ex._options(estimated, cpu_only) == ({"num_cpus": 1}, None)
+    with_gpu = [{"NodeID": "n2", "Alive": True, "Resources": {"CPU": 4.0, "GPU": 1.0}}]
+    assert ex._options(declared, with_gpu)[1] is None

@@ -255,9 +255,9 @@ impl Run {
         // A plugin that read the run through its `ctx` depends on what its key does not hold.
         let read = self.read_run.lock().expect("reads").remove(record_id);
         let unconfirmed = match (unconfirmed, read, &probe, &result) {
-            (None, Some(what), super::cached::Probe::Miss { .. }, Ok(_)) => Some(crate::tools::ToolError::failed(format!(
-                "the plugin read {what} of the run through its `ctx`, which its key does not hold"
-            ))),
+            (None, Some(what), super::cached::Probe::Miss { .. }, Ok(_)) => {
+                Some(crate::tools::ToolError::failed(format!("its result depends on {what}, which its key does not hold")))
+            }
             (u, _, _, _) => u,
         };
         if caching {

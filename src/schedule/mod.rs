@@ -58,6 +58,7 @@ pub fn declared(recipe: &Recipe, step: &Step) -> Reservation {
         cpu: d.cpu.unwrap_or(1),
         ram_gb: d.ram_gb.unwrap_or(0.0),
         gpu: d.gpu.unwrap_or(false) || d.vram_gb.is_some_and(|v| v > 0.0),
+        declared_gpu: d.gpu.unwrap_or(false) || d.vram_gb.is_some_and(|v| v > 0.0),
         vram_gb: d.vram_gb,
         model: None,
         terminal: matches!(step.kind, StepKind::Approval { .. }),

@@ -8,6 +8,9 @@ pub struct Reservation {
     pub ram_gb: f64,
     /// Needs a GPU.
     pub gpu: bool,
+    /// The step's (or the recipe's) `resources` say so (not only an estimate of its tool's):
+    /// where no GPU can be had, it is refused rather than run without.
+    pub declared_gpu: bool,
     /// VRAM it holds; `None` on a GPU step: unknown, so it has a card to itself.
     pub vram_gb: Option<f64>,
     /// The model it loads (`service/model`): steps of the same model share its VRAM.

@@ -287,3 +287,16 @@ fn one_listed_card_plans_as_the_one_gpu_did() {
     assert_eq!(on(&p), [0]);
     assert_eq!(l.never_fits(&gpu(Some(40.0), None)).unwrap(), "needs 40.0 GB of VRAM, the GPU has 12.0 GB");
 }
+
+#[test]
+fn a_gpu_the_resources_ask_for_is_declared_and_goes_to_an_executor_as_such() {
+    let text = "name: r\nsteps:\n  - {id: a, tool: script, action: run, resources: {vram_gb: 6}, inputs: {command: x}}\n  - {id: b, tool: script, action: run, inputs: {command: x}}\n";
+    let (recipe, _) = crate::recipe::parse_str(text, "r.yaml").unwrap();
+    let r = super::declared(&recipe, &recipe.steps[0]);
+    assert!(r.gpu && r.declared_gpu);
+    assert!(!super::declared(&recipe, &recipe.steps[1]).declared_gpu);
+    let tool = crate::tools::Registry::native();
+    let ctx = crate::tools::ToolCtx { reservation: r, ..crate::tools::stand_in::ctx() };
+    let held = crate::tools::call::CallRequest::new(tool.get("script").unwrap().as_ref(), "run", &ctx).reservation;
+    assert!(held.declared_gpu, "the executor is told the step declares it");
+}

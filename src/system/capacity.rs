@@ -70,6 +70,7 @@ impl Preflight {
                     cpu: n.cpu,
                     ram_gb: n.ram_gb.unwrap_or(0.0),
                     gpu: n.gpu,
+                    declared_gpu: n.declared_gpu(),
                     vram_gb: n.vram_gb,
                     model: key(n),
                     terminal: false,

@@ -54,6 +54,11 @@ impl StepNeed {
     fn holds_memory(&self) -> bool {
         self.vram_gb.is_some() || self.ram_gb.is_some_and(|r| r > 0.0) || self.declared_gpu
     }
+
+    /// Whether its `resources` (the step's or the recipe's) ask for a GPU.
+    pub fn declared_gpu(&self) -> bool {
+        self.declared_gpu
+    }
 }
 
 /// What preflight knows of the machine.

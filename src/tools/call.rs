@@ -44,6 +44,8 @@ pub struct Held {
     pub ram_gb: f64,
     pub gpu: bool,
     pub vram_gb: Option<f64>,
+    /// The step's `resources` ask for a GPU: a cluster without one refuses it.
+    pub declared_gpu: bool,
 }
 
 impl CallRequest {
@@ -60,7 +62,7 @@ impl CallRequest {
             step_id: ctx.step_id.clone(),
             attempt: ctx.attempt,
             step: ctx.step.clone(),
-            reservation: Held { cpu: r.cpu, ram_gb: r.ram_gb, gpu: r.gpu, vram_gb: r.vram_gb },
+            reservation: Held { cpu: r.cpu, ram_gb: r.ram_gb, gpu: r.gpu, vram_gb: r.vram_gb, declared_gpu: r.declared_gpu },
             info: ctx.run.as_ref().map(|v| (*v.info()).clone()),
             steps: ctx.run.as_ref().map(|v| v.steps_output()),
         }

@@ -116,6 +116,13 @@ class RayExecutor:
         opts: dict = {"num_cpus": min(max(int(r.get("cpu") or 0), 0), int(most("CPU")) or 1)}
         vram = r.get("vram_gb") or 0.0
         step = request.get("step_id")
+        # A GPU the step's `resources` ask for is a need: on a cluster with none it is
+        # refused, as on a machine with none (a tool's own estimate is not: it runs where it can).
+        if r.get("declared_gpu") and most("GPU") < 1 and most("vram_gb") <= 0:
+            return opts, (
+                f"step `{step}` declares a GPU in its `resources`, and no node of the Ray cluster has one (no `GPU` or `vram_gb` "
+                "resource): start a node on a machine with a GPU (`localforge ray-node`), or drop `gpu`/`vram_gb` from the step"
+            )
         # A cluster that advertises no VRAM runs GPU steps where it can, as a machine without a GPU does.
         if vram > 0 and most("vram_gb") > 0:
             if vram > most("vram_gb") + 1e-9:

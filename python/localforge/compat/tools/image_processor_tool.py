@@ -119,6 +119,8 @@ def _remove_bg(image, method, tolerance, bg_color, ctx):
     from PIL import Image
 
     if method in ("ai", "rembg"):
+        # Whether rembg is installed (and which) decides the image: not in the step's key.
+        ctx._read("whether rembg is installed")
         try:
             from rembg import remove
         except ImportError:
