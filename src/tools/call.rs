@@ -84,6 +84,10 @@ pub struct CallResult {
     pub cancelled: bool,
     pub logs: Vec<(String, String)>,
     pub llm_calls: Vec<Value>,
+    /// What the call read of the run through a plugin's `ctx` (`RunView::read`), told to
+    /// the driver's run: its step cache does not store such a call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read: Option<String>,
 }
 
 impl CallResult {
@@ -104,6 +108,9 @@ impl CallResult {
                     record(call);
                 }
             }
+        }
+        if let (Some(what), Some(run)) = (&self.read, &ctx.run) {
+            run.read(what);
         }
         if self.cancelled {
             return Err(ToolError::Cancelled);
@@ -159,6 +166,7 @@ pub async fn serve_call(tools: &Registry, req: CallRequest, inputs: JsonMap, hea
     let logs: Arc<Mutex<Vec<(String, String)>>> = Default::default();
     let llm: Arc<Mutex<Vec<LlmCall>>> = Default::default();
     let (log_sink, llm_sink) = (logs.clone(), llm.clone());
+    let reads: crate::tools::view::Reads = Default::default();
     let ctx = ToolCtx {
         run_id: req.run_id,
         run_dir: req.run_dir,
@@ -170,7 +178,7 @@ pub async fn serve_call(tools: &Registry, req: CallRequest, inputs: JsonMap, hea
             Arc::new(move |l: &str, m: &str| log_sink.lock().unwrap_or_else(|e| e.into_inner()).push((l.into(), m.into())))
         }),
         progress: hear.progress.unwrap_or_else(|| Arc::new(|_, _, _| {})),
-        run: Some(crate::tools::view::detached(req.info.unwrap_or(Value::Null), &req.steps.unwrap_or(Value::Null))),
+        run: Some(crate::tools::view::detached(req.info.unwrap_or(Value::Null), &req.steps.unwrap_or(Value::Null), reads.clone())),
         step: req.step,
         llm_calls: Some(hear.llm_call.unwrap_or_else(|| Arc::new(move |c| llm_sink.lock().unwrap_or_else(|e| e.into_inner()).push(c)))),
         reservation: Default::default(),
@@ -181,7 +189,8 @@ pub async fn serve_call(tools: &Registry, req: CallRequest, inputs: JsonMap, hea
     let logs = std::mem::take(&mut *logs.lock().unwrap_or_else(|e| e.into_inner()));
     let llm_calls = std::mem::take(&mut *llm.lock().unwrap_or_else(|e| e.into_inner()));
     let llm_calls = llm_calls.iter().filter_map(|c| serde_json::to_value(c).ok()).collect();
-    let done = CallResult { logs, llm_calls, ..Default::default() };
+    let read = reads.lock().unwrap_or_else(|e| e.into_inner()).drain().map(|(_, what)| what).next();
+    let done = CallResult { logs, llm_calls, read, ..Default::default() };
     match outcome {
         Ok(outputs) => CallResult { outputs: Some(outputs), ..done },
         Err(ToolError::Cancelled) => CallResult { cancelled: true, ..done },
@@ -245,6 +254,45 @@ mod tests {
         assert_eq!(message, "the executor returned no outputs");
         let Err(ToolError::Failed { message, .. }) = result_of(json!({"logs": 3})).finish(&ctx) else { panic!() };
         assert!(message.starts_with("the executor returned a result that cannot be read"), "{message}");
+    }
+
+    /// A tool that reads the run's config through its context, as a plugin's `ctx.config`.
+    struct ReadsConfig;
+
+    #[async_trait::async_trait]
+    impl crate::tools::Tool for ReadsConfig {
+        fn name(&self) -> &str {
+            "reads"
+        }
+        fn actions(&self) -> Vec<String> {
+            vec!["go".into()]
+        }
+        fn kind(&self) -> ToolKind {
+            ToolKind::Python
+        }
+        fn description(&self) -> String {
+            String::new()
+        }
+        async fn call(&self, _action: &str, _inputs: JsonMap, ctx: &ToolCtx) -> Result<JsonMap, ToolError> {
+            ctx.run.as_ref().unwrap().read("`ctx.config`");
+            Ok(JsonMap::new())
+        }
+    }
+
+    #[tokio::test]
+    async fn what_a_call_on_a_node_read_of_the_run_is_told_to_the_drivers_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut tools = Registry::native();
+        tools.add(std::sync::Arc::new(ReadsConfig)).unwrap();
+        let ctx = crate::tools::stand_in::ctx_in(dir.path());
+        let req = CallRequest::new(tools.get("reads").unwrap().as_ref(), "go", &ctx);
+        let sent = serde_json::to_value(serve_call(&tools, req, JsonMap::new(), Listeners::default()).await).unwrap();
+        assert_eq!(sent["read"], "`ctx.config`");
+        let reads: crate::tools::view::Reads = Default::default();
+        let run = crate::tools::view::detached(json!({}), &json!({}), reads.clone());
+        let driver = ToolCtx { run: Some(run), ..crate::tools::stand_in::ctx_in(dir.path()) };
+        result_of(sent).finish(&driver).unwrap();
+        assert_eq!(reads.lock().unwrap().values().collect::<Vec<_>>(), ["`ctx.config`"]);
     }
 
     #[test]

@@ -47,8 +47,9 @@ impl RunView for View {
 
 /// The run as a plugin sees it on another machine: rebuilt from the run's info (inputs,
 /// config, templates, folders) and the outputs of the steps finished so far, as the
-/// driver sent them. Templates render as on the driver; `set_output` stays local.
-pub fn detached(info: Value, steps: &Value) -> Arc<dyn RunView> {
+/// driver sent them. Templates render as on the driver; `set_output` stays local; what the
+/// call reads of the run goes into `reads` (for the driver's step cache).
+pub fn detached(info: Value, steps: &Value, reads: Reads) -> Arc<dyn RunView> {
     use crate::template::{to_value, RunParts, RunScope};
     let table = Arc::new(StepTable::default());
     for (id, outputs) in steps.as_object().into_iter().flatten() {
@@ -63,5 +64,5 @@ pub fn detached(info: Value, steps: &Value) -> Arc<dyn RunView> {
         temp_dir: to_value(&info["temp_dir"]),
     };
     let scope = Scope::new(RunScope::new(parts, table.clone()));
-    Arc::new(View { info: Arc::new(info), scope, steps: table, reads: None })
+    Arc::new(View { info: Arc::new(info), scope, steps: table, reads: Some((String::new(), reads)) })
 }
