@@ -23,6 +23,9 @@ pub fn python_plugin(name: &str, source: &Path) -> String {
         files.push((source.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), source.to_path_buf()));
     }
     files.sort();
+    if !complete {
+        files.clear(); // the version is this process's alone: no need to read them
+    }
     for (rel, f) in &files {
         h.update(rel.as_bytes());
         h.update([0]);
@@ -115,5 +118,14 @@ mod tests {
         // runs, so each call gets a version of its own (neither served nor stored for others).
         let (a, b) = (python_plugin("pk", &plugin), python_plugin("pk", &plugin));
         assert!(a.starts_with("python:pk:") && a != first && a != b, "{a} {b}");
+        // More code beside it than is read: a version of its own each time.
+        let big = tempfile::tempdir().unwrap();
+        let lone = big.path().join("lone_tool.py");
+        std::fs::write(&lone, "").unwrap();
+        std::fs::create_dir_all(big.path().join("venv")).unwrap();
+        for i in 0..=super::MAX_PY_FILES {
+            std::fs::write(big.path().join(format!("venv/m{i}.py")), "").unwrap();
+        }
+        assert_ne!(python_plugin("lone", &lone), python_plugin("lone", &lone));
     }
 }
