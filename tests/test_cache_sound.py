@@ -493,7 +493,7 @@ CONFIG_PLUGIN = """\
 import os
 
 TOOL_NAME = "moder"
-TOOL_ACTIONS = ["say", "echo"]
+TOOL_ACTIONS = ["say", "echo", "about", "which"]
 TOOL_DETERMINISTIC = True
 TOOL_NATIVE_VALUES = True
 
@@ -503,6 +503,10 @@ def handle(action, inputs, ctx):
         f.write("x\\n")
     if action == "say":  # reads the recipe's config, which is not one of its inputs
         return {"said": f"{inputs['word']} {ctx.config['mode']}"}
+    if action == "about":  # the recipe document (read once per run by the engine)
+        return {"said": ctx.recipe.get("description")}
+    if action == "which":  # this run's own id
+        return {"said": ctx.run_id}
     return {"said": inputs["word"]}
 """
 
@@ -515,12 +519,17 @@ def test_a_plugin_that_reads_the_run_through_its_ctx_is_not_stored(rr, lf):
     tools = lf.home / ".localforge" / "tools"
     tools.mkdir(parents=True)
     (tools / "moder_tool.py").write_text(CONFIG_PLUGIN)
-    body = "name: m\nconfig: {{mode: {mode}}}\nsteps:\n  - {{id: s, tool: moder, action: say, inputs: {{word: hi}}}}\n  - {{id: e, tool: moder, action: echo, inputs: {{word: hi}}}}\n"
+    body = (
+        "name: m\ndescription: {mode}\nconfig: {{mode: {mode}}}\nsteps:\n  - {{id: s, tool: moder, action: say, inputs: {{word: hi}}}}\n"
+        "  - {{id: e, tool: moder, action: echo, inputs: {{word: hi}}}}\n  - {{id: a1, tool: moder, action: about, inputs: {{}}}}\n"
+        "  - {{id: a2, tool: moder, action: about, inputs: {{}}}}\n  - {{id: w, tool: moder, action: which, inputs: {{}}}}\n"
+    )
     recipe = lf.write("m.yaml", body.format(mode="fast"))
     doc, ran, _ = rr(recipe)
-    assert doc["steps"]["s"]["outputs"]["said"] == "hi fast" and ran == ["x", "x"]
-    _, ran, statuses = rr(recipe)
-    assert ran == ["x"] and statuses["e"] == "cached", "the plugin that read ctx.config ran again; the other was served"
+    assert doc["steps"]["s"]["outputs"]["said"] == "hi fast" and len(ran) == 5
+    doc, ran, statuses = rr(recipe)
+    assert len(ran) == 4 and statuses["e"] == "cached", "every call that read the run ran again; the other was served"
+    assert doc["steps"]["w"]["outputs"]["said"] == doc["run_id"]
     recipe = lf.write("m.yaml", body.format(mode="slow"))
     doc, _, _ = same_as_fresh(rr, recipe)
-    assert doc["steps"]["s"]["outputs"]["said"] == "hi slow"
+    assert doc["steps"]["s"]["outputs"]["said"] == "hi slow" and doc["steps"]["a2"]["outputs"]["said"] == "slow"

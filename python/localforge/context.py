@@ -84,12 +84,10 @@ class ToolContext:
         self._native = native
         self.temp_dir = run["temp_dir"]
         self.run_dir = run["run_dir"]
-        self.run_id = run["run_id"]
-        self.start_time = run["start_time"]
         self.step = current_step
         self.current_step = re.split(r"[\[#]", current_step.get("id") or "", maxsplit=1)[0]
-        self.iteration_count = dict(current_step.get("iteration_count") or {})
-        self.refinement_active = bool(current_step.get("refinement_active"))
+        self._iteration_count = dict(current_step.get("iteration_count") or {})
+        self._refinement_active = bool(current_step.get("refinement_active"))
         self.errors = []
         self.gpus = [dict(g) for g in current_step.get("gpus") or []]
         self.gpu_env = dict(current_step.get("gpu_env") or {})
@@ -100,6 +98,35 @@ class ToolContext:
         read = getattr(self._engine, "read_run", None)
         if read is not None:
             read(what)
+
+    # Attributes of this run alone: a result made from them is not another run's.
+    @property
+    def run_id(self) -> str:
+        self._read("`ctx.run_id`")
+        return self._run["run_id"]
+
+    @property
+    def start_time(self):
+        self._read("`ctx.start_time`")
+        return self._run["start_time"]
+
+    @property
+    def iteration_count(self) -> dict:
+        self._read("`ctx.iteration_count`")
+        return self._iteration_count
+
+    @iteration_count.setter
+    def iteration_count(self, value) -> None:  # 0.x plugins may set what they like on ctx
+        self._iteration_count = value
+
+    @property
+    def refinement_active(self) -> bool:
+        self._read("`ctx.refinement_active`")
+        return self._refinement_active
+
+    @refinement_active.setter
+    def refinement_active(self, value) -> None:
+        self._refinement_active = value
 
     @property
     def inputs(self) -> dict:
@@ -122,6 +149,7 @@ class ToolContext:
     @property
     def recipe(self) -> dict:
         """The recipe as its YAML says it (unrendered `steps`, `inputs` as a list, ...) and `path`."""
+        self._read("`ctx.recipe`")
         doc = self._run.get("_document")
         if doc is None:
             doc = dict(self._engine.recipe_document() or {})
@@ -133,6 +161,7 @@ class ToolContext:
     @property
     def steps_output(self) -> dict:
         """`{step_id: {"outputs": {...}}}` of the steps that have finished."""
+        self._read("`ctx.steps_output`")
         if self._steps_output is None:
             self._steps_output = {k: {"outputs": v} for k, v in self._engine.steps_output().items()}
         return self._steps_output
@@ -158,7 +187,7 @@ class ToolContext:
         return render_0x(value, self._evaluate, self.log)
 
     def __repr__(self):
-        return f"<ToolContext run={self.run_id} step={self.current_step}>"
+        return f"<ToolContext run={self._run['run_id']} step={self.current_step}>"
 
 
 def plain(value):

@@ -197,14 +197,14 @@ impl Reader<'_> {
     }
 
     fn when(&mut self, node: &Node, what: &str) -> Option<String> {
-        /// The words a `when` may be without a template (`render_condition` reads them).
-        const CONSTANT_CONDITIONS: &[&str] = &["true", "false", "yes", "no", "on", "off", "1", "0", ""];
         let n = node.get("when")?;
         match &n.value {
             // Text with no template in it is always true but for these words: `when:
             // inputs.enabled` (the braces forgotten) would run the step whatever it says.
             NodeValue::Str(s)
-                if !s.contains("{{") && !s.contains("{%") && !CONSTANT_CONDITIONS.contains(&s.trim().to_ascii_lowercase().as_str()) =>
+                if !s.contains("{{")
+                    && !s.contains("{%")
+                    && !crate::template::CONSTANT_WORDS.contains(&s.trim().to_ascii_lowercase().as_str()) =>
             {
                 self.error(
                     n,

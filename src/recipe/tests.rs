@@ -172,7 +172,7 @@ fn a_when_that_is_text_without_a_template_is_refused_where_it_is_written() {
         shown,
         ["r.yaml:4:46: `when` in step `s` is the text `inputs.enabled`, which is not a template: it would always be true\n  hint: write the expression in braces: `when: \"{{ inputs.enabled }}\"`"]
     );
-    for fine in ["'false'", "no", "true", "\"{{ inputs.enabled }}\"", "\"{% if inputs.enabled %}yes{% endif %}\""] {
+    for fine in ["'false'", "no", "'off'", "none", "true", "\"{{ inputs.enabled }}\"", "\"{% if inputs.enabled %}yes{% endif %}\""] {
         let text = text.replace("when: inputs.enabled", &format!("when: {fine}"));
         assert!(parse_str(&text, "r.yaml").is_ok_and(|(_, p)| p.is_empty()), "{fine}");
     }

@@ -59,13 +59,21 @@ pub struct Chunk {
     pub size: u64,
 }
 
+/// A step's log file for reading, never through a link at its name: the step's program
+/// may write in the run folder, so it could replace its log with a link to a file of the
+/// user's, which the history, the dashboard, MCP and the step's own outputs would then show.
+pub fn open(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path)
+}
+
 /// Up to `max` bytes of the log at `path` from byte `from`; a negative `from` counts back
 /// from the end and starts at the next whole line. A piece cut short ends at a line end, so
 /// the next read (from `end`) starts the next line; a line longer than `max` is cut as it
 /// is, and a tail inside one line longer than it is that line's end. A log not written
 /// (yet) reads as empty.
 pub fn read(path: &Path, from: i64, max: u64) -> std::io::Result<Chunk> {
-    let mut f = match std::fs::File::open(path) {
+    let mut f = match open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Chunk { text: String::new(), start: 0, end: 0, size: 0 }),
         Err(e) => return Err(e),
@@ -118,7 +126,7 @@ pub struct Hit {
 /// Lines of the log at `path` holding `needle` (any case), in order, at most `limit`;
 /// the file is read as a stream, so any size can be searched.
 pub fn search(path: &Path, needle: &str, limit: usize) -> std::io::Result<Vec<Hit>> {
-    let f = match std::fs::File::open(path) {
+    let f = match open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),

@@ -10,7 +10,7 @@ mod syntax;
 
 pub use env::{env, to_value};
 pub use refs::{references, Reference};
-pub use render::{render_condition, render_document, render_map, render_str, render_text, render_value};
+pub use render::{render_condition, render_document, render_map, render_str, render_text, render_value, CONSTANT_WORDS};
 pub use scope::{ItemScope, RunParts, RunScope, Scope, StepTable};
 pub use syntax::{has_template, single_expression, RenderError};
 

@@ -68,16 +68,18 @@ pub fn render_text(s: &str, scope: &Scope) -> Result<String, RenderError> {
     })
 }
 
+/// The words a condition's text is false as (and YAML's own false words: `when: off`).
+pub const FALSE_WORDS: &[&str] = &["", "false", "0", "no", "off", "none", "null"];
+/// The words a `when` may be written as without a template (`recipe::step`).
+pub const CONSTANT_WORDS: &[&str] = &["", "false", "0", "no", "off", "none", "null", "true", "1", "yes", "on"];
+
 /// Truthiness of a `when:` condition, Jinja rules (empty text, 0, "false" are false).
 pub fn render_condition(s: &str, scope: &Scope) -> Result<bool, RenderError> {
     Ok(match render_str(s, scope)? {
         Json::Bool(b) => b,
         Json::Null => false,
         Json::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Json::String(t) => {
-            let t = t.trim().to_ascii_lowercase();
-            !(t.is_empty() || t == "false" || t == "0" || t == "no" || t == "none" || t == "null")
-        }
+        Json::String(t) => !FALSE_WORDS.contains(&t.trim().to_ascii_lowercase().as_str()),
         Json::Array(a) => !a.is_empty(),
         Json::Object(o) => !o.is_empty(),
     })

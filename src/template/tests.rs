@@ -64,6 +64,12 @@ fn conditions() {
     assert!(render_condition("{{ inputs.n > 2 }}", &s).unwrap());
     assert!(!render_condition("{{ steps.list.outputs.count == 5 }}", &s).unwrap());
     assert!(!render_condition("false", &s).unwrap());
+    // Every word a `when` may be written as without a template reads as YAML means it.
+    for word in super::CONSTANT_WORDS {
+        let truthy = ["true", "1", "yes", "on"].contains(word);
+        assert_eq!(render_condition(word, &s).unwrap(), truthy, "`{word}`");
+        assert_eq!(render_condition(&word.to_uppercase(), &s).unwrap(), truthy, "`{word}` in capitals");
+    }
 }
 
 #[test]

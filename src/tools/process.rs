@@ -78,7 +78,11 @@ impl ProcessOutput {
     pub fn full_stdout(&self) -> Result<String, ToolError> {
         match (&self.stdout_stream.file, self.stdout_stream.truncated) {
             (_, false) => Ok(self.stdout.clone()),
-            (Some(f), true) => std::fs::read(f)
+            (Some(f), true) => crate::store::logs::open(f)
+                .and_then(|mut file| {
+                    let mut b = Vec::new();
+                    std::io::Read::read_to_end(&mut file, &mut b).map(|_| b)
+                })
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .map_err(|e| ToolError::failed(format!("reading the output back from {}: {e}", f.display()))),
             (None, true) => Err(ToolError::failed(format!(
@@ -459,6 +463,16 @@ mod tests {
         let out = run_process(&spec, &CancellationToken::new()).await.unwrap();
         assert_eq!(out.stdout, "through\n", "the output is still kept in memory");
         assert!(out.stdout_stream.file.is_none() && !victim.join("step.stdout.log").exists(), "nothing made through the linked folder");
+
+        // Swapped for a link after it was written: not read back through it either (the
+        // step's outputs, the history, the dashboard read logs this way).
+        let spec = ProcessSpec { log: Some(logs.join("big")), ..sh("seq 1 100000") };
+        let out = run_process(&spec, &CancellationToken::new()).await.unwrap();
+        let log = logs.join("big.stdout.log");
+        std::fs::remove_file(&log).unwrap();
+        std::os::unix::fs::symlink(victim.join("bashrc"), &log).unwrap();
+        assert!(out.full_stdout().is_err());
+        assert!(crate::store::logs::read(&log, 0, 1000).is_err() && crate::store::logs::search(&log, "original", 10).is_err());
     }
 
     #[tokio::test]

@@ -96,6 +96,11 @@ def _outside(inputs: dict) -> str | None:
         for text in value if isinstance(value, list) else [value]:
             if not isinstance(text, str):
                 continue
+            if "{{" in text or "{%" in text:
+                return (
+                    f"the example's input `{name}` is the template `{text}`: write its value itself "
+                    "(a template renders to a path that cannot be checked here)"
+                )
             if os.path.isabs(text) or os.path.normpath(text).split(os.sep)[0] == "..":
                 return (
                     f"the example's input `{name}` is `{text}`, outside the example's folder: "
