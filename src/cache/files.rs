@@ -115,7 +115,11 @@ fn list(
     out: &mut Vec<(String, PathBuf, u32)>,
 ) -> Result<(), Uncacheable> {
     let read = std::fs::read_dir(dir).map_err(|e| Uncacheable::unreadable(dir.display(), e))?;
-    for entry in read.flatten() {
+    // In name order: which of two links to one folder is followed must not depend on the
+    // order the file system lists them in.
+    let mut entries: Vec<std::fs::DirEntry> = read.flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
         let p = entry.path();
         let ty = entry.file_type().map_err(|e| Uncacheable::unreadable(p.display(), e))?;
         let rel = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().to_string();

@@ -256,6 +256,11 @@ pub fn named_paths(
             for path in here {
                 let text = path.to_string_lossy();
                 let pattern = env.is_some() && text.contains(['*', '?']) && f.contains(['/', '.']);
+                if pattern && text.contains("**") {
+                    // Any depth of folders, through linked ones (the glob crate keeps no
+                    // account of folders met): too much to list for a key.
+                    return Err(Uncacheable::Pattern { pattern: text.to_string(), error: "`**` reaches any depth of folders".into() });
+                }
                 if pattern {
                     bound.unsized_work()?;
                     out.extend(matches(&text)?.into_iter().map(|m| (w.clone(), m)));
@@ -270,9 +275,8 @@ pub fn named_paths(
 /// Most paths one pattern in a text may match before the step is not cached.
 const MAX_MATCHES: usize = 1000;
 
-/// What a pattern matches. `**` matches through any depth of folders, which covers both
-/// what `sh` makes of it (`*`) and bash's `globstar`; a pattern the `glob` crate cannot
-/// read (`a**b`) means the step is not cached, as its files cannot be listed.
+/// What a pattern matches (one without `**`); a pattern the `glob` crate cannot read means
+/// the step is not cached, as its files cannot be listed.
 fn matches(pattern: &str) -> Result<Vec<PathBuf>, Uncacheable> {
     let found = glob::glob(pattern).map_err(|e| Uncacheable::Pattern { pattern: pattern.to_string(), error: e.msg.to_string() })?;
     let mut out = Vec::new();

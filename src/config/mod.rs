@@ -247,14 +247,14 @@ fn check_section(map: &yaml::Node, table: &[crate::key::Key], prefix: &str, open
         let name = k.key_text();
         let at = |d: Diagnostic, n: &yaml::Node| d.in_file(file).at(n.line, n.col);
         let Some(key) = table.iter().find(|key| key.name == name) else {
-            let close = crate::diag::did_you_mean(&name, names.iter().copied());
-            match (open, close) {
-                (true, None) => continue,
-                (_, close) => {
-                    let hint = close.unwrap_or_else(|| format!("the keys here are {}", names.join(", ")));
-                    return Err(at(Diagnostic::new(format!("unknown configuration key `{prefix}{name}`")), k).hint(hint));
-                }
+            // Where other keys are kept (0.x's, a service's own), only a near miss of one
+            // LocalForge reads is refused: `max_paralel`, `hots`, not `api_key` or `cache_dir`.
+            if open && !names.iter().any(|known| misspelled(&name, known)) {
+                continue;
             }
+            let hint = crate::diag::did_you_mean(&name, names.iter().copied())
+                .unwrap_or_else(|| format!("the keys here are {}", names.join(", ")));
+            return Err(at(Diagnostic::new(format!("unknown configuration key `{prefix}{name}`")), k).hint(hint));
         };
         if v.is_null() {
             continue;
@@ -276,6 +276,15 @@ fn check_section(map: &yaml::Node, table: &[crate::key::Key], prefix: &str, open
         }
     }
     Ok(())
+}
+
+/// Whether `name` is `known` misspelled: one or two letters off (an extra, a missing, a
+/// wrong or two swapped), and not `known` with more said (`api` and `api_key`).
+fn misspelled(name: &str, known: &str) -> bool {
+    if name.len() < 4 || name.starts_with(known) || known.starts_with(name) {
+        return false;
+    }
+    strsim::osa_distance(name, known) <= 2
 }
 
 fn env_value(key: &str, v: &str) -> Result<Value, String> {
@@ -365,9 +374,12 @@ mod tests {
         ] {
             assert!(refused(text).starts_with(says), "{text}: {}", refused(text));
         }
-        // A 0.x file's own keys and a service's settings for its tool are kept.
-        std::fs::write(&f, "theme: dark\nservices:\n  sd:\n    steps_default: 30\n").unwrap();
-        assert!(Config::from_file(&f).is_ok());
+        // A 0.x file's own keys and a service's settings for its tool are kept, those that
+        // say more than a key LocalForge reads too.
+        let kept = "theme: dark\ntimeout_seconds: 5\ncache_dir: /x\noutput_directory: /y\nmax_parallel_steps: 2\nmcp_port: 1\n\
+                    services:\n  sd:\n    steps_default: 30\n  openai:\n    api_key: k\n";
+        std::fs::write(&f, kept).unwrap();
+        assert!(Config::from_file(&f).is_ok(), "{:?}", Config::from_file(&f).err());
     }
 
     #[test]

@@ -139,8 +139,10 @@ impl Run {
                 self.steps.set(&step.id, StepStatus::Failed, outputs);
             }
             self.events.note(&format!("{record_id}: refinement {iteration}/{}", self.recipe.max_iterations));
+            // A batch item's sub-step's refinement is that item's: `each[3].fix#1`.
+            let item = record_id.rfind("].").map_or("", |i| &record_id[..i + 2]);
             for r in refinement {
-                let rec = format!("{}#{iteration}", r.id);
+                let rec = format!("{item}{}#{iteration}", r.id);
                 let report = self.run_step(r, scope, &rec).await;
                 self.refined(record_id, &rec);
                 self.steps.set(&r.id, report.status, &report.outputs);

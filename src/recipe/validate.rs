@@ -153,8 +153,11 @@ impl<'a> Validator<'a> {
                     self.error(sub.line, sub.col, format!("duplicate id `{}` in `workflow_steps` of step `{}`", sub.id, step.id), None);
                 }
                 self.step(sub, &Place::Batch { owner: Box::new(place.clone()), earlier: seen.clone() });
+                // Its refinement runs inside the item: it sees the item and its sub-steps so far.
+                let mut with_it = seen.clone();
+                with_it.push(sub.id.clone());
                 for child in sub.refinement.iter().flatten() {
-                    self.step(child, &Place::Refinement);
+                    self.step(child, &Place::Batch { owner: Box::new(place.clone()), earlier: with_it.clone() });
                 }
                 seen.push(sub.id.clone());
             }

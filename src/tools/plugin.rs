@@ -160,9 +160,10 @@ impl Tool for Plugin {
 }
 
 /// The inputs as `TOOL_INPUTS` declares them, before the plugin sees them: a required one
-/// is given, and (for a plugin given rendered values: a 0.x plugin renders its own) each
-/// is of its type, converted as a YAML tool's are (`"3"` for an integer is 3), and one of
-/// its `choices`. Every problem is said at once.
+/// is given, and (for a plugin given rendered values: a 0.x plugin renders its own) a
+/// number, boolean, list or mapping is of its type, converted as a YAML tool's are (`"3"`
+/// for an integer is 3), and a value with `choices` is one of them. Every problem is said
+/// at once.
 fn bound(tool: &str, action: &str, table: &ActionInputs, mut inputs: JsonMap, rendered: bool) -> Result<JsonMap, ToolError> {
     use crate::recipe::inputs::{convert, in_choices};
     let mut problems = Vec::new();
@@ -173,7 +174,10 @@ fn bound(tool: &str, action: &str, table: &ActionInputs, mut inputs: JsonMap, re
             }
             continue;
         };
-        if !rendered || spec.any {
+        // Text and paths are taken as given (a plugin declared as text may read other
+        // shapes too, as 0.x let it); numbers, booleans, lists and mappings are checked.
+        let loose = matches!(spec.ty, InputType::String | InputType::Path);
+        if !rendered || spec.any || (loose && spec.choices.is_none()) {
             continue;
         }
         match convert(spec.ty, v) {

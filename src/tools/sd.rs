@@ -120,8 +120,8 @@ fn checkpoint<'a>(models: &'a [Value], wanted: &str) -> Option<&'a Value> {
 /// error listing them, and so is an `override_settings.sd_model_checkpoint` naming another:
 /// drawing with whatever the WebUI has loaded instead would be a silent wrong image.
 fn model_title(inputs: &JsonMap, models: &[Value], host: &str) -> Result<Option<String>, ToolError> {
-    let Some(wanted) = inputs.get("model").filter(|v| !v.is_null()) else { return Ok(None) };
-    let wanted = wanted.as_str().unwrap_or_default();
+    // `model: ""` (a 0.x recipe's empty default) names no checkpoint.
+    let Some(wanted) = inputs.get("model").and_then(Value::as_str).filter(|m| !m.trim().is_empty()) else { return Ok(None) };
     let Some(found) = checkpoint(models, wanted) else {
         let names: Vec<&str> = models.iter().filter_map(|m| m.get("title").and_then(Value::as_str)).collect();
         return Err(ToolError::failed(format!(
@@ -395,12 +395,13 @@ impl Tool for SdClient {
                 ] {
                     body.entry(key).or_insert(value);
                 }
-                if inputs.get("model").is_some_and(|m| !m.is_null()) {
+                if inputs.get("model").and_then(Value::as_str).is_some_and(|m| !m.trim().is_empty()) {
                     let models = self.request(&host, reqwest::Method::GET, "/sdapi/v1/sd-models", None).await?;
-                    let title = model_title(&inputs, models.as_array().map(Vec::as_slice).unwrap_or_default(), &host)?;
-                    let overrides = body.entry("override_settings").or_insert_with(|| json!({}));
-                    if let (Some(o), Some(title)) = (overrides.as_object_mut(), title) {
-                        o.insert("sd_model_checkpoint".into(), json!(title));
+                    if let Some(title) = model_title(&inputs, models.as_array().map(Vec::as_slice).unwrap_or_default(), &host)? {
+                        let overrides = body.entry("override_settings").or_insert_with(|| json!({}));
+                        if let Some(o) = overrides.as_object_mut() {
+                            o.insert("sd_model_checkpoint".into(), json!(title));
+                        }
                     }
                 }
                 if action == "txt2img" && !body.contains_key("prompt") {
@@ -640,6 +641,10 @@ mod tests {
         call("base-xl").await.unwrap();
         let sent = log.lock().unwrap().iter().find(|(p, _)| p == "/sdapi/v1/txt2img").unwrap().1.clone();
         assert_eq!(sent["override_settings"]["sd_model_checkpoint"], "sub/base-xl.safetensors [bbbbbbbbbb]");
+        log.lock().unwrap().clear();
+        call("").await.unwrap();
+        let sent = log.lock().unwrap().iter().find(|(p, _)| p == "/sdapi/v1/txt2img").unwrap().1.clone();
+        assert!(sent.get("override_settings").is_none(), "an empty model names none: {sent}");
         let e = call("sdxl_base_1.0").await.unwrap_err().to_string();
         assert!(e.contains("has no one checkpoint `sdxl_base_1.0` (it has: ") && e.contains("base.safetensors [aaaaaaaaaa]"), "{e}");
     }

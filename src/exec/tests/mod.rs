@@ -602,20 +602,27 @@ steps:
     tool: batch
     action: foreach
     inputs:
-      items: [1]
+      items: [1, 2]
+      parallel: 2
       workflow_steps:
         - id: check
           tool: checker
           action: check
           gate: true
           on_failure: refine
-          inputs: {path: "$DIR/lines.txt", min: 2}
+          inputs: {path: "$DIR/lines{{ item }}.txt", min: 2}
           refinement:
             steps:
-              - {id: add_line, tool: file_ops, action: write, inputs: {path: "$DIR/lines.txt", append: true, content: "x\n"}}
+              - {id: add_line, tool: file_ops, action: write, inputs: {path: "$DIR/lines{{ item }}.txt", append: true, content: "x\n"}}
 "#,
         )
         .await;
     assert_eq!(r.status, RunStatus::Completed, "{:?}", r.error);
-    assert_eq!(read(env.path("lines.txt")), "x\nx\n");
+    assert_eq!(read(env.path("lines1.txt")), "x\nx\n");
+    assert_eq!(read(env.path("lines2.txt")), "x\nx\n");
+    // Each item's refinement is its own in the history.
+    let d = run_detail(&env.db(), &r.run_id).unwrap().unwrap();
+    let fixes: Vec<&str> = d.steps.iter().map(|s| s.step_id.as_str()).filter(|s| s.contains("add_line")).collect();
+    assert_eq!(fixes.len(), 4, "{fixes:?}");
+    assert!(fixes.contains(&"each[0].add_line#1") && fixes.contains(&"each[1].add_line#2"), "{fixes:?}");
 }

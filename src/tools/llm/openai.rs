@@ -20,7 +20,7 @@ pub(crate) async fn chat(
         }
         _ => {}
     }
-    extra(&mut body, options);
+    extra(t, &mut body, options)?;
     let v = match post(client, t, "/v1/chat/completions", &body).await {
         // llama-cpp-python's server knows only `json_object` (with an optional
         // `schema`), not OpenAI's `json_schema`: ask again in its form.
@@ -41,13 +41,26 @@ pub(crate) async fn chat(
     })
 }
 
-/// The model options, as fields of the request itself (`temperature`, `max_tokens`, `seed`, ...).
-fn extra(body: &mut Value, options: Option<&Value>) {
-    if let Some(Value::Object(o)) = options {
-        for (k, v) in o {
-            body[k] = v.clone();
+/// Ollama's options for loading a model, which an OpenAI-compatible server sets when it
+/// starts, not per request: given to one, they would be dropped.
+const LOAD_OPTIONS: &[&str] =
+    &["num_ctx", "num_gpu", "main_gpu", "num_thread", "num_batch", "num_keep", "use_mmap", "use_mlock", "low_vram", "numa"];
+
+/// The model options, as fields of the request itself (`temperature`, `max_tokens`, `seed`,
+/// and the sampling fields llama.cpp and vLLM take); Ollama's `num_predict` is `max_tokens`.
+fn extra(t: &Target, body: &mut Value, options: Option<&Value>) -> Result<(), ToolError> {
+    let Some(Value::Object(o)) = options else { return Ok(()) };
+    for (k, v) in o {
+        if LOAD_OPTIONS.contains(&k.as_str()) {
+            return Err(ToolError::failed(format!(
+                "`{k}` is set when `{}` (an OpenAI-compatible server) starts, not per request: start it with it, or leave it out",
+                t.service
+            )));
         }
+        let name = if k == "num_predict" { "max_tokens" } else { k.as_str() };
+        body[name] = v.clone();
     }
+    Ok(())
 }
 
 pub(crate) async fn embed(
@@ -57,7 +70,7 @@ pub(crate) async fn embed(
     options: Option<&Value>,
 ) -> Result<Vec<Vec<f64>>, ToolError> {
     let mut body = json!({"model": t.model, "input": input});
-    extra(&mut body, options);
+    extra(t, &mut body, options)?;
     let v = post(client, t, "/v1/embeddings", &body).await?;
     let data = v
         .get("data")

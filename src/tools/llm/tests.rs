@@ -145,6 +145,12 @@ async fn openai_compatible_chat_embed_and_unknown_model() {
     assert_eq!(e.to_string(), format!("model `nope` is not available on `ollama` at {host} (it has: smollm2)"));
     let emb = t.call("embed", inputs(json!({"input": "x"})), &ctx()).await.unwrap();
     assert_eq!(emb["embeddings"], json!([[1.0, 0.0]]));
+    // Ollama's names: `num_predict` is OpenAI's `max_tokens`; a load option is refused.
+    t.call("generate", inputs(json!({"prompt": "p", "num_predict": 5, "top_k": 3})), &ctx()).await.unwrap();
+    let sent = log.lock().unwrap().last().cloned().unwrap().1;
+    assert_eq!((sent["max_tokens"].as_i64(), sent["top_k"].as_i64(), sent.get("num_predict")), (Some(5), Some(3), None));
+    let e = t.call("generate", inputs(json!({"prompt": "p", "num_ctx": 8192})), &ctx()).await.unwrap_err();
+    assert!(e.to_string().starts_with("`num_ctx` is set when `ollama` (an OpenAI-compatible server) starts"), "{e}");
 }
 
 #[tokio::test]

@@ -43,7 +43,7 @@ TOOL_INPUTS = {
     "resize": {
         "input": _IMAGE,
         "output": _OUTPUT,
-        "size": {"type": "string", "description": "`WxH` or one number for a square (instead of width and height)."},
+        "size": {"description": "`WxH`, `[W, H]` or one number for a square (instead of width and height)."},
         "width": {"type": "integer", "default": 64, "description": "Width in pixels."},
         "height": {"type": "integer", "description": "Height in pixels (default: the width)."},
         "method": {
