@@ -787,3 +787,22 @@ def test_a_command_that_does_not_answer_initialize_is_caught(monkeypatch, tmp_pa
     monkeypatch.setattr(clients, "command", lambda: (sys.executable, ["-c", "import sys; sys.exit(3)"]))
     why = clients.starts(timeout=10)
     assert why is not None and why.startswith(f"`{sys.executable} -c import sys; sys.exit(3)` did not "), why
+
+
+def test_a_token_file_other_users_can_read_is_refused_or_replaced(lf, monkeypatch):
+    from localforge.frontends.mcp_server import http
+
+    given = lf.work / "token"
+    given.write_text("a" * 32)
+    given.chmod(0o644)
+    proc = lf("mcp", "--http", "--token-file", given, check=2)
+    assert f"can be read by other users (mode 644): `chmod 600 {given}`" in proc.stderr
+    # The default file, left readable by others: a new token replaces it, mode 0600.
+    monkeypatch.setenv("HOME", str(lf.home))
+    default = http.default_token_file()
+    default.parent.mkdir(parents=True, exist_ok=True)
+    default.write_text("b" * 32)
+    default.chmod(0o644)
+    token, made = http.load_token(None)
+    assert made and token != "b" * 32 and default.stat().st_mode & 0o777 == 0o600
+    assert http.load_token(None) == (token, False)

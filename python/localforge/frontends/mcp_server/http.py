@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import stat
 import sys
 from pathlib import Path
 from typing import Optional
@@ -43,15 +44,25 @@ def load_token(token_file: Optional[str]) -> tuple[str, bool]:
             raise Refused(f"cannot read the token file {path}: {e.strerror}; write a token into it (e.g. `openssl rand -hex 32`)")
         if len(token) < 16:
             raise Refused(f"the token in {path} is {'empty' if not token else 'too short'}: use at least 16 characters")
+        if _shared(path):
+            raise Refused(
+                f"the token file {path} can be read by other users (mode {stat.S_IMODE(path.stat().st_mode):o}): `chmod 600 {path}`"
+            )
         return token, False
     path = default_token_file()
-    if path.exists():
+    # One other users could read is not a secret any more: a new one replaces it.
+    if path.exists() and not _shared(path):
         token = path.read_text(encoding="utf-8").strip()
         if len(token) >= 16:
             return token, False
     from localforge._secret import write_new
 
     return write_new(path), True
+
+
+def _shared(path: Path) -> bool:
+    """Whether users other than its owner may read or write the file."""
+    return bool(stat.S_IMODE(path.stat().st_mode) & 0o077)
 
 
 class BearerAuth:
