@@ -149,6 +149,9 @@ def running_run(db: Path):
 
     if not db.exists():
         return None
-    with sqlite3.connect(db) as c:
-        row = c.execute("SELECT run_id FROM runs WHERE status = 'running'").fetchone()
+    try:
+        with sqlite3.connect(db) as c:
+            row = c.execute("SELECT run_id FROM runs WHERE status = 'running'").fetchone()
+    except sqlite3.OperationalError:  # the other process made the file and not yet its tables
+        return None
     return row and row[0]
