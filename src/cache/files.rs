@@ -131,7 +131,9 @@ fn list(
             out.push((format!("{rel} -> {}", target.display()), PathBuf::new(), 0));
         }
         // What the name leads to (through a link): a missing target is just the link.
-        let Ok(meta) = std::fs::metadata(&p) else { continue };
+        // (through the folder's descriptor where no link is in the way: no walk of the path)
+        let meta = if ty.is_symlink() { std::fs::metadata(&p) } else { entry.metadata() };
+        let Ok(meta) = meta else { continue };
         let mode = meta.permissions().mode() & 0o7777;
         if meta.is_dir() {
             // An empty folder is part of what the folder holds too.
