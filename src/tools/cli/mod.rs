@@ -137,9 +137,7 @@ impl CliTool {
         }
         for (name, input) in &a.inputs {
             if given.get(name).is_none_or(|v| v.is_null()) {
-                let mut found = Vec::new();
-                crate::cache::key::strings(input.default.as_ref().unwrap_or(&serde_json::Value::Null), &mut found);
-                texts.extend(found);
+                texts.extend(input.default.iter().flat_map(default_texts));
             }
         }
         texts
@@ -152,6 +150,15 @@ impl CliTool {
             })
             .filter(|w| w.starts_with('/') && w.len() > 1)
             .collect()
+    }
+}
+
+/// The texts of an input's default (a list's items too).
+fn default_texts(v: &serde_json::Value) -> Vec<String> {
+    match v {
+        serde_json::Value::String(s) => vec![s.clone()],
+        serde_json::Value::Array(items) => items.iter().flat_map(default_texts).collect(),
+        _ => Vec::new(),
     }
 }
 
