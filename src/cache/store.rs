@@ -70,6 +70,10 @@ pub struct Entry {
     /// disk, its JSON still valid, is not served.
     #[serde(default)]
     pub sum: String,
+    /// Seconds the step took when it ran: a step given less time (`timeout:`) would have
+    /// timed out, so it is not served this entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub took_s: Option<f64>,
 }
 
 impl Entry {
@@ -242,7 +246,7 @@ impl Store {
         if let Some((_, why)) = refused.into_iter().next() {
             return Err(std::io::Error::other(why));
         }
-        self.put_entry(key, ids, outputs, run_dir, made, files)
+        self.put_entry(key, ids, outputs, run_dir, made, (files, None))
     }
 
     /// Copy what a step made into the store (as it is now: a later step may change it):
@@ -303,7 +307,7 @@ impl Store {
         outputs: &Map<String, Value>,
         run_dir: &Path,
         made: &super::capture::Made,
-        mut files: Vec<EntryFile>,
+        (mut files, took_s): (Vec<EntryFile>, Option<f64>),
     ) -> std::io::Result<()> {
         let tmp_dir = self.root.join("tmp");
         files.retain(|f| made.files.contains(&f.rel));
@@ -320,6 +324,7 @@ impl Store {
             dirs: made.dirs.clone(),
             removed: made.removed.clone(),
             sum: String::new(),
+            took_s,
         };
         let entry = Entry { sum: entry.digest(), ..entry };
         let data = serde_json::to_vec(&entry).map_err(std::io::Error::other)?;

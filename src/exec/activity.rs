@@ -45,6 +45,8 @@ pub(super) struct Pending {
     /// The paths in the run folder the step names (inputs, outputs, what it read).
     pub(super) own: Vec<String>,
     pub(super) waits: HashSet<u64>,
+    /// Seconds the step took.
+    pub(super) took_s: f64,
 }
 
 /// One call, counted as running until `finish`ed or dropped.
@@ -125,7 +127,7 @@ impl Activity {
                 continue;
             }
             let ids = (p.ids.0.as_str(), p.ids.1.as_str(), p.ids.2.as_str(), p.ids.3.as_str());
-            match p.cache.store.put_entry(&p.key, ids, &p.outputs, &p.run_dir, &made, p.files) {
+            match p.cache.store.put_entry(&p.key, ids, &p.outputs, &p.run_dir, &made, (p.files, Some(p.took_s))) {
                 Ok(()) => p.cache.stored.store(true, Ordering::SeqCst),
                 Err(e) => notes.push((p.ids.1.clone(), format!("could not store it: {e}"))),
             }

@@ -294,7 +294,10 @@ impl Run {
                     self.events.note(&format!("{record_id}: not stored in the step cache: {why}"));
                     self.resolve_pending();
                 }
-                None => self.cache_put(&key, record_id, tool, action, outputs, (read, before, relocatable), (beside, named)).await,
+                None => {
+                    let took = started.elapsed().as_secs_f64();
+                    self.cache_put(&key, record_id, tool, action, outputs, (read, before, relocatable), (beside, named), took).await
+                }
             }
         } else if self.cache.is_some() {
             self.resolve_pending();

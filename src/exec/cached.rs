@@ -300,6 +300,13 @@ impl Run {
         if entry.outputs.as_object().is_none_or(|o| gate_fails(step, o)) {
             return Ok(None);
         }
+        // A step given less time than the stored run took would have timed out: it runs
+        // (and one stored before durations were kept, when it has a timeout at all).
+        if let Some(limit) = step.timeout {
+            if entry.took_s.is_none_or(|took| took > limit) {
+                return Ok(None);
+            }
+        }
         let restored = entry.files.iter().map(|f| f.rel.clone()).chain(entry.dirs.iter().cloned()).collect();
         let from = entry.run_id.clone();
         let (c, run_dir) = (cache.clone(), self.run_dir.clone());
@@ -338,6 +345,7 @@ impl Run {
         outputs: &JsonMap,
         (read, before, relocatable): (HashMap<String, String>, Option<Arc<Snapshot>>, bool),
         (beside, own): (HashSet<u64>, Vec<String>),
+        took_s: f64,
     ) {
         let Some(cache) = self.cache.clone() else { return };
         let epoch = self.activity.epoch();
@@ -364,12 +372,24 @@ impl Run {
                         return Ok(Err(why));
                     }
                     let ids = (ids.0.as_str(), ids.1.as_str(), ids.2.as_str(), ids.3.as_str());
-                    cache.store.put_entry(&key, ids, &outputs, &run_dir, &made, files)?;
+                    cache.store.put_entry(&key, ids, &outputs, &run_dir, &made, (files, Some(took_s)))?;
                     cache.stored.store(true, Ordering::SeqCst);
                     return Ok(Ok(None));
                 }
                 let own = own.into_iter().chain(captured.named).collect();
-                Ok::<_, std::io::Error>(Ok(Some(Pending { cache, key, ids, outputs, run_dir, made, files, refused, own, waits: beside })))
+                Ok::<_, std::io::Error>(Ok(Some(Pending {
+                    cache,
+                    key,
+                    ids,
+                    outputs,
+                    run_dir,
+                    made,
+                    files,
+                    refused,
+                    own,
+                    waits: beside,
+                    took_s,
+                })))
             })();
             (after, stored)
         })

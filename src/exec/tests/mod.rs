@@ -626,3 +626,19 @@ steps:
     assert_eq!(fixes.len(), 4, "{fixes:?}");
     assert!(fixes.contains(&"each[0].add_line#1") && fixes.contains(&"each[1].add_line#2"), "{fixes:?}");
 }
+
+#[tokio::test]
+async fn a_step_given_less_time_than_its_stored_run_took_runs_and_times_out() {
+    let mut env = Env::new();
+    with_cache(&mut env);
+    let step = |timeout: &str| {
+        format!("name: t\nsteps:\n  - {{id: slow, tool: script, action: run, cache: true{timeout}, inputs: {{command: 'sleep 0.4; echo done'}}}}\n")
+    };
+    assert_eq!(env.run(&step("")).await.status, RunStatus::Completed);
+    let served = env.run(&step(", timeout: 30")).await;
+    let d = run_detail(&env.db(), &served.run_id).unwrap().unwrap();
+    assert_eq!(d.steps[0].status, "cached", "time enough: served");
+    let r = env.run(&step(", timeout: 0.1")).await;
+    assert_eq!(r.status, RunStatus::Failed, "a fresh run under this timeout times out, and so does this one");
+    assert!(r.steps["slow"].error.as_deref().unwrap_or_default().contains("timed out"), "{:?}", r.steps["slow"].error);
+}

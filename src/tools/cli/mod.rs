@@ -125,7 +125,8 @@ impl CliTool {
     /// The absolute paths the definition writes into the call itself, which the step's
     /// inputs do not show: words of its shell text, of its environment's values, and of
     /// the defaults of the inputs the step does not give (words holding a template left
-    /// out: what they render to is in the inputs or the run folder).
+    /// out: what they render to is in the inputs or the run folder); `~/` and `$HOME/`
+    /// as the home folder.
     fn fixed_paths(&self, action: &str, given: &JsonMap) -> Vec<String> {
         let Some(a) = self.def.actions.get(action) else { return Vec::new() };
         let mut texts: Vec<String> = self.def.env.values().chain(a.env.values()).cloned().collect();
@@ -140,6 +141,15 @@ impl CliTool {
                 texts.extend(input.default.iter().flat_map(default_texts));
             }
         }
+        // The home folder as the program's shell would expand it (`~/x`, `$HOME/x`).
+        let home = self.def.env.get("HOME").or_else(|| a.env.get("HOME")).cloned().or_else(|| std::env::var("HOME").ok());
+        let expand = |w: String| -> String {
+            let rest = ["~/", "$HOME/", "${HOME}/"].iter().find_map(|p| w.strip_prefix(p));
+            match (rest, &home) {
+                (Some(rest), Some(home)) => format!("{}/{rest}", home.trim_end_matches('/')),
+                _ => w,
+            }
+        };
         texts
             .iter()
             .flat_map(|t| shlex::split(t).unwrap_or_else(|| t.split_whitespace().map(str::to_string).collect()))
@@ -148,6 +158,7 @@ impl CliTool {
                 let value = w.split_once('=').map(|(_, v)| v.to_string());
                 [Some(w), value].into_iter().flatten()
             })
+            .map(expand)
             .filter(|w| w.starts_with('/') && w.len() > 1)
             .collect()
     }

@@ -358,6 +358,10 @@ fn what_the_definition_itself_names_is_in_the_key_or_it_is_not_cached() {
     let given: crate::tools::JsonMap = json!({"conf": "/elsewhere"}).as_object().unwrap().clone();
     assert!(!t.reads("go", &given).programs.contains(&conf.display().to_string()), "given: the default is not read");
     assert!(t.deterministic("go", &none));
+    // `~/` and `$HOME/` are the home folder (here the definition's own HOME).
+    let home = def(&format!("env: {{HOME: {}}}\n", dir.path().display()), "\"cat ~/conf.txt $HOME/data/x\"\n    shell: true", "");
+    let read = home.reads("go", &given).programs;
+    assert!(read.contains(&conf.display().to_string()) && read.contains(&folder.join("x").display().to_string()), "{read:?}");
     // What the key cannot see: not cached.
     let cwd = def("", "[cat, '{{ conf }}']\n    cwd: /tmp", "");
     let path = def("env: {PATH: /opt/bin2}\n", "[cat, '{{ conf }}']", "");
