@@ -583,7 +583,8 @@ def test_an_example_naming_a_path_outside_its_folder_does_not_run(tmp_path):
     victim = tmp_path / "victim"
     victim.mkdir()
     templated = "{{ '..' }}/{{ '..' }}/{{ '..' }}/{{ '..' }}/{{ '..' }}/{{ '..' }}/{{ '..' }}" + str(victim / "made")
-    for output in ["../../../../../../.." + str(victim / "made"), str(victim / "made"), templated]:
+    commented = "{# #}../{# #}../{# #}../{# #}../{# #}../{# #}../{# #}.." + str(victim / "made")
+    for output in ["../../../../../../.." + str(victim / "made"), str(victim / "made"), templated, commented]:
         text = (
             "name: toucher\nversion: 1.0.0\ntype: cli\nrequirements: {binary: touch}\nactions:\n  go:\n"
             '    command: [touch, "{{ output }}"]\n    inputs:\n      output: {type: path, output: true}\n'

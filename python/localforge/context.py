@@ -84,8 +84,8 @@ class ToolContext:
         self._native = native
         self.temp_dir = run["temp_dir"]
         self.run_dir = run["run_dir"]
-        self.step = current_step
-        self.current_step = re.split(r"[\[#]", current_step.get("id") or "", maxsplit=1)[0]
+        self._step = current_step
+        self._current_step = re.split(r"[\[#]", current_step.get("id") or "", maxsplit=1)[0]
         self._iteration_count = dict(current_step.get("iteration_count") or {})
         self._refinement_active = bool(current_step.get("refinement_active"))
         self.errors = []
@@ -99,16 +99,43 @@ class ToolContext:
         if read is not None:
             read(what)
 
-    # Attributes of this run alone: a result made from them is not another run's.
+    # Attributes of this run or this step alone: a result made from them is not another's.
+    # 0.x plugins may set what they like on ctx: each can be set too.
     @property
     def run_id(self) -> str:
         self._read("`ctx.run_id`")
-        return self._run["run_id"]
+        return self._run_id if hasattr(self, "_run_id") else self._run["run_id"]
+
+    @run_id.setter
+    def run_id(self, value) -> None:
+        self._run_id = value
 
     @property
     def start_time(self):
         self._read("`ctx.start_time`")
-        return self._run["start_time"]
+        return self._start_time if hasattr(self, "_start_time") else self._run["start_time"]
+
+    @start_time.setter
+    def start_time(self, value) -> None:
+        self._start_time = value
+
+    @property
+    def step(self) -> dict:
+        self._read("`ctx.step`")
+        return self._step
+
+    @step.setter
+    def step(self, value) -> None:
+        self._step = value
+
+    @property
+    def current_step(self) -> str:
+        self._read("`ctx.current_step`")
+        return self._current_step
+
+    @current_step.setter
+    def current_step(self, value) -> None:
+        self._current_step = value
 
     @property
     def iteration_count(self) -> dict:
@@ -187,7 +214,7 @@ class ToolContext:
         return render_0x(value, self._evaluate, self.log)
 
     def __repr__(self):
-        return f"<ToolContext run={self._run['run_id']} step={self.current_step}>"
+        return f"<ToolContext run={self._run['run_id']} step={self._current_step}>"
 
 
 def plain(value):

@@ -279,9 +279,10 @@ fn check_section(map: &yaml::Node, table: &[crate::key::Key], prefix: &str, open
 }
 
 /// Whether `name` is `known` misspelled: one or two letters off (an extra, a missing, a
-/// wrong or two swapped), and not `known` with more said (`api` and `api_key`).
+/// wrong or two swapped; `tool_dir` for `tool_dirs` too), and not `known` with more said
+/// (`api` and `api_key`).
 fn misspelled(name: &str, known: &str) -> bool {
-    if name.len() < 4 || name.starts_with(known) || known.starts_with(name) {
+    if name.len() < 4 || name.starts_with(known) {
         return false;
     }
     strsim::osa_distance(name, known) <= 2
@@ -365,6 +366,7 @@ mod tests {
         };
         for (text, says) in [
             ("max_paralel: 2\n", "1:1 unknown configuration key `max_paralel`; did you mean `max_parallel`?"),
+            ("tool_dir: [/x]\n", "1:1 unknown configuration key `tool_dir`; did you mean `tool_dirs`?"),
             ("sandbox: requried\n", "1:10 configuration key `sandbox` must be one of auto, required, found `requried`"),
             ("max_parallel: two\n", "1:15 configuration key `max_parallel` must be a whole number, found `two`"),
             ("resources: {vram_gb: 8GB}\n", "1:22 configuration key `resources.vram_gb` must be a number, found `8GB`"),

@@ -176,7 +176,8 @@ fn bound(tool: &str, action: &str, table: &ActionInputs, mut inputs: JsonMap, re
         };
         // Text and paths are taken as given (a plugin declared as text may read other
         // shapes too, as 0.x let it); numbers, booleans, lists and mappings are checked.
-        let loose = matches!(spec.ty, InputType::String | InputType::Path);
+        // (a text is still converted: a path's `~/` is expanded)
+        let loose = matches!(spec.ty, InputType::String | InputType::Path) && !v.is_string();
         if !rendered || spec.any || (loose && spec.choices.is_none()) {
             continue;
         }
@@ -236,5 +237,26 @@ mod tests {
         let broken: BrokenTool =
             serde_json::from_value::<BrokenPlugin>(json!({"name": "b", "source": "b.py", "error": "boom"})).unwrap().into();
         assert_eq!((broken.kind, broken.error.as_str()), (ToolKind::Python, "boom"));
+    }
+}
+
+#[cfg(test)]
+mod binding_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_declared_path_is_expanded_and_a_number_converted_and_other_shapes_of_text_pass() {
+        let table = ActionInputs::of(
+            &[("image", InputType::Path, true, ""), ("size", InputType::String, false, ""), ("times", InputType::Integer, false, "")],
+            false,
+        );
+        let given = json!({"image": "~/a.png", "size": [4, 2], "times": "3"}).as_object().unwrap().clone();
+        let out = bound("p", "go", &table, given, true).unwrap();
+        let home = std::env::var("HOME").unwrap();
+        assert_eq!(out["image"], json!(format!("{}/a.png", home.trim_end_matches('/'))));
+        assert_eq!((out["size"].clone(), out["times"].clone()), (json!([4, 2]), json!(3)));
+        let e = bound("p", "go", &table, json!({"times": "many"}).as_object().unwrap().clone(), true).unwrap_err();
+        assert!(e.to_string().starts_with("`p.go`: missing required input `image`; input `times`:"), "{e}");
     }
 }

@@ -142,7 +142,8 @@ impl CliTool {
             }
         }
         // The home folder as the program's shell would expand it (`~/x`, `$HOME/x`).
-        let home = self.def.env.get("HOME").or_else(|| a.env.get("HOME")).cloned().or_else(|| std::env::var("HOME").ok());
+        // (the action's env over the definition's, as the program gets them)
+        let home = a.env.get("HOME").or_else(|| self.def.env.get("HOME")).cloned().or_else(|| std::env::var("HOME").ok());
         let expand = |w: String| -> String {
             let rest = ["~/", "$HOME/", "${HOME}/"].iter().find_map(|p| w.strip_prefix(p));
             match (rest, &home) {

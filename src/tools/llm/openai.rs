@@ -57,8 +57,14 @@ fn extra(t: &Target, body: &mut Value, options: Option<&Value>) -> Result<(), To
                 t.service
             )));
         }
-        let name = if k == "num_predict" { "max_tokens" } else { k.as_str() };
-        body[name] = v.clone();
+        // Ollama's `num_predict: -1` (no limit) is no `max_tokens` at all.
+        if k == "num_predict" {
+            if v.as_i64().is_some_and(|n| n >= 1) {
+                body["max_tokens"] = v.clone();
+            }
+            continue;
+        }
+        body[k.as_str()] = v.clone();
     }
     Ok(())
 }

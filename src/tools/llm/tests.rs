@@ -149,6 +149,8 @@ async fn openai_compatible_chat_embed_and_unknown_model() {
     t.call("generate", inputs(json!({"prompt": "p", "num_predict": 5, "top_k": 3})), &ctx()).await.unwrap();
     let sent = log.lock().unwrap().last().cloned().unwrap().1;
     assert_eq!((sent["max_tokens"].as_i64(), sent["top_k"].as_i64(), sent.get("num_predict")), (Some(5), Some(3), None));
+    t.call("generate", inputs(json!({"prompt": "p", "num_predict": -1})), &ctx()).await.unwrap();
+    assert!(log.lock().unwrap().last().cloned().unwrap().1.get("max_tokens").is_none(), "-1: no limit, no max_tokens");
     let e = t.call("generate", inputs(json!({"prompt": "p", "num_ctx": 8192})), &ctx()).await.unwrap_err();
     assert!(e.to_string().starts_with("`num_ctx` is set when `ollama` (an OpenAI-compatible server) starts"), "{e}");
 }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import os
 import stat
 import sys
 from pathlib import Path
@@ -44,7 +45,7 @@ def load_token(token_file: Optional[str]) -> tuple[str, bool]:
             raise Refused(f"cannot read the token file {path}: {e.strerror}; write a token into it (e.g. `openssl rand -hex 32`)")
         if len(token) < 16:
             raise Refused(f"the token in {path} is {'empty' if not token else 'too short'}: use at least 16 characters")
-        if _shared(path):
+        if _shared(path) and path.stat().st_uid == os.getuid():  # a secret mounted by another owner is theirs to guard
             raise Refused(
                 f"the token file {path} can be read by other users (mode {stat.S_IMODE(path.stat().st_mode):o}): `chmod 600 {path}`"
             )

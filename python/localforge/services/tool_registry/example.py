@@ -96,7 +96,7 @@ def _outside(inputs: dict) -> str | None:
         for text in value if isinstance(value, list) else [value]:
             if not isinstance(text, str):
                 continue
-            if "{{" in text or "{%" in text:
+            if any(mark in text for mark in ("{{", "{%", "{#")):
                 return (
                     f"the example's input `{name}` is the template `{text}`: write its value itself "
                     "(a template renders to a path that cannot be checked here)"
