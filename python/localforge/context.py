@@ -74,6 +74,24 @@ def render_0x(value, evaluate, log):
     return value
 
 
+class _Counted:
+    """An attribute of a `ToolContext` whose every read is told to the engine (`_read`):
+    the step cache's key does not hold it. 0.x plugins may set what they like on ctx, so it
+    can be set too."""
+
+    def __init__(self, name: str):
+        self.name, self.slot = name, "_" + name
+
+    def __get__(self, ctx, owner=None):
+        if ctx is None:
+            return self
+        ctx._read(f"`ctx.{self.name}`")
+        return getattr(ctx, self.slot)
+
+    def __set__(self, ctx, value) -> None:
+        setattr(ctx, self.slot, value)
+
+
 class ToolContext:
     """Run information for one tool call. Built by the engine; cheap to create."""
 
@@ -84,6 +102,8 @@ class ToolContext:
         self._native = native
         self.temp_dir = run["temp_dir"]
         self.run_dir = run["run_dir"]
+        self._run_id = run["run_id"]
+        self._start_time = run["start_time"]
         self._step = current_step
         self._current_step = re.split(r"[\[#]", current_step.get("id") or "", maxsplit=1)[0]
         self._iteration_count = dict(current_step.get("iteration_count") or {})
@@ -100,60 +120,12 @@ class ToolContext:
             read(what)
 
     # Attributes of this run or this step alone: a result made from them is not another's.
-    # 0.x plugins may set what they like on ctx: each can be set too.
-    @property
-    def run_id(self) -> str:
-        self._read("`ctx.run_id`")
-        return self._run_id if hasattr(self, "_run_id") else self._run["run_id"]
-
-    @run_id.setter
-    def run_id(self, value) -> None:
-        self._run_id = value
-
-    @property
-    def start_time(self):
-        self._read("`ctx.start_time`")
-        return self._start_time if hasattr(self, "_start_time") else self._run["start_time"]
-
-    @start_time.setter
-    def start_time(self, value) -> None:
-        self._start_time = value
-
-    @property
-    def step(self) -> dict:
-        self._read("`ctx.step`")
-        return self._step
-
-    @step.setter
-    def step(self, value) -> None:
-        self._step = value
-
-    @property
-    def current_step(self) -> str:
-        self._read("`ctx.current_step`")
-        return self._current_step
-
-    @current_step.setter
-    def current_step(self, value) -> None:
-        self._current_step = value
-
-    @property
-    def iteration_count(self) -> dict:
-        self._read("`ctx.iteration_count`")
-        return self._iteration_count
-
-    @iteration_count.setter
-    def iteration_count(self, value) -> None:  # 0.x plugins may set what they like on ctx
-        self._iteration_count = value
-
-    @property
-    def refinement_active(self) -> bool:
-        self._read("`ctx.refinement_active`")
-        return self._refinement_active
-
-    @refinement_active.setter
-    def refinement_active(self, value) -> None:
-        self._refinement_active = value
+    run_id = _Counted("run_id")
+    start_time = _Counted("start_time")
+    step = _Counted("step")
+    current_step = _Counted("current_step")
+    iteration_count = _Counted("iteration_count")
+    refinement_active = _Counted("refinement_active")
 
     @property
     def inputs(self) -> dict:
