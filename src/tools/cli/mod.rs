@@ -138,7 +138,7 @@ impl CliTool {
         }
         for (name, input) in &a.inputs {
             if given.get(name).is_none_or(|v| v.is_null()) {
-                texts.extend(input.default.iter().flat_map(default_texts));
+                texts.extend(input.default.iter().flat_map(shared::texts));
             }
         }
         // The home folder as the program's shell would expand it (`~/x`, `$HOME/x`).
@@ -162,15 +162,6 @@ impl CliTool {
             .map(expand)
             .filter(|w| w.starts_with('/') && w.len() > 1)
             .collect()
-    }
-}
-
-/// The texts of an input's default (a list's items too).
-fn default_texts(v: &serde_json::Value) -> Vec<String> {
-    match v {
-        serde_json::Value::String(s) => vec![s.clone()],
-        serde_json::Value::Array(items) => items.iter().flat_map(default_texts).collect(),
-        _ => Vec::new(),
     }
 }
 

@@ -307,7 +307,7 @@ fn class_of(program: &str) -> Option<&'static str> {
 }
 
 /// Text values of a default, a choice or an example input (lists flattened).
-fn texts(v: &Value) -> Vec<String> {
+pub(super) fn texts(v: &Value) -> Vec<String> {
     match v {
         Value::String(s) => vec![s.clone()],
         Value::Array(items) => items.iter().flat_map(texts).collect(),
