@@ -120,13 +120,7 @@ fn checkpoint<'a>(models: &'a [Value], wanted: &str) -> Option<&'a Value> {
 /// error listing them, and so is an `override_settings.sd_model_checkpoint` naming another:
 /// drawing with whatever the WebUI has loaded instead would be a silent wrong image.
 fn model_title(inputs: &JsonMap, models: &[Value], host: &str) -> Result<Option<String>, ToolError> {
-    // `model: ""` (a 0.x recipe's empty default) names no checkpoint.
-    let wanted = match inputs.get("model") {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::String(m)) if m.trim().is_empty() => return Ok(None),
-        Some(Value::String(m)) => m.as_str(),
-        Some(other) => return Err(ToolError::failed(format!("`model` must be a checkpoint's name, title or hash (text), got {other}"))),
-    };
+    let Some(wanted) = named_model(inputs)? else { return Ok(None) };
     let Some(found) = checkpoint(models, wanted) else {
         let names: Vec<&str> = models.iter().filter_map(|m| m.get("title").and_then(Value::as_str)).collect();
         return Err(ToolError::failed(format!(
@@ -143,6 +137,17 @@ fn model_title(inputs: &JsonMap, models: &[Value], host: &str) -> Result<Option<
         )));
     }
     Ok(Some(title))
+}
+
+/// The checkpoint name a step's `model` gives, if any (`model: ""`, a 0.x recipe's empty
+/// default, names none); an error for a value that is not text.
+fn named_model(inputs: &JsonMap) -> Result<Option<&str>, ToolError> {
+    match inputs.get("model") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(m)) if m.trim().is_empty() => Ok(None),
+        Some(Value::String(m)) => Ok(Some(m.as_str())),
+        Some(other) => Err(ToolError::failed(format!("`model` must be a checkpoint's name, title or hash (text), got {other}"))),
+    }
 }
 
 /// The one item of `items`, or None where there are none or several.
@@ -400,7 +405,7 @@ impl Tool for SdClient {
                 ] {
                     body.entry(key).or_insert(value);
                 }
-                if inputs.get("model").is_some_and(|m| !m.is_null() && m.as_str().is_none_or(|m| !m.trim().is_empty())) {
+                if named_model(&inputs)?.is_some() {
                     let models = self.request(&host, reqwest::Method::GET, "/sdapi/v1/sd-models", None).await?;
                     if let Some(title) = model_title(&inputs, models.as_array().map(Vec::as_slice).unwrap_or_default(), &host)? {
                         let overrides = body.entry("override_settings").or_insert_with(|| json!({}));
