@@ -21,6 +21,7 @@ pub struct Llm {
 }
 
 /// Where and how one call goes.
+#[derive(Clone)]
 pub(crate) struct Target {
     pub service: String,
     pub host: String,
@@ -142,7 +143,7 @@ impl Tool for Llm {
         }
         let mut found: Option<Value> = None;
         for host in &hosts {
-            let t = Target { host: host.clone(), progress: None, ..self.target(inputs, &[])? };
+            let t = Target { host: host.clone(), ..t.clone() };
             let id = match t.api {
                 Api::Ollama => ollama::digest(&self.client, &t).await.map(|d| serde_json::json!({"model": t.model, "digest": d}))?,
                 Api::OpenAi => serde_json::json!({"model": t.model, "served": openai::served(&self.client, &t).await?}),
