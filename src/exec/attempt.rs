@@ -102,7 +102,7 @@ impl Run {
         // recipe's (a top-level step of the same id is another step).
         let found = match &step.refinement {
             Some(own) => Some(own.as_slice()),
-            None if record_id.contains('[') => Some(self.recipe.refinement.as_slice()).filter(|r| !r.is_empty()),
+            None if super::cached::item_of(record_id).is_some() => Some(self.recipe.refinement.as_slice()).filter(|r| !r.is_empty()),
             None => self.recipe.refinement_for(&step.id),
         };
         let Some(refinement) = found else {
@@ -140,7 +140,7 @@ impl Run {
             }
             self.events.note(&format!("{record_id}: refinement {iteration}/{}", self.recipe.max_iterations));
             // A batch item's sub-step's refinement is that item's: `each[3].fix#1`.
-            let item = record_id.rfind("].").map_or("", |i| &record_id[..i + 2]);
+            let item = super::cached::item_of(record_id).unwrap_or_default();
             for r in refinement {
                 let rec = format!("{item}{}#{iteration}", r.id);
                 let report = self.run_step(r, scope, &rec).await;

@@ -68,7 +68,7 @@ impl Run {
             })
         };
         let mut out: Vec<(String, String)> = self.upstream.get(top).into_iter().flatten().map(|d| (d.clone(), of(d))).collect();
-        if let Some(item) = record_id.rfind("].").map(|i| &record_id[..i + 2]) {
+        if let Some(item) = item_of(record_id) {
             out.extend(digests.iter().filter(|(k, _)| k.starts_with(item) && k.as_str() != record_id).map(|(k, v)| (k.clone(), v.clone())));
         }
         if let Some(refined) = digests.get(&format!("{record_id}@refined")) {
@@ -418,6 +418,11 @@ impl Run {
 /// The recipe step a record belongs to: `each` for `each[2].sub`, `fix` for `fix#1`.
 fn top_of(record_id: &str) -> &str {
     record_id.split(['[', '#']).next().unwrap_or(record_id)
+}
+
+/// The batch item a record is part of, as its records start (`each[3].`), if any.
+pub(super) fn item_of(record_id: &str) -> Option<&str> {
+    record_id.rfind("].").map(|i| &record_id[..i + 2])
 }
 
 /// What a call reads besides its inputs, for its key: relative paths from the step's
